@@ -1,0 +1,1 @@
+"""The hosted side: feeds, engine, API. Needs the ``tradealerts[server]`` extra."""

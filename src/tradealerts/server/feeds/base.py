@@ -1,0 +1,161 @@
+"""The one async interface every market feed implements, and its errors.
+
+Exception tree (classified by what the caller does next)::
+
+    FeedError                 root of everything a feed raises
+    ├── FeedConfigError       the owner must fix something (bad spec, bad file, missing module); stop
+    │   └── ReplayFileError   a replay CSV is wrong: file, line and problem
+    └── FeedUnavailable       temporary (terminal lost, bridge down); retry with backoff
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time as _time
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+
+from tradealerts.core.bars import Bar, Bars
+from tradealerts.core.timeframes import Timeframe
+
+__all__ = [
+    "BarClose",
+    "Feed",
+    "FeedConfigError",
+    "FeedError",
+    "FeedEvent",
+    "FeedOptions",
+    "FeedStatus",
+    "FeedUnavailable",
+    "ReplayFileError",
+    "Tick",
+]
+
+Sleep = Callable[[float], Awaitable[None]]
+Clock = Callable[[], float]
+
+
+class FeedError(Exception):
+    """Root of every feed error."""
+
+
+class FeedConfigError(FeedError):
+    """Something the owner must fix; retrying will not help."""
+
+
+class ReplayFileError(FeedConfigError):
+    """A replay file that cannot be used: names the file, the line and the problem."""
+
+    def __init__(self, path: str, line: int | None, problem: str) -> None:
+        where = f"{path}, line {line}" if line is not None else path
+        super().__init__(f"{where}: {problem}")
+        self.path = path
+        self.line = line
+        self.problem = problem
+
+
+class FeedUnavailable(FeedError):
+    """The data source is gone for now (terminal closed, bridge down); retry later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """A quote. ``time`` is epoch seconds (UTC), fractional."""
+
+    symbol: str
+    time: float
+    bid: float
+    ask: float
+
+
+@dataclass(frozen=True, slots=True)
+class BarClose:
+    """A bar of ``timeframe`` that has just closed."""
+
+    symbol: str
+    timeframe: Timeframe
+    bar: Bar
+
+
+FeedEvent = Tick | BarClose
+
+
+@dataclass
+class FeedStatus:
+    """What health reporting needs: is the source connected, and how fresh is each symbol."""
+
+    connected: bool
+    last_tick: dict[str, float] = field(default_factory=dict)
+    error: str | None = None
+
+
+@dataclass
+class FeedOptions:
+    """Every knob a feed reads. The server's settings map onto this."""
+
+    seed: int = 42
+    #: synthetic: closed bars of history per timeframe; replay: bars of the file used as history
+    history_bars: int = 5000
+    #: synthetic: ticks per second per symbol (real time)
+    tick_rate: float = 2.0
+    #: synthetic: simulated seconds per real second
+    clock_speed: float = 1.0
+    #: synthetic: the simulated "now" at start (epoch s); None = the wall clock
+    start_time: int | None = None
+    #: replay: bars per second; 0 = as fast as possible
+    replay_speed: float = 1.0
+    #: replay: the symbol of the file, when its name does not say it
+    replay_symbol: str | None = None
+    #: mt5: terminal credentials and location (None = the terminal's current login)
+    mt5_login: int | None = None
+    mt5_password: str | None = field(default=None, repr=False)
+    mt5_server: str | None = None
+    mt5_path: str | None = None
+    mt5_poll_interval: float = 0.25
+    #: mt5: hours to subtract from the broker's server time to get UTC, or "auto"
+    mt5_utc_offset: float | str = "auto"
+    #: mt5: our symbol -> the broker's name (US30 -> US30.cash)
+    symbol_map: dict[str, str] = field(default_factory=dict)
+    #: the symbols to serve (None = all the product's symbols the source has)
+    symbols: tuple[str, ...] | None = None
+    sleep: Sleep = asyncio.sleep
+    clock: Clock = _time.time
+
+
+class Feed(ABC):
+    """A market data source: history on demand, then live ticks and closed bars."""
+
+    name: str = "feed"
+
+    @abstractmethod
+    async def start(self) -> None:
+        """Connect and load what is needed; raises FeedConfigError or FeedUnavailable."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release the source. Safe to call twice."""
+
+    @abstractmethod
+    def symbols(self) -> tuple[str, ...]:
+        """The product symbols this feed serves (after start)."""
+
+    @abstractmethod
+    def timeframes(self, symbol: str) -> tuple[Timeframe, ...]:
+        """The timeframes available for ``symbol`` (replay cannot go below its file's)."""
+
+    @abstractmethod
+    async def bars(self, symbol: str, timeframe: Timeframe, count: int) -> Bars:
+        """The last ``count`` closed bars, with the forming bar if there is one."""
+
+    @abstractmethod
+    def stream(self) -> AsyncIterator[FeedEvent]:
+        """Live events in time order: ticks, and each timeframe's bar as it closes.
+
+        A closed bar is yielded before the first tick of the next bar. The iterator ends
+        only when the source does (a replay file runs out) or ``close`` is called.
+        """
+
+    @abstractmethod
+    def status(self) -> FeedStatus:
+        """Connection state and the time of each symbol's last tick."""
