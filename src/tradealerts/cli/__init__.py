@@ -1,0 +1,1 @@
+"""The subscriber's command, ``tradealerts``: thin commands over ``tradealerts.client``."""
