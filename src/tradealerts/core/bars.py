@@ -57,7 +57,7 @@ class Bars:
     def __init__(
         self,
         time: IntArray | list[int] | None = None,
-        open: FloatArray | list[float] | None = None,  # noqa: A002 - the column's name
+        open: FloatArray | list[float] | None = None,
         high: FloatArray | list[float] | None = None,
         low: FloatArray | list[float] | None = None,
         close: FloatArray | list[float] | None = None,
@@ -109,7 +109,7 @@ class Bars:
         return self._buf_v[: self._n]
 
     def __len__(self) -> int:
-        return self._n
+        return int(self._n)
 
     def __getitem__(self, i: int) -> Bar:
         if i < 0:
@@ -217,8 +217,10 @@ def resample(bars: Bars, source: Timeframe, target: Timeframe) -> Bars:
             int(times[-1]), float(opens[-1]), float(highs[-1]), float(lows[-1]),
             float(closes[-1]), float(vols[-1]),
         )  # fmt: skip
-        if bars.forming is not None and bars.forming.time - bars.forming.time % target.seconds \
-                == forming.time:
+        if (
+            bars.forming is not None
+            and bars.forming.time - bars.forming.time % target.seconds == forming.time
+        ):
             f = bars.forming
             forming = Bar(
                 forming.time, forming.open, max(forming.high, f.high), min(forming.low, f.low),

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import Enum
+from enum import StrEnum
 
 from tradealerts.core.timeframes import Timeframe, parse_timeframe
 
@@ -11,9 +11,9 @@ __all__ = [
     "ALL_SYMBOLS",
     "TIERS",
     "AccessDenied",
-    "UnknownSymbol",
     "Tier",
     "TierLimits",
+    "UnknownSymbol",
     "check_pair",
     "check_symbol",
     "check_timeframe",
@@ -23,7 +23,7 @@ __all__ = [
 ]
 
 
-class Tier(str, Enum):
+class Tier(StrEnum):
     """A subscription tier, ordered from the cheapest."""
 
     FREE = "FREE"

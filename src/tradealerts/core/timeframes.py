@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import Enum
+from enum import StrEnum
 
 __all__ = ["Timeframe", "TimeframeError", "parse_timeframe"]
 
@@ -11,7 +11,7 @@ class TimeframeError(ValueError):
     """A timeframe name that is not one of the nine we serve."""
 
 
-class Timeframe(str, Enum):
+class Timeframe(StrEnum):
     """A bar length. The value is the canonical name (``"H1"``)."""
 
     M5 = "M5"
@@ -86,6 +86,4 @@ def parse_timeframe(name: str | Timeframe) -> Timeframe:
     try:
         return Timeframe(key)
     except ValueError:
-        raise TimeframeError(
-            f"Unknown timeframe {name!r}: use one of {VALID_NAMES}."
-        ) from None
+        raise TimeframeError(f"Unknown timeframe {name!r}: use one of {VALID_NAMES}.") from None

@@ -1,0 +1,187 @@
+"""The indicators kept up to date one closed bar at a time, for the engine.
+
+``IndicatorState.update`` after bar t gives exactly what the batch functions give for bars
+0..t+1; a hypothesis property in the tests holds it to that.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from tradealerts.core.indicators._series import check_window
+from tradealerts.core.indicators.fractals import find_fractals, is_down_fractal, is_up_fractal
+from tradealerts.core.indicators.lines import (
+    DiagonalLine,
+    HorizontalLine,
+    _check_hlc,
+    diagonal_lines,
+    horizontal_lines,
+    limit_active,
+)
+
+__all__ = ["IndicatorChanges", "IndicatorState"]
+
+
+@dataclass
+class IndicatorChanges:
+    """What one closed bar changed: new fractals, new lines and lines it broke.
+
+    Indices in ``new_*`` and ``broken_*`` refer to positions in the state's line lists.
+    """
+
+    bar: int
+    up_fractal: int | None = None
+    down_fractal: int | None = None
+    new_horizontal: list[int] = field(default_factory=list)
+    new_diagonal: list[int] = field(default_factory=list)
+    broken_horizontal: list[int] = field(default_factory=list)
+    broken_diagonal: list[int] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not (
+            self.up_fractal is not None
+            or self.down_fractal is not None
+            or self.new_horizontal
+            or self.new_diagonal
+            or self.broken_horizontal
+            or self.broken_diagonal
+        )
+
+
+class IndicatorState:
+    """Fractals and lines of a growing series of closed bars."""
+
+    def __init__(self, n: int = 2) -> None:
+        self.n = check_window(n)
+        self.high: list[float] = []
+        self.low: list[float] = []
+        self.close: list[float] = []
+        self.up: list[int] = []
+        self.down: list[int] = []
+        self.horizontal: list[HorizontalLine] = []
+        self.diagonal: list[DiagonalLine] = []
+        # positions (in the lists above) of lines not yet broken
+        self._active_h: list[int] = []
+        self._active_d: list[int] = []
+
+    @classmethod
+    def from_arrays(
+        cls, high: ArrayLike, low: ArrayLike, close: ArrayLike, n: int = 2
+    ) -> IndicatorState:
+        """A state for a whole series at once, with the batch functions."""
+        h, lo, c, n = _check_hlc(high, low, close, n)
+        st = cls(n)
+        st.high, st.low, st.close = h.tolist(), lo.tolist(), c.tolist()
+        up, down = find_fractals(h, lo, n)
+        st.up, st.down = up.tolist(), down.tolist()
+        st.horizontal = horizontal_lines(h, lo, c, n)
+        st.diagonal = diagonal_lines(h, lo, c, n)
+        st._active_h = [k for k, ln in enumerate(st.horizontal) if ln.broken is None]
+        st._active_d = [k for k, ln in enumerate(st.diagonal) if ln.broken is None]
+        return st
+
+    def __len__(self) -> int:
+        return len(self.close)
+
+    def update(self, high: float, low: float, close: float) -> IndicatorChanges:
+        """Add one closed bar; return what it changed."""
+        for name, v in (("high", high), ("low", low), ("close", close)):
+            if not np.isfinite(v):
+                raise ValueError(f"{name} is not a finite number: {v!r}")
+        t = len(self.close)
+        self.high.append(float(high))
+        self.low.append(float(low))
+        self.close.append(float(close))
+        ch = IndicatorChanges(bar=t)
+        self._break_active(t, ch)
+        c = t - self.n
+        if c >= self.n:
+            if is_up_fractal(self.high, c, self.n):
+                self._add_fractal(c, "resistance", ch)
+            if is_down_fractal(self.low, c, self.n):
+                self._add_fractal(c, "support", ch)
+        return ch
+
+    # -- internals -----------------------------------------------------------------------
+    def _break_active(self, t: int, ch: IndicatorChanges) -> None:
+        close = self.close[t]
+        still: list[int] = []
+        for k in self._active_h:
+            ln = self.horizontal[k]
+            if (close > ln.price) if ln.kind == "resistance" else (close < ln.price):
+                self.horizontal[k] = replace(ln, broken=t)
+                ch.broken_horizontal.append(k)
+            else:
+                still.append(k)
+        self._active_h = still
+        still = []
+        for k in self._active_d:
+            dl = self.diagonal[k]
+            v = dl.value_at(t)
+            if (close > v) if dl.kind == "resistance" else (close < v):
+                self.diagonal[k] = replace(dl, broken=t)
+                ch.broken_diagonal.append(k)
+            else:
+                still.append(k)
+        self._active_d = still
+
+    def _first_break(
+        self, start: int, beyond: float | DiagonalLine, resistance: bool
+    ) -> int | None:
+        for j in range(start, len(self.close)):
+            level = beyond.value_at(j) if isinstance(beyond, DiagonalLine) else beyond
+            c = self.close[j]
+            if (c > level) if resistance else (c < level):
+                return j
+        return None
+
+    def _add_fractal(self, c: int, kind: str, ch: IndicatorChanges) -> None:
+        resistance = kind == "resistance"
+        series, marks = (self.high, self.up) if resistance else (self.low, self.down)
+        price = series[c]
+        previous = marks[-1] if marks else None
+        marks.append(c)
+        if resistance:
+            ch.up_fractal = c
+        else:
+            ch.down_fractal = c
+        hl = HorizontalLine(
+            "resistance" if resistance else "support",
+            price,
+            c,
+            c + self.n,
+            self._first_break(c + 1, price, resistance),
+        )
+        self.horizontal.append(hl)
+        ch.new_horizontal.append(len(self.horizontal) - 1)
+        if hl.broken is None:
+            self._active_h.append(len(self.horizontal) - 1)
+        if previous is None:
+            return
+        p0 = series[previous]
+        if (price < p0) if resistance else (price > p0):
+            dl = DiagonalLine(hl.kind, previous, p0, c, price)
+            dl = replace(dl, broken=self._first_break(c + 1, dl, resistance))
+            self.diagonal.append(dl)
+            ch.new_diagonal.append(len(self.diagonal) - 1)
+            if dl.broken is None:
+                self._active_d.append(len(self.diagonal) - 1)
+
+    # -- views ---------------------------------------------------------------------------
+    def horizontal_lines(self, max_active: int | None = None) -> list[HorizontalLine]:
+        """All horizontal lines, as ``horizontal_lines`` would return them."""
+        if max_active is None or not self.close:
+            return list(self.horizontal)
+        return limit_active(self.horizontal, self.close[-1], max_active)
+
+    def active_horizontal(self) -> list[HorizontalLine]:
+        """The lines not yet broken."""
+        return [self.horizontal[k] for k in self._active_h]
+
+    def active_diagonal(self) -> list[DiagonalLine]:
+        """The trendlines not yet broken."""
+        return [self.diagonal[k] for k in self._active_d]
