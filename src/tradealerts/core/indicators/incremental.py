@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -113,7 +113,7 @@ class IndicatorState:
         for k in self._active_h:
             ln = self.horizontal[k]
             if (close > ln.price) if ln.kind == "resistance" else (close < ln.price):
-                self.horizontal[k] = replace(ln, broken=t)
+                self.horizontal[k] = ln._replace(broken=t)
                 ch.broken_horizontal.append(k)
             else:
                 still.append(k)
@@ -123,7 +123,7 @@ class IndicatorState:
             dl = self.diagonal[k]
             v = dl.value_at(t)
             if (close > v) if dl.kind == "resistance" else (close < v):
-                self.diagonal[k] = replace(dl, broken=t)
+                self.diagonal[k] = dl._replace(broken=t)
                 ch.broken_diagonal.append(k)
             else:
                 still.append(k)
@@ -165,7 +165,7 @@ class IndicatorState:
         p0 = series[previous]
         if (price < p0) if resistance else (price > p0):
             dl = DiagonalLine(hl.kind, previous, p0, c, price)
-            dl = replace(dl, broken=self._first_break(c + 1, dl, resistance))
+            dl = dl._replace(broken=self._first_break(c + 1, dl, resistance))
             self.diagonal.append(dl)
             ch.new_diagonal.append(len(self.diagonal) - 1)
             if dl.broken is None:

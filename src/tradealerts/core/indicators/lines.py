@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, NamedTuple
 
+import numpy as np
 from numpy.typing import ArrayLike
 
 from tradealerts.core.indicators._search import first_beyond_level, first_beyond_line
@@ -28,8 +28,7 @@ __all__ = [
 LineKind = Literal["support", "resistance"]
 
 
-@dataclass(frozen=True, slots=True)
-class HorizontalLine:
+class HorizontalLine(NamedTuple):
     """A level at a fractal: resistance at an up fractal's high, support at a down's low.
 
     ``origin`` is the fractal bar, ``confirmed`` the bar that completed it (origin + n),
@@ -47,8 +46,7 @@ class HorizontalLine:
         return self.broken is None
 
 
-@dataclass(frozen=True, slots=True)
-class DiagonalLine:
+class DiagonalLine(NamedTuple):
     """A trendline through two consecutive fractals of one side, in bar-index space.
 
     Resistance: two up fractals, the second high lower. Support: two down fractals, the
@@ -87,10 +85,6 @@ def _check_hlc(
     return h, lo, c, check_window(n)
 
 
-def _broken(idx: int) -> int | None:
-    return None if idx < 0 else idx
-
-
 def horizontal_lines(
     high: ArrayLike,
     low: ArrayLike,
@@ -105,17 +99,26 @@ def horizontal_lines(
     """
     h, lo, c, n = _check_hlc(high, low, close, n)
     up, down = find_fractals(h, lo, n)
-    res_broken = first_beyond_level(c, up + 1, h[up], above=True)
-    sup_broken = first_beyond_level(c, down + 1, lo[down], above=False)
+    broken = np.concatenate(
+        (
+            first_beyond_level(c, up + 1, h[up], above=True),
+            first_beyond_level(c, down + 1, lo[down], above=False),
+        )
+    )
+    origin = np.concatenate((up, down))
+    price = np.concatenate((h[up], lo[down]))
+    is_support = np.r_[np.zeros(up.shape[0], bool), np.ones(down.shape[0], bool)]
+    order = np.lexsort((is_support, origin))  # by origin, resistance first on a tie
     lines = [
-        HorizontalLine("resistance", float(h[i]), int(i), int(i) + n, _broken(int(b)))
-        for i, b in zip(up.tolist(), res_broken.tolist(), strict=True)
+        HorizontalLine("support" if sup else "resistance", p, i, i + n, None if b < 0 else b)
+        for sup, p, i, b in zip(
+            is_support[order].tolist(),
+            price[order].tolist(),
+            origin[order].tolist(),
+            broken[order].tolist(),
+            strict=True,
+        )
     ]
-    lines += [
-        HorizontalLine("support", float(lo[i]), int(i), int(i) + n, _broken(int(b)))
-        for i, b in zip(down.tolist(), sup_broken.tolist(), strict=True)
-    ]
-    lines.sort(key=lambda ln: (ln.origin, ln.kind != "resistance"))
     if max_active is not None and c.shape[0]:
         lines = limit_active(lines, float(c[-1]), max_active)
     return lines
@@ -145,23 +148,28 @@ def diagonal_lines(
     """Every trendline of the series, ordered by second point (resistance first on a tie)."""
     h, lo, c, n = _check_hlc(high, low, close, n)
     up, down = find_fractals(h, lo, n)
-    lines: list[DiagonalLine] = []
-    for kind, idx, price, falling in (("resistance", up, h, True), ("support", down, lo, False)):
-        if idx.shape[0] < 2:
-            continue
+    parts = []
+    for idx, price, resistance in ((up, h, True), (down, lo, False)):
         a, b = idx[:-1], idx[1:]
         pa, pb = price[a], price[b]
-        pick = (pb < pa) if falling else (pb > pa)
+        pick = (pb < pa) if resistance else (pb > pa)
         a, b, pa, pb = a[pick], b[pick], pa[pick], pb[pick]
-        broken = first_beyond_line(c, a, pa, b, pb, above=kind == "resistance")
-        lines += [
-            DiagonalLine(kind, i1, p1, i2, p2, _broken(k))  # type: ignore[arg-type]
-            for i1, p1, i2, p2, k in zip(
-                a.tolist(), pa.tolist(), b.tolist(), pb.tolist(), broken.tolist(), strict=True
-            )
-        ]
-    lines.sort(key=lambda ln: (ln.i2, ln.kind != "resistance"))
-    return lines
+        broken = first_beyond_line(c, a, pa, b, pb, above=resistance)
+        parts.append((a, pa, b, pb, broken, np.full(a.shape[0], not resistance)))
+    i1, p1, i2, p2, broken, is_support = (np.concatenate(cols) for cols in zip(*parts, strict=True))
+    order = np.lexsort((is_support, i2))  # by second point, resistance first on a tie
+    return [
+        DiagonalLine("support" if sup else "resistance", a, pa, b, pb, None if k < 0 else k)
+        for sup, a, pa, b, pb, k in zip(
+            is_support[order].tolist(),
+            i1[order].tolist(),
+            p1[order].tolist(),
+            i2[order].tolist(),
+            p2[order].tolist(),
+            broken[order].tolist(),
+            strict=True,
+        )
+    ]
 
 
 def nearest_active(
