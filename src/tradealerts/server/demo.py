@@ -17,9 +17,10 @@ def _table(feed_name: str, last: dict[str, Tick], first: dict[str, float], bars:
         title=f"tradealerts · {feed_name} feed · live prices",
         caption=f"{bars} bars closed since start · Ctrl-C to stop",
     )
-    for col, justify in (("Symbol", "left"), ("Bid", "right"), ("Ask", "right"),
-                         ("Spread", "right"), ("Change", "right"), ("Time (UTC)", "left")):  # fmt: skip
-        table.add_column(col, justify=justify)  # type: ignore[arg-type]
+    table.add_column("Symbol")
+    for col in ("Bid", "Ask", "Spread", "Change"):
+        table.add_column(col, justify="right")
+    table.add_column("Time (UTC)")
     for sym in sorted(last):
         t = last[sym]
         change = (t.bid / first[sym] - 1) * 100 if first[sym] else 0.0
