@@ -1,0 +1,106 @@
+"""Market state: per (symbol, timeframe) bars, the forming bar, indicators, and the last tick."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from tradealerts.core.bars import Bar, Bars
+from tradealerts.core.indicators import IndicatorChanges, IndicatorState
+from tradealerts.core.timeframes import Timeframe
+from tradealerts.server.feeds import BarClose, Feed, Tick
+
+__all__ = ["MarketState", "NoMarketData", "SeriesState"]
+
+
+class NoMarketData(LookupError):
+    """The feed serves no data for this symbol or timeframe."""
+
+
+@dataclass
+class SeriesState:
+    """One (symbol, timeframe): closed bars, the forming bar and the indicators over them.
+
+    ``version`` changes whenever a bar closes; ``tick_version`` whenever the forming bar moves.
+    """
+
+    symbol: str
+    timeframe: Timeframe
+    bars: Bars
+    indicators: IndicatorState
+    version: int = 0
+    tick_version: int = 0
+    updated_at: float = 0.0
+
+    def on_tick(self, tick: Tick) -> None:
+        """Move the forming bar with the bid (MT5 builds its bars from bids too)."""
+        tf = self.timeframe
+        f = self.bars.forming
+        price = tick.bid
+        if f is None or tick.time >= f.time + tf.seconds:
+            opened = tf.bar_open(int(tick.time))
+            last = self.bars.last()
+            if last is not None and opened <= last.time:
+                return  # a late tick for a bar already closed
+            self.bars.forming = Bar(opened, price, price, price, price, 1.0)
+        else:
+            self.bars.forming = Bar(
+                f.time, f.open, max(f.high, price), min(f.low, price), price, f.volume + 1.0
+            )
+        self.tick_version += 1
+        self.updated_at = tick.time
+
+    def on_bar(self, bar: Bar) -> IndicatorChanges | None:
+        """Append a closed bar and update the indicators; None when the bar is not new."""
+        last = self.bars.last()
+        if last is not None and bar.time <= last.time:
+            return None
+        self.bars.append(bar)
+        changes = self.indicators.update(bar.high, bar.low, bar.close)
+        self.version += 1
+        self.tick_version += 1
+        self.updated_at = max(self.updated_at, float(bar.time + self.timeframe.seconds))
+        return changes
+
+
+@dataclass
+class MarketState:
+    """Everything the engine knows, for the API to read."""
+
+    n: int = 2
+    series: dict[tuple[str, Timeframe], SeriesState] = field(default_factory=dict)
+    last_tick: dict[str, Tick] = field(default_factory=dict)
+
+    async def load(self, feed: Feed, history_bars: int) -> None:
+        """Fill every (symbol, timeframe) the feed serves from its history."""
+        for symbol in feed.symbols():
+            for tf in feed.timeframes(symbol):
+                bars = await feed.bars(symbol, tf, history_bars)
+                ind = IndicatorState.from_arrays(bars.high, bars.low, bars.close, self.n)
+                updated = float(bars.time[-1] + tf.seconds) if len(bars) else 0.0
+                self.series[(symbol, tf)] = SeriesState(symbol, tf, bars, ind, updated_at=updated)
+
+    def get(self, symbol: str, timeframe: Timeframe) -> SeriesState:
+        """The state of one pair, or NoMarketData."""
+        try:
+            return self.series[(symbol, timeframe)]
+        except KeyError:
+            raise NoMarketData(f"The server's feed has no {timeframe} data for {symbol}.") from None
+
+    def symbols(self) -> set[str]:
+        """The symbols with data."""
+        return {s for s, _ in self.series}
+
+    def has(self, symbol: str, timeframe: Timeframe) -> bool:
+        return (symbol, timeframe) in self.series
+
+    def apply(self, event: Tick | BarClose) -> IndicatorChanges | None:
+        """Apply one feed event; a closed bar returns what it changed in the indicators."""
+        if isinstance(event, Tick):
+            self.last_tick[event.symbol] = event
+            for tf in Timeframe:
+                st = self.series.get((event.symbol, tf))
+                if st is not None:
+                    st.on_tick(event)
+            return None
+        st = self.series.get((event.symbol, event.timeframe))
+        return None if st is None else st.on_bar(event.bar)
