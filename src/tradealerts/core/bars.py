@@ -12,7 +12,7 @@ from numpy.typing import NDArray
 
 from tradealerts.core.timeframes import Timeframe
 
-__all__ = ["Bar", "Bars", "BarsError", "resample"]
+__all__ = ["Bar", "Bars", "BarsError", "aggregate", "resample"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -197,16 +197,9 @@ def resample(bars: Bars, source: Timeframe, target: Timeframe) -> Bars:
     if n == 0:
         return Bars(forming=_forming_from(bars.forming, target))
     t = bars.time
-    bucket = t - (t % target.seconds)
-    starts = np.flatnonzero(np.concatenate(([True], bucket[1:] != bucket[:-1])))
-    ends = np.concatenate((starts[1:], [n])) - 1
-    opens = bars.open[starts]
-    highs = np.maximum.reduceat(bars.high, starts)
-    lows = np.minimum.reduceat(bars.low, starts)
-    closes = bars.close[ends]
-    vols = np.add.reduceat(bars.volume, starts)
-    times = bucket[starts]
-
+    times, opens, highs, lows, closes, vols = aggregate(
+        t, bars.open, bars.high, bars.low, bars.close, bars.volume, target
+    )
     last_end = int(t[-1]) + source.seconds
     last_complete = last_end >= int(times[-1]) + target.seconds and (
         bars.forming is None or bars.forming.time >= int(times[-1]) + target.seconds
@@ -232,6 +225,32 @@ def resample(bars: Bars, source: Timeframe, target: Timeframe) -> Bars:
         )
     return Bars(
         times, opens, highs, lows, closes, vols, forming=_forming_from(bars.forming, target)
+    )
+
+
+def aggregate(
+    time: IntArray,
+    open_: FloatArray,
+    high: FloatArray,
+    low: FloatArray,
+    close: FloatArray,
+    volume: FloatArray,
+    target: Timeframe,
+) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
+    """Group sorted bars of any (even mixed) resolution into UTC-aligned ``target`` buckets.
+
+    Every source bar must lie inside one bucket; returns the columns of one bar per bucket.
+    """
+    bucket = time - (time % target.seconds)
+    starts = np.flatnonzero(np.concatenate(([True], bucket[1:] != bucket[:-1])))
+    ends = np.concatenate((starts[1:], [time.shape[0]])) - 1
+    return (
+        bucket[starts],
+        open_[starts],
+        np.maximum.reduceat(high, starts),
+        np.minimum.reduceat(low, starts),
+        close[ends],
+        np.add.reduceat(volume, starts),
     )
 
 

@@ -51,12 +51,12 @@ def create_feed(spec: str, options: FeedOptions | None = None) -> Feed:
 
         return MT5Feed(opts, bridge=None)
     if s.startswith("mt5-rpyc://"):
-        from tradealerts.server.feeds.mt5 import MT5Feed
-
         hostport = s[len("mt5-rpyc://") :].rstrip("/")
         host, sep, port = hostport.rpartition(":")
         if not sep or not host or not port.isdigit():
             raise FeedConfigError(f"bad bridge address {spec!r}: use mt5-rpyc://HOST:PORT")
+        from tradealerts.server.feeds.mt5 import MT5Feed
+
         return MT5Feed(opts, bridge=(host, int(port)))
     raise FeedConfigError(
         f"unknown feed {spec!r}: use synthetic, replay:PATH, mt5 or mt5-rpyc://HOST:PORT"

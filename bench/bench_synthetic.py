@@ -1,0 +1,43 @@
+"""Synthetic history for 15 symbols x 9 timeframes x 5,000 bars: wall time and peak RSS.
+
+Each measurement runs in a fresh interpreter so the RSS is the feed's, not the benchmark's.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+CHILD = r"""
+import asyncio, json, resource, time
+from tradealerts.server.feeds import FeedOptions, create_feed
+async def main():
+    t0 = time.perf_counter()
+    feed = create_feed("synthetic", FeedOptions(history_bars=5000, start_time=1764001234))
+    await feed.start()
+    wall = time.perf_counter() - t0
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"wall": wall, "rss": rss}))
+asyncio.run(main())
+"""
+BASE = (
+    "import resource, numpy, tradealerts.server.feeds.synthetic; "
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)"
+)
+
+
+def main() -> None:
+    runs = [json.loads(subprocess.check_output([sys.executable, "-c", CHILD])) for _ in range(3)]
+    base = float(subprocess.check_output([sys.executable, "-c", BASE]))
+    wall = sorted(r["wall"] for r in runs)[1]
+    rss = max(r["rss"] for r in runs)
+    print(f"synthetic history 15 x 9 x 5,000 bars: {wall:.2f} s (median of 3)  [target <= 2 s]")
+    print(
+        f"peak RSS: {rss:.0f} MB ({rss - base:.0f} MB above the interpreter with numpy and the"
+        f" module loaded)  [target <= 100 MB]"
+    )
+
+
+if __name__ == "__main__":
+    main()
