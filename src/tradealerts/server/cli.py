@@ -12,6 +12,11 @@ app = typer.Typer(
 )
 
 
+@app.callback()
+def _root() -> None:
+    """Serve market data, fractal indicators and price alerts from one MT5 terminal."""
+
+
 @app.command()
 def demo(
     feed: str = typer.Option("synthetic", envvar="TRADEALERTS_FEED", help="Feed to show."),

@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from tradealerts.core.symbols import format_price
 from tradealerts.server.feeds import BarClose, FeedError, FeedOptions, Tick, create_feed
 
 
@@ -27,9 +28,9 @@ def _table(feed_name: str, last: dict[str, Tick], first: dict[str, float], bars:
         colour = "green" if change > 0 else "red" if change < 0 else "white"
         table.add_row(
             sym,
-            f"{t.bid:,.5g}",
-            f"{t.ask:,.5g}",
-            f"{t.ask - t.bid:.5g}",
+            format_price(sym, t.bid),
+            format_price(sym, t.ask),
+            format_price(sym, t.ask - t.bid),
             f"[{colour}]{change:+.3f}%[/]",
             datetime.fromtimestamp(t.time, UTC).strftime("%Y-%m-%d %H:%M:%S"),
         )

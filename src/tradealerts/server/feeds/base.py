@@ -3,7 +3,7 @@
 Exception tree (classified by what the caller does next)::
 
     FeedError                 root of everything a feed raises
-    ├── FeedConfigError       the owner must fix something (bad spec, bad file, missing module); stop
+    ├── FeedConfigError       the owner must fix something (spec, file, module); stop
     │   └── ReplayFileError   a replay CSV is wrong: file, line and problem
     └── FeedUnavailable       temporary (terminal lost, bridge down); retry with backoff
 """
