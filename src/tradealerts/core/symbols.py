@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
-__all__ = ["PRICE_DIGITS", "format_price"]
+__all__ = ["PRICE_DIGITS", "TYPICAL_SPREAD", "format_price"]
 
 #: Decimals of a quoted price, as the usual MT5 brokers quote them.
 PRICE_DIGITS: dict[str, int] = {
     "AUDJPY": 3, "AUDUSD": 5, "BTCUSD": 2, "ETHUSD": 2, "EURUSD": 5, "GBPJPY": 3,
     "GBPUSD": 5, "NDX100": 1, "NZDUSD": 5, "US30": 1, "USDCAD": 5, "USDCHF": 5,
     "USDJPY": 3, "XAGUSD": 3, "XAUUSD": 2,
+}  # fmt: skip
+
+#: A typical broker spread in price units, for feeds that have no quotes of their own.
+TYPICAL_SPREAD: dict[str, float] = {
+    "AUDJPY": 0.015, "AUDUSD": 0.00012, "BTCUSD": 15.0, "ETHUSD": 1.5, "EURUSD": 0.00008,
+    "GBPJPY": 0.02, "GBPUSD": 0.0001, "NDX100": 1.5, "NZDUSD": 0.00015, "US30": 2.0,
+    "USDCAD": 0.00012, "USDCHF": 0.0001, "USDJPY": 0.012, "XAGUSD": 0.02, "XAUUSD": 0.25,
 }  # fmt: skip
 
 

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from tradealerts.core.bars import Bar, Bars, aggregate
-from tradealerts.core.symbols import PRICE_DIGITS
+from tradealerts.core.symbols import PRICE_DIGITS, TYPICAL_SPREAD
 from tradealerts.core.tiers import ALL_SYMBOLS
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.feeds.base import (
@@ -36,29 +36,28 @@ DAY = 86_400
 
 @dataclass(frozen=True)
 class SymbolParams:
-    """A symbol's realistic level, spread (price units) and daily volatility."""
+    """A symbol's realistic level and daily volatility."""
 
     price: float
-    spread: float
     daily_vol: float
 
 
 SYMBOL_PARAMS: dict[str, SymbolParams] = {
-    "AUDJPY": SymbolParams(99.0, 0.015, 0.007),
-    "AUDUSD": SymbolParams(0.66, 0.00012, 0.007),
-    "BTCUSD": SymbolParams(60_000.0, 15.0, 0.03),
-    "ETHUSD": SymbolParams(3_000.0, 1.5, 0.035),
-    "EURUSD": SymbolParams(1.08, 0.00008, 0.005),
-    "GBPJPY": SymbolParams(190.0, 0.02, 0.008),
-    "GBPUSD": SymbolParams(1.27, 0.0001, 0.006),
-    "NDX100": SymbolParams(18_000.0, 1.5, 0.012),
-    "NZDUSD": SymbolParams(0.61, 0.00015, 0.007),
-    "US30": SymbolParams(39_000.0, 2.0, 0.009),
-    "USDCAD": SymbolParams(1.36, 0.00012, 0.005),
-    "USDCHF": SymbolParams(0.88, 0.0001, 0.005),
-    "USDJPY": SymbolParams(150.0, 0.012, 0.006),
-    "XAGUSD": SymbolParams(24.0, 0.02, 0.015),
-    "XAUUSD": SymbolParams(2_000.0, 0.25, 0.01),
+    "AUDJPY": SymbolParams(99.0, 0.007),
+    "AUDUSD": SymbolParams(0.66, 0.007),
+    "BTCUSD": SymbolParams(60_000.0, 0.03),
+    "ETHUSD": SymbolParams(3_000.0, 0.035),
+    "EURUSD": SymbolParams(1.08, 0.005),
+    "GBPJPY": SymbolParams(190.0, 0.008),
+    "GBPUSD": SymbolParams(1.27, 0.006),
+    "NDX100": SymbolParams(18_000.0, 0.012),
+    "NZDUSD": SymbolParams(0.61, 0.007),
+    "US30": SymbolParams(39_000.0, 0.009),
+    "USDCAD": SymbolParams(1.36, 0.005),
+    "USDCHF": SymbolParams(0.88, 0.005),
+    "USDJPY": SymbolParams(150.0, 0.006),
+    "XAGUSD": SymbolParams(24.0, 0.015),
+    "XAUUSD": SymbolParams(2_000.0, 0.01),
 }
 
 _FINEST_FIRST = sorted(Timeframe, key=lambda tf: tf.seconds)
@@ -222,7 +221,7 @@ class SyntheticFeed(Feed):
         series.price *= math.exp(sigma * float(rng.standard_normal()))
         digits = PRICE_DIGITS[series.symbol]
         bid = round(series.price, digits)
-        return Tick(series.symbol, self._now, bid, round(bid + p.spread, digits))
+        return Tick(series.symbol, self._now, bid, round(bid + TYPICAL_SPREAD[series.symbol], digits))
 
     @staticmethod
     def _roll(series: _Series, tf: Timeframe, tick: Tick) -> Bar | None:
