@@ -49,7 +49,7 @@ def create_feed(spec: str, options: FeedOptions | None = None) -> Feed:
     if s == "mt5":
         from tradealerts.server.feeds.mt5 import MT5Feed
 
-        return MT5Feed(opts, bridge=None)
+        return MT5Feed(opts, bridge=None)  # type: ignore[no-any-return,unused-ignore]
     if s.startswith("mt5-rpyc://"):
         hostport = s[len("mt5-rpyc://") :].rstrip("/")
         host, sep, port = hostport.rpartition(":")
@@ -57,7 +57,7 @@ def create_feed(spec: str, options: FeedOptions | None = None) -> Feed:
             raise FeedConfigError(f"bad bridge address {spec!r}: use mt5-rpyc://HOST:PORT")
         from tradealerts.server.feeds.mt5 import MT5Feed
 
-        return MT5Feed(opts, bridge=(host, int(port)))
+        return MT5Feed(opts, bridge=(host, int(port)))  # type: ignore[no-any-return,unused-ignore]
     raise FeedConfigError(
         f"unknown feed {spec!r}: use synthetic, replay:PATH, mt5 or mt5-rpyc://HOST:PORT"
     )

@@ -83,7 +83,7 @@ def read_bars(path: str | os.PathLike[str]) -> Bars:
     header = [h.strip() for h in next(rows)]
     cols = _columns(name, header, mt5)
     times: list[int] = []
-    ohlcv: list[tuple[float, float, float, float, float]] = []
+    ohlcv: list[tuple[float, ...]] = []
     for number, row in enumerate(rows, start=2):
         if not row or all(not c.strip() for c in row):
             continue

@@ -221,7 +221,9 @@ class SyntheticFeed(Feed):
         series.price *= math.exp(sigma * float(rng.standard_normal()))
         digits = PRICE_DIGITS[series.symbol]
         bid = round(series.price, digits)
-        return Tick(series.symbol, self._now, bid, round(bid + TYPICAL_SPREAD[series.symbol], digits))
+        return Tick(
+            series.symbol, self._now, bid, round(bid + TYPICAL_SPREAD[series.symbol], digits)
+        )
 
     @staticmethod
     def _roll(series: _Series, tf: Timeframe, tick: Tick) -> Bar | None:
