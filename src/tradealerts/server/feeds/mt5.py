@@ -1,0 +1,280 @@
+"""MetaTrader 5: the ``MetaTrader5`` module directly (Windows) or over an rpyc classic bridge.
+
+Every call to the terminal runs in a worker thread so the event loop never blocks. MT5 stamps
+rates and ticks in the broker's *server* time; ``utc_offset_hours`` converts them to UTC.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import numpy as np
+
+from tradealerts.core.bars import Bar, Bars
+from tradealerts.core.tiers import ALL_SYMBOLS
+from tradealerts.core.timeframes import Timeframe
+from tradealerts.server.feeds.base import (
+    BarClose,
+    Feed,
+    FeedConfigError,
+    FeedEvent,
+    FeedOptions,
+    FeedStatus,
+    FeedUnavailable,
+    Tick,
+)
+
+__all__ = ["MT5Feed"]
+
+log = logging.getLogger("tradealerts.feeds.mt5")
+
+_INSTALL_HINT = (
+    "the MetaTrader5 module is not installed: on Windows run pip install 'tradealerts[mt5]'; "
+    "on Linux run the terminal's Python with an rpyc classic server and use "
+    "--feed mt5-rpyc://HOST:PORT (see the owner's guide)"
+)
+_MAX_BACKOFF = 60.0
+
+
+class MT5Feed(Feed):
+    """Ticks by polling ``symbol_info_tick``, bars by ``copy_rates_from_pos``."""
+
+    name = "mt5"
+
+    def __init__(self, options: FeedOptions, bridge: tuple[str, int] | None) -> None:
+        self.options = options
+        self.bridge = bridge
+        self.utc_offset_hours = 0.0
+        self._mt5: Any = None
+        self._conn: Any = None
+        self._served: tuple[str, ...] = ()
+        self._forming: dict[tuple[str, Timeframe], int] = {}
+        self._last_quote: dict[str, tuple[int, float, float]] = {}
+        self._closed = False
+        self._status = FeedStatus(connected=False)
+
+    # -- connection ------------------------------------------------------------------------
+    async def start(self) -> None:
+        """Connect to the terminal, select the symbols and settle the UTC offset."""
+        await self._connect()
+
+    async def _connect(self) -> None:
+        self._mt5 = await asyncio.to_thread(self._load_module)
+        kwargs: dict[str, Any] = {}
+        if self.options.mt5_path:
+            kwargs["path"] = self.options.mt5_path
+        if self.options.mt5_login is not None:
+            kwargs["login"] = int(self.options.mt5_login)
+        if self.options.mt5_password:
+            kwargs["password"] = self.options.mt5_password
+        if self.options.mt5_server:
+            kwargs["server"] = self.options.mt5_server
+        if not await self._call(self._mt5.initialize, **kwargs):
+            raise FeedUnavailable(f"MT5 initialize failed: {await self._last_error()}")
+        wanted = self.options.symbols or ALL_SYMBOLS
+        served, missing = [], []
+        for sym in wanted:
+            if await self._call(self._mt5.symbol_select, self._broker(sym), True):
+                served.append(sym)
+            else:
+                missing.append(f"{sym} ({self._broker(sym)})")
+        if missing:
+            log.warning(
+                "MT5 terminal has no symbol %s; serving the others (map broker names with "
+                "TRADEALERTS_SYMBOL_MAP)", ", ".join(missing),
+            )  # fmt: skip
+        if not served:
+            raise FeedConfigError("the MT5 terminal has none of the product's symbols")
+        self._served = tuple(served)
+        await self._settle_offset()
+        self._status = FeedStatus(connected=True, last_tick=self._status.last_tick)
+
+    def _load_module(self) -> Any:
+        if self.bridge is None:
+            try:
+                import MetaTrader5
+            except ImportError:
+                raise FeedConfigError(_INSTALL_HINT) from None
+            return MetaTrader5
+        try:
+            import rpyc
+        except ImportError:
+            raise FeedConfigError(
+                "the rpyc bridge client is not installed: pip install 'tradealerts[rpyc]'"
+            ) from None
+        host, port = self.bridge
+        try:
+            self._conn = rpyc.classic.connect(host, port)
+            return self._conn.modules.MetaTrader5
+        except (OSError, EOFError) as exc:
+            raise FeedUnavailable(f"cannot reach the MT5 bridge at {host}:{port}: {exc}") from None
+        except Exception as exc:  # the remote side cannot import MetaTrader5
+            raise FeedConfigError(f"the MT5 bridge at {host}:{port} failed: {exc}") from None
+
+    async def _settle_offset(self) -> None:
+        setting = self.options.mt5_utc_offset
+        if setting != "auto":
+            self.utc_offset_hours = float(setting)
+            return
+        tick = await self._call(self._mt5.symbol_info_tick, self._broker(self._served[0]))
+        if tick is None:
+            log.warning("MT5 gave no tick to derive the UTC offset from; assuming 0")
+            self.utc_offset_hours = 0.0
+            return
+        # broker clocks sit on whole or half hours from UTC
+        diff = float(tick.time_msc) / 1000.0 - self.options.clock()
+        self.utc_offset_hours = round(diff / 1800.0) / 2.0
+        log.info("MT5 server time is UTC%+g h", self.utc_offset_hours)
+
+    async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await asyncio.to_thread(fn, *args, **kwargs)
+
+    async def _last_error(self) -> str:
+        try:
+            code, text = await self._call(self._mt5.last_error)
+        except Exception as exc:
+            return f"{type(exc).__name__}: {exc}"
+        return f"{text} ({code})"
+
+    def _broker(self, symbol: str) -> str:
+        return self.options.symbol_map.get(symbol, symbol)
+
+    def _local(self, value: Any) -> Any:
+        """Bring a bridge result over by value, so no remote reference outlives the call."""
+        if self._conn is None or value is None:
+            return value
+        import rpyc
+
+        return rpyc.classic.obtain(value)
+
+    async def close(self) -> None:
+        self._closed = True
+        self._status.connected = False
+        if self._mt5 is not None:
+            try:
+                await self._call(self._mt5.shutdown)
+            except Exception as exc:  # the terminal may already be gone
+                log.debug("MT5 shutdown: %s", exc)
+            self._mt5 = None
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            await asyncio.to_thread(conn.close)
+
+    # -- data ------------------------------------------------------------------------------
+    def symbols(self) -> tuple[str, ...]:
+        return self._served
+
+    def timeframes(self, symbol: str) -> tuple[Timeframe, ...]:
+        return tuple(sorted(Timeframe, key=lambda t: t.seconds))
+
+    def status(self) -> FeedStatus:
+        return self._status
+
+    async def _rates(self, symbol: str, timeframe: Timeframe, count: int) -> np.ndarray:
+        rates = await self._call(
+            self._mt5.copy_rates_from_pos, self._broker(symbol), timeframe.mt5, 0, count
+        )
+        rates = self._local(rates)
+        if rates is None:
+            raise FeedUnavailable(
+                f"MT5 gave no {timeframe} rates for {symbol}: {await self._last_error()}"
+            )
+        return np.asarray(rates)
+
+    async def bars(self, symbol: str, timeframe: Timeframe, count: int) -> Bars:
+        """The last ``count`` closed bars and the forming one (MT5's position 0)."""
+        if symbol not in self._served:
+            raise FeedConfigError(f"the MT5 feed does not serve {symbol}")
+        rates = await self._rates(symbol, timeframe, count + 1)
+        shift = round(self.utc_offset_hours * 3600)
+        t = rates["time"].astype(np.int64) - shift
+        vol = rates["tick_volume"].astype(np.float64)
+        o, h, lo, c = (rates[k].astype(np.float64) for k in ("open", "high", "low", "close"))
+        closed = Bars(t[:-1], o[:-1], h[:-1], lo[:-1], c[:-1], vol[:-1])
+        if len(rates):
+            closed.forming = Bar(
+                int(t[-1]), float(o[-1]), float(h[-1]), float(lo[-1]), float(c[-1]), float(vol[-1])
+            )
+            self._forming[(symbol, timeframe)] = int(t[-1])
+        return closed
+
+    # -- live ------------------------------------------------------------------------------
+    async def stream(self) -> AsyncIterator[FeedEvent]:
+        """Poll every symbol; a bar closes when MT5 opens the next one. Reconnects on loss."""
+        backoff = 1.0
+        while not self._closed:
+            try:
+                async for event in self._poll_once():
+                    yield event
+                backoff = 1.0
+                await self.options.sleep(self.options.mt5_poll_interval)
+            except FeedConfigError:
+                raise
+            except Exception as exc:  # terminal or bridge gone: translate, report, retry
+                if self._closed:
+                    return
+                self._status.connected = False
+                self._status.error = f"MT5 terminal lost: {exc}"
+                log.warning("MT5 terminal lost: %s; reconnecting in %gs", exc, backoff)
+                await self.options.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF)
+                try:
+                    await self._reconnect()
+                    log.info("MT5 terminal reconnected")
+                    backoff = 1.0
+                except FeedConfigError:
+                    raise
+                except Exception as again:
+                    self._status.error = f"MT5 terminal lost: {again}"
+
+    async def _reconnect(self) -> None:
+        if self._conn is not None:
+            conn, self._conn = self._conn, None
+            try:
+                await asyncio.to_thread(conn.close)
+            except Exception as exc:
+                log.debug("closing the old bridge connection: %s", exc)
+        await self._connect()
+
+    async def _poll_once(self) -> AsyncIterator[FeedEvent]:
+        shift = self.utc_offset_hours * 3600
+        for sym in self._served:
+            raw = await self._call(self._mt5.symbol_info_tick, self._broker(sym))
+            if raw is None:
+                raise FeedUnavailable(f"no tick for {sym}: {await self._last_error()}")
+            quote = (int(raw.time_msc), float(raw.bid), float(raw.ask))
+            if self._last_quote.get(sym) == quote:
+                continue
+            self._last_quote[sym] = quote
+            utc = quote[0] / 1000.0 - shift
+            for tf in self.timeframes(sym):
+                closed = await self._closed_bar(sym, tf, utc)
+                if closed is not None:
+                    yield BarClose(sym, tf, closed)
+            self._status.last_tick[sym] = utc
+            self._status.connected, self._status.error = True, None
+            yield Tick(sym, utc, quote[1], quote[2])
+
+    async def _closed_bar(self, symbol: str, tf: Timeframe, utc: float) -> Bar | None:
+        """The bar MT5 just closed, once a tick is past the forming bar's end."""
+        key = (symbol, tf)
+        forming = self._forming.get(key)
+        if forming is not None and utc < forming + tf.seconds:
+            return None
+        rates = await self._rates(symbol, tf, 2)
+        shift = round(self.utc_offset_hours * 3600)
+        newest = int(rates["time"][-1]) - shift
+        if forming is None or len(rates) < 2:
+            self._forming[key] = newest
+            return None
+        if newest <= forming:
+            return None  # MT5 has not opened the next bar yet; look again on the next tick
+        self._forming[key] = newest
+        r = rates[-2]
+        return Bar(
+            int(r["time"]) - shift, float(r["open"]), float(r["high"]), float(r["low"]),
+            float(r["close"]), float(r["tick_volume"]),
+        )  # fmt: skip

@@ -1,0 +1,261 @@
+"""Stand-in for the ``MetaTrader5`` package: real names and shapes, a deterministic market.
+
+Times it returns are in the broker's *server* time (UTC + offset), as the real terminal's are.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import namedtuple
+from typing import Any
+
+import numpy as np
+
+__version__ = "5.0.45"
+__author__ = "stand-in"
+
+TIMEFRAME_M1, TIMEFRAME_M2, TIMEFRAME_M3, TIMEFRAME_M4, TIMEFRAME_M5 = 1, 2, 3, 4, 5
+TIMEFRAME_M6, TIMEFRAME_M10, TIMEFRAME_M12, TIMEFRAME_M15, TIMEFRAME_M20 = 6, 10, 12, 15, 20
+TIMEFRAME_M30 = 30
+TIMEFRAME_H1, TIMEFRAME_H2, TIMEFRAME_H3, TIMEFRAME_H4 = 16385, 16386, 16387, 16388
+TIMEFRAME_H6, TIMEFRAME_H8, TIMEFRAME_H12 = 16390, 16392, 16396
+TIMEFRAME_D1, TIMEFRAME_W1, TIMEFRAME_MN1 = 16408, 32769, 49153
+
+COPY_TICKS_ALL, COPY_TICKS_INFO, COPY_TICKS_TRADE = -1, 1, 2
+
+RES_S_OK = 1
+RES_E_FAIL = -1
+RES_E_INVALID_PARAMS = -2
+RES_E_NOT_FOUND = -4
+RES_E_AUTH_FAILED = -6
+RES_E_INTERNAL_FAIL = -10000
+RES_E_INTERNAL_FAIL_INIT = -10003
+RES_E_INTERNAL_FAIL_CONNECT = -10004
+
+RATES_DTYPE = np.dtype(
+    [("time", "<i8"), ("open", "<f8"), ("high", "<f8"), ("low", "<f8"), ("close", "<f8"),
+     ("tick_volume", "<u8"), ("spread", "<i4"), ("real_volume", "<u8")]
+)  # fmt: skip
+
+Tick = namedtuple(
+    "Tick", ["time", "bid", "ask", "last", "volume", "time_msc", "flags", "volume_real"]
+)
+TerminalInfo = namedtuple("TerminalInfo", ["connected", "trade_allowed", "name", "build"])
+AccountInfo = namedtuple("AccountInfo", ["login", "server", "currency", "balance"])
+SymbolInfo = namedtuple("SymbolInfo", ["name", "visible", "digits", "bid", "ask", "point"])
+
+_SECONDS = {1: 60, 2: 120, 3: 180, 4: 240, 5: 300, 6: 360, 10: 600, 12: 720, 15: 900,
+            20: 1200, 30: 1800, 16385: 3600, 16386: 7200, 16387: 10800, 16388: 14400,
+            16390: 21600, 16392: 28800, 16396: 43200, 16408: 86400}  # fmt: skip
+
+_state: dict[str, Any] = {
+    "symbols": {"EURUSD": 1.08},
+    "offset": 2 * 3600,  # server time = UTC + 2h
+    "now": 1_764_000_000.0,  # UTC
+    "initialized": False,
+    "connected": True,
+    "error": (RES_S_OK, "Success"),
+    "selected": set(),
+    "password": None,
+    "refuse_login": False,
+}
+
+
+def _configure(
+    symbols: dict[str, float] | None = None,
+    server_utc_offset_hours: float = 2.0,
+    start: float = 1_764_000_000.0,
+    refuse_login: bool = False,
+) -> None:
+    """Reset the stand-in's market: symbols and their price level, broker offset, UTC clock."""
+    _state.update(
+        symbols=dict(symbols or {"EURUSD": 1.08}), offset=int(server_utc_offset_hours * 3600),
+        now=float(start), initialized=False, connected=True, error=(RES_S_OK, "Success"),
+        selected=set(), refuse_login=refuse_login,
+    )  # fmt: skip
+
+
+def _advance(seconds: float) -> None:
+    """Move the market's clock forward."""
+    _state["now"] += seconds
+
+
+def _disconnect() -> None:
+    """The terminal closes: every call fails until _reconnect."""
+    _state["connected"] = False
+
+
+def _reconnect() -> None:
+    _state["connected"] = True
+
+
+def _fail(code: int, text: str) -> None:
+    _state["error"] = (code, text)
+
+
+def _price(symbol: str, t: np.ndarray | float) -> np.ndarray | float:
+    base = _state["symbols"][symbol]
+    k = sum(map(ord, symbol)) % 7
+    return base * (
+        1 + 0.002 * np.sin(np.asarray(t) / 900.0 + k) + 0.001 * np.sin(np.asarray(t) / 97.0)
+    )
+
+
+def _alive() -> bool:
+    if not _state["connected"]:
+        _fail(RES_E_INTERNAL_FAIL_CONNECT, "No IPC connection")
+        return False
+    if not _state["initialized"]:
+        _fail(RES_E_INTERNAL_FAIL_INIT, "IPC initialize failed, MetaTrader 5 x64 not found")
+        return False
+    return True
+
+
+def initialize(
+    path: str | None = None,
+    *,
+    login: int | None = None,
+    password: str | None = None,
+    server: str | None = None,
+    timeout: int | None = None,
+    portable: bool = False,
+) -> bool:
+    if not _state["connected"]:
+        _fail(RES_E_INTERNAL_FAIL_INIT, "IPC initialize failed, MetaTrader 5 x64 not found")
+        return False
+    if login is not None and _state["refuse_login"]:
+        _fail(RES_E_AUTH_FAILED, "Authorization failed")
+        return False
+    _state["initialized"] = True
+    _fail(RES_S_OK, "Success")
+    return True
+
+
+def login(
+    login: int, password: str | None = None, server: str | None = None, timeout: int = 60000
+) -> bool:
+    return initialize(login=login, password=password, server=server)
+
+
+def shutdown() -> None:
+    _state["initialized"] = False
+
+
+def last_error() -> tuple[int, str]:
+    return tuple(_state["error"])  # type: ignore[return-value]
+
+
+def version() -> tuple[int, int, str] | None:
+    return (500, 4620, "20 Nov 2026") if _alive() else None
+
+
+def terminal_info() -> TerminalInfo | None:
+    return TerminalInfo(True, False, "MetaTrader 5 (stand-in)", 4620) if _alive() else None
+
+
+def account_info() -> AccountInfo | None:
+    return AccountInfo(1234567, "Demo-Server", "USD", 10000.0) if _alive() else None
+
+
+def symbols_get(group: str | None = None) -> tuple[SymbolInfo, ...] | None:
+    if not _alive():
+        return None
+    return tuple(
+        SymbolInfo(s, s in _state["selected"], 5, 0.0, 0.0, 1e-5) for s in _state["symbols"]
+    )
+
+
+def symbol_info(symbol: str) -> SymbolInfo | None:
+    if not _alive() or symbol not in _state["symbols"]:
+        return None
+    t = symbol_info_tick(symbol)
+    return SymbolInfo(symbol, symbol in _state["selected"], 5, t.bid, t.ask, 1e-5)
+
+
+def symbol_select(symbol: str, enable: bool = True) -> bool:
+    if not _alive():
+        return False
+    if symbol not in _state["symbols"]:
+        _fail(RES_E_NOT_FOUND, f"Terminal: Symbol {symbol} not found")
+        return False
+    (_state["selected"].add if enable else _state["selected"].discard)(symbol)
+    return True
+
+
+def symbol_info_tick(symbol: str) -> Tick | None:
+    if not _alive() or symbol not in _state["symbols"]:
+        return None
+    # the terminal's last quote: prices move in whole seconds
+    now = math.floor(_state["now"])
+    bid = round(float(_price(symbol, now)), 5)
+    server_ms = (now + _state["offset"]) * 1000
+    return Tick(int(server_ms // 1000), bid, round(bid + 0.0001, 5), 0.0, 0, int(server_ms), 6, 0.0)
+
+
+def copy_rates_from_pos(
+    symbol: str, timeframe: int, start_pos: int, count: int
+) -> np.ndarray | None:
+    if not _alive():
+        return None
+    if symbol not in _state["symbols"] or timeframe not in _SECONDS or count <= 0:
+        _fail(RES_E_INVALID_PARAMS, "Terminal: Invalid params")
+        return None
+    sec = _SECONDS[timeframe]
+    now_server = math.floor(_state["now"]) + _state["offset"]
+    forming = now_server - now_server % sec
+    opens = forming - sec * np.arange(start_pos + count - 1, start_pos - 1, -1, dtype=np.int64)
+    return _rates(symbol, opens, sec, now_server)
+
+
+def copy_rates_from(symbol: str, timeframe: int, date_from: Any, count: int) -> np.ndarray | None:
+    if not _alive():
+        return None
+    sec = _SECONDS[timeframe]
+    t = int(date_from.timestamp()) if hasattr(date_from, "timestamp") else int(date_from)
+    last = t - t % sec
+    opens = last - sec * np.arange(count - 1, -1, -1, dtype=np.int64)
+    return _rates(symbol, opens, sec, math.floor(_state["now"]) + _state["offset"])
+
+
+def copy_rates_range(
+    symbol: str, timeframe: int, date_from: Any, date_to: Any
+) -> np.ndarray | None:
+    if not _alive():
+        return None
+    sec = _SECONDS[timeframe]
+    a = int(date_from.timestamp()) if hasattr(date_from, "timestamp") else int(date_from)
+    b = int(date_to.timestamp()) if hasattr(date_to, "timestamp") else int(date_to)
+    opens = np.arange(a - a % sec, b + 1, sec, dtype=np.int64)
+    return _rates(symbol, opens, sec, math.floor(_state["now"]) + _state["offset"])
+
+
+def copy_ticks_from(symbol: str, date_from: Any, count: int, flags: int) -> np.ndarray | None:
+    if not _alive():
+        return None
+    dtype = np.dtype([("time", "<i8"), ("bid", "<f8"), ("ask", "<f8"), ("last", "<f8"),
+                      ("volume", "<u8"), ("time_msc", "<i8"), ("flags", "<u4"),
+                      ("volume_real", "<f8")])  # fmt: skip
+    t = int(date_from.timestamp()) if hasattr(date_from, "timestamp") else int(date_from)
+    times = t + np.arange(count, dtype=np.int64)
+    out = np.zeros(count, dtype=dtype)
+    out["time"] = times
+    out["bid"] = np.round(_price(symbol, times - _state["offset"]), 5)
+    out["ask"] = out["bid"] + 0.0001
+    out["time_msc"] = times * 1000
+    return out
+
+
+def _rates(symbol: str, opens_server: np.ndarray, sec: int, now_server: int) -> np.ndarray:
+    """Bars sampled 12 times each from the price path; the forming bar only up to now."""
+    steps = np.arange(13) * (sec / 12)
+    ends = np.minimum(opens_server[:, None] + steps[None, :], now_server)
+    prices = np.round(_price(symbol, ends - _state["offset"]), 5)
+    out = np.zeros(opens_server.shape[0], dtype=RATES_DTYPE)
+    out["time"] = opens_server
+    out["open"] = prices[:, 0]
+    out["high"] = prices.max(axis=1)
+    out["low"] = prices.min(axis=1)
+    out["close"] = prices[:, -1]
+    out["tick_volume"] = 100 + (opens_server // sec) % 50
+    out["spread"] = 10
+    return out
