@@ -1,0 +1,203 @@
+"""API errors and the one place that turns any failure into DESIGN.md's error body.
+
+    ApiError(status, code, message)          root; every refusal we raise
+    ├── BadRequest (400) / Invalid (422)     the input is wrong
+    ├── NotLoggedIn (401)                    no, expired or bad credentials
+    ├── Forbidden (403)                      tier or role; ``required_tier`` when a tier opens it
+    ├── NotFound (404)
+    ├── Conflict (409)
+    └── TooManyRequests (429)                with Retry-After
+
+Body: ``{"error": {"code": "...", "message": "...", "request_id": "..."}}`` plus extras.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import logging
+import uuid
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from tradealerts.core.tiers import AccessDenied, UnknownSymbol
+from tradealerts.core.timeframes import TimeframeError
+
+__all__ = [
+    "ApiError",
+    "BadRequest",
+    "Conflict",
+    "Forbidden",
+    "Invalid",
+    "NotFound",
+    "NotLoggedIn",
+    "RequestIdMiddleware",
+    "TooManyRequests",
+    "install_error_handlers",
+    "request_id",
+]
+
+log = logging.getLogger("tradealerts.api")
+request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
+
+
+class ApiError(Exception):
+    """A refusal with a status, a snake_case code and a sentence a person can act on."""
+
+    status = 400
+    code = "bad_request"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        headers: dict[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        if code:
+            self.code = code
+        if status:
+            self.status = status
+        self.headers = headers or {}
+        self.extra = extra
+
+
+class BadRequest(ApiError):
+    status, code = 400, "bad_request"
+
+
+class Invalid(ApiError):
+    status, code = 422, "invalid_input"
+
+
+class NotLoggedIn(ApiError):
+    status, code = 401, "not_logged_in"
+
+
+class Forbidden(ApiError):
+    status, code = 403, "forbidden"
+
+
+class NotFound(ApiError):
+    status, code = 404, "not_found"
+
+
+class Conflict(ApiError):
+    status, code = 409, "conflict"
+
+
+class TooManyRequests(ApiError):
+    status, code = 429, "rate_limited"
+
+
+def error_response(
+    status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
+) -> JSONResponse:
+    body = {"error": {"code": code, "message": message, "request_id": request_id.get(), **extra}}
+    h = dict(headers or {})
+    if status == 401:
+        h.setdefault("WWW-Authenticate", "Bearer")
+    return JSONResponse(body, status_code=status, headers=h)
+
+
+_STATUS_CODES = {400: "bad_request", 401: "not_logged_in", 403: "forbidden", 404: "not_found",
+                 405: "method_not_allowed", 409: "conflict", 413: "too_large",
+                 415: "unsupported_media_type", 429: "rate_limited"}  # fmt: skip
+
+
+def _field(loc: Any) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    return ".".join(parts) or "body"
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Every error leaves as the one JSON body; nothing else ever does."""
+
+    @app.exception_handler(ApiError)
+    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+        return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
+
+    @app.exception_handler(AccessDenied)
+    async def _tier(_: Request, exc: AccessDenied) -> JSONResponse:
+        need = exc.required.value if exc.required else None
+        return error_response(403, "tier_forbidden", exc.message, required_tier=need)
+
+    @app.exception_handler(UnknownSymbol)
+    async def _symbol(_: Request, exc: UnknownSymbol) -> JSONResponse:
+        return error_response(404, "unknown_symbol", str(exc))
+
+    @app.exception_handler(TimeframeError)
+    async def _timeframe(_: Request, exc: TimeframeError) -> JSONResponse:
+        return error_response(422, "invalid_timeframe", str(exc))
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        first = errors[0] if errors else {"loc": (), "msg": "invalid input", "type": ""}
+        if first.get("type") == "json_invalid":
+            return error_response(400, "malformed_json", "The request body is not valid JSON.")
+        field = _field(first.get("loc", ()))
+        msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
+        fields = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "")} for e in errors]
+        return error_response(422, "invalid_input", f"{field}: {msg}", field=field, fields=fields)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = _STATUS_CODES.get(exc.status_code, "error")
+        message = exc.detail if isinstance(exc.detail, str) else "Request refused."
+        if exc.status_code == 404 and message == "Not Found":
+            message = "There is no such endpoint; see /api/openapi.json."
+        if exc.status_code == 405:
+            message = "This endpoint does not accept that method."
+        return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.exception("unexpected error (request %s)", request_id.get())
+        return error_response(
+            500, "internal_error",
+            "Something went wrong on the server; it has been logged. Quote the request id "
+            "if you contact support.",
+        )  # fmt: skip
+
+
+class RequestIdMiddleware:
+    """Takes X-Request-ID (or makes one), puts it in logs and error bodies, returns it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
+        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        token = request_id.set(rid)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message.setdefault("headers", [])
+                message["headers"] = [*message["headers"], (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            request_id.reset(token)
+
+
+class RequestIdFilter(logging.Filter):
+    """Adds ``request_id`` to every log record."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get()
+        return True

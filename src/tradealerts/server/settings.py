@@ -1,0 +1,101 @@
+"""The server's settings: one pydantic-settings object, env prefix ``TRADEALERTS_``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["Settings"]
+
+_PLACEHOLDERS = {"changeme", "change-me", "secret", "changethis", "password", "xxx"}
+
+
+class Settings(BaseSettings):
+    """Every flag of ``tradealerts-server serve`` is also a ``TRADEALERTS_*`` variable."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TRADEALERTS_", env_nested_delimiter="__", extra="ignore"
+    )
+
+    home: Path | None = Field(None, description="folder for data and config")
+    database_url: str | None = Field(None, description="default: SQLite in the data folder")
+    redis_url: str | None = None
+    secret_key: SecretStr | None = Field(None, description="generated on first start if unset")
+    smtp_url: SecretStr | None = Field(None, description="smtp://user:pass@host:port?starttls=1")
+    mail_from: str = "tradealerts <noreply@tradealerts.local>"
+    owner_email: str | None = None
+    public_url: str = "http://127.0.0.1:8000"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    feed: str = "synthetic"
+    seed: int = 42
+    tick_rate: float = 2.0
+    history_bars: int | None = Field(None, description="default 5000 (synthetic), 500 (replay)")
+    replay_speed: float = 1.0
+    replay_symbol: str | None = None
+    mt5_login: int | None = None
+    mt5_password: SecretStr | None = None
+    mt5_server: str | None = None
+    mt5_path: str | None = None
+    mt5_poll_interval: float = 0.25
+    mt5_utc_offset: str = "auto"
+    symbol_map: dict[str, str] = Field(default_factory=dict)
+    stripe_secret_key: SecretStr | None = None
+    stripe_webhook_secret: SecretStr | None = None
+    stripe_price_id: str | None = None
+    stripe_api_base: str | None = None
+    allow_private_webhooks: bool = False
+    rate_limits_enabled: bool = True
+    #: owner-only: accounts exempt from the hourly quota (benchmarks, monitoring)
+    unlimited_emails: list[str] = Field(default_factory=list)
+    access_token_minutes: int = 15
+    event_retention_days: int = 90
+    log_level: str = "INFO"
+    demo: bool = False
+
+    @field_validator("secret_key")
+    @classmethod
+    def _no_placeholder(cls, v: SecretStr | None) -> SecretStr | None:
+        if v is not None and v.get_secret_value().strip().lower() in _PLACEHOLDERS:
+            raise ValueError("TRADEALERTS_SECRET_KEY is a placeholder: set a long random value")
+        if v is not None and len(v.get_secret_value()) < 16:
+            raise ValueError("TRADEALERTS_SECRET_KEY must be at least 16 characters")
+        return v
+
+    @property
+    def data_dir(self) -> Path:
+        """Where the database, the secret key and the mail outbox live."""
+        return Path(self.home) if self.home else Path(platformdirs.user_data_dir("tradealerts"))
+
+    @property
+    def db_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'server.db'}"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+    def history_for_feed(self) -> int:
+        """Bars of history to load: 500 for a replay file's first part, else 5000."""
+        if self.history_bars is not None:
+            return self.history_bars
+        return 500 if self.feed.startswith("replay:") else 5000
+
+    def signing_key(self) -> str:
+        """The JWT key: the setting, or one generated once and kept 0600 in the data folder."""
+        if self.secret_key is not None:
+            return self.secret_key.get_secret_value()
+        path = self.data_dir / "secret_key"
+        if path.exists():
+            return path.read_text().strip()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        key = secrets.token_urlsafe(48)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(key)
+        return key
