@@ -57,14 +57,26 @@ def find_user(s: Session, email: str) -> User | None:
 
 
 def create_user(
-    s: Session, email: str, password: str, now: datetime, *, tier: Tier = Tier.FREE,
-    is_admin: bool = False, verified: bool = False, display_name: str = "",
-) -> User:  # fmt: skip
+    s: Session,
+    email: str,
+    password: str,
+    now: datetime,
+    *,
+    tier: Tier = Tier.FREE,
+    is_admin: bool = False,
+    verified: bool = False,
+    display_name: str = "",
+) -> User:
     user = User(
-        email=email.strip().lower(), password_hash=hash_password(password), tier=tier.value,
-        is_admin=is_admin, email_verified=verified, display_name=display_name,
-        created_at=now, updated_at=now,
-    )  # fmt: skip
+        email=email.strip().lower(),
+        password_hash=hash_password(password),
+        tier=tier.value,
+        is_admin=is_admin,
+        email_verified=verified,
+        display_name=display_name,
+        created_at=now,
+        updated_at=now,
+    )
     s.add(user)
     s.flush()
     return user
@@ -82,9 +94,16 @@ def create_code(
         .values(used_at=now)
     )
     code = new_code()
-    s.add(EmailCode(user_id=user.id, purpose=purpose, code_hash=hash_token(code),
-                    new_email=new_email, expires_at=now + timedelta(minutes=CODE_MINUTES),
-                    created_at=now))  # fmt: skip
+    s.add(
+        EmailCode(
+            user_id=user.id,
+            purpose=purpose,
+            code_hash=hash_token(code),
+            new_email=new_email,
+            expires_at=now + timedelta(minutes=CODE_MINUTES),
+            created_at=now,
+        )
+    )
     return code
 
 
@@ -124,9 +143,15 @@ def issue_refresh(
 ) -> tuple[str, datetime]:
     token = new_refresh_token()
     expires = now + (timedelta(days=30) if remember else timedelta(hours=24))
-    s.add(RefreshToken(user_id=user.id, token_hash=hash_token(token),
-                       family_id=family or secrets.token_hex(16), expires_at=expires,
-                       created_at=now))  # fmt: skip
+    s.add(
+        RefreshToken(
+            user_id=user.id,
+            token_hash=hash_token(token),
+            family_id=family or secrets.token_hex(16),
+            expires_at=expires,
+            created_at=now,
+        )
+    )
     return token, expires
 
 
@@ -137,8 +162,11 @@ def rotate_refresh(s: Session, token: str, now: datetime) -> tuple[User, str, da
         return None
     if row.rotated_at is not None:
         # an old token came back: someone else has it; end every session of this login
-        s.execute(update(RefreshToken).where(RefreshToken.family_id == row.family_id)
-                  .values(revoked_at=now))  # fmt: skip
+        s.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == row.family_id)
+            .values(revoked_at=now)
+        )
         return None
     row.rotated_at = now
     user = s.get(User, row.user_id)
@@ -152,14 +180,19 @@ def rotate_refresh(s: Session, token: str, now: datetime) -> tuple[User, str, da
 def revoke_family(s: Session, token: str, now: datetime) -> None:
     row = s.scalar(select(RefreshToken).where(RefreshToken.token_hash == hash_token(token)))
     if row is not None:
-        s.execute(update(RefreshToken).where(RefreshToken.family_id == row.family_id)
-                  .values(revoked_at=now))  # fmt: skip
+        s.execute(
+            update(RefreshToken)
+            .where(RefreshToken.family_id == row.family_id)
+            .values(revoked_at=now)
+        )
 
 
 def revoke_all_sessions(s: Session, user: User, now: datetime) -> None:
-    s.execute(update(RefreshToken).where(RefreshToken.user_id == user.id,
-                                         RefreshToken.revoked_at.is_(None))
-              .values(revoked_at=now))  # fmt: skip
+    s.execute(
+        update(RefreshToken)
+        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
 
 
 def notify(s: Session, user: User, kind: str, title: str, body: str, now: datetime) -> None:
@@ -175,8 +208,14 @@ def set_tier(s: Session, user: User, tier: Tier, now: datetime) -> str:
     old = user.tier
     user.tier = tier.value
     user.updated_at = now
-    notify(s, user, "tier_changed", f"Your plan is now {tier.value}",
-           f"Your plan changed from {old} to {tier.value}.", now)  # fmt: skip
+    notify(
+        s,
+        user,
+        "tier_changed",
+        f"Your plan is now {tier.value}",
+        f"Your plan changed from {old} to {tier.value}.",
+        now,
+    )
     return old
 
 

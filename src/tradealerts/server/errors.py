@@ -108,9 +108,17 @@ def error_response(
     return JSONResponse(body, status_code=status, headers=h)
 
 
-_STATUS_CODES = {400: "bad_request", 401: "not_logged_in", 403: "forbidden", 404: "not_found",
-                 405: "method_not_allowed", 409: "conflict", 413: "too_large",
-                 415: "unsupported_media_type", 429: "rate_limited"}  # fmt: skip
+_STATUS_CODES = {
+    400: "bad_request",
+    401: "not_logged_in",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+}
 
 
 def _field(loc: Any) -> str:
@@ -163,10 +171,11 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error (request %s)", request_id.get())
         return error_response(
-            500, "internal_error",
+            500,
+            "internal_error",
             "Something went wrong on the server; it has been logged. Quote the request id "
             "if you contact support.",
-        )  # fmt: skip
+        )
 
 
 class RequestIdMiddleware:

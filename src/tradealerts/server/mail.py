@@ -23,10 +23,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from tradealerts.server.db.models import MailMessage
 from tradealerts.server.settings import Settings
 
-__all__ = ["Mailer", "templates"]
+__all__ = ["Mailer", "queue_mail", "templates"]
 
 log = logging.getLogger("tradealerts.mail")
 _MAX_ATTEMPTS = 30
+
+
+def queue_mail(session: Session, to: str, subject: str, body: str, now: datetime) -> None:
+    """Queue a mail in ``session``'s transaction (a running server's worker sends it)."""
+    session.add(MailMessage(to=to, subject=subject, body=body, next_attempt_at=now, created_at=now))
 
 
 class Mailer:
@@ -43,9 +48,7 @@ class Mailer:
 
     def queue(self, session: Session, to: str, subject: str, body: str) -> None:
         """Add a mail to the caller's transaction; it is sent once that commits."""
-        now = self.clock()
-        session.add(MailMessage(to=to, subject=subject, body=body, next_attempt_at=now,
-                                created_at=now))  # fmt: skip
+        queue_mail(session, to, subject, body, self.clock())
 
     def wake(self) -> None:
         self._wake.set()
@@ -92,8 +95,14 @@ class Mailer:
                     m.last_error = f"{type(exc).__name__}: {exc}"[:500]
                     delay = min(3600, 15 * 2 ** min(m.attempts, 8))
                     m.next_attempt_at = now + timedelta(seconds=delay)
-                    log.warning("mail %d to %s failed (%s); retry %d in %ds",
-                                m.id, m.to, m.last_error, m.attempts, delay)  # fmt: skip
+                    log.warning(
+                        "mail %d to %s failed (%s); retry %d in %ds",
+                        m.id,
+                        m.to,
+                        m.last_error,
+                        m.attempts,
+                        delay,
+                    )
                 else:
                     m.sent_at = now
                     m.attempts += 1

@@ -65,8 +65,14 @@ def issue_access_token(
     key: str, user_id: int, tier: str, role: str, now: datetime, minutes: int
 ) -> tuple[str, datetime]:
     exp = now + timedelta(minutes=minutes)
-    claims = {"sub": str(user_id), "tier": tier, "role": role, "typ": "access",
-              "iat": int(now.timestamp()), "exp": int(exp.timestamp())}  # fmt: skip
+    claims = {
+        "sub": str(user_id),
+        "tier": tier,
+        "role": role,
+        "typ": "access",
+        "iat": int(now.timestamp()),
+        "exp": int(exp.timestamp()),
+    }
     return jwt.encode(claims, key, algorithm=_ALGORITHM), exp
 
 
@@ -78,9 +84,11 @@ def decode_access_token(key: str, token: str, now: datetime) -> AccessClaims:
     """Verify signature (HS256 only: ``alg: none`` and others are refused) and expiry."""
     try:
         claims = jwt.decode(
-            token, key, algorithms=[_ALGORITHM],
+            token,
+            key,
+            algorithms=[_ALGORITHM],
             options={"verify_exp": False, "require": ["sub", "exp", "typ"]},
-        )  # fmt: skip
+        )
     except jwt.PyJWTError as exc:
         raise TokenError("invalid token") from exc
     if claims.get("typ") != "access":

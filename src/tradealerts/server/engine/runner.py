@@ -19,7 +19,7 @@ from tradealerts.core.indicators import IndicatorChanges
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.engine.market import MarketState
 from tradealerts.server.engine.payload import indicator_payload
-from tradealerts.server.feeds import BarClose, Feed, FeedError, Tick
+from tradealerts.server.feeds import BarClose, Feed, FeedError, FeedUnavailable, Tick
 
 __all__ = ["Engine", "Listener"]
 
@@ -63,15 +63,45 @@ class Engine:
         self._cache: dict[tuple[str, Timeframe, int], _Cached] = {}
 
     async def start(self) -> None:
-        """Connect the feed, load history and start consuming live events."""
+        """Connect the feed, load history and start consuming live events.
+
+        A feed that is temporarily unavailable (the MT5 terminal is closed) does not stop
+        the server: the engine keeps trying in the background and reports itself stale.
+        """
         self.state = "starting"
-        await self.feed.start()
+        try:
+            await self.feed.start()
+        except FeedUnavailable as exc:
+            self.state, self.error = "connecting", str(exc)
+            log.warning("feed %s unavailable at start: %s; retrying", self.feed.name, exc)
+            self._task = asyncio.create_task(self._connect_then_run(), name="tradealerts-engine")
+            return
+        await self._load_and_run()
+
+    async def _connect_then_run(self) -> None:
+        delay = 1.0
+        while True:
+            await asyncio.sleep(delay)
+            try:
+                await self.feed.start()
+            except FeedUnavailable as exc:
+                self.error = str(exc)
+                delay = min(delay * 2, 60.0)
+                continue
+            self.error = None
+            log.info("feed %s connected", self.feed.name)
+            await self._load_and_run(spawn=False)
+            await self._run()
+            return
+
+    async def _load_and_run(self, spawn: bool = True) -> None:
         await self.market.load(self.feed, self.history_bars)
         self._started_at = self._monotonic()
         for sym in self.market.symbols():
             self._last_seen[sym] = self._started_at
         self.state = "running"
-        self._task = asyncio.create_task(self._run(), name="tradealerts-engine")
+        if spawn:
+            self._task = asyncio.create_task(self._run(), name="tradealerts-engine")
 
     async def stop(self) -> None:
         """Stop consuming and close the feed. Safe to call twice."""

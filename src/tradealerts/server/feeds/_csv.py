@@ -94,10 +94,11 @@ def read_bars(path: str | os.PathLike[str]) -> Bars:
             raise ReplayFileError(name, number, msg) from None
         if times and t <= times[-1]:
             raise ReplayFileError(
-                name, number,
+                name,
+                number,
                 f"time {_fmt(t)} is not after the previous bar's {_fmt(times[-1])} "
                 "(duplicate or unsorted)",
-            )  # fmt: skip
+            )
         times.append(t)
         ohlcv.append(bar)
     if not times:
@@ -114,18 +115,24 @@ def _columns(name: str, header: list[str], mt5: bool) -> dict[str, int]:
         if missing:
             raise ReplayFileError(name, 1, f"missing column {', '.join(missing)} in the MT5 header")
         return {
-            "date": idx["<DATE>"], "time": idx.get("<TIME>", -1), "open": idx["<OPEN>"],
-            "high": idx["<HIGH>"], "low": idx["<LOW>"], "close": idx["<CLOSE>"],
-            "tickvol": idx.get("<TICKVOL>", -1), "vol": idx.get("<VOL>", -1),
-        }  # fmt: skip
+            "date": idx["<DATE>"],
+            "time": idx.get("<TIME>", -1),
+            "open": idx["<OPEN>"],
+            "high": idx["<HIGH>"],
+            "low": idx["<LOW>"],
+            "close": idx["<CLOSE>"],
+            "tickvol": idx.get("<TICKVOL>", -1),
+            "vol": idx.get("<VOL>", -1),
+        }
     idx = {h.lower(): i for i, h in enumerate(header)}
     missing = [c for c in ("time", "open", "high", "low", "close") if c not in idx]
     if missing:
         raise ReplayFileError(
-            name, 1,
+            name,
+            1,
             f"missing column {', '.join(missing)}: "
             "the header must be time,open,high,low,close[,volume]",
-        )  # fmt: skip
+        )
     vol = next((idx[v] for v in ("volume", "tick_volume", "tickvol", "vol") if v in idx), -1)
     return {k: idx[k] for k in ("time", "open", "high", "low", "close")} | {"volume": vol}
 
@@ -159,16 +166,18 @@ def detect_timeframe(name: str, bars: Bars) -> Timeframe:
     tf = _TF_BY_SECONDS.get(spacing)
     if tf is None:
         raise ReplayFileError(
-            name, None,
+            name,
+            None,
             f"bars are {spacing} s apart, which is none of the timeframes "
             f"{', '.join(t.value for t in Timeframe)}",
-        )  # fmt: skip
+        )
     odd = np.flatnonzero(gaps < spacing)
     if odd.size:
         k = int(odd[0]) + 1
         raise ReplayFileError(
-            name, None,
+            name,
+            None,
             f"bar at {_fmt(int(bars.time[k]))} is only {int(gaps[k - 1])} s after the previous "
             f"one; the file's timeframe is {tf}",
-        )  # fmt: skip
+        )
     return tf

@@ -84,8 +84,9 @@ class MT5Feed(Feed):
         if missing:
             log.warning(
                 "MT5 terminal has no symbol %s; serving the others (map broker names with "
-                "TRADEALERTS_SYMBOL_MAP)", ", ".join(missing),
-            )  # fmt: skip
+                "TRADEALERTS_SYMBOL_MAP)",
+                ", ".join(missing),
+            )
         if not served:
             raise FeedConfigError("the MT5 terminal has none of the product's symbols")
         self._served = tuple(served)
@@ -275,6 +276,10 @@ class MT5Feed(Feed):
         self._forming[key] = newest
         r = rates[-2]
         return Bar(
-            int(r["time"]) - shift, float(r["open"]), float(r["high"]), float(r["low"]),
-            float(r["close"]), float(r["tick_volume"]),
-        )  # fmt: skip
+            int(r["time"]) - shift,
+            float(r["open"]),
+            float(r["high"]),
+            float(r["low"]),
+            float(r["close"]),
+            float(r["tick_volume"]),
+        )

@@ -56,10 +56,11 @@ class ReplayFeed(Feed):
         symbol = options.replay_symbol or symbol_from_filename(self.path)
         if symbol is None:
             raise ReplayFileError(
-                self.path.name, None,
+                self.path.name,
+                None,
                 "cannot tell the symbol from the file name: pass it with --symbol "
                 f"(TRADEALERTS_REPLAY_SYMBOL), one of {', '.join(ALL_SYMBOLS)}",
-            )  # fmt: skip
+            )
         symbol = symbol.upper()
         if symbol not in ALL_SYMBOLS:
             raise FeedConfigError(f"unknown symbol {symbol!r}: use one of {', '.join(ALL_SYMBOLS)}")
@@ -78,9 +79,13 @@ class ReplayFeed(Feed):
         self._all = bars
         history = max(1, min(self.options.history_bars, len(bars) - 1))
         self._base = Bars(
-            bars.time[:history], bars.open[:history], bars.high[:history],
-            bars.low[:history], bars.close[:history], bars.volume[:history],
-        )  # fmt: skip
+            bars.time[:history],
+            bars.open[:history],
+            bars.high[:history],
+            bars.low[:history],
+            bars.close[:history],
+            bars.volume[:history],
+        )
         self._next = history
         self._status = FeedStatus(connected=True)
 
@@ -136,10 +141,13 @@ class ReplayFeed(Feed):
                 t = bar.time + k * tf.seconds / len(prices)
                 f = self._base.forming
                 self._base.forming = Bar(
-                    bar.time, bar.open,
-                    max(price, f.high) if f else price, min(price, f.low) if f else price,
-                    price, bar.volume if k == len(prices) - 1 else 0.0,
-                )  # fmt: skip
+                    bar.time,
+                    bar.open,
+                    max(price, f.high) if f else price,
+                    min(price, f.low) if f else price,
+                    price,
+                    bar.volume if k == len(prices) - 1 else 0.0,
+                )
                 self._status.last_tick[self.symbol] = t
                 yield Tick(self.symbol, t, price, price + spread)
             self._base.append(bar)  # the file's bar, exactly; clears forming

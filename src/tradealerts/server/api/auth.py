@@ -1,0 +1,299 @@
+"""/api/auth: register, verify, login, refresh, logout, password reset, TOTP 2FA."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+from urllib.parse import urlencode
+
+import pyotp
+from fastapi import APIRouter, Depends, Request, status
+
+from tradealerts.core.schemas import (
+    EmailVerify,
+    ForgotPassword,
+    LoginRequest,
+    Message,
+    RefreshRequest,
+    RegisterRequest,
+    ResetPassword,
+    TokenPair,
+    TotpCode,
+    TotpDisable,
+    TotpSetup,
+)
+from tradealerts.server import accounts
+from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep, client_ip
+from tradealerts.server.db.models import User
+from tradealerts.server.errors import ApiError, Invalid, NotLoggedIn, TooManyRequests
+from tradealerts.server.mail import Mailer, templates
+from tradealerts.server.security import issue_access_token, verify_password
+
+router = APIRouter(prefix="/auth", tags=["auth"])
+
+_SENT = "If the address can receive mail, a code is on its way."
+
+
+def _mailer(request: Request) -> Mailer:
+    mailer: Mailer = request.app.state.mailer
+    return mailer
+
+
+MailerDep = Annotated[Mailer, Depends(_mailer)]
+
+
+def _abuse(request: Request, action: str) -> None:
+    wait = request.app.state.throttle.abuse(action, client_ip(request))
+    if wait is not None:
+        raise TooManyRequests(
+            f"Too many requests from your address; try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
+
+
+def _password_ok(field: str, password: str) -> None:
+    problem = accounts.password_problem(password)
+    if problem:
+        raise Invalid(f"{field}: the password {problem}.", field=field)
+
+
+def _tokens(
+    request: Request,
+    s: SessionDep,
+    user: User,
+    now: datetime,
+    remember: bool,
+    refresh: tuple[str, datetime] | None = None,
+) -> TokenPair:
+    settings = request.app.state.settings
+    access, expires = issue_access_token(
+        request.app.state.signing_key,
+        user.id,
+        user.tier,
+        "admin" if user.is_admin else "user",
+        now,
+        settings.access_token_minutes,
+    )
+    token, refresh_expires = refresh or accounts.issue_refresh(s, user, now, remember)
+    s.commit()
+    return TokenPair(
+        access_token=access,
+        refresh_token=token,
+        expires_at=expires,
+        refresh_expires_at=refresh_expires,
+    )
+
+
+def _verify_link(request: Request, email: str, code: str) -> str:
+    base = request.app.state.settings.public_url.rstrip("/")
+    return f"{base}/verify?{urlencode({'email': email, 'code': code})}"
+
+
+@router.post("/register", status_code=status.HTTP_202_ACCEPTED, response_model=Message)
+def register(
+    body: RegisterRequest, request: Request, s: SessionDep, clock: ClockDep, mailer: MailerDep
+) -> Message:
+    """Create a FREE account and mail a verification code. The answer is the same whether or
+    not the email is already registered."""
+    _abuse(request, "register")
+    _password_ok("password", body.password)
+    now = clock()
+    existing = accounts.find_user(s, body.email)
+    if existing is not None:
+        mailer.queue(s, existing.email, *templates.already_registered())
+    else:
+        user = accounts.create_user(
+            s, body.email, body.password, now, display_name=body.display_name
+        )
+        code = accounts.create_code(s, user, "verify", now)
+        mailer.queue(
+            s, user.email, *templates.verification(code, _verify_link(request, user.email, code))
+        )
+    s.commit()
+    mailer.wake()
+    return Message(message=f"Check your mail for a 6-digit code. {_SENT}")
+
+
+def verify_code(s: SessionDep, email: str, code: str, now: datetime, mailer: Mailer) -> None:
+    """Verify an account's email with its code (shared by the API and the HTML page)."""
+    user = accounts.find_user(s, email)
+    if user is None:
+        raise Invalid("code: the code is wrong or has expired.", field="code")
+    if user.email_verified:
+        return
+    result = accounts.check_code(s, user, "verify", code, now)
+    if not result.ok:
+        s.commit()  # count the try
+        raise Invalid(f"code: {result.reason}.", field="code", code="invalid_code")
+    user.email_verified = True
+    accounts.notify(s, user, "email_verified", "Email verified", "Welcome to tradealerts.", now)
+    mailer.queue(s, user.email, *templates.welcome())
+    s.commit()
+    mailer.wake()
+
+
+@router.post("/verify-email", response_model=Message)
+def verify_email(body: EmailVerify, s: SessionDep, clock: ClockDep, mailer: MailerDep) -> Message:
+    """Confirm the email with the 6-digit code (single use, 30 minutes, 5 tries)."""
+    verify_code(s, body.email, body.code, clock(), mailer)
+    return Message(message="Email verified. You can log in now.")
+
+
+@router.post("/resend-verification", status_code=202, response_model=Message)
+def resend_verification(
+    body: ForgotPassword, request: Request, s: SessionDep, clock: ClockDep, mailer: MailerDep
+) -> Message:
+    """Mail a new verification code (earlier codes stop working)."""
+    _abuse(request, "resend")
+    user = accounts.find_user(s, body.email)
+    if user is not None and not user.email_verified:
+        code = accounts.create_code(s, user, "verify", clock())
+        mailer.queue(
+            s, user.email, *templates.verification(code, _verify_link(request, user.email, code))
+        )
+        s.commit()
+        mailer.wake()
+    return Message(message=_SENT)
+
+
+@router.post("/login", response_model=TokenPair)
+def login(body: LoginRequest, request: Request, s: SessionDep, clock: ClockDep) -> TokenPair:
+    """Exchange email and password (and a TOTP code when 2FA is on) for tokens."""
+    throttle = request.app.state.throttle
+    ip, email = client_ip(request), body.email.lower()
+    wait = throttle.login_blocked(email, ip)
+    if wait is not None:
+        raise TooManyRequests(
+            f"Too many failed logins; try again in {wait} s or reset your password.",
+            headers={"Retry-After": str(wait)},
+        )
+    user = accounts.find_user(s, email)
+    # verify_password hashes against a dummy when the user is unknown: same answer, same time
+    if not verify_password(user.password_hash if user else None, body.password) or user is None:
+        throttle.login_failed(email, ip)
+        raise NotLoggedIn("Wrong email or password.", code="invalid_credentials")
+    if user.totp_enabled:
+        if not body.otp:
+            raise NotLoggedIn(
+                "This account uses two-factor authentication: send the 6-digit "
+                "code from your authenticator as otp.",
+                code="otp_required",
+            )
+        if not pyotp.TOTP(user.totp_secret or "").verify(
+            body.otp, valid_window=1, for_time=clock()
+        ):
+            throttle.login_failed(email, ip)
+            raise NotLoggedIn("The two-factor code is wrong.", code="invalid_otp")
+    if not user.email_verified:
+        raise ApiError(
+            "Verify your email first: enter the code from the mail, or ask for a new one.",
+            status=403,
+            code="email_not_verified",
+        )
+    throttle.login_succeeded(email)
+    return _tokens(request, s, user, clock(), body.remember)
+
+
+@router.post("/refresh", response_model=TokenPair)
+def refresh(body: RefreshRequest, request: Request, s: SessionDep, clock: ClockDep) -> TokenPair:
+    """Swap a refresh token for a new pair. Each refresh token works once."""
+    now = clock()
+    rotated = accounts.rotate_refresh(s, body.refresh_token, now)
+    s.commit()
+    if rotated is None:
+        raise NotLoggedIn("This session has ended: log in again.", code="session_ended")
+    user, token, expires = rotated
+    return _tokens(request, s, user, now, False, refresh=(token, expires))
+
+
+@router.post("/logout", status_code=204)
+def logout(body: RefreshRequest, s: SessionDep, clock: ClockDep) -> None:
+    """End the session this refresh token belongs to."""
+    accounts.revoke_family(s, body.refresh_token, clock())
+    s.commit()
+
+
+@router.post("/forgot-password", status_code=202, response_model=Message)
+def forgot_password(
+    body: ForgotPassword, request: Request, s: SessionDep, clock: ClockDep, mailer: MailerDep
+) -> Message:
+    """Mail a reset code. The answer never says whether the email is registered."""
+    _abuse(request, "forgot")
+    user = accounts.find_user(s, body.email)
+    if user is not None:
+        code = accounts.create_code(s, user, "reset", clock())
+        mailer.queue(s, user.email, *templates.reset(code))
+        s.commit()
+        mailer.wake()
+    return Message(message=_SENT)
+
+
+@router.post("/reset-password", response_model=Message)
+def reset_password(body: ResetPassword, s: SessionDep, clock: ClockDep) -> Message:
+    """Set a new password with the mailed code; every session is ended."""
+    _password_ok("password", body.password)
+    now = clock()
+    user = accounts.find_user(s, body.email)
+    if user is None:
+        raise Invalid("code: the code is wrong or has expired.", field="code", code="invalid_code")
+    result = accounts.check_code(s, user, "reset", body.code, now)
+    if not result.ok:
+        s.commit()
+        raise Invalid(f"code: {result.reason}.", field="code", code="invalid_code")
+    from tradealerts.server.security import hash_password
+
+    user.password_hash = hash_password(body.password)
+    user.updated_at = now
+    accounts.revoke_all_sessions(s, user, now)
+    accounts.notify(
+        s,
+        user,
+        "password_changed",
+        "Password changed",
+        "Your password was reset; every session was logged out.",
+        now,
+    )
+    s.commit()
+    return Message(message="Password changed. Log in with the new one.")
+
+
+@router.post("/2fa/setup", response_model=TotpSetup)
+def totp_setup(user: CurrentUser, s: SessionDep) -> TotpSetup:
+    """A new TOTP secret and its otpauth:// URI for an authenticator app."""
+    if user.totp_enabled:
+        raise ApiError(
+            "Two-factor authentication is already on; disable it first.",
+            status=409,
+            code="totp_enabled",
+        )
+    secret = pyotp.random_base32()
+    user.totp_secret = secret
+    s.commit()
+    uri = pyotp.TOTP(secret).provisioning_uri(name=user.email, issuer_name="tradealerts")
+    return TotpSetup(secret=secret, otpauth_uri=uri)
+
+
+@router.post("/2fa/enable", response_model=Message)
+def totp_enable(body: TotpCode, user: CurrentUser, s: SessionDep, clock: ClockDep) -> Message:
+    """Turn 2FA on with a valid code from the authenticator."""
+    if not user.totp_secret:
+        raise ApiError("Call /api/auth/2fa/setup first.", status=409, code="totp_not_set_up")
+    if not pyotp.TOTP(user.totp_secret).verify(body.code, valid_window=1, for_time=clock()):
+        raise Invalid("code: the two-factor code is wrong.", field="code", code="invalid_otp")
+    user.totp_enabled = True
+    s.commit()
+    return Message(message="Two-factor authentication is on.")
+
+
+@router.post("/2fa/disable", response_model=Message)
+def totp_disable(body: TotpDisable, user: CurrentUser, s: SessionDep, clock: ClockDep) -> Message:
+    """Turn 2FA off (password and a current code required)."""
+    if not verify_password(user.password_hash, body.password):
+        raise Invalid("password: the password is wrong.", field="password")
+    if not user.totp_enabled or not pyotp.TOTP(user.totp_secret or "").verify(
+        body.code, valid_window=1, for_time=clock()
+    ):
+        raise Invalid("code: the two-factor code is wrong.", field="code", code="invalid_otp")
+    user.totp_enabled, user.totp_secret = False, None
+    s.commit()
+    return Message(message="Two-factor authentication is off.")

@@ -1,0 +1,215 @@
+"""/api/user: profile, preferences, email and password, billing summary, export, deletion."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+
+from tradealerts.core.schemas import (
+    AccountDelete,
+    EmailChange,
+    EmailVerify,
+    Message,
+    PasswordChange,
+    Preferences,
+    PreferencesUpdate,
+    Profile,
+    ProfileUpdate,
+    UserPublic,
+)
+from tradealerts.core.tiers import limits_for
+from tradealerts.server import accounts
+from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep
+from tradealerts.server.db.models import Notification, SupportTicket, User, WatchlistItem
+from tradealerts.server.errors import Conflict, Invalid
+from tradealerts.server.mail import templates
+from tradealerts.server.security import hash_password, verify_password
+
+router = APIRouter(prefix="/user", tags=["user"])
+
+_PREFS = ("theme", "chart_style", "language", "timezone", "analytics_opt_in", "marketing_opt_in")
+
+
+def public(user: User) -> UserPublic:
+    return UserPublic(
+        id=user.id,
+        email=user.email,
+        tier=user.tier,
+        is_admin=user.is_admin,
+        email_verified=user.email_verified,
+        display_name=user.display_name,
+        totp_enabled=user.totp_enabled,
+        created_at=user.created_at,
+    )
+
+
+def _check_password(user: User, password: str, field: str = "password") -> None:
+    if not verify_password(user.password_hash, password):
+        raise Invalid(f"{field}: the password is wrong.", field=field, code="wrong_password")
+
+
+@router.get("", response_model=UserPublic)
+def me(user: CurrentUser) -> UserPublic:
+    """Who the token belongs to."""
+    return public(user)
+
+
+@router.get("/profile", response_model=Profile)
+def get_profile(user: CurrentUser) -> Profile:
+    return Profile(display_name=user.display_name, bio=user.bio)
+
+
+@router.patch("/profile", response_model=Profile)
+def update_profile(
+    body: ProfileUpdate, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> Profile:
+    """Change the display name and bio."""
+    for key, value in body.model_dump(exclude_none=True).items():
+        setattr(user, key, value)
+    user.updated_at = clock()
+    s.commit()
+    return Profile(display_name=user.display_name, bio=user.bio)
+
+
+def _prefs(user: User) -> Preferences:
+    return Preferences(**{k: getattr(user, k) for k in _PREFS})
+
+
+@router.get("/preferences", response_model=Preferences)
+def get_preferences(user: CurrentUser) -> Preferences:
+    return _prefs(user)
+
+
+@router.patch("/preferences", response_model=Preferences)
+def update_preferences(
+    body: PreferencesUpdate, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> Preferences:
+    """Appearance, language, time zone and privacy choices; each value is validated."""
+    for key, value in body.model_dump(exclude_none=True).items():
+        setattr(user, key, value)
+    user.updated_at = clock()
+    s.commit()
+    return _prefs(user)
+
+
+@router.post("/email", status_code=202, response_model=Message)
+def change_email(
+    body: EmailChange, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> Message:
+    """Start an email change: a code goes to the new address; the old one stays until then."""
+    _check_password(user, body.password)
+    new = str(body.new_email).lower()
+    if accounts.find_user(s, new) is not None and new != user.email:
+        raise Conflict("new_email: that address belongs to another account.", field="new_email")
+    code = accounts.create_code(s, user, "email", clock(), new_email=new)
+    request.app.state.mailer.queue(s, new, *templates.email_change(code))
+    s.commit()
+    request.app.state.mailer.wake()
+    return Message(message=f"A code was sent to {new}; confirm with /api/user/email/verify.")
+
+
+@router.post("/email/verify", response_model=UserPublic)
+def confirm_email(
+    body: EmailVerify, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> UserPublic:
+    """Finish an email change with the code sent to the new address."""
+    now = clock()
+    result = accounts.check_code(s, user, "email", body.code, now)
+    if not result.ok or result.new_email != str(body.email).lower():
+        s.commit()
+        raise Invalid(
+            f"code: {result.reason or 'the code is for another address'}.",
+            field="code",
+            code="invalid_code",
+        )
+    user.email = result.new_email
+    user.updated_at = now
+    s.commit()
+    return public(user)
+
+
+@router.post("/password", response_model=Message)
+def change_password(
+    body: PasswordChange, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> Message:
+    """Change the password (the current one is required); other sessions are logged out."""
+    _check_password(user, body.current_password, "current_password")
+    problem = accounts.password_problem(body.new_password)
+    if problem:
+        raise Invalid(f"new_password: the password {problem}.", field="new_password")
+    now = clock()
+    user.password_hash = hash_password(body.new_password)
+    user.updated_at = now
+    accounts.revoke_all_sessions(s, user, now)
+    accounts.notify(
+        s,
+        user,
+        "password_changed",
+        "Password changed",
+        "Your password was changed; other sessions were logged out.",
+        now,
+    )
+    s.commit()
+    return Message(message="Password changed. Log in again on your other devices.")
+
+
+@router.get("/billing")
+def billing(user: CurrentUser) -> dict[str, Any]:
+    """The plan and its limits; Stripe details arrive with billing."""
+    lim = limits_for(user.tier)
+    return {
+        "tier": user.tier,
+        "subscription_status": "none",
+        "price_usd_per_month": lim.price_usd_per_month,
+        "limits": {
+            "symbols": len(lim.symbols),
+            "timeframes": len(lim.timeframes),
+            "watchlist_items": lim.watchlist_items,
+            "active_alerts": lim.active_alerts,
+            "requests_per_hour": lim.requests_per_hour,
+        },
+    }
+
+
+@router.get("/export")
+def export(user: CurrentUser, s: SessionDep) -> dict[str, Any]:
+    """Everything stored about the caller, as JSON (no password hash or 2FA secret)."""
+
+    def rows(model: Any) -> list[dict[str, Any]]:
+        out = []
+        for r in s.scalars(select(model).where(model.user_id == user.id).order_by(model.id)):
+            out.append(
+                {
+                    c.name: _json(getattr(r, c.name))
+                    for c in model.__table__.columns
+                    if c.name != "user_id"
+                }
+            )
+        return out
+
+    account = {
+        c.name: _json(getattr(user, c.name))
+        for c in User.__table__.columns
+        if c.name not in ("password_hash", "totp_secret")
+    }
+    return {
+        "account": account,
+        "watchlist": rows(WatchlistItem),
+        "notifications": rows(Notification),
+        "support_tickets": rows(SupportTicket),
+    }
+
+
+def _json(v: Any) -> Any:
+    return v.isoformat().replace("+00:00", "Z") if hasattr(v, "isoformat") else v
+
+
+@router.delete("", status_code=204)
+def delete_account(body: AccountDelete, user: CurrentUser, s: SessionDep) -> Response:
+    """Delete the account and everything of it, in one transaction (password required)."""
+    _check_password(user, body.password)
+    accounts.delete_user(s, user)
+    s.commit()
+    return Response(status_code=204)

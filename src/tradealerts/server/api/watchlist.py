@@ -1,0 +1,69 @@
+"""/api/watchlist: the caller's (symbol, timeframe) items, limited by tier."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response, status
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from tradealerts.core.schemas import WatchlistCreate, WatchlistItemPublic
+from tradealerts.core.tiers import TIERS, Tier, check_pair
+from tradealerts.server.api.deps import ClockDep, CurrentUser, DataQuota, SessionDep
+from tradealerts.server.db.models import WatchlistItem
+from tradealerts.server.errors import ApiError, Conflict, NotFound
+
+router = APIRouter(prefix="/watchlist", tags=["watchlist"])
+
+
+def _public(item: WatchlistItem) -> WatchlistItemPublic:
+    return WatchlistItemPublic(
+        id=item.id, symbol=item.symbol, timeframe=item.timeframe, created_at=item.created_at
+    )
+
+
+@router.get("", response_model=list[WatchlistItemPublic])
+def list_watchlist(user: DataQuota, s: SessionDep) -> list[WatchlistItemPublic]:
+    """The caller's watchlist, oldest first."""
+    rows = s.scalars(
+        select(WatchlistItem).where(WatchlistItem.user_id == user.id).order_by(WatchlistItem.id)
+    ).all()
+    return [_public(r) for r in rows]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=WatchlistItemPublic)
+def add_watchlist(
+    body: WatchlistCreate, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> WatchlistItemPublic:
+    """Add a pair the caller's tier allows; at most 5 (FREE) or 50 (PRO) items."""
+    tier = Tier(user.tier)
+    sym, tf = check_pair(tier, body.symbol, body.timeframe)
+    limit = TIERS[tier].watchlist_items
+    count = s.scalar(select(func.count()).where(WatchlistItem.user_id == user.id)) or 0
+    if count >= limit:
+        bigger = next((t for t in Tier if TIERS[t].watchlist_items > limit), None)
+        hint = f"; {bigger} allows {TIERS[bigger].watchlist_items}" if bigger else ""
+        raise ApiError(
+            f"Your {tier} plan allows {limit} watchlist items{hint}.",
+            status=403,
+            code="watchlist_full",
+            required_tier=bigger.value if bigger else None,
+        )
+    item = WatchlistItem(user_id=user.id, symbol=sym, timeframe=tf.value, created_at=clock())
+    s.add(item)
+    try:
+        s.commit()
+    except IntegrityError:
+        s.rollback()
+        raise Conflict(f"{sym} {tf} is already on your watchlist.", code="duplicate") from None
+    return _public(item)
+
+
+@router.delete("/{item_id}", status_code=204)
+def remove_watchlist(item_id: int, user: CurrentUser, s: SessionDep) -> Response:
+    """Remove one of the caller's items."""
+    item = s.get(WatchlistItem, item_id)
+    if item is None or item.user_id != user.id:
+        raise NotFound(f"You have no watchlist item {item_id}.")
+    s.delete(item)
+    s.commit()
+    return Response(status_code=204)

@@ -1,0 +1,131 @@
+"""The app factory: ``create_app(settings)`` builds everything; nothing exists at import time."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime
+
+from fastapi import FastAPI
+from fastapi.routing import APIRoute
+
+from tradealerts import __version__
+from tradealerts.server.db.migrate import upgrade
+from tradealerts.server.db.session import make_engine, make_sessionmaker
+from tradealerts.server.engine import Engine
+from tradealerts.server.errors import RequestIdMiddleware, install_error_handlers
+from tradealerts.server.feeds import FeedOptions, create_feed
+from tradealerts.server.mail import Mailer
+from tradealerts.server.quota import Quota
+from tradealerts.server.settings import Settings
+from tradealerts.server.throttle import Throttle
+
+__all__ = ["create_app", "feed_options"]
+
+log = logging.getLogger("tradealerts.server")
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def feed_options(settings: Settings) -> FeedOptions:
+    """The feed's knobs from the server's settings."""
+    return FeedOptions(
+        seed=settings.seed,
+        history_bars=settings.history_for_feed(),
+        tick_rate=settings.tick_rate,
+        replay_speed=settings.replay_speed,
+        replay_symbol=settings.replay_symbol,
+        mt5_login=settings.mt5_login,
+        mt5_password=settings.mt5_password.get_secret_value() if settings.mt5_password else None,
+        mt5_server=settings.mt5_server,
+        mt5_path=settings.mt5_path,
+        mt5_poll_interval=settings.mt5_poll_interval,
+        mt5_utc_offset=settings.mt5_utc_offset,
+        symbol_map=settings.symbol_map,
+    )
+
+
+def _stale_after(settings: Settings) -> float:
+    """A symbol is stale after 3x the interval at which its feed should speak."""
+    if settings.feed.startswith("mt5"):
+        return 3 * settings.mt5_poll_interval
+    if settings.feed.startswith("replay:"):
+        return 3 * (1.0 / (4 * settings.replay_speed) if settings.replay_speed > 0 else 1.0)
+    return 3 * (1.0 / settings.tick_rate)
+
+
+def _operation_ids(app: FastAPI) -> None:
+    for route in app.routes:
+        if isinstance(route, APIRoute):
+            route.operation_id = route.name
+
+
+def create_app(
+    settings: Settings,
+    *,
+    clock: Callable[[], datetime] = _utc_now,
+    start_engine: bool = True,
+) -> FastAPI:
+    """The API app for ``settings``. ``clock`` is injectable so tests can expire tokens."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.db_url)
+        upgrade(engine)
+        app.state.db_engine = engine
+        app.state.sessions = make_sessionmaker(engine)
+        app.state.signing_key = settings.signing_key()
+        app.state.mailer = Mailer(settings, app.state.sessions, clock)
+        app.state.mailer.start()
+        market: Engine | None = None
+        if start_engine:
+            feed = create_feed(settings.feed, feed_options(settings))
+            market = Engine(
+                feed, history_bars=settings.history_for_feed(), stale_after=_stale_after(settings)
+            )
+            await market.start()
+            log.info("engine running: %s feed, %d series", settings.feed, len(market.market.series))
+        app.state.engine = market
+        try:
+            yield
+        finally:
+            if market is not None:
+                await market.stop()
+            await app.state.mailer.stop()
+            engine.dispose()
+
+    app = FastAPI(
+        title="tradealerts",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.clock = clock
+    app.state.quota = Quota(settings.redis_url)
+    app.state.throttle = Throttle(settings.redis_url)
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+
+    from tradealerts.server.api import (
+        auth,
+        market,
+        notifications,
+        pages,
+        support,
+        system,
+        user,
+        watchlist,
+    )
+
+    for module in (auth, market, watchlist, user, notifications, support, system):
+        app.include_router(module.router, prefix="/api")
+    app.include_router(pages.router)
+    _operation_ids(app)
+    return app
