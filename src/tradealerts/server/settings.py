@@ -63,8 +63,8 @@ class Settings(BaseSettings):
     def _no_placeholder(cls, v: SecretStr | None) -> SecretStr | None:
         if v is not None and v.get_secret_value().strip().lower() in _PLACEHOLDERS:
             raise ValueError("TRADEALERTS_SECRET_KEY is a placeholder: set a long random value")
-        if v is not None and len(v.get_secret_value()) < 16:
-            raise ValueError("TRADEALERTS_SECRET_KEY must be at least 16 characters")
+        if v is not None and len(v.get_secret_value()) < 32:
+            raise ValueError("TRADEALERTS_SECRET_KEY must be at least 32 characters")
         return v
 
     @property

@@ -1,0 +1,79 @@
+"""Fixtures for server tests: see serverkit.py for the real parts they start."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from sqlalchemy import create_engine, text
+from tests.server.serverkit import PG_URL, Clock, Inbox, Running, free_port, start_server
+
+from tradealerts.server.settings import Settings
+
+
+@pytest.fixture
+def smtp() -> Iterator[tuple[Inbox, int]]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    try:
+        yield inbox, port
+    finally:
+        controller.stop()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"] if PG_URL else ["sqlite"])
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'server.db'}"
+        return
+    assert PG_URL is not None
+    name = f"tradealerts_test_{secrets.token_hex(6)}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def make_server(
+    tmp_path: Path, db_url: str, smtp: tuple[Inbox, int]
+) -> Iterator[Callable[..., Running]]:
+    """Start a server; keyword arguments override its settings."""
+    inbox, smtp_port = smtp
+    running: list[Running] = []
+
+    def make(**overrides: Any) -> Running:
+        values: dict[str, Any] = {
+            "home": tmp_path / f"home{len(running)}",
+            "database_url": db_url,
+            "port": free_port(),
+            "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
+            "feed": "synthetic",
+            "history_bars": 300,
+            "owner_email": "owner@example.com",
+            "secret_key": "test-secret-key-0123456789abcdef",
+        }
+        values.update(overrides)
+        srv = start_server(Settings(**values), Clock(), inbox)
+        running.append(srv)
+        return srv
+
+    yield make
+    for srv in running:
+        srv.stop()
+
+
+@pytest.fixture
+def server(make_server: Callable[..., Running]) -> Running:
+    return make_server()

@@ -1,0 +1,152 @@
+"""Real parts for server tests: uvicorn on a loopback port, SQLite or PostgreSQL, aiosmtpd.
+
+Set TRADEALERTS_TEST_DATABASE_URL (CI does) to run every ``db_url`` test on PostgreSQL too:
+each test gets a database of its own, created and dropped here.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from email import message_from_bytes
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from tradealerts.server.app import create_app
+from tradealerts.server.settings import Settings
+
+PG_URL = os.environ.get("TRADEALERTS_TEST_DATABASE_URL")
+DATA = Path(__file__).parent.parent / "data"
+
+
+class Clock:
+    """The server's clock, moved by the test instead of sleeping."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+class Inbox:
+    """An aiosmtpd handler that keeps every message it receives."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.cond = threading.Condition()
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        with self.cond:
+            self.messages.append(message_from_bytes(envelope.content))
+            self.cond.notify_all()
+        return "250 OK"
+
+    def wait_for(self, to: str, count: int = 1, timeout: float = 10.0) -> list[Message]:
+        """Messages to ``to``, waiting until there are ``count`` of them."""
+        deadline = time.monotonic() + timeout
+        with self.cond:
+            while True:
+                got = [m for m in self.messages if m["To"] == to]
+                if len(got) >= count:
+                    return got
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    raise AssertionError(f"no mail to {to} after {timeout} s: {got}")
+                self.cond.wait(left)
+
+    def code_for(self, to: str, count: int = 1) -> str:
+        body = self.wait_for(to, count)[count - 1].get_payload(decode=True).decode()
+        match = re.search(r"\b(\d{6})\b", body)
+        assert match, body
+        return match.group(1)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Running:
+    """A live server: its URL, settings, clock and the mail it sent."""
+
+    url: str
+    settings: Settings
+    clock: Clock
+    inbox: Inbox
+    app: Any
+    _server: uvicorn.Server
+    _thread: threading.Thread
+    clients: list[httpx.Client] = field(default_factory=list)
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        c = httpx.Client(base_url=self.url, headers=headers, timeout=10)
+        self.clients.append(c)
+        return c
+
+    def stop(self) -> None:
+        for c in self.clients:
+            c.close()
+        self._server.should_exit = True
+        self._thread.join(15)
+
+
+def start_server(settings: Settings, clock: Clock, inbox: Inbox) -> Running:
+    app = create_app(settings, clock=clock)
+    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
+                            lifespan="on")  # fmt: skip
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    return Running(f"http://127.0.0.1:{settings.port}", settings, clock, inbox, app, server,
+                   thread)  # fmt: skip
+
+
+def register_and_login(
+    srv: Running, email: str, password: str = "correct horse battery"
+) -> dict[str, Any]:
+    """A verified, logged-in FREE user through the real flow; returns the token pair."""
+    with srv.client() as c:
+        assert (
+            c.post("/api/auth/register", json={"email": email, "password": password}).status_code
+            == 202
+        )
+        code = srv.inbox.code_for(email)
+        assert (
+            c.post("/api/auth/verify-email", json={"email": email, "code": code}).status_code == 200
+        )
+        r = c.post("/api/auth/login", json={"email": email, "password": password})
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+
+def set_tier(srv: Running, email: str, tier: str) -> None:
+    """Change a tier the way the owner does: through the admin service on the same database."""
+    from tradealerts.core.tiers import Tier
+    from tradealerts.server import accounts
+
+    with srv.app.state.sessions() as s:
+        user = accounts.find_user(s, email)
+        assert user is not None
+        accounts.set_tier(s, user, Tier(tier), srv.clock())
+        s.commit()
