@@ -24,6 +24,7 @@ import uvicorn
 from tradealerts.server.app import create_app
 from tradealerts.server.settings import Settings
 
+PW = "correct horse battery"
 PG_URL = os.environ.get("TRADEALERTS_TEST_DATABASE_URL")
 DATA = Path(__file__).parent.parent / "data"
 
