@@ -6,7 +6,7 @@ from collections.abc import Callable, Iterator
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import Depends, Request, Response
+from fastapi import Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -20,6 +20,7 @@ __all__ = [
     "ClockDep",
     "CurrentUser",
     "DataQuota",
+    "RowId",
     "SessionDep",
     "SettingsDep",
     "client_ip",
@@ -44,6 +45,8 @@ def get_clock(request: Request) -> Callable[[], datetime]:
 
 
 SessionDep = Annotated[Session, Depends(get_session)]
+#: A row id in a path: positive and within every database's INTEGER.
+RowId = Annotated[int, Path(ge=1, le=2_147_483_647)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 

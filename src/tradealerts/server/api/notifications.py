@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import func, select, update
 
 from tradealerts.core.schemas import NotificationPage, NotificationPublic
-from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep
+from tradealerts.server.api.deps import ClockDep, CurrentUser, RowId, SessionDep
 from tradealerts.server.db.models import Notification
 from tradealerts.server.errors import NotFound
 
@@ -68,7 +68,7 @@ def _own(s: SessionDep, user: CurrentUser, notification_id: int) -> Notification
 
 @router.post("/{notification_id}/read", response_model=NotificationPublic)
 def mark_read(
-    notification_id: int, user: CurrentUser, s: SessionDep, clock: ClockDep
+    notification_id: RowId, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> NotificationPublic:
     n = _own(s, user, notification_id)
     if n.read_at is None:
@@ -89,7 +89,7 @@ def mark_all_read(user: CurrentUser, s: SessionDep, clock: ClockDep) -> Response
 
 
 @router.delete("/{notification_id}", status_code=204)
-def delete_notification(notification_id: int, user: CurrentUser, s: SessionDep) -> Response:
+def delete_notification(notification_id: RowId, user: CurrentUser, s: SessionDep) -> Response:
     s.delete(_own(s, user, notification_id))
     s.commit()
     return Response(status_code=204)

@@ -8,7 +8,7 @@ from sqlalchemy.exc import IntegrityError
 
 from tradealerts.core.schemas import WatchlistCreate, WatchlistItemPublic
 from tradealerts.core.tiers import TIERS, Tier, check_pair
-from tradealerts.server.api.deps import ClockDep, CurrentUser, DataQuota, SessionDep
+from tradealerts.server.api.deps import ClockDep, CurrentUser, DataQuota, RowId, SessionDep
 from tradealerts.server.db.models import WatchlistItem
 from tradealerts.server.errors import ApiError, Conflict, NotFound
 
@@ -59,7 +59,7 @@ def add_watchlist(
 
 
 @router.delete("/{item_id}", status_code=204)
-def remove_watchlist(item_id: int, user: CurrentUser, s: SessionDep) -> Response:
+def remove_watchlist(item_id: RowId, user: CurrentUser, s: SessionDep) -> Response:
     """Remove one of the caller's items."""
     item = s.get(WatchlistItem, item_id)
     if item is None or item.user_id != user.id:
