@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from datetime import datetime
 from typing import Annotated
 
@@ -29,17 +29,19 @@ __all__ = [
 _bearer = HTTPBearer(auto_error=False, description="the access token from /api/auth/login")
 
 
-def get_session(request: Request) -> Iterator[Session]:
+# Dependencies that do no I/O are async: a sync dependency costs a thread-pool hop each.
+async def get_session(request: Request) -> AsyncIterator[Session]:
+    # opening a Session does no I/O; the sync routes that use it run in the thread pool
     with request.app.state.sessions() as session:
         yield session
 
 
-def get_settings(request: Request) -> Settings:
+async def get_settings(request: Request) -> Settings:
     settings: Settings = request.app.state.settings
     return settings
 
 
-def get_clock(request: Request) -> Callable[[], datetime]:
+async def get_clock(request: Request) -> Callable[[], datetime]:
     clock: Callable[[], datetime] = request.app.state.clock
     return clock
 
@@ -78,7 +80,7 @@ def get_current_user(
 CurrentUser = Annotated[User, Depends(get_current_user)]
 
 
-def get_admin(user: CurrentUser) -> User:
+async def get_admin(user: CurrentUser) -> User:
     if not user.is_admin:
         raise Forbidden("This needs an administrator account.", code="admin_only")
     return user
@@ -87,7 +89,7 @@ def get_admin(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(get_admin)]
 
 
-def count_data_request(request: Request, response: Response, user: CurrentUser) -> User:
+async def count_data_request(request: Request, response: Response, user: CurrentUser) -> User:
     """Count a data request against the caller's hourly quota (60 FREE / 300 PRO)."""
     settings: Settings = request.app.state.settings
     if not settings.rate_limits_enabled or user.email in settings.unlimited_emails:

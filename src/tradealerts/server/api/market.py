@@ -30,7 +30,7 @@ def market_engine(request: Request) -> Engine:
 
 
 @router.get("/symbols", response_model=SymbolsPublic)
-def symbols(request: Request, user: DataQuota) -> SymbolsPublic:
+async def symbols(request: Request, user: DataQuota) -> SymbolsPublic:
     """Every symbol and timeframe, with what the caller's tier allows and what the feed has."""
     engine: Engine | None = request.app.state.engine
     have = engine.market.symbols() if engine is not None else set()
@@ -63,7 +63,7 @@ def symbols(request: Request, user: DataQuota) -> SymbolsPublic:
         304: {"description": "not modified since the ETag you sent"},
     },
 )
-def indicators(
+async def indicators(
     symbol: str,
     timeframe: str,
     request: Request,

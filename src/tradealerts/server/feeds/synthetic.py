@@ -1,10 +1,16 @@
 """A seeded, reproducible market for demos and tests: all 15 symbols, nine timeframes, live ticks.
 
-History is one *base* series per symbol whose resolution is the finest timeframe whose window
-covers each moment (M5 for the last ``history_bars`` × 5 min, M15 before that, …, D1 at the
-far end). Every timeframe's bars are that base series aggregated into its own UTC buckets, so
-wherever two timeframes overlap the higher one is exactly the lower one resampled — and the
-whole market is ~30k base bars per symbol instead of millions of M5 bars.
+History is one *base* series per symbol. Each timeframe X has a window W(X): its last
+``history_bars`` bars, the start aligned down to 00:00 UTC, all windows ending "now". The base
+resolution at a moment is the longest bar length that tiles every window covering it (M5 over
+the last ``history_bars`` × 5 min, M15 before that, …, D1 at the far end). Every timeframe's bars
+are that base series aggregated into its own UTC buckets, so wherever two timeframes overlap the
+higher one is exactly the lower one resampled, and the whole market is ~32k base bars per symbol
+instead of millions of M5 bars.
+
+Prices follow a slowly mean-reverting random walk of the log price (Ornstein-Uhlenbeck, half-life
+of a year): at chart scales it is a random walk, yet years of D1 history stay around the symbol's
+realistic level instead of drifting off to wherever a pure walk would take them.
 """
 
 from __future__ import annotations
@@ -14,11 +20,12 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import NDArray
 
 from tradealerts.core.bars import Bar, Bars, aggregate
 from tradealerts.core.symbols import PRICE_DIGITS, TYPICAL_SPREAD
 from tradealerts.core.tiers import ALL_SYMBOLS
-from tradealerts.core.timeframes import Timeframe
+from tradealerts.core.timeframes import Timeframe, TimeframeError, parse_timeframe
 from tradealerts.server.feeds.base import (
     BarClose,
     Feed,
@@ -29,215 +36,317 @@ from tradealerts.server.feeds.base import (
     Tick,
 )
 
-__all__ = ["SYMBOL_PARAMS", "SymbolParams", "SyntheticFeed"]
+__all__ = ["HALF_LIFE_DAYS", "SYMBOL_PARAMS", "SymbolParams", "SyntheticFeed"]
 
 DAY = 86_400
+#: How fast the log price is pulled back to the symbol's level: half the gap closes in this time.
+HALF_LIFE_DAYS = 365.0
+_THETA = math.log(2.0) / (HALF_LIFE_DAYS * DAY)  # mean-reversion rate per second
+#: Mean tick volume of one M5 bar; longer bars get proportionally more (volume adds up).
+_M5_VOLUME = 100.0
+_VOLUME_SHAPE = 2.0  # gamma shape per M5 bar: volumes vary, but not wildly
+
+FloatArray = NDArray[np.float64]
+IntArray = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
 class SymbolParams:
-    """A symbol's realistic level and daily volatility."""
+    """Everything the synthetic market needs to know about one symbol."""
 
+    #: the realistic level: the price "now", and what the walk wanders around
     price: float
+    #: standard deviation of one day's log return
     daily_vol: float
+    #: ask - bid, in price units
+    spread: float
+    #: decimals of a quoted price; every synthetic price is rounded to them
+    digits: int
 
 
+def _params(price: float, daily_vol: float, symbol: str) -> SymbolParams:
+    # spread and digits are shared with displays and the replay feed, so they live in core.symbols
+    return SymbolParams(price, daily_vol, TYPICAL_SPREAD[symbol], PRICE_DIGITS[symbol])
+
+
+#: One row per product symbol: level and daily volatility here, spread and digits from core.
 SYMBOL_PARAMS: dict[str, SymbolParams] = {
-    "AUDJPY": SymbolParams(99.0, 0.007),
-    "AUDUSD": SymbolParams(0.66, 0.007),
-    "BTCUSD": SymbolParams(60_000.0, 0.03),
-    "ETHUSD": SymbolParams(3_000.0, 0.035),
-    "EURUSD": SymbolParams(1.08, 0.005),
-    "GBPJPY": SymbolParams(190.0, 0.008),
-    "GBPUSD": SymbolParams(1.27, 0.006),
-    "NDX100": SymbolParams(18_000.0, 0.012),
-    "NZDUSD": SymbolParams(0.61, 0.007),
-    "US30": SymbolParams(39_000.0, 0.009),
-    "USDCAD": SymbolParams(1.36, 0.005),
-    "USDCHF": SymbolParams(0.88, 0.005),
-    "USDJPY": SymbolParams(150.0, 0.006),
-    "XAGUSD": SymbolParams(24.0, 0.015),
-    "XAUUSD": SymbolParams(2_000.0, 0.01),
+    "AUDJPY": _params(99.0, 0.007, "AUDJPY"),
+    "AUDUSD": _params(0.66, 0.007, "AUDUSD"),
+    "BTCUSD": _params(60_000.0, 0.030, "BTCUSD"),
+    "ETHUSD": _params(3_000.0, 0.035, "ETHUSD"),
+    "EURUSD": _params(1.08, 0.005, "EURUSD"),
+    "GBPJPY": _params(190.0, 0.008, "GBPJPY"),
+    "GBPUSD": _params(1.27, 0.006, "GBPUSD"),
+    "NDX100": _params(18_000.0, 0.012, "NDX100"),
+    "NZDUSD": _params(0.61, 0.007, "NZDUSD"),
+    "US30": _params(39_000.0, 0.009, "US30"),
+    "USDCAD": _params(1.36, 0.005, "USDCAD"),
+    "USDCHF": _params(0.88, 0.005, "USDCHF"),
+    "USDJPY": _params(150.0, 0.006, "USDJPY"),
+    "XAGUSD": _params(24.0, 0.015, "XAGUSD"),
+    "XAUUSD": _params(2_000.0, 0.010, "XAUUSD"),
 }
 
-_FINEST_FIRST = sorted(Timeframe, key=lambda tf: tf.seconds)
+_FINEST_FIRST: tuple[Timeframe, ...] = tuple(sorted(Timeframe, key=lambda tf: tf.seconds))
 
 
-def _day_floor(t: int) -> int:
-    return t - t % DAY
+def _ou_step(seconds: FloatArray | float) -> tuple[FloatArray, FloatArray]:
+    """Decay and noise scale (per unit of daily volatility) of an OU step of ``seconds``.
+
+    The noise scale is ~sqrt(seconds / DAY) for short steps, i.e. volatility grows with the
+    square root of the bar length, as in a random walk.
+    """
+    dt = np.asarray(seconds, dtype=np.float64)
+    decay = np.exp(-_THETA * dt)
+    noise = np.sqrt(-np.expm1(-2.0 * _THETA * dt) / (2.0 * _THETA * DAY))
+    return decay, noise
 
 
 def _window_starts(now: int, count: int) -> dict[Timeframe, int]:
-    """Where each timeframe's history starts: ``count`` bars back, aligned to 00:00 UTC."""
-    return {tf: _day_floor(tf.bar_open(now) - count * tf.seconds) for tf in Timeframe}
+    """Where each timeframe's window starts: ``count`` bars back, aligned down to 00:00 UTC."""
+    starts = {tf: tf.bar_open(now) - count * tf.seconds for tf in Timeframe}
+    return {tf: s - s % DAY for tf, s in starts.items()}
 
 
-def _base_times(now: int, count: int) -> tuple[np.ndarray, np.ndarray]:
-    """Open times and lengths of the base bars, oldest first, up to the M5 bar holding ``now``."""
+def _base_times(now: int, count: int) -> tuple[IntArray, IntArray]:
+    """Open times and lengths of the base bars, oldest first, up to the M5 bar holding ``now``.
+
+    The windows are nested (a longer timeframe reaches further back), so the span between two
+    window starts is covered by one timeframe and every longer one. Its bars are the gcd of
+    those lengths, not simply the shortest: between the H8 and H4 window starts, H8 base bars
+    would straddle the 12:00 boundary of H12 bars, so that span uses H4 bars.
+    """
     starts = _window_starts(now, count)
-    parts_t, parts_len = [], []
-    coarse_first = list(reversed(_FINEST_FIRST))
+    coarse_first = _FINEST_FIRST[::-1]
+    parts_t: list[IntArray] = []
+    parts_len: list[IntArray] = []
     for k, tf in enumerate(coarse_first):
         end = starts[coarse_first[k + 1]] if k + 1 < len(coarse_first) else now + 1
-        t = np.arange(starts[tf], end, tf.seconds, dtype=np.int64)
+        step = math.gcd(*(c.seconds for c in coarse_first[: k + 1]))
+        t = np.arange(starts[tf], end, step, dtype=np.int64)
         parts_t.append(t)
-        parts_len.append(np.full(t.shape[0], tf.seconds, dtype=np.int64))
+        parts_len.append(np.full(t.shape[0], step, dtype=np.int64))
     return np.concatenate(parts_t), np.concatenate(parts_len)
 
 
 class _Series:
-    """One symbol's live state: its bars per timeframe and the current price."""
+    """One symbol's state: its bars per timeframe, the log deviation from its level, its ticks."""
 
-    def __init__(self, symbol: str, bars: dict[Timeframe, Bars], price: float) -> None:
+    def __init__(
+        self,
+        symbol: str,
+        bars: dict[Timeframe, Bars],
+        deviation: float,
+        rng: np.random.Generator,
+    ) -> None:
         self.symbol = symbol
+        self.params = SYMBOL_PARAMS[symbol]
         self.bars = bars
-        self.price = price
+        self.deviation = deviation  # log(price / level)
+        self.rng = rng
 
 
 class SyntheticFeed(Feed):
-    """A reproducible random-walk market (same seed and start time, same prices)."""
+    """A reproducible random-walk market: the same seed and start time give the same prices
+    and the same ticks."""
 
     name = "synthetic"
 
     def __init__(self, options: FeedOptions) -> None:
         self.options = options
-        syms = options.symbols or ALL_SYMBOLS
+        requested = options.symbols if options.symbols is not None else ALL_SYMBOLS
+        # keep the caller's order, drop repeats (a repeated symbol would tick twice)
+        syms = tuple(dict.fromkeys(s.strip().upper() for s in requested))
         unknown = [s for s in syms if s not in SYMBOL_PARAMS]
         if unknown:
-            raise FeedConfigError(f"the synthetic feed has no symbol {', '.join(unknown)}")
-        self._symbols = tuple(syms)
+            raise FeedConfigError(
+                f"the synthetic feed has no symbol {', '.join(unknown)}: "
+                f"use some of {', '.join(ALL_SYMBOLS)}"
+            )
+        if not syms:
+            raise FeedConfigError("the synthetic feed needs at least one symbol")
+        if options.history_bars < 1:
+            raise FeedConfigError(
+                f"history_bars must be at least 1 (got {options.history_bars})"
+            )
+        if not options.tick_rate > 0 or not options.clock_speed > 0:
+            raise FeedConfigError(
+                "tick_rate and clock_speed must be positive "
+                f"(got {options.tick_rate} and {options.clock_speed})"
+            )
+        self._symbols = syms
         self._series: dict[str, _Series] = {}
-        self._now = 0.0
+        self._start = 0
+        self._steps = 0
         self._closed = False
         self._status = FeedStatus(connected=False)
 
     # -- history ---------------------------------------------------------------------------
     async def start(self) -> None:
-        """Build the history of every symbol and timeframe."""
-        now = int(self.options.start_time or math.floor(self.options.clock()))
-        self._now = float(now)
-        count = self.options.history_bars
-        base_t, base_len = _base_times(now, count)
-        starts = _window_starts(now, count)
+        """Build the history of every symbol and timeframe (vectorised; ~10 ms per symbol)."""
+        opts = self.options
+        now = opts.start_time if opts.start_time is not None else math.floor(opts.clock())
+        self._start = int(now)
+        self._steps = 0
+        self._closed = False
+        base_t, base_len = _base_times(self._start, opts.history_bars)
+        starts = _window_starts(self._start, opts.history_bars)
         for sym in self._symbols:
-            self._series[sym] = self._build(sym, now, base_t, base_len, starts)
+            self._series[sym] = self._build(sym, base_t, base_len, starts)
         self._status = FeedStatus(connected=True)
 
     def _rng(self, symbol: str, stream: int) -> np.random.Generator:
-        # one stream per symbol, independent of which other symbols are served
+        # keyed by the symbol's place among ALL symbols: its prices do not depend on which
+        # other symbols are served; stream 0 is history, stream 1 the live ticks
         return np.random.default_rng([self.options.seed, ALL_SYMBOLS.index(symbol), stream])
 
     def _build(
         self,
         symbol: str,
-        now: int,
-        base_t: np.ndarray,
-        base_len: np.ndarray,
+        base_t: IntArray,
+        base_len: IntArray,
         starts: dict[Timeframe, int],
     ) -> _Series:
         p = SYMBOL_PARAMS[symbol]
+        now = self._start
         rng = self._rng(symbol, 0)
         size = base_t.shape[0]
-        # the current M5 bar is partial: only the elapsed part of it has happened
+        # the last base bar is the current M5 bar: only its elapsed part has happened
         elapsed = base_len.astype(np.float64)
         elapsed[-1] = max(1.0, float(now - base_t[-1]))
-        sigma = p.daily_vol * np.sqrt(elapsed / DAY)
-        steps = sigma * rng.standard_normal(size)
-        # anchor the walk so that the price now is the symbol's realistic level
-        log_close = np.cumsum(steps)
-        log_close -= log_close[-1]
-        close = p.price * np.exp(log_close)
-        open_ = np.empty(size)
-        open_[0] = close[0] * math.exp(-steps[0])
-        open_[1:] = close[:-1]
+        _, noise = _ou_step(elapsed)
+        sigma = p.daily_vol * noise
+        # Walk the log deviation *backwards* from 0 at "now", so the price now is the level.
+        # A stationary OU process is time-reversible, so this is the same market as one run
+        # forwards that happens to end at the level. Reversed, x[j+1] = d[j] x[j] + b[j] has
+        # the closed form x[j] = exp(-theta tau[j]) * sum_{i<j} b[i] exp(theta tau[i+1]),
+        # tau = time back from now; stable, as every factor exp(theta (tau[i+1] - tau[j])) <= 1.
+        b = (sigma * rng.standard_normal(size))[::-1]
+        tau = np.concatenate(([0.0], np.cumsum(elapsed[::-1])))
+        grow = np.exp(_THETA * tau)
+        back = np.concatenate(([0.0], np.cumsum(b * grow[1:]))) / grow
+        dev = back[::-1]  # dev[0] is the first bar's open, dev[k + 1] bar k's close
+        open_ = p.price * np.exp(dev[:-1])
+        close = p.price * np.exp(dev[1:])
         wick = 0.6 * sigma * np.abs(rng.standard_normal((2, size)))
         high = np.maximum(open_, close) * np.exp(wick[0])
         low = np.minimum(open_, close) * np.exp(-wick[1])
-        o, h, lo, c = (np.round(a, PRICE_DIGITS[symbol]) for a in (open_, high, low, close))
-        vol = np.round(rng.gamma(2.0, 50.0, size) * np.sqrt(elapsed / 300.0))
+        # rounding is monotone, so low <= open, close <= high survives it, and open == the
+        # previous close because both round the same number
+        o, h, lo, c = (np.round(a, p.digits) for a in (open_, high, low, close))
+        # gamma volumes add up: k bars of shape a sum to one of shape k*a, so a D1 base bar has
+        # the same distribution as 288 M5 bars summed and no timeframe's volume jumps where the
+        # base resolution changes
+        vol = np.round(rng.gamma(_VOLUME_SHAPE * elapsed / 300.0, _M5_VOLUME / _VOLUME_SHAPE))
+
         bars: dict[Timeframe, Bars] = {}
         for tf in Timeframe:
             keep = base_t >= starts[tf]
             t, bo, bh, bl, bc, bv = aggregate(
                 base_t[keep], o[keep], h[keep], lo[keep], c[keep], vol[keep], tf
             )
-            current = tf.bar_open(now)
-            closed = t < current
-            series = Bars(t[closed], bo[closed], bh[closed], bl[closed], bc[closed], bv[closed])
-            k = int(np.flatnonzero(~closed)[0])
-            series.forming = Bar(
-                int(t[k]), float(bo[k]), float(bh[k]), float(bl[k]), float(bc[k]), float(bv[k])
-            )
-            bars[tf] = series.tail(self.options.history_bars)
-            bars[tf].forming = series.forming
-        return _Series(symbol, bars, float(c[-1]))
+            # the last bucket holds "now": it is the forming bar, every earlier one is closed
+            k = t.shape[0] - 1
+            s = slice(max(0, k - self.options.history_bars), k)
+            bars[tf] = Bars(
+                t[s], bo[s], bh[s], bl[s], bc[s], bv[s],
+                forming=Bar(
+                    int(t[k]), float(bo[k]), float(bh[k]), float(bl[k]), float(bc[k]),
+                    float(bv[k]),
+                ),
+            )  # fmt: skip
+        return _Series(symbol, bars, float(dev[-1]), self._rng(symbol, 1))
 
     async def close(self) -> None:
+        """End the stream (at its next step) and mark the feed disconnected."""
         self._closed = True
         self._status.connected = False
 
     def symbols(self) -> tuple[str, ...]:
+        """The served symbols, in the order of ``options.symbols`` (or all 15, sorted)."""
         return self._symbols
 
     def timeframes(self, symbol: str) -> tuple[Timeframe, ...]:
-        return tuple(_FINEST_FIRST)
+        """All nine: the synthetic market has every timeframe for every symbol."""
+        return _FINEST_FIRST
 
-    async def bars(self, symbol: str, timeframe: Timeframe, count: int) -> Bars:
-        series = self._series.get(symbol)
+    async def bars(self, symbol: str, timeframe: Timeframe | str, count: int) -> Bars:
+        """The last ``count`` closed bars (history plus those closed live) and the forming bar.
+
+        Returns a copy: callers may keep it while the stream moves on.
+        """
+        if not self._series:
+            raise FeedConfigError("start() the synthetic feed first")
+        series = self._series.get(symbol.strip().upper())
         if series is None:
-            raise FeedConfigError(f"the synthetic feed does not serve {symbol}")
-        return series.bars[timeframe].tail(count)
+            raise FeedConfigError(
+                f"the synthetic feed does not serve {symbol!r}: it serves "
+                f"{', '.join(self._symbols)}"
+            )
+        try:
+            tf = parse_timeframe(timeframe)
+        except TimeframeError as exc:
+            raise FeedConfigError(str(exc)) from None
+        return series.bars[tf].tail(count)
 
     def status(self) -> FeedStatus:
-        return self._status
+        """Connected between start() and close(); last tick time per symbol in simulated time."""
+        s = self._status
+        return FeedStatus(connected=s.connected, last_tick=dict(s.last_tick), error=s.error)
 
     # -- live ------------------------------------------------------------------------------
     async def stream(self) -> AsyncIterator[FeedEvent]:
-        """One tick per symbol every 1/tick_rate s; simulated time runs clock_speed× faster."""
+        """One tick per symbol every 1/tick_rate real seconds; simulated time advances
+        ``clock_speed`` times faster, from the start time on. Before a tick, a BarClose for
+        every timeframe whose bucket the tick leaves, shortest timeframe first."""
         if not self._series:
-            raise FeedConfigError("start() the feed before streaming")
+            raise FeedConfigError("start() the synthetic feed before streaming")
         interval = 1.0 / self.options.tick_rate
         dt = interval * self.options.clock_speed
-        rngs = {sym: self._rng(sym, 1) for sym in self._symbols}
-        step = 0
+        decay, noise = _ou_step(dt)
+        step_decay, step_noise = float(decay), float(noise)
         while not self._closed:
             await self.options.sleep(interval)
             if self._closed:
                 return
-            step += 1
-            self._now += dt
+            self._steps += 1
+            # from the step count, not by adding dt up: no float drift over long runs
+            now = self._start + self._steps * dt
             for sym in self._symbols:
-                tick = self._next_tick(self._series[sym], rngs[sym], dt)
+                series = self._series[sym]
+                p = series.params
+                series.deviation = step_decay * series.deviation + (
+                    p.daily_vol * step_noise * float(series.rng.standard_normal())
+                )
+                bid = round(p.price * math.exp(series.deviation), p.digits)
+                tick = Tick(sym, now, bid, round(bid + p.spread, p.digits))
                 for tf in _FINEST_FIRST:
-                    closed = self._roll(self._series[sym], tf, tick)
+                    closed = self._roll(series, tf, tick)
                     if closed is not None:
                         yield BarClose(sym, tf, closed)
-                self._status.last_tick[sym] = tick.time
+                self._status.last_tick[sym] = now
                 yield tick
 
-    def _next_tick(self, series: _Series, rng: np.random.Generator, dt: float) -> Tick:
-        p = SYMBOL_PARAMS[series.symbol]
-        sigma = p.daily_vol * math.sqrt(dt / DAY)
-        series.price *= math.exp(sigma * float(rng.standard_normal()))
-        digits = PRICE_DIGITS[series.symbol]
-        bid = round(series.price, digits)
-        return Tick(
-            series.symbol, self._now, bid, round(bid + TYPICAL_SPREAD[series.symbol], digits)
-        )
+    def _roll(self, series: _Series, tf: Timeframe, tick: Tick) -> Bar | None:
+        """Move the forming bar with the tick's bid; return the bar it closed, if any.
 
-    @staticmethod
-    def _roll(series: _Series, tf: Timeframe, tick: Tick) -> Bar | None:
-        """Move the forming bar with the tick's bid; return the bar it closed, if any."""
+        Bars are built from bids, as MT5's are. When a tick step is longer than a bar, buckets
+        without a tick get no bar, as in a real feed; every timeframe sees the same ticks, so
+        they stay consistent with each other either way.
+        """
         bars = series.bars[tf]
         f = bars.forming
         price = tick.bid
         if f is not None and tick.time < f.time + tf.seconds:
             bars.forming = Bar(
-                f.time, f.open, max(f.high, price), min(f.low, price), price, f.volume + 1
+                f.time, f.open, max(f.high, price), min(f.low, price), price, f.volume + 1.0
             )
             return None
-        closed = f
         if f is not None:
-            bars.append(f)  # clears forming
+            bars.append(f)  # also clears forming
+            if len(bars) >= 2 * self.options.history_bars:
+                # keep memory bounded on a long or fast run; amortised O(1) per bar
+                bars = series.bars[tf] = bars.tail(self.options.history_bars)
         bars.forming = Bar(tf.bar_open(int(tick.time)), price, price, price, price, 1.0)
-        return closed
+        return f
