@@ -167,9 +167,7 @@ class SyntheticFeed(Feed):
         if not syms:
             raise FeedConfigError("the synthetic feed needs at least one symbol")
         if options.history_bars < 1:
-            raise FeedConfigError(
-                f"history_bars must be at least 1 (got {options.history_bars})"
-            )
+            raise FeedConfigError(f"history_bars must be at least 1 (got {options.history_bars})")
         if not options.tick_rate > 0 or not options.clock_speed > 0:
             raise FeedConfigError(
                 "tick_rate and clock_speed must be positive "
@@ -314,6 +312,8 @@ class SyntheticFeed(Feed):
             # from the step count, not by adding dt up: no float drift over long runs
             now = self._start + self._steps * dt
             for sym in self._symbols:
+                if self._closed:  # close() while the consumer held a tick: end right there
+                    return
                 series = self._series[sym]
                 p = series.params
                 series.deviation = step_decay * series.deviation + (
