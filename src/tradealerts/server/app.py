@@ -114,6 +114,7 @@ def create_app(
     app.add_middleware(RequestIdMiddleware)
 
     from tradealerts.server.api import (
+        admin,
         auth,
         market,
         notifications,
@@ -124,7 +125,7 @@ def create_app(
         watchlist,
     )
 
-    for module in (auth, market, watchlist, user, notifications, support, system):
+    for module in (auth, market, watchlist, user, notifications, support, system, admin):
         app.include_router(module.router, prefix="/api")
     app.include_router(pages.router)
     _operation_ids(app)
