@@ -230,7 +230,9 @@ async def test_live_ticks_and_bar_closes_agree() -> None:
                 pending.append(ev)
                 continue
             left = [
-                tf for tf in FINEST_FIRST if tf.bar_open(int(ev.time)) != tf.bar_open(int(prev_time))
+                tf
+                for tf in FINEST_FIRST
+                if tf.bar_open(int(ev.time)) != tf.bar_open(int(prev_time))
             ]
             assert [c.timeframe for c in pending] == left
             for c in pending:
@@ -262,9 +264,7 @@ async def test_live_ticks_and_bar_closes_agree() -> None:
         for tf in Timeframe:
             n = len(before[sym, tf])
             assert len(after[tf]) == n + len(closed[tf])
-            assert [after[tf][n + i] for i in range(len(closed[tf]))] == [
-                c.bar for c in closed[tf]
-            ]
+            assert [after[tf][n + i] for i in range(len(closed[tf]))] == [c.bar for c in closed[tf]]
             f = after[tf].forming
             assert f is not None and f.close == ticks[-1].bid
             assert f.time == tf.bar_open(int(ticks[-1].time))
