@@ -267,8 +267,8 @@ def test_incremental_equals_batch(series, n, data) -> None:
     state = IndicatorState.from_arrays(h[:split], lo[:split], c[:split], n)
     for i in range(split, len(c)):
         state.update(h[i], lo[i], c[i])
-    assert state.up == find_fractals(h, lo, n)[0].tolist()
-    assert state.down == find_fractals(h, lo, n)[1].tolist()
+    assert list(state.up) == find_fractals(h, lo, n)[0].tolist()
+    assert list(state.down) == find_fractals(h, lo, n)[1].tolist()
     assert state.horizontal == horizontal_lines(h, lo, c, n)
     assert state.diagonal == diagonal_lines(h, lo, c, n)
     assert state.active_horizontal() == [x for x in state.horizontal if x.active]

@@ -62,8 +62,8 @@ class IndicatorState:
         self.high = array("d")
         self.low = array("d")
         self.close = array("d")
-        self.up: list[int] = []
-        self.down: list[int] = []
+        self.up = array("q")  # bar indices of fractals, oldest first
+        self.down = array("q")
         self.horizontal: list[HorizontalLine] = []
         self.diagonal: list[DiagonalLine] = []
         # positions (in the lists above) of lines not yet broken
@@ -81,7 +81,8 @@ class IndicatorState:
         st.low.frombytes(lo.tobytes())
         st.close.frombytes(c.tobytes())
         up, down = find_fractals(h, lo, n)
-        st.up, st.down = up.tolist(), down.tolist()
+        st.up.frombytes(up.astype(np.int64).tobytes())
+        st.down.frombytes(down.astype(np.int64).tobytes())
         st.horizontal = horizontal_lines(h, lo, c, n)
         st.diagonal = diagonal_lines(h, lo, c, n)
         st._active_h = [k for k, ln in enumerate(st.horizontal) if ln.broken is None]
