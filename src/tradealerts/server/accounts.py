@@ -34,6 +34,7 @@ __all__ = [
     "password_problem",
     "revoke_all_sessions",
     "rotate_refresh",
+    "set_password",
     "set_tier",
 ]
 
@@ -192,6 +193,21 @@ def revoke_all_sessions(s: Session, user: User, now: datetime) -> None:
         update(RefreshToken)
         .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
         .values(revoked_at=now)
+    )
+
+
+def set_password(s: Session, user: User, password: str, now: datetime, how: str) -> None:
+    """Store a new password, end every session and tell the user (``how``: reset/changed)."""
+    user.password_hash = hash_password(password)
+    user.updated_at = now
+    revoke_all_sessions(s, user, now)
+    notify(
+        s,
+        user,
+        "password_changed",
+        "Password changed",
+        f"Your password was {how}; every session was logged out.",
+        now,
     )
 
 

@@ -240,19 +240,7 @@ def reset_password(body: ResetPassword, s: SessionDep, clock: ClockDep) -> Messa
     if not result.ok:
         s.commit()
         raise Invalid(f"code: {result.reason}.", field="code", code="invalid_code")
-    from tradealerts.server.security import hash_password
-
-    user.password_hash = hash_password(body.password)
-    user.updated_at = now
-    accounts.revoke_all_sessions(s, user, now)
-    accounts.notify(
-        s,
-        user,
-        "password_changed",
-        "Password changed",
-        "Your password was reset; every session was logged out.",
-        now,
-    )
+    accounts.set_password(s, user, body.password, now, "reset")
     s.commit()
     return Message(message="Password changed. Log in with the new one.")
 

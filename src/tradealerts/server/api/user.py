@@ -25,7 +25,7 @@ from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep
 from tradealerts.server.db.models import Notification, SupportTicket, User, WatchlistItem
 from tradealerts.server.errors import Conflict, Invalid
 from tradealerts.server.mail import templates
-from tradealerts.server.security import hash_password, verify_password
+from tradealerts.server.security import verify_password
 
 router = APIRouter(prefix="/user", tags=["user"])
 
@@ -139,18 +139,7 @@ def change_password(
     problem = accounts.password_problem(body.new_password)
     if problem:
         raise Invalid(f"new_password: the password {problem}.", field="new_password")
-    now = clock()
-    user.password_hash = hash_password(body.new_password)
-    user.updated_at = now
-    accounts.revoke_all_sessions(s, user, now)
-    accounts.notify(
-        s,
-        user,
-        "password_changed",
-        "Password changed",
-        "Your password was changed; other sessions were logged out.",
-        now,
-    )
+    accounts.set_password(s, user, body.new_password, clock(), "changed")
     s.commit()
     return Message(message="Password changed. Log in again on your other devices.")
 
