@@ -14,6 +14,7 @@ __all__ = [
     "AuditLog",
     "Base",
     "EmailCode",
+    "Event",
     "MailMessage",
     "Notification",
     "RefreshToken",
@@ -149,4 +150,28 @@ class MailMessage(Base):
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    created_at: Mapped[datetime]
+
+
+class Event(Base):
+    """The durable event log: a fired alert, written before anyone is told.
+
+    ``id`` is monotonic and is the SSE ``id:`` a client resumes from with Last-Event-ID.
+    """
+
+    __tablename__ = "events"
+    # ids are never reused, even after retention purges the newest rows of an idle log
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy reads it
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    user_id: Mapped[int] = _owned()
+    alert_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    kind: Mapped[str] = mapped_column(String(16), default="alert")
+    symbol: Mapped[str] = mapped_column(String(16))
+    timeframe: Mapped[str] = mapped_column(String(4))
+    condition: Mapped[str] = mapped_column(String(32))
+    level: Mapped[float | None] = mapped_column(default=None)
+    price: Mapped[float]
+    time: Mapped[datetime]
+    message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]

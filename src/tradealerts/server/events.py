@@ -1,0 +1,160 @@
+"""The durable event log and its in-process fan-out.
+
+A fired alert is appended (and committed) *before* anyone is told; the bus then only wakes the
+user's open streams, which read the log after their last id. So every stream gets every event
+exactly once, in order, however it was woken, and a slow stream can always catch up from the
+log. Live prices and bars are not logged: they go straight through the bus.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from tradealerts.server.db.models import Event
+
+__all__ = [
+    "Bus",
+    "Subscription",
+    "append_event",
+    "event_json",
+    "events_after",
+    "purge",
+    "resume_gap",
+]
+
+
+def append_event(
+    s: Session,
+    *,
+    user_id: int,
+    symbol: str,
+    timeframe: str,
+    condition: str,
+    price: float,
+    time: datetime,
+    now: datetime,
+    level: float | None = None,
+    alert_id: int | None = None,
+    message: str = "",
+) -> Event:
+    """Add an alert event to the caller's transaction; its id is known after flush."""
+    ev = Event(
+        user_id=user_id,
+        alert_id=alert_id,
+        symbol=symbol,
+        timeframe=timeframe,
+        condition=condition,
+        level=level,
+        price=price,
+        time=time,
+        message=message,
+        created_at=now,
+    )
+    s.add(ev)
+    s.flush()
+    return ev
+
+
+def events_after(s: Session, user_id: int, after_id: int, limit: int = 500) -> list[Event]:
+    """The user's events with an id above ``after_id``, oldest first."""
+    return list(
+        s.scalars(
+            select(Event)
+            .where(Event.user_id == user_id, Event.id > after_id)
+            .order_by(Event.id)
+            .limit(limit)
+        )
+    )
+
+
+def resume_gap(s: Session, after_id: int) -> bool:
+    """True when events after ``after_id`` may have been purged by retention."""
+    oldest = s.scalar(select(func.min(Event.id)))
+    if oldest is None:
+        return False
+    return bool(after_id < oldest - 1)
+
+
+def purge(s: Session, now: datetime, days: int) -> int:
+    """Delete events older than the retention; returns how many."""
+    result = s.execute(delete(Event).where(Event.created_at < now - timedelta(days=days)))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+def event_json(ev: Event) -> dict[str, Any]:
+    """The ``data:`` of an ``alert`` stream event and a history row."""
+    return {
+        "id": ev.id,
+        "alert_id": ev.alert_id,
+        "symbol": ev.symbol,
+        "timeframe": ev.timeframe,
+        "condition": ev.condition,
+        "level": ev.level,
+        "price": ev.price,
+        "time": ev.time.isoformat().replace("+00:00", "Z"),
+        "message": ev.message,
+    }
+
+
+@dataclass
+class Subscription:
+    """One open stream's inbox: a bounded queue; ``overflowed`` when it fell behind."""
+
+    user_id: int
+    pairs: frozenset[tuple[str, str]]
+    queue: asyncio.Queue[tuple[str, Any]]
+    overflowed: bool = False
+
+    def offer(self, item: tuple[str, Any]) -> None:
+        try:
+            self.queue.put_nowait(item)
+        except asyncio.QueueFull:
+            # never block the engine for a slow client: it resumes from the log instead
+            self.overflowed = True
+
+
+@dataclass
+class Bus:
+    """Fan-out to open streams, in the server's event loop."""
+
+    queue_size: int = 1000
+    _by_user: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
+    _subs: dict[int, Subscription] = field(default_factory=dict)
+
+    def subscribe(
+        self, user_id: int, pairs: frozenset[tuple[str, str]] = frozenset()
+    ) -> Subscription:
+        sub = Subscription(user_id, pairs, asyncio.Queue(self.queue_size))
+        self._subs[id(sub)] = sub
+        self._by_user[user_id].add(id(sub))
+        return sub
+
+    def unsubscribe(self, sub: Subscription) -> None:
+        self._subs.pop(id(sub), None)
+        self._by_user[sub.user_id].discard(id(sub))
+
+    def alert(self, user_id: int) -> None:
+        """Wake the user's streams: new events are in the log."""
+        for key in list(self._by_user.get(user_id, ())):
+            self._subs[key].offer(("alert", None))
+
+    def tier(self, user_id: int, tier: str) -> None:
+        for key in list(self._by_user.get(user_id, ())):
+            self._subs[key].offer(("tier", {"tier": tier}))
+
+    def market(self, kind: str, symbol: str, timeframe: str | None, data: dict[str, Any]) -> None:
+        """A live ``price`` (every timeframe of the symbol) or ``bar`` event."""
+        for sub in list(self._subs.values()):
+            if any(s == symbol and (timeframe is None or tf == timeframe) for s, tf in sub.pairs):
+                sub.offer((kind, data))
+
+    @property
+    def open_streams(self) -> int:
+        return len(self._subs)
