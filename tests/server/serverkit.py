@@ -6,6 +6,7 @@ each test gets a database of its own, created and dropped here.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -151,3 +152,59 @@ def set_tier(srv: Running, email: str, tier: str) -> None:
         assert user is not None
         accounts.set_tier(s, user, Tier(tier), srv.clock())
         s.commit()
+
+
+class SSE:
+    """Reads Server-Sent Events frames from a streaming httpx response."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        self._lines = response.iter_lines()
+
+    def frame(self) -> dict[str, Any]:
+        """The next frame: keys among id, event, data (parsed JSON), retry, comment."""
+        out: dict[str, Any] = {}
+        for line in self._lines:
+            if line == "":
+                if out:
+                    return out
+                continue
+            if line.startswith(":"):
+                out["comment"] = line[1:].strip()
+                continue
+            key, _, value = line.partition(":")
+            value = value[1:] if value.startswith(" ") else value
+            out[key] = json.loads(value) if key == "data" else value
+        raise EOFError("the stream ended")
+
+    def until(self, event: str, limit: int = 500) -> dict[str, Any]:
+        for _ in range(limit):
+            f = self.frame()
+            if f.get("event") == event:
+                return f
+        raise AssertionError(f"no {event} event in {limit} frames")
+
+
+def fire_event(srv: Running, email: str, price: float = 1.09, symbol: str = "EURUSD") -> int:
+    """Log an alert event and wake the user's streams, as the alert engine does."""
+    from tradealerts.server import accounts
+    from tradealerts.server.events import append_event
+
+    with srv.app.state.sessions() as s:
+        user = accounts.find_user(s, email)
+        assert user is not None
+        ev = append_event(
+            s,
+            user_id=user.id,
+            symbol=symbol,
+            timeframe="H1",
+            condition="crossing_up",
+            level=1.09,
+            price=price,
+            time=srv.clock(),
+            now=srv.clock(),
+            message=f"{symbol} crossed up 1.09",
+        )
+        s.commit()
+        event_id, user_id = ev.id, user.id
+    srv.app.state.loop.call_soon_threadsafe(srv.app.state.bus.alert, user_id)
+    return event_id

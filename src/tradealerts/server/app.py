@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -14,8 +15,10 @@ from tradealerts import __version__
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.engine import Engine
+from tradealerts.server.engine.runner import Listener
 from tradealerts.server.errors import RequestIdMiddleware, install_error_handlers
-from tradealerts.server.feeds import FeedOptions, create_feed
+from tradealerts.server.events import Bus
+from tradealerts.server.feeds import BarClose, FeedOptions, Tick, create_feed
 from tradealerts.server.mail import Mailer
 from tradealerts.server.quota import Quota
 from tradealerts.server.settings import Settings
@@ -57,6 +60,28 @@ def _stale_after(settings: Settings) -> float:
     return 3 * (1.0 / settings.tick_rate)
 
 
+def _publish_market(bus: Bus) -> Listener:
+    """Engine listener: every tick as a ``price`` event, every closed bar as a ``bar`` event."""
+
+    def listener(event: Tick | BarClose, _changes: object) -> None:
+        if isinstance(event, Tick):
+            bus.market(
+                "price",
+                event.symbol,
+                None,
+                {"symbol": event.symbol, "time": event.time, "bid": event.bid, "ask": event.ask},
+            )
+        else:
+            bus.market(
+                "bar",
+                event.symbol,
+                event.timeframe.value,
+                {"symbol": event.symbol, "timeframe": event.timeframe.value, **event.bar.as_dict()},
+            )
+
+    return listener
+
+
 def _operation_ids(app: FastAPI) -> None:
     for route in app.routes:
         if isinstance(route, APIRoute):
@@ -90,6 +115,9 @@ def create_app(
             await market.start()
             log.info("engine running: %s feed, %d series", settings.feed, len(market.market.series))
         app.state.engine = market
+        app.state.loop = asyncio.get_running_loop()
+        if market is not None:
+            market.listeners.append(_publish_market(app.state.bus))
         try:
             yield
         finally:
@@ -110,6 +138,7 @@ def create_app(
     app.state.clock = clock
     app.state.quota = Quota(settings.redis_url)
     app.state.throttle = Throttle(settings.redis_url)
+    app.state.bus = Bus(settings.stream_queue_size)
     install_error_handlers(app)
     app.add_middleware(RequestIdMiddleware)
 
@@ -119,13 +148,14 @@ def create_app(
         market,
         notifications,
         pages,
+        stream,
         support,
         system,
         user,
         watchlist,
     )
 
-    for module in (auth, market, watchlist, user, notifications, support, system, admin):
+    for module in (auth, market, watchlist, user, notifications, support, system, admin, stream):
         app.include_router(module.router, prefix="/api")
     app.include_router(pages.router)
     _operation_ids(app)

@@ -55,6 +55,8 @@ class Settings(BaseSettings):
     unlimited_emails: list[str] = Field(default_factory=list)
     access_token_minutes: int = 15
     event_retention_days: int = 90
+    stream_heartbeat_seconds: float = 15.0
+    stream_queue_size: int = 1000
     log_level: str = "INFO"
     demo: bool = False
 

@@ -1,0 +1,164 @@
+"""GET /api/stream: Server-Sent Events — durable ``alert`` events (resumable by id) and live
+``price``, ``bar`` and ``tier`` events, with heartbeats, ``reauth`` and ``overflow``."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from fastapi.security import HTTPAuthorizationCredentials
+
+from tradealerts.core.tiers import Tier, check_pair
+from tradealerts.server.api.deps import CurrentUser, _bearer
+from tradealerts.server.db.models import User
+from tradealerts.server.errors import Invalid
+from tradealerts.server.events import Bus, event_json, events_after, resume_gap
+from tradealerts.server.security import decode_access_token
+
+router = APIRouter(tags=["stream"])
+
+RETRY_MS = 3000
+
+
+def _frame(event: str | None, data: Any, event_id: int | None = None) -> str:
+    lines = []
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    if event:
+        lines.append(f"event: {event}")
+    lines.append(f"data: {json.dumps(data, separators=(',', ':'))}")
+    return "\n".join(lines) + "\n\n"
+
+
+def _pairs(tier: Tier, symbols: str | None) -> frozenset[tuple[str, str]]:
+    if not symbols:
+        return frozenset()
+    out = set()
+    for item in symbols.split(","):
+        sym, sep, tf = item.strip().partition(":")
+        if not sep or not sym or not tf:
+            raise Invalid(
+                f"symbols: {item.strip()!r} is not SYMBOL:TIMEFRAME (e.g. EURUSD:H1).",
+                field="symbols",
+            )
+        s, t = check_pair(tier, sym, tf)  # a forbidden pair is refused before streaming
+        out.add((s, t.value))
+    return frozenset(out)
+
+
+@router.get(
+    "/stream",
+    response_class=StreamingResponse,
+    responses={
+        200: {
+            "content": {"text/event-stream": {}},
+            "description": "alert (with id:), price, bar, tier, gap, reauth, overflow",
+        }
+    },
+)
+async def stream(
+    request: Request,
+    user: CurrentUser,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    symbols: Annotated[
+        str | None, Query(max_length=2000, description="EURUSD:H1,XAUUSD:H4")
+    ] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID", max_length=20)] = None,
+) -> StreamingResponse:
+    """Alert events are logged first and resumable with Last-Event-ID, exactly once, in order."""
+    tier = Tier(user.tier)
+    pairs = _pairs(tier, symbols)
+    after = 0
+    if last_event_id:
+        if not last_event_id.strip().isdigit():
+            raise Invalid(
+                "Last-Event-ID must be the id of an event you received.", field="Last-Event-ID"
+            )
+        after = int(last_event_id)
+    state = request.app.state
+    if creds is None:  # CurrentUser has already refused this; keeps the type checker honest
+        raise Invalid("Send the access token as a bearer token.")
+    expires = float(decode_access_token(state.signing_key, creds.credentials, state.clock())["exp"])
+    bus: Bus = state.bus
+    sub = bus.subscribe(user.id, pairs)  # before reading the log: nothing slips in between
+    heartbeat = float(state.settings.stream_heartbeat_seconds)
+    user_id = user.id
+
+    def read(after_id: int) -> tuple[bool, list[dict[str, Any]]]:
+        with state.sessions() as s:
+            return resume_gap(s, after_id) if after_id else False, [
+                event_json(e) for e in events_after(s, user_id, after_id)
+            ]
+
+    def current_tier() -> str | None:
+        with state.sessions() as s:
+            u = s.get(User, user_id)
+            return None if u is None else u.tier
+
+    async def frames() -> AsyncIterator[str]:
+        last = after
+        known_tier = tier.value
+        try:
+            yield f"retry: {RETRY_MS}\n\n"
+            gap, backlog = await asyncio.to_thread(read, last)
+            if gap:
+                yield _frame(
+                    "gap",
+                    {
+                        "message": "Some alerts may have been missed: they are "
+                        "older than the server keeps.",
+                        "after": last,
+                    },
+                )
+            while True:
+                for ev in backlog:
+                    yield _frame("alert", ev, ev["id"])
+                    last = ev["id"]
+                backlog = []
+                if sub.overflowed:
+                    yield _frame(
+                        "overflow",
+                        {
+                            "message": "You fell behind; reconnect with Last-Event-ID to catch up.",
+                            "last_event_id": last,
+                        },
+                    )
+                    return
+                left = expires - state.clock().timestamp()
+                if left <= 0:
+                    yield _frame(
+                        "reauth",
+                        {
+                            "message": "Your access token expired; reconnect with a fresh one.",
+                            "last_event_id": last,
+                        },
+                    )
+                    return
+                try:
+                    kind, data = await asyncio.wait_for(sub.queue.get(), min(heartbeat, left))
+                except TimeoutError:
+                    yield ": heartbeat\n\n"
+                    fresh = await asyncio.to_thread(current_tier)
+                    if fresh is not None and fresh != known_tier:
+                        known_tier = fresh
+                        yield _frame("tier", {"tier": fresh})
+                    continue
+                if kind == "alert":
+                    _gap, backlog = await asyncio.to_thread(read, last)
+                elif kind == "tier":
+                    known_tier = data["tier"]
+                    yield _frame("tier", data)
+                else:
+                    yield _frame(kind, data)
+        finally:
+            bus.unsubscribe(sub)
+
+    return StreamingResponse(
+        frames(),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )

@@ -1,0 +1,125 @@
+"""GET /api/stream over real HTTP: resume exactly once and in order, live prices, refusals,
+heartbeats, gap, reauth."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from tests.server.serverkit import SSE, Running, fire_event, register_and_login, set_tier
+
+
+def open_stream(srv: Running, token: str, **headers: str):
+    params = headers.pop("params", None)
+    c = srv.client(token)
+    return c.stream("GET", "/api/stream", headers=headers, params=params, timeout=10)
+
+
+def test_resume_gets_exactly_the_missed_events_in_order(make_server) -> None:
+    srv = make_server(stream_heartbeat_seconds=0.2)
+    a = register_and_login(srv, "a@example.com")["access_token"]
+    register_and_login(srv, "b@example.com")
+    first = fire_event(srv, "a@example.com", price=1.0901)
+    # A is offline while three more fire (and one for B)
+    missed = [fire_event(srv, "a@example.com", price=p) for p in (1.0902, 1.0903, 1.0904)]
+    fire_event(srv, "b@example.com")
+    with open_stream(srv, a, **{"Last-Event-ID": str(first)}) as r:
+        assert r.status_code == 200 and r.headers["content-type"].startswith("text/event-stream")
+        sse = SSE(r)
+        assert sse.frame() == {"retry": "3000"}
+        got = [sse.until("alert") for _ in missed]
+        assert [int(f["id"]) for f in got] == missed
+        assert [f["data"]["price"] for f in got] == [1.0902, 1.0903, 1.0904]
+        assert got[0]["data"]["message"] == "EURUSD crossed up 1.09"
+        # a live one arrives on the open stream, once
+        live = fire_event(srv, "a@example.com", price=1.0905)
+        f = sse.until("alert")
+        assert int(f["id"]) == live
+        assert sse.frame() == {"comment": "heartbeat"}  # nothing else, no duplicate
+
+
+def test_live_prices_for_the_pairs_asked(make_server) -> None:
+    srv = make_server(stream_heartbeat_seconds=1)
+    token = register_and_login(srv, "p@example.com")["access_token"]
+    with open_stream(srv, token, params={"symbols": "eurusd:h1"}) as r:
+        sse = SSE(r)
+        f = sse.until("price")
+        assert f["data"]["symbol"] == "EURUSD" and f["data"]["ask"] > f["data"]["bid"]
+        for _ in range(10):  # only the symbol asked for
+            nxt = sse.frame()
+            if nxt.get("event") == "price":
+                assert nxt["data"]["symbol"] == "EURUSD"
+
+
+@pytest.mark.parametrize(
+    ("symbols", "status", "code"),
+    [
+        ("GBPUSD:H1", 403, "tier_forbidden"),
+        ("EURUSD:M5", 403, "tier_forbidden"),
+        ("EURUSD", 422, "invalid_input"),
+        ("DOGE:H1", 404, "unknown_symbol"),
+    ],
+)
+def test_forbidden_or_bad_pairs_refused_up_front(server: Running, symbols, status, code) -> None:
+    token = register_and_login(server, "f@example.com")["access_token"]
+    r = server.client(token).get("/api/stream", params={"symbols": symbols})
+    assert r.status_code == status and r.json()["error"]["code"] == code
+
+
+def test_no_token_no_stream(server: Running) -> None:
+    r = server.client().get("/api/stream")
+    assert r.status_code == 401
+
+
+def test_reauth_when_the_token_expires(make_server) -> None:
+    srv = make_server(stream_heartbeat_seconds=0.1)
+    token = register_and_login(srv, "x@example.com")["access_token"]
+    with open_stream(srv, token) as r:
+        sse = SSE(r)
+        assert sse.frame() == {"retry": "3000"}
+        srv.clock.advance(minutes=16)
+        f = sse.until("reauth")
+        assert "expired" in f["data"]["message"]
+        with pytest.raises(EOFError):
+            sse.frame()
+
+
+def test_tier_change_is_pushed(make_server) -> None:
+    srv = make_server(stream_heartbeat_seconds=0.1)
+    token = register_and_login(srv, "t@example.com")["access_token"]
+    with open_stream(srv, token) as r:
+        sse = SSE(r)
+        sse.frame()
+        set_tier(srv, "t@example.com", "PRO")  # as from another process: no bus call
+        assert sse.until("tier")["data"] == {"tier": "PRO"}
+
+
+def test_gap_when_the_id_is_older_than_retention(make_server) -> None:
+    srv = make_server(stream_heartbeat_seconds=0.2)
+    token = register_and_login(srv, "g@example.com")["access_token"]
+    seen, *purged = [fire_event(srv, "g@example.com") for _ in range(3)]
+    from tradealerts.server.events import purge
+
+    with srv.app.state.sessions() as s:
+        assert purge(s, srv.clock() + timedelta(days=91), 90) == 3
+        s.commit()
+    after = fire_event(srv, "g@example.com")
+    # the client saw `seen`; the two after it are gone: it is told, then gets what is left
+    with open_stream(srv, token, **{"Last-Event-ID": str(seen)}) as r:
+        sse = SSE(r)
+        sse.frame()
+        gap = sse.frame()
+        assert gap["event"] == "gap" and gap["data"]["after"] == seen
+        assert int(sse.until("alert")["id"]) == after
+    # a client that is up to date gets no gap
+    with open_stream(srv, token, **{"Last-Event-ID": str(after)}) as r:
+        sse = SSE(r)
+        sse.frame()
+        assert sse.frame() == {"comment": "heartbeat"}
+    assert purged
+
+
+def test_bad_last_event_id(server: Running) -> None:
+    token = register_and_login(server, "l@example.com")["access_token"]
+    r = server.client(token).get("/api/stream", headers={"Last-Event-ID": "abc"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "Last-Event-ID"
