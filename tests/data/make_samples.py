@@ -1,4 +1,8 @@
-"""Regenerates the sample replay files from the seeded synthetic feed (run once; committed).
+"""How the sample replay files were first made, from the seeded synthetic feed of that time.
+
+Kept for the record: the synthetic feed has changed since (mean reversion, volume), so running
+this now writes different prices. The committed CSVs are the fixtures the tests rely on; do not
+regenerate them without updating the tests that quote their values.
 
 eurusd_h1.csv: 1,200 H1 bars, plain CSV with ISO times, weekends removed like a real market.
 XAUUSD_H4_mt5.csv: 60 H4 bars in MetaTrader 5's tab-separated export format.

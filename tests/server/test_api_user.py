@@ -178,3 +178,12 @@ def test_unknown_route_and_method_use_the_error_body(server: Running) -> None:
     assert r.status_code == 404 and err(r)["code"] == "not_found"
     r = c.put("/api/auth/login", json={})
     assert r.status_code == 405 and err(r)["code"] == "method_not_allowed"
+
+
+def test_control_characters_are_refused_not_stored(server: Running) -> None:
+    c = server.client(register_and_login(server, "nul@example.com")["access_token"])
+    r = c.post("/api/support", json={"subject": "a\x00b", "body": "x"})
+    assert r.status_code == 422 and err(r)["field"] == "subject"
+    assert "control characters" in err(r)["message"]
+    r = c.patch("/api/user/profile", json={"bio": "line one\nline two\ttab"})
+    assert r.status_code == 200  # newlines and tabs are ordinary text

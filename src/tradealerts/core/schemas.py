@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Literal
 from zoneinfo import available_timezones
@@ -51,8 +52,20 @@ CHART_STYLES = ("candles", "ohlc", "line")
 LANGUAGES = ("en", "es", "de", "fr", "ja", "pt", "it")
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class _In(BaseModel):
+    """Input: unknown fields refused; no control characters (PostgreSQL cannot store NUL)."""
+
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, v: object) -> object:
+        if isinstance(v, str) and _CONTROL.search(v):
+            raise ValueError("must not contain control characters")
+        return v
 
 
 class RegisterRequest(_In):
