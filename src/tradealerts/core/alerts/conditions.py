@@ -1,0 +1,140 @@
+"""Alert conditions, frequencies, price sources, statuses, and the values each condition takes."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+__all__ = [
+    "BAR_CLOSE_CONDITIONS",
+    "CHANNEL_CONDITIONS",
+    "EDGE_CONDITIONS",
+    "FRACTAL_CONDITIONS",
+    "LEVEL_CONDITIONS",
+    "LINE_ID_DIAGONAL",
+    "LINE_ID_HORIZONTAL",
+    "MOVEMENT_CONDITIONS",
+    "OPTIONAL_VALUES",
+    "PCT_CONDITIONS",
+    "REQUIRED_VALUES",
+    "SIDES",
+    "VALUE_FIELDS",
+    "AlertStatus",
+    "Condition",
+    "Frequency",
+    "PriceSource",
+    "Side",
+    "evaluated_on_ticks",
+]
+
+
+class Condition(StrEnum):
+    """What an alert watches for; the value is the wire name."""
+
+    greater_than = "greater_than"
+    less_than = "less_than"
+    crossing = "crossing"
+    crossing_up = "crossing_up"
+    crossing_down = "crossing_down"
+    entering_channel = "entering_channel"
+    exiting_channel = "exiting_channel"
+    inside_channel = "inside_channel"
+    outside_channel = "outside_channel"
+    moving_up = "moving_up"
+    moving_down = "moving_down"
+    moving_up_pct = "moving_up_pct"
+    moving_down_pct = "moving_down_pct"
+    new_fractal = "new_fractal"
+    line_break = "line_break"
+    trendline_break = "trendline_break"
+    line_touch = "line_touch"
+
+
+class Frequency(StrEnum):
+    """How often an alert may fire (see ``tradealerts.core.alerts.rules``)."""
+
+    once = "once"
+    once_per_bar = "once_per_bar"
+    once_per_bar_close = "once_per_bar_close"
+    once_per_minute = "once_per_minute"
+
+
+class PriceSource(StrEnum):
+    """Which side of the quote a tick-evaluated alert watches. Bars are built from bids."""
+
+    bid = "bid"
+    ask = "ask"
+
+
+class AlertStatus(StrEnum):
+    """Only active alerts are matched; the others say why in ``status_reason``."""
+
+    active = "active"
+    paused = "paused"
+    triggered = "triggered"
+    expired = "expired"
+
+
+class Side(StrEnum):
+    """Which fractals (up/down) or which lines (support/resistance) a fractal alert follows."""
+
+    up = "up"
+    down = "down"
+    either = "either"
+    support = "support"
+    resistance = "resistance"
+
+
+C = Condition
+LEVEL_CONDITIONS = frozenset(
+    {C.greater_than, C.less_than, C.crossing, C.crossing_up, C.crossing_down}
+)
+CHANNEL_CONDITIONS = frozenset(
+    {C.entering_channel, C.exiting_channel, C.inside_channel, C.outside_channel}
+)
+MOVEMENT_CONDITIONS = frozenset({C.moving_up, C.moving_down, C.moving_up_pct, C.moving_down_pct})
+PCT_CONDITIONS = frozenset({C.moving_up_pct, C.moving_down_pct})
+FRACTAL_CONDITIONS = frozenset({C.new_fractal, C.line_break, C.trendline_break, C.line_touch})
+#: Transitions: they compare the previous price with the current one, so they need both.
+EDGE_CONDITIONS = frozenset(
+    {C.crossing, C.crossing_up, C.crossing_down, C.entering_channel, C.exiting_channel}
+)
+#: Evaluated only when a bar of the alert's timeframe closes, whatever the frequency.
+BAR_CLOSE_CONDITIONS = frozenset({C.new_fractal, C.line_break, C.trendline_break})
+
+#: The condition-specific values of an alert, in wire order.
+VALUE_FIELDS = ("level", "lower", "upper", "amount", "bars", "side", "line_id", "distance")
+
+REQUIRED_VALUES: dict[Condition, tuple[str, ...]] = {
+    **{c: ("level",) for c in LEVEL_CONDITIONS},
+    **{c: ("lower", "upper") for c in CHANNEL_CONDITIONS},
+    **{c: ("amount", "bars") for c in MOVEMENT_CONDITIONS},
+    C.new_fractal: (),
+    C.line_break: (),
+    C.trendline_break: (),
+    C.line_touch: ("distance",),
+}
+#: Values a condition accepts but does not need (``side`` defaults to ``either``).
+OPTIONAL_VALUES: dict[Condition, tuple[str, ...]] = {
+    **{c: () for c in LEVEL_CONDITIONS | CHANNEL_CONDITIONS | MOVEMENT_CONDITIONS},
+    C.new_fractal: ("side",),
+    C.line_break: ("side", "line_id"),
+    C.trendline_break: ("side", "line_id"),
+    C.line_touch: ("side", "line_id"),
+}
+SIDES: dict[Condition, frozenset[Side]] = {
+    C.new_fractal: frozenset({Side.up, Side.down, Side.either}),
+    C.line_break: frozenset({Side.support, Side.resistance, Side.either}),
+    C.trendline_break: frozenset({Side.support, Side.resistance, Side.either}),
+    C.line_touch: frozenset({Side.support, Side.resistance, Side.either}),
+}
+
+# The stable line ids of the indicator payload (server/engine/payload.py):
+# "h" + kind initial + origin time; "d" + kind initial + both fractal times.
+LINE_ID_HORIZONTAL = re.compile(r"^h([rs])-(\d{1,12})$")
+LINE_ID_DIAGONAL = re.compile(r"^d([rs])-(\d{1,12})-(\d{1,12})$")
+
+
+def evaluated_on_ticks(condition: Condition, frequency: Frequency) -> bool:
+    """True when ticks drive the alert; False when only closed bars of its timeframe do."""
+    return frequency != Frequency.once_per_bar_close and condition not in BAR_CLOSE_CONDITIONS

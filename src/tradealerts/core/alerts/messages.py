@@ -1,0 +1,94 @@
+"""Alert messages: the user's template with ``{{placeholder}}`` fields, or a default sentence."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from datetime import UTC, datetime
+
+from tradealerts.core.alerts.conditions import Condition
+from tradealerts.core.symbols import format_price
+
+__all__ = [
+    "PLACEHOLDERS",
+    "default_message",
+    "message_fields",
+    "render_message",
+    "template_problem",
+]
+
+#: The placeholders a user's template may use.
+PLACEHOLDERS = ("symbol", "timeframe", "price", "level", "condition", "time")
+
+_FIELD = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
+
+C = Condition
+# Each default follows "{{symbol}} {{timeframe}} ". Defaults may also use {{detail}}: the
+# words the matcher adds (a fractal's side, a line's kind, a movement's size), which a user
+# template cannot reach.
+_DEFAULTS: dict[Condition, str] = {
+    C.greater_than: "is above {{level}} at {{price}}",
+    C.less_than: "is below {{level}} at {{price}}",
+    C.crossing: "crossed {{level}} at {{price}}",
+    C.crossing_up: "crossed up {{level}} at {{price}}",
+    C.crossing_down: "crossed down {{level}} at {{price}}",
+    C.entering_channel: "entered the channel through {{level}} at {{price}}",
+    C.exiting_channel: "left the channel through {{level}} at {{price}}",
+    C.inside_channel: "is inside the channel {{detail}} at {{price}}",
+    C.outside_channel: "is outside the channel {{detail}} at {{price}}",
+    C.moving_up: "moved up {{detail}}: {{price}} reached {{level}}",
+    C.moving_down: "moved down {{detail}}: {{price}} reached {{level}}",
+    C.moving_up_pct: "moved up {{detail}}: {{price}} reached {{level}}",
+    C.moving_down_pct: "moved down {{detail}}: {{price}} reached {{level}}",
+    C.new_fractal: "new {{detail}} fractal at {{level}} (close {{price}})",
+    C.line_break: "closed through {{detail}} {{level}} at {{price}}",
+    C.trendline_break: "closed through the {{detail}} at {{level}} (close {{price}})",
+    C.line_touch: "touched {{detail}} {{level}} at {{price}}",
+}
+
+
+def template_problem(template: str) -> str | None:
+    """Why a user's template cannot be used, or None when it can."""
+    for name in _FIELD.findall(template):
+        if name not in PLACEHOLDERS:
+            allowed = " ".join(f"{{{{{p}}}}}" for p in PLACEHOLDERS)
+            return f"unknown placeholder {{{{{name}}}}}; use {allowed}"
+    rest = _FIELD.sub("", template)
+    if "{{" in rest or "}}" in rest:
+        return "has a '{{' or '}}' that is not a placeholder like {{price}}"
+    return None
+
+
+def render_message(template: str, fields: Mapping[str, str]) -> str:
+    """Replace each ``{{name}}`` with ``fields[name]``; names not in ``fields`` stay as written."""
+    return _FIELD.sub(lambda m: fields.get(m.group(1), m.group(0)), template)
+
+
+def message_fields(
+    *,
+    symbol: str,
+    timeframe: str,
+    condition: str,
+    price: float,
+    level: float | None,
+    time: float,
+    detail: str = "",
+) -> dict[str, str]:
+    """The placeholder values of one fired alert: prices with the symbol's decimals, time in
+    ISO 8601 UTC."""
+    return {
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "condition": condition,
+        "price": format_price(symbol, price),
+        "level": "" if level is None else format_price(symbol, level),
+        "time": datetime.fromtimestamp(time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "detail": detail,
+    }
+
+
+def default_message(condition: Condition, fields: Mapping[str, str]) -> str:
+    """The sentence used when the alert has no template, e.g.
+    ``EURUSD H1 crossed up 1.09000 at 1.09012``."""
+    text = render_message("{{symbol}} {{timeframe}} " + _DEFAULTS[condition], fields)
+    return " ".join(text.split())  # an empty {{detail}} leaves no double space

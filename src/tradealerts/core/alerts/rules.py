@@ -1,0 +1,92 @@
+"""Trigger-frequency and expiry rules: when an alert may fire, and what firing does to it.
+
+Times are epoch seconds (UTC), the feed's clock, never the wall clock, so a replayed feed
+fires the same alerts at the same times.
+
+Windows. ``once_per_bar`` and ``once_per_bar_close`` allow one fire per bar of the alert's
+timeframe: the window of a time ``t`` is ``timeframe.bar_open(floor(t))``, so bars are
+aligned in UTC like the charts. ``once_per_minute`` allows one fire per **calendar UTC
+minute** (``floor(t / 60)``), not "60 s since the last fire": it is simply once per M1 bar,
+it shares the bar rule, and every alert of the same kind re-arms at the same instant, which is
+what lets the matcher re-arm them from a heap instead of checking each one on every tick. So
+two fires may be as close as 12:00:59 and 12:01:00, and never twice within 12:00:00–12:00:59.
+
+``once`` has no window: an active ``once`` alert may fire, and firing ends it (status
+``triggered``). Resuming a triggered alert arms it again.
+
+Expiry: an alert with ``expires_at`` is live while ``now < expires_at``; at ``now >=
+expires_at`` it stops without firing (status ``expired``, reason ``expired``).
+"""
+
+from __future__ import annotations
+
+import math
+
+from tradealerts.core.alerts.conditions import AlertStatus, Frequency
+from tradealerts.core.timeframes import Timeframe
+
+__all__ = [
+    "REASON_EXPIRED",
+    "REASON_LINE_GONE",
+    "REASON_TRIGGERED",
+    "is_expired",
+    "may_fire",
+    "rearm_time",
+    "status_after_fire",
+    "window_start",
+]
+
+#: ``status_reason`` values the alert engine sets.
+REASON_TRIGGERED = "triggered"
+REASON_EXPIRED = "expired"
+#: A ``line_id`` alert whose line is no longer active: it can never fire again.
+REASON_LINE_GONE = "line_not_active"
+
+_MINUTE = 60
+
+
+def window_start(frequency: Frequency, timeframe: Timeframe, t: float) -> float | None:
+    """Start of the frequency window that contains ``t``; None for ``once`` (no window)."""
+    if frequency == Frequency.once:
+        return None
+    whole = math.floor(t)
+    if frequency == Frequency.once_per_minute:
+        return float(whole - whole % _MINUTE)
+    return float(timeframe.bar_open(whole))
+
+
+def may_fire(
+    frequency: Frequency, timeframe: Timeframe, last_fired_at: float | None, now: float
+) -> bool:
+    """Whether an active alert that last fired at ``last_fired_at`` may fire at ``now``.
+
+    True when it never fired, or when ``now`` lies in a later window than the last fire.
+    A clock that steps back never re-arms an alert.
+    """
+    if frequency == Frequency.once or last_fired_at is None:
+        return True
+    last = window_start(frequency, timeframe, last_fired_at)
+    current = window_start(frequency, timeframe, now)
+    if last is None or current is None:  # only ``once`` has no window
+        return True
+    return current > last
+
+
+def rearm_time(frequency: Frequency, timeframe: Timeframe, last_fired_at: float) -> float | None:
+    """The first time an alert that fired at ``last_fired_at`` may fire again (None: never)."""
+    start = window_start(frequency, timeframe, last_fired_at)
+    if start is None:
+        return None
+    if frequency == Frequency.once_per_minute:
+        return start + _MINUTE
+    return start + timeframe.seconds
+
+
+def is_expired(expires_at: float | None, now: float) -> bool:
+    """True once ``now`` reaches the expiry (the expiry instant itself is already expired)."""
+    return expires_at is not None and now >= expires_at
+
+
+def status_after_fire(frequency: Frequency) -> AlertStatus:
+    """``once`` alerts are done after one fire; the others stay active."""
+    return AlertStatus.triggered if frequency == Frequency.once else AlertStatus.active

@@ -1,0 +1,283 @@
+"""Wire schemas of ``/api/alerts``: create, update (partial) and the public view.
+
+Every refusal names its field (the error's ``loc``). Checks that need the caller's world come
+from the validation context: ``now`` (an aware datetime; default the wall clock) for
+``expires_at``, and ``allow_insecure_loopback`` (default False) to permit ``http://`` webhooks
+to 127.0.0.1/localhost/::1 for testing. Use ``validate_alert`` to pass both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    model_validator,
+)
+from pydantic_core import InitErrorDetails, PydanticCustomError
+
+from tradealerts.core.alerts.conditions import (
+    OPTIONAL_VALUES,
+    REQUIRED_VALUES,
+    SIDES,
+    VALUE_FIELDS,
+    AlertStatus,
+    Condition,
+    Frequency,
+    PriceSource,
+    Side,
+)
+from tradealerts.core.alerts.messages import template_problem
+from tradealerts.core.alerts.spec_rules import spec_problems
+from tradealerts.core.tiers import UnknownSymbol, normalize_symbol
+from tradealerts.core.timeframes import Timeframe, TimeframeError, parse_timeframe
+
+__all__ = [
+    "MAX_BARS",
+    "MAX_PRICE",
+    "AlertChannels",
+    "AlertCreate",
+    "AlertPublic",
+    "AlertUpdate",
+    "merge_update",
+    "validate_alert",
+]
+
+#: Larger levels are refused as absurd (no symbol we serve comes near).
+MAX_PRICE = 1e9
+#: Movement conditions look back at most this many bars.
+MAX_BARS = 500
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def _bad(kind: str, message: str) -> PydanticCustomError:
+    return PydanticCustomError(kind, message)
+
+
+def _positive(v: float) -> float:
+    if not math.isfinite(v):
+        raise _bad("finite_number", f"must be a finite number, got {v!r}")
+    if v <= 0:
+        raise _bad("greater_than", f"must be greater than 0, got {v!r}")
+    if v > MAX_PRICE:
+        raise _bad("less_than_equal", f"must be at most {MAX_PRICE:,.0f}, got {v!r}")
+    return v
+
+
+def _bars(v: int) -> int:
+    if not 1 <= v <= MAX_BARS:
+        raise _bad("bars_range", f"must be between 1 and {MAX_BARS}, got {v}")
+    return v
+
+
+def _symbol(v: str) -> str:
+    try:
+        return normalize_symbol(v)
+    except UnknownSymbol as exc:
+        raise _bad("unknown_symbol", str(exc)) from None
+
+
+def _timeframe(v: Any) -> Timeframe:
+    if not isinstance(v, str):
+        raise _bad("string_type", "must be a timeframe name like H1")
+    try:
+        return parse_timeframe(v)
+    except TimeframeError as exc:
+        raise _bad("unknown_timeframe", str(exc)) from None
+
+
+def _lower(v: Any) -> Any:
+    """Enum names are case-insensitive on the wire."""
+    return v.strip().lower() if isinstance(v, str) else v
+
+
+def _future(v: datetime, info: ValidationInfo) -> datetime:
+    if v.tzinfo is None or v.utcoffset() is None:
+        raise _bad("timezone_aware", "must include a time zone, e.g. 2026-12-01T00:00:00Z")
+    context = info.context if isinstance(info.context, Mapping) else {}
+    now = context.get("now") or datetime.now(UTC)
+    v = v.astimezone(UTC)
+    if v <= now:
+        raise _bad("in_the_past", f"is in the past ({v:%Y-%m-%dT%H:%M:%SZ}); pick a later time")
+    return v
+
+
+def _template(v: str) -> str:
+    problem = template_problem(v)
+    if problem is not None:
+        raise _bad("bad_template", problem)
+    return v
+
+
+def _webhook(v: str, info: ValidationInfo) -> str:
+    context = info.context if isinstance(info.context, Mapping) else {}
+    parts = urlsplit(v)
+    host = (parts.hostname or "").lower()
+    if not host:
+        raise _bad("url_parsing", "must be a full URL like https://example.com/hook")
+    if parts.scheme == "https":
+        return v
+    if parts.scheme == "http" and host in _LOOPBACK_HOSTS:
+        if context.get("allow_insecure_loopback"):
+            return v
+        raise _bad("url_scheme", "must use https (http to loopback is off on this server)")
+    raise _bad("url_scheme", f"must use https, got {parts.scheme or 'no'} scheme")
+
+
+Price = Annotated[float, AfterValidator(_positive)]
+Bars = Annotated[int, Field(strict=True), AfterValidator(_bars)]
+Symbol = Annotated[str, AfterValidator(_symbol)]
+TimeframeIn = Annotated[Timeframe, BeforeValidator(_timeframe)]
+ConditionIn = Annotated[Condition, BeforeValidator(_lower)]
+SideIn = Annotated[Side, BeforeValidator(_lower)]
+SourceIn = Annotated[PriceSource, BeforeValidator(_lower)]
+FrequencyIn = Annotated[Frequency, BeforeValidator(_lower)]
+Expiry = Annotated[datetime, AfterValidator(_future)]
+Template = Annotated[str, Field(max_length=500), AfterValidator(_template)]
+LineId = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class AlertChannels(_In):
+    """Where a fired alert goes besides the stream and the in-app notification."""
+
+    email: bool = False
+    webhook_url: Annotated[str, Field(max_length=2048), AfterValidator(_webhook)] | None = None
+
+
+class AlertCreate(_In):
+    """A new alert. Which values a condition takes: ``REQUIRED_VALUES``/``OPTIONAL_VALUES``."""
+
+    symbol: Symbol = Field(max_length=16)
+    timeframe: TimeframeIn
+    condition: ConditionIn
+    level: Price | None = None
+    lower: Price | None = None
+    upper: Price | None = None
+    amount: Price | None = None
+    bars: Bars | None = None
+    side: SideIn | None = None
+    line_id: LineId | None = None
+    distance: Price | None = None
+    price_source: SourceIn = PriceSource.bid
+    frequency: FrequencyIn = Frequency.once
+    expires_at: Expiry | None = None
+    message: Template | None = None
+    channels: AlertChannels = Field(default_factory=AlertChannels)
+
+    @model_validator(mode="after")
+    def _fits_condition(self) -> AlertCreate:
+        problems = spec_problems(self.condition, self.frequency, self.price_source, vars(self))
+        if problems:
+            raise ValidationError.from_exception_data(
+                type(self).__name__,
+                [
+                    InitErrorDetails(
+                        type=_bad(kind, message), loc=(field,), input=getattr(self, field)
+                    )
+                    for field, kind, message in problems
+                ],
+            )
+        if self.side is None and self.condition in SIDES:
+            self.side = Side.either
+        return self
+
+
+class AlertUpdate(_In):
+    """A partial change: only the fields sent change; ``null`` clears an optional one."""
+
+    symbol: Symbol | None = Field(default=None, max_length=16)
+    timeframe: TimeframeIn | None = None
+    condition: ConditionIn | None = None
+    level: Price | None = None
+    lower: Price | None = None
+    upper: Price | None = None
+    amount: Price | None = None
+    bars: Bars | None = None
+    side: SideIn | None = None
+    line_id: LineId | None = None
+    distance: Price | None = None
+    price_source: SourceIn | None = None
+    frequency: FrequencyIn | None = None
+    expires_at: Expiry | None = None
+    message: Template | None = None
+    channels: AlertChannels | None = None
+
+
+class AlertPublic(BaseModel):
+    """An alert as the API returns it (no input checks: an expired alert's expiry is past)."""
+
+    id: int
+    symbol: str
+    timeframe: str
+    condition: Condition
+    level: float | None = None
+    lower: float | None = None
+    upper: float | None = None
+    amount: float | None = None
+    bars: int | None = None
+    side: Side | None = None
+    line_id: str | None = None
+    distance: float | None = None
+    price_source: PriceSource
+    frequency: Frequency
+    expires_at: datetime | None = None
+    message: str | None = None
+    channels: AlertChannels
+    status: AlertStatus
+    status_reason: str | None = None
+    created_at: datetime
+    last_fired_at: datetime | None = None
+    fire_count: int = 0
+
+
+def validate_alert(
+    data: Mapping[str, Any] | AlertCreate,
+    *,
+    now: datetime,
+    allow_insecure_loopback: bool = False,
+) -> AlertCreate:
+    """Validate a new alert against ``now`` (aware); raises pydantic's ValidationError."""
+    raw = data.model_dump() if isinstance(data, AlertCreate) else data
+    context = {"now": now, "allow_insecure_loopback": allow_insecure_loopback}
+    return AlertCreate.model_validate(raw, context=context)
+
+
+def merge_update(
+    current: AlertCreate,
+    update: AlertUpdate,
+    *,
+    now: datetime,
+    allow_insecure_loopback: bool = False,
+) -> AlertCreate:
+    """The alert after ``update``, validated as a whole.
+
+    When the condition changes, values the new condition does not take are dropped unless
+    the update sends them (so ``{"condition": "entering_channel", "lower": …, "upper": …}``
+    turns a level alert into a channel alert without nulling ``level``).
+    """
+    data = current.model_dump()
+    patch = update.model_dump(exclude_unset=True)
+    new_condition = patch.get("condition") or current.condition
+    if new_condition != current.condition:
+        keep = set(REQUIRED_VALUES[new_condition]) | set(OPTIONAL_VALUES[new_condition])
+        for name in VALUE_FIELDS:
+            if name not in keep:
+                data[name] = None
+        if "side" not in patch:
+            data["side"] = None  # re-defaulted for the new condition
+    data.update(patch)
+    return validate_alert(data, now=now, allow_insecure_loopback=allow_insecure_loopback)

@@ -1,0 +1,150 @@
+"""What every matcher shares: its rows, expiry, and turning hits into ``Fired`` events."""
+
+from __future__ import annotations
+
+from heapq import heappop
+from typing import NamedTuple
+
+from tradealerts.core.alerts import (
+    CHANNEL_CONDITIONS,
+    MOVEMENT_CONDITIONS,
+    PCT_CONDITIONS,
+    REASON_EXPIRED,
+    REASON_TRIGGERED,
+    AlertStatus,
+    Condition,
+    default_message,
+    message_fields,
+    render_message,
+    status_after_fire,
+)
+from tradealerts.core.symbols import format_price
+from tradealerts.core.timeframes import Timeframe
+from tradealerts.server.alerts.lines import LineRef
+from tradealerts.server.alerts.model import (
+    CONDITIONS,
+    FREQUENCIES,
+    TIMEFRAMES,
+    Alert,
+    Fired,
+    MatchResult,
+    StatusChange,
+)
+from tradealerts.server.alerts.store import Rows
+
+__all__ = ["Hit", "HitList", "MatcherBase"]
+
+_CHOSEN_LINE_ENDS = frozenset({Condition.line_break, Condition.trendline_break})
+
+
+class Hit(NamedTuple):
+    """An alert whose condition holds at this event (it fires unless a rule stops it)."""
+
+    alert_id: int
+    row: int
+    level: float
+    price: float
+    line: LineRef | None = None
+    detail: str = ""
+
+
+HitList = list[Hit]
+
+
+class MatcherBase:
+    """State shared by the tick and bar halves of a symbol's matcher."""
+
+    def __init__(self, symbol: str) -> None:
+        self.symbol = symbol
+        self.rows = Rows()
+        self._alerts: dict[int, Alert] = {}  # row -> alert (bulk-loaded rows have none)
+        self._by_id: dict[int, int] = {}  # alert id -> row
+        self._expiry: list[tuple[float, int, int]] = []  # (expires_at, serial, row)
+        self._closing: dict[Timeframe, set[int]] = {}  # rows evaluated on closed bars
+
+    def _drop(self, row: int) -> None:
+        raise NotImplementedError
+
+    def _after_fire(self, row: int, now: float) -> None:
+        raise NotImplementedError
+
+    def _end(self, row: int, status: AlertStatus, reason: str, at: float) -> StatusChange:
+        rows = self.rows
+        change = StatusChange(rows.alert_id[row], rows.user_id[row], status, reason, at)
+        self._drop(row)
+        return change
+
+    def _expire(self, now: float) -> list[StatusChange]:
+        out: list[StatusChange] = []
+        heap, rows = self._expiry, self.rows
+        while heap and heap[0][0] <= now:
+            at, serial, row = heappop(heap)
+            if rows.serial[row] == serial and rows.alive[row]:
+                out.append(self._end(row, AlertStatus.expired, REASON_EXPIRED, at))
+        out.sort(key=lambda c: c.alert_id)
+        return out
+
+    def _commit(self, hits: HitList, now: float, changed: list[StatusChange]) -> MatchResult:
+        """Fire the hits in alert-id order; ``once`` alerts end as triggered."""
+        hits.sort()
+        rows = self.rows
+        fired: list[Fired] = []
+        for hit in hits:
+            row = hit.row
+            rows.last[row] = now
+            rows.count[row] += 1
+            alert = self._alerts.get(row)
+            cond = CONDITIONS[rows.cond[row]]
+            tf = TIMEFRAMES[rows.tf[row]]
+            status = status_after_fire(FREQUENCIES[rows.freq[row]])
+            if cond in _CHOSEN_LINE_ENDS and alert is not None and alert.spec.line_id:
+                status = AlertStatus.triggered  # a chosen line breaks only once
+            fired.append(
+                Fired(
+                    alert_id=hit.alert_id,
+                    user_id=rows.user_id[row],
+                    symbol=self.symbol,
+                    timeframe=tf,
+                    condition=cond,
+                    level=hit.level,
+                    price=hit.price,
+                    time=now,
+                    message=self._message(row, alert, cond, tf, hit, now),
+                    status=status,
+                    fire_count=rows.count[row],
+                    line_id=None if hit.line is None else hit.line.line_id,
+                )
+            )
+            if status == AlertStatus.triggered:
+                changed.append(self._end(row, status, REASON_TRIGGERED, now))
+            else:
+                self._after_fire(row, now)
+        changed.sort(key=lambda c: c.alert_id)
+        return MatchResult(tuple(fired), tuple(changed))
+
+    def _message(
+        self, row: int, alert: Alert | None, cond: Condition, tf: Timeframe, hit: Hit, now: float
+    ) -> str:
+        fields = message_fields(
+            symbol=self.symbol,
+            timeframe=tf.value,
+            condition=cond.value,
+            price=hit.price,
+            level=hit.level,
+            time=now,
+            detail=self._detail(row, cond, hit),
+        )
+        template = alert.spec.message if alert is not None else None
+        return render_message(template, fields) if template else default_message(cond, fields)
+
+    def _detail(self, row: int, cond: Condition, hit: Hit) -> str:
+        a, b = self.rows.a[row], self.rows.b[row]
+        if cond in CHANNEL_CONDITIONS:
+            return f"{format_price(self.symbol, a)}–{format_price(self.symbol, b)}"
+        if cond in MOVEMENT_CONDITIONS:
+            size = f"{a:g}%" if cond in PCT_CONDITIONS else format_price(self.symbol, a)
+            count = int(b)
+            return f"{size} within {count} bar{'s' if count != 1 else ''}"
+        if hit.line is not None:
+            return hit.line.label
+        return hit.detail
