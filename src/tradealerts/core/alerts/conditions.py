@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-import re
 from enum import StrEnum
+
+from tradealerts.core.line_ids import LINE_ID_DIAGONAL, LINE_ID_HORIZONTAL  # re-exported
 
 __all__ = [
     "BAR_CLOSE_CONDITIONS",
@@ -128,11 +129,6 @@ SIDES: dict[Condition, frozenset[Side]] = {
     C.trendline_break: frozenset({Side.support, Side.resistance, Side.either}),
     C.line_touch: frozenset({Side.support, Side.resistance, Side.either}),
 }
-
-# The stable line ids of the indicator payload (server/engine/payload.py):
-# "h" + kind initial + origin time; "d" + kind initial + both fractal times.
-LINE_ID_HORIZONTAL = re.compile(r"^h([rs])-(\d{1,12})$")
-LINE_ID_DIAGONAL = re.compile(r"^d([rs])-(\d{1,12})-(\d{1,12})$")
 
 
 def evaluated_on_ticks(condition: Condition, frequency: Frequency) -> bool:

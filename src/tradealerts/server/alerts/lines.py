@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from tradealerts.core.alerts import Side
 from tradealerts.core.indicators import DiagonalLine, HorizontalLine, IndicatorChanges
+from tradealerts.core.line_ids import diagonal_line_id, horizontal_line_id
 from tradealerts.server.engine.market import SeriesState
-from tradealerts.server.engine.payload import diagonal_line_id, horizontal_line_id
 
 __all__ = [
     "GONE",

@@ -6,19 +6,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from tradealerts.core.indicators import DiagonalLine, HorizontalLine
+from tradealerts.core.line_ids import diagonal_line_id, horizontal_line_id
 from tradealerts.server.engine.market import SeriesState
 
-__all__ = ["diagonal_line_id", "horizontal_line_id", "indicator_payload"]
-
-
-def horizontal_line_id(kind: str, origin_time: int) -> str:
-    """A stable id: the same line has the same id across restarts and recomputes."""
-    return f"h{kind[0]}-{origin_time}"
-
-
-def diagonal_line_id(kind: str, t1: int, t2: int) -> str:
-    """A stable id for a trendline through the fractals at t1 and t2."""
-    return f"d{kind[0]}-{t1}-{t2}"
+__all__ = ["indicator_payload"]
 
 
 def indicator_payload(st: SeriesState, count: int) -> dict[str, Any]:
