@@ -140,12 +140,30 @@ def render(payload: dict[str, Any], opts: ChartOptions) -> str:
     plt.xticks(ticks, [_time_label(c["time"][i], timeframe) for i in ticks])
     span = f"{_price(symbol, min(c['low']))}–{_price(symbol, max(c['high']))}"
     plt.title(f"{symbol} {timeframe} · {n} bars · range {span} · {last_label}")
-    text = str(plt.build())
+    text = str(plt.build()).rstrip("\n")
     if not opts.colour:
         text = plt.uncolorize(text)
-    legend_text = "  ".join(legend) if legend else "no active lines near the price"
-    text = f"{text}\nLines: {legend_text}"
+    text = "\n".join([text, *_legend(legend, opts.width)])
     return text if opts.unicode else to_ascii(text)
+
+
+def _legend(labels: list[str], width: int) -> list[str]:
+    """``Lines: R 1.09120  S 1.08400 …`` wrapped to ``LEGEND_ROWS`` rows of ``width``."""
+    if not labels:
+        return ["Lines: none active near the price"]
+    rows, row = [], "Lines:"
+    for i, label in enumerate(labels):
+        if len(row) + 2 + len(label) <= width:
+            row += ("  " if row != "Lines:" else " ") + label
+            continue
+        rows.append(row)
+        if len(rows) == LEGEND_ROWS:
+            more = f" +{len(labels) - i} more"
+            rows[-1] = rows[-1][: width - len(more)] + more
+            return rows
+        row = "      " + label
+    rows.append(row)
+    return rows
 
 
 def _time_label(t: float, timeframe: str) -> str:

@@ -177,6 +177,8 @@ class Client(_Base):
                         raise api_error(response)
                     refreshed = False
                     for sse in source.iter_sse():
+                        if not sse.data:
+                            continue  # a retry: frame alone
                         ev = _decode(sse.event, sse.data, sse.id)
                         if ev.id:
                             last_event_id = ev.id
@@ -270,6 +272,8 @@ class AsyncClient(_Base):
                         raise api_error(response)
                     refreshed = False
                     async for sse in source.aiter_sse():
+                        if not sse.data:
+                            continue  # a retry: frame alone
                         ev = _decode(sse.event, sse.data, sse.id)
                         if ev.id:
                             last_event_id = ev.id

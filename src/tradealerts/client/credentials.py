@@ -99,13 +99,15 @@ class CredentialStore:
         config: ClientConfig | None = None,
         file: Path | None = None,
         warn: Callable[[str], None] = _stderr_warning,
+        backend: Any = "detect",
     ) -> None:
+        """``backend``: a keyring backend, None for the file only, or "detect" (keyring's)."""
         self.server = server
         self.config = config or ClientConfig()
         self.file = file or credentials_file()
         self._warn = warn
-        self._backend: Any = None
-        self._backend_checked = False
+        self._backend: Any = None if backend == "detect" else backend
+        self._backend_checked = backend != "detect"
 
     # -- where ---------------------------------------------------------------------------
     @property
