@@ -70,6 +70,8 @@ def main() -> None:
             Settings(home=tmp, secret_key="k" * 40), sessions, Bus(), lambda: now
         )
 
+        runtime.load()  # as the server does: the alert (and its channels) known
+
         def fire(i: int) -> MatchResult:
             return MatchResult(
                 fired=(

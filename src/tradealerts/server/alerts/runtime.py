@@ -44,7 +44,7 @@ __all__ = ["AlertRuntime"]
 
 _ALERTS = cast(Table, AlertRow.__table__)
 _EVENTS = cast(Table, Event.__table__)
-_INSERT_EVENT = _EVENTS.insert().returning(_EVENTS.c.id)
+_INSERT_EVENT = _EVENTS.insert().returning(_EVENTS.c.id, sort_by_parameter_order=True)
 _INSERT_NOTIFICATION = cast(Table, Notification.__table__).insert()
 _TOUCH_ALERT = (
     _ALERTS.update()
@@ -183,14 +183,13 @@ class AlertRuntime:
         fired = 0
         try:
             with self.sessions() as s:
+                fires = [f for result in batch for f in result.fired]
+                for fire, channels in self._record_fires(s, fires, now):
+                    fired += 1
+                    users.add(fire.user_id)
+                    mails = mails or channels.email
+                    webhooks = webhooks or channels.webhook_url is not None
                 for result in batch:
-                    for fire in result.fired:
-                        channels = self._record_fire(s, fire, now)
-                        if channels is not None:
-                            fired += 1
-                            users.add(fire.user_id)
-                            mails = mails or channels.email
-                            webhooks = webhooks or channels.webhook_url is not None
                     for change in result.changed:
                         self._record_change(s, change, now)
                 s.commit()
@@ -207,70 +206,96 @@ class AlertRuntime:
         if webhooks:
             self.webhooks.wake()
 
-    def _record_fire(self, s: Session, fired: Fired, now: datetime) -> AlertChannels | None:
-        # prepared Core statements, not the ORM: this runs on the engine's loop per fire
+    def _record_fires(
+        self, s: Session, fires: list[Fired], now: datetime
+    ) -> list[tuple[Fired, AlertChannels]]:
+        """Log ``fires`` (in order) with their alerts' new state and notifications.
+
+        Prepared Core statements run as executemany, not the ORM: this is on the engine's
+        loop, and a burst of fires costs a few statements, not a few per fire."""
+        if not fires:
+            return []
         conn = s.connection()
-        at = _at(fired.time)
-        done = fired.status != AlertStatus.active
-        updated = conn.execute(
-            _END_ALERT if done else _TOUCH_ALERT,
-            {
-                "b_id": fired.alert_id,
-                "b_last": at,
-                "b_count": fired.fire_count,
+        ids = {f.alert_id for f in fires}
+        alive = set(conn.execute(select(_ALERTS.c.id).where(_ALERTS.c.id.in_(ids))).scalars())
+        fires = [f for f in fires if f.alert_id in alive]  # a deleted alert fires nothing
+        if not fires:
+            return []
+        touched: list[dict[str, object]] = []
+        ended: list[dict[str, object]] = []
+        for f in fires:
+            params = {
+                "b_id": f.alert_id,
+                "b_last": _at(f.time),
+                "b_count": f.fire_count,
                 "b_now": now,
-                "b_status": fired.status.value,
-            },
+                "b_status": f.status.value,
+            }
+            (touched if f.status == AlertStatus.active else ended).append(params)
+        if touched:
+            conn.execute(_TOUCH_ALERT, touched)
+        if ended:
+            conn.execute(_END_ALERT, ended)
+        event_ids = (
+            conn.execute(
+                _INSERT_EVENT,
+                [
+                    {
+                        "user_id": f.user_id,
+                        "alert_id": f.alert_id,
+                        "kind": "alert",
+                        "symbol": f.symbol,
+                        "timeframe": f.timeframe.value,
+                        "condition": f.condition.value,
+                        "level": f.level,
+                        "price": f.price,
+                        "time": _at(f.time),
+                        "message": f.message,
+                        "created_at": now,
+                    }
+                    for f in fires
+                ],
+            )
+            .scalars()
+            .all()
         )
-        if not updated.rowcount:  # deleted between its last change and now
-            return None
-        event_id = conn.execute(
-            _INSERT_EVENT,
-            {
-                "user_id": fired.user_id,
-                "alert_id": fired.alert_id,
-                "kind": "alert",
-                "symbol": fired.symbol,
-                "timeframe": fired.timeframe.value,
-                "condition": fired.condition.value,
-                "level": fired.level,
-                "price": fired.price,
-                "time": at,
-                "message": fired.message,
-                "created_at": now,
-            },
-        ).scalar_one()
         conn.execute(
             _INSERT_NOTIFICATION,
-            {
-                "user_id": fired.user_id,
-                "kind": "alert",
-                "title": f"{fired.symbol} {fired.timeframe.value}: {fired.condition.value}",
-                "body": fired.message,
-                "read_at": None,
-                "created_at": now,
-            },
+            [
+                {
+                    "user_id": f.user_id,
+                    "kind": "alert",
+                    "title": f"{f.symbol} {f.timeframe.value}: {f.condition.value}",
+                    "body": f.message,
+                    "read_at": None,
+                    "created_at": now,
+                }
+                for f in fires
+            ],
         )
-        channels = self._channels.get(fired.alert_id)
-        if channels is None:
-            row = s.get(AlertRow, fired.alert_id)
-            channels = records.spec_of(row).channels if row else AlertChannels()
-        if channels.email:
-            self._email(s, event_id, fired, now)
-        if channels.webhook_url:
-            s.add(
-                Delivery(
-                    event_id=event_id,
-                    user_id=fired.user_id,
-                    channel="webhook",
-                    target=channels.webhook_url,
-                    status="pending",
-                    attempts=0,
-                    next_attempt_at=now,
-                    created_at=now,
+        out = []
+        for f, event_id in zip(fires, event_ids, strict=True):
+            channels = self._channels.get(f.alert_id)
+            if channels is None:
+                row = s.get(AlertRow, f.alert_id)
+                channels = records.spec_of(row).channels if row else AlertChannels()
+            if channels.email:
+                self._email(s, event_id, f, now)
+            if channels.webhook_url:
+                s.add(
+                    Delivery(
+                        event_id=event_id,
+                        user_id=f.user_id,
+                        channel="webhook",
+                        target=channels.webhook_url,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
                 )
-            )
-        return channels
+            out.append((f, channels))
+        return out
 
     def _email(self, s: Session, event_id: int, fired: Fired, now: datetime) -> None:
         sent_last_hour = (
