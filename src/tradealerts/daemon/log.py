@@ -1,0 +1,85 @@
+"""The daemon's log: a rotating file in its folder (1 MB × 4), plus stderr in the foreground."""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+__all__ = ["follow", "setup_logging", "tail"]
+
+MAX_BYTES = 1_000_000
+BACKUPS = 3
+FORMAT = "%(asctime)s %(levelname)s %(message)s"
+
+
+def setup_logging(path: Path, *, foreground: bool, level: int = logging.INFO) -> None:
+    """Log ``tradealerts.daemon`` to ``path`` (rotated) and, in the foreground, to stderr."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    formatter = logging.Formatter(FORMAT)
+    formatter.converter = time.gmtime  # UTC, like every time the project writes
+    handlers: list[logging.Handler] = [
+        logging.handlers.RotatingFileHandler(
+            path, maxBytes=MAX_BYTES, backupCount=BACKUPS, encoding="utf-8"
+        )
+    ]
+    if foreground:
+        handlers.append(logging.StreamHandler(sys.stderr))
+    root = logging.getLogger()
+    for handler in handlers:
+        handler.setFormatter(formatter)
+        root.addHandler(handler)
+    root.setLevel(logging.WARNING)  # libraries: warnings only (httpx logs every request)
+    logging.getLogger("tradealerts").setLevel(level)
+
+
+def tail(path: Path, lines: int = 50) -> list[str]:
+    """The last ``lines`` lines of the log (empty when there is none yet)."""
+    try:
+        with path.open("rb") as f:
+            f.seek(0, 2)
+            size = f.tell()
+            f.seek(max(0, size - 200 * (lines + 1)))
+            text = f.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    out = text.splitlines()
+    return out[-lines:] if lines > 0 else []
+
+
+def follow(path: Path, poll: float = 0.5) -> Iterator[str]:
+    """New lines as they are written, across rotations (a new file at the same path)."""
+    handle = None
+    inode = None
+    while True:
+        if handle is None:
+            try:
+                handle = path.open("r", encoding="utf-8", errors="replace")
+                handle.seek(0, 2)
+                inode = path.stat().st_ino
+            except OSError:
+                time.sleep(poll)
+                continue
+        line = handle.readline()
+        if line:
+            yield line.rstrip("\n")
+            continue
+        try:
+            rotated = path.stat().st_ino != inode
+        except OSError:
+            rotated = True
+        if rotated:
+            rest = handle.read()
+            yield from rest.splitlines()
+            handle.close()
+            handle = None
+            try:
+                handle = path.open("r", encoding="utf-8", errors="replace")
+                inode = path.stat().st_ino
+            except OSError:
+                handle = None
+            continue
+        time.sleep(poll)
