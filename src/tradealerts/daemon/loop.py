@@ -181,14 +181,19 @@ class Daemon:
         await self._pause()
 
     def _on_retry(self, milliseconds: int) -> None:
-        """The server's ``retry:`` frame, which it sends first: we are connected."""
+        """The server's ``retry:`` frame, the first of every connection: we are connected.
+
+        The client reconnects by itself after ``reauth`` (with a refreshed token and the id of
+        the last event we processed), so a second call without a drop in between is that."""
         self._retry_floor = max(0.0, milliseconds / 1000.0)
-        if not self.info["connected"]:
-            self._attempt = 0
-            log.info("connected to %s", self.options.server)
-            self._publish(
-                state="connected", connected=True, connected_since=time.time(), last_error=None
-            )
+        if self.info["connected"]:
+            log.info("connected to %s again with a refreshed token", self.options.server)
+            return
+        self._attempt = 0
+        log.info("connected to %s", self.options.server)
+        self._publish(
+            state="connected", connected=True, connected_since=time.time(), last_error=None
+        )
 
     def _went_down(self, why: str) -> None:
         if self._stopping:

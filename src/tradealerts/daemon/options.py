@@ -8,12 +8,21 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
-__all__ = ["DEAD_AFTER_ENV", "NOTIFIERS", "Options", "QuietHours", "parse_symbols"]
+__all__ = [
+    "DEAD_AFTER_ENV",
+    "LOGIN_POLL_ENV",
+    "NOTIFIERS",
+    "Options",
+    "QuietHours",
+    "parse_symbols",
+]
 
 NOTIFIERS = ("auto", "desktop", "notify-send", "bell")
 #: Seconds without any byte from the server (heartbeats come every 15 s) before the connection
 #: is taken for dead. An environment variable as well as a flag so tests can shorten it.
 DEAD_AFTER_ENV = "TRADEALERTS_DAEMON_DEAD_AFTER"
+#: Seconds between looks for a new login after the server refused ours (default 30).
+LOGIN_POLL_ENV = "TRADEALERTS_DAEMON_LOGIN_POLL"
 
 _HHMM = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -56,11 +65,20 @@ def parse_symbols(text: str | None) -> frozenset[str] | None:
     return items or None
 
 
-def _dead_after_default() -> float:
+def _env_seconds(name: str, default: float) -> float:
     try:
-        return float(os.environ.get(DEAD_AFTER_ENV, "45"))
+        value = float(os.environ.get(name, default))
     except ValueError:
-        return 45.0
+        return default
+    return value if value > 0 else default
+
+
+def _dead_after_default() -> float:
+    return _env_seconds(DEAD_AFTER_ENV, 45.0)
+
+
+def _login_poll_default() -> float:
+    return _env_seconds(LOGIN_POLL_ENV, 30.0)
 
 
 @dataclass(frozen=True)
@@ -77,7 +95,7 @@ class Options:
     backoff_base: float = 1.0
     backoff_cap: float = 60.0
     #: how often to look for a new login once the server refused ours (no hammering)
-    login_poll: float = 30.0
+    login_poll: float = field(default_factory=_login_poll_default)
 
     def __post_init__(self) -> None:
         if self.notifier not in NOTIFIERS:
