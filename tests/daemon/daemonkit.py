@@ -235,3 +235,118 @@ def fire(
 def settle(seconds: float = 1.0) -> None:
     """Give a wrongly duplicated delivery the time to show up before counting exactly."""
     time.sleep(seconds)
+
+
+@dataclass
+class Desktop:
+    """A D-Bus session bus; dunst (on an Xvfb display) answers org.freedesktop.Notifications."""
+
+    env: dict[str, str]
+    procs: list[subprocess.Popen[bytes]]
+
+    def dunstctl(self, *args: str) -> str:
+        return subprocess.run(
+            ["dunstctl", *args],
+            env={**os.environ, **self.env},
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=10,
+        ).stdout
+
+    def history(self) -> list[dict[str, Any]]:
+        """Every notification dunst received, oldest first, as {field: value}."""
+        self.dunstctl("close-all")  # shown ones move to the history
+        data = json.loads(self.dunstctl("history"))["data"][0]
+        return sorted(({k: v["data"] for k, v in n.items()} for n in data), key=lambda n: n["id"])
+
+    def stop(self) -> None:
+        for p in reversed(self.procs):
+            p.terminate()
+            try:
+                p.wait(5)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
+# Critical notifications never time out, normal ones after 10 s: the history's `timeout`
+# tells which urgency dunst was given (its history has no urgency field).
+DUNSTRC = """[global]
+    history_length = 100
+    sticky_history = yes
+    idle_threshold = 0
+[urgency_normal]
+    timeout = 10
+[urgency_critical]
+    timeout = 0
+"""
+
+# A session bus that starts no services: without it, the bus would activate a second dunst
+# from /usr/share/dbus-1/services while ours is starting.
+BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
+ "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
+<busconfig>
+  <type>session</type>
+  <listen>unix:path={path}</listen>
+  <auth>EXTERNAL</auth>
+  <policy context="default">
+    <allow send_destination="*" eavesdrop="true"/>
+    <allow eavesdrop="true"/>
+    <allow own="*"/>
+  </policy>
+</busconfig>
+"""
+
+
+def start_desktop(root: Path) -> Desktop:
+    """Xvfb on a free display, a session bus, and dunst on both; ready when dunst answers."""
+    need_tools(*DESKTOP_TOOLS)
+    root.mkdir(parents=True, exist_ok=True)
+    procs: list[subprocess.Popen[bytes]] = []
+    desktop = Desktop({}, procs)
+    try:
+        xvfb = subprocess.Popen(
+            ["Xvfb", "-displayfd", "1", "-nolisten", "tcp", "-screen", "0", "800x600x24"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        )
+        procs.append(xvfb)
+        assert xvfb.stdout is not None
+        display = xvfb.stdout.readline().decode().strip()
+        assert display.isdigit(), "Xvfb gave no display number"
+        (root / "bus.conf").write_text(BUS_CONFIG.format(path=root / "bus"))
+        bus = subprocess.Popen(
+            ["dbus-daemon", f"--config-file={root / 'bus.conf'}", "--nofork", "--print-address=1"],
+            stdout=subprocess.PIPE,
+            stderr=(root / "bus.log").open("ab"),
+        )
+        procs.append(bus)
+        assert bus.stdout is not None
+        address = bus.stdout.readline().decode().strip()
+        desktop.env.update(DISPLAY=f":{display}", DBUS_SESSION_BUS_ADDRESS=address)
+        (root / "dunstrc").write_text(DUNSTRC)
+        procs.append(
+            subprocess.Popen(
+                ["dunst", "-config", str(root / "dunstrc")],
+                env={**os.environ, **desktop.env, "HOME": str(root)},
+                stdout=subprocess.DEVNULL,
+                stderr=(root / "dunst.log").open("ab"),
+            )
+        )
+
+        def answers() -> bool:
+            r = subprocess.run(
+                ["dunstctl", "is-paused"],
+                env={**os.environ, **desktop.env},
+                capture_output=True,
+                text=True,
+                check=False,
+                timeout=5,
+            )
+            return r.returncode == 0
+
+        wait_until(answers, 15, "dunst on the session bus")
+    except BaseException:
+        desktop.stop()
+        raise
+    return desktop

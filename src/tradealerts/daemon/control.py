@@ -139,7 +139,8 @@ def _run_command(options: Options) -> list[str]:
 def spawn(options: Options, paths: DaemonPaths, env: dict[str, str] | None = None) -> int:
     """Start ``daemon run`` detached from this terminal; return its pid once it holds the lock.
 
-    Raises AlreadyRunning, or RuntimeError with the log's last lines when it exits at once.
+    Raises AlreadyRunning, or RuntimeError with the log's last lines when it exits at once
+    (another daemon won the lock, or the notifier asked for cannot work here).
     """
     pid = running_pid(paths)
     if pid is not None:
@@ -170,7 +171,8 @@ def spawn(options: Options, paths: DaemonPaths, env: dict[str, str] | None = Non
 
             last = "\n".join(tail(paths.log, 5))
             raise RuntimeError(f"the daemon exited at once (code {code}); the log says:\n{last}")
-        if running_pid(paths) == proc.pid:
+        status = read_status(paths)  # written once the notifier is chosen and the loop runs
+        if status is not None and status.get("pid") == proc.pid:
             return proc.pid
         time.sleep(0.05)
     return proc.pid

@@ -110,6 +110,7 @@ class Daemon:
     async def run(self) -> None:
         """Deliver what is waiting, then stream until ``stop()``."""
         self._task = asyncio.current_task()
+        self._publish(state="starting")
         try:
             await self._deliver_waiting()
             quiet = None
