@@ -21,6 +21,8 @@ NOTIFIERS = ("auto", "desktop", "notify-send", "bell")
 #: Seconds without any byte from the server (heartbeats come every 15 s) before the connection
 #: is taken for dead. An environment variable as well as a flag so tests can shorten it.
 DEAD_AFTER_ENV = "TRADEALERTS_DAEMON_DEAD_AFTER"
+#: The longest wait between reconnection attempts (default 60 s).
+BACKOFF_CAP_ENV = "TRADEALERTS_DAEMON_BACKOFF_CAP"
 #: Seconds between looks for a new login after the server refused ours (default 30).
 LOGIN_POLL_ENV = "TRADEALERTS_DAEMON_LOGIN_POLL"
 
@@ -77,6 +79,10 @@ def _dead_after_default() -> float:
     return _env_seconds(DEAD_AFTER_ENV, 45.0)
 
 
+def _backoff_cap_default() -> float:
+    return _env_seconds(BACKOFF_CAP_ENV, 60.0)
+
+
 def _login_poll_default() -> float:
     return _env_seconds(LOGIN_POLL_ENV, 30.0)
 
@@ -93,7 +99,7 @@ class Options:
     symbols: frozenset[str] | None = None
     dead_after: float = field(default_factory=_dead_after_default)
     backoff_base: float = 1.0
-    backoff_cap: float = 60.0
+    backoff_cap: float = field(default_factory=_backoff_cap_default)
     #: how often to look for a new login once the server refused ours (no hammering)
     login_poll: float = field(default_factory=_login_poll_default)
 
