@@ -148,3 +148,22 @@ def test_install_writes_a_launchd_agent_and_a_windows_startup_script(tmp_path: P
     lines = cmd_path.read_bytes().decode().split("\r\n")
     assert lines[0] == "@echo off" and lines[1] == f'set "TRADEALERTS_HOME={d.home}"'
     assert lines[2].startswith(f'"{exe}" "--server" "http://127.0.0.1:8123" "daemon" "start"')
+
+
+def test_daemon_help_imports_nothing_heavy() -> None:
+    import subprocess
+
+    probe = (
+        "import sys, json\nsys.argv = ['tradealerts', 'daemon', 'start', '--help']\n"
+        "from tradealerts.cli.app import app\ntry:\n    app()\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True)
+    loaded = json.loads(out.stdout.splitlines()[-1])
+    heavy = [
+        m
+        for m in loaded
+        if m.split(".")[0] in ("httpx", "desktop_notifier", "sqlite_utils", "dbus_fast", "rich")
+        or m.startswith(("tradealerts.daemon", "tradealerts.client"))
+    ]
+    assert heavy == []
