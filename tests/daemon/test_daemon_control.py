@@ -167,3 +167,47 @@ def test_daemon_help_imports_nothing_heavy() -> None:
         or m.startswith(("tradealerts.daemon", "tradealerts.client"))
     ]
     assert heavy == []
+
+
+def test_logs_shows_the_tail_and_follows_across_a_rotation(tmp_path: Path) -> None:
+    import subprocess
+
+    d = DaemonProc(tmp_path, "http://127.0.0.1:9")
+    assert "No log yet" in d.cli("daemon", "logs").stdout
+    d.folder.mkdir(parents=True)
+    d.log.write_text("".join(f"line {i}\n" for i in range(10)))
+    assert d.cli("daemon", "logs", "-n", "2").stdout == "line 8\nline 9\n"
+    follower = subprocess.Popen(
+        [sys.executable, "-m", "tradealerts", "daemon", "logs", "-f", "-n", "1"],
+        env=d.env(),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    import threading
+
+    guard = threading.Timer(30, follower.kill)  # a missed line fails the test, never hangs it
+    guard.start()
+    try:
+        assert follower.stdout is not None
+        assert follower.stdout.readline() == "line 9\n"
+        with d.log.open("a") as f:
+            f.write("line 10\n")
+        assert follower.stdout.readline() == "line 10\n"
+        d.log.rename(d.log.with_suffix(".log.1"))  # what the rotating handler does
+        d.log.write_text("fresh 1\n")
+        assert follower.stdout.readline() == "fresh 1\n"
+    finally:
+        guard.cancel()
+        follower.kill()
+        follower.wait(5)
+
+
+def test_every_daemon_command_has_help_and_is_in_the_user_guide() -> None:
+    from tradealerts.cli.daemon import app
+
+    guide = (Path(__file__).parents[2] / "docs" / "user-guide.md").read_text()
+    names = [c.name or (c.callback.__name__ if c.callback else "") for c in app.registered_commands]
+    assert sorted(names) == ["install", "logs", "run", "start", "status", "stop", "uninstall"]
+    for command in app.registered_commands:
+        assert command.callback is not None and (command.callback.__doc__ or "").strip()
+        assert f"tradealerts daemon {command.callback.__name__}" in guide

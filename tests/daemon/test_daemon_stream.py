@@ -153,3 +153,30 @@ def test_refused_login_notifies_once_then_waits_for_a_new_login(
     d.wait_deliveries(1)
     settle()
     assert _ids(d.deliveries()) == [waiting]
+
+
+def test_quiet_hours_hold_notifications_and_show_them_together_afterwards(
+    server: Running, tmp_path: Path, email: str, daemons: list[DaemonProc]
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    now = datetime.now(UTC)
+    around_now = f"{now - timedelta(hours=1):%H:%M}-{now + timedelta(hours=1):%H:%M}"
+    later = f"{now + timedelta(hours=2):%H:%M}-{now + timedelta(hours=3):%H:%M}"
+    d = new_user(server, tmp_path, email, TZ="UTC")
+    daemons.append(d)
+    d.start("--quiet-hours", around_now)
+    d.wait_connected()
+    ids = [fire(server, email), fire(server, email, symbol="XAUUSD")]
+    d.wait_deliveries(2)  # --exec runs at once, quiet hours or not
+    wait_until(lambda: d.log_text().count("held: quiet hours") == 2, 10, "two held")
+    assert "ALERT" not in d.log_text()  # nothing shown
+    assert json.loads(d.cli("daemon", "status", "--json").stdout)["waiting"] == 2
+    assert d.terminate() == 0
+
+    d.start("--quiet-hours", later)  # quiet hours are over
+    wait_until(lambda: "quiet hours over: 2 held event(s) shown" in d.log_text(), 20, "release")
+    assert d.log_text().count("ALERT tradealerts: 2 alerts during quiet hours") == 1
+    settle()
+    assert _ids(d.deliveries()) == ids  # --exec did not run again
+    assert json.loads(d.cli("daemon", "status", "--json").stdout)["waiting"] == 0

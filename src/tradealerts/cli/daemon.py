@@ -251,11 +251,12 @@ def logs(
     if not paths.log.exists() and not follow:
         typer.echo(f"No log yet at {paths.log}: the daemon has not run for {paths.server}.")
         return
-    for line in tail(paths.log, lines):
+    shown, offset = tail(paths.log, lines)
+    for line in shown:
         typer.echo(line)
     if follow:
         sys.stdout.flush()
-        for line in follow_log(paths.log):
+        for line in follow_log(paths.log, offset):
             typer.echo(line)
             sys.stdout.flush()
 

@@ -169,7 +169,7 @@ def spawn(options: Options, paths: DaemonPaths, env: dict[str, str] | None = Non
         if code is not None:
             from tradealerts.daemon.log import tail
 
-            last = "\n".join(tail(paths.log, 5))
+            last = "\n".join(tail(paths.log, 5)[0])
             raise RuntimeError(f"the daemon exited at once (code {code}); the log says:\n{last}")
         status = read_status(paths)  # written once the notifier is chosen and the loop runs
         if status is not None and status.get("pid") == proc.pid:

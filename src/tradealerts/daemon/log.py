@@ -36,29 +36,31 @@ def setup_logging(path: Path, *, foreground: bool, level: int = logging.INFO) ->
     logging.getLogger("tradealerts").setLevel(level)
 
 
-def tail(path: Path, lines: int = 50) -> list[str]:
-    """The last ``lines`` lines of the log (empty when there is none yet)."""
+def tail(path: Path, lines: int = 50) -> tuple[list[str], int]:
+    """The last ``lines`` lines of the log and the offset they end at (for ``follow``)."""
     try:
         with path.open("rb") as f:
             f.seek(0, 2)
             size = f.tell()
             f.seek(max(0, size - 200 * (lines + 1)))
-            text = f.read().decode("utf-8", errors="replace")
+            text = f.read(size - f.tell()).decode("utf-8", errors="replace")
     except OSError:
-        return []
+        return [], 0
     out = text.splitlines()
-    return out[-lines:] if lines > 0 else []
+    return (out[-lines:] if lines > 0 else []), size
 
 
-def follow(path: Path, poll: float = 0.5) -> Iterator[str]:
-    """New lines as they are written, across rotations (a new file at the same path)."""
+def follow(path: Path, offset: int | None = None, poll: float = 0.25) -> Iterator[str]:
+    """Lines written after ``offset`` (default: the end), across rotations (a new file at the
+    same path is read from its start)."""
     handle = None
     inode = None
     while True:
         if handle is None:
             try:
                 handle = path.open("r", encoding="utf-8", errors="replace")
-                handle.seek(0, 2)
+                size = path.stat().st_size
+                handle.seek(offset if offset is not None and offset <= size else size)
                 inode = path.stat().st_ino
             except OSError:
                 time.sleep(poll)
