@@ -277,21 +277,21 @@ class Daemon:
         if not self.state.receive(event_id, data, PENDING if wanted else FILTERED):
             log.info("event %d already stored: dropped", event_id)
             return
-        self._publish(last_event_id=event_id, last_event_at=time.time())
         self._stored_here += 1
         if self._kill_after and self._stored_here >= self._kill_after:
             log.warning(
                 "%s: killing this process after storing event %d", KILL_AFTER_STORE_ENV, event_id
             )
             os.kill(os.getpid(), signal.SIGKILL)
-        if not wanted:
+        if wanted:
+            await self._deliver(event_id, data, received)
+        else:
             log.info(
                 "event %d (%s) is outside --symbols: stored, not shown",
                 event_id,
                 data.get("symbol"),
             )
-            return
-        await self._deliver(event_id, data, received)
+        self._publish(last_event_id=event_id, last_event_at=time.time())
 
     async def _deliver(self, event_id: int, data: dict[str, Any], received: float) -> None:
         """Exec hook, then the notification (or hold it in quiet hours), then the mark."""
@@ -304,8 +304,8 @@ class Daemon:
                 log.info("event %d held: quiet hours %s", event_id, self.options.quiet_hours)
                 return
             await self._show(notice_for(data, self.options.sound))
+            took = (time.perf_counter() - received) * 1000  # received → notification returned
             self.state.mark(event_id, DELIVERED)
-            took = (time.perf_counter() - received) * 1000
             log.info(
                 "delivered event %d %s in %.1f ms (%s)",
                 event_id,

@@ -54,7 +54,11 @@ class StateDB:
         self.path = path
         self.db = sqlite_utils.Database(path)
         self.db.enable_wal()
-        self.db.execute("PRAGMA synchronous=FULL")  # a committed alert survives power loss too
+        # NORMAL in WAL mode: a commit survives the process being killed (the crash);
+        # power loss may undo the last commits, and then the server sends those events again
+        # (last_event_id is undone with them): a repeat at worst, never a loss. FULL would
+        # fsync twice per alert (store, mark), on the notification's path.
+        self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.execute("PRAGMA busy_timeout=5000")  # `status` reads while the daemon writes
         if "alerts" not in self.db.table_names():
             self.db["alerts"].create(  # type: ignore[union-attr]
