@@ -11,10 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy import func, select
 
 from tradealerts.core.tiers import Tier, check_pair
-from tradealerts.server.api.deps import CurrentUser, _bearer
-from tradealerts.server.db.models import User
+from tradealerts.server.api.deps import CurrentUser, SessionDep, _bearer
+from tradealerts.server.db.models import Event, User
 from tradealerts.server.errors import Invalid
 from tradealerts.server.events import Bus, event_json, events_after, resume_gap
 from tradealerts.server.security import decode_access_token
@@ -63,6 +64,7 @@ def _pairs(tier: Tier, symbols: str | None) -> frozenset[tuple[str, str]]:
 async def stream(
     request: Request,
     user: CurrentUser,
+    session: SessionDep,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     symbols: Annotated[
         str | None, Query(max_length=2000, description="EURUSD:H1,XAUUSD:H4")
@@ -72,7 +74,7 @@ async def stream(
     """Alert events are logged first and resumable with Last-Event-ID, exactly once, in order."""
     tier = Tier(user.tier)
     pairs = _pairs(tier, symbols)
-    after = 0
+    after: int | None = None  # no Last-Event-ID: live from now on
     if last_event_id:
         if not last_event_id.strip().isdigit():
             raise Invalid(
@@ -80,6 +82,9 @@ async def stream(
             )
         after = int(last_event_id)
     state = request.app.state
+    # the request's session would hold a pooled connection for the stream's whole life:
+    # 15 open streams would exhaust the pool. The user is loaded; let the connection go.
+    session.close()
     if creds is None:  # CurrentUser has already refused this; keeps the type checker honest
         raise Invalid("Send the access token as a bearer token.")
     expires = float(decode_access_token(state.signing_key, creds.credentials, state.clock())["exp"])
@@ -87,6 +92,10 @@ async def stream(
     sub = bus.subscribe(user.id, pairs)  # before reading the log: nothing slips in between
     heartbeat = float(state.settings.stream_heartbeat_seconds)
     user_id = user.id
+
+    def newest() -> int:
+        with state.sessions() as s:
+            return int(s.scalar(select(func.max(Event.id)).where(Event.user_id == user_id)) or 0)
 
     def read(after_id: int) -> tuple[bool, list[dict[str, Any]]]:
         with state.sessions() as s:
@@ -100,11 +109,15 @@ async def stream(
             return None if u is None else u.tier
 
     async def frames() -> AsyncIterator[str]:
-        last = after
         known_tier = tier.value
+        gap, backlog = False, list[dict[str, Any]]()
         try:
             yield f"retry: {RETRY_MS}\n\n"
-            gap, backlog = await asyncio.to_thread(read, last)
+            if after is None:  # a fresh client: what fires from now on (history has the rest)
+                last = await asyncio.to_thread(newest)
+            else:
+                last = after
+                gap, backlog = await asyncio.to_thread(read, last)
             if gap:
                 yield _frame(
                     "gap",
@@ -148,7 +161,10 @@ async def stream(
                         yield _frame("tier", {"tier": fresh})
                     continue
                 if kind == "alert":
-                    _gap, backlog = await asyncio.to_thread(read, last)
+                    if data is None:  # only woken: read what is new from the log
+                        _gap, backlog = await asyncio.to_thread(read, last)
+                    else:  # the committed events themselves; skip those already sent
+                        backlog = [ev for ev in data if ev["id"] > last]
                 elif kind == "tier":
                     known_tier = data["tier"]
                     yield _frame("tier", data)
