@@ -154,6 +154,8 @@ class Bus:
     queue_size: int = 1000
     _by_user: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     _subs: dict[int, Subscription] = field(default_factory=dict)
+    # only the streams that asked for a symbol are looked at on its ticks
+    _by_symbol: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
 
     def subscribe(
         self, user_id: int, pairs: frozenset[tuple[str, str]] = frozenset()
@@ -161,11 +163,15 @@ class Bus:
         sub = Subscription(user_id, pairs, asyncio.Queue(self.queue_size))
         self._subs[id(sub)] = sub
         self._by_user[user_id].add(id(sub))
+        for symbol, _tf in pairs:
+            self._by_symbol[symbol].add(id(sub))
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.pop(id(sub), None)
         self._by_user[sub.user_id].discard(id(sub))
+        for symbol, _tf in sub.pairs:
+            self._by_symbol[symbol].discard(id(sub))
 
     def alert(self, user_id: int, events: list[dict[str, Any]] | None = None) -> None:
         """Wake the user's streams: new events are in the log. ``events`` (their
@@ -179,8 +185,9 @@ class Bus:
 
     def market(self, kind: str, symbol: str, timeframe: str | None, data: dict[str, Any]) -> None:
         """A live ``price`` (every timeframe of the symbol) or ``bar`` event."""
-        for sub in list(self._subs.values()):
-            if any(s == symbol and (timeframe is None or tf == timeframe) for s, tf in sub.pairs):
+        for key in list(self._by_symbol.get(symbol, ())):
+            sub = self._subs[key]
+            if timeframe is None or (symbol, timeframe) in sub.pairs:
                 sub.offer((kind, data))
 
     @property
