@@ -14,7 +14,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import func, select
 
 from tradealerts.core.tiers import Tier, check_pair
-from tradealerts.server.api.deps import CurrentUser, SessionDep, _bearer
+from tradealerts.server.api.deps import CurrentCaller, _bearer
 from tradealerts.server.db.models import Event, User
 from tradealerts.server.errors import Invalid
 from tradealerts.server.events import Bus, event_json, events_after, resume_gap
@@ -63,8 +63,7 @@ def _pairs(tier: Tier, symbols: str | None) -> frozenset[tuple[str, str]]:
 )
 async def stream(
     request: Request,
-    user: CurrentUser,
-    session: SessionDep,
+    user: CurrentCaller,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     symbols: Annotated[
         str | None, Query(max_length=2000, description="EURUSD:H1,XAUUSD:H4")
@@ -82,9 +81,6 @@ async def stream(
             )
         after = int(last_event_id)
     state = request.app.state
-    # the request's session would hold a pooled connection for the stream's whole life:
-    # 15 open streams would exhaust the pool. The user is loaded; let the connection go.
-    session.close()
     if creds is None:  # CurrentUser has already refused this; keeps the type checker honest
         raise Invalid("Send the access token as a bearer token.")
     expires = float(decode_access_token(state.signing_key, creds.credentials, state.clock())["exp"])
