@@ -208,3 +208,57 @@ def fire_event(srv: Running, email: str, price: float = 1.09, symbol: str = "EUR
         event_id, user_id = ev.id, user.id
     srv.app.state.loop.call_soon_threadsafe(srv.app.state.bus.alert, user_id)
     return event_id
+
+
+class WebhookReceiver:
+    """A real HTTP server on loopback that records each POST (headers and raw body) and
+    answers with the next status of ``statuses`` (then 200)."""
+
+    def __init__(self, statuses: list[int] | None = None) -> None:
+        import http.server
+
+        received: list[tuple[dict[str, str], bytes]] = []
+        plan = list(statuses or [])
+        self.received = received
+        arrived = threading.Event()
+        self.arrived = arrived
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(plan.pop(0) if plan else 200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+                arrived.set()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def wait(self, count: int, timeout: float = 15.0) -> list[tuple[dict[str, str], bytes]]:
+        deadline = time.monotonic() + timeout
+        while len(self.received) < count:
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{len(self.received)} webhook calls, expected {count}")
+            time.sleep(0.02)
+        return self.received
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+def wait_until(predicate: Any, timeout: float = 15.0, what: str = "condition") -> Any:
+    """Poll ``predicate`` until it returns something truthy; fail after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)

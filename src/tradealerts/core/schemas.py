@@ -41,6 +41,7 @@ __all__ = [
     "UserPublic",
     "WatchlistCreate",
     "WatchlistItemPublic",
+    "WebhookSecret",
 ]
 
 #: The TUI's themes (Textual's built-in names).
@@ -265,3 +266,10 @@ class SupportPublic(BaseModel):
     body: str
     status: str
     created_at: datetime
+
+
+class WebhookSecret(BaseModel):
+    """The key that signs the caller's webhooks, and the header that carries the signature."""
+
+    secret: str
+    header: str

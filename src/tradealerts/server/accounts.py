@@ -4,14 +4,23 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from tradealerts.core.tiers import Tier
-from tradealerts.server.db.models import AuditLog, EmailCode, Notification, RefreshToken, User
+from tradealerts.server.alerts.records import apply_tier
+from tradealerts.server.db.models import (
+    AlertChange,
+    AlertRow,
+    AuditLog,
+    EmailCode,
+    Notification,
+    RefreshToken,
+    User,
+)
 from tradealerts.server.security import (
     hash_password,
     hash_token,
@@ -220,10 +229,23 @@ def audit(s: Session, actor: str, action: str, target: str, now: datetime, **det
 
 
 def set_tier(s: Session, user: User, tier: Tier, now: datetime) -> str:
-    """Change a user's tier; returns the old one. Takes effect on the next request."""
+    """Change a user's tier; returns the old one. Takes effect on the next request; alerts
+    the new tier does not allow are paused (``tier_downgrade``), never deleted."""
     old = user.tier
     user.tier = tier.value
     user.updated_at = now
+    paused = apply_tier(s, user, now)
+    if paused:
+        ids = ", ".join(str(i) for i in paused)
+        notify(
+            s,
+            user,
+            "alerts_paused",
+            f"{len(paused)} alert(s) paused",
+            f"Your {tier.value} plan does not allow alerts {ids}; they are paused, not deleted. "
+            "Resume them when your plan allows.",
+            now,
+        )
     notify(
         s,
         user,
@@ -237,5 +259,9 @@ def set_tier(s: Session, user: User, tier: Tier, now: datetime) -> str:
 
 def delete_user(s: Session, user: User) -> None:
     """Remove the user and everything of theirs (rows cascade) in the caller's transaction."""
+    # the engine must forget the alerts too: tell it through the change feed
+    now = datetime.now(UTC)
+    for alert_id in s.scalars(select(AlertRow.id).where(AlertRow.user_id == user.id)):
+        s.add(AlertChange(alert_id=alert_id, created_at=now))
     s.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
     s.delete(user)

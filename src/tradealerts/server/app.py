@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from tradealerts import __version__
+from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.engine import Engine
@@ -116,11 +117,22 @@ def create_app(
             log.info("engine running: %s feed, %d series", settings.feed, len(market.market.series))
         app.state.engine = market
         app.state.loop = asyncio.get_running_loop()
+        app.state.alerts = None
         if market is not None:
+            runtime = AlertRuntime(
+                settings, app.state.sessions, app.state.bus, clock, app.state.mailer
+            )
+            count = await asyncio.to_thread(runtime.load)
+            log.info("alerts: %d active", count)
+            market.listeners.append(runtime.listener(market.market))
             market.listeners.append(_publish_market(app.state.bus))
+            runtime.start()
+            app.state.alerts = runtime
         try:
             yield
         finally:
+            if app.state.alerts is not None:
+                await app.state.alerts.stop()
             if market is not None:
                 await market.stop()
             await app.state.mailer.stop()
@@ -144,6 +156,7 @@ def create_app(
 
     from tradealerts.server.api import (
         admin,
+        alerts,
         auth,
         market,
         notifications,
@@ -155,7 +168,18 @@ def create_app(
         watchlist,
     )
 
-    for module in (auth, market, watchlist, user, notifications, support, system, admin, stream):
+    for module in (
+        auth,
+        market,
+        watchlist,
+        alerts,
+        user,
+        notifications,
+        support,
+        system,
+        admin,
+        stream,
+    ):
         app.include_router(module.router, prefix="/api")
     app.include_router(pages.router)
     _operation_ids(app)

@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     unlimited_emails: list[str] = Field(default_factory=list)
     access_token_minutes: int = 15
     event_retention_days: int = 90
+    #: per user: alert emails beyond this in an hour are skipped (logged in the history)
+    alert_emails_per_hour: int = 20
+    #: how often the engine reads alert changes made by other processes, and expires alerts
+    alert_sync_seconds: float = 1.0
+    webhook_timeout_seconds: float = 5.0
+    webhook_retry_hours: float = 24.0
     stream_heartbeat_seconds: float = 15.0
     stream_queue_size: int = 1000
     log_level: str = "INFO"

@@ -2,8 +2,11 @@
 
 Every refusal names its field (the error's ``loc``). Checks that need the caller's world come
 from the validation context: ``now`` (an aware datetime; default the wall clock) for
-``expires_at``, and ``allow_insecure_loopback`` (default False) to permit ``http://`` webhooks
-to 127.0.0.1/localhost/::1 for testing. Use ``validate_alert`` to pass both.
+``expires_at``, and ``allow_insecure_loopback`` to permit ``http://`` webhooks to
+127.0.0.1/localhost/::1 for testing. Use ``validate_alert`` to pass both: it refuses such
+webhooks unless told otherwise.
+Validation without a context (FastAPI's parse of a request body, a client's local check)
+lets them through, because the server re-validates with its own policy.
 """
 
 from __future__ import annotations
@@ -47,8 +50,12 @@ __all__ = [
     "MAX_PRICE",
     "AlertChannels",
     "AlertCreate",
+    "AlertEventPublic",
+    "AlertHistoryPage",
+    "AlertList",
     "AlertPublic",
     "AlertUpdate",
+    "DeliveryPublic",
     "merge_update",
     "validate_alert",
 ]
@@ -128,7 +135,8 @@ def _webhook(v: str, info: ValidationInfo) -> str:
     if parts.scheme == "https":
         return v
     if parts.scheme == "http" and host in _LOOPBACK_HOSTS:
-        if context.get("allow_insecure_loopback"):
+        # no context (FastAPI's own parse, a client's local check): the server decides later
+        if context.get("allow_insecure_loopback", True):
             return v
         raise _bad("url_scheme", "must use https (http to loopback is off on this server)")
     raise _bad("url_scheme", f"must use https, got {parts.scheme or 'no'} scheme")
@@ -242,6 +250,49 @@ class AlertPublic(BaseModel):
     created_at: datetime
     last_fired_at: datetime | None = None
     fire_count: int = 0
+
+
+class AlertList(BaseModel):
+    """The caller's alerts, with how many are active and how many the tier allows."""
+
+    items: list[AlertPublic]
+    active: int
+    limit: int
+
+
+class DeliveryPublic(BaseModel):
+    """One channel's delivery of a fired alert: queued/sent, retrying (pending), failed or
+    skipped, with the attempts made and the last error."""
+
+    channel: str
+    status: str
+    attempts: int
+    last_error: str | None = None
+    response_status: int | None = None
+
+
+class AlertEventPublic(BaseModel):
+    """A fired alert: a history row, and (without ``deliveries``) a stream ``alert`` event."""
+
+    id: int
+    alert_id: int | None
+    symbol: str
+    timeframe: str
+    condition: str
+    level: float | None
+    price: float
+    time: datetime
+    message: str
+    deliveries: list[DeliveryPublic] = Field(default_factory=list)
+
+
+class AlertHistoryPage(BaseModel):
+    """One page of fired alerts, newest first."""
+
+    items: list[AlertEventPublic]
+    page: int
+    per_page: int
+    total: int
 
 
 def validate_alert(

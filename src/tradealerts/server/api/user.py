@@ -18,11 +18,22 @@ from tradealerts.core.schemas import (
     Profile,
     ProfileUpdate,
     UserPublic,
+    WebhookSecret,
 )
 from tradealerts.core.tiers import limits_for
 from tradealerts.server import accounts
+from tradealerts.server.alerts import records
+from tradealerts.server.alerts.channels import SIGNATURE_HEADER
 from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep
-from tradealerts.server.db.models import Notification, SupportTicket, User, WatchlistItem
+from tradealerts.server.db.models import (
+    AlertRow,
+    Delivery,
+    Event,
+    Notification,
+    SupportTicket,
+    User,
+    WatchlistItem,
+)
 from tradealerts.server.errors import Conflict, Invalid
 from tradealerts.server.mail import templates
 from tradealerts.server.security import verify_password
@@ -181,14 +192,34 @@ def export(user: CurrentUser, s: SessionDep) -> dict[str, Any]:
     account = {
         c.name: _json(getattr(user, c.name))
         for c in User.__table__.columns
-        if c.name not in ("password_hash", "totp_secret")
+        if c.name not in ("password_hash", "totp_secret", "webhook_secret")
     }
     return {
         "account": account,
         "watchlist": rows(WatchlistItem),
+        "alerts": rows(AlertRow),
+        "alert_history": rows(Event),
+        "alert_deliveries": rows(Delivery),
         "notifications": rows(Notification),
         "support_tickets": rows(SupportTicket),
     }
+
+
+@router.get("/webhook-secret", response_model=WebhookSecret)
+def get_webhook_secret(user: CurrentUser, s: SessionDep) -> WebhookSecret:
+    """The secret that signs your webhooks (made on first use): check each body's
+    X-Tradealerts-Signature against HMAC-SHA256(secret, body)."""
+    secret = records.webhook_secret(s, user)
+    s.commit()
+    return WebhookSecret(secret=secret, header=SIGNATURE_HEADER)
+
+
+@router.post("/webhook-secret/rotate", response_model=WebhookSecret)
+def rotate_webhook_secret(user: CurrentUser, s: SessionDep) -> WebhookSecret:
+    """Replace the webhook secret; deliveries from now on are signed with the new one."""
+    secret = records.webhook_secret(s, user, rotate=True)
+    s.commit()
+    return WebhookSecret(secret=secret, header=SIGNATURE_HEADER)
 
 
 def _json(v: Any) -> Any:

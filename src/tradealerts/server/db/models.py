@@ -11,8 +11,11 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from tradealerts.server.db.types import UTCDateTime
 
 __all__ = [
+    "AlertChange",
+    "AlertRow",
     "AuditLog",
     "Base",
+    "Delivery",
     "EmailCode",
     "Event",
     "MailMessage",
@@ -51,6 +54,8 @@ class User(Base):
     marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Signs this user's webhook bodies (X-Tradealerts-Signature); made on first use.
+    webhook_secret: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -175,3 +180,56 @@ class Event(Base):
     time: Mapped[datetime]
     message: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
+
+
+class AlertRow(Base):
+    """A subscriber's alert. ``spec`` is the validated ``AlertCreate`` (its JSON form); the
+    columns beside it are what queries filter on and what the engine changes."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = _owned()
+    symbol: Mapped[str] = mapped_column(String(16), index=True)
+    timeframe: Mapped[str] = mapped_column(String(4))
+    condition: Mapped[str] = mapped_column(String(32))
+    spec: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="active", index=True)
+    status_reason: Mapped[str | None] = mapped_column(String(64), default=None)
+    last_fired_at: Mapped[datetime | None] = mapped_column(default=None)
+    fire_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Bumped on every change, so a stale copy never overwrites a newer one in the engine.
+    version: Mapped[int] = mapped_column(Integer, default=1)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AlertChange(Base):
+    """One row per alert change made outside the engine (API, admin, tier change): the
+    engine polls it, so a change made by any process reaches the matcher."""
+
+    __tablename__ = "alert_changes"
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy reads it
+
+    id: Mapped[int] = mapped_column(primary_key=True, autoincrement=True)
+    alert_id: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime]
+
+
+class Delivery(Base):
+    """One fired alert on one channel (email, webhook): its attempts and outcome."""
+
+    __tablename__ = "deliveries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int] = _owned()
+    channel: Mapped[str] = mapped_column(String(16))
+    target: Mapped[str] = mapped_column(String(2048), default="")
+    status: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime]
+    last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    response_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    created_at: Mapped[datetime]
+    done_at: Mapped[datetime | None] = mapped_column(default=None)

@@ -1,0 +1,296 @@
+"""Alerts in the database: create, change, pause, resume, delete, and the tier rules.
+
+Every change made here (by the API, an admin or a tier change) bumps the row's ``version``
+and appends an ``alert_changes`` row in the caller's transaction; the engine reads that
+feed, so a change reaches the matcher whichever process made it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+import socket
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tradealerts.core.alerts import (
+    AlertCreate,
+    AlertPublic,
+    AlertStatus,
+    AlertUpdate,
+    merge_update,
+)
+from tradealerts.core.tiers import TIERS, AccessDenied, Tier, check_pair
+from tradealerts.server.alerts.model import Alert
+from tradealerts.server.db.models import AlertChange, AlertRow, User
+from tradealerts.server.errors import ApiError, Conflict, Invalid, NotFound
+
+__all__ = [
+    "REASON_TIER_DOWNGRADE",
+    "REASON_USER_PAUSED",
+    "active_count",
+    "apply_tier",
+    "create_alert",
+    "delete_alert",
+    "get_alert",
+    "matcher_alert",
+    "pause_alert",
+    "public",
+    "resume_alert",
+    "spec_of",
+    "update_alert",
+    "webhook_secret",
+]
+
+REASON_USER_PAUSED = "paused_by_user"
+REASON_TIER_DOWNGRADE = "tier_downgrade"
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def spec_of(row: AlertRow) -> AlertCreate:
+    """The stored spec, re-read without the creation-time checks (an old expiry is fine)."""
+    return AlertCreate.model_validate(
+        row.spec, context={"now": _EPOCH, "allow_insecure_loopback": True}
+    )
+
+
+def public(row: AlertRow) -> AlertPublic:
+    """The alert as the API returns it."""
+    spec = spec_of(row)
+    return AlertPublic(
+        id=row.id,
+        **spec.model_dump(),
+        status=AlertStatus(row.status),
+        status_reason=row.status_reason,
+        created_at=row.created_at,
+        last_fired_at=row.last_fired_at,
+        fire_count=row.fire_count,
+    )
+
+
+def matcher_alert(row: AlertRow) -> Alert:
+    """The alert as the matcher holds it."""
+    return Alert(
+        id=row.id,
+        user_id=row.user_id,
+        spec=spec_of(row),
+        status=AlertStatus(row.status),
+        last_fired_at=row.last_fired_at.timestamp() if row.last_fired_at else None,
+        fire_count=row.fire_count,
+    )
+
+
+def _changed(s: Session, row: AlertRow, now: datetime) -> None:
+    row.version += 1
+    row.updated_at = now
+    s.flush()
+    s.add(AlertChange(alert_id=row.id, created_at=now))
+
+
+def active_count(s: Session, user_id: int) -> int:
+    return int(
+        s.scalar(
+            select(func.count())
+            .select_from(AlertRow)
+            .where(AlertRow.user_id == user_id, AlertRow.status == AlertStatus.active.value)
+        )
+        or 0
+    )
+
+
+def _check_room(s: Session, user: User, exclude: int | None = None) -> None:
+    tier = Tier(user.tier)
+    limit = TIERS[tier].active_alerts
+    count = active_count(s, user.id)
+    if exclude is not None:
+        count -= 1
+    if count >= limit:
+        bigger = next((t for t in Tier if TIERS[t].active_alerts > limit), None)
+        hint = f"; {bigger} allows {TIERS[bigger].active_alerts}" if bigger else ""
+        raise ApiError(
+            f"Your {tier} plan allows {limit} active alerts{hint}. Pause or delete one first.",
+            status=403,
+            code="alert_limit",
+            required_tier=bigger.value if bigger else None,
+        )
+
+
+def _blocked_address(host: str) -> str | None:
+    """Why ``host`` may not receive webhooks (a private, loopback or link-local address)."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return f"{host} does not resolve"
+    for info in infos:
+        addr = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not addr.is_global:
+            return f"{host} resolves to a private or loopback address ({addr})"
+    return None
+
+
+def webhook_refusal(url: str, allow_private: bool) -> str | None:
+    """Why a webhook URL may not be called (SSRF guard), or None. Checked at creation and
+    again before every delivery (a name can start resolving elsewhere)."""
+    if allow_private:
+        return None
+    host = urlsplit(url).hostname or ""
+    return _blocked_address(host)
+
+
+def _check_spec(user: User, spec: AlertCreate, allow_private: bool) -> None:
+    tier = Tier(user.tier)
+    check_pair(tier, spec.symbol, spec.timeframe)
+    url = spec.channels.webhook_url
+    if url is not None:
+        if tier != Tier.PRO:
+            raise AccessDenied("Webhooks are a PRO feature; upgrade to PRO to use them.", Tier.PRO)
+        problem = webhook_refusal(url, allow_private)
+        if problem is not None:
+            raise Invalid(
+                f"channels.webhook_url: {problem}; use a public https address.",
+                field="channels.webhook_url",
+            )
+
+
+def webhook_secret(s: Session, user: User, rotate: bool = False) -> str:
+    """The user's webhook signing secret, made on first use (or replaced when ``rotate``)."""
+    if user.webhook_secret is None or rotate:
+        user.webhook_secret = "whsec_" + secrets.token_hex(24)
+    return user.webhook_secret
+
+
+def create_alert(
+    s: Session, user: User, spec: AlertCreate, now: datetime, allow_private: bool
+) -> AlertRow:
+    """Store a new active alert after the tier, limit and webhook checks (caller commits)."""
+    _check_spec(user, spec, allow_private)
+    _check_room(s, user)
+    if spec.channels.webhook_url is not None:
+        webhook_secret(s, user)
+    row = AlertRow(
+        user_id=user.id,
+        symbol=spec.symbol,
+        timeframe=spec.timeframe.value,
+        condition=spec.condition.value,
+        spec=spec.model_dump(mode="json"),
+        status=AlertStatus.active.value,
+        fire_count=0,
+        version=0,
+        created_at=now,
+        updated_at=now,
+    )
+    s.add(row)
+    _changed(s, row, now)
+    return row
+
+
+def get_alert(s: Session, user: User, alert_id: int) -> AlertRow:
+    """One of the caller's alerts; another user's is as unknown as a missing one."""
+    row = s.get(AlertRow, alert_id)
+    if row is None or row.user_id != user.id:
+        raise NotFound(f"You have no alert {alert_id}.")
+    return row
+
+
+def update_alert(
+    s: Session,
+    user: User,
+    row: AlertRow,
+    update: AlertUpdate,
+    now: datetime,
+    allow_private: bool,
+) -> AlertRow:
+    """Apply a partial change, validated as a whole; the status is kept."""
+    spec = merge_update(spec_of(row), update, now=now, allow_insecure_loopback=True)
+    if spec.channels.webhook_url != spec_of(row).channels.webhook_url or (
+        spec.symbol,
+        spec.timeframe,
+    ) != (row.symbol, row.timeframe):
+        _check_spec(user, spec, allow_private)
+    if spec.channels.webhook_url is not None:
+        webhook_secret(s, user)
+    row.spec = spec.model_dump(mode="json")
+    row.symbol, row.timeframe = spec.symbol, spec.timeframe.value
+    row.condition = spec.condition.value
+    if row.status == AlertStatus.expired.value and spec.expires_at is not None:
+        # a new expiry in the future revives an expired alert, like a resume would
+        _check_room(s, user)
+        row.status, row.status_reason = AlertStatus.active.value, None
+    _changed(s, row, now)
+    return row
+
+
+def pause_alert(s: Session, row: AlertRow, now: datetime) -> AlertRow:
+    """Stop matching; a paused alert keeps its place and history."""
+    if row.status != AlertStatus.active.value:
+        raise Conflict(f"Alert {row.id} is {row.status}, not active: nothing to pause.")
+    row.status, row.status_reason = AlertStatus.paused.value, REASON_USER_PAUSED
+    _changed(s, row, now)
+    return row
+
+
+def resume_alert(
+    s: Session, user: User, row: AlertRow, now: datetime, allow_private: bool
+) -> AlertRow:
+    """Match again (also re-arms a triggered alert), if the tier allows it now."""
+    if row.status == AlertStatus.active.value:
+        raise Conflict(f"Alert {row.id} is already active.")
+    spec = spec_of(row)
+    if spec.expires_at is not None and spec.expires_at <= now:
+        raise Conflict(
+            f"Alert {row.id} expired at {spec.expires_at:%Y-%m-%d %H:%M}Z; "
+            "set a later expires_at to revive it.",
+            code="alert_expired",
+        )
+    try:
+        _check_spec(user, spec, allow_private)
+    except AccessDenied as exc:
+        if row.status_reason == REASON_TIER_DOWNGRADE:
+            raise AccessDenied(
+                f"Alert {row.id} was paused when your plan changed: {exc.message}", exc.required
+            ) from None
+        raise
+    _check_room(s, user)
+    row.status, row.status_reason = AlertStatus.active.value, None
+    _changed(s, row, now)
+    return row
+
+
+def delete_alert(s: Session, row: AlertRow, now: datetime) -> None:
+    """Remove the alert (its fired events stay in the history)."""
+    alert_id = row.id
+    s.delete(row)
+    s.add(AlertChange(alert_id=alert_id, created_at=now))
+
+
+def apply_tier(s: Session, user: User, now: datetime) -> list[int]:
+    """After a tier change: pause (reason ``tier_downgrade``) the active alerts the new tier
+    does not allow — a locked pair, a webhook on FREE, or beyond the active-alert limit
+    (the oldest are kept). Never deletes. Returns the ids paused."""
+    tier = Tier(user.tier)
+    rows = s.scalars(
+        select(AlertRow)
+        .where(AlertRow.user_id == user.id, AlertRow.status == AlertStatus.active.value)
+        .order_by(AlertRow.id)
+    ).all()
+    keep = 0
+    paused: list[int] = []
+    for row in rows:
+        allowed = True
+        try:
+            spec = spec_of(row)
+            check_pair(tier, row.symbol, row.timeframe)
+            if spec.channels.webhook_url is not None and tier != Tier.PRO:
+                allowed = False
+        except AccessDenied:
+            allowed = False
+        if allowed and keep < TIERS[tier].active_alerts:
+            keep += 1
+            continue
+        row.status, row.status_reason = AlertStatus.paused.value, REASON_TIER_DOWNGRADE
+        _changed(s, row, now)
+        paused.append(row.id)
+    return paused

@@ -1,0 +1,399 @@
+"""The alert engine at work in the server: keeps the book in step with the database, and
+turns what fires into durable events, notifications and channel deliveries.
+
+Order of a fire: event log row + alert row + notification + deliveries in one transaction,
+committed; only then are the user's streams woken and the channel workers nudged. A crash
+before the commit loses the fire whole (never half of it); after it, nothing is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from tradealerts.core.alerts import AlertChannels, AlertStatus
+from tradealerts.core.indicators import IndicatorChanges
+from tradealerts.server.alerts import records
+from tradealerts.server.alerts.book import AlertBook
+from tradealerts.server.alerts.channels import WebhookSender
+from tradealerts.server.alerts.model import Alert, Fired, MatchResult, StatusChange
+from tradealerts.server.db.models import (
+    AlertChange,
+    AlertRow,
+    Delivery,
+    Event,
+    Notification,
+    User,
+)
+from tradealerts.server.engine.market import MarketState
+from tradealerts.server.events import Bus, purge
+from tradealerts.server.feeds import BarClose, Tick
+from tradealerts.server.mail import Mailer, queue_mail
+from tradealerts.server.settings import Settings
+
+__all__ = ["AlertRuntime"]
+
+_ALERTS = cast(Table, AlertRow.__table__)
+_EVENTS = cast(Table, Event.__table__)
+_INSERT_EVENT = _EVENTS.insert().returning(_EVENTS.c.id, sort_by_parameter_order=True)
+_INSERT_NOTIFICATION = cast(Table, Notification.__table__).insert()
+_TOUCH_ALERT = (
+    _ALERTS.update()
+    .where(_ALERTS.c.id == bindparam("b_id"))
+    .values(
+        last_fired_at=bindparam("b_last"),
+        fire_count=bindparam("b_count"),
+        updated_at=bindparam("b_now"),
+        version=_ALERTS.c.version + 1,
+    )
+)
+_END_ALERT = _TOUCH_ALERT.values(status=bindparam("b_status"), status_reason=bindparam("b_status"))
+
+log = logging.getLogger("tradealerts.alerts")
+
+_GONE = math.inf  # the version of a deleted alert: nothing older may bring it back
+
+
+def _at(epoch: float) -> datetime:
+    return datetime.fromtimestamp(epoch, UTC)
+
+
+class AlertRuntime:
+    """Owns the ``AlertBook`` of a running engine.
+
+    ``changed``/``removed`` may be called from any thread (API routes, the sync pass);
+    feed events and expiry run on the engine's event loop.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        bus: Bus,
+        clock: Callable[[], datetime],
+        mailer: Mailer | None = None,
+    ) -> None:
+        self.settings = settings
+        self.sessions = sessions
+        self.bus = bus
+        self.clock = clock
+        self.mailer = mailer
+        self.book = AlertBook()
+        self.webhooks = WebhookSender(settings, sessions, clock)
+        self.fired = 0
+        self.commits = 0
+        self._pending: list[MatchResult] = []
+        self._flush_scheduled = False
+        self._versions: dict[int, float] = {}
+        self._channels: dict[int, AlertChannels] = {}
+        self._lock = threading.Lock()
+        self._last_change = 0
+        self._task: asyncio.Task[None] | None = None
+        self._last_purge: datetime | None = None
+
+    # -- the book in step with the database ------------------------------------------------
+    def load(self) -> int:
+        """Put every active alert in the book; returns how many."""
+        with self.sessions() as s:
+            self._last_change = int(s.scalar(select(func.max(AlertChange.id))) or 0)
+            rows = s.scalars(
+                select(AlertRow).where(AlertRow.status == AlertStatus.active.value)
+            ).all()
+            for row in rows:
+                self.changed(records.matcher_alert(row), row.version)
+        return len(rows)
+
+    def changed(self, alert: Alert, version: int) -> None:
+        """Match ``alert`` as of ``version`` from the next event on (older versions ignored)."""
+        with self._lock:
+            if version < self._versions.get(alert.id, 0):
+                return
+            self._versions[alert.id] = version
+            self._channels[alert.id] = alert.spec.channels
+            self.book.update(alert)
+
+    def removed(self, alert_id: int) -> None:
+        with self._lock:
+            self._versions[alert_id] = _GONE
+            self._channels.pop(alert_id, None)
+            self.book.remove(alert_id)
+
+    def sync(self) -> int:
+        """Apply changes other processes made (admin, tier changes, other API workers)."""
+        with self.sessions() as s:
+            changes = s.execute(
+                select(AlertChange.id, AlertChange.alert_id)
+                .where(AlertChange.id > self._last_change)
+                .order_by(AlertChange.id)
+            ).all()
+            if not changes:
+                return 0
+            ids = sorted({alert_id for _, alert_id in changes})
+            rows = {r.id: r for r in s.scalars(select(AlertRow).where(AlertRow.id.in_(ids)))}
+            for alert_id in ids:
+                row = rows.get(alert_id)
+                if row is None:
+                    self.removed(alert_id)
+                else:
+                    self.changed(records.matcher_alert(row), row.version)
+            self._last_change = changes[-1][0]
+        return len(changes)
+
+    # -- feed events -----------------------------------------------------------------------
+    def listener(
+        self, market: MarketState
+    ) -> Callable[[Tick | BarClose, IndicatorChanges | None], None]:
+        """The ``Engine.listeners`` entry."""
+        return self.book.listener(market, self.record)
+
+    def record(self, result: MatchResult) -> None:
+        """Persist what one feed event did, then tell the streams and the channels.
+
+        Results of one pass of the event loop share a transaction (group commit): a burst
+        of fires costs one commit, and nobody is told before it."""
+        self._pending.append(result)
+        if self._flush_scheduled:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        self._flush_scheduled = True
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        """Write the pending results in one transaction, then wake streams and channels."""
+        self._flush_scheduled = False
+        batch, self._pending = self._pending, []
+        if not batch:
+            return
+        now = self.clock()
+        users: set[int] = set()
+        webhooks = mails = False
+        fired = 0
+        try:
+            with self.sessions() as s:
+                fires = [f for result in batch for f in result.fired]
+                for fire, channels in self._record_fires(s, fires, now):
+                    fired += 1
+                    users.add(fire.user_id)
+                    mails = mails or channels.email
+                    webhooks = webhooks or channels.webhook_url is not None
+                for result in batch:
+                    for change in result.changed:
+                        self._record_change(s, change, now)
+                s.commit()
+        except Exception:
+            # the transaction is rolled back whole: no event without its alert update
+            log.exception("could not record %d feed event result(s)", len(batch))
+            return
+        self.fired += fired
+        self.commits += 1
+        for user_id in users:
+            self.bus.alert(user_id)
+        if self.mailer is not None and mails:
+            self.mailer.wake()
+        if webhooks:
+            self.webhooks.wake()
+
+    def _record_fires(
+        self, s: Session, fires: list[Fired], now: datetime
+    ) -> list[tuple[Fired, AlertChannels]]:
+        """Log ``fires`` (in order) with their alerts' new state and notifications.
+
+        Prepared Core statements run as executemany, not the ORM: this is on the engine's
+        loop, and a burst of fires costs a few statements, not a few per fire."""
+        if not fires:
+            return []
+        conn = s.connection()
+        ids = {f.alert_id for f in fires}
+        alive = set(conn.execute(select(_ALERTS.c.id).where(_ALERTS.c.id.in_(ids))).scalars())
+        fires = [f for f in fires if f.alert_id in alive]  # a deleted alert fires nothing
+        if not fires:
+            return []
+        touched: list[dict[str, object]] = []
+        ended: list[dict[str, object]] = []
+        for f in fires:
+            params = {
+                "b_id": f.alert_id,
+                "b_last": _at(f.time),
+                "b_count": f.fire_count,
+                "b_now": now,
+                "b_status": f.status.value,
+            }
+            (touched if f.status == AlertStatus.active else ended).append(params)
+        if touched:
+            conn.execute(_TOUCH_ALERT, touched)
+        if ended:
+            conn.execute(_END_ALERT, ended)
+        event_ids = (
+            conn.execute(
+                _INSERT_EVENT,
+                [
+                    {
+                        "user_id": f.user_id,
+                        "alert_id": f.alert_id,
+                        "kind": "alert",
+                        "symbol": f.symbol,
+                        "timeframe": f.timeframe.value,
+                        "condition": f.condition.value,
+                        "level": f.level,
+                        "price": f.price,
+                        "time": _at(f.time),
+                        "message": f.message,
+                        "created_at": now,
+                    }
+                    for f in fires
+                ],
+            )
+            .scalars()
+            .all()
+        )
+        conn.execute(
+            _INSERT_NOTIFICATION,
+            [
+                {
+                    "user_id": f.user_id,
+                    "kind": "alert",
+                    "title": f"{f.symbol} {f.timeframe.value}: {f.condition.value}",
+                    "body": f.message,
+                    "read_at": None,
+                    "created_at": now,
+                }
+                for f in fires
+            ],
+        )
+        out = []
+        for f, event_id in zip(fires, event_ids, strict=True):
+            channels = self._channels.get(f.alert_id)
+            if channels is None:
+                row = s.get(AlertRow, f.alert_id)
+                channels = records.spec_of(row).channels if row else AlertChannels()
+            if channels.email:
+                self._email(s, event_id, f, now)
+            if channels.webhook_url:
+                s.add(
+                    Delivery(
+                        event_id=event_id,
+                        user_id=f.user_id,
+                        channel="webhook",
+                        target=channels.webhook_url,
+                        status="pending",
+                        attempts=0,
+                        next_attempt_at=now,
+                        created_at=now,
+                    )
+                )
+            out.append((f, channels))
+        return out
+
+    def _email(self, s: Session, event_id: int, fired: Fired, now: datetime) -> None:
+        sent_last_hour = (
+            s.scalar(
+                select(func.count())
+                .select_from(Delivery)
+                .where(
+                    Delivery.user_id == fired.user_id,
+                    Delivery.channel == "email",
+                    Delivery.status == "queued",
+                    Delivery.created_at > now - timedelta(hours=1),
+                )
+            )
+            or 0
+        )
+        limit = self.settings.alert_emails_per_hour
+        delivery = Delivery(
+            event_id=event_id,
+            user_id=fired.user_id,
+            channel="email",
+            status="queued",
+            attempts=0,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        if sent_last_hour >= limit:
+            delivery.status = "skipped"
+            delivery.last_error = f"more than {limit} alert emails in an hour"
+        else:
+            user = s.get(User, fired.user_id)
+            if user is not None:
+                delivery.target = user.email
+                tf = fired.timeframe.value
+                subject = f"[tradealerts] {fired.symbol} {tf}: {fired.message}"[:200]
+                body = (
+                    f"{fired.message}\n\nSymbol: {fired.symbol} {tf}\n"
+                    f"Condition: {fired.condition.value}\nPrice: {fired.price}\n"
+                    f"Level: {fired.level}\n"
+                    f"Time: {_at(fired.time).isoformat().replace('+00:00', 'Z')}\n"
+                )
+                queue_mail(s, user.email, subject, body, now)
+        s.add(delivery)
+
+    def _record_change(self, s: Session, change: StatusChange, now: datetime) -> None:
+        row = s.get(AlertRow, change.alert_id)
+        if row is None:
+            return
+        row.status, row.status_reason = change.status.value, change.reason
+        row.version += 1
+        row.updated_at = now
+        if change.status == AlertStatus.expired:
+            s.add(
+                Notification(
+                    user_id=change.user_id,
+                    kind="alert_expired",
+                    title=f"Alert {row.id} expired",
+                    body=f"Your {row.symbol} {row.timeframe} {row.condition} alert expired "
+                    "and will not fire again.",
+                    created_at=now,
+                )
+            )
+
+    # -- housekeeping ----------------------------------------------------------------------
+    def tick(self) -> None:
+        """Expire due alerts (a closed market sends no ticks to do it). Engine loop only."""
+        changes = self.book.expire_due(self.clock().timestamp())
+        if changes:
+            self.record(MatchResult(changed=tuple(changes)))
+
+    def purge_old_events(self) -> int:
+        """Drop events past the retention (default 90 days)."""
+        with self.sessions() as s:
+            n = purge(s, self.clock(), self.settings.event_retention_days)
+            s.commit()
+        return n
+
+    def start(self) -> None:
+        self.webhooks.start()
+        self._task = asyncio.create_task(self._run(), name="tradealerts-alerts")
+
+    async def stop(self) -> None:
+        self.flush()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        await self.webhooks.stop()
+
+    async def _run(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.alert_sync_seconds)
+            try:
+                await asyncio.to_thread(self.sync)
+                self.tick()
+                now = self.clock()
+                if self._last_purge is None or now - self._last_purge > timedelta(hours=1):
+                    self._last_purge = now
+                    await asyncio.to_thread(self.purge_old_events)
+            except Exception:
+                log.exception("alert housekeeping failed; retrying")

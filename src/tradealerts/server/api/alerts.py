@@ -1,0 +1,251 @@
+"""/api/alerts: the caller's alerts (create, list, get, update, delete, pause, resume) and
+the history of fired alerts with their deliveries."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+from fastapi.exceptions import RequestValidationError
+from pydantic import ValidationError
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tradealerts.core.alerts import (
+    AlertCreate,
+    AlertEventPublic,
+    AlertHistoryPage,
+    AlertList,
+    AlertPublic,
+    AlertStatus,
+    AlertUpdate,
+    DeliveryPublic,
+    validate_alert,
+)
+from tradealerts.core.tiers import TIERS, Tier, normalize_symbol
+from tradealerts.server.alerts import records
+from tradealerts.server.api.deps import ClockDep, CurrentUser, DataQuota, RowId, SessionDep
+from tradealerts.server.db.models import AlertRow, Delivery, Event, User
+from tradealerts.server.errors import Invalid
+
+router = APIRouter(prefix="/alerts", tags=["alerts"])
+
+
+def _allow_private(request: Request) -> bool:
+    return bool(request.app.state.settings.allow_private_webhooks)
+
+
+def _tell_engine(request: Request, row: AlertRow | None, alert_id: int) -> None:
+    """Hand the committed change to this process's engine now (the next tick sees it);
+    other processes pick it up from the change feed."""
+    runtime = getattr(request.app.state, "alerts", None)
+    if runtime is None:
+        return
+    if row is None:
+        runtime.removed(alert_id)
+    else:
+        runtime.changed(records.matcher_alert(row), row.version)
+
+
+def _symbol_filter(symbol: str | None) -> str | None:
+    return normalize_symbol(symbol) if symbol else None
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=AlertPublic)
+def create_alert(
+    body: AlertCreate, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> AlertPublic:
+    """A new active alert on a pair the caller's tier allows (5 FREE / 20 PRO active)."""
+    now = clock()
+    try:
+        spec = validate_alert(
+            body.model_dump(), now=now, allow_insecure_loopback=_allow_private(request)
+        )
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        ) from None
+    row = records.create_alert(s, user, spec, now, _allow_private(request))
+    s.commit()
+    _tell_engine(request, row, row.id)
+    return records.public(row)
+
+
+@router.get("", response_model=AlertList)
+def list_alerts(
+    user: DataQuota,
+    s: SessionDep,
+    status_: Annotated[AlertStatus | None, Query(alias="status")] = None,
+    symbol: Annotated[str | None, Query(max_length=16)] = None,
+) -> AlertList:
+    """The caller's alerts, oldest first, optionally one status or one symbol."""
+    where = [AlertRow.user_id == user.id]
+    if status_ is not None:
+        where.append(AlertRow.status == status_.value)
+    sym = _symbol_filter(symbol)
+    if sym is not None:
+        where.append(AlertRow.symbol == sym)
+    rows = s.scalars(select(AlertRow).where(*where).order_by(AlertRow.id)).all()
+    return AlertList(
+        items=[records.public(r) for r in rows],
+        active=records.active_count(s, user.id),
+        limit=TIERS[Tier(user.tier)].active_alerts,
+    )
+
+
+def _history_item(ev: Event, deliveries: list[Delivery]) -> AlertEventPublic:
+    return AlertEventPublic(
+        id=ev.id,
+        alert_id=ev.alert_id,
+        symbol=ev.symbol,
+        timeframe=ev.timeframe,
+        condition=ev.condition,
+        level=ev.level,
+        price=ev.price,
+        time=ev.time,
+        message=ev.message,
+        deliveries=[
+            DeliveryPublic(
+                channel=d.channel,
+                status=d.status,
+                attempts=d.attempts,
+                last_error=d.last_error,
+                response_status=d.response_status,
+            )
+            for d in deliveries
+        ],
+    )
+
+
+def history_page(
+    s: Session,
+    user: User,
+    *,
+    alert_id: int | None = None,
+    symbol: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> AlertHistoryPage:
+    """The caller's fired alerts, newest first, with each one's channel deliveries."""
+    where = [Event.user_id == user.id]
+    if alert_id is not None:
+        where.append(Event.alert_id == alert_id)
+    if symbol is not None:
+        where.append(Event.symbol == symbol)
+    if since is not None:
+        where.append(Event.time >= since)
+    if until is not None:
+        where.append(Event.time < until)
+    total = s.scalar(select(func.count()).select_from(Event).where(*where)) or 0
+    events = s.scalars(
+        select(Event)
+        .where(*where)
+        .order_by(Event.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    by_event: dict[int, list[Delivery]] = {ev.id: [] for ev in events}
+    if by_event:
+        for d in s.scalars(
+            select(Delivery).where(Delivery.event_id.in_(by_event)).order_by(Delivery.id)
+        ):
+            by_event[d.event_id].append(d)
+    return AlertHistoryPage(
+        items=[_history_item(ev, by_event[ev.id]) for ev in events],
+        page=page,
+        per_page=per_page,
+        total=total,
+    )
+
+
+@router.get("/history", response_model=AlertHistoryPage)
+def alert_history(
+    user: DataQuota,
+    s: SessionDep,
+    alert_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
+    symbol: Annotated[str | None, Query(max_length=16)] = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    page: Annotated[int, Query(ge=1, le=100_000)] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200)] = 50,
+) -> AlertHistoryPage:
+    """Fired alerts (the event log), newest first; filter by alert, symbol and time."""
+    for name, value in (("since", since), ("until", until)):
+        if value is not None and value.tzinfo is None:
+            raise Invalid(f"{name}: include a time zone, e.g. 2026-12-01T00:00:00Z.", field=name)
+    return history_page(
+        s,
+        user,
+        alert_id=alert_id,
+        symbol=_symbol_filter(symbol),
+        since=since,
+        until=until,
+        page=page,
+        per_page=per_page,
+    )
+
+
+@router.get("/{alert_id}", response_model=AlertPublic)
+def get_alert(alert_id: RowId, user: DataQuota, s: SessionDep) -> AlertPublic:
+    """One of the caller's alerts."""
+    return records.public(records.get_alert(s, user, alert_id))
+
+
+@router.patch("/{alert_id}", response_model=AlertPublic)
+def update_alert(
+    alert_id: RowId,
+    body: AlertUpdate,
+    request: Request,
+    user: CurrentUser,
+    s: SessionDep,
+    clock: ClockDep,
+) -> AlertPublic:
+    """Change some fields; the alert is validated again as a whole."""
+    row = records.get_alert(s, user, alert_id)
+    try:
+        records.update_alert(s, user, row, body, clock(), _allow_private(request))
+    except ValidationError as exc:
+        raise RequestValidationError(
+            [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
+        ) from None
+    s.commit()
+    _tell_engine(request, row, row.id)
+    return records.public(row)
+
+
+@router.delete("/{alert_id}", status_code=204)
+def delete_alert(
+    alert_id: RowId, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> Response:
+    """Delete the alert; what it fired stays in the history."""
+    row = records.get_alert(s, user, alert_id)
+    records.delete_alert(s, row, clock())
+    s.commit()
+    _tell_engine(request, None, alert_id)
+    return Response(status_code=204)
+
+
+@router.post("/{alert_id}/pause", response_model=AlertPublic)
+def pause_alert(
+    alert_id: RowId, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> AlertPublic:
+    """Stop matching until resumed."""
+    row = records.pause_alert(s, records.get_alert(s, user, alert_id), clock())
+    s.commit()
+    _tell_engine(request, row, row.id)
+    return records.public(row)
+
+
+@router.post("/{alert_id}/resume", response_model=AlertPublic)
+def resume_alert(
+    alert_id: RowId, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> AlertPublic:
+    """Match again: a paused alert, or a triggered one re-armed, if the tier allows it."""
+    row = records.get_alert(s, user, alert_id)
+    records.resume_alert(s, user, row, clock(), _allow_private(request))
+    s.commit()
+    _tell_engine(request, row, row.id)
+    return records.public(row)
