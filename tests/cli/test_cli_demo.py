@@ -44,7 +44,7 @@ def test_demo_logs_the_client_in_as_pro(tmp_path: Path) -> None:
             if not line:
                 break
             seen.append(line)
-            if "watchlist add" in line:
+            if "alerts create" in line:
                 break
         text = "".join(seen)
         assert "logged in as pro@demo.tradealerts.dev (PRO)" in text, text

@@ -12,7 +12,13 @@ import httpx
 from pydantic import BaseModel, TypeAdapter
 
 from tradealerts.client._flow import Call
-from tradealerts.core.alerts.schemas import AlertCreate, AlertPublic, AlertUpdate
+from tradealerts.core.alerts.schemas import (
+    AlertCreate,
+    AlertHistoryPage,
+    AlertList,
+    AlertPublic,
+    AlertUpdate,
+)
 from tradealerts.core.schemas import (
     Message,
     NotificationPage,
@@ -169,15 +175,9 @@ def watchlist_remove(item_id: int) -> Call[None]:
 
 
 # -- alerts ----------------------------------------------------------------------------
-def alerts(status: str | None = None, symbol: str | None = None) -> Call[Json]:
-    """``{"items": [AlertPublic…], "active": n, "limit": n}`` (items as AlertPublic)."""
-
-    def parse(r: httpx.Response) -> Json:
-        data = _json(r)
-        data["items"] = [AlertPublic.model_validate(x) for x in data.get("items", [])]
-        return data
-
-    return Call("GET", "/api/alerts", parse, params=_clean({"status": status, "symbol": symbol}))
+def alerts(status: str | None = None, symbol: str | None = None) -> Call[AlertList]:
+    params = _clean({"status": status, "symbol": symbol})
+    return Call("GET", "/api/alerts", _model(AlertList), params=params)
 
 
 def alert(alert_id: int) -> Call[AlertPublic]:
@@ -213,7 +213,7 @@ def alert_history(
     until: str | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> Call[Json]:
+) -> Call[AlertHistoryPage]:
     params = _clean(
         {
             "alert_id": alert_id,
@@ -224,7 +224,7 @@ def alert_history(
             "per_page": per_page,
         }
     )
-    return Call("GET", "/api/alerts/history", _json, params=params)
+    return Call("GET", "/api/alerts/history", _model(AlertHistoryPage), params=params)
 
 
 # -- notifications and support ---------------------------------------------------------
