@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
 from tradealerts.client.credentials import Credentials, CredentialStore
 from tradealerts.client.errors import NotLoggedIn, api_error
-from tradealerts.core.schemas import TokenPair
+
+if TYPE_CHECKING:
+    from tradealerts.core.schemas import TokenPair
 
 __all__ = ["Call", "Flow", "RateLimit", "RequestSpec", "Session"]
 
@@ -130,6 +132,8 @@ class Session:
             raise NotLoggedIn(f"Your session on {self.base_url} has ended: {LOGIN_HINT}")
         if response.status_code >= 400:
             raise api_error(response)
+        from tradealerts.core.schemas import TokenPair
+
         return self.accept(creds.email or "", TokenPair.model_validate_json(response.content))
 
     def authorization(self) -> Flow[dict[str, str]]:
