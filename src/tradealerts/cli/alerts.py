@@ -1,0 +1,336 @@
+"""alerts list|show|create|update|delete|pause|resume|history."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+import typer
+
+from tradealerts.cli.context import UsageProblem, open_client
+from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, say, when
+
+app = typer.Typer(help="Price alerts: create, list, pause, resume, delete, history.",
+                  no_args_is_help=True)  # fmt: skip
+
+JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
+IdArg = Annotated[int, typer.Argument(min=1, help="The alert's id (see: tradealerts alerts list).")]
+_DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_expiry(text: str, now: datetime) -> datetime:
+    """``30m``, ``12h``, ``7d``, ``2w`` from now, or an ISO date/time (UTC when no zone)."""
+    value = text.strip().lower()
+    m = _DURATION.match(value)
+    if m:
+        return now + timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        when_ = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageProblem(
+            f"--expires: {text!r} is not a duration (30m, 12h, 7d, 2w) or an ISO date "
+            "(2026-12-31 or 2026-12-31T18:00Z)."
+        ) from None
+    return when_ if when_.tzinfo else when_.replace(tzinfo=UTC)
+
+
+def parse_condition(text: str) -> Any:
+    """The condition named ``text`` (any case); a typo gets "did you mean"."""
+    import difflib
+
+    from tradealerts.core.alerts.conditions import Condition
+
+    key = text.strip().lower().replace("-", "_")
+    try:
+        return Condition(key)
+    except ValueError:
+        names = [c.value for c in Condition]
+        close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+        hint = f" Did you mean {' or '.join(close)}?" if close else ""
+        raise UsageProblem(
+            f"Unknown condition {text!r}.{hint} Conditions: {', '.join(names)}."
+        ) from None
+
+
+def _problem(exc: Any) -> UsageProblem:
+    """A pydantic ValidationError as one line naming the field."""
+    first = exc.errors()[0]
+    field = ".".join(str(p) for p in first.get("loc", ())) or "alert"
+    return UsageProblem(f"{field}: {first['msg'].removeprefix('Value error, ')}")
+
+
+def _values(condition: Any, values: list[str]) -> dict[str, Any]:
+    from tradealerts.core.alerts.conditions import OPTIONAL_VALUES, REQUIRED_VALUES
+
+    names = REQUIRED_VALUES[condition] + OPTIONAL_VALUES[condition]
+    if len(values) > len(names):
+        takes = " ".join(n.upper() for n in names) or "no values"
+        raise UsageProblem(
+            f"{condition.value} takes {takes}; got {len(values)} values: {' '.join(values)}."
+        )
+    out: dict[str, Any] = {}
+    for name, text in zip(names, values, strict=False):
+        out[name] = _number(name, text) if name in _NUMBERS else text
+    return out
+
+
+_NUMBERS = {"level": float, "lower": float, "upper": float, "amount": float,
+            "distance": float, "bars": int}  # fmt: skip
+
+
+def _number(name: str, text: str) -> float | int:
+    try:
+        value: float | int = _NUMBERS[name](text)
+    except ValueError:
+        kind = "a whole number" if _NUMBERS[name] is int else "a number"
+        raise UsageProblem(f"{name.upper()}: expected {kind}, got {text!r}.") from None
+    return value
+
+
+def _line(a: Any) -> tuple[Any, ...]:
+    from tradealerts.core.alerts.conditions import VALUE_FIELDS
+
+    vals = " ".join(
+        f"{k}={getattr(a, k).value if hasattr(getattr(a, k), 'value') else getattr(a, k)}"
+        for k in VALUE_FIELDS
+        if getattr(a, k) is not None
+    )
+    return (
+        a.id,
+        f"{a.symbol} {a.timeframe}",
+        a.condition.value,
+        vals,
+        a.frequency.value,
+        a.status.value,
+        when(a.expires_at),
+        a.fire_count,
+    )
+
+
+_COLUMNS = ["Id", "Pair", "Condition", "Values", "Frequency", "Status", "Expires", "Fired"]
+
+
+def _show(a: Any, json_out: bool, verb: str) -> None:
+    if json_out:
+        emit_json(a)
+        return
+    say(f"Alert {a.id} {verb}: {a.symbol} {a.timeframe} {a.condition.value} ({a.status.value}).")
+    console().print(make_table(None, _COLUMNS, [_line(a)]))
+
+
+@app.command("list")
+def list_alerts(
+    status: Annotated[
+        str | None, typer.Option(help="active, paused, triggered or expired.")
+    ] = None,
+    symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Your alerts, with how many are active out of your tier's limit."""
+    from tradealerts.client import endpoints
+    from tradealerts.core.alerts.conditions import AlertStatus
+
+    if status is not None and status.lower() not in {s.value for s in AlertStatus}:
+        raise UsageProblem(f"--status: use one of {', '.join(s.value for s in AlertStatus)}.")
+    sym = symbol.strip().upper() if symbol else None
+    with open_client() as c:
+        page = c.run(endpoints.alerts(status.lower() if status else None, sym))
+    if json_out:
+        emit_json(page)
+        return
+    title = f"Alerts · {page.active} of {page.limit} active"
+    console().print(make_table(title, _COLUMNS, [_line(a) for a in page.items]))
+
+
+@app.command("show")
+def show(alert_id: IdArg, json_out: JsonOpt = False) -> None:
+    """One alert in full."""
+    from tradealerts.client import endpoints
+
+    with open_client() as c:
+        _show(c.run(endpoints.alert(alert_id)), json_out, "is")
+
+
+@app.command("create")
+def create(
+    symbol: Annotated[str, typer.Argument(help="EURUSD, xauusd … (any case).")],
+    timeframe: Annotated[str, typer.Argument(help="M5 … D1 (any case).")],
+    condition: Annotated[
+        str, typer.Argument(help="crossing_up, entering_channel, moving_up, new_fractal …")
+    ],
+    values: Annotated[
+        list[str] | None,
+        typer.Argument(
+            help="The condition's values in order: LEVEL; LOWER UPPER; AMOUNT BARS; "
+            "DISTANCE; then SIDE and LINE_ID where they apply."
+        ),
+    ] = None,
+    frequency: Annotated[
+        str, typer.Option(help="once, once_per_bar, once_per_bar_close, once_per_minute.")
+    ] = "once",
+    expires: Annotated[
+        str | None, typer.Option(help="30m, 12h, 7d, 2w, or an ISO date/time.")
+    ] = None,
+    message: Annotated[
+        str | None, typer.Option(help="Your text; {{symbol}} {{price}} {{level}} … fill in.")
+    ] = None,
+    source: Annotated[str, typer.Option(help="Price source of ticks: bid or ask.")] = "bid",
+    email: Annotated[bool, typer.Option("--email", help="Also mail me when it fires.")] = False,
+    webhook: Annotated[
+        str | None, typer.Option(help="Also POST to this https URL when it fires.")
+    ] = None,
+    side: Annotated[
+        str | None, typer.Option(help="up/down (fractals), support/resistance.")
+    ] = None,
+    line_id: Annotated[str | None, typer.Option(help="Follow one line (see: indicators).")] = None,
+    distance: Annotated[
+        float | None, typer.Option(help="line_touch: how close is a touch.")
+    ] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Create an alert, e.g.: alerts create EURUSD H1 crossing_up 1.09 --expires 7d --email"""
+    from pydantic import ValidationError
+
+    from tradealerts.cli.market import pair
+    from tradealerts.client import endpoints
+    from tradealerts.core.alerts.schemas import validate_alert
+
+    sym, tf = pair(symbol, timeframe)
+    cond = parse_condition(condition)
+    now = datetime.now(UTC)
+    data: dict[str, Any] = {"symbol": sym, "timeframe": tf, "condition": cond.value}
+    data.update(_values(cond, values or []))
+    for key, value in (("side", side), ("line_id", line_id), ("distance", distance)):
+        if value is not None:
+            data[key] = value
+    data.update(frequency=frequency, price_source=source)
+    if expires:
+        data["expires_at"] = parse_expiry(expires, now)
+    if message is not None:
+        data["message"] = message
+    data["channels"] = {"email": email, "webhook_url": webhook}
+    try:  # the server checks again; this catches typos before anything is sent
+        alert = validate_alert(data, now=now, allow_insecure_loopback=True)
+    except ValidationError as exc:
+        raise _problem(exc) from None
+    with open_client() as c:
+        _show(c.run(endpoints.alert_create(alert)), json_out, "created")
+
+
+@app.command("update")
+def update(
+    alert_id: IdArg,
+    level: Annotated[float | None, typer.Option()] = None,
+    lower: Annotated[float | None, typer.Option()] = None,
+    upper: Annotated[float | None, typer.Option()] = None,
+    amount: Annotated[float | None, typer.Option()] = None,
+    bars: Annotated[int | None, typer.Option()] = None,
+    condition: Annotated[str | None, typer.Option(help="A new condition.")] = None,
+    frequency: Annotated[str | None, typer.Option()] = None,
+    expires: Annotated[str | None, typer.Option(help="30m, 7d, or an ISO date/time.")] = None,
+    message: Annotated[str | None, typer.Option()] = None,
+    source: Annotated[str | None, typer.Option(help="bid or ask.")] = None,
+    side: Annotated[str | None, typer.Option()] = None,
+    line_id: Annotated[str | None, typer.Option()] = None,
+    distance: Annotated[float | None, typer.Option()] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Change an alert: only the options you give change."""
+    from pydantic import ValidationError
+
+    from tradealerts.client import endpoints
+    from tradealerts.core.alerts.schemas import AlertUpdate
+
+    now = datetime.now(UTC)
+    patch: dict[str, Any] = {
+        k: v
+        for k, v in {
+            "level": level, "lower": lower, "upper": upper, "amount": amount, "bars": bars,
+            "frequency": frequency, "message": message, "price_source": source, "side": side,
+            "line_id": line_id, "distance": distance,
+        }.items()
+        if v is not None
+    }  # fmt: skip
+    if condition is not None:
+        patch["condition"] = parse_condition(condition).value
+    if expires is not None:
+        patch["expires_at"] = parse_expiry(expires, now)
+    if not patch:
+        raise UsageProblem("Nothing to change: give at least one option (see --help).")
+    try:
+        change = AlertUpdate.model_validate(patch, context={"now": now})
+    except ValidationError as exc:
+        raise _problem(exc) from None
+    with open_client() as c:
+        _show(c.run(endpoints.alert_update(alert_id, change)), json_out, "updated")
+
+
+@app.command("delete")
+def delete(alert_id: IdArg) -> None:
+    """Delete an alert (its history stays)."""
+    from tradealerts.client import endpoints
+
+    with open_client() as c:
+        c.run(endpoints.alert_delete(alert_id))
+    say(f"Alert {alert_id} deleted.")
+
+
+@app.command("pause")
+def pause(alert_id: IdArg, json_out: JsonOpt = False) -> None:
+    """Stop an alert from firing until you resume it."""
+    from tradealerts.client import endpoints
+
+    with open_client() as c:
+        _show(c.run(endpoints.alert_pause(alert_id)), json_out, "paused")
+
+
+@app.command("resume")
+def resume(alert_id: IdArg, json_out: JsonOpt = False) -> None:
+    """Make a paused alert active again."""
+    from tradealerts.client import endpoints
+
+    with open_client() as c:
+        _show(c.run(endpoints.alert_resume(alert_id)), json_out, "resumed")
+
+
+@app.command("history")
+def history(
+    alert: Annotated[int | None, typer.Option("--alert", help="Only this alert id.")] = None,
+    symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    since: Annotated[str | None, typer.Option(help="From: 7d ago as 7d, or an ISO date.")] = None,
+    until: Annotated[str | None, typer.Option(help="Until an ISO date.")] = None,
+    page: Annotated[int, typer.Option(min=1)] = 1,
+    per_page: Annotated[int, typer.Option(min=1, max=200)] = 50,
+    json_out: JsonOpt = False,
+) -> None:
+    """Alerts that fired, newest first, with how each delivery went."""
+    from tradealerts.client import endpoints
+
+    now = datetime.now(UTC)
+
+    def ago(text: str | None) -> str | None:
+        if text is None:
+            return None
+        m = _DURATION.match(text.strip().lower())
+        if m:
+            return (now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})).isoformat()
+        return parse_expiry(text, now).isoformat()
+
+    sym = symbol.strip().upper() if symbol else None
+    with open_client() as c:
+        data = c.run(endpoints.alert_history(alert, sym, ago(since), ago(until), page, per_page))
+    if json_out:
+        emit_json(data)
+        return
+    rows = []
+    for h in data.items:
+        sent = ", ".join(f"{d.channel}:{d.status}" for d in h.deliveries) or "-"
+        rows.append(
+            (h.id, h.alert_id, when(h.time), f"{h.symbol} {h.timeframe}", h.condition, h.price,
+             h.message, sent)
+        )  # fmt: skip
+    title = f"Alert history · page {data.page} · {data.total} total"
+    columns = ["Id", "Alert", "Time", "Pair", "Condition", "Price", "Message", "Sent"]
+    console().print(make_table(title, columns, rows))

@@ -1,0 +1,187 @@
+"""register, verify, login, logout, whoami: the account's front door."""
+
+from __future__ import annotations
+
+import sys
+from typing import Annotated
+
+import typer
+
+from tradealerts.cli.context import UsageProblem, open_client
+from tradealerts.cli.output import JSON_OPTION_HELP, emit_json, make_table, say
+
+EmailOpt = Annotated[str | None, typer.Option("--email", "-e", help="Your account's email.")]
+PasswordStdin = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from stdin (for scripts).")
+]
+
+
+def read_password(from_stdin: bool, prompt: str = "Password", confirm: bool = False) -> str:
+    """The password from stdin's first line, or asked for (hidden; twice with ``confirm``)."""
+    if from_stdin:
+        line = sys.stdin.readline().rstrip("\r\n")
+        if not line:
+            raise UsageProblem("--password-stdin: stdin gave no password.")
+        return line
+    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+
+
+def _email(given: str | None, *remembered: str | None) -> str:
+    for value in (given, *remembered):
+        if value:
+            return value.strip()
+    return str(typer.prompt("Email")).strip()
+
+
+def register(
+    email: EmailOpt = None,
+    name: Annotated[str, typer.Option(help="A display name.")] = "",
+    password_stdin: PasswordStdin = False,
+) -> None:
+    """Create a FREE account; a 6-digit code is mailed to you (then: tradealerts verify CODE)."""
+    from tradealerts.client import endpoints
+
+    address = _email(email)
+    password = read_password(password_stdin, confirm=True)
+    with open_client() as c:
+        answer = c.run(endpoints.register(address, password, name))
+        c.session.store.config.set(c.base_url, "pending", address)
+    say(answer.message)
+    say(f"Next: tradealerts verify CODE   (the code sent to {address})")
+
+
+def verify(
+    code: Annotated[str, typer.Argument(help="The 6-digit code from the mail.")],
+    email: EmailOpt = None,
+    resend: Annotated[bool, typer.Option(help="Mail a new code instead.")] = False,
+) -> None:
+    """Confirm your email with the mailed code (or --resend a new one)."""
+    from tradealerts.client import endpoints
+
+    with open_client() as c:
+        config = c.session.store.config
+        address = _email(email, config.get(c.base_url, "pending"))
+        if resend:
+            say(c.run(endpoints.resend_verification(address)).message)
+            return
+        if not (code.isdigit() and len(code) == 6):
+            raise UsageProblem(f"CODE: expected the 6 digits from the mail, got {code!r}.")
+        answer = c.run(endpoints.verify_email(address, code))
+        config.set(c.base_url, "pending", address)
+    say(answer.message)
+    say(f"Next: tradealerts login --email {address}")
+
+
+def login(
+    email: EmailOpt = None,
+    password_stdin: PasswordStdin = False,
+    remember: Annotated[
+        bool, typer.Option("--remember", help="Stay logged in for 30 days, not 24 h.")
+    ] = False,
+    otp: Annotated[
+        str | None, typer.Option("--otp", help="The 6-digit two-factor code, if 2FA is on.")
+    ] = None,
+) -> None:
+    """Log in; the session is kept in the OS keyring (or a 0600 file without one)."""
+    from tradealerts.client import endpoints
+    from tradealerts.client.errors import ApiError
+
+    with open_client() as c:
+        config = c.session.store.config
+        address = _email(email, c.session.store.current_email(), config.get(c.base_url, "pending"))
+        password = read_password(password_stdin)
+        try:
+            c.login(address, password, remember=remember, otp=otp)
+        except ApiError as exc:
+            if exc.code != "otp_required" or otp or password_stdin:
+                raise
+            code = str(typer.prompt("Two-factor code")).strip()
+            c.login(address, password, remember=remember, otp=code)
+        config.set(c.base_url, "pending", None)
+        me = c.run(endpoints.me())
+        where = c.session.store.location()
+    say(f"Logged in as {me.email} ({me.tier}) on {c.base_url}.")
+    say(f"Session kept in {where}.")
+
+
+def logout() -> None:
+    """Log out: the session is revoked on the server and no token is left on this machine."""
+    with open_client() as c:
+        creds = c.credentials
+        if creds is None:
+            say(f"You were not logged in on {c.base_url}.")
+            return
+        if creds.from_env:
+            raise UsageProblem(
+                "The token comes from TRADEALERTS_TOKEN: unset it to log out of this shell."
+            )
+        from tradealerts.client.errors import ClientError
+
+        try:
+            c.logout()
+        except ClientError as exc:  # local copies are gone whatever the server said
+            say(f"Logged out here; the server could not revoke the session: {exc.message}")
+            return
+    say(f"Logged out of {c.base_url}; the session is revoked.")
+
+
+def whoami(
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)] = False,
+) -> None:
+    """Who is logged in: email, tier, its limits and the requests left this hour."""
+    from tradealerts.client import endpoints
+    from tradealerts.core.tiers import limits_for
+
+    with open_client() as c:
+        me = c.run(endpoints.me())
+        c.run(endpoints.watchlist())  # a counted request: its headers carry the quota
+        rate = c.rate_limit
+    lim = limits_for(me.tier)
+    symbols = sorted(lim.symbols)
+    timeframes = [tf.value for tf in sorted(lim.timeframes, key=lambda t: t.seconds)]
+    limits = {
+        "symbols": symbols,
+        "timeframes": timeframes,
+        "watchlist_items": lim.watchlist_items,
+        "active_alerts": lim.active_alerts,
+        "requests_per_hour": lim.requests_per_hour,
+    }
+    quota = (
+        {"limit": rate.limit, "remaining": rate.remaining, "reset": rate.reset} if rate else None
+    )
+    data = {
+        "server": c.base_url,
+        "email": me.email,
+        "tier": me.tier,
+        "display_name": me.display_name,
+        "email_verified": me.email_verified,
+        "totp_enabled": me.totp_enabled,
+        "limits": limits,
+        "quota": quota,
+    }
+    if json_out:
+        emit_json(data)
+        return
+    from datetime import UTC, datetime
+
+    left = "unknown"
+    if rate:
+        resets = datetime.fromtimestamp(rate.reset, UTC).strftime("%H:%M UTC")
+        left = f"{rate.remaining} of {rate.limit} (window frees from {resets})"
+    rows = [
+        ("Email", me.email),
+        ("Tier", me.tier),
+        ("Server", c.base_url),
+        ("Symbols", " ".join(symbols)),
+        ("Timeframes", " ".join(timeframes)),
+        ("Watchlist items", lim.watchlist_items),
+        ("Active alerts", lim.active_alerts),
+        ("Requests / hour", lim.requests_per_hour),
+        ("Requests left", left),
+        ("Two-factor", "on" if me.totp_enabled else "off"),
+    ]
+    from tradealerts.cli.output import console
+
+    table = make_table(None, ["", ""], rows)
+    table.show_header = False
+    console().print(table)

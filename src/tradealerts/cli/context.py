@@ -1,0 +1,49 @@
+"""What the root options set for every command, and the one way commands get a client.
+
+Only the standard library and typer here: ``tradealerts --help`` must stay light.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tradealerts.client import Client
+
+__all__ = ["STATE", "State", "UsageProblem", "open_client"]
+
+
+@dataclass
+class State:
+    server: str | None = None
+    verbose: bool = False
+
+
+#: Set by the root callback before any command runs (one command per process).
+STATE = State()
+
+
+class UsageProblem(Exception):
+    """A command line that cannot work (exit 2), found before anything is sent."""
+
+    exit_code = 2
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+        self.detail = ""
+
+
+def open_client() -> Client:
+    """A sync API client for ``--server``/``TRADEALERTS_SERVER`` (httpx imported here)."""
+    import sys
+
+    # httpx's package imports its own command-line tool (click, rich, pygments) only to offer
+    # ``httpx.main``; a None entry makes that import fail, which httpx handles, and saves a
+    # short-lived command about a third of httpx's import time.
+    if "httpx" not in sys.modules:
+        sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+    from tradealerts.client import Client
+
+    return Client(STATE.server)

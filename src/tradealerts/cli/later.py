@@ -1,0 +1,61 @@
+"""Commands whose features arrive in later releases: they say so and exit 0."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tradealerts.cli.output import JSON_OPTION_HELP, emit_json, make_table
+
+daemon_app = typer.Typer(help="The background alert notifier (coming in a later release).",
+                         no_args_is_help=True)  # fmt: skip
+
+
+def _coming(what: str) -> None:
+    typer.echo(f"{what} is coming in a later release.")
+
+
+def plan(json_out: Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)] = False) -> None:
+    """Your plan and its limits."""
+    from tradealerts.cli.context import open_client
+    from tradealerts.cli.output import console
+    from tradealerts.client import endpoints
+
+    with open_client() as c:
+        data = c.run(endpoints.billing())
+    if json_out:
+        emit_json(data)
+        return
+    rows = [("Plan", data["tier"]), ("Price", f"${data['price_usd_per_month']} / month")]
+    rows += [(k.replace("_", " ").capitalize(), v) for k, v in data["limits"].items()]
+    table = make_table(None, ["", ""], rows)
+    table.show_header = False
+    console().print(table)
+
+
+def upgrade() -> None:
+    """Upgrade to PRO (coming in a later release)."""
+    _coming("Upgrading from the command line")
+
+
+def billing() -> None:
+    """Invoices and payment method (coming in a later release)."""
+    _coming("Billing")
+
+
+def tui() -> None:
+    """The full-screen terminal app (coming in a later release)."""
+    _coming("The full-screen app")
+
+
+def _daemon_command(name: str) -> None:
+    def command() -> None:
+        _coming(f"tradealerts daemon {name}")
+
+    command.__doc__ = f"daemon {name} (coming in a later release)."
+    daemon_app.command(name)(command)
+
+
+for _name in ("run", "start", "stop", "status", "logs", "install"):
+    _daemon_command(_name)

@@ -1,0 +1,68 @@
+"""watchlist list|add|remove: the (symbol, timeframe) pairs you follow."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from tradealerts.cli.context import UsageProblem, open_client
+from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, say, when
+
+app = typer.Typer(help="The pairs you follow (5 on FREE, 50 on PRO).", no_args_is_help=True)
+JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
+
+
+@app.command("list")
+def list_items(json_out: JsonOpt = False) -> None:
+    """Your watchlist, oldest first."""
+    from tradealerts.client import endpoints
+
+    with open_client() as c:
+        items = c.run(endpoints.watchlist())
+    if json_out:
+        emit_json(items)
+        return
+    rows = [(i.id, i.symbol, i.timeframe, when(i.created_at)) for i in items]
+    console().print(make_table("Watchlist", ["Id", "Symbol", "Timeframe", "Added"], rows))
+
+
+@app.command("add")
+def add(
+    symbol: Annotated[str, typer.Argument(help="EURUSD, xauusd … (any case).")],
+    timeframe: Annotated[str, typer.Argument(help="M5 … D1 (any case).")],
+) -> None:
+    """Add a pair your tier allows."""
+    from tradealerts.cli.market import pair
+    from tradealerts.client import endpoints
+
+    sym, tf = pair(symbol, timeframe)
+    with open_client() as c:
+        item = c.run(endpoints.watchlist_add(sym, tf))
+    say(f"Added {item.symbol} {item.timeframe} (id {item.id}).")
+
+
+@app.command("remove")
+def remove(
+    item: Annotated[str, typer.Argument(help="The item's id, or SYMBOL.")],
+    timeframe: Annotated[str | None, typer.Argument(help="With SYMBOL: its timeframe.")] = None,
+) -> None:
+    """Remove an item by id, or by SYMBOL TIMEFRAME."""
+    from tradealerts.cli.market import pair
+    from tradealerts.client import endpoints
+
+    with open_client() as c:
+        if item.isdigit() and timeframe is None:
+            item_id, label = int(item), f"item {item}"
+        else:
+            if timeframe is None:
+                raise UsageProblem("Give an id, or SYMBOL and TIMEFRAME.")
+            sym, tf = pair(item, timeframe)
+            found = [
+                i for i in c.run(endpoints.watchlist()) if (i.symbol, i.timeframe) == (sym, tf)
+            ]
+            if not found:
+                raise UsageProblem(f"{sym} {tf} is not on your watchlist.")
+            item_id, label = found[0].id, f"{sym} {tf}"
+        c.run(endpoints.watchlist_remove(item_id))
+    say(f"Removed {label}.")

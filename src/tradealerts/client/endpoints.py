@@ -1,0 +1,273 @@
+"""Every API endpoint the client uses, as a typed ``Call``: ``client.run(endpoints.me())``.
+
+Built once here, sent by the sync or the async client alike. The response models are imported
+when an answer is parsed, not here: building every pydantic model of the API costs a
+short-lived command more than its request does.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+from tradealerts.client._flow import Call
+
+if TYPE_CHECKING:
+    from tradealerts.core.alerts.schemas import (
+        AlertCreate,
+        AlertHistoryPage,
+        AlertList,
+        AlertPublic,
+        AlertUpdate,
+    )
+    from tradealerts.core.schemas import (
+        Message,
+        NotificationPage,
+        NotificationPublic,
+        Preferences,
+        PreferencesUpdate,
+        Profile,
+        SupportPublic,
+        SymbolsPublic,
+        TokenPair,
+        TotpSetup,
+        UserPublic,
+        WatchlistItemPublic,
+    )
+
+Json = dict[str, Any]
+_API = "tradealerts.core.schemas"
+_ALERTS = "tradealerts.core.alerts.schemas"
+
+
+def _model_class(name: str) -> Any:
+    module = _ALERTS if name.startswith("Alert") else _API
+    return getattr(importlib.import_module(module), name)
+
+
+def _model(name: str) -> Callable[[httpx.Response], Any]:
+    """Parse the answer as the named core schema (imported on first use)."""
+    return lambda r: _model_class(name).model_validate_json(r.content)
+
+
+def _list(name: str) -> Callable[[httpx.Response], Any]:
+    def parse(r: httpx.Response) -> Any:
+        from pydantic import TypeAdapter
+
+        items: Any = list[_model_class(name)]  # type: ignore[misc]
+        return list(TypeAdapter(items).validate_json(r.content))
+
+    return parse
+
+
+def _json(r: httpx.Response) -> Json:
+    data = r.json()
+    return data if isinstance(data, dict) else {"items": data}
+
+
+def _none(_: httpx.Response) -> None:
+    return None
+
+
+def _clean(params: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in params.items() if v is not None}
+
+
+# -- auth (no token) -------------------------------------------------------------------
+def register(email: str, password: str, display_name: str = "") -> Call[Message]:
+    body = {"email": email, "password": password, "display_name": display_name}
+    return Call("POST", "/api/auth/register", _model("Message"), json=body, auth=False)
+
+
+def verify_email(email: str, code: str) -> Call[Message]:
+    body = {"email": email, "code": code}
+    return Call("POST", "/api/auth/verify-email", _model("Message"), json=body, auth=False)
+
+
+def resend_verification(email: str) -> Call[Message]:
+    body = {"email": email}
+    return Call("POST", "/api/auth/resend-verification", _model("Message"), json=body, auth=False)
+
+
+def login(
+    email: str, password: str, remember: bool = False, otp: str | None = None
+) -> Call[TokenPair]:
+    body = {"email": email, "password": password, "remember": remember, "otp": otp}
+    return Call("POST", "/api/auth/login", _model("TokenPair"), json=body, auth=False)
+
+
+def logout(refresh_token: str) -> Call[None]:
+    body = {"refresh_token": refresh_token}
+    return Call("POST", "/api/auth/logout", _none, json=body, auth=False)
+
+
+def totp_setup() -> Call[TotpSetup]:
+    return Call("POST", "/api/auth/2fa/setup", _model("TotpSetup"))
+
+
+def totp_enable(code: str) -> Call[Message]:
+    return Call("POST", "/api/auth/2fa/enable", _model("Message"), json={"code": code})
+
+
+def totp_disable(password: str, code: str) -> Call[Message]:
+    body = {"password": password, "code": code}
+    return Call("POST", "/api/auth/2fa/disable", _model("Message"), json=body)
+
+
+# -- user ------------------------------------------------------------------------------
+def me() -> Call[UserPublic]:
+    return Call("GET", "/api/user", _model("UserPublic"))
+
+
+def profile() -> Call[Profile]:
+    return Call("GET", "/api/user/profile", _model("Profile"))
+
+
+def preferences() -> Call[Preferences]:
+    return Call("GET", "/api/user/preferences", _model("Preferences"))
+
+
+def update_preferences(update: PreferencesUpdate) -> Call[Preferences]:
+    body = update.model_dump(exclude_none=True)
+    return Call("PATCH", "/api/user/preferences", _model("Preferences"), json=body)
+
+
+def update_profile(**fields: str) -> Call[Profile]:
+    return Call("PATCH", "/api/user/profile", _model("Profile"), json=fields)
+
+
+def change_password(current: str, new: str) -> Call[Message]:
+    body = {"current_password": current, "new_password": new}
+    return Call("POST", "/api/user/password", _model("Message"), json=body)
+
+
+def change_email(new_email: str, password: str) -> Call[Message]:
+    body = {"new_email": new_email, "password": password}
+    return Call("POST", "/api/user/email", _model("Message"), json=body)
+
+
+def confirm_email(email: str, code: str) -> Call[UserPublic]:
+    body = {"email": email, "code": code}
+    return Call("POST", "/api/user/email/verify", _model("UserPublic"), json=body)
+
+
+def billing() -> Call[Json]:
+    return Call("GET", "/api/user/billing", _json)
+
+
+def export() -> Call[Json]:
+    return Call("GET", "/api/user/export", _json)
+
+
+def delete_account(password: str) -> Call[None]:
+    return Call("DELETE", "/api/user", _none, json={"password": password})
+
+
+# -- market ----------------------------------------------------------------------------
+def symbols() -> Call[SymbolsPublic]:
+    return Call("GET", "/api/symbols", _model("SymbolsPublic"))
+
+
+def indicators(symbol: str, timeframe: str, bars: int = 300) -> Call[Json]:
+    path = f"/api/indicators/{symbol}/{timeframe}"
+    return Call("GET", path, _json, params={"bars": bars})
+
+
+# -- watchlist -------------------------------------------------------------------------
+def watchlist() -> Call[list[WatchlistItemPublic]]:
+    return Call("GET", "/api/watchlist", _list("WatchlistItemPublic"))
+
+
+def watchlist_add(symbol: str, timeframe: str) -> Call[WatchlistItemPublic]:
+    body = {"symbol": symbol, "timeframe": timeframe}
+    return Call("POST", "/api/watchlist", _model("WatchlistItemPublic"), json=body)
+
+
+def watchlist_remove(item_id: int) -> Call[None]:
+    return Call("DELETE", f"/api/watchlist/{item_id}", _none)
+
+
+# -- alerts ----------------------------------------------------------------------------
+def alerts(status: str | None = None, symbol: str | None = None) -> Call[AlertList]:
+    params = _clean({"status": status, "symbol": symbol})
+    return Call("GET", "/api/alerts", _model("AlertList"), params=params)
+
+
+def alert(alert_id: int) -> Call[AlertPublic]:
+    return Call("GET", f"/api/alerts/{alert_id}", _model("AlertPublic"))
+
+
+def alert_create(alert: AlertCreate) -> Call[AlertPublic]:
+    body = alert.model_dump(mode="json", exclude_none=True)
+    return Call("POST", "/api/alerts", _model("AlertPublic"), json=body)
+
+
+def alert_update(alert_id: int, update: AlertUpdate) -> Call[AlertPublic]:
+    body = update.model_dump(mode="json", exclude_unset=True)
+    return Call("PATCH", f"/api/alerts/{alert_id}", _model("AlertPublic"), json=body)
+
+
+def alert_delete(alert_id: int) -> Call[None]:
+    return Call("DELETE", f"/api/alerts/{alert_id}", _none)
+
+
+def alert_pause(alert_id: int) -> Call[AlertPublic]:
+    return Call("POST", f"/api/alerts/{alert_id}/pause", _model("AlertPublic"))
+
+
+def alert_resume(alert_id: int) -> Call[AlertPublic]:
+    return Call("POST", f"/api/alerts/{alert_id}/resume", _model("AlertPublic"))
+
+
+def alert_history(
+    alert_id: int | None = None,
+    symbol: str | None = None,
+    since: str | None = None,
+    until: str | None = None,
+    page: int = 1,
+    per_page: int = 50,
+) -> Call[AlertHistoryPage]:
+    params = _clean(
+        {
+            "alert_id": alert_id,
+            "symbol": symbol,
+            "since": since,
+            "until": until,
+            "page": page,
+            "per_page": per_page,
+        }
+    )
+    return Call("GET", "/api/alerts/history", _model("AlertHistoryPage"), params=params)
+
+
+# -- notifications and support ---------------------------------------------------------
+def notifications(
+    page: int = 1, per_page: int = 20, unread_only: bool = False
+) -> Call[NotificationPage]:
+    params = {"page": page, "per_page": per_page, "unread_only": unread_only}
+    return Call("GET", "/api/notifications", _model("NotificationPage"), params=params)
+
+
+def notification_read(notification_id: int) -> Call[NotificationPublic]:
+    path = f"/api/notifications/{notification_id}/read"
+    return Call("POST", path, _model("NotificationPublic"))
+
+
+def notifications_read_all() -> Call[None]:
+    return Call("POST", "/api/notifications/read-all", _none)
+
+
+def notification_delete(notification_id: int) -> Call[None]:
+    return Call("DELETE", f"/api/notifications/{notification_id}", _none)
+
+
+def support(subject: str, body: str) -> Call[SupportPublic]:
+    payload = {"subject": subject, "body": body}
+    return Call("POST", "/api/support", _model("SupportPublic"), json=payload)
+
+
+def support_tickets() -> Call[list[SupportPublic]]:
+    return Call("GET", "/api/support", _list("SupportPublic"))

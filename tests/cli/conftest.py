@@ -1,0 +1,148 @@
+"""Fixtures for CLI tests: one real server per module, the real ``tradealerts`` command run as a
+subprocess against it, each user with a home and a keyring of their own."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiosmtpd.controller import Controller
+from tests.server.serverkit import PW, Clock, Inbox, Running, free_port, start_server
+
+from tradealerts.server.settings import Settings
+
+_ids = itertools.count(1)
+KEYRINGRC = "[backend]\ndefault-keyring=keyrings.alt.file.PlaintextKeyring\n"
+
+
+@dataclass
+class Cli:
+    """The ``tradealerts`` command of one person: their home, keyring and server."""
+
+    server: Running
+    root: Path
+    email: str
+    password: str = PW
+    tokens: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def home(self) -> Path:
+        return self.root / "home"
+
+    @property
+    def keyring_file(self) -> Path:
+        return self.root / "data" / "python_keyring" / "keyring_pass.cfg"
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if not k.startswith(("TRADEALERTS_", "PYTHON_KEYRING")) and k != "NO_COLOR"
+        }
+        env.update(
+            TRADEALERTS_HOME=str(self.home),
+            TRADEALERTS_SERVER=self.server.url,
+            XDG_CONFIG_HOME=str(self.root / "config"),
+            XDG_DATA_HOME=str(self.root / "data"),
+            COLUMNS="200",
+            LINES="50",
+            PYTHONIOENCODING="utf-8",
+        )
+        env.update(extra)
+        return env
+
+    def run(
+        self, *args: str, input: str | None = None, timeout: float = 60, **env: str
+    ) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "tradealerts", *args],
+            input=input if input is not None else "",
+            capture_output=True,
+            text=True,
+            env=self.env(**env),
+            timeout=timeout,
+            check=False,
+        )
+
+    def ok(self, *args: str, input: str | None = None, **env: str) -> str:
+        r = self.run(*args, input=input, **env)
+        assert r.returncode == 0, (args, r.returncode, r.stdout, r.stderr)
+        return r.stdout
+
+    def json(self, *args: str, **env: str) -> Any:
+        return json.loads(self.ok(*args, "--json", **env))
+
+    def login(self, **env: str) -> str:
+        return self.ok("login", "--email", self.email, "--password-stdin",
+                       input=self.password + "\n", **env)  # fmt: skip
+
+    def register_verify(self) -> None:
+        """Sign up through the command itself, with the code from the real mail."""
+        self.ok("register", "--email", self.email, "--password-stdin", input=self.password + "\n")
+        code = self.server.inbox.code_for(self.email)
+        self.ok("verify", code)
+
+
+def make_home(root: Path) -> None:
+    (root / "config" / "python_keyring").mkdir(parents=True)
+    (root / "config" / "python_keyring" / "keyringrc.cfg").write_text(KEYRINGRC)
+
+
+@pytest.fixture(scope="module")
+def module_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("cli")
+
+
+def _serve(root: Path, **overrides: Any) -> Iterator[Running]:
+    inbox = Inbox()
+    port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=port)
+    controller.start()
+    values: dict[str, Any] = {
+        "home": root / "server",
+        "database_url": f"sqlite:///{root / 'server.db'}",
+        "port": free_port(),
+        "smtp_url": f"smtp://127.0.0.1:{port}",
+        "feed": "synthetic",
+        "history_bars": 300,
+        "owner_email": "owner@example.com",
+        "secret_key": "test-secret-key-0123456789abcdef",
+    }
+    values.update(overrides)
+    srv = start_server(Settings(**values), Clock(), inbox)
+    try:
+        yield srv
+    finally:
+        srv.stop()
+        controller.stop()
+
+
+@pytest.fixture(scope="module")
+def server(module_tmp: Path) -> Iterator[Running]:
+    """One server for the whole module (users never share state: each has its own email)."""
+    yield from _serve(module_tmp)
+
+
+@pytest.fixture
+def person(server: Running, tmp_path: Path) -> Cli:
+    """A fresh person with a home of their own; not registered yet."""
+    make_home(tmp_path)
+    return Cli(server, tmp_path, f"user{next(_ids)}-{os.getpid()}@example.com")
+
+
+@pytest.fixture
+def user(person: Cli) -> Cli:
+    """A verified FREE user logged in through ``tradealerts login``."""
+    from tests.server.serverkit import register_and_login
+
+    person.tokens = register_and_login(person.server, person.email, person.password)
+    person.login()
+    return person

@@ -1,0 +1,103 @@
+"""charts on a known replay file: the candles' price range and the line labels, in an 80×24
+terminal, a wide one and an ASCII one; expectations come from the server's own payload."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.cli.conftest import Cli, _serve, make_home
+from tests.server.serverkit import DATA, Running, register_and_login
+
+from tradealerts.core.symbols import format_price
+
+
+@pytest.fixture(scope="module")
+def server(module_tmp: Path) -> Iterator[Running]:
+    feed = f"replay:{DATA / 'eurusd_h1.csv'}"
+    for srv in _serve(module_tmp, feed=feed, replay_speed=0.0, history_bars=800):
+        engine = srv.app.state.engine
+        deadline = time.monotonic() + 30
+        while engine.state != "finished" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert engine.state == "finished"
+        yield srv
+
+
+@pytest.fixture(scope="module")
+def viewer(server: Running, module_tmp: Path) -> Cli:
+    root = module_tmp / "viewer"
+    make_home(root)
+    person = Cli(server, root, "viewer@example.com")
+    person.tokens = register_and_login(server, person.email)
+    person.login()
+    return person
+
+
+def _expected(viewer: Cli, bars: int) -> tuple[str, str, list[str]]:
+    """The range and the line labels the chart must show, from the server's payload."""
+    p = viewer.json("indicators", "EURUSD", "H1", "--bars", str(bars))
+    lows, highs = list(p["bars"]["low"]), list(p["bars"]["high"])
+    if p.get("forming"):
+        lows.append(p["forming"]["low"])
+        highs.append(p["forming"]["high"])
+    lo, hi = min(lows), max(highs)
+    labels = [
+        f"{'R' if ln['kind'] == 'resistance' else 'S'} {format_price('EURUSD', ln['price'])}"
+        for ln in p["horizontal_lines"]
+        if ln["broken_time"] is None and lo <= ln["price"] <= hi
+    ]
+    return format_price("EURUSD", lo), format_price("EURUSD", hi), labels
+
+
+def _bars_drawn(out: str) -> int:
+    m = re.search(r"(\d+) bars", out)
+    assert m, out
+    return int(m.group(1))
+
+
+def test_chart_in_80x24(viewer: Cli) -> None:
+    out = viewer.ok("charts", "eurusd", "h1", COLUMNS="80", LINES="24")
+    lines = out.rstrip("\n").splitlines()
+    assert len(lines) <= 24 and max(len(ln) for ln in lines) <= 80
+    n = _bars_drawn(out)
+    lo, hi, labels = _expected(viewer, n)
+    assert f"range {lo}–{hi}" in out
+    assert labels, "the replay file has active lines inside the window"
+    for label in labels:
+        assert label in out
+    assert "last " in out and "\x1b[" not in out  # not a terminal: no colour codes
+
+
+def test_chart_in_a_wide_terminal_draws_more_bars(viewer: Cli) -> None:
+    narrow = _bars_drawn(viewer.ok("charts", "EURUSD", "H1", COLUMNS="80", LINES="24"))
+    out = viewer.ok("charts", "EURUSD", "H1", COLUMNS="220", LINES="60")
+    lines = out.rstrip("\n").splitlines()
+    assert len(lines) <= 60 and max(len(ln) for ln in lines) <= 220
+    n = _bars_drawn(out)
+    assert n > narrow
+    lo, hi, labels = _expected(viewer, n)
+    assert f"range {lo}–{hi}" in out
+    for label in labels:
+        assert label in out
+
+
+def test_chart_bars_option_and_no_lines(viewer: Cli) -> None:
+    out = viewer.ok("charts", "EURUSD", "H1", "--bars", "40", "--no-lines")
+    assert _bars_drawn(out) == 41 or _bars_drawn(out) == 40  # 40 closed (+ forming if any)
+    lo, hi, labels = _expected(viewer, 40)
+    assert f"range {lo}–{hi}" in out
+    for label in labels:
+        assert label not in out
+
+
+def test_chart_degrades_to_ascii(viewer: Cli) -> None:
+    out = viewer.ok("charts", "EURUSD", "H1", COLUMNS="80", LINES="24", PYTHONIOENCODING="ascii")
+    assert out.isascii()
+    lo, hi, labels = _expected(viewer, _bars_drawn(out))
+    assert f"range {lo}-{hi}" in out
+    for label in labels:
+        assert label in out

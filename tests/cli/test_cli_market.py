@@ -1,0 +1,126 @@
+"""symbols, indicators, watchlist and the failures around them (locked pair, typo, quota),
+through the real command against a real server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests.cli.conftest import Cli
+from tests.server.serverkit import set_tier
+
+from tradealerts.core.symbols import format_price
+
+
+def test_symbols_marks_locked_pairs(user: Cli) -> None:
+    data = user.json("symbols")
+    assert data["tier"] == "FREE"
+    by = {s["symbol"]: s for s in data["symbols"]}
+    allowed = [s for s in data["symbols"] if s["allowed"]]
+    locked = [s for s in data["symbols"] if not s["allowed"]]
+    assert allowed and locked
+    table = user.ok("symbols")
+    for s in data["symbols"]:
+        line = next(ln for ln in table.splitlines() if f" {s['symbol']} " in ln)
+        if s["allowed"]:
+            ok_tfs = [p["timeframe"] for p in s["timeframes"] if p["allowed"]]
+            assert " ".join(ok_tfs) in line
+        else:
+            need = {p["required_tier"] for p in s["timeframes"]}
+            assert "locked" in line and "/".join(sorted(need)) in line
+    assert by["GBPUSD"]["allowed"] is False
+
+
+def test_indicators_json_and_table(user: Cli) -> None:
+    payload = user.json("indicators", "eurusd", "h1", "--bars", "50")
+    assert payload["symbol"] == "EURUSD" and payload["timeframe"] == "H1"
+    assert len(payload["bars"]["close"]) == 50
+    table = user.ok("indicators", "EURUSD", "H1", "--bars", "50")
+    assert "EURUSD H1" in table and "50 bars" in table
+    for ln in payload["horizontal_lines"]:
+        assert ln["id"] in table and format_price("EURUSD", ln["price"]) in table
+
+
+def test_a_locked_pair_exits_4_naming_the_tier(user: Cli) -> None:
+    r = user.run("indicators", "GBPUSD", "H1")
+    assert r.returncode == 4, r.stderr
+    assert "PRO" in r.stderr and "GBPUSD" in r.stderr and not r.stdout
+    r = user.run("charts", "EURUSD", "M5")
+    assert r.returncode == 4 and "PRO" in r.stderr
+
+
+def test_typos_are_usage_errors(user: Cli) -> None:
+    r = user.run("indicators", "EURUSX", "H1")
+    assert r.returncode == 2 and "Unknown symbol" in r.stderr
+    r = user.run("charts", "EURUSD", "H3")
+    assert r.returncode == 2 and "M5, M15" in r.stderr
+    r = user.run("indicators")
+    assert r.returncode == 2 and "Missing argument" in r.stderr
+
+
+def test_quota_exhausted_exits_5_with_the_wait(user: Cli) -> None:
+    with user.server.client(user.tokens["access_token"]) as c:
+        limit = int(c.get("/api/symbols").headers["x-ratelimit-limit"])
+        for _ in range(limit - 1):
+            assert c.get("/api/symbols").status_code == 200
+    r = user.run("symbols")
+    assert r.returncode == 5, r.stderr
+    assert f"{limit} requests" in r.stderr and "try again in" in r.stderr
+    assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+
+
+def test_watchlist_add_list_remove(user: Cli) -> None:
+    assert user.json("watchlist", "list") == []
+    assert "Added EURUSD H4" in user.ok("watchlist", "add", "eurusd", "h4")
+    user.ok("watchlist", "add", "XAUUSD", "H1")
+    items = user.json("watchlist", "list")
+    assert [(i["symbol"], i["timeframe"]) for i in items] == [("EURUSD", "H4"), ("XAUUSD", "H1")]
+    table = user.ok("watchlist", "list")
+    assert "XAUUSD" in table and str(items[1]["id"]) in table
+    r = user.run("watchlist", "add", "EURUSD", "H4")
+    assert r.returncode == 1 and "already" in r.stderr
+    r = user.run("watchlist", "add", "GBPUSD", "H1")
+    assert r.returncode == 4 and "PRO" in r.stderr
+    user.ok("watchlist", "remove", str(items[0]["id"]))
+    user.ok("watchlist", "remove", "xauusd", "h1")
+    assert user.json("watchlist", "list") == []
+    r = user.run("watchlist", "remove", "999999")
+    assert r.returncode == 1 and "no watchlist item" in r.stderr
+
+
+def test_pro_user_sees_every_pair(user: Cli) -> None:
+    set_tier(user.server, user.email, "PRO")
+    data = user.json("symbols")
+    assert data["tier"] == "PRO" and all(s["allowed"] for s in data["symbols"])
+    assert user.json("whoami")["tier"] == "PRO"
+    assert user.json("indicators", "GBPUSD", "M5", "--bars", "5")["symbol"] == "GBPUSD"
+
+
+def test_charts_watch_redraws_live_and_stops_on_ctrl_c(user: Cli) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tradealerts", "charts", "EURUSD", "H1", "--watch"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=user.env(COLUMNS="100", LINES="30"),
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        frames, deadline = 0, time.monotonic() + 60
+        while frames < 3 and time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            frames += "EURUSD H1 ·" in line
+        assert frames >= 3  # the first draw, then redraws on live events
+        os.killpg(proc.pid, signal.SIGINT)
+        out, errs = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, errs
+    assert "Stopped." in out and "Traceback" not in errs
