@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -30,6 +30,7 @@ __all__ = [
     "RowId",
     "SessionDep",
     "SettingsDep",
+    "caller_by_id",
     "client_ip",
 ]
 
@@ -166,15 +167,21 @@ async def get_caller(
 ) -> Caller:
     """The caller for read-only data endpoints, from the cache when it is fresh."""
     state = request.app.state
-    user_id = _claims(request, creds, state.clock())
+    caller = await caller_by_id(state, _claims(request, creds, state.clock()))
+    if caller is None:
+        raise NotLoggedIn("This account no longer exists.")
+    return caller
+
+
+async def caller_by_id(state: Any, user_id: int) -> Caller | None:
+    """The user's snapshot: cached while fresh, else loaded (off the event loop) and cached."""
     cache: CallerCache = state.callers
     caller = cache.get(user_id)
     if caller is None:
         generation = users_generation()
         caller = await run_in_threadpool(_load_caller, state.sessions, user_id)
-        if caller is None:
-            raise NotLoggedIn("This account no longer exists.")
-        cache.put(caller, generation)
+        if caller is not None:
+            cache.put(caller, generation)
     return caller
 
 

@@ -14,8 +14,8 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import func, select
 
 from tradealerts.core.tiers import Tier, check_pair
-from tradealerts.server.api.deps import CurrentCaller, _bearer
-from tradealerts.server.db.models import Event, User
+from tradealerts.server.api.deps import CurrentCaller, _bearer, caller_by_id
+from tradealerts.server.db.models import Event
 from tradealerts.server.errors import Invalid
 from tradealerts.server.events import Bus, event_json, events_after, resume_gap
 from tradealerts.server.security import decode_access_token
@@ -99,11 +99,6 @@ async def stream(
                 event_json(e) for e in events_after(s, user_id, after_id)
             ]
 
-    def current_tier() -> str | None:
-        with state.sessions() as s:
-            u = s.get(User, user_id)
-            return None if u is None else u.tier
-
     async def frames() -> AsyncIterator[str]:
         known_tier = tier.value
         gap, backlog = False, list[dict[str, Any]]()
@@ -151,10 +146,12 @@ async def stream(
                     kind, data = await asyncio.wait_for(sub.queue.get(), min(heartbeat, left))
                 except TimeoutError:
                     yield ": heartbeat\n\n"
-                    fresh = await asyncio.to_thread(current_tier)
-                    if fresh is not None and fresh != known_tier:
-                        known_tier = fresh
-                        yield _frame("tier", {"tier": fresh})
+                    # the shared snapshot: streams of one user (and a thousand streams at
+                    # once) cost one lookup a second, not one each per heartbeat
+                    now_caller = await caller_by_id(state, user_id)
+                    if now_caller is not None and now_caller.tier != known_tier:
+                        known_tier = now_caller.tier
+                        yield _frame("tier", {"tier": known_tier})
                     continue
                 if kind == "alert":
                     if data is None:  # only woken: read what is new from the log
