@@ -37,5 +37,19 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
+## System packages the daemon's desktop-notification tests need (Debian): a D-Bus session bus,
+## a real notification server (dunst) on a virtual X display (Xvfb), and notify-send.
+TEST_DEPS_CMDS := dbus-daemon dunst dunstctl Xvfb notify-send
+TEST_DEPS_PKGS := dbus dunst xvfb libnotify-bin
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+test-deps:
+	@missing=""; for c in $(TEST_DEPS_CMDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "test-deps: missing$$missing; installing $(TEST_DEPS_PKGS)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(TEST_DEPS_PKGS); \
+	else echo "test-deps: $(TEST_DEPS_CMDS) present"; fi
+
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

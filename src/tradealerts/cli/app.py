@@ -12,7 +12,7 @@ from typing import Annotated
 import typer
 
 from tradealerts import __version__
-from tradealerts.cli import account, alerts, auth, later, market, watchlist
+from tradealerts.cli import account, alerts, auth, daemon, later, market, watchlist
 from tradealerts.cli.context import STATE
 
 app = typer.Typer(
@@ -69,7 +69,7 @@ app.command()(account.support)
 app.command()(account.docs)
 for _later in (later.plan, later.upgrade, later.billing, later.tui):
     app.command()(_later)
-app.add_typer(later.daemon_app, name="daemon")
+app.add_typer(daemon.app, name="daemon")
 
 
 def main() -> None:

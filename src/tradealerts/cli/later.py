@@ -8,9 +8,6 @@ import typer
 
 from tradealerts.cli.output import JSON_OPTION_HELP, emit_json, make_table
 
-daemon_app = typer.Typer(help="The background alert notifier (coming in a later release).",
-                         no_args_is_help=True)  # fmt: skip
-
 
 def _coming(what: str) -> None:
     typer.echo(f"{what} is coming in a later release.")
@@ -47,15 +44,3 @@ def billing() -> None:
 def tui() -> None:
     """The full-screen terminal app (coming in a later release)."""
     _coming("The full-screen app")
-
-
-def _daemon_command(name: str) -> None:
-    def command() -> None:
-        _coming(f"tradealerts daemon {name}")
-
-    command.__doc__ = f"daemon {name} (coming in a later release)."
-    daemon_app.command(name)(command)
-
-
-for _name in ("run", "start", "stop", "status", "logs", "install"):
-    _daemon_command(_name)

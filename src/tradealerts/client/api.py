@@ -242,9 +242,18 @@ class AsyncClient(_Base):
         return await self._drive(self._logout_flow())
 
     async def events(
-        self, symbols: Sequence[str] = (), last_event_id: str | None = None
+        self,
+        symbols: Sequence[str] = (),
+        last_event_id: str | None = None,
+        *,
+        read_timeout: float = 60.0,
+        on_retry: Callable[[int], None] | None = None,
     ) -> AsyncIterator[Event]:
-        """The stream's events; reconnects with a fresh token on ``reauth``."""
+        """The stream's events; reconnects with a fresh token on ``reauth``.
+
+        ``read_timeout``: seconds without a byte (heartbeats included) before the connection
+        counts as dead (``Unreachable``); ``on_retry`` receives the server's ``retry:`` (ms).
+        """
         from httpx_sse import aconnect_sse
 
         refreshed = False
@@ -260,7 +269,7 @@ class AsyncClient(_Base):
                     "/api/stream",
                     params=_stream_params(symbols),
                     headers=headers,
-                    timeout=httpx.Timeout(15.0, read=60.0),
+                    timeout=httpx.Timeout(15.0, read=read_timeout),
                 ) as source:
                     response = source.response
                     if response.status_code == 401 and not refreshed:
@@ -272,6 +281,8 @@ class AsyncClient(_Base):
                         raise api_error(response)
                     refreshed = False
                     async for sse in source.aiter_sse():
+                        if sse.retry is not None and on_retry is not None:
+                            on_retry(sse.retry)
                         if not sse.data:
                             continue  # a retry: frame alone
                         ev = _decode(sse.event, sse.data, sse.id)

@@ -1,0 +1,304 @@
+"""``tradealerts daemon``: the background notifier (run, start, stop, status, logs, install,
+uninstall). Only typer and the standard library at the top: the daemon loads in the commands."""
+
+from __future__ import annotations
+
+import sys
+import time
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from tradealerts.cli.context import STATE, UsageProblem
+from tradealerts.cli.output import JSON_OPTION_HELP
+
+if TYPE_CHECKING:
+    from tradealerts.daemon import DaemonPaths, Options
+
+app = typer.Typer(
+    help="The background notifier: every alert on your desktop, exactly once.",
+    no_args_is_help=True,
+)
+
+NotifierOpt = Annotated[
+    str,
+    typer.Option("--notifier", help="auto, desktop (desktop-notifier), notify-send or bell."),
+]
+SoundOpt = Annotated[bool, typer.Option("--sound/--no-sound", help="Play the alert sound.")]
+ExecOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--exec",
+        help="Run this shell command for each alert: the alert as JSON on stdin and as "
+        "TRADEALERTS_SYMBOL, _PRICE, _MESSAGE... variables. Failures are logged.",
+    ),
+]
+QuietOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--quiet-hours",
+        help="HH:MM-HH:MM local time (e.g. 22:00-07:00): alerts are kept and shown together "
+        "when quiet hours end; --exec still runs at once.",
+    ),
+]
+SymbolsOpt = Annotated[
+    str | None,
+    typer.Option("--symbols", help="Only these symbols, e.g. EURUSD,XAUUSD (default: all)."),
+]
+
+
+def _server() -> str:
+    from tradealerts.client.config import server_url
+
+    return server_url(STATE.server)
+
+
+def _options(
+    notifier: str, sound: bool, exec_cmd: str | None, quiet: str | None, symbols: str | None
+) -> Options:
+    from tradealerts.daemon.options import Options, QuietHours, parse_symbols
+
+    try:
+        return Options(
+            server=_server(),
+            notifier=notifier,
+            sound=sound,
+            exec_cmd=exec_cmd or None,
+            quiet_hours=QuietHours.parse(quiet) if quiet else None,
+            symbols=parse_symbols(symbols),
+        )
+    except ValueError as exc:
+        raise UsageProblem(str(exc)) from None
+
+
+def _paths() -> DaemonPaths:
+    from tradealerts.daemon.paths import DaemonPaths
+
+    return DaemonPaths.for_server(_server())
+
+
+def _fail(message: str, code: int = 1) -> typer.Exit:
+    typer.echo(message, err=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def run(
+    notifier: NotifierOpt = "auto",
+    sound: SoundOpt = True,
+    exec_cmd: ExecOpt = None,
+    quiet_hours: QuietOpt = None,
+    symbols: SymbolsOpt = None,
+    detached: Annotated[bool, typer.Option("--detached", hidden=True)] = False,
+) -> None:
+    """Run the daemon in the foreground (for debugging and service managers); Ctrl-C stops."""
+    from tradealerts.daemon.control import AlreadyRunning
+    from tradealerts.daemon.runner import run as run_daemon
+
+    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols)
+    try:
+        run_daemon(options, foreground=not detached)
+    except AlreadyRunning as exc:
+        raise _fail(str(exc)) from None
+    except ValueError as exc:  # a notifier asked for by name that cannot work here
+        raise _fail(f"tradealerts daemon: {exc}") from None
+
+
+@app.command()
+def start(
+    notifier: NotifierOpt = "auto",
+    sound: SoundOpt = True,
+    exec_cmd: ExecOpt = None,
+    quiet_hours: QuietOpt = None,
+    symbols: SymbolsOpt = None,
+) -> None:
+    """Start the daemon in the background; print its pid and log file."""
+    from tradealerts.daemon.control import AlreadyRunning, spawn
+
+    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols)
+    paths = _paths()
+    try:
+        pid = spawn(options, paths)
+    except AlreadyRunning as exc:
+        raise _fail(str(exc)) from None
+    except RuntimeError as exc:
+        raise _fail(f"tradealerts daemon: {exc}") from None
+    typer.echo(f"Started the daemon for {options.server} (pid {pid}).")
+    typer.echo(f"Log: {paths.log}")
+
+
+@app.command()
+def stop() -> None:
+    """Stop the running daemon (it finishes the alert in hand first)."""
+    from tradealerts.daemon.control import stop as stop_daemon
+
+    paths = _paths()
+    try:
+        pid = stop_daemon(paths)
+    except TimeoutError as exc:
+        raise _fail(str(exc)) from None
+    if pid is None:
+        typer.echo(f"No daemon is running for {paths.server}.")
+        return
+    typer.echo(f"Stopped the daemon for {paths.server} (pid {pid}).")
+
+
+def _local_midnight() -> float:
+    now = time.localtime()
+    return time.mktime((now.tm_year, now.tm_mon, now.tm_mday, 0, 0, 0, 0, 0, -1))
+
+
+def _status_data() -> dict[str, object]:
+    from datetime import UTC, datetime
+
+    from tradealerts.daemon.control import read_status, running_pid
+    from tradealerts.daemon.state import StateDB
+
+    paths = _paths()
+    pid = running_pid(paths)
+    info = read_status(paths) if pid else None
+    data: dict[str, object] = {
+        "running": bool(pid),
+        "pid": pid or None,
+        "server": paths.server,
+        "connected": bool(info and info.get("connected")),
+        "state": (info or {}).get("state", "stopped") if pid else "stopped",
+        "notifier": (info or {}).get("backend"),
+        "uptime_seconds": round(time.time() - float(info["started_at"]), 1)
+        if info and info.get("started_at")
+        else None,
+        "reconnects": (info or {}).get("reconnects"),
+        "last_error": (info or {}).get("last_error"),
+        "log": str(paths.log),
+        "last_event_id": None,
+        "last_event_at": None,
+        "alerts_today": 0,
+        "waiting": 0,
+    }
+    if paths.state_db.exists():
+        state = StateDB(paths.state_db)
+        try:
+            data["last_event_id"] = state.last_event_id()
+            recent = state.recent(1)
+            if recent:
+                data["last_event_at"] = recent[0].received_at
+            since = datetime.fromtimestamp(_local_midnight(), UTC)
+            counts = state.counts_since(since)
+            data["alerts_today"] = sum(n for s, n in counts.items() if s != "filtered")
+            data["waiting"] = len(state.with_status("pending")) + len(state.with_status("held"))
+        finally:
+            state.close()
+    return data
+
+
+@app.command()
+def status(
+    json_out: Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)] = False,
+) -> None:
+    """Is it running and connected? Server, last event, uptime, alerts today, notifier."""
+    from tradealerts.cli.output import console, emit_json, make_table
+
+    data = _status_data()
+    if json_out:
+        emit_json(data)
+        return
+    up = data["uptime_seconds"]
+    uptime = "—" if up is None else _duration(float(str(up)))
+    state = str(data["state"])
+    running = f"yes (pid {data['pid']})" if data["running"] else "no"
+    rows = [
+        ("Running", running),
+        ("Server", data["server"]),
+        ("Connected", "yes" if data["connected"] else f"no ({state})"),
+        ("Notifier", data["notifier"] or "—"),
+        ("Uptime", uptime),
+        ("Last event", _last_event(data)),
+        ("Alerts today", data["alerts_today"]),
+        ("Waiting (quiet hours or not yet shown)", data["waiting"]),
+        ("Log", data["log"]),
+    ]
+    if data.get("last_error") and not data["connected"]:
+        rows.append(("Last error", data["last_error"]))
+    table = make_table(None, ["", ""], rows)
+    table.show_header = False
+    console().print(table)
+
+
+def _last_event(data: dict[str, object]) -> str:
+    if not data["last_event_id"]:
+        return "—"
+    return f"#{data['last_event_id']} at {data['last_event_at']}"
+
+
+def _duration(seconds: float) -> str:
+    s = int(seconds)
+    d, s = divmod(s, 86400)
+    h, s = divmod(s, 3600)
+    m, s = divmod(s, 60)
+    return (f"{d}d " if d else "") + (f"{h}h " if d or h else "") + f"{m}m {s}s"
+
+
+@app.command()
+def logs(
+    follow: Annotated[bool, typer.Option("--follow", "-f", help="Print new lines.")] = False,
+    lines: Annotated[int, typer.Option("--lines", "-n", help="How many lines to show.")] = 50,
+) -> None:
+    """Show the daemon's log (the last lines; -f to follow)."""
+    from tradealerts.daemon.log import follow as follow_log
+    from tradealerts.daemon.log import tail
+
+    paths = _paths()
+    if not paths.log.exists() and not follow:
+        typer.echo(f"No log yet at {paths.log}: the daemon has not run for {paths.server}.")
+        return
+    shown, offset = tail(paths.log, lines)
+    for line in shown:
+        typer.echo(line)
+    if follow:
+        sys.stdout.flush()
+        for line in follow_log(paths.log, offset):
+            typer.echo(line)
+            sys.stdout.flush()
+
+
+PlatformOpt = Annotated[
+    str | None, typer.Option("--platform", hidden=True, help="linux, darwin or win32.")
+]
+
+
+@app.command()
+def install(
+    notifier: NotifierOpt = "auto",
+    sound: SoundOpt = True,
+    exec_cmd: ExecOpt = None,
+    quiet_hours: QuietOpt = None,
+    symbols: SymbolsOpt = None,
+    platform: PlatformOpt = None,
+) -> None:
+    """Start the daemon at login: systemd --user unit, launchd agent or Windows Startup."""
+    from tradealerts.daemon.service import install as install_service
+
+    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols)
+    try:
+        svc = install_service(options, platform)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    typer.echo(f"Wrote {svc.path}")
+    typer.echo("Enable it (starts now and at every login) with:")
+    typer.echo(f"  {svc.enable}")
+
+
+@app.command()
+def uninstall(platform: PlatformOpt = None) -> None:
+    """Remove the login service written by install."""
+    from tradealerts.daemon.service import uninstall as uninstall_service
+
+    try:
+        svc = uninstall_service(_server(), platform)
+    except ValueError as exc:
+        raise _fail(str(exc)) from None
+    if svc is None:
+        typer.echo(f"No login service is installed for {_server()}.")
+        return
+    typer.echo(f"Removed {svc.path}")
+    typer.echo(f"If it is still running, stop it with: {svc.disable}")
