@@ -355,3 +355,13 @@ def test_expiry_stops_an_alert_and_says_so(srv: Running) -> None:
     r = c.post(f"/api/alerts/{a['id']}/resume")
     assert r.status_code == 409 and "expired" in r.json()["error"]["message"]
     assert any(n["kind"] == "alert_expired" for n in c.get("/api/notifications").json()["items"])
+
+
+def test_a_deleted_alerts_id_is_never_reused_and_the_next_alert_fires(srv: Running) -> None:
+    c = user(srv, "reuse@example.com")
+    gone = c.post("/api/alerts", json=alert(level=HIGH)).json()["id"]
+    assert c.delete(f"/api/alerts/{gone}").status_code == 204
+    new = c.post("/api/alerts", json=alert(condition="greater_than", level=LOW)).json()["id"]
+    assert new > gone
+    fired = wait_until(lambda: c.get("/api/alerts/history").json()["items"], what="a fire")
+    assert [e["alert_id"] for e in fired] == [new]
