@@ -22,7 +22,9 @@ def test_values_map_to_the_condition(person: Cli) -> None:
     r = person.run("alerts", "create", "EURUSD", "H1", "crossing_up", "1.09", "1.10")
     assert r.returncode == 2 and "crossing_up takes LEVEL" in r.stderr
     r = person.run("alerts", "create", "EURUSD", "H1", "entering_channel", "1.08")
-    assert r.returncode == 2 and "upper" in r.stderr
+    assert r.returncode == 2 and "entering_channel needs LOWER UPPER" in r.stderr
+    r = person.run("alerts", "create", "eurusd", "h1", "crossing_up")
+    assert r.returncode == 2 and "EURUSD H1 crossing_up LEVEL" in r.stderr
     r = person.run("alerts", "create", "EURUSD", "H1", "moving_up", "0.005", "0")
     assert r.returncode == 2 and "bars" in r.stderr
     r = person.run("alerts", "create", "EURUSD", "H1", "entering_channel", "1.09", "1.08")

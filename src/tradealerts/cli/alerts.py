@@ -205,6 +205,14 @@ def create(
     for key, value in (("side", side), ("line_id", line_id), ("distance", distance)):
         if value is not None:
             data[key] = value
+    from tradealerts.core.alerts.conditions import REQUIRED_VALUES
+
+    needs = REQUIRED_VALUES[cond]
+    if any(name not in data for name in needs):
+        shape = " ".join(n.upper() for n in needs)
+        raise UsageProblem(
+            f"{cond.value} needs {shape}: tradealerts alerts create {sym} {tf} {cond.value} {shape}"
+        )
     data.update(frequency=frequency, price_source=source)
     if expires:
         data["expires_at"] = parse_expiry(expires, now)
