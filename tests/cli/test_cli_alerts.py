@@ -3,7 +3,13 @@ create/list/pause/resume/delete/history round trip against a real server."""
 
 from __future__ import annotations
 
-from tests.cli.conftest import Cli
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from tests.cli.conftest import Cli, _serve
+from tests.server.serverkit import Running
 
 
 def test_a_mistyped_condition_gets_did_you_mean(person: Cli) -> None:
@@ -16,7 +22,9 @@ def test_values_map_to_the_condition(person: Cli) -> None:
     r = person.run("alerts", "create", "EURUSD", "H1", "crossing_up", "1.09", "1.10")
     assert r.returncode == 2 and "crossing_up takes LEVEL" in r.stderr
     r = person.run("alerts", "create", "EURUSD", "H1", "entering_channel", "1.08")
-    assert r.returncode == 2 and "upper" in r.stderr
+    assert r.returncode == 2 and "entering_channel needs LOWER UPPER" in r.stderr
+    r = person.run("alerts", "create", "eurusd", "h1", "crossing_up")
+    assert r.returncode == 2 and "EURUSD H1 crossing_up LEVEL" in r.stderr
     r = person.run("alerts", "create", "EURUSD", "H1", "moving_up", "0.005", "0")
     assert r.returncode == 2 and "bars" in r.stderr
     r = person.run("alerts", "create", "EURUSD", "H1", "entering_channel", "1.09", "1.08")
@@ -40,3 +48,68 @@ def test_expiry_frequency_and_webhook_are_checked_first(person: Cli) -> None:
 def test_a_valid_alert_needs_a_login(person: Cli) -> None:
     r = person.run("alerts", "create", "EURUSD", "H1", "crossing_up", "1.09", "--expires", "7d")
     assert r.returncode == 3 and "tradealerts login" in r.stderr
+
+
+# -- against a real server whose feed moves (tick_rate=20) ---------------------------------
+LOW = 0.5  # below every price the synthetic EURUSD reaches: greater_than fires at once
+HIGH = 900_000.0  # above every price: never reached
+
+
+@pytest.fixture(scope="module")
+def server(module_tmp: Path) -> Iterator[Running]:
+    yield from _serve(module_tmp, tick_rate=20)
+
+
+def test_create_list_show_update_pause_resume_delete(user: Cli) -> None:
+    a = user.json("alerts", "create", "eurusd", "h1", "crossing_up", str(HIGH),
+                  "--frequency", "once_per_bar", "--expires", "7d", "--email",
+                  "--message", "{{symbol}} up through {{level}}")  # fmt: skip
+    assert (a["symbol"], a["timeframe"], a["condition"]) == ("EURUSD", "H1", "crossing_up")
+    assert a["level"] == HIGH and a["frequency"] == "once_per_bar" and a["status"] == "active"
+    assert a["channels"] == {"email": True, "webhook_url": None}
+    expires = datetime.fromisoformat(a["expires_at"].replace("Z", "+00:00"))
+    assert timedelta(days=6, hours=23) < expires - datetime.now(UTC) <= timedelta(days=7)
+    page = user.json("alerts", "list")
+    assert [x["id"] for x in page["items"]] == [a["id"]]
+    assert page["active"] == 1 and page["limit"] == 5
+    table = user.ok("alerts", "list")
+    assert "1 of 5 active" in table and "crossing_up" in table and str(a["id"]) in table
+    assert user.json("alerts", "show", str(a["id"]))["id"] == a["id"]
+    changed = user.json("alerts", "update", str(a["id"]), "--level", str(HIGH - 1))
+    assert changed["level"] == HIGH - 1
+    assert user.json("alerts", "pause", str(a["id"]))["status"] == "paused"
+    assert user.json("alerts", "list", "--status", "paused")["items"][0]["id"] == a["id"]
+    assert user.json("alerts", "list", "--status", "active")["items"] == []
+    assert "resumed" in user.ok("alerts", "resume", str(a["id"]))
+    assert user.json("alerts", "show", str(a["id"]))["status"] == "active"
+    assert "deleted" in user.ok("alerts", "delete", str(a["id"]))
+    assert user.json("alerts", "list")["items"] == []
+    r = user.run("alerts", "show", str(a["id"]))
+    assert r.returncode == 1 and str(a["id"]) in r.stderr
+
+
+def test_values_map_positionally_per_condition(user: Cli) -> None:
+    ch = user.json("alerts", "create", "EURUSD", "H1", "entering_channel", "1.08", "1.09")
+    assert (ch["lower"], ch["upper"]) == (1.08, 1.09)
+    mv = user.json("alerts", "create", "EURUSD", "H4", "moving_up", "0.005", "10")
+    assert (mv["amount"], mv["bars"]) == (0.005, 10)
+    fr = user.json("alerts", "create", "XAUUSD", "H1", "new_fractal", "up")
+    assert fr["side"] == "up"
+    lt = user.json("alerts", "create", "EURUSD", "H1", "line_touch", "0.0005", "--side", "support")
+    assert (lt["distance"], lt["side"]) == (0.0005, "support")
+    for x in (ch, mv, fr, lt):
+        user.ok("alerts", "delete", str(x["id"]))
+
+
+def test_tier_refusals_exit_4(user: Cli) -> None:
+    r = user.run("alerts", "create", "GBPUSD", "H1", "crossing_up", "1.3")
+    assert r.returncode == 4 and "PRO" in r.stderr
+    r = user.run("alerts", "create", "EURUSD", "H1", "crossing_up", "1.3",
+                 "--webhook", "https://example.com/hook")  # fmt: skip
+    assert r.returncode == 4 and "PRO" in r.stderr
+    made = [user.json("alerts", "create", "EURUSD", "H1", "crossing_up", str(HIGH + i))["id"]
+            for i in range(5)]  # fmt: skip
+    r = user.run("alerts", "create", "EURUSD", "H1", "crossing_up", str(HIGH + 9))
+    assert r.returncode == 4 and "5" in r.stderr, r.stderr
+    for alert_id in made:
+        user.ok("alerts", "delete", str(alert_id))

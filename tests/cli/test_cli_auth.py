@@ -157,3 +157,28 @@ def test_server_down_is_one_clear_line(person: Cli) -> None:
     assert r.returncode == 3 and f"not logged in on {url}" in r.stderr
     r = person.run("symbols", "--server", url)  # a root option after the command: usage
     assert r.returncode == 2 and "No such option" in r.stderr
+
+
+def test_commands_refreshing_at_once_keep_the_session(user: Cli) -> None:
+    """Refresh tokens work once; a second use ends the session. Parallel commands with an
+    expired access token must therefore take turns (a lock) and reuse the fresh pair."""
+    import subprocess
+    import sys
+
+    entry = _keyring_entry(user)
+    _keyring_write(user, {**entry, "access_expires": "2020-01-01T00:00:00+00:00"})
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "tradealerts", "whoami", "--json"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=user.env(),
+        )
+        for _ in range(4)
+    ]
+    results = [(p.wait(60), p.stdout.read(), p.stderr.read()) for p in procs]  # type: ignore[union-attr]
+    for code, out, errs in results:
+        assert code == 0, errs
+        assert json.loads(out)["email"] == user.email
+    assert user.json("whoami")["email"] == user.email  # the session is still alive

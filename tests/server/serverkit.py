@@ -261,4 +261,4 @@ def wait_until(predicate: Any, timeout: float = 15.0, what: str = "condition") -
             return value
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
-        time.sleep(0.02)
+        time.sleep(0.05)

@@ -237,3 +237,16 @@ def test_tier_change_applies_on_the_next_request(server: Running) -> None:
     assert c.get("/api/indicators/GBPUSD/H1?bars=5").status_code == 200
     notes = c.get("/api/notifications").json()
     assert notes["items"][0]["kind"] == "tier_changed"
+
+
+def test_tokens_follow_the_servers_clock_not_the_wall_clock(server: Running) -> None:
+    """A server whose clock runs ahead (the tests' injectable clock) accepts the tokens it
+    issues: their issue time is in the wall clock's future, which PyJWT alone would refuse."""
+    tokens = register_and_login(server, "ahead@example.com")
+    server.clock.advance(hours=2)  # the first access token is now expired
+    r = server.client(tokens["access_token"]).get("/api/user")
+    assert r.status_code == 401 and r.json()["error"]["code"] == "token_expired"
+    with server.client() as c:
+        fresh = c.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+    assert fresh.status_code == 200, fresh.text
+    assert server.client(fresh.json()["access_token"]).get("/api/user").status_code == 200

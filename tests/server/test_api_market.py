@@ -203,3 +203,28 @@ def test_bad_bodies_are_4xx_with_the_error_body(server: Running, body: str) -> N
     r = c.post("/api/watchlist", content=body, headers={"content-type": "application/json"})
     assert r.status_code in (400, 422)
     assert set(err(r)) >= {"code", "message", "request_id"}
+
+
+def test_fast_path_and_documented_route_answer_alike(server: Running) -> None:
+    """The second request takes the fast path (its caller is cached); an extra query
+    parameter sends the third to the documented route. Same body, ETag and counting."""
+    token = register_and_login(server, "fast@example.com")["access_token"]
+    c = server.client(token)
+    url = "/api/indicators/EURUSD/H1"
+    answers = [c.get(url, params=p) for p in ({"bars": 50}, {"bars": 50}, {"bars": 50, "x": 1})]
+    assert [r.status_code for r in answers] == [200, 200, 200]
+    fast_answer, documented = answers[1], answers[2]
+    if fast_answer.headers["ETag"] == documented.headers["ETag"]:  # no tick in between
+        assert fast_answer.content == documented.content
+    remaining = [int(r.headers["X-RateLimit-Remaining"]) for r in answers]
+    assert remaining == [remaining[0], remaining[0] - 1, remaining[0] - 2]  # each counted once
+    assert all(r.headers.get("X-Request-ID") for r in answers)
+    fast = c.get(url, params={"bars": 50}, headers={"If-None-Match": answers[1].headers["ETag"]})
+    assert fast.status_code in (200, 304)
+    # refusals still come from the documented route, with the one error body
+    r = c.get("/api/indicators/GBPUSD/H1")
+    assert r.status_code == 403 and r.json()["error"]["required_tier"] == "PRO"
+    r = c.get(url, params={"bars": 0})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "bars"
+    set_tier(server, "fast@example.com", "PRO")
+    assert c.get("/api/indicators/GBPUSD/H1").status_code == 200  # at once, not in a second

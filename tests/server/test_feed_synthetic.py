@@ -134,7 +134,26 @@ async def test_now_defaults_to_the_clock() -> None:
         bars = await feed.bars("EURUSD", tf, 5)
         assert bars.forming is not None and bars.forming.time == tf.bar_open(START)
     first = next(ev for ev in await take(feed, 1) if isinstance(ev, Tick))
-    assert first.time == START + 0.5  # now = floor(clock), then 0.5 s per tick
+    # live ticks carry the wall clock (at stream start, then 0.5 s per tick), not the
+    # floored start the history ends at
+    assert first.time == START + 0.9 + 0.5
+
+
+async def test_live_pacing_does_not_drift_behind_the_clock() -> None:
+    """Each step sleeps to its deadline: a slow consumer does not push every later tick
+    further behind (sleeping a fixed interval fell ~4 % behind under load)."""
+    now = [START + 0.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        now[0] += seconds + 0.1  # every wake-up comes 0.1 s late
+
+    feed = await started(start_time=None, clock=lambda: now[0], tick_rate=2.0, sleep=sleep)
+    ticks = [ev for ev in await take(feed, 15 * 4) if isinstance(ev, Tick)]
+    times = sorted({t.time for t in ticks})
+    assert times == [START + 0.5 * k for k in range(1, 5)]
+    assert slept[0] == 0.5 and all(abs(s - 0.4) < 1e-6 for s in slept[1:])
 
 
 LEVELS = [
@@ -282,10 +301,15 @@ async def test_live_ticks_and_bar_closes_agree() -> None:
 async def test_close_ends_the_stream_and_sleep_paces_it() -> None:
     naps: list[float] = []
 
+    now = [float(START)]
+
     async def recording_sleep(seconds: float) -> None:
         naps.append(seconds)
+        now[0] += seconds  # the clock moves as the feed sleeps
 
-    feed = await started(symbols=("USDJPY", "ETHUSD"), tick_rate=4.0, sleep=recording_sleep)
+    feed = await started(
+        symbols=("USDJPY", "ETHUSD"), tick_rate=4.0, sleep=recording_sleep, clock=lambda: now[0]
+    )
     ticks = 0
     after_close = 0
     async for ev in feed.stream():  # no break: close() must end the loop by itself

@@ -123,3 +123,38 @@ def test_bad_last_event_id(server: Running) -> None:
     token = register_and_login(server, "l@example.com")["access_token"]
     r = server.client(token).get("/api/stream", headers={"Last-Event-ID": "abc"})
     assert r.status_code == 422 and r.json()["error"]["field"] == "Last-Event-ID"
+
+
+def test_many_open_streams_leave_the_server_responsive(make_server) -> None:
+    """Each stream used to hold a pooled database connection for its whole life: 15 open
+    streams exhausted the pool and every other request waited."""
+    srv = make_server(stream_heartbeat_seconds=5)
+    token = register_and_login(srv, "many@example.com")["access_token"]
+    c = srv.client(token)
+    streams = [open_stream(srv, token) for _ in range(30)]
+    opened = [s.__enter__() for s in streams]
+    try:
+        assert all(r.status_code == 200 for r in opened)
+        r = c.get("/api/symbols", timeout=5)
+        assert r.status_code == 200
+        event_id = fire_event(srv, "many@example.com")
+        for r in opened[:3]:
+            assert int(SSE(r).until("alert")["id"]) == event_id
+    finally:
+        for s in streams:
+            s.__exit__(None, None, None)
+
+
+def test_without_last_event_id_the_stream_starts_live(make_server) -> None:
+    srv = make_server(stream_heartbeat_seconds=0.3)
+    token = register_and_login(srv, "live@example.com")["access_token"]
+    before = fire_event(srv, "live@example.com")
+    with open_stream(srv, token) as r:
+        sse = SSE(r)
+        sse.frame()  # retry advice
+        assert sse.frame() == {"comment": "heartbeat"}  # the old event is not replayed
+        now = fire_event(srv, "live@example.com")
+        assert int(sse.until("alert")["id"]) == now
+    with open_stream(srv, token, **{"Last-Event-ID": "0"}) as r:
+        sse = SSE(r)
+        assert [int(sse.until("alert")["id"]) for _ in range(2)] == [before, now]

@@ -203,7 +203,7 @@ def notifications_list(
     if json_out:
         emit_json(data)
         return
-    rows = [(n.id, "" if n.read else "●", when(n.created_at), n.title, n.body) for n in data.items]
+    rows = [(n.id, "" if n.read else "*", when(n.created_at), n.title, n.body) for n in data.items]
     title = f"Notifications · {data.unread} unread of {data.total}"
     console().print(make_table(title, ["Id", "New", "Time", "Title", "Text"], rows))
 

@@ -61,7 +61,7 @@ def _problem(exc: Any) -> UsageProblem:
     return UsageProblem(f"{field}: {first['msg'].removeprefix('Value error, ')}")
 
 
-def _values(condition: Any, values: list[str]) -> dict[str, str]:
+def _values(condition: Any, values: list[str]) -> dict[str, Any]:
     from tradealerts.core.alerts.conditions import OPTIONAL_VALUES, REQUIRED_VALUES
 
     names = REQUIRED_VALUES[condition] + OPTIONAL_VALUES[condition]
@@ -70,7 +70,23 @@ def _values(condition: Any, values: list[str]) -> dict[str, str]:
         raise UsageProblem(
             f"{condition.value} takes {takes}; got {len(values)} values: {' '.join(values)}."
         )
-    return dict(zip(names, values, strict=False))
+    out: dict[str, Any] = {}
+    for name, text in zip(names, values, strict=False):
+        out[name] = _number(name, text) if name in _NUMBERS else text
+    return out
+
+
+_NUMBERS = {"level": float, "lower": float, "upper": float, "amount": float,
+            "distance": float, "bars": int}  # fmt: skip
+
+
+def _number(name: str, text: str) -> float | int:
+    try:
+        value: float | int = _NUMBERS[name](text)
+    except ValueError:
+        kind = "a whole number" if _NUMBERS[name] is int else "a number"
+        raise UsageProblem(f"{name.upper()}: expected {kind}, got {text!r}.") from None
+    return value
 
 
 def _line(a: Any) -> tuple[Any, ...]:
@@ -124,8 +140,8 @@ def list_alerts(
     if json_out:
         emit_json(page)
         return
-    title = f"Alerts · {page.get('active', '?')} of {page.get('limit', '?')} active"
-    console().print(make_table(title, _COLUMNS, [_line(a) for a in page["items"]]))
+    title = f"Alerts · {page.active} of {page.limit} active"
+    console().print(make_table(title, _COLUMNS, [_line(a) for a in page.items]))
 
 
 @app.command("show")
@@ -157,7 +173,9 @@ def create(
     expires: Annotated[
         str | None, typer.Option(help="30m, 12h, 7d, 2w, or an ISO date/time.")
     ] = None,
-    message: Annotated[str | None, typer.Option(help="Your text, with {placeholders}.")] = None,
+    message: Annotated[
+        str | None, typer.Option(help="Your text; {{symbol}} {{price}} {{level}} … fill in.")
+    ] = None,
     source: Annotated[str, typer.Option(help="Price source of ticks: bid or ask.")] = "bid",
     email: Annotated[bool, typer.Option("--email", help="Also mail me when it fires.")] = False,
     webhook: Annotated[
@@ -187,6 +205,14 @@ def create(
     for key, value in (("side", side), ("line_id", line_id), ("distance", distance)):
         if value is not None:
             data[key] = value
+    from tradealerts.core.alerts.conditions import REQUIRED_VALUES
+
+    needs = REQUIRED_VALUES[cond]
+    if any(name not in data for name in needs):
+        shape = " ".join(n.upper() for n in needs)
+        raise UsageProblem(
+            f"{cond.value} needs {shape}: tradealerts alerts create {sym} {tf} {cond.value} {shape}"
+        )
     data.update(frequency=frequency, price_source=source)
     if expires:
         data["expires_at"] = parse_expiry(expires, now)
@@ -307,19 +333,12 @@ def history(
         emit_json(data)
         return
     rows = []
-    for h in data.get("items", []):
-        deliveries = (
-            ", ".join(f"{d['channel']}:{d['status']}" for d in h.get("deliveries", [])) or "—"
-        )
+    for h in data.items:
+        sent = ", ".join(f"{d.channel}:{d.status}" for d in h.deliveries) or "-"
         rows.append(
-            (
-                h["id"], h.get("alert_id"), when(h.get("time")), f"{h['symbol']} {h['timeframe']}",
-                h["condition"], h.get("price"), h.get("message"), deliveries,
-            )
+            (h.id, h.alert_id, when(h.time), f"{h.symbol} {h.timeframe}", h.condition, h.price,
+             h.message, sent)
         )  # fmt: skip
-    title = f"Alert history · page {data.get('page', page)} · {data.get('total', len(rows))} total"
-    console().print(
-        make_table(
-            title, ["Id", "Alert", "Time", "Pair", "Condition", "Price", "Message", "Sent"], rows
-        )
-    )
+    title = f"Alert history · page {data.page} · {data.total} total"
+    columns = ["Id", "Alert", "Time", "Pair", "Condition", "Price", "Message", "Sent"]
+    console().print(make_table(title, columns, rows))

@@ -74,6 +74,10 @@ app.add_typer(daemon.app, name="daemon")
 
 def main() -> None:
     """Console-script entry point: every failure leaves as one line and an exit code."""
+    for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 terminal gets "?", never a crash
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="replace")
     try:
         app()
     except KeyboardInterrupt:

@@ -37,13 +37,16 @@ def symbols(json_out: JsonOpt = False) -> None:
         return
     rows = []
     for s in answer.symbols:
-        allowed = " ".join(p.timeframe for p in s.timeframes if p.allowed) or "—"
+        allowed = " ".join(p.timeframe for p in s.timeframes if p.allowed)
         locked = [p for p in s.timeframes if not p.allowed]
-        need = sorted({p.required_tier for p in locked if p.required_tier})
-        lock = f"🔒 {' '.join(p.timeframe for p in locked)} ({'/'.join(need)})" if locked else ""
+        need = "/".join(sorted({p.required_tier or "no plan" for p in locked}))
         if not s.allowed:
-            allowed, lock = "—", f"🔒 locked: needs {'/'.join(need) or 'no plan'}"
-        rows.append((s.symbol, allowed, lock, "yes" if s.available else "no"))
+            lock = f"locked: needs {need}"
+        elif locked:
+            lock = f"{' '.join(p.timeframe for p in locked)} need {need}"
+        else:
+            lock = ""
+        rows.append((s.symbol, allowed or "-", lock, "yes" if s.available else "no"))
     table = make_table(
         f"Symbols on your {answer.tier} plan",
         ["Symbol", "Timeframes", "Locked", "Data"],
@@ -75,7 +78,7 @@ def indicators(
     fr = payload.get("fractals", {})
     out.print(
         f"[bold]{sym} {tf}[/] · {len(closes)} bars · last "
-        f"{format_price(sym, last) if last is not None else '—'} · updated "
+        f"{format_price(sym, last) if last is not None else '-'} · updated "
         f"{when(payload.get('updated_at'))} · fractals {len(fr.get('up', []))} up, "
         f"{len(fr.get('down', []))} down"
     )

@@ -63,14 +63,14 @@ def make_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequenc
         justify = "right" if name.lower() in {"id", "price", "level", "value", "fired"} else "left"
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for row in rows:
-        table.add_row(*("—" if v is None else str(v) for v in row))
+        table.add_row(*("-" if v is None else str(v) for v in row))
     return table
 
 
 def when(value: datetime | str | None) -> str:
     """A time for people: ``2026-11-24 14:00 UTC``."""
     if value is None:
-        return "—"
+        return "-"
     if isinstance(value, str):
         try:
             parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))

@@ -9,13 +9,15 @@ from __future__ import annotations
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 import httpx
 
 from tradealerts.client.credentials import Credentials, CredentialStore
 from tradealerts.client.errors import NotLoggedIn, api_error
-from tradealerts.core.schemas import TokenPair
+
+if TYPE_CHECKING:
+    from tradealerts.core.schemas import TokenPair
 
 __all__ = ["Call", "Flow", "RateLimit", "RequestSpec", "Session"]
 
@@ -118,19 +120,36 @@ class Session:
 
     # -- flows -------------------------------------------------------------------------
     def refresh(self) -> Flow[Credentials]:
-        """Swap the refresh token for a new pair; a refusal means "not logged in"."""
+        """Swap the refresh token for a new pair; a refusal means "not logged in".
+
+        Under the store's lock, and only if no other process has swapped it meanwhile (then
+        its fresh pair is taken from the store instead).
+        """
         creds = self.credentials
         if creds is None or not creds.refresh_token:
             raise NotLoggedIn(f"You are not logged in on {self.base_url}: {LOGIN_HINT}")
-        response = yield RequestSpec(
-            "POST", "/api/auth/refresh", json={"refresh_token": creds.refresh_token}
-        )
-        if response.status_code in (400, 401, 422):
-            self.forget()
-            raise NotLoggedIn(f"Your session on {self.base_url} has ended: {LOGIN_HINT}")
-        if response.status_code >= 400:
-            raise api_error(response)
-        return self.accept(creds.email or "", TokenPair.model_validate_json(response.content))
+        with self.store.refresh_lock():
+            stored = self.store.load()
+            if (
+                stored is not None
+                and stored.email == creds.email
+                and stored.refresh_token not in (None, creds.refresh_token)
+                and not self._due(stored)
+            ):
+                self._creds = stored
+                return stored
+            response = yield RequestSpec(
+                "POST", "/api/auth/refresh", json={"refresh_token": creds.refresh_token}
+            )
+            if response.status_code in (400, 401, 422):
+                self.forget()
+                raise NotLoggedIn(f"Your session on {self.base_url} has ended: {LOGIN_HINT}")
+            if response.status_code >= 400:
+                raise api_error(response)
+            from tradealerts.core.schemas import TokenPair
+
+            pair = TokenPair.model_validate_json(response.content)
+            return self.accept(creds.email or "", pair)
 
     def authorization(self) -> Flow[dict[str, str]]:
         """The Authorization header, refreshing first when the access token is (nearly) dead."""

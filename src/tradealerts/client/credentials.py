@@ -12,10 +12,11 @@ mode 0600, and the first write of that file warns once on stderr.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
@@ -196,6 +197,25 @@ class CredentialStore:
 
     def current_email(self) -> str | None:
         return self.config.current_email(self.server)
+
+    @contextlib.contextmanager
+    def refresh_lock(self) -> Iterator[None]:
+        """Held while a refresh token is swapped, so two processes never use the same one
+        (the server would take the second use for theft and end the session). POSIX only;
+        elsewhere a no-op."""
+        try:
+            import fcntl
+        except ImportError:  # pragma: no cover - Windows
+            yield
+            return
+        path = self.file.with_name("refresh.lock")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
 
     def clear(self, email: str | None = None) -> None:
         """Remove every copy of a login (keyring and file) and forget it as current."""

@@ -1,44 +1,66 @@
 """Every API endpoint the client uses, as a typed ``Call``: ``client.run(endpoints.me())``.
 
-Built once here, sent by the sync or the async client alike.
+Built once here, sent by the sync or the async client alike. The response models are imported
+when an answer is parsed, not here: building every pydantic model of the API costs a
+short-lived command more than its request does.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 import httpx
-from pydantic import BaseModel, TypeAdapter
 
 from tradealerts.client._flow import Call
-from tradealerts.core.alerts.schemas import AlertCreate, AlertPublic, AlertUpdate
-from tradealerts.core.schemas import (
-    Message,
-    NotificationPage,
-    NotificationPublic,
-    Preferences,
-    PreferencesUpdate,
-    Profile,
-    SupportPublic,
-    SymbolsPublic,
-    TokenPair,
-    TotpSetup,
-    UserPublic,
-    WatchlistItemPublic,
-)
 
-M = TypeVar("M", bound=BaseModel)
+if TYPE_CHECKING:
+    from tradealerts.core.alerts.schemas import (
+        AlertCreate,
+        AlertHistoryPage,
+        AlertList,
+        AlertPublic,
+        AlertUpdate,
+    )
+    from tradealerts.core.schemas import (
+        Message,
+        NotificationPage,
+        NotificationPublic,
+        Preferences,
+        PreferencesUpdate,
+        Profile,
+        SupportPublic,
+        SymbolsPublic,
+        TokenPair,
+        TotpSetup,
+        UserPublic,
+        WatchlistItemPublic,
+    )
+
 Json = dict[str, Any]
+_API = "tradealerts.core.schemas"
+_ALERTS = "tradealerts.core.alerts.schemas"
 
 
-def _model(model: type[M]) -> Callable[[httpx.Response], M]:
-    return lambda r: model.model_validate_json(r.content)
+def _model_class(name: str) -> Any:
+    module = _ALERTS if name.startswith("Alert") else _API
+    return getattr(importlib.import_module(module), name)
 
 
-def _list(model: type[M]) -> Callable[[httpx.Response], list[M]]:
-    adapter = TypeAdapter(list[model])  # type: ignore[valid-type]
-    return lambda r: list(adapter.validate_json(r.content))
+def _model(name: str) -> Callable[[httpx.Response], Any]:
+    """Parse the answer as the named core schema (imported on first use)."""
+    return lambda r: _model_class(name).model_validate_json(r.content)
+
+
+def _list(name: str) -> Callable[[httpx.Response], Any]:
+    def parse(r: httpx.Response) -> Any:
+        from pydantic import TypeAdapter
+
+        items: Any = list[_model_class(name)]  # type: ignore[misc]
+        return list(TypeAdapter(items).validate_json(r.content))
+
+    return parse
 
 
 def _json(r: httpx.Response) -> Json:
@@ -57,24 +79,24 @@ def _clean(params: dict[str, Any]) -> dict[str, Any]:
 # -- auth (no token) -------------------------------------------------------------------
 def register(email: str, password: str, display_name: str = "") -> Call[Message]:
     body = {"email": email, "password": password, "display_name": display_name}
-    return Call("POST", "/api/auth/register", _model(Message), json=body, auth=False)
+    return Call("POST", "/api/auth/register", _model("Message"), json=body, auth=False)
 
 
 def verify_email(email: str, code: str) -> Call[Message]:
     body = {"email": email, "code": code}
-    return Call("POST", "/api/auth/verify-email", _model(Message), json=body, auth=False)
+    return Call("POST", "/api/auth/verify-email", _model("Message"), json=body, auth=False)
 
 
 def resend_verification(email: str) -> Call[Message]:
     body = {"email": email}
-    return Call("POST", "/api/auth/resend-verification", _model(Message), json=body, auth=False)
+    return Call("POST", "/api/auth/resend-verification", _model("Message"), json=body, auth=False)
 
 
 def login(
     email: str, password: str, remember: bool = False, otp: str | None = None
 ) -> Call[TokenPair]:
     body = {"email": email, "password": password, "remember": remember, "otp": otp}
-    return Call("POST", "/api/auth/login", _model(TokenPair), json=body, auth=False)
+    return Call("POST", "/api/auth/login", _model("TokenPair"), json=body, auth=False)
 
 
 def logout(refresh_token: str) -> Call[None]:
@@ -83,53 +105,53 @@ def logout(refresh_token: str) -> Call[None]:
 
 
 def totp_setup() -> Call[TotpSetup]:
-    return Call("POST", "/api/auth/2fa/setup", _model(TotpSetup))
+    return Call("POST", "/api/auth/2fa/setup", _model("TotpSetup"))
 
 
 def totp_enable(code: str) -> Call[Message]:
-    return Call("POST", "/api/auth/2fa/enable", _model(Message), json={"code": code})
+    return Call("POST", "/api/auth/2fa/enable", _model("Message"), json={"code": code})
 
 
 def totp_disable(password: str, code: str) -> Call[Message]:
     body = {"password": password, "code": code}
-    return Call("POST", "/api/auth/2fa/disable", _model(Message), json=body)
+    return Call("POST", "/api/auth/2fa/disable", _model("Message"), json=body)
 
 
 # -- user ------------------------------------------------------------------------------
 def me() -> Call[UserPublic]:
-    return Call("GET", "/api/user", _model(UserPublic))
+    return Call("GET", "/api/user", _model("UserPublic"))
 
 
 def profile() -> Call[Profile]:
-    return Call("GET", "/api/user/profile", _model(Profile))
+    return Call("GET", "/api/user/profile", _model("Profile"))
 
 
 def preferences() -> Call[Preferences]:
-    return Call("GET", "/api/user/preferences", _model(Preferences))
+    return Call("GET", "/api/user/preferences", _model("Preferences"))
 
 
 def update_preferences(update: PreferencesUpdate) -> Call[Preferences]:
     body = update.model_dump(exclude_none=True)
-    return Call("PATCH", "/api/user/preferences", _model(Preferences), json=body)
+    return Call("PATCH", "/api/user/preferences", _model("Preferences"), json=body)
 
 
 def update_profile(**fields: str) -> Call[Profile]:
-    return Call("PATCH", "/api/user/profile", _model(Profile), json=fields)
+    return Call("PATCH", "/api/user/profile", _model("Profile"), json=fields)
 
 
 def change_password(current: str, new: str) -> Call[Message]:
     body = {"current_password": current, "new_password": new}
-    return Call("POST", "/api/user/password", _model(Message), json=body)
+    return Call("POST", "/api/user/password", _model("Message"), json=body)
 
 
 def change_email(new_email: str, password: str) -> Call[Message]:
     body = {"new_email": new_email, "password": password}
-    return Call("POST", "/api/user/email", _model(Message), json=body)
+    return Call("POST", "/api/user/email", _model("Message"), json=body)
 
 
 def confirm_email(email: str, code: str) -> Call[UserPublic]:
     body = {"email": email, "code": code}
-    return Call("POST", "/api/user/email/verify", _model(UserPublic), json=body)
+    return Call("POST", "/api/user/email/verify", _model("UserPublic"), json=body)
 
 
 def billing() -> Call[Json]:
@@ -146,7 +168,7 @@ def delete_account(password: str) -> Call[None]:
 
 # -- market ----------------------------------------------------------------------------
 def symbols() -> Call[SymbolsPublic]:
-    return Call("GET", "/api/symbols", _model(SymbolsPublic))
+    return Call("GET", "/api/symbols", _model("SymbolsPublic"))
 
 
 def indicators(symbol: str, timeframe: str, bars: int = 300) -> Call[Json]:
@@ -156,12 +178,12 @@ def indicators(symbol: str, timeframe: str, bars: int = 300) -> Call[Json]:
 
 # -- watchlist -------------------------------------------------------------------------
 def watchlist() -> Call[list[WatchlistItemPublic]]:
-    return Call("GET", "/api/watchlist", _list(WatchlistItemPublic))
+    return Call("GET", "/api/watchlist", _list("WatchlistItemPublic"))
 
 
 def watchlist_add(symbol: str, timeframe: str) -> Call[WatchlistItemPublic]:
     body = {"symbol": symbol, "timeframe": timeframe}
-    return Call("POST", "/api/watchlist", _model(WatchlistItemPublic), json=body)
+    return Call("POST", "/api/watchlist", _model("WatchlistItemPublic"), json=body)
 
 
 def watchlist_remove(item_id: int) -> Call[None]:
@@ -169,29 +191,23 @@ def watchlist_remove(item_id: int) -> Call[None]:
 
 
 # -- alerts ----------------------------------------------------------------------------
-def alerts(status: str | None = None, symbol: str | None = None) -> Call[Json]:
-    """``{"items": [AlertPublic…], "active": n, "limit": n}`` (items as AlertPublic)."""
-
-    def parse(r: httpx.Response) -> Json:
-        data = _json(r)
-        data["items"] = [AlertPublic.model_validate(x) for x in data.get("items", [])]
-        return data
-
-    return Call("GET", "/api/alerts", parse, params=_clean({"status": status, "symbol": symbol}))
+def alerts(status: str | None = None, symbol: str | None = None) -> Call[AlertList]:
+    params = _clean({"status": status, "symbol": symbol})
+    return Call("GET", "/api/alerts", _model("AlertList"), params=params)
 
 
 def alert(alert_id: int) -> Call[AlertPublic]:
-    return Call("GET", f"/api/alerts/{alert_id}", _model(AlertPublic))
+    return Call("GET", f"/api/alerts/{alert_id}", _model("AlertPublic"))
 
 
 def alert_create(alert: AlertCreate) -> Call[AlertPublic]:
     body = alert.model_dump(mode="json", exclude_none=True)
-    return Call("POST", "/api/alerts", _model(AlertPublic), json=body)
+    return Call("POST", "/api/alerts", _model("AlertPublic"), json=body)
 
 
 def alert_update(alert_id: int, update: AlertUpdate) -> Call[AlertPublic]:
     body = update.model_dump(mode="json", exclude_unset=True)
-    return Call("PATCH", f"/api/alerts/{alert_id}", _model(AlertPublic), json=body)
+    return Call("PATCH", f"/api/alerts/{alert_id}", _model("AlertPublic"), json=body)
 
 
 def alert_delete(alert_id: int) -> Call[None]:
@@ -199,11 +215,11 @@ def alert_delete(alert_id: int) -> Call[None]:
 
 
 def alert_pause(alert_id: int) -> Call[AlertPublic]:
-    return Call("POST", f"/api/alerts/{alert_id}/pause", _model(AlertPublic))
+    return Call("POST", f"/api/alerts/{alert_id}/pause", _model("AlertPublic"))
 
 
 def alert_resume(alert_id: int) -> Call[AlertPublic]:
-    return Call("POST", f"/api/alerts/{alert_id}/resume", _model(AlertPublic))
+    return Call("POST", f"/api/alerts/{alert_id}/resume", _model("AlertPublic"))
 
 
 def alert_history(
@@ -213,7 +229,7 @@ def alert_history(
     until: str | None = None,
     page: int = 1,
     per_page: int = 50,
-) -> Call[Json]:
+) -> Call[AlertHistoryPage]:
     params = _clean(
         {
             "alert_id": alert_id,
@@ -224,7 +240,7 @@ def alert_history(
             "per_page": per_page,
         }
     )
-    return Call("GET", "/api/alerts/history", _json, params=params)
+    return Call("GET", "/api/alerts/history", _model("AlertHistoryPage"), params=params)
 
 
 # -- notifications and support ---------------------------------------------------------
@@ -232,12 +248,12 @@ def notifications(
     page: int = 1, per_page: int = 20, unread_only: bool = False
 ) -> Call[NotificationPage]:
     params = {"page": page, "per_page": per_page, "unread_only": unread_only}
-    return Call("GET", "/api/notifications", _model(NotificationPage), params=params)
+    return Call("GET", "/api/notifications", _model("NotificationPage"), params=params)
 
 
 def notification_read(notification_id: int) -> Call[NotificationPublic]:
     path = f"/api/notifications/{notification_id}/read"
-    return Call("POST", path, _model(NotificationPublic))
+    return Call("POST", path, _model("NotificationPublic"))
 
 
 def notifications_read_all() -> Call[None]:
@@ -250,8 +266,8 @@ def notification_delete(notification_id: int) -> Call[None]:
 
 def support(subject: str, body: str) -> Call[SupportPublic]:
     payload = {"subject": subject, "body": body}
-    return Call("POST", "/api/support", _model(SupportPublic), json=payload)
+    return Call("POST", "/api/support", _model("SupportPublic"), json=payload)
 
 
 def support_tickets() -> Call[list[SupportPublic]]:
-    return Call("GET", "/api/support", _list(SupportPublic))
+    return Call("GET", "/api/support", _list("SupportPublic"))

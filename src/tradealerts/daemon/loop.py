@@ -156,8 +156,10 @@ class Daemon:
         log.info("connecting to %s (Last-Event-ID %s)", self.options.server, last or "none")
         ended = "the server closed the stream"
         try:
+            if last is None:
+                last = await self._starting_point(client)
             async for ev in client.events(
-                last_event_id=str(last) if last else None,
+                last_event_id=str(last),
                 read_timeout=self.options.dead_after,
                 on_retry=self._on_retry,
             ):
@@ -180,6 +182,19 @@ class Daemon:
             await client.aclose()
         self._went_down(ended)
         await self._pause()
+
+    async def _starting_point(self, client: Any) -> int:
+        """Where a daemon that never ran starts: after the newest alert the server holds for
+        this user. Alerts from before its first start are history (``tradealerts alerts
+        history``), not a burst of desktop notifications; everything after it is delivered,
+        even what fires while the daemon cannot connect yet (a stream without Last-Event-ID
+        would start live and miss those)."""
+        from tradealerts.client import endpoints
+
+        page = await client.run(endpoints.alert_history(per_page=1))
+        newest = page.items[0].id if page.items else 0
+        log.info("first start: alerts after event %d will be shown", newest)
+        return self.state.start_at(newest)
 
     def _on_retry(self, milliseconds: int) -> None:
         """The server's ``retry:`` frame, the first of every connection: we are connected.

@@ -103,6 +103,17 @@ class StateDB:
             )
         return True
 
+    def start_at(self, event_id: int) -> int:
+        """Set where a daemon that never received anything starts (kept if one is stored);
+        returns the stored starting point."""
+        conn = self.db.conn
+        with conn:
+            conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('last_event_id', ?)",
+                (str(event_id),),
+            )
+        return self.last_event_id() or 0
+
     def mark(self, event_id: int, status: str) -> None:
         """Record how an event ended (``delivered``, ``held``)."""
         with self.db.conn as conn:

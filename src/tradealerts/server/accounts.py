@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
 from tradealerts.core.tiers import Tier
@@ -228,12 +228,29 @@ def audit(s: Session, actor: str, action: str, target: str, now: datetime, **det
     s.add(AuditLog(actor=actor, action=action, target=target, detail=detail, created_at=now))
 
 
+_generation = [0]
+
+
+def users_generation() -> int:
+    """Moves whenever this process commits a change to who a user is or what they may do
+    (tier, deletion): caches of users are stale from then on."""
+    return _generation[0]
+
+
+def _changed_on_commit(s: Session) -> None:
+    def bump(_session: Session) -> None:
+        _generation[0] += 1
+
+    event.listen(s, "after_commit", bump, once=True)
+
+
 def set_tier(s: Session, user: User, tier: Tier, now: datetime) -> str:
     """Change a user's tier; returns the old one. Takes effect on the next request; alerts
     the new tier does not allow are paused (``tier_downgrade``), never deleted."""
     old = user.tier
     user.tier = tier.value
     user.updated_at = now
+    _changed_on_commit(s)
     paused = apply_tier(s, user, now)
     if paused:
         ids = ", ".join(str(i) for i in paused)
@@ -259,6 +276,7 @@ def set_tier(s: Session, user: User, tier: Tier, now: datetime) -> str:
 
 def delete_user(s: Session, user: User) -> None:
     """Remove the user and everything of theirs (rows cascade) in the caller's transaction."""
+    _changed_on_commit(s)
     # the engine must forget the alerts too: tell it through the change feed
     now = datetime.now(UTC)
     for alert_id in s.scalars(select(AlertRow.id).where(AlertRow.user_id == user.id)):

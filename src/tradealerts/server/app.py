@@ -13,6 +13,8 @@ from fastapi.routing import APIRoute
 
 from tradealerts import __version__
 from tradealerts.server.alerts.runtime import AlertRuntime
+from tradealerts.server.api.deps import CallerCache
+from tradealerts.server.api.market import IndicatorsFastPath
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.engine import Engine
@@ -151,7 +153,9 @@ def create_app(
     app.state.quota = Quota(settings.redis_url)
     app.state.throttle = Throttle(settings.redis_url)
     app.state.bus = Bus(settings.stream_queue_size)
+    app.state.callers = CallerCache(settings.caller_cache_seconds)
     install_error_handlers(app)
+    app.add_middleware(IndicatorsFastPath)  # inside the request id, like every route
     app.add_middleware(RequestIdMiddleware)
 
     from tradealerts.server.api import (

@@ -168,6 +168,10 @@ def demo(
         f"  API docs: http://{settings.host}:{settings.port}/api/docs · mail goes to "
         f"{settings.outbox_dir}"
     )
+    from tradealerts.server.demo import login_client_when_up
+
+    pro_email, pro_password = next((e, p) for t, e, p in creds if t == "PRO")
+    login_client_when_up(settings.host, settings.port, pro_email, pro_password)
     _run(settings)
 
 

@@ -1,9 +1,18 @@
-"""The live price table ``tradealerts-server demo`` shows: the feed's ticks, as they come."""
+"""``tradealerts-server demo`` helpers: the live price table (``prices``) and the login of the
+local ``tradealerts`` command as the PRO demo user once the server is up."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
 from datetime import UTC, datetime
+from pathlib import Path
 
 from rich.console import Console
 from rich.live import Live
@@ -69,4 +78,64 @@ def run_price_table(spec: str, seed: int) -> int:
     return 0
 
 
-__all__ = ["run_price_table"]
+def _client_command() -> str:
+    """How to run ``tradealerts`` from here: on PATH, or the one next to this Python."""
+    if shutil.which("tradealerts"):
+        return "tradealerts"
+    beside = Path(sys.executable).parent / "tradealerts"
+    try:
+        return str(beside.relative_to(Path.cwd()))
+    except ValueError:
+        return str(beside)
+
+
+def _wait_for_port(host: str, port: int, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with socket.create_connection((host, port), timeout=0.5):
+                return True
+        except OSError:
+            time.sleep(0.2)
+    return False
+
+
+def login_client_when_up(host: str, port: int, email: str, password: str) -> threading.Thread:
+    """Once the server answers, run ``tradealerts login`` as the demo user (a subprocess: the
+    server never imports the client) with the caller's ``TRADEALERTS_HOME``, then print the
+    commands to try next. Returns the (daemon) thread doing it."""
+
+    def work() -> None:
+        url = f"http://{host}:{port}"
+        if not _wait_for_port(host, port, 60):
+            return
+        exe = _client_command()
+        env = {**os.environ, "TRADEALERTS_SERVER": url}
+        argv = [*exe.split(), "login", "--email", email, "--password-stdin"]
+        try:
+            done = subprocess.run(  # noqa: S603 - our own console script, fixed arguments
+                argv, input=password + "\n", capture_output=True, text=True, env=env,
+                timeout=60, check=False,
+            )  # fmt: skip
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            print(f"  (could not log the tradealerts command in: {exc})", flush=True)
+            return
+        if done.returncode != 0:
+            print(f"  (tradealerts login failed: {done.stderr.strip()})", flush=True)
+            return
+        lines = [f"  The tradealerts command is logged in as {email} (PRO). Try next:"]
+        if os.environ.get("TRADEALERTS_SERVER", "http://127.0.0.1:8000").rstrip("/") != url:
+            lines.append(f"    export TRADEALERTS_SERVER={url}")
+        lines += [
+            f"    {exe} whoami",
+            f"    {exe} charts EURUSD H1 --watch",
+            f"    {exe} alerts create EURUSD H1 new_fractal",
+        ]
+        print("\n".join(lines), flush=True)
+
+    thread = threading.Thread(target=work, name="demo-client-login", daemon=True)
+    thread.start()
+    return thread
+
+
+__all__ = ["login_client_when_up", "run_price_table"]

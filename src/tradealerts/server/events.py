@@ -23,6 +23,7 @@ __all__ = [
     "Bus",
     "Subscription",
     "append_event",
+    "event_data",
     "event_json",
     "events_after",
     "purge",
@@ -88,19 +89,45 @@ def purge(s: Session, now: datetime, days: int) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
-def event_json(ev: Event) -> dict[str, Any]:
-    """The ``data:`` of an ``alert`` stream event and a history row."""
+def event_data(
+    *,
+    id: int,
+    alert_id: int | None,
+    symbol: str,
+    timeframe: str,
+    condition: str,
+    level: float | None,
+    price: float,
+    time: datetime,
+    message: str,
+) -> dict[str, Any]:
+    """The ``data:`` of an ``alert`` stream event (and a history row without deliveries)."""
     return {
-        "id": ev.id,
-        "alert_id": ev.alert_id,
-        "symbol": ev.symbol,
-        "timeframe": ev.timeframe,
-        "condition": ev.condition,
-        "level": ev.level,
-        "price": ev.price,
-        "time": ev.time.isoformat().replace("+00:00", "Z"),
-        "message": ev.message,
+        "id": id,
+        "alert_id": alert_id,
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "condition": condition,
+        "level": level,
+        "price": price,
+        "time": time.isoformat().replace("+00:00", "Z"),
+        "message": message,
     }
+
+
+def event_json(ev: Event) -> dict[str, Any]:
+    """``event_data`` of a logged event."""
+    return event_data(
+        id=ev.id,
+        alert_id=ev.alert_id,
+        symbol=ev.symbol,
+        timeframe=ev.timeframe,
+        condition=ev.condition,
+        level=ev.level,
+        price=ev.price,
+        time=ev.time,
+        message=ev.message,
+    )
 
 
 @dataclass
@@ -127,6 +154,8 @@ class Bus:
     queue_size: int = 1000
     _by_user: dict[int, set[int]] = field(default_factory=lambda: defaultdict(set))
     _subs: dict[int, Subscription] = field(default_factory=dict)
+    # only the streams that asked for a symbol are looked at on its ticks
+    _by_symbol: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
 
     def subscribe(
         self, user_id: int, pairs: frozenset[tuple[str, str]] = frozenset()
@@ -134,16 +163,21 @@ class Bus:
         sub = Subscription(user_id, pairs, asyncio.Queue(self.queue_size))
         self._subs[id(sub)] = sub
         self._by_user[user_id].add(id(sub))
+        for symbol, _tf in pairs:
+            self._by_symbol[symbol].add(id(sub))
         return sub
 
     def unsubscribe(self, sub: Subscription) -> None:
         self._subs.pop(id(sub), None)
         self._by_user[sub.user_id].discard(id(sub))
+        for symbol, _tf in sub.pairs:
+            self._by_symbol[symbol].discard(id(sub))
 
-    def alert(self, user_id: int) -> None:
-        """Wake the user's streams: new events are in the log."""
+    def alert(self, user_id: int, events: list[dict[str, Any]] | None = None) -> None:
+        """Wake the user's streams: new events are in the log. ``events`` (their
+        ``event_data``, committed, in id order) spare each stream a read of the log."""
         for key in list(self._by_user.get(user_id, ())):
-            self._subs[key].offer(("alert", None))
+            self._subs[key].offer(("alert", events))
 
     def tier(self, user_id: int, tier: str) -> None:
         for key in list(self._by_user.get(user_id, ())):
@@ -151,8 +185,9 @@ class Bus:
 
     def market(self, kind: str, symbol: str, timeframe: str | None, data: dict[str, Any]) -> None:
         """A live ``price`` (every timeframe of the symbol) or ``bar`` event."""
-        for sub in list(self._subs.values()):
-            if any(s == symbol and (timeframe is None or tf == timeframe) for s, tf in sub.pairs):
+        for key in list(self._by_symbol.get(symbol, ())):
+            sub = self._subs[key]
+            if timeframe is None or (symbol, timeframe) in sub.pairs:
                 sub.offer((kind, data))
 
     @property

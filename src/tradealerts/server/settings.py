@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     #: owner-only: accounts exempt from the hourly quota (benchmarks, monitoring)
     unlimited_emails: list[str] = Field(default_factory=list)
     access_token_minutes: int = 15
+    #: how long a data request may use a cached copy of its user (tier, existence); a tier
+    #: change made in this process applies at once, one made by another process within this
+    caller_cache_seconds: float = 1.0
     event_retention_days: int = 90
     #: per user: alert emails beyond this in an hour are skipped (logged in the history)
     alert_emails_per_hour: int = 20

@@ -187,10 +187,10 @@ def create_alert(
     return row
 
 
-def get_alert(s: Session, user: User, alert_id: int) -> AlertRow:
+def get_alert(s: Session, user_id: int, alert_id: int) -> AlertRow:
     """One of the caller's alerts; another user's is as unknown as a missing one."""
     row = s.get(AlertRow, alert_id)
-    if row is None or row.user_id != user.id:
+    if row is None or row.user_id != user_id:
         raise NotFound(f"You have no alert {alert_id}.")
     return row
 

@@ -15,7 +15,7 @@ import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,7 +35,7 @@ from tradealerts.server.db.models import (
     User,
 )
 from tradealerts.server.engine.market import MarketState
-from tradealerts.server.events import Bus, purge
+from tradealerts.server.events import Bus, event_data, purge
 from tradealerts.server.feeds import BarClose, Tick
 from tradealerts.server.mail import Mailer, queue_mail
 from tradealerts.server.settings import Settings
@@ -178,15 +178,27 @@ class AlertRuntime:
         if not batch:
             return
         now = self.clock()
-        users: set[int] = set()
+        by_user: dict[int, list[dict[str, Any]]] = {}
         webhooks = mails = False
         fired = 0
         try:
             with self.sessions() as s:
                 fires = [f for result in batch for f in result.fired]
-                for fire, channels in self._record_fires(s, fires, now):
+                for fire, event_id, channels in self._record_fires(s, fires, now):
                     fired += 1
-                    users.add(fire.user_id)
+                    by_user.setdefault(fire.user_id, []).append(
+                        event_data(
+                            id=event_id,
+                            alert_id=fire.alert_id,
+                            symbol=fire.symbol,
+                            timeframe=fire.timeframe.value,
+                            condition=fire.condition.value,
+                            level=fire.level,
+                            price=fire.price,
+                            time=_at(fire.time),
+                            message=fire.message,
+                        )
+                    )
                     mails = mails or channels.email
                     webhooks = webhooks or channels.webhook_url is not None
                 for result in batch:
@@ -199,8 +211,8 @@ class AlertRuntime:
             return
         self.fired += fired
         self.commits += 1
-        for user_id in users:
-            self.bus.alert(user_id)
+        for user_id, events in by_user.items():
+            self.bus.alert(user_id, events)
         if self.mailer is not None and mails:
             self.mailer.wake()
         if webhooks:
@@ -208,7 +220,7 @@ class AlertRuntime:
 
     def _record_fires(
         self, s: Session, fires: list[Fired], now: datetime
-    ) -> list[tuple[Fired, AlertChannels]]:
+    ) -> list[tuple[Fired, int, AlertChannels]]:
         """Log ``fires`` (in order) with their alerts' new state and notifications.
 
         Prepared Core statements run as executemany, not the ORM: this is on the engine's
@@ -294,7 +306,7 @@ class AlertRuntime:
                         created_at=now,
                     )
                 )
-            out.append((f, channels))
+            out.append((f, event_id, channels))
         return out
 
     def _email(self, s: Session, event_id: int, fired: Fired, now: datetime) -> None:

@@ -25,8 +25,15 @@ from tradealerts.core.alerts import (
 )
 from tradealerts.core.tiers import TIERS, Tier, normalize_symbol
 from tradealerts.server.alerts import records
-from tradealerts.server.api.deps import ClockDep, CurrentUser, DataQuota, RowId, SessionDep
-from tradealerts.server.db.models import AlertRow, Delivery, Event, User
+from tradealerts.server.api.deps import (
+    Caller,
+    ClockDep,
+    CurrentUser,
+    DataQuota,
+    RowId,
+    SessionDep,
+)
+from tradealerts.server.db.models import AlertRow, Delivery, Event
 from tradealerts.server.errors import Invalid
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -120,7 +127,7 @@ def _history_item(ev: Event, deliveries: list[Delivery]) -> AlertEventPublic:
 
 def history_page(
     s: Session,
-    user: User,
+    user: Caller,
     *,
     alert_id: int | None = None,
     symbol: str | None = None,
@@ -191,7 +198,7 @@ def alert_history(
 @router.get("/{alert_id}", response_model=AlertPublic)
 def get_alert(alert_id: RowId, user: DataQuota, s: SessionDep) -> AlertPublic:
     """One of the caller's alerts."""
-    return records.public(records.get_alert(s, user, alert_id))
+    return records.public(records.get_alert(s, user.id, alert_id))
 
 
 @router.patch("/{alert_id}", response_model=AlertPublic)
@@ -204,7 +211,7 @@ def update_alert(
     clock: ClockDep,
 ) -> AlertPublic:
     """Change some fields; the alert is validated again as a whole."""
-    row = records.get_alert(s, user, alert_id)
+    row = records.get_alert(s, user.id, alert_id)
     try:
         records.update_alert(s, user, row, body, clock(), _allow_private(request))
     except ValidationError as exc:
@@ -221,7 +228,7 @@ def delete_alert(
     alert_id: RowId, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> Response:
     """Delete the alert; what it fired stays in the history."""
-    row = records.get_alert(s, user, alert_id)
+    row = records.get_alert(s, user.id, alert_id)
     records.delete_alert(s, row, clock())
     s.commit()
     _tell_engine(request, None, alert_id)
@@ -233,7 +240,7 @@ def pause_alert(
     alert_id: RowId, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> AlertPublic:
     """Stop matching until resumed."""
-    row = records.pause_alert(s, records.get_alert(s, user, alert_id), clock())
+    row = records.pause_alert(s, records.get_alert(s, user.id, alert_id), clock())
     s.commit()
     _tell_engine(request, row, row.id)
     return records.public(row)
@@ -244,7 +251,7 @@ def resume_alert(
     alert_id: RowId, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> AlertPublic:
     """Match again: a paused alert, or a triggered one re-armed, if the tier allows it."""
-    row = records.get_alert(s, user, alert_id)
+    row = records.get_alert(s, user.id, alert_id)
     records.resume_alert(s, user, row, clock(), _allow_private(request))
     s.commit()
     _tell_engine(request, row, row.id)

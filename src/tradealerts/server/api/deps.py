@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
+from tradealerts.server.accounts import users_generation
 from tradealerts.server.db.models import User
 from tradealerts.server.errors import Forbidden, NotLoggedIn, TooManyRequests
 from tradealerts.server.security import TokenError, decode_access_token
@@ -17,12 +21,16 @@ from tradealerts.server.settings import Settings
 
 __all__ = [
     "AdminUser",
+    "Caller",
+    "CallerCache",
     "ClockDep",
+    "CurrentCaller",
     "CurrentUser",
     "DataQuota",
     "RowId",
     "SessionDep",
     "SettingsDep",
+    "caller_by_id",
     "client_ip",
 ]
 
@@ -53,17 +61,13 @@ SettingsDep = Annotated[Settings, Depends(get_settings)]
 ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 
 
-def get_current_user(
-    request: Request,
-    session: SessionDep,
-    clock: ClockDep,
-    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
-) -> User:
-    """The caller, loaded from the database on every request (a tier change applies at once)."""
+def _claims(request: Request, creds: HTTPAuthorizationCredentials | None, now: datetime) -> int:
+    """The user id of a valid access token, or the 401 that says what is wrong with it."""
     if creds is None or creds.scheme.lower() != "bearer":
         raise NotLoggedIn("Log in first: send 'Authorization: Bearer <access token>'.")
     try:
-        claims = decode_access_token(request.app.state.signing_key, creds.credentials, clock())
+        cache: CallerCache = request.app.state.callers
+        return cache.user_id(request.app.state.signing_key, creds.credentials, now)
     except TokenError as exc:
         if str(exc) == "expired":
             raise NotLoggedIn(
@@ -71,7 +75,16 @@ def get_current_user(
                 code="token_expired",
             ) from None
         raise NotLoggedIn("The access token is not valid: log in again.") from None
-    user = session.get(User, claims.user_id)
+
+
+def get_current_user(
+    request: Request,
+    session: SessionDep,
+    clock: ClockDep,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> User:
+    """The caller, loaded from the database on every request (a tier change applies at once)."""
+    user = session.get(User, _claims(request, creds, clock()))
     if user is None:
         raise NotLoggedIn("This account no longer exists.")
     return user
@@ -89,7 +102,93 @@ async def get_admin(user: CurrentUser) -> User:
 AdminUser = Annotated[User, Depends(get_admin)]
 
 
-async def count_data_request(request: Request, response: Response, user: CurrentUser) -> User:
+@dataclass(frozen=True, slots=True)
+class Caller:
+    """The caller as the read-only data endpoints need it."""
+
+    id: int
+    email: str
+    tier: str
+    is_admin: bool
+
+
+class CallerCache:
+    """Verified tokens and short-lived user snapshots, so a data request costs no thread
+    hop and no query. A snapshot lives ``ttl`` seconds and is dropped at once when this
+    process commits a tier change or a deletion; a change made by another process (the
+    owner's CLI) shows within ``ttl``."""
+
+    def __init__(self, ttl: float, size: int = 10_000) -> None:
+        self.ttl = ttl
+        self.size = size
+        self._tokens: dict[str, tuple[int, float]] = {}  # token -> (user id, exp)
+        self._users: dict[int, tuple[float, int, Caller]] = {}
+        self._generation = users_generation()
+
+    def user_id(self, key: str, token: str, now: datetime) -> int:
+        """The user id of a verified, unexpired access token (``TokenError`` otherwise)."""
+        hit = self._tokens.get(token)
+        if hit is None:
+            claims = decode_access_token(key, token, now)
+            if len(self._tokens) >= self.size:
+                self._tokens.clear()
+            hit = self._tokens[token] = (claims.user_id, float(claims["exp"]))
+        elif hit[1] <= now.timestamp():
+            raise TokenError("expired")
+        return hit[0]
+
+    def get(self, user_id: int) -> Caller | None:
+        generation = users_generation()
+        if generation != self._generation:
+            self._users.clear()
+            self._generation = generation
+        hit = self._users.get(user_id)
+        if hit is None or time.monotonic() - hit[0] > self.ttl:
+            return None
+        return hit[2]
+
+    def put(self, caller: Caller, generation: int) -> None:
+        if generation != users_generation():
+            return  # loaded across a change: do not keep it
+        if len(self._users) >= self.size:
+            self._users.clear()
+        self._users[caller.id] = (time.monotonic(), generation, caller)
+
+
+def _load_caller(sessions: sessionmaker[Session], user_id: int) -> Caller | None:
+    with sessions() as s:
+        u = s.get(User, user_id)
+        return None if u is None else Caller(u.id, u.email, u.tier, u.is_admin)
+
+
+async def get_caller(
+    request: Request,
+    creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> Caller:
+    """The caller for read-only data endpoints, from the cache when it is fresh."""
+    state = request.app.state
+    caller = await caller_by_id(state, _claims(request, creds, state.clock()))
+    if caller is None:
+        raise NotLoggedIn("This account no longer exists.")
+    return caller
+
+
+async def caller_by_id(state: Any, user_id: int) -> Caller | None:
+    """The user's snapshot: cached while fresh, else loaded (off the event loop) and cached."""
+    cache: CallerCache = state.callers
+    caller = cache.get(user_id)
+    if caller is None:
+        generation = users_generation()
+        caller = await run_in_threadpool(_load_caller, state.sessions, user_id)
+        if caller is not None:
+            cache.put(caller, generation)
+    return caller
+
+
+CurrentCaller = Annotated[Caller, Depends(get_caller)]
+
+
+async def count_data_request(request: Request, response: Response, user: CurrentCaller) -> Caller:
     """Count a data request against the caller's hourly quota (60 FREE / 300 PRO)."""
     settings: Settings = request.app.state.settings
     if not settings.rate_limits_enabled or user.email in settings.unlimited_emails:
@@ -106,7 +205,7 @@ async def count_data_request(request: Request, response: Response, user: Current
     return user
 
 
-DataQuota = Annotated[User, Depends(count_data_request)]
+DataQuota = Annotated[Caller, Depends(count_data_request)]
 
 
 def client_ip(request: Request) -> str:

@@ -11,10 +11,11 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
+from sqlalchemy import func, select
 
 from tradealerts.core.tiers import Tier, check_pair
-from tradealerts.server.api.deps import CurrentUser, _bearer
-from tradealerts.server.db.models import User
+from tradealerts.server.api.deps import CurrentCaller, _bearer, caller_by_id
+from tradealerts.server.db.models import Event
 from tradealerts.server.errors import Invalid
 from tradealerts.server.events import Bus, event_json, events_after, resume_gap
 from tradealerts.server.security import decode_access_token
@@ -62,7 +63,7 @@ def _pairs(tier: Tier, symbols: str | None) -> frozenset[tuple[str, str]]:
 )
 async def stream(
     request: Request,
-    user: CurrentUser,
+    user: CurrentCaller,
     creds: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     symbols: Annotated[
         str | None, Query(max_length=2000, description="EURUSD:H1,XAUUSD:H4")
@@ -72,7 +73,7 @@ async def stream(
     """Alert events are logged first and resumable with Last-Event-ID, exactly once, in order."""
     tier = Tier(user.tier)
     pairs = _pairs(tier, symbols)
-    after = 0
+    after: int | None = None  # no Last-Event-ID: live from now on
     if last_event_id:
         if not last_event_id.strip().isdigit():
             raise Invalid(
@@ -88,23 +89,26 @@ async def stream(
     heartbeat = float(state.settings.stream_heartbeat_seconds)
     user_id = user.id
 
+    def newest() -> int:
+        with state.sessions() as s:
+            return int(s.scalar(select(func.max(Event.id)).where(Event.user_id == user_id)) or 0)
+
     def read(after_id: int) -> tuple[bool, list[dict[str, Any]]]:
         with state.sessions() as s:
             return resume_gap(s, after_id) if after_id else False, [
                 event_json(e) for e in events_after(s, user_id, after_id)
             ]
 
-    def current_tier() -> str | None:
-        with state.sessions() as s:
-            u = s.get(User, user_id)
-            return None if u is None else u.tier
-
     async def frames() -> AsyncIterator[str]:
-        last = after
         known_tier = tier.value
+        gap, backlog = False, list[dict[str, Any]]()
         try:
             yield f"retry: {RETRY_MS}\n\n"
-            gap, backlog = await asyncio.to_thread(read, last)
+            if after is None:  # a fresh client: what fires from now on (history has the rest)
+                last = await asyncio.to_thread(newest)
+            else:
+                last = after
+                gap, backlog = await asyncio.to_thread(read, last)
             if gap:
                 yield _frame(
                     "gap",
@@ -142,13 +146,18 @@ async def stream(
                     kind, data = await asyncio.wait_for(sub.queue.get(), min(heartbeat, left))
                 except TimeoutError:
                     yield ": heartbeat\n\n"
-                    fresh = await asyncio.to_thread(current_tier)
-                    if fresh is not None and fresh != known_tier:
-                        known_tier = fresh
-                        yield _frame("tier", {"tier": fresh})
+                    # the shared snapshot: streams of one user (and a thousand streams at
+                    # once) cost one lookup a second, not one each per heartbeat
+                    now_caller = await caller_by_id(state, user_id)
+                    if now_caller is not None and now_caller.tier != known_tier:
+                        known_tier = now_caller.tier
+                        yield _frame("tier", {"tier": known_tier})
                     continue
                 if kind == "alert":
-                    _gap, backlog = await asyncio.to_thread(read, last)
+                    if data is None:  # only woken: read what is new from the log
+                        _gap, backlog = await asyncio.to_thread(read, last)
+                    else:  # the committed events themselves; skip those already sent
+                        backlog = [ev for ev in data if ev["id"] > last]
                 elif kind == "tier":
                     known_tier = data["tier"]
                     yield _frame("tier", data)

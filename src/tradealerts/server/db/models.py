@@ -187,6 +187,8 @@ class AlertRow(Base):
     columns beside it are what queries filter on and what the engine changes."""
 
     __tablename__ = "alerts"
+    # ids are never reused: history rows keep pointing at the alert that fired them
+    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy reads it
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = _owned()

@@ -304,13 +304,22 @@ class SyntheticFeed(Feed):
         dt = interval * self.options.clock_speed
         decay, noise = _ou_step(dt)
         step_decay, step_noise = float(decay), float(noise)
+        clock = self.options.clock
+        origin = float(self._start)
+        if self.options.start_time is None and self.options.clock_speed == 1.0:
+            # live: tick times are wall-clock times, not "start + steps" behind by however
+            # long the history took to build
+            origin = max(origin, clock())
+        paced_from = clock() - self._steps * interval
         while not self._closed:
-            await self.options.sleep(interval)
+            # sleep to the next step's deadline, not for a fixed interval: the time the
+            # consumer takes must not make the feed fall further behind every step
+            await self.options.sleep(max(0.0, paced_from + (self._steps + 1) * interval - clock()))
             if self._closed:
                 return
             self._steps += 1
             # from the step count, not by adding dt up: no float drift over long runs
-            now = self._start + self._steps * dt
+            now = origin + self._steps * dt
             for sym in self._symbols:
                 if self._closed:  # close() while the consumer held a tick: end right there
                     return

@@ -1,0 +1,154 @@
+"""Tick -> SSE client latency on loopback: 1,000 open streams (100 users x 10), about 100
+alerts firing per second, one uvicorn worker, the clients in another process. Latency is
+the client's receive time minus the time of the tick that fired the alert (the live
+synthetic feed stamps ticks with the wall clock). Target p99 <= 25 ms.
+BENCH_USERS, BENCH_RATE and BENCH_SECONDS scale it down."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+import numpy as np
+
+from bench_server import BIN, HERE, free_port, wait_up
+from tradealerts.core.alerts import AlertCreate
+from tradealerts.server.db.models import AlertChange, AlertRow, User
+from tradealerts.server.db.session import make_engine, make_sessionmaker
+from tradealerts.server.security import issue_access_token
+
+USERS = int(os.environ.get("BENCH_USERS", "100"))
+STREAMS_PER_USER = 10
+SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
+RATE = int(os.environ.get("BENCH_RATE", "100"))  # alerts fired per second
+SECRET = "bench-secret-key-0123456789abcdef-0123"  # noqa: S105 - a throwaway server
+
+
+def main() -> None:
+    home = Path(tempfile.mkdtemp(prefix="tradealerts-bench-stream-"))
+    env = {
+        **os.environ,
+        "TRADEALERTS_HOME": str(home),
+        "TRADEALERTS_SECRET_KEY": SECRET,
+        "TRADEALERTS_HISTORY_BARS": "300",
+        "TRADEALERTS_TICK_RATE": "10",
+        "TRADEALERTS_LOG_LEVEL": "WARNING",
+        "TRADEALERTS_ALERT_SYNC_SECONDS": "0.2",
+    }
+    port = free_port()
+    server = subprocess.Popen(
+        [str(BIN / "tradealerts-server"), "serve", "--port", str(port)], env=env
+    )
+    clients = None
+    try:
+        base = f"http://127.0.0.1:{port}"
+        wait_up(f"{base}/api/system/health", server)
+        db = make_engine(f"sqlite:///{home / 'server.db'}")
+        sessions = make_sessionmaker(db)
+        now = datetime.now(UTC)
+        with sessions() as s:
+            users = [
+                User(
+                    email=f"u{i}@example.com",
+                    password_hash="-",  # noqa: S106 - never logs in: the bench signs its tokens
+                    tier="PRO",
+                    email_verified=True,
+                    created_at=now,
+                    updated_at=now,
+                )
+                for i in range(USERS)
+            ]
+            s.add_all(users)
+            s.commit()
+        tokens = [
+            issue_access_token(SECRET, u.id, "PRO", "user", now, 60)[0]
+            for u in users
+            for _ in range(STREAMS_PER_USER)
+        ]
+        tokens_file = home / "tokens.json"
+        tokens_file.write_text(json.dumps(tokens))
+        opened = time.monotonic()
+        clients = subprocess.Popen(
+            [sys.executable, str(HERE / "sse_clients.py"), base, str(tokens_file),
+             str(SECONDS + 130)],
+            stdout=subprocess.PIPE,
+        )  # fmt: skip
+        ready = tokens_file.with_suffix(".ready")
+        deadline = time.monotonic() + 120
+        while not ready.exists():  # every stream open before the first alert
+            if time.monotonic() > deadline:
+                raise RuntimeError("the streams did not all open in 120 s")
+            time.sleep(0.1)
+        print(f"{len(tokens)} streams open after {time.monotonic() - opened:.1f} s")
+        spec_json = AlertCreate.model_validate(
+            {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "level": 0.5}
+        ).model_dump(mode="json")
+        fired = 0
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < SECONDS:
+            with sessions() as s:
+                stamp = datetime.now(UTC)
+                rows = [
+                    AlertRow(
+                        user_id=users[(fired + k) % USERS].id,
+                        symbol="EURUSD",
+                        timeframe="H1",
+                        condition="greater_than",
+                        spec=spec_json,
+                        status="active",
+                        fire_count=0,
+                        version=1,
+                        created_at=stamp,
+                        updated_at=stamp,
+                    )
+                    for k in range(RATE // 5)  # 20 new alerts every 0.2 s, over the users
+                ]
+                s.add_all(rows)
+                s.flush()
+                s.add_all(AlertChange(alert_id=r.id, created_at=stamp) for r in rows)
+                s.commit()
+            fired += RATE // 5
+            time.sleep(0.2)
+        time.sleep(3)  # the last alerts arrive
+        tokens_file.with_suffix(".stop").write_text("")
+        out, _ = clients.communicate(timeout=60)
+        got = json.loads(out)
+        prices = np.array(got["prices"]).reshape(-1, 2)
+        alerts = np.array(got["alerts"]).reshape(-1, 2)
+        lat_ms = alerts[:, 1] * 1000
+        price_ms = prices[:, 1] * 1000
+        print(
+            f"{USERS * STREAMS_PER_USER} streams, {fired} alerts created over {SECONDS:.0f} s "
+            f"(~{fired / SECONDS:.0f}/s), {len(alerts)} alert frames received "
+            f"(expected {fired * STREAMS_PER_USER})"
+        )
+        if len(lat_ms):
+            print(
+                f"tick -> SSE client latency: p50 {np.percentile(lat_ms, 50):.1f} ms, "
+                f"p99 {np.percentile(lat_ms, 99):.1f} ms, max {lat_ms.max():.1f} ms  "
+                "[target p99 <= 25 ms]"
+            )
+        if len(price_ms):
+            print(
+                f"  live price frames meanwhile: p50 {np.percentile(price_ms, 50):.1f} ms, "
+                f"p99 {np.percentile(price_ms, 99):.1f} ms"
+            )
+        db.dispose()
+    finally:
+        for p in (server, clients):
+            if p is not None and p.poll() is None:
+                p.terminate()
+                try:
+                    p.wait(10)
+                except subprocess.TimeoutExpired:  # open streams can hold a graceful stop
+                    p.kill()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,67 @@
+"""``tradealerts-server demo`` logs the local ``tradealerts`` command in as the PRO demo user,
+in the demo's own TRADEALERTS_HOME, and prints the commands to try next."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.cli.conftest import KEYRINGRC
+from tests.server.serverkit import free_port
+
+
+def test_demo_logs_the_client_in_as_pro(tmp_path: Path) -> None:
+    port = free_port()
+    (tmp_path / "config" / "python_keyring").mkdir(parents=True)
+    (tmp_path / "config" / "python_keyring" / "keyringrc.cfg").write_text(KEYRINGRC)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEALERTS_")}
+    env.update(
+        TRADEALERTS_HOME=str(tmp_path / "home"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        PYTHONUNBUFFERED="1",
+    )
+    server_cmd = Path(sys.executable).parent / "tradealerts-server"
+    proc = subprocess.Popen(
+        [str(server_cmd), "demo", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+        start_new_session=True,
+    )
+    try:
+        assert proc.stdout is not None
+        seen: list[str] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if "alerts create" in line:
+                break
+        text = "".join(seen)
+        assert "logged in as pro@demo.tradealerts.dev (PRO)" in text, text
+        assert f"export TRADEALERTS_SERVER=http://127.0.0.1:{port}" in text  # not the default
+        tries = [ln.strip() for ln in seen if "tradealerts" in ln and ln.startswith("    ")]
+        assert len(tries) >= 3
+        env["TRADEALERTS_SERVER"] = f"http://127.0.0.1:{port}"
+        who = subprocess.run(
+            [sys.executable, "-m", "tradealerts", "whoami", "--json"],
+            capture_output=True, text=True, env=env, timeout=60, check=True,
+        )  # fmt: skip
+        me = json.loads(who.stdout)
+        assert me["tier"] == "PRO" and me["email"] == "pro@demo.tradealerts.dev"
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)

@@ -1,0 +1,27 @@
+"""Docs that cannot rot: every command has help text and is in the user guide."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli.conftest import Cli
+
+GUIDE = Path(__file__).parents[2] / "docs" / "user-guide.md"
+
+
+def _commands(help_text: str) -> list[str]:
+    return [ln.split()[0] for ln in help_text.split("Commands:")[1].splitlines() if ln.strip()]
+
+
+def test_every_command_has_help_and_is_in_the_user_guide(person: Cli) -> None:
+    guide = GUIDE.read_text()
+    top = person.ok("--help")
+    commands = _commands(top)
+    assert {"alerts", "charts", "login", "watchlist"} <= set(commands)
+    for name in commands:
+        assert f"tradealerts {name}" in guide, name
+        sub = person.ok(name, "--help")
+        assert "Usage:" in sub
+        if "Commands:" in sub:
+            for child in _commands(sub):
+                assert f"tradealerts {name} {child}" in guide or name == "daemon", (name, child)
