@@ -175,3 +175,23 @@ def test_quiet_hours_hold_notifications_and_show_them_together_afterwards(
     settle()
     assert _ids(d.deliveries()) == ids  # --exec did not run again
     assert json.loads(d.cli("daemon", "status", "--json").stdout)["waiting"] == 0
+
+
+def test_first_start_begins_after_the_newest_alert_the_server_holds(
+    server: Running, tmp_path: Path, email: str, daemons: list[DaemonProc]
+) -> None:
+    d = new_user(server, tmp_path, email)
+    daemons.append(d)
+    old = [fire(server, email), fire(server, email)]  # before the daemon ever ran: history
+    d.start()
+    d.wait_connected()
+    assert f"first start: alerts after event {old[1]} will be shown" in d.log_text()
+    new = fire(server, email)
+    d.wait_deliveries(1)
+    settle()
+    assert _ids(d.deliveries()) == [new]
+    assert d.terminate() == 0
+    d.start()  # the starting point is kept: no second "first start"
+    d.wait_connected(2)
+    assert d.log_text().count("first start") == 1
+    assert f"(Last-Event-ID {new})" in d.log_text()
