@@ -35,6 +35,7 @@ from tradealerts.server.api.deps import (
 )
 from tradealerts.server.db.models import AlertRow, Delivery, Event
 from tradealerts.server.errors import Invalid
+from tradealerts.server.events import event_json
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -102,16 +103,9 @@ def list_alerts(
 
 
 def _history_item(ev: Event, deliveries: list[Delivery]) -> AlertEventPublic:
+    """The stream's ``alert`` data (one shape, ``event_json``) plus the deliveries."""
     return AlertEventPublic(
-        id=ev.id,
-        alert_id=ev.alert_id,
-        symbol=ev.symbol,
-        timeframe=ev.timeframe,
-        condition=ev.condition,
-        level=ev.level,
-        price=ev.price,
-        time=ev.time,
-        message=ev.message,
+        **event_json(ev),
         deliveries=[
             DeliveryPublic(
                 channel=d.channel,
