@@ -186,6 +186,7 @@ def test_first_start_begins_after_the_newest_alert_the_server_holds(
     d.start()
     d.wait_connected()
     assert f"first start: alerts after event {old[1]} will be shown" in d.log_text()
+    assert f"none yet (starts after #{old[1]})" in d.cli("daemon", "status").stdout
     new = fire(server, email)
     d.wait_deliveries(1)
     settle()

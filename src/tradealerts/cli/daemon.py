@@ -227,6 +227,8 @@ def status(
 def _last_event(data: dict[str, object]) -> str:
     if not data["last_event_id"]:
         return "—"
+    if not data["last_event_at"]:  # the first start's point: nothing received yet
+        return f"none yet (starts after #{data['last_event_id']})"
     return f"#{data['last_event_id']} at {data['last_event_at']}"
 
 
