@@ -152,8 +152,28 @@ class AlertRuntime:
     def listener(
         self, market: MarketState
     ) -> Callable[[Tick | BarClose, IndicatorChanges | None], None]:
-        """The ``Engine.listeners`` entry."""
-        return self.book.listener(market, self.record)
+        """The ``Engine.listeners`` entry: match every event, record what it did."""
+        on_event = self.book.on_event
+
+        def listen(event: Tick | BarClose, changes: IndicatorChanges | None) -> None:
+            with self._lock:
+                result = on_event(event, changes, market)
+                if not result:
+                    return
+                self._outdate(result)
+            self.record(result)
+
+        return listen
+
+    def _outdate(self, result: MatchResult) -> None:
+        """Refuse every stored version of the alerts ``result`` fired or ended (lock held).
+
+        A sync pass may read a row before this fire is committed and hand it in after the
+        fire: at the version the book holds, it would bring a triggered ``once`` alert back
+        (or forget a bar's fire) and fire it again. Storing the fire raises the row's version,
+        so the committed row (and any later change) is still taken."""
+        for alert_id in {f.alert_id for f in result.fired} | {c.alert_id for c in result.changed}:
+            self._versions[alert_id] = self._versions.get(alert_id, 0) + 1
 
     def record(self, result: MatchResult) -> None:
         """Persist what one feed event did, then tell the streams and the channels.
@@ -373,9 +393,13 @@ class AlertRuntime:
     # -- housekeeping ----------------------------------------------------------------------
     def tick(self) -> None:
         """Expire due alerts (a closed market sends no ticks to do it). Engine loop only."""
-        changes = self.book.expire_due(self.clock().timestamp())
-        if changes:
-            self.record(MatchResult(changed=tuple(changes)))
+        with self._lock:
+            changes = self.book.expire_due(self.clock().timestamp())
+            if not changes:
+                return
+            result = MatchResult(changed=tuple(changes))
+            self._outdate(result)
+        self.record(result)
 
     def purge_old_events(self) -> int:
         """Drop events past the retention (default 90 days)."""

@@ -1,0 +1,66 @@
+"""The runtime keeps its book in step with the alerts table (a real SQLite file)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from tradealerts.core.alerts import AlertCreate
+from tradealerts.server.accounts import create_user
+from tradealerts.server.alerts import records
+from tradealerts.server.alerts.runtime import AlertRuntime
+from tradealerts.server.db.migrate import upgrade
+from tradealerts.server.db.models import AlertRow, Event, User
+from tradealerts.server.db.session import make_engine, make_sessionmaker
+from tradealerts.server.engine.market import MarketState
+from tradealerts.server.events import Bus
+from tradealerts.server.feeds import Tick
+from tradealerts.server.settings import Settings
+
+NOW = datetime(2026, 1, 1, tzinfo=UTC)
+T0 = NOW.timestamp()
+
+
+def test_a_row_read_before_a_fire_is_stored_does_not_fire_a_once_alert_again(
+    tmp_path: Path,
+) -> None:
+    db = make_engine(f"sqlite:///{tmp_path / 'server.db'}")
+    upgrade(db)
+    sessions = make_sessionmaker(db)
+    with sessions() as s:
+        user = create_user(s, "once@example.com", "correct horse battery", NOW)
+        spec = AlertCreate.model_validate(
+            {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "level": 1.0}
+        )
+        alert_id = records.create_alert(s, user, spec, NOW, False).id
+        s.commit()
+    runtime = AlertRuntime(
+        Settings(home=tmp_path, secret_key="k" * 40), sessions, Bus(), lambda: NOW
+    )
+    assert runtime.load() == 1
+    with sessions() as s:  # what a sync pass reads while the fire is on its way to the log
+        row = s.get(AlertRow, alert_id)
+        assert row is not None
+        stale = (records.matcher_alert(row), row.version)
+    listen = runtime.listener(MarketState())
+    listen(Tick("EURUSD", T0, 1.1, 1.1001), None)  # fires; no running loop: stored at once
+    runtime.changed(*stale)  # ...and the sync pass hands its read in afterwards
+    listen(Tick("EURUSD", T0 + 1, 1.2, 1.2001), None)
+    runtime.sync()  # the committed row (triggered) is still taken
+    listen(Tick("EURUSD", T0 + 2, 1.3, 1.3001), None)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Event)) == 1
+        row = s.get(AlertRow, alert_id)
+        assert row is not None and row.status == "triggered" and row.fire_count == 1
+        # a resume through the API is newer than the fire: taken, and the alert fires again
+        owner = s.get(User, row.user_id)
+        assert owner is not None
+        records.resume_alert(s, owner, row, NOW, False)
+        s.commit()
+        runtime.changed(records.matcher_alert(row), row.version)
+    listen(Tick("EURUSD", T0 + 3, 1.4, 1.4001), None)
+    with sessions() as s:
+        assert s.scalar(select(func.count()).select_from(Event)) == 2
+    db.dispose()
