@@ -56,6 +56,16 @@ _TOUCH_ALERT = (
         version=_ALERTS.c.version + 1,
     )
 )
+_SET_STATUS = (
+    _ALERTS.update()
+    .where(_ALERTS.c.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        status_reason=bindparam("b_reason"),
+        updated_at=bindparam("b_now"),
+        version=_ALERTS.c.version + 1,
+    )
+)
 _END_ALERT = _TOUCH_ALERT.values(status=bindparam("b_status"), status_reason=bindparam("b_status"))
 
 log = logging.getLogger("tradealerts.alerts")
@@ -221,9 +231,7 @@ class AlertRuntime:
                     )
                     mails = mails or channels.email
                     webhooks = webhooks or channels.webhook_url is not None
-                for result in batch:
-                    for change in result.changed:
-                        self._record_change(s, change, now)
+                self._record_changes(s, [c for result in batch for c in result.changed], now)
                 s.commit()
         except Exception:
             # the transaction is rolled back whole: no event without its alert update
@@ -371,23 +379,43 @@ class AlertRuntime:
                 queue_mail(s, user.email, subject, body, now)
         s.add(delivery)
 
-    def _record_change(self, s: Session, change: StatusChange, now: datetime) -> None:
-        row = s.get(AlertRow, change.alert_id)
-        if row is None:
+    def _record_changes(self, s: Session, changes: list[StatusChange], now: datetime) -> None:
+        """Store the alerts' new status, and tell the owners of expired ones.
+
+        One executemany, like the fires: a burst of ``once`` alerts ends a few statements."""
+        if not changes:
             return
-        row.status, row.status_reason = change.status.value, change.reason
-        row.version += 1
-        row.updated_at = now
-        if change.status == AlertStatus.expired:
-            s.add(
-                Notification(
-                    user_id=change.user_id,
-                    kind="alert_expired",
-                    title=f"Alert {row.id} expired",
-                    body=f"Your {row.symbol} {row.timeframe} {row.condition} alert expired "
-                    "and will not fire again.",
-                    created_at=now,
-                )
+        conn = s.connection()
+        conn.execute(
+            _SET_STATUS,
+            [
+                {"b_id": c.alert_id, "b_status": c.status.value, "b_reason": c.reason, "b_now": now}
+                for c in changes
+            ],
+        )
+        expired = {c.alert_id: c for c in changes if c.status == AlertStatus.expired}
+        if not expired:
+            return
+        rows = conn.execute(
+            select(_ALERTS.c.id, _ALERTS.c.symbol, _ALERTS.c.timeframe, _ALERTS.c.condition)
+            .where(_ALERTS.c.id.in_(expired))
+            .order_by(_ALERTS.c.id)
+        ).all()
+        if rows:
+            conn.execute(
+                _INSERT_NOTIFICATION,
+                [
+                    {
+                        "user_id": expired[r.id].user_id,
+                        "kind": "alert_expired",
+                        "title": f"Alert {r.id} expired",
+                        "body": f"Your {r.symbol} {r.timeframe} {r.condition} alert expired "
+                        "and will not fire again.",
+                        "read_at": None,
+                        "created_at": now,
+                    }
+                    for r in rows
+                ],
             )
 
     # -- housekeeping ----------------------------------------------------------------------
