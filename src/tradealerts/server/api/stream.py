@@ -143,7 +143,9 @@ async def stream(
                     )
                     return
                 try:
-                    kind, data = await asyncio.wait_for(sub.queue.get(), min(heartbeat, left))
+                    # a timeout scope, not wait_for: no task per wait on the hot path
+                    async with asyncio.timeout(min(heartbeat, left)):
+                        kind, data = await sub.queue.get()
                 except TimeoutError:
                     yield ": heartbeat\n\n"
                     # the shared snapshot: streams of one user (and a thousand streams at
