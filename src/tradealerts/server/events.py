@@ -9,6 +9,7 @@ log. Live prices and bars are not logged: they go straight through the bus.
 from __future__ import annotations
 
 import asyncio
+import json
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -20,14 +21,17 @@ from sqlalchemy.orm import Session
 from tradealerts.server.db.models import Event
 
 __all__ = [
+    "AlertFrame",
     "Bus",
     "Subscription",
+    "alert_frame",
     "append_event",
     "event_data",
     "event_json",
     "events_after",
     "purge",
     "resume_gap",
+    "sse_frame",
 ]
 
 
@@ -130,6 +134,27 @@ def event_json(ev: Event) -> dict[str, Any]:
     )
 
 
+def sse_frame(event: str | None, data: Any, event_id: int | None = None) -> str:
+    """One Server-Sent Events frame: ``id:``, ``event:``, one ``data:`` line of JSON."""
+    lines = []
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    if event:
+        lines.append(f"event: {event}")
+    lines.append(f"data: {json.dumps(data, separators=(',', ':'))}")
+    return "\n".join(lines) + "\n\n"
+
+
+#: A logged alert ready to send: its id and its whole ``alert`` frame (rendered once for
+#: every stream of its user).
+AlertFrame = tuple[int, str]
+
+
+def alert_frame(data: dict[str, Any]) -> AlertFrame:
+    """The ``alert`` frame of an ``event_data`` dict."""
+    return data["id"], sse_frame("alert", data, data["id"])
+
+
 @dataclass
 class Subscription:
     """One open stream's inbox: a bounded queue; ``overflowed`` when it fell behind."""
@@ -173,11 +198,11 @@ class Bus:
         for symbol, _tf in sub.pairs:
             self._by_symbol[symbol].discard(id(sub))
 
-    def alert(self, user_id: int, events: list[dict[str, Any]] | None = None) -> None:
-        """Wake the user's streams: new events are in the log. ``events`` (their
-        ``event_data``, committed, in id order) spare each stream a read of the log."""
+    def alert(self, user_id: int, frames: list[AlertFrame] | None = None) -> None:
+        """Wake the user's streams: new events are in the log. ``frames`` (of the committed
+        events, in id order) spare each stream a read of the log."""
         for key in list(self._by_user.get(user_id, ())):
-            self._subs[key].offer(("alert", events))
+            self._subs[key].offer(("alert", frames))
 
     def tier(self, user_id: int, tier: str) -> None:
         for key in list(self._by_user.get(user_id, ())):
@@ -185,10 +210,13 @@ class Bus:
 
     def market(self, kind: str, symbol: str, timeframe: str | None, data: dict[str, Any]) -> None:
         """A live ``price`` (every timeframe of the symbol) or ``bar`` event."""
+        text: str | None = None  # rendered once, for the first stream that wants it
         for key in list(self._by_symbol.get(symbol, ())):
             sub = self._subs[key]
             if timeframe is None or (symbol, timeframe) in sub.pairs:
-                sub.offer((kind, data))
+                if text is None:
+                    text = sse_frame(kind, data)
+                sub.offer((kind, text))
 
     @property
     def open_streams(self) -> int:

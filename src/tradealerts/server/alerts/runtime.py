@@ -15,7 +15,7 @@ import math
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any, cast
+from typing import cast
 
 from sqlalchemy import Table, bindparam, func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,7 +35,7 @@ from tradealerts.server.db.models import (
     User,
 )
 from tradealerts.server.engine.market import MarketState
-from tradealerts.server.events import Bus, event_data, purge
+from tradealerts.server.events import AlertFrame, Bus, alert_frame, event_data, purge
 from tradealerts.server.feeds import BarClose, Tick
 from tradealerts.server.mail import Mailer, queue_mail
 from tradealerts.server.settings import Settings
@@ -208,7 +208,7 @@ class AlertRuntime:
         if not batch:
             return
         now = self.clock()
-        by_user: dict[int, list[dict[str, Any]]] = {}
+        by_user: dict[int, list[AlertFrame]] = {}
         webhooks = mails = False
         fired = 0
         try:
@@ -217,16 +217,18 @@ class AlertRuntime:
                 for fire, event_id, channels in self._record_fires(s, fires, now):
                     fired += 1
                     by_user.setdefault(fire.user_id, []).append(
-                        event_data(
-                            id=event_id,
-                            alert_id=fire.alert_id,
-                            symbol=fire.symbol,
-                            timeframe=fire.timeframe.value,
-                            condition=fire.condition.value,
-                            level=fire.level,
-                            price=fire.price,
-                            time=_at(fire.time),
-                            message=fire.message,
+                        alert_frame(
+                            event_data(
+                                id=event_id,
+                                alert_id=fire.alert_id,
+                                symbol=fire.symbol,
+                                timeframe=fire.timeframe.value,
+                                condition=fire.condition.value,
+                                level=fire.level,
+                                price=fire.price,
+                                time=_at(fire.time),
+                                message=fire.message,
+                            )
                         )
                     )
                     mails = mails or channels.email

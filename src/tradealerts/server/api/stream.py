@@ -4,9 +4,8 @@
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
@@ -17,22 +16,21 @@ from tradealerts.core.tiers import Tier, check_pair
 from tradealerts.server.api.deps import CurrentCaller, _bearer, caller_by_id
 from tradealerts.server.db.models import Event
 from tradealerts.server.errors import Invalid
-from tradealerts.server.events import Bus, event_json, events_after, resume_gap
+from tradealerts.server.events import (
+    AlertFrame,
+    Bus,
+    alert_frame,
+    event_json,
+    events_after,
+    resume_gap,
+    sse_frame,
+)
 from tradealerts.server.security import decode_access_token
 
 router = APIRouter(tags=["stream"])
 
 RETRY_MS = 3000
-
-
-def _frame(event: str | None, data: Any, event_id: int | None = None) -> str:
-    lines = []
-    if event_id is not None:
-        lines.append(f"id: {event_id}")
-    if event:
-        lines.append(f"event: {event}")
-    lines.append(f"data: {json.dumps(data, separators=(',', ':'))}")
-    return "\n".join(lines) + "\n\n"
+_BEAT = ("beat", None)
 
 
 def _pairs(tier: Tier, symbols: str | None) -> frozenset[tuple[str, str]]:
@@ -93,15 +91,26 @@ async def stream(
         with state.sessions() as s:
             return int(s.scalar(select(func.max(Event.id)).where(Event.user_id == user_id)) or 0)
 
-    def read(after_id: int) -> tuple[bool, list[dict[str, Any]]]:
+    def read(after_id: int) -> tuple[bool, list[AlertFrame]]:
         with state.sessions() as s:
             return resume_gap(s, after_id) if after_id else False, [
-                event_json(e) for e in events_after(s, user_id, after_id)
+                alert_frame(event_json(e)) for e in events_after(s, user_id, after_id)
             ]
 
+    loop = asyncio.get_running_loop()
+    beat: asyncio.TimerHandle | None = None
+
+    def beat_due() -> None:
+        # one timer a beat, not a timeout around every wait: frames cost no timer work
+        nonlocal beat
+        sub.offer(_BEAT)
+        left = expires - state.clock().timestamp()
+        beat = loop.call_later(max(0.0, min(heartbeat, left)), beat_due)
+
     async def frames() -> AsyncIterator[str]:
+        nonlocal beat
         known_tier = tier.value
-        gap, backlog = False, list[dict[str, Any]]()
+        gap, backlog = False, list[AlertFrame]()
         try:
             yield f"retry: {RETRY_MS}\n\n"
             if after is None:  # a fresh client: what fires from now on (history has the rest)
@@ -110,7 +119,7 @@ async def stream(
                 last = after
                 gap, backlog = await asyncio.to_thread(read, last)
             if gap:
-                yield _frame(
+                yield sse_frame(
                     "gap",
                     {
                         "message": "Some alerts may have been missed: they are "
@@ -118,13 +127,15 @@ async def stream(
                         "after": last,
                     },
                 )
+            left = expires - state.clock().timestamp()
+            beat = loop.call_later(max(0.0, min(heartbeat, left)), beat_due)
             while True:
-                for ev in backlog:
-                    yield _frame("alert", ev, ev["id"])
-                    last = ev["id"]
+                for event_id, text in backlog:
+                    yield text
+                    last = event_id
                 backlog = []
                 if sub.overflowed:
-                    yield _frame(
+                    yield sse_frame(
                         "overflow",
                         {
                             "message": "You fell behind; reconnect with Last-Event-ID to catch up.",
@@ -132,9 +143,8 @@ async def stream(
                         },
                     )
                     return
-                left = expires - state.clock().timestamp()
-                if left <= 0:
-                    yield _frame(
+                if expires - state.clock().timestamp() <= 0:
+                    yield sse_frame(
                         "reauth",
                         {
                             "message": "Your access token expired; reconnect with a fresh one.",
@@ -142,30 +152,28 @@ async def stream(
                         },
                     )
                     return
-                try:
-                    # a timeout scope, not wait_for: no task per wait on the hot path
-                    async with asyncio.timeout(min(heartbeat, left)):
-                        kind, data = await sub.queue.get()
-                except TimeoutError:
+                kind, data = await sub.queue.get()
+                if kind == "alert":
+                    if data is None:  # only woken: read what is new from the log
+                        _gap, backlog = await asyncio.to_thread(read, last)
+                    else:  # the committed events themselves; skip those already sent
+                        backlog = [f for f in data if f[0] > last]
+                elif kind == "beat":
                     yield ": heartbeat\n\n"
                     # the shared snapshot: streams of one user (and a thousand streams at
                     # once) cost one lookup a second, not one each per heartbeat
                     now_caller = await caller_by_id(state, user_id)
                     if now_caller is not None and now_caller.tier != known_tier:
                         known_tier = now_caller.tier
-                        yield _frame("tier", {"tier": known_tier})
-                    continue
-                if kind == "alert":
-                    if data is None:  # only woken: read what is new from the log
-                        _gap, backlog = await asyncio.to_thread(read, last)
-                    else:  # the committed events themselves; skip those already sent
-                        backlog = [ev for ev in data if ev["id"] > last]
+                        yield sse_frame("tier", {"tier": known_tier})
                 elif kind == "tier":
                     known_tier = data["tier"]
-                    yield _frame("tier", data)
-                else:
-                    yield _frame(kind, data)
+                    yield sse_frame("tier", data)
+                else:  # price and bar frames come rendered, once for all their streams
+                    yield data
         finally:
+            if beat is not None:
+                beat.cancel()
             bus.unsubscribe(sub)
 
     return StreamingResponse(
