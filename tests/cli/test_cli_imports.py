@@ -41,6 +41,31 @@ def test_help_and_parsing_import_nothing_heavy() -> None:
         assert "typer" in loaded  # the probe really ran the app
 
 
+def _run_app(argv: list[str]) -> set[str]:
+    return _modules_after(
+        "import sys\n"
+        f"sys.argv = ['tradealerts', *{argv!r}]\n"
+        "from tradealerts.cli.app import app\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass"
+    )
+
+
+def test_a_command_module_loads_only_for_its_own_command() -> None:
+    helpers = {"app", "context", "lazy", "output"}
+    commands = {m.name for m in pkgutil.iter_modules(tradealerts.cli.__path__)} - helpers
+    assert {"alerts", "auth", "daemon", "market", "chart"} <= commands
+
+    def ours(argv: list[str]) -> set[str]:
+        loaded = _run_app(argv)
+        return {m.removeprefix("tradealerts.cli.") for m in loaded} & commands
+
+    assert ours(["--help"]) == set()  # the list of commands comes from app.COMMANDS
+    assert ours(["--version"]) == set()
+    assert ours(["alerts", "--help"]) == {"alerts"}
+    assert ours(["daemon", "status", "--help"]) == {"daemon"}
+    assert ours(["login", "--help"]) == {"auth"}
+
+
 def test_no_client_or_cli_module_imports_the_server() -> None:
     names = [
         m.name
