@@ -13,7 +13,7 @@ from typing import Annotated
 import typer
 
 from tradealerts import __version__
-from tradealerts.cli.context import STATE
+from tradealerts.cli.context import STATE, skip_httpx_cli
 from tradealerts.cli.lazy import LazyGroup
 
 #: Every command in the order --help lists them: where it lives, and the first paragraph of its
@@ -107,6 +107,7 @@ def _root(
 
 def main() -> None:
     """Console-script entry point: every failure leaves as one line and an exit code."""
+    skip_httpx_cli()  # commands import the client (and httpx) before they open one
     for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 terminal gets "?", never a crash
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
