@@ -84,3 +84,20 @@ def test_the_client_package_exports_are_complete_and_sorted() -> None:
     assert exported == sorted(exported)
     for name in exported:
         assert hasattr(tradealerts.client, name), name
+
+
+def test_the_fail_keyring_backend_is_honoured_without_importing_keyring(tmp_path) -> None:
+    import os
+
+    probe = (
+        "import sys\nfrom tradealerts.client.credentials import CredentialStore\n"
+        "print(CredentialStore('http://127.0.0.1:9').location())\nprint('keyring' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEALERTS_")}
+    env.update(
+        TRADEALERTS_HOME=str(tmp_path), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    ).stdout.splitlines()
+    assert out == [f"{tmp_path / 'credentials.json'} (mode 0600: no usable keyring)", "False"]
