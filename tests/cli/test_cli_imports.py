@@ -41,6 +41,31 @@ def test_help_and_parsing_import_nothing_heavy() -> None:
         assert "typer" in loaded  # the probe really ran the app
 
 
+def _run_app(argv: list[str]) -> set[str]:
+    return _modules_after(
+        "import sys\n"
+        f"sys.argv = ['tradealerts', *{argv!r}]\n"
+        "from tradealerts.cli.app import app\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass"
+    )
+
+
+def test_a_command_module_loads_only_for_its_own_command() -> None:
+    helpers = {"app", "context", "lazy", "output"}
+    commands = {m.name for m in pkgutil.iter_modules(tradealerts.cli.__path__)} - helpers
+    assert {"alerts", "auth", "daemon", "market", "chart"} <= commands
+
+    def ours(argv: list[str]) -> set[str]:
+        loaded = _run_app(argv)
+        return {m.removeprefix("tradealerts.cli.") for m in loaded} & commands
+
+    assert ours(["--help"]) == set()  # the list of commands comes from app.COMMANDS
+    assert ours(["--version"]) == set()
+    assert ours(["alerts", "--help"]) == {"alerts"}
+    assert ours(["daemon", "status", "--help"]) == {"daemon"}
+    assert ours(["login", "--help"]) == {"auth"}
+
+
 def test_no_client_or_cli_module_imports_the_server() -> None:
     names = [
         m.name
@@ -59,3 +84,20 @@ def test_the_client_package_exports_are_complete_and_sorted() -> None:
     assert exported == sorted(exported)
     for name in exported:
         assert hasattr(tradealerts.client, name), name
+
+
+def test_the_fail_keyring_backend_is_honoured_without_importing_keyring(tmp_path) -> None:
+    import os
+
+    probe = (
+        "import sys\nfrom tradealerts.client.credentials import CredentialStore\n"
+        "print(CredentialStore('http://127.0.0.1:9').location())\nprint('keyring' in sys.modules)"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEALERTS_")}
+    env.update(
+        TRADEALERTS_HOME=str(tmp_path), PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, env=env
+    ).stdout.splitlines()
+    assert out == [f"{tmp_path / 'credentials.json'} (mode 0600: no usable keyring)", "False"]

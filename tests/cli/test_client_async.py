@@ -67,3 +67,15 @@ def test_sync_and_async_share_one_not_logged_in(server: Running, tmp_path) -> No
         with pytest.raises(NotLoggedIn) as info:
             c.run(endpoints.me())
         assert info.value.exit_code == 3 and "tradealerts login" in info.value.message
+
+
+def test_tls_is_verified_against_certifi_and_a_plain_http_server_trusts_no_ca() -> None:
+    import ssl
+
+    from tradealerts.client.api import _verify
+
+    assert _verify("https://alerts.example.com") is True  # httpx's default: certifi's bundle
+    plain = _verify("http://127.0.0.1:8000")
+    assert isinstance(plain, ssl.SSLContext)
+    assert plain.verify_mode == ssl.CERT_REQUIRED and plain.check_hostname
+    assert plain.get_ca_certs() == []  # never used; if it were, it would refuse every peer

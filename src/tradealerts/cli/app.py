@@ -1,7 +1,8 @@
 """The ``tradealerts`` Typer app: thin commands over ``tradealerts.client``.
 
 Only typer and the standard library are imported here and in the command modules' tops;
-httpx, pydantic, plotext and Rich tables load inside the commands, so --help stays fast.
+httpx, pydantic, plotext and Rich tables load inside the commands, so --help stays fast. A
+command's module itself loads only when that command runs or shows its help (``COMMANDS``).
 """
 
 from __future__ import annotations
@@ -12,11 +13,59 @@ from typing import Annotated
 import typer
 
 from tradealerts import __version__
-from tradealerts.cli import account, alerts, auth, daemon, later, market, watchlist
-from tradealerts.cli.context import STATE
+from tradealerts.cli.context import STATE, skip_httpx_cli
+from tradealerts.cli.lazy import LazyGroup
+
+#: Every command in the order --help lists them: where it lives, and the first paragraph of its
+#: help, which --help shows without importing the module (a test keeps the two equal).
+COMMANDS: dict[str, tuple[str, str]] = {
+    "register": ("tradealerts.cli.auth:register",
+                 "Create a FREE account; a 6-digit code is mailed to you (then: tradealerts "
+                 "verify CODE)."),
+    "verify": ("tradealerts.cli.auth:verify",
+               "Confirm your email with the mailed code (or --resend a new one)."),
+    "login": ("tradealerts.cli.auth:login",
+              "Log in; the session is kept in the OS keyring (or a 0600 file without one)."),
+    "logout": ("tradealerts.cli.auth:logout",
+               "Log out: the session is revoked on the server and no token is left on this "
+               "machine."),
+    "whoami": ("tradealerts.cli.auth:whoami",
+               "Who is logged in: email, tier, its limits and the requests left this hour."),
+    "symbols": ("tradealerts.cli.market:symbols",
+                "The symbols and timeframes your tier allows; locked pairs say which tier opens "
+                "them."),
+    "charts": ("tradealerts.cli.market:charts",
+               "Candlesticks with fractals, support/resistance and trendlines, in the terminal."),
+    "indicators": ("tradealerts.cli.market:indicators",
+                   "Fractals, support/resistance and trendlines of a pair (a table, or the "
+                   "payload)."),
+    "support": ("tradealerts.cli.account:support", "Write to the server's owner."),
+    "docs": ("tradealerts.cli.account:docs",
+             "Open the user guide in a browser (or print its address)."),
+    "plan": ("tradealerts.cli.later:plan", "Your plan and its limits."),
+    "upgrade": ("tradealerts.cli.later:upgrade", "Upgrade to PRO (coming in a later release)."),
+    "billing": ("tradealerts.cli.later:billing",
+                "Invoices and payment method (coming in a later release)."),
+    "tui": ("tradealerts.cli.later:tui",
+            "The full-screen terminal app (coming in a later release)."),
+    "alerts": ("tradealerts.cli.alerts:app",
+               "Price alerts: create, list, pause, resume, delete, history."),
+    "watchlist": ("tradealerts.cli.watchlist:app", "The pairs you follow (5 on FREE, 50 on PRO)."),
+    "settings": ("tradealerts.cli.account:settings_app", "Your preferences and profile."),
+    "account": ("tradealerts.cli.account:account_app", "Password, email, export, deletion, 2FA."),
+    "notifications": ("tradealerts.cli.account:notifications_app", "Your in-app notifications."),
+    "daemon": ("tradealerts.cli.daemon:app",
+               "The background notifier: every alert on your desktop, exactly once."),
+}  # fmt: skip
+
+
+class _Root(LazyGroup):
+    lazy = COMMANDS
+
 
 app = typer.Typer(
     name="tradealerts",
+    cls=_Root,
     help="Fractal support/resistance, trendlines and price alerts in your terminal.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
@@ -56,24 +105,9 @@ def _root(
     STATE.verbose = verbose
 
 
-for _account in (auth.register, auth.verify, auth.login, auth.logout, auth.whoami):
-    app.command()(_account)
-for _market in (market.symbols, market.charts, market.indicators):
-    app.command()(_market)
-app.add_typer(alerts.app, name="alerts")
-app.add_typer(watchlist.app, name="watchlist")
-app.add_typer(account.settings_app, name="settings")
-app.add_typer(account.account_app, name="account")
-app.add_typer(account.notifications_app, name="notifications")
-app.command()(account.support)
-app.command()(account.docs)
-for _later in (later.plan, later.upgrade, later.billing, later.tui):
-    app.command()(_later)
-app.add_typer(daemon.app, name="daemon")
-
-
 def main() -> None:
     """Console-script entry point: every failure leaves as one line and an exit code."""
+    skip_httpx_cli()  # commands import the client (and httpx) before they open one
     for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 terminal gets "?", never a crash
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from tradealerts.client import Client
 
-__all__ = ["STATE", "State", "UsageProblem", "open_client"]
+__all__ = ["STATE", "State", "UsageProblem", "open_client", "skip_httpx_cli"]
 
 
 @dataclass
@@ -35,15 +35,24 @@ class UsageProblem(Exception):
         self.detail = ""
 
 
-def open_client() -> Client:
-    """A sync API client for ``--server``/``TRADEALERTS_SERVER`` (httpx imported here)."""
+def skip_httpx_cli() -> None:
+    """Keep httpx's own command-line tool from loading when httpx is imported later.
+
+    httpx's package imports its command-line tool (click, rich, pygments) only to offer
+    ``httpx.main``; a None entry makes that import fail, which httpx handles, and saves a
+    short-lived command about a third of httpx's import time. ``main()`` calls this before
+    any command runs: commands import ``tradealerts.client`` (and so httpx) before they open
+    a client.
+    """
     import sys
 
-    # httpx's package imports its own command-line tool (click, rich, pygments) only to offer
-    # ``httpx.main``; a None entry makes that import fail, which httpx handles, and saves a
-    # short-lived command about a third of httpx's import time.
     if "httpx" not in sys.modules:
         sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]
+
+
+def open_client() -> Client:
+    """A sync API client for ``--server``/``TRADEALERTS_SERVER`` (httpx imported here)."""
+    skip_httpx_cli()
     from tradealerts.client import Client
 
     return Client(STATE.server)

@@ -11,6 +11,7 @@ Both drive the same flows (``_flow.Session.run``): they differ only in how a req
 from __future__ import annotations
 
 import json
+import ssl
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
 from datetime import UTC, datetime
 from types import TracebackType
@@ -53,6 +54,18 @@ def _decode(event: str, data: str, event_id: str | None) -> Event:
 
 def _stream_params(symbols: Sequence[str]) -> dict[str, str]:
     return {"symbols": ",".join(symbols)} if symbols else {}
+
+
+def _verify(base_url: str) -> ssl.SSLContext | bool:
+    """httpx's ``verify`` for a server: its default (certifi's bundle) for ``https://``.
+
+    Every request goes to ``base_url`` and redirects are not followed, so a plain ``http://``
+    server never needs TLS: it gets a context that trusts no CA (any TLS would fail closed),
+    which spares a short-lived command loading the bundle.
+    """
+    if base_url.lower().startswith("https://"):
+        return True
+    return ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
 
 
 class _Base:
@@ -104,7 +117,12 @@ class Client(_Base):
 
     def __init__(self, server: str | None = None, **kwargs: Any) -> None:
         super().__init__(server, **kwargs)
-        self._http = httpx.Client(base_url=self.base_url, timeout=TIMEOUT, headers=self._headers)
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            timeout=TIMEOUT,
+            headers=self._headers,
+            verify=_verify(self.base_url),
+        )
 
     def __enter__(self) -> Client:
         return self
@@ -198,7 +216,10 @@ class AsyncClient(_Base):
     def __init__(self, server: str | None = None, **kwargs: Any) -> None:
         super().__init__(server, **kwargs)
         self._http = httpx.AsyncClient(
-            base_url=self.base_url, timeout=TIMEOUT, headers=self._headers
+            base_url=self.base_url,
+            timeout=TIMEOUT,
+            headers=self._headers,
+            verify=_verify(self.base_url),
         )
 
     async def __aenter__(self) -> AsyncClient:

@@ -68,8 +68,15 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+#: keyring's own variable naming its backend; it wins over keyring's config file and detection.
+_KEYRING_ENV = "PYTHON_KEYRING_BACKEND"
+_FAIL_BACKEND = "keyring.backends.fail.Keyring"
+
+
 def _usable_keyring() -> Any:
     """The configured keyring backend, or None when it cannot store anything."""
+    if os.environ.get(_KEYRING_ENV) == _FAIL_BACKEND:
+        return None  # what keyring would answer, without importing it and its backends
     try:
         import keyring
         from keyring.backends import chainer, fail
