@@ -13,13 +13,14 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from tradealerts.core.indicators._series import check_window
+from tradealerts.core.indicators.columns import DiagonalColumns, HorizontalColumns
 from tradealerts.core.indicators.fractals import find_fractals, is_down_fractal, is_up_fractal
 from tradealerts.core.indicators.lines import (
     DiagonalLine,
     HorizontalLine,
     _check_hlc,
-    diagonal_lines,
-    horizontal_lines,
+    diagonal_columns,
+    horizontal_columns,
     limit_active,
 )
 
@@ -54,7 +55,11 @@ class IndicatorChanges:
 
 
 class IndicatorState:
-    """Fractals and lines of a growing series of closed bars."""
+    """Fractals and lines of a growing series of closed bars.
+
+    ``horizontal`` and ``diagonal`` are sequences of ``HorizontalLine`` / ``DiagonalLine``
+    kept in columns (see ``columns``): a line object is made when one is read.
+    """
 
     def __init__(self, n: int = 2) -> None:
         self.n = check_window(n)
@@ -64,9 +69,9 @@ class IndicatorState:
         self.close = array("d")
         self.up = array("q")  # bar indices of fractals, oldest first
         self.down = array("q")
-        self.horizontal: list[HorizontalLine] = []
-        self.diagonal: list[DiagonalLine] = []
-        # positions (in the lists above) of lines not yet broken
+        self.horizontal = HorizontalColumns(self.n)
+        self.diagonal = DiagonalColumns()
+        # positions (in the sequences above) of lines not yet broken
         self._active_h: list[int] = []
         self._active_d: list[int] = []
 
@@ -83,10 +88,12 @@ class IndicatorState:
         up, down = find_fractals(h, lo, n)
         st.up.frombytes(up.astype(np.int64).tobytes())
         st.down.frombytes(down.astype(np.int64).tobytes())
-        st.horizontal = horizontal_lines(h, lo, c, n)
-        st.diagonal = diagonal_lines(h, lo, c, n)
-        st._active_h = [k for k, ln in enumerate(st.horizontal) if ln.broken is None]
-        st._active_d = [k for k, ln in enumerate(st.diagonal) if ln.broken is None]
+        hc = horizontal_columns(h, lo, c, up, down)
+        dc = diagonal_columns(h, lo, c, up, down)
+        st.horizontal = HorizontalColumns.from_arrays(n, *hc)
+        st.diagonal = DiagonalColumns.from_arrays(*dc)
+        st._active_h = np.flatnonzero(hc[-1] < 0).tolist()
+        st._active_d = np.flatnonzero(dc[-1] < 0).tolist()
         return st
 
     def __len__(self) -> int:
@@ -114,21 +121,23 @@ class IndicatorState:
     # -- internals -----------------------------------------------------------------------
     def _break_active(self, t: int, ch: IndicatorChanges) -> None:
         close = self.close[t]
+        hc = self.horizontal
+        price, support = hc.price, hc.support
         still: list[int] = []
         for k in self._active_h:
-            ln = self.horizontal[k]
-            if (close > ln.price) if ln.kind == "resistance" else (close < ln.price):
-                self.horizontal[k] = ln._replace(broken=t)
+            p = price[k]
+            if (close < p) if support[k] else (close > p):
+                hc.set_broken(k, t)
                 ch.broken_horizontal.append(k)
             else:
                 still.append(k)
         self._active_h = still
+        dc = self.diagonal
         still = []
         for k in self._active_d:
-            dl = self.diagonal[k]
-            v = dl.value_at(t)
-            if (close > v) if dl.kind == "resistance" else (close < v):
-                self.diagonal[k] = dl._replace(broken=t)
+            v = dc.value_at(k, t)
+            if (close < v) if dc.support[k] else (close > v):
+                dc.set_broken(k, t)
                 ch.broken_diagonal.append(k)
             else:
                 still.append(k)
@@ -181,12 +190,12 @@ class IndicatorState:
         """All horizontal lines, as ``horizontal_lines`` would return them."""
         if max_active is None or not self.close:
             return list(self.horizontal)
-        return limit_active(self.horizontal, self.close[-1], max_active)
+        return limit_active(list(self.horizontal), self.close[-1], max_active)
 
     def active_horizontal(self) -> list[HorizontalLine]:
         """The lines not yet broken."""
-        return [self.horizontal[k] for k in self._active_h]
+        return [self.horizontal.line(k) for k in self._active_h]
 
     def active_diagonal(self) -> list[DiagonalLine]:
         """The trendlines not yet broken."""
-        return [self.diagonal[k] for k in self._active_d]
+        return [self.diagonal.line(k) for k in self._active_d]
