@@ -277,6 +277,35 @@ def test_incremental_equals_batch(series, n, data) -> None:
         assert state.horizontal_lines(max_active=m) == horizontal_lines(h, lo, c, n, max_active=m)
 
 
+@settings(max_examples=200, deadline=None)
+@given(bar_series(), st.integers(1, 3), st.data())
+def test_line_columns_read_as_the_line_lists(series, n, data) -> None:
+    """The state keeps lines in columns; every way of reading them gives the batch lines."""
+    h, lo, c = series
+    split = data.draw(st.integers(0, len(c)))
+    state = IndicatorState.from_arrays(h[:split], lo[:split], c[:split], n)
+    for i in range(split, len(c)):
+        state.update(h[i], lo[i], c[i])
+    for cols, want in (
+        (state.horizontal, horizontal_lines(h, lo, c, n)),
+        (state.diagonal, diagonal_lines(h, lo, c, n)),
+    ):
+        assert len(cols) == len(want)
+        assert list(cols) == want
+        assert [cols[k] for k in range(-len(want), len(want))] == want + want
+        assert cols[1:-1:2] == want[1:-1:2]
+        assert all(type(a) is type(b) for a, b in zip(cols, want, strict=True))
+        start = data.draw(st.integers(0, len(c) + 1))
+        assert [cols.line(k) for k in cols.since(start)] == [
+            ln for ln in want if ln.broken is None or ln.broken >= start
+        ]
+        if want:
+            assert cols != want[:-1]
+            assert cols != [*want[:-1], want[-1]._replace(broken=-7)]
+    with pytest.raises(TypeError):
+        hash(state.horizontal)
+
+
 def test_real_looking_series() -> None:
     """A seeded random walk with realistic EURUSD scale: the lines behave like a trader expects."""
     rng = np.random.default_rng(7)
