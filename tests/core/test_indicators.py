@@ -269,6 +269,16 @@ def test_incremental_equals_batch(series, n, data) -> None:
         state.update(h[i], lo[i], c[i])
     assert list(state.up) == find_fractals(h, lo, n)[0].tolist()
     assert list(state.down) == find_fractals(h, lo, n)[1].tolist()
+    up, down = find_fractals(h, lo, n)
+    assert list(state.up_price) == h[up].tolist()
+    assert list(state.down_price) == lo[down].tolist()
+    for i in range(len(c)):
+        for is_up, marks, prices in ((True, up, h), (False, down, lo)):
+            if i in marks:
+                assert state.fractal_price(i, up=is_up) == prices[i]
+            else:
+                with pytest.raises(KeyError):
+                    state.fractal_price(i, up=is_up)
     assert state.horizontal == horizontal_lines(h, lo, c, n)
     assert state.diagonal == diagonal_lines(h, lo, c, n)
     assert state.active_horizontal() == [x for x in state.horizontal if x.active]

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -64,11 +66,15 @@ class IndicatorState:
     def __init__(self, n: int = 2) -> None:
         self.n = check_window(n)
         # array('d'): 8 bytes a value (a list of floats costs ~32), same O(1) append and index
-        self.high = array("d")
-        self.low = array("d")
         self.close = array("d")
         self.up = array("q")  # bar indices of fractals, oldest first
         self.down = array("q")
+        self.up_price = array("d")  # their highs / lows, in the same order
+        self.down_price = array("d")
+        # Highs and lows only of the last 2n + 1 bars: all the next fractal test needs (the
+        # full columns are in the series' Bars; a second copy here cost 16 bytes a bar).
+        self._recent_high: deque[float] = deque(maxlen=2 * self.n + 1)
+        self._recent_low: deque[float] = deque(maxlen=2 * self.n + 1)
         self.horizontal = HorizontalColumns(self.n)
         self.diagonal = DiagonalColumns()
         # positions (in the sequences above) of lines not yet broken
@@ -82,12 +88,14 @@ class IndicatorState:
         """A state for a whole series at once, with the batch functions."""
         h, lo, c, n = _check_hlc(high, low, close, n)
         st = cls(n)
-        st.high.frombytes(h.tobytes())
-        st.low.frombytes(lo.tobytes())
         st.close.frombytes(c.tobytes())
+        st._recent_high.extend(h[-(2 * n + 1) :].tolist())
+        st._recent_low.extend(lo[-(2 * n + 1) :].tolist())
         up, down = find_fractals(h, lo, n)
         st.up.frombytes(up.astype(np.int64).tobytes())
         st.down.frombytes(down.astype(np.int64).tobytes())
+        st.up_price.frombytes(h[up].tobytes())
+        st.down_price.frombytes(lo[down].tobytes())
         hc = horizontal_columns(h, lo, c, up, down)
         dc = diagonal_columns(h, lo, c, up, down)
         st.horizontal = HorizontalColumns.from_arrays(n, *hc)
@@ -105,18 +113,29 @@ class IndicatorState:
             if not np.isfinite(v):
                 raise ValueError(f"{name} is not a finite number: {v!r}")
         t = len(self.close)
-        self.high.append(float(high))
-        self.low.append(float(low))
         self.close.append(float(close))
+        self._recent_high.append(float(high))
+        self._recent_low.append(float(low))
         ch = IndicatorChanges(bar=t)
         self._break_active(t, ch)
         c = t - self.n
         if c >= self.n:
-            if is_up_fractal(self.high, c, self.n):
-                self._add_fractal(c, "resistance", ch)
-            if is_down_fractal(self.low, c, self.n):
-                self._add_fractal(c, "support", ch)
+            # the recent windows hold bars c - n .. c + n: bar c sits at position n
+            n, highs, lows = self.n, self._recent_high, self._recent_low
+            if is_up_fractal(highs, n, n):
+                self._add_fractal(c, highs[n], "resistance", ch)
+            if is_down_fractal(lows, n, n):
+                self._add_fractal(c, lows[n], "support", ch)
         return ch
+
+    def fractal_price(self, bar: int, up: bool) -> float:
+        """The high of the up fractal (``up``) or the low of the down fractal at ``bar``;
+        KeyError when there is none."""
+        marks, prices = (self.up, self.up_price) if up else (self.down, self.down_price)
+        k = bisect_left(marks, bar)
+        if k == len(marks) or marks[k] != bar:
+            raise KeyError(f"no {'up' if up else 'down'} fractal at bar {bar}")
+        return prices[k]
 
     # -- internals -----------------------------------------------------------------------
     def _break_active(self, t: int, ch: IndicatorChanges) -> None:
@@ -153,12 +172,13 @@ class IndicatorState:
                 return j
         return None
 
-    def _add_fractal(self, c: int, kind: str, ch: IndicatorChanges) -> None:
+    def _add_fractal(self, c: int, price: float, kind: str, ch: IndicatorChanges) -> None:
         resistance = kind == "resistance"
-        series, marks = (self.high, self.up) if resistance else (self.low, self.down)
-        price = series[c]
+        marks, prices = (self.up, self.up_price) if resistance else (self.down, self.down_price)
         previous = marks[-1] if marks else None
+        p0 = prices[-1] if prices else price
         marks.append(c)
+        prices.append(price)
         if resistance:
             ch.up_fractal = c
         else:
@@ -176,7 +196,6 @@ class IndicatorState:
             self._active_h.append(len(self.horizontal) - 1)
         if previous is None:
             return
-        p0 = series[previous]
         if (price < p0) if resistance else (price > p0):
             dl = DiagonalLine(hl.kind, previous, p0, c, price)
             dl = dl._replace(broken=self._first_break(c + 1, dl, resistance))

@@ -37,10 +37,9 @@ def indicator_payload(st: SeriesState, count: int) -> dict[str, Any]:
         "volume": bars.volume[start:].tolist(),
     }
     ind = st.indicators
-    highs, lows = ind.high, ind.low
     fractals = {
-        "up": [{"time": t(i), "price": highs[i]} for i in ind.up if i >= start],
-        "down": [{"time": t(i), "price": lows[i]} for i in ind.down if i >= start],
+        side: [{"time": t(i), "price": p} for i, p in zip(at, price, strict=True) if i >= start]
+        for side, at, price in (("up", ind.up, ind.up_price), ("down", ind.down, ind.down_price))
     }
     # lines are stored in columns: make objects only for the ones listed
     hc, dc = ind.horizontal, ind.diagonal
