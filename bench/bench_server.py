@@ -1,6 +1,8 @@
 """Server benchmarks: the cached indicator endpoint against a bare Starlette endpoint serving
 the same bytes (one uvicorn worker each, loopback, the load generator in its own process),
-and the server's RSS with 15 x 9 x 5,000 bars in memory."""
+and the server's RSS with 15 x 9 x 5,000 bars in memory.
+
+BENCH_ONLY=rss measures the RSS alone (seconds instead of a minute of load)."""
 
 from __future__ import annotations
 
@@ -18,6 +20,8 @@ import httpx
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
 SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
+# BENCH_ONLY=rss: start the server, print its RSS and stop (no load runs); default: everything
+ONLY = os.environ.get("BENCH_ONLY", "")
 EMAIL, PASSWORD = "bench@example.com", "a long benchmark passphrase"
 
 BARE = r"""
@@ -92,6 +96,11 @@ def main() -> None:
         wait_up(f"{base}/api/system/health", server)
         time.sleep(2)
         rss = rss_mb(server.pid)
+        if ONLY == "rss":
+            print(
+                f"server RSS after start with 15 x 9 x 5,000 bars: {rss:.0f} MB  [target <= 250 MB]"
+            )
+            return
         token = httpx.post(
             f"{base}/api/auth/login", json={"email": EMAIL, "password": PASSWORD}
         ).json()["access_token"]

@@ -269,12 +269,51 @@ def test_incremental_equals_batch(series, n, data) -> None:
         state.update(h[i], lo[i], c[i])
     assert list(state.up) == find_fractals(h, lo, n)[0].tolist()
     assert list(state.down) == find_fractals(h, lo, n)[1].tolist()
+    up, down = find_fractals(h, lo, n)
+    assert list(state.up_price) == h[up].tolist()
+    assert list(state.down_price) == lo[down].tolist()
+    for i in range(len(c)):
+        for is_up, marks, prices in ((True, up, h), (False, down, lo)):
+            if i in marks:
+                assert state.fractal_price(i, up=is_up) == prices[i]
+            else:
+                with pytest.raises(KeyError):
+                    state.fractal_price(i, up=is_up)
     assert state.horizontal == horizontal_lines(h, lo, c, n)
     assert state.diagonal == diagonal_lines(h, lo, c, n)
     assert state.active_horizontal() == [x for x in state.horizontal if x.active]
     assert state.active_diagonal() == [x for x in state.diagonal if x.active]
     for m in (0, 1, 3):
         assert state.horizontal_lines(max_active=m) == horizontal_lines(h, lo, c, n, max_active=m)
+
+
+@settings(max_examples=200, deadline=None)
+@given(bar_series(), st.integers(1, 3), st.data())
+def test_line_columns_read_as_the_line_lists(series, n, data) -> None:
+    """The state keeps lines in columns; every way of reading them gives the batch lines."""
+    h, lo, c = series
+    split = data.draw(st.integers(0, len(c)))
+    state = IndicatorState.from_arrays(h[:split], lo[:split], c[:split], n)
+    for i in range(split, len(c)):
+        state.update(h[i], lo[i], c[i])
+    for cols, want in (
+        (state.horizontal, horizontal_lines(h, lo, c, n)),
+        (state.diagonal, diagonal_lines(h, lo, c, n)),
+    ):
+        assert len(cols) == len(want)
+        assert list(cols) == want
+        assert [cols[k] for k in range(-len(want), len(want))] == want + want
+        assert cols[1:-1:2] == want[1:-1:2]
+        assert all(type(a) is type(b) for a, b in zip(cols, want, strict=True))
+        start = data.draw(st.integers(0, len(c) + 1))
+        assert [cols.line(k) for k in cols.since(start)] == [
+            ln for ln in want if ln.broken is None or ln.broken >= start
+        ]
+        if want:
+            assert cols != want[:-1]
+            assert cols != [*want[:-1], want[-1]._replace(broken=-7)]
+    with pytest.raises(TypeError):
+        hash(state.horizontal)
 
 
 def test_real_looking_series() -> None:

@@ -7,19 +7,22 @@
 from __future__ import annotations
 
 from array import array
+from bisect import bisect_left
+from collections import deque
 from dataclasses import dataclass, field
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from tradealerts.core.indicators._series import check_window
+from tradealerts.core.indicators.columns import DiagonalColumns, HorizontalColumns
 from tradealerts.core.indicators.fractals import find_fractals, is_down_fractal, is_up_fractal
 from tradealerts.core.indicators.lines import (
     DiagonalLine,
     HorizontalLine,
     _check_hlc,
-    diagonal_lines,
-    horizontal_lines,
+    diagonal_columns,
+    horizontal_columns,
     limit_active,
 )
 
@@ -54,19 +57,27 @@ class IndicatorChanges:
 
 
 class IndicatorState:
-    """Fractals and lines of a growing series of closed bars."""
+    """Fractals and lines of a growing series of closed bars.
+
+    ``horizontal`` and ``diagonal`` are sequences of ``HorizontalLine`` / ``DiagonalLine``
+    kept in columns (see ``columns``): a line object is made when one is read.
+    """
 
     def __init__(self, n: int = 2) -> None:
         self.n = check_window(n)
         # array('d'): 8 bytes a value (a list of floats costs ~32), same O(1) append and index
-        self.high = array("d")
-        self.low = array("d")
         self.close = array("d")
         self.up = array("q")  # bar indices of fractals, oldest first
         self.down = array("q")
-        self.horizontal: list[HorizontalLine] = []
-        self.diagonal: list[DiagonalLine] = []
-        # positions (in the lists above) of lines not yet broken
+        self.up_price = array("d")  # their highs / lows, in the same order
+        self.down_price = array("d")
+        # Highs and lows only of the last 2n + 1 bars: all the next fractal test needs (the
+        # full columns are in the series' Bars; a second copy here cost 16 bytes a bar).
+        self._recent_high: deque[float] = deque(maxlen=2 * self.n + 1)
+        self._recent_low: deque[float] = deque(maxlen=2 * self.n + 1)
+        self.horizontal = HorizontalColumns(self.n)
+        self.diagonal = DiagonalColumns()
+        # positions (in the sequences above) of lines not yet broken
         self._active_h: list[int] = []
         self._active_d: list[int] = []
 
@@ -77,16 +88,20 @@ class IndicatorState:
         """A state for a whole series at once, with the batch functions."""
         h, lo, c, n = _check_hlc(high, low, close, n)
         st = cls(n)
-        st.high.frombytes(h.tobytes())
-        st.low.frombytes(lo.tobytes())
         st.close.frombytes(c.tobytes())
+        st._recent_high.extend(h[-(2 * n + 1) :].tolist())
+        st._recent_low.extend(lo[-(2 * n + 1) :].tolist())
         up, down = find_fractals(h, lo, n)
         st.up.frombytes(up.astype(np.int64).tobytes())
         st.down.frombytes(down.astype(np.int64).tobytes())
-        st.horizontal = horizontal_lines(h, lo, c, n)
-        st.diagonal = diagonal_lines(h, lo, c, n)
-        st._active_h = [k for k, ln in enumerate(st.horizontal) if ln.broken is None]
-        st._active_d = [k for k, ln in enumerate(st.diagonal) if ln.broken is None]
+        st.up_price.frombytes(h[up].tobytes())
+        st.down_price.frombytes(lo[down].tobytes())
+        hc = horizontal_columns(h, lo, c, up, down)
+        dc = diagonal_columns(h, lo, c, up, down)
+        st.horizontal = HorizontalColumns.from_arrays(n, *hc)
+        st.diagonal = DiagonalColumns.from_arrays(*dc)
+        st._active_h = np.flatnonzero(hc[-1] < 0).tolist()
+        st._active_d = np.flatnonzero(dc[-1] < 0).tolist()
         return st
 
     def __len__(self) -> int:
@@ -98,37 +113,50 @@ class IndicatorState:
             if not np.isfinite(v):
                 raise ValueError(f"{name} is not a finite number: {v!r}")
         t = len(self.close)
-        self.high.append(float(high))
-        self.low.append(float(low))
         self.close.append(float(close))
+        self._recent_high.append(float(high))
+        self._recent_low.append(float(low))
         ch = IndicatorChanges(bar=t)
         self._break_active(t, ch)
         c = t - self.n
         if c >= self.n:
-            if is_up_fractal(self.high, c, self.n):
-                self._add_fractal(c, "resistance", ch)
-            if is_down_fractal(self.low, c, self.n):
-                self._add_fractal(c, "support", ch)
+            # the recent windows hold bars c - n .. c + n: bar c sits at position n
+            n, highs, lows = self.n, self._recent_high, self._recent_low
+            if is_up_fractal(highs, n, n):
+                self._add_fractal(c, highs[n], "resistance", ch)
+            if is_down_fractal(lows, n, n):
+                self._add_fractal(c, lows[n], "support", ch)
         return ch
+
+    def fractal_price(self, bar: int, up: bool) -> float:
+        """The high of the up fractal (``up``) or the low of the down fractal at ``bar``;
+        KeyError when there is none."""
+        marks, prices = (self.up, self.up_price) if up else (self.down, self.down_price)
+        k = bisect_left(marks, bar)
+        if k == len(marks) or marks[k] != bar:
+            raise KeyError(f"no {'up' if up else 'down'} fractal at bar {bar}")
+        return prices[k]
 
     # -- internals -----------------------------------------------------------------------
     def _break_active(self, t: int, ch: IndicatorChanges) -> None:
         close = self.close[t]
+        hc = self.horizontal
+        price, support = hc.price, hc.support
         still: list[int] = []
         for k in self._active_h:
-            ln = self.horizontal[k]
-            if (close > ln.price) if ln.kind == "resistance" else (close < ln.price):
-                self.horizontal[k] = ln._replace(broken=t)
+            p = price[k]
+            if (close < p) if support[k] else (close > p):
+                hc.set_broken(k, t)
                 ch.broken_horizontal.append(k)
             else:
                 still.append(k)
         self._active_h = still
+        dc = self.diagonal
         still = []
         for k in self._active_d:
-            dl = self.diagonal[k]
-            v = dl.value_at(t)
-            if (close > v) if dl.kind == "resistance" else (close < v):
-                self.diagonal[k] = dl._replace(broken=t)
+            v = dc.value_at(k, t)
+            if (close < v) if dc.support[k] else (close > v):
+                dc.set_broken(k, t)
                 ch.broken_diagonal.append(k)
             else:
                 still.append(k)
@@ -144,12 +172,13 @@ class IndicatorState:
                 return j
         return None
 
-    def _add_fractal(self, c: int, kind: str, ch: IndicatorChanges) -> None:
+    def _add_fractal(self, c: int, price: float, kind: str, ch: IndicatorChanges) -> None:
         resistance = kind == "resistance"
-        series, marks = (self.high, self.up) if resistance else (self.low, self.down)
-        price = series[c]
+        marks, prices = (self.up, self.up_price) if resistance else (self.down, self.down_price)
         previous = marks[-1] if marks else None
+        p0 = prices[-1] if prices else price
         marks.append(c)
+        prices.append(price)
         if resistance:
             ch.up_fractal = c
         else:
@@ -167,7 +196,6 @@ class IndicatorState:
             self._active_h.append(len(self.horizontal) - 1)
         if previous is None:
             return
-        p0 = series[previous]
         if (price < p0) if resistance else (price > p0):
             dl = DiagonalLine(hl.kind, previous, p0, c, price)
             dl = dl._replace(broken=self._first_break(c + 1, dl, resistance))
@@ -181,12 +209,12 @@ class IndicatorState:
         """All horizontal lines, as ``horizontal_lines`` would return them."""
         if max_active is None or not self.close:
             return list(self.horizontal)
-        return limit_active(self.horizontal, self.close[-1], max_active)
+        return limit_active(list(self.horizontal), self.close[-1], max_active)
 
     def active_horizontal(self) -> list[HorizontalLine]:
         """The lines not yet broken."""
-        return [self.horizontal[k] for k in self._active_h]
+        return [self.horizontal.line(k) for k in self._active_h]
 
     def active_diagonal(self) -> list[DiagonalLine]:
         """The trendlines not yet broken."""
-        return [self.diagonal[k] for k in self._active_d]
+        return [self.diagonal.line(k) for k in self._active_d]

@@ -9,7 +9,9 @@ from numpy.typing import ArrayLike
 
 from tradealerts.core.indicators._search import first_beyond_level, first_beyond_line
 from tradealerts.core.indicators._series import (
+    BoolArray,
     FloatArray,
+    IntArray,
     as_series,
     check_window,
     same_length,
@@ -99,6 +101,23 @@ def horizontal_lines(
     """
     h, lo, c, n = _check_hlc(high, low, close, n)
     up, down = find_fractals(h, lo, n)
+    is_support, price, origin, broken = horizontal_columns(h, lo, c, up, down)
+    lines = [
+        HorizontalLine("support" if sup else "resistance", p, i, i + n, None if b < 0 else b)
+        for sup, p, i, b in zip(
+            is_support.tolist(), price.tolist(), origin.tolist(), broken.tolist(), strict=True
+        )
+    ]
+    if max_active is not None and c.shape[0]:
+        lines = limit_active(lines, float(c[-1]), max_active)
+    return lines
+
+
+def horizontal_columns(
+    h: FloatArray, lo: FloatArray, c: FloatArray, up: IntArray, down: IntArray
+) -> tuple[BoolArray, FloatArray, IntArray, IntArray]:
+    """``horizontal_lines`` as columns (is_support, price, origin, broken; broken -1 where
+    not broken), from checked series and their fractals."""
     broken = np.concatenate(
         (
             first_beyond_level(c, up + 1, h[up], above=True),
@@ -109,19 +128,7 @@ def horizontal_lines(
     price = np.concatenate((h[up], lo[down]))
     is_support = np.r_[np.zeros(up.shape[0], bool), np.ones(down.shape[0], bool)]
     order = np.lexsort((is_support, origin))  # by origin, resistance first on a tie
-    lines = [
-        HorizontalLine("support" if sup else "resistance", p, i, i + n, None if b < 0 else b)
-        for sup, p, i, b in zip(
-            is_support[order].tolist(),
-            price[order].tolist(),
-            origin[order].tolist(),
-            broken[order].tolist(),
-            strict=True,
-        )
-    ]
-    if max_active is not None and c.shape[0]:
-        lines = limit_active(lines, float(c[-1]), max_active)
-    return lines
+    return is_support[order], price[order], origin[order], broken[order]
 
 
 def limit_active(
@@ -148,6 +155,26 @@ def diagonal_lines(
     """Every trendline of the series, ordered by second point (resistance first on a tie)."""
     h, lo, c, n = _check_hlc(high, low, close, n)
     up, down = find_fractals(h, lo, n)
+    is_support, i1, p1, i2, p2, broken = diagonal_columns(h, lo, c, up, down)
+    return [
+        DiagonalLine("support" if sup else "resistance", a, pa, b, pb, None if k < 0 else k)
+        for sup, a, pa, b, pb, k in zip(
+            is_support.tolist(),
+            i1.tolist(),
+            p1.tolist(),
+            i2.tolist(),
+            p2.tolist(),
+            broken.tolist(),
+            strict=True,
+        )
+    ]
+
+
+def diagonal_columns(
+    h: FloatArray, lo: FloatArray, c: FloatArray, up: IntArray, down: IntArray
+) -> tuple[BoolArray, IntArray, FloatArray, IntArray, FloatArray, IntArray]:
+    """``diagonal_lines`` as columns (is_support, i1, p1, i2, p2, broken; broken -1 where not
+    broken), from checked series and their fractals."""
     parts = []
     for idx, price, resistance in ((up, h, True), (down, lo, False)):
         a, b = idx[:-1], idx[1:]
@@ -158,18 +185,14 @@ def diagonal_lines(
         parts.append((a, pa, b, pb, broken, np.full(a.shape[0], not resistance)))
     i1, p1, i2, p2, broken, is_support = (np.concatenate(cols) for cols in zip(*parts, strict=True))
     order = np.lexsort((is_support, i2))  # by second point, resistance first on a tie
-    return [
-        DiagonalLine("support" if sup else "resistance", a, pa, b, pb, None if k < 0 else k)
-        for sup, a, pa, b, pb, k in zip(
-            is_support[order].tolist(),
-            i1[order].tolist(),
-            p1[order].tolist(),
-            i2[order].tolist(),
-            p2[order].tolist(),
-            broken[order].tolist(),
-            strict=True,
-        )
-    ]
+    return (
+        is_support[order],
+        i1[order],
+        p1[order],
+        i2[order],
+        p2[order],
+        broken[order],
+    )
 
 
 def nearest_active(

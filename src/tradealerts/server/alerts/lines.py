@@ -166,7 +166,7 @@ def new_fractal(
     """(price, "up"/"down") of a fractal the bar just confirmed; up first when both."""
     ind = series.indicators
     if changes.up_fractal is not None and side in (Side.up, Side.either):
-        return ind.high[changes.up_fractal], "up"
+        return ind.fractal_price(changes.up_fractal, up=True), "up"
     if changes.down_fractal is not None and side in (Side.down, Side.either):
-        return ind.low[changes.down_fractal], "down"
+        return ind.fractal_price(changes.down_fractal, up=False), "down"
     return None

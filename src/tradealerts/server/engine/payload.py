@@ -37,20 +37,15 @@ def indicator_payload(st: SeriesState, count: int) -> dict[str, Any]:
         "volume": bars.volume[start:].tolist(),
     }
     ind = st.indicators
-    highs, lows = ind.high, ind.low
     fractals = {
-        "up": [{"time": t(i), "price": highs[i]} for i in ind.up if i >= start],
-        "down": [{"time": t(i), "price": lows[i]} for i in ind.down if i >= start],
+        side: [{"time": t(i), "price": p} for i, p in zip(at, price, strict=True) if i >= start]
+        for side, at, price in (("up", ind.up, ind.up_price), ("down", ind.down, ind.down_price))
     }
-    horizontal = [
-        _horizontal(ln, t) for ln in ind.horizontal if ln.broken is None or ln.broken >= start
-    ]
+    # lines are stored in columns: make objects only for the ones listed
+    hc, dc = ind.horizontal, ind.diagonal
+    horizontal = [_horizontal(hc.line(k), t) for k in hc.since(start)]
     now_index = size if bars.forming is not None else size - 1
-    diagonal = [
-        _diagonal(dl, t, now_index)
-        for dl in ind.diagonal
-        if dl.broken is None or dl.broken >= start
-    ]
+    diagonal = [_diagonal(dc.line(k), t, now_index) for k in dc.since(start)]
     f = bars.forming
     return {
         "symbol": st.symbol,
