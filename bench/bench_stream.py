@@ -3,7 +3,7 @@ alerts firing per second, one uvicorn worker, the clients in another process. La
 the client's receive time minus the time of the tick that fired the alert (the live
 synthetic feed stamps ticks with the wall clock). Target p99 <= 25 ms.
 
-The figures are the steady state: alerts fire for BENCH_WARMUP seconds (10) before the
+The figures are the steady state: alerts fire for BENCH_WARMUP seconds (20) before the
 measured BENCH_SECONDS (15). Opening a thousand connections leaves ~200k new objects for the
 cycle collector's next full pass (~0.1 s, once); the warm-up lets it happen before the
 measurement, and the bench prints how many frames, warm-up included, took over 25 ms.
@@ -32,7 +32,7 @@ USERS = int(os.environ.get("BENCH_USERS", "100"))
 STREAMS_PER_USER = 10
 SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 RATE = int(os.environ.get("BENCH_RATE", "100"))  # alerts fired per second
-WARMUP = float(os.environ.get("BENCH_WARMUP", "10"))
+WARMUP = float(os.environ.get("BENCH_WARMUP", "20"))
 SECRET = "bench-secret-key-0123456789abcdef-0123"  # noqa: S105 - a throwaway server
 
 

@@ -337,6 +337,8 @@ class AlertRuntime:
                     )
                 )
             out.append((f, event_id, channels))
+            if f.status != AlertStatus.active:  # it fires no more until changed again
+                self._channels.pop(f.alert_id, None)
         return out
 
     def _email(self, s: Session, event_id: int, fired: Fired, now: datetime) -> None:
