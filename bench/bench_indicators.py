@@ -41,7 +41,10 @@ def timed(fn, repeat: int) -> float:
 def main() -> None:
     h, lo, c = series(100_000)
 
-    def ours() -> None:
+    def ours() -> None:  # what the server computes per series: fractals and both kinds of lines
+        IndicatorState.from_arrays(h, lo, c)
+
+    def as_lists() -> None:  # the same, each as a list of line objects (three fractal passes)
         find_fractals(h, lo)
         horizontal_lines(h, lo, c)
         diagonal_lines(h, lo, c)
@@ -57,12 +60,17 @@ def main() -> None:
     assert [x[3] for x in baseline.horizontal(hl_, ll_, cl_)] == [
         ln.broken for ln in sorted(horizontal_lines(h, lo, c), key=lambda x: x.kind != "resistance")
     ]
+    state = IndicatorState.from_arrays(h, lo, c)
+    assert list(state.horizontal) == horizontal_lines(h, lo, c)
+    assert list(state.diagonal) == diagonal_lines(h, lo, c)
     ours_s = timed(ours, 7)
+    lists_s = timed(as_lists, 7)
     pure_s = timed(pure, 1)
     print(
         f"indicators, 100,000 bars (fractals + horizontal + diagonal): {ours_s * 1e3:.1f} ms"
         "  [target <= 50 ms]"
     )
+    print(f"  the same as three lists of line objects: {lists_s * 1e3:.1f} ms")
     print(
         f"pure-Python baseline, same spec: {pure_s * 1e3:.0f} ms; "
         f"speed-up {pure_s / ours_s:.0f}x  [target >= 20x]"
