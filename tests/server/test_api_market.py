@@ -145,6 +145,31 @@ def test_etag_gives_304(server: Running) -> None:
     assert other.status_code == 200
 
 
+def test_the_fast_path_answers_exactly_as_the_documented_route(make_server) -> None:
+    # a replay fed at once does not move: both answers describe the same market state
+    srv = make_server(feed=f"replay:{DATA / 'eurusd_h1.csv'}", replay_speed=0.0, history_bars=300)
+    c = srv.client(register_and_login(srv, "same@example.com")["access_token"])
+    routed = c.get("/api/indicators/EURUSD/H1?bars=120&via=route")  # the fast path declines
+    fast = c.get("/api/indicators/EURUSD/H1?bars=120")  # the caller is cached by now
+    assert fast.status_code == routed.status_code == 200
+    assert fast.content == routed.content and len(fast.content) > 1000
+    for name in ("etag", "cache-control", "content-type", "content-length", "x-ratelimit-limit"):
+        assert fast.headers[name] == routed.headers[name], name
+    assert (
+        int(fast.headers["x-ratelimit-remaining"])
+        == int(routed.headers["x-ratelimit-remaining"]) - 1
+    )
+    for r in (fast, routed):  # both counted, both with a request id
+        assert r.headers["x-request-id"]
+    etag = fast.headers["etag"]
+    for url in (
+        "/api/indicators/EURUSD/H1?bars=120",
+        "/api/indicators/EURUSD/H1?bars=120&via=route",
+    ):
+        again = c.get(url, headers={"If-None-Match": f'"other", {etag}'})
+        assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+
+
 def test_the_61st_request_in_an_hour_is_429(server: Running) -> None:
     c = server.client(register_and_login(server, "q@example.com")["access_token"])
     for i in range(60):
