@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import contextvars
 import logging
-import uuid
+import os
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -189,7 +189,10 @@ class RequestIdMiddleware:
             await self.app(scope, receive, send)
             return
         incoming = dict(scope.get("headers", [])).get(b"x-request-id", b"").decode("latin-1")
-        rid = incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else uuid.uuid4().hex
+        # 128 random bits like uuid4's hex, at a third of the cost (every request pays it)
+        rid = (
+            incoming if 0 < len(incoming) <= 64 and incoming.isprintable() else os.urandom(16).hex()
+        )
         token = request_id.set(rid)
 
         async def send_with_id(message: Message) -> None:
