@@ -1,7 +1,8 @@
 """An alert that really fires from the feed shows in ``alerts history`` and as triggered.
 
-Its own server: the alerts table on SQLite re-uses the id of a deleted newest alert and the
-engine then ignores that id (reported to the server side), so no deletions may come first.
+Its own server, so the history holds this test's alert alone. A ``once`` alert fires exactly
+once here even while the engine's sync pass reads its row (the race CI once caught: see
+tests/server/test_alert_runtime.py).
 """
 
 from __future__ import annotations
