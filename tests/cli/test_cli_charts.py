@@ -101,3 +101,35 @@ def test_chart_degrades_to_ascii(viewer: Cli) -> None:
     assert f"range {lo}-{hi}" in out
     for label in labels:
         assert label in out
+
+
+def test_a_far_trendline_does_not_squeeze_the_candles() -> None:
+    from tradealerts.cli.chart import ChartOptions, render
+
+    n, t0 = 60, 1_767_225_600
+    closes = [1.0800 + 0.0010 * ((i % 10) - 5) / 5 for i in range(n)]
+    payload = {
+        "symbol": "EURUSD",
+        "timeframe": "H1",
+        "bars": {
+            "time": [t0 + 3600 * i for i in range(n)],
+            "open": closes,
+            "high": [c + 0.0004 for c in closes],
+            "low": [c - 0.0004 for c in closes],
+            "close": closes,
+        },
+        "fractals": {"up": [], "down": []},
+        "horizontal_lines": [],
+        "diagonal_lines": [  # from 1.20 sixty bars ago down to the candles: mostly off-chart
+            {"kind": "resistance", "t1": t0, "slope_per_bar": -0.002, "value_now": 1.0805,
+             "broken_time": None},
+            {"kind": "support", "t1": t0, "slope_per_bar": 0.0, "value_now": 1.30,
+             "broken_time": None},  # nowhere near: not drawn, not listed
+        ],
+    }  # fmt: skip
+    out = render(payload, ChartOptions(width=80, height=24, colour=False))
+    lo, hi = min(closes) - 0.0004, max(closes) + 0.0004
+    margin = (hi - lo) * 0.15  # the 10% band, and an axis label's rounding
+    axis = [float(m) for m in re.findall(r"^\s*(\d\.\d+)┤", out, flags=re.MULTILINE)]
+    assert axis and max(axis) <= hi + margin and min(axis) >= lo - margin, axis
+    assert "TR 1.08050" in out and "TS 1.30000" not in out

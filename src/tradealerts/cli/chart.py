@@ -60,18 +60,41 @@ def to_ascii(text: str) -> str:
     return "".join(ch if ord(ch) < 128 else "#" for ch in text)
 
 
+def _band(lows: list[float], highs: list[float]) -> tuple[float, float]:
+    """The prices the chart shows: the candles' range and 10% of it beyond each side."""
+    lo, hi = min(lows), max(highs)
+    pad = (hi - lo) * 0.10
+    return lo - pad, hi + pad
+
+
 def visible_lines(payload: dict[str, Any]) -> list[dict[str, Any]]:
     """Active horizontal lines near the candles (within 10% of their range beyond it)."""
     lows, highs = payload["bars"]["low"], payload["bars"]["high"]
     if not lows:
         return []
-    lo, hi = min(lows), max(highs)
-    pad = (hi - lo) * 0.10
+    bottom, top = _band(lows, highs)
     return [
         ln
         for ln in payload.get("horizontal_lines", [])
-        if ln.get("broken_time") is None and lo - pad <= ln["price"] <= hi + pad
+        if ln.get("broken_time") is None and bottom <= ln["price"] <= top
     ]
+
+
+def _clip(
+    x0: float, y0: float, x1: float, y1: float, bottom: float, top: float
+) -> tuple[list[float], list[float]] | None:
+    """The part of the segment between the prices ``bottom`` and ``top`` (None: no part).
+
+    A trendline from a fractal far from today's prices would otherwise stretch the price
+    axis and squeeze the candles into a few rows."""
+    if y0 == y1:
+        return ([x0, x1], [y0, y1]) if bottom <= y0 <= top else None
+    ta, tb = (bottom - y0) / (y1 - y0), (top - y0) / (y1 - y0)
+    t_in, t_out = max(0.0, min(ta, tb)), min(1.0, max(ta, tb))
+    if t_in > t_out:
+        return None
+    at = [t_in, t_out]
+    return [x0 + t * (x1 - x0) for t in at], [y0 + t * (y1 - y0) for t in at]
 
 
 def _candles(payload: dict[str, Any]) -> dict[str, list[float]]:
@@ -121,6 +144,7 @@ def render(payload: dict[str, Any], opts: ChartOptions) -> str:
             plt.hline(ln["price"], colour)
             plt.text(label, 0, ln["price"], color=colour, alignment="left")
             legend.append(label)
+        bottom, top = _band(c["low"], c["high"])
         for d in payload.get("diagonal_lines", []):
             if d.get("broken_time") is not None:
                 continue
@@ -128,7 +152,10 @@ def render(payload: dict[str, Any], opts: ChartOptions) -> str:
             start = index.get(d["t1"], 0)
             slope = d["slope_per_bar"]
             y0 = d["value_now"] - slope * (now_x - start)
-            plt.plot([start, now_x], [y0, d["value_now"]], color=COLOURS[f"trend_{d['kind']}"])
+            part = _clip(start, y0, now_x, d["value_now"], bottom, top)
+            if part is None:
+                continue
+            plt.plot(*part, color=COLOURS[f"trend_{d['kind']}"])
             legend.append(
                 f"{'TR' if d['kind'] == 'resistance' else 'TS'} {_price(symbol, d['value_now'])}"
             )
