@@ -56,6 +56,7 @@ _TOUCH_ALERT = (
         version=_ALERTS.c.version + 1,
     )
 )
+# a fire that ends its alert (``once``) also comes as a StatusChange: the status is set there
 _SET_STATUS = (
     _ALERTS.update()
     .where(_ALERTS.c.id == bindparam("b_id"))
@@ -66,7 +67,6 @@ _SET_STATUS = (
         version=_ALERTS.c.version + 1,
     )
 )
-_END_ALERT = _TOUCH_ALERT.values(status=bindparam("b_status"), status_reason=bindparam("b_status"))
 
 log = logging.getLogger("tradealerts.alerts")
 
@@ -263,21 +263,13 @@ class AlertRuntime:
         fires = [f for f in fires if f.alert_id in alive]  # a deleted alert fires nothing
         if not fires:
             return []
-        touched: list[dict[str, object]] = []
-        ended: list[dict[str, object]] = []
-        for f in fires:
-            params = {
-                "b_id": f.alert_id,
-                "b_last": _at(f.time),
-                "b_count": f.fire_count,
-                "b_now": now,
-                "b_status": f.status.value,
-            }
-            (touched if f.status == AlertStatus.active else ended).append(params)
-        if touched:
-            conn.execute(_TOUCH_ALERT, touched)
-        if ended:
-            conn.execute(_END_ALERT, ended)
+        conn.execute(
+            _TOUCH_ALERT,
+            [
+                {"b_id": f.alert_id, "b_last": _at(f.time), "b_count": f.fire_count, "b_now": now}
+                for f in fires
+            ],
+        )
         event_ids = (
             conn.execute(
                 _INSERT_EVENT,
