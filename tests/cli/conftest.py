@@ -15,9 +15,15 @@ from typing import Any
 
 import pytest
 from aiosmtpd.controller import Controller
-from tests.server.serverkit import PW, Clock, Inbox, Running, free_port, start_server
-
-from tradealerts.server.settings import Settings
+from tests.server.serverkit import (
+    PW,
+    Clock,
+    Inbox,
+    Running,
+    free_port,
+    server_settings,
+    start_server,
+)
 
 _ids = itertools.count(1)
 KEYRINGRC = "[backend]\ndefault-keyring=keyrings.alt.file.PlaintextKeyring\n"
@@ -106,18 +112,9 @@ def _serve(root: Path, **overrides: Any) -> Iterator[Running]:
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()
-    values: dict[str, Any] = {
-        "home": root / "server",
-        "database_url": f"sqlite:///{root / 'server.db'}",
-        "port": free_port(),
-        "smtp_url": f"smtp://127.0.0.1:{port}",
-        "feed": "synthetic",
-        "history_bars": 300,
-        "owner_email": "owner@example.com",
-        "secret_key": "test-secret-key-0123456789abcdef",
-    }
-    values.update(overrides)
-    srv = start_server(Settings(**values), Clock(), inbox)
+    db_url = f"sqlite:///{root / 'server.db'}"
+    settings = server_settings(root / "server", db_url, port, **overrides)
+    srv = start_server(settings, Clock(), inbox)
     try:
         yield srv
     finally:

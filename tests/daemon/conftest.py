@@ -12,9 +12,14 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from tests.daemon.daemonkit import DaemonProc
-from tests.server.serverkit import Clock, Inbox, Running, free_port, start_server
-
-from tradealerts.server.settings import Settings
+from tests.server.serverkit import (
+    Clock,
+    Inbox,
+    Running,
+    free_port,
+    server_settings,
+    start_server,
+)
 
 _ids = itertools.count(1)
 
@@ -30,18 +35,10 @@ def make_server(tmp_path: Path) -> Iterator[Callable[..., Running]]:
     running: list[Running] = []
 
     def make(**overrides: Any) -> Running:
-        values: dict[str, Any] = {
-            "home": tmp_path / "server",
-            "database_url": f"sqlite:///{tmp_path / 'server.db'}",
-            "port": free_port(),
-            "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
-            "feed": "synthetic",
-            "history_bars": 300,
-            "owner_email": "owner@example.com",
-            "secret_key": "test-secret-key-0123456789abcdef",
-        }
-        values.update(overrides)
-        srv = start_server(Settings(**values), Clock(), inbox)
+        settings = server_settings(
+            tmp_path / "server", f"sqlite:///{tmp_path / 'server.db'}", smtp_port, **overrides
+        )
+        srv = start_server(settings, Clock(), inbox)
         running.append(srv)
         return srv
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.server.serverkit import Running, register_and_login, wait_until
+from tests.server.serverkit import Running, fire_event, register_and_login, wait_until
 
 from tradealerts.client.config import ClientConfig
 from tradealerts.client.credentials import Credentials, CredentialStore
@@ -207,29 +207,16 @@ def fire(
     level: float = 1.09,
     price: float = 1.0912,
 ) -> int:
-    """Log an alert event and wake the user's streams, as the engine does when an alert fires."""
-    from tradealerts.server import accounts
-    from tradealerts.server.events import append_event
-
-    with srv.app.state.sessions() as s:
-        user = accounts.find_user(s, email)
-        assert user is not None
-        ev = append_event(
-            s,
-            user_id=user.id,
-            symbol=symbol,
-            timeframe="H1",
-            condition=condition,
-            level=level,
-            price=price,
-            time=srv.clock(),
-            now=srv.clock(),
-            message=message or f"{symbol} H1 crossed up {level} at {price}",
-        )
-        s.commit()
-        event_id, user_id = ev.id, user.id
-    srv.app.state.loop.call_soon_threadsafe(srv.app.state.bus.alert, user_id)
-    return int(event_id)
+    """An alert event as the engine logs it when an alert fires (``serverkit.fire_event``)."""
+    return fire_event(
+        srv,
+        email,
+        price,
+        symbol,
+        condition=condition,
+        level=level,
+        message=message or f"{symbol} H1 crossed up {level} at {price}",
+    )
 
 
 def settle(seconds: float = 1.0) -> None:

@@ -10,9 +10,15 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
-from tests.server.serverkit import PG_URL, Clock, Inbox, Running, free_port, start_server
-
-from tradealerts.server.settings import Settings
+from tests.server.serverkit import (
+    PG_URL,
+    Clock,
+    Inbox,
+    Running,
+    free_port,
+    server_settings,
+    start_server,
+)
 
 
 @pytest.fixture
@@ -54,18 +60,8 @@ def make_server(
     running: list[Running] = []
 
     def make(**overrides: Any) -> Running:
-        values: dict[str, Any] = {
-            "home": tmp_path / f"home{len(running)}",
-            "database_url": db_url,
-            "port": free_port(),
-            "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
-            "feed": "synthetic",
-            "history_bars": 300,
-            "owner_email": "owner@example.com",
-            "secret_key": "test-secret-key-0123456789abcdef",
-        }
-        values.update(overrides)
-        srv = start_server(Settings(**values), Clock(), inbox)
+        settings = server_settings(tmp_path / f"home{len(running)}", db_url, smtp_port, **overrides)
+        srv = start_server(settings, Clock(), inbox)
         running.append(srv)
         return srv
 

@@ -108,6 +108,23 @@ class Running:
         self._thread.join(15)
 
 
+def server_settings(home: Path, database_url: str, smtp_port: int, **overrides: Any) -> Settings:
+    """A test server's settings: a free loopback port, the test SMTP server, the synthetic
+    feed with 300 bars of history; ``overrides`` replace any of them."""
+    values: dict[str, Any] = {
+        "home": home,
+        "database_url": database_url,
+        "port": free_port(),
+        "smtp_url": f"smtp://127.0.0.1:{smtp_port}",
+        "feed": "synthetic",
+        "history_bars": 300,
+        "owner_email": "owner@example.com",
+        "secret_key": "test-secret-key-0123456789abcdef",
+    }
+    values.update(overrides)
+    return Settings(**values)
+
+
 def start_server(settings: Settings, clock: Clock, inbox: Inbox) -> Running:
     app = create_app(settings, clock=clock)
     config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
@@ -184,7 +201,16 @@ class SSE:
         raise AssertionError(f"no {event} event in {limit} frames")
 
 
-def fire_event(srv: Running, email: str, price: float = 1.09, symbol: str = "EURUSD") -> int:
+def fire_event(
+    srv: Running,
+    email: str,
+    price: float = 1.09,
+    symbol: str = "EURUSD",
+    *,
+    condition: str = "crossing_up",
+    level: float = 1.09,
+    message: str | None = None,
+) -> int:
     """Log an alert event and wake the user's streams, as the alert engine does."""
     from tradealerts.server import accounts
     from tradealerts.server.events import append_event
@@ -197,17 +223,17 @@ def fire_event(srv: Running, email: str, price: float = 1.09, symbol: str = "EUR
             user_id=user.id,
             symbol=symbol,
             timeframe="H1",
-            condition="crossing_up",
-            level=1.09,
+            condition=condition,
+            level=level,
             price=price,
             time=srv.clock(),
             now=srv.clock(),
-            message=f"{symbol} crossed up 1.09",
+            message=message or f"{symbol} crossed up {level}",
         )
         s.commit()
         event_id, user_id = ev.id, user.id
     srv.app.state.loop.call_soon_threadsafe(srv.app.state.bus.alert, user_id)
-    return event_id
+    return int(event_id)
 
 
 class WebhookReceiver:

@@ -82,7 +82,13 @@ class _Base:
             store or CredentialStore(self.base_url),
             clock or (lambda: datetime.now(UTC)),
         )
-        self._headers = {"User-Agent": f"tradealerts/{__version__}"}
+        # what both transports are built with (httpx.Client / httpx.AsyncClient)
+        self._http_options: dict[str, Any] = {
+            "base_url": self.base_url,
+            "timeout": TIMEOUT,
+            "headers": {"User-Agent": f"tradealerts/{__version__}"},
+            "verify": _verify(self.base_url),
+        }
 
     @property
     def rate_limit(self) -> RateLimit | None:
@@ -117,12 +123,7 @@ class Client(_Base):
 
     def __init__(self, server: str | None = None, **kwargs: Any) -> None:
         super().__init__(server, **kwargs)
-        self._http = httpx.Client(
-            base_url=self.base_url,
-            timeout=TIMEOUT,
-            headers=self._headers,
-            verify=_verify(self.base_url),
-        )
+        self._http = httpx.Client(**self._http_options)
 
     def __enter__(self) -> Client:
         return self
@@ -215,12 +216,7 @@ class AsyncClient(_Base):
 
     def __init__(self, server: str | None = None, **kwargs: Any) -> None:
         super().__init__(server, **kwargs)
-        self._http = httpx.AsyncClient(
-            base_url=self.base_url,
-            timeout=TIMEOUT,
-            headers=self._headers,
-            verify=_verify(self.base_url),
-        )
+        self._http = httpx.AsyncClient(**self._http_options)
 
     async def __aenter__(self) -> AsyncClient:
         return self
