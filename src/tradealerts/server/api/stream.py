@@ -100,15 +100,18 @@ async def stream(
     loop = asyncio.get_running_loop()
     beat: asyncio.TimerHandle | None = None
 
-    def beat_due() -> None:
-        # one timer a beat, not a timeout around every wait: frames cost no timer work
+    def schedule_beat() -> None:
+        # one timer a beat, not a timeout around every wait: frames cost no timer work; the
+        # beat also comes when the token expires, so the loop sends reauth
         nonlocal beat
-        sub.offer(_BEAT)
         left = expires - state.clock().timestamp()
         beat = loop.call_later(max(0.0, min(heartbeat, left)), beat_due)
 
+    def beat_due() -> None:
+        sub.offer(_BEAT)
+        schedule_beat()
+
     async def frames() -> AsyncIterator[str]:
-        nonlocal beat
         known_tier = tier.value
         gap, backlog = False, list[AlertFrame]()
         try:
@@ -127,8 +130,7 @@ async def stream(
                         "after": last,
                     },
                 )
-            left = expires - state.clock().timestamp()
-            beat = loop.call_later(max(0.0, min(heartbeat, left)), beat_due)
+            schedule_beat()
             while True:
                 for event_id, text in backlog:
                     yield text
