@@ -23,6 +23,7 @@ import httpx
 import uvicorn
 
 from tradealerts.server.app import create_app
+from tradealerts.server.serving import make_server
 from tradealerts.server.settings import Settings
 
 PW = "correct horse battery"
@@ -127,9 +128,7 @@ def server_settings(home: Path, database_url: str, smtp_port: int, **overrides: 
 
 def start_server(settings: Settings, clock: Clock, inbox: Inbox) -> Running:
     app = create_app(settings, clock=clock)
-    config = uvicorn.Config(app, host="127.0.0.1", port=settings.port, log_level="warning",
-                            lifespan="on")  # fmt: skip
-    server = uvicorn.Server(config)
+    server = make_server(app, "127.0.0.1", settings.port, log_level="warning", lifespan="on")
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 30

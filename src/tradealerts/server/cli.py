@@ -69,22 +69,21 @@ def _port_free(host: str, port: int) -> None:
 def _run(settings: Any) -> None:
     import logging
 
-    import uvicorn
-
     from tradealerts.server.app import create_app
+    from tradealerts.server.serving import make_server
 
     _preflight(settings)
     _port_free(settings.host, settings.port)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    uvicorn.run(
+    make_server(
         create_app(settings),
-        host=settings.host,
-        port=settings.port,
+        settings.host,
+        settings.port,
         log_level=settings.log_level.lower(),
         server_header=False,
-    )
+    ).run()
 
 
 @app.callback()

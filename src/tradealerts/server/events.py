@@ -9,6 +9,7 @@ log. Live prices and bars are not logged: they go straight through the bus.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -163,6 +164,8 @@ class Subscription:
     pairs: frozenset[tuple[str, str]]
     queue: asyncio.Queue[tuple[str, Any]]
     overflowed: bool = False
+    #: the server is shutting down: the stream says ``reconnect`` and ends
+    closed: bool = False
 
     def offer(self, item: tuple[str, Any]) -> None:
         try:
@@ -181,11 +184,12 @@ class Bus:
     _subs: dict[int, Subscription] = field(default_factory=dict)
     # only the streams that asked for a symbol are looked at on its ticks
     _by_symbol: dict[str, set[int]] = field(default_factory=lambda: defaultdict(set))
+    closed: bool = False
 
     def subscribe(
         self, user_id: int, pairs: frozenset[tuple[str, str]] = frozenset()
     ) -> Subscription:
-        sub = Subscription(user_id, pairs, asyncio.Queue(self.queue_size))
+        sub = Subscription(user_id, pairs, asyncio.Queue(self.queue_size), closed=self.closed)
         self._subs[id(sub)] = sub
         self._by_user[user_id].add(id(sub))
         for symbol, _tf in pairs:
@@ -217,6 +221,14 @@ class Bus:
                 if text is None:
                     text = sse_frame(kind, data)
                 sub.offer((kind, text))
+
+    def close(self) -> None:
+        """End every open stream (and any opened from now on): the server is stopping."""
+        self.closed = True
+        for sub in list(self._subs.values()):
+            sub.closed = True
+            with contextlib.suppress(asyncio.QueueFull):  # a full queue wakes it anyway
+                sub.queue.put_nowait(("closed", None))
 
     @property
     def open_streams(self) -> int:

@@ -66,6 +66,9 @@ class Settings(BaseSettings):
     webhook_retry_hours: float = 24.0
     stream_heartbeat_seconds: float = 15.0
     stream_queue_size: int = 1000
+    #: on SIGTERM, open streams get a ``reconnect`` frame at once; this bounds the wait for
+    #: requests still running after that
+    shutdown_grace_seconds: float = 10.0
     log_level: str = "INFO"
     demo: bool = False
 

@@ -1,5 +1,6 @@
 """GET /api/stream: Server-Sent Events — durable ``alert`` events (resumable by id) and live
-``price``, ``bar`` and ``tier`` events, with heartbeats, ``reauth`` and ``overflow``."""
+``price``, ``bar`` and ``tier`` events, with heartbeats, ``reauth``, ``overflow`` and
+``reconnect`` (the server is stopping)."""
 
 from __future__ import annotations
 
@@ -30,6 +31,8 @@ from tradealerts.server.security import decode_access_token
 router = APIRouter(tags=["stream"])
 
 RETRY_MS = 3000
+#: events read from the log at a time; a longer backlog is sent page after page
+PAGE = 500
 _BEAT = ("beat", None)
 
 
@@ -55,7 +58,7 @@ def _pairs(tier: Tier, symbols: str | None) -> frozenset[tuple[str, str]]:
     responses={
         200: {
             "content": {"text/event-stream": {}},
-            "description": "alert (with id:), price, bar, tier, gap, reauth, overflow",
+            "description": "alert (with id:), price, bar, tier, gap, reauth, overflow, reconnect",
         }
     },
 )
@@ -91,11 +94,12 @@ async def stream(
         with state.sessions() as s:
             return int(s.scalar(select(func.max(Event.id)).where(Event.user_id == user_id)) or 0)
 
-    def read(after_id: int) -> tuple[bool, list[AlertFrame]]:
+    def read(after_id: int) -> tuple[bool, list[AlertFrame], bool]:
+        """A page of the log after ``after_id``: (gap, frames, whether more may follow)."""
         with state.sessions() as s:
-            return resume_gap(s, after_id) if after_id else False, [
-                alert_frame(event_json(e)) for e in events_after(s, user_id, after_id)
-            ]
+            gap = resume_gap(s, after_id) if after_id else False
+            page = [alert_frame(event_json(e)) for e in events_after(s, user_id, after_id, PAGE)]
+        return gap, page, len(page) == PAGE
 
     loop = asyncio.get_running_loop()
     beat: asyncio.TimerHandle | None = None
@@ -113,14 +117,14 @@ async def stream(
 
     async def frames() -> AsyncIterator[str]:
         known_tier = tier.value
-        gap, backlog = False, list[AlertFrame]()
+        gap, backlog, more = False, list[AlertFrame](), False
         try:
             yield f"retry: {RETRY_MS}\n\n"
             if after is None:  # a fresh client: what fires from now on (history has the rest)
                 last = await asyncio.to_thread(newest)
             else:
                 last = after
-                gap, backlog = await asyncio.to_thread(read, last)
+                gap, backlog, more = await asyncio.to_thread(read, last)
             if gap:
                 yield sse_frame(
                     "gap",
@@ -136,6 +140,15 @@ async def stream(
                     yield text
                     last = event_id
                 backlog = []
+                if sub.closed:
+                    yield sse_frame(
+                        "reconnect",
+                        {
+                            "message": "The server is restarting; reconnect with Last-Event-ID.",
+                            "last_event_id": last,
+                        },
+                    )
+                    return
                 if sub.overflowed:
                     yield sse_frame(
                         "overflow",
@@ -154,10 +167,15 @@ async def stream(
                         },
                     )
                     return
+                if more:
+                    # the whole backlog goes out before anything live: a live frame carries
+                    # only its own commit's events, and would skip the rest of the log
+                    _gap, backlog, more = await asyncio.to_thread(read, last)
+                    continue
                 kind, data = await sub.queue.get()
                 if kind == "alert":
                     if data is None:  # only woken: read what is new from the log
-                        _gap, backlog = await asyncio.to_thread(read, last)
+                        _gap, backlog, more = await asyncio.to_thread(read, last)
                     else:  # the committed events themselves; skip those already sent
                         backlog = [f for f in data if f[0] > last]
                 elif kind == "beat":
@@ -171,6 +189,8 @@ async def stream(
                 elif kind == "tier":
                     known_tier = data["tier"]
                     yield sse_frame("tier", data)
+                elif kind == "closed":
+                    continue  # the top of the loop says reconnect
                 else:  # price and bar frames come rendered, once for all their streams
                     yield data
         finally:

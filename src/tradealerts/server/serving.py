@@ -1,0 +1,39 @@
+"""Running the app under uvicorn so that a restart or a deploy ends in bounded time.
+
+uvicorn's graceful shutdown waits for every connection to close, and an SSE stream never
+closes by itself: every subscriber's daemon holds one, so ``serve`` would hang on SIGTERM.
+Before uvicorn waits, the app's bus ends every stream with a ``reconnect`` frame (clients
+resume with ``Last-Event-ID``, losing nothing); ``shutdown_grace_seconds`` bounds the wait
+for whatever still runs after that.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+
+__all__ = ["GracefulServer", "make_server"]
+
+
+class GracefulServer(uvicorn.Server):
+    """``uvicorn.Server`` that ends the app's open streams as shutdown begins."""
+
+    def __init__(self, config: uvicorn.Config, app: FastAPI) -> None:
+        super().__init__(config)
+        self._app = app
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        bus = getattr(self._app.state, "bus", None)
+        if bus is not None:
+            bus.close()
+        await super().shutdown(sockets=sockets)
+
+
+def make_server(app: FastAPI, host: str, port: int, **config: Any) -> GracefulServer:
+    """A server for ``app`` on ``host:port``; ``config`` is passed to ``uvicorn.Config``."""
+    settings = app.state.settings
+    config.setdefault("timeout_graceful_shutdown", settings.shutdown_grace_seconds)
+    return GracefulServer(uvicorn.Config(app, host=host, port=port, **config), app)

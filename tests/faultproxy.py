@@ -1,0 +1,211 @@
+"""A TCP proxy on loopback that breaks connections on purpose, and a checker for what a
+client received against what the server logged.
+
+The proxy runs its own asyncio loop in a thread, between a client and a real server. Each new
+connection takes the next ``Fault`` of a plan (or a function of the connection's number):
+
+- ``cut_at=N``: forward N bytes of the server's answer, then close both sides (FIN);
+- ``reset_at=N``: the same, but close with a TCP reset (RST) instead;
+- ``blackhole_at=N``: forward N bytes, then forward nothing more and never close (the client's
+  read timeout is the only way out);
+- ``delay``: seconds to wait before forwarding each chunk of the answer.
+
+The checker follows Jepsen's total-queue checker: what goes in must come out, once, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import socket
+import struct
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+
+__all__ = ["Fault", "FaultProxy", "Verdict", "check_history"]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """What happens to one connection (all None: forwarded untouched)."""
+
+    cut_at: int | None = None
+    reset_at: int | None = None
+    blackhole_at: int | None = None
+    delay: float = 0.0
+
+
+Plan = Callable[[int], Fault]
+
+
+class FaultProxy:
+    """``127.0.0.1:port`` → ``127.0.0.1:target``, breaking connections as ``plan`` says."""
+
+    def __init__(self, target_port: int, plan: Plan | Iterable[Fault] | None = None) -> None:
+        self.target_port = target_port
+        self.port = 0
+        self.connections = 0
+        self.faults_applied: Counter[str] = Counter()
+        self._plan = self._as_plan(plan)
+        self._loop = asyncio.new_event_loop()
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    @staticmethod
+    def _as_plan(plan: Plan | Iterable[Fault] | None) -> Plan:
+        if plan is None:
+            return lambda _n: Fault()
+        if callable(plan):
+            return plan
+        faults = list(plan)
+        return lambda n: faults[n] if n < len(faults) else Fault()
+
+    def set_plan(self, plan: Plan | Iterable[Fault] | None) -> None:
+        """Faults for the connections opened from now on."""
+        self._plan = self._as_plan(plan)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> FaultProxy:
+        self._thread.start()
+        self._server = asyncio.run_coroutine_threadsafe(
+            asyncio.start_server(self._handle, "127.0.0.1", 0), self._loop
+        ).result(10)
+        self.port = int(self._server.sockets[0].getsockname()[1])
+        return self
+
+    def close(self) -> None:
+        async def shut() -> None:
+            if self._server is not None:
+                self._server.close()
+            for w in list(self._writers):
+                w.close()
+
+        asyncio.run_coroutine_threadsafe(shut(), self._loop).result(10)
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+
+    def __enter__(self) -> FaultProxy:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    async def _handle(self, creader: asyncio.StreamReader, cwriter: asyncio.StreamWriter) -> None:
+        n = self.connections
+        self.connections += 1
+        fault = self._plan(n)
+        try:
+            sreader, swriter = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            cwriter.close()
+            return
+        self._writers |= {cwriter, swriter}
+        up = asyncio.create_task(self._pipe(creader, swriter, Fault()))
+        down = asyncio.create_task(self._pipe(sreader, cwriter, fault))
+        try:
+            await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
+            if down.done():
+                kind = down.result()
+                if kind:
+                    self.faults_applied[kind] += 1
+                if kind == "reset":
+                    _reset(cwriter)
+                elif kind == "blackhole":
+                    await asyncio.sleep(3600)  # hold it open, silent, until closed
+            else:
+                # the client went away: the server sees it at once
+                await asyncio.wait({down}, timeout=0.5)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            for task in (up, down):
+                task.cancel()
+            for w in (cwriter, swriter):
+                self._writers.discard(w)
+                with contextlib.suppress(Exception):
+                    w.close()
+
+    @staticmethod
+    async def _pipe(
+        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, fault: Fault
+    ) -> str:
+        """Copy until EOF or the fault's byte offset; returns the fault that ended it, if any."""
+        limit = next(
+            (x for x in (fault.cut_at, fault.reset_at, fault.blackhole_at) if x is not None), None
+        )
+        sent = 0
+        try:
+            while True:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return ""
+                if fault.delay:
+                    await asyncio.sleep(fault.delay)
+                if limit is not None and sent + len(chunk) >= limit:
+                    writer.write(chunk[: limit - sent])
+                    with contextlib.suppress(ConnectionError):
+                        await writer.drain()
+                    if fault.cut_at is not None:
+                        return "cut"
+                    if fault.reset_at is not None:
+                        return "reset"
+                    return "blackhole"
+                writer.write(chunk)
+                sent += len(chunk)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            return ""
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Close with RST: SO_LINGER on, zero seconds."""
+    sock = writer.get_extra_info("socket")
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+@dataclass
+class Verdict:
+    """What a client received, judged against what the log holds."""
+
+    expected: int
+    received: int
+    lost: list[int] = field(default_factory=list)
+    duplicated: list[int] = field(default_factory=list)
+    unexpected: list[int] = field(default_factory=list)
+    out_of_order: int = 0
+
+    @property
+    def ok(self) -> bool:
+        return not (self.lost or self.duplicated or self.unexpected or self.out_of_order)
+
+    def __str__(self) -> str:
+        return (
+            f"{self.expected} expected, {self.received} received: {len(self.lost)} lost "
+            f"{self.lost[:10]}, {len(self.duplicated)} duplicated {self.duplicated[:10]}, "
+            f"{len(self.unexpected)} unexpected {self.unexpected[:10]}, "
+            f"{self.out_of_order} out of order"
+        )
+
+
+def check_history(expected: list[int], received: list[int]) -> Verdict:
+    """Jepsen's total queue: every expected id exactly once, nothing else, in order."""
+    want = set(expected)
+    counts = Counter(received)
+    return Verdict(
+        expected=len(expected),
+        received=len(received),
+        lost=sorted(want - counts.keys()),
+        duplicated=sorted(i for i, c in counts.items() if c > 1),
+        unexpected=sorted(counts.keys() - want),
+        out_of_order=sum(1 for a, b in itertools.pairwise(received) if b <= a),
+    )
