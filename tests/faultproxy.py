@@ -50,6 +50,7 @@ class FaultProxy:
         self.connections = 0
         self.faults_applied: Counter[str] = Counter()
         self._plan = self._as_plan(plan)
+        self._base = 0  # the plan's connection 0
         self._loop = asyncio.new_event_loop()
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
@@ -65,8 +66,9 @@ class FaultProxy:
         return lambda n: faults[n] if n < len(faults) else Fault()
 
     def set_plan(self, plan: Plan | Iterable[Fault] | None) -> None:
-        """Faults for the connections opened from now on."""
+        """Faults for the connections opened from now on, counted from 0 again."""
         self._plan = self._as_plan(plan)
+        self._base = self.connections
 
     @property
     def url(self) -> str:
@@ -86,6 +88,10 @@ class FaultProxy:
                 self._server.close()
             for w in list(self._writers):
                 w.close()
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for t in tasks:
+                t.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
 
         asyncio.run_coroutine_threadsafe(shut(), self._loop).result(10)
         self._loop.call_soon_threadsafe(self._loop.stop)
@@ -98,7 +104,7 @@ class FaultProxy:
         self.close()
 
     async def _handle(self, creader: asyncio.StreamReader, cwriter: asyncio.StreamWriter) -> None:
-        n = self.connections
+        n = self.connections - self._base
         self.connections += 1
         fault = self._plan(n)
         try:
