@@ -330,3 +330,28 @@ async def test_a_slow_poll_loses_no_bar(terminal) -> None:
     assert len(times) >= 2 * 11  # 700 s per poll: two or three M5 bars close each time
     assert np.diff([int(last), *times]).tolist() == [300] * len(times)
     await feed.close()
+
+
+async def test_auto_offset_at_start_comes_from_the_newest_quote_of_any_symbol(
+    terminal, caplog
+) -> None:
+    """At start one market is closed (its last quote is 10 h old, as over a weekend) and
+    another trades: the offset comes from the live one, and the closed one sends no ticks."""
+    spec, mt5 = terminal
+    opts = options(mt5, symbols=("EURUSD", "XAUUSD"))
+    mt5._close_market("EURUSD", START - 10 * 3600)
+    feed = create_feed(spec, opts)
+    await feed.start()
+    assert feed.utc_offset_hours == 2.0
+    bars = await feed.bars("XAUUSD", Timeframe.H1, 5)
+    assert bars.forming is not None and bars.forming.time == Timeframe.H1.bar_open(int(START))
+    stream = feed.stream()
+    ticks = [ev async for ev in _first(stream, 20) if isinstance(ev, Tick)]
+    assert ticks and {t.symbol for t in ticks} <= {"EURUSD", "XAUUSD"}
+    assert len([t for t in ticks if t.symbol == "EURUSD"]) <= 1  # its last quote, if at all
+    await feed.close()
+
+
+async def _first(stream: Any, n: int) -> Any:
+    for _ in range(n):
+        yield await anext(stream)

@@ -58,6 +58,7 @@ _state: dict[str, Any] = {
     "symbols": {"EURUSD": 1.08},
     "offset": 2 * 3600,  # server time = UTC + 2h
     "offset_changes": [],  # (UTC instant, offset in seconds from then on), in time order
+    "closed": {},  # symbol -> UTC instant its market closed (no quote since)
     "now": 1_764_000_000.0,  # UTC
     "initialized": False,
     "connected": True,
@@ -77,7 +78,7 @@ def _configure(
     """Reset the stand-in's market: symbols and their price level, broker offset, UTC clock."""
     _state.update(
         symbols=dict(symbols or {"EURUSD": 1.08}), offset=int(server_utc_offset_hours * 3600),
-        offset_changes=[], now=float(start), initialized=False, connected=True,
+        offset_changes=[], closed={}, now=float(start), initialized=False, connected=True,
         error=(RES_S_OK, "Success"), selected=set(), refuse_login=refuse_login,
     )  # fmt: skip
 
@@ -95,6 +96,17 @@ def _switch_offset(at: float, server_utc_offset_hours: float) -> None:
     _state["offset_changes"] = changes
 
 
+def _close_market(symbol: str, at: float) -> None:
+    """No quote for ``symbol`` from the UTC instant ``at`` on (its market closed): its last
+    quote and last bar stay where they were, as a terminal's do over a weekend."""
+    _state["closed"] = {**_state["closed"], symbol: float(at)}
+
+
+def _quote_time(symbol: str) -> int:
+    """UTC second of the symbol's last quote."""
+    return math.floor(min(_state["now"], _state["closed"].get(symbol, math.inf)))
+
+
 def _offsets(utc: np.ndarray) -> np.ndarray:
     """The broker's offset (seconds) in force at each UTC instant."""
     out = np.full(np.shape(utc), _state["offset"], dtype=np.int64)
@@ -103,9 +115,8 @@ def _offsets(utc: np.ndarray) -> np.ndarray:
     return out
 
 
-def _server_now() -> int:
-    now = math.floor(_state["now"])
-    return int(now + _offsets(np.array([now]))[0])
+def _server_time(utc: int) -> int:
+    return int(utc + _offsets(np.array([utc]))[0])
 
 
 def _offset_range() -> tuple[int, int, int]:
@@ -235,9 +246,9 @@ def symbol_info_tick(symbol: str) -> Tick | None:
     if not _alive() or symbol not in _state["symbols"]:
         return None
     # the terminal's last quote: prices move in whole seconds
-    now = math.floor(_state["now"])
-    bid = round(float(_price(symbol, now)), 5)
-    server_ms = _server_now() * 1000
+    at = _quote_time(symbol)
+    bid = round(float(_price(symbol, at)), 5)
+    server_ms = _server_time(at) * 1000
     return Tick(int(server_ms // 1000), bid, round(bid + 0.0001, 5), 0.0, 0, int(server_ms), 6, 0.0)
 
 
@@ -251,9 +262,9 @@ def copy_rates_from_pos(
         return None
     sec = _SECONDS[timeframe]
     _, _, jumps = _offset_range()
-    now = math.floor(_state["now"])
+    quote = _quote_time(symbol)
     # enough UTC time for the bars asked for, plus the server hours a switch removed
-    rates = _build(symbol, sec, now - (start_pos + count + 1) * sec - 2 * jumps, now)
+    rates = _build(symbol, sec, quote - (start_pos + count + 1) * sec - 2 * jumps, quote)
     end = len(rates) - start_pos
     return rates[max(0, end - count) : max(0, end)].copy()
 
@@ -300,16 +311,16 @@ def copy_ticks_from(symbol: str, date_from: Any, count: int, flags: int) -> np.n
 
 def _build(symbol: str, sec: int, utc_from: float, utc_to: float) -> np.ndarray:
     """The bars of ``sec`` seconds holding the prices from ``utc_from`` to ``utc_to`` (never
-    past now), as the broker builds them: 12 prices per bar on a fixed UTC grid, plus the
-    price of now for the forming bar, each stamped in the server time of its moment and put in
+    past the last quote), as the broker builds them: 12 prices per bar on a fixed UTC grid,
+    plus the last quote for the newest bar, each stamped in the server time of its moment and put in
     the bar of that server time. The first bar may be partial: callers ask for more."""
     step = sec // 12
-    now = math.floor(_state["now"])
-    last = min(math.floor(utc_to), now)
+    quote = _quote_time(symbol)
+    last = min(math.floor(utc_to), quote)
     first = math.floor(utc_from / step) * step
     utc = np.arange(first, last + 1, step, dtype=np.int64)
-    if last == now and (len(utc) == 0 or utc[-1] != now):
-        utc = np.append(utc, now)
+    if last == quote and (len(utc) == 0 or utc[-1] != quote):
+        utc = np.append(utc, quote)
     server = utc + _offsets(utc)
     slots = server - server % sec
     order = np.lexsort((utc, slots))  # by bar, then in time order within the bar
