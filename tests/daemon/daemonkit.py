@@ -63,6 +63,8 @@ class DaemonProc:
     server_url: str
     extra_env: dict[str, str] = field(default_factory=dict)
     proc: subprocess.Popen[bytes] | None = None
+    #: shell commands run by ``--exec`` after the alert JSON is appended to the deliveries file
+    hook_tail: str = ""
 
     @property
     def home(self) -> Path:
@@ -102,7 +104,8 @@ class DaemonProc:
         return env
 
     def exec_cmd(self) -> str:
-        return f"cat >> '{self.deliveries_file}'"
+        cmd = f"cat >> '{self.deliveries_file}'"
+        return f"{cmd}; {self.hook_tail}" if self.hook_tail else cmd
 
     def start(self, *args: str, **env: str) -> subprocess.Popen[bytes]:
         """``daemon run`` in the foreground, bell notifier, every delivery appended to a file."""

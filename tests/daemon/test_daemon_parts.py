@@ -126,6 +126,29 @@ def test_an_event_is_stored_once_with_the_last_id_in_the_same_transaction(tmp_pa
     db.close()
 
 
+def test_a_state_db_from_before_the_hook_mark_is_upgraded_and_keeps_its_rows(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "state.db"
+    raw = sqlite3.connect(path)  # the schema of the releases before the hook mark
+    raw.executescript(
+        "CREATE TABLE alerts (event_id INTEGER PRIMARY KEY, received_at TEXT NOT NULL, "
+        "symbol TEXT, status TEXT NOT NULL, delivered_at TEXT, data TEXT NOT NULL);"
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT);"
+        "INSERT INTO alerts VALUES (7, '2026-11-01T00:00:00+00:00', 'EURUSD', 'pending', NULL,"
+        ' \'{"symbol": "EURUSD"}\');'
+        "INSERT INTO meta VALUES ('last_event_id', '7');"
+    )
+    raw.close()
+    db = StateDB(path)
+    [row] = db.with_status(PENDING)
+    assert row.event_id == 7 and not row.hook_started  # its hook never started: it will run
+    db.hook_started(7)
+    assert db.with_status(PENDING)[0].hook_started
+    assert db.receive(8, {"symbol": "EURUSD"}) and not db.with_status(PENDING)[1].hook_started
+    db.close()
+
+
 async def test_exec_hook_gets_json_and_variables_and_a_failure_is_only_logged(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -139,6 +162,8 @@ async def test_exec_hook_gets_json_and_variables_and_a_failure_is_only_logged(
     lines = out.read_text().splitlines()
     assert lines[0] == '{"id":3,"level":null,"message":"gold","price":2400.5,"symbol":"XAUUSD"}'
     assert lines[1] == "XAUUSD 3 2400.5 []"
+    assert await hook.run({**data, "id": None}, 3)  # the stream's id, whatever the data says
+    assert out.read_text().splitlines()[1] == "XAUUSD 3 2400.5 []"
     assert not await ExecHook("echo nope >&2; exit 3").run(data)
     assert "exited 3: nope" in caplog.text
     assert not await ExecHook("sleep 5", timeout=0.2).run(data)

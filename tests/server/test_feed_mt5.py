@@ -91,10 +91,10 @@ def connect_when_listening(port: int) -> Any:
             time.sleep(0.02)
 
 
-def options(mt5: Any, **kw: Any) -> FeedOptions:
+def options(mt5: Any, offset_hours: float = 2, **kw: Any) -> FeedOptions:
     mt5._configure(
         symbols={"EURUSD": 1.08, "US30.cash": 39000.0, "XAUUSD": 2000.0},
-        server_utc_offset_hours=2,
+        server_utc_offset_hours=offset_hours,
         start=START,
     )
     base: dict[str, Any] = {
@@ -235,3 +235,123 @@ async def test_bridge_down_is_temporary() -> None:
     feed = create_feed("mt5-rpyc://127.0.0.1:9")  # discard port: nothing listens
     with pytest.raises(FeedUnavailable, match=r"cannot reach the MT5 bridge at 127\.0\.0\.1:9"):
         await feed.start()
+
+
+GRID = (Timeframe.M5, Timeframe.M15, Timeframe.M30, Timeframe.H1)  # whole divisors of an hour
+AFTER = 2 * 3600  # the run goes on this long after the switch
+
+
+async def _run_through_a_switch(
+    mt5: Any, spec: str, before: float, after: float
+) -> tuple[MT5Feed, int, dict[Timeframe, list[Any]], dict[Timeframe, list[Any]]]:
+    """Load history, switch the broker's clock from UTC+``before`` to UTC+``after`` two hours
+    into the run, and stream until ``AFTER`` seconds after the switch. Returns the feed, the switch
+    (UTC), and per timeframe the history and the closed bars streamed."""
+    feed = create_feed(spec, options(mt5, before, symbols=("EURUSD",), mt5_poll_interval=60.0))
+    assert isinstance(feed, MT5Feed)
+    await feed.start()
+    assert feed.utc_offset_hours == before
+    history = {tf: list(await feed.bars("EURUSD", tf, 30)) for tf in GRID}
+    switch = Timeframe.H1.bar_open(int(START)) + 2 * 3600
+    mt5._switch_offset(switch, after)
+    closes: dict[Timeframe, list[Any]] = {tf: [] for tf in GRID}
+    async for ev in feed.stream():
+        if isinstance(ev, BarClose):
+            if ev.timeframe in closes:
+                closes[ev.timeframe].append(ev.bar)
+            continue
+        # every tick is on the UTC clock, before and after the switch
+        assert ev.time == int(mt5._state["now"])
+        if ev.time >= switch + AFTER:
+            break
+    assert feed.utc_offset_hours == after
+    return feed, switch, history, closes
+
+
+async def test_dst_switch_forward_mid_run_keeps_bars_on_the_utc_grid(terminal, caplog) -> None:
+    """Spring: the broker goes from UTC+2 to UTC+3 (its clock skips an hour) while streaming.
+    Every bar closes once, on the UTC grid, none missing, and the history read afterwards (old
+    stamps at +2, new ones at +3) is the same bars."""
+    spec, mt5 = terminal
+    with caplog.at_level(logging.INFO, logger="tradealerts.feeds.mt5"):
+        feed, switch, history, closes = await _run_through_a_switch(mt5, spec, 2, 3)
+    assert "MT5 server time is now UTC+3 h (was UTC+2 h)" in caplog.text
+    for tf in GRID:
+        hist, live = history[tf], closes[tf]
+        times = [b.time for b in hist] + [b.time for b in live]
+        assert all(t % tf.seconds == 0 for t in times), tf
+        assert np.diff(times).tolist() == [tf.seconds] * (len(times) - 1), tf  # none lost or twice
+        assert live[0].time == hist[-1].time + tf.seconds
+        assert live[-1].time == switch + AFTER - tf.seconds  # up to the end of the run
+        again = await feed.bars("EURUSD", tf, len(live) + 5)
+        rows = zip(again.time, again.open, again.close, strict=True)
+        by_time = {int(t): (o, c) for t, o, c in rows}
+        assert all(by_time[b.time] == (b.open, b.close) for b in live), tf
+    await feed.close()
+
+
+async def test_dst_switch_back_mid_run_never_repeats_a_bar(terminal, caplog) -> None:
+    """Autumn: from UTC+3 to UTC+2 (the broker's clock repeats an hour). MT5 has one bar per
+    server time, so the repeated hour's prices go into the bars stamped with that hour the
+    first time: those bars close once, at their first UTC time, and the repeated hour has no
+    bars of its own. Every other bar closes once, on the UTC grid."""
+    spec, mt5 = terminal
+    with caplog.at_level(logging.INFO, logger="tradealerts.feeds.mt5"):
+        feed, switch, history, closes = await _run_through_a_switch(mt5, spec, 3, 2)
+    assert "MT5 server time is now UTC+2 h (was UTC+3 h)" in caplog.text
+    for tf in GRID:
+        times = [b.time for b in history[tf]] + [b.time for b in closes[tf]]
+        assert all(t % tf.seconds == 0 for t in times), tf
+        assert len(set(times)) == len(times) and times == sorted(times), tf
+        expected = range(times[0], switch + AFTER, tf.seconds)
+        repeated = range(switch, switch + 3600, tf.seconds)
+        assert sorted(set(expected) - set(times)) == list(repeated), tf
+        again = await feed.bars("EURUSD", tf, len(closes[tf]) + 5)
+        assert {b.time for b in closes[tf]} <= {int(t) for t in again.time}, tf
+    await feed.close()
+
+
+async def test_a_slow_poll_loses_no_bar(terminal) -> None:
+    """Polls further apart than a bar (a busy terminal, a bridge that lags): every bar that
+    closed in between is reported, oldest first, none twice."""
+    spec, mt5 = terminal
+    feed = create_feed(spec, options(mt5, symbols=("EURUSD",), mt5_poll_interval=700.0))
+    await feed.start()
+    last = (await feed.bars("EURUSD", Timeframe.M5, 10)).time[-1]
+    times: list[int] = []
+    polls = 0
+    async for ev in feed.stream():
+        if isinstance(ev, BarClose) and ev.timeframe is Timeframe.M5:
+            times.append(ev.bar.time)
+        elif isinstance(ev, Tick):
+            polls += 1
+            if polls == 12:
+                break
+    assert len(times) >= 2 * 11  # 700 s per poll: two or three M5 bars close each time
+    assert np.diff([int(last), *times]).tolist() == [300] * len(times)
+    await feed.close()
+
+
+async def test_auto_offset_at_start_comes_from_the_newest_quote_of_any_symbol(
+    terminal, caplog
+) -> None:
+    """At start one market is closed (its last quote is 10 h old, as over a weekend) and
+    another trades: the offset comes from the live one, and the closed one sends no ticks."""
+    spec, mt5 = terminal
+    opts = options(mt5, symbols=("EURUSD", "XAUUSD"))
+    mt5._close_market("EURUSD", START - 10 * 3600)
+    feed = create_feed(spec, opts)
+    await feed.start()
+    assert feed.utc_offset_hours == 2.0
+    bars = await feed.bars("XAUUSD", Timeframe.H1, 5)
+    assert bars.forming is not None and bars.forming.time == Timeframe.H1.bar_open(int(START))
+    stream = feed.stream()
+    ticks = [ev async for ev in _first(stream, 20) if isinstance(ev, Tick)]
+    assert ticks and {t.symbol for t in ticks} <= {"EURUSD", "XAUUSD"}
+    assert len([t for t in ticks if t.symbol == "EURUSD"]) <= 1  # its last quote, if at all
+    await feed.close()
+
+
+async def _first(stream: Any, n: int) -> Any:
+    for _ in range(n):
+        yield await anext(stream)

@@ -3,11 +3,15 @@ alert event (one transaction with the last id), deliver it (``--exec``, then the
 mark it delivered; reconnect with backoff on any failure.
 
     start ─► deliver what was stored but not shown (a crash or a stop before the mark)
-      └─► connect ─► alert: store ─► exec ─► notify ─► mark ─┐
-            ▲            gap: one "may have been missed" notice │
-            │            reauth: the client refreshes and reconnects at once
-            └── backoff (full jitter, 1 s → 60 s, never sooner than the server's retry:) ◄─┘
+      └─► connect ─► alert: store ─► hook mark ─► exec ─► notify ─► mark ─────────────────┐
+            ▲            gap: one "may have been missed" notice                           │
+            │            reauth: the client refreshes and reconnects at once              │
+            └── backoff (full jitter, 1 s → 60 s, never sooner than the server's retry:) ◄┘
                  not logged in: one "log in again" notice, then look for a new login slowly
+
+The notification is exactly once; the ``--exec`` hook at most once: its start is recorded
+before it runs, so a crash while it runs never runs it again (it gets ``TRADEALERTS_EVENT_ID``
+for hooks that want to catch up themselves).
 
 Time and randomness are injected (``clock``, ``sleep``, ``rng``) so tests can drive them.
 """
@@ -308,12 +312,24 @@ class Daemon:
             )
         self._publish(last_event_id=event_id, last_event_at=time.time())
 
-    async def _deliver(self, event_id: int, data: dict[str, Any], received: float) -> None:
-        """Exec hook, then the notification (or hold it in quiet hours), then the mark."""
+    async def _deliver(
+        self, event_id: int, data: dict[str, Any], received: float, hook_started: bool = False
+    ) -> None:
+        """Exec hook (at most once), then the notification (or hold it in quiet hours), then
+        the mark."""
         self._busy = True
         try:
             if self.exec is not None:
-                await self.exec.run(data)
+                if hook_started:
+                    log.warning(
+                        "event %d: --exec was already started for it before the last stop; "
+                        "not run again (at most once)",
+                        event_id,
+                    )
+                else:
+                    # Recorded before the start: a crash from here on must never run it twice.
+                    self.state.hook_started(event_id)
+                    await self.exec.run(data, event_id)
             if self._quiet_now():
                 self.state.mark(event_id, HELD)
                 log.info("event %d held: quiet hours %s", event_id, self.options.quiet_hours)
@@ -347,7 +363,7 @@ class Daemon:
         if waiting:
             log.info("delivering %d event(s) stored before the last stop", len(waiting))
         for row in waiting:
-            await self._deliver(row.event_id, row.data, time.perf_counter())
+            await self._deliver(row.event_id, row.data, time.perf_counter(), row.hook_started)
         if not self._quiet_now():
             await self._release_held()
 

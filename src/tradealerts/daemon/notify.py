@@ -176,14 +176,16 @@ async def choose(preferred: str = "auto") -> Backend:
 
 class ExecHook:
     """``--exec CMD``: run through the shell for each alert, the alert as JSON on stdin and
-    as ``TRADEALERTS_*`` variables. A failure or a hang (30 s) is logged, never raised."""
+    as ``TRADEALERTS_*`` variables (``TRADEALERTS_EVENT_ID`` is the stream's event id, unique
+    per alert event: a hook can de-duplicate or catch up on it). A failure or a hang (30 s) is
+    logged, never raised. At most once per event is the daemon's part (``Daemon._deliver``)."""
 
     def __init__(self, command: str, timeout: float = EXEC_TIMEOUT) -> None:
         self.command = command
         self.timeout = timeout
 
     @staticmethod
-    def environment(data: dict[str, Any]) -> dict[str, str]:
+    def environment(data: dict[str, Any], event_id: int | None = None) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if k != "TRADEALERTS_TOKEN"}
         for key in (
             "id",
@@ -199,9 +201,12 @@ class ExecHook:
             value = data.get(key)
             name = "TRADEALERTS_EVENT_ID" if key == "id" else f"TRADEALERTS_{key.upper()}"
             env[name] = "" if value is None else str(value)
+        if event_id is not None:  # the SSE id: the one the daemon stores and resumes from
+            env["TRADEALERTS_EVENT_ID"] = str(event_id)
         return env
 
-    async def run(self, data: dict[str, Any]) -> bool:
+    async def run(self, data: dict[str, Any], event_id: int | None = None) -> bool:
+        """Run the command once for ``data`` (event ``event_id``); True when it exited 0."""
         payload = (json.dumps(data, sort_keys=True, separators=(",", ":")) + "\n").encode()
         try:
             proc = await asyncio.create_subprocess_shell(
@@ -209,7 +214,7 @@ class ExecHook:
                 stdin=asyncio.subprocess.PIPE,
                 stdout=asyncio.subprocess.DEVNULL,
                 stderr=asyncio.subprocess.PIPE,
-                env=self.environment(data),
+                env=self.environment(data, event_id),
             )
         except OSError as exc:
             log.error("--exec %r could not start: %s", self.command, exc)

@@ -2,13 +2,16 @@
 
 ``alerts`` holds every alert event received, keyed by the server's event id, with where it
 stands: ``pending`` (stored, not yet shown), ``held`` (quiet hours: shown when they end),
-``delivered`` or ``filtered`` (a symbol outside ``--symbols``). ``meta`` holds
-``last_event_id``, the ``Last-Event-ID`` of the next connection.
+``delivered`` or ``filtered`` (a symbol outside ``--symbols``), and ``hook_started_at``: when
+the ``--exec`` hook was started for it. ``meta`` holds ``last_event_id``, the ``Last-Event-ID``
+of the next connection.
 
 An event is stored and ``last_event_id`` advanced in one transaction; an id already stored (or
 not above ``last_event_id``) is dropped. Delivery happens after the commit and is marked after
 the notification call returns, so a crash before the mark re-delivers on the next start and a
 crash before the commit re-receives from the server: nothing is lost (see architecture.md).
+The hook is at most once: its start is committed (fsynced) before it runs, and a re-delivery
+after a crash skips a hook that was started.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ class Stored:
     data: dict[str, Any]
     status: str
     received_at: str
+    hook_started: bool = False
 
     @property
     def symbol(self) -> str:
@@ -69,6 +73,7 @@ class StateDB:
                     "status": str,
                     "delivered_at": str,
                     "data": str,
+                    "hook_started_at": str,
                 },
                 pk="event_id",
                 not_null={"received_at", "status", "data"},
@@ -76,6 +81,9 @@ class StateDB:
             )
             self.db["alerts"].create_index(["status"], if_not_exists=True)  # type: ignore[union-attr]
             self.db["alerts"].create_index(["received_at"], if_not_exists=True)  # type: ignore[union-attr]
+        elif "hook_started_at" not in self.db["alerts"].columns_dict:
+            # a state.db from before the hook mark: its pending rows never started a hook
+            self.db["alerts"].add_column("hook_started_at", str)  # type: ignore[union-attr]
         if "meta" not in self.db.table_names():
             self.db["meta"].create({"key": str, "value": str}, pk="key", if_not_exists=True)  # type: ignore[union-attr]
 
@@ -114,6 +122,21 @@ class StateDB:
             )
         return self.last_event_id() or 0
 
+    def hook_started(self, event_id: int) -> None:
+        """Record, durably, that the ``--exec`` hook for ``event_id`` is about to start.
+
+        Committed with ``synchronous=FULL`` (the WAL is fsynced) because the promise is "at most
+        once" even across a power loss: the commit covers the event's own row too."""
+        conn = self.db.conn
+        conn.execute("PRAGMA synchronous=FULL")
+        try:
+            with conn:
+                conn.execute(
+                    "UPDATE alerts SET hook_started_at = ? WHERE event_id = ?", (_now(), event_id)
+                )
+        finally:
+            conn.execute("PRAGMA synchronous=NORMAL")
+
     def mark(self, event_id: int, status: str) -> None:
         """Record how an event ended (``delivered``, ``held``)."""
         with self.db.conn as conn:
@@ -138,9 +161,10 @@ class StateDB:
         return int(row[0]) if row else None
 
     def _rows(self, where: str, args: tuple[Any, ...] = (), tail: str = "") -> Iterator[Stored]:
-        sql = f"SELECT event_id, data, status, received_at FROM alerts WHERE {where} {tail}"  # noqa: S608 - fixed fragments
-        for event_id, data, status, received in self.db.execute(sql, args).fetchall():
-            yield Stored(int(event_id), json.loads(data), status, received)
+        cols = "event_id, data, status, received_at, hook_started_at"
+        sql = f"SELECT {cols} FROM alerts WHERE {where} {tail}"  # noqa: S608 - fixed fragments
+        for event_id, data, status, received, hook in self.db.execute(sql, args).fetchall():
+            yield Stored(int(event_id), json.loads(data), status, received, hook is not None)
 
     def with_status(self, status: str) -> list[Stored]:
         """Events in ``status``, oldest first."""

@@ -1,10 +1,16 @@
 """Stand-in for the ``MetaTrader5`` package: real names and shapes, a deterministic market.
 
 Times it returns are in the broker's *server* time (UTC + offset), as the real terminal's are.
+The offset can change mid-run (a daylight-saving switch, ``_switch_offset``): like a broker's
+server, the stand-in stamps every price with the server time of its moment and builds each bar
+from the prices whose server time falls in that bar, so history keeps the stamps it had (the
+spring switch leaves an hour of server time without bars, the autumn one repeats an hour and
+its bars hold the prices of both).
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections import namedtuple
 from typing import Any
@@ -51,6 +57,8 @@ _SECONDS = {1: 60, 2: 120, 3: 180, 4: 240, 5: 300, 6: 360, 10: 600, 12: 720, 15:
 _state: dict[str, Any] = {
     "symbols": {"EURUSD": 1.08},
     "offset": 2 * 3600,  # server time = UTC + 2h
+    "offset_changes": [],  # (UTC instant, offset in seconds from then on), in time order
+    "closed": {},  # symbol -> UTC instant its market closed (no quote since)
     "now": 1_764_000_000.0,  # UTC
     "initialized": False,
     "connected": True,
@@ -70,14 +78,66 @@ def _configure(
     """Reset the stand-in's market: symbols and their price level, broker offset, UTC clock."""
     _state.update(
         symbols=dict(symbols or {"EURUSD": 1.08}), offset=int(server_utc_offset_hours * 3600),
-        now=float(start), initialized=False, connected=True, error=(RES_S_OK, "Success"),
-        selected=set(), refuse_login=refuse_login,
+        offset_changes=[], closed={}, now=float(start), initialized=False, connected=True,
+        error=(RES_S_OK, "Success"), selected=set(), refuse_login=refuse_login,
     )  # fmt: skip
 
 
 def _advance(seconds: float) -> None:
     """Move the market's clock forward."""
     _state["now"] += seconds
+
+
+def _switch_offset(at: float, server_utc_offset_hours: float) -> None:
+    """From the UTC instant ``at`` on, the broker's server time is UTC + the new offset (a DST
+    switch: the terminal's clock jumps; bars already built keep their stamps)."""
+    changes = [c for c in _state["offset_changes"] if c[0] < at]
+    changes.append((float(at), int(server_utc_offset_hours * 3600)))
+    _state["offset_changes"] = changes
+
+
+def _close_market(symbol: str, at: float) -> None:
+    """No quote for ``symbol`` from the UTC instant ``at`` on (its market closed): its last
+    quote and last bar stay where they were, as a terminal's do over a weekend."""
+    _state["closed"] = {**_state["closed"], symbol: float(at)}
+
+
+def _quote_time(symbol: str) -> int:
+    """UTC second of the symbol's last quote."""
+    return math.floor(min(_state["now"], _state["closed"].get(symbol, math.inf)))
+
+
+def _offsets(utc: np.ndarray) -> np.ndarray:
+    """The broker's offset (seconds) in force at each UTC instant."""
+    out = np.full(np.shape(utc), _state["offset"], dtype=np.int64)
+    for at, offset in _state["offset_changes"]:
+        out[np.asarray(utc) >= at] = offset
+    return out
+
+
+def _server_time(utc: int) -> int:
+    return int(utc + _offsets(np.array([utc]))[0])
+
+
+def _offset_range() -> tuple[int, int, int]:
+    """(smallest, largest offset, total jumps) over the whole run, in seconds."""
+    offs = [_state["offset"], *(o for _, o in _state["offset_changes"])]
+    jumps = sum(abs(b - a) for a, b in itertools.pairwise(offs))
+    return min(offs), max(offs), jumps
+
+
+def _utc_of_server(server: np.ndarray) -> np.ndarray:
+    """The UTC instants of server times (the first one of a repeated hour; in a skipped
+    hour, the instant of the switch)."""
+    server = np.asarray(server, dtype=np.float64)
+    regimes = [(-math.inf, _state["offset"]), *_state["offset_changes"]]
+    out = server - regimes[-1][1]
+    for i in range(len(regimes) - 1, -1, -1):  # the earliest regime that fits wins
+        start, offset = regimes[i]
+        end = regimes[i + 1][0] if i + 1 < len(regimes) else math.inf
+        cand = server - offset
+        out = np.where((cand >= start) & (cand < end), cand, out)
+    return out
 
 
 def _disconnect() -> None:
@@ -186,9 +246,9 @@ def symbol_info_tick(symbol: str) -> Tick | None:
     if not _alive() or symbol not in _state["symbols"]:
         return None
     # the terminal's last quote: prices move in whole seconds
-    now = math.floor(_state["now"])
-    bid = round(float(_price(symbol, now)), 5)
-    server_ms = (now + _state["offset"]) * 1000
+    at = _quote_time(symbol)
+    bid = round(float(_price(symbol, at)), 5)
+    server_ms = _server_time(at) * 1000
     return Tick(int(server_ms // 1000), bid, round(bid + 0.0001, 5), 0.0, 0, int(server_ms), 6, 0.0)
 
 
@@ -201,10 +261,12 @@ def copy_rates_from_pos(
         _fail(RES_E_INVALID_PARAMS, "Terminal: Invalid params")
         return None
     sec = _SECONDS[timeframe]
-    now_server = math.floor(_state["now"]) + _state["offset"]
-    forming = now_server - now_server % sec
-    opens = forming - sec * np.arange(start_pos + count - 1, start_pos - 1, -1, dtype=np.int64)
-    return _rates(symbol, opens, sec, now_server)
+    _, _, jumps = _offset_range()
+    quote = _quote_time(symbol)
+    # enough UTC time for the bars asked for, plus the server hours a switch removed
+    rates = _build(symbol, sec, quote - (start_pos + count + 1) * sec - 2 * jumps, quote)
+    end = len(rates) - start_pos
+    return rates[max(0, end - count) : max(0, end)].copy()
 
 
 def copy_rates_from(symbol: str, timeframe: int, date_from: Any, count: int) -> np.ndarray | None:
@@ -212,9 +274,10 @@ def copy_rates_from(symbol: str, timeframe: int, date_from: Any, count: int) -> 
         return None
     sec = _SECONDS[timeframe]
     t = int(date_from.timestamp()) if hasattr(date_from, "timestamp") else int(date_from)
-    last = t - t % sec
-    opens = last - sec * np.arange(count - 1, -1, -1, dtype=np.int64)
-    return _rates(symbol, opens, sec, math.floor(_state["now"]) + _state["offset"])
+    low, high, jumps = _offset_range()
+    rates = _build(symbol, sec, t - high - (count + 1) * sec - 2 * jumps, t - low + sec)
+    rates = rates[rates["time"] <= t]
+    return rates[-count:].copy()
 
 
 def copy_rates_range(
@@ -225,8 +288,9 @@ def copy_rates_range(
     sec = _SECONDS[timeframe]
     a = int(date_from.timestamp()) if hasattr(date_from, "timestamp") else int(date_from)
     b = int(date_to.timestamp()) if hasattr(date_to, "timestamp") else int(date_to)
-    opens = np.arange(a - a % sec, b + 1, sec, dtype=np.int64)
-    return _rates(symbol, opens, sec, math.floor(_state["now"]) + _state["offset"])
+    low, high, _ = _offset_range()
+    rates = _build(symbol, sec, a - high - sec, b - low + sec)
+    return rates[(rates["time"] >= a) & (rates["time"] <= b)].copy()
 
 
 def copy_ticks_from(symbol: str, date_from: Any, count: int, flags: int) -> np.ndarray | None:
@@ -239,23 +303,39 @@ def copy_ticks_from(symbol: str, date_from: Any, count: int, flags: int) -> np.n
     times = t + np.arange(count, dtype=np.int64)
     out = np.zeros(count, dtype=dtype)
     out["time"] = times
-    out["bid"] = np.round(_price(symbol, times - _state["offset"]), 5)
+    out["bid"] = np.round(_price(symbol, _utc_of_server(times)), 5)
     out["ask"] = out["bid"] + 0.0001
     out["time_msc"] = times * 1000
     return out
 
 
-def _rates(symbol: str, opens_server: np.ndarray, sec: int, now_server: int) -> np.ndarray:
-    """Bars sampled 12 times each from the price path; the forming bar only up to now."""
-    steps = np.arange(13) * (sec / 12)
-    ends = np.minimum(opens_server[:, None] + steps[None, :], now_server)
-    prices = np.round(_price(symbol, ends - _state["offset"]), 5)
-    out = np.zeros(opens_server.shape[0], dtype=RATES_DTYPE)
-    out["time"] = opens_server
-    out["open"] = prices[:, 0]
-    out["high"] = prices.max(axis=1)
-    out["low"] = prices.min(axis=1)
-    out["close"] = prices[:, -1]
-    out["tick_volume"] = 100 + (opens_server // sec) % 50
+def _build(symbol: str, sec: int, utc_from: float, utc_to: float) -> np.ndarray:
+    """The bars of ``sec`` seconds holding the prices from ``utc_from`` to ``utc_to`` (never
+    past the last quote), as the broker builds them: 12 prices per bar on a fixed UTC grid,
+    plus the last quote for the newest bar, each stamped in the server time of its moment and put in
+    the bar of that server time. The first bar may be partial: callers ask for more."""
+    step = sec // 12
+    quote = _quote_time(symbol)
+    last = min(math.floor(utc_to), quote)
+    first = math.floor(utc_from / step) * step
+    utc = np.arange(first, last + 1, step, dtype=np.int64)
+    if last == quote and (len(utc) == 0 or utc[-1] != quote):
+        utc = np.append(utc, quote)
+    server = utc + _offsets(utc)
+    slots = server - server % sec
+    order = np.lexsort((utc, slots))  # by bar, then in time order within the bar
+    slots, prices = slots[order], np.round(_price(symbol, utc[order].astype(np.float64)), 5)
+    starts = np.flatnonzero(np.r_[True, slots[1:] != slots[:-1]]) if len(slots) else slots
+    ends = np.r_[starts[1:], len(slots)] - 1 if len(slots) else slots
+    out = np.zeros(len(starts), dtype=RATES_DTYPE)
+    if not len(starts):
+        return out
+    opens = slots[starts]
+    out["time"] = opens
+    out["open"] = prices[starts]
+    out["high"] = np.maximum.reduceat(prices, starts)
+    out["low"] = np.minimum.reduceat(prices, starts)
+    out["close"] = prices[ends]
+    out["tick_volume"] = 100 + (opens // sec) % 50
     out["spread"] = 10
     return out

@@ -2,12 +2,21 @@
 
 Every call to the terminal runs in a worker thread so the event loop never blocks. MT5 stamps
 rates and ticks in the broker's *server* time; ``utc_offset_hours`` converts them to UTC.
+
+With ``mt5_utc_offset="auto"`` the offset follows the broker's clock: it is derived at connect
+from the newest quote, and again from every poll that brings a fresh quote (one that changed
+since the last poll), so a daylight-saving switch is picked up on the first quote after it.
+The terminal keeps the stamps its bars had when they were built, so each offset is remembered
+with the newest server time seen before it took over: a stamp up to that time is converted
+with the offset of its day, a later one with the new offset.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import math
+import time
 from collections.abc import AsyncIterator, Callable
 from typing import Any
 
@@ -37,6 +46,13 @@ _INSTALL_HINT = (
     "--feed mt5-rpyc://HOST:PORT (see the owner's guide)"
 )
 _MAX_BACKOFF = 60.0
+#: seconds a fresh quote's time may sit away from a whole half hour off our clock (clock skew
+#: and the quote's age); further away, the quote does not say what the offset is
+_OFFSET_TOLERANCE = 300.0
+#: time zones run from UTC-12 to UTC+14: anything beyond is a stale quote, not an offset
+_MAX_OFFSET_HOURS = 14.0
+#: closed bars read back at most after an outage, per timeframe
+_CATCH_UP_BARS = 1000
 
 
 class MT5Feed(Feed):
@@ -48,6 +64,11 @@ class MT5Feed(Feed):
         self.options = options
         self.bridge = bridge
         self.utc_offset_hours = 0.0
+        #: (server time, hours): stamps after that server time are ``hours`` ahead of UTC
+        self._offsets: list[tuple[float, float]] = [(-math.inf, 0.0)]
+        self._offset_set_clock = -math.inf  # our clock when the offset last changed
+        self._newest_server = -math.inf  # the newest quote's server time seen so far
+        self._seen: dict[str, int] = {}  # each symbol's last time_msc in this connection
         self._mt5: Any = None
         self._conn: Any = None
         self._served: tuple[str, ...] = ()
@@ -115,20 +136,98 @@ class MT5Feed(Feed):
         except Exception as exc:  # the remote side cannot import MetaTrader5
             raise FeedConfigError(f"the MT5 bridge at {host}:{port} failed: {exc}") from None
 
+    @property
+    def _auto(self) -> bool:
+        return self.options.mt5_utc_offset == "auto"
+
     async def _settle_offset(self) -> None:
-        setting = self.options.mt5_utc_offset
-        if setting != "auto":
-            self.utc_offset_hours = float(setting)
+        """At connect: the set offset, or (auto) the one the newest quote of any symbol says."""
+        self._seen = {}  # a quote is fresh only against one seen in this connection
+        if not self._auto:
+            self._adopt(float(self.options.mt5_utc_offset))
             return
-        tick = await self._call(self._mt5.symbol_info_tick, self._broker(self._served[0]))
-        if tick is None:
-            log.warning("MT5 gave no tick to derive the UTC offset from; assuming 0")
-            self.utc_offset_hours = 0.0
+        newest = None
+        for sym in self._served:
+            tick = await self._call(self._mt5.symbol_info_tick, self._broker(sym))
+            if tick is not None and (newest is None or tick.time_msc > newest.time_msc):
+                newest = tick
+        if newest is None:
+            log.warning(
+                "MT5 gave no tick to derive the UTC offset from; assuming UTC%+g h",
+                self.utc_offset_hours,
+            )
             return
-        # broker clocks sit on whole or half hours from UTC
-        diff = float(tick.time_msc) / 1000.0 - self.options.clock()
-        self.utc_offset_hours = round(diff / 1800.0) / 2.0
-        log.info("MT5 server time is UTC%+g h", self.utc_offset_hours)
+        server = float(newest.time_msc) / 1000.0
+        hours, residual = self._offset_of(server)
+        if abs(hours) > _MAX_OFFSET_HOURS:
+            log.warning(
+                "the newest MT5 quote is %.1f h away from this machine's clock (a closed "
+                "market?): keeping UTC%+g h until a fresh quote says otherwise",
+                (server - self.options.clock()) / 3600.0,
+                self.utc_offset_hours,
+            )
+            return
+        if abs(residual) > _OFFSET_TOLERANCE:
+            log.warning(
+                "the newest MT5 quote is %.0f s off a half-hour offset from this machine's "
+                "clock (a quiet market, or a clock that is not synchronised): using UTC%+g h; "
+                "set TRADEALERTS_MT5_UTC_OFFSET if that is wrong",
+                residual,
+                hours,
+            )
+        self._adopt(hours)
+
+    def _offset_of(self, server: float) -> tuple[float, float]:
+        """(hours, seconds left over): broker clocks sit on whole or half hours from UTC."""
+        diff = server - self.options.clock()
+        hours = round(diff / 1800.0) / 2.0
+        return hours, diff - hours * 3600.0
+
+    def _adopt(self, hours: float) -> None:
+        """Take ``hours`` as the offset from now on; stamps up to the newest server time seen
+        so far keep the offset they were made with."""
+        if hours == self.utc_offset_hours and self._newest_server > -math.inf:
+            return
+        self._offset_set_clock = self.options.clock()
+        if self._newest_server == -math.inf:  # nothing converted yet: one offset for all
+            self._offsets = [(-math.inf, hours)]
+            log.info("MT5 server time is UTC%+g h", hours)
+        else:
+            self._offsets.append((self._newest_server, hours))
+            log.warning(
+                "MT5 server time is now UTC%+g h (was UTC%+g h): the broker's clock moved "
+                "(a daylight-saving switch); bars up to %s server time keep the old offset",
+                hours,
+                self.utc_offset_hours,
+                _server_text(self._newest_server),
+            )
+        self.utc_offset_hours = hours
+
+    def _rederive(self, fresh: list[float]) -> None:
+        """Auto offset, on a poll: from the newest of the quotes that changed since the last
+        poll (they just arrived, whatever the offset). A quote that, read with the offset it
+        suggests, is older than the last change of offset is one stamped just before a switch
+        and read late: it does not switch back."""
+        if not fresh:
+            return
+        server = max(fresh)
+        hours, residual = self._offset_of(server)
+        if hours == self.utc_offset_hours:
+            return
+        if abs(residual) > _OFFSET_TOLERANCE or abs(hours) > _MAX_OFFSET_HOURS:
+            log.debug("MT5 quote at %s says nothing about the offset", _server_text(server))
+            return
+        if server - hours * 3600.0 <= self._offset_set_clock:
+            return
+        self._adopt(hours)
+
+    def _to_utc(self, stamps: np.ndarray) -> np.ndarray:
+        """Server-time stamps (seconds) to UTC, each with the offset of its time."""
+        stamps = np.asarray(stamps).astype(np.int64)
+        shift = np.full(stamps.shape, round(self._offsets[0][1] * 3600), dtype=np.int64)
+        for since, hours in self._offsets[1:]:
+            shift[stamps > since] = round(hours * 3600)
+        return stamps - shift
 
     async def _call(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         return await asyncio.to_thread(fn, *args, **kwargs)
@@ -190,8 +289,7 @@ class MT5Feed(Feed):
         if symbol not in self._served:
             raise FeedConfigError(f"the MT5 feed does not serve {symbol}")
         rates = await self._rates(symbol, timeframe, count + 1)
-        shift = round(self.utc_offset_hours * 3600)
-        t = rates["time"].astype(np.int64) - shift
+        t = self._to_utc(rates["time"])
         vol = rates["tick_volume"].astype(np.float64)
         o, h, lo, c = (rates[k].astype(np.float64) for k in ("open", "high", "low", "close"))
         closed = Bars(t[:-1], o[:-1], h[:-1], lo[:-1], c[:-1], vol[:-1])
@@ -241,45 +339,66 @@ class MT5Feed(Feed):
         await self._connect()
 
     async def _poll_once(self) -> AsyncIterator[FeedEvent]:
-        shift = self.utc_offset_hours * 3600
+        quotes: list[tuple[str, tuple[int, float, float]]] = []
+        fresh: list[float] = []
         for sym in self._served:
             raw = await self._call(self._mt5.symbol_info_tick, self._broker(sym))
             if raw is None:
                 raise FeedUnavailable(f"no tick for {sym}: {await self._last_error()}")
             quote = (int(raw.time_msc), float(raw.bid), float(raw.ask))
+            seen = self._seen.get(sym)
+            self._seen[sym] = quote[0]
             if self._last_quote.get(sym) == quote:
                 continue
             self._last_quote[sym] = quote
-            utc = quote[0] / 1000.0 - shift
+            quotes.append((sym, quote))
+            if seen is not None and quote[0] != seen:  # back in time too: an autumn switch
+                fresh.append(quote[0] / 1000.0)
+        if self._auto:  # before any conversion: the first quote after a switch is on time
+            self._rederive(fresh)
+        for sym, quote in quotes:
+            server = quote[0] / 1000.0
+            self._newest_server = max(self._newest_server, server)
+            utc = server - self.utc_offset_hours * 3600
             for tf in self.timeframes(sym):
-                closed = await self._closed_bar(sym, tf, utc)
-                if closed is not None:
+                for closed in await self._closed_bars(sym, tf, utc):
                     yield BarClose(sym, tf, closed)
             self._status.last_tick[sym] = utc
             self._status.connected, self._status.error = True, None
             yield Tick(sym, utc, quote[1], quote[2])
 
-    async def _closed_bar(self, symbol: str, tf: Timeframe, utc: float) -> Bar | None:
-        """The bar MT5 just closed, once a tick is past the forming bar's end."""
+    async def _closed_bars(self, symbol: str, tf: Timeframe, utc: float) -> list[Bar]:
+        """The bars MT5 closed since the last look, once a tick is past the forming bar's end
+        (all of them, oldest first, should several have closed: an outage, a slow poll)."""
         key = (symbol, tf)
         forming = self._forming.get(key)
         if forming is not None and utc < forming + tf.seconds:
-            return None
-        rates = await self._rates(symbol, tf, 2)
-        shift = round(self.utc_offset_hours * 3600)
-        newest = int(rates["time"][-1]) - shift
-        if forming is None or len(rates) < 2:
+            return []
+        behind = 0 if forming is None else int((utc - forming) // tf.seconds)
+        rates = await self._rates(symbol, tf, min(_CATCH_UP_BARS, behind + 2))
+        if not len(rates):
+            return []
+        times = self._to_utc(rates["time"])
+        newest = int(times[-1])
+        if forming is None:
             self._forming[key] = newest
-            return None
+            return []
         if newest <= forming:
-            return None  # MT5 has not opened the next bar yet; look again on the next tick
+            return []  # MT5 has not opened the next bar yet; look again on the next tick
         self._forming[key] = newest
-        r = rates[-2]
-        return Bar(
-            int(r["time"]) - shift,
-            float(r["open"]),
-            float(r["high"]),
-            float(r["low"]),
-            float(r["close"]),
-            float(r["tick_volume"]),
-        )
+        return [
+            Bar(
+                int(times[i]),
+                float(r["open"]),
+                float(r["high"]),
+                float(r["low"]),
+                float(r["close"]),
+                float(r["tick_volume"]),
+            )
+            for i, r in enumerate(rates[:-1])
+            if times[i] >= forming
+        ]
+
+
+def _server_text(server: float) -> str:
+    return time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(server))
