@@ -16,12 +16,13 @@ How it is driven (this machine has 2 cores):
   cannot: its Lua hooks do not see which request a response answers). At 200 req/s the Python
   generator is far from its own limit.
 - **The quota is real**: no account is exempt. Each request carries a token of a PRO user
-  (300 requests an hour) and each token serves 300 requests, then the next user's
-  (``bench/wrk_tokens.lua``, ``loadgen.py --tokens``); every wrk run has its own users,
-  enough for BENCH_MAX_RPS (40,000) req/s. Any refusal (429) or error fails the bench. A
-  user's 300 requests come in a burst, so its cached snapshot (``caller_cache_seconds``) is
-  loaded once per 300 requests; users who each send a few requests an hour would find it
-  cold more often.
+  (300 requests an hour) and each token serves 300 requests, then is done; 16 users take
+  turns, like 16 clients on the 16 connections (``bench/wrk_tokens.lua``,
+  ``loadgen.py --tokens``). Every wrk run has its own users, enough for BENCH_MAX_RPS
+  (40,000) req/s. Any refusal (429) or error fails the bench. A user's 300 requests come
+  within a second or so, so its cached snapshot (``caller_cache_seconds``) is loaded once
+  per 300 requests; users who each send a few requests an hour would find it cold more
+  often.
 
 BENCH_ONLY=rss measures the RSS alone (seconds instead of a minute of load).
 Exits 1 when a target is missed."""
@@ -109,7 +110,7 @@ def wrk(url: str, tokens: Path, offset: int) -> dict[str, float]:
     out = subprocess.check_output(
         pinned(1, ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS:g}s",
                    "-s", str(HERE / "wrk_tokens.lua"), url, "--",
-                   str(tokens), str(offset), str(PER_USER)]),
+                   str(tokens), str(offset), str(PER_USER), str(CONNECTIONS)]),
         text=True,
     )  # fmt: skip
     r = dict(json.loads([line for line in out.splitlines() if line.startswith("{")][-1]))
@@ -157,8 +158,8 @@ def main() -> None:
         if ONLY == "rss":
             targets.exit()
             return
-        per_run = -(-int(MAX_RPS * SECONDS) // PER_USER)
-        paced_users = -(-int(RATE * SECONDS) // PER_USER)
+        per_run = -(-int(MAX_RPS * SECONDS) // (PER_USER * CONNECTIONS)) * CONNECTIONS
+        paced_users = -(-int(RATE * SECONDS) // (PER_USER * CONNECTIONS)) * CONNECTIONS
         tokens = make_users(home, ROUNDS * per_run + paced_users + 1)
         tokens_file = home / "tokens.txt"
         tokens_file.write_text("\n".join(tokens) + "\n")

@@ -11,9 +11,11 @@ as late, as its users would see it, instead of one slow request followed by fast
 closed-loop generator only sends when a connection frees, so it omits exactly the requests
 a stall delays). The time from the actual send is printed too (``service_*``).
 
-``--tokens`` (a file, one access token a line) gives request n the header
-``Authorization: Bearer <token n // K + I>``: each token serves K requests, then the next,
-so every user stays inside its hourly quota while the quota is counted on every request.
+``--tokens`` (a file, one access token a line, from line I) gives each request an
+``Authorization: Bearer`` header: each token serves K requests, then is done, so every user
+stays inside its hourly quota while the quota is counted on every request. ``--group`` G
+users (default: the connections) take turns request by request, like G clients each with
+its own connection.
 
 Prints one JSON line: requests, errors (non-200 answers, failed or unfinished requests),
 the rate achieved, and p50/p99/p99.9/max latency in ms from the intended start.
@@ -36,11 +38,14 @@ DRAIN_SECONDS = 10.0
 class Run:
     """The timetable and what was measured against it."""
 
-    def __init__(self, rate: float, seconds: float, requests: list[bytes], per: int) -> None:
+    def __init__(
+        self, rate: float, seconds: float, requests: list[bytes], per: int, group: int
+    ) -> None:
         self.rate = rate
         self.total = int(rate * seconds)  # requests due in the run
         self.requests = requests
         self.per = per
+        self.group = group
         self.next = 0
         self.start = 0.0
         self.latencies: list[float] = []  # from the intended start
@@ -56,7 +61,8 @@ class Run:
         return n, self.start + n / self.rate
 
     def request(self, n: int) -> bytes:
-        return self.requests[min(n // self.per, len(self.requests) - 1)]
+        g = self.group
+        return self.requests[min(n // (self.per * g) * g + n % g, len(self.requests) - 1)]
 
 
 async def connection(host: str, port: int, run: Run) -> None:
@@ -99,6 +105,7 @@ async def main() -> None:
     p.add_argument("--tokens", type=Path, help="a file of access tokens, one a line")
     p.add_argument("--per-token", type=int, default=300)
     p.add_argument("--token-offset", type=int, default=0)
+    p.add_argument("--group", type=int, default=0, help="users taking turns (connections)")
     a = p.parse_args()
     u = urlsplit(a.url)
     host, port = u.hostname or "127.0.0.1", u.port or 80
@@ -107,12 +114,13 @@ async def main() -> None:
     heads = [head]
     if a.tokens is not None:
         tokens = a.tokens.read_text().split()[a.token_offset :]
-        need = -(-int(a.rate * a.seconds) // a.per_token)
+        group = a.group or a.connections
+        need = -(-int(a.rate * a.seconds) // (a.per_token * group)) * group
         if len(tokens) < need:
             sys.exit(f"loadgen: {need} tokens needed, {len(tokens)} given")
         heads = [f"{head}Authorization: Bearer {t}\r\n" for t in tokens[:need]]
     requests = [f"GET {path} HTTP/1.1\r\nHost: {host}\r\n{h}\r\n".encode() for h in heads]
-    run = Run(a.rate, a.seconds, requests, a.per_token)
+    run = Run(a.rate, a.seconds, requests, a.per_token, a.group or a.connections)
     run.start = time.perf_counter()
     tasks = [asyncio.create_task(connection(host, port, run)) for _ in range(a.connections)]
     _, pending = await asyncio.wait(tasks, timeout=a.seconds + DRAIN_SECONDS)

@@ -1,9 +1,11 @@
 -- wrk script for bench_server.py: every request carries "Authorization: Bearer <token>";
--- each token serves `per` requests, then the next one (so each user stays inside its hourly
--- quota while the server counts the quota on every request). Run with one thread (-t1): the
--- count is per Lua state.
+-- each token serves `per` requests, then is done (so each user stays inside its hourly quota
+-- while the server counts the quota on every request). `group` users take turns, request by
+-- request, like `group` clients each on its own connection: one user's requests do not all
+-- arrive at once (which would send all but the first past the cold caller cache together).
+-- Run with one thread (-t1): the count is per Lua state.
 --
---   wrk -t1 -c16 -d10s -s bench/wrk_tokens.lua URL -- TOKENS_FILE OFFSET PER
+--   wrk -t1 -c16 -d10s -s bench/wrk_tokens.lua URL -- TOKENS_FILE OFFSET PER GROUP
 --
 -- done() prints one JSON line: requests, seconds, errors (socket errors and answers >= 400),
 -- requests sent past the last token ("overflow", answered 401), latency p50/p99/max in ms.
@@ -12,12 +14,14 @@
 
 local requests = {}
 local per = 300
+local group = 16
 local sent = 0
 overflow = 0
 
 function init(args)
    local offset = tonumber(args[2]) or 0
    per = tonumber(args[3]) or 300
+   group = tonumber(args[4]) or 16
    local n = 0
    for token in io.lines(args[1]) do
       if n >= offset then
@@ -30,7 +34,7 @@ function init(args)
 end
 
 function request()
-   local i = math.floor(sent / per) + 1
+   local i = math.floor(sent / (per * group)) * group + sent % group + 1
    sent = sent + 1
    if i >= #requests then
       overflow = overflow + 1
