@@ -105,12 +105,13 @@ def make_users(home: Path, count: int) -> list[str]:
     return [issue_access_token(SECRET, i, "PRO", "user", now, 120)[0] for i in ids]
 
 
-def wrk(url: str, tokens: Path, offset: int) -> dict[str, float]:
-    """One wrk run on core 1: requests/s, errors, closed-loop latencies."""
+def wrk(url: str, tokens: Path, offset: int, count: int) -> dict[str, float]:
+    """One wrk run on core 1 with ``count`` users from line ``offset`` of ``tokens``:
+    requests/s, errors, closed-loop latencies."""
     out = subprocess.check_output(
-        pinned(1, ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS:g}s",
+        pinned(1, ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(SECONDS))}s",
                    "-s", str(HERE / "wrk_tokens.lua"), url, "--",
-                   str(tokens), str(offset), str(PER_USER), str(CONNECTIONS)]),
+                   str(tokens), str(offset), str(count), str(PER_USER), str(CONNECTIONS)]),
         text=True,
     )  # fmt: skip
     r = dict(json.loads([line for line in out.splitlines() if line.startswith("{")][-1]))
@@ -180,7 +181,7 @@ def main() -> None:
         # alternated rounds: this shared 2-core machine's speed drifts by a third between
         # runs, and one pair of runs measured the drift as much as the servers
         rounds = [
-            (wrk(url, tokens_file, k * per_run), wrk(bare_url, tokens_file, 0))
+            (wrk(url, tokens_file, k * per_run, per_run), wrk(bare_url, tokens_file, 0, per_run))
             for k in range(ROUNDS)
         ]
         paced = fixed_rate(url, tokens_file, ROUNDS * per_run)

@@ -5,7 +5,9 @@
 -- arrive at once (which would send all but the first past the cold caller cache together).
 -- Run with one thread (-t1): the count is per Lua state.
 --
---   wrk -t1 -c16 -d10s -s bench/wrk_tokens.lua URL -- TOKENS_FILE OFFSET PER GROUP
+--   wrk -t1 -c16 -d10s -s bench/wrk_tokens.lua URL -- TOKENS_FILE OFFSET COUNT PER GROUP
+--
+-- uses COUNT tokens from line OFFSET (0-based) of TOKENS_FILE
 --
 -- done() prints one JSON line: requests, seconds, errors (socket errors and answers >= 400),
 -- requests sent past the last token ("overflow", answered 401), latency p50/p99/max in ms.
@@ -20,11 +22,12 @@ overflow = 0
 
 function init(args)
    local offset = tonumber(args[2]) or 0
-   per = tonumber(args[3]) or 300
-   group = tonumber(args[4]) or 16
+   local count = tonumber(args[3]) or 0
+   per = tonumber(args[4]) or 300
+   group = tonumber(args[5]) or 16
    local n = 0
    for token in io.lines(args[1]) do
-      if n >= offset then
+      if n >= offset and n < offset + count then
          requests[#requests + 1] =
             wrk.format("GET", nil, { ["Authorization"] = "Bearer " .. token })
       end
