@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-server-dev
 
-.PHONY: install demo test lint typecheck pytest bench test-deps clean
+.PHONY: install demo test lint typecheck pytest bench bench-deps test-deps clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -33,9 +33,25 @@ typecheck: $(STAMP)
 pytest: $(STAMP)
 	$(BIN)/pytest
 
-## Benchmarks: print figures against their targets.
-bench: $(STAMP)
-	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+## Benchmarks: print figures against their targets; a check, failing when any target is
+## missed (every bench runs, so all figures print, then the failures are named).
+bench: $(STAMP) bench-deps
+	@failed=""; for f in bench/bench_*.py; do echo "== $$f"; \
+		$(BIN)/python $$f || failed="$$failed $$f"; done; \
+	if [ -n "$$failed" ]; then echo "bench: missed targets in$$failed"; exit 1; fi
+
+## System packages the benchmarks need (Debian): wrk drives the HTTP benchmarks, taskset
+## (util-linux) pins servers and load generators to their own cores; and the daemon's desktop.
+BENCH_DEPS_CMDS := wrk taskset
+BENCH_DEPS_PKGS := wrk util-linux
+
+bench-deps: test-deps
+	@missing=""; for c in $(BENCH_DEPS_CMDS); do command -v $$c >/dev/null 2>&1 || missing="$$missing $$c"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "bench-deps: missing$$missing; installing $(BENCH_DEPS_PKGS)"; \
+		$(SUDO) apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(BENCH_DEPS_PKGS); \
+	else echo "bench-deps: $(BENCH_DEPS_CMDS) present"; fi
 
 ## System packages the daemon's desktop-notification tests need (Debian): a D-Bus session bus,
 ## a real notification server (dunst) on a virtual X display (Xvfb), and notify-send.

@@ -1,5 +1,6 @@
 """Client benchmarks: ``tradealerts --help`` start-up (median of 10) against ``import typer``,
-and ``tradealerts alerts list --json`` wall time against a local server with 20 alerts."""
+and ``tradealerts alerts list --json`` wall time against a local server with 20 alerts.
+Exits 1 when a target is missed."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 import tempfile
 import time
 
-from bench_server import BIN, free_port, wait_up
+from benchkit import BIN, Targets, free_port, wait_up
 
 EMAIL, PASSWORD = "bench-cli@example.com", "a long benchmark passphrase"
 RUNS = 10
@@ -28,13 +29,15 @@ def median_of(argv: list[str], env: dict[str, str]) -> float:
 
 
 def main() -> None:
+    targets = Targets()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEALERTS_")}
     cli = [sys.executable, "-m", "tradealerts"]
     typer_s = median_of([sys.executable, "-c", "import typer"], env)
     help_s = median_of([*cli, "--help"], env)
     print(
         f"tradealerts --help: {help_s * 1e3:.0f} ms median of {RUNS}; import typer "
-        f"{typer_s * 1e3:.0f} ms; ratio {help_s / typer_s:.2f}x  [target <= 1.5x]"
+        f"{typer_s * 1e3:.0f} ms; ratio {help_s / typer_s:.2f}x  "
+        + targets.at_most(help_s / typer_s, 1.5, "x", "--help start-up")
     )
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
@@ -62,11 +65,12 @@ def main() -> None:
             list_s = median_of([*cli, "alerts", "list", "--json"], env)
             print(
                 f"tradealerts alerts list --json (20 alerts): {list_s * 1e3:.0f} ms median of "
-                f"{RUNS}  [target <= 400 ms]"
+                f"{RUNS}  " + targets.at_most(list_s * 1e3, 400, " ms", "alerts list")
             )
         finally:
             server.terminate()
             server.wait(20)
+    targets.exit()
 
 
 if __name__ == "__main__":

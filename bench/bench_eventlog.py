@@ -1,7 +1,7 @@
 """Event log append on SQLite (WAL), commits included: the bare ORM append with a commit
 per event, and the engine's whole fire path (event + alert row + notification) with one
 fire per event-loop pass (a commit each) and in bursts (one group commit per pass).
-Target: >= 5,000 events/s."""
+Target: >= 5,000 events/s in bursts. Exits 1 when it is missed."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+from benchkit import Targets
 from tradealerts.core.alerts import AlertCreate, AlertStatus, Condition
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.accounts import create_user
@@ -27,6 +28,7 @@ TARGET = 5_000
 
 
 def main() -> None:
+    targets = Targets()
     with tempfile.TemporaryDirectory() as tmp:
         db = make_engine(f"sqlite:///{Path(tmp) / 'server.db'}")
         upgrade(db)
@@ -108,8 +110,9 @@ def main() -> None:
     print(f"fire path, one fire per loop pass (a commit each): {single:,.0f} events/s")
     print(
         f"fire path, bursts of 100 fires per pass (group commit): {burst:,.0f} events/s"
-        f"  target >= {TARGET:,}: {'OK' if burst >= TARGET else 'MISS'}"
+        "  " + targets.at_least(burst, TARGET, " events/s", "event log bursts")
     )
+    targets.exit()
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """Indicator benchmarks: batch over 100,000 bars (and the ratio to the pure-Python baseline),
-and one incremental update on a 5,000-bar window. Prints figures; asserts nothing about time."""
+and one incremental update on a 5,000-bar window. Prints figures against their targets and
+exits 1 when one is missed."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 import baseline_indicators as baseline
+from benchkit import Targets
 from tradealerts.core.indicators import (
     IndicatorState,
     diagonal_lines,
@@ -39,6 +41,7 @@ def timed(fn, repeat: int) -> float:
 
 
 def main() -> None:
+    targets = Targets()
     h, lo, c = series(100_000)
 
     def ours() -> None:  # what the server computes per series: fractals and both kinds of lines
@@ -68,12 +71,13 @@ def main() -> None:
     pure_s = timed(pure, 1)
     print(
         f"indicators, 100,000 bars (fractals + horizontal + diagonal): {ours_s * 1e3:.1f} ms"
-        "  [target <= 50 ms]"
+        "  " + targets.at_most(ours_s * 1e3, 50, " ms", "batch")
     )
     print(f"  the same as three lists of line objects: {lists_s * 1e3:.1f} ms")
     print(
         f"pure-Python baseline, same spec: {pure_s * 1e3:.0f} ms; "
-        f"speed-up {pure_s / ours_s:.0f}x  [target >= 20x]"
+        f"speed-up {pure_s / ours_s:.0f}x  "
+        + targets.at_least(pure_s / ours_s, 20, "x", "speed-up")
     )
 
     h5, l5, c5 = series(6_000, seed=2)
@@ -86,8 +90,10 @@ def main() -> None:
     per.sort()
     print(
         f"incremental update, 5,000-bar window: median {statistics.median(per) * 1e3:.3f} ms, "
-        f"p99 {per[int(len(per) * 0.99)] * 1e3:.3f} ms  [target <= 0.2 ms]"
+        f"p99 {per[int(len(per) * 0.99)] * 1e3:.3f} ms  "
+        + targets.at_most(per[int(len(per) * 0.99)] * 1e3, 0.2, " ms", "update p99")
     )
+    targets.exit()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Alert matching: 1,000,000 active level/channel alerts over the 15 symbols, a replayed
 (seeded random-walk) tick stream. Prints ticks/s with no alert firing, the cost per fired
-alert, and the ratio to a linear scan of the same alerts (bench/baseline_matcher.py)."""
+alert, and the ratio to a linear scan of the same alerts (bench/baseline_matcher.py).
+Exits 1 when a target is missed."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from baseline_matcher import ScanAlert, ScanMatcher, window_seconds
+from benchkit import Targets
 from tradealerts.core.alerts import Condition, Frequency
 from tradealerts.core.tiers import ALL_SYMBOLS
 from tradealerts.core.timeframes import Timeframe
@@ -102,6 +104,7 @@ def tick_stream(rng: np.random.Generator, count: int, t_start: float) -> list[Ti
 
 
 def main() -> None:
+    targets = Targets()
     t_begin = time.perf_counter()
     rng = np.random.default_rng(42)
     t0 = time.perf_counter()
@@ -125,7 +128,7 @@ def main() -> None:
     print(f"{len(book):,} active alerts over {len(ALL_SYMBOLS)} symbols: loaded in {load_s:.2f} s, "
           f"first full check {warm_s:.2f} s, peak RSS {rss:.0f} MB")  # fmt: skip
     print(f"quiet ticks (no alert firing): {rate:,.0f} ticks/s, {1e6 / rate:.2f} us/tick  "
-          "[target >= 100,000 ticks/s]")  # fmt: skip
+          + targets.at_least(rate, 100_000, " ticks/s", "quiet ticks"))  # fmt: skip
 
     # the linear scan, on one symbol's alerts (a tick only ever concerns its own symbol)
     sym = "EURUSD"
@@ -142,13 +145,15 @@ def main() -> None:
         assert scan.on_tick(t.time, t.bid, t.ask) == []
     scan_s = (time.perf_counter() - t0) / SCAN_TICKS
     print(f"linear scan of the same alerts ({len(ids):,} on {sym}): {1 / scan_s:,.0f} ticks/s; "
-          f"index {rate * scan_s:,.0f}x faster  [target >= 1,000x]")  # fmt: skip
+          f"index {rate * scan_s:,.0f}x faster  "
+          + targets.at_least(rate * scan_s, 1000, "x", "index vs scan"))  # fmt: skip
     vector_s = numpy_scan_seconds(a, b, mine)
     print(f"(for scale: the same scan vectorised in numpy: {1 / vector_s:,.0f} ticks/s; "
           f"index {rate * vector_s:,.0f}x faster)")  # fmt: skip
 
     firing(book, market, scan, sym, mine[-1].time + 60)
     print(f"total {time.perf_counter() - t_begin:.1f} s")
+    targets.exit()
 
 
 def numpy_scan_seconds(a: np.ndarray, b: np.ndarray, ticks: list[Tick]) -> float:

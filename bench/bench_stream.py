@@ -7,7 +7,12 @@ The figures are the steady state: alerts fire for BENCH_WARMUP seconds (20) befo
 measured BENCH_SECONDS (15). Opening a thousand connections leaves ~200k new objects for the
 cycle collector's next full pass (~0.1 s, once); the warm-up lets it happen before the
 measurement, and the bench prints how many frames, warm-up included, took over 25 ms.
-BENCH_USERS, BENCH_RATE and BENCH_SECONDS scale it down."""
+
+Every frame is accounted for, warm-up included: each stream must receive each alert event
+its user's log holds (read from the database after the last alert fired) exactly once. Lost,
+doubled and unexpected frames are counted per stream, and any of them fails the bench, as
+does an alert that never fired: a lost frame would otherwise just leave the latency sample.
+BENCH_USERS, BENCH_RATE and BENCH_SECONDS scale it down. Exits 1 when a target is missed."""
 
 from __future__ import annotations
 
@@ -17,14 +22,16 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import select
 
-from bench_server import BIN, HERE, free_port, wait_up
+from benchkit import BIN, HERE, Targets, free_port, wait_up
 from tradealerts.core.alerts import AlertCreate
-from tradealerts.server.db.models import AlertChange, AlertRow, User
+from tradealerts.server.db.models import AlertChange, AlertRow, Event, User
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.security import issue_access_token
 
@@ -36,7 +43,25 @@ WARMUP = float(os.environ.get("BENCH_WARMUP", "20"))
 SECRET = "bench-secret-key-0123456789abcdef-0123"  # noqa: S105 - a throwaway server
 
 
+def account(
+    frames: list[list[float]], expected: dict[int, set[int]], streams: int
+) -> tuple[int, int, int]:
+    """Lost, doubled and unexpected alert frames over all streams: stream ``i`` belongs to
+    user number ``i // STREAMS_PER_USER`` and must get each of its user's events once."""
+    got: dict[int, Counter[int]] = {i: Counter() for i in range(streams)}
+    for _, _, stream, event_id in frames:
+        got[int(stream)][int(event_id)] += 1
+    lost = doubled = unexpected = 0
+    for i, seen in got.items():
+        want = expected.get(i // STREAMS_PER_USER, set())
+        lost += len(want - seen.keys())
+        doubled += sum(n - 1 for n in seen.values() if n > 1)
+        unexpected += len(seen.keys() - want)
+    return lost, doubled, unexpected
+
+
 def main() -> None:
+    targets = Targets()
     home = Path(tempfile.mkdtemp(prefix="tradealerts-bench-stream-"))
     env = {
         **os.environ,
@@ -122,28 +147,53 @@ def main() -> None:
                 s.commit()
             fired += RATE // 5
             time.sleep(0.2)
-        time.sleep(3)  # the last alerts arrive
+        time.sleep(3)  # the last alerts fire and arrive
+        with sessions() as s:
+            logged = s.execute(
+                select(Event.id, Event.user_id, Event.alert_id).where(Event.kind == "alert")
+            ).all()
         tokens_file.with_suffix(".stop").write_text("")
         out, _ = clients.communicate(timeout=60)
         got = json.loads(out)
         prices = np.array(got["prices"]).reshape(-1, 2)
-        every = np.array(got["alerts"]).reshape(-1, 2)
+        every = np.array(got["alerts"]).reshape(-1, 4)
         alerts = every[every[:, 0] >= measured_from]
         lat_ms = alerts[:, 1] * 1000
         price_ms = prices[prices[:, 0] >= measured_from][:, 1] * 1000
+        number = {u.id: k for k, u in enumerate(users)}
+        expected: dict[int, set[int]] = {}
+        for event_id, user_id, _ in logged:
+            expected.setdefault(number[user_id], set()).add(event_id)
+        fires = Counter(alert_id for _, _, alert_id in logged)
+        unfired = fired - len(fires)
+        twice = sum(1 for n in fires.values() if n > 1)
+        lost, doubled, unexpected = account(every.tolist(), expected, len(tokens))
         print(
             f"{USERS * STREAMS_PER_USER} streams, {fired} alerts created over "
-            f"{WARMUP + SECONDS:.0f} s (~{fired / (WARMUP + SECONDS):.0f}/s), {len(every)} alert "
-            f"frames received (expected {fired * STREAMS_PER_USER}); "
-            f"{int((every[:, 1] > 0.025).sum())} over 25 ms, warm-up included"
+            f"{WARMUP + SECONDS:.0f} s (~{fired / (WARMUP + SECONDS):.0f}/s), {len(logged)} "
+            f"events logged, {len(every)} alert frames received (expected "
+            f"{len(logged) * STREAMS_PER_USER}); {int((every[:, 1] > 0.025).sum())} over 25 ms, "
+            "warm-up included"
+        )
+        print(
+            f"accounting, warm-up included: alerts never fired {unfired}, fired twice {twice}; "
+            f"frames lost {lost}, doubled {doubled}, unexpected {unexpected}; streams failed "
+            f"{got['failed_streams']}  "
+            + targets.exactly(
+                unfired + twice + lost + doubled + unexpected + got["failed_streams"],
+                0,
+                "every alert fired once and every frame arrived once",
+            )
         )
         print(f"measured: the last {SECONDS:.0f} s, {len(alerts)} alert frames")
         if len(lat_ms):
             print(
                 f"tick -> SSE client latency: p50 {np.percentile(lat_ms, 50):.1f} ms, "
                 f"p99 {np.percentile(lat_ms, 99):.1f} ms, max {lat_ms.max():.1f} ms  "
-                "[target p99 <= 25 ms]"
+                + targets.at_most(float(np.percentile(lat_ms, 99)), 25, " ms", "p99")
             )
+        else:
+            print("no alert frame in the measured seconds  " + targets.exactly(1, 0, "frames"))
         if len(price_ms):
             print(
                 f"  live price frames meanwhile: p50 {np.percentile(price_ms, 50):.1f} ms, "
@@ -158,6 +208,7 @@ def main() -> None:
                     p.wait(10)
                 except subprocess.TimeoutExpired:  # open streams can hold a graceful stop
                     p.kill()
+    targets.exit()
 
 
 if __name__ == "__main__":

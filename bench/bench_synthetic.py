@@ -1,6 +1,7 @@
 """Synthetic history for 15 symbols x 9 timeframes x 5,000 bars: wall time and peak RSS.
 
 Each measurement runs in a fresh interpreter so the RSS is the feed's, not the benchmark's.
+Exits 1 when a target is missed.
 """
 
 from __future__ import annotations
@@ -8,6 +9,8 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+
+from benchkit import Targets
 
 CHILD = r"""
 import asyncio, json, resource, time
@@ -32,6 +35,7 @@ BASE = (
 
 
 def main() -> None:
+    targets = Targets()
     runs = [json.loads(subprocess.check_output([sys.executable, "-c", CHILD])) for _ in range(3)]
     base = float(subprocess.check_output([sys.executable, "-c", BASE]))
     wall = sorted(r["wall"] for r in runs)[1]
@@ -39,11 +43,15 @@ def main() -> None:
     # measure what the line below claims: 15 symbols x 9 timeframes x 5,000 closed bars
     if any(r["bars"] != 15 * 9 * 5000 for r in runs):
         sys.exit(f"built {runs[0]['bars']:,} bars, expected {15 * 9 * 5000:,}")
-    print(f"synthetic history 15 x 9 x 5,000 bars: {wall:.2f} s (median of 3)  [target <= 2 s]")
+    print(
+        f"synthetic history 15 x 9 x 5,000 bars: {wall:.2f} s (median of 3)  "
+        + targets.at_most(wall, 2, " s", "build time")
+    )
     print(
         f"peak RSS: {rss:.0f} MB ({rss - base:.0f} MB above the interpreter with numpy and the"
-        f" module loaded)  [target <= 100 MB]"
+        f" module loaded)  " + targets.at_most(rss, 100, " MB", "peak RSS")
     )
+    targets.exit()
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
 """Load generator for bench_stream.py: N open SSE streams, plus one calibration stream of
-EURUSD prices. Prints JSON: for every ``alert`` frame and every calibration ``price`` frame,
-(receive wall time, receive time minus the event's tick time).
+EURUSD prices. Prints JSON: for every ``alert`` frame, (receive wall time, receive time minus
+the event's tick time, the stream's index in the tokens file, the event id), so the bench can
+count lost and doubled frames per stream; for every calibration ``price`` frame, the first two.
 
 A thousand streams in one process: httpx (h11 in pure Python, several layers per line) spent
 more time per frame than the server, so the client's own queue showed up as "latency". This
@@ -18,15 +19,17 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 OPEN = [0]
+REFUSED = [0]
 
 
 async def one(
     host: str,
     port: int,
     token: str,
-    out: list[tuple[float, float]],
+    out: list[tuple[float, ...]],
     kind: str = "alert",
     query: str = "",
+    index: int = -1,
 ) -> None:
     reader, writer = await asyncio.open_connection(host, port)
     writer.write(
@@ -37,6 +40,7 @@ async def one(
     status = head.split(b" ", 2)[1]
     if status != b"200":
         print(f"stream refused: {head[:200]!r}", file=sys.stderr)
+        REFUSED[0] += 1
         writer.close()
         return
     if b"transfer-encoding: chunked" not in head.lower():
@@ -67,9 +71,13 @@ async def one(
                 while at >= 0:
                     start = chunk.index(b"data: ", at) + 6
                     stop = chunk.index(b"\n", start)
-                    t = json.loads(chunk[start:stop])["time"]
+                    data = json.loads(chunk[start:stop])
+                    t = data["time"]
                     tick = datetime.fromisoformat(t).timestamp() if isinstance(t, str) else t
-                    out.append((now, now - tick))
+                    if index >= 0:
+                        out.append((now, now - tick, index, data["id"]))
+                    else:
+                        out.append((now, now - tick))
                     at = chunk.find(marker, stop)
     finally:
         writer.close()
@@ -87,10 +95,10 @@ async def main() -> None:
     host, port = url.hostname or "127.0.0.1", url.port or 80
     marker = Path(tokens_file).with_suffix(".ready")
     tokens = json.loads(Path(tokens_file).read_text())
-    alerts: list[tuple[float, float]] = []
-    prices: list[tuple[float, float]] = []
+    alerts: list[tuple[float, ...]] = []
+    prices: list[tuple[float, ...]] = []
     stop = time.time() + seconds
-    tasks = [asyncio.create_task(one(host, port, t, alerts)) for t in tokens]
+    tasks = [asyncio.create_task(one(host, port, t, alerts, index=i)) for i, t in enumerate(tokens)]
     tasks.append(
         asyncio.create_task(one(host, port, tokens[0], prices, "price", "?symbols=EURUSD:H1"))
     )
@@ -104,7 +112,8 @@ async def main() -> None:
     errors = [r for r in results if isinstance(r, Exception)]
     if errors:
         print(f"{len(errors)} streams failed, e.g. {errors[0]!r}", file=sys.stderr)
-    print(json.dumps({"alerts": alerts, "prices": prices}))
+    failed = len(errors) + REFUSED[0]
+    print(json.dumps({"alerts": alerts, "prices": prices, "failed_streams": failed}))
 
 
 if __name__ == "__main__":

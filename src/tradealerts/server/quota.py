@@ -1,17 +1,23 @@
-"""Hourly request quotas on data endpoints (60 FREE / 300 PRO), a moving window via ``limits``.
+"""Hourly request quotas on data endpoints (60 FREE / 300 PRO), a moving window.
 
-Memory storage in the embedded default; Redis storage (the same library) when a Redis URL is
-set, so every API process shares one count per user.
+With a Redis URL, ``limits``' moving window on Redis, so every API process shares one count
+per user. In the embedded default (one process), the same window in memory, here: the
+``limits`` memory storage starts a thread every 10 ms while requests flow (its expiry timer
+runs once and is re-armed by the next hit), and each start blocked the event loop until the
+thread ran; under load that and the library's per-call layers were a quarter of the event
+loop's time (py-spy, ``bench/bench_server.py``).
 """
 
 from __future__ import annotations
 
 import math
+import threading
 import time
+from collections import deque
 from dataclasses import dataclass
 
 from limits import RateLimitItemPerHour
-from limits.storage import MemoryStorage, RedisStorage, Storage
+from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
 
 from tradealerts.core.tiers import Tier, limits_for
@@ -40,16 +46,60 @@ class QuotaResult:
         return h
 
 
+WINDOW = 3600.0  # seconds: the quotas are per hour
+
+
+class MemoryWindow:
+    """The moving window of ``limits``' MemoryStorage, for one process: a request is allowed
+    while fewer than ``limit`` allowed requests of the key are under ``WINDOW`` seconds old
+    (a refused one is not counted). Old times are dropped as the key is hit, and idle keys
+    once a minute."""
+
+    SWEEP_SECONDS = 60.0
+
+    def __init__(self) -> None:
+        self._hits: dict[str, deque[float]] = {}
+        self._lock = threading.Lock()  # the event loop and any thread may count
+        self._next_sweep = 0.0
+
+    def hit(self, key: str, limit: int) -> tuple[bool, int, float]:
+        """Count one request: (allowed, remaining, when the oldest counted one leaves)."""
+        now = time.time()
+        cutoff = now - WINDOW
+        with self._lock:
+            times = self._hits.get(key)
+            if times is None:
+                times = self._hits[key] = deque()
+            while times and times[0] <= cutoff:
+                times.popleft()
+            allowed = len(times) < limit
+            if allowed:
+                times.append(now)
+            if now >= self._next_sweep:
+                self._next_sweep = now + self.SWEEP_SECONDS
+                for k in [k for k, t in self._hits.items() if not t or t[-1] <= cutoff]:
+                    del self._hits[k]
+            return allowed, limit - len(times), (times[0] if times else now) + WINDOW
+
+    def clear(self, key: str) -> None:
+        with self._lock:
+            self._hits.pop(key, None)
+
+
 class Quota:
     """Per-user hourly quota by tier."""
 
     def __init__(self, redis_url: str | None = None) -> None:
-        storage: Storage = RedisStorage(redis_url) if redis_url else MemoryStorage()
-        self._limiter = MovingWindowRateLimiter(storage)
+        self._limiter = MovingWindowRateLimiter(RedisStorage(redis_url)) if redis_url else None
+        self._memory = MemoryWindow()
 
     def hit(self, user_id: int | str, tier: Tier | str) -> QuotaResult:
         """Count one request of ``user_id`` against its tier's hourly limit."""
         per_hour = limits_for(tier).requests_per_hour
+        if self._limiter is None:
+            # per limit, as limits' keys are: a new tier's limit starts its own count
+            allowed, remaining, reset = self._memory.hit(f"{user_id}/{per_hour}", per_hour)
+            return QuotaResult(allowed, per_hour, remaining, math.ceil(reset))
         item = RateLimitItemPerHour(per_hour)
         allowed = self._limiter.hit(item, "data", str(user_id))
         stats = self._limiter.get_window_stats(item, "data", str(user_id))
@@ -57,5 +107,8 @@ class Quota:
 
     def reset(self, user_id: int | str, tier: Tier | str) -> None:
         """Forget a user's count (after a tier change the new limit starts fresh)."""
-        item = RateLimitItemPerHour(limits_for(tier).requests_per_hour)
-        self._limiter.clear(item, "data", str(user_id))
+        per_hour = limits_for(tier).requests_per_hour
+        if self._limiter is None:
+            self._memory.clear(f"{user_id}/{per_hour}")
+            return
+        self._limiter.clear(RateLimitItemPerHour(per_hour), "data", str(user_id))

@@ -1,0 +1,76 @@
+"""What every benchmark shares: ports, start-up waits, CPU pinning, and the targets a run is
+checked against (a bench exits 1 when it misses one, so ``make bench`` is a check)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).parent
+BIN = Path(sys.executable).parent
+
+__all__ = ["BIN", "HERE", "Targets", "free_port", "pinned", "wait_up"]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.TransportError:
+            time.sleep(0.2)
+    raise RuntimeError("server did not start")
+
+
+def pinned(core: int, argv: list[str]) -> list[str]:
+    """``argv`` run on one CPU core (``taskset``), so a server and its load generator do not
+    take turns on the same core; unchanged on a one-core machine or without taskset."""
+    if (os.cpu_count() or 1) < 2 or shutil.which("taskset") is None:
+        return argv
+    return ["taskset", "-c", str(core), *argv]
+
+
+class Targets:
+    """The figures of one benchmark checked against their targets. Each check returns the
+    ``[target ...: OK|MISSED]`` text to print next to its figure; ``exit`` ends the process
+    with status 1 when any target was missed."""
+
+    def __init__(self) -> None:
+        self.missed: list[str] = []
+
+    def _mark(self, ok: bool, text: str, name: str) -> str:
+        if not ok:
+            self.missed.append(name or text)
+        return f"[target {text}: {'OK' if ok else 'MISSED'}]"
+
+    def at_most(self, value: float, target: float, unit: str = "", name: str = "") -> str:
+        return self._mark(value <= target, f"<= {target:g}{unit}", name)
+
+    def at_least(self, value: float, target: float, unit: str = "", name: str = "") -> str:
+        return self._mark(value >= target, f">= {target:g}{unit}", name)
+
+    def exactly(self, value: float, target: float, name: str = "") -> str:
+        return self._mark(value == target, f"= {target:g}", name)
+
+    def exit(self) -> None:
+        """Exit 1 naming what was missed (0 when every target was met)."""
+        if self.missed:
+            print(f"MISSED {len(self.missed)} target(s): {'; '.join(self.missed)}")
+            sys.exit(1)
+        print("all targets met")
