@@ -131,6 +131,7 @@ def create_app(
             count = await asyncio.to_thread(runtime.load)
             log.info("alerts: %d active", count)
             market.listeners.append(runtime.listener(market.market))
+            runtime.backpressure(market)
             market.listeners.append(_publish_market(app.state.bus))
             runtime.start()
             app.state.alerts = runtime
