@@ -1,10 +1,14 @@
 """The engine never dies silently: ``tradealerts-server serve`` as a real process refuses an
 owner's configuration error at start in one line, and an engine failure after start (the
-MT5 terminal's history not there yet, through the stand-in over a real rpyc bridge) is
-logged, shown by health with its reason, retried, and recovered from."""
+MT5 terminal's history not there yet, through the stand-in over a real rpyc bridge; its
+stream breaking, through the stand-in loaded directly) is logged, shown by health with its
+reason, retried, and recovered from."""
 
 from __future__ import annotations
 
+import asyncio
+import importlib
+import logging
 import os
 import subprocess
 import sys
@@ -17,6 +21,9 @@ import httpx
 import pytest
 from tests.server.serverkit import free_port
 from tests.server.test_feed_mt5 import BRIDGE, STANDIN, connect_when_listening
+
+from tradealerts.server.engine import Engine
+from tradealerts.server.feeds import FeedOptions, create_feed
 
 EXE = Path(sys.executable).parent / "tradealerts-server"
 
@@ -162,3 +169,67 @@ def poll(url: str, proc: subprocess.Popen[bytes], until: Any, timeout: float = 6
             return r
         time.sleep(0.1)
     raise AssertionError(f"health never reached the state: {r.json()}")
+
+
+@pytest.fixture
+def standin() -> Iterator[Any]:
+    """The stand-in MetaTrader5 module, loaded directly (the ``mt5`` feed)."""
+    sys.path.insert(0, str(STANDIN))
+    try:
+        yield importlib.import_module("MetaTrader5")
+    finally:
+        sys.path.remove(str(STANDIN))
+        sys.modules.pop("MetaTrader5", None)
+
+
+async def test_a_stream_that_breaks_is_logged_shown_and_retried(
+    standin: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    mt5 = standin
+    mt5._configure(symbols={"EURUSD": 1.08}, server_utc_offset_hours=2, start=1_764_001_000.0)
+    opts = FeedOptions(
+        symbols=("EURUSD",),
+        mt5_utc_offset=2,
+        mt5_poll_interval=0.01,
+        clock=lambda: mt5._state["now"],
+    )
+    engine = Engine(create_feed("mt5", opts), history_bars=50, stale_after=60, retry_first=0.05)
+
+    async def market() -> None:
+        while True:
+            mt5._advance(1.0)
+            await asyncio.sleep(0.01)
+
+    async def until(what: str, predicate: Any) -> None:
+        for _ in range(1000):
+            if predicate():
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError(f"timed out waiting for {what}: {engine.health()['engine']}")
+
+    moving = asyncio.create_task(market())
+    try:
+        with caplog.at_level(logging.INFO, logger="tradealerts.engine"):
+            await engine.start()
+            assert engine.state == "running"
+            await until("ticks", lambda: engine.events > 5)
+            # the terminal goes, and comes back without the product's symbols: the feed's
+            # stream ends on a configuration error, which used to end the engine for good
+            mt5._disconnect()
+            await until("the loss", lambda: "lost" in (engine.feed.status().error or ""))
+            mt5._state["symbols"] = {}
+            mt5._reconnect()
+            await until("a retry", lambda: engine.state == "retrying")
+            body = engine.health()["engine"]
+            assert body["status"] == "retrying" and body["failures"] >= 1
+            assert body["error"] == "the MT5 terminal has none of the product's symbols"
+            assert "feed mt5 failed: the MT5 terminal has none of the product's symbols; " \
+                "retrying in 0.05s" in caplog.text  # fmt: skip
+            mt5._state["symbols"] = {"EURUSD": 1.08}  # the owner fixes the terminal
+            before = engine.events
+            await until("recovery", lambda: engine.state == "running" and engine.events > before)
+            assert "error" not in engine.health()["engine"]
+            assert "engine running again after" in caplog.text
+    finally:
+        moving.cancel()
+        await engine.stop()

@@ -120,7 +120,12 @@ def create_app(
                 feed, history_bars=settings.history_for_feed(), stale_after=_stale_after(settings)
             )
             await market.start()
-            log.info("engine running: %s feed, %d series", settings.feed, len(market.market.series))
+            log.info(
+                "engine %s: %s feed, %d series",
+                market.state,
+                settings.feed,
+                len(market.market.series),
+            )
         app.state.engine = market
         app.state.loop = asyncio.get_running_loop()
         app.state.alerts = None
