@@ -648,9 +648,7 @@ class AlertRuntime:
                 self._backlog,
                 self.write_error,
             )
-        if self._engine is not None and self._holding:
-            self._holding = False
-            self._engine.release("alerts")
+        # a held engine stays held: it is stopped next, and must not match what cannot be kept
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
