@@ -122,9 +122,9 @@ def test_sigkill_loses_no_committed_event_and_fires_nothing_twice(tmp_path: Path
 START = 1_767_225_600  # 2026-01-01 00:00 UTC
 H1 = 3600
 HISTORY = 20
-LEAD_IN = 100  # flat bars far below the levels: time for the test to create its alerts
+LEAD_IN = 480  # flat bars far below the levels: 6 s for the test to create its alerts
 WAVE = 100
-SPEED = 40.0  # bars per second
+SPEED = 80.0  # bars per second
 ALERTS = (  # condition, level, frequency: FREE allows 5 active alerts
     ("crossing_up", 1.0900, "once_per_minute"),
     ("crossing_down", 1.0880, "once_per_minute"),
