@@ -10,7 +10,6 @@ events in the log.
 from __future__ import annotations
 
 import math
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,14 +91,15 @@ def logged_ids(srv: Running, email: str) -> list[int]:
         return list(s.scalars(select(Event.id).where(Event.user_id == user.id).order_by(Event.id)))
 
 
+def replay_done(srv: Running) -> bool:
+    """The replay has ended and every fire it matched is committed (health says both)."""
+    body = httpx.get(f"{srv.url}/api/system/health", timeout=5).json()
+    return bool(
+        body.get("engine", {}).get("status") == "finished"
+        and body.get("alerts", {}).get("waiting") == 0
+    )
+
+
 def wait_replay_done(srv: Running, timeout: float = 60) -> None:
     """Until the replay has ended and its last fires are committed."""
-
-    def finished() -> bool:
-        r = httpx.get(f"{srv.url}/api/system/health", timeout=5)
-        return bool(r.json().get("engine", {}).get("status") == "finished")
-
-    wait_until(finished, timeout=timeout, what="the replay to finish")
-    runtime = srv.app.state.alerts
-    wait_until(lambda: not runtime._pending, timeout=timeout, what="the last fires to commit")
-    time.sleep(0.1)  # the flush scheduled with call_soon has run by now
+    wait_until(lambda: replay_done(srv), timeout=timeout, what="the replay to finish")

@@ -1,11 +1,14 @@
-"""The runtime keeps its book in step with the alerts table (a real SQLite file)."""
+"""The runtime keeps its book in step with the alerts table, and logs each fire once even
+when a commit's answer is lost (a real SQLite file, and PostgreSQL when configured)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
 
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from tradealerts.core.alerts import AlertCreate
 from tradealerts.server.accounts import create_user
@@ -63,4 +66,45 @@ def test_a_row_read_before_a_fire_is_stored_does_not_fire_a_once_alert_again(
     listen(Tick("EURUSD", T0 + 3, 1.4, 1.4001), None)
     with sessions() as s:
         assert s.scalar(select(func.count()).select_from(Event)) == 2
+    db.dispose()
+
+
+def test_a_commit_whose_answer_is_lost_is_retried_and_logged_once(db_url: str) -> None:
+    """The connection drops after COMMIT reached the database: the runtime cannot tell it
+    committed, keeps the batch and writes it again; the batch's key refuses the copy."""
+    db = make_engine(db_url)
+    upgrade(db)
+    sessions = make_sessionmaker(db)
+    with sessions() as s:
+        user = create_user(s, "lost@example.com", "correct horse battery", NOW)
+        spec = AlertCreate.model_validate(
+            {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "level": 1.0,
+             "frequency": "once_per_minute"}
+        )  # fmt: skip
+        alert_id = records.create_alert(s, user, spec, NOW, False).id
+        s.commit()
+    runtime = AlertRuntime(
+        Settings(home=Path("/nonexistent"), secret_key="k" * 40), sessions, Bus(), lambda: NOW
+    )
+    runtime.load()
+    lost = [True]
+
+    def answer_lost(session: Session) -> None:
+        if lost:  # the first commit after this: the first batch of fires
+            lost.clear()
+            raise OperationalError("COMMIT", {}, ConnectionError("server closed the connection"))
+
+    event.listen(sessions, "after_commit", answer_lost)
+    listen = runtime.listener(MarketState())
+    listen(Tick("EURUSD", T0, 1.1, 1.1001), None)  # fires; committed, but the answer is lost
+    assert not lost
+    assert runtime.health()["status"] == "retrying" and runtime.health()["waiting"] == 1
+    listen(Tick("EURUSD", T0 + 61, 1.2, 1.2001), None)  # fires again; both batches written
+    assert runtime.health() == {"status": "ok", "waiting": 0}
+    with sessions() as s:
+        prices = s.scalars(select(Event.price).order_by(Event.id)).all()
+        row = s.get(AlertRow, alert_id)
+        assert row is not None
+        assert list(prices) == [1.1, 1.2]  # once each, in order
+        assert row.fire_count == 2
     db.dispose()

@@ -20,6 +20,7 @@ from tests.server.replaykit import (
     logged_ids,
     once,
     prepare,
+    replay_done,
     replay_server,
     wait_replay_done,
     write_replay,
@@ -169,7 +170,7 @@ def test_two_hundred_random_cuts_lose_and_double_nothing(
     with FaultProxy(srv.settings.port, plan) as proxy:
 
         def done() -> bool:
-            return srv.app.state.engine.state == "finished" and not srv.app.state.alerts._pending
+            return replay_done(srv)
 
         ids, connections = resuming_reader(proxy.url, tokens["access_token"], done, seconds=90)
         assert sum(proxy.faults_applied.values()) == 200
@@ -197,7 +198,7 @@ def test_a_black_holed_connection_is_left_and_resumed(
     with FaultProxy(srv.settings.port, plan) as proxy:
 
         def done() -> bool:
-            return srv.app.state.engine.state == "finished" and not srv.app.state.alerts._pending
+            return replay_done(srv)
 
         ids, connections = resuming_reader(
             proxy.url, tokens["access_token"], done, seconds=60, read_timeout=1.0

@@ -129,11 +129,17 @@ def create_app(
             count = await asyncio.to_thread(runtime.load)
             log.info("alerts: %d active", count)
             market.listeners.append(runtime.listener(market.market))
+            runtime.backpressure(market)
             market.listeners.append(_publish_market(app.state.bus))
             app.state.alerts = runtime
             await market.start()
             runtime.start()
-            log.info("engine running: %s feed, %d series", settings.feed, len(market.market.series))
+            log.info(
+                "engine %s: %s feed, %d series",
+                market.state,
+                settings.feed,
+                len(market.market.series),
+            )
         app.state.engine = market
         # What is loaded by now (modules, the market's history) lives as long as the server:
         # frozen, the cycle collector's full passes skip it. Unfrozen, a full pass over it

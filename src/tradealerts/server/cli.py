@@ -39,18 +39,27 @@ def _settings(**overrides: Any) -> Any:
 
 
 def _preflight(settings: Any) -> None:
-    """Refuse a bad feed spec or replay file before the server starts, in one clear line."""
+    """Refuse what the owner must fix before the server starts, in one clear line: a bad
+    feed spec, a replay file that cannot be used, an ``mt5`` feed without the MetaTrader5
+    module, a database that cannot be opened or migrated. What may pass by itself (the
+    terminal closed, the bridge down) is not checked here: the engine retries it."""
     import asyncio
+    import importlib.util
 
     from tradealerts.server.app import feed_options
     from tradealerts.server.feeds import FeedConfigError, create_feed
 
     try:
         feed = create_feed(settings.feed, feed_options(settings))
-        if settings.feed.startswith("replay:"):
+        spec = settings.feed.strip()
+        if spec.startswith("replay:"):
             asyncio.run(feed.start())
+        elif spec == "mt5" and importlib.util.find_spec("MetaTrader5") is None:
+            asyncio.run(feed.start())  # fails on the import, before connecting: its own hint
     except FeedConfigError as exc:
         raise _fail(f"feed: {exc}") from None
+    with _db(settings):
+        pass
 
 
 def _port_free(host: str, port: int) -> None:

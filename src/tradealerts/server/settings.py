@@ -62,6 +62,12 @@ class Settings(BaseSettings):
     alert_emails_per_hour: int = 20
     #: how often the engine reads alert changes made by other processes, and expires alerts
     alert_sync_seconds: float = 1.0
+    #: fires and status changes that may wait for the alert log (the database is down or
+    #: slow) while the engine goes on matching; past it the engine pauses until they are
+    #: written
+    alert_backlog_limit: int = 10_000
+    #: the longest wait between two attempts to write the alert log (back-off from 0.1 s)
+    alert_retry_max_seconds: float = 5.0
     webhook_timeout_seconds: float = 5.0
     webhook_retry_hours: float = 24.0
     stream_heartbeat_seconds: float = 15.0

@@ -4,6 +4,13 @@ turns what fires into durable events, notifications and channel deliveries.
 Order of a fire: event log row + alert row + notification + deliveries in one transaction,
 committed; only then are the user's streams woken and the channel workers nudged. A crash
 before the commit loses the fire whole (never half of it); after it, nothing is lost.
+
+A commit that fails (the database is down, locked or restarting) loses nothing: the batch
+stays pending, in order, and is retried with back-off off the event loop until it commits,
+while later fires queue behind it. Each batch carries a key written in its own transaction,
+so a retry of a commit that did succeed (its answer lost with the connection) is refused by
+the key and not logged twice. Past ``alert_backlog_limit`` waiting fires the engine is held
+(it stops taking feed events, so nothing is matched or skipped) until the log catches up.
 """
 
 from __future__ import annotations
@@ -13,11 +20,15 @@ import contextlib
 import logging
 import math
 import threading
+import time
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import TYPE_CHECKING, Any, cast
 
-from sqlalchemy import Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, delete, func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradealerts.core.alerts import AlertChannels, AlertStatus
@@ -31,6 +42,7 @@ from tradealerts.server.db.models import (
     AlertRow,
     Delivery,
     Event,
+    FireBatch,
     Notification,
     User,
 )
@@ -40,12 +52,16 @@ from tradealerts.server.feeds import BarClose, Tick
 from tradealerts.server.mail import Mailer, queue_mail
 from tradealerts.server.settings import Settings
 
+if TYPE_CHECKING:
+    from tradealerts.server.engine import Engine
+
 __all__ = ["AlertRuntime"]
 
 _ALERTS = cast(Table, AlertRow.__table__)
 _EVENTS = cast(Table, Event.__table__)
 _INSERT_EVENT = _EVENTS.insert().returning(_EVENTS.c.id, sort_by_parameter_order=True)
 _INSERT_NOTIFICATION = cast(Table, Notification.__table__).insert()
+_INSERT_BATCH = cast(Table, FireBatch.__table__).insert()
 _TOUCH_ALERT = (
     _ALERTS.update()
     .where(_ALERTS.c.id == bindparam("b_id"))
@@ -73,8 +89,42 @@ log = logging.getLogger("tradealerts.alerts")
 _GONE = math.inf  # the version of a deleted alert: nothing older may bring it back
 
 
+_RETRY_FIRST = 0.1  # seconds before the first retry of a failed write; doubles each time
+_LOG_EVERY = 30.0  # seconds between two log lines about the same outage
+
+
 def _at(epoch: float) -> datetime:
     return datetime.fromtimestamp(epoch, UTC)
+
+
+def _size(result: MatchResult) -> int:
+    return len(result.fired) + len(result.changed)
+
+
+def _reason(exc: BaseException) -> str:
+    """One line for the log and health: the driver's error, not SQLAlchemy's SQL dump."""
+    orig = getattr(exc, "orig", None) or exc
+    text = str(orig).strip().splitlines()
+    return f"{type(orig).__name__}: {text[0][:200]}" if text else type(orig).__name__
+
+
+@dataclass
+class _Batch:
+    """Results written in one transaction, under one key (kept across retries)."""
+
+    results: list[MatchResult]
+    size: int
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)
+
+
+@dataclass
+class _Written:
+    """What a committed batch tells the outside, on the event loop."""
+
+    fired: int = 0
+    frames: dict[int, list[AlertFrame] | None] = field(default_factory=dict)
+    mails: bool = False
+    webhooks: bool = False
 
 
 class AlertRuntime:
@@ -102,7 +152,16 @@ class AlertRuntime:
         self.fired = 0
         self.commits = 0
         self._pending: list[MatchResult] = []
+        self._batch: _Batch | None = None  # the batch being written (kept while it fails)
+        self._backlog = 0  # fires and changes pending or in _batch
         self._flush_scheduled = False
+        self._retrying: asyncio.Task[None] | None = None
+        self._engine: Engine | None = None
+        self._holding = False
+        self.write_error: str | None = None
+        self.failing_since: datetime | None = None
+        self.write_failures = 0
+        self._last_log = 0.0
         self._versions: dict[int, float] = {}
         self._channels: dict[int, AlertChannels] = {}
         self._lock = threading.Lock()
@@ -185,14 +244,22 @@ class AlertRuntime:
         for alert_id in {f.alert_id for f in result.fired} | {c.alert_id for c in result.changed}:
             self._versions[alert_id] = self._versions.get(alert_id, 0) + 1
 
+    def backpressure(self, engine: Engine) -> None:
+        """Let the runtime hold ``engine`` while more than ``alert_backlog_limit`` fires wait
+        for the alert log (the database is down): it stops matching instead of piling up."""
+        self._engine = engine
+
     def record(self, result: MatchResult) -> None:
         """Persist what one feed event did, then tell the streams and the channels.
 
         Results of one pass of the event loop share a transaction (group commit): a burst
         of fires costs one commit, and nobody is told before it."""
         self._pending.append(result)
-        if self._flush_scheduled:
-            return
+        self._backlog += _size(result)
+        if self._backlog >= self.settings.alert_backlog_limit:
+            self._hold()
+        if self._flush_scheduled or self._retrying is not None:
+            return  # a flush is coming, or the retry task writes everything in order
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
@@ -202,51 +269,174 @@ class AlertRuntime:
         loop.call_soon(self.flush)
 
     def flush(self) -> None:
-        """Write the pending results in one transaction, then wake streams and channels."""
+        """Write the pending results in one transaction, then wake streams and channels.
+
+        On failure nothing is dropped: the batch stays first in line and a task retries it
+        with back-off, off the event loop (without a loop, the next ``flush`` retries)."""
         self._flush_scheduled = False
-        batch, self._pending = self._pending, []
-        if not batch:
-            return
-        now = self.clock()
-        by_user: dict[int, list[AlertFrame]] = {}
-        webhooks = mails = False
-        fired = 0
+        if self._retrying is not None:
+            return  # the retry task owns the writes until the database answers again
+        while self._pending or self._batch is not None:
+            batch = self._next_batch()
+            try:
+                written = self._write(batch)
+            except Exception as exc:
+                self._write_failed(exc)
+                try:
+                    loop = asyncio.get_running_loop()
+                except RuntimeError:
+                    return
+                self._retrying = loop.create_task(self._retry(), name="tradealerts-alert-log")
+                return
+            self._committed(batch, written)
+
+    def _next_batch(self) -> _Batch:
+        """The batch to write: the one that failed, else everything pending. Engine loop."""
+        if self._batch is None:
+            results, self._pending = self._pending, []
+            self._batch = _Batch(results, sum(map(_size, results)))
+        return self._batch
+
+    async def _retry(self) -> None:
+        """Write the failed batch, then everything queued behind it, until the log is
+        caught up; waits ``_RETRY_FIRST`` s doubling to ``alert_retry_max_seconds``."""
+        delay = _RETRY_FIRST
         try:
-            with self.sessions() as s:
-                fires = [f for result in batch for f in result.fired]
-                for fire, event_id, channels in self._record_fires(s, fires, now):
-                    fired += 1
-                    by_user.setdefault(fire.user_id, []).append(
-                        alert_frame(
-                            event_data(
-                                id=event_id,
-                                alert_id=fire.alert_id,
-                                symbol=fire.symbol,
-                                timeframe=fire.timeframe.value,
-                                condition=fire.condition.value,
-                                level=fire.level,
-                                price=fire.price,
-                                time=_at(fire.time),
-                                message=fire.message,
-                            )
+            while self._pending or self._batch is not None:
+                await asyncio.sleep(delay)
+                batch = self._next_batch()
+                try:
+                    # off the loop: a locked SQLite file waits out its busy timeout here
+                    written = await asyncio.to_thread(self._write, batch)
+                except Exception as exc:
+                    self._write_failed(exc)
+                    delay = min(delay * 2, self.settings.alert_retry_max_seconds)
+                    continue
+                self._committed(batch, written)
+                delay = 0.0
+        finally:
+            self._retrying = None
+
+    def _write_failed(self, exc: Exception) -> None:
+        self.write_failures += 1
+        self.write_error = _reason(exc)
+        now = time.monotonic()
+        if self.failing_since is None:
+            self.failing_since = self.clock()
+            self._last_log = now
+            log.error(
+                "could not write %d alert fire(s) and change(s) to the log (%s); "
+                "kept, retrying with back-off",
+                self._backlog,
+                self.write_error,
+            )
+        elif now - self._last_log >= _LOG_EVERY:
+            self._last_log = now
+            log.warning(
+                "alert log still failing after %d attempts: %d fire(s) waiting (%s)",
+                self.write_failures,
+                self._backlog,
+                self.write_error,
+            )
+
+    def _committed(self, batch: _Batch, written: _Written) -> None:
+        """A batch is in the log: tell everyone, and lift the hold when under the limit."""
+        self._batch = None
+        self._backlog -= batch.size
+        if self.failing_since is not None:
+            log.info(
+                "alert log written again after %d failed attempt(s) since %s",
+                self.write_failures,
+                self.failing_since.isoformat(timespec="seconds"),
+            )
+            self.failing_since = self.write_error = None
+            self.write_failures = 0
+        self.fired += written.fired
+        self.commits += 1
+        for user_id, frames in written.frames.items():
+            self.bus.alert(user_id, frames)
+        if self.mailer is not None and written.mails:
+            self.mailer.wake()
+        if written.webhooks:
+            self.webhooks.wake()
+        if self._holding and self._backlog < self.settings.alert_backlog_limit:
+            self._holding = False
+            if self._engine is not None:
+                self._engine.release("alerts")
+
+    def _hold(self) -> None:
+        if self._holding or self._engine is None:
+            return
+        self._holding = True
+        self._engine.hold(
+            "alerts", f"more than {self.settings.alert_backlog_limit} alert fires wait for the log"
+        )
+
+    def _write(self, batch: _Batch) -> _Written:
+        """One transaction: the batch's key, its fires, their alerts' state, its changes.
+
+        Runs on the engine loop, or in a worker thread while retrying (the loop then only
+        queues results behind it)."""
+        now = self.clock()
+        out = _Written()
+        fires = [f for result in batch.results for f in result.fired]
+        with self.sessions() as s:
+            conn = s.connection()
+            try:
+                # first, so a copy still being committed elsewhere makes this one wait
+                conn.execute(
+                    _INSERT_BATCH, {"key": batch.key, "fires": len(fires), "created_at": now}
+                )
+            except IntegrityError:
+                # committed before, its answer lost: it is all in the log; tell the streams
+                # to read it there
+                s.rollback()
+                log.info("alert log: batch %s was already committed; not written again", batch.key)
+                out.frames = {f.user_id: None for f in fires}
+                out.mails = out.webhooks = True
+                out.fired = len(fires)
+                return out
+            by_user: dict[int, list[AlertFrame]] = {}
+            for fire, event_id, channels in self._record_fires(s, fires, now):
+                out.fired += 1
+                by_user.setdefault(fire.user_id, []).append(
+                    alert_frame(
+                        event_data(
+                            id=event_id,
+                            alert_id=fire.alert_id,
+                            symbol=fire.symbol,
+                            timeframe=fire.timeframe.value,
+                            condition=fire.condition.value,
+                            level=fire.level,
+                            price=fire.price,
+                            time=_at(fire.time),
+                            message=fire.message,
                         )
                     )
-                    mails = mails or channels.email
-                    webhooks = webhooks or channels.webhook_url is not None
-                self._record_changes(s, [c for result in batch for c in result.changed], now)
-                s.commit()
-        except Exception:
-            # the transaction is rolled back whole: no event without its alert update
-            log.exception("could not record %d feed event result(s)", len(batch))
-            return
-        self.fired += fired
-        self.commits += 1
-        for user_id, events in by_user.items():
-            self.bus.alert(user_id, events)
-        if self.mailer is not None and mails:
-            self.mailer.wake()
-        if webhooks:
-            self.webhooks.wake()
+                )
+                out.mails = out.mails or channels.email
+                out.webhooks = out.webhooks or channels.webhook_url is not None
+            self._record_changes(s, [c for result in batch.results for c in result.changed], now)
+            s.commit()
+        out.frames = dict(by_user)
+        return out
+
+    def health(self) -> dict[str, Any]:
+        """The alert log's writer: ok, retrying (fires wait) or holding the engine."""
+        status = "ok"
+        if self.failing_since is not None:
+            status = "paused" if self._holding else "retrying"
+        out: dict[str, Any] = {"status": status, "waiting": self._backlog}
+        if self.failing_since is not None:
+            out["error"] = f"the alert log cannot be written: {self.write_error}"
+            out["failing_since"] = self.failing_since.isoformat().replace("+00:00", "Z")
+            out["attempts"] = self.write_failures
+            if self._holding:
+                out["error"] += (
+                    f"; matching is paused: {self._backlog} fires wait (limit "
+                    f"{self.settings.alert_backlog_limit}) and resume when the database is back"
+                )
+        return out
 
     def _record_fires(
         self, s: Session, fires: list[Fired], now: datetime
@@ -426,9 +616,12 @@ class AlertRuntime:
         self.record(result)
 
     def purge_old_events(self) -> int:
-        """Drop events past the retention (default 90 days)."""
+        """Drop events past the retention (default 90 days), and batch keys past a day (a
+        lost answer is retried within seconds or minutes, never a day later)."""
+        now = self.clock()
         with self.sessions() as s:
-            n = purge(s, self.clock(), self.settings.event_retention_days)
+            n = purge(s, now, self.settings.event_retention_days)
+            s.execute(delete(FireBatch).where(FireBatch.created_at < now - timedelta(days=1)))
             s.commit()
         return n
 
@@ -436,8 +629,26 @@ class AlertRuntime:
         self.webhooks.start()
         self._task = asyncio.create_task(self._run(), name="tradealerts-alerts")
 
-    async def stop(self) -> None:
+    async def stop(self, drain_seconds: float = 5.0) -> None:
+        """Write what is pending (waiting up to ``drain_seconds`` for a failing database),
+        then stop the housekeeping and the webhook sender."""
         self.flush()
+        if self._retrying is not None:
+            task = self._retrying
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(task), drain_seconds)
+            if not task.done():
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._backlog:
+            log.error(
+                "stopping with %d alert fire(s) and change(s) not written: the database did "
+                "not answer (%s)",
+                self._backlog,
+                self.write_error,
+            )
+        # a held engine stays held: it is stopped next, and must not match what cannot be kept
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -446,6 +657,7 @@ class AlertRuntime:
         await self.webhooks.stop()
 
     async def _run(self) -> None:
+        failing = False
         while True:
             await asyncio.sleep(self.settings.alert_sync_seconds)
             try:
@@ -455,5 +667,13 @@ class AlertRuntime:
                 if self._last_purge is None or now - self._last_purge > timedelta(hours=1):
                     self._last_purge = now
                     await asyncio.to_thread(self.purge_old_events)
-            except Exception:
-                log.exception("alert housekeeping failed; retrying")
+            except Exception as exc:
+                # once per outage: the database being down says so every second otherwise
+                if not failing:
+                    log.error("alert housekeeping failed (%s); retrying every %gs", _reason(exc),
+                              self.settings.alert_sync_seconds)  # fmt: skip
+                failing = True
+                continue
+            if failing:
+                log.info("alert housekeeping works again")
+            failing = False

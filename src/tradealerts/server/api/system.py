@@ -1,4 +1,4 @@
-"""/api/system/health: database, feed freshness per symbol and engine lag."""
+"""/api/system/health: database, feed freshness per symbol, engine lag and the alert log."""
 
 from __future__ import annotations
 
@@ -14,7 +14,8 @@ router = APIRouter(prefix="/system", tags=["system"])
 
 @router.get("/health", responses={503: {"description": "something is not ok; see the details"}})
 def health(request: Request) -> JSONResponse:
-    """200 when the database, the feed and the engine are all ok; 503 with the details if not."""
+    """200 when the database, the feed, the engine and the alert log are all ok; 503 with
+    the details (and the reason of each failure) if not."""
     checks: dict[str, Any] = {}
     t0 = time.perf_counter()
     try:
@@ -32,6 +33,9 @@ def health(request: Request) -> JSONResponse:
         checks["engine"] = {"status": "off"}
     else:
         checks.update(engine.health())
+    alerts = request.app.state.alerts
+    if alerts is not None:
+        checks["alerts"] = alerts.health()
     ok = all(c.get("status") == "ok" for c in checks.values())
     body = {"status": "ok" if ok else "degraded", **checks}
     return JSONResponse(body, status_code=200 if ok else 503)

@@ -18,6 +18,7 @@ __all__ = [
     "Delivery",
     "EmailCode",
     "Event",
+    "FireBatch",
     "MailMessage",
     "Notification",
     "RefreshToken",
@@ -235,3 +236,17 @@ class Delivery(Base):
     response_status: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class FireBatch(Base):
+    """The key of every committed batch of fires, written in the batch's own transaction.
+
+    A commit whose answer was lost (the connection dropped after COMMIT reached the server)
+    is retried under the same key: the key's primary key refuses the second copy, so each
+    fire is logged exactly once. Keys older than a day are purged."""
+
+    __tablename__ = "fire_batches"
+
+    key: Mapped[str] = mapped_column(String(32), primary_key=True)
+    fires: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(index=True)

@@ -36,7 +36,14 @@ class _Cached:
 
 
 class Engine:
-    """Feed → market state → listeners, on one asyncio task."""
+    """Feed → market state → listeners, on one asyncio task.
+
+    Every failure (the feed cannot connect, loading history fails, the stream breaks, a bug)
+    is logged, shown by ``health()`` with its reason, and retried with back-off (``retry_first``
+    seconds, doubling to ``retry_max``); only ``stop()`` ends the task. A ``hold`` pauses the
+    consumption of the feed before the next event (the alert log asks for it while it cannot
+    keep up), so nothing is matched, and nothing skipped, until it is released.
+    """
 
     def __init__(
         self,
@@ -46,6 +53,8 @@ class Engine:
         stale_after: float,
         n: int = 2,
         monotonic: Callable[[], float] = time.monotonic,
+        retry_first: float = 1.0,
+        retry_max: float = 60.0,
     ) -> None:
         self.feed = feed
         self.history_bars = history_bars
@@ -54,86 +63,139 @@ class Engine:
         self.listeners: list[Listener] = []
         self.state = "created"
         self.error: str | None = None
+        self.failures = 0
+        self.retry_at: float | None = None
         self.lag = 0.0
         self.events = 0
+        self.retry_first = retry_first
+        self.retry_max = retry_max
         self._monotonic = monotonic
         self._started_at = 0.0
         self._last_seen: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
         self._cache: dict[tuple[str, Timeframe, int], _Cached] = {}
+        self._connected = False
+        self._loaded = False
+        self._holds: dict[str, str] = {}
+        self._released = asyncio.Event()
+        self._released.set()
 
     async def start(self) -> None:
-        """Connect the feed, load history and start consuming live events.
+        """Connect the feed and load its history, then consume it on a task.
 
-        A feed that is temporarily unavailable (the MT5 terminal is closed) does not stop
-        the server: the engine keeps trying in the background and reports itself stale.
+        The first attempt runs here, so an engine whose feed is fine is ``running`` when this
+        returns. A failure does not stop the server: it is logged, shown by health, and the
+        task keeps trying with back-off (the MT5 terminal may be closed, its history not yet
+        synchronised). Configuration errors are caught before this by ``serve``'s checks.
         """
         self.state = "starting"
+        failed = False
         try:
+            await self._prepare()
+        except Exception as exc:
+            self._failed(exc, self.retry_first)
+            failed = True
+        else:
+            self.state = "running"
+        self._task = asyncio.create_task(self._supervise(failed), name="tradealerts-engine")
+
+    async def _prepare(self) -> None:
+        """Connect (once) and load history (once); what already succeeded is not redone."""
+        if not self._connected:
             await self.feed.start()
-        except FeedUnavailable as exc:
-            self.state, self.error = "connecting", str(exc)
-            log.warning("feed %s unavailable at start: %s; retrying", self.feed.name, exc)
-            self._task = asyncio.create_task(self._connect_then_run(), name="tradealerts-engine")
-            return
-        await self._load_and_run()
+            self._connected = True
+            if self.failures:
+                log.info("feed %s connected", self.feed.name)
+        if not self._loaded:
+            # a failed load may have filled some series: nothing has read them yet
+            await self.market.load(self.feed, self.history_bars)
+            self._started_at = self._monotonic()
+            for sym in self.market.symbols():
+                self._last_seen[sym] = self._started_at
+            self._loaded = True
 
-    async def _connect_then_run(self) -> None:
-        delay = 1.0
+    async def _supervise(self, failed: bool) -> None:
+        delay = self.retry_first
         while True:
-            await asyncio.sleep(delay)
+            if failed:
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self.retry_max)
+            before = self.events
             try:
-                await self.feed.start()
-            except FeedUnavailable as exc:
-                self.error = str(exc)
-                delay = min(delay * 2, 60.0)
+                await self._prepare()
+                if self.failures and self.state != "running":
+                    log.info("engine running again after %d failure(s)", self.failures)
+                self.state, self.error, self.retry_at = "running", None, None
+                await self._consume()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.state == "running" and self.events > before:
+                    delay = self.retry_first  # it ran: a new failure starts the back-off again
+                self._failed(exc, delay)
+                failed = True
                 continue
-            self.error = None
-            log.info("feed %s connected", self.feed.name)
-            await self._load_and_run(spawn=False)
-            await self._run()
+            self.state = "finished"
+            log.info("feed %s ended after %d events", self.feed.name, self.events)
             return
 
-    async def _load_and_run(self, spawn: bool = True) -> None:
-        await self.market.load(self.feed, self.history_bars)
-        self._started_at = self._monotonic()
-        for sym in self.market.symbols():
-            self._last_seen[sym] = self._started_at
+    def _failed(self, exc: Exception, retry_in: float) -> None:
+        """Log a failure and show it in health until the next attempt succeeds."""
+        self.failures += 1
+        self.state = "retrying"
+        self.retry_at = self._monotonic() + retry_in
+        if isinstance(exc, FeedUnavailable):
+            # the usual outage (terminal closed, bridge down): a line, not a traceback
+            self.error = str(exc)
+            log.warning("feed %s unavailable: %s; retrying in %gs", self.feed.name, exc, retry_in)
+        elif isinstance(exc, FeedError):
+            self.error = str(exc)
+            log.error("feed %s failed: %s; retrying in %gs", self.feed.name, exc, retry_in)
+        else:
+            self.error = f"{type(exc).__name__}: {exc}"
+            log.exception("engine failed on an unexpected error; retrying in %gs", retry_in)
+        if self._connected and not self._loaded:
+            self.error = f"loading history: {self.error}"
+
+    async def _consume(self) -> None:
+        async for event in self.feed.stream():
+            if self._holds:
+                await self._held()
+            self.process(event)
+
+    async def _held(self) -> None:
+        self.state = "paused"
+        log.warning("engine paused: %s", "; ".join(self._holds.values()))
+        await self._released.wait()
         self.state = "running"
-        if spawn:
-            self._task = asyncio.create_task(self._run(), name="tradealerts-engine")
+        log.info("engine resumed")
+
+    def hold(self, name: str, reason: str) -> None:
+        """Stop matching before the next feed event until ``release(name)``. Engine loop."""
+        self._holds[name] = reason
+        self._released.clear()
+
+    def release(self, name: str) -> None:
+        """Drop the hold ``name``; the engine goes on when no hold is left. Engine loop."""
+        self._holds.pop(name, None)
+        if not self._holds:
+            self._released.set()
 
     async def stop(self) -> None:
         """Stop consuming and close the feed. Safe to call twice."""
         if self._task is not None:
             self._task.cancel()
-            # _run already logged whatever ended it
+            # _supervise already logged whatever ended it
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await self._task
             self._task = None
         await self.feed.close()
-        if self.state != "failed":
-            self.state = "stopped"
+        self.state = "stopped"
 
     async def wait(self) -> None:
         """Wait until the feed runs out (a replay file ends) or the engine stops."""
         if self._task is not None:
             await asyncio.shield(self._task)
-
-    async def _run(self) -> None:
-        try:
-            async for event in self.feed.stream():
-                self.process(event)
-            self.state = "finished"
-            log.info("feed %s ended after %d events", self.feed.name, self.events)
-        except asyncio.CancelledError:
-            raise
-        except FeedError as exc:
-            self.state, self.error = "failed", str(exc)
-            log.error("feed %s failed: %s", self.feed.name, exc)
-        except Exception as exc:
-            self.state, self.error = "failed", f"{type(exc).__name__}: {exc}"
-            log.exception("engine stopped on an unexpected error")
 
     def process(self, event: Tick | BarClose) -> IndicatorChanges | None:
         """Apply one event and tell the listeners; a listener's failure is logged, not raised."""
@@ -176,6 +238,18 @@ class Engine:
             }
         running = self.state == "running"
         feed_ok = running and status.connected
+        engine: dict[str, Any] = {
+            "status": "ok" if running else self.state,
+            "lag_seconds": round(self.lag, 6),
+            "events": self.events,
+        }
+        if self.state == "paused":
+            engine["reason"] = "; ".join(self._holds.values())
+        if self.error is not None:
+            engine["error"] = self.error
+            engine["failures"] = self.failures
+        if self.retry_at is not None and self.state == "retrying":
+            engine["retry_in_seconds"] = round(max(0.0, self.retry_at - now), 1)
         return {
             "feed": {
                 "name": self.feed.name,
@@ -189,9 +263,5 @@ class Engine:
                 "stale_after_seconds": self.stale_after,
                 "symbols": symbols,
             },
-            "engine": {
-                "status": "ok" if running else self.state,
-                "lag_seconds": round(self.lag, 6),
-                "events": self.events,
-            },
+            "engine": engine,
         }
