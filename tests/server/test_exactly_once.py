@@ -135,13 +135,16 @@ def resuming_reader(
                         time.sleep(0.05)
                         continue
                     sse = SSE(r)
+                    quiet = 0  # heartbeats since the replay was done: two, and nothing is due
                     while True:
                         f = sse.frame()
                         if f.get("event") == "alert":
                             ids.append(int(f["id"]))
                             last = f["id"]
-                        elif f.get("comment") == "heartbeat" and done():
-                            return ids, connections
+                        elif f.get("comment") == "heartbeat" and (quiet or done()):
+                            quiet += 1
+                            if quiet == 3:
+                                return ids, connections
             except (httpx.HTTPError, EOFError):
                 continue
     return ids, connections
