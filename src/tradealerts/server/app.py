@@ -7,7 +7,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
@@ -25,6 +25,7 @@ from tradealerts.server.events import Bus
 from tradealerts.server.feeds import BarClose, FeedOptions, Tick, create_feed
 from tradealerts.server.mail import Mailer
 from tradealerts.server.quota import Quota
+from tradealerts.server.sessions import Revocations
 from tradealerts.server.settings import Settings
 from tradealerts.server.throttle import Throttle
 
@@ -111,6 +112,9 @@ def create_app(
         app.state.db_engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.signing_key = settings.signing_key()
+        await app.state.revocations.start(
+            app.state.sessions, clock, settings.revocation_sync_seconds
+        )
         app.state.mailer = Mailer(settings, app.state.sessions, clock)
         app.state.mailer.start()
         market: Engine | None = None
@@ -153,6 +157,7 @@ def create_app(
             if market is not None:
                 await market.stop()
             await app.state.mailer.stop()
+            await app.state.revocations.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -172,7 +177,10 @@ def create_app(
     app.state.quota = Quota(settings.redis_url)
     app.state.throttle = Throttle(settings.redis_url)
     app.state.bus = Bus(settings.stream_queue_size)
-    app.state.callers = CallerCache(settings.caller_cache_seconds)
+    app.state.revocations = Revocations(
+        timedelta(minutes=settings.access_token_minutes), settings.redis_url
+    )
+    app.state.callers = CallerCache(settings.caller_cache_seconds, app.state.revocations)
     install_error_handlers(app)
     app.add_middleware(IndicatorsFastPath)  # inside the request id, like every route
     app.add_middleware(RequestIdMiddleware)
