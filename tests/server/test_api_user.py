@@ -56,9 +56,11 @@ def test_bad_preferences_name_the_field(server: Running, body: dict, field: str)
 def test_change_password_and_email(server: Running) -> None:
     tokens = register_and_login(server, "chg@example.com")
     c = server.client(tokens["access_token"])
-    other = server.client().post(
-        "/api/auth/login", json={"email": "chg@example.com", "password": PW}
-    ).json()  # the same account on another device
+    other = (
+        server.client()
+        .post("/api/auth/login", json={"email": "chg@example.com", "password": PW})
+        .json()
+    )  # the same account on another device
     r = c.post(
         "/api/user/password", json={"current_password": "wrong one!!", "new_password": "x" * 12}
     )

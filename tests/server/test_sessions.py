@@ -66,13 +66,17 @@ def test_a_reused_refresh_token_ends_the_access_tokens_of_its_session(server: Ru
 
 def test_two_factor_changes_end_the_other_sessions(server: Running) -> None:
     mine = register_and_login(server, "2fa@example.com")
-    other = server.client().post(
-        "/api/auth/login", json={"email": "2fa@example.com", "password": PW}
-    ).json()
+    other = (
+        server.client()
+        .post("/api/auth/login", json={"email": "2fa@example.com", "password": PW})
+        .json()
+    )
     me, them = server.client(mine["access_token"]), server.client(other["access_token"])
     assert them.get(URL).status_code == 200 and fast(them.get(URL))
     totp = pyotp.TOTP(me.post("/api/auth/2fa/setup").json()["secret"])
-    assert me.post("/api/auth/2fa/enable", json={"code": totp.at(server.clock())}).status_code == 200
+    assert (
+        me.post("/api/auth/2fa/enable", json={"code": totp.at(server.clock())}).status_code == 200
+    )
     r = them.get(URL)
     assert r.status_code == 401 and code(r) == "session_ended"
     assert me.get("/api/user").json()["totp_enabled"] is True  # the changer's session goes on
@@ -136,7 +140,9 @@ def test_concurrent_refreshes_of_one_token_all_get_one_pair(server: Running) -> 
     def refresh() -> None:
         with httpx.Client(base_url=server.url, timeout=20) as c:
             barrier.wait()
-            answers.append(c.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}))
+            answers.append(
+                c.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
+            )
 
     threads = [threading.Thread(target=refresh) for _ in range(6)]
     for t in threads:
@@ -196,7 +202,12 @@ def test_another_process_refuses_the_token_within_the_sync_interval(make_server:
     on_b = b.client(tokens["access_token"])
     on_b.get(URL)
     assert fast(on_b.get(URL))
-    assert a.client().post("/api/auth/logout", json={"refresh_token": tokens["refresh_token"]}).status_code == 204
+    assert (
+        a.client()
+        .post("/api/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+        .status_code
+        == 204
+    )
     assert _wait_refused(on_b, 3.0) < 1.5
 
 
@@ -209,5 +220,10 @@ def test_with_redis_another_process_refuses_the_token_at_once(make_server: Any) 
     on_b = b.client(tokens["access_token"])
     on_b.get(URL)
     assert fast(on_b.get(URL))
-    assert a.client().post("/api/auth/logout", json={"refresh_token": tokens["refresh_token"]}).status_code == 204
+    assert (
+        a.client()
+        .post("/api/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+        .status_code
+        == 204
+    )
     assert _wait_refused(on_b, 2.0) < 0.5

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pyotp
-
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
@@ -223,9 +222,7 @@ def rotate_refresh(
         s.refresh(row)  # another request rotated it meanwhile: its answer is ours too
     rotated_at = row.rotated_at
     if rotated_at is not None and now - rotated_at <= grace:
-        successor = s.scalar(
-            select(RefreshToken).where(RefreshToken.token_hash == hash_token(new))
-        )
+        successor = s.scalar(select(RefreshToken).where(RefreshToken.token_hash == hash_token(new)))
         if successor is not None and successor.rotated_at is None and successor.revoked_at is None:
             return Rotation(user, new, successor.expires_at, rotated_at, row.family_id)
     # an old token came back: someone else has it; end every session of this login

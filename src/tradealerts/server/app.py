@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from tradealerts import __version__
+from tradealerts.server.alerts.guard import Resolver, WebhookGuard, system_resolver
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.api.deps import CallerCache
 from tradealerts.server.api.market import IndicatorsFastPath
@@ -101,8 +102,10 @@ def create_app(
     *,
     clock: Callable[[], datetime] = _utc_now,
     start_engine: bool = True,
+    resolver: Resolver = system_resolver,
 ) -> FastAPI:
-    """The API app for ``settings``. ``clock`` is injectable so tests can expire tokens."""
+    """The API app for ``settings``. ``clock`` is injectable so tests can expire tokens;
+    ``resolver`` (host, port -> addresses) is what the webhook guard resolves names with."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -134,6 +137,7 @@ def create_app(
             )
             count = await asyncio.to_thread(runtime.load)
             log.info("alerts: %d active", count)
+            runtime.webhooks.guard = app.state.webhook_guard
             market.listeners.append(runtime.listener(market.market))
             market.listeners.append(_publish_market(app.state.bus))
             runtime.start()
@@ -180,6 +184,7 @@ def create_app(
     app.state.revocations = Revocations(
         timedelta(minutes=settings.access_token_minutes), settings.redis_url
     )
+    app.state.webhook_guard = WebhookGuard.from_settings(settings, resolver)
     app.state.callers = CallerCache(settings.caller_cache_seconds, app.state.revocations)
     install_error_handlers(app)
     app.add_middleware(IndicatorsFastPath)  # inside the request id, like every route

@@ -209,7 +209,7 @@ def export(user: CurrentUser, s: SessionDep) -> dict[str, Any]:
 @router.get("/webhook-secret", response_model=WebhookSecret)
 def get_webhook_secret(user: CurrentUser, s: SessionDep) -> WebhookSecret:
     """The secret that signs your webhooks (made on first use): check each body's
-    X-Tradealerts-Signature against HMAC-SHA256(secret, body)."""
+    the Standard Webhooks headers with it (``webhook-signature``; see docs/api.md)."""
     secret = records.webhook_secret(s, user)
     s.commit()
     return WebhookSecret(secret=secret, header=SIGNATURE_HEADER)
