@@ -161,6 +161,11 @@ class MailMessage(Base):
     delivery_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     created_at: Mapped[datetime]
 
+    # no foreign key: retention purges deliveries with their events, the mail row may stay
+    delivery: Mapped[Delivery | None] = relationship(
+        primaryjoin="foreign(MailMessage.delivery_id) == Delivery.id"
+    )
+
 
 class Event(Base):
     """The durable event log: a fired alert, written before anyone is told.
