@@ -178,11 +178,13 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
-    app.state.quota = Quota(settings.redis_url)
+    app.state.quota = Quota(settings.redis_url, settings.redis_prefix)
     app.state.throttle = Throttle(settings.redis_url)
     app.state.bus = Bus(settings.stream_queue_size)
     app.state.revocations = Revocations(
-        timedelta(minutes=settings.access_token_minutes), settings.redis_url
+        timedelta(minutes=settings.access_token_minutes),
+        settings.redis_url,
+        f"{settings.redis_prefix}:sessions-ended",
     )
     app.state.webhook_guard = WebhookGuard.from_settings(settings, resolver)
     app.state.callers = CallerCache(settings.caller_cache_seconds, app.state.revocations)

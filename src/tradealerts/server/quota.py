@@ -1,7 +1,9 @@
 """Hourly request quotas on data endpoints (60 FREE / 300 PRO), a moving window via ``limits``.
 
-Memory storage in the embedded default; Redis storage (the same library) when a Redis URL is
-set, so every API process shares one count per user.
+Memory storage in the embedded default (a restart forgets the counts); Redis storage (the same
+library) when a Redis URL is set, so every API process shares one count per user and the
+counts outlive a restart. Either way a hit is counted atomically (a lock in memory, a Lua
+script in Redis): 2 x Q parallel requests get exactly Q answers, the rest 429.
 """
 
 from __future__ import annotations
@@ -43,8 +45,10 @@ class QuotaResult:
 class Quota:
     """Per-user hourly quota by tier."""
 
-    def __init__(self, redis_url: str | None = None) -> None:
-        storage: Storage = RedisStorage(redis_url) if redis_url else MemoryStorage()
+    def __init__(self, redis_url: str | None = None, prefix: str = "tradealerts") -> None:
+        storage: Storage = (
+            RedisStorage(redis_url, key_prefix=f"{prefix}:quota") if redis_url else MemoryStorage()
+        )
         self._limiter = MovingWindowRateLimiter(storage)
 
     def hit(self, user_id: int | str, tier: Tier | str) -> QuotaResult:

@@ -29,20 +29,25 @@ from sqlalchemy.orm import Session, sessionmaker
 from tradealerts.server import accounts
 from tradealerts.server.db.models import RefreshToken
 
-__all__ = ["CHANNEL", "Revocations"]
+__all__ = ["Revocations"]
 
 log = logging.getLogger("tradealerts.sessions")
 
-#: The Redis pub/sub channel that carries ended session ids between API processes.
-CHANNEL = "tradealerts:sessions-ended"
 
 
 class Revocations:
     """The ended sessions this process knows of (thread-safe: sync routes add from threads)."""
 
-    def __init__(self, lifetime: timedelta, redis_url: str | None = None) -> None:
+    def __init__(
+        self,
+        lifetime: timedelta,
+        redis_url: str | None = None,
+        channel: str = "tradealerts:sessions-ended",
+    ) -> None:
+        """``channel``: the Redis pub/sub channel that carries ended session ids."""
         self.lifetime = lifetime
         self.redis_url = redis_url
+        self.channel = channel
         self._ended: dict[str, datetime | None] = {}  # sid -> when it ended (None: unknown)
         self._lock = threading.Lock()
         self._publisher: Any = None
@@ -65,7 +70,7 @@ class Revocations:
                     import redis
 
                     self._publisher = redis.Redis.from_url(self.redis_url)
-                self._publisher.publish(CHANNEL, json.dumps(sorted(session_ids)))
+                self._publisher.publish(self.channel, json.dumps(sorted(session_ids)))
             except Exception:  # the database sync still carries it within a second
                 log.warning("could not publish %d ended session(s) to Redis", len(session_ids))
 
@@ -135,7 +140,7 @@ class Revocations:
             client = aioredis.Redis.from_url(self.redis_url or "")
             try:
                 async with client.pubsub() as pubsub:
-                    await pubsub.subscribe(CHANNEL)
+                    await pubsub.subscribe(self.channel)
                     async for message in pubsub.listen():
                         if message.get("type") == "message":
                             self.add(json.loads(message["data"]))

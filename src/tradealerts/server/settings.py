@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     home: Path | None = Field(None, description="folder for data and config")
     database_url: str | None = Field(None, description="default: SQLite in the data folder")
     redis_url: str | None = None
+    #: the prefix of every Redis key and channel of this deployment (several can share one)
+    redis_prefix: str = "tradealerts"
     secret_key: SecretStr | None = Field(None, description="generated on first start if unset")
     smtp_url: SecretStr | None = Field(None, description="smtp://user:pass@host:port?starttls=1")
     mail_from: str = "tradealerts <noreply@tradealerts.local>"
