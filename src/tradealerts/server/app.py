@@ -8,11 +8,13 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from tradealerts import __version__
+from tradealerts.core.schemas import ErrorBody
 from tradealerts.server.alerts.guard import Resolver, WebhookGuard, system_resolver
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.api.deps import CallerCache
@@ -91,10 +93,28 @@ def _publish_market(bus: Bus) -> Listener:
     return listener
 
 
-def _operation_ids(app: FastAPI) -> None:
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            route.operation_id = route.name
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+#: The error answers any route may give, documented once for all of them (the body is
+#: ``errors.error_response``'s).
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("malformed request (the body is not JSON)"),
+    401: _error("not logged in: no token, an expired one, or one of an ended session"),
+    403: _error("the tier or the role does not allow it (``required_tier`` says which does)"),
+    404: _error("no such resource (another user's is as unknown as a missing one)"),
+    409: _error("conflicts with the current state"),
+    429: _error("rate limited: see Retry-After"),
+    503: _error("a part the request needs (market data, billing) is not available"),
+}
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable OpenAPI operation ids: the route function's name (``get_alert``), which the
+    OpenAPI links between operations name. (Set per route after inclusion, it no longer
+    reached the schema once FastAPI included routers lazily.)"""
+    return route.name
 
 
 def create_app(
@@ -175,6 +195,7 @@ def create_app(
         # on every request, a third of the indicator fast path's time; nothing here exports
         # telemetry, so they are off.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
     app.state.clock = clock
@@ -218,7 +239,6 @@ def create_app(
         admin,
         stream,
     ):
-        app.include_router(module.router, prefix="/api")
+        app.include_router(module.router, prefix="/api", responses=_ERRORS)
     app.include_router(pages.router)
-    _operation_ids(app)
     return app

@@ -34,7 +34,6 @@ __all__ = ["Revocations"]
 log = logging.getLogger("tradealerts.sessions")
 
 
-
 class Revocations:
     """The ended sessions this process knows of (thread-safe: sync routes add from threads)."""
 

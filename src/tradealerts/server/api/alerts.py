@@ -62,7 +62,24 @@ def _symbol_filter(symbol: str | None) -> str | None:
     return normalize_symbol(symbol) if symbol else None
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=AlertPublic)
+def _links(*operations: str) -> dict[int | str, dict[str, object]]:
+    """OpenAPI links from an answer's alert ``id`` to the operations that take it, so a
+    client generator (or a stateful test) knows what follows what."""
+    return {
+        op: {"operationId": op, "parameters": {"alert_id": "$response.body#/id"}}
+        for op in operations
+    }
+
+
+_FOLLOW = ("get_alert", "update_alert", "delete_alert", "pause_alert", "resume_alert")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AlertPublic,
+    responses={201: {"description": "the new alert", "links": _links(*_FOLLOW)}},
+)
 def create_alert(
     body: AlertCreate, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> AlertPublic:
@@ -194,13 +211,21 @@ def alert_history(
     )
 
 
-@router.get("/{alert_id}", response_model=AlertPublic)
+@router.get(
+    "/{alert_id}",
+    response_model=AlertPublic,
+    responses={200: {"description": "the alert", "links": _links(*_FOLLOW[1:])}},
+)
 def get_alert(alert_id: RowId, user: DataQuota, s: SessionDep) -> AlertPublic:
     """One of the caller's alerts."""
     return records.public(records.get_alert(s, user.id, alert_id))
 
 
-@router.patch("/{alert_id}", response_model=AlertPublic)
+@router.patch(
+    "/{alert_id}",
+    response_model=AlertPublic,
+    responses={200: {"description": "the changed alert", "links": _links(*_FOLLOW)}},
+)
 def update_alert(
     alert_id: RowId,
     body: AlertUpdate,
