@@ -16,6 +16,7 @@ from tradealerts.core.alerts import AlertCreate, AlertStatus, Condition
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.accounts import create_user
 from tradealerts.server.alerts import records
+from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.alerts.model import Fired, MatchResult
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.db.migrate import upgrade
@@ -45,7 +46,7 @@ def main() -> None:
                     "frequency": "once_per_minute",
                 }
             )
-            alert_id = records.create_alert(s, user, spec, now, False).id
+            alert_id = records.create_alert(s, user, spec, now, WebhookGuard()).id
             user_id = user.id
             s.commit()
 

@@ -108,9 +108,11 @@ def test_two_factor_enable_login_and_disable(user: Cli) -> None:
     user.ok("logout")
     r = user.run("login", "--email", user.email, "--password-stdin", input=user.password + "\n")
     assert r.returncode == 3 and "two-factor" in r.stderr
+    user.server.clock.advance(seconds=30)  # each code is accepted once: the next one
     user.ok("login", "--email", user.email, "--password-stdin", "--otp",
             _code(user, secret), input=user.password + "\n")  # fmt: skip
     assert user.json("whoami")["totp_enabled"] is True
+    user.server.clock.advance(seconds=30)
     user.ok("account", "2fa", "disable", "--code", _code(user, secret),
             "--password-stdin", input=user.password + "\n")  # fmt: skip
     assert user.json("whoami")["totp_enabled"] is False

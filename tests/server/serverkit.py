@@ -126,8 +126,9 @@ def server_settings(home: Path, database_url: str, smtp_port: int, **overrides: 
     return Settings(**values)
 
 
-def start_server(settings: Settings, clock: Clock, inbox: Inbox) -> Running:
-    app = create_app(settings, clock=clock)
+def start_server(settings: Settings, clock: Clock, inbox: Inbox, **app_options: Any) -> Running:
+    """Serve ``create_app(settings, clock=clock, **app_options)`` on its loopback port."""
+    app = create_app(settings, clock=clock, **app_options)
     server = make_server(app, "127.0.0.1", settings.port, log_level="warning", lifespan="on")
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -237,13 +238,19 @@ def fire_event(
 
 class WebhookReceiver:
     """A real HTTP server on loopback that records each POST (headers and raw body) and
-    answers with the next status of ``statuses`` (then 200)."""
+    answers with the next of ``statuses`` (a status, or a status and its headers; then 200).
+    ``host``/``port``: where it listens (any 127.x address; port 0: a free one)."""
 
-    def __init__(self, statuses: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        statuses: list[int | tuple[int, dict[str, str]]] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
         import http.server
 
         received: list[tuple[dict[str, str], bytes]] = []
-        plan = list(statuses or [])
+        plan = [(s, {}) if isinstance(s, int) else s for s in statuses or []]
         self.received = received
         arrived = threading.Event()
         self.arrived = arrived
@@ -252,7 +259,10 @@ class WebhookReceiver:
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(plan.pop(0) if plan else 200)
+                status, headers = plan.pop(0) if plan else (200, {})
+                self.send_response(status)
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", "0")
                 self.end_headers()
                 arrived.set()
@@ -260,8 +270,9 @@ class WebhookReceiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        self._server = http.server.ThreadingHTTPServer((host, port), Handler)
+        self.port = int(self._server.server_address[1])
+        self.url = f"http://{host}:{self.port}/hook"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def wait(self, count: int, timeout: float = 15.0) -> list[tuple[dict[str, str], bytes]]:

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from tradealerts.core.alerts import AlertCreate
 from tradealerts.server.accounts import create_user
 from tradealerts.server.alerts import records
+from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.models import AlertRow, Event, User
@@ -37,7 +38,7 @@ def test_a_row_read_before_a_fire_is_stored_does_not_fire_a_once_alert_again(
         spec = AlertCreate.model_validate(
             {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "level": 1.0}
         )
-        alert_id = records.create_alert(s, user, spec, NOW, False).id
+        alert_id = records.create_alert(s, user, spec, NOW, WebhookGuard()).id
         s.commit()
     runtime = AlertRuntime(
         Settings(home=tmp_path, secret_key="k" * 40), sessions, Bus(), lambda: NOW
@@ -60,7 +61,7 @@ def test_a_row_read_before_a_fire_is_stored_does_not_fire_a_once_alert_again(
         # a resume through the API is newer than the fire: taken, and the alert fires again
         owner = s.get(User, row.user_id)
         assert owner is not None
-        records.resume_alert(s, owner, row, NOW, False)
+        records.resume_alert(s, owner, row, NOW, WebhookGuard())
         s.commit()
         runtime.changed(records.matcher_alert(row), row.version)
     listen(Tick("EURUSD", T0 + 3, 1.4, 1.4001), None)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from tradealerts.core.alerts import AlertCreate
 from tradealerts.server.accounts import create_user
 from tradealerts.server.alerts import records
+from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.models import Event
@@ -106,7 +107,7 @@ async def run_once(tmp: Path, csv: Path) -> tuple[list[Fire], list[int], list[Sp
                     "frequency": freq,
                 }
             )
-            ids.append(records.create_alert(s, user, spec, now, False).id)
+            ids.append(records.create_alert(s, user, spec, now, WebhookGuard()).id)
         s.commit()
     runtime = AlertRuntime(settings, sessions, Bus(), lambda: now)
     assert runtime.load() == len(specs)

@@ -4,6 +4,7 @@ throttles, and tokens that must be refused."""
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import jwt
 import pyotp
@@ -51,7 +52,8 @@ def test_register_verify_login_refresh_logout(server: Running) -> None:
     assert r2.status_code == 200
     new = r2.json()
     assert new["refresh_token"] != tokens["refresh_token"]
-    # the old one coming back means theft: the whole family is revoked
+    # the old one coming back after the grace window means theft: the family is revoked
+    server.clock.advance(seconds=31)
     r3 = c.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
     assert r3.status_code == 401 and error(r3)["code"] == "session_ended"
     r4 = c.post("/api/auth/refresh", json={"refresh_token": new["refresh_token"]})
@@ -191,11 +193,34 @@ def test_two_factor(server: Running) -> None:
     c = server.client()
     r = c.post("/api/auth/login", json={"email": "otp@example.com", "password": PW})
     assert r.status_code == 401 and error(r)["code"] == "otp_required"
-    r = c.post(
-        "/api/auth/login",
-        json={"email": "otp@example.com", "password": PW, "otp": totp.at(server.clock())},
-    )
-    assert r.status_code == 200
+
+
+def test_a_totp_code_is_accepted_once(server: Running) -> None:
+    """A code seen (shoulder-surfed, phished, logged) cannot be replayed within its window."""
+    tokens = register_and_login(server, "once@example.com")
+    me = server.client(tokens["access_token"])
+    totp = pyotp.TOTP(me.post("/api/auth/2fa/setup").json()["secret"])
+    enabling = totp.at(server.clock())
+    assert me.post("/api/auth/2fa/enable", json={"code": enabling}).status_code == 200
+    c = server.client()
+
+    def login(code: str):
+        return c.post(
+            "/api/auth/login", json={"email": "once@example.com", "password": PW, "otp": code}
+        )
+
+    r = login(enabling)  # the code that turned 2FA on is spent
+    assert r.status_code == 401 and error(r)["code"] == "invalid_otp"
+    assert "already used" in error(r)["message"]
+    server.clock.advance(seconds=30)
+    code = totp.at(server.clock())
+    assert login(code).status_code == 200
+    r = login(code)  # the same code again, still inside its 30 s step
+    assert r.status_code == 401 and error(r)["code"] == "invalid_otp"
+    # nor the previous step's code, which the window would otherwise still accept
+    assert login(totp.at(server.clock() - timedelta(seconds=30))).status_code == 401
+    server.clock.advance(seconds=30)
+    assert login(totp.at(server.clock())).status_code == 200
 
 
 def _claims(server: Running, tokens: dict) -> dict:

@@ -152,6 +152,9 @@ def test_the_fast_path_answers_exactly_as_the_documented_route(make_server) -> N
     routed = c.get("/api/indicators/EURUSD/H1?bars=120&via=route")  # the fast path declines
     fast = c.get("/api/indicators/EURUSD/H1?bars=120")  # the caller is cached by now
     assert fast.status_code == routed.status_code == 200
+    # which path answered: only the fast path names itself
+    assert fast.headers["server-timing"].startswith("fastpath")
+    assert "server-timing" not in routed.headers
     assert fast.content == routed.content and len(fast.content) > 1000
     for name in ("etag", "cache-control", "content-type", "content-length", "x-ratelimit-limit"):
         assert fast.headers[name] == routed.headers[name], name
@@ -168,6 +171,7 @@ def test_the_fast_path_answers_exactly_as_the_documented_route(make_server) -> N
     ):
         again = c.get(url, headers={"If-None-Match": f'"other", {etag}'})
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
+        assert ("server-timing" in again.headers) == ("via=route" not in url)
 
 
 def test_the_61st_request_in_an_hour_is_429(server: Running) -> None:
@@ -239,6 +243,8 @@ def test_fast_path_and_documented_route_answer_alike(server: Running) -> None:
     answers = [c.get(url, params=p) for p in ({"bars": 50}, {"bars": 50}, {"bars": 50, "x": 1})]
     assert [r.status_code for r in answers] == [200, 200, 200]
     fast_answer, documented = answers[1], answers[2]
+    paths = ["server-timing" in r.headers for r in answers]
+    assert paths == [False, True, False]  # route (caller not cached yet), fast, route
     if fast_answer.headers["ETag"] == documented.headers["ETag"]:  # no tick in between
         assert fast_answer.content == documented.content
     remaining = [int(r.headers["X-RateLimit-Remaining"]) for r in answers]
@@ -252,4 +258,7 @@ def test_fast_path_and_documented_route_answer_alike(server: Running) -> None:
     r = c.get(url, params={"bars": 0})
     assert r.status_code == 422 and r.json()["error"]["field"] == "bars"
     set_tier(server, "fast@example.com", "PRO")
-    assert c.get("/api/indicators/GBPUSD/H1").status_code == 200  # at once, not in a second
+    r = c.get("/api/indicators/GBPUSD/H1")
+    assert r.status_code == 200  # at once, not in a second
+    assert "server-timing" not in r.headers  # the change dropped the cached caller
+    assert "server-timing" in c.get("/api/indicators/GBPUSD/H1").headers

@@ -56,6 +56,11 @@ def test_bad_preferences_name_the_field(server: Running, body: dict, field: str)
 def test_change_password_and_email(server: Running) -> None:
     tokens = register_and_login(server, "chg@example.com")
     c = server.client(tokens["access_token"])
+    other = (
+        server.client()
+        .post("/api/auth/login", json={"email": "chg@example.com", "password": PW})
+        .json()
+    )  # the same account on another device
     r = c.post(
         "/api/user/password", json={"current_password": "wrong one!!", "new_password": "x" * 12}
     )
@@ -64,12 +69,15 @@ def test_change_password_and_email(server: Running) -> None:
         "/api/user/password", json={"current_password": PW, "new_password": "a fresh passphrase"}
     )
     assert r.status_code == 200
-    # other sessions ended
+    # other sessions ended, their access tokens too; this one goes on
     anon = server.client()
     assert (
-        anon.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).status_code
+        anon.post("/api/auth/refresh", json={"refresh_token": other["refresh_token"]}).status_code
         == 401
     )
+    r = server.client(other["access_token"]).get("/api/user")
+    assert r.status_code == 401 and err(r)["code"] == "session_ended"
+    assert c.get("/api/user").status_code == 200
     r = c.post(
         "/api/user/email", json={"new_email": "new@example.com", "password": "a fresh passphrase"}
     )

@@ -122,8 +122,10 @@ class Session:
     def refresh(self) -> Flow[Credentials]:
         """Swap the refresh token for a new pair; a refusal means "not logged in".
 
-        Under the store's lock, and only if no other process has swapped it meanwhile (then
-        its fresh pair is taken from the store instead).
+        Under the store's lock. When another process (the CLI, the daemon, the TUI share one
+        login) swapped it meanwhile, its fresh pair is taken from the store, or, if that is
+        due too, its refresh token is the one swapped: ours is spent, and the server would
+        take it coming back for theft and end the session.
         """
         creds = self.credentials
         if creds is None or not creds.refresh_token:
@@ -134,10 +136,10 @@ class Session:
                 stored is not None
                 and stored.email == creds.email
                 and stored.refresh_token not in (None, creds.refresh_token)
-                and not self._due(stored)
             ):
-                self._creds = stored
-                return stored
+                self._creds = creds = stored
+                if not self._due(stored):
+                    return stored
             response = yield RequestSpec(
                 "POST", "/api/auth/refresh", json={"refresh_token": creds.refresh_token}
             )

@@ -5,9 +5,10 @@ its secret is a small JSON document with the refresh token and the current acces
 command run within the access token's 15 minutes needs no refresh. Which email is logged in on
 which server is kept in ``client.json`` (``ClientConfig``).
 
-With no usable keyring backend (keyring's ``fail.Keyring``, or a chainer with no backends, or a
-backend that refuses to store), tokens go to ``credentials.json`` in the client's home with
-mode 0600, and the first write of that file warns once on stderr.
+With no usable keyring backend (keyring's ``fail.Keyring``, a chainer with no backends, a
+backend that refuses to store, or one that accepts and discards, like ``null.Keyring``: every
+write is read back), tokens go to ``credentials.json`` in the client's home with mode 0600,
+and the first write of that file warns once on stderr.
 """
 
 from __future__ import annotations
@@ -68,15 +69,9 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
-#: keyring's own variable naming its backend; it wins over keyring's config file and detection.
-_KEYRING_ENV = "PYTHON_KEYRING_BACKEND"
-_FAIL_BACKEND = "keyring.backends.fail.Keyring"
-
-
 def _usable_keyring() -> Any:
-    """The configured keyring backend, or None when it cannot store anything."""
-    if os.environ.get(_KEYRING_ENV) == _FAIL_BACKEND:
-        return None  # what keyring would answer, without importing it and its backends
+    """The configured keyring backend (keyring's own choice: ``PYTHON_KEYRING_BACKEND``, its
+    config file, detection), or None when it plainly cannot store anything."""
     try:
         import keyring
         from keyring.backends import chainer, fail
@@ -145,7 +140,7 @@ class CredentialStore:
             return {}
         return {k: v for k, v in data.items() if isinstance(v, str)}
 
-    def _write_file(self, entries: dict[str, str]) -> None:
+    def _write_file(self, entries: dict[str, str], why: str = "no usable OS keyring") -> None:
         if not entries:
             self.file.unlink(missing_ok=True)
             return
@@ -157,7 +152,7 @@ class CredentialStore:
             json.dump(entries, f, indent=2, sort_keys=True)
         if created:
             self._warn(
-                f"no usable OS keyring: your login is stored in {self.file} (readable only "
+                f"{why}: your login is stored in {self.file} (readable only "
                 "by you). Install a keyring backend to keep it there instead."
             )
 
@@ -185,13 +180,20 @@ class CredentialStore:
         if creds.from_env or creds.email is None:
             return
         key, secret = self._key(creds.email), creds.to_json()
-        stored = False
+        stored, why = False, "no usable OS keyring"
         if self.keyring is not None:
+            name = f"{type(self.keyring).__module__}.{type(self.keyring).__name__}"
             try:
                 self.keyring.set_password(SERVICE, key, secret)
-                stored = True
+                # read it back: some backends accept a secret and throw it away
+                stored = self.keyring.get_password(SERVICE, key) == secret
             except Exception:
-                self._backend = None  # refuses to store: use the file from now on
+                why = f"the OS keyring ({name}) refused to store your login"
+            else:
+                if not stored:
+                    why = f"the OS keyring ({name}) did not keep your login"
+            if not stored:
+                self._backend = None  # use the file from now on
         entries = self._file_entries()
         if stored:
             if key in entries:
@@ -199,7 +201,7 @@ class CredentialStore:
                 self._write_file(entries)
         else:
             entries[key] = secret
-            self._write_file(entries)
+            self._write_file(entries, why)
         self.config.set_current_email(self.server, creds.email)
 
     def current_email(self) -> str | None:

@@ -16,6 +16,8 @@ __all__ = [
     "AccountDelete",
     "EmailChange",
     "EmailVerify",
+    "ErrorBody",
+    "ErrorDetail",
     "ForgotPassword",
     "LoginRequest",
     "Message",
@@ -125,6 +127,23 @@ class TotpDisable(_In):
 
 class Message(BaseModel):
     message: str
+
+
+class ErrorDetail(BaseModel):
+    """What went wrong: a stable ``code``, a sentence to act on, and extras such as
+    ``field`` or ``required_tier``."""
+
+    model_config = ConfigDict(extra="allow")
+
+    code: str
+    message: str
+    request_id: str | None = None
+
+
+class ErrorBody(BaseModel):
+    """Every error answer of the API."""
+
+    error: ErrorDetail
 
 
 class UserPublic(BaseModel):

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import secrets
+import threading
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pyotp
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
@@ -27,12 +30,15 @@ from tradealerts.server.security import (
     is_common_password,
     new_code,
     new_refresh_token,
+    successor_token,
 )
 
 __all__ = [
     "CODE_MINUTES",
     "MAX_CODE_TRIES",
     "CodeResult",
+    "Rotation",
+    "add_sessions_listener",
     "audit",
     "check_code",
     "create_code",
@@ -41,10 +47,13 @@ __all__ = [
     "issue_refresh",
     "notify",
     "password_problem",
+    "remove_sessions_listener",
     "revoke_all_sessions",
+    "revoke_family",
     "rotate_refresh",
     "set_password",
     "set_tier",
+    "use_totp",
 ]
 
 CODE_MINUTES = 30
@@ -149,73 +158,186 @@ def check_code(s: Session, user: User, purpose: str, code: str, now: datetime) -
 
 
 def issue_refresh(
-    s: Session, user: User, now: datetime, remember: bool, family: str | None = None
-) -> tuple[str, datetime]:
-    token = new_refresh_token()
+    s: Session,
+    user: User,
+    now: datetime,
+    remember: bool,
+    family: str | None = None,
+    token: str | None = None,
+) -> tuple[str, datetime, str]:
+    """A new refresh token (random, or ``token``): (token, expiry, family = session id)."""
+    token = token or new_refresh_token()
     expires = now + (timedelta(days=30) if remember else timedelta(hours=24))
+    family = family or secrets.token_hex(16)
     s.add(
         RefreshToken(
             user_id=user.id,
             token_hash=hash_token(token),
-            family_id=family or secrets.token_hex(16),
+            family_id=family,
             expires_at=expires,
             created_at=now,
         )
     )
-    return token, expires
+    return token, expires, family
 
 
-def rotate_refresh(s: Session, token: str, now: datetime) -> tuple[User, str, datetime] | None:
-    """Swap a refresh token for a new one of the same family; reuse revokes the family."""
+@dataclass(frozen=True)
+class Rotation:
+    """A rotated refresh token: the new one, and when the pair was issued (a retry within
+    the grace window gets the pair issued then, so the same tokens come back)."""
+
+    user: User
+    token: str
+    expires: datetime
+    issued_at: datetime
+    session_id: str
+
+
+def rotate_refresh(
+    s: Session, key: str, token: str, now: datetime, grace: timedelta
+) -> Rotation | None:
+    """Swap a refresh token for its successor in the same family (session).
+
+    The same old token again within ``grace`` of its rotation gets the same successor (the
+    client lost the answer and retried: RFC 9700 4.14.2); later, or once the successor has
+    itself been used, it is a stolen copy coming back: the whole session ends."""
     row = s.scalar(select(RefreshToken).where(RefreshToken.token_hash == hash_token(token)))
     if row is None or row.revoked_at is not None or row.expires_at <= now:
         return None
-    if row.rotated_at is not None:
-        # an old token came back: someone else has it; end every session of this login
-        s.execute(
-            update(RefreshToken)
-            .where(RefreshToken.family_id == row.family_id)
-            .values(revoked_at=now)
-        )
-        return None
-    row.rotated_at = now
+    new = successor_token(key, token)
     user = s.get(User, row.user_id)
     if user is None:
         return None
-    remember = (row.expires_at - row.created_at) > timedelta(days=2)
-    new, expires = issue_refresh(s, user, now, remember, family=row.family_id)
-    return user, new, expires
+    if row.rotated_at is None:
+        # conditional, so two concurrent rotations of one token make one successor
+        claimed = s.execute(
+            update(RefreshToken)
+            .where(RefreshToken.id == row.id, RefreshToken.rotated_at.is_(None))
+            .values(rotated_at=now)
+        )
+        if claimed.rowcount == 1:  # type: ignore[attr-defined]
+            remember = (row.expires_at - row.created_at) > timedelta(days=2)
+            _, expires, _ = issue_refresh(s, user, now, remember, row.family_id, new)
+            return Rotation(user, new, expires, now, row.family_id)
+        s.refresh(row)  # another request rotated it meanwhile: its answer is ours too
+    rotated_at = row.rotated_at
+    if rotated_at is not None and now - rotated_at <= grace:
+        successor = s.scalar(select(RefreshToken).where(RefreshToken.token_hash == hash_token(new)))
+        if successor is not None and successor.rotated_at is None and successor.revoked_at is None:
+            return Rotation(user, new, successor.expires_at, rotated_at, row.family_id)
+    # an old token came back: someone else has it; end every session of this login
+    _end_sessions(s, [row.family_id], now)
+    return None
+
+
+def _end_sessions(s: Session, families: Iterable[str], now: datetime) -> None:
+    ended = set(families)
+    if not ended:
+        return
+    s.execute(
+        update(RefreshToken)
+        .where(RefreshToken.family_id.in_(ended), RefreshToken.revoked_at.is_(None))
+        .values(revoked_at=now)
+    )
+    pending: set[str] | None = s.info.get("ended_sessions")
+    if pending is None:
+        pending = s.info["ended_sessions"] = set()
+        # once each, and idempotent: listeners cannot be removed while the event runs
+        event.listen(s, "after_commit", _announce_ended, once=True)
+        event.listen(s, "after_rollback", _forget_ended, once=True)
+    pending |= ended
 
 
 def revoke_family(s: Session, token: str, now: datetime) -> None:
+    """End the session (family) a refresh token belongs to."""
     row = s.scalar(select(RefreshToken).where(RefreshToken.token_hash == hash_token(token)))
     if row is not None:
-        s.execute(
-            update(RefreshToken)
-            .where(RefreshToken.family_id == row.family_id)
-            .values(revoked_at=now)
-        )
+        _end_sessions(s, [row.family_id], now)
 
 
-def revoke_all_sessions(s: Session, user: User, now: datetime) -> None:
-    s.execute(
-        update(RefreshToken)
-        .where(RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None))
-        .values(revoked_at=now)
+def revoke_all_sessions(s: Session, user: User, now: datetime, keep: str | None = None) -> None:
+    """End every open session of ``user`` (but ``keep``, the caller's own, when given)."""
+    query = select(RefreshToken.family_id).where(
+        RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None)
     )
+    if keep is not None:
+        query = query.where(RefreshToken.family_id != keep)
+    _end_sessions(s, set(s.scalars(query)), now)
 
 
-def set_password(s: Session, user: User, password: str, now: datetime, how: str) -> None:
-    """Store a new password, end every session and tell the user (``how``: reset/changed)."""
+# Ended sessions are announced after their transaction commits, to whoever listens in this
+# process (the API's revocation set, which refuses their access tokens and tells other
+# processes through Redis).
+_sessions_listeners: list[Callable[[set[str]], None]] = []
+_listeners_lock = threading.Lock()
+
+
+def add_sessions_listener(listener: Callable[[set[str]], None]) -> None:
+    with _listeners_lock:
+        _sessions_listeners.append(listener)
+
+
+def remove_sessions_listener(listener: Callable[[set[str]], None]) -> None:
+    with _listeners_lock:
+        if listener in _sessions_listeners:
+            _sessions_listeners.remove(listener)
+
+
+def _announce_ended(s: Session) -> None:
+    ended: set[str] = s.info.pop("ended_sessions", set())
+    if not ended:
+        return
+    with _listeners_lock:
+        listeners = list(_sessions_listeners)
+    for listener in listeners:
+        listener(ended)
+
+
+def _forget_ended(s: Session) -> None:
+    s.info.pop("ended_sessions", None)
+
+
+def use_totp(s: Session, user: User, code: str, now: datetime) -> bool:
+    """Check a TOTP code (this, the previous or the next 30 s step) and spend it: a code,
+    or any code of an earlier step, is accepted once per user (RFC 6238 5.2)."""
+    if not user.totp_secret or not code.strip().isdigit():
+        return False
+    totp = pyotp.TOTP(user.totp_secret)
+    current = totp.timecode(now)
+    for step in (current - 1, current, current + 1):
+        if secrets.compare_digest(totp.generate_otp(step), code.strip()):
+            # conditional: two logins racing with one code cannot both win
+            spent = s.execute(
+                update(User)
+                .where(
+                    User.id == user.id,
+                    (User.totp_last_step.is_(None)) | (User.totp_last_step < step),
+                )
+                .values(totp_last_step=step)
+                .execution_options(synchronize_session=False)
+            )
+            if spent.rowcount != 1:  # type: ignore[attr-defined]
+                return False
+            user.totp_last_step = step
+            return True
+    return False
+
+
+def set_password(
+    s: Session, user: User, password: str, now: datetime, how: str, keep: str | None = None
+) -> None:
+    """Store a new password, end every session (but ``keep``, the caller's) and tell the
+    user (``how``: reset/changed)."""
     user.password_hash = hash_password(password)
     user.updated_at = now
-    revoke_all_sessions(s, user, now)
+    revoke_all_sessions(s, user, now, keep)
+    others = "every other session" if keep else "every session"
     notify(
         s,
         user,
         "password_changed",
         "Password changed",
-        f"Your password was {how}; every session was logged out.",
+        f"Your password was {how}; {others} was logged out.",
         now,
     )
 
@@ -281,5 +403,6 @@ def delete_user(s: Session, user: User) -> None:
     now = datetime.now(UTC)
     for alert_id in s.scalars(select(AlertRow.id).where(AlertRow.user_id == user.id)):
         s.add(AlertChange(alert_id=alert_id, created_at=now))
+    revoke_all_sessions(s, user, now)  # its access tokens stop at once, not within a second
     s.execute(delete(RefreshToken).where(RefreshToken.user_id == user.id))
     s.delete(user)

@@ -7,12 +7,15 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 
 from tradealerts import __version__
+from tradealerts.core.schemas import ErrorBody
+from tradealerts.server.alerts.guard import Resolver, WebhookGuard, system_resolver
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.api.deps import CallerCache
 from tradealerts.server.api.market import IndicatorsFastPath
@@ -25,6 +28,7 @@ from tradealerts.server.events import Bus
 from tradealerts.server.feeds import BarClose, FeedOptions, Tick, create_feed
 from tradealerts.server.mail import Mailer
 from tradealerts.server.quota import Quota
+from tradealerts.server.sessions import Revocations
 from tradealerts.server.settings import Settings
 from tradealerts.server.throttle import Throttle
 
@@ -89,10 +93,28 @@ def _publish_market(bus: Bus) -> Listener:
     return listener
 
 
-def _operation_ids(app: FastAPI) -> None:
-    for route in app.routes:
-        if isinstance(route, APIRoute):
-            route.operation_id = route.name
+def _error(description: str) -> dict[str, Any]:
+    return {"model": ErrorBody, "description": description}
+
+
+#: The error answers any route may give, documented once for all of them (the body is
+#: ``errors.error_response``'s).
+_ERRORS: dict[int | str, dict[str, Any]] = {
+    400: _error("malformed request (the body is not JSON)"),
+    401: _error("not logged in: no token, an expired one, or one of an ended session"),
+    403: _error("the tier or the role does not allow it (``required_tier`` says which does)"),
+    404: _error("no such resource (another user's is as unknown as a missing one)"),
+    409: _error("conflicts with the current state"),
+    429: _error("rate limited: see Retry-After"),
+    503: _error("a part the request needs (market data, billing) is not available"),
+}
+
+
+def _operation_id(route: APIRoute) -> str:
+    """Stable OpenAPI operation ids: the route function's name (``get_alert``), which the
+    OpenAPI links between operations name. (Set per route after inclusion, it no longer
+    reached the schema once FastAPI included routers lazily.)"""
+    return route.name
 
 
 def create_app(
@@ -100,8 +122,10 @@ def create_app(
     *,
     clock: Callable[[], datetime] = _utc_now,
     start_engine: bool = True,
+    resolver: Resolver = system_resolver,
 ) -> FastAPI:
-    """The API app for ``settings``. ``clock`` is injectable so tests can expire tokens."""
+    """The API app for ``settings``. ``clock`` is injectable so tests can expire tokens;
+    ``resolver`` (host, port -> addresses) is what the webhook guard resolves names with."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -111,6 +135,9 @@ def create_app(
         app.state.db_engine = engine
         app.state.sessions = make_sessionmaker(engine)
         app.state.signing_key = settings.signing_key()
+        await app.state.revocations.start(
+            app.state.sessions, clock, settings.revocation_sync_seconds
+        )
         app.state.mailer = Mailer(settings, app.state.sessions, clock)
         app.state.mailer.start()
         app.state.loop = asyncio.get_running_loop()
@@ -128,6 +155,7 @@ def create_app(
             )
             count = await asyncio.to_thread(runtime.load)
             log.info("alerts: %d active", count)
+            runtime.webhooks.guard = app.state.webhook_guard
             market.listeners.append(runtime.listener(market.market))
             runtime.backpressure(market)
             market.listeners.append(_publish_market(app.state.bus))
@@ -160,6 +188,7 @@ def create_app(
             if market is not None:
                 await market.stop()
             await app.state.mailer.stop()
+            await app.state.revocations.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -173,13 +202,20 @@ def create_app(
         # on every request, a third of the indicator fast path's time; nothing here exports
         # telemetry, so they are off.
         telemetry={"tracing": False, "metrics": False, "logs": False},
+        generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
     app.state.clock = clock
-    app.state.quota = Quota(settings.redis_url)
+    app.state.quota = Quota(settings.redis_url, settings.redis_prefix)
     app.state.throttle = Throttle(settings.redis_url)
     app.state.bus = Bus(settings.stream_queue_size)
-    app.state.callers = CallerCache(settings.caller_cache_seconds)
+    app.state.revocations = Revocations(
+        timedelta(minutes=settings.access_token_minutes),
+        settings.redis_url,
+        f"{settings.redis_prefix}:sessions-ended",
+    )
+    app.state.webhook_guard = WebhookGuard.from_settings(settings, resolver)
+    app.state.callers = CallerCache(settings.caller_cache_seconds, app.state.revocations)
     install_error_handlers(app)
     app.add_middleware(IndicatorsFastPath)  # inside the request id, like every route
     app.add_middleware(RequestIdMiddleware)
@@ -210,7 +246,6 @@ def create_app(
         admin,
         stream,
     ):
-        app.include_router(module.router, prefix="/api")
+        app.include_router(module.router, prefix="/api", responses=_ERRORS)
     app.include_router(pages.router)
-    _operation_ids(app)
     return app

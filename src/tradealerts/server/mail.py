@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradealerts.server.db.models import MailMessage
+from tradealerts.server.db.models import Delivery, MailMessage
 from tradealerts.server.settings import Settings
 
 __all__ = ["Mailer", "queue_mail", "templates"]
@@ -29,9 +29,20 @@ log = logging.getLogger("tradealerts.mail")
 _MAX_ATTEMPTS = 30
 
 
-def queue_mail(session: Session, to: str, subject: str, body: str, now: datetime) -> None:
-    """Queue a mail in ``session``'s transaction (a running server's worker sends it)."""
-    session.add(MailMessage(to=to, subject=subject, body=body, next_attempt_at=now, created_at=now))
+def queue_mail(
+    session: Session,
+    to: str,
+    subject: str,
+    body: str,
+    now: datetime,
+    delivery: Delivery | None = None,
+) -> None:
+    """Queue a mail in ``session``'s transaction (a running server's worker sends it).
+    ``delivery``: the alert delivery it carries, marked sent or failed when the mail is."""
+    mail = MailMessage(to=to, subject=subject, body=body, next_attempt_at=now, created_at=now)
+    if delivery is not None:
+        mail.delivery = delivery
+    session.add(mail)
 
 
 class Mailer:
@@ -95,18 +106,20 @@ class Mailer:
                     m.last_error = f"{type(exc).__name__}: {exc}"[:500]
                     delay = min(3600, 15 * 2 ** min(m.attempts, 8))
                     m.next_attempt_at = now + timedelta(seconds=delay)
+                    final = m.attempts >= _MAX_ATTEMPTS
                     log.warning(
-                        "mail %d to %s failed (%s); retry %d in %ds",
+                        "mail %d to %s failed (%s); %s",
                         m.id,
                         m.to,
                         m.last_error,
-                        m.attempts,
-                        delay,
+                        "given up" if final else f"retry {m.attempts} in {delay}s",
                     )
+                    _settle(s, m, now, "failed" if final else None)
                 else:
                     m.sent_at = now
                     m.attempts += 1
                     sent += 1
+                    _settle(s, m, now, "sent")
                 s.commit()
         return sent
 
@@ -131,6 +144,18 @@ class Mailer:
             return
         _smtp_send(self.settings.smtp_url.get_secret_value(), msg)
         log.info("mail %d to %s sent (%s)", m.id, m.to, m.subject)
+
+
+def _settle(s: Session, m: MailMessage, now: datetime, status: str | None) -> None:
+    """Carry a mail's try onto the alert delivery it belongs to (shown in the history)."""
+    if m.delivery_id is None:
+        return
+    d = s.get(Delivery, m.delivery_id)
+    if d is None:  # purged with its event
+        return
+    d.attempts, d.last_error = m.attempts, m.last_error if status != "sent" else None
+    if status is not None:
+        d.status, d.done_at = status, now
 
 
 def _smtp_send(url: str, msg: EmailMessage) -> None:

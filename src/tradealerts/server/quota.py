@@ -1,11 +1,13 @@
 """Hourly request quotas on data endpoints (60 FREE / 300 PRO), a moving window.
 
 With a Redis URL, ``limits``' moving window on Redis, so every API process shares one count
-per user. In the embedded default (one process), the same window in memory, here: the
-``limits`` memory storage starts a thread every 10 ms while requests flow (its expiry timer
-runs once and is re-armed by the next hit), and each start blocked the event loop until the
-thread ran; under load that and the library's per-call layers were a quarter of the event
-loop's time (py-spy, ``bench/bench_server.py``).
+per user and the counts outlive a restart. In the embedded default (one process), the same
+window in memory, here (a restart forgets the counts): the ``limits`` memory storage starts a
+thread every 10 ms while requests flow (its expiry timer runs once and is re-armed by the
+next hit), and each start blocked the event loop until the thread ran; under load that and
+the library's per-call layers were a quarter of the event loop's time (py-spy,
+``bench/bench_server.py``). Either way a hit is counted atomically (a lock in memory, a Lua
+script in Redis): 2 x Q parallel requests get exactly Q answers, the rest 429.
 """
 
 from __future__ import annotations
@@ -89,8 +91,12 @@ class MemoryWindow:
 class Quota:
     """Per-user hourly quota by tier."""
 
-    def __init__(self, redis_url: str | None = None) -> None:
-        self._limiter = MovingWindowRateLimiter(RedisStorage(redis_url)) if redis_url else None
+    def __init__(self, redis_url: str | None = None, prefix: str = "tradealerts") -> None:
+        self._limiter = (
+            MovingWindowRateLimiter(RedisStorage(redis_url, key_prefix=f"{prefix}:quota"))
+            if redis_url
+            else None
+        )
         self._memory = MemoryWindow()
 
     def hit(self, user_id: int | str, tier: Tier | str) -> QuotaResult:

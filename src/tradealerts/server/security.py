@@ -1,7 +1,13 @@
-"""Passwords (argon2id), access tokens (JWT, HS256 pinned), refresh tokens and mailed codes."""
+"""Passwords (argon2id), access tokens (JWT, HS256 pinned), refresh tokens and mailed codes.
+
+An access token names its session: ``sid`` is the id of the refresh-token family the login
+started, so ending that session (logout, password or 2FA change, reuse of a spent refresh
+token) can refuse the access tokens it issued before they expire.
+"""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import secrets
@@ -14,6 +20,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 __all__ = [
+    "AUDIENCE",
     "AccessClaims",
     "decode_access_token",
     "hash_password",
@@ -22,11 +29,15 @@ __all__ = [
     "issue_access_token",
     "new_code",
     "new_refresh_token",
+    "successor_token",
     "verify_password",
 ]
 
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 _ALGORITHM = "HS256"
+#: Who access tokens are for: this API (RFC 8725 3.9, a token minted for something else that
+#: happens to share the key is refused).
+AUDIENCE = "tradealerts-api"
 # A real hash to verify against when the email is unknown, so both paths cost the same.
 _DUMMY_HASH = _hasher.hash("not-a-real-password-0")
 _common: frozenset[str] | None = None
@@ -60,13 +71,20 @@ class AccessClaims(dict[str, Any]):
     def user_id(self) -> int:
         return int(self["sub"])
 
+    @property
+    def session_id(self) -> str:
+        return str(self["sid"])
+
 
 def issue_access_token(
-    key: str, user_id: int, tier: str, role: str, now: datetime, minutes: int
+    key: str, user_id: int, tier: str, role: str, now: datetime, minutes: int, session_id: str
 ) -> tuple[str, datetime]:
+    """A signed access token of ``session_id``; the same arguments give the same token."""
     exp = now + timedelta(minutes=minutes)
     claims = {
         "sub": str(user_id),
+        "sid": session_id,
+        "aud": AUDIENCE,
         "tier": tier,
         "role": role,
         "typ": "access",
@@ -81,15 +99,21 @@ class TokenError(Exception):
 
 
 def decode_access_token(key: str, token: str, now: datetime) -> AccessClaims:
-    """Verify signature (HS256 only: ``alg: none`` and others are refused) and expiry."""
+    """Verify signature (HS256 only: ``alg: none`` and others are refused), audience, kind
+    and expiry. Whether the token's session is still open is the caller's check."""
     try:
         claims = jwt.decode(
             token,
             key,
             algorithms=[_ALGORITHM],
+            audience=AUDIENCE,
             # expiry is checked below against the server's (injectable) clock; PyJWT would
             # check it, and the issue time, against the wall clock
-            options={"verify_exp": False, "verify_iat": False, "require": ["sub", "exp", "typ"]},
+            options={
+                "verify_exp": False,
+                "verify_iat": False,
+                "require": ["sub", "sid", "aud", "exp", "typ"],
+            },
         )
     except jwt.PyJWTError as exc:
         raise TokenError("invalid token") from exc
@@ -107,6 +131,14 @@ def hash_token(token: str) -> str:
 
 def new_refresh_token() -> str:
     return secrets.token_urlsafe(32)
+
+
+def successor_token(key: str, token: str) -> str:
+    """The refresh token that replaces ``token`` on rotation. Derived (HMAC with the server's
+    key), not random, so a retried rotation within the grace window can hand back the same
+    new token without the server ever storing one in the clear."""
+    mac = hmac.new(key.encode(), b"refresh-successor:" + token.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(mac.digest()).rstrip(b"=").decode()
 
 
 def new_code() -> str:

@@ -25,6 +25,8 @@ class Settings(BaseSettings):
     home: Path | None = Field(None, description="folder for data and config")
     database_url: str | None = Field(None, description="default: SQLite in the data folder")
     redis_url: str | None = None
+    #: the prefix of every Redis key and channel of this deployment (several can share one)
+    redis_prefix: str = "tradealerts"
     secret_key: SecretStr | None = Field(None, description="generated on first start if unset")
     smtp_url: SecretStr | None = Field(None, description="smtp://user:pass@host:port?starttls=1")
     mail_from: str = "tradealerts <noreply@tradealerts.local>"
@@ -49,11 +51,22 @@ class Settings(BaseSettings):
     stripe_webhook_secret: SecretStr | None = None
     stripe_price_id: str | None = None
     stripe_api_base: str | None = None
+    #: owner-approved webhook destinations that the SSRF guard would refuse: host names and
+    #: address ranges (CIDR), e.g. ``["hooks.internal", "10.20.0.0/16"]``; plain http is
+    #: then allowed to loopback ones
+    webhook_allowlist: list[str] = Field(default_factory=list)
+    #: shorthand: allow-list loopback and private ranges (never link-local or metadata)
     allow_private_webhooks: bool = False
     rate_limits_enabled: bool = True
     #: owner-only: accounts exempt from the hourly quota (benchmarks, monitoring)
     unlimited_emails: list[str] = Field(default_factory=list)
     access_token_minutes: int = 15
+    #: a refresh token used again this soon after its rotation gets the same new pair (a
+    #: client that lost the answer retries); later, reuse ends the session
+    refresh_grace_seconds: float = 30.0
+    #: how often each API process re-reads ended sessions from the database (Redis, when
+    #: set, tells it at once; this is the safety net and the path without Redis)
+    revocation_sync_seconds: float = 1.0
     #: how long a data request may use a cached copy of its user (tier, existence); a tier
     #: change made in this process applies at once, one made by another process within this
     caller_cache_seconds: float = 1.0

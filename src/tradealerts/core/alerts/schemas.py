@@ -261,14 +261,15 @@ class AlertList(BaseModel):
 
 
 class DeliveryPublic(BaseModel):
-    """One channel's delivery of a fired alert: queued/sent, retrying (pending), failed or
-    skipped, with the attempts made and the last error."""
+    """One channel's delivery of a fired alert: queued (email) or pending (webhook, retrying),
+    then sent, failed or skipped at ``done_at``, with the attempts made and the last error."""
 
     channel: str
     status: str
     attempts: int
     last_error: str | None = None
     response_status: int | None = None
+    done_at: datetime | None = None
 
 
 class AlertEventPublic(BaseModel):

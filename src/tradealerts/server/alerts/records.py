@@ -7,11 +7,9 @@ feed, so a change reaches the matcher whichever process made it.
 
 from __future__ import annotations
 
-import ipaddress
+import base64
 import secrets
-import socket
 from datetime import UTC, datetime
-from urllib.parse import urlsplit
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -24,6 +22,7 @@ from tradealerts.core.alerts import (
     merge_update,
 )
 from tradealerts.core.tiers import TIERS, AccessDenied, Tier, check_pair
+from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.alerts.model import Alert
 from tradealerts.server.db.models import AlertChange, AlertRow, User
 from tradealerts.server.errors import ApiError, Conflict, Invalid, NotFound
@@ -35,6 +34,7 @@ __all__ = [
     "apply_tier",
     "create_alert",
     "delete_alert",
+    "drop_webhook",
     "get_alert",
     "matcher_alert",
     "pause_alert",
@@ -118,36 +118,20 @@ def _check_room(s: Session, user: User, exclude: int | None = None) -> None:
         )
 
 
-def _blocked_address(host: str) -> str | None:
-    """Why ``host`` may not receive webhooks (a private, loopback or link-local address)."""
-    try:
-        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return f"{host} does not resolve"
-    for info in infos:
-        addr = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-        if not addr.is_global:
-            return f"{host} resolves to a private or loopback address ({addr})"
-    return None
-
-
-def webhook_refusal(url: str, allow_private: bool) -> str | None:
+def webhook_refusal(url: str, guard: WebhookGuard) -> str | None:
     """Why a webhook URL may not be called (SSRF guard), or None. Checked at creation and
     again before every delivery (a name can start resolving elsewhere)."""
-    if allow_private:
-        return None
-    host = urlsplit(url).hostname or ""
-    return _blocked_address(host)
+    return guard.refusal(url)
 
 
-def _check_spec(user: User, spec: AlertCreate, allow_private: bool) -> None:
+def _check_spec(user: User, spec: AlertCreate, guard: WebhookGuard) -> None:
     tier = Tier(user.tier)
     check_pair(tier, spec.symbol, spec.timeframe)
     url = spec.channels.webhook_url
     if url is not None:
         if tier != Tier.PRO:
             raise AccessDenied("Webhooks are a PRO feature; upgrade to PRO to use them.", Tier.PRO)
-        problem = webhook_refusal(url, allow_private)
+        problem = webhook_refusal(url, guard)
         if problem is not None:
             raise Invalid(
                 f"channels.webhook_url: {problem}; use a public https address.",
@@ -156,17 +140,33 @@ def _check_spec(user: User, spec: AlertCreate, allow_private: bool) -> None:
 
 
 def webhook_secret(s: Session, user: User, rotate: bool = False) -> str:
-    """The user's webhook signing secret, made on first use (or replaced when ``rotate``)."""
+    """The user's webhook signing secret, made on first use (or replaced when ``rotate``):
+    ``whsec_`` + base64 of 24 random bytes, the Standard Webhooks form."""
     if user.webhook_secret is None or rotate:
-        user.webhook_secret = "whsec_" + secrets.token_hex(24)
+        user.webhook_secret = "whsec_" + base64.b64encode(secrets.token_bytes(24)).decode()
     return user.webhook_secret
 
 
+def drop_webhook(s: Session, user_id: int, url: str, now: datetime) -> list[int]:
+    """Take ``url`` off every alert of the user that sends to it (the receiver answered 410
+    Gone); returns their ids. The alerts go on firing to their other channels."""
+    ids = []
+    for row in s.scalars(select(AlertRow).where(AlertRow.user_id == user_id)):
+        spec = spec_of(row)
+        if spec.channels.webhook_url != url:
+            continue
+        channels = spec.channels.model_copy(update={"webhook_url": None})
+        row.spec = spec.model_copy(update={"channels": channels}).model_dump(mode="json")
+        _changed(s, row, now)
+        ids.append(row.id)
+    return ids
+
+
 def create_alert(
-    s: Session, user: User, spec: AlertCreate, now: datetime, allow_private: bool
+    s: Session, user: User, spec: AlertCreate, now: datetime, guard: WebhookGuard
 ) -> AlertRow:
     """Store a new active alert after the tier, limit and webhook checks (caller commits)."""
-    _check_spec(user, spec, allow_private)
+    _check_spec(user, spec, guard)
     _check_room(s, user)
     if spec.channels.webhook_url is not None:
         webhook_secret(s, user)
@@ -201,7 +201,7 @@ def update_alert(
     row: AlertRow,
     update: AlertUpdate,
     now: datetime,
-    allow_private: bool,
+    guard: WebhookGuard,
 ) -> AlertRow:
     """Apply a partial change, validated as a whole; the status is kept."""
     spec = merge_update(spec_of(row), update, now=now, allow_insecure_loopback=True)
@@ -209,7 +209,7 @@ def update_alert(
         spec.symbol,
         spec.timeframe,
     ) != (row.symbol, row.timeframe):
-        _check_spec(user, spec, allow_private)
+        _check_spec(user, spec, guard)
     if spec.channels.webhook_url is not None:
         webhook_secret(s, user)
     row.spec = spec.model_dump(mode="json")
@@ -233,7 +233,7 @@ def pause_alert(s: Session, row: AlertRow, now: datetime) -> AlertRow:
 
 
 def resume_alert(
-    s: Session, user: User, row: AlertRow, now: datetime, allow_private: bool
+    s: Session, user: User, row: AlertRow, now: datetime, guard: WebhookGuard
 ) -> AlertRow:
     """Match again (also re-arms a triggered alert), if the tier allows it now."""
     if row.status == AlertStatus.active.value:
@@ -246,7 +246,7 @@ def resume_alert(
             code="alert_expired",
         )
     try:
-        _check_spec(user, spec, allow_private)
+        _check_spec(user, spec, guard)
     except AccessDenied as exc:
         if row.status_reason == REASON_TIER_DOWNGRADE:
             raise AccessDenied(

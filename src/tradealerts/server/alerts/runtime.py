@@ -531,7 +531,7 @@ class AlertRuntime:
                 .where(
                     Delivery.user_id == fired.user_id,
                     Delivery.channel == "email",
-                    Delivery.status == "queued",
+                    Delivery.status != "skipped",  # queued, sent or failed: each was a mail
                     Delivery.created_at > now - timedelta(hours=1),
                 )
             )
@@ -562,7 +562,7 @@ class AlertRuntime:
                     f"Level: {fired.level}\n"
                     f"Time: {_at(fired.time).isoformat().replace('+00:00', 'Z')}\n"
                 )
-                queue_mail(s, user.email, subject, body, now)
+                queue_mail(s, user.email, subject, body, now, delivery=delivery)
         s.add(delivery)
 
     def _record_changes(self, s: Session, changes: list[StatusChange], now: datetime) -> None:

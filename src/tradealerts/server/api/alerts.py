@@ -25,6 +25,7 @@ from tradealerts.core.alerts import (
 )
 from tradealerts.core.tiers import TIERS, Tier, normalize_symbol
 from tradealerts.server.alerts import records
+from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.api.deps import (
     Caller,
     ClockDep,
@@ -40,8 +41,9 @@ from tradealerts.server.events import event_json
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
 
-def _allow_private(request: Request) -> bool:
-    return bool(request.app.state.settings.allow_private_webhooks)
+def _guard(request: Request) -> WebhookGuard:
+    guard: WebhookGuard = request.app.state.webhook_guard
+    return guard
 
 
 def _tell_engine(request: Request, row: AlertRow | None, alert_id: int) -> None:
@@ -60,7 +62,24 @@ def _symbol_filter(symbol: str | None) -> str | None:
     return normalize_symbol(symbol) if symbol else None
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=AlertPublic)
+def _links(*operations: str) -> dict[int | str, dict[str, object]]:
+    """OpenAPI links from an answer's alert ``id`` to the operations that take it, so a
+    client generator (or a stateful test) knows what follows what."""
+    return {
+        op: {"operationId": op, "parameters": {"alert_id": "$response.body#/id"}}
+        for op in operations
+    }
+
+
+_FOLLOW = ("get_alert", "update_alert", "delete_alert", "pause_alert", "resume_alert")
+
+
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AlertPublic,
+    responses={201: {"description": "the new alert", "links": _links(*_FOLLOW)}},
+)
 def create_alert(
     body: AlertCreate, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> AlertPublic:
@@ -68,13 +87,15 @@ def create_alert(
     now = clock()
     try:
         spec = validate_alert(
-            body.model_dump(), now=now, allow_insecure_loopback=_allow_private(request)
+            body.model_dump(),
+            now=now,
+            allow_insecure_loopback=_guard(request).allows_plain_http_to_loopback(),
         )
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         ) from None
-    row = records.create_alert(s, user, spec, now, _allow_private(request))
+    row = records.create_alert(s, user, spec, now, _guard(request))
     s.commit()
     _tell_engine(request, row, row.id)
     return records.public(row)
@@ -113,6 +134,7 @@ def _history_item(ev: Event, deliveries: list[Delivery]) -> AlertEventPublic:
                 attempts=d.attempts,
                 last_error=d.last_error,
                 response_status=d.response_status,
+                done_at=d.done_at,
             )
             for d in deliveries
         ],
@@ -189,13 +211,21 @@ def alert_history(
     )
 
 
-@router.get("/{alert_id}", response_model=AlertPublic)
+@router.get(
+    "/{alert_id}",
+    response_model=AlertPublic,
+    responses={200: {"description": "the alert", "links": _links(*_FOLLOW[1:])}},
+)
 def get_alert(alert_id: RowId, user: DataQuota, s: SessionDep) -> AlertPublic:
     """One of the caller's alerts."""
     return records.public(records.get_alert(s, user.id, alert_id))
 
 
-@router.patch("/{alert_id}", response_model=AlertPublic)
+@router.patch(
+    "/{alert_id}",
+    response_model=AlertPublic,
+    responses={200: {"description": "the changed alert", "links": _links(*_FOLLOW)}},
+)
 def update_alert(
     alert_id: RowId,
     body: AlertUpdate,
@@ -207,7 +237,7 @@ def update_alert(
     """Change some fields; the alert is validated again as a whole."""
     row = records.get_alert(s, user.id, alert_id)
     try:
-        records.update_alert(s, user, row, body, clock(), _allow_private(request))
+        records.update_alert(s, user, row, body, clock(), _guard(request))
     except ValidationError as exc:
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
@@ -246,7 +276,7 @@ def resume_alert(
 ) -> AlertPublic:
     """Match again: a paused alert, or a triggered one re-armed, if the tier allows it."""
     row = records.get_alert(s, user.id, alert_id)
-    records.resume_alert(s, user, row, clock(), _allow_private(request))
+    records.resume_alert(s, user, row, clock(), _guard(request))
     s.commit()
     _tell_engine(request, row, row.id)
     return records.public(row)

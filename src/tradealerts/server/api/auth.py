@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Annotated
 from urllib.parse import urlencode
 
@@ -63,9 +63,16 @@ def _tokens(
     user: User,
     now: datetime,
     remember: bool,
-    refresh: tuple[str, datetime] | None = None,
+    rotation: accounts.Rotation | None = None,
 ) -> TokenPair:
+    """A login's (or a rotation's) token pair; the access token names the session."""
     settings = request.app.state.settings
+    if rotation is None:
+        token, refresh_expires, session_id = accounts.issue_refresh(s, user, now, remember)
+    else:
+        # a retried rotation is answered with the pair first issued for it, byte for byte
+        token, refresh_expires, session_id = rotation.token, rotation.expires, rotation.session_id
+        now = rotation.issued_at
     access, expires = issue_access_token(
         request.app.state.signing_key,
         user.id,
@@ -73,8 +80,8 @@ def _tokens(
         "admin" if user.is_admin else "user",
         now,
         settings.access_token_minutes,
+        session_id,
     )
-    token, refresh_expires = refresh or accounts.issue_refresh(s, user, now, remember)
     s.commit()
     return TokenPair(
         access_token=access,
@@ -179,11 +186,13 @@ def login(body: LoginRequest, request: Request, s: SessionDep, clock: ClockDep) 
                 "code from your authenticator as otp.",
                 code="otp_required",
             )
-        if not pyotp.TOTP(user.totp_secret or "").verify(
-            body.otp, valid_window=1, for_time=clock()
-        ):
+        if not accounts.use_totp(s, user, body.otp, clock()):
+            s.commit()
             throttle.login_failed(email, ip)
-            raise NotLoggedIn("The two-factor code is wrong.", code="invalid_otp")
+            raise NotLoggedIn(
+                "The two-factor code is wrong or was already used: wait for the next one.",
+                code="invalid_otp",
+            )
     if not user.email_verified:
         raise ApiError(
             "Verify your email first: enter the code from the mail, or ask for a new one.",
@@ -196,14 +205,18 @@ def login(body: LoginRequest, request: Request, s: SessionDep, clock: ClockDep) 
 
 @router.post("/refresh", response_model=TokenPair)
 def refresh(body: RefreshRequest, request: Request, s: SessionDep, clock: ClockDep) -> TokenPair:
-    """Swap a refresh token for a new pair. Each refresh token works once."""
+    """Swap a refresh token for a new pair. Each refresh token works once; sent again within
+    the grace window (30 s: the answer was lost), it gets the same pair again; later, its
+    reuse ends the session."""
     now = clock()
-    rotated = accounts.rotate_refresh(s, body.refresh_token, now)
+    grace = timedelta(seconds=request.app.state.settings.refresh_grace_seconds)
+    rotated = accounts.rotate_refresh(
+        s, request.app.state.signing_key, body.refresh_token, now, grace
+    )
     s.commit()
     if rotated is None:
         raise NotLoggedIn("This session has ended: log in again.", code="session_ended")
-    user, token, expires = rotated
-    return _tokens(request, s, user, now, False, refresh=(token, expires))
+    return _tokens(request, s, rotated.user, now, False, rotated)
 
 
 @router.post("/logout", status_code=204)
@@ -261,27 +274,39 @@ def totp_setup(user: CurrentUser, s: SessionDep) -> TotpSetup:
     return TotpSetup(secret=secret, otpauth_uri=uri)
 
 
+def _current_session(request: Request) -> str | None:
+    sid: str | None = getattr(request.state, "session_id", None)
+    return sid
+
+
 @router.post("/2fa/enable", response_model=Message)
-def totp_enable(body: TotpCode, user: CurrentUser, s: SessionDep, clock: ClockDep) -> Message:
-    """Turn 2FA on with a valid code from the authenticator."""
+def totp_enable(
+    body: TotpCode, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> Message:
+    """Turn 2FA on with a valid code from the authenticator; other sessions are logged out."""
     if not user.totp_secret:
         raise ApiError("Call /api/auth/2fa/setup first.", status=409, code="totp_not_set_up")
-    if not pyotp.TOTP(user.totp_secret).verify(body.code, valid_window=1, for_time=clock()):
+    now = clock()
+    if not accounts.use_totp(s, user, body.code, now):
         raise Invalid("code: the two-factor code is wrong.", field="code", code="invalid_otp")
     user.totp_enabled = True
+    accounts.revoke_all_sessions(s, user, now, keep=_current_session(request))
     s.commit()
-    return Message(message="Two-factor authentication is on.")
+    return Message(message="Two-factor authentication is on; other sessions were logged out.")
 
 
 @router.post("/2fa/disable", response_model=Message)
-def totp_disable(body: TotpDisable, user: CurrentUser, s: SessionDep, clock: ClockDep) -> Message:
-    """Turn 2FA off (password and a current code required)."""
+def totp_disable(
+    body: TotpDisable, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> Message:
+    """Turn 2FA off (password and a current code required); other sessions are logged out."""
     if not verify_password(user.password_hash, body.password):
         raise Invalid("password: the password is wrong.", field="password")
-    if not user.totp_enabled or not pyotp.TOTP(user.totp_secret or "").verify(
-        body.code, valid_window=1, for_time=clock()
-    ):
+    now = clock()
+    if not user.totp_enabled or not accounts.use_totp(s, user, body.code, now):
+        s.commit()  # a spent code stays spent
         raise Invalid("code: the two-factor code is wrong.", field="code", code="invalid_otp")
     user.totp_enabled, user.totp_secret = False, None
+    accounts.revoke_all_sessions(s, user, now, keep=_current_session(request))
     s.commit()
-    return Message(message="Two-factor authentication is off.")
+    return Message(message="Two-factor authentication is off; other sessions were logged out.")

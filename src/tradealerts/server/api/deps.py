@@ -17,6 +17,7 @@ from tradealerts.server.accounts import users_generation
 from tradealerts.server.db.models import User
 from tradealerts.server.errors import Forbidden, NotLoggedIn, TooManyRequests
 from tradealerts.server.security import TokenError, decode_access_token
+from tradealerts.server.sessions import Revocations
 from tradealerts.server.settings import Settings
 
 __all__ = [
@@ -67,12 +68,21 @@ def _claims(request: Request, creds: HTTPAuthorizationCredentials | None, now: d
         raise NotLoggedIn("Log in first: send 'Authorization: Bearer <access token>'.")
     try:
         cache: CallerCache = request.app.state.callers
-        return cache.user_id(request.app.state.signing_key, creds.credentials, now)
+        user_id, request.state.session_id = cache.session(
+            request.app.state.signing_key, creds.credentials, now
+        )
+        return user_id
     except TokenError as exc:
         if str(exc) == "expired":
             raise NotLoggedIn(
                 "Your session has expired: refresh the token or log in again.",
                 code="token_expired",
+            ) from None
+        if str(exc) == "ended":
+            raise NotLoggedIn(
+                "This session has ended (logged out, or the password or two-factor "
+                "settings changed): log in again.",
+                code="session_ended",
             ) from None
         raise NotLoggedIn("The access token is not valid: log in again.") from None
 
@@ -116,26 +126,39 @@ class CallerCache:
     """Verified tokens and short-lived user snapshots, so a data request costs no thread
     hop and no query. A snapshot lives ``ttl`` seconds and is dropped at once when this
     process commits a tier change or a deletion; a change made by another process (the
-    owner's CLI) shows within ``ttl``."""
+    owner's CLI) shows within ``ttl``. A token is checked against the ended sessions on
+    every use, cached or not."""
 
-    def __init__(self, ttl: float, size: int = 10_000) -> None:
+    def __init__(self, ttl: float, revocations: Revocations, size: int = 10_000) -> None:
         self.ttl = ttl
         self.size = size
-        self._tokens: dict[str, tuple[int, float]] = {}  # token -> (user id, exp)
+        self.revocations = revocations
+        self._tokens: dict[str, tuple[int, float, str]] = {}  # token -> (user id, exp, sid)
         self._users: dict[int, tuple[float, int, Caller]] = {}
         self._generation = users_generation()
 
-    def user_id(self, key: str, token: str, now: datetime) -> int:
-        """The user id of a verified, unexpired access token (``TokenError`` otherwise)."""
+    def session(self, key: str, token: str, now: datetime) -> tuple[int, str]:
+        """(user id, session id) of a verified, unexpired access token of an open session
+        (``TokenError`` "expired", "ended" or why it is invalid otherwise)."""
         hit = self._tokens.get(token)
         if hit is None:
             claims = decode_access_token(key, token, now)
             if len(self._tokens) >= self.size:
                 self._tokens.clear()
-            hit = self._tokens[token] = (claims.user_id, float(claims["exp"]))
+            hit = self._tokens[token] = (
+                claims.user_id,
+                float(claims["exp"]),
+                claims.session_id,
+            )
         elif hit[1] <= now.timestamp():
             raise TokenError("expired")
-        return hit[0]
+        if self.revocations.is_ended(hit[2]):
+            raise TokenError("ended")
+        return hit[0], hit[2]
+
+    def user_id(self, key: str, token: str, now: datetime) -> int:
+        """The user id of a verified, unexpired access token of an open session."""
+        return self.session(key, token, now)[0]
 
     def get(self, user_id: int) -> Caller | None:
         generation = users_generation()

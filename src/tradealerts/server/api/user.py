@@ -143,14 +143,15 @@ def confirm_email(
 
 @router.post("/password", response_model=Message)
 def change_password(
-    body: PasswordChange, user: CurrentUser, s: SessionDep, clock: ClockDep
+    body: PasswordChange, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> Message:
     """Change the password (the current one is required); other sessions are logged out."""
     _check_password(user, body.current_password, "current_password")
     problem = accounts.password_problem(body.new_password)
     if problem:
         raise Invalid(f"new_password: the password {problem}.", field="new_password")
-    accounts.set_password(s, user, body.new_password, clock(), "changed")
+    keep = getattr(request.state, "session_id", None)  # this session goes on
+    accounts.set_password(s, user, body.new_password, clock(), "changed", keep)
     s.commit()
     return Message(message="Password changed. Log in again on your other devices.")
 
@@ -208,7 +209,7 @@ def export(user: CurrentUser, s: SessionDep) -> dict[str, Any]:
 @router.get("/webhook-secret", response_model=WebhookSecret)
 def get_webhook_secret(user: CurrentUser, s: SessionDep) -> WebhookSecret:
     """The secret that signs your webhooks (made on first use): check each body's
-    X-Tradealerts-Signature against HMAC-SHA256(secret, body)."""
+    the Standard Webhooks headers with it (``webhook-signature``; see docs/api.md)."""
     secret = records.webhook_secret(s, user)
     s.commit()
     return WebhookSecret(secret=secret, header=SIGNATURE_HEADER)

@@ -30,7 +30,22 @@ def list_watchlist(user: DataQuota, s: SessionDep) -> list[WatchlistItemPublic]:
     return [_public(r) for r in rows]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=WatchlistItemPublic)
+@router.post(
+    "",
+    status_code=status.HTTP_201_CREATED,
+    response_model=WatchlistItemPublic,
+    responses={
+        201: {
+            "description": "the new item",
+            "links": {
+                "remove_watchlist": {
+                    "operationId": "remove_watchlist",
+                    "parameters": {"item_id": "$response.body#/id"},
+                }
+            },
+        }
+    },
+)
 def add_watchlist(
     body: WatchlistCreate, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> WatchlistItemPublic:

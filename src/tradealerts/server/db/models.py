@@ -55,7 +55,9 @@ class User(Base):
     marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
-    #: Signs this user's webhook bodies (X-Tradealerts-Signature); made on first use.
+    #: The 30 s step of the last TOTP code accepted: that code and older ones are refused.
+    totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: Signs this user's webhooks (Standard Webhooks, ``whsec_`` + base64); made on first use.
     webhook_secret: Mapped[str | None] = mapped_column(String(64), default=None)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -156,7 +158,14 @@ class MailMessage(Base):
     next_attempt_at: Mapped[datetime]
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
+    #: The alert delivery this mail carries (its row is marked sent or failed with the mail).
+    delivery_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     created_at: Mapped[datetime]
+
+    # no foreign key: retention purges deliveries with their events, the mail row may stay
+    delivery: Mapped[Delivery | None] = relationship(
+        primaryjoin="foreign(MailMessage.delivery_id) == Delivery.id"
+    )
 
 
 class Event(Base):

@@ -1,0 +1,118 @@
+"""Hourly quotas are exact under load: 2 x Q parallel requests to a running server get exactly Q
+answers and Q refusals with Retry-After, in memory and in Redis; Redis counts outlive a
+restart. And a tier change made by the owner's command in another process applies within
+the documented second."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from tests.server.serverkit import Running, register_and_login
+
+EXE = Path(sys.executable).parent / "tradealerts-server"  # the owner's console script
+REDIS_URL = os.environ.get("TRADEALERTS_TEST_REDIS_URL")
+Q = 60  # FREE requests per hour
+URL = "/api/indicators/EURUSD/H1?bars=5"  # the fast path, and the route when it declines
+
+
+def storages() -> list[Any]:
+    return [
+        pytest.param({}, id="memory"),
+        pytest.param(
+            {"redis_url": REDIS_URL},
+            id="redis",
+            marks=pytest.mark.skipif(not REDIS_URL, reason="TRADEALERTS_TEST_REDIS_URL unset"),
+        ),
+    ]
+
+
+def burst(srv: Running, token: str, n: int) -> list[httpx.Response]:
+    with (
+        httpx.Client(
+            base_url=srv.url,
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+            limits=httpx.Limits(max_connections=16),
+        ) as c,
+        ThreadPoolExecutor(16) as pool,
+    ):
+        return list(pool.map(lambda _: c.get(URL), range(n)))
+
+
+@pytest.mark.parametrize("storage", storages())
+def test_2q_parallel_requests_get_exactly_q_answers(make_server: Any, storage: dict) -> None:
+    srv = make_server(redis_prefix=f"test-{secrets.token_hex(6)}", **storage)
+    token = register_and_login(srv, "burst@example.com")["access_token"]
+    answers = burst(srv, token, 2 * Q)
+    codes = sorted(r.status_code for r in answers)
+    assert codes == [200] * Q + [429] * Q
+    for r in answers:
+        assert r.headers["x-ratelimit-limit"] == str(Q)
+        if r.status_code == 429:
+            assert 3500 <= int(r.headers["retry-after"]) <= 3601
+            assert r.headers["x-ratelimit-remaining"] == "0"
+            assert r.json()["error"]["code"] == "rate_limited"
+    # every answer counted once: the remaining counts of the answers are 0 .. Q-1, each once
+    left = sorted(int(r.headers["x-ratelimit-remaining"]) for r in answers if r.status_code == 200)
+    assert left == list(range(Q))
+    assert any(r.headers.get("server-timing") for r in answers)  # the fast path took part
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="TRADEALERTS_TEST_REDIS_URL is not set")
+def test_redis_counts_outlive_a_restart(make_server: Any) -> None:
+    prefix = f"test-{secrets.token_hex(6)}"
+    first = make_server(redis_url=REDIS_URL, redis_prefix=prefix)
+    token = register_and_login(first, "restart@example.com")["access_token"]
+    assert all(r.status_code == 200 for r in burst(first, token, 10))
+    first.stop()
+    # a new process on the same database and Redis (the test's clock: the token is valid)
+    second = make_server(redis_url=REDIS_URL, redis_prefix=prefix, port=first.settings.port)
+    r = second.client(token).get(URL)
+    assert r.status_code == 200 and r.headers["x-ratelimit-remaining"] == str(Q - 11)
+
+
+def test_memory_counts_start_over_after_a_restart(make_server: Any) -> None:
+    """The embedded default keeps counts in the process (documented)."""
+    first = make_server()
+    token = register_and_login(first, "mem@example.com")["access_token"]
+    burst(first, token, 5)
+    first.stop()
+    second = make_server(port=first.settings.port)
+    r = second.client(token).get(URL)
+    assert r.headers["x-ratelimit-remaining"] == str(Q - 1)
+
+
+def test_a_tier_change_by_the_owners_command_applies_within_a_second(make_server: Any) -> None:
+    srv = make_server()
+    c = srv.client(register_and_login(srv, "owner-made@example.com")["access_token"])
+    pro_only = "/api/indicators/GBPUSD/H1?bars=5"
+    for _ in range(2):  # the caller is cached in the server now, as FREE
+        assert c.get(pro_only).status_code == 403
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEALERTS_")}
+    env.update(
+        TRADEALERTS_HOME=str(srv.settings.home),
+        TRADEALERTS_DATABASE_URL=srv.settings.db_url,
+        TRADEALERTS_SECRET_KEY="test-secret-key-0123456789abcdef",
+    )
+    done = subprocess.run(
+        [str(EXE), "admin", "set-tier", "owner-made@example.com", "PRO"],
+        env=env, capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    changed = time.monotonic()
+    while (r := c.get(pro_only)).status_code != 200:
+        assert r.status_code == 403
+        assert time.monotonic() - changed < 3, "the tier change did not apply"
+        time.sleep(0.02)
+    took = time.monotonic() - changed
+    assert took <= srv.settings.caller_cache_seconds + 0.25, took
+    assert c.get("/api/symbols").headers["x-ratelimit-limit"] == "300"
