@@ -158,3 +158,19 @@ def test_without_last_event_id_the_stream_starts_live(make_server) -> None:
     with open_stream(srv, token, **{"Last-Event-ID": "0"}) as r:
         sse = SSE(r)
         assert [int(sse.until("alert")["id"]) for _ in range(2)] == [before, now]
+
+
+def test_a_stream_ends_when_its_session_does(make_server) -> None:
+    """Logout ends an open stream within a heartbeat (its token would stream until expiry)."""
+    srv = make_server(stream_heartbeat_seconds=0.2)
+    tokens = register_and_login(srv, "out@example.com")
+    with open_stream(srv, tokens["access_token"]) as r:
+        sse = SSE(r)
+        assert sse.frame() == {"retry": "3000"}
+        assert sse.frame() == {"comment": "heartbeat"}
+        out = srv.client().post("/api/auth/logout", json={"refresh_token": tokens["refresh_token"]})
+        assert out.status_code == 204
+        f = sse.until("reauth", limit=20)
+        assert "session ended" in f["data"]["message"]
+        with pytest.raises(EOFError):
+            sse.frame()

@@ -84,7 +84,9 @@ async def stream(
     state = request.app.state
     if creds is None:  # CurrentUser has already refused this; keeps the type checker honest
         raise Invalid("Send the access token as a bearer token.")
-    expires = float(decode_access_token(state.signing_key, creds.credentials, state.clock())["exp"])
+    claims = decode_access_token(state.signing_key, creds.credentials, state.clock())
+    expires, session_id = float(claims["exp"]), str(claims.get("sid", ""))
+    revocations = state.revocations
     bus: Bus = state.bus
     sub = bus.subscribe(user.id, pairs)  # before reading the log: nothing slips in between
     heartbeat = float(state.settings.stream_heartbeat_seconds)
@@ -163,6 +165,15 @@ async def stream(
                         "reauth",
                         {
                             "message": "Your access token expired; reconnect with a fresh one.",
+                            "last_event_id": last,
+                        },
+                    )
+                    return
+                if revocations.is_ended(session_id):  # logout, password change: within a beat
+                    yield sse_frame(
+                        "reauth",
+                        {
+                            "message": "Your session ended; log in again to reconnect.",
                             "last_event_id": last,
                         },
                     )
