@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from tests.cli.conftest import Cli, _serve, make_home
-from tests.server.cutproxy import CutProxy
+from tests.faultproxy import Fault, FaultProxy
 from tests.server.serverkit import Running, register_and_login
 
 from tradealerts.client import Client, NotLoggedIn
@@ -50,16 +50,16 @@ def test_cli_processes_refreshing_at_once_stay_logged_in(shared: Cli) -> None:
 
 
 def test_a_refresh_cut_mid_answer_does_not_log_out(behind: Running, tmp_path: Path) -> None:
-    proxy = CutProxy(behind.settings.port)
+    proxy = FaultProxy(behind.settings.port).start()
     make_home(tmp_path)
     person = Cli(behind, tmp_path, f"cut-{tmp_path.name}@example.com")
     via = {"TRADEALERTS_SERVER": proxy.url}  # every command goes through the proxy
     try:
         register_and_login(behind, person.email, person.password)
         person.login(**via)
-        proxy.cut_next(after=0)  # the command's first connection: its refresh
+        proxy.set_plan([Fault(cut_at=0)])  # the command's first connection: its refresh
         r = person.run("whoami", **via)
-        assert r.returncode == 1 and proxy.cuts == 1, (r.returncode, r.stderr)
+        assert r.returncode == 1 and proxy.faults_applied["cut"] == 1, (r.returncode, r.stderr)
         # the next command retries the same refresh token: the same new pair comes back
         r = person.run("whoami", "--json", **via)
         assert r.returncode == 0, r.stderr

@@ -13,7 +13,7 @@ import httpx
 import jwt
 import pyotp
 import pytest
-from tests.server.cutproxy import CutProxy
+from tests.faultproxy import Fault, FaultProxy
 from tests.server.serverkit import PW, Running, register_and_login
 
 from tradealerts.server.security import AUDIENCE
@@ -157,13 +157,13 @@ def test_concurrent_refreshes_of_one_token_all_get_one_pair(server: Running) -> 
 
 def test_a_refresh_cut_mid_answer_can_be_retried(server: Running) -> None:
     tokens = register_and_login(server, "cut@example.com")
-    proxy = CutProxy(server.settings.port)
+    proxy = FaultProxy(server.settings.port).start()
     try:
         for after in (0, 40):  # nothing of the answer arrives, then only part of its head
-            proxy.cut_next(after=after)
+            proxy.set_plan([Fault(cut_at=after)])
             with httpx.Client(base_url=proxy.url, timeout=10) as c, pytest.raises(httpx.HTTPError):
                 c.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]}).json()
-        assert proxy.cuts == 2
+        assert proxy.faults_applied["cut"] == 2
         with httpx.Client(base_url=proxy.url, timeout=10) as c:
             r = c.post("/api/auth/refresh", json={"refresh_token": tokens["refresh_token"]})
         assert r.status_code == 200, r.text
