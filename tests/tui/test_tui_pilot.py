@@ -204,3 +204,122 @@ async def test_a_session_ended_on_the_server_goes_back_to_login(make_app, person
         await pilot.press("r")  # a request: 401, the refresh refused
         await until(pilot, lambda: isinstance(app.screen, LoginScreen), what="the login screen")
         assert app.store.connection == "logged out"
+
+
+async def test_an_alert_on_a_chart_line_from_enter(running, person: Person):
+    from tradealerts.tui.screens.chart import ChartScreen, LinesTable
+    from tradealerts.tui.screens.line import LineScreen
+
+    app = running.app
+    await running.press("C")
+    await until(running, lambda: isinstance(app.screen, ChartScreen))
+    table = app.screen.query_one(LinesTable)
+    await until(running, lambda: table.row_count > 0, what="the chart's lines")
+    line = table.lines[table.cursor_row]
+    await running.press("enter")
+    screen = await until(running, lambda: app.screen if isinstance(app.screen, LineScreen)
+                         else None, what="the line's screen")  # fmt: skip
+    info = str(screen.query_one("#line-info").render())
+    assert line["id"] in info and "origin" in info
+    await running.click("#create")
+    await until(running, lambda: isinstance(app.screen, ChartScreen))
+    async with AsyncClient(person.server.url) as c:
+        items = (await c.run(endpoints.alerts())).items
+    kind = "line_break" if line["shape"] == "horizontal" else "trendline_break"
+    assert [(a.line_id, a.condition.value) for a in items] == [(line["id"], kind)]
+
+
+async def test_every_binding_shown_by_help_exists_and_does_what_it_says(running, person):
+    from textual.command import CommandPalette
+
+    from tradealerts.tui.screens.help import HelpScreen
+    from tradealerts.tui.screens.jump import JumpScreen
+
+    app = running.app
+    store = app.store
+    await running.press("question_mark")
+    help_screen = await until(running, lambda: app.screen if isinstance(app.screen, HelpScreen)
+                              else None)  # fmt: skip
+    shown = list(help_screen.shown)
+    table = help_screen.query_one(DataTable)
+    assert table.row_count == len(shown) >= 20
+    await running.press("escape")
+    await until(running, lambda: isinstance(app.screen, DashboardScreen))
+    dashboard = app.screen
+    active = dashboard.active_bindings
+
+    async def press(key: str) -> None:
+        await running.press(key)
+        await running.pause(0.15)
+
+    checked = set()
+    for keys, label, _action in shown:
+        for key in keys.split(" / "):
+            assert key in active, (key, label)
+        key = keys.split(" / ")[0]
+        chart = store.chart
+        if label.startswith("Timeframe "):
+            tf = label.split()[-1]
+            await press(key)
+            if store.lock("EURUSD", tf) is None:
+                assert chart.timeframe == tf, label
+            else:
+                assert chart.timeframe != tf and any(f"EURUSD {tf} needs" in t
+                                                      for t in toasts(app)), label  # fmt: skip
+            await press("4")  # back to H1
+        elif label in ("Pan back", "Pan forward"):
+            await press("left")
+            before = chart.offset
+            await press(key)
+            assert chart.offset != before, label
+        elif label in ("Zoom in", "Zoom out"):
+            chart.count = 0
+            await press(key)
+            shown_bars = app.screen.query_one(ChartView).visible_bars()
+            assert (shown_bars < 57) if label == "Zoom in" else (shown_bars > 57), label
+            chart.count = 0
+        elif label in ("Lines", "Fractals"):
+            attr = label.lower()
+            before = getattr(chart, attr)
+            await press(key)
+            assert getattr(chart, attr) is not before, label
+        elif label == "Watch pair":
+            await press(key)
+            await until(running, lambda: [(w.symbol, w.timeframe) for w in store.watchlist]
+                        == [("EURUSD", "H1")])  # fmt: skip
+        elif label == "Unwatch":
+            dashboard.query_one(Watchlist).focus()
+            await press(key)
+            await until(running, lambda: store.watchlist == [])
+        elif label == "Next pane":
+            before = app.focused
+            await press(key)
+            assert app.focused is not before
+        elif label == "Help":
+            await press(key)
+            assert isinstance(app.screen, HelpScreen)
+            await press("escape")
+        elif label == "Symbol":
+            await press(key)
+            assert isinstance(app.screen, JumpScreen)
+            await running.press(*"xau", "enter")
+            await until(running, lambda: store.chart.symbol == "XAUUSD")
+            await press("slash")
+            await running.press(*"eurusd", "enter")
+            await until(running, lambda: store.chart.symbol == "EURUSD")
+        elif label == "Command palette":
+            await press(key)
+            assert isinstance(app.screen, CommandPalette)
+            await press("escape")
+        elif label in ("Dashboard", "Chart", "Alerts", "History", "Notifications", "Account"):
+            await press(key)
+            assert app.current_mode == label.lower(), label
+            await press("D")
+        elif label == "Quit":
+            continue  # last, below
+        else:
+            raise AssertionError(f"no check for {label!r}: add one")
+        checked.add(label)
+        assert isinstance(app.screen, DashboardScreen), label
+    await press("q")
+    assert app._exit_renderables is not None or not app.is_running

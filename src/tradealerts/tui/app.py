@@ -30,6 +30,7 @@ from textual.binding import Binding, BindingType
 from textual.signal import Signal
 
 from tradealerts.client import ApiError, AsyncClient, Call, NotLoggedIn, Unreachable, endpoints
+from tradealerts.tui.base import spawn
 from tradealerts.tui.errors import Handled, log, log_file
 from tradealerts.tui.store import CHART_BARS, SPARK_BARS, Store
 
@@ -106,7 +107,7 @@ class TradeAlertsApp(App[None]):
 
     def start_session(self) -> None:
         self.store.connection = "connecting"
-        self.run_worker(self._load(), group="load", exclusive=True, exit_on_error=False)
+        spawn(self, self._load, group="load", exclusive=True)
 
     async def _load(self) -> None:
         s = self.store
@@ -241,7 +242,7 @@ class TradeAlertsApp(App[None]):
         before = s.stream_pairs()
         s.chart.symbol, s.chart.timeframe, s.chart.offset = symbol, timeframe, 0
         self.publish("chart")
-        self.run_worker(self._fetch_chart_quietly(), group="chart", exclusive=True)
+        spawn(self, self._fetch_chart_quietly, group="chart", exclusive=True)
         if s.stream_pairs() != before:
             self.restart_stream()
         return True
@@ -252,7 +253,7 @@ class TradeAlertsApp(App[None]):
 
     # -- the stream ------------------------------------------------------------------------
     def restart_stream(self) -> None:
-        self.run_worker(self._stream(), group="stream", exclusive=True, exit_on_error=False)
+        spawn(self, self._stream, group="stream", exclusive=True)
 
     async def _stream(self) -> None:
         """One stream for the session; reconnects with back-off and ``Last-Event-ID``."""
@@ -321,15 +322,15 @@ class TradeAlertsApp(App[None]):
                     s.chart.symbol,
                     s.chart.timeframe,
                 ):  # the lines may have changed: the payload is re-read once per closed bar
-                    self.run_worker(self._fetch_chart_quietly(), group="chart", exclusive=True)
+                    spawn(self, self._fetch_chart_quietly, group="chart", exclusive=True)
         elif kind == "alert" and isinstance(data, dict) and event_id and event_id.isdigit():
             if s.apply_alert(int(event_id), data):
                 self._announce(data)
                 self.publish("feed")
-                self.run_worker(self._reload_alerts(), group="alerts", exclusive=True)
+                spawn(self, self._reload_alerts, group="alerts", exclusive=True)
         elif kind == "tier":
             self.say(f"Your plan is now {data.get('tier', '?')}.", title="Plan changed")
-            self.run_worker(self._tier_changed(), group="load", exclusive=True)
+            spawn(self, self._tier_changed, group="load", exclusive=True)
         elif kind == "gap" and isinstance(data, dict):
             self.say(str(data.get("message", "")), severity="warning", timeout=10)
 

@@ -14,7 +14,7 @@ from textual.widgets import Button, Footer, Input, Label, Static
 
 from tradealerts.client import endpoints
 from tradealerts.core.schemas import THEMES, PreferencesUpdate
-from tradealerts.tui.base import ta
+from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.widgets.status_bar import StatusBar
 
@@ -46,7 +46,7 @@ class AccountScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.run_worker(self.action_reload(), exit_on_error=False)
+        spawn(self, self.action_reload)
 
     async def action_reload(self) -> None:
         app = ta(self)

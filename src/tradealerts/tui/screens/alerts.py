@@ -5,6 +5,7 @@ pause/resume, ``d`` delete (confirmed), ``h`` the selected alert's history."""
 from __future__ import annotations
 
 import contextlib
+from functools import partial
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -15,7 +16,7 @@ from textual.widgets import DataTable, Footer, Label
 
 from tradealerts.client import endpoints
 from tradealerts.core.alerts import VALUE_FIELDS
-from tradealerts.tui.base import ta
+from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.widgets.status_bar import StatusBar
 
@@ -127,11 +128,11 @@ class AlertsScreen(Screen[None]):
 
     def _saved_new(self, alert: Any) -> None:
         if alert is not None:
-            self.run_worker(self._send(endpoints.alert_create(alert), "created"))
+            spawn(self, partial(self._send, endpoints.alert_create(alert), "created"))
 
     def _saved_edit(self, alert_id: int, update: Any) -> None:
         if update is not None:
-            self.run_worker(self._send(endpoints.alert_update(alert_id, update), "updated"))
+            spawn(self, partial(self._send, endpoints.alert_update(alert_id, update), "updated"))
 
     async def _send(self, call: Any, done: str) -> None:
         try:
@@ -158,7 +159,7 @@ class AlertsScreen(Screen[None]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_worker(self._delete(alert.id))
+                spawn(self, partial(self._delete, alert.id))
 
         question = f"Delete alert #{alert.id} ({alert.symbol} {alert.condition.value})?"
         ta(self).push_screen(ConfirmScreen(question), answered)

@@ -4,6 +4,7 @@ offers an alert on that very line."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any
 
 from rich.text import Text
@@ -13,7 +14,7 @@ from textual.widgets import DataTable, Footer
 
 from tradealerts.client import endpoints
 from tradealerts.core.symbols import format_price
-from tradealerts.tui.base import ta
+from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.screens.chart_keys import ChartKeys
 from tradealerts.tui.widgets.chart_view import ChartView, TimeframeBar
@@ -97,7 +98,7 @@ class ChartScreen(ChartKeys):
 
     def _create(self, alert: Any) -> None:
         if alert is not None:
-            self.run_worker(self._send(alert), exit_on_error=False)
+            spawn(self, partial(self._send, alert))
 
     async def _send(self, alert: Any) -> None:
         app = ta(self)

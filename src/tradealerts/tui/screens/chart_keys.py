@@ -23,7 +23,7 @@ class ChartKeys(Screen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
-            Binding(str(i), f"timeframe('{tf}')", tf, show=False)
+            Binding(str(i), f"timeframe('{tf}')", f"Timeframe {tf}", show=False)
             for i, tf in enumerate(TIMEFRAMES, 1)
         ),
         Binding("left", "pan(1)", "Pan back", priority=True, show=False),

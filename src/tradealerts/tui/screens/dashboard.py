@@ -26,7 +26,7 @@ class DashboardScreen(ChartKeys):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("w", "watch", "Watch pair"),
         Binding("x", "unwatch", "Unwatch"),
-        Binding("tab", "focus_next", "Next pane", show=False),
+        Binding("tab", "app.focus_next", "Next pane", show=False),
     ]
 
     def compose(self) -> ComposeResult:

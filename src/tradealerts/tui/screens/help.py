@@ -20,21 +20,36 @@ _NAMES = {
 }  # fmt: skip
 
 
-def key_label(key: str) -> str:
-    return _NAMES.get(key, key)
+def key_label(keys: str) -> str:
+    return " / ".join(_NAMES.get(k, k) for k in keys.split(" / "))
+
+
+def _ours(node: Any) -> set[tuple[str, str]]:
+    """(key, action) of the bindings our own classes declare on ``node`` (not Textual's)."""
+    out: set[tuple[str, str]] = set()
+    for cls in type(node).__mro__:
+        if not cls.__module__.startswith("tradealerts."):
+            continue
+        for b in cls.__dict__.get("BINDINGS", []):
+            if isinstance(b, Binding):
+                for key in b.key.split(","):
+                    out.add((key.strip(), b.action))
+    return out
 
 
 def bindings_of(screen: Screen[Any]) -> list[tuple[str, str, str]]:
-    """(key, description, action) of every active binding with a description."""
-    out: list[tuple[str, str, str]] = []
-    seen: set[str] = set()
+    """(keys, description, action) of the screen's and the app's own bindings, plus the
+    command palette; keys of one action are shown together ("plus / equals_sign")."""
+    ours = _ours(screen) | _ours(screen.app)
+    palette = screen.app.COMMAND_PALETTE_BINDING
+    rows: dict[tuple[str, str], list[str]] = {}
     for key, active in screen.active_bindings.items():
         b = active.binding
-        if not b.description or key in seen or not active.enabled:
-            continue
-        seen.add(key)
-        out.append((key, b.description, b.action))
-    return out
+        if key == palette:
+            rows.setdefault(("Command palette", "app.command_palette"), []).append(key)
+        elif (key, b.action) in ours and b.description:
+            rows.setdefault((b.description, b.action), []).append(key)
+    return [(" / ".join(keys), desc, action) for (desc, action), keys in rows.items()]
 
 
 class HelpScreen(ModalScreen[None]):
@@ -54,3 +69,8 @@ class HelpScreen(ModalScreen[None]):
             for key, description, _action in self.shown:
                 table.add_row(key_label(key), description)
             yield table
+            yield Label(
+                "Arrows, page up/down, home/end move in tables; tab moves between panes; "
+                "the mouse works everywhere.",
+                classes="hint",
+            )

@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Label
 
 from tradealerts.client import endpoints
-from tradealerts.tui.base import ta
+from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.widgets.status_bar import StatusBar
 
@@ -55,7 +55,7 @@ class HistoryScreen(Screen[None]):
         self.load()
 
     def load(self) -> None:
-        self.run_worker(self._load(), group="history", exclusive=True, exit_on_error=False)
+        spawn(self, self._load, group="history", exclusive=True)
 
     async def _load(self) -> None:
         symbol = self.query_one("#symbol", Input).value.strip().upper() or None

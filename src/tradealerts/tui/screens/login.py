@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label
 
 from tradealerts.client import ApiError, ClientError
-from tradealerts.tui.base import ta
+from tradealerts.tui.base import spawn, ta
 
 __all__ = ["LoginScreen"]
 
@@ -45,11 +45,11 @@ class LoginScreen(ModalScreen[bool]):
         if event.input.id == "email":
             self.query_one("#password", Input).focus()
         else:
-            self.run_worker(self.login(), exclusive=True, exit_on_error=False)
+            spawn(self, self.login, exclusive=True)
 
     @on(Button.Pressed, "#login")
     def _pressed(self) -> None:
-        self.run_worker(self.login(), exclusive=True, exit_on_error=False)
+        spawn(self, self.login, exclusive=True)
 
     @on(Button.Pressed, "#quit")
     def _quit(self) -> None:

@@ -11,7 +11,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
 from tradealerts.client import endpoints
-from tradealerts.tui.base import ta
+from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.widgets.status_bar import StatusBar
 
@@ -37,7 +37,7 @@ class NotificationsScreen(Screen[None]):
             table.add_column(label, key=key)
         self.items: list[Any] = []
         table.focus()
-        self.run_worker(self.action_reload(), exit_on_error=False)
+        spawn(self, self.action_reload)
 
     async def action_reload(self) -> None:
         try:
