@@ -37,10 +37,11 @@ pytest: $(STAMP)
 bench: $(STAMP)
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
 
-## System packages the daemon's desktop-notification tests need (Debian): a D-Bus session bus,
-## a real notification server (dunst) on a virtual X display (Xvfb), and notify-send.
-TEST_DEPS_CMDS := dbus-daemon dunst dunstctl Xvfb notify-send
-TEST_DEPS_PKGS := dbus dunst xvfb libnotify-bin
+## System packages the tests need (Debian): for the daemon's desktop notifications a D-Bus
+## session bus, a real notification server (dunst) on a virtual X display (Xvfb) and
+## notify-send; for the TUI's end-to-end test a real terminal, tmux.
+TEST_DEPS_CMDS := dbus-daemon dunst dunstctl Xvfb notify-send tmux
+TEST_DEPS_PKGS := dbus dunst xvfb libnotify-bin tmux
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 test-deps:

@@ -40,7 +40,7 @@ class AlertsScreen(Screen[None]):
         Binding("e", "edit", "Edit"),
         Binding("space", "pause_resume", "Pause/resume"),
         Binding("d", "delete", "Delete"),
-        Binding("h", "history", "History"),
+        Binding("h", "history", "Its history"),
         Binding("r", "reload", "Reload"),
     ]
 
