@@ -123,9 +123,28 @@ def _candles(payload: dict[str, Any]) -> dict[str, list[float]]:
     return data
 
 
+def _ordered_dedupe() -> None:
+    """Make plotext draw in a fixed order.
+
+    plotext drops duplicate points through a ``set`` of tuples holding strings (markers,
+    colours), whose order follows Python's per-process string hashing: where two points share
+    a cell, which one shows changed from one run to the next, so the same payload drew a
+    slightly different chart each time. An order-keeping dedupe makes it draw the same."""
+    import plotext._utility as ut
+
+    if getattr(ut.no_duplicates, "__name__", "") != "_keep_order":
+
+        def _keep_order(data: Any) -> list[Any]:
+            return list(dict.fromkeys(data))
+
+        ut.no_duplicates = _keep_order
+
+
 def render(payload: dict[str, Any], opts: ChartOptions) -> str:
     """The chart of ``payload`` as text, ``opts.width`` × ``opts.height`` characters."""
     import plotext as plt
+
+    _ordered_dedupe()
 
     symbol, timeframe = payload["symbol"], payload["timeframe"]
     c = _candles(payload)
@@ -186,7 +205,11 @@ def render(payload: dict[str, Any], opts: ChartOptions) -> str:
     last_label = f"last {_price(symbol, last)}"
     plt.hline(last, COLOURS["last"])
     plt.text(last_label, n - 1, last, color=COLOURS["last"], alignment="right")
-    ticks = sorted({0, n // 4, n // 2, 3 * n // 4, n - 1})
+    # only as many time labels as fit side by side: plotext would drop overlapping ones itself,
+    # but which it keeps changes from one process to the next
+    label_width = len(_time_label(c["time"][0], timeframe)) + 3
+    slots = max(1, min(5, (opts.width - 8) // label_width))
+    ticks = sorted({round(i * (n - 1) / max(1, slots - 1)) for i in range(slots)})
     plt.xticks(ticks, [_time_label(c["time"][i], timeframe) for i in ticks])
     span = f"{_price(symbol, min(c['low']))}–{_price(symbol, max(c['high']))}"
     plt.title(f"{symbol} {timeframe} · {n} bars · range {span} · {last_label}")

@@ -21,7 +21,7 @@ FPS = 10
 class ChartView(Widget):
     """The candles, fractals, lines, last price and alert levels of the store's open chart."""
 
-    DEFAULT_CSS = "ChartView { height: 1fr; }"
+    DEFAULT_CSS = "ChartView { height: 1fr; width: 1fr; }"
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -86,15 +86,44 @@ class TimeframeBar(Widget):
     def render(self) -> Text:
         store = ta(self).store
         chart = store.chart
-        out = Text(no_wrap=True, overflow="ellipsis")
-        out.append(f"{chart.symbol} ", style="bold")
+        cells: list[tuple[int, str, bool, str | None]] = []
         for i, tf in enumerate(TIMEFRAMES, 1):
             allowed, need = store.access.get(chart.symbol, {}).get(tf, (True, None))
-            label = f"{i}:{tf}" + ("" if allowed or not need else f" {need}")
-            if tf == chart.timeframe:
-                out.append(f" {label} ", style="reverse bold")
-            else:
-                out.append(f" {label} ", style="dim" if not allowed else "")
+            cells.append((i, tf, allowed, need))
+        full = self._full(chart, cells)
+        return full if full.cell_len <= self.size.width else self._compact(chart, cells)
+
+    def _head(self, chart: Any) -> Text:
+        out = Text(no_wrap=True, overflow="ellipsis")
+        out.append(f"{chart.symbol} ", style="bold")
+        return out
+
+    def _tail(self, out: Text, chart: Any) -> Text:
         if chart.offset:
             out.append(f"  ◀ {chart.offset} bars back", style="italic")
         return out
+
+    def _full(self, chart: Any, cells: list[tuple[int, str, bool, str | None]]) -> Text:
+        """``EURUSD 1:M5 PRO 2:M15 PRO … 4:H1 …``: each locked one with the plan that opens it."""
+        out = self._head(chart)
+        for i, tf, allowed, need in cells:
+            label = f"{i}:{tf}" + ("" if allowed or not need else f" {need}")
+            style = "reverse bold" if tf == chart.timeframe else ("dim" if not allowed else "")
+            out.append(" ")
+            out.append(label, style=style)
+        return self._tail(out, chart)
+
+    def _compact(self, chart: Any, cells: list[tuple[int, str, bool, str | None]]) -> Text:
+        """``EURUSD 4:H1 6:H4 9:D1 · PRO: 1 2 3 5 7 8`` for a narrow chart."""
+        out = self._head(chart)
+        for i, tf, allowed, _need in cells:
+            if allowed:
+                out.append(" ")
+                out.append(f"{i}:{tf}", style="reverse bold" if tf == chart.timeframe else "")
+        by_tier: dict[str, list[str]] = {}
+        for i, _tf, allowed, need in cells:
+            if not allowed and need:
+                by_tier.setdefault(need, []).append(str(i))
+        for need, keys in by_tier.items():
+            out.append(f" · {need}: {' '.join(keys)}", style="dim")
+        return self._tail(out, chart)

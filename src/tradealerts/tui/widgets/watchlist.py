@@ -14,7 +14,7 @@ from tradealerts.tui.base import ta
 __all__ = ["Watchlist", "sparkline"]
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
-SPARK_WIDTH = 12
+SPARK_WIDTH = 10
 
 
 def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
