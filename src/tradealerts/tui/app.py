@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import math
 import random
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
@@ -110,39 +111,60 @@ class TradeAlertsApp(App[None]):
         spawn(self, self._load, group="load", exclusive=True)
 
     async def _load(self) -> None:
+        """Fill the store in three round trips: who (alone: it refreshes the token if due),
+        then what they may see, then the chart beside the alerts and history."""
         s = self.store
+        t0 = time.perf_counter()
         try:
             s.me = await self.api(endpoints.me())
-            s.set_symbols(await self.api(endpoints.symbols()))
-            s.watchlist = await self.api(endpoints.watchlist())
+            symbols, watchlist, s.preferences = await asyncio.gather(
+                self.api(endpoints.symbols()),
+                self.api(endpoints.watchlist()),
+                self.api(endpoints.preferences(), quiet=True),
+            )
+            s.set_symbols(symbols)
+            s.watchlist = watchlist
             if s.watchlist and not self._chart_given:
                 s.chart.symbol, s.chart.timeframe = s.watchlist[0].symbol, s.watchlist[0].timeframe
-            s.alerts = await self.api(endpoints.alerts())
-            page = await self.api(endpoints.alert_history(per_page=20))
+            self._apply_theme()
+            self.publish("all")
+            _, (s.alerts, page) = await asyncio.gather(
+                self._first_chart(), asyncio.gather(
+                    self.api(endpoints.alerts()), self.api(endpoints.alert_history(per_page=20))
+                )
+            )  # fmt: skip
             for item in reversed(page.items):
                 s.apply_alert(item.id, item.model_dump(mode="json"))
             for seen in s.feed:
                 seen.seen = True  # history, not news
             s.last_event_id = page.items[0].id if page.items else 0
-            s.preferences = await self.api(endpoints.preferences(), quiet=True)
-            self._apply_theme()
-            if s.lock(s.chart.symbol, s.chart.timeframe) is None:
-                await self.fetch_chart()
-            else:
-                self.say(s.lock(s.chart.symbol, s.chart.timeframe) or "", severity="warning")
-            for w in s.watchlist:
-                if (w.symbol, w.timeframe) not in s.payloads and s.lock(
-                    w.symbol, w.timeframe
-                ) is None:
-                    s.payloads[(w.symbol, w.timeframe)] = await self.api(
-                        endpoints.indicators(w.symbol, w.timeframe, SPARK_BARS)
-                    )
+            self.publish("all")
+            self.restart_stream()
+            await asyncio.gather(*(self._spark(w.symbol, w.timeframe) for w in s.watchlist))
         except Handled:
             self.publish("all")
             return
+        log.info("session loaded in %.0f ms", (time.perf_counter() - t0) * 1e3)
         self.publish("all")
         self.session_started.set()
-        self.restart_stream()
+
+    async def _first_chart(self) -> None:
+        s = self.store
+        why = s.lock(s.chart.symbol, s.chart.timeframe)
+        if why is None:
+            await self.fetch_chart()
+        else:
+            self.say(why, title="Locked", severity="warning")
+
+    async def _spark(self, symbol: str, timeframe: str) -> None:
+        """A watchlist pair's last bars (its sparkline and change), once."""
+        s = self.store
+        if (symbol, timeframe) in s.payloads or s.lock(symbol, timeframe) is not None:
+            return
+        s.payloads[(symbol, timeframe)] = await self.api(
+            endpoints.indicators(symbol, timeframe, SPARK_BARS)
+        )
+        self.publish("watchlist")
 
     def _apply_theme(self) -> None:
         prefs = self.store.preferences
