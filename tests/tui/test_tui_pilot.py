@@ -179,7 +179,7 @@ async def test_a_fired_alert_appears_in_the_feed_and_as_a_toast(running, person:
     item = app.store.feed[0]
     assert item.data["message"].startswith("EURUSD above 0.5")
     feed = app.screen.query_one(AlertFeed)
-    assert str(item.id) in feed.rows
+    await until(running, lambda: str(item.id) in feed.rows, what="the feed's row")
     assert any(t.startswith("EURUSD above 0.5") for t in toasts(app))
     assert not item.seen and "1 new alert" in str(app.screen.query_one("StatusBar").render())
     await until(running, lambda: [a.fire_count for a in app.store.alerts.items] == [1],
@@ -202,7 +202,7 @@ async def test_a_session_ended_on_the_server_goes_back_to_login(make_app, person
             await c.logout()  # the refresh token is revoked on the server
         person.server.clock.advance(days=1)  # ...and the access token has expired
         await pilot.press("A")
-        await pilot.press("r")  # a request: 401, the refresh refused
+        await pilot.press("r")  # a request (or the stream's reauth): 401, the refresh refused
         await until(pilot, lambda: isinstance(app.screen, LoginScreen), what="the login screen")
         assert app.store.connection == "logged out"
 

@@ -231,12 +231,21 @@ def _legend(labels: list[str], width: int) -> list[str]:
             continue
         rows.append(row)
         if len(rows) == LEGEND_ROWS:
-            more = f" +{len(labels) - i} more"
-            rows[-1] = rows[-1][: width - len(more)] + more
-            return rows
+            return [*rows[:-1], _with_more(row, len(labels) - i, width)]
         row = "      " + label
     rows.append(row)
     return rows
+
+
+def _with_more(row: str, left: int, width: int) -> str:
+    """``row`` and " +N more", dropping whole labels from its end until it fits."""
+    labels = row.split("  ")
+    while True:
+        text = "  ".join(labels) + f"  +{left} more"
+        if len(text) <= width or len(labels) <= 1:
+            return text[:width]
+        labels.pop()
+        left += 1
 
 
 def _time_label(t: float, timeframe: str) -> str:

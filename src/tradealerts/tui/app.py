@@ -30,7 +30,15 @@ from textual.app import App
 from textual.binding import Binding, BindingType
 from textual.signal import Signal
 
-from tradealerts.client import ApiError, AsyncClient, Call, NotLoggedIn, Unreachable, endpoints
+from tradealerts.client import (
+    ApiError,
+    AsyncClient,
+    Call,
+    NotLoggedIn,
+    RateLimit,
+    Unreachable,
+    endpoints,
+)
 from tradealerts.tui.base import spawn
 from tradealerts.tui.errors import Handled, log, log_file
 from tradealerts.tui.store import CHART_BARS, SPARK_BARS, Store
@@ -94,6 +102,7 @@ class TradeAlertsApp(App[None]):
         self.changed: Signal[str] = Signal(self, "changed")
         self._attempt = 0
         self._logging_in = False
+        self.requests_left: RateLimit | None = None
         self.session_started = asyncio.Event()
 
     # -- life ------------------------------------------------------------------------------
@@ -186,8 +195,22 @@ class TradeAlertsApp(App[None]):
         except Exception as exc:
             self.handle_error(exc, quiet=quiet)
             raise Handled(str(exc)) from exc
+        self._note_quota()
         self.publish("status")
         return result
+
+    def _note_quota(self) -> None:
+        """The requests left this hour: answers to parallel calls arrive in any order, so the
+        lowest count of the current window is the true one (a later window replaces it)."""
+        rl, seen = self.client.rate_limit, self.requests_left
+        if rl is None:
+            return
+        if (
+            seen is None
+            or rl.reset > seen.reset
+            or (rl.reset == seen.reset and rl.remaining < seen.remaining)
+        ):
+            self.requests_left = rl
 
     def handle_error(self, exc: BaseException, *, quiet: bool = False) -> None:
         """What each failure means on screen; the catch-all logs the traceback."""

@@ -30,7 +30,7 @@ class StatusBar(Widget):
         style = _STATE_STYLE.get(state, "bold yellow")
         out.append(f"● {state} ", style=style)
         out.append(f"│ {store.tier} ", style="bold")
-        rl = app.client.rate_limit
+        rl = app.requests_left
         if rl is not None:
             out.append(f"│ {rl.remaining}/{rl.limit} req left ")
         if store.quota:
