@@ -53,10 +53,11 @@ bench-deps: test-deps
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(BENCH_DEPS_PKGS); \
 	else echo "bench-deps: $(BENCH_DEPS_CMDS) present"; fi
 
-## System packages the daemon's desktop-notification tests need (Debian): a D-Bus session bus,
-## a real notification server (dunst) on a virtual X display (Xvfb), and notify-send.
-TEST_DEPS_CMDS := dbus-daemon dunst dunstctl Xvfb notify-send
-TEST_DEPS_PKGS := dbus dunst xvfb libnotify-bin
+## System packages the tests need (Debian): for the daemon's desktop notifications a D-Bus
+## session bus, a real notification server (dunst) on a virtual X display (Xvfb) and
+## notify-send; for the TUI's end-to-end test a real terminal, tmux.
+TEST_DEPS_CMDS := dbus-daemon dunst dunstctl Xvfb notify-send tmux
+TEST_DEPS_PKGS := dbus dunst xvfb libnotify-bin tmux
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 test-deps:

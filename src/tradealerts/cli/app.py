@@ -46,8 +46,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "upgrade": ("tradealerts.cli.later:upgrade", "Upgrade to PRO (coming in a later release)."),
     "billing": ("tradealerts.cli.later:billing",
                 "Invoices and payment method (coming in a later release)."),
-    "tui": ("tradealerts.cli.later:tui",
-            "The full-screen terminal app (coming in a later release)."),
+    "tui": ("tradealerts.cli.tui:tui",
+            "The full-screen terminal app: watchlist, live chart with the fractal lines, alerts "
+            "and their history (? shows the keys)."),
     "alerts": ("tradealerts.cli.alerts:app",
                "Price alerts: create, list, pause, resume, delete, history."),
     "watchlist": ("tradealerts.cli.watchlist:app", "The pairs you follow (5 on FREE, 50 on PRO)."),

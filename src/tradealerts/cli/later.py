@@ -39,8 +39,3 @@ def upgrade() -> None:
 def billing() -> None:
     """Invoices and payment method (coming in a later release)."""
     _coming("Billing")
-
-
-def tui() -> None:
-    """The full-screen terminal app (coming in a later release)."""
-    _coming("The full-screen app")

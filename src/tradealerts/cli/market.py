@@ -166,7 +166,7 @@ def _watch(c: Any, payload: dict[str, Any], opts: Any, count: int) -> None:
     """Redraw on every ``bar`` (fresh payload) and ``price`` (forming bar moves) event."""
     import time
 
-    from tradealerts.cli.chart import render
+    from tradealerts.cli.chart import move_forming, render
     from tradealerts.client import endpoints
 
     sym, tf = payload["symbol"], payload["timeframe"]
@@ -177,20 +177,10 @@ def _watch(c: Any, payload: dict[str, Any], opts: Any, count: int) -> None:
         if ev.event == "bar" and ev.data.get("timeframe", tf) == tf:
             payload = c.run(endpoints.indicators(sym, tf, count))
         elif ev.event == "price" and ev.data.get("symbol") == sym:
-            _move_forming(payload, float(ev.data["bid"]), int(ev.data["time"]))
+            move_forming(payload, float(ev.data["bid"]), int(ev.data["time"]))
             if time.monotonic() - shown < 0.25:  # at most four redraws a second
                 continue
         else:
             continue
         print(clear + render(payload, opts), flush=True)
         shown = time.monotonic()
-
-
-def _move_forming(payload: dict[str, Any], bid: float, t: int) -> None:
-    forming = payload.get("forming")
-    if not forming:
-        payload["forming"] = {"time": t, "open": bid, "high": bid, "low": bid, "close": bid}
-        return
-    forming["close"] = bid
-    forming["high"] = max(forming["high"], bid)
-    forming["low"] = min(forming["low"], bid)

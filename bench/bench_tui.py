@@ -1,0 +1,97 @@
+"""TUI benchmark: ``tradealerts tui`` started in a real terminal (tmux) until its first frame
+with data (the chart's line legend and the last price on screen), against a local server.
+Median of 5 runs; exits non-zero when the target (<= 1.0 s) is missed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+from bench_server import BIN, free_port, wait_up
+
+EMAIL, PASSWORD = "bench-tui@example.com", "a long benchmark passphrase"
+RUNS = 5
+TARGET_S = 1.0
+
+
+def tmux(socket: str, *args: str) -> str:
+    out = subprocess.run(["tmux", "-L", socket, *args], capture_output=True, text=True,
+                         check=False)  # fmt: skip
+    if out.returncode and args[0] != "kill-server":
+        print("tmux:", out.stderr.strip(), file=sys.stderr)
+    return out.stdout
+
+
+def first_frame(env: dict[str, str], socket: str) -> float:
+    exports = " ".join(f"{k}={v}" for k, v in env.items())
+    command = f"env -i {exports} {sys.executable} -m tradealerts tui --no-bell"
+    t0 = time.perf_counter()
+    tmux(socket, "new-session", "-d", "-s", "tui", "-x", "120", "-y", "40", command)
+    try:
+        while time.perf_counter() - t0 < 30:
+            screen = tmux(socket, "capture-pane", "-p", "-t", "tui")
+            if "Lines:" in screen and "last " in screen:
+                return time.perf_counter() - t0
+            time.sleep(0.005)
+        raise SystemExit(f"no chart after 30 s; the screen:\n{screen}")
+    finally:
+        tmux(socket, "kill-server")
+
+
+def main() -> int:
+    if shutil.which("tmux") is None:
+        print("tradealerts tui start: skipped (tmux is missing: make test-deps)")
+        return 0
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = {
+            "TRADEALERTS_HOME": tmp,
+            "TRADEALERTS_SERVER": base,
+            "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+            "TERM": "xterm-256color",
+            "LANG": "C.UTF-8",
+            "HOME": tmp,
+            "PATH": os.environ.get("PATH", ""),
+        }
+        server_env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRADEALERTS_")},
+                      "TRADEALERTS_HOME": tmp}  # fmt: skip
+        subprocess.run(
+            [str(BIN / "tradealerts-server"), "admin", "create-user", EMAIL, "--tier", "PRO",
+             "--password-stdin"],
+            input=PASSWORD + "\n", text=True, env=server_env, check=True, capture_output=True,
+        )  # fmt: skip
+        server = subprocess.Popen(
+            [str(BIN / "tradealerts-server"), "serve", "--port", str(port)],
+            env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_up(f"{base}/api/system/health", server)
+            subprocess.run([sys.executable, "-m", "tradealerts", "login", "--email", EMAIL,
+                            "--password-stdin"], input=PASSWORD + "\n", text=True,
+                           env={**os.environ, **env}, check=True, capture_output=True)  # fmt: skip
+            # a tmux server of our own per run: a new one on a socket just killed can race
+            socket = f"bench-tui-{os.getpid()}"
+            first_frame(env, f"{socket}-warm")  # warm the bytecode cache
+            runs = [first_frame(env, f"{socket}-{n}") for n in range(RUNS)]
+        finally:
+            server.terminate()
+            server.wait(20)
+    median = statistics.median(runs)
+    ok = median <= TARGET_S
+    print(
+        f"tradealerts tui start to the first frame with data: {median * 1e3:.0f} ms median of "
+        f"{RUNS} (min {min(runs) * 1e3:.0f}, max {max(runs) * 1e3:.0f})  "
+        f"[target <= {TARGET_S * 1e3:.0f} ms] {'ok' if ok else 'MISSED'} "
+        f"(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)"
+    )
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,139 @@
+"""The account: profile, plan and its limits, preferences (theme, timezone), 2FA, password
+change, and how to upgrade to PRO."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import Button, Footer, Input, Label, Static
+
+from tradealerts.client import endpoints
+from tradealerts.core.schemas import THEMES, PreferencesUpdate
+from tradealerts.tui.base import spawn, ta
+from tradealerts.tui.errors import Handled
+from tradealerts.tui.widgets.status_bar import StatusBar
+
+__all__ = ["AccountScreen", "PasswordScreen"]
+
+UPGRADE_HINT = (
+    "Upgrade to PRO: 15 symbols, every timeframe, 20 alerts, 300 requests an hour. "
+    "Online payment arrives in a later release; until then ask the server's owner "
+    "(tradealerts support) to move you to PRO."
+)
+
+
+class AccountScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "theme", "Next theme"),
+        Binding("p", "password", "Password"),
+        Binding("g", "reload", "Reload"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="account"):
+            yield Static("loading …", id="profile")
+            with Horizontal(classes="row"):
+                yield Label("Timezone", classes="label")
+                yield Input(id="timezone", placeholder="Europe/London")
+                yield Button("Save", id="save-tz")
+            yield Static(UPGRADE_HINT, id="upgrade")
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        spawn(self, self.action_reload)
+
+    async def action_reload(self) -> None:
+        app = ta(self)
+        try:
+            me = await app.api(endpoints.me())
+            profile = await app.api(endpoints.profile())
+            prefs = await app.api(endpoints.preferences())
+            plan = await app.api(endpoints.billing())
+        except Handled:
+            return
+        app.store.me, app.store.preferences = me, prefs
+        self.show(me, profile, prefs, plan)
+
+    def show(self, me: Any, profile: Any, prefs: Any, plan: dict[str, Any]) -> None:
+        limits = "\n".join(
+            f"  {k.replace('_', ' ')}: {v}" for k, v in plan.get("limits", {}).items()
+        )
+        text = (
+            f"[b]{me.display_name or me.email}[/b]  {me.email}\n"
+            f"Plan: [b]{plan.get('tier', me.tier)}[/b] (${plan.get('price_usd_per_month', 0)}"
+            f" / month)\n{limits}\n"
+            f"Two-factor sign-in: {'on' if me.totp_enabled else 'off'}"
+            "  (turn it on or off with: tradealerts account 2fa)\n"
+            f"Theme: {prefs.theme}   Timezone: {prefs.timezone}   Language: {prefs.language}\n"
+            f"Bio: {profile.bio or '—'}"
+        )
+        self.query_one("#profile", Static).update(text)
+        self.query_one("#timezone", Input).value = prefs.timezone
+
+    async def _save(self, update: PreferencesUpdate) -> None:
+        app = ta(self)
+        try:
+            app.store.preferences = await app.api(endpoints.update_preferences(update))
+        except Handled:
+            return
+        app._apply_theme()
+        app.publish("status")
+        await self.action_reload()
+
+    async def action_theme(self) -> None:
+        prefs = ta(self).store.preferences
+        current = prefs.theme if prefs is not None else THEMES[0]
+        nxt = THEMES[(THEMES.index(current) + 1) % len(THEMES)] if current in THEMES else THEMES[0]
+        await self._save(PreferencesUpdate(theme=nxt))
+
+    @on(Button.Pressed, "#save-tz")
+    async def _save_tz(self) -> None:
+        from pydantic import ValidationError
+
+        try:
+            update = PreferencesUpdate(timezone=self.query_one("#timezone", Input).value.strip())
+        except ValidationError as exc:
+            ta(self).say(exc.errors()[0]["msg"], severity="warning")
+            return
+        await self._save(update)
+
+    def action_password(self) -> None:
+        ta(self).push_screen(PasswordScreen())
+
+
+class PasswordScreen(ModalScreen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form"):
+            yield Label("Change password", classes="title")
+            yield Input(password=True, placeholder="current password", id="current")
+            yield Input(password=True, placeholder="new password", id="new")
+            yield Label("", classes="error", id="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Change", variant="primary", id="change")
+                yield Button("Cancel", id="cancel")
+
+    @on(Button.Pressed, "#change")
+    async def change(self) -> None:
+        current = self.query_one("#current", Input).value
+        new = self.query_one("#new", Input).value
+        if not current or not new:
+            self.query_one("#error", Label).update("Both passwords are needed.")
+            return
+        try:
+            await ta(self).api(endpoints.change_password(current, new))
+        except Handled:
+            return
+        ta(self).say("Password changed.")
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

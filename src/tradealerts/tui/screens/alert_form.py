@@ -1,0 +1,271 @@
+"""The new/edit alert form (a modal): pick a condition and only its value fields show; every
+field is checked as it is typed by the rules the CLI and the server use
+(``tradealerts.core.alerts.validate_alert``), the message shown beside the field. Nothing is
+sent while a field is wrong."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any, ClassVar
+
+from pydantic import ValidationError
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, Input, Label, Select
+
+from tradealerts.core.alerts import (
+    OPTIONAL_VALUES,
+    REQUIRED_VALUES,
+    SIDES,
+    VALUE_FIELDS,
+    AlertCreate,
+    AlertUpdate,
+    Condition,
+    Frequency,
+    validate_alert,
+)
+from tradealerts.tui.store import TIMEFRAMES
+
+__all__ = ["AlertFormScreen", "parse_expiry"]
+
+_NUMBERS = {"level", "lower", "upper", "amount", "distance"}
+_DURATION = re.compile(r"^(\d{1,4})\s*([mhdw])$")
+_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+_TEXT_FIELDS = ("symbol", *VALUE_FIELDS, "expires_at", "message", "webhook_url")
+
+
+def parse_expiry(text: str, now: datetime) -> datetime | str:
+    """``30m``/``12h``/``7d``/``2w`` from now or an ISO date/time; a bad one is its message."""
+    value = text.strip().lower()
+    m = _DURATION.match(value)
+    if m:
+        return now + timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    try:
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return "is not a duration (30m, 12h, 7d, 2w) or a date (2026-12-31T18:00Z)"
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
+    """``dismiss`` gives the AlertCreate (new) or AlertUpdate (edit), or None (cancelled)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("ctrl+s", "save", "Save"),
+    ]
+
+    def __init__(
+        self,
+        *,
+        symbol: str,
+        timeframe: str,
+        alert: Any = None,
+        now: datetime | None = None,
+    ) -> None:
+        super().__init__()
+        self.alert = alert  # AlertPublic when editing
+        self.symbol, self.timeframe = symbol, timeframe
+        self._now = now
+        self.touched: set[str] = set()
+        self.errors: dict[str, str] = {}
+
+    # -- layout ----------------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        a = self.alert
+        title = f"Edit alert #{a.id}" if a is not None else "New alert"
+        with VerticalScroll(id="form"):
+            yield Label(title, classes="title")
+            yield from self._row("symbol", "Symbol", Input(a.symbol if a else self.symbol,
+                                                           id="symbol", compact=True))  # fmt: skip
+            yield from self._row(
+                "timeframe",
+                "Timeframe",
+                Select(
+                    [(t, t) for t in TIMEFRAMES],
+                    value=a.timeframe if a else self.timeframe,
+                    allow_blank=False,
+                    compact=True,
+                    id="timeframe",
+                ),
+            )
+            cond = a.condition.value if a else Condition.crossing_up.value
+            yield from self._row(
+                "condition",
+                "Condition",
+                Select(
+                    [(c.value, c.value) for c in Condition],
+                    value=cond,
+                    allow_blank=False,
+                    compact=True,
+                    id="condition",
+                ),
+            )
+            for name in VALUE_FIELDS:
+                value = getattr(a, name) if a is not None else None
+                text = "" if value is None else str(getattr(value, "value", value))
+                field = Input(text, id=name, placeholder=self._hint(name), compact=True)
+                yield from self._row(name, name.replace("_", " ").capitalize(), field)
+            freq = a.frequency.value if a else Frequency.once.value
+            yield from self._row(
+                "frequency",
+                "Frequency",
+                Select(
+                    [(f.value, f.value) for f in Frequency],
+                    value=freq,
+                    allow_blank=False,
+                    compact=True,
+                    id="frequency",
+                ),
+            )
+            expires = a.expires_at.isoformat().replace("+00:00", "Z") if a and a.expires_at else ""
+            hint = "30m, 12h, 7d, 2w or a date"
+            expiry = Input(expires, id="expires_at", placeholder=hint, compact=True)
+            yield from self._row("expires_at", "Expires", expiry)
+            message = Input((a.message or "") if a else "", id="message",
+                            placeholder="{{symbol}} crossed {{level}}", compact=True)  # fmt: skip
+            yield from self._row("message", "Message", message)
+            yield Checkbox(
+                "Also mail me", a.channels.email if a else False, id="email", compact=True
+            )
+            hook = (a.channels.webhook_url or "") if a else ""
+            webhook = Input(hook, id="webhook_url", placeholder="https://…", compact=True)
+            yield from self._row("webhook_url", "Webhook", webhook)
+            with Horizontal(classes="buttons"):
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Cancel", id="cancel")
+
+    def _row(self, name: str, label: str, field: Any) -> ComposeResult:
+        with Horizontal(classes="row", id=f"row-{name}"):
+            yield Label(label, classes="label")
+            yield field
+        yield Label("", classes="error", id=f"error-{name}")
+
+    @staticmethod
+    def _hint(name: str) -> str:
+        return {
+            "level": "price",
+            "lower": "price",
+            "upper": "price",
+            "amount": "price units (or % for *_pct)",
+            "bars": "1–500",
+            "side": "up/down/either, support/resistance",
+            "line_id": "h… or d… (from the chart)",
+            "distance": "price distance",
+        }.get(name, "")
+
+    def on_mount(self) -> None:
+        for label in self.query(".error"):
+            label.display = False
+        self._show_fields()
+        self.query_one("#symbol", Input).focus()
+
+    # -- state -----------------------------------------------------------------------------
+    def condition(self) -> Condition:
+        return Condition(str(self.query_one("#condition", Select).value))
+
+    def _show_fields(self) -> None:
+        cond = self.condition()
+        takes = set(REQUIRED_VALUES[cond]) | set(OPTIONAL_VALUES[cond])
+        for name in VALUE_FIELDS:
+            shown = name in takes
+            self.query_one(f"#row-{name}").display = shown
+        self.query_one("#side", Input).placeholder = "/".join(sorted(SIDES.get(cond, ())))
+
+    def now(self) -> datetime:
+        return self._now or datetime.now(UTC)
+
+    def data(self) -> tuple[dict[str, Any], dict[str, str]]:
+        """The alert as typed, and the fields that are not even the right kind of value."""
+        cond = self.condition()
+        takes = set(REQUIRED_VALUES[cond]) | set(OPTIONAL_VALUES[cond])
+        out: dict[str, Any] = {
+            "symbol": self.query_one("#symbol", Input).value,
+            "timeframe": str(self.query_one("#timeframe", Select).value),
+            "condition": cond.value,
+            "frequency": str(self.query_one("#frequency", Select).value),
+        }
+        bad: dict[str, str] = {}
+        for name in VALUE_FIELDS:
+            text = self.query_one(f"#{name}", Input).value.strip()
+            if not text or name not in takes:
+                continue
+            if name in _NUMBERS or name == "bars":
+                try:
+                    out[name] = int(text) if name == "bars" else float(text.replace(",", ""))
+                except ValueError:
+                    bad[name] = "must be a whole number" if name == "bars" else "must be a number"
+            else:
+                out[name] = text
+        expires = self.query_one("#expires_at", Input).value.strip()
+        if expires:
+            when = parse_expiry(expires, self.now())
+            if isinstance(when, str):
+                bad["expires_at"] = when
+            else:
+                out["expires_at"] = when
+        message = self.query_one("#message", Input).value
+        if message.strip():
+            out["message"] = message
+        hook = self.query_one("#webhook_url", Input).value.strip()
+        out["channels"] = {
+            "email": self.query_one("#email", Checkbox).value,
+            "webhook_url": hook or None,
+        }
+        return out, bad
+
+    def check(self) -> AlertCreate | None:
+        """Validate everything; ``self.errors`` maps field → message."""
+        data, bad = self.data()
+        self.errors = dict(bad)
+        alert = None
+        try:
+            alert = validate_alert(data, now=self.now(), allow_insecure_loopback=True)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = [str(p) for p in err.get("loc", ())]
+                name = loc[-1] if loc and loc[0] == "channels" else (loc[0] if loc else "symbol")
+                self.errors.setdefault(name, err["msg"].removeprefix("Value error, "))
+        return alert if not self.errors else None
+
+    def _show_errors(self, every: bool) -> None:
+        for name in (*_TEXT_FIELDS, "timeframe", "condition", "frequency"):
+            label = self.query_one(f"#error-{name}", Label)
+            message = self.errors.get(name, "")
+            shown = bool(message) and (every or name in self.touched)
+            label.update(f"↳ {message}" if shown else "")
+            label.display = shown
+
+    # -- events ----------------------------------------------------------------------------
+    @on(Input.Changed)
+    def _typed(self, event: Input.Changed) -> None:
+        if event.input.id:
+            self.touched.add(event.input.id)
+        self.check()
+        self._show_errors(every=False)
+
+    @on(Select.Changed, "#condition")
+    def _condition(self) -> None:
+        self._show_fields()
+        self.check()
+        self._show_errors(every=False)
+
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        alert = self.check()
+        self._show_errors(every=True)
+        if alert is None:
+            return
+        if self.alert is None:
+            self.dismiss(alert)
+            return
+        patch = alert.model_dump(exclude={"symbol"} if alert.symbol == self.alert.symbol else set())
+        self.dismiss(AlertUpdate.model_validate(patch))
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)

@@ -1,0 +1,115 @@
+"""The chart screen: the open pair full size, and its lines; ``enter`` on a line shows it and
+offers an alert on that very line."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer
+
+from tradealerts.client import endpoints
+from tradealerts.core.symbols import format_price
+from tradealerts.tui.base import spawn, ta
+from tradealerts.tui.errors import Handled
+from tradealerts.tui.screens.chart_keys import ChartKeys
+from tradealerts.tui.widgets.chart_view import ChartView, TimeframeBar
+from tradealerts.tui.widgets.status_bar import StatusBar
+
+__all__ = ["ChartScreen", "LinesTable", "chart_lines"]
+
+
+def chart_lines(payload: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """The active lines of a payload, horizontal then diagonal, each with ``shape``."""
+    if payload is None:
+        return []
+    out = [
+        {**ln, "shape": "horizontal"}
+        for ln in payload.get("horizontal_lines", [])
+        if ln.get("broken_time") is None
+    ]
+    out += [
+        {**ln, "shape": "diagonal", "price": ln["value_now"]}
+        for ln in payload.get("diagonal_lines", [])
+        if ln.get("broken_time") is None
+    ]
+    return out
+
+
+class LinesTable(DataTable[Any]):
+    """The open chart's active lines; ``enter`` picks one."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(cursor_type="row", **kwargs)
+        self.lines: list[dict[str, Any]] = []
+
+    def on_mount(self) -> None:
+        for key, label in (("kind", "Line"), ("price", "Price"), ("id", "Id")):
+            self.add_column(label, key=key)
+        ta(self).changed.subscribe(self, self._on_change)
+        self.rebuild()
+
+    def _on_change(self, what: str) -> None:
+        if what in ("all", "chart", "bar"):
+            self.rebuild()
+
+    def rebuild(self) -> None:
+        store = ta(self).store
+        payload = store.chart_payload()
+        lines = sorted(chart_lines(payload), key=lambda ln: -ln["price"])
+        if [ln["id"] for ln in lines] == [ln["id"] for ln in self.lines]:
+            return
+        self.lines = lines
+        self.clear()
+        sym = store.chart.symbol
+        for ln in lines:
+            tag = "R" if ln["kind"] == "resistance" else "S"
+            tag = tag if ln["shape"] == "horizontal" else f"T{tag}"
+            style = "red" if ln["kind"] == "resistance" else "green"
+            self.add_row(Text(tag, style=style), format_price(sym, ln["price"]), ln["id"],
+                         key=ln["id"])  # fmt: skip
+
+
+class ChartScreen(ChartKeys):
+    def compose(self) -> ComposeResult:
+        with Vertical():
+            yield TimeframeBar()
+            with Horizontal():
+                yield ChartView()
+                yield LinesTable(id="lines")
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(LinesTable).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        table = self.query_one(LinesTable)
+        line = next((ln for ln in table.lines if ln["id"] == event.row_key.value), None)
+        if line is not None:
+            from tradealerts.tui.screens.line import LineScreen
+
+            chart = ta(self).store.chart
+            ta(self).push_screen(LineScreen(line, chart.symbol, chart.timeframe), self._create)
+
+    def _create(self, alert: Any) -> None:
+        if alert is not None:
+            spawn(self, partial(self._send, alert))
+
+    async def _send(self, alert: Any) -> None:
+        app = ta(self)
+        try:
+            created = await app.api(endpoints.alert_create(alert))
+            app.store.alerts = await app.api(endpoints.alerts())
+        except Handled:
+            return
+        app.say(f"Alert #{created.id} created: {created.condition} on line {created.line_id}.")
+        app.publish("alerts")
+
+
+def when(t: float | None) -> str:
+    return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M") if t else "—"

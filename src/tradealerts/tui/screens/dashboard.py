@@ -1,0 +1,76 @@
+"""The dashboard, the first screen: the watchlist, the open pair's chart, the live feed of
+fired alerts and the status bar."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer
+
+from tradealerts.client import endpoints
+from tradealerts.tui.base import ta
+from tradealerts.tui.errors import Handled
+from tradealerts.tui.screens.chart_keys import ChartKeys
+from tradealerts.tui.widgets.chart_view import ChartView, TimeframeBar
+from tradealerts.tui.widgets.feed import AlertFeed
+from tradealerts.tui.widgets.status_bar import StatusBar
+from tradealerts.tui.widgets.watchlist import Watchlist
+
+__all__ = ["DashboardScreen"]
+
+
+class DashboardScreen(ChartKeys):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("w", "watch", "Watch pair"),
+        Binding("x", "unwatch", "Unwatch"),
+        Binding("tab", "app.focus_next", "Next pane", show=False),
+    ]
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="main"):
+            yield Watchlist(id="watchlist")
+            with Vertical(id="chartpane"):
+                yield TimeframeBar()
+                yield ChartView()
+        yield AlertFeed(id="feed")
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.query_one(Watchlist).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        if isinstance(event.data_table, Watchlist):
+            pair = event.data_table.selected_pair()
+            if pair is not None:
+                ta(self).open_chart(*pair)
+
+    async def action_watch(self) -> None:
+        """Add the open chart's pair to the watchlist."""
+        app = ta(self)
+        chart = app.store.chart
+        try:
+            await app.api(endpoints.watchlist_add(chart.symbol, chart.timeframe))
+            app.store.watchlist = await app.api(endpoints.watchlist())
+        except Handled:
+            return
+        app.publish("watchlist")
+        app.restart_stream()
+
+    async def action_unwatch(self) -> None:
+        """Remove the selected pair from the watchlist."""
+        app = ta(self)
+        pair = self.query_one(Watchlist).selected_pair()
+        item = next((w for w in app.store.watchlist if (w.symbol, w.timeframe) == pair), None)
+        if item is None:
+            return
+        try:
+            await app.api(endpoints.watchlist_remove(item.id))
+            app.store.watchlist = await app.api(endpoints.watchlist())
+        except Handled:
+            return
+        app.publish("watchlist")
+        app.restart_stream()

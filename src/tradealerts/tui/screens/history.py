@@ -1,0 +1,112 @@
+"""Every fired alert, newest first: filter by pair and date, page with ``[`` and ``]``."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Input, Label
+
+from tradealerts.client import endpoints
+from tradealerts.tui.base import spawn, ta
+from tradealerts.tui.errors import Handled
+from tradealerts.tui.widgets.status_bar import StatusBar
+
+__all__ = ["HistoryScreen"]
+
+PER_PAGE = 50
+
+
+class HistoryScreen(Screen[None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("left_square_bracket", "page(-1)", "Newer"),
+        Binding("right_square_bracket", "page(1)", "Older"),
+        Binding("escape", "back", "Back", show=False),
+    ]
+
+    def __init__(self, alert_id: int | None = None) -> None:
+        super().__init__()
+        self.alert_id = alert_id
+        self.page = 1
+        self.total = 0
+
+    def compose(self) -> ComposeResult:
+        what = f"History of alert #{self.alert_id}" if self.alert_id else "History"
+        yield Label(what, id="history-title")
+        with Horizontal(id="filters"):
+            yield Input(placeholder="pair, e.g. EURUSD", id="symbol")
+            yield Input(placeholder="since YYYY-MM-DD", id="since")
+        yield DataTable(id="history", cursor_type="row")
+        yield StatusBar()
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(DataTable)
+        for key, label in (("id", "#"), ("time", "Time"), ("pair", "Pair"),
+                           ("condition", "Condition"), ("price", "Price"),
+                           ("message", "Message")):  # fmt: skip
+            table.add_column(label, key=key)
+        table.focus()
+        self.load()
+
+    def load(self) -> None:
+        spawn(self, self._load, group="history", exclusive=True)
+
+    async def _load(self) -> None:
+        symbol = self.query_one("#symbol", Input).value.strip().upper() or None
+        since = self.query_one("#since", Input).value.strip() or None
+        if since is not None:
+            try:
+                since = datetime.fromisoformat(since).date().isoformat()
+            except ValueError:
+                ta(self).say("since: use a date like 2026-11-30", severity="warning")
+                return
+        try:
+            page = await ta(self).api(endpoints.alert_history(
+                alert_id=self.alert_id, symbol=symbol, since=since, page=self.page,
+                per_page=PER_PAGE))  # fmt: skip
+        except Handled:
+            return
+        self.total = page.total
+        self.show(page.items)
+
+    def show(self, items: list[Any]) -> None:
+        table = self.query_one(DataTable)
+        table.clear()
+        for ev in items:
+            table.add_row(
+                str(ev.id),
+                ta(self).local(ev.time).strftime("%Y-%m-%d %H:%M:%S"),
+                f"{ev.symbol} {ev.timeframe}",
+                ev.condition,
+                str(ev.price),
+                ev.message,
+                key=str(ev.id),
+            )
+        pages = max(1, -(-self.total // PER_PAGE))
+        what = f"History of alert #{self.alert_id}" if self.alert_id else "History"
+        self.query_one("#history-title", Label).update(
+            f"{what}: {self.total} fired · page {self.page} of {pages}   [ newer · ] older"
+        )
+
+    @on(Input.Submitted)
+    def _filter(self) -> None:
+        self.page = 1
+        self.load()
+        self.query_one(DataTable).focus()
+
+    def action_page(self, step: int) -> None:
+        pages = max(1, -(-self.total // PER_PAGE))
+        new = max(1, min(pages, self.page + step))
+        if new != self.page:
+            self.page = new
+            self.load()
+
+    def action_back(self) -> None:
+        if len(ta(self).screen_stack) > 1:
+            ta(self).pop_screen()

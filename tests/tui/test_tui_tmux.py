@@ -1,0 +1,109 @@
+"""The real ``tradealerts tui`` command in a real terminal (tmux): it starts on the dashboard
+with data, keys work, ``q`` quits; and the short commands never load Textual."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from tests.tui.conftest import Person, log_in
+
+pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux (make test-deps)")
+
+
+class Tmux:
+    """One tmux server of our own (``-L``), one session running a command."""
+
+    def __init__(self, socket: str) -> None:
+        self.socket = socket
+
+    def run(self, *args: str) -> str:
+        out = subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True,
+                             text=True, check=False, timeout=10)  # fmt: skip
+        return out.stdout
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-p", "-t", "tui")
+
+    def wait_for(self, text: str, timeout: float = 20.0) -> str:
+        deadline = time.monotonic() + timeout
+        while True:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            if time.monotonic() > deadline:
+                raise AssertionError(f"{text!r} never showed; the screen:\n{screen}")
+            time.sleep(0.1)
+
+    def alive(self) -> bool:
+        return "tui" in self.run("list-sessions", "-F", "#{session_name}")
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    t = Tmux(f"tradealerts-test-{os.getpid()}-{tmp_path.name}")
+    yield t
+    t.run("kill-server")
+
+
+async def test_the_real_command_in_tmux(person: Person, tmux: Tmux, tmp_path: Path) -> None:
+    await log_in(person)
+    env = {
+        "TRADEALERTS_HOME": os.environ["TRADEALERTS_HOME"],
+        "TRADEALERTS_SERVER": person.server.url,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "TERM": "xterm-256color",
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+    }
+    exports = " ".join(f"{k}={v!s}" for k, v in env.items())
+    command = f"env -i {exports} {sys.executable} -m tradealerts tui --symbol eurusd --no-bell"
+    tmux.run("new-session", "-d", "-s", "tui", "-x", "100", "-y", "30", command)
+    start = time.monotonic()
+    screen = tmux.wait_for("● live")
+    took = time.monotonic() - start
+    assert "EURUSD H1" in screen and "FREE" in screen and "Lines:" in screen, screen
+    assert took < 15, took
+    tmux.run("send-keys", "-t", "tui", "5")  # H2: locked on FREE
+    tmux.wait_for("needs the PRO plan")
+    tmux.run("send-keys", "-t", "tui", "A")
+    screen = tmux.wait_for("Alerts: 0 active of 5 on FREE")
+    tmux.run("send-keys", "-t", "tui", "?")
+    tmux.wait_for("Keys on this screen")
+    tmux.run("send-keys", "-t", "tui", "Escape")
+    deadline = time.monotonic() + 10
+    while "Keys on this screen" in tmux.screen() and time.monotonic() < deadline:
+        time.sleep(0.1)  # a key right after Escape would read as alt+key
+    tmux.run("send-keys", "-t", "tui", "q")
+    deadline = time.monotonic() + 10
+    while tmux.alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not tmux.alive(), tmux.screen()
+
+
+def _imported(argv: list[str]) -> set[str]:
+    code = (
+        "import sys, json\n"
+        f"sys.argv = ['tradealerts', *{argv!r}]\n"
+        "from tradealerts.cli.app import app\n"
+        "try:\n    app()\nexcept SystemExit:\n    pass\n"
+        "print(json.dumps(sorted(sys.modules)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout  # fmt: skip
+    return set(json.loads(out.splitlines()[-1]))
+
+
+def test_only_the_tui_command_loads_textual() -> None:
+    for argv in (["--help"], ["alerts", "--help"], ["charts", "--help"], ["tui", "--help"]):
+        loaded = _imported(argv)
+        assert not {m for m in loaded if m.split(".")[0] in ("textual", "textual_plotext")}, argv
+        assert "tradealerts.tui" not in loaded, argv
