@@ -11,11 +11,15 @@ from datetime import UTC, datetime
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
 
 from tradealerts import __version__
+from tradealerts.server.accounts import TIER_CHANGES
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.api.deps import CallerCache
 from tradealerts.server.api.market import IndicatorsFastPath
+from tradealerts.server.billing import Billing, Gateway
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.engine import Engine
@@ -89,6 +93,48 @@ def _publish_market(bus: Bus) -> Listener:
     return listener
 
 
+def _publish_tier_changes(
+    sessions: sessionmaker[Session], bus: Bus, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Every tier change committed through ``sessions`` (``accounts.set_tier``: owner,
+    billing, grace expiry) becomes the stream's ``tier`` event at once."""
+
+    @event.listens_for(sessions, "after_commit")
+    def _committed(session: Session) -> None:
+        for user_id, tier in session.info.pop(TIER_CHANGES, ()):
+            loop.call_soon_threadsafe(bus.tier, user_id, tier)
+
+    @event.listens_for(sessions, "after_rollback")
+    def _rolled_back(session: Session) -> None:
+        session.info.pop(TIER_CHANGES, None)
+
+
+def _billing(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
+    mailer: Mailer,
+) -> Billing | None:
+    """Stripe billing when its settings are all there; else the routes answer 503."""
+    if settings.billing_missing or settings.stripe_secret_key is None:
+        log.info("billing off: set %s to sell PRO", ", ".join(settings.billing_missing))
+        return None
+    gateway = Gateway(settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base)
+    return Billing(settings, sessions, clock, gateway, mailer.wake)
+
+
+async def _sweep_grace(billing: Billing, every: float) -> None:
+    """End the grace periods that are over (a past-due subscription's PRO)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            moved = await asyncio.to_thread(billing.expire_grace)
+            if moved:
+                log.info("billing: %d past-due subscription(s) moved to FREE", moved)
+        except Exception:
+            log.exception("billing: grace sweep failed; retrying")
+
+
 def _operation_ids(app: FastAPI) -> None:
     for route in app.routes:
         if isinstance(route, APIRoute):
@@ -113,6 +159,14 @@ def create_app(
         app.state.signing_key = settings.signing_key()
         app.state.mailer = Mailer(settings, app.state.sessions, clock)
         app.state.mailer.start()
+        app.state.loop = asyncio.get_running_loop()
+        _publish_tier_changes(app.state.sessions, app.state.bus, app.state.loop)
+        app.state.billing = _billing(settings, app.state.sessions, clock, app.state.mailer)
+        sweep = (
+            asyncio.create_task(_sweep_grace(app.state.billing, settings.billing_sweep_seconds))
+            if app.state.billing is not None
+            else None
+        )
         market: Engine | None = None
         if start_engine:
             feed = create_feed(settings.feed, feed_options(settings))
@@ -122,7 +176,6 @@ def create_app(
             await market.start()
             log.info("engine running: %s feed, %d series", settings.feed, len(market.market.series))
         app.state.engine = market
-        app.state.loop = asyncio.get_running_loop()
         app.state.alerts = None
         if market is not None:
             runtime = AlertRuntime(
@@ -148,6 +201,9 @@ def create_app(
         try:
             yield
         finally:
+            if sweep is not None:
+                sweep.cancel()
+                await asyncio.gather(sweep, return_exceptions=True)
             if app.state.alerts is not None:
                 await app.state.alerts.stop()
             if market is not None:
@@ -181,6 +237,7 @@ def create_app(
         admin,
         alerts,
         auth,
+        billing,
         market,
         notifications,
         pages,
@@ -202,8 +259,10 @@ def create_app(
         system,
         admin,
         stream,
+        billing,
     ):
         app.include_router(module.router, prefix="/api")
     app.include_router(pages.router)
+    app.include_router(billing.pages)
     _operation_ids(app)
     return app

@@ -294,9 +294,8 @@ def admin_set_tier(email: str, tier: str) -> None:
         user = accounts.find_user(s, email)
         if user is None:
             raise _fail(f"no account {email}")
-        old = accounts.set_tier(s, user, the_tier, now)
+        old = accounts.set_tier(s, user, the_tier, now, actor="cli")
         queue_mail(s, user.email, *templates.tier_change(old, the_tier.value), now)
-        accounts.audit(s, "cli", "set_tier", user.email, now, old=old, new=the_tier.value)
         s.commit()
     typer.echo(f"{email}: {old} -> {the_tier}")
 
