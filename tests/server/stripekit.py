@@ -93,6 +93,9 @@ class StripeDouble:
         )
         self.ls_url = f"http://127.0.0.1:{self.ls_port}"
         self.http = httpx.Client(base_url=self.ls_url, auth=(SECRET_KEY, ""), timeout=10)
+        # the stand-in's connections to localstripe, kept alive (a new one costs ~0.1 s)
+        self._forwarder = httpx.Client(base_url=self.ls_url, timeout=10)
+        self._hooks = httpx.Client(timeout=20)
         deadline = time.monotonic() + 20
         while True:
             try:
@@ -105,6 +108,8 @@ class StripeDouble:
         self.checkouts: dict[str, dict[str, Any]] = {}
         self.checkout_params: list[dict[str, Any]] = []
         self.portals: list[dict[str, Any]] = []
+        #: answer this many API calls with a 500, as Stripe does in an outage
+        self.fail_next = 0
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self.url = f"http://127.0.0.1:{self._server.server_address[1]}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
@@ -116,6 +121,7 @@ class StripeDouble:
 
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # small writes, kept-alive: no 40 ms waits
 
             def _body(self) -> bytes:
                 return self.rfile.read(int(self.headers.get("Content-Length", "0")))
@@ -130,15 +136,24 @@ class StripeDouble:
             def _json(self, status: int, obj: Any) -> None:
                 self._send(status, json.dumps(obj).encode())
 
+            def _outage(self) -> bool:
+                if double.fail_next <= 0:
+                    return False
+                double.fail_next -= 1
+                self._json(500, {"error": {"type": "api_error", "message": "outage"}})
+                return True
+
             def _forward(self, body: bytes | None) -> None:
+                if self._outage():
+                    return
                 headers = {
                     k: v
                     for k, v in self.headers.items()
                     if k.lower() in ("authorization", "content-type", "idempotency-key")
                 }
-                r = httpx.request(
+                r = double._forwarder.request(
                     self.command,
-                    double.ls_url + self.path,
+                    self.path,
                     content=body,
                     headers=headers,
                     timeout=10,
@@ -255,7 +270,7 @@ class StripeDouble:
         """POST one event to the server's webhook, signed as Stripe signs."""
         assert self.webhook_url is not None
         payload = json.dumps(evt).encode()
-        return httpx.post(
+        return self._hooks.post(
             self.webhook_url,
             content=payload,
             headers={
@@ -342,6 +357,8 @@ class StripeDouble:
         self._server.shutdown()
         self._server.server_close()
         self.http.close()
+        self._forwarder.close()
+        self._hooks.close()
         self.proc.terminate()
         try:
             self.proc.wait(10)
