@@ -86,7 +86,7 @@ def plan(json_out: JsonOpt = False) -> None:
         return
     heads = [p["tier"] + (" (your plan)" if p["tier"] == mine["tier"] else "") for p in plans]
     lim = [p["limits"] for p in plans]
-    rows = [
+    table_rows: list[tuple[str, ...]] = [
         (
             "Price",
             *(money(p["price"]["amount"], p["price"]["currency"]) + " / month" for p in plans),
@@ -97,7 +97,7 @@ def plan(json_out: JsonOpt = False) -> None:
         ("Active alerts", *(str(x["active_alerts"]) for x in lim)),
         ("API requests / hour", *(str(x["requests_per_hour"]) for x in lim)),
     ]
-    console().print(make_table("Plans", ["", *heads], rows))
+    console().print(make_table("Plans", ["", *heads], table_rows))
     if mine["tier"] != "PRO":
         say("Upgrade with: tradealerts upgrade")
 
