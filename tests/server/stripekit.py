@@ -264,6 +264,14 @@ class StripeDouble:
         )
         r.raise_for_status()
 
+    def mute(self) -> None:
+        """Stop localstripe's own event deliveries (to a port nobody listens on)."""
+        r = self.http.post(
+            "/_config/webhooks/tradealerts",
+            data={"url": f"http://127.0.0.1:{free_port()}/nobody", "secret": WEBHOOK_SECRET},
+        )
+        r.raise_for_status()
+
     def deliver(
         self, evt: dict[str, Any], *, secret: str = WEBHOOK_SECRET, at: int | None = None
     ) -> httpx.Response:

@@ -109,18 +109,27 @@ def _publish_tier_changes(
         session.info.pop(TIER_CHANGES, None)
 
 
+def _threadsafe(loop: asyncio.AbstractEventLoop, fn: Callable[[], None]) -> Callable[[], None]:
+    """``fn`` (which touches the event loop's objects) callable from worker threads."""
+
+    def call() -> None:
+        loop.call_soon_threadsafe(fn)
+
+    return call
+
+
 def _billing(
     settings: Settings,
     sessions: sessionmaker[Session],
     clock: Callable[[], datetime],
-    mailer: Mailer,
+    wake_mail: Callable[[], None],
 ) -> Billing | None:
     """Stripe billing when its settings are all there; else the routes answer 503."""
     if settings.billing_missing or settings.stripe_secret_key is None:
         log.info("billing off: set %s to sell PRO", ", ".join(settings.billing_missing))
         return None
     gateway = Gateway(settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base)
-    return Billing(settings, sessions, clock, gateway, mailer.wake)
+    return Billing(settings, sessions, clock, gateway, wake_mail)
 
 
 async def _sweep_grace(billing: Billing, every: float) -> None:
@@ -161,7 +170,9 @@ def create_app(
         app.state.mailer.start()
         app.state.loop = asyncio.get_running_loop()
         _publish_tier_changes(app.state.sessions, app.state.bus, app.state.loop)
-        app.state.billing = _billing(settings, app.state.sessions, clock, app.state.mailer)
+        app.state.billing = _billing(
+            settings, app.state.sessions, clock, _threadsafe(app.state.loop, app.state.mailer.wake)
+        )
         sweep = (
             asyncio.create_task(_sweep_grace(app.state.billing, settings.billing_sweep_seconds))
             if app.state.billing is not None

@@ -210,7 +210,6 @@ class Billing:
             invoice = self.gateway.retrieve_invoice(str(obj["id"]))
             sub_id = invoice_subscription(invoice)
         sub = self.gateway.retrieve_subscription(str(sub_id)) if sub_id else None
-        card = self._card(sub) if sub is not None else (None, None)
         now = self.clock()
         outcome = Outcome(ignored=sub is None and invoice is None)
         with self._lock, self.sessions() as s:
@@ -225,7 +224,7 @@ class Billing:
             if acct is not None and invoice is not None:
                 self._record_invoice(s, acct, invoice, now)
             if acct is not None and sub is not None:
-                outcome.tier = self._apply(s, acct, sub, card, now)
+                outcome.tier = self._apply(s, acct, sub, (None, None), now)
             if acct is not None and kind == "invoice.payment_action_required":
                 self._payment_problem(s, acct, now, action=True)
             s.add(StripeEvent(id=event_id, type=kind[:64], received_at=now))
@@ -236,7 +235,20 @@ class Billing:
                 s.rollback()
                 return Outcome(duplicate=True)
         self.wake_mail()
+        if sub is not None and not outcome.ignored:
+            # the card is for display: looked up after the tier change is out, not before
+            self._keep_card(sub)
         return outcome
+
+    def _keep_card(self, sub: Json) -> None:
+        brand, last4 = self._card(sub)
+        if not last4:
+            return
+        with self._lock, self.sessions() as s:
+            acct = self._by_customer(s, sub.get("customer"))
+            if acct is not None and (acct.card_brand, acct.card_last4) != (brand, last4):
+                acct.card_brand, acct.card_last4 = brand, last4
+                s.commit()
 
     # -- grace period ------------------------------------------------------------------
     def expire_grace(self) -> int:
