@@ -296,25 +296,10 @@ class Billing:
         )
 
     def _account(self, s: Session, sub: Json) -> BillingAccount | None:
-        acct = self._by_customer(s, sub.get("customer"))
-        if acct is not None:
-            return acct
-        # a customer made outside our checkout: the user id we put in the metadata
-        user_id = str((sub.get("metadata") or {}).get("user_id") or "")
-        if not user_id.isdigit() or s.get(User, int(user_id)) is None:
-            return None
-        now = self.clock()
-        acct = BillingAccount(
-            user_id=int(user_id),
-            customer_id=str(sub["customer"]),
-            status="none",
-            cancel_at_period_end=False,
-            created_at=now,
-            updated_at=now,
-        )
-        s.add(acct)
-        s.flush()
-        return acct
+        """The account of the subscription's customer. Only customers this server made are
+        known: the user id in Stripe's metadata is never trusted on its own (another server
+        sharing the Stripe account, or a restored database, would hand it to a stranger)."""
+        return self._by_customer(s, sub.get("customer"))
 
     def _apply(
         self,
