@@ -133,6 +133,7 @@ def test_docs_prints_the_address(person: Cli) -> None:
 def test_plan_and_the_commands_still_to_come(user: Cli) -> None:
     plan = user.json("plan")
     assert plan["tier"] == "FREE" and plan["limits"]["active_alerts"] == 5
-    for args in (["upgrade"], ["billing"]):  # the daemon and the TUI have their own tests
-        out = user.ok(*args)
-        assert "coming in a later release" in out
+    assert plan["plans"] is None  # this server sells nothing: billing is off
+    for args in (["upgrade"], ["billing"]):  # billing off: the owner's sentence, exit 1
+        r = user.run(*args)
+        assert r.returncode == 1 and "TRADEALERTS_STRIPE_SECRET_KEY" in r.stderr, r.stderr

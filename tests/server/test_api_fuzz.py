@@ -15,12 +15,23 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
 )
 from tests.server.serverkit import register_and_login, set_tier
+from tests.server.stripekit import setup_price, stripe_double, stripe_settings
 
 PER_OPERATION = 20
 
 
 def test_generated_requests_never_break_the_api(make_server) -> None:
-    srv = make_server(rate_limits_enabled=False, history_bars=60)
+    # billing on (localstripe): without it its routes answer 503 billing_disabled by design
+    with stripe_double() as double:
+        srv = make_server(
+            rate_limits_enabled=False,
+            history_bars=60,
+            **stripe_settings(double, setup_price(double)),
+        )
+        _fuzz(srv)
+
+
+def _fuzz(srv) -> None:
     tokens = register_and_login(srv, "fuzz@example.com")
     set_tier(srv, "fuzz@example.com", "PRO")
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}

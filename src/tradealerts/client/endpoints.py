@@ -166,6 +166,43 @@ def delete_account(password: str) -> Call[None]:
     return Call("DELETE", "/api/user", _none, json={"password": password})
 
 
+# -- billing ---------------------------------------------------------------------------
+def plans() -> Call[Json]:
+    return Call("GET", "/api/plans", _json, auth=False)
+
+
+def checkout() -> Call[Json]:
+    return Call("POST", "/api/checkout", _json)
+
+
+def subscription() -> Call[Json]:
+    return Call("GET", "/api/subscription", _json)
+
+
+def subscription_upgrade() -> Call[Json]:
+    return Call("PUT", "/api/subscription/upgrade", _json)
+
+
+def subscription_cancel() -> Call[Json]:
+    return Call("PUT", "/api/subscription/cancel", _json)
+
+
+def subscription_resume() -> Call[Json]:
+    return Call("PUT", "/api/subscription/resume", _json)
+
+
+def invoices() -> Call[list[Json]]:
+    def parse(r: httpx.Response) -> list[Json]:
+        data = r.json()
+        return [dict(x) for x in data] if isinstance(data, list) else []
+
+    return Call("GET", "/api/invoices", parse)
+
+
+def billing_portal() -> Call[Json]:
+    return Call("POST", "/api/billing/portal", _json)
+
+
 # -- market ----------------------------------------------------------------------------
 def symbols() -> Call[SymbolsPublic]:
     return Call("GET", "/api/symbols", _model("SymbolsPublic"))

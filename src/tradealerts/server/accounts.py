@@ -36,6 +36,7 @@ from tradealerts.server.security import (
 __all__ = [
     "CODE_MINUTES",
     "MAX_CODE_TRIES",
+    "TIER_CHANGES",
     "CodeResult",
     "Rotation",
     "add_sessions_listener",
@@ -366,13 +367,24 @@ def _changed_on_commit(s: Session) -> None:
     event.listen(s, "after_commit", bump, once=True)
 
 
-def set_tier(s: Session, user: User, tier: Tier, now: datetime) -> str:
-    """Change a user's tier; returns the old one. Takes effect on the next request; alerts
-    the new tier does not allow are paused (``tier_downgrade``), never deleted."""
+#: ``Session.info`` key: the (user id, tier) changes of the transaction, which the server
+#: publishes as the stream's ``tier`` event once it commits.
+TIER_CHANGES = "tier_changes"
+
+
+def set_tier(
+    s: Session, user: User, tier: Tier, now: datetime, *, actor: str = "system", **why: Any
+) -> str:
+    """The one path of a tier change, whoever makes it (owner, billing, grace expiry):
+    audited (``actor``, ``why``), the user notified, the stream's ``tier`` event on commit,
+    and alerts the new tier does not allow paused (``tier_downgrade``), never deleted.
+    Returns the old tier."""
     old = user.tier
     user.tier = tier.value
     user.updated_at = now
     _changed_on_commit(s)
+    s.info.setdefault(TIER_CHANGES, []).append((user.id, tier.value))
+    audit(s, actor, "set_tier", user.email, now, old=old, new=tier.value, **why)
     paused = apply_tier(s, user, now)
     if paused:
         ids = ", ".join(str(i) for i in paused)

@@ -12,13 +12,17 @@ from typing import Any
 
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
 
 from tradealerts import __version__
 from tradealerts.core.schemas import ErrorBody
+from tradealerts.server.accounts import TIER_CHANGES
 from tradealerts.server.alerts.guard import Resolver, WebhookGuard, system_resolver
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.api.deps import CallerCache
 from tradealerts.server.api.market import IndicatorsFastPath
+from tradealerts.server.billing import Billing, Gateway
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.engine import Engine
@@ -117,6 +121,57 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+def _publish_tier_changes(
+    sessions: sessionmaker[Session], bus: Bus, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Every tier change committed through ``sessions`` (``accounts.set_tier``: owner,
+    billing, grace expiry) becomes the stream's ``tier`` event at once."""
+
+    @event.listens_for(sessions, "after_commit")
+    def _committed(session: Session) -> None:
+        for user_id, tier in session.info.pop(TIER_CHANGES, ()):
+            loop.call_soon_threadsafe(bus.tier, user_id, tier)
+
+    @event.listens_for(sessions, "after_rollback")
+    def _rolled_back(session: Session) -> None:
+        session.info.pop(TIER_CHANGES, None)
+
+
+def _threadsafe(loop: asyncio.AbstractEventLoop, fn: Callable[[], None]) -> Callable[[], None]:
+    """``fn`` (which touches the event loop's objects) callable from worker threads."""
+
+    def call() -> None:
+        loop.call_soon_threadsafe(fn)
+
+    return call
+
+
+def _billing(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    clock: Callable[[], datetime],
+    wake_mail: Callable[[], None],
+) -> Billing | None:
+    """Stripe billing when its settings are all there; else the routes answer 503."""
+    if settings.billing_missing or settings.stripe_secret_key is None:
+        log.info("billing off: set %s to sell PRO", ", ".join(settings.billing_missing))
+        return None
+    gateway = Gateway(settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base)
+    return Billing(settings, sessions, clock, gateway, wake_mail)
+
+
+async def _sweep_grace(billing: Billing, every: float) -> None:
+    """End the grace periods that are over (a past-due subscription's PRO)."""
+    while True:
+        await asyncio.sleep(every)
+        try:
+            moved = await asyncio.to_thread(billing.expire_grace)
+            if moved:
+                log.info("billing: %d past-due subscription(s) moved to FREE", moved)
+        except Exception:
+            log.exception("billing: grace sweep failed; retrying")
+
+
 def create_app(
     settings: Settings,
     *,
@@ -142,6 +197,15 @@ def create_app(
         app.state.mailer.start()
         app.state.loop = asyncio.get_running_loop()
         app.state.alerts = None
+        _publish_tier_changes(app.state.sessions, app.state.bus, app.state.loop)
+        app.state.billing = _billing(
+            settings, app.state.sessions, clock, _threadsafe(app.state.loop, app.state.mailer.wake)
+        )
+        sweep = (
+            asyncio.create_task(_sweep_grace(app.state.billing, settings.billing_sweep_seconds))
+            if app.state.billing is not None
+            else None
+        )
         market: Engine | None = None
         if start_engine:
             feed = create_feed(settings.feed, feed_options(settings))
@@ -183,6 +247,9 @@ def create_app(
         try:
             yield
         finally:
+            if sweep is not None:
+                sweep.cancel()
+                await asyncio.gather(sweep, return_exceptions=True)
             if app.state.alerts is not None:
                 await app.state.alerts.stop()
             if market is not None:
@@ -224,6 +291,7 @@ def create_app(
         admin,
         alerts,
         auth,
+        billing,
         market,
         notifications,
         pages,
@@ -245,7 +313,9 @@ def create_app(
         system,
         admin,
         stream,
+        billing,
     ):
         app.include_router(module.router, prefix="/api", responses=_ERRORS)
     app.include_router(pages.router)
+    app.include_router(billing.pages)
     return app

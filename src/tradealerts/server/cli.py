@@ -16,8 +16,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 admin_app = typer.Typer(help="Accounts, for the owner.", no_args_is_help=True)
+billing_app = typer.Typer(help="Selling PRO through Stripe.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
+app.add_typer(billing_app, name="billing")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -302,9 +304,8 @@ def admin_set_tier(email: str, tier: str) -> None:
         user = accounts.find_user(s, email)
         if user is None:
             raise _fail(f"no account {email}")
-        old = accounts.set_tier(s, user, the_tier, now)
+        old = accounts.set_tier(s, user, the_tier, now, actor="cli")
         queue_mail(s, user.email, *templates.tier_change(old, the_tier.value), now)
-        accounts.audit(s, "cli", "set_tier", user.email, now, old=old, new=the_tier.value)
         s.commit()
     typer.echo(f"{email}: {old} -> {the_tier}")
 
@@ -370,6 +371,48 @@ def admin_delete_user(
         accounts.audit(s, "cli", "delete_user", email, now)
         s.commit()
     typer.echo(f"deleted {email}")
+
+
+@billing_app.command("setup")
+def billing_setup(
+    as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
+) -> None:
+    """Create (or find) the PRO product and its $29/month price in your Stripe account, and
+    print the webhook to configure. Safe to run again."""
+    settings = _settings()
+    if settings.stripe_secret_key is None:
+        raise _fail(
+            "set TRADEALERTS_STRIPE_SECRET_KEY to your Stripe secret key (sk_test_... to try "
+            "it in test mode) first"
+        )
+    from tradealerts.server.billing.gateway import StripeUnavailable
+    from tradealerts.server.billing.setup import setup
+
+    try:
+        done = setup(settings.stripe_secret_key.get_secret_value(), settings.stripe_api_base)
+    except StripeUnavailable as exc:
+        raise _fail(f"Stripe refused the request: {exc}") from None
+    webhook = f"{settings.public_url.rstrip('/')}/api/webhooks/stripe"
+    if as_json:
+        typer.echo(json.dumps({**done, "webhook_url": webhook}))
+        return
+    made = {True: "created", False: "found"}
+    typer.echo(f"product {done['product_id']}: {made[done['product_created']]}")
+    typer.echo(
+        f"price   {done['price_id']}: {made[done['price_created']]} "
+        f"({done['amount']} {done['currency']} minor units / {done['interval']})"
+    )
+    if done["mismatch"]:
+        typer.secho(
+            "warning: that price is not 2900 usd / month; archive it in the Dashboard and "
+            "run this again",
+            fg="yellow",
+            err=True,
+        )
+    typer.echo(f"\nSet:  TRADEALERTS_STRIPE_PRICE_ID={done['price_id']}")
+    typer.echo(f"Add a webhook endpoint in Stripe: {webhook}")
+    typer.echo("  events: " + ", ".join(done["events"]))
+    typer.echo("  then set TRADEALERTS_STRIPE_WEBHOOK_SECRET to its signing secret (whsec_...)")
 
 
 def main() -> None:

@@ -50,7 +50,11 @@ class Settings(BaseSettings):
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_price_id: str | None = None
-    stripe_api_base: str | None = None
+    stripe_api_base: str | None = Field(None, description="a Stripe double's URL (tests)")
+    #: how long a ``past_due`` subscription keeps PRO before the plan becomes FREE
+    billing_grace_days: int = Field(3, ge=0)
+    #: how often the server looks for grace periods that have ended
+    billing_sweep_seconds: float = Field(60.0, gt=0)
     #: owner-approved webhook destinations that the SSRF guard would refuse: host names and
     #: address ranges (CIDR), e.g. ``["hooks.internal", "10.20.0.0/16"]``; plain http is
     #: then allowed to loopback ones
@@ -108,6 +112,16 @@ class Settings(BaseSettings):
     @property
     def db_url(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'server.db'}"
+
+    @property
+    def billing_missing(self) -> list[str]:
+        """The Stripe settings billing still needs (empty: billing is on)."""
+        need = {
+            "TRADEALERTS_STRIPE_SECRET_KEY": self.stripe_secret_key,
+            "TRADEALERTS_STRIPE_WEBHOOK_SECRET": self.stripe_webhook_secret,
+            "TRADEALERTS_STRIPE_PRICE_ID": self.stripe_price_id,
+        }
+        return [name for name, value in need.items() if not value]
 
     @property
     def outbox_dir(self) -> Path:

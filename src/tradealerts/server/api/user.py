@@ -24,9 +24,10 @@ from tradealerts.core.tiers import limits_for
 from tradealerts.server import accounts
 from tradealerts.server.alerts import records
 from tradealerts.server.alerts.channels import SIGNATURE_HEADER
-from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep
+from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
 from tradealerts.server.db.models import (
     AlertRow,
+    BillingAccount,
     Delivery,
     Event,
     Notification,
@@ -157,12 +158,17 @@ def change_password(
 
 
 @router.get("/billing")
-def billing(user: CurrentUser) -> dict[str, Any]:
-    """The plan and its limits; Stripe details arrive with billing."""
+def billing(user: CurrentUser, s: SessionDep, settings: SettingsDep) -> dict[str, Any]:
+    """The plan, its limits and the Stripe subscription (as ``GET /api/subscription``)."""
+    from tradealerts.server.billing import account_json
+
     lim = limits_for(user.tier)
+    acct = s.scalar(select(BillingAccount).where(BillingAccount.user_id == user.id))
+    sub = account_json(acct, user, settings.billing_grace_days)
     return {
         "tier": user.tier,
-        "subscription_status": "none",
+        "subscription_status": sub["status"],
+        "subscription": sub,
         "price_usd_per_month": lim.price_usd_per_month,
         "limits": {
             "symbols": len(lim.symbols),

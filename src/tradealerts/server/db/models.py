@@ -15,13 +15,16 @@ __all__ = [
     "AlertRow",
     "AuditLog",
     "Base",
+    "BillingAccount",
     "Delivery",
     "EmailCode",
     "Event",
     "FireBatch",
+    "InvoiceRow",
     "MailMessage",
     "Notification",
     "RefreshToken",
+    "StripeEvent",
     "SupportTicket",
     "User",
     "WatchlistItem",
@@ -259,3 +262,62 @@ class FireBatch(Base):
     key: Mapped[str] = mapped_column(String(32), primary_key=True)
     fires: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class BillingAccount(Base):
+    """A user's Stripe customer and subscription, as Stripe last said (Stripe is the truth;
+    this copy lets billing pages and revenue figures answer without asking it)."""
+
+    __tablename__ = "billing_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), unique=True, index=True
+    )
+    customer_id: Mapped[str] = mapped_column(String(255), unique=True)
+    subscription_id: Mapped[str | None] = mapped_column(String(255), default=None, index=True)
+    #: Stripe's subscription status, or ``none`` before the first subscription
+    status: Mapped[str] = mapped_column(String(32), default="none")
+    price_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    current_period_end: Mapped[datetime | None] = mapped_column(default=None)
+    cancel_at_period_end: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: when we first saw the subscription ``past_due`` (the grace period runs from here)
+    past_due_since: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    ended_at: Mapped[datetime | None] = mapped_column(default=None)
+    card_brand: Mapped[str | None] = mapped_column(String(32), default=None)
+    card_last4: Mapped[str | None] = mapped_column(String(4), default=None)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class InvoiceRow(Base):
+    """A Stripe invoice as its webhooks said; money in integer minor units + currency."""
+
+    __tablename__ = "invoices"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # Stripe's in_...
+    user_id: Mapped[int] = _owned()
+    subscription_id: Mapped[str | None] = mapped_column(String(255), default=None)
+    number: Mapped[str | None] = mapped_column(String(64), default=None)
+    status: Mapped[str] = mapped_column(String(32))
+    amount_due: Mapped[int] = mapped_column(Integer, default=0)
+    amount_paid: Mapped[int] = mapped_column(Integer, default=0)
+    currency: Mapped[str] = mapped_column(String(8))
+    period_start: Mapped[datetime | None] = mapped_column(default=None)
+    period_end: Mapped[datetime | None] = mapped_column(default=None)
+    paid_at: Mapped[datetime | None] = mapped_column(default=None)
+    hosted_invoice_url: Mapped[str | None] = mapped_column(String(2048), default=None)
+    invoice_pdf: Mapped[str | None] = mapped_column(String(2048), default=None)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class StripeEvent(Base):
+    """A Stripe webhook event already handled: written in the transaction of its effect,
+    so a redelivery (or ten copies at once) changes nothing."""
+
+    __tablename__ = "stripe_events"
+
+    id: Mapped[str] = mapped_column(String(255), primary_key=True)  # Stripe's evt_...
+    type: Mapped[str] = mapped_column(String(64))
+    received_at: Mapped[datetime]

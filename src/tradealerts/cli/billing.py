@@ -1,0 +1,263 @@
+"""plan, upgrade, billing (invoices|portal|cancel|resume): PRO through Stripe."""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from tradealerts.cli.context import UsageProblem, open_client
+from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, say, when
+
+if TYPE_CHECKING:
+    from tradealerts.client import Client
+
+JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
+NoBrowserOpt = Annotated[
+    bool, typer.Option("--no-browser", help="Print the link instead of opening a browser.")
+]
+
+billing_app = typer.Typer(
+    help="Your plan, card and invoices; cancel or resume PRO.", invoke_without_command=True
+)
+
+#: ISO currencies Stripe counts in whole units (no cents)
+_ZERO_DECIMAL = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg",
+                           "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"})  # fmt: skip
+
+
+def money(amount: int, currency: str) -> str:
+    """Integer minor units as people read them: ``29.00 USD``."""
+    cur = currency.lower()
+    if cur in _ZERO_DECIMAL:
+        return f"{amount} {cur.upper()}"
+    return f"{amount // 100}.{amount % 100:02d} {cur.upper()}"
+
+
+def _day(value: str | None) -> str:
+    return when(value)[:10] if value else "-"
+
+
+def _open_link(url: str, no_browser: bool) -> None:
+    """Open ``url`` in a browser where there is a screen; always print it."""
+    say(url)
+    headless = sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    )
+    if no_browser or headless:
+        return
+    import contextlib
+    import webbrowser
+
+    with contextlib.suppress(webbrowser.Error):  # the printed link is enough
+        webbrowser.open(url)
+
+
+def _api_code(exc: BaseException) -> str | None:
+    code = getattr(exc, "code", None)
+    return code if isinstance(code, str) else None
+
+
+# -- plan ------------------------------------------------------------------------------
+def plan(json_out: JsonOpt = False) -> None:
+    """FREE and PRO side by side, with your plan marked."""
+    from tradealerts.client import ApiError, endpoints
+
+    with open_client() as c:
+        mine = c.run(endpoints.billing())
+        try:
+            plans = c.run(endpoints.plans())["plans"]
+        except ApiError as exc:
+            if exc.code != "billing_disabled":
+                raise
+            plans = None
+    if json_out:
+        emit_json({**mine, "plans": plans})
+        return
+    if plans is None:
+        rows = [("Plan", mine["tier"]), ("Price", f"${mine['price_usd_per_month']} / month")]
+        rows += [(k.replace("_", " ").capitalize(), v) for k, v in mine["limits"].items()]
+        table = make_table(None, ["", ""], rows)
+        table.show_header = False
+        console().print(table)
+        say("Upgrades are not open on this server yet.")
+        return
+    heads = [p["tier"] + (" (your plan)" if p["tier"] == mine["tier"] else "") for p in plans]
+    lim = [p["limits"] for p in plans]
+    table_rows: list[tuple[str, ...]] = [
+        (
+            "Price",
+            *(money(p["price"]["amount"], p["price"]["currency"]) + " / month" for p in plans),
+        ),
+        ("Symbols", *(str(len(x["symbols"])) for x in lim)),
+        ("Timeframes", *(" ".join(x["timeframes"]) for x in lim)),
+        ("Watchlist items", *(str(x["watchlist_items"]) for x in lim)),
+        ("Active alerts", *(str(x["active_alerts"]) for x in lim)),
+        ("API requests / hour", *(str(x["requests_per_hour"]) for x in lim)),
+    ]
+    console().print(make_table("Plans", ["", *heads], table_rows))
+    if mine["tier"] != "PRO":
+        say("Upgrade with: tradealerts upgrade")
+
+
+# -- upgrade ---------------------------------------------------------------------------
+def _watch_tier(found: Any) -> None:
+    """Put each ``tier`` event of the user's stream in ``found`` (a thread of its own)."""
+    try:
+        with open_client() as c:
+            for ev in c.events():
+                if ev.event == "tier" and isinstance(ev.data, dict):
+                    found.put(ev.data.get("tier"))
+    except Exception:  # noqa: S110 - the main thread also asks the server itself
+        pass
+
+
+def _now_tier(c: Client) -> str:
+    from tradealerts.client import endpoints
+
+    return c.run(endpoints.me()).tier
+
+
+def upgrade(
+    no_browser: NoBrowserOpt = False,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds to wait for the payment to be confirmed.", min=1)
+    ] = 900,
+) -> None:
+    """Upgrade to PRO: pay on Stripe Checkout, and see PRO the moment it is confirmed."""
+    import queue
+    import threading
+    import time
+
+    from tradealerts.client import ApiError, ClientError, endpoints
+
+    with open_client() as c:
+        try:
+            session = c.run(endpoints.subscription_upgrade())
+        except ApiError as exc:
+            if exc.code == "already_pro":
+                say("You're already on PRO: `tradealerts billing` shows your subscription.")
+                return
+            raise
+        found: queue.Queue[Any] = queue.Queue()
+        threading.Thread(target=_watch_tier, args=(found,), daemon=True).start()
+        say("Pay for PRO ($29/month) on Stripe's page:")
+        _open_link(session["url"], no_browser)
+        say("Waiting for Stripe to confirm the payment (Ctrl-C to stop waiting)...")
+        deadline = time.monotonic() + timeout
+        next_check = time.monotonic() + 10
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                tier = found.get(timeout=min(left, max(0.1, next_check - time.monotonic())))
+            except queue.Empty:
+                # the stream may have opened after the change: ask, now and then
+                next_check = time.monotonic() + 10
+                tier = _now_tier(c)
+            if tier == "PRO":
+                say("You're on PRO. Every symbol and timeframe is open: try `tradealerts symbols`.")
+                return
+    raise ClientError(
+        f"No payment was confirmed within {timeout:.0f} s. If you paid, Stripe's confirmation "
+        "is late: check with `tradealerts billing` in a minute. Otherwise run `tradealerts "
+        "upgrade` again."
+    )
+
+
+# -- billing ---------------------------------------------------------------------------
+def _invoice_rows(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return [
+        (i.get("number") or i["id"], _day(i.get("created_at")),
+         money(int(i["amount_paid"] or i["amount_due"]), i["currency"]), i["status"],
+         i.get("invoice_pdf") or i.get("hosted_invoice_url") or "-")
+        for i in items
+    ]  # fmt: skip
+
+
+_INVOICE_COLUMNS = ["Number", "Date", "Amount", "Status", "PDF"]
+
+
+@billing_app.callback()
+def billing(ctx: typer.Context, json_out: JsonOpt = False) -> None:
+    """Your plan, card and invoices; cancel or resume PRO."""
+    if ctx.invoked_subcommand is not None:
+        return
+    from tradealerts.client import endpoints
+
+    with open_client() as c:
+        sub = c.run(endpoints.subscription())
+        items = c.run(endpoints.invoices())
+    if json_out:
+        emit_json({"subscription": sub, "invoices": items})
+        return
+    card = sub.get("card")
+    rows = [("Plan", sub["tier"]), ("Status", sub["status"])]
+    if sub.get("renews_on"):
+        rows.append(("Renews on", _day(sub["renews_on"])))
+    if sub.get("ends_on"):
+        rows.append(("Ends on", _day(sub["ends_on"])))
+    if sub.get("grace_ends_at"):
+        rows.append(("Payment due by", when(sub["grace_ends_at"])))
+    rows.append(("Card", f"{card['brand'] or 'card'} •••• {card['last4']}" if card else "-"))
+    table = make_table(None, ["", ""], rows)
+    table.show_header = False
+    console().print(table)
+    if items:
+        console().print(make_table("Invoices", _INVOICE_COLUMNS, _invoice_rows(items[:5])))
+    if sub["status"] == "past_due":
+        say("Your last payment failed: update your card with `tradealerts billing portal`.")
+    elif sub["tier"] != "PRO":
+        say("Upgrade with: tradealerts upgrade")
+
+
+@billing_app.command("invoices")
+def invoices(json_out: JsonOpt = False) -> None:
+    """Your invoices: number, date, amount, status and PDF link."""
+    from tradealerts.client import endpoints
+
+    with open_client() as c:
+        items = c.run(endpoints.invoices())
+    if json_out:
+        emit_json(items)
+        return
+    console().print(make_table("Invoices", _INVOICE_COLUMNS, _invoice_rows(items)))
+
+
+@billing_app.command("portal")
+def portal(no_browser: NoBrowserOpt = False) -> None:
+    """Stripe's customer portal: change the card, see receipts."""
+    from tradealerts.client import endpoints
+
+    with open_client() as c:
+        url = c.run(endpoints.billing_portal())["url"]
+    _open_link(url, no_browser)
+
+
+@billing_app.command("cancel")
+def cancel(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = False) -> None:
+    """Cancel PRO at the end of the paid period (you keep PRO until then)."""
+    from tradealerts.client import endpoints
+
+    with open_client() as c:
+        if not yes:
+            sub = c.run(endpoints.subscription())
+            if not sys.stdin.isatty():
+                raise UsageProblem("Add --yes to cancel without being asked.")
+            end = _day(sub.get("current_period_end"))
+            if not typer.confirm(f"Cancel PRO? You keep it until {end}, then FREE."):
+                say("Nothing changed.")
+                return
+        sub = c.run(endpoints.subscription_cancel())
+    say(f"Cancelled: you keep PRO until {_day(sub.get('ends_on'))}. "
+        "Changed your mind? `tradealerts billing resume`.")  # fmt: skip
+
+
+@billing_app.command("resume")
+def resume() -> None:
+    """Undo a cancellation before the period ends."""
+    from tradealerts.client import endpoints
+
+    with open_client() as c:
+        sub = c.run(endpoints.subscription_resume())
+    say(f"Resumed: PRO renews on {_day(sub.get('renews_on'))}.")
