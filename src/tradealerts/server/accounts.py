@@ -19,6 +19,7 @@ from tradealerts.server.db.models import (
     EmailCode,
     Notification,
     RefreshToken,
+    TierChange,
     User,
 )
 from tradealerts.server.security import (
@@ -244,12 +245,19 @@ def _changed_on_commit(s: Session) -> None:
     event.listen(s, "after_commit", bump, once=True)
 
 
+def users_changed(s: Session) -> None:
+    """Caches of users go stale when ``s`` commits (a role or a disabled flag changed)."""
+    _changed_on_commit(s)
+
+
 def set_tier(s: Session, user: User, tier: Tier, now: datetime) -> str:
     """Change a user's tier; returns the old one. Takes effect on the next request; alerts
     the new tier does not allow are paused (``tier_downgrade``), never deleted."""
     old = user.tier
     user.tier = tier.value
     user.updated_at = now
+    if old != tier.value:  # the admin dashboard counts conversions and churn from these
+        s.add(TierChange(user_id=user.id, old=old, new=tier.value, created_at=now))
     _changed_on_commit(s)
     paused = apply_tier(s, user, now)
     if paused:

@@ -27,6 +27,7 @@ from tradealerts.server.mail import Mailer
 from tradealerts.server.quota import Quota
 from tradealerts.server.settings import Settings
 from tradealerts.server.throttle import Throttle
+from tradealerts.server.usage import Usage, UsageMiddleware
 
 __all__ = ["create_app", "feed_options"]
 
@@ -113,6 +114,7 @@ def create_app(
         app.state.signing_key = settings.signing_key()
         app.state.mailer = Mailer(settings, app.state.sessions, clock)
         app.state.mailer.start()
+        app.state.usage.start(app.state.sessions)
         app.state.loop = asyncio.get_running_loop()
         app.state.alerts = None
         market: Engine | None = None
@@ -154,6 +156,7 @@ def create_app(
             if market is not None:
                 await market.stop()
             await app.state.mailer.stop()
+            await app.state.usage.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -174,7 +177,15 @@ def create_app(
     app.state.throttle = Throttle(settings.redis_url)
     app.state.bus = Bus(settings.stream_queue_size)
     app.state.callers = CallerCache(settings.caller_cache_seconds)
+    app.state.usage = Usage(
+        set(),
+        flush_seconds=settings.usage_flush_seconds,
+        usage_retention_days=settings.usage_retention_days,
+        error_retention_days=settings.error_retention_days,
+        clock=clock,
+    )
     install_error_handlers(app)
+    app.add_middleware(UsageMiddleware)  # inside the fast path, which counts its own answers
     app.add_middleware(IndicatorsFastPath)  # inside the request id, like every route
     app.add_middleware(RequestIdMiddleware)
 
@@ -205,6 +216,13 @@ def create_app(
         stream,
     ):
         app.include_router(module.router, prefix="/api")
+        # the usage aggregate's route families: /api/<family>/...
+        app.state.usage.families.update(
+            str(getattr(r, "path", "/")).split("/")[1] for r in module.router.routes
+        )
     app.include_router(pages.router)
+    from tradealerts.server import metrics
+
+    metrics.install(app)
     _operation_ids(app)
     return app
