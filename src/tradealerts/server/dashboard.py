@@ -203,9 +203,7 @@ def api_usage(s: Session, hours: int = 24) -> dict[str, Any]:
             }
         )
     top = users.most_common(10)
-    who = dict(
-        s.execute(select(User.id, User.email).where(User.id.in_([u for u, _ in top]))).all()
-    )
+    who = dict(s.execute(select(User.id, User.email).where(User.id.in_([u for u, _ in top]))).all())
     tiers = dict(
         s.execute(select(User.id, User.tier).where(User.id.in_([u for u, _ in top]))).all()
     )
