@@ -382,7 +382,10 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(*columns, title=title)
+    table = Table(title=title)
+    for c in columns:
+        # ids and addresses are copied from here: never broken across lines
+        table.add_column(c, no_wrap=c in {"request id", "email", "time", "hour"})
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
     Console(width=160).print(table)
