@@ -56,6 +56,9 @@ def _status_slot(status: int) -> int:
     return 1 if status >= 300 else 0
 
 
+_SLOTS = {code: _status_slot(code) for code in (200, 201, 204, 304, 400, 401, 403, 404, 422, 429)}
+
+
 def fingerprint(exc_type: str, tb: traceback.StackSummary | None) -> str:
     """16 hex digits naming a fault: its type and the frames it went through."""
     h = hashlib.sha1(exc_type.encode(), usedforsecurity=False)
@@ -105,6 +108,7 @@ class Usage:
         self.totals: dict[tuple[str, int], int] = {}
         self.latency: dict[str, list[Any]] = {}  # histogram counts, then the sum
         self._lock = asyncio.Lock()
+        self._wall = time.time() - time.perf_counter()
         self._task: asyncio.Task[None] | None = None
 
     def family(self, path: str) -> str:
@@ -114,13 +118,17 @@ class Usage:
             return name if name in self.families else "other"
         return "metrics" if path == "/metrics" else "pages"
 
-    def record(self, family: str, user_id: int, status: int, seconds: float) -> None:
-        """Count one request (the hot path: a dict lookup and two increments)."""
-        key = (int(time.time()) // 60, family, user_id)
+    def record(self, family: str, user_id: int, status: int, t0: float, t1: float) -> None:
+        """Count one request that started at ``t0`` and answered at ``t1`` (perf_counter
+        readings): the hot path, a dict lookup and three increments. The minute comes from
+        perf_counter and an offset taken at start, because time.time() cost 0.4-0.6 µs a call
+        on the shared test machine against 0.1 µs for perf_counter."""
+        key = (int(t1 + self._wall) // 60, family, user_id)
         row = self._rows.get(key)
         if row is None:
             row = self._rows[key] = [0] * _WIDTH
-        row[_status_slot(status)] += 1
+        row[_SLOTS[status] if status in _SLOTS else _status_slot(status)] += 1
+        seconds = t1 - t0
         row[_NS + bisect_left(LATENCY_BUCKETS, seconds)] += 1
         row[-1] += seconds
 
@@ -309,7 +317,7 @@ class UsageMiddleware:
                 "if you contact support.",
             )
             await response(scope, receive, send_status)
-            usage.record(usage.family(scope["path"]), uid, 500, time.perf_counter() - t0)
+            usage.record(usage.family(scope["path"]), uid, 500, t0, first_byte)
             return
         uid = caller_id(scope)
         if status >= 500:
@@ -318,7 +326,7 @@ class UsageMiddleware:
                 method=scope["method"], route=_route(scope), status=status, user_id=uid or None,
                 exc_type=noted[0] or f"HTTP {status}", message=noted[1],
             )  # fmt: skip
-        usage.record(usage.family(scope["path"]), uid, status, (first_byte or t0) - t0)
+        usage.record(usage.family(scope["path"]), uid, status, t0, first_byte or t0)
 
 
 def _route(scope: Scope) -> str:

@@ -122,7 +122,7 @@ class IndicatorsFastPath:
             return
         status, headers, body, user_id = answer
         await send({"type": "http.response.start", "status": status, "headers": headers})
-        scope["app"].state.usage.record("indicators", user_id, status, time.perf_counter() - t0)
+        scope["app"].state.usage.record("indicators", user_id, status, t0, time.perf_counter())
         await send({"type": "http.response.body", "body": body})
 
     def _pair(self, tier: str, symbol: str, timeframe: str) -> tuple[str, Timeframe] | None:
