@@ -96,7 +96,7 @@ def test_admin_endpoint_refused_to_others_and_audited(server: Running) -> None:
     )
     r = server.client(token).get("/api/admin/users")
     assert r.status_code == 200
-    assert {u["email"] for u in r.json()} == {"plain@example.com", "boss@example.com"}
+    assert {u["email"] for u in r.json()["users"]} == {"plain@example.com", "boss@example.com"}
     with server.app.state.sessions() as s:
         assert s.scalar(select(AuditLog.action).where(AuditLog.actor == "boss@example.com")) == (
             "list_users"

@@ -22,6 +22,7 @@ from tradealerts.server.db.models import (
     EmailCode,
     Notification,
     RefreshToken,
+    TierChange,
     User,
 )
 from tradealerts.server.security import (
@@ -367,6 +368,11 @@ def _changed_on_commit(s: Session) -> None:
     event.listen(s, "after_commit", bump, once=True)
 
 
+def users_changed(s: Session) -> None:
+    """Caches of users go stale when ``s`` commits (a role or a disabled flag changed)."""
+    _changed_on_commit(s)
+
+
 #: ``Session.info`` key: the (user id, tier) changes of the transaction, which the server
 #: publishes as the stream's ``tier`` event once it commits.
 TIER_CHANGES = "tier_changes"
@@ -382,6 +388,8 @@ def set_tier(
     old = user.tier
     user.tier = tier.value
     user.updated_at = now
+    if old != tier.value:  # the admin dashboard counts conversions and churn from these
+        s.add(TierChange(user_id=user.id, old=old, new=tier.value, created_at=now))
     _changed_on_commit(s)
     s.info.setdefault(TIER_CHANGES, []).append((user.id, tier.value))
     audit(s, actor, "set_tier", user.email, now, old=old, new=tier.value, **why)

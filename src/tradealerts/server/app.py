@@ -35,6 +35,7 @@ from tradealerts.server.quota import Quota
 from tradealerts.server.sessions import Revocations
 from tradealerts.server.settings import Settings
 from tradealerts.server.throttle import Throttle
+from tradealerts.server.usage import Usage, UsageMiddleware
 
 __all__ = ["create_app", "feed_options"]
 
@@ -195,6 +196,7 @@ def create_app(
         )
         app.state.mailer = Mailer(settings, app.state.sessions, clock)
         app.state.mailer.start()
+        app.state.usage.start(app.state.sessions)
         app.state.loop = asyncio.get_running_loop()
         app.state.alerts = None
         _publish_tier_changes(app.state.sessions, app.state.bus, app.state.loop)
@@ -256,6 +258,7 @@ def create_app(
                 await market.stop()
             await app.state.mailer.stop()
             await app.state.revocations.stop()
+            await app.state.usage.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -283,7 +286,15 @@ def create_app(
     )
     app.state.webhook_guard = WebhookGuard.from_settings(settings, resolver)
     app.state.callers = CallerCache(settings.caller_cache_seconds, app.state.revocations)
+    app.state.usage = Usage(
+        set(),
+        flush_seconds=settings.usage_flush_seconds,
+        usage_retention_days=settings.usage_retention_days,
+        error_retention_days=settings.error_retention_days,
+        clock=clock,
+    )
     install_error_handlers(app)
+    app.add_middleware(UsageMiddleware)  # inside the fast path, which counts its own answers
     app.add_middleware(IndicatorsFastPath)  # inside the request id, like every route
     app.add_middleware(RequestIdMiddleware)
 
@@ -316,6 +327,13 @@ def create_app(
         billing,
     ):
         app.include_router(module.router, prefix="/api", responses=_ERRORS)
+        # the usage aggregate's route families: /api/<family>/...
+        app.state.usage.families.update(
+            str(getattr(r, "path", "/")).split("/")[1] for r in module.router.routes
+        )
     app.include_router(pages.router)
     app.include_router(billing.pages)
+    from tradealerts.server import metrics
+
+    metrics.install(app)
     return app

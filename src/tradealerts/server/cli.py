@@ -292,85 +292,457 @@ def admin_create_user(
         typer.echo(f"password: {password}")
 
 
-@admin_app.command("set-tier")
-def admin_set_tier(email: str, tier: str) -> None:
-    """Change a user's tier (takes effect on their next request; they are notified)."""
-    from tradealerts.server import accounts
-    from tradealerts.server.mail import queue_mail, templates
+# --- the owner's dashboard: locally on the database, or --server URL with an admin login ---
 
-    the_tier = _tier(tier)
-    settings = _settings()
-    with _db(settings) as (s, now):
-        user = accounts.find_user(s, email)
-        if user is None:
-            raise _fail(f"no account {email}")
-        old = accounts.set_tier(s, user, the_tier, now, actor="cli")
-        queue_mail(s, user.email, *templates.tier_change(old, the_tier.value), now)
-        s.commit()
-    typer.echo(f"{email}: {old} -> {the_tier}")
+_SERVER_HELP = (
+    "Ask a running server instead of the local database; log in with TRADEALERTS_ADMIN_TOKEN "
+    "(an access token) or --email and the password on stdin (--password-stdin) or in "
+    "TRADEALERTS_ADMIN_PASSWORD."
+)
+ServerOpt = typer.Option(None, "--server", envvar="TRADEALERTS_ADMIN_SERVER", help=_SERVER_HELP)
+EmailOpt = typer.Option(None, "--email", envvar="TRADEALERTS_ADMIN_EMAIL", help="Admin login.")
+PwStdinOpt = typer.Option(False, "--password-stdin", help="Read the admin password from stdin.")
+JsonOpt = typer.Option(False, "--json", help="JSON for scripts.")
+
+
+class _Remote:
+    """The admin routes of a running server, with an administrator's access token."""
+
+    def __init__(self, url: str, email: str | None, password_stdin: bool) -> None:
+        import os
+
+        import httpx
+
+        self.http = httpx.Client(base_url=url.rstrip("/"), timeout=30)
+        token = os.environ.get("TRADEALERTS_ADMIN_TOKEN")
+        if not token:
+            password = (
+                sys.stdin.readline().rstrip("\n")
+                if password_stdin
+                else os.environ.get("TRADEALERTS_ADMIN_PASSWORD")
+            )
+            if not email or not password:
+                raise _fail(
+                    "--server needs TRADEALERTS_ADMIN_TOKEN, or --email with --password-stdin "
+                    "(or TRADEALERTS_ADMIN_PASSWORD)",
+                    2,
+                )
+            body = self.call("POST", "/api/auth/login", json={"email": email, "password": password})
+            token = body["access_token"]
+        self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, **kw: Any) -> Any:
+        import httpx
+
+        try:
+            r = self.http.request(method, path, **kw)
+        except httpx.HTTPError as exc:
+            raise _fail(f"cannot reach {self.http.base_url}: {type(exc).__name__}") from None
+        if r.status_code == 204:
+            return None
+        try:
+            body = r.json()
+        except ValueError:
+            raise _fail(f"{self.http.base_url} answered {r.status_code}, not JSON") from None
+        if r.status_code >= 400:
+            err = body.get("error", {}) if isinstance(body, dict) else {}
+            raise _fail(f"{err.get('message', r.reason_phrase)} ({r.status_code})")
+        return body
+
+    def user_id(self, ident: str) -> int:
+        if ident.isdigit():
+            return int(ident)
+        found = self.call("GET", "/api/admin/users", params={"search": ident, "per_page": 500})
+        for u in found["users"]:
+            if u["email"] == ident.lower():
+                return int(u["id"])
+        raise _fail(f"no account {ident}")
+
+
+def _backend(server: str | None, email: str | None, password_stdin: bool) -> _Remote | None:
+    return _Remote(server, email, password_stdin) if server else None
+
+
+def _local_user(s: Any, ident: str) -> Any:
+    from tradealerts.server import accounts
+    from tradealerts.server.db.models import User
+
+    user = s.get(User, int(ident)) if ident.isdigit() else accounts.find_user(s, ident.lower())
+    if user is None:
+        raise _fail(f"no account {ident}")
+    return user
+
+
+def _print_json(data: Any) -> None:
+    typer.echo(json.dumps(data, default=str))
+
+
+def _bars(title: str, days: list[dict[str, Any]]) -> str:
+    """A plotext bar chart of per-day counts, as text."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.bar([d["date"][5:] for d in days], [d["count"] for d in days])
+    plt.title(title)
+    plt.plotsize(100, 15)
+    plt.theme("clear")
+    return str(plt.build())
+
+
+def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for c in columns:
+        # ids and addresses are copied from here: never broken across lines
+        table.add_column(c, no_wrap=c in {"request id", "email", "time", "hour"})
+    for row in rows:
+        table.add_row(*("" if v is None else str(v) for v in row))
+    Console(width=160).print(table)
+
+
+@admin_app.command("stats")
+def admin_stats(
+    server: str = ServerOpt,
+    email: str = EmailOpt,
+    password_stdin: bool = PwStdinOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Users by tier, sign-ups per day, active users, conversions, churn, alerts, fires."""
+    remote = _backend(server, email, password_stdin)
+    if remote is not None:
+        data = remote.call("GET", "/api/admin/analytics")
+    else:
+        from tradealerts.server import dashboard
+
+        with _db(_settings()) as (s, now):
+            data = dashboard.analytics(s, now)
+    if as_json:
+        _print_json(data)
+        return
+    _table(
+        "users",
+        ["tier", "users", "active alerts"],
+        [[t, n, data["active_alerts_by_tier"].get(t, 0)] for t, n in data["users_by_tier"].items()],
+    )
+    a = data["active_users"]
+    _table(
+        "activity (30 days)",
+        ["active today", "this week", "this month", "FREE→PRO", "churn"],
+        [[a["day"], a["week"], a["month"], data["conversions_30d"], data["churn_30d"]]],
+    )
+    typer.echo(_bars("sign-ups per day (30 days)", data["signups_per_day"]))
+    typer.echo(_bars("alert fires per day (30 days)", data["fires_per_day"]))
+
+
+@admin_app.command("usage")
+def admin_usage(
+    hours: int = typer.Option(24, min=1, max=24 * 90, help="Window in hours."),
+    server: str = ServerOpt,
+    email: str = EmailOpt,
+    password_stdin: bool = PwStdinOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Requests per hour by tier and route family, 429s, latency p50/p95/p99, top users."""
+    remote = _backend(server, email, password_stdin)
+    if remote is not None:
+        data = remote.call("GET", "/api/admin/api-usage", params={"hours": hours})
+    else:
+        from tradealerts.server import dashboard
+
+        with _db(_settings()) as (s, _now):
+            data = dashboard.api_usage(s, hours)
+    if as_json:
+        _print_json(data)
+        return
+    _table(
+        f"requests, last {hours} h ({data['requests']}, {data['rate_limited']} refused 429)",
+        ["family", "requests", "2xx", "3xx", "4xx", "429", "5xx", "p50 ms", "p95 ms", "p99 ms"],
+        [
+            [
+                f["family"],
+                f["requests"],
+                f["s2xx"],
+                f["s3xx"],
+                f["s4xx"],
+                f["s429"],
+                f["s5xx"],
+                f["p50_ms"],
+                f["p95_ms"],
+                f["p99_ms"],
+            ]
+            for f in data["families"]
+        ],
+    )
+    _table(
+        "per hour",
+        ["hour", "tier", "family", "requests"],
+        [[h["hour"][:16], h["tier"], h["family"], h["requests"]] for h in data["per_hour"]],
+    )
+    _table(
+        "top users",
+        ["id", "email", "tier", "requests"],
+        [[u["user_id"], u["email"], u["tier"], u["requests"]] for u in data["top_users"]],
+    )
+
+
+def _error_rows(errors: list[dict[str, Any]]) -> list[list[Any]]:
+    return [
+        [
+            e["time"][:19],
+            e["request_id"],
+            f"{e['method']} {e['route']}",
+            e["user_id"],
+            e["type"],
+            e["message"][:80],
+            e["repeats"],
+        ]
+        for e in errors
+    ]
+
+
+_ERROR_COLUMNS = ["time", "request id", "route", "user", "type", "message", "repeats"]
+
+
+@admin_app.command("errors")
+def admin_errors(
+    limit: int = typer.Option(50, min=1, max=500, help="How many."),
+    follow: bool = typer.Option(False, "--follow", help="Keep printing new ones (Ctrl-C)."),
+    server: str = ServerOpt,
+    email: str = EmailOpt,
+    password_stdin: bool = PwStdinOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Recent server errors: time, request id, route, user, type, message, repeats."""
+    import time
+
+    remote = _backend(server, email, password_stdin)
+
+    def fetch(after_id: int) -> list[dict[str, Any]]:
+        if remote is not None:
+            params = {"after_id": after_id, "limit": limit}
+            return list(remote.call("GET", "/api/admin/error-logs", params=params)["errors"])
+        from tradealerts.server import dashboard
+
+        with _db(_settings()) as (s, _now):
+            return list(dashboard.error_logs(s, after_id=after_id, limit=limit)["errors"])
+
+    errors = fetch(0)
+    if as_json and not follow:
+        _print_json({"errors": errors})
+        return
+    errors.reverse()  # oldest first, like a log
+    last = max((e["id"] for e in errors), default=0)
+    if as_json:
+        for e in errors:
+            _print_json(e)
+    else:
+        _table("server errors", _ERROR_COLUMNS, _error_rows(errors))
+    while follow:
+        try:
+            time.sleep(2.0)
+        except KeyboardInterrupt:
+            break
+        for e in fetch(last):
+            last = max(last, e["id"])
+            if as_json:
+                _print_json(e)
+            else:
+                typer.echo("  ".join("" if v is None else str(v) for v in _error_rows([e])[0]))
+        sys.stdout.flush()
 
 
 @admin_app.command("users")
 def admin_users(
+    search: str = typer.Option(None, help="Part of an email or a name."),
     tier: str = typer.Option(None, help="Only this tier."),
-    as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
+    status: str = typer.Option(None, help="active, disabled, unverified or admin."),
+    page: int = typer.Option(1, min=1),
+    per_page: int = typer.Option(100, min=1, max=500),
+    server: str = ServerOpt,
+    email: str = EmailOpt,
+    password_stdin: bool = PwStdinOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
-    """List accounts."""
-    from rich.console import Console
-    from rich.table import Table
-    from sqlalchemy import select
+    """List accounts (search, filter by tier and status)."""
+    from tradealerts.server import dashboard
 
-    from tradealerts.server.db.models import User
-
-    with _db(_settings()) as (s, _now):
-        q = select(User).order_by(User.id)
-        if tier:
-            q = q.where(User.tier == _tier(tier).value)
-        users = s.scalars(q).all()
-        rows = [
-            {
-                "id": u.id,
-                "email": u.email,
-                "tier": u.tier,
-                "admin": u.is_admin,
-                "verified": u.email_verified,
-                "created_at": u.created_at.isoformat(),
-            }
-            for u in users
-        ]
-    if as_json:
-        typer.echo(json.dumps(rows))
-        return
-    table = Table("id", "email", "tier", "admin", "verified", "created")
-    for r in rows:
-        table.add_row(
-            str(r["id"]),
-            r["email"],
-            r["tier"],
-            "yes" if r["admin"] else "",
-            "yes" if r["verified"] else "no",
-            r["created_at"][:16],
+    the_tier = _tier(tier).value if tier else None
+    if status is not None and status not in dashboard.STATUSES:
+        raise _fail(f"unknown status {status!r}: use {', '.join(dashboard.STATUSES)}", 2)
+    remote = _backend(server, email, password_stdin)
+    params = {
+        "search": search,
+        "tier": the_tier,
+        "status": status,
+        "page": page,
+        "per_page": per_page,
+    }
+    if remote is not None:
+        data = remote.call(
+            "GET", "/api/admin/users", params={k: v for k, v in params.items() if v is not None}
         )
-    Console().print(table)
+    else:
+        with _db(_settings()) as (s, _now):
+            data = dashboard.users_page(s, **params)  # type: ignore[arg-type]
+    if as_json:
+        _print_json(data["users"])
+        return
+    _table(
+        f"accounts ({data['total']}, page {data['page']})",
+        ["id", "email", "tier", "role", "disabled", "verified", "created"],
+        [
+            [
+                u["id"],
+                u["email"],
+                u["tier"],
+                u["role"],
+                "yes" if u["disabled"] else "",
+                "yes" if u["email_verified"] else "no",
+                u["created_at"][:16],
+            ]
+            for u in data["users"]
+        ],
+    )
+
+
+def _change(
+    ident: str, server: str | None, email: str | None, password_stdin: bool, **fields: Any
+) -> dict[str, Any]:
+    remote = _backend(server, email, password_stdin)
+    if remote is not None:
+        user_id = remote.user_id(ident)
+        return dict(remote.call("PUT", f"/api/admin/user/{user_id}", json=fields))
+    from tradealerts.server import dashboard
+
+    with _db(_settings()) as (s, now):
+        user = _local_user(s, ident)
+        changed = dashboard.change_user(s, "cli", user, now, **fields)
+        s.commit()
+        return {"user": dashboard.user_row(user), "changed": changed}
+
+
+def _report(result: dict[str, Any], as_json: bool) -> None:
+    if as_json:
+        _print_json(result)
+    else:
+        changed = ", ".join(result["changed"]) or "no change"
+        typer.echo(f"{result['user']['email']}: {changed}")
+
+
+@admin_app.command("set-tier")
+def admin_set_tier(
+    user: str = typer.Argument(..., help="Id or email."),
+    tier: str = typer.Argument(...),
+    server: str = ServerOpt,
+    email: str = EmailOpt,
+    password_stdin: bool = PwStdinOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Change a user's tier (takes effect on their next request; they are notified)."""
+    result = _change(user, server, email, password_stdin, tier=_tier(tier).value)
+    if as_json:
+        _print_json(result)
+        return
+    changed = [c.removeprefix("tier ") for c in result["changed"] if c.startswith("tier ")]
+    typer.echo(f"{result['user']['email']}: {changed[0] if changed else 'no change'}")
+
+
+@admin_app.command("set-role")
+def admin_set_role(
+    user: str = typer.Argument(..., help="Id or email."),
+    role: str = typer.Argument(..., help="user or admin."),
+    server: str = ServerOpt,
+    email: str = EmailOpt,
+    password_stdin: bool = PwStdinOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Make an account an administrator, or a plain user again."""
+    if role not in ("user", "admin"):
+        raise _fail(f"unknown role {role!r}: use user or admin", 2)
+    _report(_change(user, server, email, password_stdin, role=role), as_json)
+
+
+@admin_app.command("disable")
+def admin_disable(
+    user: str = typer.Argument(..., help="Id or email."),
+    enable: bool = typer.Option(False, "--enable", help="Enable it again instead."),
+    server: str = ServerOpt,
+    email: str = EmailOpt,
+    password_stdin: bool = PwStdinOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """Disable an account (its tokens are refused, its sessions end), or --enable it."""
+    _report(_change(user, server, email, password_stdin, disabled=not enable), as_json)
 
 
 @admin_app.command("delete-user")
 def admin_delete_user(
-    email: str, yes: bool = typer.Option(False, "--yes", help="Do not ask.")
+    user: str = typer.Argument(..., help="Id or email."),
+    yes: bool = typer.Option(False, "--yes", help="Do not ask."),
+    server: str = ServerOpt,
+    email: str = EmailOpt,
+    password_stdin: bool = PwStdinOpt,
+    as_json: bool = JsonOpt,
 ) -> None:
     """Delete an account and everything of it."""
-    from tradealerts.server import accounts
-
-    if not yes and not typer.confirm(f"Delete {email} and all its data?"):
+    if not yes and not typer.confirm(f"Delete {user} and all its data?"):
         raise typer.Exit(1)
-    with _db(_settings()) as (s, now):
-        user = accounts.find_user(s, email)
-        if user is None:
-            raise _fail(f"no account {email}")
-        accounts.delete_user(s, user)
-        accounts.audit(s, "cli", "delete_user", email, now)
-        s.commit()
-    typer.echo(f"deleted {email}")
+    remote = _backend(server, email, password_stdin)
+    if remote is not None:
+        remote.call("DELETE", f"/api/admin/user/{remote.user_id(user)}")
+        gone = user
+    else:
+        from tradealerts.server import dashboard
+
+        with _db(_settings()) as (s, now):
+            target = _local_user(s, user)
+            gone = target.email
+            dashboard.remove_user(s, "cli", target, now, None)
+            s.commit()
+    if as_json:
+        _print_json({"deleted": gone})
+    else:
+        typer.echo(f"deleted {gone}")
+
+
+@admin_app.command("audit")
+def admin_audit(
+    page: int = typer.Option(1, min=1),
+    per_page: int = typer.Option(50, min=1, max=500),
+    server: str = ServerOpt,
+    email: str = EmailOpt,
+    password_stdin: bool = PwStdinOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """The audit log of admin actions, newest first."""
+    remote = _backend(server, email, password_stdin)
+    if remote is not None:
+        params = {"page": page, "per_page": per_page}
+        data = remote.call("GET", "/api/admin/audit", params=params)
+    else:
+        from tradealerts.server import dashboard
+
+        with _db(_settings()) as (s, _now):
+            data = dashboard.audit_page(s, page=page, per_page=per_page)
+    if as_json:
+        _print_json(data["entries"])
+        return
+    _table(
+        f"audit log ({data['total']})",
+        ["time", "actor", "action", "target", "detail"],
+        [
+            [
+                e["time"][:19],
+                e["actor"],
+                e["action"],
+                e["target"],
+                json.dumps(e["detail"]) if e["detail"] else "",
+            ]
+            for e in data["entries"]
+        ],
+    )
 
 
 @billing_app.command("setup")

@@ -37,6 +37,7 @@ __all__ = [
     "NotLoggedIn",
     "RequestIdMiddleware",
     "TooManyRequests",
+    "error_response",
     "install_error_handlers",
     "request_id",
 ]
@@ -130,7 +131,9 @@ def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves as the one JSON body; nothing else ever does."""
 
     @app.exception_handler(ApiError)
-    async def _api(_: Request, exc: ApiError) -> JSONResponse:
+    async def _api(request: Request, exc: ApiError) -> JSONResponse:
+        if exc.status >= 500:  # for the error record (usage.UsageMiddleware)
+            request.state.api_error = (f"{type(exc).__name__}:{exc.code}", exc.message)
         return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
 
     @app.exception_handler(AccessDenied)

@@ -92,6 +92,14 @@ class Settings(BaseSettings):
     #: on SIGTERM, open streams get a ``reconnect`` frame at once; this bounds the wait for
     #: requests still running after that
     shutdown_grace_seconds: float = 10.0
+    #: the usage aggregate is written to the database this often (and at shutdown)
+    usage_flush_seconds: float = 10.0
+    usage_retention_days: int = 90
+    error_retention_days: int = 30
+    #: /metrics (Prometheus) is off unless this is set; without ``metrics_token`` it answers
+    #: loopback clients only
+    metrics_enabled: bool = False
+    metrics_token: SecretStr | None = None
     log_level: str = "INFO"
     demo: bool = False
 

@@ -199,6 +199,10 @@ def login(body: LoginRequest, request: Request, s: SessionDep, clock: ClockDep) 
             status=403,
             code="email_not_verified",
         )
+    if user.disabled:
+        raise ApiError(
+            "This account is disabled; contact the owner.", status=403, code="account_disabled"
+        )
     throttle.login_succeeded(email)
     return _tokens(request, s, user, clock(), body.remember)
 

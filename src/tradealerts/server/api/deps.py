@@ -97,6 +97,8 @@ def get_current_user(
     user = session.get(User, _claims(request, creds, clock()))
     if user is None:
         raise NotLoggedIn("This account no longer exists.")
+    if user.disabled:
+        raise Forbidden("This account is disabled; contact the owner.", code="account_disabled")
     return user
 
 
@@ -181,7 +183,8 @@ class CallerCache:
 def _load_caller(sessions: sessionmaker[Session], user_id: int) -> Caller | None:
     with sessions() as s:
         u = s.get(User, user_id)
-        return None if u is None else Caller(u.id, u.email, u.tier, u.is_admin)
+        # a disabled account is refused like a deleted one on the data endpoints
+        return None if u is None or u.disabled else Caller(u.id, u.email, u.tier, u.is_admin)
 
 
 async def get_caller(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Query, Request, Response
@@ -118,12 +119,14 @@ class IndicatorsFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         match = self._PATH.fullmatch(scope["path"]) if scope["type"] == "http" else None
+        t0 = time.perf_counter()
         answer = None if match is None else self._serve(scope, *match.groups())
         if answer is None:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, send)  # counted by usage.UsageMiddleware
             return
-        status, headers, body = answer
+        status, headers, body, user_id = answer
         await send({"type": "http.response.start", "status": status, "headers": headers})
+        scope["app"].state.usage.record("indicators", user_id, status, t0, time.perf_counter())
         await send({"type": "http.response.body", "body": body})
 
     def _pair(self, tier: str, symbol: str, timeframe: str) -> tuple[str, Timeframe] | None:
@@ -141,7 +144,7 @@ class IndicatorsFastPath:
 
     def _serve(
         self, scope: Scope, symbol: str, timeframe: str
-    ) -> tuple[int, list[tuple[bytes, bytes]], bytes] | None:
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes, int] | None:
         if scope["method"] != "GET":
             return None
         query: bytes = scope["query_string"]
@@ -194,9 +197,9 @@ class IndicatorsFastPath:
                 return None
             headers += [(k.lower().encode(), v.encode()) for k, v in result.headers().items()]
         if etags is not None and etag in {t.strip() for t in etags.decode("latin-1").split(",")}:
-            return 304, headers, b""
+            return 304, headers, b"", caller.id
         headers += [
             (b"content-length", str(len(body)).encode()),
             (b"content-type", b"application/json"),
         ]
-        return 200, headers, body
+        return 200, headers, body, caller.id

@@ -93,3 +93,13 @@ def delete_notification(notification_id: RowId, user: CurrentUser, s: SessionDep
     s.delete(_own(s, user, notification_id))
     s.commit()
     return Response(status_code=204)
+
+
+# the product plan's name for mark_read (a documented alias)
+router.add_api_route(
+    "/{notification_id}/read",
+    mark_read,
+    methods=["PUT"],
+    response_model=NotificationPublic,
+    name="put_notification_read",
+)

@@ -240,3 +240,22 @@ def delete_account(body: AccountDelete, user: CurrentUser, s: SessionDep) -> Res
     accounts.delete_user(s, user)
     s.commit()
     return Response(status_code=204)
+
+
+# The product plan's names for the routes above (documented aliases in docs/api.md):
+# PUT takes the same partial body as PATCH; appearance, privacy and language are the
+# preferences under the plan's screen names.
+router.add_api_route(
+    "/profile", update_profile, methods=["PUT"], response_model=Profile, name="put_profile"
+)
+for _alias in ("preferences", "appearance", "privacy", "language"):
+    router.add_api_route(
+        f"/{_alias}",
+        update_preferences,
+        methods=["PUT"],
+        response_model=Preferences,
+        name=f"put_{_alias}",
+    )
+router.add_api_route(
+    "/account", delete_account, methods=["DELETE"], status_code=204, name="delete_user_account"
+)

@@ -18,6 +18,7 @@ __all__ = [
     "BillingAccount",
     "Delivery",
     "EmailCode",
+    "ErrorRecord",
     "Event",
     "FireBatch",
     "InvoiceRow",
@@ -26,6 +27,8 @@ __all__ = [
     "RefreshToken",
     "StripeEvent",
     "SupportTicket",
+    "TierChange",
+    "UsageMinute",
     "User",
     "WatchlistItem",
 ]
@@ -62,6 +65,8 @@ class User(Base):
     totp_last_step: Mapped[int | None] = mapped_column(Integer, default=None)
     #: Signs this user's webhooks (Standard Webhooks, ``whsec_`` + base64); made on first use.
     webhook_secret: Mapped[str | None] = mapped_column(String(64), default=None)
+    #: Set by an administrator: the account's tokens are refused until it is enabled again.
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -321,3 +326,54 @@ class StripeEvent(Base):
     id: Mapped[str] = mapped_column(String(255), primary_key=True)  # Stripe's evt_...
     type: Mapped[str] = mapped_column(String(64))
     received_at: Mapped[datetime]
+
+
+class UsageMinute(Base):
+    """Requests of one minute, one route family and one caller (0: anonymous), by status
+    class, with a latency histogram (counts per ``usage.LATENCY_BUCKETS`` bound)."""
+
+    __tablename__ = "usage_minutes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    minute: Mapped[datetime] = mapped_column(index=True)
+    family: Mapped[str] = mapped_column(String(32))
+    user_id: Mapped[int] = mapped_column(Integer, default=0, index=True)
+    tier: Mapped[str] = mapped_column(String(8), default="")
+    requests: Mapped[int] = mapped_column(Integer, default=0)
+    s2xx: Mapped[int] = mapped_column(Integer, default=0)
+    s3xx: Mapped[int] = mapped_column(Integer, default=0)
+    s4xx: Mapped[int] = mapped_column(Integer, default=0)
+    s429: Mapped[int] = mapped_column(Integer, default=0)
+    s5xx: Mapped[int] = mapped_column(Integer, default=0)
+    latency: Mapped[list[int]] = mapped_column(JSON, default=list)
+
+
+class ErrorRecord(Base):
+    """A 5xx answer or an unhandled exception; ``fingerprint`` groups repeats of one fault."""
+
+    __tablename__ = "error_records"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    created_at: Mapped[datetime] = mapped_column(index=True)
+    request_id: Mapped[str] = mapped_column(String(64), default="")
+    method: Mapped[str] = mapped_column(String(8), default="")
+    route: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[int] = mapped_column(Integer, default=500)
+    user_id: Mapped[int | None] = mapped_column(Integer, default=None)
+    exc_type: Mapped[str] = mapped_column(String(200), default="")
+    message: Mapped[str] = mapped_column(String(1000), default="")
+    fingerprint: Mapped[str] = mapped_column(String(16), default="", index=True)
+    traceback: Mapped[str] = mapped_column(Text, default="")
+
+
+class TierChange(Base):
+    """Every tier change (``accounts.set_tier``): conversions and churn are counted from it.
+    No foreign key: a deleted account's conversion still counted."""
+
+    __tablename__ = "tier_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    old: Mapped[str] = mapped_column(String(8))
+    new: Mapped[str] = mapped_column(String(8))
+    created_at: Mapped[datetime] = mapped_column(index=True)

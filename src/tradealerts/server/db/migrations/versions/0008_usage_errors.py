@@ -1,0 +1,78 @@
+"""usage per minute, error records, tier changes, disabled accounts (issue #14)
+
+Revision ID: 0008_usage
+Revises: 0007_billing
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+from tradealerts.server.db.types import UTCDateTime
+
+revision = "0008_usage"
+down_revision = "0007_billing"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    op.create_table(
+        "usage_minutes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("minute", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("family", sa.String(length=32), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("tier", sa.String(length=8), nullable=False),
+        sa.Column("requests", sa.Integer(), nullable=False),
+        sa.Column("s2xx", sa.Integer(), nullable=False),
+        sa.Column("s3xx", sa.Integer(), nullable=False),
+        sa.Column("s4xx", sa.Integer(), nullable=False),
+        sa.Column("s429", sa.Integer(), nullable=False),
+        sa.Column("s5xx", sa.Integer(), nullable=False),
+        sa.Column("latency", sa.JSON(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_usage_minutes_minute", "usage_minutes", ["minute"])
+    op.create_index("ix_usage_minutes_user_id", "usage_minutes", ["user_id"])
+    op.create_table(
+        "error_records",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.Column("request_id", sa.String(length=64), nullable=False),
+        sa.Column("method", sa.String(length=8), nullable=False),
+        sa.Column("route", sa.String(length=200), nullable=False),
+        sa.Column("status", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=True),
+        sa.Column("exc_type", sa.String(length=200), nullable=False),
+        sa.Column("message", sa.String(length=1000), nullable=False),
+        sa.Column("fingerprint", sa.String(length=16), nullable=False),
+        sa.Column("traceback", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_error_records_created_at", "error_records", ["created_at"])
+    op.create_index("ix_error_records_fingerprint", "error_records", ["fingerprint"])
+    op.create_table(
+        "tier_changes",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("user_id", sa.Integer(), nullable=False),
+        sa.Column("old", sa.String(length=8), nullable=False),
+        sa.Column("new", sa.String(length=8), nullable=False),
+        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_tier_changes_user_id", "tier_changes", ["user_id"])
+    op.create_index("ix_tier_changes_created_at", "tier_changes", ["created_at"])
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.add_column(
+            sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false())
+        )
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("users") as batch_op:
+        batch_op.drop_column("disabled")
+    op.drop_table("tier_changes")
+    op.drop_table("error_records")
+    op.drop_table("usage_minutes")
