@@ -127,7 +127,7 @@ def login_client_when_up(host: str, port: int, email: str, password: str) -> thr
         if os.environ.get("TRADEALERTS_SERVER", "http://127.0.0.1:8000").rstrip("/") != url:
             lines.append(f"    export TRADEALERTS_SERVER={url}")
         lines += [
-            f"    {exe} whoami",
+            f"    {exe} tui",
             f"    {exe} charts EURUSD H1 --watch",
             f"    {exe} alerts create EURUSD H1 new_fractal",
         ]
