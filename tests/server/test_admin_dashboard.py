@@ -178,8 +178,8 @@ def test_admin_users_search_filter_page_and_changes_audited(server: Running) -> 
     assert "tier_changed" in notes
     r = admin.put(f"/api/admin/user/{a_id}", json={"disabled": True, "role": "user"})
     assert r.status_code == 200
-    r = a.get("/api/user")
-    assert r.status_code == 403 and r.json()["error"]["code"] == "account_disabled"
+    r = a.get("/api/user")  # disabling ended its sessions: the token is refused at once
+    assert r.status_code == 401 and r.json()["error"]["code"] == "session_ended"
     r = server.client().post("/api/auth/login", json={"email": "a@gmail.com", "password": PW})
     assert r.status_code == 403 and r.json()["error"]["code"] == "account_disabled"
     assert admin.get("/api/admin/users", params={"status": "disabled"}).json()["total"] == 1
