@@ -316,9 +316,9 @@ def revenue(s: Session, now: datetime, grace_days: int) -> dict[str, Any]:
         )
     ).all()
     per_month: list[Counter[str]] = [Counter() for _ in months]
-    for at, paid_amount, cur in paid:
-        at = at.astimezone(UTC)
-        i = index.get((at.year, at.month))
+    for paid_at, paid_amount, cur in paid:
+        at = paid_at.astimezone(UTC) if paid_at is not None else None
+        i = None if at is None else index.get((at.year, at.month))
         if i is not None:
             per_month[i][cur] += paid_amount
     currencies = sorted({c for m in per_month for c in m})
