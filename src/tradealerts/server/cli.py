@@ -436,6 +436,102 @@ def admin_stats(
     typer.echo(_bars("alert fires per day (30 days)", data["fires_per_day"]))
 
 
+def _money(amounts: dict[str, int]) -> str:
+    """Minor units per currency as the owner reads them: ``58.00 USD``, exact (no floats)."""
+    if not amounts:
+        return "0"
+    return ", ".join(
+        f"{'-' if v < 0 else ''}{abs(v) // 100}.{abs(v) % 100:02d} {c.upper()}"
+        for c, v in sorted(amounts.items())
+    )
+
+
+def _month_bars(title: str, months: list[dict[str, Any]], currency: str) -> str:
+    """A plotext bar chart of a currency's paid revenue per month, in major units as text
+    labels would show them (the chart is a picture; the table holds the exact figures)."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.bar([m["month"] for m in months], [m["amounts"].get(currency, 0) // 100 for m in months])
+    plt.title(title)
+    plt.plotsize(100, 15)
+    plt.theme("clear")
+    return str(plt.build())
+
+
+@admin_app.command("revenue")
+def admin_revenue(
+    server: str = ServerOpt,
+    email: str = EmailOpt,
+    password_stdin: bool = PwStdinOpt,
+    as_json: bool = JsonOpt,
+) -> None:
+    """MRR, ARR, subscriptions by status, revenue per month, failed payments, renewals."""
+    remote = _backend(server, email, password_stdin)
+    if remote is not None:
+        data = remote.call("GET", "/api/admin/revenue")
+    else:
+        from tradealerts.server import dashboard
+
+        settings = _settings()
+        with _db(settings) as (s, now):
+            data = dashboard.revenue(s, now, settings.billing_grace_days)
+    if as_json:
+        _print_json(data)
+        return
+    _table(
+        "revenue",
+        ["MRR", "ARR", "live subscriptions"],
+        [[_money(data["mrr"]), _money(data["arr"]), data["live_subscriptions"]]],
+    )
+    _table(
+        "subscriptions by status",
+        ["status", "subscriptions"],
+        [[k, v] for k, v in data["subscriptions_by_status"].items()],
+    )
+    months = data["revenue_per_month"]
+    _table(
+        "paid revenue per month (12 months)",
+        ["month", "paid"],
+        [[m["month"], _money(m["amounts"])] for m in months],
+    )
+    currencies = sorted({c for m in months for c in m["amounts"]})
+    for c in currencies:
+        typer.echo(_month_bars(f"paid revenue per month, {c.upper()} (12 months)", months, c))
+    failed = data["failed_payments"]
+    _table(
+        f"failed payments (unpaid: {_money(failed['amount_due'])})",
+        ["invoice", "email", "status", "amount due", "created"],
+        [
+            [
+                i["id"],
+                i["email"],
+                i["status"],
+                _money({i["currency"]: i["amount_due"]}),
+                i["created_at"][:10],
+            ]
+            for i in failed["invoices"]
+        ],
+    )
+    _table(
+        "past due subscriptions",
+        ["email", "past due since", "grace ends"],
+        [
+            [a["email"], (a["past_due_since"] or "")[:16], (a["grace_ends_at"] or "")[:16]]
+            for a in failed["past_due_accounts"]
+        ],
+    )
+    up = data["upcoming_renewals"]
+    _table(
+        f"renewals in the next {up['days']} days ({_money(up['amount'])})",
+        ["email", "status", "renews", "amount"],
+        [
+            [r["email"], r["status"], r["renews_at"][:16], _money({r["currency"]: r["amount"]})]
+            for r in up["renewals"]
+        ],
+    )
+
+
 @admin_app.command("usage")
 def admin_usage(
     hours: int = typer.Option(24, min=1, max=24 * 90, help="Window in hours."),

@@ -15,13 +15,16 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
-from tradealerts.core.tiers import Tier
+from tradealerts.core.tiers import TIERS, Tier
 from tradealerts.server import accounts
+from tradealerts.server.billing.rules import PAID, grace_ends, tier_for
 from tradealerts.server.db.models import (
     AlertRow,
     AuditLog,
+    BillingAccount,
     ErrorRecord,
     Event,
+    InvoiceRow,
     TierChange,
     UsageMinute,
     User,
@@ -36,7 +39,9 @@ __all__ = [
     "audit_page",
     "change_user",
     "error_logs",
+    "plan_price",
     "remove_user",
+    "revenue",
     "user_row",
     "users_page",
 ]
@@ -258,6 +263,144 @@ def error_logs(s: Session, *, after_id: int = 0, limit: int = 50) -> dict[str, A
             }
             for r in records
         ]
+    }
+
+
+#: The one price ``billing setup`` creates (PRO, monthly, in USD): checkout sells nothing else.
+PLAN_CURRENCY = "usd"
+#: Invoices that were not paid: ``open`` (finalized, the charge failed or is being retried)
+#: and ``uncollectible`` (Stripe gave up).
+UNPAID_INVOICES = ("open", "uncollectible")
+RENEWAL_DAYS = 7
+MONTHS = 12
+
+
+def plan_price() -> tuple[int, str]:
+    """The PRO monthly price in integer minor units and its currency."""
+    return TIERS[Tier.PRO].price_usd_per_month * 100, PLAN_CURRENCY
+
+
+def _months(now: datetime) -> list[date]:
+    """The first days of the last ``MONTHS`` calendar months (UTC), oldest first."""
+    y, m = now.astimezone(UTC).year, now.astimezone(UTC).month
+    out = []
+    for _ in range(MONTHS):
+        out.append(date(y, m, 1))
+        y, m = (y - 1, 12) if m == 1 else (y, m - 1)
+    return out[::-1]
+
+
+def _iso(t: datetime | None) -> str | None:
+    return None if t is None else t.isoformat()
+
+
+def revenue(s: Session, now: datetime, grace_days: int) -> dict[str, Any]:
+    """MRR, ARR, subscriptions by status, paid revenue per month (12 months), failed
+    payments and renewals due within 7 days, from the local billing records only. Money is
+    integer minor units keyed by currency (``{"usd": 5800}``), never floats.
+
+    MRR counts each live subscription (``active``, ``trialing``, or ``past_due`` still in its
+    grace period: the ones that give PRO) at the PRO monthly price; the records keep no
+    per-subscription amount and checkout sells only that price."""
+    amount, currency = plan_price()
+    accts = list(s.scalars(select(BillingAccount).where(BillingAccount.status != "none")))
+    live = [a for a in accts if tier_for(a.status, a.past_due_since, now, grace_days) is Tier.PRO]
+    mrr = {currency: amount * len(live)} if live else {}
+
+    months = _months(now)
+    index = {(d.year, d.month): i for i, d in enumerate(months)}
+    since = datetime.combine(months[0], datetime.min.time(), UTC)
+    paid = s.execute(
+        select(InvoiceRow.paid_at, InvoiceRow.amount_paid, InvoiceRow.currency).where(
+            InvoiceRow.status == "paid", InvoiceRow.paid_at >= since
+        )
+    ).all()
+    per_month: list[Counter[str]] = [Counter() for _ in months]
+    for paid_at, paid_amount, cur in paid:
+        at = paid_at.astimezone(UTC) if paid_at is not None else None
+        i = None if at is None else index.get((at.year, at.month))
+        if i is not None:
+            per_month[i][cur] += paid_amount
+    currencies = sorted({c for m in per_month for c in m})
+
+    unpaid = list(
+        s.scalars(
+            select(InvoiceRow)
+            .where(InvoiceRow.status.in_(UNPAID_INVOICES), InvoiceRow.amount_due > 0)
+            .order_by(InvoiceRow.created_at.desc(), InvoiceRow.id)
+        )
+    )
+    unpaid_total: Counter[str] = Counter()
+    for inv in unpaid:
+        unpaid_total[inv.currency] += inv.amount_due
+    past_due = sorted(
+        (a for a in accts if a.status == "past_due"),
+        key=lambda a: (a.past_due_since or now, a.user_id),
+    )
+
+    horizon = now + timedelta(days=RENEWAL_DAYS)
+    renewing = sorted(
+        (
+            a
+            for a in accts
+            if a.status in PAID
+            and not a.cancel_at_period_end
+            and a.current_period_end is not None
+            and now <= a.current_period_end <= horizon
+        ),
+        key=lambda a: (a.current_period_end or now, a.user_id),
+    )
+    who = {i.user_id for i in unpaid} | {a.user_id for a in (*past_due, *renewing)}
+    emails = dict(s.execute(select(User.id, User.email).where(User.id.in_(who))).all())
+    return {
+        "currency_unit": "minor",
+        "mrr": mrr,
+        "arr": {c: 12 * v for c, v in mrr.items()},
+        "live_subscriptions": len(live),
+        "subscriptions_by_status": dict(sorted(Counter(a.status for a in accts).items())),
+        "revenue_per_month": [
+            {"month": d.strftime("%Y-%m"), "amounts": {c: per_month[i][c] for c in currencies}}
+            for i, d in enumerate(months)
+        ],
+        "failed_payments": {
+            "invoices": [
+                {
+                    "id": inv.id,
+                    "user_id": inv.user_id,
+                    "email": emails.get(inv.user_id),
+                    "status": inv.status,
+                    "amount_due": inv.amount_due,
+                    "currency": inv.currency,
+                    "created_at": inv.created_at.isoformat(),
+                }
+                for inv in unpaid
+            ],
+            "amount_due": dict(sorted(unpaid_total.items())),
+            "past_due_accounts": [
+                {
+                    "user_id": a.user_id,
+                    "email": emails.get(a.user_id),
+                    "past_due_since": _iso(a.past_due_since),
+                    "grace_ends_at": _iso(grace_ends(a.past_due_since, grace_days)),
+                }
+                for a in past_due
+            ],
+        },
+        "upcoming_renewals": {
+            "days": RENEWAL_DAYS,
+            "renewals": [
+                {
+                    "user_id": a.user_id,
+                    "email": emails.get(a.user_id),
+                    "status": a.status,
+                    "renews_at": _iso(a.current_period_end),
+                    "amount": amount,
+                    "currency": currency,
+                }
+                for a in renewing
+            ],
+            "amount": {currency: amount * len(renewing)} if renewing else {},
+        },
     }
 
 

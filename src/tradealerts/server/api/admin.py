@@ -64,6 +64,14 @@ async def admin_analytics(request: Request, admin: AdminUser, s: SessionDep) -> 
     return await run_in_threadpool(dashboard.analytics, s, request.app.state.clock())
 
 
+@router.get("/revenue")
+def admin_revenue(request: Request, admin: AdminUser, s: SessionDep) -> dict[str, Any]:
+    """MRR, ARR, subscriptions by status, revenue per month, failed payments, renewals:
+    from the local billing records, in integer minor units per currency."""
+    settings = request.app.state.settings
+    return dashboard.revenue(s, request.app.state.clock(), settings.billing_grace_days)
+
+
 @router.get("/api-usage")
 async def admin_api_usage(
     request: Request,
