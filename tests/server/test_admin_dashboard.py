@@ -206,9 +206,9 @@ def test_admin_users_search_filter_page_and_changes_audited(server: Running) -> 
     ]
     # the admin's changes carry their email; the first tier change was made through the
     # service (serverkit.set_tier), whose actor is the default "system"
-    assert [e["actor"] for e in entries if e["target"] != "c@gmail.com"] == [
-        "boss@example.com"
-    ] * (len(entries) - 1)
+    assert [e["actor"] for e in entries if e["target"] != "c@gmail.com"] == ["boss@example.com"] * (
+        len(entries) - 1
+    )
 
 
 def test_a_real_500_is_recorded_with_the_request_id_the_client_saw(
