@@ -5,6 +5,7 @@ API process; a refresh whose answer was lost can be retried within the grace win
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
 from typing import Any
@@ -215,7 +216,12 @@ def test_another_process_refuses_the_token_within_the_sync_interval(make_server:
 def test_with_redis_another_process_refuses_the_token_at_once(make_server: Any) -> None:
     """Scaled out: the ending process tells the others through Redis. The database re-read is
     made slow here (60 s), so only Redis can carry it in time."""
-    a, b = _two_servers(make_server, redis_url=REDIS_URL, revocation_sync_seconds=60)
+    a, b = _two_servers(
+        make_server,
+        redis_url=REDIS_URL,
+        redis_prefix=f"test-{secrets.token_hex(6)}",
+        revocation_sync_seconds=60,
+    )
     tokens = register_and_login(a, "redis@example.com")
     on_b = b.client(tokens["access_token"])
     on_b.get(URL)

@@ -277,7 +277,7 @@ def create_app(
     app.state.settings = settings
     app.state.clock = clock
     app.state.quota = Quota(settings.redis_url, settings.redis_prefix)
-    app.state.throttle = Throttle(settings.redis_url)
+    app.state.throttle = Throttle(settings.redis_url, settings.redis_prefix)
     app.state.bus = Bus(settings.stream_queue_size)
     app.state.revocations = Revocations(
         timedelta(minutes=settings.access_token_minutes),

@@ -19,8 +19,14 @@ BURST_PER_IP: RateLimitItem = RateLimitItemPerMinute(60)
 class Throttle:
     """Moving windows from the ``limits`` library, in memory or in Redis."""
 
-    def __init__(self, redis_url: str | None = None) -> None:
-        storage: Storage = RedisStorage(redis_url) if redis_url else MemoryStorage()
+    def __init__(self, redis_url: str | None = None, prefix: str = "tradealerts") -> None:
+        # one deployment's counts under its own prefix, like the quotas: two deployments (or
+        # test runs) sharing a Redis must not spend each other's sign-ups per IP
+        storage: Storage = (
+            RedisStorage(redis_url, key_prefix=f"{prefix}:throttle")
+            if redis_url
+            else MemoryStorage()
+        )
         self._lim = MovingWindowRateLimiter(storage)
 
     def _retry_after(self, item: RateLimitItem, *keys: str) -> int:
