@@ -43,7 +43,9 @@ def _user(srv: Any, email: str) -> str:
     with srv.app.state.sessions() as s:
         user = accounts.create_user(s, email, "correct horse battery", now, verified=True)
         s.commit()
-        token, _ = issue_access_token(srv.app.state.signing_key, user.id, "FREE", "user", now, 60)
+        token, _ = issue_access_token(
+            srv.app.state.signing_key, user.id, "FREE", "user", now, 60, f"bench-{user.id}"
+        )
     return token
 
 

@@ -103,7 +103,7 @@ def make_users(home: Path, count: int) -> list[str]:
         s.commit()
         ids = [u.id for u in users]
     db.dispose()
-    return [issue_access_token(SECRET, i, "PRO", "user", now, 120)[0] for i in ids]
+    return [issue_access_token(SECRET, i, "PRO", "user", now, 120, f"bench-{i}")[0] for i in ids]
 
 
 def wrk(url: str, tokens: Path, offset: int, count: int) -> dict[str, float]:

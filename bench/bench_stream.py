@@ -98,7 +98,7 @@ def main() -> None:
             s.add_all(users)
             s.commit()
         tokens = [
-            issue_access_token(SECRET, u.id, "PRO", "user", now, 60)[0]
+            issue_access_token(SECRET, u.id, "PRO", "user", now, 60, f"bench-{u.id}")[0]
             for u in users
             for _ in range(STREAMS_PER_USER)
         ]
