@@ -104,7 +104,7 @@ def test_chart_degrades_to_ascii(viewer: Cli) -> None:
 
 
 def test_a_far_trendline_does_not_squeeze_the_candles() -> None:
-    from tradealerts.cli.chart import ChartOptions, render
+    from tradealerts.client.chart import ChartOptions, render
 
     n, t0 = 60, 1_767_225_600
     closes = [1.0800 + 0.0010 * ((i % 10) - 5) / 5 for i in range(n)]

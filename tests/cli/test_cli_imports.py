@@ -53,7 +53,7 @@ def _run_app(argv: list[str]) -> set[str]:
 def test_a_command_module_loads_only_for_its_own_command() -> None:
     helpers = {"app", "context", "lazy", "output"}
     commands = {m.name for m in pkgutil.iter_modules(tradealerts.cli.__path__)} - helpers
-    assert {"alerts", "auth", "daemon", "market", "chart"} <= commands
+    assert {"alerts", "auth", "daemon", "market", "billing", "tui"} <= commands
 
     def ours(argv: list[str]) -> set[str]:
         loaded = _run_app(argv)
@@ -72,7 +72,7 @@ def test_no_client_or_cli_module_imports_the_server() -> None:
         for pkg in (tradealerts.client, tradealerts.cli)
         for m in pkgutil.walk_packages(pkg.__path__, pkg.__name__ + ".")
     ]
-    assert "tradealerts.client.api" in names and "tradealerts.cli.chart" in names
+    assert "tradealerts.client.api" in names and "tradealerts.client.chart" in names
     loaded = _modules_after("\n".join(f"import {n}" for n in names) + "\nimport plotext")
     assert set(names) <= loaded
     bad = sorted(m for m in loaded if any(m == s or m.startswith(s + ".") for s in SERVER_SIDE))

@@ -171,11 +171,9 @@ def test_two_hundred_random_cuts_lose_and_double_nothing(
         for _ in range(200)
     ]
     with FaultProxy(srv.settings.port, plan) as proxy:
-
-        def done() -> bool:
-            return replay_done(srv)
-
-        ids, connections = resuming_reader(proxy.url, tokens["access_token"], done, seconds=90)
+        ids, connections = resuming_reader(
+            proxy.url, tokens["access_token"], lambda: replay_done(srv), seconds=90
+        )
         assert sum(proxy.faults_applied.values()) == 200
     assert connections > 200
     logged = logged_ids(srv, email)
@@ -199,12 +197,12 @@ def test_a_black_holed_connection_is_left_and_resumed(
     )
     plan = [Fault(blackhole_at=1500), Fault(delay=0.05, cut_at=5000), Fault(blackhole_at=200)]
     with FaultProxy(srv.settings.port, plan) as proxy:
-
-        def done() -> bool:
-            return replay_done(srv)
-
         ids, connections = resuming_reader(
-            proxy.url, tokens["access_token"], done, seconds=60, read_timeout=1.0
+            proxy.url,
+            tokens["access_token"],
+            lambda: replay_done(srv),
+            seconds=60,
+            read_timeout=1.0,
         )
         assert proxy.faults_applied["blackhole"] == 2
     assert connections >= 4

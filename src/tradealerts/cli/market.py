@@ -141,8 +141,8 @@ def charts(
     ] = False,
 ) -> None:
     """Candlesticks with fractals, support/resistance and trendlines, in the terminal."""
-    from tradealerts.cli.chart import ChartOptions, default_bars, render
     from tradealerts.client import endpoints
+    from tradealerts.client.chart import ChartOptions, default_bars, render
 
     sym, tf = pair(symbol, timeframe)
     width, height, colour, utf8 = _terminal()
@@ -166,8 +166,8 @@ def _watch(c: Any, payload: dict[str, Any], opts: Any, count: int) -> None:
     """Redraw on every ``bar`` (fresh payload) and ``price`` (forming bar moves) event."""
     import time
 
-    from tradealerts.cli.chart import move_forming, render
     from tradealerts.client import endpoints
+    from tradealerts.client.chart import move_forming, render
 
     sym, tf = payload["symbol"], payload["timeframe"]
     clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
