@@ -292,6 +292,9 @@ def create_app(
         usage_retention_days=settings.usage_retention_days,
         error_retention_days=settings.error_retention_days,
         clock=clock,
+        redis_url=settings.redis_url,
+        redis_prefix=settings.redis_prefix,
+        push_seconds=settings.usage_push_seconds,
     )
     install_error_handlers(app)
     app.add_middleware(UsageMiddleware)  # inside the fast path, which counts its own answers

@@ -94,6 +94,8 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = 10.0
     #: the usage aggregate is written to the database this often (and at shutdown)
     usage_flush_seconds: float = 10.0
+    #: with a Redis URL (scaled out), each process pushes its usage counts to Redis this often
+    usage_push_seconds: float = 1.0
     usage_retention_days: int = 90
     error_retention_days: int = 30
     #: /metrics (Prometheus) is off unless this is set; without ``metrics_token`` it answers

@@ -10,6 +10,14 @@ up at flush time, once per user, not per request.
 5xx answers and unhandled exceptions become ``error_records`` rows, grouped by a fingerprint
 of the exception type and its traceback's frames (file and function, not line numbers, so a
 fix elsewhere in a file does not split a group).
+
+Scaled out (a Redis URL is set), each process pushes its aggregate to Redis every
+``usage_push_seconds`` instead: one hash a minute, counters added with HINCRBY, so every
+process's requests meet in one place within a second. Every ``usage_flush_seconds`` (and
+before an admin route answers) whichever process gets there first claims each minute's hash by
+RENAME, an atomic step only one process can win, writes it to ``usage_minutes`` and deletes
+the claim; a failed database write adds the claim back. Redis down: the aggregate goes
+straight to the database, as without Redis.
 """
 
 from __future__ import annotations
@@ -20,6 +28,7 @@ import hashlib
 import logging
 import time
 import traceback
+import uuid
 from bisect import bisect_left
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
@@ -95,9 +104,16 @@ class Usage:
         usage_retention_days: int = 90,
         error_retention_days: int = 30,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        redis_url: str | None = None,
+        redis_prefix: str = "tradealerts",
+        push_seconds: float = 1.0,
     ) -> None:
         self.families = families
         self.flush_seconds = flush_seconds
+        self.redis_url = redis_url
+        self._key = f"{redis_prefix}:usage:"
+        self.push_seconds = push_seconds
+        self._redis: Any = None
         self.usage_retention_days = usage_retention_days
         self.error_retention_days = error_retention_days
         self.clock = clock
@@ -188,15 +204,88 @@ class Usage:
                 hist[i] += n
         return totals, latency
 
-    async def flush(self) -> None:
-        """Write what is in memory to the database (one flush at a time)."""
+    async def flush(self, *, rollup: bool = True) -> None:
+        """Write what is in memory to the database, or push it to Redis and (``rollup``)
+        move every process's pushed minutes to the database. One flush at a time."""
         async with self._lock:
             rows, errors = self._take()  # on the event loop: no request counts in between
-            if (rows or errors) and self.sessions is not None:
-                try:
-                    await asyncio.to_thread(self._write, rows, errors)
-                except Exception:
-                    log.exception("usage: flush failed; %d rows dropped", len(rows))
+            if self.sessions is None or not (rows or errors or self.redis_url):
+                return
+            try:
+                await asyncio.to_thread(self._flush, rows, errors, rollup)
+            except Exception:
+                log.exception("usage: flush failed; %d rows dropped", len(rows))
+
+    def _flush(
+        self,
+        rows: dict[tuple[int, str, int], list[Any]],
+        errors: list[dict[str, Any]],
+        rollup: bool,
+    ) -> None:
+        if self.redis_url and rows:
+            try:
+                self._push(rows)
+                rows = {}
+            except Exception as exc:  # Redis down: the database takes them, as without Redis
+                log.warning("usage: could not push to Redis (%s); writing to the database", exc)
+        if rows or errors:
+            self._write(rows, errors)
+        if self.redis_url and rollup:
+            try:
+                self._rollup()
+            except Exception as exc:
+                log.warning("usage: could not move Redis minutes to the database (%s)", exc)
+
+    def _client(self) -> Any:
+        if self._redis is None:
+            import redis
+
+            self._redis = redis.Redis.from_url(str(self.redis_url), socket_timeout=2)
+        return self._redis
+
+    def _push(self, rows: dict[tuple[int, str, int], list[Any]]) -> None:
+        """Add ``rows`` to the per-minute hashes (fields ``family|user|slot``)."""
+        pipe = self._client().pipeline(transaction=False)
+        for minute in {m for (m, _f, _u) in rows}:
+            pipe.expire(f"{self._key}{minute}", 7 * 86400)  # an orphan does not stay forever
+        for (minute, fam, uid), row in rows.items():
+            key = f"{self._key}{minute}"
+            for i, n in enumerate(row[:-1]):
+                if n:
+                    pipe.hincrby(key, f"{fam}|{uid}|{i}", n)
+            pipe.hincrbyfloat(key, f"{fam}|{uid}|sum", row[-1])
+        pipe.execute()
+
+    def _rollup(self) -> None:
+        """Claim each pushed minute (RENAME: one process wins it) and write it to the
+        database; on a failed write, add the claim back to its minute."""
+        from redis.exceptions import ResponseError
+
+        r = self._client()
+        for raw in list(r.scan_iter(match=f"{self._key}[0-9]*", count=500)):
+            key = raw.decode() if isinstance(raw, bytes) else str(raw)
+            if ":claim:" in key:
+                continue
+            claim = f"{key}:claim:{uuid.uuid4().hex}"
+            try:
+                r.rename(key, claim)
+            except ResponseError:  # "no such key": another process claimed it first
+                continue
+            fields = r.hgetall(claim)
+            rows = _rows_of(int(key.rsplit(":", 1)[1]), fields)
+            try:
+                self._write(rows, [])
+            except Exception:
+                pipe = r.pipeline(transaction=True)
+                for field, value in fields.items():
+                    if (field.decode() if isinstance(field, bytes) else field).endswith("|sum"):
+                        pipe.hincrbyfloat(key, field, float(value))
+                    else:
+                        pipe.hincrby(key, field, int(value))
+                pipe.delete(claim)
+                pipe.execute()
+                raise
+            r.delete(claim)
 
     def _write(
         self, rows: dict[tuple[int, str, int], list[Any]], errors: list[dict[str, Any]]
@@ -240,9 +329,16 @@ class Usage:
         self.sessions = sessions
 
         async def loop() -> None:
+            # without Redis every pass writes to the database; with it, passes push and
+            # every flush_seconds one also moves the pushed minutes to the database
+            every = min(self.push_seconds, self.flush_seconds) if self.redis_url else None
+            next_rollup = time.monotonic() + self.flush_seconds
             while True:
-                await asyncio.sleep(self.flush_seconds)
-                await self.flush()
+                await asyncio.sleep(every or self.flush_seconds)
+                due = time.monotonic() >= next_rollup
+                if due:
+                    next_rollup = time.monotonic() + self.flush_seconds
+                await self.flush(rollup=due)
 
         self._task = asyncio.get_running_loop().create_task(loop())
 
@@ -252,6 +348,20 @@ class Usage:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         await self.flush()
+
+
+def _rows_of(minute: int, fields: dict[Any, Any]) -> dict[tuple[int, str, int], list[Any]]:
+    """A pushed minute's hash back into aggregate rows."""
+    rows: dict[tuple[int, str, int], list[Any]] = {}
+    for raw, value in fields.items():
+        field = raw.decode() if isinstance(raw, bytes) else str(raw)
+        fam, uid, slot = field.rsplit("|", 2)
+        row = rows.setdefault((minute, fam, int(uid)), [0] * _WIDTH)
+        if slot == "sum":
+            row[-1] += float(value)
+        else:
+            row[int(slot)] += int(value)
+    return rows
 
 
 def caller_id(scope: Scope) -> int:
