@@ -22,6 +22,16 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(billing_app, name="billing")
 
 
+def _owner_apps() -> None:
+    from tradealerts.server.cli_owner import ingest_token_app, lines_app
+
+    app.add_typer(ingest_token_app, name="ingest-token")
+    app.add_typer(lines_app, name="lines")
+
+
+_owner_apps()
+
+
 def _fail(message: str, code: int = 1) -> typer.Exit:
     typer.secho(f"Error: {message}", fg="red", err=True)
     return typer.Exit(code)
@@ -112,6 +122,12 @@ def serve(
     replay_speed: float = typer.Option(None, help="Replay: bars per second (0 = max)."),
     replay_symbol: str = typer.Option(None, "--symbol", help="Replay: the file's symbol."),
     history_bars: int = typer.Option(None, help="Bars of history to load."),
+    lines_source: str = typer.Option(
+        None, help="computed | mt5 | per series: computed,EURUSD:H1=mt5 [TRADEALERTS_LINES_SOURCE]."
+    ),
+    buffer_map: str = typer.Option(
+        None, help="The owner's buffer map: JSON or a JSON file [TRADEALERTS_BUFFER_MAP]."
+    ),
     public_url: str = typer.Option(None, help="Base URL used in mailed links."),
     log_level: str = typer.Option(None, help="DEBUG, INFO, WARNING, ERROR."),
 ) -> None:
@@ -125,6 +141,8 @@ def serve(
         replay_speed=replay_speed,
         replay_symbol=replay_symbol,
         history_bars=history_bars,
+        lines_source=lines_source,
+        buffer_map=buffer_map,
         public_url=public_url,
         log_level=log_level,
     )

@@ -1,0 +1,93 @@
+"""The owner's buffer values in the database: one row per (symbol, timeframe, bar time).
+
+Writing is idempotent by that key: a bar sent again with the same values changes nothing, with
+new values (the indicator repainted it: a fractal is marked two bars later) replaces the
+values of the buffers it carries. A batch is written in one transaction, or not at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from tradealerts.server.db.models import IndicatorValues
+
+__all__ = ["Row", "load_values", "write_values"]
+
+#: buffer index -> value (None: nothing on the bar)
+Row = dict[int, float | None]
+
+_CHUNK = 500  # rows per statement: far below SQLite's bound-variable limit
+
+
+def write_values(
+    s: Session, symbol: str, timeframe: str, rows: dict[int, Row], now: datetime
+) -> tuple[dict[int, Row], int]:
+    """Merge ``rows`` (bar time -> values) into the stored ones; returns the bars whose
+    values changed (time -> the full merged values) and how many were unchanged. The caller
+    commits."""
+    times = sorted(rows)
+    stored: dict[int, Row] = {}
+    for k in range(0, len(times), _CHUNK):
+        part = times[k : k + _CHUNK]
+        q = select(IndicatorValues.time, IndicatorValues.values).where(
+            IndicatorValues.symbol == symbol,
+            IndicatorValues.timeframe == timeframe,
+            IndicatorValues.time.in_(part),
+        )
+        for t, values in s.execute(q):
+            stored[int(t)] = {int(b): v for b, v in values.items()}
+    changed: dict[int, Row] = {}
+    for t in times:
+        old = stored.get(t)
+        merged = {**(old or {}), **rows[t]}
+        if merged != old:
+            changed[t] = merged
+    insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+    items = list(changed.items())
+    for k in range(0, len(items), _CHUNK):
+        batch = [
+            {
+                "symbol": symbol,
+                "timeframe": timeframe,
+                "time": t,
+                "values": {str(b): v for b, v in sorted(row.items())},
+                "received_at": now,
+            }
+            for t, row in items[k : k + _CHUNK]
+        ]
+        stmt = insert(IndicatorValues).values(batch)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["symbol", "timeframe", "time"],
+            set_={"values": stmt.excluded["values"], "received_at": stmt.excluded.received_at},
+        )
+        s.execute(stmt)
+    return changed, len(times) - len(changed)
+
+
+def load_values(
+    s: Session, series: Iterable[tuple[str, str]] | None = None
+) -> dict[tuple[str, str], tuple[dict[int, Row], datetime | None]]:
+    """Stored values per (symbol, timeframe): (time -> values, when the last arrived); every
+    series, or only those named."""
+    q = select(
+        IndicatorValues.symbol,
+        IndicatorValues.timeframe,
+        IndicatorValues.time,
+        IndicatorValues.values,
+        IndicatorValues.received_at,
+    ).order_by(IndicatorValues.time)
+    wanted = set(series) if series is not None else None
+    out: dict[tuple[str, str], tuple[dict[int, Row], datetime | None]] = {}
+    for sym, tf, t, values, at in s.execute(q):
+        key = (sym, tf)
+        if wanted is not None and key not in wanted:
+            continue
+        rows, last = out.get(key, ({}, None))
+        rows[int(t)] = {int(b): v for b, v in values.items()}
+        out[key] = (rows, at if last is None or at > last else last)
+    return out
