@@ -139,8 +139,8 @@ def test_subscribers_get_the_owners_lines_and_alerts_on_them_fire(
         if d.broken is None
         and (i := diagonal_line_id(d.kind, times[d.i1], times[d.i2])) not in owner_d
     )
-    r = c.post("/api/alerts", json={"symbol": "EURUSD", "timeframe": "H1",
-                                    "condition": "trendline_break", "line_id": ours_only})  # fmt: skip
+    r = c.post("/api/alerts", json={"symbol": "EURUSD", "timeframe": "H1", "line_id": ours_only,
+                                    "condition": "trendline_break"})  # fmt: skip
     assert r.status_code == 201, r.text
     gone = r.json()["id"]
     a.stop()
