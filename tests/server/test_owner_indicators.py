@@ -65,7 +65,9 @@ def test_level_buffers_draw_one_line_per_run_and_end_it_where_the_buffer_does() 
     closes[7] = 1.5  # a close far above the level: the owner's rule, not ours, ends it
     bars = flat_bars(closes)
     level = [None] * 5 + [1.10] * 5 + [1.12] + [EMPTY_VALUE] * 3
-    values: dict[int, Row] = {int(t): {0: None, 1: None, 2: v} for t, v in zip(bars.time, level, strict=True)}  # fmt: skip
+    values: dict[int, Row] = {
+        int(t): {0: None, 1: None, 2: v} for t, v in zip(bars.time, level, strict=True)
+    }
     del values[int(bars.time[8])]  # a bar the bridge has not sent: the line goes on
     bmap = BufferMap(resistance_levels=[2])
     ind = OwnerIndicators.build(bmap, values, bars)
@@ -87,7 +89,9 @@ def test_anchor_buffers_draw_trendlines_through_consecutive_anchors() -> None:
     closes[11] = 0.9  # closes under the support trendline: broken, by our rule
     bars = flat_bars(closes)
     anchors = {2: 1.01, 6: 1.05, 9: 1.08}
-    values: dict[int, Row] = {int(t): {0: None, 1: None, 3: anchors.get(i)} for i, t in enumerate(bars.time)}  # fmt: skip
+    values: dict[int, Row] = {
+        int(t): {0: None, 1: None, 3: anchors.get(i)} for i, t in enumerate(bars.time)
+    }
     bmap = BufferMap(support_anchors=3, confirm_bars=1)
     ind = OwnerIndicators.build(bmap, values, bars)
     assert [(d.i1, d.p1, d.i2, d.p2, d.broken) for d in ind.diagonal] == [
