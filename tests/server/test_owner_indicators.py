@@ -60,6 +60,29 @@ def test_fed_our_own_fractals_the_owners_lines_are_our_spec_whole_and_bar_by_bar
     assert list(grown.diagonal) == list(ref.diagonal)
 
 
+def test_a_redraw_equals_the_owners_marks_applied_bar_by_bar() -> None:
+    """The fractals layout's redraw (batch functions) against ``update`` bar by bar, on marks
+    of another window (1) with some prices the owner's indicator puts elsewhere."""
+    bars = replay_bars()
+    values = our_fractals(bars, 1)
+    for k, t in enumerate(sorted(values)):
+        if k % 7 == 0 and values[t][0] != EMPTY_VALUE:
+            values[t][0] = float(values[t][0] or 0) + 0.0003
+    bmap = BufferMap(confirm_bars=1)
+    whole = OwnerIndicators.build(bmap, values, bars)
+    part = Bars(bars.time[:5], bars.open[:5], bars.high[:5], bars.low[:5], bars.close[:5])
+    grown = OwnerIndicators.build(bmap, values, part)
+    for i in range(5, len(bars)):
+        part.append(bars[i])
+        grown.update(bars.high[i], bars.low[i], bars.close[i])
+    assert len(whole.horizontal) > 300
+    assert list(whole.horizontal) == list(grown.horizontal)
+    assert list(whole.diagonal) == list(grown.diagonal)
+    assert list(whole.up_price) == list(grown.up_price)
+    assert whole.active_horizontal() == grown.active_horizontal()
+    assert whole.active_diagonal() == grown.active_diagonal()
+
+
 def test_level_buffers_draw_one_line_per_run_and_end_it_where_the_buffer_does() -> None:
     closes = [1.0] * 14
     closes[7] = 1.5  # a close far above the level: the owner's rule, not ours, ends it
