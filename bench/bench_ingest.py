@@ -18,7 +18,6 @@ import statistics
 import subprocess
 import tempfile
 import time
-from pathlib import Path
 
 import httpx
 
@@ -33,16 +32,17 @@ H1 = 3600
 
 def buffers(count: int) -> list[list[float]]:
     """Fractal-like buffers: an up mark every 5 bars, a down mark between."""
-    return [[1.1 + (i % 7) * 1e-4 if i % 5 == 2 else EMPTY_VALUE,
-             1.0 + (i % 3) * 1e-4 if i % 5 == 4 else EMPTY_VALUE] for i in range(count)]  # fmt: skip
+    up = [1.1 + (i % 7) * 1e-4 if i % 5 == 2 else EMPTY_VALUE for i in range(count)]
+    down = [1.0 + (i % 3) * 1e-4 if i % 5 == 4 else EMPTY_VALUE for i in range(count)]
+    return [[u, d] for u, d in zip(up, down, strict=True)]
 
 
 def body(times: list[int], rows: list[list[float]], k: int) -> dict[str, object]:
     rows = [list(r) for r in rows]
     if k:
         rows[-1][0] = 1.2 + (k % 2) * 1e-4  # each post changes the newest bar: write + redraw
-    return {"symbol": "EURUSD", "timeframe": "H1", "buffers": [0, 1],
-            "bars": [{"time": t, "values": v} for t, v in zip(times, rows, strict=True)]}  # fmt: skip
+    bars = [{"time": t, "values": v} for t, v in zip(times, rows, strict=True)]
+    return {"symbol": "EURUSD", "timeframe": "H1", "buffers": [0, 1], "bars": bars}
 
 
 def main() -> None:
@@ -71,6 +71,7 @@ def main() -> None:
             now = int(time.time())
             last = now - now % H1 - H1  # the last closed H1 bar
             times = [last - (HISTORY - 1 - i) * H1 for i in range(HISTORY)]
+            recent = buffers(HISTORY)[-10:]
             with httpx.Client(base_url=url, timeout=60,
                               headers={"Authorization": f"Bearer {token}"}) as c:  # fmt: skip
                 t0 = time.perf_counter()
@@ -81,7 +82,7 @@ def main() -> None:
                 lat = []
                 for k in range(1, POSTS + 1):
                     t0 = time.perf_counter()
-                    r = c.post("/api/ingest/indicators", json=body(times[-10:], buffers(HISTORY)[-10:], k))
+                    r = c.post("/api/ingest/indicators", json=body(times[-10:], recent, k))
                     lat.append((time.perf_counter() - t0) * 1e3)
                     assert r.status_code == 200 and r.json()["stored"] == 1, r.text
             health = httpx.get(f"{url}/api/system/health").json()

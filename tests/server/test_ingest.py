@@ -180,3 +180,21 @@ def test_a_bad_lines_source_is_refused_at_start(spec: str) -> None:
     result = CliRunner().invoke(server_cli, ["serve", "--lines-source", spec])
     assert result.exit_code == 1
     assert "lines_source" in result.output
+
+
+def test_the_buffer_map_is_read_from_json_or_a_file(tmp_path: Path) -> None:
+    from pydantic import ValidationError
+
+    from tradealerts.server.settings import Settings
+
+    path = tmp_path / "map.json"
+    path.write_text('{"up_fractal": 4, "down_fractal": 5, "support_levels": [6]}')
+    assert Settings(buffer_map=str(path)).buffer_map.buffers() == [4, 5, 6]
+    assert Settings(buffer_map='{"up_fractal": 2, "down_fractal": null}').buffer_map.buffers() == [
+        2
+    ]
+    for bad in (str(tmp_path / "nope.json"), '{"up_fractal": 0, "down_fractal": 0}', '{"x": 1}'):
+        with pytest.raises(ValidationError):
+            Settings(buffer_map=bad)
+    result = CliRunner().invoke(server_cli, ["serve", "--buffer-map", str(tmp_path / "nope.json")])
+    assert result.exit_code == 1 and "buffer_map" in result.output

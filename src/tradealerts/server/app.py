@@ -31,7 +31,7 @@ from tradealerts.server.engine.runner import Listener
 from tradealerts.server.errors import RequestIdMiddleware, install_error_handlers
 from tradealerts.server.events import Bus
 from tradealerts.server.feeds import BarClose, FeedOptions, Tick, create_feed
-from tradealerts.server.ingest.store import load_values
+from tradealerts.server.ingest.store import last_received, load_values
 from tradealerts.server.ingest.tokens import TokenCheck
 from tradealerts.server.mail import Mailer
 from tradealerts.server.quota import Quota
@@ -101,10 +101,10 @@ def _publish_market(bus: Bus) -> Listener:
     return listener
 
 
-def _stored_values(sessions: sessionmaker[Session]) -> Any:
-    """The owner's buffer values the database holds (issue #16)."""
+def _load_owner_lines(owner: OwnerLines, sessions: sessionmaker[Session]) -> None:
+    """The owner's buffer values the database holds, for the series served from them."""
     with sessions() as s:
-        return load_values(s)
+        owner.load(load_values(s, owner.wanted), last_received(s))
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -218,7 +218,7 @@ def create_app(
             else None
         )
         owner: OwnerLines = app.state.owner_lines
-        owner.load(await asyncio.to_thread(_stored_values, app.state.sessions))
+        await asyncio.to_thread(_load_owner_lines, owner, app.state.sessions)
         market: Engine | None = None
         if start_engine:
             feed = create_feed(settings.feed, feed_options(settings))

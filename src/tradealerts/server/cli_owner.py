@@ -81,8 +81,8 @@ def lines_compare(
         raise _fail(str(exc), 2) from None
     settings = _settings(feed=feed)
     with _db(settings) as (s, _now):
-        stored = load_values(s, [(sym, tf.value)])
-    values = stored.get((sym, tf.value), ({}, None))[0]
+        stored = load_values(s, lambda a, b: (a, b) == (sym, tf.value))
+    values = stored.get((sym, tf.value), {})
     if not values:
         raise _fail(f"the bridge has sent nothing for {sym} {tf.value} yet")
     result = compare_lines(sym, tf, _bars(settings, sym, tf), values, settings.buffer_map, bars)

@@ -130,12 +130,14 @@ class Settings(BaseSettings):
     @field_validator("buffer_map", mode="before")
     @classmethod
     def _buffer_map_file(cls, v: Any) -> Any:
-        if isinstance(v, str) and not v.lstrip().startswith("{"):
-            try:
-                return json.loads(Path(v).expanduser().read_text())
-            except (OSError, ValueError) as exc:
-                raise ValueError(f"cannot read the buffer map {v!r}: {exc}") from None
-        return v
+        if not isinstance(v, str):
+            return v
+        try:  # JSON (the flag; the variable is parsed before this), or a JSON file's path
+            if v.lstrip().startswith("{"):
+                return json.loads(v)
+            return json.loads(Path(v).expanduser().read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read the buffer map {v!r}: {exc}") from None
 
     @property
     def lines(self) -> LinesSource:

@@ -299,13 +299,22 @@ class OwnerLines:
         self.market: MarketState | None = None
         self._wall = wall
 
-    def load(self, stored: dict[tuple[str, str], tuple[dict[int, Row], datetime | None]]) -> None:
-        """Take what the database holds (``store.load_values``) at start."""
-        for (sym, tf), (rows, at) in stored.items():
-            key = (sym, Timeframe(tf))
-            self.values[key] = rows
-            if at is not None:
-                self.last_sent[key] = at.timestamp()
+    def wanted(self, symbol: str, timeframe: str) -> bool:
+        """The series whose values are held in memory: those served from the owner's lines
+        (the rest stay in the database, for ``lines compare``)."""
+        return self.source.of(symbol, timeframe) == "mt5"
+
+    def load(
+        self,
+        stored: dict[tuple[str, str], dict[int, Row]],
+        last: dict[tuple[str, str], datetime],
+    ) -> None:
+        """Take what the database holds at start (``store.load_values(s, self.wanted)`` and
+        ``store.last_received``)."""
+        for (sym, tf), rows in stored.items():
+            self.values[(sym, Timeframe(tf))] = rows
+        for (sym, tf), at in last.items():
+            self.last_sent[(sym, Timeframe(tf))] = at.timestamp()
 
     def indicators(self, symbol: str, tf: Timeframe, bars: Bars, n: int) -> IndicatorState:
         """``MarketState``'s indicator factory: the owner's for an ``mt5`` series."""
@@ -317,10 +326,12 @@ class OwnerLines:
         """Values the bridge sent (and the database kept); redraws the series when they
         touch a bar already closed. True when it redrew."""
         key = (symbol, tf)
-        self.values.setdefault(key, {}).update(changed)
         self.last_sent[key] = self._wall()
+        if not self.wanted(symbol, tf.value):
+            return False
+        self.values.setdefault(key, {}).update(changed)
         market = self.market
-        if market is None or not changed or self.source.of(symbol, tf.value) != "mt5":
+        if market is None or not changed:
             return False
         st = market.series.get(key)
         if st is None or not len(st.bars) or min(changed) > int(st.bars.time[-1]):
@@ -348,6 +359,6 @@ class OwnerLines:
                 if at is None
                 else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "seconds_since_sent": None if at is None else round(now - at, 1),
-                "bars": len(self.values.get((sym, tf), ())),
+                "bars": len(self.values[(sym, tf)]) if (sym, tf) in self.values else None,
             }
         return {"status": "waiting" if waiting else "ok", "series": series}

@@ -7,16 +7,16 @@ values of the buffers it carries. A batch is written in one transaction, or not 
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tradealerts.server.db.models import IndicatorValues
 
-__all__ = ["Row", "load_values", "write_values"]
+__all__ = ["Row", "last_received", "load_values", "write_values"]
 
 #: buffer index -> value (None: nothing on the bar)
 Row = dict[int, float | None]
@@ -70,24 +70,30 @@ def write_values(
 
 
 def load_values(
-    s: Session, series: Iterable[tuple[str, str]] | None = None
-) -> dict[tuple[str, str], tuple[dict[int, Row], datetime | None]]:
-    """Stored values per (symbol, timeframe): (time -> values, when the last arrived); every
-    series, or only those named."""
+    s: Session, keep: Callable[[str, str], bool] | None = None
+) -> dict[tuple[str, str], dict[int, Row]]:
+    """Stored values per (symbol, timeframe): bar time -> values; every series, or those
+    ``keep(symbol, timeframe)`` accepts (only those are held in memory)."""
     q = select(
-        IndicatorValues.symbol,
-        IndicatorValues.timeframe,
-        IndicatorValues.time,
+        IndicatorValues.symbol, IndicatorValues.timeframe, IndicatorValues.time,
         IndicatorValues.values,
-        IndicatorValues.received_at,
-    ).order_by(IndicatorValues.time)
-    wanted = set(series) if series is not None else None
-    out: dict[tuple[str, str], tuple[dict[int, Row], datetime | None]] = {}
-    for sym, tf, t, values, at in s.execute(q):
-        key = (sym, tf)
-        if wanted is not None and key not in wanted:
-            continue
-        rows, last = out.get(key, ({}, None))
-        rows[int(t)] = {int(b): v for b, v in values.items()}
-        out[key] = (rows, at if last is None or at > last else last)
+    ).order_by(IndicatorValues.time)  # fmt: skip
+    if keep is None:
+        keep = _every
+    out: dict[tuple[str, str], dict[int, Row]] = {}
+    for sym, tf, t, values in s.execute(q).yield_per(2000):
+        if keep(sym, tf):
+            out.setdefault((sym, tf), {})[int(t)] = {int(b): v for b, v in values.items()}
     return out
+
+
+def last_received(s: Session) -> dict[tuple[str, str], datetime]:
+    """When the bridge's values of each series last arrived."""
+    q = select(
+        IndicatorValues.symbol, IndicatorValues.timeframe, func.max(IndicatorValues.received_at)
+    ).group_by(IndicatorValues.symbol, IndicatorValues.timeframe)
+    return {(sym, tf): at for sym, tf, at in s.execute(q)}
+
+
+def _every(_symbol: str, _timeframe: str) -> bool:
+    return True
