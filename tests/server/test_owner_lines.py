@@ -84,6 +84,10 @@ def test_subscribers_get_the_owners_lines_and_alerts_on_them_fire(
     health = httpx.get(f"{a.url}/api/system/health").json()
     assert health["lines"]["series"]["EURUSD:H1"]["last_sent"] is None
     token = ingest_token(a.settings.data_dir, db_url)
+    user = register_and_login(a, "sub@example.com")
+    c = a.client(user["access_token"])
+    before = c.get(f"/api/indicators/EURUSD/H1?bars={WINDOW}")
+    assert before.json()["horizontal_lines"] == []  # nothing from the bridge yet
     bridge = StandInBridge(a.url, token)
     bridge.start(times[:HISTORY], rows[:HISTORY])  # OnInit: the last N closed bars
     for i in range(HISTORY, len(times)):  # then each bar the terminal closes, with look-back
@@ -91,9 +95,12 @@ def test_subscribers_get_the_owners_lines_and_alerts_on_them_fire(
         assert got["stored"] + got["unchanged"] == 10
     bridge.close()
 
-    user = register_and_login(a, "sub@example.com")
-    c = a.client(user["access_token"])
-    body = c.get(f"/api/indicators/EURUSD/H1?bars={WINDOW}").json()
+    got = c.get(f"/api/indicators/EURUSD/H1?bars={WINDOW}")
+    assert got.headers["etag"] != before.headers["etag"]  # the redraw is a new version
+    same = c.get(f"/api/indicators/EURUSD/H1?bars={WINDOW}",
+                 headers={"If-None-Match": got.headers["etag"]})  # fmt: skip
+    assert same.status_code == 304
+    body = got.json()
     owner_h, owner_d = listed(OWNER_WINDOW, HISTORY)
     ours_h, ours_d = listed(2, HISTORY)
     assert owner_h != ours_h and owner_d != ours_d  # the windows really differ
