@@ -144,6 +144,7 @@ def test_values_that_come_after_the_bar_closed_redraw_and_report_the_break_late(
     assert st.tick_version == version + 1
     assert st.indicators.active_horizontal() == []
     assert st.indicators.horizontal[0].broken == 10
+    assert owner.received(*key, {T0: {2: 0.95}})  # another redraw before the next close
     # the alert engine saw it active: the next bar close reports the break
     ch = st.on_bar(Bar(T0 + 11 * H1, 1.0, 1.001, 0.999, 1.0, 1.0))
     assert ch is not None and ch.broken_horizontal == [0]

@@ -89,6 +89,16 @@ class OwnerIndicators(IndicatorState):
         if previous is not None:
             was = set(_active_ids(previous, bars))
             times = bars.time
+            if isinstance(previous, OwnerIndicators):
+                # breaks an earlier redraw found that no bar close has reported yet
+                was |= {
+                    horizontal_line_id(ln.kind, int(times[ln.origin]))
+                    for ln in (previous.horizontal[k] for k in previous._late_h)
+                }
+                was |= {
+                    diagonal_line_id(d.kind, int(times[d.i1]), int(times[d.i2]))
+                    for d in (previous.diagonal[k] for k in previous._late_d)
+                }
             st._late_h = [
                 k
                 for k, ln in enumerate(st.horizontal)
