@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 
+from tradealerts.server.cli_owner import ingest_token_app, lines_app
+
 app = typer.Typer(
     name="tradealerts-server",
     help="Serve market data, fractal indicators and price alerts from one MT5 terminal.",
@@ -20,16 +22,8 @@ billing_app = typer.Typer(help="Selling PRO through Stripe.", no_args_is_help=Tr
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(billing_app, name="billing")
-
-
-def _owner_apps() -> None:
-    from tradealerts.server.cli_owner import ingest_token_app, lines_app
-
-    app.add_typer(ingest_token_app, name="ingest-token")
-    app.add_typer(lines_app, name="lines")
-
-
-_owner_apps()
+app.add_typer(ingest_token_app, name="ingest-token")  # the owner's MT5 indicator (issue #16)
+app.add_typer(lines_app, name="lines")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
