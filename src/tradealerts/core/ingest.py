@@ -36,6 +36,7 @@ __all__ = [
     "IngestBatch",
     "IngestResult",
     "LinesSource",
+    "ingest_json_schema",
     "is_empty",
 ]
 
@@ -87,6 +88,26 @@ class IngestBatch(BaseModel):
         if any(b < 0 or b > 511 for b in self.buffers):
             raise ValueError("a buffer index is outside 0..511 (MQL5's limit)")
         return self
+
+
+def ingest_json_schema() -> dict[str, Any]:
+    """``IngestBatch``'s JSON schema with no references (what OpenAPI publishes for the
+    request body: a ``#/$defs/…`` reference would point outside the OpenAPI document)."""
+    schema = IngestBatch.model_json_schema()
+    defs = schema.pop("$defs", {})
+
+    def inline(node: Any) -> Any:
+        if isinstance(node, dict):
+            ref = node.get("$ref")
+            if isinstance(ref, str) and ref.startswith("#/$defs/"):
+                return inline(defs[ref.removeprefix("#/$defs/")])
+            return {k: inline(v) for k, v in node.items()}
+        if isinstance(node, list):
+            return [inline(v) for v in node]
+        return node
+
+    out: dict[str, Any] = inline(schema)
+    return out
 
 
 class IngestResult(BaseModel):

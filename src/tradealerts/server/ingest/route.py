@@ -13,7 +13,12 @@ from typing import Any
 from fastapi import APIRouter, Request
 from sqlalchemy import update
 
-from tradealerts.core.ingest import INGEST_EXAMPLE, MAX_BODY_BYTES, IngestBatch, IngestResult
+from tradealerts.core.ingest import (
+    INGEST_EXAMPLE,
+    MAX_BODY_BYTES,
+    IngestResult,
+    ingest_json_schema,
+)
 from tradealerts.server.db.models import IngestToken
 from tradealerts.server.errors import NotLoggedIn
 from tradealerts.server.ingest.check import check_batch, parse_body, too_large
@@ -29,7 +34,7 @@ _BODY = {
         "required": True,
         "content": {
             "application/json": {
-                "schema": IngestBatch.model_json_schema(),
+                "schema": ingest_json_schema(),
                 "example": INGEST_EXAMPLE,
             }
         },
