@@ -174,3 +174,44 @@ def test_lines_source_reads_a_default_and_per_series_choices() -> None:
     assert src.of("EURUSD", "H1") == "mt5" and src.of("EURUSD", "H4") == "computed"
     assert src.of("XAUUSD", "D1") == "mt5" and src.uses_mt5
     assert not LinesSource.parse("computed").uses_mt5
+
+
+def test_an_engine_apart_from_the_api_processes_takes_what_they_stored(db_url: str) -> None:
+    """Scaled out, the bridge's posts land in an API process: the engine reads the rows
+    they stored (``received_since``) and redraws, and reading them again changes nothing."""
+    from datetime import UTC, datetime
+
+    from tradealerts.server.db.migrate import upgrade
+    from tradealerts.server.db.session import make_engine, make_sessionmaker
+    from tradealerts.server.ingest.store import received_since, write_values
+
+    db = make_engine(db_url)
+    upgrade(db)
+    sessions = make_sessionmaker(db)
+    bars = flat_bars([1.0] * 10)
+    owner = OwnerLines(BufferMap(support_levels=[2], up_fractal=None, down_fractal=None),
+                       LinesSource.parse("computed,EURUSD=mt5"))  # fmt: skip
+    market = MarketState(make_indicators=owner.indicators)
+    owner.market = market
+    key = ("EURUSD", Timeframe.H1)
+    st = SeriesState("EURUSD", Timeframe.H1, bars, owner.indicators(*key, bars, 2))
+    market.series[key] = st
+    assert st.indicators.active_horizontal() == []
+    now = datetime.now(UTC)
+    with sessions() as s:  # what the API process's route does
+        write_values(s, "EURUSD", "H1", {int(t): {2: 0.95} for t in bars.time}, now)
+        write_values(s, "GBPUSD", "H1", {int(bars.time[0]): {2: 1.25}}, now)  # computed: kept out
+        s.commit()
+    version = st.tick_version
+    with sessions() as s:
+        rows = received_since(s, owner.synced_since, owner.wanted)
+    assert owner.apply_stored(rows) == 1
+    assert [ln.price for ln in st.indicators.active_horizontal()] == [0.95]
+    assert st.tick_version == version + 1
+    assert ("GBPUSD", Timeframe.H1) not in owner.values
+    with sessions() as s:
+        again = received_since(s, owner.synced_since, owner.wanted)
+    assert again and owner.apply_stored(again) == 0  # the same rows: no redraw
+    assert st.tick_version == version + 1
+    assert owner.health()["series"]["EURUSD:H1"]["last_sent"] is not None
+    db.dispose()

@@ -308,6 +308,7 @@ class OwnerLines:
         self.last_sent: dict[tuple[str, Timeframe], float] = {}
         self.market: MarketState | None = None
         self._wall = wall
+        self._synced: datetime | None = None  # newest received_at ``apply_stored`` has seen
 
     def wanted(self, symbol: str, timeframe: str) -> bool:
         """The series whose values are held in memory: those served from the owner's lines
@@ -340,6 +341,10 @@ class OwnerLines:
         if not self.wanted(symbol, tf.value):
             return False
         self.values.setdefault(key, {}).update(changed)
+        return self._redraw(symbol, tf, changed)
+
+    def _redraw(self, symbol: str, tf: Timeframe, changed: dict[int, Row]) -> bool:
+        key = (symbol, tf)
         market = self.market
         if market is None or not changed:
             return False
@@ -349,6 +354,30 @@ class OwnerLines:
         st.indicators = OwnerIndicators.build(self.map, self.values[key], st.bars, st.indicators)
         st.tick_version += 1  # a new ETag for /api/indicators
         return True
+
+    def apply_stored(self, rows: list[tuple[str, str, int, Row, datetime]]) -> int:
+        """Take rows another process stored (``store.received_since(s, self.synced_since,
+        self.wanted)``): an engine that runs apart from the API processes, which take the
+        bridge's posts, calls this on a timer. Rows it already holds change nothing; returns
+        the series redrawn or extended."""
+        by_series: dict[tuple[str, Timeframe], dict[int, Row]] = {}
+        for sym, tf, t, row, at in rows:
+            key = (sym, Timeframe(tf))
+            if self.values.get(key, {}).get(t) != row:
+                by_series.setdefault(key, {})[t] = row
+            if self._synced is None or at > self._synced:
+                self._synced = at
+            self.last_sent[key] = max(self.last_sent.get(key, 0.0), at.timestamp())
+        for (sym, tf), changed in by_series.items():
+            self.values.setdefault((sym, tf), {}).update(changed)
+            self._redraw(sym, tf, changed)
+        return len(by_series)
+
+    @property
+    def synced_since(self) -> datetime | None:
+        """Where the next ``received_since`` read starts (rows at that very time are read
+        again: two processes may commit within one clock tick)."""
+        return self._synced
 
     def health(self) -> dict[str, Any]:
         """Per series: its lines' source and when the bridge last sent; ``waiting`` while an

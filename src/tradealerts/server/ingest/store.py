@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from tradealerts.server.db.models import IndicatorValues
 
-__all__ = ["Row", "last_received", "load_values", "write_values"]
+__all__ = ["Row", "last_received", "load_values", "received_since", "write_values"]
 
 #: buffer index -> value (None: nothing on the bar)
 Row = dict[int, float | None]
@@ -97,3 +97,22 @@ def last_received(s: Session) -> dict[tuple[str, str], datetime]:
 
 def _every(_symbol: str, _timeframe: str) -> bool:
     return True
+
+
+def received_since(
+    s: Session, since: datetime | None, keep: Callable[[str, str], bool]
+) -> list[tuple[str, str, int, Row, datetime]]:
+    """Rows (symbol, timeframe, time, values, received_at) that arrived at ``since`` or
+    later, oldest first, of the series ``keep`` accepts: what another process's ingest route
+    wrote, for an engine that runs apart from it."""
+    q = select(
+        IndicatorValues.symbol, IndicatorValues.timeframe, IndicatorValues.time,
+        IndicatorValues.values, IndicatorValues.received_at,
+    ).order_by(IndicatorValues.received_at)  # fmt: skip
+    if since is not None:
+        q = q.where(IndicatorValues.received_at >= since)
+    return [
+        (sym, tf, int(t), {int(b): v for b, v in values.items()}, at)
+        for sym, tf, t, values, at in s.execute(q)
+        if keep(sym, tf)
+    ]
