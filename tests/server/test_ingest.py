@@ -200,3 +200,13 @@ def test_the_buffer_map_is_read_from_json_or_a_file(tmp_path: Path) -> None:
             Settings(buffer_map=bad)
     result = CliRunner().invoke(server_cli, ["serve", "--buffer-map", str(tmp_path / "nope.json")])
     assert result.exit_code == 1 and "buffer_map" in result.output
+
+
+def test_the_owner_guides_buffer_maps_are_valid_maps() -> None:
+    from tradealerts.core.ingest import BufferMap
+
+    guide = (DOCS / "owner-guide.md").read_text()
+    maps = re.findall(r"`(\{\"(?:up_fractal|resistance_anchors)[^`]*\})`", guide)
+    assert len(maps) >= 3
+    for text in maps:
+        BufferMap.model_validate_json(text)
