@@ -41,8 +41,10 @@ def post(srv: Running, token: str | None, body: Any) -> httpx.Response:
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     if isinstance(body, bytes | str):
         headers["Content-Type"] = "application/json"
-        return httpx.post(f"{srv.url}/api/ingest/indicators", content=body, headers=headers)
-    return httpx.post(f"{srv.url}/api/ingest/indicators", json=body, headers=headers)
+        return httpx.post(
+            f"{srv.url}/api/ingest/indicators", content=body, headers=headers, timeout=30
+        )
+    return httpx.post(f"{srv.url}/api/ingest/indicators", json=body, headers=headers, timeout=30)
 
 
 def good(**change: Any) -> dict[str, Any]:
@@ -99,7 +101,7 @@ def test_each_bad_input_is_refused_with_its_reason_and_nothing_is_stored(
     refused(post(srv, token, huge), 413, "body_too_large")
     # a body over the limit sent without a length (chunked) is cut off as it is read
     chunks = (b"x" * 65536 for _ in range(40))
-    r = httpx.post(f"{srv.url}/api/ingest/indicators", content=chunks,
+    r = httpx.post(f"{srv.url}/api/ingest/indicators", content=chunks, timeout=30,
                    headers={"Authorization": f"Bearer {token}"})  # fmt: skip
     refused(r, 413, "body_too_large")
     assert stored(srv) == 0
@@ -165,7 +167,7 @@ def test_the_documented_wire_format_is_what_the_stand_in_sends_and_the_endpoint_
     r = post(srv, token_for(srv), doc)
     assert r.status_code == 200, r.text
     assert r.json()["stored"] == len(doc["bars"])
-    schema = httpx.get(f"{srv.url}/api/openapi.json").json()
+    schema = httpx.get(f"{srv.url}/api/openapi.json", timeout=30).json()
     op = schema["paths"]["/api/ingest/indicators"]["post"]
     body = op["requestBody"]["content"]["application/json"]
     assert body["example"] == doc

@@ -81,7 +81,7 @@ def test_subscribers_get_the_owners_lines_and_alerts_on_them_fire(
     rows = fractal_buffers(bars)
     # server A: the history loaded, the replay too slow to close a bar during the test
     a = make_server(feed=f"replay:{CSV}", replay_speed=0.0001, history_bars=HISTORY, **OWNER)
-    health = httpx.get(f"{a.url}/api/system/health").json()
+    health = httpx.get(f"{a.url}/api/system/health", timeout=30).json()
     assert health["lines"]["series"]["EURUSD:H1"]["last_sent"] is None
     token = ingest_token(a.settings.data_dir, db_url)
     user = register_and_login(a, "sub@example.com")
@@ -109,7 +109,7 @@ def test_subscribers_get_the_owners_lines_and_alerts_on_them_fire(
     # another series keeps our computed lines
     h4 = c.get("/api/indicators/EURUSD/H4?bars=50").json()
     assert h4["horizontal_lines"]
-    lines = httpx.get(f"{a.url}/api/system/health").json()["lines"]["series"]
+    lines = httpx.get(f"{a.url}/api/system/health", timeout=30).json()["lines"]["series"]
     assert lines["EURUSD:H1"]["source"] == "mt5" and lines["EURUSD:H1"]["last_sent"]
     assert lines["EURUSD:H1"]["bars"] == len(times)
 
@@ -201,5 +201,6 @@ def test_lines_compare_reports_the_known_differences(
 
 def test_health_waits_for_the_bridge(make_server: Callable[..., Running]) -> None:
     srv = make_server(feed=f"replay:{CSV}", replay_speed=0.0001, history_bars=HISTORY, **OWNER)
-    wait_until(lambda: httpx.get(f"{srv.url}/api/system/health").status_code == 503)
-    assert httpx.get(f"{srv.url}/api/system/health").json()["lines"]["status"] == "waiting"
+    health = f"{srv.url}/api/system/health"
+    wait_until(lambda: httpx.get(health, timeout=30).status_code == 503)
+    assert httpx.get(health, timeout=30).json()["lines"]["status"] == "waiting"
