@@ -33,8 +33,7 @@ from tradealerts.core.indicators import (
 )
 from tradealerts.core.indicators.columns import DiagonalColumns, HorizontalColumns
 from tradealerts.core.indicators.lines import diagonal_columns, horizontal_columns
-from tradealerts.core.ingest import BufferMap, LinesSource, is_empty
-from tradealerts.core.line_ids import diagonal_line_id, horizontal_line_id
+from tradealerts.core.ingest import EMPTY_VALUE, BufferMap, LinesSource, is_empty
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.engine.market import MarketState
 
@@ -87,30 +86,7 @@ class OwnerIndicators(IndicatorState):
         else:
             st._fill_fractal_layout()
         if previous is not None:
-            was = set(_active_ids(previous, bars))
-            times = bars.time
-            if isinstance(previous, OwnerIndicators):
-                # breaks an earlier redraw found that no bar close has reported yet
-                was |= {
-                    horizontal_line_id(ln.kind, int(times[ln.origin]))
-                    for ln in (previous.horizontal[k] for k in previous._late_h)
-                }
-                was |= {
-                    diagonal_line_id(d.kind, int(times[d.i1]), int(times[d.i2]))
-                    for d in (previous.diagonal[k] for k in previous._late_d)
-                }
-            st._late_h = [
-                k
-                for k, ln in enumerate(st.horizontal)
-                if ln.broken is not None
-                and horizontal_line_id(ln.kind, int(times[ln.origin])) in was
-            ]
-            st._late_d = [
-                k
-                for k, d in enumerate(st.diagonal)
-                if d.broken is not None
-                and diagonal_line_id(d.kind, int(times[d.i1]), int(times[d.i2])) in was
-            ]
+            st._late_from(previous)
         return st
 
     def update(self, high: float, low: float, close: float) -> IndicatorChanges:
@@ -125,6 +101,31 @@ class OwnerIndicators(IndicatorState):
         return ch
 
     # -- internals -----------------------------------------------------------------------
+    def _late_from(self, previous: IndicatorState) -> None:
+        """The lines ``previous`` (built over the same bars, so the same bar indices) had
+        active, or had yet to report broken, that this state has broken."""
+        h_was = {(ln.kind == "support", ln.origin) for ln in previous.active_horizontal()}
+        d_was = {(d.kind == "support", d.i1, d.i2) for d in previous.active_diagonal()}
+        if isinstance(previous, OwnerIndicators):
+            ph, pd = previous.horizontal, previous.diagonal
+            h_was |= {(bool(ph.support[k]), ph.origin[k]) for k in previous._late_h}
+            d_was |= {(bool(pd.support[k]), pd.i1[k], pd.i2[k]) for k in previous._late_d}
+        hc, dc = self.horizontal, self.diagonal
+        self._late_h = [
+            k
+            for k, (sup, origin, broken) in enumerate(
+                zip(hc.support, hc.origin, hc.broken, strict=True)
+            )
+            if broken >= 0 and (bool(sup), origin) in h_was
+        ]
+        self._late_d = [
+            k
+            for k, (sup, i1, i2, broken) in enumerate(
+                zip(dc.support, dc.i1, dc.i2, dc.broken, strict=True)
+            )
+            if broken >= 0 and (bool(sup), i1, i2) in d_was
+        ]
+
     def _fill_fractal_layout(self) -> None:
         """What bar-by-bar ``_step`` gives for the fractals layout, with the batch functions
         (a redraw of 5,000 bars in milliseconds; bar by bar, every active line is checked on
@@ -133,13 +134,22 @@ class OwnerIndicators(IndicatorState):
         times = bars.time
         size = len(times)
         marks: dict[bool, dict[int, float]] = {True: {}, False: {}}
-        for t, row in self.values.items():
-            i = int(np.searchsorted(times, t))
-            if i >= size - n or times[i] != t:
+        stamps = np.fromiter(self.values, dtype=np.int64, count=len(self.values))
+        at = np.searchsorted(times, stamps).tolist()
+        listed = times.tolist()  # (indexing a numpy array per value was most of the time)
+        nothing = (None, EMPTY_VALUE, m.empty_value)
+        sides = [
+            (b, is_up)
+            for b, is_up in ((m.up_fractal, True), (m.down_fractal, False))
+            if b is not None
+        ]
+        for t, i in zip(stamps.tolist(), at, strict=True):
+            if i >= size - n or listed[i] != t:
                 continue  # not a closed bar of the series, or its mark is not yet confirmed
-            for buffer, is_up in ((m.up_fractal, True), (m.down_fractal, False)):
-                v = row.get(buffer) if buffer is not None else None
-                if v is not None and not is_empty(v, m.empty_value):
+            row = self.values[t]
+            for buffer, is_up in sides:
+                v = row.get(buffer)
+                if v not in nothing:
                     marks[is_up][i] = float(v)
         up = np.array(sorted(marks[True]), dtype=np.int64)
         down = np.array(sorted(marks[False]), dtype=np.int64)
@@ -278,15 +288,6 @@ class OwnerIndicators(IndicatorState):
         ch.new_diagonal.append(k)
         if dl.broken is None:
             self._active_d.append(k)
-
-
-def _active_ids(ind: IndicatorState, bars: Bars) -> list[str]:
-    times = bars.time
-    out = [horizontal_line_id(ln.kind, int(times[ln.origin])) for ln in ind.active_horizontal()]
-    out += [
-        diagonal_line_id(d.kind, int(times[d.i1]), int(times[d.i2])) for d in ind.active_diagonal()
-    ]
-    return out
 
 
 class OwnerLines:
