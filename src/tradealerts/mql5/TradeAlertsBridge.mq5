@@ -27,7 +27,6 @@
 //+------------------------------------------------------------------+
 #property copyright "tradealerts"
 #property version   "1.00"
-#property strict
 
 input string InpServerUrl     = "http://127.0.0.1:8000"; // server URL (also in the WebRequest list)
 input string InpToken         = "";                      // ingest token (tai_...)
