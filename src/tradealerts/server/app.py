@@ -26,10 +26,13 @@ from tradealerts.server.billing import Billing, Gateway
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.engine import Engine
+from tradealerts.server.engine.owner_lines import OwnerLines
 from tradealerts.server.engine.runner import Listener
 from tradealerts.server.errors import RequestIdMiddleware, install_error_handlers
 from tradealerts.server.events import Bus
 from tradealerts.server.feeds import BarClose, FeedOptions, Tick, create_feed
+from tradealerts.server.ingest.store import last_received, load_values
+from tradealerts.server.ingest.tokens import TokenCheck
 from tradealerts.server.mail import Mailer
 from tradealerts.server.quota import Quota
 from tradealerts.server.sessions import Revocations
@@ -96,6 +99,12 @@ def _publish_market(bus: Bus) -> Listener:
             )
 
     return listener
+
+
+def _load_owner_lines(owner: OwnerLines, sessions: sessionmaker[Session]) -> None:
+    """The owner's buffer values the database holds, for the series served from them."""
+    with sessions() as s:
+        owner.load(load_values(s, owner.wanted), last_received(s))
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -208,12 +217,16 @@ def create_app(
             if app.state.billing is not None
             else None
         )
+        owner: OwnerLines = app.state.owner_lines
+        await asyncio.to_thread(_load_owner_lines, owner, app.state.sessions)
         market: Engine | None = None
         if start_engine:
             feed = create_feed(settings.feed, feed_options(settings))
             market = Engine(
                 feed, history_bars=settings.history_for_feed(), stale_after=_stale_after(settings)
             )
+            market.market.make_indicators = owner.indicators  # the owner's lines, per series
+            owner.market = market.market
             # The book is loaded and listening before the feed's first event: a replay fires
             # the same alerts at the same times, and no alert misses the first ticks.
             runtime = AlertRuntime(
@@ -285,6 +298,8 @@ def create_app(
         f"{settings.redis_prefix}:sessions-ended",
     )
     app.state.webhook_guard = WebhookGuard.from_settings(settings, resolver)
+    app.state.owner_lines = OwnerLines(settings.buffer_map, settings.lines)
+    app.state.ingest_tokens = TokenCheck()
     app.state.callers = CallerCache(settings.caller_cache_seconds, app.state.revocations)
     app.state.usage = Usage(
         set(),
@@ -315,6 +330,7 @@ def create_app(
         user,
         watchlist,
     )
+    from tradealerts.server.ingest import route as ingest
 
     for module in (
         auth,
@@ -328,6 +344,7 @@ def create_app(
         admin,
         stream,
         billing,
+        ingest,
     ):
         app.include_router(module.router, prefix="/api", responses=_ERRORS)
         # the usage aggregate's route families: /api/<family>/...

@@ -8,6 +8,8 @@ from typing import Any
 
 import typer
 
+from tradealerts.server.cli_owner import ingest_token_app, lines_app
+
 app = typer.Typer(
     name="tradealerts-server",
     help="Serve market data, fractal indicators and price alerts from one MT5 terminal.",
@@ -20,6 +22,8 @@ billing_app = typer.Typer(help="Selling PRO through Stripe.", no_args_is_help=Tr
 app.add_typer(db_app, name="db")
 app.add_typer(admin_app, name="admin")
 app.add_typer(billing_app, name="billing")
+app.add_typer(ingest_token_app, name="ingest-token")  # the owner's MT5 indicator (issue #16)
+app.add_typer(lines_app, name="lines")
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:
@@ -112,6 +116,12 @@ def serve(
     replay_speed: float = typer.Option(None, help="Replay: bars per second (0 = max)."),
     replay_symbol: str = typer.Option(None, "--symbol", help="Replay: the file's symbol."),
     history_bars: int = typer.Option(None, help="Bars of history to load."),
+    lines_source: str = typer.Option(
+        None, help="computed | mt5 | per series: computed,EURUSD:H1=mt5 [TRADEALERTS_LINES_SOURCE]."
+    ),
+    buffer_map: str = typer.Option(
+        None, help="The owner's buffer map: JSON or a JSON file [TRADEALERTS_BUFFER_MAP]."
+    ),
     public_url: str = typer.Option(None, help="Base URL used in mailed links."),
     log_level: str = typer.Option(None, help="DEBUG, INFO, WARNING, ERROR."),
 ) -> None:
@@ -125,6 +135,8 @@ def serve(
         replay_speed=replay_speed,
         replay_symbol=replay_symbol,
         history_bars=history_bars,
+        lines_source=lines_source,
+        buffer_map=buffer_map,
         public_url=public_url,
         log_level=log_level,
     )

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 from pathlib import Path
+from typing import Any
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tradealerts.core.ingest import BufferMap, LinesSource
 
 __all__ = ["Settings"]
 
@@ -47,6 +51,11 @@ class Settings(BaseSettings):
     mt5_poll_interval: float = 0.25
     mt5_utc_offset: str = "auto"
     symbol_map: dict[str, str] = Field(default_factory=dict)
+    #: where lines come from: ``computed`` (our spec), ``mt5`` (the owner's indicator
+    #: buffers, sent by the bridge EA), or per series: ``computed,EURUSD:H1=mt5``
+    lines_source: str = "computed"
+    #: what each of the owner's indicator buffers means (JSON, or the path of a JSON file)
+    buffer_map: BufferMap = Field(default_factory=lambda: BufferMap())
     stripe_secret_key: SecretStr | None = None
     stripe_webhook_secret: SecretStr | None = None
     stripe_price_id: str | None = None
@@ -113,6 +122,29 @@ class Settings(BaseSettings):
         if v is not None and len(v.get_secret_value()) < 32:
             raise ValueError("TRADEALERTS_SECRET_KEY must be at least 32 characters")
         return v
+
+    @field_validator("lines_source")
+    @classmethod
+    def _lines_source(cls, v: str) -> str:
+        LinesSource.parse(v)
+        return v
+
+    @field_validator("buffer_map", mode="before")
+    @classmethod
+    def _buffer_map_file(cls, v: Any) -> Any:
+        if not isinstance(v, str):
+            return v
+        try:  # JSON (the flag; the variable is parsed before this), or a JSON file's path
+            if v.lstrip().startswith("{"):
+                return json.loads(v)
+            return json.loads(Path(v).expanduser().read_text())
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"cannot read the buffer map {v!r}: {exc}") from None
+
+    @property
+    def lines(self) -> LinesSource:
+        """``lines_source``, parsed."""
+        return LinesSource.parse(self.lines_source)
 
     @property
     def data_dir(self) -> Path:

@@ -33,6 +33,9 @@ def health(request: Request) -> JSONResponse:
         checks["engine"] = {"status": "off"}
     else:
         checks.update(engine.health())
+    owner = getattr(request.app.state, "owner_lines", None)
+    if owner is not None and (owner.source.uses_mt5 or owner.last_sent):
+        checks["lines"] = owner.health()  # per series: source, when the bridge last sent
     alerts = request.app.state.alerts
     if alerts is not None:
         checks["alerts"] = alerts.health()

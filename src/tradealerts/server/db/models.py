@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from tradealerts.server.db.types import UTCDateTime
@@ -21,6 +30,8 @@ __all__ = [
     "ErrorRecord",
     "Event",
     "FireBatch",
+    "IndicatorValues",
+    "IngestToken",
     "InvoiceRow",
     "MailMessage",
     "Notification",
@@ -377,3 +388,32 @@ class TierChange(Base):
     old: Mapped[str] = mapped_column(String(8))
     new: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class IngestToken(Base):
+    """An owner token for the MT5 bridge (``tradealerts-server ingest-token create``): only
+    its argon2id hash is kept; ``key_id`` (in the token, not secret) finds the row."""
+
+    __tablename__ = "ingest_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key_id: Mapped[str] = mapped_column(String(16), unique=True)
+    token_hash: Mapped[str] = mapped_column(String(255))
+    name: Mapped[str] = mapped_column(String(80), default="")
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class IndicatorValues(Base):
+    """The owner's indicator buffers on one closed bar, as the bridge sent them last:
+    ``values`` maps buffer index (as text) to the value, None for "nothing on this bar"."""
+
+    __tablename__ = "indicator_values"
+    __table_args__ = (UniqueConstraint("symbol", "timeframe", "time"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    timeframe: Mapped[str] = mapped_column(String(4))
+    time: Mapped[int] = mapped_column(BigInteger)
+    values: Mapped[dict[str, float | None]] = mapped_column(JSON)
+    received_at: Mapped[datetime]

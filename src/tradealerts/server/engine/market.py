@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from tradealerts.core.bars import Bar, Bars
@@ -69,13 +70,19 @@ class MarketState:
     n: int = 2
     series: dict[tuple[str, Timeframe], SeriesState] = field(default_factory=dict)
     last_tick: dict[str, Tick] = field(default_factory=dict)
+    #: makes a series' indicators from its history (the owner's lines for an ``mt5`` series:
+    #: ``OwnerLines.indicators``); None: computed by our spec
+    make_indicators: Callable[[str, Timeframe, Bars, int], IndicatorState] | None = None
 
     async def load(self, feed: Feed, history_bars: int) -> None:
         """Fill every (symbol, timeframe) the feed serves from its history."""
         for symbol in feed.symbols():
             for tf in feed.timeframes(symbol):
                 bars = await feed.bars(symbol, tf, history_bars)
-                ind = IndicatorState.from_arrays(bars.high, bars.low, bars.close, self.n)
+                if self.make_indicators is not None:
+                    ind = self.make_indicators(symbol, tf, bars, self.n)
+                else:
+                    ind = IndicatorState.from_arrays(bars.high, bars.low, bars.close, self.n)
                 updated = float(bars.time[-1] + tf.seconds) if len(bars) else 0.0
                 self.series[(symbol, tf)] = SeriesState(symbol, tf, bars, ind, updated_at=updated)
 

@@ -1,0 +1,108 @@
+"""``tradealerts-server ingest-token`` and ``lines``: the owner's MT5 indicator (issue #16)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+
+__all__ = ["ingest_token_app", "lines_app"]
+
+ingest_token_app = typer.Typer(
+    help="Tokens for the MT5 bridge EA (owner only).", no_args_is_help=True
+)
+lines_app = typer.Typer(help="The owner's indicator lines.", no_args_is_help=True)
+
+
+@ingest_token_app.command("create")
+def ingest_token_create(
+    name: str = typer.Option("mt5-bridge", help="A name to tell tokens apart."),
+) -> None:
+    """Make a token for the bridge EA's InpToken input; it is shown once, only its hash is
+    stored."""
+    from tradealerts.server.cli import _db, _settings
+    from tradealerts.server.ingest.tokens import create_ingest_token
+
+    with _db(_settings()) as (s, now):
+        token = create_ingest_token(s, name, now)
+        s.commit()
+    typer.echo(token)
+    typer.echo(
+        "Shown once: paste it into the EA's InpToken input (POST /api/ingest/indicators).",
+        err=True,
+    )
+
+
+def _bars(settings: Any, symbol: str, tf: Any) -> Any:
+    import asyncio
+
+    from tradealerts.server.app import feed_options
+    from tradealerts.server.feeds import FeedError, create_feed
+
+    async def load() -> Any:
+        feed = create_feed(settings.feed, feed_options(settings))
+        await feed.start()
+        try:
+            return await feed.bars(symbol, tf, settings.history_for_feed())
+        finally:
+            await feed.close()
+
+    try:
+        return asyncio.run(load())
+    except (FeedError, LookupError, ValueError) as exc:
+        from tradealerts.server.cli import _fail
+
+        raise _fail(f"feed {settings.feed}: {exc}") from None
+
+
+@lines_app.command("compare")
+def lines_compare(
+    symbol: str = typer.Argument(..., help="e.g. EURUSD"),
+    timeframe: str = typer.Argument(..., help="e.g. H1"),
+    bars: int = typer.Option(300, min=1, max=5000, help="The window, as /api/indicators?bars=N."),
+    feed: str = typer.Option(None, help="The feed whose bars to use [TRADEALERTS_FEED]."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """The owner's lines (from the bridge's buffers and the buffer map) against the computed
+    spec: lines missing, extra or moved."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from tradealerts.core.tiers import UnknownSymbol, normalize_symbol
+    from tradealerts.core.timeframes import TimeframeError, parse_timeframe
+    from tradealerts.server.cli import _db, _fail, _settings
+    from tradealerts.server.ingest.store import load_values
+    from tradealerts.server.lines_compare import compare_lines
+
+    try:
+        sym, tf = normalize_symbol(symbol), parse_timeframe(timeframe)
+    except (UnknownSymbol, TimeframeError) as exc:
+        raise _fail(str(exc), 2) from None
+    settings = _settings(feed=feed)
+    with _db(settings) as (s, _now):
+        stored = load_values(s, lambda a, b: (a, b) == (sym, tf.value))
+    values = stored.get((sym, tf.value), {})
+    if not values:
+        raise _fail(f"the bridge has sent nothing for {sym} {tf.value} yet")
+    result = compare_lines(sym, tf, _bars(settings, sym, tf), values, settings.buffer_map, bars)
+    if as_json:
+        typer.echo(json.dumps(result, indent=2))
+        return
+    table = Table(title=f"{sym} {tf.value}: owner's lines vs computed (last {bars} bars)")
+    for col in ("status", "line", "kind", "computed", "owner"):
+        table.add_column(col)
+
+    def shape(d: dict[str, Any] | None) -> str:
+        return "—" if d is None else " ".join(f"{k}={v}" for k, v in d.items())
+
+    for d in result["differences"]:
+        table.add_row(d["status"], d["id"], d["kind"], shape(d["computed"]), shape(d["owner"]))
+    console = Console()
+    console.print(table)
+    summary, lines = result["summary"], result["lines"]
+    console.print(
+        f"missing {summary['missing']} · extra {summary['extra']} · moved {summary['moved']}"
+        f" · computed {sum(lines['computed'].values())} lines, owner's "
+        f"{sum(lines['owner'].values())}"
+    )

@@ -1,0 +1,119 @@
+"""Every check of an ingest body, each fault with its own error code (nothing is stored
+unless all pass). Pure: the route reads the body and the token, this judges the content."""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from pydantic import ValidationError
+
+from tradealerts.core.ingest import BufferMap, IngestBatch, is_empty
+from tradealerts.core.tiers import UnknownSymbol, normalize_symbol
+from tradealerts.core.timeframes import Timeframe, TimeframeError, parse_timeframe
+from tradealerts.server.errors import ApiError, BadRequest, Invalid
+from tradealerts.server.ingest.store import Row
+
+__all__ = ["check_batch", "parse_body"]
+
+
+class _NotANumber(ValueError):
+    pass
+
+
+def _constant(name: str) -> float:
+    raise _NotANumber(name)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):  # 1e999 overflows to inf
+        raise _NotANumber(text)
+    return value
+
+
+def parse_body(raw: bytes) -> Any:
+    """The body as JSON, refusing NaN and infinities (which Python's json would accept)."""
+    try:
+        return json.loads(raw, parse_constant=_constant, parse_float=_float)
+    except _NotANumber as exc:
+        raise Invalid(
+            f"The body holds {exc}, which is not a number: send EMPTY_VALUE "
+            "(1.7976931348623157e308) or null for a bar without a value.",
+            code="not_a_number",
+        ) from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise BadRequest(f"The body is not valid JSON: {exc}.", code="malformed_json") from None
+
+
+def check_batch(
+    data: Any, bmap: BufferMap, symbol_map: dict[str, str], now: float
+) -> tuple[str, Timeframe, dict[int, Row]]:
+    """(symbol, timeframe, bar time -> buffer values with empties as None), or the refusal.
+
+    ``symbol_map`` maps our symbol names to the terminal's (the feed's setting): the bridge
+    may send either. ``now``: epoch seconds; a bar may not open in the future.
+    """
+    try:
+        batch = IngestBatch.model_validate(data)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "body"
+        raise Invalid(
+            f"{where}: {err['msg'].removeprefix('Value error, ')} (see docs/api.md, "
+            "POST /api/ingest/indicators).",
+            code="invalid_payload",
+        ) from None
+    terminal = {v.upper(): k for k, v in symbol_map.items()}
+    try:
+        symbol = normalize_symbol(terminal.get(batch.symbol.strip().upper(), batch.symbol))
+    except UnknownSymbol as exc:
+        raise Invalid(str(exc), code="unknown_symbol") from None
+    try:
+        tf = parse_timeframe(batch.timeframe)
+    except TimeframeError as exc:
+        raise Invalid(str(exc), code="unknown_timeframe") from None
+    missing = [b for b in bmap.buffers() if b not in batch.buffers]
+    if missing:
+        raise Invalid(
+            f"The buffer map uses buffer(s) {', '.join(map(str, missing))}, which this batch "
+            f"does not carry (it sends {batch.buffers}): send them from the EA "
+            "(its Buffers input) or fix the buffer map.",
+            code="missing_buffer",
+        )
+    width = len(batch.buffers)
+    rows: dict[int, Row] = {}
+    for bar in batch.bars:
+        t = bar.time
+        if len(bar.values) != width:
+            raise Invalid(
+                f"The bar at {t} has {len(bar.values)} values for {width} buffers.",
+                code="buffer_count_mismatch",
+            )
+        if tf.bar_open(t) != t:
+            raise Invalid(
+                f"{t} is not the open time of a {tf.value} bar (a multiple of "
+                f"{tf.seconds} s): send bar open times in UTC.",
+                code="off_grid_time",
+            )
+        if t > now:
+            raise Invalid(
+                f"The bar at {t} opens in the future: is the EA's UTC offset right?",
+                code="future_bar_time",
+            )
+        if t in rows:
+            raise Invalid(f"The bar at {t} is sent twice.", code="duplicate_bar_time")
+        rows[t] = {
+            b: None if is_empty(v) else v for b, v in zip(batch.buffers, bar.values, strict=True)
+        }
+    return symbol, tf, rows
+
+
+def too_large(limit: int) -> ApiError:
+    """The refusal of a body over ``limit`` bytes."""
+    return ApiError(
+        f"The body is larger than {limit} bytes: send the history in batches of at most 5000 bars.",
+        code="body_too_large",
+        status=413,
+    )

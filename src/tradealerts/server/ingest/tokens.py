@@ -1,0 +1,82 @@
+"""Owner ingest tokens for the MT5 bridge: made once, shown once, kept as argon2id hashes.
+
+A token reads ``tai_<key id>_<secret>``. The key id (not secret) finds the row; the secret
+is checked against its argon2id hash. A subscriber's login token never matches the shape,
+so it is refused like any wrong token. A verified token is remembered for a minute (by its
+SHA-256, in memory) so the bridge's burst of history posts pays for argon2 once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tradealerts.server.db.models import IngestToken
+
+__all__ = ["PREFIX", "TokenCheck", "create_ingest_token"]
+
+PREFIX = "tai_"
+_hasher = PasswordHasher()
+
+
+def create_ingest_token(s: Session, name: str, now: datetime) -> str:
+    """Store a new token's hash and return the token (the only time it is seen)."""
+    key_id = secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    s.add(IngestToken(key_id=key_id, token_hash=_hasher.hash(secret), name=name, created_at=now))
+    return f"{PREFIX}{key_id}_{secret}"
+
+
+class TokenCheck:
+    """Verifies ingest tokens against the database, remembering good ones briefly."""
+
+    def __init__(self, remember_seconds: float = 60.0, clock: Callable[[], float] = time.monotonic):
+        self._good: dict[bytes, float] = {}
+        self._remember = remember_seconds
+        self._clock = clock
+
+    def remembered(self, token: str) -> bool:
+        """``token`` was verified less than a minute ago (no database read needed)."""
+        until = self._good.get(hashlib.sha256(token.encode()).digest())
+        return until is not None and until > self._clock()
+
+    def verify(self, s: Session, token: str) -> bool:
+        """True when ``token`` is a stored ingest token."""
+        if self.remembered(token):
+            return True
+        digest = hashlib.sha256(token.encode()).digest()
+        now = self._clock()
+        key_id, secret = _split(token)
+        row = (
+            s.scalars(select(IngestToken).where(IngestToken.key_id == key_id)).first()
+            if key_id
+            else None
+        )
+        if row is None:
+            # a key id is not secret: refusing an unknown one at once tells nothing, and
+            # saves the argon2 work a stream of junk tokens would cost
+            return False
+        try:
+            ok: bool = _hasher.verify(row.token_hash, secret)
+        except (VerificationError, InvalidHashError):
+            ok = False
+        if ok:
+            if len(self._good) > 100:
+                self._good.clear()
+            self._good[digest] = now + self._remember
+        return ok
+
+
+def _split(token: str) -> tuple[str, str]:
+    if not token.startswith(PREFIX):
+        return "", token
+    key_id, _, secret = token[len(PREFIX) :].partition("_")
+    return key_id, secret
