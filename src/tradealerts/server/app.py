@@ -209,7 +209,13 @@ def create_app(
             else None
         )
         market: Engine | None = None
-        if start_engine:
+        scale = None
+        if settings.scale_out:  # the API only: the engine runs elsewhere (issue #17)
+            from tradealerts.server.scale.api import ApiRole
+
+            scale = ApiRole(app, settings, _stale_after(settings))
+            market = await scale.start()
+        elif start_engine:
             feed = create_feed(settings.feed, feed_options(settings))
             market = Engine(
                 feed, history_bars=settings.history_for_feed(), stale_after=_stale_after(settings)
@@ -259,6 +265,8 @@ def create_app(
             await app.state.mailer.stop()
             await app.state.revocations.stop()
             await app.state.usage.stop()
+            if scale is not None:
+                await scale.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -278,7 +286,12 @@ def create_app(
     app.state.clock = clock
     app.state.quota = Quota(settings.redis_url, settings.redis_prefix)
     app.state.throttle = Throttle(settings.redis_url, settings.redis_prefix)
-    app.state.bus = Bus(settings.stream_queue_size)
+    if settings.scale_out:
+        from tradealerts.server.scale.api import redis_bus
+
+        app.state.bus = redis_bus(settings)
+    else:
+        app.state.bus = Bus(settings.stream_queue_size)
     app.state.revocations = Revocations(
         timedelta(minutes=settings.access_token_minutes),
         settings.redis_url,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, Float, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from tradealerts.server.db.types import UTCDateTime
@@ -377,3 +377,18 @@ class TierChange(Base):
     old: Mapped[str] = mapped_column(String(8))
     new: Mapped[str] = mapped_column(String(8))
     created_at: Mapped[datetime] = mapped_column(index=True)
+
+
+class EngineLease(Base):
+    """Who leads the scaled-out engine (``server/scale/lease.py``): one row per lease name.
+    ``epoch`` is the fencing token every commit of fires checks; ``expires_at`` is epoch
+    seconds on the database's clock; ``feed_origin`` the wall time the first leader's replay
+    began (a standby takes over at the bar that time implies)."""
+
+    __tablename__ = "engine_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    holder: Mapped[str] = mapped_column(String(200), default="")
+    expires_at: Mapped[float] = mapped_column(Float, default=0.0)
+    feed_origin: Mapped[float | None] = mapped_column(Float, default=None)
