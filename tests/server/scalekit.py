@@ -241,3 +241,51 @@ def wait_log(proc: Proc, needle: str, timeout: float = 20.0) -> float:
             return time.monotonic()
         time.sleep(0.05)
     raise AssertionError(f"{needle!r} not in {proc.name}'s log:\n{proc.text()[-3000:]}")
+
+
+class Stream:
+    """An SSE client on a thread: every frame it reads, until the connection ends."""
+
+    def __init__(self, url: str, token: str, last_event_id: int | None = None) -> None:
+        import threading
+
+        self.frames: list[dict[str, Any]] = []
+        self.ended: BaseException | None = None
+        self.done = False
+        headers = {"Authorization": f"Bearer {token}"}
+        if last_event_id is not None:
+            headers["Last-Event-ID"] = str(last_event_id)
+        self._client = httpx.Client(timeout=httpx.Timeout(10, read=30))
+        self._url, self._headers = url, headers
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        from tests.server.serverkit import SSE
+
+        try:
+            with self._client.stream("GET", self._url + "/api/stream", headers=self._headers) as r:
+                assert r.status_code == 200, r.read()
+                sse = SSE(r)
+                while True:
+                    self.frames.append(sse.frame())
+        except BaseException as exc:  # the connection ended (the test killed its server)
+            self.ended = exc
+        finally:
+            self.done = True
+
+    def alerts(self) -> list[dict[str, Any]]:
+        return [f for f in self.frames if f.get("event") == "alert"]
+
+    def ids(self) -> list[int]:
+        return [int(f["id"]) for f in self.alerts()]
+
+    def wait(self, predicate: Any, timeout: float = 15.0, what: str = "frames") -> None:
+        deadline = time.monotonic() + timeout
+        while not predicate(self):
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no {what} after {timeout} s: {self.frames[-5:]}")
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        self._client.close()
