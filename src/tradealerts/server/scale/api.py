@@ -102,6 +102,7 @@ class ApiRole:
         self.resyncs = 0
         self.beat = Heartbeat(self.redis, self.prefix, self._info)
         self._task: asyncio.Task[None] | None = None
+        self._closing = False  # see Publisher: a cancel inside a Redis call can be lost
 
     def _info(self) -> dict[str, Any]:
         return {
@@ -131,13 +132,15 @@ class ApiRole:
         return self.mirror
 
     async def stop(self) -> None:
+        self._closing = True
         await self.beat.stop()
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=2.0)
         await self.bus.publisher.stop()
-        await self.redis.aclose()
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(1.0):
+                await self.redis.aclose()
 
     async def _last_id(self, key: str) -> str:
         top = await self.redis.xrevrange(key, count=1)
@@ -150,7 +153,7 @@ class ApiRole:
         events_pos: str | None = None
         market_pos = "0-0"
         lost = False
-        while True:
+        while not self._closing:
             try:
                 if events_pos is None:
                     events_pos = await self._last_id(ekey)

@@ -53,10 +53,13 @@ class Publisher:
         self.maxlen = maxlen
         self.sent = 0
         self.failed = 0
+        self.refused = 0
         self._queue: deque[tuple[str, dict[str, str], str]] = deque()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._down = False
+        # a flag as well as cancellation: redis-py can lose a cancel that lands in a call
+        self._closing = False
 
     def add(self, stream: str, fields: dict[str, str], entry_id: str = "*") -> None:
         """Queue one entry for ``stream`` (a name such as ``MARKET``). Event loop only."""
@@ -76,9 +79,10 @@ class Publisher:
             async with asyncio.timeout(drain_seconds):
                 while self._queue and not self._down:
                     await asyncio.sleep(0.01)
+        self._closing = True
+        self._wake.set()
         self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await asyncio.wait({self._task}, timeout=1.0)
         self._task = None
 
     @property
@@ -86,10 +90,10 @@ class Publisher:
         return len(self._queue)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             await self._wake.wait()
             self._wake.clear()
-            while self._queue:
+            while self._queue and not self._closing:
                 batch = [self._queue.popleft() for _ in range(min(_BATCH, len(self._queue)))]
                 try:
                     await self._send(batch)
@@ -119,14 +123,18 @@ class Publisher:
                 approximate=True,
             )
         results = await pipe.execute(raise_on_error=False)
+        refused: list[str] = []
         for (stream, _f, entry_id), result in zip(batch, results, strict=True):
             if isinstance(result, Exception):
                 if isinstance(result, ConnectionError | OSError) or "connect" in str(result):
                     raise result
                 # an old leader's market id below the new leader's: refused, as it should be
-                log.warning("bus: %s entry %s refused: %s", stream, entry_id, result)
+                refused.append(f"{stream} {entry_id}: {result}")
             else:
                 self.sent += 1
+        if refused:
+            self.refused += len(refused)
+            log.warning("bus: %d entries refused, the first: %s", len(refused), refused[0])
 
 
 class RedisBus(Bus):

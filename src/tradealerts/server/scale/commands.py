@@ -46,6 +46,11 @@ def engine(
     from tradealerts.server.scale.engine_role import run_engine
 
     _preflight(settings)
+    import faulthandler
+    import sys
+
+    # every thread's stack on SIGUSR2, even when the event loop is blocked
+    faulthandler.register(signal.SIGUSR2, file=sys.stderr, all_threads=True)
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
@@ -55,9 +60,22 @@ def engine(
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop.set)
+        loop.add_signal_handler(signal.SIGUSR1, _dump_tasks)  # what is it doing? (the log)
         return await run_engine(settings, stop)
 
     raise typer.Exit(asyncio.run(main()))
+
+
+def _dump_tasks() -> None:
+    """Log every asyncio task's stack (``kill -USR1`` an engine that seems stuck)."""
+    import asyncio
+    import io
+    import logging
+
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        task.print_stack(file=out)
+    logging.getLogger("tradealerts.engine").warning("tasks:\n%s", out.getvalue())
 
 
 def _worker(sock: Any) -> None:

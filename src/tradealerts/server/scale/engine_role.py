@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import json
 import logging
+import os
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -29,7 +30,7 @@ from tradealerts.server.scale.api import redis_client
 from tradealerts.server.scale.bus import CHANGES, MARKET, Publisher, RedisBus, stream_key
 from tradealerts.server.scale.lease import Lease, LeaseLost
 from tradealerts.server.scale.procs import Heartbeat, identity
-from tradealerts.server.scale.snapshot import SnapshotWriter
+from tradealerts.server.scale.snapshot import SnapshotWriter, StaleLeader
 from tradealerts.server.settings import Settings
 
 __all__ = ["LEASE_LOST", "MarketPublisher", "run_engine"]
@@ -92,9 +93,10 @@ class MarketPublisher:
 
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:
-    """Sleep ``seconds`` or until ``stop``; True when stopped."""
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(stop.wait(), seconds)
+    """Sleep ``seconds`` or until ``stop``; True when stopped. (Not ``wait_for``: before
+    Python 3.12 it could swallow the task's cancellation, and a cancelled snapshot writer
+    went on writing the old leader's market.)"""
+    await _either(stop, stop, seconds)
     return stop.is_set()
 
 
@@ -115,23 +117,29 @@ async def _snapshots(
     epoch: int,
     seq: Callable[[], int],
     every: float,
-    stop: asyncio.Event,
+    halt: asyncio.Event,
+    lost: asyncio.Event,
 ) -> None:
-    while True:
+    while not halt.is_set():
         if market.series:
             try:
                 await writer.write(market, epoch, seq)
+            except StaleLeader as exc:  # a later leader wrote its own: this one is fenced
+                log.error("engine: %s", exc)
+                lost.set()
+                return
             except Exception as exc:
                 log.warning("market snapshot not written (%s); retrying in %gs", exc, every)
-        if await _wait(stop, every):
+        if await _wait(halt, every):
             return
 
 
-async def _changes(redis: Any, key: str, runtime: AlertRuntime) -> None:
+async def _changes(redis: Any, key: str, runtime: AlertRuntime, halt: asyncio.Event) -> None:
     """Alert changes from the API processes: each read runs the change-feed sync at once."""
     pos: str | None = None
     lost = False
-    while True:
+    # (a flag as well as cancellation: a cancel that lands inside a Redis call can be lost)
+    while not halt.is_set():
         try:
             if pos is None:
                 top = await redis.xrevrange(key, count=1)
@@ -228,6 +236,7 @@ async def _lead(
     runtime.start()
     info.update(role="leader", epoch=epoch)
     writer = SnapshotWriter(redis, settings.redis_prefix)
+    halt = asyncio.Event()  # set when leading ends: the helper tasks' loops stop
 
     def status() -> dict[str, Any]:
         return {
@@ -240,13 +249,21 @@ async def _lead(
     info.clear()
     info.update(status())
     tasks = [
-        asyncio.create_task(_renew(lease, lost, stop)),
+        asyncio.create_task(_renew(lease, lost, halt)),
         asyncio.create_task(
             _snapshots(
-                writer, market.market, epoch, lambda: pub.seq, settings.snapshot_seconds, stop
+                writer,
+                market.market,
+                epoch,
+                lambda: pub.seq,
+                settings.snapshot_seconds,
+                halt,
+                lost,
             )
         ),
-        asyncio.create_task(_changes(redis, stream_key(settings.redis_prefix, CHANGES), runtime)),
+        asyncio.create_task(
+            _changes(redis, stream_key(settings.redis_prefix, CHANGES), runtime, halt)
+        ),
     ]
     log.info(
         "engine leading: epoch %d, %s feed %s, %d series, %d active alerts, ready %.2f s after "
@@ -260,19 +277,41 @@ async def _lead(
             info.update(status())
             await _either(stop, lost, 1.0)
     finally:
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        halt.set()
+        status_code = LEASE_LOST if lost.is_set() else 0
         if lost.is_set():
             log.error("engine lease lost: epoch %d no longer leads; stopping", epoch)
             lease.epoch = None  # every later write is refused by the fence too
-        await runtime.stop(drain_seconds=0.0 if lost.is_set() else 5.0)
-        await market.stop()
-        await publisher.stop()
-        if not lost.is_set():
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(lease.release)
+        closing = asyncio.ensure_future(
+            _close(tasks, runtime, market, publisher, lease, lost.is_set())
+        )
+        done, _ = await asyncio.wait({closing}, timeout=10.0)
+        if not done:
+            # a part that does not stop must not keep a fenced (or stopping) engine alive
+            log.error("engine did not stop within 10 s; exiting now")
+            logging.shutdown()
+            os._exit(status_code)
     return LEASE_LOST if lost.is_set() else 0
+
+
+async def _close(
+    tasks: list[asyncio.Task[None]],
+    runtime: AlertRuntime,
+    market: Engine,
+    publisher: Publisher,
+    lease: Lease,
+    lost: bool,
+) -> None:
+    """Stop the leader's parts in order; release the lease after a clean stop."""
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await runtime.stop(drain_seconds=0.0 if lost else 5.0)
+    await market.stop()
+    await publisher.stop(0.0 if lost else 2.0)
+    if not lost:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(lease.release)
 
 
 async def _either(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:

@@ -50,18 +50,20 @@ class Heartbeat:
         #: leader's health from it)
         self.seen: dict[str, dict[str, Any]] = {}
         self._task: asyncio.Task[None] | None = None
+        self._closing = False  # see Publisher: a cancel inside a Redis call can be lost
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="tradealerts-heartbeat")
 
     async def stop(self) -> None:
+        self._closing = True
         if self._task is not None:
             self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await asyncio.wait({self._task}, timeout=1.0)
             self._task = None
         with contextlib.suppress(Exception):
-            await self.redis.hdel(_key(self.prefix), self.ident)
+            async with asyncio.timeout(1.0):
+                await self.redis.hdel(_key(self.prefix), self.ident)
 
     async def beat(self) -> None:
         body = {**self.info(), "pid": os.getpid(), "host": socket.gethostname(), "at": time.time()}
@@ -69,7 +71,7 @@ class Heartbeat:
         self.seen = await read_procs(self.redis, self.prefix)
 
     async def _run(self) -> None:
-        while True:
+        while not self._closing:
             try:
                 await self.beat()
             except asyncio.CancelledError:

@@ -22,9 +22,29 @@ from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.engine.market import MarketState
 from tradealerts.server.feeds import Tick
 
-__all__ = ["Snapshot", "SnapshotWriter", "read_snapshot"]
+__all__ = ["Snapshot", "SnapshotWriter", "StaleLeader", "read_snapshot"]
 
 _HEADER = struct.Struct("<qq")  # version, closed bars
+
+
+#: one script, so the check and the writes are atomic: an old leader that wakes up can never
+#: put its market over a later leader's
+_WRITE = """
+local cur = tonumber(redis.call('GET', KEYS[1]) or '0')
+if cur > tonumber(ARGV[1]) then return 0 end
+redis.call('SET', KEYS[1], ARGV[1])
+redis.call('SET', KEYS[2], ARGV[2])
+for i = 3, #ARGV, 2 do redis.call('HSET', KEYS[3], ARGV[i], ARGV[i + 1]) end
+return 1
+"""
+
+
+class StaleLeader(Exception):
+    """A later leader has written its snapshot: this engine no longer leads."""
+
+
+def _epoch_key(prefix: str) -> str:
+    return f"{prefix}:snap:epoch"
 
 
 def _meta_key(prefix: str) -> str:
@@ -106,11 +126,12 @@ class SnapshotWriter:
         if not await self.redis.exists(_meta_key(self.prefix)):
             self._written.clear()
         meta, blobs, versions = self.capture(market, epoch, seq())
-        pipe = self.redis.pipeline(transaction=True)
-        if blobs:
-            pipe.hset(_bars_key(self.prefix), mapping=blobs)
-        pipe.set(_meta_key(self.prefix), meta)
-        await pipe.execute()
+        args: list[Any] = [epoch, meta]
+        for k, v in blobs.items():
+            args += [k, v]
+        keys = [_epoch_key(self.prefix), _meta_key(self.prefix), _bars_key(self.prefix)]
+        if not await self.redis.eval(_WRITE, 3, *keys, *args):
+            raise StaleLeader(f"a later leader's snapshot is in Redis (this one led epoch {epoch})")
         self._written.update(versions)
         self.writes += 1
 
