@@ -193,16 +193,19 @@ class ApiRole:
                 await asyncio.sleep(0.5)
 
     def _market(self, entries: list[Any], pos: str) -> str:
+        """Hand the frames of ``bus:market`` entries to the mirror, checking every seq."""
         for entry_id, fields in entries:
             eid = _text(entry_id)
-            epoch, _, seq = eid.partition("-")
-            f = {_text(k): _text(v) for k, v in fields.items()}
-            event = event_of(f["k"], f["d"])
-            if not self.feed.offer(int(epoch), int(seq), event, float(f.get("t", 0))):
-                # trimmed past us, or a new leader: start again from its snapshot
-                log.info("bus: market entry %s is not the next one; reloading the snapshot", eid)
-                self.mirror.resync()
-                return pos
+            epoch = int(eid.partition("-")[0])
+            seq = int(fields[b"s"])
+            for frame in json.loads(fields[b"f"]):
+                event = event_of(frame["k"], frame["d"])
+                if not self.feed.offer(epoch, seq, event, float(frame.get("t", 0))):
+                    # trimmed past us, or a new leader: start again from its snapshot
+                    log.info("bus: market frame %d-%d is not the next one; reloading", epoch, seq)
+                    self.mirror.resync()
+                    return pos
+                seq += 1
             pos = eid
         return pos
 
