@@ -184,7 +184,7 @@ class Deployment:
             except subprocess.TimeoutExpired:
                 p.kill()
         r = redis.Redis.from_url(REDIS_URL)
-        for key in r.scan_iter(f"{self.prefix}:*"):
+        for key in r.scan_iter(f"{self.prefix}*"):  # the bench's "-e" embedded one too
             r.delete(key)
 
 
@@ -389,16 +389,44 @@ def bench_indicators(targets: Targets, db_url: str, home: Path) -> None:
         e = Deployment.__new__(Deployment)
         e.sessions = make_sessionmaker(make_engine(f"sqlite:///{embedded_home / 'server.db'}"))
         _eids, emb_tokens = Deployment.users(e, rounds * users_per_run + 1)
+        # context, no target: embedded with its quota in Redis (what every API process of a
+        # scale-out pays per request to share the count), on a second port
+        port2 = free_port()
+        env2 = {
+            **env,
+            "TRADEALERTS_REDIS_URL": REDIS_URL,
+            "TRADEALERTS_REDIS_PREFIX": d.prefix + "-e",
+            "TRADEALERTS_HOME": str(home / "embedded2"),
+        }
+        embedded2 = subprocess.Popen(
+            pinned(0, [str(BIN / "tradealerts-server"), "serve", "--port", str(port2)]), env=env2
+        )
+        d.procs.append(embedded2)
+        eurl2 = f"http://127.0.0.1:{port2}"
+        wait_up(f"{eurl2}/api/system/health", embedded2)
+        e2 = Deployment.__new__(Deployment)
+        e2.sessions = make_sessionmaker(
+            make_engine(f"sqlite:///{home / 'embedded2' / 'server.db'}")
+        )
+        _e2, emb2_tokens = Deployment.users(e2, rounds * users_per_run + 1)
+        tf_emb2 = home / "emb2.txt"
+        tf_emb2.write_text("\n".join(emb2_tokens) + "\n")
         path = "/api/indicators/EURUSD/H1?bars=200"
         tf_scale, tf_emb = home / "scale.txt", home / "emb.txt"
         tf_scale.write_text("\n".join(scale_tokens) + "\n")
         tf_emb.write_text("\n".join(emb_tokens) + "\n")
-        scale_rps, emb_rps = [], []
+        scale_rps, emb_rps, emb2_rps = [], [], []
         for k in range(rounds):  # alternated: the shared machine's speed drifts
             off = k * users_per_run
             emb_rps.append(_wrk(eurl + path, tf_emb, off, users_per_run, seconds))
             scale_rps.append(_wrk(url + path, tf_scale, off, users_per_run, seconds))
+            emb2_rps.append(_wrk(eurl2 + path, tf_emb2, off, users_per_run, seconds))
         es, ss = float(np.median(emb_rps)), float(np.median(scale_rps))
+        e2s = float(np.median(emb2_rps))
+        print(
+            f"indicators, context: embedded with its quota in Redis {e2s:,.0f} req/s "
+            f"({1e6 / e2s:.0f} us/request)"
+        )
         ratio = es / ss
         print(
             f"indicators (wrk -t1 -c16 on core 1, one server process on core 0, quota on; "
