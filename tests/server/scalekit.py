@@ -47,7 +47,7 @@ def pg_database() -> Iterator[str]:
 @contextmanager
 def private_redis() -> Iterator[tuple[str, Any]]:
     """A ``redis-server`` of our own on a free port (it can be restarted without bothering
-    anyone): yields its URL and a function that restarts it."""
+    anyone): yields its URL and ``control("stop" | "start")``."""
     exe = shutil.which("redis-server")
     assert exe is not None, "redis-server is not installed"
     port = free_port()
@@ -72,14 +72,17 @@ def private_redis() -> Iterator[tuple[str, Any]]:
                     raise
                 time.sleep(0.05)
 
-    def restart() -> None:
+    def stop() -> None:
         proc[-1].kill()
         proc[-1].wait()
-        start()
+
+    def control(what: str) -> None:
+        """``"stop"`` or ``"start"`` the server (its data is gone: no persistence)."""
+        stop() if what == "stop" else start()
 
     start()
     try:
-        yield f"redis://127.0.0.1:{port}/0", restart
+        yield f"redis://127.0.0.1:{port}/0", control
     finally:
         proc[-1].kill()
         proc[-1].wait()

@@ -23,7 +23,7 @@ from tests.server.scalekit import (
     wait_log,
     wait_up,
 )
-from tests.server.serverkit import DATA, PG_URL
+from tests.server.serverkit import DATA, PG_URL, free_port
 
 pytestmark = pytest.mark.skipif(
     not (PG_URL and REDIS_URL),
@@ -329,9 +329,10 @@ def test_fence_refuses_an_old_epoch_and_orders_a_takeover(cluster: Cluster) -> N
 
 
 def test_redis_restart_mid_run(tmp_path: Path) -> None:
-    """A private Redis restarted mid-run: the processes reconnect, the stream goes on, the
-    alerts fired meanwhile come from the log, the mirror reloads the new snapshot."""
-    with pg_database() as db, private_redis() as (url, restart):
+    """A private Redis stopped and started again mid-run (its data gone): the processes
+    reconnect, the stream goes on, the alert that fired while Redis was down arrives (the
+    engine's change feed and the log carry it), the mirror reloads the new snapshot."""
+    with pg_database() as db, private_redis() as (url, redis_server):
         c = Cluster(tmp_path, db, url, extra={"TRADEALERTS_TICK_RATE": "5"})
         try:
             c.user(EMAIL)
@@ -345,10 +346,17 @@ def test_redis_restart_mid_run(tmp_path: Path) -> None:
             low = round(_price(api, token) * 0.5, 5)
             _alert(api, token, condition="greater_than", level=low)
             stream.wait(lambda s: len(s.alerts()) == 1, what="the first alert")
-            restart()
+            redis_server("stop")
+            during = _alert(api, token, condition="greater_than", level=low)
+            # the engine reads the change feed table without Redis, and fires it
+            _wait(lambda: during in _fires_per_alert(c), 10, "the fire while Redis is down")
+            assert len(stream.alerts()) == 1  # nothing can carry it yet
+            redis_server("start")
+            stream.wait(
+                lambda s: len(s.alerts()) == 2, timeout=20, what="the alert fired meanwhile"
+            )
             _alert(api, token, condition="greater_than", level=low)
-            _alert(api, token, condition="greater_than", level=low)
-            stream.wait(lambda s: len(s.alerts()) == 3, timeout=20, what="alerts after")
+            stream.wait(lambda s: len(s.alerts()) == 3, timeout=20, what="an alert after")
             assert stream.ids() == [i for i, _a in c.db_events(EMAIL)]
             assert not stream.done
             _wait(
@@ -361,6 +369,45 @@ def test_redis_restart_mid_run(tmp_path: Path) -> None:
                 15,
                 "indicators after the restart",
             )
+            status = c.status()
+            assert sorted(p["role"] for p in status["processes"].values() if p["alive"]) == [
+                "api",
+                "leader",
+            ]
             stream.close()
         finally:
             c.stop()
+
+
+def test_serve_workers_share_a_port(cluster: Cluster) -> None:
+    """``serve --scale-out --workers 2``: two API processes on one port, each with its
+    mirror; SIGTERM stops them all."""
+    cluster.user(EMAIL)
+    engine = cluster.engine()
+    wait_log(engine, "engine leading")
+    port = free_port()
+    proc = cluster._spawn(
+        "workers", ["serve", "--scale-out", "--port", str(port), "--workers", "2"], {}
+    )
+    proc.url = f"http://127.0.0.1:{port}"
+    wait_up(proc)
+    _wait(
+        lambda: (
+            sum(
+                1
+                for p in cluster.status()["processes"].values()
+                if p["role"] == "api" and p["alive"]
+            )
+            == 2
+        ),
+        20,
+        "two API processes in status",
+    )
+    token = login(proc.url, EMAIL)
+    for _ in range(10):  # whichever process answers, the same market
+        r = httpx.get(f"{proc.url}/api/indicators/EURUSD/H1?bars=5", headers=_auth(token))
+        assert r.status_code == 200
+    t0 = time.monotonic()
+    proc.signal(signal.SIGTERM)
+    assert proc.popen.wait(20) == 0
+    assert time.monotonic() - t0 < 15
