@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.server.scalekit import (
+    PW,
     REDIS_URL,
     Cluster,
     Proc,
@@ -82,7 +83,16 @@ def test_two_api_processes_one_engine(cluster: Cluster) -> None:
     """A stream on API 1 gets the alert created through API 2, matched on the next tick
     (the engine's table poll is set to 30 s: only the bus brings the change that fast);
     indicator bodies and ETags agree across the processes; ``status`` shows the roles."""
-    cluster.extra.update(TRADEALERTS_TICK_RATE="5", TRADEALERTS_ALERT_SYNC_SECONDS="30")
+    from aiosmtpd.controller import Controller
+    from tests.server.serverkit import Inbox, free_port
+
+    inbox, smtp_port = Inbox(), free_port()
+    smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    smtp.start()
+    cluster.extra.update(
+        TRADEALERTS_TICK_RATE="5", TRADEALERTS_ALERT_SYNC_SECONDS="30",
+        TRADEALERTS_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+    )  # fmt: skip
     cluster.user(EMAIL)
     engine = cluster.engine()
     wait_log(engine, "engine leading")
@@ -126,6 +136,18 @@ def test_two_api_processes_one_engine(cluster: Cluster) -> None:
     text = cluster.run("status")
     assert text.returncode == 0 and "leader" in text.stdout and "api" in text.stdout
     stream.close()
+
+    # mail queued through an API process is sent once, by the engine, woken over the bus
+    r = httpx.post(
+        f"{api1.url}/api/auth/register", json={"email": "new@example.com", "password": PW}
+    )
+    assert r.status_code == 202
+    t0 = time.monotonic()
+    inbox.wait_for("new@example.com", timeout=4)  # the mailer's own poll is every 5 s
+    assert time.monotonic() - t0 < 4
+    time.sleep(1.5)
+    assert len([m for m in inbox.messages if m["To"] == "new@example.com"]) == 1
+    smtp.stop()
 
 
 def test_indicators_equal_embedded_mode(cluster: Cluster, tmp_path: Path) -> None:

@@ -194,7 +194,12 @@ def create_app(
         await app.state.revocations.start(
             app.state.sessions, clock, settings.revocation_sync_seconds
         )
-        app.state.mailer = Mailer(settings, app.state.sessions, clock)
+        if settings.scale_out:  # queued here, sent by the leading engine (one sender)
+            from tradealerts.server.scale.api import BusMailer
+
+            app.state.mailer = BusMailer(settings, app.state.sessions, clock, app.state.bus)
+        else:
+            app.state.mailer = Mailer(settings, app.state.sessions, clock)
         app.state.mailer.start()
         app.state.usage.start(app.state.sessions)
         app.state.loop = asyncio.get_running_loop()

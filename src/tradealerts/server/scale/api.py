@@ -7,19 +7,23 @@ import asyncio
 import contextlib
 import json
 import logging
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from fastapi import FastAPI
+from sqlalchemy.orm import Session, sessionmaker
 
 from tradealerts.server.alerts.model import Alert
 from tradealerts.server.events import Bus
+from tradealerts.server.mail import Mailer
 from tradealerts.server.scale.bus import EVENTS, MARKET, Publisher, RedisBus, stream_key
 from tradealerts.server.scale.mirror import BusFeed, Mirror, event_of
 from tradealerts.server.scale.procs import Heartbeat
 from tradealerts.server.scale.snapshot import read_snapshot
 from tradealerts.server.settings import Settings
 
-__all__ = ["ApiRole", "RemoteAlerts", "redis_bus", "redis_client"]
+__all__ = ["ApiRole", "BusMailer", "RemoteAlerts", "redis_bus", "redis_client"]
 
 log = logging.getLogger("tradealerts.scale")
 
@@ -82,6 +86,30 @@ class RemoteAlerts:
 
     async def stop(self) -> None:
         return None
+
+
+class BusMailer(Mailer):
+    """The mailer of a scaled-out API process: routes queue mail in the database as ever,
+    and ``wake`` (from any thread) tells the leading engine, whose mailer is the one sender
+    (several processes reading one queue would send a mail twice)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        sessions: sessionmaker[Session],
+        clock: Callable[[], datetime],
+        bus: RedisBus,
+    ) -> None:
+        super().__init__(settings, sessions, clock)
+        self.bus = bus
+        self.loop: asyncio.AbstractEventLoop | None = None
+
+    def start(self) -> None:
+        self.loop = asyncio.get_running_loop()  # no sending task here
+
+    def wake(self) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self.bus.mail)
 
 
 class ApiRole:
@@ -175,9 +203,10 @@ class ApiRole:
                     lost = False
                     self.bus.wake_all()
                     self.mirror.resync()
-                    continue
                 for key, entries in got or ():
                     if _text(key) == mkey:
+                        if self.feed.snapshot is None:
+                            continue  # reloading: these come again after the new snapshot
                         market_pos = self._market(entries, market_pos)
                     else:
                         events_pos = await self._events(ekey, entries, events_pos)

@@ -193,6 +193,10 @@ class RedisBus(Bus):
         """An alert changed through this process's API: the engine re-reads it."""
         self.publisher.add(CHANGES, {"a": str(alert_id)})
 
+    def mail(self) -> None:
+        """Mail was queued through this process: the leading engine's mailer sends it."""
+        self.publisher.add(CHANGES, {"m": "1"})
+
     def deliver_alert(self, user_id: int, frames: list[AlertFrame] | None) -> None:
         Bus.alert(self, user_id, frames)
 

@@ -26,6 +26,7 @@ from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.engine import Engine, MarketState
 from tradealerts.server.feeds import BarClose, Tick, create_feed
+from tradealerts.server.mail import Mailer
 from tradealerts.server.scale.api import redis_client
 from tradealerts.server.scale.bus import CHANGES, MARKET, Publisher, RedisBus, stream_key
 from tradealerts.server.scale.lease import Lease, LeaseLost
@@ -134,8 +135,11 @@ async def _snapshots(
             return
 
 
-async def _changes(redis: Any, key: str, runtime: AlertRuntime, halt: asyncio.Event) -> None:
-    """Alert changes from the API processes: each read runs the change-feed sync at once."""
+async def _changes(
+    redis: Any, key: str, runtime: AlertRuntime, mailer: Mailer, halt: asyncio.Event
+) -> None:
+    """Alert changes from the API processes: each read runs the change-feed sync at once;
+    a ``m`` entry (mail queued) wakes the mailer."""
     pos: str | None = None
     lost = False
     # (a flag as well as cancellation: a cancel that lands inside a Redis call can be lost)
@@ -145,9 +149,12 @@ async def _changes(redis: Any, key: str, runtime: AlertRuntime, halt: asyncio.Ev
                 top = await redis.xrevrange(key, count=1)
                 pos = top[0][0].decode() if top else "0-0"
             got = await redis.xread({key: pos}, count=1000, block=1000)
-            if got or lost:
-                if got:
-                    pos = got[0][1][-1][0].decode()
+            entries = got[0][1] if got else []
+            if entries:
+                pos = entries[-1][0].decode()
+            if any(b"m" in fields for _id, fields in entries):
+                mailer.wake()
+            if lost or any(b"a" in fields for _id, fields in entries):
                 lost = False
                 await asyncio.to_thread(runtime.sync)
         except asyncio.CancelledError:
@@ -214,7 +221,9 @@ async def _lead(
     publisher = Publisher(redis, settings.redis_prefix, settings.bus_maxlen)
     publisher.start()
     bus = RedisBus(settings.stream_queue_size, publisher)
-    runtime = AlertRuntime(settings, sessions, bus, _utc_now)
+    mailer = Mailer(settings, sessions, _utc_now)  # the deployment's one mail sender
+    mailer.start()
+    runtime = AlertRuntime(settings, sessions, bus, _utc_now, mailer)
 
     def fence(conn: Any) -> None:
         try:
@@ -262,7 +271,7 @@ async def _lead(
             )
         ),
         asyncio.create_task(
-            _changes(redis, stream_key(settings.redis_prefix, CHANGES), runtime, halt)
+            _changes(redis, stream_key(settings.redis_prefix, CHANGES), runtime, mailer, halt)
         ),
     ]
     log.info(
@@ -283,7 +292,7 @@ async def _lead(
             log.error("engine lease lost: epoch %d no longer leads; stopping", epoch)
             lease.epoch = None  # every later write is refused by the fence too
         closing = asyncio.ensure_future(
-            _close(tasks, runtime, market, publisher, lease, lost.is_set())
+            _close(tasks, runtime, market, publisher, mailer, lease, lost.is_set())
         )
         done, _ = await asyncio.wait({closing}, timeout=10.0)
         if not done:
@@ -299,6 +308,7 @@ async def _close(
     runtime: AlertRuntime,
     market: Engine,
     publisher: Publisher,
+    mailer: Mailer,
     lease: Lease,
     lost: bool,
 ) -> None:
@@ -309,6 +319,7 @@ async def _close(
     await runtime.stop(drain_seconds=0.0 if lost else 5.0)
     await market.stop()
     await publisher.stop(0.0 if lost else 2.0)
+    await mailer.stop()
     if not lost:
         with contextlib.suppress(Exception):
             await asyncio.to_thread(lease.release)
