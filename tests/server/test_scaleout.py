@@ -286,6 +286,42 @@ def test_leader_killed_standby_leads(cluster: Cluster) -> None:
     stream.close()
 
 
+def test_standby_replay_goes_on_from_now(cluster: Cluster) -> None:
+    """A replay's new leader starts at the bar the clock implies since the first leader
+    began, not at the file's history again (nothing old comes back as new ticks)."""
+    cluster.extra.update(
+        TRADEALERTS_FEED=f"replay:{REPLAY}", TRADEALERTS_REPLAY_SPEED="20",
+        TRADEALERTS_HISTORY_BARS="300",
+    )  # fmt: skip
+    cluster.user(EMAIL)
+    first = cluster.engine("engine1")
+    wait_log(first, "engine leading")
+    second = cluster.engine("engine2")
+    wait_log(second, "standing by")
+    api = cluster.api()
+    wait_up(api)
+    token = login(api.url or "", EMAIL)
+    path = f"{api.url}/api/indicators/EURUSD/H1?bars=1"
+
+    def last_bar() -> tuple[int, str]:
+        r = httpx.get(path, headers=_auth(token))
+        return (int(r.json()["bars"]["time"][-1]), r.headers["etag"]) if r.is_success else (0, "")
+
+    time.sleep(2)
+    before, _etag = last_bar()
+    first.signal(signal.SIGKILL)
+    wait_log(second, "engine leading", timeout=15)
+
+    def new_leader() -> bool:  # epoch 2 numbers tick versions from 2**32
+        _t, etag = last_bar()
+        return bool(etag) and int(etag.split("-")[2].split(".")[1]) >= 2**32
+
+    _wait(new_leader, 15, "the mirror on the new leader's market")
+    after, _etag = last_bar()
+    # from the history again, the newest bar would be the 300th (2024-09-25T12:00Z), behind
+    assert after > before > 1727265600, (before, after)
+
+
 def test_paused_leader_is_fenced(cluster: Cluster) -> None:
     """The leader SIGSTOPped: the standby takes over; the old leader, SIGCONTed, has its
     writes refused and stops (status 3); every alert fired once."""
