@@ -182,8 +182,8 @@ class Cluster:
         assert out.returncode == 0, out.stderr
         return dict(json.loads(out.stdout))
 
-    def user(self, email: str, tier: str = "PRO") -> None:
-        """A verified user, written as the owner's ``admin create-user`` does."""
+    def user(self, email: str, tier: str = "PRO", *, admin: bool = False) -> int:
+        """A verified user, written as the owner's ``admin create-user`` does; its id."""
         from tradealerts.core.tiers import Tier
         from tradealerts.server import accounts
         from tradealerts.server.db.migrate import upgrade
@@ -192,9 +192,13 @@ class Cluster:
         db = make_engine(self.database_url)
         upgrade(db)
         with make_sessionmaker(db)() as s:
-            accounts.create_user(s, email, PW, datetime.now(UTC), tier=Tier(tier), verified=True)
+            user = accounts.create_user(
+                s, email, PW, datetime.now(UTC), tier=Tier(tier), verified=True, is_admin=admin
+            )
             s.commit()
+            user_id = int(user.id)
         db.dispose()
+        return user_id
 
     def db_events(self, email: str) -> list[tuple[int, int | None]]:
         """(event id, alert id) of the user's logged alerts, in id order."""

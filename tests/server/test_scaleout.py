@@ -150,6 +150,38 @@ def test_two_api_processes_one_engine(cluster: Cluster) -> None:
     smtp.stop()
 
 
+def test_tier_change_reaches_every_api_process(cluster: Cluster) -> None:
+    """The owner moves a user to FREE through API 2: API 1's stream says ``tier`` and its
+    cached copy of the user is dropped at once (the cache would hold it 60 s here, the
+    heartbeat comes every 15 s: only the bus is this fast)."""
+    cluster.extra.update(TRADEALERTS_CALLER_CACHE_SECONDS="60")
+    user_id = cluster.user(EMAIL)
+    cluster.user("owner@example.com", admin=True)
+    engine = cluster.engine()
+    wait_log(engine, "engine leading")
+    api1, api2 = cluster.api("api1"), cluster.api("api2")
+    wait_up(api1)
+    wait_up(api2)
+    token = login(api1.url or "", EMAIL)
+    pro_only = f"{api1.url}/api/indicators/ETHUSD/H1?bars=5"
+    assert httpx.get(pro_only, headers=_auth(token)).status_code == 200  # cached as PRO
+    stream = Stream(api1.url or "", token)
+    stream.wait(lambda s: s.frames, what="retry frame")
+    owner = login(api2.url or "", "owner@example.com")
+    r = httpx.put(
+        f"{api2.url}/api/admin/user/{user_id}", json={"tier": "FREE"}, headers=_auth(owner)
+    )
+    assert r.status_code == 200, r.text
+    changed = time.monotonic()
+    stream.wait(
+        lambda s: any(f.get("event") == "tier" for f in s.frames), timeout=5, what="tier event"
+    )
+    assert [f["data"] for f in stream.frames if f.get("event") == "tier"] == [{"tier": "FREE"}]
+    _wait(lambda: httpx.get(pro_only, headers=_auth(token)).status_code == 403, 5, "403")
+    assert time.monotonic() - changed < 5
+    stream.close()
+
+
 def test_indicators_equal_embedded_mode(cluster: Cluster, tmp_path: Path) -> None:
     """A replay run whole (speed 0) in embedded mode and through engine + API process:
     the same bodies and ETags, for several timeframes and windows."""
