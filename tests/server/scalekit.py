@@ -151,7 +151,7 @@ class Cluster:
             timeout=60,
         )
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> Proc:
+    def spawn(self, name: str, args: list[str], env: dict[str, str]) -> Proc:
         log = self.tmp / f"{name}.log"
         fh = log.open("wb")
         popen = subprocess.Popen(
@@ -165,11 +165,11 @@ class Cluster:
         return proc
 
     def engine(self, name: str = "engine", **env: str) -> Proc:
-        return self._spawn(name, ["engine"], env)
+        return self.spawn(name, ["engine"], env)
 
     def api(self, name: str = "api", **env: str) -> Proc:
         port = free_port()
-        proc = self._spawn(name, ["serve", "--scale-out", "--port", str(port)], env)
+        proc = self.spawn(name, ["serve", "--scale-out", "--port", str(port)], env)
         proc.url = f"http://127.0.0.1:{port}"
         return proc
 

@@ -476,7 +476,7 @@ def test_serve_workers_share_a_port(cluster: Cluster) -> None:
     engine = cluster.engine()
     wait_log(engine, "engine leading")
     port = free_port()
-    proc = cluster._spawn(
+    proc = cluster.spawn(
         "workers", ["serve", "--scale-out", "--port", str(port), "--workers", "2"], {}
     )
     proc.url = f"http://127.0.0.1:{port}"

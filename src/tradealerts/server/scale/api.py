@@ -15,7 +15,6 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradealerts.server.alerts.model import Alert
-from tradealerts.server.events import Bus
 from tradealerts.server.mail import Mailer
 from tradealerts.server.scale.bus import EVENTS, MARKET, Publisher, RedisBus, stream_key
 from tradealerts.server.scale.mirror import BusFeed, Mirror, event_of
@@ -254,8 +253,3 @@ class ApiRole:
                 self.bus.deliver_tier(user_id, f["t"])
             pos = _text(entry_id)
         return pos
-
-
-def is_scaled(bus: Bus) -> bool:
-    """Whether ``bus`` is a scaled-out process's."""
-    return isinstance(bus, RedisBus)
