@@ -117,11 +117,14 @@ def serve(
     scale_out: bool = typer.Option(
         None, "--scale-out", help="API only; the engine runs apart [TRADEALERTS_SCALE_OUT]."
     ),
-    workers: int = typer.Option(1, min=1, help="API processes on this port (with --scale-out)."),
+    workers: int = typer.Option(
+        None, min=1, help="API processes on this port, with --scale-out [TRADEALERTS_WORKERS]."
+    ),
 ) -> None:
     """Run the API and the engine. Every option is also a TRADEALERTS_* variable."""
     settings = _settings(
         scale_out=scale_out,
+        workers=workers,
         host=host,
         port=port,
         feed=feed,
@@ -135,14 +138,14 @@ def serve(
     )
     if settings.scale_out and not settings.redis_url:
         raise _fail("--scale-out needs TRADEALERTS_REDIS_URL (the bus from the engine)")
-    if workers > 1:
+    if settings.workers > 1:
         if not settings.scale_out:
             raise _fail("--workers needs --scale-out: the embedded engine runs in one process")
         from tradealerts.server.scale.commands import run_workers
 
         _preflight(settings)
         _port_free(settings.host, settings.port)
-        run_workers(settings, workers)
+        run_workers(settings, settings.workers)
         return
     _run(settings)
 
