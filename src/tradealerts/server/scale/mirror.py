@@ -45,7 +45,9 @@ class BusFeed(Feed):
         self.connected = False
         self.seq = 0
         self.epoch = 0
-        self.last_entry_at = 0.0  # the leader's wall time of the last entry applied
+        #: seconds from the leader sending the last frame to this process reading it (not
+        #: "since": a quiet market sends nothing and is not behind)
+        self.lag = 0.0
         self.loaded: Snapshot | None = None  # the snapshot the mirror's market came from
 
     def load(self, snap: Snapshot) -> None:
@@ -60,7 +62,8 @@ class BusFeed(Feed):
         if epoch != self.epoch or seq != self.seq + 1:
             return False
         self.seq = seq
-        self.last_entry_at = sent_at
+        if sent_at:
+            self.lag = max(0.0, time.time() - sent_at)
         self.queue.put_nowait(event)
         return True
 
@@ -135,6 +138,5 @@ class Mirror(Engine):
             self.market.last_tick = dict(snap.last_tick)
 
     def bus_lag(self) -> float:
-        """Seconds between the leader sending the last entry and now (0 when idle)."""
-        at = self.feed.last_entry_at
-        return max(0.0, time.time() - at) if at else 0.0
+        """Seconds the last frame took from the leader to this process."""
+        return self.feed.lag
