@@ -414,6 +414,10 @@ def test_fence_refuses_an_old_epoch_and_orders_a_takeover(cluster: Cluster) -> N
         assert not a.renew()
         with sessions() as s:
             b.fence(s.connection())  # the new leader writes
+        b.release()  # a clean stop: the next engine leads at once, not after the lease
+        assert a.try_acquire() and a.epoch == 3
+        with sessions() as s, pytest.raises(LeaseLost):
+            b.fence(s.connection())
     finally:
         db.dispose()
 
