@@ -16,8 +16,9 @@ the load generators, all on loopback.
 - **failover**: the leader SIGKILLed; seconds until the standby fires the first alert
   (created after the kill). Target <= 10 s (lease 5 s).
 
-Needs TRADEALERTS_TEST_DATABASE_URL (a PostgreSQL the bench may create a database in) and
-TRADEALERTS_TEST_REDIS_URL (keys under a prefix of the bench's own). BENCH_ONLY=bus,streams,
+Uses TRADEALERTS_TEST_DATABASE_URL (a PostgreSQL the bench may create a database in; default
+the machine's, postgres@127.0.0.1:5432) and TRADEALERTS_TEST_REDIS_URL (default
+127.0.0.1:6379/0; keys under a prefix of the bench's own, deleted afterwards). BENCH_ONLY=bus,streams,
 indicators,failover picks parts. Exits 1 when a target is missed."""
 
 from __future__ import annotations
@@ -51,7 +52,10 @@ from tradealerts.server.db.models import AlertChange, AlertRow, Event, User
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.security import issue_access_token
 
-PG_URL = os.environ.get("TRADEALERTS_TEST_DATABASE_URL")
+#: the machine's PostgreSQL, as the tests use it (the bench creates and drops its database)
+PG_URL = os.environ.get(
+    "TRADEALERTS_TEST_DATABASE_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 REDIS_URL = os.environ.get("TRADEALERTS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ONLY = set(os.environ.get("BENCH_ONLY", "bus,streams,indicators,failover").split(","))
 USERS = int(os.environ.get("BENCH_USERS", "500"))
@@ -484,8 +488,6 @@ def bench_failover(targets: Targets, db_url: str, home: Path) -> None:
 
 
 def main() -> None:
-    if PG_URL is None:
-        sys.exit("bench_scaleout needs TRADEALERTS_TEST_DATABASE_URL (PostgreSQL)")
     targets = Targets()
     home = Path(tempfile.mkdtemp(prefix="tradealerts-bench-scaleout-"))
     if "bus" in ONLY:
