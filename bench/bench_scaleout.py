@@ -18,8 +18,8 @@ the load generators, all on loopback.
 
 Uses TRADEALERTS_TEST_DATABASE_URL (a PostgreSQL the bench may create a database in; default
 the machine's, postgres@127.0.0.1:5432) and TRADEALERTS_TEST_REDIS_URL (default
-127.0.0.1:6379/0; keys under a prefix of the bench's own, deleted afterwards). BENCH_ONLY=bus,streams,
-indicators,failover picks parts. Exits 1 when a target is missed."""
+127.0.0.1:6379/0; keys under a prefix of the bench's own, deleted afterwards).
+BENCH_ONLY=bus,streams,indicators,failover picks parts. Exits 1 when a target is missed."""
 
 from __future__ import annotations
 
@@ -71,7 +71,6 @@ SPEC = AlertCreate.model_validate(
 
 @contextmanager
 def database() -> Iterator[str]:
-    assert PG_URL is not None
     name = f"tradealerts_bench_{secrets.token_hex(5)}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
