@@ -174,8 +174,18 @@ class Cluster:
         return proc
 
     def stop(self) -> None:
+        """Stop every process, then drop this cluster's Redis keys (others share Redis)."""
+        import redis
+
         for p in self.procs:
             p.stop()
+        try:
+            r = redis.Redis.from_url(self.redis_url)
+            for key in r.scan_iter(f"{self.prefix}:*"):
+                r.delete(key)
+            r.close()
+        except redis.ConnectionError:  # a private Redis already stopped
+            pass
 
     def status(self) -> dict[str, Any]:
         out = self.run("status", "--json")
