@@ -203,7 +203,12 @@ def create_app(
         await app.state.revocations.start(
             app.state.sessions, clock, settings.revocation_sync_seconds
         )
-        app.state.mailer = Mailer(settings, app.state.sessions, clock)
+        if settings.scale_out:  # queued here, sent by the leading engine (one sender)
+            from tradealerts.server.scale.api import BusMailer
+
+            app.state.mailer = BusMailer(settings, app.state.sessions, clock, app.state.bus)
+        else:
+            app.state.mailer = Mailer(settings, app.state.sessions, clock)
         app.state.mailer.start()
         app.state.usage.start(app.state.sessions)
         app.state.loop = asyncio.get_running_loop()
@@ -220,7 +225,13 @@ def create_app(
         owner: OwnerLines = app.state.owner_lines
         await asyncio.to_thread(_load_owner_lines, owner, app.state.sessions)
         market: Engine | None = None
-        if start_engine:
+        scale = None
+        if settings.scale_out:  # the API only: the engine runs elsewhere (issue #17)
+            from tradealerts.server.scale.api import ApiRole
+
+            scale = ApiRole(app, settings, _stale_after(settings))
+            market = await scale.start()
+        elif start_engine:
             feed = create_feed(settings.feed, feed_options(settings))
             market = Engine(
                 feed, history_bars=settings.history_for_feed(), stale_after=_stale_after(settings)
@@ -272,6 +283,8 @@ def create_app(
             await app.state.mailer.stop()
             await app.state.revocations.stop()
             await app.state.usage.stop()
+            if scale is not None:
+                await scale.stop()
             engine.dispose()
 
     app = FastAPI(
@@ -291,7 +304,12 @@ def create_app(
     app.state.clock = clock
     app.state.quota = Quota(settings.redis_url, settings.redis_prefix)
     app.state.throttle = Throttle(settings.redis_url, settings.redis_prefix)
-    app.state.bus = Bus(settings.stream_queue_size)
+    if settings.scale_out:
+        from tradealerts.server.scale.api import redis_bus
+
+        app.state.bus = redis_bus(settings)
+    else:
+        app.state.bus = Bus(settings.stream_queue_size)
     app.state.revocations = Revocations(
         timedelta(minutes=settings.access_token_minutes),
         settings.redis_url,

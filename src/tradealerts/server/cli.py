@@ -124,9 +124,17 @@ def serve(
     ),
     public_url: str = typer.Option(None, help="Base URL used in mailed links."),
     log_level: str = typer.Option(None, help="DEBUG, INFO, WARNING, ERROR."),
+    scale_out: bool = typer.Option(
+        None, "--scale-out", help="API only; the engine runs apart [TRADEALERTS_SCALE_OUT]."
+    ),
+    workers: int = typer.Option(
+        None, min=1, help="API processes on this port, with --scale-out [TRADEALERTS_WORKERS]."
+    ),
 ) -> None:
     """Run the API and the engine. Every option is also a TRADEALERTS_* variable."""
     settings = _settings(
+        scale_out=scale_out,
+        workers=workers,
         host=host,
         port=port,
         feed=feed,
@@ -140,6 +148,17 @@ def serve(
         public_url=public_url,
         log_level=log_level,
     )
+    if settings.scale_out and not settings.redis_url:
+        raise _fail("--scale-out needs TRADEALERTS_REDIS_URL (the bus from the engine)")
+    if settings.workers > 1:
+        if not settings.scale_out:
+            raise _fail("--workers needs --scale-out: the embedded engine runs in one process")
+        from tradealerts.server.scale.commands import run_workers
+
+        _preflight(settings)
+        _port_free(settings.host, settings.port)
+        run_workers(settings, settings.workers)
+        return
     _run(settings)
 
 
@@ -893,6 +912,10 @@ def billing_setup(
     typer.echo(f"Add a webhook endpoint in Stripe: {webhook}")
     typer.echo("  events: " + ", ".join(done["events"]))
     typer.echo("  then set TRADEALERTS_STRIPE_WEBHOOK_SECRET to its signing secret (whsec_...)")
+
+
+# ``engine`` and ``status`` (scale-out) live in their own module; importing it adds them
+from tradealerts.server.scale import commands as _scale_commands  # noqa: E402, F401
 
 
 def main() -> None:

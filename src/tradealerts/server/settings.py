@@ -111,6 +111,17 @@ class Settings(BaseSettings):
     #: loopback clients only
     metrics_enabled: bool = False
     metrics_token: SecretStr | None = None
+    #: scaled out (issue #17): ``serve`` runs the API only and reads the engine's Redis
+    #: Streams (needs ``redis_url``); ``tradealerts-server engine`` runs the market side
+    scale_out: bool = False
+    #: API processes ``serve`` starts on its port (scale-out only: one engine per deployment)
+    workers: int = Field(1, ge=1)
+    #: each bus stream is capped near this many entries (``XADD MAXLEN ~``)
+    bus_maxlen: int = Field(100_000, ge=1000)
+    #: the engine lease's life: a standby takes over this long after the leader's last renewal
+    lease_seconds: float = Field(5.0, gt=0.5)
+    #: how often the engine writes its market snapshot for API processes that (re)start
+    snapshot_seconds: float = Field(5.0, gt=0)
     log_level: str = "INFO"
     demo: bool = False
 

@@ -168,6 +168,9 @@ class AlertRuntime:
         self._last_change = 0
         self._task: asyncio.Task[None] | None = None
         self._last_purge: datetime | None = None
+        #: scaled out: checks, inside each fire transaction, that this engine still leads
+        #: (``scale.lease.Lease.fence``); raising refuses the whole batch
+        self.fence: Callable[[Any], None] | None = None
 
     # -- the book in step with the database ------------------------------------------------
     def load(self) -> int:
@@ -396,6 +399,8 @@ class AlertRuntime:
                 out.mails = out.webhooks = True
                 out.fired = len(fires)
                 return out
+            if self.fence is not None:
+                self.fence(conn)
             by_user: dict[int, list[AlertFrame]] = {}
             for fire, event_id, channels in self._record_fires(s, fires, now):
                 out.fired += 1

@@ -172,6 +172,10 @@ class CallerCache:
             return None
         return hit[2]
 
+    def forget(self, user_id: int) -> None:
+        """Drop one user's snapshot: another process changed its tier (scale-out's bus)."""
+        self._users.pop(user_id, None)
+
     def put(self, caller: Caller, generation: int) -> None:
         if generation != users_generation():
             return  # loaded across a change: do not keep it

@@ -9,6 +9,7 @@ from sqlalchemy import (
     JSON,
     BigInteger,
     Boolean,
+    Float,
     ForeignKey,
     Integer,
     String,
@@ -417,3 +418,18 @@ class IndicatorValues(Base):
     time: Mapped[int] = mapped_column(BigInteger)
     values: Mapped[dict[str, float | None]] = mapped_column(JSON)
     received_at: Mapped[datetime]
+
+
+class EngineLease(Base):
+    """Who leads the scaled-out engine (``server/scale/lease.py``): one row per lease name.
+    ``epoch`` is the fencing token every commit of fires checks; ``expires_at`` is epoch
+    seconds on the database's clock; ``feed_origin`` the wall time the first leader's replay
+    began (a standby takes over at the bar that time implies)."""
+
+    __tablename__ = "engine_lease"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    holder: Mapped[str] = mapped_column(String(200), default="")
+    expires_at: Mapped[float] = mapped_column(Float, default=0.0)
+    feed_origin: Mapped[float | None] = mapped_column(Float, default=None)

@@ -105,6 +105,9 @@ class FeedOptions:
     start_time: int | None = None
     #: replay: bars per second; 0 = as fast as possible
     replay_speed: float = 1.0
+    #: replay: the wall time an earlier engine began streaming the file (scale-out); the
+    #: stream then starts at the bar that time implies, not where the history ends
+    replay_origin: float | None = None
     #: replay: the symbol of the file, when its name does not say it
     replay_symbol: str | None = None
     #: mt5: terminal credentials and location (None = the terminal's current login)

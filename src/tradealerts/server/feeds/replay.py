@@ -512,6 +512,12 @@ class ReplayFeed(Feed):
         file = await asyncio.to_thread(load_bar_file, self.path)
         all_ = file.bars
         k = min(self.options.history_bars, len(all_) - 1)
+        origin, speed = self.options.replay_origin, self.options.replay_speed
+        if origin is not None:
+            # a standby taking over: the market as it is now, not the file's history again
+            # (at speed 0 the first leader streamed it all at once)
+            ahead = len(all_) if speed <= 0 else int((self.options.clock() - origin) * speed)
+            k = min(len(all_) - 1, k + max(0, ahead))
         self._file = file
         self.timeframe = file.timeframe
         self._base = Bars(

@@ -1,0 +1,335 @@
+"""``tradealerts-server engine``: the market side of a scaled-out deployment.
+
+Waits as a standby until it holds the lease, then runs the feed, the market, the indicators,
+the matcher and the event log's writes (each commit fenced by the lease's epoch), publishes
+the market and the fires on the bus, writes the market snapshot, and applies alert changes
+the API processes send. Exit status: 0 after a clean stop, 3 when the lease was lost (a
+supervisor restarts it, as a standby).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+from tradealerts.core.indicators import IndicatorChanges
+from tradealerts.server.alerts.guard import WebhookGuard, system_resolver
+from tradealerts.server.alerts.runtime import AlertRuntime
+from tradealerts.server.db.migrate import upgrade
+from tradealerts.server.db.session import make_engine, make_sessionmaker
+from tradealerts.server.engine import Engine, MarketState
+from tradealerts.server.feeds import BarClose, Tick, create_feed
+from tradealerts.server.mail import Mailer
+from tradealerts.server.scale.api import redis_client
+from tradealerts.server.scale.bus import CHANGES, MARKET, Publisher, RedisBus, stream_key
+from tradealerts.server.scale.lease import Lease, LeaseLost
+from tradealerts.server.scale.procs import Heartbeat, identity
+from tradealerts.server.scale.snapshot import SnapshotWriter, StaleLeader
+from tradealerts.server.settings import Settings
+
+__all__ = ["LEASE_LOST", "MarketPublisher", "run_engine"]
+
+log = logging.getLogger("tradealerts.engine")
+
+#: the exit status of an engine that lost its lease
+LEASE_LOST = 3
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class MarketPublisher:
+    """The leader's listener: every feed event as a ``bus:market`` entry ``<epoch>-<seq>``.
+
+    The frame data is the embedded mode's (``app._publish_market``); a bar entry also carries
+    the series' versions after it (``v``, ``tv``)."""
+
+    def __init__(self, publisher: Publisher, epoch: int) -> None:
+        self.publisher = publisher
+        self.epoch = epoch
+        self.seq = 0
+        self._offset = False
+
+    def offset_versions(self, market: MarketState) -> None:
+        """Number this leader's tick versions from ``(epoch - 1) << 32``: an ETag of an
+        earlier leader never names a body of this one (epoch 1 numbers as embedded mode)."""
+        if self._offset or not market.series:
+            return
+        self._offset = True
+        for st in market.series.values():
+            st.tick_version += (self.epoch - 1) << 32
+
+    def listener(
+        self, market: MarketState
+    ) -> Callable[[Tick | BarClose, IndicatorChanges | None], None]:
+        def listen(event: Tick | BarClose, _changes: object) -> None:
+            self.offset_versions(market)  # no-op once done (here if the load came late)
+            self.seq += 1
+            fields: dict[str, str]
+            if isinstance(event, Tick):
+                data: dict[str, Any] = {
+                    "symbol": event.symbol, "time": event.time, "bid": event.bid,
+                    "ask": event.ask,
+                }  # fmt: skip
+                fields = {"k": "price", "d": json.dumps(data, separators=(",", ":"))}
+            else:
+                tf = event.timeframe.value
+                data = {"symbol": event.symbol, "timeframe": tf, **event.bar.as_dict()}
+                fields = {"k": "bar", "d": json.dumps(data, separators=(",", ":"))}
+                st = market.series.get((event.symbol, event.timeframe))
+                if st is not None:
+                    fields["v"], fields["tv"] = str(st.version), str(st.tick_version)
+            fields["t"] = f"{time.time():.3f}"
+            self.publisher.add(MARKET, fields, f"{self.epoch}-{self.seq}")
+
+        return listen
+
+
+async def _wait(stop: asyncio.Event, seconds: float) -> bool:
+    """Sleep ``seconds`` or until ``stop``; True when stopped. (Not ``wait_for``: before
+    Python 3.12 it could swallow the task's cancellation, and a cancelled snapshot writer
+    went on writing the old leader's market.)"""
+    await _either(stop, stop, seconds)
+    return stop.is_set()
+
+
+async def _renew(lease: Lease, lost: asyncio.Event, stop: asyncio.Event) -> None:
+    every = min(1.0, lease.ttl / 3)
+    while not await _wait(stop, every):
+        try:
+            if not await asyncio.to_thread(lease.renew):
+                lost.set()
+                return
+        except Exception as exc:  # the database is away: fencing still guards every write
+            log.warning("engine lease not renewed (%s); retrying", exc)
+
+
+async def _snapshots(
+    writer: SnapshotWriter,
+    market: MarketState,
+    epoch: int,
+    seq: Callable[[], int],
+    every: float,
+    halt: asyncio.Event,
+    lost: asyncio.Event,
+) -> None:
+    while not halt.is_set():
+        if market.series:
+            try:
+                await writer.write(market, epoch, seq)
+            except StaleLeader as exc:  # a later leader wrote its own: this one is fenced
+                log.error("engine: %s", exc)
+                lost.set()
+                return
+            except Exception as exc:
+                log.warning("market snapshot not written (%s); retrying in %gs", exc, every)
+        if await _wait(halt, every):
+            return
+
+
+async def _changes(
+    redis: Any, key: str, runtime: AlertRuntime, mailer: Mailer, halt: asyncio.Event
+) -> None:
+    """Alert changes from the API processes: each read runs the change-feed sync at once;
+    a ``m`` entry (mail queued) wakes the mailer."""
+    pos: str | None = None
+    lost = False
+    # (a flag as well as cancellation: a cancel that lands inside a Redis call can be lost)
+    while not halt.is_set():
+        try:
+            if pos is None:
+                top = await redis.xrevrange(key, count=1)
+                pos = top[0][0].decode() if top else "0-0"
+            got = await redis.xread({key: pos}, count=1000, block=1000)
+            entries = got[0][1] if got else []
+            if entries:
+                pos = entries[-1][0].decode()
+            if any(b"m" in fields for _id, fields in entries):
+                mailer.wake()
+            if lost or any(b"a" in fields for _id, fields in entries):
+                lost = False
+                await asyncio.to_thread(runtime.sync)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            if not lost:
+                log.warning("alert changes: lost Redis (%s); the table is read meanwhile", exc)
+            lost = True
+            await asyncio.sleep(0.5)
+
+
+async def run_engine(settings: Settings, stop: asyncio.Event) -> int:
+    """Stand by, lead while the lease holds, then stop; returns the exit status."""
+    from tradealerts.server.app import _stale_after, feed_options
+
+    db = make_engine(settings.db_url)
+    upgrade(db)
+    sessions = make_sessionmaker(db)
+    redis = redis_client(settings)
+    prefix = settings.redis_prefix
+    lease = Lease(sessions, identity(), settings.lease_seconds)
+    info: dict[str, Any] = {"role": "standby", "feed": settings.feed}
+    beat = Heartbeat(redis, prefix, lambda: info)
+    beat.start()
+    try:
+        log.info("engine standing by for the lease (%s)", lease.holder)
+        while True:
+            try:
+                if await asyncio.to_thread(lease.try_acquire):
+                    break
+            except Exception as exc:
+                log.warning("engine lease: database not answering (%s)", exc)
+            if await _wait(stop, 0.5):
+                return 0
+        return await _lead(settings, stop, sessions, redis, lease, info, feed_options, _stale_after)
+    finally:
+        await beat.stop()
+        await redis.aclose()
+        db.dispose()
+
+
+async def _lead(
+    settings: Settings,
+    stop: asyncio.Event,
+    sessions: Any,
+    redis: Any,
+    lease: Lease,
+    info: dict[str, Any],
+    feed_options: Callable[[Settings], Any],
+    stale_after: Callable[[Settings], float],
+) -> int:
+    took = time.monotonic()
+    epoch = lease.epoch or 0
+    loop = asyncio.get_running_loop()
+    lost = asyncio.Event()
+    origin, ours = await asyncio.to_thread(lease.feed_origin, time.time())
+    options = feed_options(settings)
+    if not ours:
+        options.replay_origin = origin  # a replay goes on where the timeline is now
+    feed = create_feed(settings.feed, options)
+    market = Engine(
+        feed, history_bars=settings.history_for_feed(), stale_after=stale_after(settings)
+    )
+    publisher = Publisher(redis, settings.redis_prefix, settings.bus_maxlen)
+    publisher.start()
+    bus = RedisBus(settings.stream_queue_size, publisher)
+    mailer = Mailer(settings, sessions, _utc_now)  # the deployment's one mail sender
+    mailer.start()
+    runtime = AlertRuntime(settings, sessions, bus, _utc_now, mailer)
+
+    def fence(conn: Any) -> None:
+        try:
+            lease.fence(conn)
+        except LeaseLost as exc:
+            log.error("engine fenced: %s", exc)
+            loop.call_soon_threadsafe(lost.set)
+            raise
+
+    runtime.fence = fence
+    count = await asyncio.to_thread(runtime.load)
+    runtime.webhooks.guard = WebhookGuard.from_settings(settings, system_resolver)
+    market.listeners.append(runtime.listener(market.market))
+    runtime.backpressure(market)
+    pub = MarketPublisher(publisher, epoch)
+    market.listeners.append(pub.listener(market.market))
+    await market.start()
+    pub.offset_versions(market.market)  # before any event: the task has not run yet
+    runtime.start()
+    info.update(role="leader", epoch=epoch)
+    writer = SnapshotWriter(redis, settings.redis_prefix)
+    halt = asyncio.Event()  # set when leading ends: the helper tasks' loops stop
+
+    def status() -> dict[str, Any]:
+        return {
+            "role": "leader", "epoch": epoch, "feed": settings.feed, "state": market.state,
+            "events": market.events, "seq": pub.seq, "alerts": runtime.health()["status"],
+            "fired": runtime.fired, "bus_waiting": publisher.waiting,
+            "lag_seconds": round(market.lag, 6),
+        }  # fmt: skip
+
+    info.clear()
+    info.update(status())
+    tasks = [
+        asyncio.create_task(_renew(lease, lost, halt)),
+        asyncio.create_task(
+            _snapshots(
+                writer,
+                market.market,
+                epoch,
+                lambda: pub.seq,
+                settings.snapshot_seconds,
+                halt,
+                lost,
+            )
+        ),
+        asyncio.create_task(
+            _changes(redis, stream_key(settings.redis_prefix, CHANGES), runtime, mailer, halt)
+        ),
+    ]
+    log.info(
+        "engine leading: epoch %d, %s feed %s, %d series, %d active alerts, ready %.2f s after "
+        "taking the lease",
+        epoch, settings.feed, market.state, len(market.market.series), count,
+        time.monotonic() - took,
+    )  # fmt: skip
+    try:
+        while not stop.is_set() and not lost.is_set():
+            info.clear()
+            info.update(status())
+            await _either(stop, lost, 1.0)
+    finally:
+        halt.set()
+        status_code = LEASE_LOST if lost.is_set() else 0
+        if lost.is_set():
+            log.error("engine lease lost: epoch %d no longer leads; stopping", epoch)
+            lease.epoch = None  # every later write is refused by the fence too
+        closing = asyncio.ensure_future(
+            _close(tasks, runtime, market, publisher, mailer, lease, lost.is_set())
+        )
+        done, _ = await asyncio.wait({closing}, timeout=10.0)
+        if not done:
+            # a part that does not stop must not keep a fenced (or stopping) engine alive
+            log.error("engine did not stop within 10 s; exiting now")
+            logging.shutdown()
+            os._exit(status_code)
+    return LEASE_LOST if lost.is_set() else 0
+
+
+async def _close(
+    tasks: list[asyncio.Task[None]],
+    runtime: AlertRuntime,
+    market: Engine,
+    publisher: Publisher,
+    mailer: Mailer,
+    lease: Lease,
+    lost: bool,
+) -> None:
+    """Stop the leader's parts in order; release the lease after a clean stop."""
+    for t in tasks:
+        t.cancel()
+    await asyncio.gather(*tasks, return_exceptions=True)
+    await runtime.stop(drain_seconds=0.0 if lost else 5.0)
+    await market.stop()
+    await publisher.stop(0.0 if lost else 2.0)
+    await mailer.stop()
+    if not lost:
+        with contextlib.suppress(Exception):
+            await asyncio.to_thread(lease.release)
+
+
+async def _either(a: asyncio.Event, b: asyncio.Event, timeout: float) -> None:
+    """Wait until ``a`` or ``b`` is set, at most ``timeout`` seconds."""
+    waiters = {asyncio.ensure_future(a.wait()), asyncio.ensure_future(b.wait())}
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for w in waiters:
+            w.cancel()
