@@ -167,9 +167,12 @@ class Cluster:
     def engine(self, name: str = "engine", **env: str) -> Proc:
         return self.spawn(name, ["engine"], env)
 
-    def api(self, name: str = "api", **env: str) -> Proc:
+    def api(self, name: str = "api", *, flag: bool = True, **env: str) -> Proc:
+        """An API process; ``flag=False`` starts it as the owner's guide does, without
+        ``--scale-out`` (the engine's lease on the database makes it API-only)."""
         port = free_port()
-        proc = self.spawn(name, ["serve", "--scale-out", "--port", str(port)], env)
+        args = ["serve", "--scale-out"] if flag else ["serve"]
+        proc = self.spawn(name, [*args, "--port", str(port)], env)
         proc.url = f"http://127.0.0.1:{port}"
         return proc
 

@@ -29,7 +29,7 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
     [
         (["engine"], "engine needs TRADEALERTS_REDIS_URL"),
         (["serve", "--scale-out"], "--scale-out needs TRADEALERTS_REDIS_URL"),
-        (["serve", "--workers", "2"], "--workers needs --scale-out"),
+        (["serve", "--workers", "2"], "--workers needs the engine apart"),
         (["status"], "status needs TRADEALERTS_REDIS_URL"),
     ],
 )

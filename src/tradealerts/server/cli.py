@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from typing import Any
 
@@ -42,6 +43,22 @@ def _settings(**overrides: Any) -> Any:
         err = exc.errors()[0]
         field = ".".join(str(p) for p in err["loc"]) or "setting"
         raise _fail(f"{field}: {err['msg'].removeprefix('Value error, ')}") from None
+
+
+def _engine_leads(database_url: str) -> bool:
+    """Whether a scaled-out engine has taken the lease on this database (its table has a
+    row); a database without the table, or one that cannot be read, says no."""
+    from sqlalchemy import create_engine, text
+
+    try:
+        engine = create_engine(database_url)
+        try:
+            with engine.connect() as conn:
+                return conn.execute(text("SELECT 1 FROM engine_lease LIMIT 1")).first() is not None
+        finally:
+            engine.dispose()
+    except Exception:
+        return False
 
 
 def _preflight(settings: Any) -> None:
@@ -125,7 +142,10 @@ def serve(
     public_url: str = typer.Option(None, help="Base URL used in mailed links."),
     log_level: str = typer.Option(None, help="DEBUG, INFO, WARNING, ERROR."),
     scale_out: bool = typer.Option(
-        None, "--scale-out", help="API only; the engine runs apart [TRADEALERTS_SCALE_OUT]."
+        None,
+        "--scale-out/--no-scale-out",
+        help="API only; the engine runs apart [TRADEALERTS_SCALE_OUT]. Default: on when an "
+        "engine leads on this database and a Redis URL is set.",
     ),
     workers: int = typer.Option(
         None, min=1, help="API processes on this port, with --scale-out [TRADEALERTS_WORKERS]."
@@ -148,11 +168,23 @@ def serve(
         public_url=public_url,
         log_level=log_level,
     )
+    if (
+        scale_out is None
+        and "TRADEALERTS_SCALE_OUT" not in os.environ
+        and settings.redis_url
+        and _engine_leads(settings.database_url)
+    ):
+        # `engine` first, then `serve` on any machine: the documented order needs no flag
+        typer.echo("An engine leads on this database: serving the API only (scale-out).")
+        settings = settings.model_copy(update={"scale_out": True})
     if settings.scale_out and not settings.redis_url:
         raise _fail("--scale-out needs TRADEALERTS_REDIS_URL (the bus from the engine)")
     if settings.workers > 1:
         if not settings.scale_out:
-            raise _fail("--workers needs --scale-out: the embedded engine runs in one process")
+            raise _fail(
+                "--workers needs the engine apart: start `tradealerts-server engine` first "
+                "(with TRADEALERTS_DATABASE_URL and TRADEALERTS_REDIS_URL), or pass --scale-out"
+            )
         from tradealerts.server.scale.commands import run_workers
 
         _preflight(settings)
