@@ -9,16 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.cli.conftest import _serve
-from tests.server.serverkit import DATA, Running, register_and_login
-from tests.tui.conftest import Person, log_in
+from tests.server.serverkit import Running, register_and_login
+from tests.tui.conftest import Person, log_in, serve_finished
 
 from tradealerts.client import AsyncClient
 from tradealerts.tui import make_tui
@@ -30,14 +28,7 @@ _n = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def server(module_tmp: Path) -> Iterator[Running]:
-    feed = f"replay:{DATA / 'eurusd_h1.csv'}"
-    for srv in _serve(module_tmp, feed=feed, replay_speed=0.0, history_bars=800):
-        engine = srv.app.state.engine
-        deadline = time.monotonic() + 30
-        while engine.state != "finished" and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert engine.state == "finished"
-        yield srv
+    yield from serve_finished(module_tmp)
 
 
 @pytest.fixture

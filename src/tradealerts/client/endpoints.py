@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -211,6 +212,30 @@ def symbols() -> Call[SymbolsPublic]:
 def indicators(symbol: str, timeframe: str, bars: int = 300) -> Call[Json]:
     path = f"/api/indicators/{symbol}/{timeframe}"
     return Call("GET", path, _json, params={"bars": bars})
+
+
+@dataclass(frozen=True)
+class Tagged:
+    """A conditional answer: the payload and its ``ETag``, or ``payload is None`` when the
+    server answered 304 (what the caller holds under ``etag`` is still current)."""
+
+    etag: str | None
+    payload: Json | None
+
+
+def indicators_if_changed(
+    symbol: str, timeframe: str, bars: int = 300, etag: str | None = None
+) -> Call[Tagged]:
+    """``indicators`` with ``If-None-Match: etag``: a 304 sends no body and is not parsed."""
+
+    def parse(r: httpx.Response) -> Tagged:
+        if r.status_code == 304:
+            return Tagged(r.headers.get("ETag", etag), None)
+        return Tagged(r.headers.get("ETag"), _json(r))
+
+    path = f"/api/indicators/{symbol}/{timeframe}"
+    headers = {"If-None-Match": etag} if etag else {}
+    return Call("GET", path, parse, params={"bars": bars}, headers=headers)
 
 
 # -- watchlist -------------------------------------------------------------------------

@@ -103,6 +103,8 @@ class TradeAlertsApp(App[None]):
         self._attempt = 0
         self._logging_in = False
         self.requests_left: RateLimit | None = None
+        #: chart re-reads the server answered 304 (nothing new, no body)
+        self.not_modified = 0
         self.session_started = asyncio.Event()
 
     # -- life ------------------------------------------------------------------------------
@@ -271,10 +273,18 @@ class TradeAlertsApp(App[None]):
 
     # -- the chart -------------------------------------------------------------------------
     async def fetch_chart(self) -> None:
-        """The open chart's payload (the whole window; price frames move it after)."""
+        """The open chart's payload (the whole window; price frames move it after).
+
+        Conditional: with the ``ETag`` of the payload held, an unchanged one is a bodiless 304
+        and the payload held stays (it is the server's, moved by the frames since)."""
         s = self.store
         sym, tf = s.chart.symbol, s.chart.timeframe
-        s.payloads[(sym, tf)] = await self.api(endpoints.indicators(sym, tf, CHART_BARS))
+        held = s.etags.get((sym, tf)) if (sym, tf) in s.payloads else None
+        answer = await self.api(endpoints.indicators_if_changed(sym, tf, CHART_BARS, held))
+        if answer.payload is not None:
+            s.payloads[(sym, tf)] = answer.payload
+        s.etags[(sym, tf)] = answer.etag
+        self.not_modified += answer.payload is None
         self.publish("chart")
 
     def open_chart(self, symbol: str, timeframe: str) -> bool:
