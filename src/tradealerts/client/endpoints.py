@@ -333,3 +333,21 @@ def support(subject: str, body: str) -> Call[SupportPublic]:
 
 def support_tickets() -> Call[list[SupportPublic]]:
     return Call("GET", "/api/support", _list("SupportPublic"))
+
+
+# -- the owner's dashboard (administrators only: 403 otherwise) ---------------------------
+def admin_analytics() -> Call[Json]:
+    return Call("GET", "/api/admin/analytics", _json)
+
+
+def admin_revenue() -> Call[Json]:
+    return Call("GET", "/api/admin/revenue", _json)
+
+
+def admin_api_usage(hours: int = 24) -> Call[Json]:
+    return Call("GET", "/api/admin/api-usage", _json, params={"hours": hours})
+
+
+def admin_error_logs(after_id: int = 0, limit: int = 50) -> Call[Json]:
+    params = {"after_id": after_id, "limit": limit}
+    return Call("GET", "/api/admin/error-logs", _json, params=params)

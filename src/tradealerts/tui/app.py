@@ -61,7 +61,7 @@ class TradeAlertsApp(App[None]):
     COMMANDS = App.COMMANDS | {lambda: _commands()}
     MODES: ClassVar[dict[str, str | Callable[..., Any]]] = {
         name: (lambda name=name: _screen(name))
-        for name in ("dashboard", "chart", "alerts", "history", "notifications", "account")
+        for name in ("dashboard", "chart", "alerts", "history", "notifications", "account", "admin")
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -74,6 +74,7 @@ class TradeAlertsApp(App[None]):
         Binding("H", "switch_mode('history')", "History", show=False),
         Binding("N", "switch_mode('notifications')", "Notifications", show=False),
         Binding("U", "switch_mode('account')", "Account", show=False),
+        Binding("O", "admin", "Admin (owner)", show=False),
     ]
 
     def __init__(
@@ -420,6 +421,21 @@ class TradeAlertsApp(App[None]):
         self.restart_stream()
 
     # -- actions ---------------------------------------------------------------------------
+    @property
+    def is_admin(self) -> bool:
+        return bool(getattr(self.store.me, "is_admin", False))
+
+    def action_admin(self) -> None:
+        """The owner's dashboard, for an account with the admin role (the server checks too)."""
+        if self.is_admin:
+            self.switch_mode("admin")
+        else:
+            self.say(
+                "The Admin screen is for the server's administrators.",
+                title="Admin",
+                severity="warning",
+            )
+
     def action_help(self) -> None:
         from tradealerts.tui.screens.help import HelpScreen, bindings_of
 
