@@ -104,8 +104,9 @@ async def test_the_owner_sees_the_four_views_with_the_servers_figures(owner: Per
         assert families.row_count == len(usage["families"]) > 0
 
 
-async def test_a_user_without_the_admin_role_is_kept_out(server: Running, tmp_path: Path,
-                                                         monkeypatch: pytest.MonkeyPatch):  # fmt: skip
+async def test_a_user_without_the_admin_role_is_kept_out(
+    server: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     monkeypatch.setenv("TRADEALERTS_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
     register_and_login(server, "plain@example.com")
