@@ -5,10 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from tests.server.serverkit import Running
-from tests.tui.conftest import Person, log_in, serve_finished, started, until
+from tests.server.serverkit import Running, fire_event
+from tests.tui.conftest import Person, log_in, serve_finished, started, toasts, until
+from textual.widgets import Input
+
+from tradealerts.client import AsyncClient, endpoints
+from tradealerts.tui.screens.account import AccountScreen, TotpOffScreen, TotpOnScreen
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +62,94 @@ async def test_a_spent_quota_says_when_it_frees(make_app, person: Person):
         status = app.screen.query_one("StatusBar")
         await until(pilot, lambda: "quota used" in str(status.render()), what="the quota")
         assert f"quota used, frees at {frees}" in str(status.render())
+
+
+async def _account(pilot: Any) -> AccountScreen:
+    app = pilot.app
+    await pilot.press("U")
+    screen = await until(pilot, lambda: app.screen if isinstance(app.screen, AccountScreen)
+                         else None, what="the account screen")  # fmt: skip
+    await until(pilot, lambda: "Alert bell" in str(screen.query_one("#profile").render()))
+    return screen
+
+
+async def test_the_bell_is_a_stored_setting_and_off_means_silent(make_app, person: Person):
+    await log_in(person)
+    app = make_app(bell=True)
+    rings: list[int] = []
+    app.bell = lambda: rings.append(1)  # type: ignore[method-assign]  # Textual's, not ours
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await started(pilot)
+        fire_event(person.server, person.email, message="first")
+        await until(pilot, lambda: len(app.store.feed) == 1, what="the first alert")
+        assert rings == [1]
+        screen = await _account(pilot)
+        assert "Alert bell: on" in str(screen.query_one("#profile").render())
+        await pilot.press("b")
+        await until(pilot, lambda: "Alert bell: off" in str(screen.query_one("#profile").render()))
+        async with AsyncClient(person.server.url) as c:  # stored on the server, for every machine
+            assert (await c.run(endpoints.preferences())).alert_bell is False
+        fire_event(person.server, person.email, message="second")
+        await until(pilot, lambda: len(app.store.feed) == 2, what="the second alert")
+        assert any("second" in t for t in toasts(app))  # still shown, only not rung
+        assert rings == [1]
+    # a new session on another machine reads the setting from the server
+    app2 = make_app(bell=True)
+    app2.bell = lambda: rings.append(2)  # type: ignore[method-assign]
+    async with app2.run_test(size=(120, 40)) as pilot:
+        await started(pilot)
+        fire_event(person.server, person.email, message="third")
+        await until(pilot, lambda: any(f.data["message"] == "third" for f in app2.store.feed))
+        assert rings == [1]
+
+
+async def test_two_factor_on_and_off_from_the_account_screen(make_app, person: Person):
+    import pyotp
+
+    await log_in(person)
+    app = make_app()
+    srv = person.server
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await started(pilot)
+        screen = await _account(pilot)
+        assert "Two-factor sign-in: off" in str(screen.query_one("#profile").render())
+        await pilot.press("2")
+        form = await until(pilot, lambda: app.screen if isinstance(app.screen, TotpOnScreen)
+                           else None)  # fmt: skip
+        secret_text = lambda: str(form.query_one("#secret").render())  # noqa: E731
+        await until(pilot, lambda: "authenticator" in secret_text(), what="the secret")
+        secret = secret_text().split("\n")[1].strip()
+        totp = pyotp.TOTP(secret)
+        error = form.query_one("#error")
+        form.query_one("#code", Input).value = "12345"
+        await pilot.click("#enable")
+        await until(pilot, lambda: "6 digits" in str(error.render()))
+        right = totp.at(srv.clock())
+        form.query_one("#code", Input).value = f"{(int(right) + 1) % 1_000_000:06d}"
+        form.query_one("#code", Input).focus()
+        await pilot.press("enter")  # enter in the field sends too
+        await until(pilot, lambda: "two-factor code is wrong" in str(error.render()))
+        assert app.screen is form
+        form.query_one("#code", Input).value = right
+        await pilot.click("#enable")
+        await until(pilot, lambda: app.screen is screen, what="the form closed")
+        await until(pilot, lambda: "Two-factor sign-in: on" in
+                    str(screen.query_one("#profile").render()))  # fmt: skip
+        async with AsyncClient(srv.url) as c:
+            assert (await c.run(endpoints.me())).totp_enabled
+
+        srv.clock.advance(seconds=30)  # the code just used is spent: the next one turns it off
+        await pilot.press("2")
+        off = await until(pilot, lambda: app.screen if isinstance(app.screen, TotpOffScreen)
+                          else None)  # fmt: skip
+        off.query_one("#password", Input).value = "not my password"
+        off.query_one("#code", Input).value = totp.at(srv.clock())
+        await pilot.click("#disable")
+        await until(pilot, lambda: "password is wrong" in str(off.query_one("#error").render()))
+        off.query_one("#password", Input).value = person.password
+        await pilot.pause(0.6)  # past a double click
+        await pilot.click("#disable")
+        await until(pilot, lambda: app.screen is screen, what="the form closed")
+        await until(pilot, lambda: "Two-factor sign-in: off" in
+                    str(screen.query_one("#profile").render()))  # fmt: skip
+        assert app.store.connection == "live"  # this session was kept

@@ -399,7 +399,8 @@ class TradeAlertsApp(App[None]):
             severity="error" if critical else "information",
             timeout=20 if critical else 8,
         )
-        if self.ring_bell:
+        prefs = self.store.preferences
+        if self.ring_bell and (prefs is None or prefs.alert_bell):
             self.bell()
 
     async def _reload_alerts(self) -> None:
