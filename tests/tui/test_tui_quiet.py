@@ -153,3 +153,16 @@ async def test_two_factor_on_and_off_from_the_account_screen(make_app, person: P
         await until(pilot, lambda: "Two-factor sign-in: off" in
                     str(screen.query_one("#profile").render()))  # fmt: skip
         assert app.store.connection == "live"  # this session was kept
+
+
+async def test_upgrade_on_a_server_without_billing_says_whom_to_ask(make_app, person: Person):
+    await log_in(person)
+    app = make_app()
+    async with app.run_test(size=(120, 40), notifications=True) as pilot:
+        await started(pilot)
+        screen = await _account(pilot)
+        upgrade = screen.query_one("#upgrade")
+        assert "u opens the payment page" in str(upgrade.render())
+        await pilot.press("u")  # the server answers 503 billing_disabled
+        await until(pilot, lambda: "takes no online payments" in str(upgrade.render()))
+        assert app.store.connection == "live"

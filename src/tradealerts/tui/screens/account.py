@@ -22,9 +22,11 @@ from tradealerts.tui.widgets.status_bar import StatusBar
 __all__ = ["AccountScreen", "PasswordScreen", "TotpOffScreen", "TotpOnScreen"]
 
 UPGRADE_HINT = (
-    "Upgrade to PRO: 15 symbols, every timeframe, 20 alerts, 300 requests an hour. "
-    "Online payment arrives in a later release; until then ask the server's owner "
-    "(tradealerts support) to move you to PRO."
+    "Upgrade to PRO: 15 symbols, every timeframe, 20 alerts, 300 requests an hour, "
+    "$29 a month: u opens the payment page; the plan changes here the moment it is paid."
+)
+NO_BILLING = (
+    "This server takes no online payments: ask its owner (tradealerts support) to move you to PRO."
 )
 
 
@@ -34,6 +36,7 @@ class AccountScreen(Screen[None]):
         Binding("b", "bell", "Bell on/off"),
         Binding("2", "two_factor", "2FA on/off"),
         Binding("p", "password", "Password"),
+        Binding("u", "upgrade", "Upgrade to PRO"),
         Binding("g", "reload", "Reload"),
     ]
 
@@ -121,6 +124,53 @@ class AccountScreen(Screen[None]):
 
     def action_password(self) -> None:
         ta(self).push_screen(PasswordScreen())
+
+    async def action_upgrade(self) -> None:
+        """Stripe Checkout for PRO (the billing flow of ``tradealerts upgrade``); the stream's
+        ``tier`` event shows the new plan once Stripe confirms the payment."""
+        from tradealerts.client import ApiError
+
+        app = ta(self)
+        upgrade = self.query_one("#upgrade", Static)
+        try:
+            session = await app.client.run(endpoints.subscription_upgrade())
+        except ApiError as exc:
+            if exc.code == "already_pro":
+                app.say("You're already on PRO.", title="Plan")
+            elif exc.code == "billing_disabled":
+                upgrade.update(NO_BILLING)
+            else:
+                app.handle_error(exc)
+            return
+        except Exception as exc:
+            app.handle_error(exc)
+            return
+        url = str(session.get("url", ""))
+        upgrade.update(
+            Text.assemble(
+                "Pay for PRO ($29/month) on Stripe's page:\n",
+                (url, "bold underline"),
+                "\nYour plan changes here the moment Stripe confirms the payment.",
+            )
+        )
+        _open_in_browser(url)
+
+
+def _open_in_browser(url: str) -> None:
+    """Open ``url`` where there is a graphical screen; the link on screen is enough elsewhere
+    (on a bare console ``webbrowser`` would start a text browser over the TUI)."""
+    import os
+    import sys
+
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return
+    import contextlib
+    import webbrowser
+
+    with contextlib.suppress(webbrowser.Error):
+        webbrowser.open(url)
 
 
 class TotpOnScreen(ModalScreen[None]):
