@@ -139,6 +139,10 @@ async def live(app: TradeAlertsApp, probe: Probe, args: argparse.Namespace) -> d
 
 
 async def memory(app: TradeAlertsApp, probe: Probe, args: argparse.Namespace) -> dict[str, Any]:
+    import tracemalloc
+
+    trace = bool(os.environ.get("BENCH_TUI_TRACEMALLOC"))  # where growth comes from, to read
+    first = None
     samples: list[tuple[int, float]] = []
     t0 = time.perf_counter()
     marks = [args.frames * k // 8 for k in range(1, 9)]
@@ -148,12 +152,23 @@ async def memory(app: TradeAlertsApp, probe: Probe, args: argparse.Namespace) ->
         while marks and n >= marks[0]:
             samples.append((n, rss_mb()))
             marks.pop(0)
+            if trace and first is None:
+                tracemalloc.start(12)
+                first = tracemalloc.take_snapshot()
         if time.perf_counter() - t0 > args.timeout:
+            break
+        if n >= args.frames:
             break
         if n and time.perf_counter() - probe.arrived[-1] > 10:
             break  # the replay ended early
-    await quiet_for(probe, 2.0)
+    growth: list[str] = []
+    if first is not None:
+        diff = tracemalloc.take_snapshot().compare_to(first, "traceback")
+        for stat in diff[:8]:
+            growth.append(f"{stat.size_diff / 1024:.0f} KiB in {stat.count_diff} blocks:\n"
+                          + "\n".join(stat.traceback.format()[-12:]))  # fmt: skip
     return {
+        "growth": growth,
         "frames": len(probe.arrived),
         "seconds": time.perf_counter() - t0,
         "samples": samples,

@@ -61,11 +61,12 @@ def replay_server(tmp: Path, bars: int, speed: float) -> Iterator[dict[str, str]
         "HOME": str(tmp),
         "PATH": os.environ.get("PATH", ""),
         "PYTHONPATH": str(HERE),
-        **(
-            {"BENCH_TUI_PROFILE": os.environ["BENCH_TUI_PROFILE"]}
-            if os.environ.get("BENCH_TUI_PROFILE")
-            else {}
-        ),
+        # to read where time or memory goes: a cProfile file, tracemalloc's biggest growth
+        **{
+            k: os.environ[k]
+            for k in ("BENCH_TUI_PROFILE", "BENCH_TUI_TRACEMALLOC")
+            if os.environ.get(k)
+        },
     }
     server_env = {
         **{k: v for k, v in os.environ.items() if not k.startswith("TRADEALERTS_")},

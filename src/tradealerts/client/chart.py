@@ -325,9 +325,11 @@ def bar_chart(
     xs = list(range(len(labels)))
     plt.bar(xs, values, width=0.6, color="cyan" if colour else None)
     top = max(max(values, default=0), 1)
+    if all(float(v).is_integer() for v in values):  # whole counts: whole ticks, not 0.33 steps
+        step = -(-int(top) // 5)
+        top = step * -(-int(top) // step)
+        plt.yticks(list(range(0, int(top) + 1, step)))
     plt.ylim(0, top)  # counts and amounts: never a negative axis, even when all are 0
-    if all(float(v).is_integer() for v in values) and top <= 5:
-        plt.yticks(list(range(int(top) + 1)))  # whole counts, not 0.33 steps
     room = max(1, (width - 10) // (max(len(s) for s in labels) + 2))
     step = max(1, -(-len(labels) // room))
     ticks = xs[::-1][::step][::-1]  # the newest always labelled

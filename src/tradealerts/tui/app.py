@@ -49,6 +49,8 @@ T = TypeVar("T")
 BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0
 #: Seconds without a byte (the server beats every 15 s) before the stream counts as dead.
 STREAM_READ_TIMEOUT = 45.0
+#: Seconds between two "price" updates of the widgets at most (frames between are coalesced).
+PRICE_EVERY = 0.04
 LINE_CONDITIONS = ("line_break", "trendline_break")
 
 
@@ -104,6 +106,7 @@ class TradeAlertsApp(App[None]):
         self._attempt = 0
         self._logging_in = False
         self.requests_left: RateLimit | None = None
+        self._price_due, self._price_at = False, 0.0
         #: chart re-reads the server answered 304 (nothing new, no body)
         self.not_modified = 0
         self.session_started = asyncio.Event()
@@ -370,7 +373,7 @@ class TradeAlertsApp(App[None]):
         s = self.store
         if kind == "price" and isinstance(data, dict):
             if s.apply_price(data):
-                self.publish("price")
+                self._price_moved()
         elif kind == "bar" and isinstance(data, dict):
             if s.apply_bar(data):
                 self.publish("bar")
@@ -389,6 +392,23 @@ class TradeAlertsApp(App[None]):
             spawn(self, self._tier_changed, group="load", exclusive=True)
         elif kind == "gap" and isinstance(data, dict):
             self.say(str(data.get("message", "")), severity="warning", timeout=10)
+
+    def _price_moved(self) -> None:
+        """Publish "price" at once, or, within PRICE_EVERY of the last one, when that time is
+        up: a fast symbol (or a stream catching up) costs the widgets at most 1/PRICE_EVERY
+        updates a second, and the store always holds the newest price when they read it."""
+        if self._price_due:
+            return
+        self._price_due = True
+        wait = self._price_at + PRICE_EVERY - time.monotonic()
+        if wait > 0:
+            self.set_timer(wait, self._publish_price)
+        else:
+            self._publish_price()
+
+    def _publish_price(self) -> None:
+        self._price_due, self._price_at = False, time.monotonic()
+        self.publish("price")
 
     def _announce(self, data: dict[str, Any]) -> None:
         critical = data.get("condition") in LINE_CONDITIONS

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -176,9 +176,14 @@ class AdminScreen(Screen[None]):
         )
         per_hour: dict[str, int] = defaultdict(int)
         for h in d["per_hour"]:
-            per_hour[h["hour"][11:13] + "h"] += h["requests"]
+            per_hour[h["hour"][:13]] += h["requests"]
+        # every hour of the window, quiet ones at 0, so one busy hour is one bar, not the chart
+        now = ta(self).clock().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+        hours = [now - timedelta(hours=i) for i in range(min(d["hours"], 48) - 1, -1, -1)]
         self.query_one("#usage-chart", BarChart).show(
-            list(per_hour), list(per_hour.values()), f"requests per hour ({d['hours']} h, UTC)"
+            [f"{h:%H}h" for h in hours],
+            [per_hour.get(h.isoformat()[:13], 0) for h in hours],
+            f"requests per hour (last {len(hours)} h, UTC)",
         )
         _table(
             self.query_one("#usage-table", DataTable),
@@ -217,16 +222,17 @@ class AdminScreen(Screen[None]):
         )
         _table(
             self.query_one("#errors-table", DataTable),
-            ["time", "request id", "route", "user", "type", "message", "repeats"],
+            # what and where first (an 80-column screen shows these); the ids to copy after
+            ["time", "type", "message", "route", "repeats", "user", "request id"],
             [
                 [
                     self._when(e["time"]),
-                    e["request_id"],
-                    f"{e['method']} {e['route']}",
-                    e["user_id"],
                     e["type"],
                     e["message"][:80],
+                    f"{e['method']} {e['route']}",
                     e["repeats"],
+                    e["user_id"],
+                    e["request_id"],
                 ]
                 for e in errors
             ],
