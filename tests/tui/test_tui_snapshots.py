@@ -8,7 +8,7 @@ Review a changed SVG before accepting it: ``pytest tests/tui/test_tui_snapshots.
 from __future__ import annotations
 
 import asyncio
-import itertools
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,6 @@ from tradealerts.tui import make_tui
 
 SIZES = [(80, 24), (120, 40)]
 FROZEN = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
-_n = itertools.count(1)
 
 
 @pytest.fixture(scope="module")
@@ -32,13 +31,16 @@ def server(module_tmp: Path) -> Iterator[Running]:
 
 
 @pytest.fixture
-def app_for(server: Running, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-            ) -> Callable[[bool], Any]:  # fmt: skip
+def app_for(server: Running, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+            request: pytest.FixtureRequest) -> Callable[[bool], Any]:  # fmt: skip
     monkeypatch.setenv("TRADEALERTS_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
     def make(logged_in: bool = True) -> Any:
-        email = f"snap{next(_n)}@example.com"
+        # one per test, named by it: the account screen shows the same address whichever
+        # tests run before it (a counter made it depend on the selection)
+        name = re.sub("[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+        email = f"snap-{name}@example.com"
         register_and_login(server, email)
         if logged_in:
             asyncio.run(log_in(Person(server, email)))

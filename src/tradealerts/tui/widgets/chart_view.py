@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
 from tradealerts.client.chart import ChartOptions, default_bars, render, window
@@ -28,7 +29,11 @@ class ChartView(Widget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._stale = True
-        self._cache: tuple[tuple[int, int], Text] | None = None
+        #: the rows on screen, (ANSI line, text); None: draw again
+        self._rows: list[tuple[str, Text]] | None = None
+        self._drawn_size = (0, 0)
+        #: each row's strip once built, by its ANSI line (rows of the chart on screen only)
+        self._strips: dict[str, Strip] = {}
         self._last_flush = 0.0
         self._flush_due = False
         self._lines: dict[str, Text] = {}
@@ -57,7 +62,7 @@ class ChartView(Widget):
         self._flush_due = False
         if self._stale:
             self._last_flush = time.monotonic()
-            self._cache = None
+            self._rows = None
             self._stale = False
             self.refresh()
 
@@ -66,22 +71,44 @@ class ChartView(Widget):
         return chart.count or default_bars(self.size.width)
 
     def render(self) -> Text:
-        size = (self.size.width, self.size.height)
-        if self._cache is not None and self._cache[0] == size:
-            return self._cache[1]
-        text = self._draw(*size)
-        self._cache = (size, text)
-        return text
+        """The whole chart as one ``Text`` (what is on screen, for whoever reads it)."""
+        return Text("\n", no_wrap=True, overflow="crop").join(t for _, t in self._current())
 
-    def _draw(self, width: int, height: int) -> Text:
+    def render_line(self, y: int) -> Strip:
+        """Textual's line API: each row's strip, built once per distinct row (a price frame
+        changes a few rows of the chart; the others are reused as they are)."""
+        rows = self._current()
+        width = self.size.width
+        if y >= len(rows):
+            return Strip.blank(width, self.rich_style)
+        key, text = rows[y]
+        strip = self._strips.get(key)
+        if strip is None:
+            segments = list(text.render(self.app.console))
+            strip = Strip(segments).crop_extend(0, width, None).apply_style(self.rich_style)
+            self._strips[key] = strip
+        return strip
+
+    def _current(self) -> list[tuple[str, Text]]:
+        """The rows on screen: (ANSI line, its text); drawn again when stale or resized."""
+        size = (self.size.width, self.size.height)
+        if self._rows is None or self._drawn_size != size:
+            rows = [(k or str(t), t) for k, t in self._draw(*size)]
+            keep = {k for k, _ in rows} if self._drawn_size == size else set()
+            self._strips = {k: v for k, v in self._strips.items() if k in keep}
+            self._rows, self._drawn_size = rows, size
+        return self._rows
+
+    def _draw(self, width: int, height: int) -> list[tuple[str, Text]]:
+        """(ANSI line, its text) per row; a message is one row keyed by itself."""
         store = ta(self).store
         chart = store.chart
         payload = store.chart_payload()
         if width < 20 or height < 8:
-            return Text("(too small for a chart)")
+            return [("", Text("(too small for a chart)"))]
         if payload is None:
             why = store.lock(chart.symbol, chart.timeframe)
-            return Text(why or f"{chart.symbol} {chart.timeframe}: loading …")
+            return [("", Text(why or f"{chart.symbol} {chart.timeframe}: loading …"))]
         view = window(payload, self.visible_bars(), chart.offset)
         opts = ChartOptions(
             width=width,
@@ -91,12 +118,11 @@ class ChartView(Widget):
             colour=ta(self).colour,
             levels=store.levels(chart.symbol, chart.timeframe),
         )
-        return self._to_text(render(view, opts))
+        return self._to_lines(render(view, opts))
 
-    def _to_text(self, ansi: str) -> Text:
+    def _to_lines(self, ansi: str) -> list[tuple[str, Text]]:
         """The chart's ANSI text as Rich text, line by line (plotext resets the style at the
-        end of each line): a price frame changes a few rows, and the others are parsed once.
-        The same ``Text`` as one ``Text.from_ansi`` of the whole, at a fraction of its cost."""
+        end of each line): a price frame changes a few rows, and the others are parsed once."""
         lines: dict[str, Text] = {}
         out = []
         for line in ansi.split("\n"):
@@ -104,9 +130,9 @@ class ChartView(Widget):
             if text is None:
                 text = Text.from_ansi(line, no_wrap=True, overflow="crop")
             lines[line] = text
-            out.append(text)
+            out.append((line, text))
         self._lines = lines  # only the lines of the latest chart: bounded by its height
-        return Text("\n", no_wrap=True, overflow="crop").join(out)
+        return out
 
 
 class TimeframeBar(Widget):
