@@ -71,6 +71,12 @@ async def test_the_owner_sees_the_four_views_with_the_servers_figures(owner: Per
     app = make_tui(AsyncClient(owner.server.url), bell=False)
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await started(pilot)
+        # a real 5xx: this server has no billing, so an upgrade answers 503 (recorded)
+        token = app.client.credentials.access_token
+        with owner.server.client(token) as c:
+            refused = c.put("/api/subscription/upgrade")
+        assert refused.status_code == 503
+        request_id = refused.json()["error"]["request_id"]
         await pilot.press("O")
         screen = await until(pilot, lambda: app.screen if isinstance(app.screen, AdminScreen)
                              else None, what="the admin screen")  # fmt: skip
@@ -99,7 +105,11 @@ async def test_the_owner_sees_the_four_views_with_the_servers_figures(owner: Per
         usage = screen.loaded["usage"]
         assert usage["requests"] > 0  # this session's own requests, counted by the server
         assert f"{usage['requests']} requests" in _text(screen, "#usage-summary")
-        assert "No server errors recorded." in _text(screen, "#errors-summary")
+        assert "1 recent server errors" in _text(screen, "#errors-summary")
+        errors = screen.query_one("#errors-table", DataTable)
+        row = [str(v) for v in errors.get_row_at(0)]
+        assert row[1:2] == ["ApiError:billing_disabled"] and row[-1] == request_id, row
+        assert "PUT /api/subscription/upgrade" in row
         families = screen.query_one("#usage-table", DataTable)
         assert families.row_count == len(usage["families"]) > 0
 

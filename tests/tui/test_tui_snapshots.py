@@ -25,9 +25,16 @@ SIZES = [(80, 24), (120, 40)]
 FROZEN = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
 
 
+#: the server's clock: what it stamps (a notification's time) is the same on every run; ahead
+#: of the real time, so the tokens it issues are never due for a refresh on the client
+SERVER_NOW = datetime(2030, 1, 2, 9, 30, tzinfo=UTC)
+
+
 @pytest.fixture(scope="module")
 def server(module_tmp: Path) -> Iterator[Running]:
-    yield from serve_finished(module_tmp)
+    for srv in serve_finished(module_tmp):
+        srv.clock.now = SERVER_NOW
+        yield srv
 
 
 @pytest.fixture
@@ -84,6 +91,7 @@ SCREENS = {
     "alerts": ("A",),
     "alert_form": ("A", "n"),
     "history": ("H",),
+    "notifications": ("N",),
     "account": ("U",),
     "help": ("question_mark",),
 }
