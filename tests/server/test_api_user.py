@@ -23,6 +23,7 @@ def test_profile_and_preferences(server: Running) -> None:
             "language": "ja",
             "timezone": "Europe/Madrid",
             "marketing_opt_in": True,
+            "alert_bell": False,
         },
     )
     assert r.status_code == 200
@@ -33,6 +34,7 @@ def test_profile_and_preferences(server: Running) -> None:
         "timezone": "Europe/Madrid",
         "analytics_opt_in": False,
         "marketing_opt_in": True,
+        "alert_bell": False,
     }
     assert c.get("/api/user/preferences").json()["timezone"] == "Europe/Madrid"
 
@@ -44,6 +46,7 @@ def test_profile_and_preferences(server: Running) -> None:
         ({"language": "xx"}, "language"),
         ({"theme": "neon"}, "theme"),
         ({"chart_style": "pie"}, "chart_style"),
+        ({"alert_bell": "loud"}, "alert_bell"),
         ({"colour": "red"}, "colour"),
     ],
 )

@@ -316,6 +316,10 @@ async def test_every_binding_shown_by_help_exists_and_does_what_it_says(running,
             await press(key)
             assert app.current_mode == label.lower(), label
             await press("D")
+        elif label == "Admin (owner)":  # a FREE user, not an administrator
+            await press(key)
+            assert app.current_mode == "dashboard"
+            assert any("for the server's administrators" in t for t in toasts(app))
         elif label == "Quit":
             continue  # last, below
         else:

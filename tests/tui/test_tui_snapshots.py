@@ -8,46 +8,46 @@ Review a changed SVG before accepting it: ``pytest tests/tui/test_tui_snapshots.
 from __future__ import annotations
 
 import asyncio
-import itertools
-import time
+import re
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.cli.conftest import _serve
-from tests.server.serverkit import DATA, Running, register_and_login
-from tests.tui.conftest import Person, log_in
+from tests.server.serverkit import Running, register_and_login
+from tests.tui.conftest import Person, log_in, serve_finished
 
 from tradealerts.client import AsyncClient
 from tradealerts.tui import make_tui
 
 SIZES = [(80, 24), (120, 40)]
 FROZEN = datetime(2026, 11, 30, 9, 30, tzinfo=UTC)
-_n = itertools.count(1)
+
+
+#: the server's clock: what it stamps (a notification's time) is the same on every run; ahead
+#: of the real time, so the tokens it issues are never due for a refresh on the client
+SERVER_NOW = datetime(2030, 1, 2, 9, 30, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def server(module_tmp: Path) -> Iterator[Running]:
-    feed = f"replay:{DATA / 'eurusd_h1.csv'}"
-    for srv in _serve(module_tmp, feed=feed, replay_speed=0.0, history_bars=800):
-        engine = srv.app.state.engine
-        deadline = time.monotonic() + 30
-        while engine.state != "finished" and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert engine.state == "finished"
+    for srv in serve_finished(module_tmp):
+        srv.clock.now = SERVER_NOW
         yield srv
 
 
 @pytest.fixture
-def app_for(server: Running, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-            ) -> Callable[[bool], Any]:  # fmt: skip
+def app_for(server: Running, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+            request: pytest.FixtureRequest) -> Callable[[bool], Any]:  # fmt: skip
     monkeypatch.setenv("TRADEALERTS_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
 
     def make(logged_in: bool = True) -> Any:
-        email = f"snap{next(_n)}@example.com"
+        # one per test, named by it: the account screen shows the same address whichever
+        # tests run before it (a counter made it depend on the selection)
+        name = re.sub("[^a-z0-9]+", "-", request.node.name.lower()).strip("-")
+        email = f"snap-{name}@example.com"
         register_and_login(server, email)
         if logged_in:
             asyncio.run(log_in(Person(server, email)))
@@ -91,6 +91,7 @@ SCREENS = {
     "alerts": ("A",),
     "alert_form": ("A", "n"),
     "history": ("H",),
+    "notifications": ("N",),
     "account": ("U",),
     "help": ("question_mark",),
 }

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -107,3 +108,78 @@ def test_only_the_tui_command_loads_textual() -> None:
         loaded = _imported(argv)
         assert not {m for m in loaded if m.split(".")[0] in ("textual", "textual_plotext")}, argv
         assert "tradealerts.tui" not in loaded, argv
+
+
+_SGR = re.compile(r"\x1b\[([0-9;:]*)m")
+
+
+def _grey(colour: str) -> bool:
+    """A shade of grey: the 16 colours' black/white/greys, the 256 palette's grey ramp and
+    its cube's r=g=b entries, or an RGB with three equal parts."""
+    parts = colour.split(";")
+    if len(parts) == 1:
+        return parts[0] in {"30", "37", "90", "97", "40", "47", "100", "107"}
+    if parts[1] == "5":
+        n = int(parts[2])
+        return n in {0, 7, 8, 15, 16, 59, 102, 145, 188, 231} or n >= 232
+    return parts[2] == parts[3] == parts[4]
+
+
+def _colours(screen: str) -> set[str]:
+    """The colour parameters of the SGR sequences on a captured screen (``-e``): "31",
+    "38;5;208", "48;2;…"; attributes such as bold or reverse are left out."""
+    out: set[str] = set()
+    for params in _SGR.findall(screen):
+        parts = params.replace(":", ";").split(";")
+        i = 0
+        while i < len(parts):
+            p = parts[i]
+            if p in ("38", "48", "58") and i + 1 < len(parts):
+                n = 3 if parts[i + 1] == "5" else 5
+                out.add(";".join(parts[i : i + n]))
+                i += n
+                continue
+            if (
+                p.isdigit()
+                and (30 <= int(p) <= 49 or 90 <= int(p) <= 107)
+                and p not in ("39", "49")
+            ):
+                out.add(p)
+            i += 1
+    return out
+
+
+@pytest.mark.parametrize(
+    ("term", "no_color"),
+    [("xterm-16color", False), ("xterm-256color", True)],
+    ids=["16-colour", "NO_COLOR"],
+)
+async def test_colours_degrade(person: Person, tmux: Tmux, tmp_path: Path, term: str,
+                               no_color: bool) -> None:  # fmt: skip
+    """A 16-colour terminal gets only its 16 colours; NO_COLOR gets no hue, only Textual's
+    monochrome greys (bold, reverse and the text still say everything: the chart itself is
+    drawn without colour)."""
+    await log_in(person)
+    env = {
+        "TRADEALERTS_HOME": os.environ["TRADEALERTS_HOME"],
+        "TRADEALERTS_SERVER": person.server.url,
+        "PYTHON_KEYRING_BACKEND": "keyring.backends.fail.Keyring",
+        "TERM": term,
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "LANG": "C.UTF-8",
+        **({"NO_COLOR": "1"} if no_color else {}),
+    }
+    exports = " ".join(f"{k}={v!s}" for k, v in env.items())
+    command = f"env -i {exports} {sys.executable} -m tradealerts tui --no-bell"
+    tmux.run("new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", command)
+    tmux.wait_for("● live")
+    time.sleep(0.5)  # the chart's next repaint
+    screen = tmux.run("capture-pane", "-p", "-e", "-t", "tui")
+    colours = _colours(screen)
+    if no_color:
+        assert all(_grey(c) for c in colours), sorted(c for c in colours if not _grey(c))
+    else:
+        assert colours, "no colour at all"
+        assert all(";" not in c for c in colours), sorted(colours)  # no 256 or RGB colours
+    assert "EURUSD H1" in screen and "FREE" in screen

@@ -51,7 +51,7 @@ def settings_set(
         str,
         typer.Argument(
             help="theme, chart_style, language, timezone, "
-            "analytics_opt_in, marketing_opt_in, display_name, bio"
+            "analytics_opt_in, marketing_opt_in, alert_bell, display_name, bio"
         ),
     ],
     value: Annotated[str, typer.Argument(help="The new value.")],
@@ -68,7 +68,7 @@ def settings_set(
         keys = ", ".join([*PreferencesUpdate.model_fields, *_PROFILE_KEYS])
         raise UsageProblem(f"Unknown setting {key!r}: use one of {keys}.")
     parsed: Any = value
-    if name.endswith("_opt_in"):
+    if name.endswith("_opt_in") or name == "alert_bell":
         if value.strip().lower() not in _BOOL:
             raise UsageProblem(f"{name}: use true or false, got {value!r}.")
         parsed = _BOOL[value.strip().lower()]

@@ -23,17 +23,13 @@ billing_app = typer.Typer(
     help="Your plan, card and invoices; cancel or resume PRO.", invoke_without_command=True
 )
 
-#: ISO currencies Stripe counts in whole units (no cents)
-_ZERO_DECIMAL = frozenset({"bif", "clp", "djf", "gnf", "jpy", "kmf", "krw", "mga", "pyg",
-                           "rwf", "ugx", "vnd", "vuv", "xaf", "xof", "xpf"})  # fmt: skip
-
 
 def money(amount: int, currency: str) -> str:
-    """Integer minor units as people read them: ``29.00 USD``."""
-    cur = currency.lower()
-    if cur in _ZERO_DECIMAL:
-        return f"{amount} {cur.upper()}"
-    return f"{amount // 100}.{amount % 100:02d} {cur.upper()}"
+    """Integer minor units as people read them (``tradealerts.client.money``, imported here:
+    the client package brings httpx, which ``tradealerts --help`` must not load)."""
+    from tradealerts.client.money import money as format_money
+
+    return format_money(amount, currency)
 
 
 def _day(value: str | None) -> str:

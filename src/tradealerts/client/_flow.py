@@ -41,7 +41,11 @@ class RequestSpec:
 
 @dataclass(frozen=True)
 class Call(Generic[T]):
-    """One endpoint call: the request, whether it needs a token, and how to read the answer."""
+    """One endpoint call: the request, whether it needs a token, and how to read the answer.
+
+    ``headers`` are the call's own request headers (``If-None-Match``, …); the session adds
+    ``Authorization``. ``parse`` also reads a 304 (a conditional call decides what it means).
+    """
 
     method: str
     path: str
@@ -49,6 +53,7 @@ class Call(Generic[T]):
     params: Mapping[str, Any] | None = None
     json: Any = None
     auth: bool = True
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -164,7 +169,7 @@ class Session:
 
     def run(self, call: Call[T]) -> Flow[T]:
         """Send ``call``; on a 401 refresh once and resend; decode the answer or raise."""
-        headers = (yield from self.authorization()) if call.auth else {}
+        headers = {**call.headers, **((yield from self.authorization()) if call.auth else {})}
         spec = RequestSpec(call.method, call.path, call.params, call.json, headers)
         response = yield spec
         creds = self.credentials
@@ -175,7 +180,7 @@ class Session:
             and creds.refresh_token is not None
         ):
             yield from self.refresh()
-            headers = yield from self.authorization()
+            headers = {**call.headers, **(yield from self.authorization())}
             response = yield RequestSpec(call.method, call.path, call.params, call.json, headers)
         limit = RateLimit.from_headers(response.headers)
         if limit is not None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -213,6 +214,30 @@ def indicators(symbol: str, timeframe: str, bars: int = 300) -> Call[Json]:
     return Call("GET", path, _json, params={"bars": bars})
 
 
+@dataclass(frozen=True)
+class Tagged:
+    """A conditional answer: the payload and its ``ETag``, or ``payload is None`` when the
+    server answered 304 (what the caller holds under ``etag`` is still current)."""
+
+    etag: str | None
+    payload: Json | None
+
+
+def indicators_if_changed(
+    symbol: str, timeframe: str, bars: int = 300, etag: str | None = None
+) -> Call[Tagged]:
+    """``indicators`` with ``If-None-Match: etag``: a 304 sends no body and is not parsed."""
+
+    def parse(r: httpx.Response) -> Tagged:
+        if r.status_code == 304:
+            return Tagged(r.headers.get("ETag", etag), None)
+        return Tagged(r.headers.get("ETag"), _json(r))
+
+    path = f"/api/indicators/{symbol}/{timeframe}"
+    headers = {"If-None-Match": etag} if etag else {}
+    return Call("GET", path, parse, params={"bars": bars}, headers=headers)
+
+
 # -- watchlist -------------------------------------------------------------------------
 def watchlist() -> Call[list[WatchlistItemPublic]]:
     return Call("GET", "/api/watchlist", _list("WatchlistItemPublic"))
@@ -308,3 +333,21 @@ def support(subject: str, body: str) -> Call[SupportPublic]:
 
 def support_tickets() -> Call[list[SupportPublic]]:
     return Call("GET", "/api/support", _list("SupportPublic"))
+
+
+# -- the owner's dashboard (administrators only: 403 otherwise) ---------------------------
+def admin_analytics() -> Call[Json]:
+    return Call("GET", "/api/admin/analytics", _json)
+
+
+def admin_revenue() -> Call[Json]:
+    return Call("GET", "/api/admin/revenue", _json)
+
+
+def admin_api_usage(hours: int = 24) -> Call[Json]:
+    return Call("GET", "/api/admin/api-usage", _json, params={"hours": hours})
+
+
+def admin_error_logs(after_id: int = 0, limit: int = 50) -> Call[Json]:
+    params = {"after_id": after_id, "limit": limit}
+    return Call("GET", "/api/admin/error-logs", _json, params=params)

@@ -174,6 +174,9 @@ class Preferences(BaseModel):
     timezone: str
     analytics_opt_in: bool
     marketing_opt_in: bool
+    #: ring the terminal bell when an alert fires (``tradealerts tui``); absent from servers
+    #: older than this setting, which always rang
+    alert_bell: bool = True
 
 
 class PreferencesUpdate(_In):
@@ -183,6 +186,7 @@ class PreferencesUpdate(_In):
     timezone: str | None = None
     analytics_opt_in: bool | None = None
     marketing_opt_in: bool | None = None
+    alert_bell: bool | None = None
 
     @field_validator("theme")
     @classmethod

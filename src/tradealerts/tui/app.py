@@ -49,6 +49,8 @@ T = TypeVar("T")
 BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0
 #: Seconds without a byte (the server beats every 15 s) before the stream counts as dead.
 STREAM_READ_TIMEOUT = 45.0
+#: Seconds between two "price" updates of the widgets at most (frames between are coalesced).
+PRICE_EVERY = 0.1
 LINE_CONDITIONS = ("line_break", "trendline_break")
 
 
@@ -61,7 +63,7 @@ class TradeAlertsApp(App[None]):
     COMMANDS = App.COMMANDS | {lambda: _commands()}
     MODES: ClassVar[dict[str, str | Callable[..., Any]]] = {
         name: (lambda name=name: _screen(name))
-        for name in ("dashboard", "chart", "alerts", "history", "notifications", "account")
+        for name in ("dashboard", "chart", "alerts", "history", "notifications", "account", "admin")
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -74,6 +76,7 @@ class TradeAlertsApp(App[None]):
         Binding("H", "switch_mode('history')", "History", show=False),
         Binding("N", "switch_mode('notifications')", "Notifications", show=False),
         Binding("U", "switch_mode('account')", "Account", show=False),
+        Binding("O", "admin", "Admin (owner)", show=False),
     ]
 
     def __init__(
@@ -103,6 +106,9 @@ class TradeAlertsApp(App[None]):
         self._attempt = 0
         self._logging_in = False
         self.requests_left: RateLimit | None = None
+        self._price_due, self._price_at = False, 0.0
+        #: chart re-reads the server answered 304 (nothing new, no body)
+        self.not_modified = 0
         self.session_started = asyncio.Event()
 
     # -- life ------------------------------------------------------------------------------
@@ -271,10 +277,18 @@ class TradeAlertsApp(App[None]):
 
     # -- the chart -------------------------------------------------------------------------
     async def fetch_chart(self) -> None:
-        """The open chart's payload (the whole window; price frames move it after)."""
+        """The open chart's payload (the whole window; price frames move it after).
+
+        Conditional: with the ``ETag`` of the payload held, an unchanged one is a bodiless 304
+        and the payload held stays (it is the server's, moved by the frames since)."""
         s = self.store
         sym, tf = s.chart.symbol, s.chart.timeframe
-        s.payloads[(sym, tf)] = await self.api(endpoints.indicators(sym, tf, CHART_BARS))
+        held = s.etags.get((sym, tf)) if (sym, tf) in s.payloads else None
+        answer = await self.api(endpoints.indicators_if_changed(sym, tf, CHART_BARS, held))
+        if answer.payload is not None:
+            s.payloads[(sym, tf)] = answer.payload
+        s.etags[(sym, tf)] = answer.etag
+        self.not_modified += answer.payload is None
         self.publish("chart")
 
     def open_chart(self, symbol: str, timeframe: str) -> bool:
@@ -359,7 +373,7 @@ class TradeAlertsApp(App[None]):
         s = self.store
         if kind == "price" and isinstance(data, dict):
             if s.apply_price(data):
-                self.publish("price")
+                self._price_moved()
         elif kind == "bar" and isinstance(data, dict):
             if s.apply_bar(data):
                 self.publish("bar")
@@ -379,6 +393,23 @@ class TradeAlertsApp(App[None]):
         elif kind == "gap" and isinstance(data, dict):
             self.say(str(data.get("message", "")), severity="warning", timeout=10)
 
+    def _price_moved(self) -> None:
+        """Publish "price" at once, or, within PRICE_EVERY of the last one, when that time is
+        up: a fast symbol (or a stream catching up) costs the widgets at most 1/PRICE_EVERY
+        updates a second, and the store always holds the newest price when they read it."""
+        if self._price_due:
+            return
+        self._price_due = True
+        wait = self._price_at + PRICE_EVERY - time.monotonic()
+        if wait > 0:
+            self.set_timer(wait, self._publish_price)
+        else:
+            self._publish_price()
+
+    def _publish_price(self) -> None:
+        self._price_due, self._price_at = False, time.monotonic()
+        self.publish("price")
+
     def _announce(self, data: dict[str, Any]) -> None:
         critical = data.get("condition") in LINE_CONDITIONS
         title = f"{data.get('symbol', '')} {data.get('timeframe', '')} alert"
@@ -388,7 +419,8 @@ class TradeAlertsApp(App[None]):
             severity="error" if critical else "information",
             timeout=20 if critical else 8,
         )
-        if self.ring_bell:
+        prefs = self.store.preferences
+        if self.ring_bell and (prefs is None or prefs.alert_bell):
             self.bell()
 
     async def _reload_alerts(self) -> None:
@@ -410,6 +442,21 @@ class TradeAlertsApp(App[None]):
         self.restart_stream()
 
     # -- actions ---------------------------------------------------------------------------
+    @property
+    def is_admin(self) -> bool:
+        return bool(getattr(self.store.me, "is_admin", False))
+
+    def action_admin(self) -> None:
+        """The owner's dashboard, for an account with the admin role (the server checks too)."""
+        if self.is_admin:
+            self.switch_mode("admin")
+        else:
+            self.say(
+                "The Admin screen is for the server's administrators.",
+                title="Admin",
+                severity="warning",
+            )
+
     def action_help(self) -> None:
         from tradealerts.tui.screens.help import HelpScreen, bindings_of
 

@@ -18,6 +18,8 @@ class TradeAlertsCommands(Provider):
             (f"screen: {name.capitalize()}", partial(app.switch_mode, name), f"Show {name}")
             for name in ("dashboard", "chart", "alerts", "history", "notifications", "account")
         ]
+        if app.is_admin:
+            out.append(("screen: Admin", app.action_admin, "The owner's dashboard"))
         out += [
             ("chart: Toggle lines", partial(app.run_action, "screen.toggle_lines"), "l"),
             ("chart: Toggle fractals", partial(app.run_action, "screen.toggle_fractals"), "f"),

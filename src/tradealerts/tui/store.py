@@ -50,6 +50,8 @@ class Store:
     access: dict[str, dict[str, tuple[bool, str | None]]] = field(default_factory=dict)
     watchlist: list[Any] = field(default_factory=list)  # WatchlistItemPublic
     payloads: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    #: the ETag of each chart payload (CHART_BARS wide) held in ``payloads``
+    etags: dict[tuple[str, str], str | None] = field(default_factory=dict)
     last_price: dict[str, float] = field(default_factory=dict)
     alerts: Any = None  # AlertList
     feed: list[FeedItem] = field(default_factory=list)

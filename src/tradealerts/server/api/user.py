@@ -41,7 +41,15 @@ from tradealerts.server.security import verify_password
 
 router = APIRouter(prefix="/user", tags=["user"])
 
-_PREFS = ("theme", "chart_style", "language", "timezone", "analytics_opt_in", "marketing_opt_in")
+_PREFS = (
+    "theme",
+    "chart_style",
+    "language",
+    "timezone",
+    "analytics_opt_in",
+    "marketing_opt_in",
+    "alert_bell",
+)
 
 
 def public(user: User) -> UserPublic:

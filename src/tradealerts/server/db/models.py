@@ -15,6 +15,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    true,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -71,6 +72,9 @@ class User(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     analytics_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
     marketing_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: the terminal bell of ``tradealerts tui`` when an alert fires (a stored preference, so
+    #: it follows the person from one machine to the next)
+    alert_bell: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     totp_secret: Mapped[str | None] = mapped_column(String(64), default=None)
     totp_enabled: Mapped[bool] = mapped_column(Boolean, default=False)
     #: The 30 s step of the last TOTP code accepted: that code and older ones are refused.

@@ -44,6 +44,12 @@ def _account() -> Any:
     return AccountScreen()
 
 
+def _admin() -> Any:
+    from tradealerts.tui.screens.admin import AdminScreen
+
+    return AdminScreen()
+
+
 SCREENS: dict[str, Callable[[], Any]] = {
     "dashboard": _dashboard,
     "chart": _chart,
@@ -51,4 +57,5 @@ SCREENS: dict[str, Callable[[], Any]] = {
     "history": _history,
     "notifications": _notifications,
     "account": _account,
+    "admin": _admin,
 }

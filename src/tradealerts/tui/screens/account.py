@@ -1,10 +1,11 @@
-"""The account: profile, plan and its limits, preferences (theme, timezone), 2FA, password
-change, and how to upgrade to PRO."""
+"""The account: profile, plan and its limits, preferences (theme, timezone, the alert bell),
+two-factor sign-in on and off, password change, and how to upgrade to PRO."""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -18,19 +19,24 @@ from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.widgets.status_bar import StatusBar
 
-__all__ = ["AccountScreen", "PasswordScreen"]
+__all__ = ["AccountScreen", "PasswordScreen", "TotpOffScreen", "TotpOnScreen"]
 
 UPGRADE_HINT = (
-    "Upgrade to PRO: 15 symbols, every timeframe, 20 alerts, 300 requests an hour. "
-    "Online payment arrives in a later release; until then ask the server's owner "
-    "(tradealerts support) to move you to PRO."
+    "Upgrade to PRO: 15 symbols, every timeframe, 20 alerts, 300 requests an hour, "
+    "$29 a month: u opens the payment page; the plan changes here the moment it is paid."
+)
+NO_BILLING = (
+    "This server takes no online payments: ask its owner (tradealerts support) to move you to PRO."
 )
 
 
 class AccountScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "theme", "Next theme"),
+        Binding("b", "bell", "Bell on/off"),
+        Binding("2", "two_factor", "2FA on/off"),
         Binding("p", "password", "Password"),
+        Binding("u", "upgrade", "Upgrade to PRO"),
         Binding("g", "reload", "Reload"),
     ]
 
@@ -68,9 +74,11 @@ class AccountScreen(Screen[None]):
             f"[b]{me.display_name or me.email}[/b]  {me.email}\n"
             f"Plan: [b]{plan.get('tier', me.tier)}[/b] (${plan.get('price_usd_per_month', 0)}"
             f" / month)\n{limits}\n"
-            f"Two-factor sign-in: {'on' if me.totp_enabled else 'off'}"
-            "  (turn it on or off with: tradealerts account 2fa)\n"
+            f"Two-factor sign-in: [b]{'on' if me.totp_enabled else 'off'}[/b] (2 turns it "
+            f"{'off' if me.totp_enabled else 'on'})\n"
             f"Theme: {prefs.theme}   Timezone: {prefs.timezone}   Language: {prefs.language}\n"
+            f"Alert bell: [b]{'on' if prefs.alert_bell else 'off'}[/b] (b)"
+            f"{'' if ta(self).ring_bell else ', off for this session (--no-bell)'}\n"
             f"Bio: {profile.bio or '—'}"
         )
         self.query_one("#profile", Static).update(text)
@@ -103,8 +111,157 @@ class AccountScreen(Screen[None]):
             return
         await self._save(update)
 
+    async def action_bell(self) -> None:
+        prefs = ta(self).store.preferences
+        await self._save(PreferencesUpdate(alert_bell=not (prefs is None or prefs.alert_bell)))
+
+    def action_two_factor(self) -> None:
+        me = ta(self).store.me
+        if me is None:
+            return
+        done = lambda _: spawn(self, self.action_reload)  # noqa: E731
+        ta(self).push_screen(TotpOffScreen() if me.totp_enabled else TotpOnScreen(), done)
+
     def action_password(self) -> None:
         ta(self).push_screen(PasswordScreen())
+
+    async def action_upgrade(self) -> None:
+        """Stripe Checkout for PRO (the billing flow of ``tradealerts upgrade``); the stream's
+        ``tier`` event shows the new plan once Stripe confirms the payment."""
+        from tradealerts.client import ApiError
+
+        app = ta(self)
+        upgrade = self.query_one("#upgrade", Static)
+        try:
+            session = await app.client.run(endpoints.subscription_upgrade())
+        except ApiError as exc:
+            if exc.code == "already_pro":
+                app.say("You're already on PRO.", title="Plan")
+            elif exc.code == "billing_disabled":
+                upgrade.update(NO_BILLING)
+            else:
+                app.handle_error(exc)
+            return
+        except Exception as exc:
+            app.handle_error(exc)
+            return
+        url = str(session.get("url", ""))
+        upgrade.update(
+            Text.assemble(
+                "Pay for PRO ($29/month) on Stripe's page:\n",
+                (url, "bold underline"),
+                "\nYour plan changes here the moment Stripe confirms the payment.",
+            )
+        )
+        _open_in_browser(url)
+
+
+def _open_in_browser(url: str) -> None:
+    """Open ``url`` where there is a graphical screen; the link on screen is enough elsewhere
+    (on a bare console ``webbrowser`` would start a text browser over the TUI)."""
+    import os
+    import sys
+
+    if sys.platform.startswith("linux") and not (
+        os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY")
+    ):
+        return
+    import contextlib
+    import webbrowser
+
+    with contextlib.suppress(webbrowser.Error):
+        webbrowser.open(url)
+
+
+class TotpOnScreen(ModalScreen[None]):
+    """Turn two-factor sign-in on: the server makes a secret, the person adds it to an
+    authenticator app and proves it with a code (nothing changes until the code is right)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form"):
+            yield Label("Turn on two-factor sign-in", classes="title")
+            yield Static("asking the server for a secret …", id="secret")
+            yield Input(placeholder="6-digit code from the app", id="code", max_length=6)
+            yield Label("", classes="error", id="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Turn on", variant="primary", id="enable")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        spawn(self, self._setup)
+
+    async def _setup(self) -> None:
+        try:
+            setup = await ta(self).api(endpoints.totp_setup())
+        except Handled as exc:
+            self.query_one("#secret", Static).update(str(exc))
+            return
+        self.query_one("#secret", Static).update(
+            Text.assemble(
+                "Add this secret to your authenticator app:\n",
+                (setup.secret, "bold"),
+                "\nor its address: ",
+                setup.otpauth_uri,
+            )
+        )
+        self.query_one("#code", Input).focus()
+
+    @on(Input.Submitted, "#code")
+    @on(Button.Pressed, "#enable")
+    async def enable(self) -> None:
+        code = self.query_one("#code", Input).value.strip()
+        if not (len(code) == 6 and code.isdigit()):
+            self.query_one("#error", Label).update("The code is the 6 digits the app shows.")
+            return
+        try:
+            message = await ta(self).api(endpoints.totp_enable(code), quiet=True)
+        except Handled as exc:
+            self.query_one("#error", Label).update(str(exc))
+            return
+        ta(self).say(message.message, title="Two-factor sign-in")
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+class TotpOffScreen(ModalScreen[None]):
+    """Turn two-factor sign-in off: the password and a current code."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form"):
+            yield Label("Turn off two-factor sign-in", classes="title")
+            yield Input(password=True, placeholder="password", id="password")
+            yield Input(placeholder="6-digit code from the app", id="code", max_length=6)
+            yield Label("", classes="error", id="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Turn off", variant="warning", id="disable")
+                yield Button("Cancel", id="cancel")
+
+    @on(Input.Submitted, "#code")
+    @on(Button.Pressed, "#disable")
+    async def disable(self) -> None:
+        password = self.query_one("#password", Input).value
+        code = self.query_one("#code", Input).value.strip()
+        if not password or not (len(code) == 6 and code.isdigit()):
+            self.query_one("#error", Label).update("Your password and the app's 6-digit code.")
+            return
+        try:
+            message = await ta(self).api(endpoints.totp_disable(password, code), quiet=True)
+        except Handled as exc:
+            self.query_one("#error", Label).update(str(exc))
+            return
+        ta(self).say(message.message, title="Two-factor sign-in")
+        self.dismiss(None)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
 
 
 class PasswordScreen(ModalScreen[None]):

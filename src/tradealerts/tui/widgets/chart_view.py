@@ -1,12 +1,15 @@
 """The chart widget: the open pair drawn by ``tradealerts.client.chart`` (the drawing of
 ``tradealerts charts``), its ANSI colours turned into Rich text. Redraws are coalesced: a price
-frame marks it stale, and it repaints at most ``FPS`` times a second (the newest price shows)."""
+frame marks it stale and repaints it at once, or, within 1/FPS of the last repaint, when that
+time is up: at most ``FPS`` repaints a second, and the newest price always shows."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from rich.text import Text
+from textual.strip import Strip
 from textual.widget import Widget
 
 from tradealerts.client.chart import ChartOptions, default_bars, render, window
@@ -26,19 +29,40 @@ class ChartView(Widget):
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._stale = True
-        self._cache: tuple[tuple[int, int], Text] | None = None
+        #: the rows on screen, (ANSI line, text); None: draw again
+        self._rows: list[tuple[str, Text]] | None = None
+        self._drawn_size = (0, 0)
+        #: each row's strip once built, by its ANSI line (rows of the chart on screen only)
+        self._strips: dict[str, Strip] = {}
+        self._last_flush = 0.0
+        self._flush_due = False
+        self._lines: dict[str, Text] = {}
 
     def on_mount(self) -> None:
         ta(self).changed.subscribe(self, self._on_change)
-        self.set_interval(1 / FPS, self._flush)
 
     def _on_change(self, what: str) -> None:
-        if what in ("all", "chart", "price", "bar", "alerts"):
-            self._stale = True
+        """Mark the chart stale and repaint: at once when the last repaint is 1/FPS old,
+        else when it will be (a leading-edge throttle: a lone frame shows without waiting for
+        a tick of a fixed timer, a burst still costs at most FPS repaints a second; and with
+        no frames nothing runs at all)."""
+        if what not in ("all", "chart", "price", "bar", "alerts"):
+            return
+        self._stale = True
+        if self._flush_due:
+            return
+        self._flush_due = True
+        wait = self._last_flush + 1 / FPS - time.monotonic()
+        if wait > 0:
+            self.set_timer(wait, self._flush)
+        else:
+            self.call_later(self._flush)
 
     def _flush(self) -> None:
+        self._flush_due = False
         if self._stale:
-            self._cache = None
+            self._last_flush = time.monotonic()
+            self._rows = None
             self._stale = False
             self.refresh()
 
@@ -47,22 +71,44 @@ class ChartView(Widget):
         return chart.count or default_bars(self.size.width)
 
     def render(self) -> Text:
-        size = (self.size.width, self.size.height)
-        if self._cache is not None and self._cache[0] == size:
-            return self._cache[1]
-        text = self._draw(*size)
-        self._cache = (size, text)
-        return text
+        """The whole chart as one ``Text`` (what is on screen, for whoever reads it)."""
+        return Text("\n", no_wrap=True, overflow="crop").join(t for _, t in self._current())
 
-    def _draw(self, width: int, height: int) -> Text:
+    def render_line(self, y: int) -> Strip:
+        """Textual's line API: each row's strip, built once per distinct row (a price frame
+        changes a few rows of the chart; the others are reused as they are)."""
+        rows = self._current()
+        width = self.size.width
+        if y >= len(rows):
+            return Strip.blank(width, self.rich_style)
+        key, text = rows[y]
+        strip = self._strips.get(key)
+        if strip is None:
+            segments = list(text.render(self.app.console))
+            strip = Strip(segments).crop_extend(0, width, None).apply_style(self.rich_style)
+            self._strips[key] = strip
+        return strip
+
+    def _current(self) -> list[tuple[str, Text]]:
+        """The rows on screen: (ANSI line, its text); drawn again when stale or resized."""
+        size = (self.size.width, self.size.height)
+        if self._rows is None or self._drawn_size != size:
+            rows = [(k or str(t), t) for k, t in self._draw(*size)]
+            keep = {k for k, _ in rows} if self._drawn_size == size else set()
+            self._strips = {k: v for k, v in self._strips.items() if k in keep}
+            self._rows, self._drawn_size = rows, size
+        return self._rows
+
+    def _draw(self, width: int, height: int) -> list[tuple[str, Text]]:
+        """(ANSI line, its text) per row; a message is one row keyed by itself."""
         store = ta(self).store
         chart = store.chart
         payload = store.chart_payload()
         if width < 20 or height < 8:
-            return Text("(too small for a chart)")
+            return [("", Text("(too small for a chart)"))]
         if payload is None:
             why = store.lock(chart.symbol, chart.timeframe)
-            return Text(why or f"{chart.symbol} {chart.timeframe}: loading …")
+            return [("", Text(why or f"{chart.symbol} {chart.timeframe}: loading …"))]
         view = window(payload, self.visible_bars(), chart.offset)
         opts = ChartOptions(
             width=width,
@@ -72,7 +118,21 @@ class ChartView(Widget):
             colour=ta(self).colour,
             levels=store.levels(chart.symbol, chart.timeframe),
         )
-        return Text.from_ansi(render(view, opts), no_wrap=True, overflow="crop")
+        return self._to_lines(render(view, opts))
+
+    def _to_lines(self, ansi: str) -> list[tuple[str, Text]]:
+        """The chart's ANSI text as Rich text, line by line (plotext resets the style at the
+        end of each line): a price frame changes a few rows, and the others are parsed once."""
+        lines: dict[str, Text] = {}
+        out = []
+        for line in ansi.split("\n"):
+            text = self._lines.get(line) or lines.get(line)
+            if text is None:
+                text = Text.from_ansi(line, no_wrap=True, overflow="crop")
+            lines[line] = text
+            out.append((line, text))
+        self._lines = lines  # only the lines of the latest chart: bounded by its height
+        return out
 
 
 class TimeframeBar(Widget):
