@@ -172,6 +172,14 @@ def test_the_fast_path_answers_exactly_as_the_documented_route(make_server) -> N
         again = c.get(url, headers={"If-None-Match": f'"other", {etag}'})
         assert again.status_code == 304 and again.content == b"" and again.headers["etag"] == etag
         assert ("server-timing" in again.headers) == ("via=route" not in url)
+    # a 304 costs nothing, on either path: the next answer with a body is counted right after
+    # the last one that had a body
+    after = c.get("/api/indicators/EURUSD/H1?bars=120")
+    assert after.status_code == 200
+    assert (
+        int(after.headers["x-ratelimit-remaining"])
+        == int(fast.headers["x-ratelimit-remaining"]) - 1
+    )
 
 
 def test_the_61st_request_in_an_hour_is_429(server: Running) -> None:

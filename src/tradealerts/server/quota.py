@@ -17,10 +17,12 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
+from typing import Any
 
 from limits import RateLimitItemPerHour
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
+from redis.exceptions import NoScriptError
 
 from tradealerts.core.tiers import Tier, limits_for
 
@@ -92,11 +94,8 @@ class Quota:
     """Per-user hourly quota by tier."""
 
     def __init__(self, redis_url: str | None = None, prefix: str = "tradealerts") -> None:
-        self._limiter = (
-            MovingWindowRateLimiter(RedisStorage(redis_url, key_prefix=f"{prefix}:quota"))
-            if redis_url
-            else None
-        )
+        self._storage = RedisStorage(redis_url, key_prefix=f"{prefix}:quota") if redis_url else None
+        self._limiter = MovingWindowRateLimiter(self._storage) if self._storage else None
         self._memory = MemoryWindow()
 
     def hit(self, user_id: int | str, tier: Tier | str) -> QuotaResult:
@@ -107,9 +106,29 @@ class Quota:
             allowed, remaining, reset = self._memory.hit(f"{user_id}/{per_hour}", per_hour)
             return QuotaResult(allowed, per_hour, remaining, math.ceil(reset))
         item = RateLimitItemPerHour(per_hour)
+        try:
+            return self._hit_once(self._storage, item, user_id, per_hour)
+        except NoScriptError:  # a restarted Redis forgot the scripts: limits loads them
+            pass
         allowed = self._limiter.hit(item, "data", str(user_id))
         stats = self._limiter.get_window_stats(item, "data", str(user_id))
         return QuotaResult(allowed, per_hour, stats.remaining, math.ceil(stats.reset_time))
+
+    @staticmethod
+    def _hit_once(
+        storage: Any, item: RateLimitItemPerHour, user_id: int | str, limit: int
+    ) -> QuotaResult:
+        """``limits``' hit and window stats (its own scripts, keys and layout) in one round
+        trip: the pipeline runs both by their SHA, where the library makes two calls."""
+        key = storage.prefixed_key(item.key_for("data", str(user_id)))
+        expiry = item.get_expiry()
+        now = time.time()
+        pipe = storage.get_connection().pipeline(transaction=False)
+        pipe.evalsha(storage.lua_acquire_moving_window.sha, 1, key, now, limit, expiry, 1)
+        pipe.evalsha(storage.lua_moving_window.sha, 1, key, now - expiry, limit)
+        acquired, window = pipe.execute()
+        oldest, count = (float(window[0]), int(window[1])) if window else (now, 0)
+        return QuotaResult(bool(acquired), limit, max(0, limit - count), math.ceil(oldest + expiry))
 
     def reset(self, user_id: int | str, tier: Tier | str) -> None:
         """Forget a user's count (after a tier change the new limit starts fresh)."""

@@ -220,9 +220,16 @@ CurrentCaller = Annotated[Caller, Depends(get_caller)]
 
 async def count_data_request(request: Request, response: Response, user: CurrentCaller) -> Caller:
     """Count a data request against the caller's hourly quota (60 FREE / 300 PRO)."""
+    response.headers.update(spend_quota(request, user))
+    return user
+
+
+def spend_quota(request: Request, user: Caller) -> dict[str, str]:
+    """Count one data request of ``user`` (refused with 429 past the hour's quota); the
+    X-RateLimit-* headers, also kept on ``request.state.rate_headers``."""
     settings: Settings = request.app.state.settings
     if not settings.rate_limits_enabled or user.email in settings.unlimited_emails:
-        return user
+        return {}
     result = request.app.state.quota.hit(user.id, user.tier)
     if not result.allowed:
         raise TooManyRequests(
@@ -230,9 +237,8 @@ async def count_data_request(request: Request, response: Response, user: Current
             f"try again in {result.headers()['Retry-After']} s, or upgrade for more.",
             headers=result.headers(),
         )
-    response.headers.update(result.headers())
     request.state.rate_headers = result.headers()  # for routes that return a raw Response
-    return user
+    return request.state.rate_headers  # type: ignore[no-any-return]
 
 
 DataQuota = Annotated[Caller, Depends(count_data_request)]

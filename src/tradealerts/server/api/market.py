@@ -20,7 +20,7 @@ from tradealerts.core.tiers import (
     required_tier,
 )
 from tradealerts.core.timeframes import Timeframe, TimeframeError
-from tradealerts.server.api.deps import CallerCache, DataQuota
+from tradealerts.server.api.deps import CallerCache, CurrentCaller, DataQuota, spend_quota
 from tradealerts.server.engine import Engine, NoMarketData
 from tradealerts.server.errors import ApiError, NotFound
 from tradealerts.server.security import TokenError
@@ -82,11 +82,13 @@ async def indicators(
     symbol: str,
     timeframe: str,
     request: Request,
-    user: DataQuota,
+    user: CurrentCaller,
     bars: Annotated[int, Query(ge=1, le=5000, description="closed bars to return")] = 300,
     if_none_match: Annotated[str | None, Header()] = None,
 ) -> Response:
-    """Bars, fractals, support/resistance and trendlines, computed over the whole history."""
+    """Bars, fractals, support/resistance and trendlines, computed over the whole history.
+    A 304 (``If-None-Match`` names the current ETag) is free: only answers with a body
+    count against the hourly quota."""
     sym, tf = check_pair(Tier(user.tier), symbol, timeframe)
     engine = market_engine(request)
     try:
@@ -94,9 +96,9 @@ async def indicators(
     except NoMarketData as exc:
         raise NotFound(str(exc), code="no_market_data") from None
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
-    headers.update(getattr(request.state, "rate_headers", {}))
     if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
+    headers.update(spend_quota(request, user))
     return Response(body, media_type="application/json", headers=headers)
 
 
@@ -190,14 +192,14 @@ class IndicatorsFastPath:
             (b"cache-control", b"private, no-cache"),
             (b"server-timing", _SERVED_BY),
         ]
+        if etags is not None and etag in {t.strip() for t in etags.decode("latin-1").split(",")}:
+            return 304, headers, b"", caller.id  # free: a 304 spends none of the quota
         settings = state.settings
         if settings.rate_limits_enabled and caller.email not in settings.unlimited_emails:
             result = state.quota.hit(caller.id, caller.tier)
             if not result.allowed:
                 return None
             headers += [(k.lower().encode(), v.encode()) for k, v in result.headers().items()]
-        if etags is not None and etag in {t.strip() for t in etags.decode("latin-1").split(",")}:
-            return 304, headers, b"", caller.id
         headers += [
             (b"content-length", str(len(body)).encode()),
             (b"content-type", b"application/json"),
