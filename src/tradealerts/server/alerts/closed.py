@@ -26,7 +26,9 @@ from tradealerts.server.alerts.lines import (
     GONE,
     Band,
     active_lines,
+    bounce_line,
     broken_line,
+    confirmed_break,
     new_fractal,
     touch_bands,
     touch_hit,
@@ -153,10 +155,13 @@ class BarDriven(MatcherBase):
         rows = self.rows
         hits: HitList = []
         gone: list[int] = []
+        limits = self._limits
         for row in sorted(self._closing.get(tf, ())):
             last = rows.last[row]
             if last == last and not may_fire(FREQUENCIES[rows.freq[row]], tf, last, now):
                 continue
+            if limits and row in limits and limits[row].cooling(last, now):
+                continue  # like a spent window: not evaluated at this close
             hit = self._closed_hit(row, series, changes)
             if hit is GONE_HIT:
                 gone.append(row)
@@ -192,8 +197,16 @@ class BarDriven(MatcherBase):
         if cond == Condition.new_fractal:
             found = new_fractal(series, changes, side)
             return None if found is None else Hit(alert_id, row, found[0], p1, None, found[1])
-        diagonal = cond == Condition.trendline_break
-        line = broken_line(series, changes, diagonal, side, spec.line_id)
+        if cond == Condition.line_bounce:
+            line = bounce_line(series, t, side, spec.line_id, rows.a[row])
+        elif spec.buffer or (spec.confirm_bars or 1) > 1:
+            diagonal = cond == Condition.trendline_break
+            line = confirmed_break(
+                series, t, diagonal, side, spec.line_id, spec.buffer or 0.0, spec.confirm_bars or 1
+            )
+        else:
+            diagonal = cond == Condition.trendline_break
+            line = broken_line(series, changes, diagonal, side, spec.line_id)
         if line is GONE:
             return GONE_HIT
         return None if line is None else Hit(alert_id, row, line.value, p1, line)

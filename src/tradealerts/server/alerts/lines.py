@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
+
 from tradealerts.core.alerts import Side
 from tradealerts.core.indicators import DiagonalLine, HorizontalLine, IndicatorChanges
 from tradealerts.core.line_ids import diagonal_line_id, horizontal_line_id
@@ -18,7 +20,9 @@ __all__ = [
     "Band",
     "LineRef",
     "active_lines",
+    "bounce_line",
     "broken_line",
+    "confirmed_break",
     "find_line",
     "new_fractal",
     "touch_bands",
@@ -170,3 +174,160 @@ def new_fractal(
     if changes.down_fractal is not None and side in (Side.down, Side.either):
         return ind.fractal_price(changes.down_fractal, up=False), "down"
     return None
+
+
+def _beyond(close: float, value: float, kind: str, buffer: float) -> bool:
+    """The close is beyond the line by more than ``buffer`` (above a resistance, below a
+    support)."""
+    return close - value > buffer if kind == "resistance" else value - close > buffer
+
+
+def _horizontal_break_at(series: SeriesState, k: int, kinds: tuple[str, ...]) -> list[int]:
+    """The horizontal lines (positions) whose break at bar ``k`` a line_break alert of
+    ``kinds`` saw: per kind, the watched line (nearest ``close[k-1]`` among the lines active
+    before ``k``) if bar ``k`` broke it. ``broken_line``'s rule, from the stored history."""
+    ind = series.indicators
+    hc, n = ind.horizontal, ind.n
+    broken = np.frombuffer(hc.broken, dtype=np.int64) if len(hc) else np.zeros(0, np.int64)
+    confirmed = np.frombuffer(hc.origin, dtype=np.int64) + n if len(hc) else broken
+    # the order broken_line sees them in: still active after k, then those k broke
+    after = np.flatnonzero((confirmed <= k) & ((broken < 0) | (broken > k)))
+    at_k = np.flatnonzero((confirmed <= k - 1) & (broken == k))
+    if not at_k.size:
+        return []
+    previous = ind.close[k - 1] if k >= 1 else ind.close[k]
+    out = []
+    for kind in kinds:
+        support = 1 if kind == "support" else 0
+        best: int | None = None
+        for pos in (*after.tolist(), *at_k.tolist()):
+            if hc.support[pos] != support:
+                continue
+            if best is None or abs(hc.price[pos] - previous) < abs(hc.price[best] - previous):
+                best = pos
+        if best is not None and broken[best] == k:
+            out.append(best)
+    return out
+
+
+def confirmed_break(
+    series: SeriesState,
+    t: int,
+    diagonal: bool,
+    side: Side,
+    line_id: str | None,
+    buffer: float,
+    bars: int,
+) -> LineRef | None:
+    """The break a ``line_break``/``trendline_break`` with ``buffer`` and ``confirm_bars``
+    (``bars``) fires at bar ``t``: a break at ``k = t - bars + 1`` whose closes ``k..t`` are
+    all beyond the line by more than ``buffer``; None; or ``GONE`` for a chosen line that is
+    neither active nor in its confirmation bars. See docs/alerts-semantics.md."""
+    ind = series.indicators
+    k = t - bars + 1
+    kinds = ("resistance", "support") if side == Side.either else (side.value,)
+    closes = ind.close
+    refs: list[tuple[LineRef, object]] = []  # (line at t, the line object)
+    if diagonal:
+        dc = ind.diagonal
+        if k >= 0:
+            for pos in range(len(dc)):
+                if dc.broken[pos] != k:
+                    continue
+                dl = dc.line(pos)
+                if dl.i2 + ind.n <= k - 1:
+                    refs.append((LineRef(_did(series, dl), dl.kind, True, dl.value_at(t)), dl))
+    elif k >= 0 and line_id is not None:  # a chosen line: any break of it counts
+        hc = ind.horizontal
+        for pos in range(len(hc)):
+            if hc.broken[pos] == k and hc.origin[pos] + ind.n <= k - 1:
+                ln = hc.line(pos)
+                refs.append((LineRef(_hid(series, ln), ln.kind, False, ln.price), ln))
+    elif k >= 0:
+        for pos in _horizontal_break_at(series, k, ("resistance", "support")):
+            ln = ind.horizontal.line(pos)
+            refs.append((LineRef(_hid(series, ln), ln.kind, False, ln.price), ln))
+
+    def holds(line: object, kind: str) -> bool:
+        for j in range(k, t + 1):
+            value = line.value_at(j) if isinstance(line, DiagonalLine) else line.price  # type: ignore[attr-defined]
+            if not _beyond(closes[j], value, kind, buffer):
+                return False
+        return True
+
+    if line_id is not None:
+        hit = next((r for r, ln in refs if r.line_id == line_id), None)
+        if hit is not None:
+            return hit if holds(next(ln for r, ln in refs if r is hit), hit.kind) else None
+        if any(r.line_id == line_id for r in active_lines(series, t)):
+            return None
+        if _pending(series, line_id, diagonal, t - bars + 1):
+            return None
+        return GONE
+    good = [r for r, ln in refs if r.kind in kinds and holds(ln, r.kind)]
+    if not good:
+        return None
+    if diagonal:
+        close = closes[t]
+        return min(good, key=lambda r: abs(r.value - close))
+    for kind in kinds:  # resistance first, as broken_line does
+        for r in good:
+            if r.kind == kind:
+                return r
+    return None
+
+
+def _pending(series: SeriesState, line_id: str, diagonal: bool, first: int) -> bool:
+    """The chosen line broke at bar ``first`` or later, having been active before (not born
+    broken): its confirmation bars still run."""
+    ind = series.indicators
+    if diagonal:
+        return any(
+            _did(series, dl) == line_id
+            and dl.broken is not None
+            and dl.broken >= first
+            and dl.i2 + ind.n <= dl.broken - 1
+            for dl in ind.diagonal
+        )
+    return any(
+        _hid(series, ln) == line_id
+        and ln.broken is not None
+        and ln.broken >= first
+        and ln.confirmed <= ln.broken - 1
+        for ln in ind.horizontal
+    )
+
+
+def bounce_line(
+    series: SeriesState, t: int, side: Side, line_id: str | None, distance: float
+) -> LineRef | None:
+    """The line bar ``t - 1`` touched (its range widened by ``distance``) and bar ``t``
+    closed away from by more than ``distance`` on the line's side; None; or ``GONE`` for a
+    chosen line that is not active. Of several, the one nearest ``close[t]``."""
+    ind, bars = series.indicators, series.bars
+    if line_id is not None and all(r.line_id != line_id for r in active_lines(series, t)):
+        return GONE
+    if t < 1:
+        return None
+    close, high, low = ind.close[t], float(bars.high[t - 1]), float(bars.low[t - 1])
+    best: LineRef | None = None
+    candidates: list[tuple[str, str, bool, float, float]] = [
+        (_hid(series, ln), ln.kind, False, ln.price, ln.price)
+        for ln in ind.active_horizontal()
+        if ln.confirmed <= t - 1
+    ]
+    candidates += [
+        (_did(series, d), d.kind, True, d.value_at(t - 1), d.value_at(t))
+        for d in ind.active_diagonal()
+        if d.i2 + ind.n <= t - 1
+    ]
+    for lid, kind, diag, before, now in candidates:
+        ref = LineRef(lid, kind, diag, now)
+        if not _wanted(ref, side, line_id):
+            continue
+        if not low - distance <= before <= high + distance:
+            continue
+        away = close - now > distance if kind == "support" else now - close > distance
+        if away and (best is None or abs(close - now) < abs(close - best.value)):
+            best = ref
+    return best
