@@ -167,9 +167,9 @@ def brute_run(p: Path_, history: int, alerts: list[Alert]) -> list[tuple[Any, ..
             s = live[i]
             spec = s.alert.spec
             w = 60 if spec.frequency == Frequency.once_per_minute else H1.seconds
-            if spec.frequency != Frequency.once and s.last is not None:
-                if not int(now) // w > int(s.last) // w:
-                    continue
+            spent = s.last is not None and not int(now) // w > int(s.last) // w
+            if spec.frequency != Frequency.once and spent:
+                continue
             if spec.cooldown and s.last is not None and now - s.last < spec.cooldown:
                 continue
             got = brute_fractal(p, t, spec)
