@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from tradealerts.core.alerts import (
@@ -20,12 +20,15 @@ from tradealerts.core.alerts import (
     AlertPublic,
     AlertStatus,
     AlertUpdate,
+    Condition,
     DeliveryPublic,
     validate_alert,
 )
 from tradealerts.core.tiers import TIERS, Tier, normalize_symbol
+from tradealerts.core.timeframes import TimeframeError, parse_timeframe
 from tradealerts.server.alerts import records
 from tradealerts.server.alerts.guard import WebhookGuard
+from tradealerts.server.alerts.health import health_of
 from tradealerts.server.api.deps import (
     Caller,
     ClockDep,
@@ -60,6 +63,30 @@ def _tell_engine(request: Request, row: AlertRow | None, alert_id: int) -> None:
 
 def _symbol_filter(symbol: str | None) -> str | None:
     return normalize_symbol(symbol) if symbol else None
+
+
+def alert_filter(
+    user_id: int,
+    status_: AlertStatus | None = None,
+    symbol: str | None = None,
+    timeframe: str | None = None,
+    condition: Condition | None = None,
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses for the caller's alerts matching a filter (unknown names are 422)."""
+    where: list[ColumnElement[bool]] = [AlertRow.user_id == user_id]
+    if status_ is not None:
+        where.append(AlertRow.status == status_.value)
+    sym = _symbol_filter(symbol)
+    if sym is not None:
+        where.append(AlertRow.symbol == sym)
+    if timeframe:
+        try:
+            where.append(AlertRow.timeframe == parse_timeframe(timeframe).value)
+        except TimeframeError as exc:
+            raise Invalid(f"timeframe: {exc}", field="timeframe") from None
+    if condition is not None:
+        where.append(AlertRow.condition == condition.value)
+    return where
 
 
 def _links(*operations: str) -> dict[int | str, dict[str, object]]:
@@ -105,19 +132,22 @@ def create_alert(
 def list_alerts(
     user: DataQuota,
     s: SessionDep,
+    clock: ClockDep,
     status_: Annotated[AlertStatus | None, Query(alias="status")] = None,
     symbol: Annotated[str | None, Query(max_length=16)] = None,
+    timeframe: Annotated[str | None, Query(max_length=4)] = None,
+    condition: Annotated[Condition | None, Query()] = None,
+    name: Annotated[str | None, Query(max_length=64)] = None,
 ) -> AlertList:
-    """The caller's alerts, oldest first, optionally one status or one symbol."""
-    where = [AlertRow.user_id == user.id]
-    if status_ is not None:
-        where.append(AlertRow.status == status_.value)
-    sym = _symbol_filter(symbol)
-    if sym is not None:
-        where.append(AlertRow.symbol == sym)
+    """The caller's alerts, oldest first, with their health; optionally one status, symbol,
+    timeframe, condition or name."""
+    where = alert_filter(user.id, status_, symbol, timeframe, condition)
+    if name is not None:
+        where.append(AlertRow.name == name)
     rows = s.scalars(select(AlertRow).where(*where).order_by(AlertRow.id)).all()
+    health = health_of(s, user.id, rows, clock())
     return AlertList(
-        items=[records.public(r) for r in rows],
+        items=[records.public(r, health[r.id]) for r in rows],
         active=records.active_count(s, user.id),
         limit=TIERS[Tier(user.tier)].active_alerts,
     )
@@ -216,9 +246,10 @@ def alert_history(
     response_model=AlertPublic,
     responses={200: {"description": "the alert", "links": _links(*_FOLLOW[1:])}},
 )
-def get_alert(alert_id: RowId, user: DataQuota, s: SessionDep) -> AlertPublic:
-    """One of the caller's alerts."""
-    return records.public(records.get_alert(s, user.id, alert_id))
+def get_alert(alert_id: RowId, user: DataQuota, s: SessionDep, clock: ClockDep) -> AlertPublic:
+    """One of the caller's alerts, with its health."""
+    row = records.get_alert(s, user.id, alert_id)
+    return records.public(row, health_of(s, user.id, [row], clock())[row.id])
 
 
 @router.patch(
