@@ -66,6 +66,9 @@ __all__ = [
     "AlertPublic",
     "AlertUpdate",
     "DeliveryPublic",
+    "Name",
+    "Symbol",
+    "TimeframeIn",
     "merge_update",
     "validate_alert",
 ]

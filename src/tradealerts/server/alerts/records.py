@@ -36,6 +36,7 @@ __all__ = [
     "REASON_USER_PAUSED",
     "active_count",
     "apply_tier",
+    "check_spec",
     "create_alert",
     "default_name",
     "delete_alert",
@@ -45,6 +46,7 @@ __all__ = [
     "name_taken",
     "pause_alert",
     "public",
+    "replace_alert",
     "resume_alert",
     "spec_of",
     "stored_spec",
@@ -177,7 +179,8 @@ def webhook_refusal(url: str, guard: WebhookGuard) -> str | None:
     return guard.refusal(url)
 
 
-def _check_spec(user: User, spec: AlertCreate, guard: WebhookGuard) -> None:
+def check_spec(user: User, spec: AlertCreate, guard: WebhookGuard) -> None:
+    """The tier allows the pair (and a webhook), and the webhook's address is public."""
     tier = Tier(user.tier)
     check_pair(tier, spec.symbol, spec.timeframe)
     url = spec.channels.webhook_url
@@ -219,7 +222,7 @@ def create_alert(
     s: Session, user: User, spec: AlertCreate, now: datetime, guard: WebhookGuard
 ) -> AlertRow:
     """Store a new active alert after the tier, limit and webhook checks (caller commits)."""
-    _check_spec(user, spec, guard)
+    check_spec(user, spec, guard)
     _check_room(s, user)
     if spec.name is not None:
         _check_name(s, user.id, spec.name)
@@ -242,6 +245,23 @@ def create_alert(
     s.add(row)
     s.flush()
     _give_name(s, row, spec.name)
+    _changed(s, row, now)
+    return row
+
+
+def replace_alert(
+    s: Session, user: User, row: AlertRow, spec: AlertCreate, now: datetime, guard: WebhookGuard
+) -> AlertRow:
+    """Make the alert exactly ``spec`` (an alerts file's entry); its status is kept."""
+    check_spec(user, spec, guard)
+    if spec.channels.webhook_url is not None:
+        webhook_secret(s, user)
+    if spec.name is not None and spec.name != row.name:
+        _check_name(s, user.id, spec.name, exclude=row.id)
+        row.name = spec.name
+    row.spec = stored_spec(spec)
+    row.symbol, row.timeframe = spec.symbol, spec.timeframe.value
+    row.condition = spec.condition.value
     _changed(s, row, now)
     return row
 
@@ -271,7 +291,7 @@ def update_alert(
         spec.symbol,
         spec.timeframe,
     ) != (row.symbol, row.timeframe):
-        _check_spec(user, spec, guard)
+        check_spec(user, spec, guard)
     if spec.channels.webhook_url is not None:
         webhook_secret(s, user)
     row.spec = stored_spec(spec)
@@ -308,7 +328,7 @@ def resume_alert(
             code="alert_expired",
         )
     try:
-        _check_spec(user, spec, guard)
+        check_spec(user, spec, guard)
     except AccessDenied as exc:
         if row.status_reason == REASON_TIER_DOWNGRADE:
             raise AccessDenied(

@@ -1,5 +1,6 @@
-"""/api/alerts: the caller's alerts (create, list, get, update, delete, pause, resume) and
-the history of fired alerts with their deliveries."""
+"""/api/alerts: the caller's alerts (create, list, get, update, delete, pause, resume,
+clone), many at once (bulk by filter, apply a whole alerts file) and the history of fired
+alerts with their deliveries."""
 
 from __future__ import annotations
 
@@ -24,9 +25,16 @@ from tradealerts.core.alerts import (
     DeliveryPublic,
     validate_alert,
 )
+from tradealerts.core.alerts.plans import (
+    AlertApply,
+    AlertBulk,
+    AlertBulkResult,
+    AlertClone,
+    AlertPlan,
+)
 from tradealerts.core.tiers import TIERS, Tier, normalize_symbol
 from tradealerts.core.timeframes import TimeframeError, parse_timeframe
-from tradealerts.server.alerts import records
+from tradealerts.server.alerts import plans, records
 from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.alerts.health import health_of
 from tradealerts.server.api.deps import (
@@ -214,6 +222,59 @@ def history_page(
     )
 
 
+def _tell_all(request: Request, touched: list[AlertRow | int]) -> None:
+    for item in touched:
+        if isinstance(item, int):
+            _tell_engine(request, None, item)
+        else:
+            _tell_engine(request, item, item.id)
+
+
+@router.post("/bulk", response_model=AlertBulkResult)
+def bulk_alerts(
+    body: AlertBulk, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> AlertBulkResult:
+    """Pause, resume or delete every alert matching the filter (symbol, timeframe, status,
+    condition; or ``all``) in one transaction: all of them or, on a refusal, none."""
+    if not (body.all or body.symbol or body.timeframe or body.status or body.condition):
+        raise Invalid(
+            "Give a filter (symbol, timeframe, status, condition) or all: true.",
+            code="filter_required",
+            field="all",
+        )
+    where = alert_filter(
+        user.id,
+        body.status,
+        body.symbol,
+        body.timeframe.value if body.timeframe else None,
+        body.condition,
+    )
+    result, touched = plans.bulk_change(s, user, body, where, clock(), _guard(request))
+    s.commit()
+    _tell_all(request, touched)
+    return result
+
+
+@router.post("/apply", response_model=AlertPlan)
+def apply_alerts(
+    body: AlertApply, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> AlertPlan:
+    """Alerts as code: make the caller's alerts what the file says, matched by name, in one
+    transaction (``dry_run``: only the plan; ``prune``: delete what the file does not name).
+    Any failing entry, or passing the tier's limit, refuses the whole plan with
+    ``problems``: each failing entry's index, name, field and message."""
+    plan, touched = plans.apply_plan(
+        s, user, body.alerts, prune=body.prune, dry_run=body.dry_run, now=clock(),
+        guard=_guard(request),
+    )  # fmt: skip
+    if body.dry_run:
+        s.rollback()
+        return plan
+    s.commit()
+    _tell_all(request, touched)
+    return plan
+
+
 @router.get("/history", response_model=AlertHistoryPage)
 def alert_history(
     user: DataQuota,
@@ -288,6 +349,28 @@ def delete_alert(
     s.commit()
     _tell_engine(request, None, alert_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/{alert_id}/clone",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AlertPublic,
+    responses={201: {"description": "the copy", "links": _links(*_FOLLOW)}},
+)
+def clone_alert(
+    alert_id: RowId,
+    body: AlertClone,
+    request: Request,
+    user: CurrentUser,
+    s: SessionDep,
+    clock: ClockDep,
+) -> AlertPublic:
+    """A new active alert like this one, on another symbol, timeframe or name if given."""
+    row = records.get_alert(s, user.id, alert_id)
+    copy = plans.clone_alert(s, user, row, body, clock(), _guard(request))
+    s.commit()
+    _tell_engine(request, copy, copy.id)
+    return records.public(copy)
 
 
 @router.post("/{alert_id}/pause", response_model=AlertPublic)
