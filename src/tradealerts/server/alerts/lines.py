@@ -7,6 +7,7 @@ ids of the indicator payload, so ``line_id`` survives restarts and recomputes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -47,6 +48,8 @@ class LineRef:
 
 #: (low, high, line): prices within ``distance`` of a line, edges included.
 Band = tuple[float, float, LineRef]
+#: What the alerts of one closed bar share (lines, breaks), computed once for all of them.
+Memo = dict[Any, Any]
 #: ``broken_line``'s answer for an alert whose chosen line is no longer active.
 GONE = LineRef("", "", False, float("nan"))
 
@@ -218,35 +221,24 @@ def confirmed_break(
     line_id: str | None,
     buffer: float,
     bars: int,
+    memo: Memo | None = None,
 ) -> LineRef | None:
     """The break a ``line_break``/``trendline_break`` with ``buffer`` and ``confirm_bars``
     (``bars``) fires at bar ``t``: a break at ``k = t - bars + 1`` whose closes ``k..t`` are
     all beyond the line by more than ``buffer``; None; or ``GONE`` for a chosen line that is
-    neither active nor in its confirmation bars. See docs/alerts-semantics.md."""
+    neither active nor in its confirmation bars. See docs/alerts-semantics.md.
+
+    ``memo`` (one per closed bar) keeps what every alert of the bar shares: the breaks at a
+    bar, the active lines."""
+    memo = {} if memo is None else memo
+    key = ("breaks", t, bars, diagonal, line_id is not None)
+    refs = memo.get(key)
+    if refs is None:
+        refs = memo[key] = _breaks(series, t, bars, diagonal, line_id is not None)
     ind = series.indicators
     k = t - bars + 1
     kinds = ("resistance", "support") if side == Side.either else (side.value,)
     closes = ind.close
-    refs: list[tuple[LineRef, object]] = []  # (line at t, the line object)
-    if diagonal:
-        dc = ind.diagonal
-        if k >= 0:
-            for pos in range(len(dc)):
-                if dc.broken[pos] != k:
-                    continue
-                dl = dc.line(pos)
-                if dl.i2 + ind.n <= k - 1:
-                    refs.append((LineRef(_did(series, dl), dl.kind, True, dl.value_at(t)), dl))
-    elif k >= 0 and line_id is not None:  # a chosen line: any break of it counts
-        hc = ind.horizontal
-        for pos in range(len(hc)):
-            if hc.broken[pos] == k and hc.origin[pos] + ind.n <= k - 1:
-                ln = hc.line(pos)
-                refs.append((LineRef(_hid(series, ln), ln.kind, False, ln.price), ln))
-    elif k >= 0:
-        for pos in _horizontal_break_at(series, k, ("resistance", "support")):
-            ln = ind.horizontal.line(pos)
-            refs.append((LineRef(_hid(series, ln), ln.kind, False, ln.price), ln))
 
     def holds(line: object, kind: str) -> bool:
         for j in range(k, t + 1):
@@ -259,7 +251,7 @@ def confirmed_break(
         hit = next((r for r, ln in refs if r.line_id == line_id), None)
         if hit is not None:
             return hit if holds(next(ln for r, ln in refs if r is hit), hit.kind) else None
-        if any(r.line_id == line_id for r in active_lines(series, t)):
+        if line_id in _active_ids(series, t, memo):
             return None
         if _pending(series, line_id, diagonal, t - bars + 1):
             return None
@@ -275,6 +267,50 @@ def confirmed_break(
             if r.kind == kind:
                 return r
     return None
+
+
+def _broken_at(broken: Any, k: int) -> list[int]:
+    """Positions of the lines broken at bar ``k`` (a vectorised look at the column)."""
+    if not len(broken):
+        return []
+    return np.flatnonzero(np.frombuffer(broken, dtype=np.int64) == k).tolist()
+
+
+def _active_ids(series: SeriesState, t: int, memo: Memo) -> set[str]:
+    ids = memo.get(("active", t))
+    if ids is None:
+        ids = memo[("active", t)] = {r.line_id for r in active_lines(series, t)}
+    return ids
+
+
+def _breaks(
+    series: SeriesState, t: int, bars: int, diagonal: bool, chosen: bool
+) -> list[tuple[LineRef, object]]:
+    """(line at ``t``, line object) of the breaks at ``k = t - bars + 1`` an alert may follow:
+    every trendline broken then; for horizontal lines, every one (``chosen``: a line_id) or
+    the watched one of each kind."""
+    ind = series.indicators
+    k = t - bars + 1
+    refs: list[tuple[LineRef, object]] = []  # (line at t, the line object)
+    if diagonal:
+        dc = ind.diagonal
+        if k >= 0:
+            for pos in _broken_at(dc.broken, k):
+                dl = dc.line(pos)
+                if dl.i2 + ind.n <= k - 1:
+                    refs.append((LineRef(_did(series, dl), dl.kind, True, dl.value_at(t)), dl))
+    elif k >= 0 and chosen:  # a chosen line: any break of it counts
+        hc = ind.horizontal
+        for pos in _broken_at(hc.broken, k):
+            if hc.origin[pos] + ind.n <= k - 1:
+                ln = hc.line(pos)
+                refs.append((LineRef(_hid(series, ln), ln.kind, False, ln.price), ln))
+    elif k >= 0:
+        for pos in _horizontal_break_at(series, k, ("resistance", "support")):
+            ln = ind.horizontal.line(pos)
+            refs.append((LineRef(_hid(series, ln), ln.kind, False, ln.price), ln))
+
+    return refs
 
 
 def _pending(series: SeriesState, line_id: str, diagonal: bool, first: int) -> bool:
@@ -299,35 +335,57 @@ def _pending(series: SeriesState, line_id: str, diagonal: bool, first: int) -> b
 
 
 def bounce_line(
-    series: SeriesState, t: int, side: Side, line_id: str | None, distance: float
+    series: SeriesState,
+    t: int,
+    side: Side,
+    line_id: str | None,
+    distance: float,
+    memo: Memo | None = None,
 ) -> LineRef | None:
     """The line bar ``t - 1`` touched (its range widened by ``distance``) and bar ``t``
     closed away from by more than ``distance`` on the line's side; None; or ``GONE`` for a
     chosen line that is not active. Of several, the one nearest ``close[t]``."""
+    memo = {} if memo is None else memo
     ind, bars = series.indicators, series.bars
-    if line_id is not None and all(r.line_id != line_id for r in active_lines(series, t)):
+    if line_id is not None and line_id not in _active_ids(series, t, memo):
         return GONE
     if t < 1:
         return None
     close, high, low = ind.close[t], float(bars.high[t - 1]), float(bars.low[t - 1])
-    best: LineRef | None = None
-    candidates: list[tuple[str, str, bool, float, float]] = [
-        (_hid(series, ln), ln.kind, False, ln.price, ln.price)
-        for ln in ind.active_horizontal()
-        if ln.confirmed <= t - 1
-    ]
-    candidates += [
-        (_did(series, d), d.kind, True, d.value_at(t - 1), d.value_at(t))
-        for d in ind.active_diagonal()
-        if d.i2 + ind.n <= t - 1
-    ]
-    for lid, kind, diag, before, now in candidates:
-        ref = LineRef(lid, kind, diag, now)
-        if not _wanted(ref, side, line_id):
-            continue
-        if not low - distance <= before <= high + distance:
-            continue
-        away = close - now > distance if kind == "support" else now - close > distance
-        if away and (best is None or abs(close - now) < abs(close - best.value)):
-            best = ref
-    return best
+    found = memo.get(("bounce", t))
+    if found is None:
+        found = memo[("bounce", t)] = _bounce_candidates(series, t)
+    refs, before, now, support = found
+    if not refs:
+        return None
+    # vectorised over the lines: every alert of this close shares the arrays
+    hit = (before >= low - distance) & (before <= high + distance)
+    hit &= np.where(support, close - now > distance, now - close > distance)
+    if line_id is not None:
+        hit &= np.array([r.line_id == line_id for r in refs])
+    elif side != Side.either:
+        hit &= support if side == Side.support else ~support
+    at = np.flatnonzero(hit)
+    if not at.size:
+        return None
+    return refs[int(at[np.argmin(np.abs(close - now[at]))])]  # the first of the nearest
+
+
+def _bounce_candidates(series: SeriesState, t: int) -> tuple[list[LineRef], Any, Any, Any]:
+    """The lines a bounce at ``t`` may follow (active now, confirmed by ``t - 1``): their
+    refs (value at ``t``), and as arrays their values at ``t - 1`` and ``t`` and support
+    flags; horizontal lines first, in payload order."""
+    ind = series.indicators
+    refs: list[LineRef] = []
+    before: list[float] = []
+    for ln in ind.active_horizontal():
+        if ln.confirmed <= t - 1:
+            refs.append(LineRef(_hid(series, ln), ln.kind, False, ln.price))
+            before.append(ln.price)
+    for d in ind.active_diagonal():
+        if d.i2 + ind.n <= t - 1:
+            refs.append(LineRef(_did(series, d), d.kind, True, d.value_at(t)))
+            before.append(d.value_at(t - 1))
+    now = np.array([r.value for r in refs], np.float64)
+    support = np.array([r.kind == "support" for r in refs], bool)
+    return refs, np.array(before, np.float64), now, support

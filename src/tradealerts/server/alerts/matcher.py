@@ -259,7 +259,9 @@ class SymbolMatcher(BarDriven):
             if last == last and not may_fire(FREQUENCIES[rows.freq[row]], tf, last, now):
                 continue
             if limits and row in limits and limits[row].cooling(last, now):
-                continue  # a state alert comes back from the re-arm heap when it ends
+                if STATE[code]:  # it may still hold when the cooldown ends: look again then
+                    heappush(self._rearm, (last + limits[row].cooldown, rows.serial[row], row))
+                continue
             source = rows.source[row]
             p0, p1 = was[source], price[source]
             line = None
