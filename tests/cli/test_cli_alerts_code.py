@@ -34,6 +34,12 @@ def test_the_issues_create_commands(user: Cli) -> None:
                    "--frequency", "once_per_bar", "--cooldown", "30m", "--max-fires", "5",
                    "--name", "eurusd-m15-cross")  # fmt: skip
     assert (cr["cooldown"], cr["max_fires"], cr["name"]) == (1800, 5, "eurusd-m15-cross")
+    changed = user.json("alerts", "update", str(cr["id"]), "--cooldown", "2h", "--max-fires",
+                        "9", "--name", "eurusd-m15-cross-2")  # fmt: skip
+    assert (changed["cooldown"], changed["max_fires"], changed["name"]) == (
+        7200, 9, "eurusd-m15-cross-2",
+    )  # fmt: skip
+    user.json("alerts", "update", str(cr["id"]), "--name", "eurusd-m15-cross")
     r = user.run("alerts", "create", "EURUSD", "H1", "crossing", "1.09", "--name",
                  "eurusd-m15-cross")  # fmt: skip
     assert r.returncode == 1 and "already have an alert named" in r.stderr

@@ -300,6 +300,11 @@ def update(
     side: Annotated[str | None, typer.Option()] = None,
     line_id: Annotated[str | None, typer.Option()] = None,
     distance: Annotated[float | None, typer.Option()] = None,
+    buffer: Annotated[float | None, typer.Option()] = None,
+    confirm_bars: Annotated[int | None, typer.Option()] = None,
+    cooldown: Annotated[str | None, typer.Option(help="30m, 2h, 1d or seconds.")] = None,
+    max_fires: Annotated[int | None, typer.Option()] = None,
+    name: Annotated[str | None, typer.Option(help="A new name (unique among yours).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Change an alert: only the options you give change."""
@@ -314,7 +319,9 @@ def update(
         for k, v in {
             "level": level, "lower": lower, "upper": upper, "amount": amount, "bars": bars,
             "frequency": frequency, "message": message, "price_source": source, "side": side,
-            "line_id": line_id, "distance": distance,
+            "line_id": line_id, "distance": distance, "buffer": buffer,
+            "confirm_bars": confirm_bars, "cooldown": cooldown, "max_fires": max_fires,
+            "name": name,
         }.items()
         if v is not None
     }  # fmt: skip
