@@ -129,3 +129,54 @@ def test_a_once_alert_resumed_in_a_loop_is_paused_for_flooding_and_told(tmp_path
         kinds = s.scalars(select(Notification.kind).order_by(Notification.id)).all()
         assert kinds.count("alert") == 15 and kinds[-1] == "alert_flood"
     db.dispose()
+
+
+def test_migration_names_existing_alerts_and_keeps_ids_never_reused(db_url: str) -> None:
+    """0009_alert_options on a database with alerts: each gets its default name, the
+    arming count starts at 0, names are unique per user, and ids are still never reused."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    db = make_engine(db_url)
+    upgrade(db, "0008_usage")
+    sessions = make_sessionmaker(db)
+    with sessions() as s:
+        user = create_user(s, "old@example.com", "correct horse battery", NOW)
+        s.commit()
+        spec = '{"symbol": "EURUSD", "timeframe": "H1", "condition": "crossing_up", "level": 1.1}'
+        for _ in range(2):
+            s.execute(
+                text(
+                    "INSERT INTO alerts (user_id, symbol, timeframe, condition, spec, status, "
+                    "fire_count, version, created_at, updated_at) VALUES (:u, 'EURUSD', 'H1', "
+                    "'crossing_up', :spec, 'active', 3, 1, :now, :now)"
+                ),
+                {"u": user.id, "spec": spec, "now": NOW},
+            )
+        s.commit()
+    upgrade(db)
+    with sessions() as s:
+        rows = s.scalars(select(AlertRow).order_by(AlertRow.id)).all()
+        assert [(r.name, r.fires_at_arm, r.fire_count) for r in rows] == [
+            (f"eurusd-h1-crossing_up-{r.id}", 0, 3) for r in rows
+        ]
+        assert records.public(rows[0]).name == rows[0].name
+        last = rows[-1].id
+        s.delete(rows[-1])
+        s.commit()
+        owner = s.get(User, user.id)
+        assert owner is not None
+        again = records.create_alert(
+            s, owner, AlertCreate.model_validate(
+                {"symbol": "EURUSD", "timeframe": "H1", "condition": "crossing_up", "level": 1.2}
+            ), NOW, WebhookGuard(),
+        )  # fmt: skip
+        s.commit()
+        assert again.id > last  # AUTOINCREMENT kept through the rebuild
+        rows[0].name = again.name
+        try:
+            s.commit()
+            raise AssertionError("two alerts of one user share a name")
+        except IntegrityError:
+            s.rollback()
+    db.dispose()
