@@ -58,7 +58,7 @@ class AlertApply(_In):
     """A whole alerts file. Entries are checked one by one (each refusal names its entry),
     so they are plain objects here; each needs a ``name``."""
 
-    alerts: list[dict[str, Any]] = Field(max_length=500)
+    alerts: list[Any] = Field(max_length=500)
     prune: bool = False
     dry_run: bool = False
 

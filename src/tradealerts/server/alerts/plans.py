@@ -141,7 +141,7 @@ def _entry_problems(
 def apply_plan(
     s: Session,
     user: User,
-    entries: list[dict[str, Any]],
+    entries: list[Any],
     *,
     prune: bool,
     dry_run: bool,
