@@ -12,7 +12,8 @@ import typer
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, say, when
 
-app = typer.Typer(help="Price alerts: create, list, pause, resume, delete, history.",
+app = typer.Typer(help="Price alerts: create, list, pause, resume, delete, clone, history, "
+                  "and alerts as code (export, apply).",
                   no_args_is_help=True)  # fmt: skip
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
@@ -351,58 +352,6 @@ OptionalId = Annotated[
 ]
 
 
-def _bulk(
-    action: str,
-    alert_id: int | None,
-    symbol: str | None,
-    timeframe: str | None,
-    status: str | None,
-    condition: str | None,
-    everything: bool,
-) -> Any:
-    """One alert by id, or (None) every alert matching the filter in one request; returns
-    the single answer, or the bulk result."""
-    from tradealerts.client import endpoints
-
-    filtered = any(v is not None for v in (symbol, timeframe, status, condition)) or everything
-    if alert_id is not None and filtered:
-        raise UsageProblem(f"Give an alert id or filter options to {action}, not both.")
-    if alert_id is None and not filtered:
-        raise UsageProblem(
-            "Which alerts? Give an id, or --symbol/--timeframe/--status/--condition, or --all."
-        )
-    if alert_id is not None:
-        with open_client() as c:
-            if action == "pause":
-                return c.run(endpoints.alert_pause(alert_id))
-            if action == "resume":
-                return c.run(endpoints.alert_resume(alert_id))
-            return c.run(endpoints.alert_delete(alert_id))
-    from pydantic import ValidationError
-
-    from tradealerts.core.alerts.plans import AlertBulk
-
-    data = {"action": action, "symbol": symbol, "timeframe": timeframe, "all": everything,
-            "status": status.lower() if status else None,
-            "condition": parse_condition(condition).value if condition else None}  # fmt: skip
-    try:
-        bulk = AlertBulk.model_validate({k: v for k, v in data.items() if v is not None})
-    except ValidationError as exc:
-        raise _problem(exc) from None
-    with open_client() as c:
-        return c.run(endpoints.alerts_bulk(bulk))
-
-
-def _bulk_said(result: Any, verb: str, json_out: bool) -> None:
-    if json_out:
-        emit_json(result)
-        return
-    ids = ", ".join(str(i) for i in result.ids) or "none"
-    say(f"{len(result.ids)} alert(s) {verb}: {ids}.")
-    if result.skipped:
-        say(f"{len(result.skipped)} left as they were: {', '.join(map(str, result.skipped))}.")
-
-
 @app.command("delete")
 def delete(
     alert_id: OptionalId = None,
@@ -414,11 +363,13 @@ def delete(
     json_out: JsonOpt = False,
 ) -> None:
     """Delete an alert, or every alert matching the filter at once (their history stays)."""
-    result = _bulk("delete", alert_id, symbol, timeframe, status, condition, everything)
+    from tradealerts.cli.alerts_code import bulk, bulk_said
+
+    result = bulk("delete", alert_id, symbol, timeframe, status, condition, everything)
     if alert_id is not None:
         say(f"Alert {alert_id} deleted.")
         return
-    _bulk_said(result, "deleted", json_out)
+    bulk_said(result, "deleted", json_out)
 
 
 @app.command("pause")
@@ -432,11 +383,13 @@ def pause(
     json_out: JsonOpt = False,
 ) -> None:
     """Stop an alert (or every alert matching the filter) from firing until resumed."""
-    result = _bulk("pause", alert_id, symbol, timeframe, status, condition, everything)
+    from tradealerts.cli.alerts_code import bulk, bulk_said
+
+    result = bulk("pause", alert_id, symbol, timeframe, status, condition, everything)
     if alert_id is not None:
         _show(result, json_out, "paused")
         return
-    _bulk_said(result, "paused", json_out)
+    bulk_said(result, "paused", json_out)
 
 
 @app.command("resume")
@@ -450,11 +403,13 @@ def resume(
     json_out: JsonOpt = False,
 ) -> None:
     """Make a paused alert (or every one matching the filter) active again."""
-    result = _bulk("resume", alert_id, symbol, timeframe, status, condition, everything)
+    from tradealerts.cli.alerts_code import bulk, bulk_said
+
+    result = bulk("resume", alert_id, symbol, timeframe, status, condition, everything)
     if alert_id is not None:
         _show(result, json_out, "resumed")
         return
-    _bulk_said(result, "resumed", json_out)
+    bulk_said(result, "resumed", json_out)
 
 
 @app.command("clone")
@@ -465,7 +420,7 @@ def clone(
     name: Annotated[str | None, typer.Option(help="The copy's name (default: made up).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Copy an alert, e.g. onto another symbol: alerts clone 12 --symbol GBPUSD"""
+    """Copy an alert (onto another symbol, say): alerts clone 12 --symbol GBPUSD"""
     from pydantic import ValidationError
 
     from tradealerts.client import endpoints
@@ -478,87 +433,6 @@ def clone(
         raise _problem(exc) from None
     with open_client() as c:
         _show(c.run(endpoints.alert_clone(alert_id, change)), json_out, "created")
-
-
-FormatOpt = Annotated[str | None, typer.Option("--format", help="toml (default), yaml or json.")]
-
-
-@app.command("export")
-def export(fmt: FormatOpt = None) -> None:
-    """Every alert as a file on standard output: alerts export > alerts.toml"""
-    from tradealerts.client import alertfile, endpoints
-
-    try:
-        kind = alertfile.format_of("", fmt)
-    except alertfile.AlertFileError as exc:
-        raise UsageProblem(f"--format: {exc}.") from None
-    with open_client() as c:
-        page = c.run(endpoints.alerts())
-    typer.echo(alertfile.dumps([alertfile.entry_of(a) for a in page.items], kind), nl=False)
-
-
-@app.command("apply")
-def apply(
-    file: Annotated[Path, typer.Argument(help="An alerts file (.toml, .yaml or .json).")],
-    dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Print the plan; change nothing.")
-    ] = False,
-    prune: Annotated[
-        bool, typer.Option("--prune", help="Delete your alerts the file does not name.")
-    ] = False,
-    fmt: FormatOpt = None,
-    json_out: JsonOpt = False,
-) -> None:
-    """Make your alerts what the file says, all at once or not at all (matched by name)."""
-    from tradealerts.client import alertfile, endpoints
-    from tradealerts.client.errors import ApiError
-
-    try:
-        kind = alertfile.format_of(file, fmt)
-        text = file.read_text(encoding="utf-8")
-        entries = alertfile.loads(text, kind)
-    except OSError as exc:
-        raise UsageProblem(f"{file}: {exc.strerror or exc}.") from None
-    except (alertfile.AlertFileError, UnicodeDecodeError) as exc:
-        raise UsageProblem(f"{file}: {exc}.") from None
-    problems = alertfile.check(entries)
-    if problems:
-        raise UsageProblem(_problems_text(file, problems))
-    try:
-        with open_client() as c:
-            plan = c.run(endpoints.alerts_apply(entries, prune=prune, dry_run=dry_run))
-    except ApiError as exc:
-        found = exc.extra.get("problems")
-        if found:
-            listed = [(p["index"], p["name"], p["field"], p["message"]) for p in found]
-            exc.message = f"{exc.message}\n{_problems_text(file, listed)}"
-        raise
-    if json_out:
-        emit_json(plan)
-        return
-    marks = {"create": "+", "update": "~", "delete": "-"}
-    for item in plan.items:
-        if item.op == "unchanged":
-            continue
-        fields = f" ({', '.join(item.fields)})" if item.fields else ""
-        typer.echo(f"{marks[item.op]} {item.name}{fields}")
-    counts = {op: sum(1 for i in plan.items if i.op == op) for op in (*marks, "unchanged")}
-    summary = (
-        f"{counts['create']} to create, {counts['update']} to change, "
-        f"{counts['delete']} to delete, {counts['unchanged']} unchanged"
-    )
-    if plan.applied:
-        say(f"Applied: {summary}.")
-    else:
-        say(f"Dry run: {summary}; nothing was changed.")
-
-
-def _problems_text(file: Path, problems: list[Any]) -> str:
-    lines = [f"{file}: {len(problems)} problem(s); nothing was sent or changed:"]
-    for index, name, field, message in problems:
-        who = f"alert {index + 1}" + (f" ({name})" if name else "")
-        lines.append(f"  {who}: {field + ': ' if field else ''}{message}")
-    return "\n".join(lines)
 
 
 @app.command("history")
@@ -600,3 +474,32 @@ def history(
     title = f"Alert history · page {data.page} · {data.total} total"
     columns = ["Id", "Alert", "Time", "Pair", "Condition", "Price", "Message", "Sent"]
     console().print(make_table(title, columns, rows))
+
+
+FormatOpt = Annotated[str | None, typer.Option("--format", help="toml (default), yaml or json.")]
+
+
+@app.command("export")
+def export(fmt: FormatOpt = None) -> None:
+    """Every alert as a file on standard output: alerts export > alerts.toml"""
+    from tradealerts.cli.alerts_code import export_file
+
+    export_file(fmt)
+
+
+@app.command("apply")
+def apply(
+    file: Annotated[Path, typer.Argument(help="An alerts file (.toml, .yaml or .json).")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; change nothing.")
+    ] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Delete your alerts the file does not name.")
+    ] = False,
+    fmt: FormatOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make your alerts what the file says, all at once or not at all (matched by name)."""
+    from tradealerts.cli.alerts_code import apply_file
+
+    apply_file(file, dry_run, prune, fmt, json_out)
