@@ -1,6 +1,10 @@
 """Alert matching: 1,000,000 active level/channel alerts over the 15 symbols, a replayed
 (seeded random-walk) tick stream. Prints ticks/s with no alert firing, the cost per fired
 alert, and the ratio to a linear scan of the same alerts (bench/baseline_matcher.py).
+
+Mixed in (issue #15): per symbol, 1,000 more tick alerts with a cooldown and max_fires, and
+500 closed-bar alerts (line_bounce, line_break / trendline_break with buffer and
+confirm_bars); a closed bar with them all is timed on a series with real indicators.
 Exits 1 when a target is missed."""
 
 from __future__ import annotations
@@ -15,12 +19,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).parent))
 from baseline_matcher import ScanAlert, ScanMatcher, window_seconds
 from benchkit import Targets
-from tradealerts.core.alerts import Condition, Frequency
+from tradealerts.core.alerts import AlertCreate, Condition, Frequency
+from tradealerts.core.bars import Bar, Bars
+from tradealerts.core.indicators import IndicatorState
 from tradealerts.core.tiers import ALL_SYMBOLS
 from tradealerts.core.timeframes import Timeframe
-from tradealerts.server.alerts import CONDITIONS, AlertBook, SymbolMatcher
-from tradealerts.server.engine import MarketState
-from tradealerts.server.feeds import Tick
+from tradealerts.server.alerts import CONDITIONS, Alert, AlertBook, SymbolMatcher
+from tradealerts.server.engine import MarketState, SeriesState
+from tradealerts.server.feeds import BarClose, Tick
 
 TOTAL = 1_000_000
 QUIET_TICKS = 300_000
@@ -36,6 +42,38 @@ C = Condition
 LEVELS = [C.greater_than, C.less_than, C.crossing, C.crossing_up, C.crossing_down]
 CHANNELS = [C.entering_channel, C.exiting_channel, C.inside_channel, C.outside_channel]
 FREQS = [(Frequency.once_per_bar, 0.6), (Frequency.once, 0.2), (Frequency.once_per_minute, 0.2)]
+MIXED_TICK = 1_000  # per symbol: tick alerts with cooldown and max_fires (ids from TOTAL on)
+MIXED_BAR = 500  # per symbol: closed-bar fractal alerts with the new options
+HISTORY_BARS = 2_000
+
+
+def mixed_alerts(rng: np.random.Generator, sym: str, first_id: int) -> list[Alert]:
+    """The issue-15 alerts of one symbol: quiet tick alerts with cooldown/max_fires, and
+    closed-bar fractal alerts (they never see ticks)."""
+    mid = MID[sym]
+    out = []
+    for k in range(MIXED_TICK):
+        above = k % 2 == 0
+        level = mid * (1 + rng.uniform(0.01, 0.2)) if above else mid * (1 - rng.uniform(0.01, 0.2))
+        cond = (C.greater_than if above else C.less_than) if k % 3 == 0 else C.crossing
+        cooldown, max_fires = int(rng.integers(60, 7200)), int(rng.integers(1, 50))
+        spec = AlertCreate(symbol=sym, timeframe=Timeframe.H1, condition=cond, level=level,
+                           frequency=Frequency.once_per_minute, cooldown=cooldown,
+                           max_fires=max_fires)  # fmt: skip
+        out.append(Alert(first_id + k, 7, spec))
+    for k in range(MIXED_BAR):
+        kind = k % 3
+        if kind == 0:
+            spec = AlertCreate(symbol=sym, timeframe=Timeframe.H1, condition=C.line_bounce,
+                               distance=mid * 0.0005, frequency=Frequency.once_per_bar,
+                               cooldown=3600)  # fmt: skip
+        else:
+            spec = AlertCreate(symbol=sym, timeframe=Timeframe.H1,
+                               condition=C.line_break if kind == 1 else C.trendline_break,
+                               buffer=mid * 0.0002, confirm_bars=1 + k % 3,
+                               frequency=Frequency.once_per_bar, max_fires=10)  # fmt: skip
+        out.append(Alert(first_id + MIXED_TICK + k, 7, spec))
+    return out
 
 
 def quiet_alerts(
@@ -69,6 +107,7 @@ def build(rng: np.random.Generator) -> tuple[AlertBook, dict[str, tuple[np.ndarr
     per = TOTAL // len(ALL_SYMBOLS)
     kept: dict[str, tuple[np.ndarray, ...]] = {}
     next_id = 0
+    mixed_id = TOTAL
     for s_i, sym in enumerate(ALL_SYMBOLS):
         n = per + (TOTAL - per * len(ALL_SYMBOLS) if s_i == 0 else 0)
         codes, a, b = quiet_alerts(rng, MID[sym], n)
@@ -77,6 +116,9 @@ def build(rng: np.random.Generator) -> tuple[AlertBook, dict[str, tuple[np.ndarr
         freq = rng.choice(len(FREQS), n, p=[p for _, p in FREQS])
         ask = rng.random(n) < 0.1
         m = book.matchers[sym] = SymbolMatcher(sym)
+        for alert in mixed_alerts(rng, sym, mixed_id):  # before the bulk load: one index build
+            m.add(alert)
+        mixed_id += MIXED_TICK + MIXED_BAR
         for f_i, (frequency, _) in enumerate(FREQS):
             for source in (0, 1):
                 pick = (freq == f_i) & (ask == bool(source))
@@ -125,7 +167,9 @@ def main() -> None:
     assert fired == 0, fired
     rate = QUIET_TICKS / quiet_s
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{len(book):,} active alerts over {len(ALL_SYMBOLS)} symbols: loaded in {load_s:.2f} s, "
+    mixed = (MIXED_TICK + MIXED_BAR) * len(ALL_SYMBOLS)
+    print(f"{len(book):,} active alerts over {len(ALL_SYMBOLS)} symbols ({mixed:,} of them with "
+          f"issue-15 conditions/options): loaded in {load_s:.2f} s, "
           f"first full check {warm_s:.2f} s, peak RSS {rss:.0f} MB")  # fmt: skip
     print(f"quiet ticks (no alert firing): {rate:,.0f} ticks/s, {1e6 / rate:.2f} us/tick  "
           + targets.at_least(rate, 100_000, " ticks/s", "quiet ticks"))  # fmt: skip
@@ -152,6 +196,7 @@ def main() -> None:
           f"index {rate * vector_s:,.0f}x faster)")  # fmt: skip
 
     firing(book, market, scan, sym, mine[-1].time + 60)
+    closed_bar(book, market, rng, targets)
     print(f"total {time.perf_counter() - t_begin:.1f} s")
     targets.exit()
 
@@ -183,11 +228,42 @@ def firing(book: AlertBook, market: MarketState, scan: ScanMatcher, sym: str, st
         result = book.on_tick(tick, market)
         elapsed += time.perf_counter() - t0
         fired += len(result.fired)
-        # the scan fires the same alerts (it shares no code with the index)
-        assert [f.alert_id for f in result.fired] == scan.on_tick(tick.time, tick.bid, tick.ask)
+        # the scan fires the same alerts (it shares no code with the index); the mixed-in
+        # cooldown/max_fires alerts (ids from TOTAL on) are not in the scan
+        got = [f.alert_id for f in result.fired if f.alert_id < TOTAL]
+        assert got == scan.on_tick(tick.time, tick.bid, tick.ask)
     per = elapsed / fired
     print(f"firing: {fired:,} fires in {len(path)} ticks (same as the scan), "
           f"{per * 1e6:.2f} us per fired alert (Fired + message + bookkeeping)")  # fmt: skip
+
+
+def closed_bar(
+    book: AlertBook, market: MarketState, rng: np.random.Generator, targets: Targets
+) -> None:
+    """A bar of EURUSD H1 closes with its 500 closed-bar fractal alerts (bounce, buffered and
+    confirmed breaks) over a 2,000-bar series with its real indicators."""
+    sym, tf = "EURUSD", Timeframe.H1
+    close = MID[sym] * (1 + np.cumsum(rng.normal(0, 0.002, HISTORY_BARS + 50)))
+    high = close * (1 + rng.uniform(0, 0.002, close.size))
+    low = close * (1 - rng.uniform(0, 0.002, close.size))
+    times = T0 - (HISTORY_BARS - np.arange(close.size)) * tf.seconds
+    h = slice(0, HISTORY_BARS)
+    bars = Bars(times[h], close[h], high[h], low[h], close[h])
+    market.series[(sym, tf)] = SeriesState(
+        sym, tf, bars, IndicatorState.from_arrays(high[h], low[h], close[h])
+    )
+    elapsed, fired = [], 0
+    for i in range(HISTORY_BARS, close.size):
+        event = BarClose(sym, tf, Bar(int(times[i]), close[i], high[i], low[i], close[i]))
+        changes = market.apply(event)
+        t0 = time.perf_counter()
+        fired += len(book.on_bar(event, changes, market).fired)
+        elapsed.append(time.perf_counter() - t0)
+    worst = max(elapsed)
+    print(f"closed bars with {MIXED_BAR} fractal alerts (bounce, buffer, confirm_bars): "
+          f"median {np.median(elapsed) * 1e3:.2f} ms, worst {worst * 1e3:.2f} ms per close, "
+          f"{fired} fires in {close.size - HISTORY_BARS} closes  "
+          + targets.at_most(worst * 1e3, 100, " ms", "closed bar with fractal alerts"))  # fmt: skip
 
 
 if __name__ == "__main__":

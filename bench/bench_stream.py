@@ -119,7 +119,7 @@ def main() -> None:
         print(f"{len(tokens)} streams open after {time.monotonic() - opened:.1f} s")
         spec_json = AlertCreate.model_validate(
             {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "level": 0.5}
-        ).model_dump(mode="json")
+        ).model_dump(mode="json", exclude={"name"})
         fired = 0
         t0 = time.monotonic()
         measured_from = time.time() + WARMUP  # wall clock: the client stamps frames with it
@@ -129,6 +129,7 @@ def main() -> None:
                 rows = [
                     AlertRow(
                         user_id=users[(fired + k) % USERS].id,
+                        name=f"bench-{fired + k}",
                         symbol="EURUSD",
                         timeframe="H1",
                         condition="greater_than",

@@ -52,6 +52,7 @@ GOOD: dict[Condition, dict[str, Any]] = {
     Condition.line_break: {},
     Condition.trendline_break: {},
     Condition.line_touch: {"distance": 0.0005},
+    Condition.line_bounce: {"distance": 0.0005},
 }
 GOOD = {Condition(k): v for k, v in GOOD.items()}
 
@@ -206,6 +207,8 @@ SAMPLE_VALUE: dict[str, Any] = {
     "side": "either",
     "line_id": "hr-1732456800",
     "distance": 0.001,
+    "buffer": 0.001,
+    "confirm_bars": 2,
 }
 
 
@@ -434,7 +437,7 @@ def test_update_that_breaks_the_channel_names_the_field() -> None:
 
 
 def test_public_view_keeps_a_past_expiry() -> None:
-    spec = validate_alert(body(expires_at="2026-11-25T00:00:00Z"), now=NOW)
+    spec = validate_alert(body(expires_at="2026-11-25T00:00:00Z", name="n1"), now=NOW)
     public = AlertPublic(
         id=3,
         **spec.model_dump(),
@@ -523,3 +526,88 @@ def test_expiry_instant_is_already_expired() -> None:
     assert not is_expired(None, BAR)
     assert not is_expired(BAR + 1, BAR + 0.999)
     assert is_expired(BAR + 1, BAR + 1)
+
+
+# -- issue 15: options, names, formats, aliases ------------------------------------------------
+def test_break_options_cooldown_max_fires_and_name() -> None:
+    spec = validate_alert(
+        body("line_break", buffer=0.0005, confirm_bars=2, cooldown="30m", max_fires=5,
+             name="eurusd-h1-resistance-break"),
+        now=NOW,
+    )  # fmt: skip
+    assert (spec.buffer, spec.confirm_bars, spec.cooldown, spec.max_fires, spec.name) == (
+        0.0005, 2, 1800, 5, "eurusd-h1-resistance-break",
+    )  # fmt: skip
+    assert validate_alert(body(cooldown=45), now=NOW).cooldown == 45
+    assert validate_alert(body("trendline_break", buffer=0.0), now=NOW).buffer == 0.0
+
+
+@pytest.mark.parametrize(
+    ("values", "field"),
+    [
+        ({"buffer": 0.001}, "buffer"),  # crossing_up does not take a buffer
+        ({"confirm_bars": 2}, "confirm_bars"),
+        ({"condition": "line_break", "buffer": -0.1}, "buffer"),
+        ({"condition": "line_break", "buffer": math.nan}, "buffer"),
+        ({"condition": "line_break", "confirm_bars": 0}, "confirm_bars"),
+        ({"condition": "line_break", "confirm_bars": 51}, "confirm_bars"),
+        ({"condition": "line_break", "confirm_bars": 1.5}, "confirm_bars"),
+        ({"cooldown": 0}, "cooldown"),
+        ({"cooldown": "31d"}, "cooldown"),
+        ({"cooldown": "soon"}, "cooldown"),
+        ({"max_fires": 0}, "max_fires"),
+        ({"max_fires": "5"}, "max_fires"),
+        ({"name": ""}, "name"),
+        ({"name": "has space"}, "name"),
+        ({"name": "-leading"}, "name"),
+        ({"name": "x" * 65}, "name"),
+        ({"condition": "line_bounce", "distance": None}, "distance"),
+        ({"condition": "line_bounce", "side": "up"}, "side"),
+        ({"condition": "line_bounce", "line_id": "ds-1-2", "side": "resistance"}, "side"),
+    ],
+)
+def test_bad_options_name_their_field(values: dict[str, Any], field: str) -> None:
+    data = body(values.pop("condition", "crossing_up"), **values)
+    assert (field,) in errors({k: v for k, v in data.items() if v is not None})
+
+
+def test_telegram_needs_a_chat_id_in_the_url() -> None:
+    hook = {
+        "webhook_url": "https://api.telegram.org/botX/sendMessage",
+        "webhook_format": "telegram",
+    }
+    assert ("channels", "webhook_url") in errors(body(channels=hook))
+    hook["webhook_url"] += "?chat_id=42"
+    assert validate_alert(body(channels=hook), now=NOW).channels.webhook_format == "telegram"
+    assert ("channels", "webhook_format") in errors(
+        body(channels={"webhook_url": "https://x.example/h", "webhook_format": "teams"})
+    )
+
+
+def test_tradingview_placeholders_are_aliases() -> None:
+    template = "{{ticker}} {{interval}} broke {{level}} at {{close}} ({{timenow}} = {{time}})"
+    assert template_problem(template) is None
+    fields = message_fields(
+        symbol="EURUSD", timeframe="H1", condition="line_break", price=1.0912, level=1.09,
+        time=1_764_000_000,
+    )  # fmt: skip
+    assert render_message(template, fields) == (
+        "EURUSD H1 broke 1.09000 at 1.09120 (2025-11-24T16:00:00Z = 2025-11-24T16:00:00Z)"
+    )
+    assert "{{bogus}}" in (template_problem("{{bogus}}") or "") or "bogus" in (
+        template_problem("{{bogus}}") or ""
+    )
+
+
+def test_durations_and_health_flags() -> None:
+    from tradealerts.core.alerts import format_duration, health_flags, parse_duration
+
+    assert [parse_duration(v) for v in ("45", "45s", "30m", "2h", "1d", "1w", 90)] == [
+        45, 45, 1800, 7200, 86400, 604800, 90,
+    ]  # fmt: skip
+    assert [format_duration(v) for v in (1800, 90, 86400, 7)] == ["30m", "90s", "1d", "7s"]
+    old = NOW - timedelta(days=40)
+    assert health_flags(0, None, old, NOW) == (True, False)
+    assert health_flags(0, None, NOW - timedelta(days=2), NOW) == (False, False)  # too new
+    assert health_flags(11, NOW, old, NOW) == (False, True)
+    assert health_flags(10, NOW - timedelta(days=29), old, NOW) == (False, False)

@@ -70,11 +70,14 @@ def test_create_list_get_update_pause_resume_delete(srv: Running) -> None:
         "active",
         "bid",
     )
-    assert a["channels"] == {"email": True, "webhook_url": None} and a["fire_count"] == 0
+    assert a["channels"] == {"email": True, "webhook_url": None, "webhook_format": "json"}
+    assert a["fire_count"] == 0 and a["name"] == f"eurusd-h1-crossing_up-{a['id']}"
     listing = c.get("/api/alerts").json()
     assert [x["id"] for x in listing["items"]] == [a["id"]]
     assert (listing["active"], listing["limit"]) == (1, 5)
-    assert c.get(f"/api/alerts/{a['id']}").json() == a
+    got = c.get(f"/api/alerts/{a['id']}").json()
+    assert a["health"] is None and got["health"]["fires_30d"] == 0  # reads carry health
+    assert {**got, "health": None} == a
 
     r = c.patch(
         f"/api/alerts/{a['id']}", json={"condition": "entering_channel", "lower": 1.0, "upper": 1.1}

@@ -695,7 +695,8 @@ def test_many_removals_rebuild_the_index_and_reused_rows_fire_right() -> None:
 # -- the index against a brute-force scan ----------------------------------------------------
 TICK_CONDITIONS = [
     c for c in Condition if c not in (
-        Condition.new_fractal, Condition.line_break, Condition.trendline_break, Condition.line_touch
+        Condition.new_fractal, Condition.line_break, Condition.trendline_break,
+        Condition.line_touch, Condition.line_bounce,
     )
 ]  # fmt: skip
 MOVES = {
@@ -759,6 +760,7 @@ class Brute:
         self.alerts: dict[int, dict[str, Any]] = {}
         self.queue: list[Alert | int] = []
         self.prev: tuple[float, float] | None = None
+        self.recent: dict[int, list[float]] = {}  # fire times per alert id (flood guard)
 
     def _apply(self) -> None:
         for op in self.queue:
@@ -775,12 +777,15 @@ class Brute:
                 count = max(count, old["count"])
             exp = op.spec.expires_at
             self.alerts[op.id] = {
-                "a": op, "last": last, "count": count, "exp": exp.timestamp() if exp else None
+                "a": op, "last": last, "count": count, "exp": exp.timestamp() if exp else None,
+                "armed": op.fires_at_arm,
             }  # fmt: skip
         self.queue.clear()
 
     def _may(self, s: dict[str, Any], now: float) -> bool:
         spec = s["a"].spec
+        if spec.cooldown and s["last"] is not None and now - s["last"] < spec.cooldown:
+            return False  # the cooldown, then the window
         if spec.frequency == Frequency.once or s["last"] is None:
             return True
         w = 60 if spec.frequency == Frequency.once_per_minute else spec.timeframe.seconds
@@ -803,15 +808,22 @@ class Brute:
             level, price = got
             if level is None:
                 continue
+            recent = [x for x in self.recent.get(i, []) if x > now - 180]
+            if len(recent) >= 15:  # a 16th fire within 3 minutes: paused instead
+                changed.append((i, AlertStatus.paused, "flood", now))
+                del self.alerts[i]
+                continue
+            self.recent[i] = [*recent, now]
             s["last"], s["count"] = now, s["count"] + 1
-            status = (
-                AlertStatus.triggered
-                if s["a"].spec.frequency == Frequency.once
-                else AlertStatus.active
-            )
+            spec = s["a"].spec
+            status, reason = AlertStatus.active, ""
+            if spec.frequency == Frequency.once:
+                status, reason = AlertStatus.triggered, "triggered"
+            elif spec.max_fires and s["count"] - s["armed"] >= spec.max_fires:
+                status, reason = AlertStatus.triggered, "max_fires"
             fired.append((i, level, price, now, status, s["count"]))
             if status == AlertStatus.triggered:
-                changed.append((i, status, "triggered", now))
+                changed.append((i, status, reason, now))
                 del self.alerts[i]
         return fired, sorted(changed)
 
@@ -877,6 +889,9 @@ def random_alert(draw: st.DrawFn, alert_id: int) -> Alert:
         data["level"] = grid(draw(st.integers(0, 30)))
     if draw(st.booleans()):
         data["expires_at"] = datetime.fromtimestamp(T0 + draw(st.integers(1, 4000)), UTC)
+    data["cooldown"] = draw(st.sampled_from([None, None, 1, 30, 61, 300, 900]))
+    data["max_fires"] = draw(st.sampled_from([None, None, 1, 2, 4]))
+    data = {k: v for k, v in data.items() if v is not None}
     return Alert(alert_id, alert_id % 3, validate_alert(data, now=VALIDATION_NOW))
 
 
@@ -907,6 +922,7 @@ def drive(alerts: list[Alert], events: list[tuple[Any, ...]]) -> int:
     market = history()
     book, brute = AlertBook(), Brute(market)
     stored: dict[int, tuple[float, int]] = {}  # what the server would persist from fires
+    armed: dict[int, int] = {}  # fires_at_arm: a resume arms the alert again
     total = 0
 
     def matched(result: MatchResult) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
@@ -938,8 +954,12 @@ def drive(alerts: list[Alert], events: list[tuple[Any, ...]]) -> int:
             brute.queue.append(a.id)
             continue
         last, count = stored.get(a.id, (None, 0))
+        if kind == "resume":
+            armed[a.id] = count
         status = AlertStatus.paused if kind == "pause" else AlertStatus.active
-        changed = replace(a, status=status, last_fired_at=last, fire_count=count)
+        changed = replace(
+            a, status=status, last_fired_at=last, fire_count=count, fires_at_arm=armed.get(a.id, 0)
+        )
         book.update(changed)
         brute.queue.append(changed)
     return total
@@ -951,6 +971,65 @@ def test_index_fires_exactly_what_a_scan_fires(
     case: tuple[list[Alert], list[tuple[Any, ...]]],
 ) -> None:
     drive(*case)
+
+
+@st.composite
+def rearm_loop(draw: st.DrawFn) -> tuple[list[Alert], list[tuple[Any, ...]]]:
+    """Few alerts, re-armed again and again between quick ticks: the flood guard's ground."""
+    alerts = [draw(random_alert(i)) for i in range(draw(st.integers(1, 3)))]
+    tick = st.tuples(st.just("tick"), st.sampled_from([0, 1, 5, 10, 30]), st.integers(0, 30),
+                     st.just(1))  # fmt: skip
+    change = st.tuples(st.sampled_from(["resume", "add"]), st.integers(0, len(alerts) - 1))
+    events = [("add", i) for i in range(len(alerts))]
+    events += draw(st.lists(st.one_of(tick, change), min_size=60, max_size=160))
+    return alerts, events
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rearm_loop())
+def test_rearmed_alerts_cooldowns_and_the_flood_guard_agree_with_the_scan(
+    case: tuple[list[Alert], list[tuple[Any, ...]]],
+) -> None:
+    drive(*case)
+
+
+# -- cooldown, max_fires, flood guard on hand-made ticks -----------------------------------------
+def test_cooldown_holds_fires_back_and_a_state_alert_returns_when_it_ends() -> None:
+    run = Run().add(alert(1, "greater_than", level=1.1, frequency="once_per_minute", cooldown=300))
+    fired = [bool(run.tick(T0 + s, 1.2).fired) for s in (0, 60, 120, 299)]
+    assert fired == [True, False, False, False]
+    # no price move at all: the re-arm heap brings it back at last fire + cooldown
+    assert ids(run.tick(T0 + 300, 1.2)) == [1]
+
+
+def test_max_fires_ends_the_alert_as_triggered_and_a_resume_counts_again() -> None:
+    a = alert(1, "greater_than", level=1.1, frequency="once_per_minute", max_fires=2)
+    run = Run().add(a)
+    first, second = run.tick(T0, 1.2), run.tick(T0 + 60, 1.2)
+    assert ids(first) == [1] and ids(second) == [1]
+    assert [(c.status, c.reason) for c in second.changed] == [(AlertStatus.triggered, "max_fires")]
+    assert second.fired[0].status is AlertStatus.triggered and second.fired[0].fire_count == 2
+    assert ids(run.tick(T0 + 120, 1.2)) == []
+    run.add(replace(a, last_fired_at=T0 + 60, fire_count=2, fires_at_arm=2))  # resumed
+    assert ids(run.tick(T0 + 180, 1.2)) == [1] and ids(run.tick(T0 + 240, 1.2)) == [1]
+    assert ids(run.tick(T0 + 300, 1.2)) == []
+
+
+def test_a_once_alert_rearmed_in_a_loop_is_paused_for_flooding() -> None:
+    a = alert(1, "greater_than", level=1.1)  # once
+    run = Run().add(a)
+    results = []
+    for i in range(17):
+        results.append(run.tick(T0 + 10 * i, 1.2))
+        run.add(replace(a, last_fired_at=T0 + 10 * i, fire_count=i + 1))  # resumed at once
+    assert [len(r.fired) for r in results[:15]] == [1] * 15
+    assert results[15].fired == ()
+    assert [(c.alert_id, c.status, c.reason) for c in results[15].changed] == [
+        (1, AlertStatus.paused, "flood")
+    ]
+    # later, slower, it is fine again: the window has moved on
+    run.add(replace(a, last_fired_at=T0 + 140, fire_count=15))
+    assert ids(run.tick(T0 + 330, 1.2)) == [1]
 
 
 SCRIPT = [  # (seconds later, price grid step): touches, gaps, minutes, M5 bars

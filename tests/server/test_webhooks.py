@@ -253,3 +253,61 @@ def test_410_gone_takes_the_webhook_off_and_says_so(serve: Any) -> None:
         assert len(gone) == 1 and str(alert_id) in gone[0]["body"]
     finally:
         hook.close()
+
+
+# -- webhook formats (issue #15): each body received and checked against docs/api.md --------
+def _body_shapes(message: str, chat: int) -> dict[str, Any]:
+    """The documented shape of each format, with this fire's message (docs/api.md)."""
+    return {
+        "discord": {
+            "content": message,
+            "username": "tradealerts",
+            "embeds": [{"title": "EURUSD H1: greater_than", "description": message}],
+        },
+        "slack": {"text": message},
+        "telegram": {"chat_id": chat, "text": message},
+    }
+
+
+def test_each_webhook_format_reaches_a_receiver_in_its_documented_shape(serve: Any) -> None:
+    hooks = {fmt: WebhookReceiver() for fmt in ("json", "discord", "slack", "telegram")}
+    srv = serve(webhook_allowlist=["127.0.0.1/32"])
+    try:
+        c = pro(srv, "formats@example.com")
+        secret = c.get("/api/user/webhook-secret").json()["secret"]
+        for fmt, hook in hooks.items():
+            url = hook.url + ("?chat_id=-100123" if fmt == "telegram" else "")
+            r = c.post(
+                "/api/alerts",
+                json={"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than",
+                      "level": LOW, "message": "{{ticker}} {{interval}} above {{level}}",
+                      "channels": {"webhook_url": url, "webhook_format": fmt}},
+            )  # fmt: skip
+            assert r.status_code == 201, r.text
+        got = {fmt: hook.wait(1)[0] for fmt, hook in hooks.items()}
+        ours = json.loads(got["json"][1])
+        message = "EURUSD H1 above 0.50000"
+        assert ours["message"] == message and {"id", "alert_id", "price", "time"} <= set(ours)
+        shapes = _body_shapes(message, -100123)
+        for fmt in ("discord", "slack", "telegram"):
+            headers, raw = got[fmt]
+            body = json.loads(raw)
+            assert headers["content-type"] == "application/json"
+            Webhook(secret).verify(raw, headers)  # signed like every webhook
+            want = shapes[fmt]
+            for key, value in want.items():
+                if key == "embeds":
+                    embed = body["embeds"][0]
+                    assert {k: embed[k] for k in value[0]} == value[0]
+                    assert embed["timestamp"] == ours["time"]
+                    assert [f["name"] for f in embed["fields"]] == ["Price", "Level"]
+                    assert embed["fields"][1]["value"] == "0.50000"
+                else:
+                    assert body[key] == value, (fmt, key, body)
+        slack = json.loads(got["slack"][1])
+        assert [b["type"] for b in slack["blocks"]] == ["section", "context"]
+        assert slack["blocks"][0]["text"]["text"] == f"*EURUSD H1: greater_than*\n{message}"
+        assert set(json.loads(got["telegram"][1])) == {"chat_id", "text"}
+    finally:
+        for hook in hooks.values():
+            hook.close()

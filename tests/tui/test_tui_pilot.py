@@ -184,6 +184,13 @@ async def test_a_fired_alert_appears_in_the_feed_and_as_a_toast(running, person:
     assert not item.seen and "1 new alert" in str(app.screen.query_one("StatusBar").render())
     await until(running, lambda: [a.fire_count for a in app.store.alerts.items] == [1],
                 what="the alerts list refreshed")  # fmt: skip
+    # the alerts screen's last column: fires in the last 24 hours and the health flags
+    alert_id = str(app.store.alerts.items[0].id)
+    await running.press("A")
+    await until(running, lambda: isinstance(app.screen, AlertsScreen))
+    table = app.screen.query_one(DataTable)
+    await until(running, lambda: alert_id in table.rows, what="the alerts table")
+    assert _cell(table, alert_id, "health") == "1 ok"
 
 
 async def test_not_logged_in_shows_the_login_screen(make_app, person: Person):

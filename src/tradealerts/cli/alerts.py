@@ -1,9 +1,10 @@
-"""alerts list|show|create|update|delete|pause|resume|history."""
+"""alerts list|show|create|update|delete|pause|resume|history|clone|export|apply."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -11,7 +12,8 @@ import typer
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, say, when
 
-app = typer.Typer(help="Price alerts: create, list, pause, resume, delete, history.",
+app = typer.Typer(help="Price alerts: create, list, pause, resume, delete, clone, history, "
+                  "and alerts as code (export, apply).",
                   no_args_is_help=True)  # fmt: skip
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
@@ -77,7 +79,7 @@ def _values(condition: Any, values: list[str]) -> dict[str, Any]:
 
 
 _NUMBERS = {"level": float, "lower": float, "upper": float, "amount": float,
-            "distance": float, "bars": int}  # fmt: skip
+            "distance": float, "bars": int, "buffer": float, "confirm_bars": int}  # fmt: skip
 
 
 def _number(name: str, text: str) -> float | int:
@@ -110,6 +112,25 @@ def _line(a: Any) -> tuple[Any, ...]:
 
 
 _COLUMNS = ["Id", "Pair", "Condition", "Values", "Frequency", "Status", "Expires", "Fired"]
+_HEALTH_COLUMNS = ["Id", "Name", "Pair", "Status", "24 h", "7 d", "30 d", "Last fire", "Health"]
+
+
+def _health_line(a: Any) -> tuple[Any, ...]:
+    h = a.health
+    if h is None:
+        return (a.id, a.name, f"{a.symbol} {a.timeframe}", a.status.value, "", "", "", "", "")
+    flags = " ".join(f for f, on in (("dormant", h.dormant), ("chatty", h.chatty)) if on)
+    return (
+        a.id,
+        a.name,
+        f"{a.symbol} {a.timeframe}",
+        a.status.value,
+        h.fires_24h,
+        h.fires_7d,
+        h.fires_30d,
+        when(h.last_fired_at),
+        flags or "ok",
+    )
 
 
 def _show(a: Any, json_out: bool, verb: str) -> None:
@@ -126,6 +147,13 @@ def list_alerts(
         str | None, typer.Option(help="active, paused, triggered or expired.")
     ] = None,
     symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
+    health: Annotated[
+        bool,
+        typer.Option(
+            "--health",
+            help="Fires in the last 24 h / 7 d / 30 d, the last fire, dormant / chatty.",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Your alerts, with how many are active out of your tier's limit."""
@@ -141,6 +169,10 @@ def list_alerts(
         emit_json(page)
         return
     title = f"Alerts · {page.active} of {page.limit} active"
+    if health:
+        rows = [_health_line(a) for a in page.items]
+        console().print(make_table(title, _HEALTH_COLUMNS, rows))
+        return
     console().print(make_table(title, _COLUMNS, [_line(a) for a in page.items]))
 
 
@@ -186,7 +218,27 @@ def create(
     ] = None,
     line_id: Annotated[str | None, typer.Option(help="Follow one line (see: indicators).")] = None,
     distance: Annotated[
-        float | None, typer.Option(help="line_touch: how close is a touch.")
+        float | None, typer.Option(help="line_touch, line_bounce: how close is a touch.")
+    ] = None,
+    buffer: Annotated[
+        float | None,
+        typer.Option(help="line_break, trendline_break: the close must be beyond by more."),
+    ] = None,
+    confirm_bars: Annotated[
+        int | None,
+        typer.Option(help="line_break, trendline_break: fire after N closes beyond."),
+    ] = None,
+    cooldown: Annotated[
+        str | None, typer.Option(help="At least this long between two fires: 30m, 2h, 1d.")
+    ] = None,
+    max_fires: Annotated[
+        int | None, typer.Option(help="Stop (triggered) after this many fires.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option(help="A name unique among your alerts (default: made up).")
+    ] = None,
+    webhook_format: Annotated[
+        str | None, typer.Option(help="The webhook body: json, discord, slack or telegram.")
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
@@ -202,7 +254,11 @@ def create(
     now = datetime.now(UTC)
     data: dict[str, Any] = {"symbol": sym, "timeframe": tf, "condition": cond.value}
     data.update(_values(cond, values or []))
-    for key, value in (("side", side), ("line_id", line_id), ("distance", distance)):
+    options = {
+        "side": side, "line_id": line_id, "distance": distance, "buffer": buffer,
+        "confirm_bars": confirm_bars, "cooldown": cooldown, "max_fires": max_fires, "name": name,
+    }  # fmt: skip
+    for key, value in options.items():
         if value is not None:
             data[key] = value
     from tradealerts.core.alerts.conditions import REQUIRED_VALUES
@@ -219,6 +275,8 @@ def create(
     if message is not None:
         data["message"] = message
     data["channels"] = {"email": email, "webhook_url": webhook}
+    if webhook_format is not None:
+        data["channels"]["webhook_format"] = webhook_format
     try:  # the server checks again; this catches typos before anything is sent
         alert = validate_alert(data, now=now, allow_insecure_loopback=True)
     except ValidationError as exc:
@@ -243,6 +301,11 @@ def update(
     side: Annotated[str | None, typer.Option()] = None,
     line_id: Annotated[str | None, typer.Option()] = None,
     distance: Annotated[float | None, typer.Option()] = None,
+    buffer: Annotated[float | None, typer.Option()] = None,
+    confirm_bars: Annotated[int | None, typer.Option()] = None,
+    cooldown: Annotated[str | None, typer.Option(help="30m, 2h, 1d or seconds.")] = None,
+    max_fires: Annotated[int | None, typer.Option()] = None,
+    name: Annotated[str | None, typer.Option(help="A new name (unique among yours).")] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Change an alert: only the options you give change."""
@@ -257,7 +320,9 @@ def update(
         for k, v in {
             "level": level, "lower": lower, "upper": upper, "amount": amount, "bars": bars,
             "frequency": frequency, "message": message, "price_source": source, "side": side,
-            "line_id": line_id, "distance": distance,
+            "line_id": line_id, "distance": distance, "buffer": buffer,
+            "confirm_bars": confirm_bars, "cooldown": cooldown, "max_fires": max_fires,
+            "name": name,
         }.items()
         if v is not None
     }  # fmt: skip
@@ -275,32 +340,99 @@ def update(
         _show(c.run(endpoints.alert_update(alert_id, change)), json_out, "updated")
 
 
-@app.command("delete")
-def delete(alert_id: IdArg) -> None:
-    """Delete an alert (its history stays)."""
-    from tradealerts.client import endpoints
+FilterSymbol = Annotated[str | None, typer.Option("--symbol", help="Every alert on this symbol.")]
+FilterTf = Annotated[str | None, typer.Option("--timeframe", help="… on this timeframe.")]
+FilterStatus = Annotated[
+    str | None, typer.Option("--status", help="… with this status (active, paused …).")
+]
+FilterCond = Annotated[str | None, typer.Option("--condition", help="… with this condition.")]
+AllOpt = Annotated[bool, typer.Option("--all", help="Every one of your alerts.")]
+OptionalId = Annotated[
+    int | None, typer.Argument(min=1, help="The alert's id; or filter with the options.")
+]
 
-    with open_client() as c:
-        c.run(endpoints.alert_delete(alert_id))
-    say(f"Alert {alert_id} deleted.")
+
+@app.command("delete")
+def delete(
+    alert_id: OptionalId = None,
+    symbol: FilterSymbol = None,
+    timeframe: FilterTf = None,
+    status: FilterStatus = None,
+    condition: FilterCond = None,
+    everything: AllOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete an alert, or every alert matching the filter at once (their history stays)."""
+    from tradealerts.cli.alerts_code import bulk, bulk_said
+
+    result = bulk("delete", alert_id, symbol, timeframe, status, condition, everything)
+    if alert_id is not None:
+        say(f"Alert {alert_id} deleted.")
+        return
+    bulk_said(result, "deleted", json_out)
 
 
 @app.command("pause")
-def pause(alert_id: IdArg, json_out: JsonOpt = False) -> None:
-    """Stop an alert from firing until you resume it."""
-    from tradealerts.client import endpoints
+def pause(
+    alert_id: OptionalId = None,
+    symbol: FilterSymbol = None,
+    timeframe: FilterTf = None,
+    status: FilterStatus = None,
+    condition: FilterCond = None,
+    everything: AllOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Stop an alert (or every alert matching the filter) from firing until resumed."""
+    from tradealerts.cli.alerts_code import bulk, bulk_said
 
-    with open_client() as c:
-        _show(c.run(endpoints.alert_pause(alert_id)), json_out, "paused")
+    result = bulk("pause", alert_id, symbol, timeframe, status, condition, everything)
+    if alert_id is not None:
+        _show(result, json_out, "paused")
+        return
+    bulk_said(result, "paused", json_out)
 
 
 @app.command("resume")
-def resume(alert_id: IdArg, json_out: JsonOpt = False) -> None:
-    """Make a paused alert active again."""
-    from tradealerts.client import endpoints
+def resume(
+    alert_id: OptionalId = None,
+    symbol: FilterSymbol = None,
+    timeframe: FilterTf = None,
+    status: FilterStatus = None,
+    condition: FilterCond = None,
+    everything: AllOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make a paused alert (or every one matching the filter) active again."""
+    from tradealerts.cli.alerts_code import bulk, bulk_said
 
+    result = bulk("resume", alert_id, symbol, timeframe, status, condition, everything)
+    if alert_id is not None:
+        _show(result, json_out, "resumed")
+        return
+    bulk_said(result, "resumed", json_out)
+
+
+@app.command("clone")
+def clone(
+    alert_id: IdArg,
+    symbol: Annotated[str | None, typer.Option(help="The copy's symbol.")] = None,
+    timeframe: Annotated[str | None, typer.Option(help="The copy's timeframe.")] = None,
+    name: Annotated[str | None, typer.Option(help="The copy's name (default: made up).")] = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Copy an alert (onto another symbol, say): alerts clone 12 --symbol GBPUSD"""
+    from pydantic import ValidationError
+
+    from tradealerts.client import endpoints
+    from tradealerts.core.alerts.plans import AlertClone
+
+    data = {"symbol": symbol, "timeframe": timeframe, "name": name}
+    try:
+        change = AlertClone.model_validate({k: v for k, v in data.items() if v is not None})
+    except ValidationError as exc:
+        raise _problem(exc) from None
     with open_client() as c:
-        _show(c.run(endpoints.alert_resume(alert_id)), json_out, "resumed")
+        _show(c.run(endpoints.alert_clone(alert_id, change)), json_out, "created")
 
 
 @app.command("history")
@@ -342,3 +474,32 @@ def history(
     title = f"Alert history · page {data.page} · {data.total} total"
     columns = ["Id", "Alert", "Time", "Pair", "Condition", "Price", "Message", "Sent"]
     console().print(make_table(title, columns, rows))
+
+
+FormatOpt = Annotated[str | None, typer.Option("--format", help="toml (default), yaml or json.")]
+
+
+@app.command("export")
+def export(fmt: FormatOpt = None) -> None:
+    """Every alert as a file on standard output: alerts export > alerts.toml"""
+    from tradealerts.cli.alerts_code import export_file
+
+    export_file(fmt)
+
+
+@app.command("apply")
+def apply(
+    file: Annotated[Path, typer.Argument(help="An alerts file (.toml, .yaml or .json).")],
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; change nothing.")
+    ] = False,
+    prune: Annotated[
+        bool, typer.Option("--prune", help="Delete your alerts the file does not name.")
+    ] = False,
+    fmt: FormatOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Make your alerts what the file says, all at once or not at all (matched by name)."""
+    from tradealerts.cli.alerts_code import apply_file
+
+    apply_file(file, dry_run, prune, fmt, json_out)

@@ -17,6 +17,7 @@ import httpx
 from tradealerts.client._flow import Call
 
 if TYPE_CHECKING:
+    from tradealerts.core.alerts.plans import AlertBulk, AlertBulkResult, AlertClone, AlertPlan
     from tradealerts.core.alerts.schemas import (
         AlertCreate,
         AlertHistoryPage,
@@ -42,10 +43,14 @@ if TYPE_CHECKING:
 Json = dict[str, Any]
 _API = "tradealerts.core.schemas"
 _ALERTS = "tradealerts.core.alerts.schemas"
+_ALERT_PLANS = "tradealerts.core.alerts.plans"
+_PLAN_MODELS = frozenset({"AlertBulkResult", "AlertPlan"})
 
 
 def _model_class(name: str) -> Any:
-    module = _ALERTS if name.startswith("Alert") else _API
+    module = (
+        (_ALERT_PLANS if name in _PLAN_MODELS else _ALERTS) if name.startswith("Alert") else _API
+    )
     return getattr(importlib.import_module(module), name)
 
 
@@ -253,8 +258,15 @@ def watchlist_remove(item_id: int) -> Call[None]:
 
 
 # -- alerts ----------------------------------------------------------------------------
-def alerts(status: str | None = None, symbol: str | None = None) -> Call[AlertList]:
-    params = _clean({"status": status, "symbol": symbol})
+def alerts(
+    status: str | None = None,
+    symbol: str | None = None,
+    timeframe: str | None = None,
+    condition: str | None = None,
+) -> Call[AlertList]:
+    params = _clean(
+        {"status": status, "symbol": symbol, "timeframe": timeframe, "condition": condition}
+    )
     return Call("GET", "/api/alerts", _model("AlertList"), params=params)
 
 
@@ -270,6 +282,23 @@ def alert_create(alert: AlertCreate) -> Call[AlertPublic]:
 def alert_update(alert_id: int, update: AlertUpdate) -> Call[AlertPublic]:
     body = update.model_dump(mode="json", exclude_unset=True)
     return Call("PATCH", f"/api/alerts/{alert_id}", _model("AlertPublic"), json=body)
+
+
+def alert_clone(alert_id: int, clone: AlertClone) -> Call[AlertPublic]:
+    body = clone.model_dump(mode="json", exclude_none=True)
+    return Call("POST", f"/api/alerts/{alert_id}/clone", _model("AlertPublic"), json=body)
+
+
+def alerts_bulk(bulk: AlertBulk) -> Call[AlertBulkResult]:
+    body = bulk.model_dump(mode="json", exclude_none=True)
+    return Call("POST", "/api/alerts/bulk", _model("AlertBulkResult"), json=body)
+
+
+def alerts_apply(
+    entries: list[dict[str, Any]], *, prune: bool = False, dry_run: bool = False
+) -> Call[AlertPlan]:
+    body = {"alerts": entries, "prune": prune, "dry_run": dry_run}
+    return Call("POST", "/api/alerts/apply", _model("AlertPlan"), json=body)
 
 
 def alert_delete(alert_id: int) -> Call[None]:

@@ -25,6 +25,7 @@ __all__ = [
     "Frequency",
     "PriceSource",
     "Side",
+    "WebhookFormat",
     "evaluated_on_ticks",
 ]
 
@@ -49,6 +50,7 @@ class Condition(StrEnum):
     line_break = "line_break"
     trendline_break = "trendline_break"
     line_touch = "line_touch"
+    line_bounce = "line_bounce"
 
 
 class Frequency(StrEnum):
@@ -76,6 +78,15 @@ class AlertStatus(StrEnum):
     expired = "expired"
 
 
+class WebhookFormat(StrEnum):
+    """The body a webhook receives: ours (``json``) or the one a chat service expects."""
+
+    json = "json"
+    discord = "discord"
+    slack = "slack"
+    telegram = "telegram"
+
+
 class Side(StrEnum):
     """Which fractals (up/down) or which lines (support/resistance) a fractal alert follows."""
 
@@ -95,16 +106,29 @@ CHANNEL_CONDITIONS = frozenset(
 )
 MOVEMENT_CONDITIONS = frozenset({C.moving_up, C.moving_down, C.moving_up_pct, C.moving_down_pct})
 PCT_CONDITIONS = frozenset({C.moving_up_pct, C.moving_down_pct})
-FRACTAL_CONDITIONS = frozenset({C.new_fractal, C.line_break, C.trendline_break, C.line_touch})
+FRACTAL_CONDITIONS = frozenset(
+    {C.new_fractal, C.line_break, C.trendline_break, C.line_touch, C.line_bounce}
+)
 #: Transitions: they compare the previous price with the current one, so they need both.
 EDGE_CONDITIONS = frozenset(
     {C.crossing, C.crossing_up, C.crossing_down, C.entering_channel, C.exiting_channel}
 )
 #: Evaluated only when a bar of the alert's timeframe closes, whatever the frequency.
-BAR_CLOSE_CONDITIONS = frozenset({C.new_fractal, C.line_break, C.trendline_break})
+BAR_CLOSE_CONDITIONS = frozenset({C.new_fractal, C.line_break, C.trendline_break, C.line_bounce})
 
 #: The condition-specific values of an alert, in wire order.
-VALUE_FIELDS = ("level", "lower", "upper", "amount", "bars", "side", "line_id", "distance")
+VALUE_FIELDS = (
+    "level",
+    "lower",
+    "upper",
+    "amount",
+    "bars",
+    "side",
+    "line_id",
+    "distance",
+    "buffer",
+    "confirm_bars",
+)
 
 REQUIRED_VALUES: dict[Condition, tuple[str, ...]] = {
     **{c: ("level",) for c in LEVEL_CONDITIONS},
@@ -114,20 +138,23 @@ REQUIRED_VALUES: dict[Condition, tuple[str, ...]] = {
     C.line_break: (),
     C.trendline_break: (),
     C.line_touch: ("distance",),
+    C.line_bounce: ("distance",),
 }
 #: Values a condition accepts but does not need (``side`` defaults to ``either``).
 OPTIONAL_VALUES: dict[Condition, tuple[str, ...]] = {
     **{c: () for c in LEVEL_CONDITIONS | CHANNEL_CONDITIONS | MOVEMENT_CONDITIONS},
     C.new_fractal: ("side",),
-    C.line_break: ("side", "line_id"),
-    C.trendline_break: ("side", "line_id"),
+    C.line_break: ("side", "line_id", "buffer", "confirm_bars"),
+    C.trendline_break: ("side", "line_id", "buffer", "confirm_bars"),
     C.line_touch: ("side", "line_id"),
+    C.line_bounce: ("side", "line_id"),
 }
 SIDES: dict[Condition, frozenset[Side]] = {
     C.new_fractal: frozenset({Side.up, Side.down, Side.either}),
     C.line_break: frozenset({Side.support, Side.resistance, Side.either}),
     C.trendline_break: frozenset({Side.support, Side.resistance, Side.either}),
     C.line_touch: frozenset({Side.support, Side.resistance, Side.either}),
+    C.line_bounce: frozenset({Side.support, Side.resistance, Side.either}),
 }
 
 

@@ -10,6 +10,7 @@ from tradealerts.core.alerts.conditions import Condition
 from tradealerts.core.symbols import format_price
 
 __all__ = [
+    "ALIASES",
     "PLACEHOLDERS",
     "default_message",
     "message_fields",
@@ -19,6 +20,8 @@ __all__ = [
 
 #: The placeholders a user's template may use.
 PLACEHOLDERS = ("symbol", "timeframe", "price", "level", "condition", "time")
+#: TradingView's names for ours (see docs/alerts-semantics.md, "Messages").
+ALIASES = {"ticker": "symbol", "interval": "timeframe", "close": "price", "timenow": "time"}
 
 _FIELD = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 
@@ -44,14 +47,15 @@ _DEFAULTS: dict[Condition, str] = {
     C.line_break: "closed through {{detail}} {{level}} at {{price}}",
     C.trendline_break: "closed through the {{detail}} at {{level}} (close {{price}})",
     C.line_touch: "touched {{detail}} {{level}} at {{price}}",
+    C.line_bounce: "bounced off {{detail}} {{level}} (close {{price}})",
 }
 
 
 def template_problem(template: str) -> str | None:
     """Why a user's template cannot be used, or None when it can."""
     for name in _FIELD.findall(template):
-        if name not in PLACEHOLDERS:
-            allowed = " ".join(f"{{{{{p}}}}}" for p in PLACEHOLDERS)
+        if name not in PLACEHOLDERS and name not in ALIASES:
+            allowed = " ".join(f"{{{{{p}}}}}" for p in (*PLACEHOLDERS, *ALIASES))
             return f"unknown placeholder {{{{{name}}}}}; use {allowed}"
     rest = _FIELD.sub("", template)
     if "{{" in rest or "}}" in rest:
@@ -60,8 +64,14 @@ def template_problem(template: str) -> str | None:
 
 
 def render_message(template: str, fields: Mapping[str, str]) -> str:
-    """Replace each ``{{name}}`` with ``fields[name]``; names not in ``fields`` stay as written."""
-    return _FIELD.sub(lambda m: fields.get(m.group(1), m.group(0)), template)
+    """Replace each ``{{name}}`` (or a TradingView alias of it) with ``fields[name]``; names
+    not in ``fields`` stay as written."""
+
+    def fill(m: re.Match[str]) -> str:
+        name = m.group(1)
+        return fields.get(ALIASES.get(name, name), m.group(0))
+
+    return _FIELD.sub(fill, template)
 
 
 def message_fields(

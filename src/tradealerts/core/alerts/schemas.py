@@ -15,7 +15,7 @@ import math
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated, Any
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -39,6 +39,14 @@ from tradealerts.core.alerts.conditions import (
     Frequency,
     PriceSource,
     Side,
+    WebhookFormat,
+)
+from tradealerts.core.alerts.limits import (
+    MAX_CONFIRM_BARS,
+    MAX_COOLDOWN,
+    MAX_FIRES,
+    DurationError,
+    parse_duration,
 )
 from tradealerts.core.alerts.messages import template_problem
 from tradealerts.core.alerts.spec_rules import spec_problems
@@ -48,14 +56,19 @@ from tradealerts.core.timeframes import Timeframe, TimeframeError, parse_timefra
 __all__ = [
     "MAX_BARS",
     "MAX_PRICE",
+    "NAME_PATTERN",
     "AlertChannels",
     "AlertCreate",
     "AlertEventPublic",
+    "AlertHealth",
     "AlertHistoryPage",
     "AlertList",
     "AlertPublic",
     "AlertUpdate",
     "DeliveryPublic",
+    "Name",
+    "Symbol",
+    "TimeframeIn",
     "merge_update",
     "validate_alert",
 ]
@@ -65,6 +78,8 @@ MAX_PRICE = 1e9
 #: Movement conditions look back at most this many bars.
 MAX_BARS = 500
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+#: An alert's name: a key in an alerts file and on the command line.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"
 
 
 def _bad(kind: str, message: str) -> PydanticCustomError:
@@ -84,6 +99,35 @@ def _positive(v: float) -> float:
 def _bars(v: int) -> int:
     if not 1 <= v <= MAX_BARS:
         raise _bad("bars_range", f"must be between 1 and {MAX_BARS}, got {v}")
+    return v
+
+
+def _non_negative(v: float) -> float:
+    if not math.isfinite(v):
+        raise _bad("finite_number", f"must be a finite number, got {v!r}")
+    if v < 0:
+        raise _bad("greater_than_equal", f"must be 0 or more, got {v!r}")
+    if v > MAX_PRICE:
+        raise _bad("less_than_equal", f"must be at most {MAX_PRICE:,.0f}, got {v!r}")
+    return v
+
+
+def _whole_range(low: int, high: int) -> Any:
+    def check(v: int) -> int:
+        if not low <= v <= high:
+            raise _bad("out_of_range", f"must be between {low:,} and {high:,}, got {v}")
+        return v
+
+    return check
+
+
+def _duration(v: Any) -> Any:
+    """``30m``, ``2h``, ``1d`` or whole seconds; bounds are checked after."""
+    if isinstance(v, str):
+        try:
+            return parse_duration(v)
+        except DurationError as exc:
+            raise _bad("duration", str(exc)) from None
     return v
 
 
@@ -153,6 +197,17 @@ FrequencyIn = Annotated[Frequency, BeforeValidator(_lower)]
 Expiry = Annotated[datetime, AfterValidator(_future)]
 Template = Annotated[str, Field(max_length=500), AfterValidator(_template)]
 LineId = Annotated[str, Field(min_length=1, max_length=64)]
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+Buffer = Annotated[float, AfterValidator(_non_negative)]
+ConfirmBars = Annotated[int, Field(strict=True), AfterValidator(_whole_range(1, MAX_CONFIRM_BARS))]
+Cooldown = Annotated[
+    int,
+    BeforeValidator(_duration),
+    Field(strict=True),
+    AfterValidator(_whole_range(1, MAX_COOLDOWN)),
+]
+MaxFires = Annotated[int, Field(strict=True), AfterValidator(_whole_range(1, MAX_FIRES))]
+FormatIn = Annotated[WebhookFormat, BeforeValidator(_lower)]
 
 
 class _In(BaseModel):
@@ -164,11 +219,35 @@ class AlertChannels(_In):
 
     email: bool = False
     webhook_url: Annotated[str, Field(max_length=2048), AfterValidator(_webhook)] | None = None
+    #: The body's shape: ours, or what Discord, Slack or Telegram expect (api.md has examples).
+    webhook_format: FormatIn = WebhookFormat.json
+
+    @model_validator(mode="after")
+    def _telegram_chat(self) -> AlertChannels:
+        if self.webhook_format == WebhookFormat.telegram and self.webhook_url is not None:
+            query = parse_qs(urlsplit(self.webhook_url).query)
+            if not query.get("chat_id"):
+                raise ValidationError.from_exception_data(
+                    type(self).__name__,
+                    [
+                        InitErrorDetails(
+                            type=_bad(
+                                "telegram_chat_id",
+                                "a telegram webhook needs ?chat_id=<chat> in the URL, e.g. "
+                                "https://api.telegram.org/bot<token>/sendMessage?chat_id=42",
+                            ),
+                            loc=("webhook_url",),
+                            input=self.webhook_url,
+                        )
+                    ],
+                )
+        return self
 
 
 class AlertCreate(_In):
     """A new alert. Which values a condition takes: ``REQUIRED_VALUES``/``OPTIONAL_VALUES``."""
 
+    name: Name | None = None
     symbol: Symbol = Field(max_length=16)
     timeframe: TimeframeIn
     condition: ConditionIn
@@ -180,8 +259,12 @@ class AlertCreate(_In):
     side: SideIn | None = None
     line_id: LineId | None = None
     distance: Price | None = None
+    buffer: Buffer | None = None
+    confirm_bars: ConfirmBars | None = None
     price_source: SourceIn = PriceSource.bid
     frequency: FrequencyIn = Frequency.once
+    cooldown: Cooldown | None = None
+    max_fires: MaxFires | None = None
     expires_at: Expiry | None = None
     message: Template | None = None
     channels: AlertChannels = Field(default_factory=AlertChannels)
@@ -207,6 +290,7 @@ class AlertCreate(_In):
 class AlertUpdate(_In):
     """A partial change: only the fields sent change; ``null`` clears an optional one."""
 
+    name: Name | None = None
     symbol: Symbol | None = Field(default=None, max_length=16)
     timeframe: TimeframeIn | None = None
     condition: ConditionIn | None = None
@@ -218,17 +302,35 @@ class AlertUpdate(_In):
     side: SideIn | None = None
     line_id: LineId | None = None
     distance: Price | None = None
+    buffer: Buffer | None = None
+    confirm_bars: ConfirmBars | None = None
     price_source: SourceIn | None = None
     frequency: FrequencyIn | None = None
+    cooldown: Cooldown | None = None
+    max_fires: MaxFires | None = None
     expires_at: Expiry | None = None
     message: Template | None = None
     channels: AlertChannels | None = None
+
+
+class AlertHealth(BaseModel):
+    """How an alert has been firing: fires in the last 24 h / 7 d / 30 d, the last fire, and
+    the flags ``dormant`` (no fire in 30 days, for an alert at least that old) and ``chatty``
+    (more than 10 fires in the last 24 hours)."""
+
+    fires_24h: int
+    fires_7d: int
+    fires_30d: int
+    last_fired_at: datetime | None = None
+    dormant: bool
+    chatty: bool
 
 
 class AlertPublic(BaseModel):
     """An alert as the API returns it (no input checks: an expired alert's expiry is past)."""
 
     id: int
+    name: str
     symbol: str
     timeframe: str
     condition: Condition
@@ -240,8 +342,12 @@ class AlertPublic(BaseModel):
     side: Side | None = None
     line_id: str | None = None
     distance: float | None = None
+    buffer: float | None = None
+    confirm_bars: int | None = None
     price_source: PriceSource
     frequency: Frequency
+    cooldown: int | None = None
+    max_fires: int | None = None
     expires_at: datetime | None = None
     message: str | None = None
     channels: AlertChannels
@@ -250,6 +356,7 @@ class AlertPublic(BaseModel):
     created_at: datetime
     last_fired_at: datetime | None = None
     fire_count: int = 0
+    health: AlertHealth | None = None
 
 
 class AlertList(BaseModel):

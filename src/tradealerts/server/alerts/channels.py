@@ -1,6 +1,7 @@
 """Webhook deliveries: Standard Webhooks POSTs to a checked address, retried for a day.
 
-The body is the fired alert's JSON (the stream's ``alert`` data). The headers follow the
+The body is the fired alert's JSON (the stream's ``alert`` data), or the shape the alert's
+``webhook_format`` names (Discord, Slack, Telegram: ``formats.py``). The headers follow the
 Standard Webhooks spec (https://www.standardwebhooks.com), so a receiver verifies with its
 ``standardwebhooks`` library and the user's ``whsec_`` secret:
 
@@ -37,9 +38,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from tradealerts import __version__
 from tradealerts.core.tiers import Tier
 from tradealerts.server.accounts import notify
+from tradealerts.server.alerts.formats import webhook_body
 from tradealerts.server.alerts.guard import WebhookGuard, WebhookRefused
 from tradealerts.server.alerts.records import drop_webhook
-from tradealerts.server.db.models import Delivery, Event, User
+from tradealerts.server.db.models import AlertRow, Delivery, Event, User
 from tradealerts.server.events import event_json
 from tradealerts.server.settings import Settings
 
@@ -182,9 +184,19 @@ class WebhookSender:
                 if user is None or ev is None:
                     continue
                 skip = "webhooks need the PRO plan" if user.tier != Tier.PRO.value else None
-                body = json.dumps(event_json(ev), separators=(",", ":")).encode()
+                body = json.dumps(
+                    webhook_body(self._format(s, ev), event_json(ev), d.target),
+                    separators=(",", ":"),
+                ).encode()
                 jobs.append(_Job(d.id, d.user_id, d.target, body, user.webhook_secret or "", skip))
         return jobs
+
+    @staticmethod
+    def _format(s: Session, ev: Event) -> str:
+        """The alert's webhook format when sent (json when the alert is gone)."""
+        row = s.get(AlertRow, ev.alert_id) if ev.alert_id is not None else None
+        channels = (row.spec.get("channels") or {}) if row is not None else {}
+        return str(channels.get("webhook_format") or "json")
 
     async def _attempt(self, job: _Job) -> _Outcome:
         """One try: checked, pinned to the checked address, signed."""

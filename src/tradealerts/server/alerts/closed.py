@@ -25,8 +25,11 @@ from tradealerts.server.alerts.firing import Hit, HitList, MatcherBase
 from tradealerts.server.alerts.lines import (
     GONE,
     Band,
+    Memo,
     active_lines,
+    bounce_line,
     broken_line,
+    confirmed_break,
     new_fractal,
     touch_bands,
     touch_hit,
@@ -153,11 +156,15 @@ class BarDriven(MatcherBase):
         rows = self.rows
         hits: HitList = []
         gone: list[int] = []
+        limits = self._limits
+        memo: Memo = {}  # lines and breaks every alert of this close shares
         for row in sorted(self._closing.get(tf, ())):
             last = rows.last[row]
             if last == last and not may_fire(FREQUENCIES[rows.freq[row]], tf, last, now):
                 continue
-            hit = self._closed_hit(row, series, changes)
+            if limits and row in limits and limits[row].cooling(last, now):
+                continue  # like a spent window: not evaluated at this close
+            hit = self._closed_hit(row, series, changes, memo)
             if hit is GONE_HIT:
                 gone.append(row)
             elif hit is not None:
@@ -165,7 +172,9 @@ class BarDriven(MatcherBase):
         changed += [self._end(r, AlertStatus.expired, REASON_LINE_GONE, now) for r in gone]
         return hits
 
-    def _closed_hit(self, row: int, series: SeriesState, changes: IndicatorChanges) -> Hit | None:
+    def _closed_hit(
+        self, row: int, series: SeriesState, changes: IndicatorChanges, memo: Memo
+    ) -> Hit | None:
         rows = self.rows
         code = rows.cond[row]
         kind, cond = KIND[code], CONDITIONS[code]
@@ -192,8 +201,17 @@ class BarDriven(MatcherBase):
         if cond == Condition.new_fractal:
             found = new_fractal(series, changes, side)
             return None if found is None else Hit(alert_id, row, found[0], p1, None, found[1])
-        diagonal = cond == Condition.trendline_break
-        line = broken_line(series, changes, diagonal, side, spec.line_id)
+        if cond == Condition.line_bounce:
+            line = bounce_line(series, t, side, spec.line_id, rows.a[row], memo)
+        elif spec.buffer or (spec.confirm_bars or 1) > 1:
+            diagonal = cond == Condition.trendline_break
+            line = confirmed_break(
+                series, t, diagonal, side, spec.line_id, spec.buffer or 0.0,
+                spec.confirm_bars or 1, memo,
+            )  # fmt: skip
+        else:
+            diagonal = cond == Condition.trendline_break
+            line = broken_line(series, changes, diagonal, side, spec.line_id)
         if line is GONE:
             return GONE_HIT
         return None if line is None else Hit(alert_id, row, line.value, p1, line)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+from collections import deque
 from heapq import heappop
 from typing import NamedTuple
 
 from tradealerts.core.alerts import (
     CHANNEL_CONDITIONS,
+    FLOOD_FIRES,
+    FLOOD_SECONDS,
     MOVEMENT_CONDITIONS,
     PCT_CONDITIONS,
     REASON_EXPIRED,
+    REASON_FLOOD,
+    REASON_MAX_FIRES,
     REASON_TRIGGERED,
     AlertStatus,
     Condition,
@@ -32,7 +37,7 @@ from tradealerts.server.alerts.model import (
 )
 from tradealerts.server.alerts.store import Rows
 
-__all__ = ["Hit", "HitList", "MatcherBase"]
+__all__ = ["Hit", "HitList", "Limits", "MatcherBase"]
 
 _CHOSEN_LINE_ENDS = frozenset({Condition.line_break, Condition.trendline_break})
 
@@ -51,6 +56,30 @@ class Hit(NamedTuple):
 HitList = list[Hit]
 
 
+class Limits(NamedTuple):
+    """An alert's cooldown (seconds, 0: none), max_fires (0: none) and its fire count when
+    it was armed; kept only for alerts that have one of the two."""
+
+    cooldown: float
+    max_fires: int
+    fires_at_arm: int
+
+    @classmethod
+    def of(cls, alert: Alert) -> Limits | None:
+        spec = alert.spec
+        if spec.cooldown is None and spec.max_fires is None:
+            return None
+        return cls(float(spec.cooldown or 0), spec.max_fires or 0, alert.fires_at_arm)
+
+    def cooling(self, last: float, now: float) -> bool:
+        """True while a fire at ``now`` would come sooner than the cooldown allows."""
+        return last == last and now - last < self.cooldown
+
+
+#: Sweep the flood guard's memory of quiet alerts after this many fires.
+_FLOOD_SWEEP = 4096
+
+
 class MatcherBase:
     """State shared by the tick and bar halves of a symbol's matcher."""
 
@@ -61,6 +90,11 @@ class MatcherBase:
         self._by_id: dict[int, int] = {}  # alert id -> row
         self._expiry: list[tuple[float, int, int]] = []  # (expires_at, serial, row)
         self._closing: dict[Timeframe, set[int]] = {}  # rows evaluated on closed bars
+        self._limits: dict[int, Limits] = {}  # row -> cooldown / max_fires (sparse)
+        # alert id -> its fire times within the flood window; by id, not row, so that a
+        # resume (a new row) does not forget them
+        self._recent: dict[int, deque[float]] = {}
+        self._fires_since_sweep = 0
 
     def _drop(self, row: int) -> None:
         raise NotImplementedError
@@ -84,21 +118,59 @@ class MatcherBase:
         out.sort(key=lambda c: c.alert_id)
         return out
 
+    def _flooding(self, alert_id: int, last: float, now: float) -> bool:
+        """Count a fire at ``now`` (the alert last fired at ``last``, NaN: never); True (and
+        not counted) when it would be more than ``FLOOD_FIRES`` within ``FLOOD_SECONDS``.
+
+        Fire times are kept only for alerts that fired twice within the window: with no
+        list, at most the last fire is in it (an alert with a frequency window fires at most
+        four times in three minutes; only re-arming it floods)."""
+        recent = self._recent.get(alert_id)
+        if recent is None:
+            if not now - last < FLOOD_SECONDS:  # never fired (NaN), or long ago
+                return False
+            recent = self._recent[alert_id] = deque((last,))
+        while recent and recent[0] <= now - FLOOD_SECONDS:
+            recent.popleft()
+        if len(recent) >= FLOOD_FIRES:
+            return True
+        recent.append(now)
+        self._fires_since_sweep += 1
+        if self._fires_since_sweep >= _FLOOD_SWEEP:
+            self._fires_since_sweep = 0
+            quiet = [k for k, d in self._recent.items() if not d or d[-1] <= now - FLOOD_SECONDS]
+            for k in quiet:
+                del self._recent[k]
+        return False
+
     def _commit(self, hits: HitList, now: float, changed: list[StatusChange]) -> MatchResult:
-        """Fire the hits in alert-id order; ``once`` alerts end as triggered."""
+        """Fire the hits in alert-id order; ``once`` alerts end as triggered, alerts that
+        reach ``max_fires`` too, and one that would flood is paused instead of firing."""
         hits.sort()
         rows = self.rows
         fired: list[Fired] = []
         for hit in hits:
             row = hit.row
+            if self._flooding(hit.alert_id, rows.last[row], now):
+                changed.append(self._end(row, AlertStatus.paused, REASON_FLOOD, now))
+                continue
             rows.last[row] = now
             rows.count[row] += 1
             alert = self._alerts.get(row)
             cond = CONDITIONS[rows.cond[row]]
             tf = TIMEFRAMES[rows.tf[row]]
             status = status_after_fire(FREQUENCIES[rows.freq[row]])
+            reason = REASON_TRIGGERED
             if cond in _CHOSEN_LINE_ENDS and alert is not None and alert.spec.line_id:
                 status = AlertStatus.triggered  # a chosen line breaks only once
+            limits = self._limits.get(row) if self._limits else None
+            if (
+                limits is not None
+                and limits.max_fires
+                and rows.count[row] - limits.fires_at_arm >= limits.max_fires
+                and status != AlertStatus.triggered
+            ):
+                status, reason = AlertStatus.triggered, REASON_MAX_FIRES
             fired.append(
                 Fired(
                     alert_id=hit.alert_id,
@@ -116,7 +188,7 @@ class MatcherBase:
                 )
             )
             if status == AlertStatus.triggered:
-                changed.append(self._end(row, status, REASON_TRIGGERED, now))
+                changed.append(self._end(row, status, reason, now))
             else:
                 self._after_fire(row, now)
         changed.sort(key=lambda c: c.alert_id)

@@ -7,6 +7,9 @@ ids of the indicator payload, so ``line_id`` survives restarts and recomputes.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
 
 from tradealerts.core.alerts import Side
 from tradealerts.core.indicators import DiagonalLine, HorizontalLine, IndicatorChanges
@@ -18,7 +21,9 @@ __all__ = [
     "Band",
     "LineRef",
     "active_lines",
+    "bounce_line",
     "broken_line",
+    "confirmed_break",
     "find_line",
     "new_fractal",
     "touch_bands",
@@ -43,6 +48,8 @@ class LineRef:
 
 #: (low, high, line): prices within ``distance`` of a line, edges included.
 Band = tuple[float, float, LineRef]
+#: What the alerts of one closed bar share (lines, breaks), computed once for all of them.
+Memo = dict[Any, Any]
 #: ``broken_line``'s answer for an alert whose chosen line is no longer active.
 GONE = LineRef("", "", False, float("nan"))
 
@@ -170,3 +177,215 @@ def new_fractal(
     if changes.down_fractal is not None and side in (Side.down, Side.either):
         return ind.fractal_price(changes.down_fractal, up=False), "down"
     return None
+
+
+def _beyond(close: float, value: float, kind: str, buffer: float) -> bool:
+    """The close is beyond the line by more than ``buffer`` (above a resistance, below a
+    support)."""
+    return close - value > buffer if kind == "resistance" else value - close > buffer
+
+
+def _horizontal_break_at(series: SeriesState, k: int, kinds: tuple[str, ...]) -> list[int]:
+    """The horizontal lines (positions) whose break at bar ``k`` a line_break alert of
+    ``kinds`` saw: per kind, the watched line (nearest ``close[k-1]`` among the lines active
+    before ``k``) if bar ``k`` broke it. ``broken_line``'s rule, from the stored history."""
+    ind = series.indicators
+    hc, n = ind.horizontal, ind.n
+    broken = np.frombuffer(hc.broken, dtype=np.int64) if len(hc) else np.zeros(0, np.int64)
+    confirmed = np.frombuffer(hc.origin, dtype=np.int64) + n if len(hc) else broken
+    # the order broken_line sees them in: still active after k, then those k broke
+    after = np.flatnonzero((confirmed <= k) & ((broken < 0) | (broken > k)))
+    at_k = np.flatnonzero((confirmed <= k - 1) & (broken == k))
+    if not at_k.size:
+        return []
+    previous = ind.close[k - 1] if k >= 1 else ind.close[k]
+    out = []
+    for kind in kinds:
+        support = 1 if kind == "support" else 0
+        best: int | None = None
+        for pos in (*after.tolist(), *at_k.tolist()):
+            if hc.support[pos] != support:
+                continue
+            if best is None or abs(hc.price[pos] - previous) < abs(hc.price[best] - previous):
+                best = pos
+        if best is not None and broken[best] == k:
+            out.append(best)
+    return out
+
+
+def confirmed_break(
+    series: SeriesState,
+    t: int,
+    diagonal: bool,
+    side: Side,
+    line_id: str | None,
+    buffer: float,
+    bars: int,
+    memo: Memo | None = None,
+) -> LineRef | None:
+    """The break a ``line_break``/``trendline_break`` with ``buffer`` and ``confirm_bars``
+    (``bars``) fires at bar ``t``: a break at ``k = t - bars + 1`` whose closes ``k..t`` are
+    all beyond the line by more than ``buffer``; None; or ``GONE`` for a chosen line that is
+    neither active nor in its confirmation bars. See docs/alerts-semantics.md.
+
+    ``memo`` (one per closed bar) keeps what every alert of the bar shares: the breaks at a
+    bar, the active lines."""
+    memo = {} if memo is None else memo
+    key = ("breaks", t, bars, diagonal, line_id is not None)
+    refs = memo.get(key)
+    if refs is None:
+        refs = memo[key] = _breaks(series, t, bars, diagonal, line_id is not None)
+    ind = series.indicators
+    k = t - bars + 1
+    kinds = ("resistance", "support") if side == Side.either else (side.value,)
+    closes = ind.close
+
+    def holds(line: object, kind: str) -> bool:
+        for j in range(k, t + 1):
+            value = line.value_at(j) if isinstance(line, DiagonalLine) else line.price  # type: ignore[attr-defined]
+            if not _beyond(closes[j], value, kind, buffer):
+                return False
+        return True
+
+    if line_id is not None:
+        hit = next((r for r, ln in refs if r.line_id == line_id), None)
+        if hit is not None:
+            return hit if holds(next(ln for r, ln in refs if r is hit), hit.kind) else None
+        if line_id in _active_ids(series, t, memo):
+            return None
+        if _pending(series, line_id, diagonal, t - bars + 1):
+            return None
+        return GONE
+    good = [r for r, ln in refs if r.kind in kinds and holds(ln, r.kind)]
+    if not good:
+        return None
+    if diagonal:
+        close = closes[t]
+        return min(good, key=lambda r: abs(r.value - close))
+    for kind in kinds:  # resistance first, as broken_line does
+        for r in good:
+            if r.kind == kind:
+                return r
+    return None
+
+
+def _broken_at(broken: Any, k: int) -> list[int]:
+    """Positions of the lines broken at bar ``k`` (a vectorised look at the column)."""
+    if not len(broken):
+        return []
+    return np.flatnonzero(np.frombuffer(broken, dtype=np.int64) == k).tolist()
+
+
+def _active_ids(series: SeriesState, t: int, memo: Memo) -> set[str]:
+    ids = memo.get(("active", t))
+    if ids is None:
+        ids = memo[("active", t)] = {r.line_id for r in active_lines(series, t)}
+    return ids
+
+
+def _breaks(
+    series: SeriesState, t: int, bars: int, diagonal: bool, chosen: bool
+) -> list[tuple[LineRef, object]]:
+    """(line at ``t``, line object) of the breaks at ``k = t - bars + 1`` an alert may follow:
+    every trendline broken then; for horizontal lines, every one (``chosen``: a line_id) or
+    the watched one of each kind."""
+    ind = series.indicators
+    k = t - bars + 1
+    refs: list[tuple[LineRef, object]] = []  # (line at t, the line object)
+    if diagonal:
+        dc = ind.diagonal
+        if k >= 0:
+            for pos in _broken_at(dc.broken, k):
+                dl = dc.line(pos)
+                if dl.i2 + ind.n <= k - 1:
+                    refs.append((LineRef(_did(series, dl), dl.kind, True, dl.value_at(t)), dl))
+    elif k >= 0 and chosen:  # a chosen line: any break of it counts
+        hc = ind.horizontal
+        for pos in _broken_at(hc.broken, k):
+            if hc.origin[pos] + ind.n <= k - 1:
+                ln = hc.line(pos)
+                refs.append((LineRef(_hid(series, ln), ln.kind, False, ln.price), ln))
+    elif k >= 0:
+        for pos in _horizontal_break_at(series, k, ("resistance", "support")):
+            ln = ind.horizontal.line(pos)
+            refs.append((LineRef(_hid(series, ln), ln.kind, False, ln.price), ln))
+
+    return refs
+
+
+def _pending(series: SeriesState, line_id: str, diagonal: bool, first: int) -> bool:
+    """The chosen line broke at bar ``first`` or later, having been active before (not born
+    broken): its confirmation bars still run."""
+    ind = series.indicators
+    if diagonal:
+        return any(
+            _did(series, dl) == line_id
+            and dl.broken is not None
+            and dl.broken >= first
+            and dl.i2 + ind.n <= dl.broken - 1
+            for dl in ind.diagonal
+        )
+    return any(
+        _hid(series, ln) == line_id
+        and ln.broken is not None
+        and ln.broken >= first
+        and ln.confirmed <= ln.broken - 1
+        for ln in ind.horizontal
+    )
+
+
+def bounce_line(
+    series: SeriesState,
+    t: int,
+    side: Side,
+    line_id: str | None,
+    distance: float,
+    memo: Memo | None = None,
+) -> LineRef | None:
+    """The line bar ``t - 1`` touched (its range widened by ``distance``) and bar ``t``
+    closed away from by more than ``distance`` on the line's side; None; or ``GONE`` for a
+    chosen line that is not active. Of several, the one nearest ``close[t]``."""
+    memo = {} if memo is None else memo
+    ind, bars = series.indicators, series.bars
+    if line_id is not None and line_id not in _active_ids(series, t, memo):
+        return GONE
+    if t < 1:
+        return None
+    close, high, low = ind.close[t], float(bars.high[t - 1]), float(bars.low[t - 1])
+    found = memo.get(("bounce", t))
+    if found is None:
+        found = memo[("bounce", t)] = _bounce_candidates(series, t)
+    refs, before, now, support = found
+    if not refs:
+        return None
+    # vectorised over the lines: every alert of this close shares the arrays
+    hit = (before >= low - distance) & (before <= high + distance)
+    hit &= np.where(support, close - now > distance, now - close > distance)
+    if line_id is not None:
+        hit &= np.array([r.line_id == line_id for r in refs])
+    elif side != Side.either:
+        hit &= support if side == Side.support else ~support
+    at = np.flatnonzero(hit)
+    if not at.size:
+        return None
+    return refs[int(at[np.argmin(np.abs(close - now[at]))])]  # the first of the nearest
+
+
+def _bounce_candidates(series: SeriesState, t: int) -> tuple[list[LineRef], Any, Any, Any]:
+    """The lines a bounce at ``t`` may follow (active now, confirmed by ``t - 1``): their
+    refs (value at ``t``), and as arrays their values at ``t - 1`` and ``t`` and support
+    flags; horizontal lines first, in payload order."""
+    ind = series.indicators
+    refs: list[LineRef] = []
+    before: list[float] = []
+    for ln in ind.active_horizontal():
+        if ln.confirmed <= t - 1:
+            refs.append(LineRef(_hid(series, ln), ln.kind, False, ln.price))
+            before.append(ln.price)
+    for d in ind.active_diagonal():
+        if d.i2 + ind.n <= t - 1:
+            refs.append(LineRef(_did(series, d), d.kind, True, d.value_at(t)))
+            before.append(d.value_at(t - 1))
+    now = np.array([r.value for r in refs], np.float64)
+    support = np.array([r.kind == "support" for r in refs], bool)
+    return refs, np.array(before, np.float64), now, support

@@ -35,7 +35,7 @@ from tradealerts.core.alerts import (
 from tradealerts.core.indicators import IndicatorChanges
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.alerts.closed import BarDriven
-from tradealerts.server.alerts.firing import Hit, HitList
+from tradealerts.server.alerts.firing import Hit, HitList, Limits
 from tradealerts.server.alerts.lines import touch_hit
 from tradealerts.server.alerts.model import (
     CONDITIONS,
@@ -112,6 +112,9 @@ class SymbolMatcher(BarDriven):
         )
         self._alerts[row] = alert
         self._by_id[alert.id] = row
+        limits = Limits.of(alert)
+        if limits is not None:
+            self._limits[row] = limits
         serial = self.rows.serial[row]
         if spec.expires_at is not None:
             heappush(self._expiry, (spec.expires_at.timestamp(), serial, row))
@@ -131,6 +134,8 @@ class SymbolMatcher(BarDriven):
         if last is not None and STATE[codes[0]]:
             again = rearm_time(spec.frequency, tf, last)
             if again is not None:
+                if limits is not None:
+                    again = max(again, last + limits.cooldown)
                 heappush(self._rearm, (again, serial, row))
 
     def remove(self, alert_id: int) -> None:
@@ -180,6 +185,7 @@ class SymbolMatcher(BarDriven):
         if self._by_id.pop(rows.alert_id[row], None) is None:
             self._bulk -= 1
         self._alerts.pop(row, None)
+        self._limits.pop(row, None)
         kind = KIND[code]
         if not evaluated_on_ticks(CONDITIONS[code], FREQUENCIES[rows.freq[row]]):
             self._closing[tf].discard(row)
@@ -242,6 +248,7 @@ class SymbolMatcher(BarDriven):
     ) -> HitList:
         rows = self.rows
         hits: HitList = []
+        limits = self._limits
         for row in cands:
             code = rows.cond[row]
             kind = KIND[code]
@@ -250,6 +257,10 @@ class SymbolMatcher(BarDriven):
             last = rows.last[row]
             tf = TIMEFRAMES[rows.tf[row]]
             if last == last and not may_fire(FREQUENCIES[rows.freq[row]], tf, last, now):
+                continue
+            if limits and row in limits and limits[row].cooling(last, now):
+                if STATE[code]:  # it may still hold when the cooldown ends: look again then
+                    heappush(self._rearm, (last + limits[row].cooldown, rows.serial[row], row))
                 continue
             source = rows.source[row]
             p0, p1 = was[source], price[source]
@@ -275,6 +286,9 @@ class SymbolMatcher(BarDriven):
         if STATE[code] and freq != Frequency.once_per_bar_close:
             again = rearm_time(freq, TIMEFRAMES[rows.tf[row]], now)
             if again is not None:
+                limits = self._limits.get(row) if self._limits else None
+                if limits is not None:
+                    again = max(again, now + limits.cooldown)
                 heappush(self._rearm, (again, rows.serial[row], row))
 
     def on_bar(

@@ -40,6 +40,8 @@ class Alert:
     status: AlertStatus = AlertStatus.active
     last_fired_at: float | None = None
     fire_count: int = 0
+    #: ``fire_count`` when the alert was last armed: ``max_fires`` counts the fires since.
+    fires_at_arm: int = 0
 
     def values(self) -> tuple[float, float]:
         """The two numbers the matcher keeps: level | lower, upper | amount, bars | distance."""

@@ -8,14 +8,18 @@ feed, so a change reaches the matcher whichever process made it.
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tradealerts.core.alerts import (
+    NAME_PATTERN,
     AlertCreate,
+    AlertHealth,
     AlertPublic,
     AlertStatus,
     AlertUpdate,
@@ -32,15 +36,20 @@ __all__ = [
     "REASON_USER_PAUSED",
     "active_count",
     "apply_tier",
+    "check_spec",
     "create_alert",
+    "default_name",
     "delete_alert",
     "drop_webhook",
     "get_alert",
     "matcher_alert",
+    "name_taken",
     "pause_alert",
     "public",
+    "replace_alert",
     "resume_alert",
     "spec_of",
+    "stored_spec",
     "update_alert",
     "webhook_secret",
 ]
@@ -48,26 +57,37 @@ __all__ = [
 REASON_USER_PAUSED = "paused_by_user"
 REASON_TIER_DOWNGRADE = "tier_downgrade"
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_NAMED = re.compile(NAME_PATTERN)
+#: the name of a row between its insert and its naming (never a valid user name)
+_UNNAMED = "~unnamed"
 
 
 def spec_of(row: AlertRow) -> AlertCreate:
-    """The stored spec, re-read without the creation-time checks (an old expiry is fine)."""
+    """The stored spec, re-read without the creation-time checks (an old expiry is fine);
+    its ``name`` is the row's (the column is the one place a name lives)."""
+    data = {**row.spec, "name": row.name if _NAMED.match(row.name or "") else None}
     return AlertCreate.model_validate(
-        row.spec, context={"now": _EPOCH, "allow_insecure_loopback": True}
+        data, context={"now": _EPOCH, "allow_insecure_loopback": True}
     )
 
 
-def public(row: AlertRow) -> AlertPublic:
-    """The alert as the API returns it."""
+def stored_spec(spec: AlertCreate) -> dict[str, Any]:
+    """The JSON kept in ``AlertRow.spec``: every field but the name."""
+    return spec.model_dump(mode="json", exclude={"name"})
+
+
+def public(row: AlertRow, health: AlertHealth | None = None) -> AlertPublic:
+    """The alert as the API returns it (with its health when given)."""
     spec = spec_of(row)
     return AlertPublic(
         id=row.id,
-        **spec.model_dump(),
+        **{**spec.model_dump(), "name": row.name},
         status=AlertStatus(row.status),
         status_reason=row.status_reason,
         created_at=row.created_at,
         last_fired_at=row.last_fired_at,
         fire_count=row.fire_count,
+        health=health,
     )
 
 
@@ -80,7 +100,42 @@ def matcher_alert(row: AlertRow) -> Alert:
         status=AlertStatus(row.status),
         last_fired_at=row.last_fired_at.timestamp() if row.last_fired_at else None,
         fire_count=row.fire_count,
+        fires_at_arm=row.fires_at_arm,
     )
+
+
+def default_name(row: AlertRow) -> str:
+    """``<symbol>-<timeframe>-<condition>-<id>`` in lower case: a stored row's own name."""
+    return f"{row.symbol}-{row.timeframe}-{row.condition}-{row.id}".lower()
+
+
+def name_taken(s: Session, user_id: int, name: str, exclude: int | None = None) -> bool:
+    """Whether the user has another alert called ``name``."""
+    where = [AlertRow.user_id == user_id, AlertRow.name == name]
+    if exclude is not None:
+        where.append(AlertRow.id != exclude)
+    return s.scalar(select(AlertRow.id).where(*where).limit(1)) is not None
+
+
+def _check_name(s: Session, user_id: int, name: str, exclude: int | None = None) -> None:
+    if name_taken(s, user_id, name, exclude):
+        raise Conflict(
+            f"You already have an alert named {name!r}; pick another name.",
+            code="name_taken",
+            field="name",
+        )
+
+
+def _give_name(s: Session, row: AlertRow, name: str | None) -> None:
+    """The chosen name, or the default one made unique with ``-2``, ``-3``… (row flushed)."""
+    if name is None:
+        base = candidate = default_name(row)
+        n = 1
+        while name_taken(s, row.user_id, candidate, exclude=row.id):
+            n += 1
+            candidate = f"{base}-{n}"
+        name = candidate
+    row.name = name
 
 
 def _changed(s: Session, row: AlertRow, now: datetime) -> None:
@@ -124,7 +179,8 @@ def webhook_refusal(url: str, guard: WebhookGuard) -> str | None:
     return guard.refusal(url)
 
 
-def _check_spec(user: User, spec: AlertCreate, guard: WebhookGuard) -> None:
+def check_spec(user: User, spec: AlertCreate, guard: WebhookGuard) -> None:
+    """The tier allows the pair (and a webhook), and the webhook's address is public."""
     tier = Tier(user.tier)
     check_pair(tier, spec.symbol, spec.timeframe)
     url = spec.channels.webhook_url
@@ -156,7 +212,7 @@ def drop_webhook(s: Session, user_id: int, url: str, now: datetime) -> list[int]
         if spec.channels.webhook_url != url:
             continue
         channels = spec.channels.model_copy(update={"webhook_url": None})
-        row.spec = spec.model_copy(update={"channels": channels}).model_dump(mode="json")
+        row.spec = stored_spec(spec.model_copy(update={"channels": channels}))
         _changed(s, row, now)
         ids.append(row.id)
     return ids
@@ -166,23 +222,46 @@ def create_alert(
     s: Session, user: User, spec: AlertCreate, now: datetime, guard: WebhookGuard
 ) -> AlertRow:
     """Store a new active alert after the tier, limit and webhook checks (caller commits)."""
-    _check_spec(user, spec, guard)
+    check_spec(user, spec, guard)
     _check_room(s, user)
+    if spec.name is not None:
+        _check_name(s, user.id, spec.name)
     if spec.channels.webhook_url is not None:
         webhook_secret(s, user)
     row = AlertRow(
         user_id=user.id,
+        name=_UNNAMED + secrets.token_hex(8),
         symbol=spec.symbol,
         timeframe=spec.timeframe.value,
         condition=spec.condition.value,
-        spec=spec.model_dump(mode="json"),
+        spec=stored_spec(spec),
         status=AlertStatus.active.value,
         fire_count=0,
+        fires_at_arm=0,
         version=0,
         created_at=now,
         updated_at=now,
     )
     s.add(row)
+    s.flush()
+    _give_name(s, row, spec.name)
+    _changed(s, row, now)
+    return row
+
+
+def replace_alert(
+    s: Session, user: User, row: AlertRow, spec: AlertCreate, now: datetime, guard: WebhookGuard
+) -> AlertRow:
+    """Make the alert exactly ``spec`` (an alerts file's entry); its status is kept."""
+    check_spec(user, spec, guard)
+    if spec.channels.webhook_url is not None:
+        webhook_secret(s, user)
+    if spec.name is not None and spec.name != row.name:
+        _check_name(s, user.id, spec.name, exclude=row.id)
+        row.name = spec.name
+    row.spec = stored_spec(spec)
+    row.symbol, row.timeframe = spec.symbol, spec.timeframe.value
+    row.condition = spec.condition.value
     _changed(s, row, now)
     return row
 
@@ -205,14 +284,17 @@ def update_alert(
 ) -> AlertRow:
     """Apply a partial change, validated as a whole; the status is kept."""
     spec = merge_update(spec_of(row), update, now=now, allow_insecure_loopback=True)
+    if spec.name is not None and spec.name != row.name:
+        _check_name(s, user.id, spec.name, exclude=row.id)
+        row.name = spec.name
     if spec.channels.webhook_url != spec_of(row).channels.webhook_url or (
         spec.symbol,
         spec.timeframe,
     ) != (row.symbol, row.timeframe):
-        _check_spec(user, spec, guard)
+        check_spec(user, spec, guard)
     if spec.channels.webhook_url is not None:
         webhook_secret(s, user)
-    row.spec = spec.model_dump(mode="json")
+    row.spec = stored_spec(spec)
     row.symbol, row.timeframe = spec.symbol, spec.timeframe.value
     row.condition = spec.condition.value
     if row.status == AlertStatus.expired.value and spec.expires_at is not None:
@@ -246,7 +328,7 @@ def resume_alert(
             code="alert_expired",
         )
     try:
-        _check_spec(user, spec, guard)
+        check_spec(user, spec, guard)
     except AccessDenied as exc:
         if row.status_reason == REASON_TIER_DOWNGRADE:
             raise AccessDenied(
@@ -255,6 +337,7 @@ def resume_alert(
         raise
     _check_room(s, user)
     row.status, row.status_reason = AlertStatus.active.value, None
+    row.fires_at_arm = row.fire_count  # armed again: max_fires counts from here
     _changed(s, row, now)
     return row
 

@@ -31,7 +31,13 @@ from sqlalchemy import Table, bindparam, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradealerts.core.alerts import AlertChannels, AlertStatus
+from tradealerts.core.alerts import (
+    FLOOD_FIRES,
+    FLOOD_SECONDS,
+    REASON_FLOOD,
+    AlertChannels,
+    AlertStatus,
+)
 from tradealerts.core.indicators import IndicatorChanges
 from tradealerts.server.alerts import records
 from tradealerts.server.alerts.book import AlertBook
@@ -584,6 +590,7 @@ class AlertRuntime:
                 for c in changes
             ],
         )
+        self._tell_flooded(conn, [c for c in changes if c.reason == REASON_FLOOD], now)
         expired = {c.alert_id: c for c in changes if c.status == AlertStatus.expired}
         if not expired:
             return
@@ -606,6 +613,26 @@ class AlertRuntime:
                         "created_at": now,
                     }
                     for r in rows
+                ],
+            )
+
+    def _tell_flooded(self, conn: Any, changes: list[StatusChange], now: datetime) -> None:
+        """A notification for each alert the flood guard paused."""
+        if changes:
+            conn.execute(
+                _INSERT_NOTIFICATION,
+                [
+                    {
+                        "user_id": c.user_id,
+                        "kind": "alert_flood",
+                        "title": f"Alert {c.alert_id} paused: flood",
+                        "body": f"Alert {c.alert_id} fired more than {FLOOD_FIRES} times in "
+                        f"{FLOOD_SECONDS / 60:g} minutes, so it was paused (reason flood). "
+                        "Resume it when you have checked what re-arms it.",
+                        "read_at": None,
+                        "created_at": now,
+                    }
+                    for c in changes
                 ],
             )
 

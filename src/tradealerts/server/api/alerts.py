@@ -1,5 +1,6 @@
-"""/api/alerts: the caller's alerts (create, list, get, update, delete, pause, resume) and
-the history of fired alerts with their deliveries."""
+"""/api/alerts: the caller's alerts (create, list, get, update, delete, pause, resume,
+clone), many at once (bulk by filter, apply a whole alerts file) and the history of fired
+alerts with their deliveries."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 from fastapi.exceptions import RequestValidationError
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
 from tradealerts.core.alerts import (
@@ -20,12 +21,22 @@ from tradealerts.core.alerts import (
     AlertPublic,
     AlertStatus,
     AlertUpdate,
+    Condition,
     DeliveryPublic,
     validate_alert,
 )
+from tradealerts.core.alerts.plans import (
+    AlertApply,
+    AlertBulk,
+    AlertBulkResult,
+    AlertClone,
+    AlertPlan,
+)
 from tradealerts.core.tiers import TIERS, Tier, normalize_symbol
-from tradealerts.server.alerts import records
+from tradealerts.core.timeframes import TimeframeError, parse_timeframe
+from tradealerts.server.alerts import plans, records
 from tradealerts.server.alerts.guard import WebhookGuard
+from tradealerts.server.alerts.health import health_of
 from tradealerts.server.api.deps import (
     Caller,
     ClockDep,
@@ -60,6 +71,30 @@ def _tell_engine(request: Request, row: AlertRow | None, alert_id: int) -> None:
 
 def _symbol_filter(symbol: str | None) -> str | None:
     return normalize_symbol(symbol) if symbol else None
+
+
+def alert_filter(
+    user_id: int,
+    status_: AlertStatus | None = None,
+    symbol: str | None = None,
+    timeframe: str | None = None,
+    condition: Condition | None = None,
+) -> list[ColumnElement[bool]]:
+    """WHERE clauses for the caller's alerts matching a filter (unknown names are 422)."""
+    where: list[ColumnElement[bool]] = [AlertRow.user_id == user_id]
+    if status_ is not None:
+        where.append(AlertRow.status == status_.value)
+    sym = _symbol_filter(symbol)
+    if sym is not None:
+        where.append(AlertRow.symbol == sym)
+    if timeframe:
+        try:
+            where.append(AlertRow.timeframe == parse_timeframe(timeframe).value)
+        except TimeframeError as exc:
+            raise Invalid(f"timeframe: {exc}", field="timeframe") from None
+    if condition is not None:
+        where.append(AlertRow.condition == condition.value)
+    return where
 
 
 def _links(*operations: str) -> dict[int | str, dict[str, object]]:
@@ -105,19 +140,22 @@ def create_alert(
 def list_alerts(
     user: DataQuota,
     s: SessionDep,
+    clock: ClockDep,
     status_: Annotated[AlertStatus | None, Query(alias="status")] = None,
     symbol: Annotated[str | None, Query(max_length=16)] = None,
+    timeframe: Annotated[str | None, Query(max_length=4)] = None,
+    condition: Annotated[Condition | None, Query()] = None,
+    name: Annotated[str | None, Query(max_length=64)] = None,
 ) -> AlertList:
-    """The caller's alerts, oldest first, optionally one status or one symbol."""
-    where = [AlertRow.user_id == user.id]
-    if status_ is not None:
-        where.append(AlertRow.status == status_.value)
-    sym = _symbol_filter(symbol)
-    if sym is not None:
-        where.append(AlertRow.symbol == sym)
+    """The caller's alerts, oldest first, with their health; optionally one status, symbol,
+    timeframe, condition or name."""
+    where = alert_filter(user.id, status_, symbol, timeframe, condition)
+    if name is not None:
+        where.append(AlertRow.name == name)
     rows = s.scalars(select(AlertRow).where(*where).order_by(AlertRow.id)).all()
+    health = health_of(s, user.id, rows, clock())
     return AlertList(
-        items=[records.public(r) for r in rows],
+        items=[records.public(r, health[r.id]) for r in rows],
         active=records.active_count(s, user.id),
         limit=TIERS[Tier(user.tier)].active_alerts,
     )
@@ -184,6 +222,59 @@ def history_page(
     )
 
 
+def _tell_all(request: Request, touched: list[AlertRow | int]) -> None:
+    for item in touched:
+        if isinstance(item, int):
+            _tell_engine(request, None, item)
+        else:
+            _tell_engine(request, item, item.id)
+
+
+@router.post("/bulk", response_model=AlertBulkResult)
+def bulk_alerts(
+    body: AlertBulk, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> AlertBulkResult:
+    """Pause, resume or delete every alert matching the filter (symbol, timeframe, status,
+    condition; or ``all``) in one transaction: all of them or, on a refusal, none."""
+    if not (body.all or body.symbol or body.timeframe or body.status or body.condition):
+        raise Invalid(
+            "Give a filter (symbol, timeframe, status, condition) or all: true.",
+            code="filter_required",
+            field="all",
+        )
+    where = alert_filter(
+        user.id,
+        body.status,
+        body.symbol,
+        body.timeframe.value if body.timeframe else None,
+        body.condition,
+    )
+    result, touched = plans.bulk_change(s, user, body, where, clock(), _guard(request))
+    s.commit()
+    _tell_all(request, touched)
+    return result
+
+
+@router.post("/apply", response_model=AlertPlan)
+def apply_alerts(
+    body: AlertApply, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
+) -> AlertPlan:
+    """Alerts as code: make the caller's alerts what the file says, matched by name, in one
+    transaction (``dry_run``: only the plan; ``prune``: delete what the file does not name).
+    Any failing entry, or passing the tier's limit, refuses the whole plan with
+    ``problems``: each failing entry's index, name, field and message."""
+    plan, touched = plans.apply_plan(
+        s, user, body.alerts, prune=body.prune, dry_run=body.dry_run, now=clock(),
+        guard=_guard(request),
+    )  # fmt: skip
+    if body.dry_run:
+        s.rollback()
+        return plan
+    s.commit()
+    _tell_all(request, touched)
+    return plan
+
+
 @router.get("/history", response_model=AlertHistoryPage)
 def alert_history(
     user: DataQuota,
@@ -216,9 +307,10 @@ def alert_history(
     response_model=AlertPublic,
     responses={200: {"description": "the alert", "links": _links(*_FOLLOW[1:])}},
 )
-def get_alert(alert_id: RowId, user: DataQuota, s: SessionDep) -> AlertPublic:
-    """One of the caller's alerts."""
-    return records.public(records.get_alert(s, user.id, alert_id))
+def get_alert(alert_id: RowId, user: DataQuota, s: SessionDep, clock: ClockDep) -> AlertPublic:
+    """One of the caller's alerts, with its health."""
+    row = records.get_alert(s, user.id, alert_id)
+    return records.public(row, health_of(s, user.id, [row], clock())[row.id])
 
 
 @router.patch(
@@ -257,6 +349,28 @@ def delete_alert(
     s.commit()
     _tell_engine(request, None, alert_id)
     return Response(status_code=204)
+
+
+@router.post(
+    "/{alert_id}/clone",
+    status_code=status.HTTP_201_CREATED,
+    response_model=AlertPublic,
+    responses={201: {"description": "the copy", "links": _links(*_FOLLOW)}},
+)
+def clone_alert(
+    alert_id: RowId,
+    body: AlertClone,
+    request: Request,
+    user: CurrentUser,
+    s: SessionDep,
+    clock: ClockDep,
+) -> AlertPublic:
+    """A new active alert like this one, on another symbol, timeframe or name if given."""
+    row = records.get_alert(s, user.id, alert_id)
+    copy = plans.clone_alert(s, user, row, body, clock(), _guard(request))
+    s.commit()
+    _tell_engine(request, copy, copy.id)
+    return records.public(copy)
 
 
 @router.post("/{alert_id}/pause", response_model=AlertPublic)

@@ -222,10 +222,15 @@ class AlertRow(Base):
 
     __tablename__ = "alerts"
     # ids are never reused: history rows keep pointing at the alert that fired them
-    __table_args__ = {"sqlite_autoincrement": True}  # noqa: RUF012 - SQLAlchemy reads it
+    __table_args__ = (
+        UniqueConstraint("user_id", "name", name="uq_alerts_user_name"),
+        {"sqlite_autoincrement": True},
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     user_id: Mapped[int] = _owned()
+    #: Unique per user: the key ``alerts apply`` matches on (not in ``spec``: one place).
+    name: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(16), index=True)
     timeframe: Mapped[str] = mapped_column(String(4))
     condition: Mapped[str] = mapped_column(String(32))
@@ -234,6 +239,9 @@ class AlertRow(Base):
     status_reason: Mapped[str | None] = mapped_column(String(64), default=None)
     last_fired_at: Mapped[datetime | None] = mapped_column(default=None)
     fire_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: ``fire_count`` when the alert was last armed (created or resumed): ``max_fires``
+    #: counts the fires since.
+    fires_at_arm: Mapped[int] = mapped_column(Integer, default=0)
     #: Bumped on every change, so a stale copy never overwrites a newer one in the engine.
     version: Mapped[int] = mapped_column(Integer, default=1)
     created_at: Mapped[datetime]

@@ -25,6 +25,15 @@ __all__ = ["AlertsScreen", "values_of"]
 _STATUS_STYLE = {"active": "green", "paused": "yellow", "triggered": "magenta", "expired": "dim"}
 
 
+def health_of(alert: Any) -> str:
+    """Fires in the last 24 hours and the flags (``alerts list --health`` in short)."""
+    h = alert.health
+    if h is None:
+        return "—"
+    flags = " ".join(f for f, on in (("dormant", h.dormant), ("chatty", h.chatty)) if on)
+    return f"{h.fires_24h} {flags or 'ok'}"
+
+
 def values_of(alert: Any) -> str:
     parts = []
     for name in VALUE_FIELDS:
@@ -55,7 +64,7 @@ class AlertsScreen(Screen[None]):
         for key, label in (("id", "#"), ("status", "Status"), ("pair", "Pair"),
                            ("condition", "Condition"), ("values", "Values"),
                            ("frequency", "Frequency"), ("expires", "Expires"),
-                           ("fired", "Fired")):  # fmt: skip
+                           ("fired", "Fired"), ("health", "24 h · health")):  # fmt: skip
             table.add_column(label, key=key)
         ta(self).changed.subscribe(self, self._on_change)
         self.rebuild()
@@ -89,6 +98,7 @@ class AlertsScreen(Screen[None]):
                 a.frequency.value,
                 expires,
                 str(a.fire_count),
+                health_of(a),
                 key=str(a.id),
             )
         if selected is not None and str(selected.id) in table.rows:

@@ -1,7 +1,7 @@
 """the owner's MT5 indicator buffers and ingest tokens (issue #16)
 
 Revision ID: 0010_ingest
-Revises: 0008_usage
+Revises: 0009_alert_options
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from alembic import op
 from tradealerts.server.db.types import UTCDateTime
 
 revision = "0010_ingest"
-down_revision = "0008_usage"
+down_revision = "0009_alert_options"
 branch_labels = None
 depends_on = None
 

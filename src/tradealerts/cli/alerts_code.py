@@ -1,0 +1,134 @@
+"""The work of the commands on many alerts: pause/resume/delete by filter, and ``export`` /
+``apply`` (alerts as code; the file's format and checks are ``client.alertfile``). Loaded
+only when one of them runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from tradealerts.cli.alerts import _problem, parse_condition
+from tradealerts.cli.context import UsageProblem, open_client
+from tradealerts.cli.output import emit_json, say
+
+__all__ = ["apply_file", "bulk", "bulk_said", "export_file"]
+
+
+def bulk(
+    action: str,
+    alert_id: int | None,
+    symbol: str | None,
+    timeframe: str | None,
+    status: str | None,
+    condition: str | None,
+    everything: bool,
+) -> Any:
+    """One alert by id, or (None) every alert matching the filter in one request; returns
+    the single answer, or the bulk result."""
+    from tradealerts.client import endpoints
+
+    filtered = any(v is not None for v in (symbol, timeframe, status, condition)) or everything
+    if alert_id is not None and filtered:
+        raise UsageProblem(f"Give an alert id or filter options to {action}, not both.")
+    if alert_id is None and not filtered:
+        raise UsageProblem(
+            "Which alerts? Give an id, or --symbol/--timeframe/--status/--condition, or --all."
+        )
+    if alert_id is not None:
+        with open_client() as c:
+            if action == "pause":
+                return c.run(endpoints.alert_pause(alert_id))
+            if action == "resume":
+                return c.run(endpoints.alert_resume(alert_id))
+            return c.run(endpoints.alert_delete(alert_id))
+    from pydantic import ValidationError
+
+    from tradealerts.core.alerts.plans import AlertBulk
+
+    data = {"action": action, "symbol": symbol, "timeframe": timeframe, "all": everything,
+            "status": status.lower() if status else None,
+            "condition": parse_condition(condition).value if condition else None}  # fmt: skip
+    try:
+        bulk = AlertBulk.model_validate({k: v for k, v in data.items() if v is not None})
+    except ValidationError as exc:
+        raise _problem(exc) from None
+    with open_client() as c:
+        return c.run(endpoints.alerts_bulk(bulk))
+
+
+def bulk_said(result: Any, verb: str, json_out: bool) -> None:
+    if json_out:
+        emit_json(result)
+        return
+    ids = ", ".join(str(i) for i in result.ids) or "none"
+    say(f"{len(result.ids)} alert(s) {verb}: {ids}.")
+    if result.skipped:
+        say(f"{len(result.skipped)} left as they were: {', '.join(map(str, result.skipped))}.")
+
+
+def export_file(fmt: str | None) -> None:
+    """Print every alert as a file (TOML, or ``fmt``)."""
+    from tradealerts.client import alertfile, endpoints
+
+    try:
+        kind = alertfile.format_of("", fmt)
+    except alertfile.AlertFileError as exc:
+        raise UsageProblem(f"--format: {exc}.") from None
+    with open_client() as c:
+        page = c.run(endpoints.alerts())
+    typer.echo(alertfile.dumps([alertfile.entry_of(a) for a in page.items], kind), nl=False)
+
+
+def apply_file(file: Path, dry_run: bool, prune: bool, fmt: str | None, json_out: bool) -> None:
+    """Check the file's entries, send them, print the plan."""
+    from tradealerts.client import alertfile, endpoints
+    from tradealerts.client.errors import ApiError
+
+    try:
+        kind = alertfile.format_of(file, fmt)
+        text = file.read_text(encoding="utf-8")
+        entries = alertfile.loads(text, kind)
+    except OSError as exc:
+        raise UsageProblem(f"{file}: {exc.strerror or exc}.") from None
+    except (alertfile.AlertFileError, UnicodeDecodeError) as exc:
+        raise UsageProblem(f"{file}: {exc}.") from None
+    problems = alertfile.check(entries)
+    if problems:
+        raise UsageProblem(_problems_text(file, problems))
+    try:
+        with open_client() as c:
+            plan = c.run(endpoints.alerts_apply(entries, prune=prune, dry_run=dry_run))
+    except ApiError as exc:
+        found = exc.extra.get("problems")
+        if found:
+            listed = [(p["index"], p["name"], p["field"], p["message"]) for p in found]
+            exc.message = f"{exc.message}\n{_problems_text(file, listed)}"
+        raise
+    if json_out:
+        emit_json(plan)
+        return
+    marks = {"create": "+", "update": "~", "delete": "-"}
+    for item in plan.items:
+        if item.op == "unchanged":
+            continue
+        fields = f" ({', '.join(item.fields)})" if item.fields else ""
+        typer.echo(f"{marks[item.op]} {item.name}{fields}")
+    counts = {op: sum(1 for i in plan.items if i.op == op) for op in (*marks, "unchanged")}
+    summary = (
+        f"{counts['create']} to create, {counts['update']} to change, "
+        f"{counts['delete']} to delete, {counts['unchanged']} unchanged"
+    )
+    if plan.applied:
+        say(f"Applied: {summary}.")
+    else:
+        say(f"Dry run: {summary}; nothing was changed.")
+
+
+def _problems_text(file: Path, problems: list[Any]) -> str:
+    lines = [f"{file}: {len(problems)} problem(s); nothing was sent or changed:"]
+    for index, name, field, message in problems:
+        who = f"alert {index + 1}" + (f" ({name})" if name else "")
+        lines.append(f"  {who}: {field + ': ' if field else ''}{message}")
+    return "\n".join(lines)

@@ -1,0 +1,135 @@
+"""Alerts as code: an alerts file in TOML (default), YAML or JSON, and its checks.
+
+A file is a list of named alert definitions under ``alert`` (TOML's ``[[alert]]``)::
+
+    [[alert]]
+    name = "eurusd-h1-resistance-break"
+    symbol = "EURUSD"
+    timeframe = "H1"
+    condition = "line_break"
+    side = "resistance"
+    confirm_bars = 2
+
+``export`` writes every field of each definition (never status or fire counts), so
+``export`` then ``apply`` changes nothing. ``check`` validates every entry with the same rules
+the server uses (``tradealerts.core.alerts``) before anything is sent.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+__all__ = [
+    "FORMATS",
+    "AlertFileError",
+    "EntryProblem",
+    "check",
+    "dumps",
+    "entry_of",
+    "format_of",
+    "loads",
+]
+
+FORMATS = ("toml", "yaml", "json")
+_SUFFIXES = {".toml": "toml", ".yaml": "yaml", ".yml": "yaml", ".json": "json"}
+#: Validation without the expiry's "in the future" check: the server knows which entries
+#: are new or change their expiry, and checks those.
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+#: (index, name or None, field or None, message): one entry that cannot be applied.
+EntryProblem = tuple[int, str | None, str | None, str]
+
+
+class AlertFileError(ValueError):
+    """The file cannot be read as an alerts file (syntax, or not a list of tables)."""
+
+
+def format_of(path: str | Path, given: str | None = None) -> str:
+    """The format: ``given``, else by the file's suffix, else TOML."""
+    if given:
+        fmt = given.lower()
+        if fmt not in FORMATS:
+            raise AlertFileError(f"unknown format {given!r}; use toml, yaml or json")
+        return fmt
+    return _SUFFIXES.get(Path(path).suffix.lower(), "toml")
+
+
+def entry_of(alert: Any) -> dict[str, Any]:
+    """An alert (``AlertPublic``) as a file entry: its definition, no empty fields."""
+    from tradealerts.core.alerts import AlertCreate
+
+    data: dict[str, Any] = alert.model_dump(
+        mode="json", include=set(AlertCreate.model_fields), exclude_none=True
+    )
+    channels = data.get("channels", {})
+    data["channels"] = {k: v for k, v in channels.items() if v is not None}
+    return {"name": data.pop("name"), **data}
+
+
+def dumps(entries: list[dict[str, Any]], fmt: str = "toml") -> str:
+    """The file's text."""
+    doc = {"alert": entries}
+    if fmt == "json":
+        return json.dumps(doc, indent=2) + "\n"
+    if fmt == "yaml":
+        import yaml
+
+        return str(yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))
+    import tomli_w
+
+    return tomli_w.dumps(doc)
+
+
+def loads(text: str, fmt: str) -> list[Any]:
+    """The entries of a file (``alert`` list, or a bare list in YAML/JSON)."""
+    try:
+        if fmt == "json":
+            doc: Any = json.loads(text)
+        elif fmt == "yaml":
+            import yaml
+
+            doc = yaml.safe_load(text)
+        else:
+            import tomllib
+
+            doc = tomllib.loads(text)
+    except Exception as exc:  # each parser has its own error type: all mean "bad syntax"
+        raise AlertFileError(f"not valid {fmt.upper()}: {exc}") from None
+    if doc is None:
+        return []
+    entries = doc.get("alert", []) if isinstance(doc, dict) else doc
+    if not isinstance(entries, list):
+        raise AlertFileError("expected a list of alerts under 'alert' ([[alert]] in TOML)")
+    return entries
+
+
+def check(entries: list[Any]) -> list[EntryProblem]:
+    """Every problem of every entry (empty when all can be sent)."""
+    from pydantic import ValidationError
+
+    from tradealerts.core.alerts import AlertCreate
+
+    problems: list[EntryProblem] = []
+    names: set[str] = set()
+    for i, raw in enumerate(entries):
+        if not isinstance(raw, dict):
+            problems.append((i, None, None, "each entry must be a table of fields"))
+            continue
+        name = raw.get("name") if isinstance(raw.get("name"), str) else None
+        try:
+            AlertCreate.model_validate(raw, context={"now": _EPOCH})
+        except ValidationError as exc:
+            for e in exc.errors():
+                field = ".".join(str(p) for p in e["loc"]) or None
+                problems.append((i, name, field, e["msg"]))
+            continue
+        if name is None:
+            problems.append((i, None, "name", "is required: apply matches alerts by name"))
+        elif name in names:
+            problems.append((i, name, "name", "appears twice in the file"))
+        else:
+            names.add(name)
+    return problems
