@@ -86,7 +86,7 @@ def test_stateful_create_read_update_delete_with_all_checks(make_server) -> None
     steps = []
     valid = {
         "POST /api/alerts": lambda n: {"symbol": "EURUSD", "timeframe": "H1",
-                                       "condition": "crossing_up", "level": 900_000.0 + n},
+                                       "condition": "crossing_up", "level": 900_000.0 + n % 10**5},
         "POST /api/watchlist": lambda n: {"symbol": ["EURUSD", "GBPUSD", "XAUUSD"][n % 3],
                                           "timeframe": ["H1", "M5", "D1", "H4"][n % 4]},
     }  # fmt: skip
@@ -126,7 +126,7 @@ def test_stateful_create_read_update_delete_with_all_checks(make_server) -> None
 
     Workflow.run(
         settings=settings(
-            max_examples=80,
+            max_examples=120,
             stateful_step_count=6,
             derandomize=True,
             deadline=None,
