@@ -42,6 +42,10 @@ def engine(
     )
     if not settings.redis_url:
         raise _fail("engine needs TRADEALERTS_REDIS_URL (the bus to the API processes)")
+    if settings.lines.uses_mt5:
+        from tradealerts.server.cli import SCALE_OUT_MT5_LINES
+
+        raise _fail(SCALE_OUT_MT5_LINES)
     from tradealerts.server.cli import _preflight
     from tradealerts.server.scale.engine_role import run_engine
 
