@@ -370,3 +370,16 @@ def test_a_deleted_alerts_id_is_never_reused_and_the_next_alert_fires(srv: Runni
     assert new > gone
     fired = wait_until(lambda: c.get("/api/alerts/history").json()["items"], what="a fire")
     assert [e["alert_id"] for e in fired] == [new]
+
+
+def test_a_nul_byte_in_a_filter_is_a_422_on_every_database(server: Running) -> None:
+    """PostgreSQL cannot compare a NUL byte: a name filter (or the owner's user search) with
+    one was a 500 there; it is refused as bad input before any query."""
+    from tests.server.test_admin_dashboard import make_admin
+
+    c = server.client(register_and_login(server, "nul@example.com")["access_token"])
+    r = c.get("/api/alerts", params={"name": "a\x00b"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "name", r.text
+    admin = make_admin(server, "boss@example.com")
+    r = admin.get("/api/admin/users", params={"search": "gmail\x00"})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "search", r.text

@@ -141,7 +141,17 @@ def test_migration_names_existing_alerts_and_keeps_ids_never_reused(db_url: str)
     upgrade(db, "0008_usage")
     sessions = make_sessionmaker(db)
     with sessions() as s:
-        user = create_user(s, "old@example.com", "correct horse battery", NOW)
+        # the account as 0008 knew it (the ORM's User has the later migrations' columns)
+        user_id = s.execute(
+            text(
+                "INSERT INTO users (email, password_hash, tier, is_admin, email_verified, "
+                "display_name, bio, theme, chart_style, language, timezone, analytics_opt_in, "
+                "marketing_opt_in, totp_enabled, created_at, updated_at, disabled) VALUES "
+                "('old@example.com', 'x', 'FREE', false, true, '', '', 'dark', 'candles', "
+                "'en', 'UTC', false, false, false, :now, :now, false) RETURNING id"
+            ),
+            {"now": NOW},
+        ).scalar_one()
         s.commit()
         spec = '{"symbol": "EURUSD", "timeframe": "H1", "condition": "crossing_up", "level": 1.1}'
         for _ in range(2):
@@ -151,7 +161,7 @@ def test_migration_names_existing_alerts_and_keeps_ids_never_reused(db_url: str)
                     "fire_count, version, created_at, updated_at) VALUES (:u, 'EURUSD', 'H1', "
                     "'crossing_up', :spec, 'active', 3, 1, :now, :now)"
                 ),
-                {"u": user.id, "spec": spec, "now": NOW},
+                {"u": user_id, "spec": spec, "now": NOW},
             )
         s.commit()
     upgrade(db)
@@ -164,7 +174,7 @@ def test_migration_names_existing_alerts_and_keeps_ids_never_reused(db_url: str)
         last = rows[-1].id
         s.delete(rows[-1])
         s.commit()
-        owner = s.get(User, user.id)
+        owner = s.get(User, user_id)
         assert owner is not None
         again = records.create_alert(
             s, owner, AlertCreate.model_validate(

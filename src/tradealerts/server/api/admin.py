@@ -42,7 +42,8 @@ def admin_users(
     admin: AdminUser,
     s: SessionDep,
     clock: ClockDep,
-    search: Annotated[str | None, Query(max_length=320)] = None,
+    # no control characters: PostgreSQL cannot compare a NUL byte (a 500, not a 422)
+    search: Annotated[str | None, Query(max_length=320, pattern=r"^[^\x00-\x1f\x7f]*$")] = None,
     tier: Annotated[str | None, Query(pattern="^(FREE|PRO)$")] = None,
     status: Annotated[str | None, Query(pattern="^(active|disabled|unverified|admin)$")] = None,
     page: Page = 1,

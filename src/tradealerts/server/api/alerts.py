@@ -32,6 +32,7 @@ from tradealerts.core.alerts.plans import (
     AlertClone,
     AlertPlan,
 )
+from tradealerts.core.alerts.schemas import NAME_PATTERN
 from tradealerts.core.tiers import TIERS, Tier, normalize_symbol
 from tradealerts.core.timeframes import TimeframeError, parse_timeframe
 from tradealerts.server.alerts import plans, records
@@ -145,7 +146,9 @@ def list_alerts(
     symbol: Annotated[str | None, Query(max_length=16)] = None,
     timeframe: Annotated[str | None, Query(max_length=4)] = None,
     condition: Annotated[Condition | None, Query()] = None,
-    name: Annotated[str | None, Query(max_length=64)] = None,
+    # the names an alert may have: anything else (a NUL byte included, which PostgreSQL
+    # cannot even compare) is a 422, not a query
+    name: Annotated[str | None, Query(max_length=64, pattern=NAME_PATTERN)] = None,
 ) -> AlertList:
     """The caller's alerts, oldest first, with their health; optionally one status, symbol,
     timeframe, condition or name."""
