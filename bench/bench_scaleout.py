@@ -24,6 +24,7 @@ BENCH_ONLY=bus,streams,indicators,failover picks parts. Exits 1 when a target is
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import multiprocessing
 import os
@@ -64,6 +65,7 @@ SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
 WARMUP = float(os.environ.get("BENCH_WARMUP", "10"))
 BUS_EVENTS = int(os.environ.get("BENCH_BUS_EVENTS", "100000"))
 SECRET = "bench-secret-key-0123456789abcdef-0123"  # noqa: S105 - a throwaway deployment
+_NAMES = itertools.count(1)
 SPEC = AlertCreate.model_validate(
     {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "level": 0.5}
 ).model_dump(mode="json")
@@ -154,6 +156,7 @@ class Deployment:
             rows = [
                 AlertRow(
                     user_id=u,
+                    name=f"bench-{next(_NAMES)}",  # names are unique per user (issue #15)
                     symbol="EURUSD",
                     timeframe="H1",
                     condition="greater_than",
@@ -371,7 +374,8 @@ def _wrk(url: str, tokens: Path, offset: int, count: int, seconds: int) -> float
 
 
 def bench_indicators(targets: Targets, db_url: str, home: Path) -> None:
-    seconds, rounds, users_per_run = 4, 3, 80
+    # enough users (300 requests an hour each) for 40,000 req/s: a quota spent is a wrk error
+    seconds, rounds, users_per_run = 4, 3, 40_000 * 4 // 300 + 1
     d = Deployment(db_url, home / "ind")
     embedded_home = home / "embedded"
     embedded: subprocess.Popen[bytes] | None = None
