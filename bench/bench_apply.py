@@ -10,11 +10,10 @@ import os
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
-from benchkit import BIN, Targets, free_port, wait_up
+from benchkit import Targets, cli_server
 
 EMAIL, PASSWORD = "bench-apply@example.com", "a long benchmark passphrase"
 RUNS = 5
@@ -56,41 +55,17 @@ def main() -> None:
     targets = Targets()
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEALERTS_")}
     cli = [sys.executable, "-m", "tradealerts"]
-    with tempfile.TemporaryDirectory() as tmp:
-        port = free_port()
-        base = f"http://127.0.0.1:{port}"
-        env.update(
-            TRADEALERTS_HOME=tmp,
-            TRADEALERTS_SERVER=base,
-            PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
-        )
-        subprocess.run(
-            [str(BIN / "tradealerts-server"), "admin", "create-user", EMAIL, "--tier", "PRO",
-             "--password-stdin"],
-            input=PASSWORD + "\n", text=True, env=env, check=True, capture_output=True,
-        )  # fmt: skip
-        server = subprocess.Popen(
-            [str(BIN / "tradealerts-server"), "serve", "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            wait_up(f"{base}/api/system/health", server)
-            wall([*cli, "login", "--email", EMAIL, "--password-stdin"], env, PASSWORD + "\n")
-            a = alerts_file(Path(tmp) / "a.toml", "a")
-            b = alerts_file(Path(tmp) / "b.toml", "b")
-            wall([*cli, "alerts", "list", "--json"], env)  # warm the bytecode cache
-            first = wall([*cli, "alerts", "apply", str(a)], env)
-            same = statistics.median(
-                wall([*cli, "alerts", "apply", str(a)], env) for _ in range(RUNS)
-            )
-            swaps = []
-            for k in range(RUNS * 2):  # a → b → a …: 20 deletes and 20 creates each time
-                swaps.append(wall([*cli, "alerts", "apply", str(b if k % 2 == 0 else a),
-                                   "--prune"], env))  # fmt: skip
-            swap = statistics.median(swaps)
-        finally:
-            server.terminate()
-            server.wait(20)
+    with cli_server(env, EMAIL, PASSWORD) as tmp:
+        a = alerts_file(Path(tmp) / "a.toml", "a")
+        b = alerts_file(Path(tmp) / "b.toml", "b")
+        wall([*cli, "alerts", "list", "--json"], env)  # warm the bytecode cache
+        first = wall([*cli, "alerts", "apply", str(a)], env)
+        same = statistics.median(wall([*cli, "alerts", "apply", str(a)], env) for _ in range(RUNS))
+        swaps = []
+        for k in range(RUNS * 2):  # a → b → a …: 20 deletes and 20 creates each time
+            swaps.append(wall([*cli, "alerts", "apply", str(b if k % 2 == 0 else a),
+                               "--prune"], env))  # fmt: skip
+        swap = statistics.median(swaps)
     print(f"alerts apply, {COUNT}-alert file: first apply (20 creates) {first:.2f} s  "
           + targets.at_most(first, TARGET_S, " s", "apply 20 creates"))  # fmt: skip
     print(f"alerts apply, same file again (nothing changes): {same:.2f} s median of {RUNS}  "

@@ -8,7 +8,10 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -16,7 +19,7 @@ import httpx
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
 
-__all__ = ["BIN", "HERE", "Targets", "free_port", "pinned", "wait_up"]
+__all__ = ["BIN", "HERE", "Targets", "cli_server", "free_port", "pinned", "wait_up"]
 
 
 def free_port() -> int:
@@ -36,6 +39,41 @@ def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> No
         except httpx.TransportError:
             time.sleep(0.2)
     raise RuntimeError("server did not start")
+
+
+@contextmanager
+def cli_server(env: dict[str, str], email: str, password: str) -> Iterator[Path]:
+    """A server on a free port with ``email`` as a PRO user, and ``env`` (updated in place)
+    pointing the ``tradealerts`` command at it, logged in as that user; yields the temporary
+    home. For the client benchmarks, which time the real command against a real server."""
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env.update(
+            TRADEALERTS_HOME=tmp,
+            TRADEALERTS_SERVER=base,
+            PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+        )
+        subprocess.run(
+            [str(BIN / "tradealerts-server"), "admin", "create-user", email, "--tier", "PRO",
+             "--password-stdin"],
+            input=password + "\n", text=True, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        server = subprocess.Popen(
+            [str(BIN / "tradealerts-server"), "serve", "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_up(f"{base}/api/system/health", server)
+            subprocess.run(
+                [sys.executable, "-m", "tradealerts", "login", "--email", email,
+                 "--password-stdin"],
+                input=password + "\n", text=True, env=env, check=True, capture_output=True,
+            )  # fmt: skip
+            yield Path(tmp)
+        finally:
+            server.terminate()
+            server.wait(20)
 
 
 def pinned(core: int, argv: list[str]) -> list[str]:
