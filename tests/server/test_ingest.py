@@ -212,3 +212,28 @@ def test_the_owner_guides_buffer_maps_are_valid_maps() -> None:
     assert len(maps) >= 3
     for text in maps:
         BufferMap.model_validate_json(text)
+
+
+def test_the_owner_lists_and_revokes_bridge_tokens(make_server: Callable[..., Running]) -> None:
+    srv = make_server()
+    env = {"TRADEALERTS_HOME": str(srv.settings.data_dir),
+           "TRADEALERTS_DATABASE_URL": srv.settings.db_url}  # fmt: skip
+    used, spare = token_for(srv), token_for(srv)
+    assert post(srv, used, good()).status_code == 200
+    listed = CliRunner().invoke(server_cli, ["ingest-token", "list", "--json"], env=env)
+    assert listed.exit_code == 0, listed.output
+    rows = {r["key_id"]: r for r in json.loads(listed.stdout)}
+    key = {t: t[4:].partition("_")[0] for t in (used, spare)}
+    assert set(rows) == set(key.values())
+    assert rows[key[used]]["last_used_at"] and rows[key[spare]]["last_used_at"] is None
+    assert not any(t.split("_")[-1] in listed.stdout for t in (used, spare))  # no secret shown
+    table = CliRunner().invoke(server_cli, ["ingest-token", "list"], env=env)
+    assert key[spare] in table.stdout and "never" in table.stdout
+
+    gone = CliRunner().invoke(server_cli, ["ingest-token", "revoke", key[spare]], env=env)
+    assert gone.exit_code == 0, gone.output
+    refused(post(srv, spare, good()), 401, "invalid_ingest_token")
+    assert post(srv, used, good()).status_code == 200  # the other token still works
+    unknown = CliRunner().invoke(server_cli, ["ingest-token", "revoke", key[spare]], env=env)
+    assert unknown.exit_code == 1 and "ingest-token list" in unknown.output
+    assert "Traceback" not in unknown.output

@@ -34,6 +34,55 @@ def ingest_token_create(
     )
 
 
+@ingest_token_app.command("list")
+def ingest_token_list(
+    as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
+) -> None:
+    """The bridge tokens: key id, name, when made and last used (secrets are never stored)."""
+    from tradealerts.server.cli import _db, _settings, _table
+    from tradealerts.server.ingest.tokens import list_ingest_tokens
+
+    def when(t: Any) -> str | None:
+        return None if t is None else str(t.isoformat()).replace("+00:00", "Z")
+
+    with _db(_settings()) as (s, _now):
+        rows = [
+            {"key_id": t.key_id, "name": t.name, "created_at": when(t.created_at),
+             "last_used_at": when(t.last_used_at)}
+            for t in list_ingest_tokens(s)
+        ]  # fmt: skip
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo("No ingest tokens: make one with 'tradealerts-server ingest-token create'.")
+        return
+    _table(
+        "Ingest tokens",
+        ["key id", "name", "created", "last used"],
+        [[r["key_id"], r["name"], (r["created_at"] or "")[:19],
+          (r["last_used_at"] or "never")[:19]] for r in rows],
+    )  # fmt: skip
+
+
+@ingest_token_app.command("revoke")
+def ingest_token_revoke(
+    key_id: str = typer.Argument(..., help="The key id from 'ingest-token list' (or the token)."),
+) -> None:
+    """Delete a bridge token: new posts with it are refused at once, and within a minute on a
+    running server that had just accepted it (it remembers a good token for a minute)."""
+    from tradealerts.server.cli import _db, _fail, _settings
+    from tradealerts.server.ingest.tokens import revoke_ingest_token
+
+    with _db(_settings()) as (s, _now):
+        row = revoke_ingest_token(s, key_id.strip())
+        if row is None:
+            raise _fail(f"no ingest token with key id {key_id!r}: see 'ingest-token list'")
+        name = row.name
+        s.commit()
+    typer.echo(f"Revoked ingest token {name!r}.")
+
+
 def _bars(settings: Any, symbol: str, tf: Any) -> Any:
     import asyncio
 

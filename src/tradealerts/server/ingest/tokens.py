@@ -21,7 +21,13 @@ from sqlalchemy.orm import Session
 
 from tradealerts.server.db.models import IngestToken
 
-__all__ = ["PREFIX", "TokenCheck", "create_ingest_token"]
+__all__ = [
+    "PREFIX",
+    "TokenCheck",
+    "create_ingest_token",
+    "list_ingest_tokens",
+    "revoke_ingest_token",
+]
 
 PREFIX = "tai_"
 _hasher = PasswordHasher()
@@ -33,6 +39,21 @@ def create_ingest_token(s: Session, name: str, now: datetime) -> str:
     secret = secrets.token_urlsafe(32)
     s.add(IngestToken(key_id=key_id, token_hash=_hasher.hash(secret), name=name, created_at=now))
     return f"{PREFIX}{key_id}_{secret}"
+
+
+def list_ingest_tokens(s: Session) -> list[IngestToken]:
+    """Every stored token (its key id, name and dates; the secret is not kept)."""
+    return list(s.scalars(select(IngestToken).order_by(IngestToken.id)))
+
+
+def revoke_ingest_token(s: Session, key_id: str) -> IngestToken | None:
+    """Delete the token whose key id (or whole token) is ``key_id``; None when unknown."""
+    if key_id.startswith(PREFIX):
+        key_id = _split(key_id)[0]
+    row = s.scalars(select(IngestToken).where(IngestToken.key_id == key_id)).first()
+    if row is not None:
+        s.delete(row)
+    return row
 
 
 class TokenCheck:
