@@ -58,6 +58,58 @@ def test_demo_logs_the_client_in_as_pro(tmp_path: Path) -> None:
         )  # fmt: skip
         me = json.loads(who.stdout)
         assert me["tier"] == "PRO" and me["email"] == "pro@demo.tradealerts.dev"
+        busy = subprocess.run(
+            [str(server_cmd), "demo", "--port", str(port)],
+            capture_output=True, text=True, env=env, timeout=60, check=False,
+        )  # fmt: skip
+        # the port is taken: refused before any account or password is printed
+        assert busy.returncode == 1 and f"{port}" in busy.stderr
+        assert "password" not in busy.stdout + busy.stderr
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(5)
+
+
+def test_demo_keeps_to_a_demo_home_in_the_temp_dir(tmp_path: Path) -> None:
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEALERTS_")}
+    env.update(
+        TMPDIR=str(tmp_path / "tmp"),
+        XDG_CONFIG_HOME=str(tmp_path / "config"),
+        XDG_DATA_HOME=str(tmp_path / "data"),
+        HOME=str(tmp_path / "home"),
+        PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
+        PYTHONUNBUFFERED="1",
+    )
+    (tmp_path / "tmp").mkdir()
+    server_cmd = Path(sys.executable).parent / "tradealerts-server"
+    proc = subprocess.Popen(
+        [str(server_cmd), "demo", "--port", str(port)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        seen: list[str] = []
+        deadline = time.monotonic() + 90
+        while time.monotonic() < deadline:
+            line = proc.stdout.readline()
+            if not line:
+                break
+            seen.append(line)
+            if "alerts create" in line:
+                break
+        text = "".join(seen)
+        demo_home = tmp_path / "tmp" / "tradealerts-demo"
+        assert f"export TRADEALERTS_HOME={demo_home}" in text, text
+        assert (demo_home / "server.db").exists()
+        # the machine's own config and data folders are left alone
+        for root in ("config", "data", "home"):
+            assert not list((tmp_path / root).rglob("*tradealerts*")), root
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:

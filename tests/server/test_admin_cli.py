@@ -106,3 +106,20 @@ def test_serve_refuses_a_bad_replay_file_in_one_line(tmp_path: Path) -> None:
         "Error: feed: eurusd.csv, line 3: time 1970-01-01T00:00:00 is not after the previous "
         "bar's 1970-01-01T00:00:00 (duplicate or unsorted)"
     )
+
+
+def test_serve_refuses_a_bad_port_or_host_in_one_line(tmp_path: Path) -> None:
+    cases = {
+        ("--port", "99999"): "port 99999 is not a TCP port",
+        ("--port=-1",): "port -1 is not a TCP port",
+        ("--host", "999.1.1.1"): "'999.1.1.1': not an address of this machine (--host)",
+        ("--host", "192.0.2.7"): "192.0.2.7:8000 (Cannot assign requested address): --host",
+    }
+    for args, said in cases.items():
+        for command in ("serve", "demo"):
+            if command == "demo" and args[0] == "--host":
+                continue  # the demo listens on loopback only
+            r = run(tmp_path, command, *args)
+            assert r.returncode == 1, (command, args, r.stdout, r.stderr)
+            assert said in r.stderr and len(r.stderr.strip().splitlines()) == 1, r.stderr
+            assert "password" not in r.stdout  # the demo made no account it cannot serve

@@ -94,16 +94,24 @@ def _preflight(settings: Any) -> None:
 
 
 def _port_free(host: str, port: int) -> None:
+    import errno
     import socket
 
-    with socket.socket() as sock:
+    if not 0 <= port <= 65535:
+        raise _fail(f"port {port} is not a TCP port: choose one from 1 to 65535 with --port")
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError):
+        raise _fail(f"cannot listen on {host!r}: not an address of this machine (--host)") from None
+    family, _type, _proto, _name, address = infos[0]
+    with socket.socket(family) as sock:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
-            sock.bind((host, port))
+            sock.bind(address)
         except OSError as exc:
-            raise _fail(
-                f"cannot listen on {host}:{port} ({exc.strerror}): choose another with --port"
-            ) from None
+            # the address itself is wrong (not this machine's) vs the port being taken
+            hint = "--host" if exc.errno == errno.EADDRNOTAVAIL else "choose another with --port"
+            raise _fail(f"cannot listen on {host}:{port} ({exc.strerror}): {hint}") from None
 
 
 def _run(settings: Any) -> None:
@@ -212,10 +220,21 @@ def demo(
     port: int = typer.Option(8000, help="Port to serve on."),
     feed: str = typer.Option("synthetic", help="Feed to serve."),
 ) -> None:
-    """Start the server on the embedded default with a FREE and a PRO demo account."""
-    import secrets
+    """Start the server on the embedded default with a FREE and a PRO demo account.
 
+    Its data and the demo login live in TRADEALERTS_HOME, by default a demo folder in the
+    temp dir: a demo never touches the real config of the machine's tradealerts command."""
+    import secrets
+    import tempfile
+    from pathlib import Path
+
+    if not os.environ.get("TRADEALERTS_HOME"):
+        # the client login subprocess inherits it too
+        os.environ["TRADEALERTS_HOME"] = str(Path(tempfile.gettempdir()) / "tradealerts-demo")
     settings = _settings(port=port, feed=feed, demo=True)
+    _preflight(settings)
+    # before making passwords: a busy port must not print accounts nobody can use
+    _port_free(settings.host, settings.port)
     from tradealerts.core.tiers import Tier
 
     creds = []

@@ -124,6 +124,8 @@ def login_client_when_up(host: str, port: int, email: str, password: str) -> thr
             print(f"  (tradealerts login failed: {done.stderr.strip()})", flush=True)
             return
         lines = [f"  The tradealerts command is logged in as {email} (PRO). Try next:"]
+        if os.environ.get("TRADEALERTS_HOME"):
+            lines.append(f"    export TRADEALERTS_HOME={os.environ['TRADEALERTS_HOME']}")
         if os.environ.get("TRADEALERTS_SERVER", "http://127.0.0.1:8000").rstrip("/") != url:
             lines.append(f"    export TRADEALERTS_SERVER={url}")
         lines += [
