@@ -234,6 +234,10 @@ def test_the_owner_lists_and_revokes_bridge_tokens(make_server: Callable[..., Ru
     assert gone.exit_code == 0, gone.output
     refused(post(srv, spare, good()), 401, "invalid_ingest_token")
     assert post(srv, used, good()).status_code == 200  # the other token still works
+    # a token the server accepted a moment ago is refused on its next post
+    revoked = CliRunner().invoke(server_cli, ["ingest-token", "revoke", used], env=env)
+    assert revoked.exit_code == 0, revoked.output
+    assert "revoked" in refused(post(srv, used, good()), 401, "invalid_ingest_token")
     unknown = CliRunner().invoke(server_cli, ["ingest-token", "revoke", key[spare]], env=env)
     assert unknown.exit_code == 1 and "ingest-token list" in unknown.output
     assert "Traceback" not in unknown.output

@@ -69,8 +69,7 @@ def ingest_token_list(
 def ingest_token_revoke(
     key_id: str = typer.Argument(..., help="The key id from 'ingest-token list' (or the token)."),
 ) -> None:
-    """Delete a bridge token: new posts with it are refused at once, and within a minute on a
-    running server that had just accepted it (it remembers a good token for a minute)."""
+    """Delete a bridge token: the next post with it is refused (401 invalid_ingest_token)."""
     from tradealerts.server.cli import _db, _fail, _settings
     from tradealerts.server.ingest.tokens import revoke_ingest_token
 

@@ -82,11 +82,10 @@ async def ingest_indicators(request: Request) -> IngestResult:
     now = state.clock()
 
     def verify() -> bool:
-        if checker.remembered(token):
-            return True  # seen within the minute: no database work per post
         with state.sessions() as s:
+            fresh = not checker.remembered(token)
             ok = checker.verify(s, token)
-            if ok:
+            if ok and fresh:  # last use to the minute: no write on every post
                 s.execute(
                     update(IngestToken)
                     .where(IngestToken.key_id == token[4:].partition("_")[0])
@@ -97,8 +96,8 @@ async def ingest_indicators(request: Request) -> IngestResult:
 
     if not await asyncio.to_thread(verify):
         raise NotLoggedIn(
-            "This is not an ingest token: create one with 'tradealerts-server ingest-token "
-            "create' (a subscriber's login token is not one).",
+            "Not a valid ingest token (unknown, revoked, or a subscriber's login token, which "
+            "is not one): create one with 'tradealerts-server ingest-token create'.",
             code="invalid_ingest_token",
         )
     raw = await _read(request, MAX_BODY_BYTES)

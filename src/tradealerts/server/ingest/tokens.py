@@ -3,7 +3,8 @@
 A token reads ``tai_<key id>_<secret>``. The key id (not secret) finds the row; the secret
 is checked against its argon2id hash. A subscriber's login token never matches the shape,
 so it is refused like any wrong token. A verified token is remembered for a minute (by its
-SHA-256, in memory) so the bridge's burst of history posts pays for argon2 once.
+SHA-256, in memory) so the bridge's burst of history posts pays for argon2 once; its row is
+still read on every post (one indexed lookup), so a revoked token is refused at once.
 """
 
 from __future__ import annotations
@@ -65,14 +66,12 @@ class TokenCheck:
         self._clock = clock
 
     def remembered(self, token: str) -> bool:
-        """``token`` was verified less than a minute ago (no database read needed)."""
+        """``token`` was verified less than a minute ago (its argon2 check can be skipped)."""
         until = self._good.get(hashlib.sha256(token.encode()).digest())
         return until is not None and until > self._clock()
 
     def verify(self, s: Session, token: str) -> bool:
         """True when ``token`` is a stored ingest token."""
-        if self.remembered(token):
-            return True
         digest = hashlib.sha256(token.encode()).digest()
         now = self._clock()
         key_id, secret = _split(token)
@@ -83,8 +82,12 @@ class TokenCheck:
         )
         if row is None:
             # a key id is not secret: refusing an unknown one at once tells nothing, and
-            # saves the argon2 work a stream of junk tokens would cost
+            # saves the argon2 work a stream of junk tokens would cost; a revoked token's
+            # row is gone, so it is refused here even if it was verified a moment ago
+            self._good.pop(digest, None)
             return False
+        if self.remembered(token):
+            return True
         try:
             ok: bool = _hasher.verify(row.token_hash, secret)
         except (VerificationError, InvalidHashError):
