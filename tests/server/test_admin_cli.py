@@ -50,7 +50,8 @@ def test_create_set_tier_list_delete_with_audit(tmp_path: Path) -> None:
     r = run(tmp_path, "admin", "set-tier", "sub@example.com", "PRO")
     assert r.returncode == 0 and "FREE -> PRO" in r.stdout
     r = run(tmp_path, "admin", "users", "--tier", "PRO", "--json")
-    assert [u["email"] for u in json.loads(r.stdout)] == ["owner@example.com", "sub@example.com"]
+    users = json.loads(r.stdout)["users"]
+    assert [u["email"] for u in users] == ["owner@example.com", "sub@example.com"]
     r = run(tmp_path, "admin", "set-tier", "nobody@example.com", "PRO")
     assert r.returncode == 1 and "no account nobody@example.com" in r.stderr
     r = run(tmp_path, "admin", "set-tier", "sub@example.com", "GOLD")

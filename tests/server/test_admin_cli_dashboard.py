@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -55,7 +56,7 @@ def test_dashboard_commands_locally_and_against_the_server(
         "requests": 3,
     }
     users = json.loads(over("users", "--search", "gmail", "--json").stdout)
-    assert [u["email"] for u in users] == ["a@gmail.com"]
+    assert [u["email"] for u in users["users"]] == ["a@gmail.com"] and users["page"] == 1
     assert over("set-tier", "a@gmail.com", "PRO").stdout.strip() == "a@gmail.com: FREE -> PRO"
     b_id = user_id(server, "b@example.com")
     r = json.loads(over("set-role", str(b_id), "admin", "--json").stdout)
@@ -66,16 +67,20 @@ def test_dashboard_commands_locally_and_against_the_server(
     # locally, on the database the server uses
     local = cli(tmp_path, db_url, "admin", "users", "--tier", "PRO", "--json")
     assert local.returncode == 0, local.stderr
-    assert [u["email"] for u in json.loads(local.stdout)] == ["a@gmail.com"]
+    page = json.loads(local.stdout)  # the shape GET /api/admin/users answers
+    assert [u["email"] for u in page["users"]] == ["a@gmail.com"] and page["total"] == 1
     local = cli(tmp_path, db_url, "admin", "users", "--status", "disabled")
     assert "c@example.com" in local.stdout and "a@gmail.com" not in local.stdout
     local = cli(tmp_path, db_url, "admin", "stats")
     assert local.returncode == 0, local.stderr
     assert "sign-ups per day (30 days)" in local.stdout and "FREE" in local.stdout
     assert "█" in local.stdout or "▇" in local.stdout  # plotext's bars
+    ticks = re.findall(r"^\s*([\d.]+)┤", local.stdout, re.M)
+    assert ticks and all(t.isdigit() for t in ticks), ticks  # whole counts, not 0.33
     audit = json.loads(cli(tmp_path, db_url, "admin", "audit", "--json").stdout)
     # (looking a user up by email over the API lists users: audited too)
-    changes = [(e["actor"], e["action"]) for e in audit if e["action"] != "list_users"]
+    assert {"entries", "total", "page", "per_page"} <= set(audit)
+    changes = [(e["actor"], e["action"]) for e in audit["entries"] if e["action"] != "list_users"]
     assert changes[:4] == [
         ("boss@example.com", "delete_user"),
         ("boss@example.com", "disable"),
@@ -102,7 +107,7 @@ def test_dashboard_commands_locally_and_against_the_server(
     token = boss.headers["Authorization"].removeprefix("Bearer ")
     r = cli(tmp_path, db_url, "admin", "audit", "--json", "--server", server.url,
             TRADEALERTS_ADMIN_TOKEN=token)  # fmt: skip
-    assert r.returncode == 0 and json.loads(r.stdout)[0]["action"] == "delete_user"
+    assert r.returncode == 0 and json.loads(r.stdout)["entries"][0]["action"] == "delete_user"
     r = cli(tmp_path, db_url, "admin", "stats", "--server", server.url, "--email",
             "a@gmail.com", "--password-stdin", stdin=PW + "\n")  # fmt: skip
     assert r.returncode == 1 and "administrator" in r.stderr and "Traceback" not in r.stderr

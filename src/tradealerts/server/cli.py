@@ -474,9 +474,14 @@ def _bars(title: str, days: list[dict[str, Any]]) -> str:
     import plotext as plt
 
     plt.clear_figure()
-    plt.bar([d["date"][5:] for d in days], [d["count"] for d in days])
+    counts = [d["count"] for d in days]
+    plt.bar([d["date"][5:] for d in days], counts)
+    # whole counts: plotext's own ticks would read 0.33, 0.67, ...
+    top = max(counts, default=0)
+    step = max(1, -(-top // 4))
+    plt.yticks(list(range(0, top + step, step)))
     plt.title(title)
-    plt.plotsize(100, 15)
+    plt.plotsize(min(100, _width(100)), 15)
     plt.theme("clear")
     return str(plt.build())
 
@@ -488,10 +493,23 @@ def _table(title: str, columns: list[str], rows: list[list[Any]]) -> None:
     table = Table(title=title)
     for c in columns:
         # ids and addresses are copied from here: never broken across lines
-        table.add_column(c, no_wrap=c in {"request id", "email", "time", "hour"})
+        table.add_column(
+            c, no_wrap=c in {"request id", "email", "time", "hour", "created", "key id"}
+        )
     for row in rows:
         table.add_row(*("" if v is None else str(v) for v in row))
-    Console(width=160).print(table)
+    Console(width=_width(160)).print(table)
+
+
+def _width(piped: int) -> int:
+    """The terminal's width; ``piped`` columns when the output is not a terminal (a file or
+    a pipe: nothing to wrap for, so no value is cut)."""
+    import shutil
+    import sys
+
+    if not sys.stdout.isatty():
+        return piped
+    return shutil.get_terminal_size((piped, 24)).columns
 
 
 @admin_app.command("stats")
@@ -546,7 +564,7 @@ def _month_bars(title: str, months: list[dict[str, Any]], currency: str) -> str:
     plt.clear_figure()
     plt.bar([m["month"] for m in months], [m["amounts"].get(currency, 0) // 100 for m in months])
     plt.title(title)
-    plt.plotsize(100, 15)
+    plt.plotsize(min(100, _width(100)), 15)
     plt.theme("clear")
     return str(plt.build())
 
@@ -775,20 +793,19 @@ def admin_users(
         with _db(_settings()) as (s, _now):
             data = dashboard.users_page(s, **params)  # type: ignore[arg-type]
     if as_json:
-        _print_json(data["users"])
+        _print_json(data)  # the API's page: users, total, page, per_page
         return
     _table(
         f"accounts ({data['total']}, page {data['page']})",
-        ["id", "email", "tier", "role", "disabled", "verified", "created"],
+        ["id", "email", "tier", "role", "status", "created"],
         [
             [
                 u["id"],
                 u["email"],
                 u["tier"],
                 u["role"],
-                "yes" if u["disabled"] else "",
-                "yes" if u["email_verified"] else "no",
-                u["created_at"][:16],
+                "disabled" if u["disabled"] else "active" if u["email_verified"] else "unverified",
+                u["created_at"][:10],
             ]
             for u in data["users"]
         ],
@@ -915,7 +932,7 @@ def admin_audit(
         with _db(_settings()) as (s, _now):
             data = dashboard.audit_page(s, page=page, per_page=per_page)
     if as_json:
-        _print_json(data["entries"])
+        _print_json(data)  # the API's page: entries, total, page, per_page
         return
     _table(
         f"audit log ({data['total']})",
