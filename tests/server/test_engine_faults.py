@@ -10,6 +10,7 @@ import asyncio
 import importlib
 import logging
 import os
+import re
 import subprocess
 import sys
 import time
@@ -139,6 +140,9 @@ def test_a_history_load_that_fails_is_logged_shown_retried_and_recovered(
         assert engine["failures"] >= 1 and engine["retry_in_seconds"] >= 0
         text = log.read_text()
         assert "feed mt5 unavailable: MT5 gave no" in text and "retrying in 1s" in text
+        said = status(env, port)  # the owner's command says the same, and fails for a monitor
+        assert said.returncode == 1 and "degraded" in said.stdout, said
+        assert re.search(r"engine\s+retrying\s.*error loading history: MT5 gave no", said.stdout)
 
         mt5._state["no_history"] = False  # the terminal has synchronised
 
@@ -150,9 +154,23 @@ def test_a_history_load_that_fails_is_logged_shown_retried_and_recovered(
         assert ok["engine"]["status"] == "ok" and "error" not in ok["engine"]
         assert ok["feed"]["symbols"]["EURUSD"]["status"] == "ok"
         assert "engine running again after" in log.read_text()
+        said = status(env, port)
+        assert said.returncode == 0 and re.search(r"engine\s+ok", said.stdout), said
     finally:
         proc.terminate()
         proc.wait(15)
+    gone = status(env, port)
+    assert gone.returncode == 1 and "no tradealerts server answers" in gone.stderr
+    assert "Traceback" not in gone.stderr
+
+
+def status(env: dict[str, str], port: int) -> subprocess.CompletedProcess[str]:
+    """``tradealerts-server status`` on the embedded default (no Redis): the server's health."""
+    env = {k: v for k, v in env.items() if k != "TRADEALERTS_REDIS_URL"}
+    return subprocess.run(
+        [str(EXE), "status", "--server", f"http://127.0.0.1:{port}"],
+        capture_output=True, text=True, env=env, timeout=60, check=False,
+    )  # fmt: skip
 
 
 def poll(url: str, proc: subprocess.Popen[bytes], until: Any, timeout: float = 60) -> Any:

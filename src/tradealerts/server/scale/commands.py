@@ -158,14 +158,19 @@ def run_workers(settings: Any, workers: int) -> None:
 def status(
     redis_url: str = typer.Option(None, help="The deployment's Redis."),
     database_url: str = typer.Option(None, help="The deployment's database."),
+    server: str = typer.Option(
+        None, help="Embedded: the server to ask (default: this machine's --host/--port)."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
-    """Engine (leader, standbys, lag), API processes, open streams and bus length."""
+    """Engine (leader, standbys, lag), API processes, open streams and bus length; on the
+    embedded default (no TRADEALERTS_REDIS_URL), the local server's health."""
     import asyncio
 
     settings = _settings(redis_url=redis_url, database_url=database_url)
     if not settings.redis_url:
-        raise _fail("status needs TRADEALERTS_REDIS_URL (scaled-out processes report there)")
+        _embedded_status(server or _local_url(settings), as_json)
+        return
     from tradealerts.server.scale.status import collect, render
 
     try:
@@ -176,3 +181,59 @@ def status(
         typer.echo(json.dumps(data, indent=2))
     else:
         render(data)
+
+
+def _local_url(settings: Any) -> str:
+    # a server listening on every interface answers on loopback
+    host = "127.0.0.1" if settings.host in ("0.0.0.0", "", "::") else settings.host  # noqa: S104
+    return f"http://{host}:{settings.port}"
+
+
+def _embedded_status(url: str, as_json: bool) -> None:
+    """The one-process server's own health (GET /api/system/health, no token needed); exit 1
+    when it is degraded or does not answer, so a monitor can run this command."""
+    import httpx
+
+    try:
+        r = httpx.get(f"{url.rstrip('/')}/api/system/health", timeout=10)
+        data = r.json()
+    except (httpx.HTTPError, ValueError) as exc:
+        raise _fail(
+            f"no tradealerts server answers at {url} ({type(exc).__name__}): start it with "
+            "'tradealerts-server serve', or pass --server URL; scaled out, set "
+            "TRADEALERTS_REDIS_URL"
+        ) from None
+    if not isinstance(data, dict) or "status" not in data:
+        raise _fail(f"{url} is not a tradealerts server (GET /api/system/health: {r.status_code})")
+    if as_json:
+        typer.echo(json.dumps(data, indent=2))
+    else:
+        typer.echo(_render_health(url, data))
+    if data["status"] != "ok":
+        raise typer.Exit(1)
+
+
+def _render_health(url: str, data: dict[str, Any]) -> str:
+    """Health as a few lines: each part's status and the detail that explains a fault."""
+    lines = [f"server {url}: {data['status']} (embedded: one process)"]
+    for part in ("database", "feed", "engine", "alerts", "lines"):
+        value = data.get(part)
+        if not isinstance(value, dict):
+            continue
+        detail = []
+        if part == "database" and "latency_ms" in value:
+            detail.append(f"{value['latency_ms']} ms")
+        if part == "feed":
+            symbols = value.get("symbols") or {}
+            stale = sorted(k for k, v in symbols.items() if v.get("status") != "ok")
+            detail.append(str(value.get("name", "")))
+            detail.append(f"{len(symbols) - len(stale)}/{len(symbols)} symbols fresh")
+            if stale:
+                detail.append("stale: " + ", ".join(stale))
+        for key in ("error", "reason", "retry_in_seconds", "waiting", "leader", "epoch"):
+            if value.get(key) not in (None, ""):
+                detail.append(f"{key} {value[key]}")
+        lines.append(
+            f"  {part:<9}{value.get('status', '?'):<10}{' · '.join(d for d in detail if d)}"
+        )
+    return "\n".join(lines)
