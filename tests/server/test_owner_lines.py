@@ -6,6 +6,7 @@ get the owner's lines from /api/indicators, alerts on them fire in the replay, a
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -197,6 +198,9 @@ def test_lines_compare_reports_the_known_differences(
     assert table.exit_code == 0, table.output
     assert f"missing {len(by['missing'])} · extra {len(by['extra'])} · moved 0" in table.stdout
     assert next(iter(sorted(by["extra"]))) in table.stdout
+    # times as dates, not raw epochs; an unbroken line says so with a dash, not "None"
+    assert "None" not in table.stdout and not re.search(r"(?<![-\w])1[6-9]\d{8}\b", table.stdout)
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", table.stdout)
 
 
 def test_health_waits_for_the_bridge(make_server: Callable[..., Running]) -> None:

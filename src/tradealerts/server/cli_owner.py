@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import typer
@@ -139,14 +140,25 @@ def lines_compare(
         return
     table = Table(title=f"{sym} {tf.value}: owner's lines vs computed (last {bars} bars)")
     for col in ("status", "line", "kind", "computed", "owner"):
-        table.add_column(col)
+        table.add_column(col, no_wrap=True)
+
+    def value(k: str, v: Any) -> str:
+        if v is None:
+            return "—"
+        if k in ("t1", "t2", "broken_time"):  # epoch seconds, as the API gives them
+            return datetime.fromtimestamp(v, UTC).strftime("%Y-%m-%d %H:%M")
+        return str(v)
 
     def shape(d: dict[str, Any] | None) -> str:
-        return "—" if d is None else " ".join(f"{k}={v}" for k, v in d.items())
+        if d is None:
+            return "—"
+        return "\n".join(f"{k.replace('_time', '')} {value(k, v)}" for k, v in d.items())
 
     for d in result["differences"]:
         table.add_row(d["status"], d["id"], d["kind"], shape(d["computed"]), shape(d["owner"]))
-    console = Console()
+    from tradealerts.server.cli import _width
+
+    console = Console(width=_width(160))
     console.print(table)
     summary, lines = result["summary"], result["lines"]
     console.print(
