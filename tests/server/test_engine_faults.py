@@ -53,6 +53,7 @@ def env_for(home: Path, **extra: str) -> dict[str, str]:
     ("feed", "says"),
     [
         ("replay:{tmp}/EURUSD_H1.csv", "EURUSD_H1.csv: no such file"),
+        ("replay:{tmp}/prices.csv", "prices.csv: no such file"),  # before the symbol
         ("replay", "unknown feed 'replay'"),
         ("mt5", "the MetaTrader5 module is not installed"),
     ],

@@ -476,6 +476,9 @@ class ReplayFeed(Feed):
         self.options = options
         given = options.replay_symbol
         symbol = given.strip().upper() if given else symbol_from_filename(self.path)
+        if symbol is None and not self.path.exists():
+            # the missing file is the fault to name, not the symbol its name does not tell
+            raise ReplayFileError(self.path.name, None, f"no such file ({self.path.absolute()})")
         if symbol is None:
             raise ReplayFileError(
                 self.path.name,
