@@ -30,7 +30,8 @@ def _run(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[
         (["engine"], "engine needs TRADEALERTS_REDIS_URL"),
         (["serve", "--scale-out"], "--scale-out needs TRADEALERTS_REDIS_URL"),
         (["serve", "--workers", "2"], "--workers needs the engine apart"),
-        (["status"], "status needs TRADEALERTS_REDIS_URL"),
+        # embedded (no Redis): the local server, here none
+        (["status", "--server", "http://127.0.0.1:9"], "no tradealerts server answers at"),
     ],
 )
 def test_refused_with_one_line(tmp_path: Path, args: list[str], says: str) -> None:
