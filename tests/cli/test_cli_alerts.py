@@ -45,6 +45,14 @@ def test_expiry_frequency_and_webhook_are_checked_first(person: Cli) -> None:
     assert r.returncode == 2 and "Unknown symbol" in r.stderr
 
 
+def test_history_bounds_name_their_own_option(person: Cli) -> None:
+    for option in ("--since", "--until"):
+        r = person.run("alerts", "history", option, "notadate")
+        assert r.returncode == 2, (option, r.stdout, r.stderr)
+        assert r.stderr.startswith(f"Error: {option}: 'notadate'"), r.stderr
+        assert "--expires" not in r.stderr
+
+
 def test_a_valid_alert_needs_a_login(person: Cli) -> None:
     r = person.run("alerts", "create", "EURUSD", "H1", "crossing_up", "1.09", "--expires", "7d")
     assert r.returncode == 3 and "tradealerts login" in r.stderr

@@ -22,20 +22,35 @@ _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def parse_expiry(text: str, now: datetime) -> datetime:
-    """``30m``, ``12h``, ``7d``, ``2w`` from now, or an ISO date/time (UTC when no zone)."""
+def parse_expiry(text: str, now: datetime, option: str = "--expires") -> datetime:
+    """``30m``, ``12h``, ``7d``, ``2w`` from now, or an ISO date/time (UTC when no zone).
+
+    ``option`` names the flag the text came from, so the error points at what was typed.
+    """
     value = text.strip().lower()
     m = _DURATION.match(value)
     if m:
         return now + timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    return _iso_time(text, option, "30m, 12h, 7d, 2w")
+
+
+def _iso_time(text: str, option: str, durations: str) -> datetime:
     try:
         when_ = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise UsageProblem(
-            f"--expires: {text!r} is not a duration (30m, 12h, 7d, 2w) or an ISO date "
+            f"{option}: {text!r} is not a duration ({durations}) or an ISO date "
             "(2026-12-31 or 2026-12-31T18:00Z)."
         ) from None
     return when_ if when_.tzinfo else when_.replace(tzinfo=UTC)
+
+
+def parse_ago(text: str, now: datetime, option: str) -> datetime:
+    """``7d`` (that long ago), or an ISO date/time: the bounds of ``alerts history``."""
+    m = _DURATION.match(text.strip().lower())
+    if m:
+        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    return _iso_time(text, option, "7d for 7 days ago, 12h, 2w")
 
 
 def parse_condition(text: str) -> Any:
@@ -440,7 +455,9 @@ def history(
     alert: Annotated[int | None, typer.Option("--alert", help="Only this alert id.")] = None,
     symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
     since: Annotated[str | None, typer.Option(help="From: 7d ago as 7d, or an ISO date.")] = None,
-    until: Annotated[str | None, typer.Option(help="Until an ISO date.")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Until: an ISO date, or 1d for 1 day ago.")
+    ] = None,
     page: Annotated[int, typer.Option(min=1)] = 1,
     per_page: Annotated[int, typer.Option(min=1, max=200)] = 50,
     json_out: JsonOpt = False,
@@ -449,18 +466,12 @@ def history(
     from tradealerts.client import endpoints
 
     now = datetime.now(UTC)
-
-    def ago(text: str | None) -> str | None:
-        if text is None:
-            return None
-        m = _DURATION.match(text.strip().lower())
-        if m:
-            return (now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})).isoformat()
-        return parse_expiry(text, now).isoformat()
-
+    # both bounds are checked before anything is sent, each error naming its own option
+    start = parse_ago(since, now, "--since").isoformat() if since is not None else None
+    end = parse_ago(until, now, "--until").isoformat() if until is not None else None
     sym = symbol.strip().upper() if symbol else None
     with open_client() as c:
-        data = c.run(endpoints.alert_history(alert, sym, ago(since), ago(until), page, per_page))
+        data = c.run(endpoints.alert_history(alert, sym, start, end, page, per_page))
     if json_out:
         emit_json(data)
         return
