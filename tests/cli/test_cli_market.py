@@ -4,12 +4,17 @@ through the real command against a real server."""
 from __future__ import annotations
 
 import os
+import queue
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from typing import IO
 
 from tests.cli.conftest import Cli
+from tests.faultproxy import FaultProxy
 from tests.server.serverkit import set_tier
 
 from tradealerts.core.symbols import format_price
@@ -124,3 +129,65 @@ def test_charts_watch_redraws_live_and_stops_on_ctrl_c(user: Cli) -> None:
             proc.kill()
     assert proc.returncode == 0, errs
     assert "Stopped." in out and "Traceback" not in errs
+
+
+def _lines(stream: IO[str], into: queue.Queue[str]) -> None:
+    for line in stream:
+        into.put(line)
+
+
+def _wait_for(q: queue.Queue[str], text: str, count: int = 1, timeout: float = 60) -> list[str]:
+    """Lines from ``q`` until ``count`` of them hold ``text``; those lines."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(seen) < count:
+        try:
+            line = q.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"{text!r} seen {len(seen)} of {count} times") from None
+        if text in line:
+            seen.append(line)
+    return seen
+
+
+def test_charts_watch_reconnects_after_the_server_goes_away(user: Cli) -> None:
+    """The connection drops after the watch was live (the proxy in front of the server dies,
+    taking every connection with it; a later attempt is refused); once it is back, the watch
+    goes on drawing, and Ctrl-C still quits cleanly."""
+    port = user.server.settings.port
+    proxy = FaultProxy(port).start()
+    env = user.env(COLUMNS="100", LINES="30", TRADEALERTS_SERVER=proxy.url)
+    user.ok("login", "--email", user.email, "--password-stdin", input=user.password + "\n",
+            TRADEALERTS_SERVER=proxy.url)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tradealerts", "charts", "EURUSD", "H1", "--watch"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    out: queue.Queue[str] = queue.Queue()
+    err: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None and proc.stderr is not None
+    for stream, q in ((proc.stdout, out), (proc.stderr, err)):
+        threading.Thread(target=_lines, args=(stream, q), daemon=True).start()
+    try:
+        _wait_for(out, "EURUSD H1 ·", 3)  # live: the first draw and redraws
+        proxy.close()  # the server is gone, mid-stream
+        first = _wait_for(err, "reconnecting in")[0]
+        assert re.search(r"reconnecting in \d+ s \(Ctrl-C quits\)", first), first
+        _wait_for(err, "reconnecting in")  # the next attempt was refused: still trying
+        proxy = FaultProxy(port, port=int(proxy.url.rsplit(":", 1)[1])).start()
+        while not out.empty():
+            out.get()
+        _wait_for(out, "EURUSD H1 ·", 3)  # back: drawn again, and live again
+        assert proc.poll() is None
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proxy.close()
+    assert proc.returncode == 0
+    rest = []
+    while not err.empty():
+        rest.append(err.get())
+    assert "Traceback" not in "".join(rest) and "Error" not in "".join(rest)

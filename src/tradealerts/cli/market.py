@@ -162,25 +162,81 @@ def charts(
             print("\nStopped.")
 
 
+#: Waits between reconnection attempts of ``charts --watch``: doubling from 1 s up to this.
+WATCH_BACKOFF_CAP = 30.0
+
+
+def watch_delay(attempt: int, rng: Any = None) -> float:
+    """Seconds before reconnection attempt ``attempt`` (0, 1, …): doubling from 1 s to the
+    cap, each drawn from its upper half (many watchers of a restarted server spread out, and
+    the wait shown is never 0 s)."""
+    import random
+
+    ceiling = min(WATCH_BACKOFF_CAP, float(2 ** min(attempt, 10)))
+    draw = (rng or random.random)()
+    return float(max(1, round(ceiling * (0.5 + draw / 2))))
+
+
+def _dropped(exc: BaseException) -> bool:
+    """A failure that reconnecting can mend: no answer, or the server (or a proxy in front of
+    it) restarting. A refusal (login, tier, quota) is not one: it ends the watch."""
+    from tradealerts.client import ApiError, Unreachable
+
+    if isinstance(exc, Unreachable):
+        return True
+    return isinstance(exc, ApiError) and exc.status in (502, 503, 504)
+
+
 def _watch(c: Any, payload: dict[str, Any], opts: Any, count: int) -> None:
-    """Redraw on every ``bar`` (fresh payload) and ``price`` (forming bar moves) event."""
+    """Redraw on every ``bar`` (fresh payload) and ``price`` (forming bar moves) event.
+
+    A dropped stream is reconnected with back-off, for ever, as the daemon does: the line on
+    stderr says when the next attempt comes; Ctrl-C quits at any time. After a reconnection
+    the payload is fetched again (bars may have closed meanwhile).
+    """
+    import contextlib
     import time
 
+    from tradealerts.cli.context import STATE
     from tradealerts.client import endpoints
     from tradealerts.client.chart import move_forming, render
 
     sym, tf = payload["symbol"], payload["timeframe"]
     clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
-    print(clear + render(payload, opts), flush=True)
-    shown = time.monotonic()
-    for ev in c.events([f"{sym}:{tf}"]):
-        if ev.event == "bar" and ev.data.get("timeframe", tf) == tf:
-            payload = c.run(endpoints.indicators(sym, tf, count))
-        elif ev.event == "price" and ev.data.get("symbol") == sym:
-            move_forming(payload, float(ev.data["bid"]), int(ev.data["time"]))
-            if time.monotonic() - shown < 0.25:  # at most four redraws a second
-                continue
-        else:
-            continue
-        print(clear + render(payload, opts), flush=True)
-        shown = time.monotonic()
+    attempt = 0
+    fresh = True  # payload was just fetched: draw it
+    while True:
+        try:
+            if not fresh:
+                payload = c.run(endpoints.indicators(sym, tf, count))
+            fresh = False
+            print(clear + render(payload, opts), flush=True)
+            shown = time.monotonic()
+            # closed on the way out, so a failed fetch inside never leaves the stream open
+            with contextlib.closing(c.events([f"{sym}:{tf}"])) as events:
+                for ev in events:
+                    attempt = 0  # the stream answers: the next drop starts the back-off again
+                    if ev.event == "bar" and ev.data.get("timeframe", tf) == tf:
+                        payload = c.run(endpoints.indicators(sym, tf, count))
+                    elif ev.event == "price" and ev.data.get("symbol") == sym:
+                        move_forming(payload, float(ev.data["bid"]), int(ev.data["time"]))
+                        if time.monotonic() - shown < 0.25:  # at most four redraws a second
+                            continue
+                    else:
+                        continue
+                    print(clear + render(payload, opts), flush=True)
+                    shown = time.monotonic()
+            why = "the server ended the stream"
+        except Exception as exc:
+            if not _dropped(exc):
+                raise
+            why = "the connection dropped"
+            if STATE.verbose:
+                why += f" ({getattr(exc, 'detail', '') or exc})"
+        delay = watch_delay(attempt)
+        attempt += 1
+        sys.stderr.write(
+            f"Lost {c.base_url}: {why}; reconnecting in {delay:.0f} s (Ctrl-C quits).\n"
+        )
+        sys.stderr.flush()
+        time.sleep(delay)
