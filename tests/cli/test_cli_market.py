@@ -11,7 +11,9 @@ import subprocess
 import sys
 import threading
 import time
+from datetime import datetime, timedelta
 from typing import IO
+from zoneinfo import ZoneInfo
 
 from tests.cli.conftest import Cli
 from tests.faultproxy import FaultProxy
@@ -67,6 +69,7 @@ def test_typos_are_usage_errors(user: Cli) -> None:
 
 
 def test_quota_exhausted_exits_5_with_the_wait(user: Cli) -> None:
+    user.ok("settings", "set", "timezone", "Asia/Tokyo")  # UTC+9, no daylight saving
     with user.server.client(user.tokens["access_token"]) as c:
         limit = int(c.get("/api/symbols").headers["x-ratelimit-limit"])
         for _ in range(limit - 1):
@@ -75,6 +78,19 @@ def test_quota_exhausted_exits_5_with_the_wait(user: Cli) -> None:
     assert r.returncode == 5, r.stderr
     assert f"{limit} requests" in r.stderr and "try again in" in r.stderr
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    # the wait as a clock time too, on the user's own clock (their timezone preference)
+    wait = int(re.search(r"try again in (\d+) s", r.stderr).group(1))  # type: ignore[union-attr]
+    frees = datetime.now(ZoneInfo("Asia/Tokyo")) + timedelta(seconds=wait)
+    shown = re.search(r"It frees at (?:\S+ )?(\d\d):(\d\d) Asia/Tokyo\.", r.stderr)
+    assert shown, r.stderr
+    minutes = int(shown.group(1)) * 60 + int(shown.group(2))
+    assert (frees.hour * 60 + frees.minute - minutes) % 1440 <= 1, (frees, r.stderr)
+    # whoami is an account command: it works with the quota spent, and tells the quota
+    r = user.run("whoami")
+    assert r.returncode == 0, r.stderr
+    assert f"0 of {limit}" in r.stdout and "Asia/Tokyo" in r.stdout, r.stdout
+    quota = user.json("whoami")["quota"]
+    assert quota["limit"] == limit and quota["remaining"] == 0
 
 
 def test_watchlist_add_list_remove(user: Cli) -> None:

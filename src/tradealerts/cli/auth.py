@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from tradealerts.cli.context import UsageProblem, open_client
-from tradealerts.cli.output import JSON_OPTION_HELP, emit_json, make_table, say
+from tradealerts.cli.output import (
+    JSON_OPTION_HELP,
+    clock_at,
+    emit_json,
+    make_table,
+    preferred_zone,
+    say,
+)
 
 EmailOpt = Annotated[str | None, typer.Option("--email", "-e", help="Your account's email.")]
 PasswordStdin = Annotated[
@@ -129,13 +136,21 @@ def whoami(
     json_out: Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)] = False,
 ) -> None:
     """Who is logged in: email, tier, its limits and the requests left this hour."""
-    from tradealerts.client import endpoints
+    from tradealerts.client import ApiError, endpoints
     from tradealerts.core.tiers import limits_for
 
     with open_client() as c:
         me = c.run(endpoints.me())
-        c.run(endpoints.watchlist())  # a counted request: its headers carry the quota
+        try:
+            # The quota is told only in a counted answer's headers (account calls such as the
+            # one above are not counted): the cheapest counted call costs one request. Once
+            # the quota is spent, the 429 carries the same headers: that is the answer then.
+            c.run(endpoints.watchlist())
+        except ApiError as exc:
+            if exc.status != 429:
+                raise
         rate = c.rate_limit
+        zone = preferred_zone(c) if rate and not json_out else None
     lim = limits_for(me.tier)
     symbols = sorted(lim.symbols)
     timeframes = [tf.value for tf in sorted(lim.timeframes, key=lambda t: t.seconds)]
@@ -166,8 +181,8 @@ def whoami(
 
     left = "unknown"
     if rate:
-        resets = datetime.fromtimestamp(rate.reset, UTC).strftime("%H:%M UTC")
-        left = f"{rate.remaining} of {rate.limit} (window frees from {resets})"
+        frees = clock_at(datetime.fromtimestamp(rate.reset, UTC), zone)
+        left = f"{rate.remaining} of {rate.limit} (the next frees at {frees})"
     rows = [
         ("Email", me.email),
         ("Tier", me.tier),
