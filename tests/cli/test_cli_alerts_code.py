@@ -53,7 +53,7 @@ def test_the_issues_create_commands(user: Cli) -> None:
     assert r.returncode == 2 and "chat_id" in r.stderr  # refused before anything is sent
     table = user.ok("alerts", "list", "--health")
     assert "24 h" in table and "eurusd-m15-cross" in table
-    user.ok("alerts", "delete", "--all")
+    user.ok("alerts", "delete", "--all", "--yes")
     assert user.json("alerts", "list")["items"] == []
 
 
@@ -73,10 +73,23 @@ def test_clone_and_bulk_by_filter(user: Cli) -> None:
     r = user.run("alerts", "pause")
     assert r.returncode == 2 and "Which alerts" in r.stderr
     assert len(user.json("alerts", "resume", "--status", "paused")["ids"]) == 2
-    gone = user.ok("alerts", "delete", "--timeframe", "h1", "--condition", "crossing_up")
-    assert f"2 alert(s) deleted: {a['id']}, {copy['id']}." in gone  # the H4 one stays
+    # no terminal to ask on (a script, CI): refused, one line, nothing deleted
+    r = user.run("alerts", "delete", "--timeframe", "h1", "--condition", "crossing_up")
+    assert r.returncode == 2 and "--yes" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    r = user.run("alerts", "delete", "--all")
+    assert r.returncode == 2 and "--yes" in r.stderr
+    assert len(user.json("alerts", "list")["items"]) == 3
+    # on a terminal: asked, with the count; "no" (or just Enter) deletes nothing
+    code, shown = user.run_tty("alerts", "delete", "--timeframe", "h1", "--condition",
+                               "crossing_up", typed="\n")  # fmt: skip
+    assert code == 0 and "Delete 2 alerts" in shown and "[y/N]" in shown, shown
+    assert "Nothing deleted" in shown
+    assert len(user.json("alerts", "list")["items"]) == 3
+    code, shown = user.run_tty("alerts", "delete", "--timeframe", "h1", "--condition",
+                               "crossing_up", typed="y\n")  # fmt: skip
+    assert code == 0 and f"2 alert(s) deleted: {a['id']}, {copy['id']}." in shown, shown
     assert [x["timeframe"] for x in user.json("alerts", "list")["items"]] == ["H4"]
-    assert "1 alert(s) deleted" in user.ok("alerts", "delete", "--all")
+    assert "1 alert(s) deleted" in user.ok("alerts", "delete", "--all", "-y")
     assert user.json("alerts", "list")["items"] == []
 
 

@@ -375,12 +375,20 @@ def delete(
     status: FilterStatus = None,
     condition: FilterCond = None,
     everything: AllOpt = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Delete by filter without asking (needed in scripts)."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Delete an alert, or every alert matching the filter at once (their history stays)."""
+    """Delete an alert, or every alert matching the filter at once (their history stays).
+
+    By filter or --all it asks first (Delete N alerts? [y/N]); without a terminal to ask on
+    it needs --yes.
+    """
     from tradealerts.cli.alerts_code import bulk, bulk_said
 
-    result = bulk("delete", alert_id, symbol, timeframe, status, condition, everything)
+    result = bulk("delete", alert_id, symbol, timeframe, status, condition, everything, yes)
     if alert_id is not None:
         say(f"Alert {alert_id} deleted.")
         return
