@@ -121,3 +121,53 @@ def test_tier_refusals_exit_4(user: Cli) -> None:
     assert r.returncode == 4 and "5" in r.stderr, r.stderr
     for alert_id in made:
         user.ok("alerts", "delete", str(alert_id))
+
+
+def _fits_80(out: str) -> None:
+    """Nothing wider than the terminal, and nothing cut short with an ellipsis."""
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+    assert "…" not in out, out
+
+
+def test_alert_tables_keep_every_value_whole_in_80_columns(user: Cli) -> None:
+    narrow = {"COLUMNS": "80", "LINES": "24"}
+    made = user.ok("alerts", "create", "EURUSD", "H1", "entering_channel", "1.08", "1.09",
+                   "--frequency", "once_per_bar_close", "--expires", "30d", **narrow)  # fmt: skip
+    a = user.json("alerts", "list")["items"][-1]
+    day = a["expires_at"][:10]
+    updated = user.ok("alerts", "update", str(a["id"]), "--upper", "1.095", **narrow)
+    listed = user.ok("alerts", "list", **narrow)
+    for out, upper in ((made, "upper=1.09"), (updated, "upper=1.095"), (listed, "upper=1.095")):
+        _fits_80(out)
+        for value in ("entering_channel", "lower=1.08", upper, "once_per_bar_close", day):
+            assert value in out, (value, out)
+    health = user.ok("alerts", "list", "--health", **narrow)
+    _fits_80(health)
+    assert a["name"] in health
+    user.ok("alerts", "delete", str(a["id"]))
+
+
+def test_show_is_the_alert_in_full(user: Cli) -> None:
+    a = user.json("alerts", "create", "EURUSD", "H1", "crossing", str(HIGH), "--name",
+                  "eurusd-show-me", "--cooldown", "30m", "--max-fires", "5", "--message",
+                  "{{symbol}} crossed {{level}}", "--email", "--source", "ask",
+                  "--frequency", "once_per_minute", "--expires", "7d")  # fmt: skip
+    out = user.ok("alerts", "show", str(a["id"]), COLUMNS="80", LINES="24")
+    _fits_80(out)
+    rows = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("│ ").split("│")]
+        if len(cells) == 2:
+            rows[cells[0]] = cells[1]
+    expected = {
+        "Id": str(a["id"]), "Name": "eurusd-show-me", "Pair": "EURUSD H1",
+        "Condition": "crossing", "Level": str(HIGH), "Status": "active",
+        "Frequency": "once_per_minute", "Cooldown": "30 min", "Max fires": "5",
+        "Price source": "ask", "Message": "{{symbol}} crossed {{level}}", "Email": "yes",
+        "Webhook": "no", "Fired": "0 times", "Last fired": "never",
+    }  # fmt: skip
+    for key, value in expected.items():
+        assert rows.get(key) == value, (key, rows)
+    assert rows["Expires"].startswith(a["expires_at"][:10]), rows
+    assert rows["Health"].startswith("ok"), rows
+    user.ok("alerts", "delete", str(a["id"]))

@@ -11,7 +11,7 @@ import subprocess
 import sys
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import IO
 from zoneinfo import ZoneInfo
 
@@ -49,6 +49,21 @@ def test_indicators_json_and_table(user: Cli) -> None:
     assert "EURUSD H1" in table and "50 bars" in table
     for ln in payload["horizontal_lines"]:
         assert ln["id"] in table and format_price("EURUSD", ln["price"]) in table
+
+
+def test_indicators_in_80_columns_keep_each_time_on_its_line(user: Cli) -> None:
+    payload = user.json("indicators", "EURUSD", "H1", "--bars", "300")
+    out = user.ok("indicators", "EURUSD", "H1", COLUMNS="80", LINES="24")
+    assert max(len(line) for line in out.splitlines()) <= 80 and "…" not in out
+    assert not re.search(r"│\s*UTC\s*│", out), out  # no "UTC" wrapped onto a line of its own
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    for ln in payload["horizontal_lines"] + payload["diagonal_lines"]:
+        # a line's id whole on one row (people copy it into --line-id)
+        assert any(f" {ln['id']} " in row for row in rows), ln["id"]
+    for ln in payload["horizontal_lines"]:
+        at = datetime.fromtimestamp(ln["confirmed_time"], UTC)
+        row = next(r for r in rows if f" {ln['id']} " in r)
+        assert at.strftime("%Y-%m-%d") in row and at.strftime("%H:%M") in out, (ln, row)
 
 
 def test_a_locked_pair_exits_4_naming_the_tier(user: Cli) -> None:

@@ -10,7 +10,17 @@ from typing import Annotated, Any
 import typer
 
 from tradealerts.cli.context import UsageProblem, open_client
-from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, say, when
+from tradealerts.cli.output import (
+    JSON_OPTION_HELP,
+    console,
+    emit_json,
+    fits,
+    key_values,
+    make_table,
+    say,
+    stamp,
+    when,
+)
 
 app = typer.Typer(help="Price alerts: create, list, pause, resume, delete, clone, history, "
                   "and alerts as code (export, apply).",
@@ -106,19 +116,24 @@ def _number(name: str, text: str) -> float | int:
     return value
 
 
-def _line(a: Any) -> tuple[Any, ...]:
+def _value_pairs(a: Any) -> list[str]:
+    """``level=1.09``, ``side=support`` …: the condition's values that are set."""
     from tradealerts.core.alerts.conditions import VALUE_FIELDS
 
-    vals = " ".join(
-        f"{k}={getattr(a, k).value if hasattr(getattr(a, k), 'value') else getattr(a, k)}"
-        for k in VALUE_FIELDS
-        if getattr(a, k) is not None
-    )
+    out = []
+    for k in VALUE_FIELDS:
+        v = getattr(a, k)
+        if v is not None:
+            out.append(f"{k}={v.value if hasattr(v, 'value') else v}")
+    return out
+
+
+def _line(a: Any) -> tuple[Any, ...]:
     return (
         a.id,
         f"{a.symbol} {a.timeframe}",
         a.condition.value,
-        vals,
+        " ".join(_value_pairs(a)),
         a.frequency.value,
         a.status.value,
         when(a.expires_at),
@@ -126,15 +141,33 @@ def _line(a: Any) -> tuple[Any, ...]:
     )
 
 
+def _compact_line(a: Any) -> tuple[Any, ...]:
+    """The same facts in five columns, stacked in their cells, for an 80-column terminal:
+    every value whole on a line of its own (a long line id folds; nothing is cut)."""
+    expires = "-" if a.expires_at is None else stamp(a.expires_at, compact=True) + " UTC"
+    return (
+        a.id,
+        f"{a.symbol}\n{a.timeframe}",
+        "\n".join([a.condition.value, *_value_pairs(a)]),
+        f"{a.status.value}\n{a.frequency.value}\nfired {a.fire_count}",
+        expires,
+    )
+
+
 _COLUMNS = ["Id", "Pair", "Condition", "Values", "Frequency", "Status", "Expires", "Fired"]
+_COMPACT_COLUMNS = ["Id", "Pair", "Condition", "Status", "Expires"]
 _HEALTH_COLUMNS = ["Id", "Name", "Pair", "Status", "24 h", "7 d", "30 d", "Last fire", "Health"]
+_COMPACT_HEALTH_COLUMNS = ["Id", "Alert", "Fires\n24h/7d/30d", "Last fire", "Health"]
+
+
+def _flags(h: Any) -> str:
+    return " ".join(f for f, on in (("dormant", h.dormant), ("chatty", h.chatty)) if on) or "ok"
 
 
 def _health_line(a: Any) -> tuple[Any, ...]:
     h = a.health
     if h is None:
         return (a.id, a.name, f"{a.symbol} {a.timeframe}", a.status.value, "", "", "", "", "")
-    flags = " ".join(f for f, on in (("dormant", h.dormant), ("chatty", h.chatty)) if on)
     return (
         a.id,
         a.name,
@@ -144,8 +177,79 @@ def _health_line(a: Any) -> tuple[Any, ...]:
         h.fires_7d,
         h.fires_30d,
         when(h.last_fired_at),
-        flags or "ok",
+        _flags(h),
     )
+
+
+def _compact_health_line(a: Any) -> tuple[Any, ...]:
+    h = a.health
+    alert = f"{a.name}\n{a.symbol} {a.timeframe} · {a.status.value}"
+    if h is None:
+        return (a.id, alert, "", "", "")
+    last = "-" if h.last_fired_at is None else stamp(h.last_fired_at, compact=True) + " UTC"
+    fires = f"{h.fires_24h}/{h.fires_7d}/{h.fires_30d}"
+    return (a.id, alert, fires, last, _flags(h).replace(" ", "\n"))
+
+
+def _fitted(
+    title: str | None, wide: tuple[list[str], list[Any]], narrow: tuple[list[str], list[Any]]
+) -> Any:
+    """The wide table where it fits the terminal, else the narrow one (same facts)."""
+    table = make_table(title, *wide)
+    return table if fits(table) else make_table(title, *narrow)
+
+
+def _alerts_table(title: str | None, alerts: list[Any]) -> Any:
+    return _fitted(
+        title,
+        (_COLUMNS, [_line(a) for a in alerts]),
+        (_COMPACT_COLUMNS, [_compact_line(a) for a in alerts]),
+    )
+
+
+def _duration(seconds: int | None) -> str:
+    if not seconds:
+        return "none"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def _full(a: Any) -> list[tuple[str, Any]]:
+    """Every field of an alert, as name and value, for ``alerts show``."""
+    ch = a.channels
+    rows: list[tuple[str, Any]] = [
+        ("Id", a.id),
+        ("Name", a.name),
+        ("Pair", f"{a.symbol} {a.timeframe}"),
+        ("Condition", a.condition.value),
+    ]
+    rows += [(pair.split("=", 1)[0].replace("_", " ").capitalize(), pair.split("=", 1)[1])
+             for pair in _value_pairs(a)]  # fmt: skip
+    status = a.status.value + (f" ({a.status_reason})" if a.status_reason else "")
+    webhook = f"{ch.webhook_url} ({ch.webhook_format.value})" if ch.webhook_url else "no"
+    rows += [
+        ("Status", status),
+        ("Frequency", a.frequency.value),
+        ("Cooldown", _duration(a.cooldown)),
+        ("Max fires", a.max_fires if a.max_fires is not None else "no limit"),
+        ("Price source", a.price_source.value),
+        ("Expires", when(a.expires_at) if a.expires_at else "never"),
+        ("Message", a.message if a.message else "(the default)"),
+        ("Email", "yes" if ch.email else "no"),
+        ("Webhook", webhook),
+        ("Created", when(a.created_at)),
+        ("Fired", f"{a.fire_count} time{'s' if a.fire_count != 1 else ''}"),
+        ("Last fired", when(a.last_fired_at) if a.last_fired_at else "never"),
+    ]
+    h = a.health
+    if h is not None:
+        rows.append(
+            ("Health", f"{_flags(h)} · fires 24 h {h.fires_24h}, 7 d {h.fires_7d}, "
+                       f"30 d {h.fires_30d}")
+        )  # fmt: skip
+    return rows
 
 
 def _show(a: Any, json_out: bool, verb: str) -> None:
@@ -153,7 +257,7 @@ def _show(a: Any, json_out: bool, verb: str) -> None:
         emit_json(a)
         return
     say(f"Alert {a.id} {verb}: {a.symbol} {a.timeframe} {a.condition.value} ({a.status.value}).")
-    console().print(make_table(None, _COLUMNS, [_line(a)]))
+    console().print(_alerts_table(None, [a]))
 
 
 @app.command("list")
@@ -185,19 +289,27 @@ def list_alerts(
         return
     title = f"Alerts · {page.active} of {page.limit} active"
     if health:
-        rows = [_health_line(a) for a in page.items]
-        console().print(make_table(title, _HEALTH_COLUMNS, rows))
+        table = _fitted(
+            title,
+            (_HEALTH_COLUMNS, [_health_line(a) for a in page.items]),
+            (_COMPACT_HEALTH_COLUMNS, [_compact_health_line(a) for a in page.items]),
+        )
+        console().print(table)
         return
-    console().print(make_table(title, _COLUMNS, [_line(a) for a in page.items]))
+    console().print(_alerts_table(title, page.items))
 
 
 @app.command("show")
 def show(alert_id: IdArg, json_out: JsonOpt = False) -> None:
-    """One alert in full."""
+    """One alert in full: every field, one a line."""
     from tradealerts.client import endpoints
 
     with open_client() as c:
-        _show(c.run(endpoints.alert(alert_id)), json_out, "is")
+        a = c.run(endpoints.alert(alert_id))
+    if json_out:
+        emit_json(a)
+        return
+    console().print(key_values(_full(a)))
 
 
 @app.command("create")

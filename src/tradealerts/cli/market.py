@@ -9,7 +9,15 @@ from typing import Annotated, Any
 import typer
 
 from tradealerts.cli.context import UsageProblem, open_client
-from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, when
+from tradealerts.cli.output import (
+    JSON_OPTION_HELP,
+    console,
+    emit_json,
+    fits,
+    make_table,
+    stamp,
+    when,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
 SymbolArg = Annotated[str, typer.Argument(help="A symbol, e.g. EURUSD (any case).")]
@@ -82,36 +90,42 @@ def indicators(
         f"{when(payload.get('updated_at'))} · fractals {len(fr.get('up', []))} up, "
         f"{len(fr.get('down', []))} down"
     )
-    rows: list[tuple[Any, ...]] = []
-    for ln in payload.get("horizontal_lines", []):
-        rows.append(
+
+    # Times in UTC, said once in the header: a cell's date and time stay on one line, or
+    # (a narrow terminal) on two lines of their own, never "UTC" wrapped away from them.
+    def lines_table(compact: bool) -> Any:
+        rows = [
             (
                 ln["id"],
                 ln["kind"],
                 format_price(sym, ln["price"]),
-                when(_iso(ln.get("confirmed_time"))),
-                when(_iso(ln.get("broken_time"))) if ln.get("broken_time") else "active",
+                stamp(ln.get("confirmed_time"), compact),
+                stamp(ln["broken_time"], compact) if ln.get("broken_time") else "active",
             )
-        )
-    out.print(make_table("Horizontal lines", ["Id", "Kind", "Price", "Confirmed", "Broken"], rows))
-    rows = []
-    for d in payload.get("diagonal_lines", []):
-        rows.append(
+            for ln in payload.get("horizontal_lines", [])
+        ]
+        utc = "\n(UTC)" if compact else " (UTC)"
+        columns = ["Id", "Kind", "Price", f"Confirmed{utc}", f"Broken{utc}"]
+        return make_table("Horizontal lines", columns, rows)
+
+    def trends_table(compact: bool) -> Any:
+        rows = [
             (
                 d["id"],
                 d["kind"],
                 format_price(sym, d["value_now"]),
-                f"{d['slope_per_bar']:+.6g}",
-                when(_iso(d.get("broken_time"))) if d.get("broken_time") else "active",
+                f"{d['slope_per_bar']:+.6g}" if not compact else f"{d['slope_per_bar']:+.4g}",
+                stamp(d["broken_time"], compact) if d.get("broken_time") else "active",
             )
-        )
-    out.print(make_table("Trendlines", ["Id", "Kind", "Value now", "Slope/bar", "Broken"], rows))
+            for d in payload.get("diagonal_lines", [])
+        ]
+        utc = "\n(UTC)" if compact else " (UTC)"
+        columns = ["Id", "Kind", "Value now", "Slope/bar", f"Broken{utc}"]
+        return make_table("Trendlines", columns, rows)
 
-
-def _iso(t: float | None) -> str | None:
-    from datetime import UTC, datetime
-
-    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
+    for build in (lines_table, trends_table):
+        table = build(False)
+        out.print(table if fits(table) else build(True))
 
 
 def _terminal() -> tuple[int, int, bool, bool]:

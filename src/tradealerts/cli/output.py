@@ -21,10 +21,13 @@ __all__ = [
     "console",
     "emit_json",
     "err",
+    "fits",
+    "key_values",
     "make_table",
     "preferred_zone",
     "report_error",
     "say",
+    "stamp",
     "when",
 ]
 
@@ -66,15 +69,60 @@ def emit_json(data: Any) -> None:
 
 
 def make_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    """A table whose cells are never cut: a value wider than its column folds onto the next
+    line (Rich's default, an ellipsis, hid the very values people read: ``crossin…``)."""
     from rich.table import Table
 
     table = Table(title=title)
     for name in columns:
         justify = "right" if name.lower() in {"id", "price", "level", "value", "fired"} else "left"
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for row in rows:
         table.add_row(*("-" if v is None else str(v) for v in row))
     return table
+
+
+def key_values(rows: Iterable[tuple[str, Any]]) -> Table:
+    """Two columns, no header: a name and its value (folded, never cut)."""
+    from rich.table import Table
+
+    table = Table(show_header=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(key, "-" if value is None else str(value))
+    return table
+
+
+def fits(table: Table) -> bool:
+    """Whether ``table`` at its natural width fits the terminal, no column squeezed."""
+    from rich.measure import Measurement
+
+    out = console()
+    natural = Measurement.get(out, out.options.update_width(10_000), table)
+    return natural.maximum <= out.width
+
+
+def stamp(value: datetime | str | float | None, compact: bool = False) -> str:
+    """A UTC time for a table cell whose header says UTC: ``2026-11-24 14:00``, or on two
+    lines (``compact``, for narrow terminals: the date and the time are never split
+    elsewhere). ``value``: a datetime, ISO text or epoch seconds."""
+    from datetime import UTC
+
+    if value is None:
+        return "-"
+    if isinstance(value, int | float):
+        moment = datetime.fromtimestamp(value, UTC)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    else:
+        moment = value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d\n%H:%M" if compact else "%Y-%m-%d %H:%M")
 
 
 def when(value: datetime | str | None) -> str:
