@@ -45,6 +45,19 @@ def test_expiry_frequency_and_webhook_are_checked_first(person: Cli) -> None:
     assert r.returncode == 2 and "Unknown symbol" in r.stderr
 
 
+def test_a_negative_number_is_a_value_not_an_option(person: Cli) -> None:
+    for values in (["-1"], ["-0.5"], ["--", "-1"]):  # read as LEVEL, then checked as one
+        r = person.run("alerts", "create", "EURUSD", "H1", "crossing", *values)
+        assert r.returncode == 2, (values, r.stderr)
+        assert "No such option" not in r.stderr and "level: must be greater than 0" in r.stderr
+    r = person.run("alerts", "create", "EURUSD", "H1", "moving_up", "-0.005", "10")
+    assert r.returncode == 2 and "amount: must be greater than 0, got -0.005" in r.stderr
+    r = person.run("alerts", "show", "-3")
+    assert r.returncode == 2 and "No such option" not in r.stderr and "1" in r.stderr
+    r = person.run("alerts", "create", "EURUSD", "H1", "crossing", "1.09", "--expirs", "7d")
+    assert r.returncode == 2 and "No such option: --expirs" in r.stderr  # options stay options
+
+
 def test_history_bounds_name_their_own_option(person: Cli) -> None:
     for option in ("--since", "--until"):
         r = person.run("alerts", "history", option, "notadate")

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 import typer
 
 from tradealerts.cli.context import UsageProblem, open_client
+from tradealerts.cli.negatives import NegativeNumbers
 from tradealerts.cli.output import (
     JSON_OPTION_HELP,
     console,
@@ -299,7 +300,7 @@ def list_alerts(
     console().print(_alerts_table(title, page.items))
 
 
-@app.command("show")
+@app.command("show", cls=NegativeNumbers)
 def show(alert_id: IdArg, json_out: JsonOpt = False) -> None:
     """One alert in full: every field, one a line."""
     from tradealerts.client import endpoints
@@ -312,7 +313,7 @@ def show(alert_id: IdArg, json_out: JsonOpt = False) -> None:
     console().print(key_values(_full(a)))
 
 
-@app.command("create")
+@app.command("create", cls=NegativeNumbers)
 def create(
     symbol: Annotated[str, typer.Argument(help="EURUSD, xauusd … (any case).")],
     timeframe: Annotated[str, typer.Argument(help="M5 … D1 (any case).")],
@@ -412,7 +413,7 @@ def create(
         _show(c.run(endpoints.alert_create(alert)), json_out, "created")
 
 
-@app.command("update")
+@app.command("update", cls=NegativeNumbers)
 def update(
     alert_id: IdArg,
     level: Annotated[float | None, typer.Option()] = None,
@@ -479,7 +480,7 @@ OptionalId = Annotated[
 ]
 
 
-@app.command("delete")
+@app.command("delete", cls=NegativeNumbers)
 def delete(
     alert_id: OptionalId = None,
     symbol: FilterSymbol = None,
@@ -507,7 +508,7 @@ def delete(
     bulk_said(result, "deleted", json_out)
 
 
-@app.command("pause")
+@app.command("pause", cls=NegativeNumbers)
 def pause(
     alert_id: OptionalId = None,
     symbol: FilterSymbol = None,
@@ -527,7 +528,7 @@ def pause(
     bulk_said(result, "paused", json_out)
 
 
-@app.command("resume")
+@app.command("resume", cls=NegativeNumbers)
 def resume(
     alert_id: OptionalId = None,
     symbol: FilterSymbol = None,
@@ -547,7 +548,7 @@ def resume(
     bulk_said(result, "resumed", json_out)
 
 
-@app.command("clone")
+@app.command("clone", cls=NegativeNumbers)
 def clone(
     alert_id: IdArg,
     symbol: Annotated[str | None, typer.Option(help="The copy's symbol.")] = None,
