@@ -23,21 +23,49 @@ PasswordStdin = Annotated[
 ]
 
 
+def _terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def read_password(from_stdin: bool, prompt: str = "Password", confirm: bool = False) -> str:
-    """The password from stdin's first line, or asked for (hidden; twice with ``confirm``)."""
+    """The password from stdin's first line, or asked for (hidden; twice with ``confirm``).
+
+    Asking needs a terminal: without one, getpass reads stdin in the open after a Python
+    warning (and Click says "Aborted!" when stdin is empty), so that is refused first.
+    """
     if from_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
             raise UsageProblem("--password-stdin: stdin gave no password.")
         return line
+    if not _terminal():
+        raise UsageProblem(
+            "There is no terminal to ask the password on: use --password-stdin "
+            "(the password on the first line of stdin)."
+        )
     return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+
+
+def _checked_email(value: str) -> str:
+    """``value`` if it is an email address (the server's own check), else a usage error."""
+    from pydantic import TypeAdapter, ValidationError
+    from pydantic.networks import EmailStr
+
+    try:
+        TypeAdapter(EmailStr).validate_python(value)
+    except ValidationError as exc:
+        why = exc.errors()[0]["msg"].removeprefix("value is not a valid email address: ")
+        raise UsageProblem(f"--email: {value!r} is not an email address: {why}") from None
+    return value
 
 
 def _email(given: str | None, *remembered: str | None) -> str:
     for value in (given, *remembered):
         if value:
-            return value.strip()
-    return str(typer.prompt("Email")).strip()
+            return _checked_email(value.strip())
+    if not _terminal():
+        raise UsageProblem("There is no terminal to ask your email on: give --email.")
+    return _checked_email(str(typer.prompt("Email")).strip())
 
 
 def register(
@@ -93,14 +121,16 @@ def login(
     from tradealerts.client import endpoints
     from tradealerts.client.errors import ApiError
 
+    if otp is not None and not (otp.strip().isdigit() and len(otp.strip()) == 6):
+        raise UsageProblem(f"--otp: expected the 6 digits of your authenticator, got {otp!r}.")
     with open_client() as c:
         config = c.session.store.config
         address = _email(email, c.session.store.current_email(), config.get(c.base_url, "pending"))
         password = read_password(password_stdin)
         try:
-            c.login(address, password, remember=remember, otp=otp)
+            c.login(address, password, remember=remember, otp=otp.strip() if otp else None)
         except ApiError as exc:
-            if exc.code != "otp_required" or otp or password_stdin:
+            if exc.code != "otp_required" or otp or password_stdin or not _terminal():
                 raise
             code = str(typer.prompt("Two-factor code")).strip()
             c.login(address, password, remember=remember, otp=code)
