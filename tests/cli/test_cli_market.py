@@ -125,6 +125,8 @@ def test_watchlist_add_list_remove(user: Cli) -> None:
     assert user.json("watchlist", "list") == []
     r = user.run("watchlist", "remove", "999999")
     assert r.returncode == 1 and "no watchlist item" in r.stderr
+    r = user.run("watchlist", "remove", "EURUSD", "H4")  # not found by name: the same exit 1
+    assert r.returncode == 1 and "EURUSD H4 is not on your watchlist" in r.stderr
 
 
 def test_pro_user_sees_every_pair(user: Cli) -> None:
