@@ -18,6 +18,17 @@ def test_a_mistyped_condition_gets_did_you_mean(person: Cli) -> None:
     assert r.stderr.count("\n") == 1 and not r.stdout
 
 
+def test_a_bad_side_lists_the_conditions_own_choices(person: Cli) -> None:
+    r = person.run("alerts", "create", "EURUSD", "H1", "new_fractal", "sideways")
+    assert r.returncode == 2
+    assert r.stderr == "Error: side: new_fractal takes up, down or either, got 'sideways'\n"
+    r = person.run("alerts", "create", "EURUSD", "H1", "line_break", "--side", "up")
+    assert r.returncode == 2
+    assert "line_break takes either, support or resistance, got 'up'" in r.stderr
+    r = person.run("alerts", "create", "EURUSD", "H1", "crossing", "1.09", "--name", "a b")
+    assert r.returncode == 2 and "letters, digits and . _ - :" in r.stderr
+
+
 def test_values_map_to_the_condition(person: Cli) -> None:
     r = person.run("alerts", "create", "EURUSD", "H1", "crossing_up", "1.09", "1.10")
     assert r.returncode == 2 and "crossing_up takes LEVEL" in r.stderr

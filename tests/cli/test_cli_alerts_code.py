@@ -161,6 +161,21 @@ def test_export_apply_round_trip_dry_run_prune_and_refusals(user: Cli, tmp_path:
     assert "(eurusd-h1-resistance-break): confirm_bars" in r.stderr
     assert "(xau-bounce): distance" in r.stderr
     assert names(user) == after
+    # a bad name, a mistyped condition, a side the condition does not take: said for people
+    bad.write_text(FILE.replace('name = "xau-bounce"', 'name = "xau bounce!"')
+                   .replace('condition = "line_break"', 'condition = "line_braek"'))  # fmt: skip
+    r = user.run("alerts", "apply", str(bad))
+    assert r.returncode == 2, r.stderr
+    assert "String should match pattern" not in r.stderr and "^[" not in r.stderr
+    assert ("(xau bounce!): name: 'xau bounce!' is not a name: use letters, digits and "
+            ". _ - : (1-64, starting with a letter or digit)") in r.stderr  # fmt: skip
+    assert "condition: Unknown condition 'line_braek'. Did you mean line_break" in r.stderr
+    bad.write_text(FILE.replace('condition = "line_break"\nside = "resistance"',
+                                'condition = "new_fractal"\nside = "sideways"'))  # fmt: skip
+    r = user.run("alerts", "apply", str(bad))
+    assert r.returncode == 2 and "side: new_fractal takes up, down or either" in r.stderr
+    assert "support" not in r.stderr.split("side:")[1].splitlines()[0], r.stderr
+    assert names(user) == after
     # over the FREE limit (5 active): refused whole by the server, naming the entries over it
     many = tmp_path / "many.json"
     entries = [{"name": f"n{i}", "symbol": "EURUSD", "timeframe": "H1",

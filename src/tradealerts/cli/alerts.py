@@ -66,27 +66,23 @@ def parse_ago(text: str, now: datetime, option: str) -> datetime:
 
 def parse_condition(text: str) -> Any:
     """The condition named ``text`` (any case); a typo gets "did you mean"."""
-    import difflib
-
+    from tradealerts.client.alertfile import unknown_condition
     from tradealerts.core.alerts.conditions import Condition
 
-    key = text.strip().lower().replace("-", "_")
     try:
-        return Condition(key)
+        return Condition(text.strip().lower().replace("-", "_"))
     except ValueError:
-        names = [c.value for c in Condition]
-        close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(close)}?" if close else ""
-        raise UsageProblem(
-            f"Unknown condition {text!r}.{hint} Conditions: {', '.join(names)}."
-        ) from None
+        raise UsageProblem(unknown_condition(text)) from None
 
 
-def _problem(exc: Any) -> UsageProblem:
-    """A pydantic ValidationError as one line naming the field."""
+def _problem(exc: Any, data: Any = None) -> UsageProblem:
+    """A pydantic ValidationError as one line naming the field, said as ``alerts apply``
+    says it (``data``: the fields sent, for the condition's own choices of side)."""
+    from tradealerts.client.alertfile import explain
+
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first.get("loc", ())) or "alert"
-    return UsageProblem(f"{field}: {first['msg'].removeprefix('Value error, ')}")
+    return UsageProblem(f"{field}: {explain(first, data)}")
 
 
 def _values(condition: Any, values: list[str]) -> dict[str, Any]:
@@ -408,7 +404,7 @@ def create(
     try:  # the server checks again; this catches typos before anything is sent
         alert = validate_alert(data, now=now, allow_insecure_loopback=True)
     except ValidationError as exc:
-        raise _problem(exc) from None
+        raise _problem(exc, data) from None
     with open_client() as c:
         _show(c.run(endpoints.alert_create(alert)), json_out, "created")
 
