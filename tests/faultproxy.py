@@ -44,9 +44,12 @@ Plan = Callable[[int], Fault]
 class FaultProxy:
     """``127.0.0.1:port`` → ``127.0.0.1:target``, breaking connections as ``plan`` says."""
 
-    def __init__(self, target_port: int, plan: Plan | Iterable[Fault] | None = None) -> None:
+    def __init__(
+        self, target_port: int, plan: Plan | Iterable[Fault] | None = None, *, port: int = 0
+    ) -> None:
+        """``port``: listen there (a proxy started again where a closed one was); 0: any."""
         self.target_port = target_port
-        self.port = 0
+        self.port = port
         self.connections = 0
         self.faults_applied: Counter[str] = Counter()
         self._plan = self._as_plan(plan)
@@ -77,7 +80,7 @@ class FaultProxy:
     def start(self) -> FaultProxy:
         self._thread.start()
         self._server = asyncio.run_coroutine_threadsafe(
-            asyncio.start_server(self._handle, "127.0.0.1", 0), self._loop
+            asyncio.start_server(self._handle, "127.0.0.1", self.port), self._loop
         ).result(10)
         self.port = int(self._server.sockets[0].getsockname()[1])
         return self

@@ -78,6 +78,36 @@ class Cli:
             check=False,
         )
 
+    def run_tty(self, *args: str, typed: str = "", timeout: float = 60) -> tuple[int, str]:
+        """The command on a pseudo-terminal (stdin, stdout and stderr), ``typed`` at its
+        keyboard; its exit code and everything it showed (prompts included)."""
+        import pty
+        import select
+
+        master, slave = pty.openpty()
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "tradealerts", *args],
+            stdin=slave, stdout=slave, stderr=slave, env=self.env(), close_fds=True,
+        )  # fmt: skip
+        os.close(slave)
+        os.write(master, typed.encode())  # waits in the terminal until the command reads it
+        shown = b""
+        try:
+            while select.select([master], [], [], timeout)[0]:
+                try:
+                    chunk = os.read(master, 65536)
+                except OSError:  # EIO: the command ended, the terminal closed
+                    break
+                if not chunk:
+                    break
+                shown += chunk
+            code = proc.wait(timeout=timeout)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            os.close(master)
+        return code, shown.decode("utf-8", "replace").replace("\r\n", "\n")
+
     def ok(self, *args: str, input: str | None = None, **env: str) -> str:
         r = self.run(*args, input=input, **env)
         assert r.returncode == 0, (args, r.returncode, r.stdout, r.stderr)

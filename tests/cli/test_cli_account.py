@@ -10,6 +10,7 @@ import sys
 
 import pyotp
 from tests.cli.conftest import Cli
+from tests.server.serverkit import set_tier
 
 from tradealerts.core.schemas import THEMES
 
@@ -134,6 +135,20 @@ def test_plan_and_the_commands_still_to_come(user: Cli) -> None:
     plan = user.json("plan")
     assert plan["tier"] == "FREE" and plan["limits"]["active_alerts"] == 5
     assert plan["plans"] is None  # this server sells nothing: billing is off
-    for args in (["upgrade"], ["billing"]):  # billing off: the owner's sentence, exit 1
+    assert "Upgrades are not open on this server yet" in user.ok("plan")
+    for args in (["upgrade", "--no-browser"], ["billing"]):  # billing off: exit 1, one line
         r = user.run(*args)
-        assert r.returncode == 1 and "TRADEALERTS_STRIPE_SECRET_KEY" in r.stderr, r.stderr
+        assert r.returncode == 1 and "Upgrades are not open on this server" in r.stderr, r.stderr
+        assert "STRIPE" not in r.stderr  # the owner's settings are not the subscriber's business
+        assert r.stderr.count("\n") == 1
+    r = user.run("-v", "upgrade", "--no-browser")  # the server's own sentence, for the curious
+    assert r.returncode == 1 and "TRADEALERTS_STRIPE_SECRET_KEY" in r.stderr, r.stderr
+
+
+def test_pro_is_not_offered_pro(user: Cli) -> None:
+    set_tier(user.server, user.email, "PRO")
+    out = user.ok("plan")
+    assert "PRO" in out and "Upgrade" not in out and "not open" not in out, out
+    r = user.run("upgrade", "--no-browser")
+    assert r.returncode == 0, (r.stdout, r.stderr)
+    assert "You are on PRO already" in r.stdout and not r.stderr

@@ -18,6 +18,17 @@ def test_a_mistyped_condition_gets_did_you_mean(person: Cli) -> None:
     assert r.stderr.count("\n") == 1 and not r.stdout
 
 
+def test_a_bad_side_lists_the_conditions_own_choices(person: Cli) -> None:
+    r = person.run("alerts", "create", "EURUSD", "H1", "new_fractal", "sideways")
+    assert r.returncode == 2
+    assert r.stderr == "Error: side: new_fractal takes up, down or either, got 'sideways'\n"
+    r = person.run("alerts", "create", "EURUSD", "H1", "line_break", "--side", "up")
+    assert r.returncode == 2
+    assert "line_break takes either, support or resistance, got 'up'" in r.stderr
+    r = person.run("alerts", "create", "EURUSD", "H1", "crossing", "1.09", "--name", "a b")
+    assert r.returncode == 2 and "letters, digits and . _ - :" in r.stderr
+
+
 def test_values_map_to_the_condition(person: Cli) -> None:
     r = person.run("alerts", "create", "EURUSD", "H1", "crossing_up", "1.09", "1.10")
     assert r.returncode == 2 and "crossing_up takes LEVEL" in r.stderr
@@ -43,6 +54,27 @@ def test_expiry_frequency_and_webhook_are_checked_first(person: Cli) -> None:
     assert r.returncode == 2 and "https" in r.stderr
     r = person.run("alerts", "create", "EURUSX", "H1", "crossing_up", "1.09")
     assert r.returncode == 2 and "Unknown symbol" in r.stderr
+
+
+def test_a_negative_number_is_a_value_not_an_option(person: Cli) -> None:
+    for values in (["-1"], ["-0.5"], ["--", "-1"]):  # read as LEVEL, then checked as one
+        r = person.run("alerts", "create", "EURUSD", "H1", "crossing", *values)
+        assert r.returncode == 2, (values, r.stderr)
+        assert "No such option" not in r.stderr and "level: must be greater than 0" in r.stderr
+    r = person.run("alerts", "create", "EURUSD", "H1", "moving_up", "-0.005", "10")
+    assert r.returncode == 2 and "amount: must be greater than 0, got -0.005" in r.stderr
+    r = person.run("alerts", "show", "-3")
+    assert r.returncode == 2 and "No such option" not in r.stderr and "1" in r.stderr
+    r = person.run("alerts", "create", "EURUSD", "H1", "crossing", "1.09", "--expirs", "7d")
+    assert r.returncode == 2 and "No such option: --expirs" in r.stderr  # options stay options
+
+
+def test_history_bounds_name_their_own_option(person: Cli) -> None:
+    for option in ("--since", "--until"):
+        r = person.run("alerts", "history", option, "notadate")
+        assert r.returncode == 2, (option, r.stdout, r.stderr)
+        assert r.stderr.startswith(f"Error: {option}: 'notadate'"), r.stderr
+        assert "--expires" not in r.stderr
 
 
 def test_a_valid_alert_needs_a_login(person: Cli) -> None:
@@ -113,3 +145,53 @@ def test_tier_refusals_exit_4(user: Cli) -> None:
     assert r.returncode == 4 and "5" in r.stderr, r.stderr
     for alert_id in made:
         user.ok("alerts", "delete", str(alert_id))
+
+
+def _fits_80(out: str) -> None:
+    """Nothing wider than the terminal, and nothing cut short with an ellipsis."""
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+    assert "…" not in out, out
+
+
+def test_alert_tables_keep_every_value_whole_in_80_columns(user: Cli) -> None:
+    narrow = {"COLUMNS": "80", "LINES": "24"}
+    made = user.ok("alerts", "create", "EURUSD", "H1", "entering_channel", "1.08", "1.09",
+                   "--frequency", "once_per_bar_close", "--expires", "30d", **narrow)  # fmt: skip
+    a = user.json("alerts", "list")["items"][-1]
+    day = a["expires_at"][:10]
+    updated = user.ok("alerts", "update", str(a["id"]), "--upper", "1.095", **narrow)
+    listed = user.ok("alerts", "list", **narrow)
+    for out, upper in ((made, "upper=1.09"), (updated, "upper=1.095"), (listed, "upper=1.095")):
+        _fits_80(out)
+        for value in ("entering_channel", "lower=1.08", upper, "once_per_bar_close", day):
+            assert value in out, (value, out)
+    health = user.ok("alerts", "list", "--health", **narrow)
+    _fits_80(health)
+    assert a["name"] in health
+    user.ok("alerts", "delete", str(a["id"]))
+
+
+def test_show_is_the_alert_in_full(user: Cli) -> None:
+    a = user.json("alerts", "create", "EURUSD", "H1", "crossing", str(HIGH), "--name",
+                  "eurusd-show-me", "--cooldown", "30m", "--max-fires", "5", "--message",
+                  "{{symbol}} crossed {{level}}", "--email", "--source", "ask",
+                  "--frequency", "once_per_minute", "--expires", "7d")  # fmt: skip
+    out = user.ok("alerts", "show", str(a["id"]), COLUMNS="80", LINES="24")
+    _fits_80(out)
+    rows = {}
+    for line in out.splitlines():
+        cells = [c.strip() for c in line.strip("│ ").split("│")]
+        if len(cells) == 2:
+            rows[cells[0]] = cells[1]
+    expected = {
+        "Id": str(a["id"]), "Name": "eurusd-show-me", "Pair": "EURUSD H1",
+        "Condition": "crossing", "Level": str(HIGH), "Status": "active",
+        "Frequency": "once_per_minute", "Cooldown": "30 min", "Max fires": "5",
+        "Price source": "ask", "Message": "{{symbol}} crossed {{level}}", "Email": "yes",
+        "Webhook": "no", "Fired": "0 times", "Last fired": "never",
+    }  # fmt: skip
+    for key, value in expected.items():
+        assert rows.get(key) == value, (key, rows)
+    assert rows["Expires"].startswith(a["expires_at"][:10]), rows
+    assert rows["Health"].startswith("ok"), rows
+    user.ok("alerts", "delete", str(a["id"]))

@@ -53,7 +53,7 @@ def test_the_issues_create_commands(user: Cli) -> None:
     assert r.returncode == 2 and "chat_id" in r.stderr  # refused before anything is sent
     table = user.ok("alerts", "list", "--health")
     assert "24 h" in table and "eurusd-m15-cross" in table
-    user.ok("alerts", "delete", "--all")
+    user.ok("alerts", "delete", "--all", "--yes")
     assert user.json("alerts", "list")["items"] == []
 
 
@@ -73,10 +73,23 @@ def test_clone_and_bulk_by_filter(user: Cli) -> None:
     r = user.run("alerts", "pause")
     assert r.returncode == 2 and "Which alerts" in r.stderr
     assert len(user.json("alerts", "resume", "--status", "paused")["ids"]) == 2
-    gone = user.ok("alerts", "delete", "--timeframe", "h1", "--condition", "crossing_up")
-    assert f"2 alert(s) deleted: {a['id']}, {copy['id']}." in gone  # the H4 one stays
+    # no terminal to ask on (a script, CI): refused, one line, nothing deleted
+    r = user.run("alerts", "delete", "--timeframe", "h1", "--condition", "crossing_up")
+    assert r.returncode == 2 and "--yes" in r.stderr and r.stderr.count("\n") == 1, r.stderr
+    r = user.run("alerts", "delete", "--all")
+    assert r.returncode == 2 and "--yes" in r.stderr
+    assert len(user.json("alerts", "list")["items"]) == 3
+    # on a terminal: asked, with the count; "no" (or just Enter) deletes nothing
+    code, shown = user.run_tty("alerts", "delete", "--timeframe", "h1", "--condition",
+                               "crossing_up", typed="\n")  # fmt: skip
+    assert code == 0 and "Delete 2 alerts" in shown and "[y/N]" in shown, shown
+    assert "Nothing deleted" in shown
+    assert len(user.json("alerts", "list")["items"]) == 3
+    code, shown = user.run_tty("alerts", "delete", "--timeframe", "h1", "--condition",
+                               "crossing_up", typed="y\n")  # fmt: skip
+    assert code == 0 and f"2 alert(s) deleted: {a['id']}, {copy['id']}." in shown, shown
     assert [x["timeframe"] for x in user.json("alerts", "list")["items"]] == ["H4"]
-    assert "1 alert(s) deleted" in user.ok("alerts", "delete", "--all")
+    assert "1 alert(s) deleted" in user.ok("alerts", "delete", "--all", "-y")
     assert user.json("alerts", "list")["items"] == []
 
 
@@ -147,6 +160,21 @@ def test_export_apply_round_trip_dry_run_prune_and_refusals(user: Cli, tmp_path:
     assert r.returncode == 2
     assert "(eurusd-h1-resistance-break): confirm_bars" in r.stderr
     assert "(xau-bounce): distance" in r.stderr
+    assert names(user) == after
+    # a bad name, a mistyped condition, a side the condition does not take: said for people
+    bad.write_text(FILE.replace('name = "xau-bounce"', 'name = "xau bounce!"')
+                   .replace('condition = "line_break"', 'condition = "line_braek"'))  # fmt: skip
+    r = user.run("alerts", "apply", str(bad))
+    assert r.returncode == 2, r.stderr
+    assert "String should match pattern" not in r.stderr and "^[" not in r.stderr
+    assert ("(xau bounce!): name: 'xau bounce!' is not a name: use letters, digits and "
+            ". _ - : (1-64, starting with a letter or digit)") in r.stderr  # fmt: skip
+    assert "condition: Unknown condition 'line_braek'. Did you mean line_break" in r.stderr
+    bad.write_text(FILE.replace('condition = "line_break"\nside = "resistance"',
+                                'condition = "new_fractal"\nside = "sideways"'))  # fmt: skip
+    r = user.run("alerts", "apply", str(bad))
+    assert r.returncode == 2 and "side: new_fractal takes up, down or either" in r.stderr
+    assert "support" not in r.stderr.split("side:")[1].splitlines()[0], r.stderr
     assert names(user) == after
     # over the FREE limit (5 active): refused whole by the server, naming the entries over it
     many = tmp_path / "many.json"

@@ -129,6 +129,31 @@ def test_wrong_password_and_unverified_account(person: Cli) -> None:
     assert "Traceback" not in r.stderr and not r.stdout
 
 
+def test_no_terminal_to_ask_on_is_a_usage_error(person: Cli) -> None:
+    """stdin is not a terminal (a script, CI): nothing can be asked, so say what to pass
+    instead; never getpass's warning or Click's bare "Aborted!"."""
+    for args in (["login", "--email", "a@b.co"], ["register", "--email", "a@b.co"]):
+        r = person.run(*args)
+        assert r.returncode == 2, (args, r.stderr)
+        assert r.stderr == (
+            "Error: There is no terminal to ask the password on: use --password-stdin "
+            "(the password on the first line of stdin).\n"
+        ), r.stderr
+    r = person.run("login")  # no email given, none remembered
+    assert r.returncode == 2 and "--email" in r.stderr and "Aborted" not in r.stderr
+
+
+def test_a_bad_email_or_code_is_a_usage_error(person: Cli) -> None:
+    r = person.run("login", "--email", "notanemail", "--password-stdin", input="pw\n")
+    assert r.returncode == 2 and r.stderr.startswith("Error: --email: 'notanemail'"), r.stderr
+    assert "@-sign" in r.stderr and r.stderr.count("\n") == 1
+    r = person.run("register", "--email", "me@", "--password-stdin", input="pw\n")
+    assert r.returncode == 2 and "--email" in r.stderr
+    r = person.run("login", "--email", person.email, "--otp", "12ab", "--password-stdin",
+                   input="pw\n")  # fmt: skip
+    assert r.returncode == 2 and "--otp" in r.stderr and "6 digits" in r.stderr
+
+
 def test_bad_code_is_one_clear_line(person: Cli) -> None:
     r = person.run("verify", "12ab", "--email", person.email)
     assert r.returncode == 2 and "6 digits" in r.stderr

@@ -51,7 +51,7 @@ def _run_app(argv: list[str]) -> set[str]:
 
 
 def test_a_command_module_loads_only_for_its_own_command() -> None:
-    helpers = {"app", "context", "lazy", "output"}
+    helpers = {"app", "context", "lazy", "negatives", "output"}
     commands = {m.name for m in pkgutil.iter_modules(tradealerts.cli.__path__)} - helpers
     assert {"alerts", "auth", "daemon", "market", "billing", "tui"} <= commands
 

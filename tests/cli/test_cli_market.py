@@ -4,12 +4,19 @@ through the real command against a real server."""
 from __future__ import annotations
 
 import os
+import queue
+import re
 import signal
 import subprocess
 import sys
+import threading
 import time
+from datetime import UTC, datetime, timedelta
+from typing import IO
+from zoneinfo import ZoneInfo
 
 from tests.cli.conftest import Cli
+from tests.faultproxy import FaultProxy
 from tests.server.serverkit import set_tier
 
 from tradealerts.core.symbols import format_price
@@ -44,6 +51,21 @@ def test_indicators_json_and_table(user: Cli) -> None:
         assert ln["id"] in table and format_price("EURUSD", ln["price"]) in table
 
 
+def test_indicators_in_80_columns_keep_each_time_on_its_line(user: Cli) -> None:
+    payload = user.json("indicators", "EURUSD", "H1", "--bars", "300")
+    out = user.ok("indicators", "EURUSD", "H1", COLUMNS="80", LINES="24")
+    assert max(len(line) for line in out.splitlines()) <= 80 and "…" not in out
+    assert not re.search(r"│\s*UTC\s*│", out), out  # no "UTC" wrapped onto a line of its own
+    rows = [line for line in out.splitlines() if line.startswith("│")]
+    for ln in payload["horizontal_lines"] + payload["diagonal_lines"]:
+        # a line's id whole on one row (people copy it into --line-id)
+        assert any(f" {ln['id']} " in row for row in rows), ln["id"]
+    for ln in payload["horizontal_lines"]:
+        at = datetime.fromtimestamp(ln["confirmed_time"], UTC)
+        row = next(r for r in rows if f" {ln['id']} " in r)
+        assert at.strftime("%Y-%m-%d") in row and at.strftime("%H:%M") in out, (ln, row)
+
+
 def test_a_locked_pair_exits_4_naming_the_tier(user: Cli) -> None:
     r = user.run("indicators", "GBPUSD", "H1")
     assert r.returncode == 4, r.stderr
@@ -62,6 +84,7 @@ def test_typos_are_usage_errors(user: Cli) -> None:
 
 
 def test_quota_exhausted_exits_5_with_the_wait(user: Cli) -> None:
+    user.ok("settings", "set", "timezone", "Asia/Tokyo")  # UTC+9, no daylight saving
     with user.server.client(user.tokens["access_token"]) as c:
         limit = int(c.get("/api/symbols").headers["x-ratelimit-limit"])
         for _ in range(limit - 1):
@@ -70,6 +93,19 @@ def test_quota_exhausted_exits_5_with_the_wait(user: Cli) -> None:
     assert r.returncode == 5, r.stderr
     assert f"{limit} requests" in r.stderr and "try again in" in r.stderr
     assert r.stderr.count("\n") == 1 and "Traceback" not in r.stderr
+    # the wait as a clock time too, on the user's own clock (their timezone preference)
+    wait = int(re.search(r"try again in (\d+) s", r.stderr).group(1))  # type: ignore[union-attr]
+    frees = datetime.now(ZoneInfo("Asia/Tokyo")) + timedelta(seconds=wait)
+    shown = re.search(r"It frees at (?:\S+ )?(\d\d):(\d\d) Asia/Tokyo\.", r.stderr)
+    assert shown, r.stderr
+    minutes = int(shown.group(1)) * 60 + int(shown.group(2))
+    assert (frees.hour * 60 + frees.minute - minutes) % 1440 <= 1, (frees, r.stderr)
+    # whoami is an account command: it works with the quota spent, and tells the quota
+    r = user.run("whoami")
+    assert r.returncode == 0, r.stderr
+    assert f"0 of {limit}" in r.stdout and "Asia/Tokyo" in r.stdout, r.stdout
+    quota = user.json("whoami")["quota"]
+    assert quota["limit"] == limit and quota["remaining"] == 0
 
 
 def test_watchlist_add_list_remove(user: Cli) -> None:
@@ -89,6 +125,8 @@ def test_watchlist_add_list_remove(user: Cli) -> None:
     assert user.json("watchlist", "list") == []
     r = user.run("watchlist", "remove", "999999")
     assert r.returncode == 1 and "no watchlist item" in r.stderr
+    r = user.run("watchlist", "remove", "EURUSD", "H4")  # not found by name: the same exit 1
+    assert r.returncode == 1 and "EURUSD H4 is not on your watchlist" in r.stderr
 
 
 def test_pro_user_sees_every_pair(user: Cli) -> None:
@@ -124,3 +162,65 @@ def test_charts_watch_redraws_live_and_stops_on_ctrl_c(user: Cli) -> None:
             proc.kill()
     assert proc.returncode == 0, errs
     assert "Stopped." in out and "Traceback" not in errs
+
+
+def _lines(stream: IO[str], into: queue.Queue[str]) -> None:
+    for line in stream:
+        into.put(line)
+
+
+def _wait_for(q: queue.Queue[str], text: str, count: int = 1, timeout: float = 60) -> list[str]:
+    """Lines from ``q`` until ``count`` of them hold ``text``; those lines."""
+    seen: list[str] = []
+    deadline = time.monotonic() + timeout
+    while len(seen) < count:
+        try:
+            line = q.get(timeout=max(0.01, deadline - time.monotonic()))
+        except queue.Empty:
+            raise AssertionError(f"{text!r} seen {len(seen)} of {count} times") from None
+        if text in line:
+            seen.append(line)
+    return seen
+
+
+def test_charts_watch_reconnects_after_the_server_goes_away(user: Cli) -> None:
+    """The connection drops after the watch was live (the proxy in front of the server dies,
+    taking every connection with it; a later attempt is refused); once it is back, the watch
+    goes on drawing, and Ctrl-C still quits cleanly."""
+    port = user.server.settings.port
+    proxy = FaultProxy(port).start()
+    env = user.env(COLUMNS="100", LINES="30", TRADEALERTS_SERVER=proxy.url)
+    user.ok("login", "--email", user.email, "--password-stdin", input=user.password + "\n",
+            TRADEALERTS_SERVER=proxy.url)  # fmt: skip
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "tradealerts", "charts", "EURUSD", "H1", "--watch"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        start_new_session=True,
+    )  # fmt: skip
+    out: queue.Queue[str] = queue.Queue()
+    err: queue.Queue[str] = queue.Queue()
+    assert proc.stdout is not None and proc.stderr is not None
+    for stream, q in ((proc.stdout, out), (proc.stderr, err)):
+        threading.Thread(target=_lines, args=(stream, q), daemon=True).start()
+    try:
+        _wait_for(out, "EURUSD H1 ·", 3)  # live: the first draw and redraws
+        proxy.close()  # the server is gone, mid-stream
+        first = _wait_for(err, "reconnecting in")[0]
+        assert re.search(r"reconnecting in \d+ s \(Ctrl-C quits\)", first), first
+        _wait_for(err, "reconnecting in")  # the next attempt was refused: still trying
+        proxy = FaultProxy(port, port=int(proxy.url.rsplit(":", 1)[1])).start()
+        while not out.empty():
+            out.get()
+        _wait_for(out, "EURUSD H1 ·", 3)  # back: drawn again, and live again
+        assert proc.poll() is None
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proxy.close()
+    assert proc.returncode == 0
+    rest = []
+    while not err.empty():
+        rest.append(err.get())
+    assert "Traceback" not in "".join(rest) and "Error" not in "".join(rest)

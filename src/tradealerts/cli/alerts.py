@@ -10,7 +10,18 @@ from typing import Annotated, Any
 import typer
 
 from tradealerts.cli.context import UsageProblem, open_client
-from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, say, when
+from tradealerts.cli.negatives import NegativeNumbers
+from tradealerts.cli.output import (
+    JSON_OPTION_HELP,
+    console,
+    emit_json,
+    fits,
+    key_values,
+    make_table,
+    say,
+    stamp,
+    when,
+)
 
 app = typer.Typer(help="Price alerts: create, list, pause, resume, delete, clone, history, "
                   "and alerts as code (export, apply).",
@@ -22,45 +33,56 @@ _DURATION = re.compile(r"^(\d+)\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 
 
-def parse_expiry(text: str, now: datetime) -> datetime:
-    """``30m``, ``12h``, ``7d``, ``2w`` from now, or an ISO date/time (UTC when no zone)."""
+def parse_expiry(text: str, now: datetime, option: str = "--expires") -> datetime:
+    """``30m``, ``12h``, ``7d``, ``2w`` from now, or an ISO date/time (UTC when no zone).
+
+    ``option`` names the flag the text came from, so the error points at what was typed.
+    """
     value = text.strip().lower()
     m = _DURATION.match(value)
     if m:
         return now + timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    return _iso_time(text, option, "30m, 12h, 7d, 2w")
+
+
+def _iso_time(text: str, option: str, durations: str) -> datetime:
     try:
         when_ = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise UsageProblem(
-            f"--expires: {text!r} is not a duration (30m, 12h, 7d, 2w) or an ISO date "
+            f"{option}: {text!r} is not a duration ({durations}) or an ISO date "
             "(2026-12-31 or 2026-12-31T18:00Z)."
         ) from None
     return when_ if when_.tzinfo else when_.replace(tzinfo=UTC)
 
 
+def parse_ago(text: str, now: datetime, option: str) -> datetime:
+    """``7d`` (that long ago), or an ISO date/time: the bounds of ``alerts history``."""
+    m = _DURATION.match(text.strip().lower())
+    if m:
+        return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
+    return _iso_time(text, option, "7d for 7 days ago, 12h, 2w")
+
+
 def parse_condition(text: str) -> Any:
     """The condition named ``text`` (any case); a typo gets "did you mean"."""
-    import difflib
-
+    from tradealerts.client.alertfile import unknown_condition
     from tradealerts.core.alerts.conditions import Condition
 
-    key = text.strip().lower().replace("-", "_")
     try:
-        return Condition(key)
+        return Condition(text.strip().lower().replace("-", "_"))
     except ValueError:
-        names = [c.value for c in Condition]
-        close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
-        hint = f" Did you mean {' or '.join(close)}?" if close else ""
-        raise UsageProblem(
-            f"Unknown condition {text!r}.{hint} Conditions: {', '.join(names)}."
-        ) from None
+        raise UsageProblem(unknown_condition(text)) from None
 
 
-def _problem(exc: Any) -> UsageProblem:
-    """A pydantic ValidationError as one line naming the field."""
+def _problem(exc: Any, data: Any = None) -> UsageProblem:
+    """A pydantic ValidationError as one line naming the field, said as ``alerts apply``
+    says it (``data``: the fields sent, for the condition's own choices of side)."""
+    from tradealerts.client.alertfile import explain
+
     first = exc.errors()[0]
     field = ".".join(str(p) for p in first.get("loc", ())) or "alert"
-    return UsageProblem(f"{field}: {first['msg'].removeprefix('Value error, ')}")
+    return UsageProblem(f"{field}: {explain(first, data)}")
 
 
 def _values(condition: Any, values: list[str]) -> dict[str, Any]:
@@ -91,19 +113,24 @@ def _number(name: str, text: str) -> float | int:
     return value
 
 
-def _line(a: Any) -> tuple[Any, ...]:
+def _value_pairs(a: Any) -> list[str]:
+    """``level=1.09``, ``side=support`` …: the condition's values that are set."""
     from tradealerts.core.alerts.conditions import VALUE_FIELDS
 
-    vals = " ".join(
-        f"{k}={getattr(a, k).value if hasattr(getattr(a, k), 'value') else getattr(a, k)}"
-        for k in VALUE_FIELDS
-        if getattr(a, k) is not None
-    )
+    out = []
+    for k in VALUE_FIELDS:
+        v = getattr(a, k)
+        if v is not None:
+            out.append(f"{k}={v.value if hasattr(v, 'value') else v}")
+    return out
+
+
+def _line(a: Any) -> tuple[Any, ...]:
     return (
         a.id,
         f"{a.symbol} {a.timeframe}",
         a.condition.value,
-        vals,
+        " ".join(_value_pairs(a)),
         a.frequency.value,
         a.status.value,
         when(a.expires_at),
@@ -111,15 +138,33 @@ def _line(a: Any) -> tuple[Any, ...]:
     )
 
 
+def _compact_line(a: Any) -> tuple[Any, ...]:
+    """The same facts in five columns, stacked in their cells, for an 80-column terminal:
+    every value whole on a line of its own (a long line id folds; nothing is cut)."""
+    expires = "-" if a.expires_at is None else stamp(a.expires_at, compact=True) + " UTC"
+    return (
+        a.id,
+        f"{a.symbol}\n{a.timeframe}",
+        "\n".join([a.condition.value, *_value_pairs(a)]),
+        f"{a.status.value}\n{a.frequency.value}\nfired {a.fire_count}",
+        expires,
+    )
+
+
 _COLUMNS = ["Id", "Pair", "Condition", "Values", "Frequency", "Status", "Expires", "Fired"]
+_COMPACT_COLUMNS = ["Id", "Pair", "Condition", "Status", "Expires"]
 _HEALTH_COLUMNS = ["Id", "Name", "Pair", "Status", "24 h", "7 d", "30 d", "Last fire", "Health"]
+_COMPACT_HEALTH_COLUMNS = ["Id", "Alert", "Fires\n24h/7d/30d", "Last fire", "Health"]
+
+
+def _flags(h: Any) -> str:
+    return " ".join(f for f, on in (("dormant", h.dormant), ("chatty", h.chatty)) if on) or "ok"
 
 
 def _health_line(a: Any) -> tuple[Any, ...]:
     h = a.health
     if h is None:
         return (a.id, a.name, f"{a.symbol} {a.timeframe}", a.status.value, "", "", "", "", "")
-    flags = " ".join(f for f, on in (("dormant", h.dormant), ("chatty", h.chatty)) if on)
     return (
         a.id,
         a.name,
@@ -129,8 +174,79 @@ def _health_line(a: Any) -> tuple[Any, ...]:
         h.fires_7d,
         h.fires_30d,
         when(h.last_fired_at),
-        flags or "ok",
+        _flags(h),
     )
+
+
+def _compact_health_line(a: Any) -> tuple[Any, ...]:
+    h = a.health
+    alert = f"{a.name}\n{a.symbol} {a.timeframe} · {a.status.value}"
+    if h is None:
+        return (a.id, alert, "", "", "")
+    last = "-" if h.last_fired_at is None else stamp(h.last_fired_at, compact=True) + " UTC"
+    fires = f"{h.fires_24h}/{h.fires_7d}/{h.fires_30d}"
+    return (a.id, alert, fires, last, _flags(h).replace(" ", "\n"))
+
+
+def _fitted(
+    title: str | None, wide: tuple[list[str], list[Any]], narrow: tuple[list[str], list[Any]]
+) -> Any:
+    """The wide table where it fits the terminal, else the narrow one (same facts)."""
+    table = make_table(title, *wide)
+    return table if fits(table) else make_table(title, *narrow)
+
+
+def _alerts_table(title: str | None, alerts: list[Any]) -> Any:
+    return _fitted(
+        title,
+        (_COLUMNS, [_line(a) for a in alerts]),
+        (_COMPACT_COLUMNS, [_compact_line(a) for a in alerts]),
+    )
+
+
+def _duration(seconds: int | None) -> str:
+    if not seconds:
+        return "none"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size} {unit}"
+    return f"{seconds} s"
+
+
+def _full(a: Any) -> list[tuple[str, Any]]:
+    """Every field of an alert, as name and value, for ``alerts show``."""
+    ch = a.channels
+    rows: list[tuple[str, Any]] = [
+        ("Id", a.id),
+        ("Name", a.name),
+        ("Pair", f"{a.symbol} {a.timeframe}"),
+        ("Condition", a.condition.value),
+    ]
+    rows += [(pair.split("=", 1)[0].replace("_", " ").capitalize(), pair.split("=", 1)[1])
+             for pair in _value_pairs(a)]  # fmt: skip
+    status = a.status.value + (f" ({a.status_reason})" if a.status_reason else "")
+    webhook = f"{ch.webhook_url} ({ch.webhook_format.value})" if ch.webhook_url else "no"
+    rows += [
+        ("Status", status),
+        ("Frequency", a.frequency.value),
+        ("Cooldown", _duration(a.cooldown)),
+        ("Max fires", a.max_fires if a.max_fires is not None else "no limit"),
+        ("Price source", a.price_source.value),
+        ("Expires", when(a.expires_at) if a.expires_at else "never"),
+        ("Message", a.message if a.message else "(the default)"),
+        ("Email", "yes" if ch.email else "no"),
+        ("Webhook", webhook),
+        ("Created", when(a.created_at)),
+        ("Fired", f"{a.fire_count} time{'s' if a.fire_count != 1 else ''}"),
+        ("Last fired", when(a.last_fired_at) if a.last_fired_at else "never"),
+    ]
+    h = a.health
+    if h is not None:
+        rows.append(
+            ("Health", f"{_flags(h)} · fires 24 h {h.fires_24h}, 7 d {h.fires_7d}, "
+                       f"30 d {h.fires_30d}")
+        )  # fmt: skip
+    return rows
 
 
 def _show(a: Any, json_out: bool, verb: str) -> None:
@@ -138,7 +254,7 @@ def _show(a: Any, json_out: bool, verb: str) -> None:
         emit_json(a)
         return
     say(f"Alert {a.id} {verb}: {a.symbol} {a.timeframe} {a.condition.value} ({a.status.value}).")
-    console().print(make_table(None, _COLUMNS, [_line(a)]))
+    console().print(_alerts_table(None, [a]))
 
 
 @app.command("list")
@@ -170,22 +286,30 @@ def list_alerts(
         return
     title = f"Alerts · {page.active} of {page.limit} active"
     if health:
-        rows = [_health_line(a) for a in page.items]
-        console().print(make_table(title, _HEALTH_COLUMNS, rows))
+        table = _fitted(
+            title,
+            (_HEALTH_COLUMNS, [_health_line(a) for a in page.items]),
+            (_COMPACT_HEALTH_COLUMNS, [_compact_health_line(a) for a in page.items]),
+        )
+        console().print(table)
         return
-    console().print(make_table(title, _COLUMNS, [_line(a) for a in page.items]))
+    console().print(_alerts_table(title, page.items))
 
 
-@app.command("show")
+@app.command("show", cls=NegativeNumbers)
 def show(alert_id: IdArg, json_out: JsonOpt = False) -> None:
-    """One alert in full."""
+    """One alert in full: every field, one a line."""
     from tradealerts.client import endpoints
 
     with open_client() as c:
-        _show(c.run(endpoints.alert(alert_id)), json_out, "is")
+        a = c.run(endpoints.alert(alert_id))
+    if json_out:
+        emit_json(a)
+        return
+    console().print(key_values(_full(a)))
 
 
-@app.command("create")
+@app.command("create", cls=NegativeNumbers)
 def create(
     symbol: Annotated[str, typer.Argument(help="EURUSD, xauusd … (any case).")],
     timeframe: Annotated[str, typer.Argument(help="M5 … D1 (any case).")],
@@ -280,12 +404,12 @@ def create(
     try:  # the server checks again; this catches typos before anything is sent
         alert = validate_alert(data, now=now, allow_insecure_loopback=True)
     except ValidationError as exc:
-        raise _problem(exc) from None
+        raise _problem(exc, data) from None
     with open_client() as c:
         _show(c.run(endpoints.alert_create(alert)), json_out, "created")
 
 
-@app.command("update")
+@app.command("update", cls=NegativeNumbers)
 def update(
     alert_id: IdArg,
     level: Annotated[float | None, typer.Option()] = None,
@@ -352,7 +476,7 @@ OptionalId = Annotated[
 ]
 
 
-@app.command("delete")
+@app.command("delete", cls=NegativeNumbers)
 def delete(
     alert_id: OptionalId = None,
     symbol: FilterSymbol = None,
@@ -360,19 +484,27 @@ def delete(
     status: FilterStatus = None,
     condition: FilterCond = None,
     everything: AllOpt = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Delete by filter without asking (needed in scripts)."),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Delete an alert, or every alert matching the filter at once (their history stays)."""
+    """Delete an alert, or every alert matching the filter at once (their history stays).
+
+    By filter or --all it asks first (Delete N alerts? [y/N]); without a terminal to ask on
+    it needs --yes.
+    """
     from tradealerts.cli.alerts_code import bulk, bulk_said
 
-    result = bulk("delete", alert_id, symbol, timeframe, status, condition, everything)
+    result = bulk("delete", alert_id, symbol, timeframe, status, condition, everything, yes)
     if alert_id is not None:
         say(f"Alert {alert_id} deleted.")
         return
     bulk_said(result, "deleted", json_out)
 
 
-@app.command("pause")
+@app.command("pause", cls=NegativeNumbers)
 def pause(
     alert_id: OptionalId = None,
     symbol: FilterSymbol = None,
@@ -392,7 +524,7 @@ def pause(
     bulk_said(result, "paused", json_out)
 
 
-@app.command("resume")
+@app.command("resume", cls=NegativeNumbers)
 def resume(
     alert_id: OptionalId = None,
     symbol: FilterSymbol = None,
@@ -412,7 +544,7 @@ def resume(
     bulk_said(result, "resumed", json_out)
 
 
-@app.command("clone")
+@app.command("clone", cls=NegativeNumbers)
 def clone(
     alert_id: IdArg,
     symbol: Annotated[str | None, typer.Option(help="The copy's symbol.")] = None,
@@ -440,7 +572,9 @@ def history(
     alert: Annotated[int | None, typer.Option("--alert", help="Only this alert id.")] = None,
     symbol: Annotated[str | None, typer.Option(help="Only this symbol.")] = None,
     since: Annotated[str | None, typer.Option(help="From: 7d ago as 7d, or an ISO date.")] = None,
-    until: Annotated[str | None, typer.Option(help="Until an ISO date.")] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Until: an ISO date, or 1d for 1 day ago.")
+    ] = None,
     page: Annotated[int, typer.Option(min=1)] = 1,
     per_page: Annotated[int, typer.Option(min=1, max=200)] = 50,
     json_out: JsonOpt = False,
@@ -449,18 +583,12 @@ def history(
     from tradealerts.client import endpoints
 
     now = datetime.now(UTC)
-
-    def ago(text: str | None) -> str | None:
-        if text is None:
-            return None
-        m = _DURATION.match(text.strip().lower())
-        if m:
-            return (now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})).isoformat()
-        return parse_expiry(text, now).isoformat()
-
+    # both bounds are checked before anything is sent, each error naming its own option
+    start = parse_ago(since, now, "--since").isoformat() if since is not None else None
+    end = parse_ago(until, now, "--until").isoformat() if until is not None else None
     sym = symbol.strip().upper() if symbol else None
     with open_client() as c:
-        data = c.run(endpoints.alert_history(alert, sym, ago(since), ago(until), page, per_page))
+        data = c.run(endpoints.alert_history(alert, sym, start, end, page, per_page))
     if json_out:
         emit_json(data)
         return

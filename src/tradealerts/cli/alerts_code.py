@@ -4,6 +4,7 @@ only when one of them runs."""
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,14 @@ def bulk(
     status: str | None,
     condition: str | None,
     everything: bool,
+    yes: bool = True,
 ) -> Any:
     """One alert by id, or (None) every alert matching the filter in one request; returns
-    the single answer, or the bulk result."""
+    the single answer, or the bulk result (None: the person said no).
+
+    ``yes`` False: a delete by filter is asked first ("Delete N alerts? [y/N]") on a
+    terminal, and refused without one (a script must say --yes: a filter typed wrong in a
+    script would delete silently what it was never meant to)."""
     from tradealerts.client import endpoints
 
     filtered = any(v is not None for v in (symbol, timeframe, status, condition)) or everything
@@ -54,11 +60,31 @@ def bulk(
         bulk = AlertBulk.model_validate({k: v for k, v in data.items() if v is not None})
     except ValidationError as exc:
         raise _problem(exc) from None
+    if action == "delete" and not yes and not sys.stdin.isatty():
+        raise UsageProblem(
+            "Deleting alerts by filter asks first, and there is no terminal to ask on: "
+            "add --yes to delete without being asked."
+        )
     with open_client() as c:
+        if action == "delete" and not yes:
+            # The count comes from the same filter the deletion uses (one counted listing).
+            f = bulk.model_dump(mode="json")
+            listing = endpoints.alerts(f["status"], f["symbol"], f["timeframe"], f["condition"])
+            found = c.run(listing).items
+            if not found:
+                return c.run(endpoints.alerts_bulk(bulk))  # deletes none: says "0 deleted"
+            what = "every one of your alerts" if everything else "the alerts matching"
+            n = len(found)
+            prompt = f"Delete {n} alert{'s' if n != 1 else ''} ({what})?"
+            if not typer.confirm(prompt, default=False):
+                return None
         return c.run(endpoints.alerts_bulk(bulk))
 
 
 def bulk_said(result: Any, verb: str, json_out: bool) -> None:
+    if result is None:
+        say(f"Nothing {verb}.")
+        return
     if json_out:
         emit_json(result)
         return

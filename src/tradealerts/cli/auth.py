@@ -8,7 +8,14 @@ from typing import Annotated
 import typer
 
 from tradealerts.cli.context import UsageProblem, open_client
-from tradealerts.cli.output import JSON_OPTION_HELP, emit_json, make_table, say
+from tradealerts.cli.output import (
+    JSON_OPTION_HELP,
+    clock_at,
+    emit_json,
+    make_table,
+    preferred_zone,
+    say,
+)
 
 EmailOpt = Annotated[str | None, typer.Option("--email", "-e", help="Your account's email.")]
 PasswordStdin = Annotated[
@@ -16,21 +23,49 @@ PasswordStdin = Annotated[
 ]
 
 
+def _terminal() -> bool:
+    return sys.stdin.isatty()
+
+
 def read_password(from_stdin: bool, prompt: str = "Password", confirm: bool = False) -> str:
-    """The password from stdin's first line, or asked for (hidden; twice with ``confirm``)."""
+    """The password from stdin's first line, or asked for (hidden; twice with ``confirm``).
+
+    Asking needs a terminal: without one, getpass reads stdin in the open after a Python
+    warning (and Click says "Aborted!" when stdin is empty), so that is refused first.
+    """
     if from_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
             raise UsageProblem("--password-stdin: stdin gave no password.")
         return line
+    if not _terminal():
+        raise UsageProblem(
+            "There is no terminal to ask the password on: use --password-stdin "
+            "(the password on the first line of stdin)."
+        )
     return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+
+
+def _checked_email(value: str) -> str:
+    """``value`` if it is an email address (the server's own check), else a usage error."""
+    from pydantic import TypeAdapter, ValidationError
+    from pydantic.networks import EmailStr
+
+    try:
+        TypeAdapter(EmailStr).validate_python(value)
+    except ValidationError as exc:
+        why = exc.errors()[0]["msg"].removeprefix("value is not a valid email address: ")
+        raise UsageProblem(f"--email: {value!r} is not an email address: {why}") from None
+    return value
 
 
 def _email(given: str | None, *remembered: str | None) -> str:
     for value in (given, *remembered):
         if value:
-            return value.strip()
-    return str(typer.prompt("Email")).strip()
+            return _checked_email(value.strip())
+    if not _terminal():
+        raise UsageProblem("There is no terminal to ask your email on: give --email.")
+    return _checked_email(str(typer.prompt("Email")).strip())
 
 
 def register(
@@ -86,14 +121,16 @@ def login(
     from tradealerts.client import endpoints
     from tradealerts.client.errors import ApiError
 
+    if otp is not None and not (otp.strip().isdigit() and len(otp.strip()) == 6):
+        raise UsageProblem(f"--otp: expected the 6 digits of your authenticator, got {otp!r}.")
     with open_client() as c:
         config = c.session.store.config
         address = _email(email, c.session.store.current_email(), config.get(c.base_url, "pending"))
         password = read_password(password_stdin)
         try:
-            c.login(address, password, remember=remember, otp=otp)
+            c.login(address, password, remember=remember, otp=otp.strip() if otp else None)
         except ApiError as exc:
-            if exc.code != "otp_required" or otp or password_stdin:
+            if exc.code != "otp_required" or otp or password_stdin or not _terminal():
                 raise
             code = str(typer.prompt("Two-factor code")).strip()
             c.login(address, password, remember=remember, otp=code)
@@ -129,13 +166,21 @@ def whoami(
     json_out: Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)] = False,
 ) -> None:
     """Who is logged in: email, tier, its limits and the requests left this hour."""
-    from tradealerts.client import endpoints
+    from tradealerts.client import ApiError, endpoints
     from tradealerts.core.tiers import limits_for
 
     with open_client() as c:
         me = c.run(endpoints.me())
-        c.run(endpoints.watchlist())  # a counted request: its headers carry the quota
+        try:
+            # The quota is told only in a counted answer's headers (account calls such as the
+            # one above are not counted): the cheapest counted call costs one request. Once
+            # the quota is spent, the 429 carries the same headers: that is the answer then.
+            c.run(endpoints.watchlist())
+        except ApiError as exc:
+            if exc.status != 429:
+                raise
         rate = c.rate_limit
+        zone = preferred_zone(c) if rate and not json_out else None
     lim = limits_for(me.tier)
     symbols = sorted(lim.symbols)
     timeframes = [tf.value for tf in sorted(lim.timeframes, key=lambda t: t.seconds)]
@@ -166,8 +211,8 @@ def whoami(
 
     left = "unknown"
     if rate:
-        resets = datetime.fromtimestamp(rate.reset, UTC).strftime("%H:%M UTC")
-        left = f"{rate.remaining} of {rate.limit} (window frees from {resets})"
+        frees = clock_at(datetime.fromtimestamp(rate.reset, UTC), zone)
+        left = f"{rate.remaining} of {rate.limit} (the next frees at {frees})"
     rows = [
         ("Email", me.email),
         ("Tier", me.tier),

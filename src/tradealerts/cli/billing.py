@@ -56,6 +56,27 @@ def _api_code(exc: BaseException) -> str | None:
     return code if isinstance(code, str) else None
 
 
+#: What a subscriber reads when the server's owner has not set up Stripe. The server's own
+#: message names the owner's settings (TRADEALERTS_STRIPE_…): no use to a subscriber, so it
+#: goes to the -v detail only.
+BILLING_OFF = (
+    "Upgrades are not open on this server yet: its owner has not set up payments. "
+    "You can ask them with `tradealerts support`."
+)
+
+
+def _run_billing(c: Client, call: Any) -> Any:
+    """``c.run(call)`` for a billing route, with ``billing_disabled`` said for a subscriber."""
+    from tradealerts.client import ApiError, ClientError
+
+    try:
+        return c.run(call)
+    except ApiError as exc:
+        if exc.code != "billing_disabled":
+            raise
+        raise ClientError(BILLING_OFF, detail=f"{exc.detail}: {exc.message}") from None
+
+
 # -- plan ------------------------------------------------------------------------------
 def plan(json_out: JsonOpt = False) -> None:
     """FREE and PRO side by side, with your plan marked."""
@@ -78,7 +99,8 @@ def plan(json_out: JsonOpt = False) -> None:
         table = make_table(None, ["", ""], rows)
         table.show_header = False
         console().print(table)
-        say("Upgrades are not open on this server yet.")
+        if mine["tier"] != "PRO":  # a PRO account has nothing to upgrade to
+            say("Upgrades are not open on this server yet.")
         return
     heads = [p["tier"] + (" (your plan)" if p["tier"] == mine["tier"] else "") for p in plans]
     lim = [p["limits"] for p in plans]
@@ -116,6 +138,9 @@ def _now_tier(c: Client) -> str:
     return c.run(endpoints.me()).tier
 
 
+ALREADY_PRO = "You are on PRO already: nothing to upgrade (`tradealerts plan` shows it)."
+
+
 def upgrade(
     no_browser: NoBrowserOpt = False,
     timeout: Annotated[
@@ -130,11 +155,16 @@ def upgrade(
     from tradealerts.client import ApiError, ClientError, endpoints
 
     with open_client() as c:
+        # Asked first (an account call: not counted), so PRO is said as such whether or not
+        # the server sells PRO, and no checkout is opened for nothing.
+        if _now_tier(c) == "PRO":
+            say(ALREADY_PRO)
+            return
         try:
-            session = c.run(endpoints.subscription_upgrade())
+            session = _run_billing(c, endpoints.subscription_upgrade())
         except ApiError as exc:
-            if exc.code == "already_pro":
-                say("You're already on PRO: `tradealerts billing` shows your subscription.")
+            if exc.code == "already_pro":  # became PRO since the question above
+                say(ALREADY_PRO)
                 return
             raise
         found: queue.Queue[Any] = queue.Queue()
@@ -182,8 +212,8 @@ def billing(ctx: typer.Context, json_out: JsonOpt = False) -> None:
     from tradealerts.client import endpoints
 
     with open_client() as c:
-        sub = c.run(endpoints.subscription())
-        items = c.run(endpoints.invoices())
+        sub = _run_billing(c, endpoints.subscription())
+        items = _run_billing(c, endpoints.invoices())
     if json_out:
         emit_json({"subscription": sub, "invoices": items})
         return
@@ -213,7 +243,7 @@ def invoices(json_out: JsonOpt = False) -> None:
     from tradealerts.client import endpoints
 
     with open_client() as c:
-        items = c.run(endpoints.invoices())
+        items = _run_billing(c, endpoints.invoices())
     if json_out:
         emit_json(items)
         return
@@ -226,7 +256,7 @@ def portal(no_browser: NoBrowserOpt = False) -> None:
     from tradealerts.client import endpoints
 
     with open_client() as c:
-        url = c.run(endpoints.billing_portal())["url"]
+        url = _run_billing(c, endpoints.billing_portal())["url"]
     _open_link(url, no_browser)
 
 
@@ -237,14 +267,14 @@ def cancel(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = Fal
 
     with open_client() as c:
         if not yes:
-            sub = c.run(endpoints.subscription())
+            sub = _run_billing(c, endpoints.subscription())
             if not sys.stdin.isatty():
                 raise UsageProblem("Add --yes to cancel without being asked.")
             end = _day(sub.get("current_period_end"))
             if not typer.confirm(f"Cancel PRO? You keep it until {end}, then FREE."):
                 say("Nothing changed.")
                 return
-        sub = c.run(endpoints.subscription_cancel())
+        sub = _run_billing(c, endpoints.subscription_cancel())
     say(f"Cancelled: you keep PRO until {_day(sub.get('ends_on'))}. "
         "Changed your mind? `tradealerts billing resume`.")  # fmt: skip
 
@@ -255,5 +285,5 @@ def resume() -> None:
     from tradealerts.client import endpoints
 
     with open_client() as c:
-        sub = c.run(endpoints.subscription_resume())
+        sub = _run_billing(c, endpoints.subscription_resume())
     say(f"Resumed: PRO renews on {_day(sub.get('renews_on'))}.")

@@ -9,7 +9,15 @@ from typing import Annotated, Any
 import typer
 
 from tradealerts.cli.context import UsageProblem, open_client
-from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, when
+from tradealerts.cli.output import (
+    JSON_OPTION_HELP,
+    console,
+    emit_json,
+    fits,
+    make_table,
+    stamp,
+    when,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
 SymbolArg = Annotated[str, typer.Argument(help="A symbol, e.g. EURUSD (any case).")]
@@ -82,36 +90,42 @@ def indicators(
         f"{when(payload.get('updated_at'))} · fractals {len(fr.get('up', []))} up, "
         f"{len(fr.get('down', []))} down"
     )
-    rows: list[tuple[Any, ...]] = []
-    for ln in payload.get("horizontal_lines", []):
-        rows.append(
+
+    # Times in UTC, said once in the header: a cell's date and time stay on one line, or
+    # (a narrow terminal) on two lines of their own, never "UTC" wrapped away from them.
+    def lines_table(compact: bool) -> Any:
+        rows = [
             (
                 ln["id"],
                 ln["kind"],
                 format_price(sym, ln["price"]),
-                when(_iso(ln.get("confirmed_time"))),
-                when(_iso(ln.get("broken_time"))) if ln.get("broken_time") else "active",
+                stamp(ln.get("confirmed_time"), compact),
+                stamp(ln["broken_time"], compact) if ln.get("broken_time") else "active",
             )
-        )
-    out.print(make_table("Horizontal lines", ["Id", "Kind", "Price", "Confirmed", "Broken"], rows))
-    rows = []
-    for d in payload.get("diagonal_lines", []):
-        rows.append(
+            for ln in payload.get("horizontal_lines", [])
+        ]
+        utc = "\n(UTC)" if compact else " (UTC)"
+        columns = ["Id", "Kind", "Price", f"Confirmed{utc}", f"Broken{utc}"]
+        return make_table("Horizontal lines", columns, rows)
+
+    def trends_table(compact: bool) -> Any:
+        rows = [
             (
                 d["id"],
                 d["kind"],
                 format_price(sym, d["value_now"]),
-                f"{d['slope_per_bar']:+.6g}",
-                when(_iso(d.get("broken_time"))) if d.get("broken_time") else "active",
+                f"{d['slope_per_bar']:+.6g}" if not compact else f"{d['slope_per_bar']:+.4g}",
+                stamp(d["broken_time"], compact) if d.get("broken_time") else "active",
             )
-        )
-    out.print(make_table("Trendlines", ["Id", "Kind", "Value now", "Slope/bar", "Broken"], rows))
+            for d in payload.get("diagonal_lines", [])
+        ]
+        utc = "\n(UTC)" if compact else " (UTC)"
+        columns = ["Id", "Kind", "Value now", "Slope/bar", f"Broken{utc}"]
+        return make_table("Trendlines", columns, rows)
 
-
-def _iso(t: float | None) -> str | None:
-    from datetime import UTC, datetime
-
-    return None if t is None else datetime.fromtimestamp(t, UTC).isoformat()
+    for build in (lines_table, trends_table):
+        table = build(False)
+        out.print(table if fits(table) else build(True))
 
 
 def _terminal() -> tuple[int, int, bool, bool]:
@@ -162,25 +176,81 @@ def charts(
             print("\nStopped.")
 
 
+#: Waits between reconnection attempts of ``charts --watch``: doubling from 1 s up to this.
+WATCH_BACKOFF_CAP = 30.0
+
+
+def watch_delay(attempt: int, rng: Any = None) -> float:
+    """Seconds before reconnection attempt ``attempt`` (0, 1, …): doubling from 1 s to the
+    cap, each drawn from its upper half (many watchers of a restarted server spread out, and
+    the wait shown is never 0 s)."""
+    import random
+
+    ceiling = min(WATCH_BACKOFF_CAP, float(2 ** min(attempt, 10)))
+    draw = (rng or random.random)()
+    return float(max(1, round(ceiling * (0.5 + draw / 2))))
+
+
+def _dropped(exc: BaseException) -> bool:
+    """A failure that reconnecting can mend: no answer, or the server (or a proxy in front of
+    it) restarting. A refusal (login, tier, quota) is not one: it ends the watch."""
+    from tradealerts.client import ApiError, Unreachable
+
+    if isinstance(exc, Unreachable):
+        return True
+    return isinstance(exc, ApiError) and exc.status in (502, 503, 504)
+
+
 def _watch(c: Any, payload: dict[str, Any], opts: Any, count: int) -> None:
-    """Redraw on every ``bar`` (fresh payload) and ``price`` (forming bar moves) event."""
+    """Redraw on every ``bar`` (fresh payload) and ``price`` (forming bar moves) event.
+
+    A dropped stream is reconnected with back-off, for ever, as the daemon does: the line on
+    stderr says when the next attempt comes; Ctrl-C quits at any time. After a reconnection
+    the payload is fetched again (bars may have closed meanwhile).
+    """
+    import contextlib
     import time
 
+    from tradealerts.cli.context import STATE
     from tradealerts.client import endpoints
     from tradealerts.client.chart import move_forming, render
 
     sym, tf = payload["symbol"], payload["timeframe"]
     clear = "\x1b[H\x1b[2J" if sys.stdout.isatty() else ""
-    print(clear + render(payload, opts), flush=True)
-    shown = time.monotonic()
-    for ev in c.events([f"{sym}:{tf}"]):
-        if ev.event == "bar" and ev.data.get("timeframe", tf) == tf:
-            payload = c.run(endpoints.indicators(sym, tf, count))
-        elif ev.event == "price" and ev.data.get("symbol") == sym:
-            move_forming(payload, float(ev.data["bid"]), int(ev.data["time"]))
-            if time.monotonic() - shown < 0.25:  # at most four redraws a second
-                continue
-        else:
-            continue
-        print(clear + render(payload, opts), flush=True)
-        shown = time.monotonic()
+    attempt = 0
+    fresh = True  # payload was just fetched: draw it
+    while True:
+        try:
+            if not fresh:
+                payload = c.run(endpoints.indicators(sym, tf, count))
+            fresh = False
+            print(clear + render(payload, opts), flush=True)
+            shown = time.monotonic()
+            # closed on the way out, so a failed fetch inside never leaves the stream open
+            with contextlib.closing(c.events([f"{sym}:{tf}"])) as events:
+                for ev in events:
+                    attempt = 0  # the stream answers: the next drop starts the back-off again
+                    if ev.event == "bar" and ev.data.get("timeframe", tf) == tf:
+                        payload = c.run(endpoints.indicators(sym, tf, count))
+                    elif ev.event == "price" and ev.data.get("symbol") == sym:
+                        move_forming(payload, float(ev.data["bid"]), int(ev.data["time"]))
+                        if time.monotonic() - shown < 0.25:  # at most four redraws a second
+                            continue
+                    else:
+                        continue
+                    print(clear + render(payload, opts), flush=True)
+                    shown = time.monotonic()
+            why = "the server ended the stream"
+        except Exception as exc:
+            if not _dropped(exc):
+                raise
+            why = "the connection dropped"
+            if STATE.verbose:
+                why += f" ({getattr(exc, 'detail', '') or exc})"
+        delay = watch_delay(attempt)
+        attempt += 1
+        sys.stderr.write(
+            f"Lost {c.base_url}: {why}; reconnecting in {delay:.0f} s (Ctrl-C quits).\n"
+        )
+        sys.stderr.flush()
+        time.sleep(delay)

@@ -16,7 +16,20 @@ if TYPE_CHECKING:
     from rich.console import Console
     from rich.table import Table
 
-__all__ = ["console", "emit_json", "err", "make_table", "report_error", "say", "when"]
+__all__ = [
+    "clock_at",
+    "console",
+    "emit_json",
+    "err",
+    "fits",
+    "key_values",
+    "make_table",
+    "preferred_zone",
+    "report_error",
+    "say",
+    "stamp",
+    "when",
+]
 
 JSON_OPTION_HELP = "Print JSON (stable keys, no colour) instead of a table."
 
@@ -56,15 +69,60 @@ def emit_json(data: Any) -> None:
 
 
 def make_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
+    """A table whose cells are never cut: a value wider than its column folds onto the next
+    line (Rich's default, an ellipsis, hid the very values people read: ``crossin…``)."""
     from rich.table import Table
 
     table = Table(title=title)
     for name in columns:
         justify = "right" if name.lower() in {"id", "price", "level", "value", "fired"} else "left"
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
     for row in rows:
         table.add_row(*("-" if v is None else str(v) for v in row))
     return table
+
+
+def key_values(rows: Iterable[tuple[str, Any]]) -> Table:
+    """Two columns, no header: a name and its value (folded, never cut)."""
+    from rich.table import Table
+
+    table = Table(show_header=False)
+    table.add_column(style="bold", no_wrap=True)
+    table.add_column(overflow="fold")
+    for key, value in rows:
+        table.add_row(key, "-" if value is None else str(value))
+    return table
+
+
+def fits(table: Table) -> bool:
+    """Whether ``table`` at its natural width fits the terminal, no column squeezed."""
+    from rich.measure import Measurement
+
+    out = console()
+    natural = Measurement.get(out, out.options.update_width(10_000), table)
+    return natural.maximum <= out.width
+
+
+def stamp(value: datetime | str | float | None, compact: bool = False) -> str:
+    """A UTC time for a table cell whose header says UTC: ``2026-11-24 14:00``, or on two
+    lines (``compact``, for narrow terminals: the date and the time are never split
+    elsewhere). ``value``: a datetime, ISO text or epoch seconds."""
+    from datetime import UTC
+
+    if value is None:
+        return "-"
+    if isinstance(value, int | float):
+        moment = datetime.fromtimestamp(value, UTC)
+    elif isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return value
+    else:
+        moment = value
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d\n%H:%M" if compact else "%Y-%m-%d %H:%M")
 
 
 def when(value: datetime | str | None) -> str:
@@ -80,6 +138,56 @@ def when(value: datetime | str | None) -> str:
     return value.strftime("%Y-%m-%d %H:%M UTC")
 
 
+def clock_at(moment: datetime, zone: str | None) -> str:
+    """``15:42 Europe/Paris``: ``moment`` on the wall clock of ``zone`` (an IANA name, the
+    user's timezone preference; None or unknown: this machine's zone), with the date when it
+    is not today there."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    try:
+        local = moment.astimezone(ZoneInfo(zone)) if zone else moment.astimezone()
+        label = zone or local.tzname() or "local time"
+    except (ZoneInfoNotFoundError, ValueError):
+        local = moment.astimezone()
+        label = local.tzname() or "local time"
+    now = datetime.now(local.tzinfo)
+    day = "" if local.date() == now.date() else local.strftime("%Y-%m-%d ")
+    return f"{day}{local:%H:%M} {label}"
+
+
+def preferred_zone(client: Any = None) -> str | None:
+    """The user's timezone preference from the server (an account call: not counted against
+    the quota), or None (this machine's zone) when it cannot be had: not logged in, no
+    answer. ``client``: an open one to ask with; otherwise one is opened for the question."""
+    from tradealerts.cli.context import open_client
+
+    try:
+        if client is not None:
+            return str(client.run(_preferences()).timezone)
+        with open_client() as c:
+            return str(c.run(_preferences()).timezone)
+    except Exception:  # the wall clock is a courtesy: never the reason a command fails
+        return None
+
+
+def _preferences() -> Any:
+    from tradealerts.client import endpoints
+
+    return endpoints.preferences()
+
+
+def _rate_limit_clock(exc: BaseException) -> None:
+    """Add the moment a rate limit frees, as a clock time in the user's zone, to a 429's
+    message: "try again in 3397 s" alone makes a person do arithmetic."""
+    from datetime import UTC, timedelta
+
+    retry = getattr(exc, "retry_after", None)
+    if getattr(exc, "status", None) != 429 or not isinstance(retry, int):
+        return
+    at = clock_at(datetime.now(UTC) + timedelta(seconds=retry), preferred_zone())
+    exc.message = f"{exc.message} It frees at {at}."  # type: ignore[attr-defined]
+
+
 def report_error(exc: BaseException, verbose: bool) -> int:
     """Print one clear line for ``exc`` on stderr (detail with ``-v``); return the exit code."""
     from tradealerts.cli.context import UsageProblem
@@ -87,6 +195,7 @@ def report_error(exc: BaseException, verbose: bool) -> int:
     code = getattr(exc, "exit_code", None)
     ours = isinstance(exc, UsageProblem) or (isinstance(code, int) and hasattr(exc, "detail"))
     if ours:
+        _rate_limit_clock(exc)
         message = str(getattr(exc, "message", exc))
         detail = str(getattr(exc, "detail", ""))
     else:

@@ -49,7 +49,7 @@ def remove(
 ) -> None:
     """Remove an item by id, or by SYMBOL TIMEFRAME."""
     from tradealerts.cli.market import pair
-    from tradealerts.client import endpoints
+    from tradealerts.client import ClientError, endpoints
 
     with open_client() as c:
         if item.isdigit() and timeframe is None:
@@ -62,7 +62,11 @@ def remove(
                 i for i in c.run(endpoints.watchlist()) if (i.symbol, i.timeframe) == (sym, tf)
             ]
             if not found:
-                raise UsageProblem(f"{sym} {tf} is not on your watchlist.")
+                # Not found is the server's 404 for an id (exit 1), not a wrong command line:
+                # both ways of naming an item fail the same way (DESIGN.md's exit codes).
+                raise ClientError(
+                    f"{sym} {tf} is not on your watchlist (see: tradealerts watchlist list)."
+                )
             item_id, label = found[0].id, f"{sym} {tf}"
         c.run(endpoints.watchlist_remove(item_id))
     say(f"Removed {label}.")

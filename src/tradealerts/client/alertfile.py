@@ -24,13 +24,16 @@ from typing import Any
 
 __all__ = [
     "FORMATS",
+    "NAME_RULE",
     "AlertFileError",
     "EntryProblem",
     "check",
     "dumps",
     "entry_of",
+    "explain",
     "format_of",
     "loads",
+    "unknown_condition",
 ]
 
 FORMATS = ("toml", "yaml", "json")
@@ -41,6 +44,55 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 #: (index, name or None, field or None, message): one entry that cannot be applied.
 EntryProblem = tuple[int, str | None, str | None, str]
+
+
+#: The rule of an alert's name (``NAME_PATTERN``) said for people, not as the regex.
+NAME_RULE = "letters, digits and . _ - : (1-64, starting with a letter or digit)"
+
+
+def unknown_condition(text: str) -> str:
+    """Why ``text`` is not a condition, with "did you mean" for a typo."""
+    import difflib
+
+    from tradealerts.core.alerts.conditions import Condition
+
+    key = str(text).strip().lower().replace("-", "_")
+    names = [c.value for c in Condition]
+    close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
+    hint = f" Did you mean {' or '.join(close)}?" if close else ""
+    return f"Unknown condition {text!r}.{hint} Conditions: {', '.join(names)}."
+
+
+def _choices(values: list[str]) -> str:
+    return ", ".join(values[:-1]) + " or " + values[-1] if len(values) > 1 else values[0]
+
+
+def explain(error: Any, entry: Any) -> str:
+    """One pydantic error of an alert definition (``entry``: the fields given) as a person
+    reads it: the name's rule instead of its regex, "did you mean" for a mistyped
+    condition, and for ``side`` the choices of the entry's own condition instead of every
+    side any condition takes."""
+    from tradealerts.core.alerts.conditions import SIDES, Condition, Side
+
+    loc = error.get("loc") or ()
+    field = str(loc[0]) if loc else ""
+    kind = error.get("type")
+    given = error.get("input")
+    if field == "name" and kind == "string_pattern_mismatch":
+        return f"{given!r} is not a name: use {NAME_RULE}"
+    if field == "condition" and kind == "enum":
+        return unknown_condition(str(given))
+    if field == "side" and kind in ("enum", "side_choice") and isinstance(entry, dict):
+        try:
+            condition = Condition(str(entry.get("condition", "")).strip().lower())
+        except ValueError:
+            condition = None
+        allowed = SIDES.get(condition) if condition is not None else None
+        if condition is not None and allowed:
+            ordered = [s.value for s in Side if s in allowed]
+            got = getattr(given, "value", given)  # side_choice: a Side, enum: the text
+            return f"{condition.value} takes {_choices(ordered)}, got {got!r}"
+    return str(error.get("msg", "")).removeprefix("Value error, ")
 
 
 class AlertFileError(ValueError):
@@ -124,7 +176,7 @@ def check(entries: list[Any]) -> list[EntryProblem]:
         except ValidationError as exc:
             for e in exc.errors():
                 field = ".".join(str(p) for p in e["loc"]) or None
-                problems.append((i, name, field, e["msg"]))
+                problems.append((i, name, field, explain(e, raw)))
             continue
         if name is None:
             problems.append((i, None, "name", "is required: apply matches alerts by name"))
