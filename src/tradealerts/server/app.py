@@ -291,6 +291,8 @@ def create_app(
             await app.state.mailer.stop()
             await app.state.revocations.stop()
             await app.state.usage.stop()
+            # unspent quota leases go back: other processes (and a restart) count them free
+            await asyncio.to_thread(app.state.quota.close)
             if scale is not None:
                 await scale.stop()
             engine.dispose()
@@ -310,7 +312,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
-    app.state.quota = Quota(settings.redis_url, settings.redis_prefix)
+    app.state.quota = Quota(settings.redis_url, settings.redis_prefix, settings.quota_lease_seconds)
     app.state.throttle = Throttle(settings.redis_url, settings.redis_prefix)
     if settings.scale_out:
         from tradealerts.server.scale.api import redis_bus
