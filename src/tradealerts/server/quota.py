@@ -205,6 +205,7 @@ class Quota:
         self._thread: threading.Thread | None = None
         self._closed = False
         self._shas: tuple[str, str] | None = None
+        self._keys: dict[tuple[int | str, int], str] = {}
 
     @staticmethod
     def block(limit: int) -> int:
@@ -217,9 +218,14 @@ class Quota:
             # per limit, as limits' keys are: a new tier's limit starts its own count
             allowed, remaining, reset = self._memory.hit(f"{user_id}/{per_hour}", per_hour)
             return QuotaResult(allowed, per_hour, remaining, math.ceil(reset))
-        item = RateLimitItemPerHour(per_hour)
-        key = self._storage.prefixed_key(item.key_for("data", str(user_id)))
-        window = float(item.get_expiry())
+        key = self._keys.get((user_id, per_hour))
+        if key is None:  # limits' key for the user and limit (its clear() finds it)
+            item = RateLimitItemPerHour(per_hour)
+            key = self._storage.prefixed_key(item.key_for("data", str(user_id)))
+            if len(self._keys) > 100_000:
+                self._keys.clear()
+            self._keys[(user_id, per_hour)] = key
+        window = WINDOW
         with self._lock:
             lease = self._leases.get(key)
             if lease is None:
@@ -321,6 +327,7 @@ class Quota:
         return out
 
     def _leasing(self) -> None:
+        next_sweep = 0.0
         while True:
             with self._lock:
                 if not self._wanted and not self._closed:
@@ -329,7 +336,13 @@ class Quota:
                     return
                 keys, self._wanted = self._wanted, set()
                 leases = [self._leases[k] for k in keys if k in self._leases]
-                releases = self._idle(time.monotonic(), everything=False)
+                now = time.monotonic()
+                releases: list[tuple[str, str, int]] = []
+                if now >= next_sweep:
+                    # not on every wake: under load the thread wakes hundreds of times a
+                    # second, and a pass looks at every user's lease
+                    next_sweep = now + self.lease_seconds / 2
+                    releases = self._idle(now, everything=False)
             stamp = f"{time.time():.6f}"
             wants = [(lease.key, stamp, lease.limit, WINDOW) for lease in leases]
             try:
