@@ -60,7 +60,7 @@ def test_two_api_processes_never_answer_more_than_the_limit(cluster: Cluster) ->
     assert set(codes) <= {200, 429}, codes
     # every answer spends a request reserved in the one window in Redis beforehand: in one
     # hour's window the processes together never go past the limit (the documented slack,
-    # a block per process, is at an hour's edge only)
+    # a block and a half per process, is at an hour's edge only)
     assert codes.count(200) <= Q, codes.count(200)
     # a process may hold up to a block the other could not spend yet (FREE: 3): refused
     # for now, not lost (below)
