@@ -165,9 +165,8 @@ class _Lease:
         if granted > 0:
             self.blocks.append([stamp, granted])
             self.left += granted
-        # replies of one lease come in order (one reservation at a time), but max() keeps
-        # the count from going back if they ever did not
-        self.counted = max(self.counted, counted) if granted > 0 else counted
+        # one reservation at a time per lease: the latest reply is the freshest count
+        self.counted = counted
         self.oldest = oldest
         self.full = granted == 0 or counted >= self.limit
 
@@ -231,6 +230,7 @@ class Quota:
             if lease is None:
                 lease = self._leases[key] = _Lease(key, per_hour)
                 self._start()
+            waited = False
             while True:
                 if lease.left > 0:
                     lease.spend()
@@ -246,9 +246,11 @@ class Quota:
                         self._wanted.add(key)
                         self._wake.notify_all()
                     return result
-                if not lease.busy:
+                if not lease.busy or waited:
                     break
-                self._done.wait(5.0)  # the lease thread's reservation is on its way
+                # the lease thread's reservation is on its way; past 5 s (Redis hanging),
+                # this request reserves for itself rather than wait on
+                waited = not self._done.wait(5.0)
             lease.busy = True
         # none left here: reserve a block now, in this thread (the request waits for it)
         try:
@@ -328,35 +330,44 @@ class Quota:
 
     def _leasing(self) -> None:
         next_sweep = 0.0
-        while True:
-            with self._lock:
-                if not self._wanted and not self._closed:
-                    self._wake.wait(self.lease_seconds / 2)
-                if self._closed:
-                    return
-                keys, self._wanted = self._wanted, set()
-                leases = [self._leases[k] for k in keys if k in self._leases]
-                now = time.monotonic()
-                releases: list[tuple[str, str, int]] = []
-                if now >= next_sweep:
-                    # not on every wake: under load the thread wakes hundreds of times a
-                    # second, and a pass looks at every user's lease
-                    next_sweep = now + self.lease_seconds / 2
-                    releases = self._idle(now, everything=False)
-            stamp = f"{time.time():.6f}"
-            wants = [(lease.key, stamp, lease.limit, WINDOW) for lease in leases]
+        while not self._closed:
             try:
-                replies = self._reserve(wants, releases) if wants or releases else []
-            except Exception as exc:  # Redis away: requests reserve (and fail) themselves
-                log.warning("quota: cannot reserve or release in Redis (%s)", exc)
-                replies = []
+                next_sweep = self._lease_round(next_sweep)
+            except Exception:  # never let the thread die: requests would wait on it
+                log.exception("quota: the lease thread failed a round")
                 time.sleep(0.2)
-            with self._lock:
-                for lease, reply in zip(leases, replies, strict=False):
-                    lease.take(stamp, *reply)
-                for lease in leases:
-                    lease.busy = False
-                    self._done.notify_all()
+
+    def _lease_round(self, next_sweep: float) -> float:
+        """Reserve ahead for the leases that asked, give back idle ones; the next sweep."""
+        with self._lock:
+            if not self._wanted and not self._closed:
+                self._wake.wait(self.lease_seconds / 2)
+            if self._closed:
+                return next_sweep
+            keys, self._wanted = self._wanted, set()
+            leases = [self._leases[k] for k in keys if k in self._leases]
+            now = time.monotonic()
+            releases: list[tuple[str, str, int]] = []
+            if now >= next_sweep:
+                # not on every wake: under load the thread wakes hundreds of times a
+                # second, and a pass looks at every user's lease
+                next_sweep = now + self.lease_seconds / 2
+                releases = self._idle(now, everything=False)
+        stamp = f"{time.time():.6f}"
+        wants = [(lease.key, stamp, lease.limit, WINDOW) for lease in leases]
+        try:
+            replies = self._reserve(wants, releases) if wants or releases else []
+        except Exception as exc:  # Redis away: requests reserve (and fail) themselves
+            log.warning("quota: cannot reserve or release in Redis (%s)", exc)
+            replies = []
+            time.sleep(0.2)
+        with self._lock:
+            for lease, reply in zip(leases, replies, strict=False):
+                lease.take(stamp, *reply)
+            for lease in leases:
+                lease.busy = False
+                self._done.notify_all()
+        return next_sweep
 
     def close(self) -> None:
         """Give back every unspent reservation (a process stopping): other processes and a
@@ -366,14 +377,16 @@ class Quota:
         with self._lock:
             self._closed = True
             self._wake.notify_all()
-            releases = self._idle(time.monotonic(), everything=True)
         if self._thread is not None:
-            self._thread.join(5.0)
+            self._thread.join(5.0)  # its reservation on the way lands first
+        with self._lock:
+            releases = self._idle(time.monotonic(), everything=True)
         if releases:
             try:
                 self._reserve([], releases)
             except Exception as exc:
                 log.warning("quota: unspent reservations not given back (%s)", exc)
+        self._redis.close()
 
     def reset(self, user_id: int | str, tier: Tier | str) -> None:
         """Forget a user's count (after a tier change the new limit starts fresh)."""
