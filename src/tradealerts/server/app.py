@@ -52,6 +52,24 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def settle_gc() -> None:
+    """Once a long-running process has loaded what it keeps (modules, the market's history,
+    the alert book): freeze it and make full collections rare. Called by ``serve`` and by the
+    scaled-out ``engine``, whose loop stalls every fire the same way."""
+    # What is loaded by now lives as long as the process: frozen, the cycle collector's full
+    # passes skip it. Unfrozen, a full pass over it stalled every open stream (225 ms gen-2
+    # pauses measured under bench_stream; 100-160 ms in the scaled-out engine under
+    # bench_scaleout, each one holding a tick's fires before their commit).
+    gc.collect()
+    gc.freeze()
+    # Young collections after 50,000 new objects, not 700: objects that live a few
+    # hundred milliseconds (a burst's fires, a request's session) die young instead of
+    # being promoted, so full passes over every open stream's objects (~0.1 s at a
+    # thousand streams) become rare: bench_stream saw one every 35-80 s with the default,
+    # none in two 80 s runs with these.
+    gc.set_threshold(*_GC_THRESHOLDS)
+
+
 def feed_options(settings: Settings) -> FeedOptions:
     """The feed's knobs from the server's settings."""
     return FeedOptions(
@@ -259,17 +277,7 @@ def create_app(
                 len(market.market.series),
             )
         app.state.engine = market
-        # What is loaded by now (modules, the market's history) lives as long as the server:
-        # frozen, the cycle collector's full passes skip it. Unfrozen, a full pass over it
-        # stalled every open stream (225 ms gen-2 pauses measured under bench_stream).
-        gc.collect()
-        gc.freeze()
-        # Young collections after 50,000 new objects, not 700: objects that live a few
-        # hundred milliseconds (a burst's fires, a request's session) die young instead of
-        # being promoted, so full passes over every open stream's objects (~0.1 s at a
-        # thousand streams) become rare: bench_stream saw one every 35-80 s with the default,
-        # none in two 80 s runs with these.
-        gc.set_threshold(*_GC_THRESHOLDS)
+        settle_gc()
         try:
             yield
         finally:
@@ -283,6 +291,8 @@ def create_app(
             await app.state.mailer.stop()
             await app.state.revocations.stop()
             await app.state.usage.stop()
+            # unspent quota leases go back: other processes (and a restart) count them free
+            await asyncio.to_thread(app.state.quota.close)
             if scale is not None:
                 await scale.stop()
             engine.dispose()
@@ -302,7 +312,7 @@ def create_app(
     )
     app.state.settings = settings
     app.state.clock = clock
-    app.state.quota = Quota(settings.redis_url, settings.redis_prefix)
+    app.state.quota = Quota(settings.redis_url, settings.redis_prefix, settings.quota_lease_seconds)
     app.state.throttle = Throttle(settings.redis_url, settings.redis_prefix)
     if settings.scale_out:
         from tradealerts.server.scale.api import redis_bus

@@ -1,24 +1,37 @@
 """Hourly request quotas on data endpoints (60 FREE / 300 PRO), a moving window.
 
-With a Redis URL, ``limits``' moving window on Redis, so every API process shares one count
-per user and the counts outlive a restart. In the embedded default (one process), the same
-window in memory, here (a restart forgets the counts): the ``limits`` memory storage starts a
-thread every 10 ms while requests flow (its expiry timer runs once and is re-armed by the
-next hit), and each start blocked the event loop until the thread ran; under load that and
-the library's per-call layers were a quarter of the event loop's time (py-spy,
-``bench/bench_server.py``). Either way a hit is counted atomically (a lock in memory, a Lua
-script in Redis): 2 x Q parallel requests get exactly Q answers, the rest 429.
+With a Redis URL, the moving window lives in Redis (``limits``' key layout), so every API
+process shares one count per user and the counts outlive a restart. A process does not ask
+Redis on every request: it reserves a *lease* of a few requests (``block``: 1/20 of the
+hourly limit) in one Lua call, spends it locally, reserves the next block in the background
+when half is spent, and gives back what it did not spend after ``lease_seconds`` idle (and
+when it stops). A request then waits for Redis only when its process holds no token of the
+user's (the first request, or a burst faster than the background reservation): the shared
+quota cost an API process a round trip per request (3.3x the embedded cost per indicator
+request in bench_scaleout). What stays exact and what does not: docs/architecture.md,
+"Quotas".
+
+In the embedded default (one process), the same window in memory, here (a restart forgets
+the counts): the ``limits`` memory storage starts a thread every 10 ms while requests flow
+(its expiry timer runs once and is re-armed by the next hit), and each start blocked the
+event loop until the thread ran; under load that and the library's per-call layers were a
+quarter of the event loop's time (py-spy, ``bench/bench_server.py``). In memory a hit is
+counted atomically under a lock: 2 x Q parallel requests get exactly Q answers, the rest
+429; in Redis the same holds within one process, and across processes up to the leases'
+bound.
 """
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+import redis
 from limits import RateLimitItemPerHour
 from limits.storage import RedisStorage
 from limits.strategies import MovingWindowRateLimiter
@@ -27,6 +40,8 @@ from redis.exceptions import NoScriptError
 from tradealerts.core.tiers import Tier, limits_for
 
 __all__ = ["Quota", "QuotaResult"]
+
+log = logging.getLogger("tradealerts.quota")
 
 
 @dataclass(frozen=True)
@@ -90,50 +105,296 @@ class MemoryWindow:
             self._hits.pop(key, None)
 
 
-class Quota:
-    """Per-user hourly quota by tier."""
+#: Reserve up to ARGV[4] requests in the moving window of KEYS[1] (``limits``' layout: a list
+#: of request times, newest first, trimmed to the limit) at time ARGV[1]: as many as are
+#: free, maybe fewer, maybe none. Returns {granted, counted in the window after it, the
+#: oldest counted time}. The entries are ARGV[1] as given, so a release can name them.
+_RESERVE = """
+local now = tonumber(ARGV[1])
+local limit = tonumber(ARGV[2])
+local expiry = tonumber(ARGV[3])
+local want = tonumber(ARGV[4])
+local low, high, count = 0, redis.call('llen', KEYS[1]) - 1, 0
+while low <= high do
+    local mid = math.floor((low + high) / 2)
+    local v = tonumber(redis.call('lindex', KEYS[1], mid))
+    if v and v >= now - expiry then
+        count = mid + 1
+        low = mid + 1
+    else
+        high = mid - 1
+    end
+end
+local grant = math.max(0, math.min(want, limit - count))
+if grant > 0 then
+    local entries = {}
+    for i = 1, grant do entries[i] = ARGV[1] end
+    redis.call('lpush', KEYS[1], unpack(entries))
+    redis.call('ltrim', KEYS[1], 0, limit - 1)
+    redis.call('expire', KEYS[1], math.ceil(expiry))
+    count = count + grant
+end
+local oldest = ARGV[1]
+if count > 0 then oldest = redis.call('lindex', KEYS[1], count - 1) end
+return {grant, count, oldest}
+"""
 
-    def __init__(self, redis_url: str | None = None, prefix: str = "tradealerts") -> None:
+#: Give back ARGV[2] unspent requests reserved at time ARGV[1] (a lease's leftover).
+_RELEASE = """
+return redis.call('lrem', KEYS[1], tonumber(ARGV[2]), ARGV[1])
+"""
+
+
+@dataclass
+class _Lease:
+    """A process's reserved, not yet spent requests of one user (and limit)."""
+
+    key: str
+    limit: int
+    #: unspent reservations, oldest first: [the time they were reserved at, how many left]
+    blocks: deque[list[Any]] = field(default_factory=deque)
+    left: int = 0
+    #: the window's count after this process's latest reservation (its own included)
+    counted: int = 0
+    oldest: float = 0.0
+    used_at: float = 0.0  # monotonic: the last spend or reservation
+    busy: bool = False  # a reservation is on its way (one at a time per lease)
+    full: bool = False  # the window had fewer free than asked: no reserving ahead
+
+    def take(self, stamp: str, granted: int, counted: int, oldest: float) -> None:
+        if granted > 0:
+            self.blocks.append([stamp, granted])
+            self.left += granted
+        # one reservation at a time per lease: the latest reply is the freshest count
+        self.counted = counted
+        self.oldest = oldest
+        self.full = granted == 0 or counted >= self.limit
+
+    def spend(self) -> None:
+        head = self.blocks[0]
+        head[1] -= 1
+        if head[1] == 0:
+            self.blocks.popleft()
+        self.left -= 1
+
+    def result(self, allowed: bool, window: float) -> QuotaResult:
+        remaining = self.limit - self.counted + self.left if allowed else 0
+        return QuotaResult(allowed, self.limit, max(0, remaining), math.ceil(self.oldest + window))
+
+
+class Quota:
+    """Per-user hourly quota by tier (in Redis: leased blocks, see the module's doc)."""
+
+    #: a lease is this share of the hourly limit (FREE 3, PRO 15 requests)
+    BLOCK_SHARE = 20
+
+    def __init__(
+        self, redis_url: str | None = None, prefix: str = "tradealerts", lease_seconds: float = 2.0
+    ) -> None:
         self._storage = RedisStorage(redis_url, key_prefix=f"{prefix}:quota") if redis_url else None
         self._limiter = MovingWindowRateLimiter(self._storage) if self._storage else None
         self._memory = MemoryWindow()
+        self._redis: Any = redis.Redis.from_url(redis_url) if redis_url else None
+        self.lease_seconds = lease_seconds
+        self._leases: dict[str, _Lease] = {}
+        self._lock = threading.Lock()
+        self._wanted: set[str] = set()  # leases to reserve ahead for, by the lease thread
+        self._wake = threading.Condition(self._lock)  # the lease thread waits on it
+        self._done = threading.Condition(self._lock)  # a reservation came back
+        self._thread: threading.Thread | None = None
+        self._closed = False
+        self._shas: tuple[str, str] | None = None
+        self._keys: dict[tuple[int | str, int], str] = {}
+
+    @staticmethod
+    def block(limit: int) -> int:
+        return max(1, limit // Quota.BLOCK_SHARE)
 
     def hit(self, user_id: int | str, tier: Tier | str) -> QuotaResult:
         """Count one request of ``user_id`` against its tier's hourly limit."""
         per_hour = limits_for(tier).requests_per_hour
-        if self._limiter is None:
+        if self._storage is None:
             # per limit, as limits' keys are: a new tier's limit starts its own count
             allowed, remaining, reset = self._memory.hit(f"{user_id}/{per_hour}", per_hour)
             return QuotaResult(allowed, per_hour, remaining, math.ceil(reset))
-        item = RateLimitItemPerHour(per_hour)
+        key = self._keys.get((user_id, per_hour))
+        if key is None:  # limits' key for the user and limit (its clear() finds it)
+            item = RateLimitItemPerHour(per_hour)
+            key = self._storage.prefixed_key(item.key_for("data", str(user_id)))
+            if len(self._keys) > 100_000:
+                self._keys.clear()
+            self._keys[(user_id, per_hour)] = key
+        window = WINDOW
+        with self._lock:
+            lease = self._leases.get(key)
+            if lease is None:
+                lease = self._leases[key] = _Lease(key, per_hour)
+                self._start()
+            waited = False
+            while True:
+                if lease.left > 0:
+                    lease.spend()
+                    lease.used_at = time.monotonic()
+                    result = lease.result(True, window)
+                    if (
+                        lease.left <= self.block(per_hour) // 2
+                        and not lease.busy
+                        and not lease.full
+                        and not self._closed
+                    ):
+                        lease.busy = True  # the lease thread reserves the next block
+                        self._wanted.add(key)
+                        self._wake.notify_all()
+                    return result
+                if not lease.busy or waited:
+                    break
+                # the lease thread's reservation is on its way; past 5 s (Redis hanging),
+                # this request reserves for itself rather than wait on
+                waited = not self._done.wait(5.0)
+            lease.busy = True
+        # none left here: reserve a block now, in this thread (the request waits for it)
         try:
-            return self._hit_once(self._storage, item, user_id, per_hour)
-        except NoScriptError:  # a restarted Redis forgot the scripts: limits loads them
-            pass
-        allowed = self._limiter.hit(item, "data", str(user_id))
-        stats = self._limiter.get_window_stats(item, "data", str(user_id))
-        return QuotaResult(allowed, per_hour, stats.remaining, math.ceil(stats.reset_time))
+            stamp = f"{time.time():.6f}"
+            granted, counted, oldest = self._reserve([(key, stamp, per_hour, window)])[0]
+        except BaseException:
+            with self._lock:
+                lease.busy = False
+                self._done.notify_all()
+            raise
+        with self._lock:
+            lease.busy = False
+            self._done.notify_all()
+            lease.take(stamp, granted, counted, oldest)
+            lease.used_at = time.monotonic()
+            if lease.left == 0:
+                return lease.result(False, window)
+            lease.spend()
+            return lease.result(True, window)
 
-    @staticmethod
-    def _hit_once(
-        storage: Any, item: RateLimitItemPerHour, user_id: int | str, limit: int
-    ) -> QuotaResult:
-        """``limits``' hit and window stats (its own scripts, keys and layout) in one round
-        trip: the pipeline runs both by their SHA, where the library makes two calls."""
-        key = storage.prefixed_key(item.key_for("data", str(user_id)))
-        expiry = item.get_expiry()
-        now = time.time()
-        pipe = storage.get_connection().pipeline(transaction=False)
-        pipe.evalsha(storage.lua_acquire_moving_window.sha, 1, key, now, limit, expiry, 1)
-        pipe.evalsha(storage.lua_moving_window.sha, 1, key, now - expiry, limit)
-        acquired, window = pipe.execute()
-        oldest, count = (float(window[0]), int(window[1])) if window else (now, 0)
-        return QuotaResult(bool(acquired), limit, max(0, limit - count), math.ceil(oldest + expiry))
+    # -- Redis ---------------------------------------------------------------------------------
+    def _scripts(self) -> tuple[str, str]:
+        if self._shas is None:
+            self._shas = (
+                self._redis.script_load(_RESERVE),
+                self._redis.script_load(_RELEASE),
+            )
+        return self._shas
+
+    def _run(self, calls: list[tuple[int, str, list[Any]]]) -> list[Any]:
+        """``(script, key, args)`` calls (0 reserve, 1 release) in one pipeline."""
+        for attempt in (0, 1):
+            shas = self._scripts()
+            pipe = self._redis.pipeline(transaction=False)
+            for script, key, args in calls:
+                pipe.evalsha(shas[script], 1, key, *args)
+            try:
+                return list(pipe.execute())
+            except NoScriptError:  # a restarted Redis forgot the scripts: load them again
+                if attempt:
+                    raise
+                self._shas = None
+        raise AssertionError("unreachable")
+
+    def _reserve(
+        self,
+        wants: list[tuple[str, str, int, float]],
+        releases: list[tuple[str, str, int]] | None = None,
+    ) -> list[tuple[int, int, float]]:
+        releases = releases or []
+        calls: list[tuple[int, str, list[Any]]] = [
+            (1, key, [stamp, n]) for key, stamp, n in releases
+        ]
+        calls += [
+            (0, key, [stamp, limit, window, self.block(limit)])
+            for key, stamp, limit, window in wants
+        ]
+        replies = self._run(calls)[len(releases) :]
+        return [(int(g), int(c), float(o)) for g, c, o in replies]
+
+    # -- the lease thread ----------------------------------------------------------------------
+    def _start(self) -> None:
+        """Start the lease thread (lock held): reserves ahead, gives back idle leftovers."""
+        if self._thread is None and not self._closed:
+            self._thread = threading.Thread(target=self._leasing, name="quota-leases", daemon=True)
+            self._thread.start()
+
+    def _idle(self, now: float, everything: bool) -> list[tuple[str, str, int]]:
+        """Take the leftovers of leases unspent for ``lease_seconds`` (lock held)."""
+        out: list[tuple[str, str, int]] = []
+        for key, lease in list(self._leases.items()):
+            if lease.busy or not (everything or now - lease.used_at >= self.lease_seconds):
+                continue
+            out += [(key, stamp, n) for stamp, n in lease.blocks]
+            del self._leases[key]  # the next request starts a fresh lease
+        return out
+
+    def _leasing(self) -> None:
+        next_sweep = 0.0
+        while not self._closed:
+            try:
+                next_sweep = self._lease_round(next_sweep)
+            except Exception:  # never let the thread die: requests would wait on it
+                log.exception("quota: the lease thread failed a round")
+                time.sleep(0.2)
+
+    def _lease_round(self, next_sweep: float) -> float:
+        """Reserve ahead for the leases that asked, give back idle ones; the next sweep."""
+        with self._lock:
+            if not self._wanted and not self._closed:
+                self._wake.wait(self.lease_seconds / 2)
+            if self._closed:
+                return next_sweep
+            keys, self._wanted = self._wanted, set()
+            leases = [self._leases[k] for k in keys if k in self._leases]
+            now = time.monotonic()
+            releases: list[tuple[str, str, int]] = []
+            if now >= next_sweep:
+                # not on every wake: under load the thread wakes hundreds of times a
+                # second, and a pass looks at every user's lease
+                next_sweep = now + self.lease_seconds / 2
+                releases = self._idle(now, everything=False)
+        stamp = f"{time.time():.6f}"
+        wants = [(lease.key, stamp, lease.limit, WINDOW) for lease in leases]
+        try:
+            replies = self._reserve(wants, releases) if wants or releases else []
+        except Exception as exc:  # Redis away: requests reserve (and fail) themselves
+            log.warning("quota: cannot reserve or release in Redis (%s)", exc)
+            replies = []
+            time.sleep(0.2)
+        with self._lock:
+            for lease, reply in zip(leases, replies, strict=False):
+                lease.take(stamp, *reply)
+            for lease in leases:
+                lease.busy = False
+                self._done.notify_all()
+        return next_sweep
+
+    def close(self) -> None:
+        """Give back every unspent reservation (a process stopping): other processes and a
+        restart see the user's true count."""
+        if self._redis is None:
+            return
+        with self._lock:
+            self._closed = True
+            self._wake.notify_all()
+        if self._thread is not None:
+            self._thread.join(5.0)  # its reservation on the way lands first
+        with self._lock:
+            releases = self._idle(time.monotonic(), everything=True)
+        if releases:
+            try:
+                self._reserve([], releases)
+            except Exception as exc:
+                log.warning("quota: unspent reservations not given back (%s)", exc)
+        self._redis.close()
 
     def reset(self, user_id: int | str, tier: Tier | str) -> None:
         """Forget a user's count (after a tier change the new limit starts fresh)."""
         per_hour = limits_for(tier).requests_per_hour
-        if self._limiter is None:
+        if self._limiter is None or self._storage is None:
             self._memory.clear(f"{user_id}/{per_hour}")
             return
-        self._limiter.clear(RateLimitItemPerHour(per_hour), "data", str(user_id))
+        item = RateLimitItemPerHour(per_hour)
+        with self._lock:
+            self._leases.pop(self._storage.prefixed_key(item.key_for("data", str(user_id))), None)
+        self._limiter.clear(item, "data", str(user_id))

@@ -71,6 +71,9 @@ class Settings(BaseSettings):
     #: shorthand: allow-list loopback and private ranges (never link-local or metadata)
     allow_private_webhooks: bool = False
     rate_limits_enabled: bool = True
+    #: with REDIS_URL: an API process gives back the quota it reserved ahead for a user and
+    #: did not spend after this many seconds without a request of theirs (docs/architecture.md)
+    quota_lease_seconds: float = Field(2.0, gt=0)
     #: owner-only: accounts exempt from the hourly quota (benchmarks, monitoring)
     unlimited_emails: list[str] = Field(default_factory=list)
     access_token_minutes: int = 15

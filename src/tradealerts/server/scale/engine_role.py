@@ -168,7 +168,7 @@ async def _changes(
 
 async def run_engine(settings: Settings, stop: asyncio.Event) -> int:
     """Stand by, lead while the lease holds, then stop; returns the exit status."""
-    from tradealerts.server.app import _stale_after, feed_options
+    from tradealerts.server.app import _stale_after, feed_options, settle_gc
 
     db = make_engine(settings.db_url)
     upgrade(db)
@@ -189,7 +189,9 @@ async def run_engine(settings: Settings, stop: asyncio.Event) -> int:
                 log.warning("engine lease: database not answering (%s)", exc)
             if await _wait(stop, 0.5):
                 return 0
-        return await _lead(settings, stop, sessions, redis, lease, info, feed_options, _stale_after)
+        return await _lead(
+            settings, stop, sessions, redis, lease, info, feed_options, _stale_after, settle_gc
+        )
     finally:
         await beat.stop()
         await redis.aclose()
@@ -205,6 +207,7 @@ async def _lead(
     info: dict[str, Any],
     feed_options: Callable[[Settings], Any],
     stale_after: Callable[[Settings], float],
+    settle_gc: Callable[[], None],
 ) -> int:
     took = time.monotonic()
     epoch = lease.epoch or 0
@@ -244,6 +247,7 @@ async def _lead(
     pub.offset_versions(market.market)  # before any event: the task has not run yet
     runtime.start()
     info.update(role="leader", epoch=epoch)
+    settle_gc()  # the market and the book are loaded: as ``serve`` does (app.settle_gc)
     writer = SnapshotWriter(redis, settings.redis_prefix)
     halt = asyncio.Event()  # set when leading ends: the helper tasks' loops stop
 
