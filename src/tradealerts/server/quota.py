@@ -16,8 +16,7 @@ import math
 import threading
 import time
 from collections import deque
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from limits import RateLimitItemPerHour
 from limits.storage import RedisStorage
@@ -29,9 +28,9 @@ from tradealerts.core.tiers import Tier, limits_for
 __all__ = ["Quota", "QuotaResult"]
 
 
-@dataclass(frozen=True)
-class QuotaResult:
-    """One counted request: allowed or not, and what the X-RateLimit-* headers say."""
+class QuotaResult(NamedTuple):
+    """One counted request: allowed or not, and what the X-RateLimit-* headers say. (A named
+    tuple: built on every counted request, at half a frozen dataclass's cost.)"""
 
     allowed: bool
     limit: int
@@ -48,6 +47,15 @@ class QuotaResult:
         if not self.allowed:
             h["Retry-After"] = str(max(1, self.reset - math.floor(time.time())))
         return h
+
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """An allowed request's ``headers()`` as raw ASGI pairs (lower-case names), for the
+        indicators fast path: a third of the cost of encoding the dict's."""
+        return [
+            (b"x-ratelimit-limit", b"%d" % self.limit),
+            (b"x-ratelimit-remaining", b"%d" % self.remaining),
+            (b"x-ratelimit-reset", b"%d" % self.reset),
+        ]
 
 
 WINDOW = 3600.0  # seconds: the quotas are per hour
@@ -97,10 +105,13 @@ class Quota:
         self._storage = RedisStorage(redis_url, key_prefix=f"{prefix}:quota") if redis_url else None
         self._limiter = MovingWindowRateLimiter(self._storage) if self._storage else None
         self._memory = MemoryWindow()
+        self._per_hour: dict[str, int] = {}  # tier -> limit: limits_for's Tier() cost ~0.7 µs
 
     def hit(self, user_id: int | str, tier: Tier | str) -> QuotaResult:
         """Count one request of ``user_id`` against its tier's hourly limit."""
-        per_hour = limits_for(tier).requests_per_hour
+        per_hour = self._per_hour.get(tier)
+        if per_hour is None:
+            per_hour = self._per_hour[tier] = limits_for(tier).requests_per_hour
         if self._limiter is None:
             # per limit, as limits' keys are: a new tier's limit starts its own count
             allowed, remaining, reset = self._memory.hit(f"{user_id}/{per_hour}", per_hour)

@@ -229,7 +229,7 @@ class IndicatorsFastPath:
             result = state["quota"].hit(caller.id, caller.tier)
             if not result.allowed:
                 return None
-            headers += [(k.lower().encode(), v.encode()) for k, v in result.headers().items()]
+            headers += result.raw_headers()
         headers += [
             (b"content-length", str(len(body)).encode()),
             (b"content-type", b"application/json"),
