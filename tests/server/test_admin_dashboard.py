@@ -3,13 +3,17 @@ the test, and every figure of analytics and usage checked against what the test 
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, text
-from tests.server.serverkit import PW, Running, register_and_login, set_tier
+from tests.server.serverkit import PW, Running, free_port, register_and_login, set_tier
+
+from tradealerts.server.quota import Quota
 
 ADMIN_GETS = (
     "/api/admin/users",
@@ -246,3 +250,42 @@ def test_a_real_500_is_recorded_with_the_request_id_the_client_saw(
     assert (datetime.fromisoformat(first["time"]) - server.clock.now.astimezone(UTC)) < timedelta(
         seconds=5
     )
+
+
+def test_a_failure_on_the_indicators_fast_path_is_answered_and_recorded_by_the_stack(
+    make_server: Callable[..., Running], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The fast path answers in front of the middleware stack; when it fails (here the
+    quota's Redis is down) it leaves the request to the stack, which answers it as any
+    route's failure: the 500 body with the X-Request-ID the client sees, the error record
+    and the usage count."""
+    srv = make_server(caller_cache_seconds=600)  # the caller stays cached: the fast path runs
+    admin = make_admin(srv, "boss@example.com")
+    register_and_login(srv, "u@example.com")
+    u = login(srv, "u@example.com")
+    url = "/api/indicators/EURUSD/H1?bars=5"
+    assert u.get(url).status_code == 200  # the route, which caches the caller
+    assert u.get(url).headers["server-timing"].startswith("fastpath")
+    srv.app.state.quota = Quota(f"redis://127.0.0.1:{free_port()}/0", "down")
+    with caplog.at_level(logging.ERROR, "tradealerts.api"):
+        r = u.get(url, headers={"X-Request-ID": "req-fast-down"})
+    assert r.status_code == 500 and "server-timing" not in r.headers
+    assert r.headers["x-request-id"] == "req-fast-down"
+    assert r.json()["error"]["code"] == "internal_error"
+    assert r.json()["error"]["request_id"] == "req-fast-down"
+    # the fast path did fail first (logged once, not per request)
+    assert any("fast path failed" in rec.getMessage() for rec in caplog.records)
+    got = admin.get("/api/admin/error-logs").json()["errors"]
+    assert [(e["request_id"], e["route"], e["status"], e["type"]) for e in got] == [
+        (
+            "req-fast-down",
+            "/api/indicators/{symbol}/{timeframe}",
+            500,
+            "redis.exceptions.ConnectionError",
+        )
+    ]
+    assert got[0]["user_id"] == user_id(srv, "u@example.com")
+    usage = admin.get("/api/admin/api-usage", params={"hours": 1}).json()
+    fam = {f["family"]: f for f in usage["families"]}
+    assert fam["indicators"]["requests"] == 3
+    assert fam["indicators"]["s2xx"] == 2 and fam["indicators"]["s5xx"] == 1

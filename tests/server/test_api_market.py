@@ -3,6 +3,8 @@ the hourly quota and the watchlist."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from tests.server.serverkit import DATA, Running, register_and_login, set_tier
@@ -180,6 +182,26 @@ def test_the_fast_path_answers_exactly_as_the_documented_route(make_server) -> N
         int(after.headers["x-ratelimit-remaining"])
         == int(fast.headers["x-ratelimit-remaining"]) - 1
     )
+
+
+def test_the_fast_path_gives_request_ids_as_every_route_does(make_server) -> None:
+    """The fast path answers in front of the middleware stack, request id included: the
+    client's X-Request-ID when it is 1-64 printable characters, else a new 32-hex one, once."""
+    srv = make_server(feed=f"replay:{DATA / 'eurusd_h1.csv'}", replay_speed=0.0, history_bars=300)
+    c = srv.client(register_and_login(srv, "rid@example.com")["access_token"])
+    url = "/api/indicators/EURUSD/H1?bars=5"
+    routed = c.get(f"{url}&via=route", headers={"X-Request-ID": "chosen-by-client"})
+    assert routed.status_code == 200 and "server-timing" not in routed.headers
+    assert routed.headers["x-request-id"] == "chosen-by-client"
+    for extra, status in (({}, 200), ({"If-None-Match": routed.headers["etag"]}, 304)):
+        given = c.get(url, headers={"X-Request-ID": "chosen-by-client", **extra})
+        made = c.get(url, headers=extra)
+        too_long = c.get(url, headers={"X-Request-ID": "x" * 65, **extra})
+        for r in (given, made, too_long):
+            assert r.status_code == status and r.headers["server-timing"].startswith("fastpath")
+        assert given.headers["x-request-id"] == "chosen-by-client"
+        ids = {made.headers["x-request-id"], too_long.headers["x-request-id"]}
+        assert len(ids) == 2 and all(re.fullmatch("[0-9a-f]{32}", i) for i in ids), ids
 
 
 def test_the_61st_request_in_an_hour_is_429(server: Running) -> None:

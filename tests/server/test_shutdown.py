@@ -89,3 +89,5 @@ def test_sigterm_ends_open_streams_and_stops(tmp_path: Path) -> None:
             proc.kill()
         out = proc.communicate()[0]
     assert "Traceback" not in out, out
+    # at INFO uvicorn writes its access lines (above it, make_server turns them off)
+    assert '"POST /api/auth/login HTTP/1.1" 200' in out, out

