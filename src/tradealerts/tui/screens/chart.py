@@ -17,8 +17,9 @@ from tradealerts.core.symbols import format_price
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.screens.chart_keys import ChartKeys
-from tradealerts.tui.widgets.chart_view import ChartView, TimeframeBar
+from tradealerts.tui.widgets.chart_view import ChartView
 from tradealerts.tui.widgets.status_bar import StatusBar
+from tradealerts.tui.widgets.timeframe_bar import TimeframeBar
 
 __all__ = ["ChartScreen", "LinesTable", "chart_lines"]
 
