@@ -33,7 +33,11 @@ def _fits(table: DataTable[Any]) -> bool:
 
 
 def _bar(app: Any) -> str:
-    return app.screen.query_one("TimeframeBar").render().plain
+    """The bar's text as the screen shows it: a text wider than the bar is cut there."""
+    bar = app.screen.query_one("TimeframeBar")
+    text = bar.render()
+    assert text.cell_len <= bar.size.width, (text.plain, bar.size.width)
+    return str(text.plain)
 
 
 async def test_all_nine_timeframe_keys_show_at_80_columns_free_and_pro(make_app, person: Person):
