@@ -92,6 +92,8 @@ def test_chart_bars_option_and_no_lines(viewer: Cli) -> None:
     assert f"range {lo}–{hi}" in out
     for label in labels:
         assert label not in out
+    # hidden, not absent: the legend said "none active near the price"
+    assert "Lines: hidden (--no-lines)" in out and "none active" not in out
 
 
 def test_chart_degrades_to_ascii(viewer: Cli) -> None:

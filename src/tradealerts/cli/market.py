@@ -162,6 +162,7 @@ def charts(
     width, height, colour, utf8 = _terminal()
     opts = ChartOptions(
         width=width, height=height - 1, lines=not no_lines, theme=theme, colour=colour,
+        lines_hint="--no-lines",
         unicode=utf8,
     )  # fmt: skip
     count = bars or default_bars(width)

@@ -58,6 +58,8 @@ class ChartOptions:
     fractals: bool = True
     #: the user's own alert levels on this pair: (label, price), e.g. ("#12", 1.0912)
     levels: tuple[tuple[str, float], ...] = ()
+    #: with ``lines`` off, how to turn them back on, for the legend: ``l`` in the TUI
+    lines_hint: str = ""
 
 
 def default_bars(width: int) -> int:
@@ -217,7 +219,12 @@ def render(payload: dict[str, Any], opts: ChartOptions) -> str:
     text = str(plt.build()).rstrip("\n")
     if not opts.colour:
         text = plt.uncolorize(text)
-    text = "\n".join([text, *_legend(legend, opts.width)])
+    if opts.lines:
+        text = "\n".join([text, *_legend(legend, opts.width)])
+    else:  # hidden, not absent: "none active near the price" said there were none
+        text = "\n".join(
+            [text, "Lines: hidden" + (f" ({opts.lines_hint})" if opts.lines_hint else "")]
+        )
     return text if opts.unicode else to_ascii(text)
 
 

@@ -1,5 +1,6 @@
 """The account: profile, plan and its limits, preferences (theme, timezone, the alert bell),
-two-factor sign-in on and off, password change, and how to upgrade to PRO."""
+two-factor sign-in on and off, password change; on FREE how to upgrade to PRO, on PRO the
+subscription (status, renewal, card) and Stripe's billing portal where the server has one."""
 
 from __future__ import annotations
 
@@ -28,6 +29,11 @@ UPGRADE_HINT = (
 NO_BILLING = (
     "This server takes no online payments: ask its owner (tradealerts support) to move you to PRO."
 )
+ON_PRO = "You are on PRO already."
+MANAGE_HINT = "Manage billing: m opens Stripe's page (card, receipts, cancel or resume)."
+PRO_NO_BILLING = (
+    "You are on PRO. This server takes no online payments: its owner manages your plan."
+)
 
 
 class AccountScreen(Screen[None]):
@@ -37,8 +43,18 @@ class AccountScreen(Screen[None]):
         Binding("2", "two_factor", "2FA on/off"),
         Binding("p", "password", "Password"),
         Binding("u", "upgrade", "Upgrade to PRO"),
+        # on PRO the offer above is hidden (check_action) and ``u`` falls through to this one
+        Binding("u", "on_pro", "Plan", show=False),
+        Binding("m", "manage_billing", "Manage billing"),
         Binding("g", "reload", "Reload"),
     ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        #: the tier of the last answer of ``/api/user/billing`` (or of ``/api/me`` before it)
+        self.tier: str | None = None
+        #: does the server sell PRO (``GET /api/plans`` answers, not 503 billing_disabled)?
+        self.billing_on: bool | None = None
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="account"):
@@ -52,7 +68,24 @@ class AccountScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
+        me = ta(self).store.me
+        self.tier = str(me.tier) if me is not None else None
+        ta(self).changed.subscribe(self, self._on_change)
         spawn(self, self.action_reload)
+
+    def _on_change(self, what: str) -> None:
+        # "all" follows a plan change (the stream's tier event): show the new plan at once
+        if what == "all":
+            spawn(self, self.action_reload, group="account", exclusive=True)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "upgrade":
+            return self.tier != "PRO"
+        if action == "on_pro":
+            return self.tier == "PRO"
+        if action == "manage_billing":
+            return self.tier == "PRO" and bool(self.billing_on)
+        return True
 
     async def action_reload(self) -> None:
         app = ta(self)
@@ -63,17 +96,34 @@ class AccountScreen(Screen[None]):
             plan = await app.api(endpoints.billing())
         except Handled:
             return
+        if self.billing_on is None:
+            self.billing_on = await self._sells_pro()
         app.store.me, app.store.preferences = me, prefs
         self.show(me, profile, prefs, plan)
 
+    async def _sells_pro(self) -> bool:
+        """Whether the server takes payments (its billing routes, the portal among them, answer):
+        ``GET /api/plans`` needs no login and counts against no quota; 503 ``billing_disabled``
+        without the Stripe settings."""
+        from tradealerts.client import ApiError
+
+        try:
+            await ta(self).client.run(endpoints.plans())
+        except ApiError as exc:
+            return exc.code != "billing_disabled"
+        except Exception:  # unreachable: the status bar says so; offer nothing meanwhile
+            return False
+        return True
+
     def show(self, me: Any, profile: Any, prefs: Any, plan: dict[str, Any]) -> None:
+        self.tier = str(plan.get("tier", me.tier))
         limits = "\n".join(
             f"  {k.replace('_', ' ')}: {v}" for k, v in plan.get("limits", {}).items()
         )
         text = (
             f"[b]{me.display_name or me.email}[/b]  {me.email}\n"
-            f"Plan: [b]{plan.get('tier', me.tier)}[/b] (${plan.get('price_usd_per_month', 0)}"
-            f" / month)\n{limits}\n"
+            f"Plan: [b]{self.tier}[/b] (${plan.get('price_usd_per_month', 0)}"
+            f" / month){_subscription(plan.get('subscription'))}\n{limits}\n"
             f"Two-factor sign-in: [b]{'on' if me.totp_enabled else 'off'}[/b] (2 turns it "
             f"{'off' if me.totp_enabled else 'on'})\n"
             f"Theme: {prefs.theme}   Timezone: {prefs.timezone}   Language: {prefs.language}\n"
@@ -83,6 +133,12 @@ class AccountScreen(Screen[None]):
         )
         self.query_one("#profile", Static).update(text)
         self.query_one("#timezone", Input).value = prefs.timezone
+        upgrade = self.query_one("#upgrade", Static)
+        if self.tier == "PRO":
+            upgrade.update(MANAGE_HINT if self.billing_on else PRO_NO_BILLING)
+        elif "Pay for PRO" not in str(upgrade.render()):  # a checkout link stays on screen
+            upgrade.update(UPGRADE_HINT)
+        self.refresh_bindings()
 
     async def _save(self, update: PreferencesUpdate) -> None:
         app = ta(self)
@@ -136,7 +192,7 @@ class AccountScreen(Screen[None]):
             session = await app.client.run(endpoints.subscription_upgrade())
         except ApiError as exc:
             if exc.code == "already_pro":
-                app.say("You're already on PRO.", title="Plan")
+                app.say(ON_PRO, title="Plan")
             elif exc.code == "billing_disabled":
                 upgrade.update(NO_BILLING)
             else:
@@ -154,6 +210,54 @@ class AccountScreen(Screen[None]):
             )
         )
         _open_in_browser(url)
+
+    def action_on_pro(self) -> None:
+        ta(self).say(ON_PRO, title="Plan")
+
+    async def action_manage_billing(self) -> None:
+        """Stripe's customer portal (``tradealerts billing portal``): card, receipts, cancel."""
+        from tradealerts.client import ApiError
+
+        app = ta(self)
+        box = self.query_one("#upgrade", Static)
+        try:
+            url = str((await app.client.run(endpoints.billing_portal())).get("url", ""))
+        except ApiError as exc:
+            if exc.code == "billing_disabled":
+                self.billing_on = False
+                box.update(PRO_NO_BILLING)
+                self.refresh_bindings()
+            else:
+                app.handle_error(exc)
+            return
+        except Exception as exc:
+            app.handle_error(exc)
+            return
+        box.update(Text.assemble("Manage billing on Stripe's page:\n", (url, "bold underline")))
+        _open_in_browser(url)
+
+
+def _day(iso: object) -> str:
+    return str(iso)[:10] if iso else "?"
+
+
+def _subscription(sub: Any) -> str:
+    """A second plan line, ``active, renews on 2026-12-30, visa •••• 4242``: the subscription
+    as Stripe last said it (as ``tradealerts billing`` prints it); empty when there is none
+    (a plan set by the owner, or no payments on this server)."""
+    if not isinstance(sub, dict) or sub.get("status") in (None, "none"):
+        return ""
+    parts = [str(sub["status"]).replace("_", " ")]
+    if sub.get("renews_on"):
+        parts.append(f"renews on {_day(sub['renews_on'])}")
+    if sub.get("ends_on"):
+        parts.append(f"ends on {_day(sub['ends_on'])}")
+    if sub.get("grace_ends_at"):
+        parts.append(f"payment due by {_day(sub['grace_ends_at'])}")
+    card = sub.get("card")
+    if isinstance(card, dict) and card.get("last4"):
+        parts.append(f"{card.get('brand') or 'card'} •••• {card['last4']}")
+    return "\n  " + ", ".join(parts)
 
 
 def _open_in_browser(url: str) -> None:

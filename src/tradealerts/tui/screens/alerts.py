@@ -1,10 +1,12 @@
-"""The alerts table: every alert with its status, pair, condition, values, frequency, expiry
-and fired count; the active count against the tier's limit. ``n`` new, ``e`` edit, ``space``
-pause/resume, ``d`` delete (confirmed), ``h`` the selected alert's history."""
+"""The alerts table: every alert with its status, pair, condition, values, frequency, expiry,
+fired count and health, in short so that the nine fit 80 columns; the active count against the
+tier's limit. ``n`` new, ``e`` edit, ``space`` pause/resume, ``d`` delete (confirmed), ``h`` the
+selected alert's history."""
 
 from __future__ import annotations
 
 import contextlib
+from datetime import datetime, timedelta
 from functools import partial
 from typing import Any, ClassVar
 
@@ -15,7 +17,6 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Label
 
 from tradealerts.client import endpoints
-from tradealerts.core.alerts import VALUE_FIELDS
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.widgets.status_bar import StatusBar
@@ -23,6 +24,17 @@ from tradealerts.tui.widgets.status_bar import StatusBar
 __all__ = ["AlertsScreen", "values_of"]
 
 _STATUS_STYLE = {"active": "green", "paused": "yellow", "triggered": "magenta", "expired": "dim"}
+
+#: the columns, key ones first (an 80-column terminal shows them all for usual alerts; a
+#: longer row scrolls sideways, never hiding the pair and condition)
+COLUMNS = (("id", "#"), ("status", "Status"), ("pair", "Pair"), ("condition", "Condition"),
+           ("values", "Values"), ("frequency", "Freq"), ("expires", "Expires"),
+           ("fired", "Fired"), ("health", "Health"))  # fmt: skip
+#: ``once_per_bar`` as ``1/bar``: "once per bar" in five cells
+FREQUENCY = {"once": "once", "once_per_bar": "1/bar", "once_per_bar_close": "1/close",
+             "once_per_minute": "1/min"}  # fmt: skip
+#: the side of a fractal alert as the chart draws it (``R``/``S`` lines, ▲▼ fractals)
+SIDE = {"support": "S", "resistance": "R", "up": "▲", "down": "▼", "either": "▲▼"}
 
 
 def health_of(alert: Any) -> str:
@@ -34,13 +46,53 @@ def health_of(alert: Any) -> str:
     return f"{h.fires_24h} {flags or 'ok'}"
 
 
+def _num(value: float) -> str:
+    """A value as typed: ``1.09``, ``0.0005`` (no exponent, no trailing zeros)."""
+    return f"{value:.8f}".rstrip("0").rstrip(".")
+
+
 def values_of(alert: Any) -> str:
-    parts = []
-    for name in VALUE_FIELDS:
-        value = getattr(alert, name)
-        if value is not None:
-            parts.append(f"{name}={getattr(value, 'value', value)}")
+    """The condition's values in short: ``1.09`` (a level), ``1.03–1.05`` (a channel),
+    ``0.5%/3 bars`` (a move), ``R hr-… ±0.0008 +0.0005 ×2`` (side, line, touch distance,
+    break buffer, confirming bars)."""
+    a = alert
+    parts: list[str] = []
+    if a.level is not None:
+        parts.append(_num(a.level))
+    if a.lower is not None and a.upper is not None:
+        parts.append(f"{_num(a.lower)}–{_num(a.upper)}")
+    if a.amount is not None:
+        pct = "%" if str(a.condition).endswith("_pct") else ""
+        parts.append(f"{_num(a.amount)}{pct}/{a.bars} bars" if a.bars else f"{_num(a.amount)}{pct}")
+    if a.side is not None:
+        side = str(getattr(a.side, "value", a.side))
+        parts.append(SIDE.get(side, side))
+    if a.line_id:
+        parts.append(a.line_id)
+    if a.distance is not None:
+        parts.append(f"±{_num(a.distance)}")
+    if a.buffer is not None:
+        parts.append(f"+{_num(a.buffer)}")
+    if a.confirm_bars is not None:
+        parts.append(f"×{a.confirm_bars}")
     return " ".join(parts)
+
+
+def expiry_of(when: datetime | None, now: datetime) -> str:
+    """``14:48`` within a day of now, ``07 Dec`` this year and next, else the date."""
+    if when is None:
+        return "—"
+    if abs(when - now) < timedelta(days=1):
+        return when.strftime("%H:%M")
+    if abs(when - now) < timedelta(days=300):
+        return when.strftime("%d %b")
+    return when.strftime("%Y-%m-%d")
+
+
+def _cell(value: str, style: str = "") -> Text:
+    """A cell with one leading space: the table has no cell padding (two cells between
+    columns cost nine columns 18 of 80), so one space separates them."""
+    return Text(f" {value}", style=style, no_wrap=True, end="")
 
 
 class AlertsScreen(Screen[None]):
@@ -55,17 +107,14 @@ class AlertsScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         yield Label("", id="alerts-title")
-        yield DataTable(id="alerts", cursor_type="row")
+        yield DataTable(id="alerts", cursor_type="row", cell_padding=0)
         yield StatusBar()
         yield Footer()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for key, label in (("id", "#"), ("status", "Status"), ("pair", "Pair"),
-                           ("condition", "Condition"), ("values", "Values"),
-                           ("frequency", "Frequency"), ("expires", "Expires"),
-                           ("fired", "Fired"), ("health", "24 h · health")):  # fmt: skip
-            table.add_column(label, key=key)
+        for key, label in COLUMNS:
+            table.add_column(_cell(label), key=key)
         ta(self).changed.subscribe(self, self._on_change)
         self.rebuild()
         table.focus()
@@ -80,6 +129,8 @@ class AlertsScreen(Screen[None]):
         listing = app.store.alerts
         selected = self.selected()
         table.clear()
+        for column in table.columns.values():  # clear() keeps the widest cell's width
+            column.content_width = column.label.cell_len
         if listing is None:
             self.query_one("#alerts-title", Label).update("Alerts: loading …")
             return
@@ -87,18 +138,19 @@ class AlertsScreen(Screen[None]):
             f"Alerts: {listing.active} active of {listing.limit} on {app.store.tier}"
             "   n new · e edit · space pause/resume · d delete · h history"
         )
+        now = app.local(app.clock())
         for a in listing.items:
-            expires = app.local(a.expires_at).strftime("%Y-%m-%d %H:%M") if a.expires_at else "—"
+            expires = expiry_of(app.local(a.expires_at) if a.expires_at else None, now)
             table.add_row(
-                str(a.id),
-                Text(a.status.value, style=_STATUS_STYLE.get(a.status.value, "")),
-                f"{a.symbol} {a.timeframe}",
-                a.condition.value,
-                values_of(a),
-                a.frequency.value,
-                expires,
-                str(a.fire_count),
-                health_of(a),
+                _cell(str(a.id)),
+                _cell(a.status.value, _STATUS_STYLE.get(a.status.value, "")),
+                _cell(f"{a.symbol} {a.timeframe}"),
+                _cell(a.condition.value),
+                _cell(values_of(a)),
+                _cell(FREQUENCY.get(a.frequency.value, a.frequency.value)),
+                _cell(expires),
+                _cell(str(a.fire_count)),
+                _cell(health_of(a)),
                 key=str(a.id),
             )
         if selected is not None and str(selected.id) in table.rows:

@@ -8,6 +8,7 @@ from functools import partial
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer
@@ -17,8 +18,9 @@ from tradealerts.core.symbols import format_price
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.screens.chart_keys import ChartKeys
-from tradealerts.tui.widgets.chart_view import ChartView, TimeframeBar
+from tradealerts.tui.widgets.chart_view import ChartView
 from tradealerts.tui.widgets.status_bar import StatusBar
+from tradealerts.tui.widgets.timeframe_bar import TimeframeBar
 
 __all__ = ["ChartScreen", "LinesTable", "chart_lines"]
 
@@ -41,15 +43,18 @@ def chart_lines(payload: dict[str, Any] | None) -> list[dict[str, Any]]:
 
 
 class LinesTable(DataTable[Any]):
-    """The open chart's active lines; ``enter`` picks one."""
+    """The open chart's active lines; ``enter`` picks one (its screen shows the whole id). The
+    rows fit the pane: no cell padding but one leading space a cell, and the id cut (…) to the
+    cells left; a trendline's id (two times, 25 cells) made the table wider than its 29-cell
+    pane, and a horizontal scrollbar (a stray ``▉``) showed under it."""
 
     def __init__(self, **kwargs: Any) -> None:
-        super().__init__(cursor_type="row", **kwargs)
+        super().__init__(cursor_type="row", cell_padding=0, **kwargs)
         self.lines: list[dict[str, Any]] = []
 
     def on_mount(self) -> None:
         for key, label in (("kind", "Line"), ("price", "Price"), ("id", "Id")):
-            self.add_column(label, key=key)
+            self.add_column(Text(f" {label}"), key=key)
         ta(self).changed.subscribe(self, self._on_change)
         self.rebuild()
 
@@ -57,20 +62,33 @@ class LinesTable(DataTable[Any]):
         if what in ("all", "chart", "bar"):
             self.rebuild()
 
-    def rebuild(self) -> None:
+    def on_resize(self, _event: events.Resize) -> None:
+        self.rebuild(force=True)
+
+    def rebuild(self, force: bool = False) -> None:
         store = ta(self).store
         payload = store.chart_payload()
         lines = sorted(chart_lines(payload), key=lambda ln: -ln["price"])
-        if [ln["id"] for ln in lines] == [ln["id"] for ln in self.lines]:
+        if not force and [ln["id"] for ln in lines] == [ln["id"] for ln in self.lines]:
             return
         self.lines = lines
         self.clear()
+        for column in self.columns.values():  # clear() keeps the widest cell's width
+            column.content_width = column.label.cell_len
         sym = store.chart.symbol
-        for ln in lines:
+        prices = [format_price(sym, ln["price"]) for ln in lines]
+        # the id gets what the kind (" Line"), the price and the vertical scrollbar leave
+        inner = self.region.shrink(self.styles.gutter).width
+        price_width = 1 + max([len("Price"), *map(len, prices)])
+        id_width = inner - len(" Line") - price_width - self.styles.scrollbar_size_vertical
+        for ln, price in zip(lines, prices, strict=True):
             tag = "R" if ln["kind"] == "resistance" else "S"
             tag = tag if ln["shape"] == "horizontal" else f"T{tag}"
             style = "red" if ln["kind"] == "resistance" else "green"
-            self.add_row(Text(tag, style=style), format_price(sym, ln["price"]), ln["id"],
+            line_id = Text(f" {ln['id']}", no_wrap=True)
+            if inner > 0:  # laid out (the resize that follows the first layout rebuilds)
+                line_id.truncate(max(4, id_width), overflow="ellipsis")
+            self.add_row(Text(f" {tag}", style=style), Text(f" {price}"), line_id,
                          key=ln["id"])  # fmt: skip
 
 

@@ -14,9 +14,10 @@ from tradealerts.client import endpoints
 from tradealerts.tui.base import ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.screens.chart_keys import ChartKeys
-from tradealerts.tui.widgets.chart_view import ChartView, TimeframeBar
+from tradealerts.tui.widgets.chart_view import ChartView
 from tradealerts.tui.widgets.feed import AlertFeed
 from tradealerts.tui.widgets.status_bar import StatusBar
+from tradealerts.tui.widgets.timeframe_bar import TimeframeBar
 from tradealerts.tui.widgets.watchlist import Watchlist
 
 __all__ = ["DashboardScreen"]

@@ -1,4 +1,6 @@
-"""The live feed of fired alerts: time, pair, message; newest first; unseen ones marked."""
+"""The live feed of fired alerts: time, pair, message; newest first; unseen ones marked. The
+message is cut (…) to the pane's width: a row wider than the pane gave the feed a horizontal
+scrollbar, a stray ``▉`` at 80 columns."""
 
 from __future__ import annotations
 
@@ -6,11 +8,14 @@ from datetime import datetime
 from typing import Any
 
 from rich.text import Text
+from textual import events
 from textual.widgets import DataTable
 
 from tradealerts.tui.base import ta
 
 __all__ = ["AlertFeed"]
+
+TIME_FORMAT = "%m-%d %H:%M:%S"
 
 
 class AlertFeed(DataTable[Any]):
@@ -27,6 +32,22 @@ class AlertFeed(DataTable[Any]):
         if what in ("all", "feed"):
             self.rebuild()
 
+    def on_resize(self, _event: events.Resize) -> None:
+        self.rebuild()
+
+    def _message_width(self, pairs: list[str]) -> int | None:
+        """The cells left for the message: the pane's width less the other columns, their
+        padding and room for the vertical scrollbar (there once the feed outgrows the pane).
+        None before the first layout (the resize that follows rebuilds the rows)."""
+        inner = self.region.shrink(self.styles.gutter).width
+        if inner <= 0:
+            return None
+        pad = 2 * self.cell_padding
+        time_width = len(datetime(2000, 1, 1).strftime(TIME_FORMAT))
+        pair_width = max([len("Pair"), *map(len, pairs)])
+        others = (1 + pad) + (time_width + pad) + (pair_width + pad) + pad
+        return max(8, inner - others - self.styles.scrollbar_size_vertical)
+
     def on_focus(self) -> None:
         """Looking at the feed is seeing it."""
         for item in ta(self).store.feed:
@@ -37,17 +58,25 @@ class AlertFeed(DataTable[Any]):
     def rebuild(self) -> None:
         app = ta(self)
         self.clear()
-        for item in app.store.feed:
+        for column in self.columns.values():  # clear() keeps the widest cell's width
+            column.content_width = column.label.cell_len
+        feed = app.store.feed
+        pairs = [f"{i.data.get('symbol', '')} {i.data.get('timeframe', '')}" for i in feed]
+        width = self._message_width(pairs)
+        for item, pair in zip(feed, pairs, strict=True):
             data = item.data
             try:
                 when = app.local(datetime.fromisoformat(str(data["time"]).replace("Z", "+00:00")))
-                shown = when.strftime("%m-%d %H:%M:%S")
+                shown = when.strftime(TIME_FORMAT)
             except (KeyError, ValueError):
                 shown = "?"
+            message = Text(str(data.get("message", "")), no_wrap=True)
+            if width is not None:
+                message.truncate(width, overflow="ellipsis")
             self.add_row(
                 Text("●", style="bold magenta") if not item.seen else "",
                 shown,
-                f"{data.get('symbol', '')} {data.get('timeframe', '')}",
-                Text(str(data.get("message", ""))),
+                pair,
+                message,
                 key=str(item.id),
             )

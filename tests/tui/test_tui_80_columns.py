@@ -1,0 +1,173 @@
+"""The TUI in an 80×24 terminal, driven by Textual's pilot against a real server: every
+timeframe key on the chart's bar, the alerts table's nine columns, the feed and the lines table
+without a horizontal scrollbar (the stray ``▉``), hidden lines said so, and a PRO account's
+plan with no upgrade offer."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from tests.server.serverkit import fire_event, set_tier
+from tests.tui.conftest import Person, log_in, started, toasts, until
+from textual.widgets import DataTable
+
+from tradealerts.client import AsyncClient, endpoints
+from tradealerts.core.alerts import AlertCreate
+from tradealerts.tui.screens.account import AccountScreen
+from tradealerts.tui.screens.alerts import AlertsScreen
+from tradealerts.tui.store import TIMEFRAMES
+from tradealerts.tui.widgets.chart_view import ChartView
+from tradealerts.tui.widgets.feed import AlertFeed
+
+SIZE = (80, 24)
+
+
+def _fits(table: DataTable[Any]) -> bool:
+    """No horizontal scrollbar: every column inside the table's own width."""
+    return (
+        table.virtual_size.width <= table.scrollable_content_region.width
+        and not table.show_horizontal_scrollbar
+    )
+
+
+def _bar(app: Any) -> str:
+    """The bar's text as the screen shows it: a text wider than the bar is cut there."""
+    bar = app.screen.query_one("TimeframeBar")
+    text = bar.render()
+    assert text.cell_len <= bar.size.width, (text.plain, bar.size.width)
+    return str(text.plain)
+
+
+async def test_all_nine_timeframe_keys_show_at_80_columns_free_and_pro(make_app, person: Person):
+    await log_in(person)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await until(pilot, lambda: app.store.lock("EURUSD", "H2"), what="FREE's locks")
+        bar = _bar(app)
+        # FREE on the 52-cell chart pane: the open ones named, the locked ones by key and plan
+        for i in range(1, 10):
+            assert re.search(rf"(^|\s){i}:?[MHD]\d+\b|PRO: [\d ]*\b{i}\b", bar), (i, bar)
+        assert "PRO" in bar and "…" not in bar, bar
+        set_tier(person.server, person.email, "PRO")
+        await until(pilot, lambda: app.store.lock("EURUSD", "H2") is None, what="PRO")
+        await pilot.pause(0.2)
+        bar = _bar(app)
+        # PRO: every timeframe by name; 1:M5 … 8:H12 filled the pane and 9:D1 was cut
+        for i, tf in enumerate(TIMEFRAMES, 1):
+            assert re.search(rf"(^|\s){i}:?{tf}(\s|$)", bar), (i, tf, bar)
+        assert "PRO" not in bar and "…" not in bar, bar
+
+
+async def test_the_alerts_table_shows_its_nine_columns_within_80(make_app, person: Person):
+    set_tier(person.server, person.email, "PRO")
+    await log_in(person)
+    async with AsyncClient(person.server.url) as c:
+        made = [
+            await c.run(endpoints.alert_create(AlertCreate(**spec)))
+            for spec in (
+                dict(symbol="EURUSD", timeframe="M15", condition="entering_channel",
+                     lower=1.03, upper=1.05, frequency="once_per_bar_close",
+                     expires_at=datetime.now(UTC) + timedelta(days=7)),
+                dict(symbol="EURUSD", timeframe="H1", condition="line_break",
+                     side="resistance", buffer=0.0005, confirm_bars=2),
+                dict(symbol="EURUSD", timeframe="H1", condition="moving_down_pct",
+                     amount=0.5, bars=3, frequency="once_per_minute"),
+            )
+        ]  # fmt: skip
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        await pilot.press("A")
+        await until(pilot, lambda: isinstance(app.screen, AlertsScreen))
+        table = app.screen.query_one(DataTable)
+        await until(pilot, lambda: table.row_count == 3, what="the alerts")
+        await pilot.pause(0.2)
+        labels = [c.label.plain.strip() for c in table.columns.values()]
+        assert labels == ["#", "Status", "Pair", "Condition", "Values", "Freq", "Expires",
+                          "Fired", "Health"]  # fmt: skip
+        assert _fits(table), (table.virtual_size, table.scrollable_content_region)
+        rows = {a.id: [str(c).strip() for c in table.get_row(str(a.id))] for a in made}
+        channel, line, move = (rows[a.id] for a in made)
+        assert channel[3:6] == ["entering_channel", "1.03–1.05", "1/close"], channel
+        assert re.fullmatch(r"\d\d [A-Z][a-z]{2}", channel[6]), channel  # 7 days: the day
+        assert line[3:6] == ["line_break", "R +0.0005 ×2", "once"], line
+        assert move[3:6] == ["moving_down_pct", "0.5%/3 bars", "1/min"], move
+        assert [r[7:] for r in (channel, line, move)] == [["0", "0 ok"]] * 3
+
+
+async def test_the_feed_and_the_lines_table_keep_within_their_panes(make_app, person: Person):
+    await log_in(person)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        long = "EURUSD H1 closed through resistance 1.03428 at 1.03530 " * 2
+        fire_event(person.server, person.email, message=long.strip())
+        feed = app.screen.query_one(AlertFeed)
+        await until(pilot, lambda: feed.row_count == 1, what="the fired alert")
+        await pilot.pause(0.2)
+        assert _fits(feed), (feed.virtual_size, feed.scrollable_content_region)
+        message = str(feed.get_cell_at((0, 3)))
+        assert message.endswith("…") and long.startswith(message[:-1]), message
+        await pilot.press("C")
+        from tradealerts.tui.screens.chart import LinesTable
+
+        lines = await until(pilot, lambda: app.screen.query(LinesTable).first()
+                            if app.screen.query(LinesTable) else None)  # fmt: skip
+        await until(pilot, lambda: lines.row_count > 0, what="the chart's lines")
+        await pilot.pause(0.2)
+        assert _fits(lines), (lines.virtual_size, lines.scrollable_content_region)
+        # the whole id is one enter away; the table shows its start
+        row = str(lines.get_cell_at((0, 2))).strip().rstrip("…")
+        assert lines.lines[0]["id"].startswith(row) and len(row) >= 4
+
+
+async def test_lines_off_says_hidden_not_none(make_app, person: Person):
+    await log_in(person)
+    app = make_app()
+    async with app.run_test(size=SIZE) as pilot:
+        await started(pilot)
+        chart = app.screen.query_one(ChartView)
+        await until(pilot, lambda: "Lines: " in chart.render().plain, what="the legend")
+        await pilot.press("l")
+        await until(pilot, lambda: "Lines: hidden" in chart.render().plain, what="hidden")
+        assert "none active" not in chart.render().plain
+        await pilot.press("l")
+        await until(pilot, lambda: "Lines: hidden" not in chart.render().plain)
+
+
+async def _account(pilot: Any) -> AccountScreen:
+    app = pilot.app
+    await pilot.press("U")
+    screen = await until(pilot, lambda: app.screen if isinstance(app.screen, AccountScreen)
+                         else None, what="the account screen")  # fmt: skip
+    await until(pilot, lambda: "Alert bell" in str(screen.query_one("#profile").render()))
+    return screen
+
+
+def _shown_actions(screen: Any) -> set[str]:
+    """The actions the footer offers (what check_action leaves visible)."""
+    return {a.binding.action for a in screen.active_bindings.values() if a.binding.show}
+
+
+async def test_a_pro_account_sees_its_plan_and_no_upgrade_offer(make_app, person: Person):
+    """This server takes no payments: PRO was set by its owner."""
+    set_tier(person.server, person.email, "PRO")
+    await log_in(person)
+    app = make_app()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await started(pilot)
+        screen = await _account(pilot)
+        profile = str(screen.query_one("#profile").render())
+        offer = str(screen.query_one("#upgrade").render())
+        assert "Plan: PRO" in profile
+        assert "Upgrade" not in offer and "payment page" not in offer, offer
+        assert "owner manages your plan" in offer, offer
+        await until(pilot, lambda: "upgrade" not in _shown_actions(screen), what="no offer")
+        assert "manage_billing" not in _shown_actions(screen)  # no portal on this server
+        await pilot.press("u")
+        await until(pilot, lambda: "You are on PRO already." in toasts(app), what="the answer")
+        assert not any("ask its owner" in t for t in toasts(app))
+        assert "ask its owner" not in str(screen.query_one("#upgrade").render())

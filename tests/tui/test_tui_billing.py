@@ -1,0 +1,77 @@
+"""The account screen on a server that sells PRO (billing on localstripe, with the Checkout and
+portal stand-in, webhooks signed as Stripe signs): FREE is offered the upgrade; once paid, the
+same screen shows PRO with the subscription and Stripe's billing portal, and no offer."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.cli.conftest import _serve
+from tests.server.serverkit import DATA, Running
+from tests.server.stripekit import StripeDouble, event, setup_price, stripe_double, stripe_settings
+from tests.tui.conftest import REPLAY_SPEED, Person, log_in, started, toasts, until
+
+from tradealerts.client import AsyncClient, endpoints
+from tradealerts.tui.screens.account import AccountScreen
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[StripeDouble]:
+    with stripe_double() as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def server(module_tmp: Path, double: StripeDouble) -> Iterator[Running]:
+    """This module's server: the replay feed of the other TUI tests, and PRO for sale."""
+    price = setup_price(double)
+    feed = f"replay:{DATA / 'eurusd_h1.csv'}"
+    for srv in _serve(module_tmp, feed=feed, replay_speed=REPLAY_SPEED, history_bars=800,
+                      stream_heartbeat_seconds=1.0, **stripe_settings(double, price)):  # fmt: skip
+        double.send_webhooks_to(f"{srv.url}/api/webhooks/stripe")
+        yield srv
+
+
+def _shown_actions(screen: Any) -> set[str]:
+    """The actions the footer offers (what check_action leaves visible)."""
+    return {a.binding.action for a in screen.active_bindings.values() if a.binding.show}
+
+
+async def test_paying_turns_the_upgrade_offer_into_the_plan_and_manage_billing(
+    make_app, person: Person, double: StripeDouble
+) -> None:
+    await log_in(person)
+    app = make_app()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await started(pilot)
+        await pilot.press("U")
+        screen = await until(pilot, lambda: app.screen if isinstance(app.screen, AccountScreen)
+                             else None, what="the account screen")  # fmt: skip
+        profile, offer = screen.query_one("#profile"), screen.query_one("#upgrade")
+        await until(pilot, lambda: "Plan: FREE" in str(profile.render()), what="the plan")
+        assert "u opens the payment page" in str(offer.render())
+        assert "upgrade" in _shown_actions(screen) and "manage_billing" not in _shown_actions(
+            screen
+        )
+        # paid in a browser: the checkout, the hosted page, Stripe's signed webhook
+        async with AsyncClient(person.server.url) as c:
+            session = await c.run(endpoints.subscription_upgrade())
+        cs = double.complete_checkout(str(session["id"]))
+        assert double.deliver(event("checkout.session.completed", cs)).status_code == 200
+        # the stream's tier event: the same screen, now PRO with the subscription
+        await until(pilot, lambda: "Plan: PRO" in str(profile.render()), what="PRO shown")
+        shown = str(profile.render())
+        assert "active" in shown and "renews on 20" in shown and "•••• 4242" in shown, shown
+        await until(pilot, lambda: "Manage billing" in str(offer.render()), what="the portal")
+        assert "Upgrade" not in str(offer.render())
+        assert "upgrade" not in _shown_actions(screen)
+        assert "manage_billing" in _shown_actions(screen)
+        await pilot.press("u")
+        await until(pilot, lambda: "You are on PRO already." in toasts(app), what="u on PRO")
+        await pilot.press("m")
+        await until(pilot, lambda: "https://billing.stripe.com/" in str(offer.render()),
+                    what="the portal's address")  # fmt: skip
+        assert double.portals, "the portal session was asked of Stripe"
