@@ -1,7 +1,10 @@
 """The chart widget: the open pair drawn by ``tradealerts.client.chart`` (the drawing of
-``tradealerts charts``), its ANSI colours turned into Rich text. Redraws are coalesced: a price
-frame marks it stale and repaints it at once, or, within 1/FPS of the last repaint, when that
-time is up: at most ``FPS`` repaints a second, and the newest price always shows."""
+``tradealerts charts``), its ANSI colours turned into Rich text. A price frame costs a
+``LiveChart`` render: the closed part of the chart is drawn once per bar (or pan, zoom, toggle,
+resize), the forming candle, last price and title on top of it (well under a millisecond).
+Redraws are coalesced: a price frame marks it stale and repaints it at once, or, within 1/FPS
+of the last repaint, when that time is up: at most ``FPS`` repaints a second, and the newest
+price always shows."""
 
 from __future__ import annotations
 
@@ -12,13 +15,14 @@ from rich.text import Text
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tradealerts.client.chart import ChartOptions, default_bars, render, window
+from tradealerts.client.chart import ChartOptions, LiveChart, default_bars, window
 from tradealerts.tui.base import ta
 from tradealerts.tui.store import TIMEFRAMES
 
 __all__ = ["ChartView", "TimeframeBar"]
 
-FPS = 10
+#: In step with the app's price updates (``app.PRICE_EVERY``): a frame waits at most 1/FPS.
+FPS = 20
 
 
 class ChartView(Widget):
@@ -37,6 +41,8 @@ class ChartView(Widget):
         self._last_flush = 0.0
         self._flush_due = False
         self._lines: dict[str, Text] = {}
+        #: the drawing, with the closed part of the chart kept between price frames
+        self.chart = LiveChart()
 
     def on_mount(self) -> None:
         ta(self).changed.subscribe(self, self._on_change)
@@ -118,7 +124,7 @@ class ChartView(Widget):
             colour=ta(self).colour,
             levels=store.levels(chart.symbol, chart.timeframe),
         )
-        return self._to_lines(render(view, opts))
+        return self._to_lines(self.chart.render(view, opts))
 
     def _to_lines(self, ansi: str) -> list[tuple[str, Text]]:
         """The chart's ANSI text as Rich text, line by line (plotext resets the style at the
