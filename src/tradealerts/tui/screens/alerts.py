@@ -57,7 +57,7 @@ class AlertsScreen(Screen[None]):
         yield Label("", id="alerts-title")
         yield DataTable(id="alerts", cursor_type="row")
         yield StatusBar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -115,6 +115,14 @@ class ChartView(Widget):
         if payload is None:
             why = store.lock(chart.symbol, chart.timeframe)
             return [("", Text(why or f"{chart.symbol} {chart.timeframe}: loading …"))]
+        return self._to_lines(self.chart.render(*self.inputs(payload, width, height)))
+
+    def inputs(
+        self, payload: dict[str, Any], width: int, height: int
+    ) -> tuple[dict[str, Any], ChartOptions]:
+        """What is drawn: the window of the payload on screen, and the options."""
+        store = ta(self).store
+        chart = store.chart
         view = window(payload, self.visible_bars(), chart.offset)
         opts = ChartOptions(
             width=width,
@@ -124,7 +132,7 @@ class ChartView(Widget):
             colour=ta(self).colour,
             levels=store.levels(chart.symbol, chart.timeframe),
         )
-        return self._to_lines(self.chart.render(view, opts))
+        return view, opts
 
     def _to_lines(self, ansi: str) -> list[tuple[str, Text]]:
         """The chart's ANSI text as Rich text, line by line (plotext resets the style at the
