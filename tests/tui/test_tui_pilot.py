@@ -6,9 +6,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rich.text import Text
 from tests.server.serverkit import set_tier
 from tests.tui.conftest import Person, log_in, started, toasts, until
-from rich.text import Text
 from textual.widgets import DataTable, Input
 
 from tradealerts.client import AsyncClient, endpoints
@@ -113,7 +113,7 @@ async def test_a_price_frame_repaints_the_forming_candle_without_drawing_the_clo
         before = (payload, payload["bars"]["time"][-1], inside(payload))
         draws = view.chart.static_draws
         shown = view.render().plain
-        await until(running, lambda: store.last_price.get("EURUSD") != price,
+        await until(running, lambda p=price: store.last_price.get("EURUSD") != p,
                     what="a price frame")  # fmt: skip
         await running.pause(0.2)
         payload = store.chart_payload()

@@ -50,7 +50,7 @@ BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0
 #: Seconds without a byte (the server beats every 15 s) before the stream counts as dead.
 STREAM_READ_TIMEOUT = 45.0
 #: Seconds between two "price" updates of the widgets at most (frames between are coalesced).
-PRICE_EVERY = 0.05
+PRICE_EVERY = 1 / 30
 LINE_CONDITIONS = ("line_break", "trendline_break")
 
 

@@ -12,6 +12,7 @@ import time
 from typing import Any
 
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
@@ -22,7 +23,7 @@ from tradealerts.tui.store import TIMEFRAMES
 __all__ = ["ChartView", "TimeframeBar"]
 
 #: In step with the app's price updates (``app.PRICE_EVERY``): a frame waits at most 1/FPS.
-FPS = 20
+FPS = 30
 
 
 class ChartView(Widget):
@@ -65,12 +66,30 @@ class ChartView(Widget):
             self.call_later(self._flush)
 
     def _flush(self) -> None:
+        """Draw the chart again and repaint the rows that changed only: a price frame moves
+        a few rows, and Textual re-renders (styles, crops, the compositor) only those."""
         self._flush_due = False
-        if self._stale:
-            self._last_flush = time.monotonic()
-            self._rows = None
-            self._stale = False
+        if not self._stale:
+            return
+        self._last_flush = time.monotonic()
+        self._stale = False
+        old, size = self._rows, (self.size.width, self.size.height)
+        self._rows = None
+        if old is None or self._drawn_size != size:
             self.refresh()
+            return
+        new = self._current()
+        if len(new) != len(old):
+            self.refresh()
+            return
+        width = size[0]
+        changed = [
+            Region(0, y, width, 1)
+            for y, (a, b) in enumerate(zip(old, new, strict=True))
+            if a[0] != b[0]
+        ]
+        if changed:
+            self.refresh(*changed)
 
     def visible_bars(self) -> int:
         chart = ta(self).store.chart
