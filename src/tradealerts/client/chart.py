@@ -14,6 +14,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from rich.style import Style
+from rich.text import Text
+
 __all__ = [
     "ChartOptions",
     "LiveChart",
@@ -169,6 +172,7 @@ class _Static:
     text: list[str]  # every row as text, top first
     legend: list[str]
     gaps: set[tuple[int, int]]  # (row, column) of the spaces in the labels: not blank canvas
+    rich: list[Text] | None = None  # every row as Rich text, once asked for
 
 
 class LiveChart:
@@ -190,6 +194,43 @@ class LiveChart:
         self.static_draws = 0
 
     def render(self, payload: dict[str, Any], opts: ChartOptions) -> str:
+        """The chart as text (ANSI colours when ``opts.colour``)."""
+        drawn = self._current(payload, opts)
+        if isinstance(drawn, str):
+            return drawn
+        st, touched = drawn
+        rows = st.text[:]
+        for i, cells in touched.items():
+            rows[i] = _encode(*cells, opts.colour)
+        text = "\n".join([*rows, *st.legend])
+        return text if opts.unicode else to_ascii(text)
+
+    def lines(self, payload: dict[str, Any], opts: ChartOptions) -> list[tuple[str, Text]]:
+        """The chart row by row: (its text with ANSI colours, the same as Rich text). The
+        closed part's rows are turned into Rich text once per drawing of it, the rows a price
+        frame touches from their cells (no ANSI parsing: it cost as much as plotext)."""
+        drawn = self._current(payload, opts)
+        if isinstance(drawn, str) or not opts.unicode:
+            text = self.render(payload, opts) if not isinstance(drawn, str) else drawn
+            return [
+                (ln, Text.from_ansi(ln, no_wrap=True, overflow="crop")) for ln in text.split("\n")
+            ]
+        st, touched = drawn
+        if st.rich is None:
+            st.rich = [
+                _rich(st.marker[r], st.fullground[r], st.background[r], st.style[r], opts.colour)
+                for r in reversed(range(len(st.marker)))
+            ] + [Text(ln, no_wrap=True, overflow="crop") for ln in st.legend]
+        out = list(zip([*st.text, *st.legend], st.rich, strict=True))
+        for i, cells in touched.items():
+            out[i] = (_encode(*cells, opts.colour), _rich(*cells, opts.colour))
+        return out
+
+    def _current(
+        self, payload: dict[str, Any], opts: ChartOptions
+    ) -> str | tuple[_Static, dict[int, _Cells]]:
+        """The closed part (drawn again if it changed) and the rows drawn over it; a chart
+        with no bars is its whole text."""
         c = _candles(payload)
         n = len(c["time"])
         if n == 0:
@@ -213,7 +254,7 @@ class LiveChart:
             self._static = _draw_static(payload, c, opts)
             self._key = key
             self.static_draws += 1
-        return _compose(self._static, payload, c, opts)
+        return self._static, _compose(self._static, payload, c)
 
 
 def _empty(payload: dict[str, Any], opts: ChartOptions) -> str:
@@ -310,8 +351,10 @@ def _draw_static(payload: dict[str, Any], c: dict[str, list[float]], opts: Chart
     plt.xlim(*xlim)
     plt.ylim(*ylim)
     plt.title(_title(payload, c))  # its row; the title itself is written over each time
-    plt.build()
-    mon = core._figure.monitor
+    fig = core._figure
+    fig._set_sizes()  # plt.build() without its text of the whole figure: _encode makes it
+    fig._build_matrix()
+    mon = fig.monitor
     m = mon.matrix
     gaps = set()
     for r, markers in enumerate(m.marker):
@@ -359,20 +402,21 @@ def _encode(markers: list[str], fg: list[Any], bg: list[Any], sty: list[Any], co
     return "".join(out)
 
 
-def _compose(
-    st: _Static, payload: dict[str, Any], c: dict[str, list[float]], opts: ChartOptions
-) -> str:
+_Cells = tuple[list[str], list[Any], list[Any], list[Any]]
+
+
+def _compose(st: _Static, payload: dict[str, Any], c: dict[str, list[float]]) -> dict[int, _Cells]:
     """The closed part with the forming candle, the last-price line and label, and the title
     on top, in plotext's order: the line under the candles, the candle over the lines (over
     blank cells and the lines' ``─`` only), the label over all. Only the rows touched are
-    copied and encoded again."""
+    copied: the rows touched (their index from the top) and their cells."""
     symbol = payload["symbol"]
     n = len(c["time"])
     c0, c1 = st.cols.start, st.cols.stop
     r0, r1 = st.rows.start, st.rows.stop
-    touched: dict[int, tuple[list[str], list[Any], list[Any], list[Any]]] = {}
+    touched: dict[int, _Cells] = {}
 
-    def row_of(r: int) -> tuple[list[str], list[Any], list[Any], list[Any]]:
+    def row_of(r: int) -> _Cells:
         if r not in touched:
             touched[r] = (st.marker[r][:], st.fullground[r][:], st.background[r][:], st.style[r][:])
         return touched[r]
@@ -425,12 +469,35 @@ def _compose(
         if start >= 0 and start + len(title) <= width:  # plotext leaves out a title too wide
             for i, ch in enumerate(title):
                 mk[start + i], fg[start + i], sty[start + i], bg[start + i] = ch, fg_t, sty_t, bg_t
-    rows = st.text[:]
     height = len(st.marker)
-    for r, cells in touched.items():
-        rows[height - 1 - r] = _encode(*cells, opts.colour)
-    text = "\n".join([*rows, *st.legend])
-    return text if opts.unicode else to_ascii(text)
+    return {height - 1 - r: cells for r, cells in touched.items()}
+
+
+_STYLES: dict[tuple[Any, Any, Any], Style | str] = {}
+
+
+def _rich(markers: list[str], fg: list[Any], bg: list[Any], sty: list[Any], colour: bool) -> Text:
+    """One row of cells as Rich text: what ``Text.from_ansi(_encode(...))`` gives, built from
+    the runs of one colour (each colour's style decoded once)."""
+    import plotext._utility as ut
+
+    out = Text(no_wrap=True, overflow="crop")
+    if not colour:
+        out.append("".join(markers))
+        return out
+    start = 0
+    width = len(markers)
+    for col in range(1, width + 1):
+        if col < width and (fg[col], sty[col], bg[col]) == (fg[start], sty[start], bg[start]):
+            continue
+        key = (fg[start], sty[start], bg[start])
+        style = _STYLES.get(key)
+        if style is None:
+            probe = Text.from_ansi(ut.colors_to_ansi(*key) + "x" + ut.ansi_end)
+            style = _STYLES[key] = probe.spans[0].style if probe.spans else ""
+        out.append("".join(markers[start:col]), style or None)
+        start = col
+    return out
 
 
 def _cell(v: float, lim: tuple[float, float], bins: int) -> int:

@@ -41,7 +41,6 @@ class ChartView(Widget):
         self._strips: dict[str, Strip] = {}
         self._last_flush = 0.0
         self._flush_due = False
-        self._lines: dict[str, Text] = {}
         #: the drawing, with the closed part of the chart kept between price frames
         self.chart = LiveChart()
 
@@ -134,7 +133,7 @@ class ChartView(Widget):
         if payload is None:
             why = store.lock(chart.symbol, chart.timeframe)
             return [("", Text(why or f"{chart.symbol} {chart.timeframe}: loading …"))]
-        return self._to_lines(self.chart.render(*self.inputs(payload, width, height)))
+        return self.chart.lines(*self.inputs(payload, width, height))
 
     def inputs(
         self, payload: dict[str, Any], width: int, height: int
@@ -152,20 +151,6 @@ class ChartView(Widget):
             levels=store.levels(chart.symbol, chart.timeframe),
         )
         return view, opts
-
-    def _to_lines(self, ansi: str) -> list[tuple[str, Text]]:
-        """The chart's ANSI text as Rich text, line by line (plotext resets the style at the
-        end of each line): a price frame changes a few rows, and the others are parsed once."""
-        lines: dict[str, Text] = {}
-        out = []
-        for line in ansi.split("\n"):
-            text = self._lines.get(line) or lines.get(line)
-            if text is None:
-                text = Text.from_ansi(line, no_wrap=True, overflow="crop")
-            lines[line] = text
-            out.append((line, text))
-        self._lines = lines  # only the lines of the latest chart: bounded by its height
-        return out
 
 
 class TimeframeBar(Widget):
