@@ -182,7 +182,7 @@ class LiveChart:
     too slow for every price frame of a live chart. So plotext draws the closed part once —
     the closed candles, fractals, lines, alert levels, axes and legend — and it is drawn again
     only when that part changes (a bar closes, the payload is re-read, the window pans or
-    zooms, a toggle, a resize, a level, or the forming candle leaving the price range); each
+    zooms, a toggle, a resize, a level, or the forming candle leaving the price axis); each
     render puts the forming candle, the last-price line and its label, and the title on top of
     it, re-encoding only the rows they touch. ``render`` on a fresh instance is the whole
     drawing (the ``charts`` command); the TUI keeps one per chart view."""
@@ -236,7 +236,6 @@ class LiveChart:
         if n == 0:
             return _empty(payload, opts)
         live = bool(payload.get("forming"))  # the forming candle is the last of ``c``
-        lo, hi = _band(c["low"], c["high"])
         key = (
             opts,
             payload["symbol"],
@@ -247,10 +246,14 @@ class LiveChart:
             payload.get("horizontal_lines"),
             payload.get("diagonal_lines"),
             live,
-            lo,
-            hi,
         )
-        if self._static is None or key != self._key:
+        # the forming candle may grow within the price axis drawn (the candles' range and a
+        # margin): past it, the axis is drawn again to hold it
+        fits = self._static is not None and (
+            not live
+            or self._static.ylim[0] <= c["low"][-1] <= c["high"][-1] <= self._static.ylim[1]
+        )
+        if self._static is None or key != self._key or not fits:
             self._static = _draw_static(payload, c, opts)
             self._key = key
             self.static_draws += 1
