@@ -393,3 +393,17 @@ async def test_every_binding_shown_by_help_exists_and_does_what_it_says(running,
         assert isinstance(app.screen, DashboardScreen), label
     await press("q")
     assert app._exit_renderables is not None or not app.is_running
+
+
+def test_the_watchlist_change_has_the_symbols_digits_and_no_negative_zero():
+    from tradealerts.tui.widgets.watchlist import change_text
+
+    tiny = 1.08123 - 1.081230000001  # a float difference that rounds to nothing, below zero
+    assert tiny < 0
+    flat = change_text("EURUSD", tiny)
+    assert (flat.plain, str(flat.style)) == ("0.00000", "")
+    assert change_text("USDJPY", -1e-7).plain == "0.000"
+    down = change_text("EURUSD", -0.000123)
+    assert (down.plain, str(down.style)) == ("-0.00012", "red")
+    up = change_text("USDJPY", 0.0126)
+    assert (up.plain, str(up.style)) == ("+0.013", "green")
