@@ -135,3 +135,62 @@ def test_a_far_trendline_does_not_squeeze_the_candles() -> None:
     axis = [float(m) for m in re.findall(r"^\s*(\d\.\d+)┤", out, flags=re.MULTILINE)]
     assert axis and max(axis) <= hi + margin and min(axis) >= lo - margin, axis
     assert "TR 1.08050" in out and "TS 1.30000" not in out
+
+
+def test_a_live_chart_draws_price_frames_as_plotext_draws_the_candle() -> None:
+    """``LiveChart`` keeps the closed part between frames and puts the forming candle, the
+    last price and the title on top: for frames inside the price axis its text is plotext's
+    drawing of the same candle as a closed bar (colours, ASCII, fractals, lines and levels
+    under and over it), and plotext drew the closed part once per options, not per frame."""
+    import random
+
+    from tradealerts.client.chart import ChartOptions, LiveChart, move_forming, render
+
+    rnd = random.Random(3)
+    n, t0 = 80, 1_767_225_600
+    closes = [1.0800 + 0.0030 * ((i * 7 % 23) - 11) / 11 for i in range(n)]
+    times = [t0 + 3600 * i for i in range(n)]
+    payload = {
+        "symbol": "EURUSD",
+        "timeframe": "H1",
+        "bars": {
+            "time": times,
+            "open": [c - 0.0003 for c in closes],
+            "high": [c + 0.0006 for c in closes],
+            "low": [c - 0.0008 for c in closes],
+            "close": closes,
+            "volume": [100] * n,
+        },
+        "forming": None,
+        "fractals": {
+            "up": [{"time": times[i], "price": closes[i] + 0.0006} for i in range(3, n, 9)],
+            "down": [{"time": times[i], "price": closes[i] - 0.0008} for i in range(5, n, 11)],
+        },
+        "horizontal_lines": [
+            {"kind": k, "price": p, "broken_time": None}
+            for k, p in (("resistance", 1.0815), ("support", 1.0790), ("support", 1.0801))
+        ],
+        "diagonal_lines": [
+            {"kind": "support", "t1": times[20], "slope_per_bar": 0.00003,
+             "value_now": 1.0795, "broken_time": None},
+        ],
+    }  # fmt: skip
+    t_new = times[-1] + 3600
+    for opts in (
+        ChartOptions(width=100, height=30, levels=(("#7", 1.0807),)),
+        ChartOptions(width=60, height=20, colour=False, unicode=False),
+    ):
+        live = LiveChart()
+        payload["forming"] = None
+        lo, hi = min(payload["bars"]["low"]), max(payload["bars"]["high"])
+        checked = 0
+        for _ in range(60):
+            move_forming(payload, min(hi - 1e-4, max(lo + 1e-4, rnd.uniform(lo, hi))), t_new)
+            forming = payload["forming"]
+            closed = {k: [*v, forming.get(k, 0)] for k, v in payload["bars"].items()}
+            whole = render({**payload, "bars": closed, "forming": None}, opts)
+            assert live.render(payload, opts) == whole
+            rows = live.lines(payload, opts)
+            assert "\n".join(a for a, _ in rows) == whole
+            checked += 1
+        assert checked == 60 and live.static_draws == 1

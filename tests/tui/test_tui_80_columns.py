@@ -132,7 +132,7 @@ async def test_lines_off_says_hidden_not_none(make_app, person: Person):
         chart = app.screen.query_one(ChartView)
         await until(pilot, lambda: "Lines: " in chart.render().plain, what="the legend")
         await pilot.press("l")
-        await until(pilot, lambda: "Lines: hidden" in chart.render().plain, what="hidden")
+        await until(pilot, lambda: "Lines: hidden (l)" in chart.render().plain, what="hidden")
         assert "none active" not in chart.render().plain
         await pilot.press("l")
         await until(pilot, lambda: "Lines: hidden" not in chart.render().plain)

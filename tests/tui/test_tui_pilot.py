@@ -6,11 +6,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from rich.text import Text
 from tests.server.serverkit import set_tier
 from tests.tui.conftest import Person, log_in, started, toasts, until
 from textual.widgets import DataTable, Input
 
 from tradealerts.client import AsyncClient, endpoints
+from tradealerts.client.chart import render, window
 from tradealerts.tui.screens.alert_form import AlertFormScreen
 from tradealerts.tui.screens.alerts import AlertsScreen
 from tradealerts.tui.screens.dashboard import DashboardScreen
@@ -71,10 +73,66 @@ async def test_a_price_frame_moves_the_last_price_and_a_closed_bar_adds_a_candle
     await until(running, forming_follows, what="the forming candle at the last price")
     await until(running, lambda: store.chart_payload()["bars"]["time"][-1] > first_bar,
                 what="a closed bar")  # fmt: skip
-    await running.pause(0.3)  # the chart repaints at most 10 times a second
+    await running.pause(0.3)  # the chart repaints at most 20 times a second
     table = app.screen.query_one(Watchlist)
     shown = _cell(table, "EURUSD:H1", "last")
     assert shown.replace(",", "") == f"{store.last('EURUSD', 'H1'):.5f}"
+
+
+def as_closed(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload with its forming candle as one more closed bar: drawn by plotext with the
+    rest (the drawing the forming candle put on top of the closed part must match)."""
+    bars = {k: list(v) for k, v in payload["bars"].items()}
+    for key, column in bars.items():
+        column.append(payload["forming"].get(key, 0))
+    return {**payload, "bars": bars, "forming": None}
+
+
+async def test_a_price_frame_repaints_the_forming_candle_without_drawing_the_closed_chart_again(
+    running,
+):
+    """A price frame inside the chart's range, within a bar: the chart shows the new last price
+    and forming candle as plotext draws a candle, and plotext did not draw the
+    closed candles, fractals and lines again (what made a frame cost tens of ms)."""
+    app = running.app
+    store = app.store
+    view = app.screen.query_one(ChartView)
+    await until(running, lambda: view.chart.static_draws, what="the chart drawn")
+
+    def inside(payload: dict[str, Any]) -> bool:
+        forming = payload.get("forming")
+        bars = window(payload, view.visible_bars())["bars"]
+        return bool(forming) and min(bars["low"]) < forming["low"] <= forming["high"] < max(
+            bars["high"]
+        )
+
+    checked = 0
+    for _ in range(40):
+        await running.pause(0.2)  # shown: a repaint waits 1/FPS at most
+        payload = store.chart_payload()
+        price = store.last_price.get("EURUSD")
+        before = (payload, payload["bars"]["time"][-1], inside(payload))
+        draws = view.chart.static_draws
+        shown = view.render().plain
+        await until(running, lambda p=price: store.last_price.get("EURUSD") != p,
+                    what="a price frame")  # fmt: skip
+        await running.pause(0.2)
+        payload = store.chart_payload()
+        if (payload, payload["bars"]["time"][-1], inside(payload)) != (before[0], before[1], True):
+            continue  # re-read, a closed bar, a new high or low: the closed part is drawn again
+        if not before[2]:
+            continue
+        now = view.render().plain
+        last = f"last {store.last_price['EURUSD']:.5f}"
+        assert last in now and now != shown
+        drawn, opts = view.inputs(payload, view.size.width, view.size.height)
+        whole = render(as_closed(drawn), opts)  # plotext draws that candle itself
+        assert now == Text.from_ansi(whole).plain
+        assert view.chart.static_draws == draws
+        checked += 1
+        if checked == 2:
+            return
+    raise AssertionError("no price frame inside the range within a bar")
 
 
 async def test_timeframe_keys_and_a_locked_one_on_free_says_which_plan(running):
@@ -336,3 +394,17 @@ async def test_every_binding_shown_by_help_exists_and_does_what_it_says(running,
         assert isinstance(app.screen, DashboardScreen), label
     await press("q")
     assert app._exit_renderables is not None or not app.is_running
+
+
+def test_the_watchlist_change_has_the_symbols_digits_and_no_negative_zero():
+    from tradealerts.tui.widgets.watchlist import change_text
+
+    tiny = 1.08123 - 1.081230000001  # a float difference that rounds to nothing, below zero
+    assert tiny < 0
+    flat = change_text("EURUSD", tiny)
+    assert (flat.plain, str(flat.style)) == ("0.00000", "")
+    assert change_text("USDJPY", -1e-7).plain == "0.000"
+    down = change_text("EURUSD", -0.000123)
+    assert (down.plain, str(down.style)) == ("-0.00012", "red")
+    up = change_text("USDJPY", 0.0126)
+    assert (up.plain, str(up.style)) == ("+0.013", "green")

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import math
 import random
 import time
@@ -50,7 +51,7 @@ BACKOFF_BASE, BACKOFF_CAP = 1.0, 30.0
 #: Seconds without a byte (the server beats every 15 s) before the stream counts as dead.
 STREAM_READ_TIMEOUT = 45.0
 #: Seconds between two "price" updates of the widgets at most (frames between are coalesced).
-PRICE_EVERY = 0.1
+PRICE_EVERY = 1 / 30
 LINE_CONDITIONS = ("line_break", "trendline_break")
 
 
@@ -161,6 +162,11 @@ class TradeAlertsApp(App[None]):
             return
         log.info("session loaded in %.0f ms", (time.perf_counter() - t0) * 1e3)
         self.publish("all")
+        # the objects of a loaded session (Textual's DOM and styles, the payloads) live as
+        # long as it: out of the collector's full passes, which walked all of them every few
+        # seconds of live frames (tens of ms each, a frame waiting behind: bench_tui_live p99)
+        gc.collect()
+        gc.freeze()
         self.session_started.set()
 
     async def _first_chart(self) -> None:

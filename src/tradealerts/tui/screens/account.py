@@ -65,7 +65,7 @@ class AccountScreen(Screen[None]):
                 yield Button("Save", id="save-tz")
             yield Static(UPGRADE_HINT, id="upgrade")
         yield StatusBar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         me = ta(self).store.me

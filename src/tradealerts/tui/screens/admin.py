@@ -59,7 +59,7 @@ class AdminScreen(Screen[None]):
                         yield BarChart("alert fires per day (30 days)", id="stats-fires")
                     yield DataTable(id=f"{view}-table", cursor_type="row")
         yield StatusBar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.loaded: dict[str, dict[str, Any]] = {}

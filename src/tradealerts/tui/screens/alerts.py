@@ -109,7 +109,7 @@ class AlertsScreen(Screen[None]):
         yield Label("", id="alerts-title")
         yield DataTable(id="alerts", cursor_type="row", cell_padding=0)
         yield StatusBar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -100,7 +100,7 @@ class ChartScreen(ChartKeys):
                 yield ChartView()
                 yield LinesTable(id="lines")
         yield StatusBar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(LinesTable).focus()

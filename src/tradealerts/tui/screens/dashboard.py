@@ -38,7 +38,7 @@ class DashboardScreen(ChartKeys):
                 yield ChartView()
         yield AlertFeed(id="feed")
         yield StatusBar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         self.query_one(Watchlist).focus()

@@ -29,7 +29,7 @@ class NotificationsScreen(Screen[None]):
         yield Label("Notifications", id="notes-title")
         yield DataTable(id="notes", cursor_type="row")
         yield StatusBar()
-        yield Footer()
+        yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -1,7 +1,10 @@
 """The chart widget: the open pair drawn by ``tradealerts.client.chart`` (the drawing of
-``tradealerts charts``), its ANSI colours turned into Rich text. Redraws are coalesced: a price
-frame marks it stale and repaints it at once, or, within 1/FPS of the last repaint, when that
-time is up: at most ``FPS`` repaints a second, and the newest price always shows."""
+``tradealerts charts``), its ANSI colours turned into Rich text. A price frame costs a
+``LiveChart`` render: the closed part of the chart is drawn once per bar (or pan, zoom, toggle,
+resize), the forming candle, last price and title on top of it (well under a millisecond).
+Redraws are coalesced: a price frame marks it stale and repaints it at once, or, within 1/FPS
+of the last repaint, when that time is up: at most ``FPS`` repaints a second, and the newest
+price always shows."""
 
 from __future__ import annotations
 
@@ -9,16 +12,17 @@ import time
 from typing import Any
 
 from rich.text import Text
+from textual.geometry import Region
 from textual.strip import Strip
 from textual.widget import Widget
 
-from tradealerts.client.chart import ChartOptions, default_bars, render, window
+from tradealerts.client.chart import ChartOptions, LiveChart, default_bars, window
 from tradealerts.tui.base import ta
-from tradealerts.tui.store import TIMEFRAMES
 
-__all__ = ["ChartView", "TimeframeBar"]
+__all__ = ["ChartView"]
 
-FPS = 10
+#: In step with the app's price updates (``app.PRICE_EVERY``): a frame waits at most 1/FPS.
+FPS = 30
 
 
 class ChartView(Widget):
@@ -36,7 +40,8 @@ class ChartView(Widget):
         self._strips: dict[str, Strip] = {}
         self._last_flush = 0.0
         self._flush_due = False
-        self._lines: dict[str, Text] = {}
+        #: the drawing, with the closed part of the chart kept between price frames
+        self.chart = LiveChart()
 
     def on_mount(self) -> None:
         ta(self).changed.subscribe(self, self._on_change)
@@ -59,12 +64,30 @@ class ChartView(Widget):
             self.call_later(self._flush)
 
     def _flush(self) -> None:
+        """Draw the chart again and repaint the rows that changed only: a price frame moves
+        a few rows, and Textual re-renders (styles, crops, the compositor) only those."""
         self._flush_due = False
-        if self._stale:
-            self._last_flush = time.monotonic()
-            self._rows = None
-            self._stale = False
+        if not self._stale:
+            return
+        self._last_flush = time.monotonic()
+        self._stale = False
+        old, size = self._rows, (self.size.width, self.size.height)
+        self._rows = None
+        if old is None or self._drawn_size != size:
             self.refresh()
+            return
+        new = self._current()
+        if len(new) != len(old):
+            self.refresh()
+            return
+        width = size[0]
+        changed = [
+            Region(0, y, width, 1)
+            for y, (a, b) in enumerate(zip(old, new, strict=True))
+            if a[0] != b[0]
+        ]
+        if changed:
+            self.refresh(*changed)
 
     def visible_bars(self) -> int:
         chart = ta(self).store.chart
@@ -109,6 +132,14 @@ class ChartView(Widget):
         if payload is None:
             why = store.lock(chart.symbol, chart.timeframe)
             return [("", Text(why or f"{chart.symbol} {chart.timeframe}: loading …"))]
+        return self.chart.lines(*self.inputs(payload, width, height))
+
+    def inputs(
+        self, payload: dict[str, Any], width: int, height: int
+    ) -> tuple[dict[str, Any], ChartOptions]:
+        """What is drawn: the window of the payload on screen, and the options."""
+        store = ta(self).store
+        chart = store.chart
         view = window(payload, self.visible_bars(), chart.offset)
         opts = ChartOptions(
             width=width,
@@ -117,73 +148,6 @@ class ChartView(Widget):
             fractals=chart.fractals,
             colour=ta(self).colour,
             levels=store.levels(chart.symbol, chart.timeframe),
+            lines_hint="l",
         )
-        return self._to_lines(render(view, opts))
-
-    def _to_lines(self, ansi: str) -> list[tuple[str, Text]]:
-        """The chart's ANSI text as Rich text, line by line (plotext resets the style at the
-        end of each line): a price frame changes a few rows, and the others are parsed once."""
-        lines: dict[str, Text] = {}
-        out = []
-        for line in ansi.split("\n"):
-            text = self._lines.get(line) or lines.get(line)
-            if text is None:
-                text = Text.from_ansi(line, no_wrap=True, overflow="crop")
-            lines[line] = text
-            out.append((line, text))
-        self._lines = lines  # only the lines of the latest chart: bounded by its height
-        return out
-
-
-class TimeframeBar(Widget):
-    """``1 M5 · 2 M15 …``: the open timeframe marked, locked ones with the plan that opens them."""
-
-    DEFAULT_CSS = "TimeframeBar { height: 1; }"
-
-    def on_mount(self) -> None:
-        ta(self).changed.subscribe(self, lambda what: self.refresh())
-
-    def render(self) -> Text:
-        store = ta(self).store
-        chart = store.chart
-        cells: list[tuple[int, str, bool, str | None]] = []
-        for i, tf in enumerate(TIMEFRAMES, 1):
-            allowed, need = store.access.get(chart.symbol, {}).get(tf, (True, None))
-            cells.append((i, tf, allowed, need))
-        full = self._full(chart, cells)
-        return full if full.cell_len <= self.size.width else self._compact(chart, cells)
-
-    def _head(self, chart: Any) -> Text:
-        out = Text(no_wrap=True, overflow="ellipsis")
-        out.append(f"{chart.symbol} ", style="bold")
-        return out
-
-    def _tail(self, out: Text, chart: Any) -> Text:
-        if chart.offset:
-            out.append(f"  ◀ {chart.offset} bars back", style="italic")
-        return out
-
-    def _full(self, chart: Any, cells: list[tuple[int, str, bool, str | None]]) -> Text:
-        """``EURUSD 1:M5 PRO 2:M15 PRO … 4:H1 …``: each locked one with the plan that opens it."""
-        out = self._head(chart)
-        for i, tf, allowed, need in cells:
-            label = f"{i}:{tf}" + ("" if allowed or not need else f" {need}")
-            style = "reverse bold" if tf == chart.timeframe else ("dim" if not allowed else "")
-            out.append(" ")
-            out.append(label, style=style)
-        return self._tail(out, chart)
-
-    def _compact(self, chart: Any, cells: list[tuple[int, str, bool, str | None]]) -> Text:
-        """``EURUSD 4:H1 6:H4 9:D1 · PRO: 1 2 3 5 7 8`` for a narrow chart."""
-        out = self._head(chart)
-        for i, tf, allowed, _need in cells:
-            if allowed:
-                out.append(" ")
-                out.append(f"{i}:{tf}", style="reverse bold" if tf == chart.timeframe else "")
-        by_tier: dict[str, list[str]] = {}
-        for i, _tf, allowed, need in cells:
-            if not allowed and need:
-                by_tier.setdefault(need, []).append(str(i))
-        for need, keys in by_tier.items():
-            out.append(f" · {need}: {' '.join(keys)}", style="dim")
-        return self._tail(out, chart)
+        return view, opts

@@ -8,13 +8,14 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import DataTable
 
-from tradealerts.core.symbols import format_price
+from tradealerts.core.symbols import PRICE_DIGITS, format_price
 from tradealerts.tui.base import ta
 
-__all__ = ["Watchlist", "sparkline"]
+__all__ = ["Watchlist", "change_text", "sparkline"]
 
 _BLOCKS = "▁▂▃▄▅▆▇█"
-SPARK_WIDTH = 10
+#: Cells of the trend: with the pair, last price and change it fits the pane at 120 columns
+SPARK_WIDTH = 8
 
 
 def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
@@ -25,6 +26,17 @@ def sparkline(values: list[float], width: int = SPARK_WIDTH) -> str:
     lo, hi = min(values), max(values)
     span = (hi - lo) or 1.0
     return "".join(_BLOCKS[int((v - lo) / span * (len(_BLOCKS) - 1))] for v in values)
+
+
+def change_text(symbol: str, change: float) -> Text:
+    """The change at the symbol's digits, ``+`` up (green), ``-`` down (red); a change that
+    rounds to nothing is a plain ``0.00000``, never ``-0.00000`` (a difference of floats
+    is rarely exactly zero)."""
+    change = round(change, PRICE_DIGITS.get(symbol, 5)) + 0.0  # + 0.0: -0.0 becomes 0.0
+    if change == 0:
+        return Text(format_price(symbol, 0.0))
+    sign, style = ("+", "green") if change > 0 else ("-", "red")
+    return Text(f"{sign}{format_price(symbol, abs(change))}", style=style)
 
 
 class Watchlist(DataTable[Any]):
@@ -57,11 +69,7 @@ class Watchlist(DataTable[Any]):
         store = ta(self).store
         last = store.last(sym, tf)
         change = store.change(sym, tf)
-        if change is None:
-            chg = Text("")
-        else:
-            style = "green" if change > 0 else "red" if change < 0 else ""
-            chg = Text(f"{'+' if change > 0 else ''}{format_price(sym, change)}", style=style)
+        chg = Text("") if change is None else change_text(sym, change)
         locked = store.lock(sym, tf) if store.access else None
         return {
             "pair": Text(f"{sym} {tf}", style="dim" if locked else ""),
