@@ -98,7 +98,10 @@ def test_stateful_create_read_update_delete_with_all_checks(make_server) -> None
             # update, pause, resume, delete) are then walked; the rest stays generated.
             make = valid.get(case.operation.label)
             drawn = zlib.crc32(repr(case.body).encode())  # from the drawn data: replayable
-            if make is not None and drawn % 2:
+            # a watchlist item is always a valid one: with one in two, a CI run once never
+            # reached its delete link (the stateless fuzz test sends the invalid bodies)
+            always = case.operation.label == "POST /api/watchlist"
+            if make is not None and (always or drawn % 2):
                 case.body = make(drawn)
 
         def get_call_kwargs(self, case):
@@ -136,7 +139,8 @@ def test_stateful_create_read_update_delete_with_all_checks(make_server) -> None
     )
     followed = {label for label, code in steps if code < 300}
     # the links were walked: alerts created, then read, changed or deleted through them
-    assert "POST /api/alerts" in followed and "DELETE /api/watchlist/{item_id}" in followed
+    walked = {"POST /api/alerts", "POST /api/watchlist", "DELETE /api/watchlist/{item_id}"}
+    assert walked <= followed, sorted(walked - followed)
     after = {
         "GET /api/alerts/{alert_id}",
         "PATCH /api/alerts/{alert_id}",
