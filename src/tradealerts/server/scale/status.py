@@ -41,6 +41,11 @@ async def collect(settings: Settings) -> dict[str, Any]:
     finally:
         await redis.aclose()
     lease = await asyncio.to_thread(_lease, settings)
+    for p in procs.values():
+        # a leader of an older epoch is not leading, whatever its last heartbeat says: a
+        # SIGKILLed one's record stays "alive" until it ages out, a paused one is fenced
+        if lease and p.get("role") == "leader" and int(p.get("epoch") or 0) < lease["epoch"]:
+            p["role"] = "deposed"
     leader_seq = next(
         (p.get("seq", 0) for p in procs.values() if p.get("role") == "leader" and p["alive"]), None
     )
