@@ -292,3 +292,30 @@ def test_fast_path_and_documented_route_answer_alike(server: Running) -> None:
     assert r.status_code == 200  # at once, not in a second
     assert "server-timing" not in r.headers  # the change dropped the cached caller
     assert "server-timing" in c.get("/api/indicators/GBPUSD/H1").headers
+
+
+def test_a_new_callers_first_burst_loads_it_once(server: Running) -> None:
+    """Requests of a user whose snapshot is not cached yet, arriving together, wait for one
+    load of it rather than each loading it (``deps.caller_by_id``)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import event
+
+    token = register_and_login(server, "burst-load@example.com")["access_token"]
+    loads: list[str] = []
+
+    def count(_conn, _cursor, statement: str, *_args) -> None:
+        if "users.disabled" in statement and "FROM users" in statement:
+            loads.append(statement)
+
+    db = server.app.state.db_engine
+    event.listen(db, "before_cursor_execute", count)
+    try:
+        clients = [server.client(token) for _ in range(12)]
+        url = "/api/indicators/EURUSD/H1?bars=5"
+        with ThreadPoolExecutor(12) as pool:
+            codes = list(pool.map(lambda c: c.get(url).status_code, clients))
+    finally:
+        event.remove(db, "before_cursor_execute", count)
+    assert codes == [200] * 12
+    assert len(loads) == 1, loads

@@ -80,6 +80,34 @@ def test_redis_counts_outlive_a_restart(make_server: Any) -> None:
     assert r.status_code == 200 and r.headers["x-ratelimit-remaining"] == str(Q - 11)
 
 
+@pytest.mark.skipif(not REDIS_URL, reason="TRADEALERTS_TEST_REDIS_URL is not set")
+def test_a_user_who_keeps_spending_is_leased_bigger_blocks(make_server: Any) -> None:
+    """A lease reserved ahead doubles its block (FREE 3, 6, 12 …, at most limit / 5): a
+    steady user's hour costs the process a few trips to Redis, not limit / 3 of them; every
+    request is still counted once in the one window."""
+    import redis
+
+    prefix = f"test-{secrets.token_hex(6)}"
+    srv = make_server(redis_url=REDIS_URL, redis_prefix=prefix)
+    c = srv.client(register_and_login(srv, "steady@example.com")["access_token"])
+    left = []
+    for _ in range(Q):
+        r = c.get(URL)
+        assert r.status_code == 200
+        left.append(int(r.headers["x-ratelimit-remaining"]))
+        time.sleep(0.005)  # a steady client: the lease thread reserves ahead in between
+    assert left == list(range(Q - 1, -1, -1))
+    assert c.get(URL).status_code == 429
+    r = redis.Redis.from_url(REDIS_URL)
+    (key,) = list(r.scan_iter(f"{prefix}:quota*"))
+    stamps = r.lrange(key, 0, -1)
+    assert len(stamps) == Q  # the window holds each request once
+    # one stamp per reservation: 3 + 6 + 12 + 12 + 12 + 12 + 3 is 7 (fixed blocks of 3: 20)
+    assert len(set(stamps)) <= 9, len(set(stamps))
+    r.delete(key)
+    r.close()
+
+
 def test_memory_counts_start_over_after_a_restart(make_server: Any) -> None:
     """The embedded default keeps counts in the process (documented)."""
     first = make_server()

@@ -62,9 +62,10 @@ def test_two_api_processes_never_answer_more_than_the_limit(cluster: Cluster) ->
     # hour's window the processes together never go past the limit (the documented slack,
     # a block and a half per process, is at an hour's edge only)
     assert codes.count(200) <= Q, codes.count(200)
-    # a process may hold up to a block the other could not spend yet (FREE: 3): refused
-    # for now, not lost (below)
-    assert codes.count(200) >= Q - 2 * Quota.block(Q), codes.count(200)
+    # a process may hold up to a block and a half the other could not spend yet (a busy
+    # lease's block grows to FREE 12): refused for now, not lost (below)
+    most = Quota.max_block(Q) + Quota.max_block(Q) // 2
+    assert codes.count(200) >= Q - 2 * most, codes.count(200)
     for r in answers:
         assert r.headers["x-ratelimit-limit"] == str(Q)
         if r.status_code == 429:

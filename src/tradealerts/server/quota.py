@@ -3,13 +3,13 @@
 With a Redis URL, the moving window lives in Redis (``limits``' key layout), so every API
 process shares one count per user and the counts outlive a restart. A process does not ask
 Redis on every request: it reserves a *lease* of a few requests (``block``: 1/20 of the
-hourly limit) in one Lua call, spends it locally, reserves the next block in the background
-when half is spent, and gives back what it did not spend after ``lease_seconds`` idle (and
-when it stops). A request then waits for Redis only when its process holds no token of the
-user's (the first request, or a burst faster than the background reservation): the shared
-quota cost an API process a round trip per request (3.3x the embedded cost per indicator
-request in bench_scaleout). What stays exact and what does not: docs/architecture.md,
-"Quotas".
+hourly limit, doubling while the user keeps spending, up to 1/5) in one Lua call, spends it
+locally, reserves the next block in the background when half is spent, and gives back what
+it did not spend after ``lease_seconds`` idle (and when it stops). A request then waits for
+Redis only when its process holds no token of the user's (the first request, or a burst
+faster than the background reservation): the shared quota cost an API process a round trip
+per request (3.3x the embedded cost per indicator request in bench_scaleout). What stays
+exact and what does not: docs/architecture.md, "Quotas".
 
 In the embedded default (one process), the same window in memory, here (a restart forgets
 the counts): the ``limits`` memory storage starts a thread every 10 ms while requests flow
@@ -160,6 +160,9 @@ class _Lease:
 
     key: str
     limit: int
+    #: requests to reserve next: ``Quota.block(limit)`` at first, doubled on each
+    #: reservation ahead (the user keeps spending) up to ``Quota.max_block(limit)``
+    size: int
     #: unspent reservations, oldest first: [the time they were reserved at, how many left]
     blocks: deque[list[Any]] = field(default_factory=deque)
     left: int = 0
@@ -196,6 +199,8 @@ class Quota:
 
     #: a lease is this share of the hourly limit (FREE 3, PRO 15 requests)
     BLOCK_SHARE = 20
+    #: a lease kept busy grows to this share of the hourly limit (FREE 12, PRO 60 requests)
+    MAX_BLOCK_SHARE = 5
 
     def __init__(
         self, redis_url: str | None = None, prefix: str = "tradealerts", lease_seconds: float = 2.0
@@ -218,7 +223,13 @@ class Quota:
 
     @staticmethod
     def block(limit: int) -> int:
+        """A new lease's block: requests reserved at a time."""
         return max(1, limit // Quota.BLOCK_SHARE)
+
+    @staticmethod
+    def max_block(limit: int) -> int:
+        """The largest block a busy lease grows to."""
+        return max(1, limit // Quota.MAX_BLOCK_SHARE)
 
     def hit(self, user_id: int | str, tier: Tier | str) -> QuotaResult:
         """Count one request of ``user_id`` against its tier's hourly limit."""
@@ -240,7 +251,7 @@ class Quota:
         with self._lock:
             lease = self._leases.get(key)
             if lease is None:
-                lease = self._leases[key] = _Lease(key, per_hour)
+                lease = self._leases[key] = _Lease(key, per_hour, self.block(per_hour))
                 self._start()
             waited = False
             while True:
@@ -249,7 +260,7 @@ class Quota:
                     lease.used_at = time.monotonic()
                     result = lease.result(True, window)
                     if (
-                        lease.left <= self.block(per_hour) // 2
+                        lease.left <= lease.size // 2
                         and not lease.busy
                         and not lease.full
                         and not self._closed
@@ -267,7 +278,8 @@ class Quota:
         # none left here: reserve a block now, in this thread (the request waits for it)
         try:
             stamp = f"{time.time():.6f}"
-            granted, counted, oldest = self._reserve([(key, stamp, per_hour, window)])[0]
+            want = [(key, stamp, per_hour, window, lease.size)]
+            granted, counted, oldest = self._reserve(want)[0]
         except BaseException:
             with self._lock:
                 lease.busy = False
@@ -309,17 +321,14 @@ class Quota:
 
     def _reserve(
         self,
-        wants: list[tuple[str, str, int, float]],
+        wants: list[tuple[str, str, int, float, int]],
         releases: list[tuple[str, str, int]] | None = None,
     ) -> list[tuple[int, int, float]]:
         releases = releases or []
         calls: list[tuple[int, str, list[Any]]] = [
             (1, key, [stamp, n]) for key, stamp, n in releases
         ]
-        calls += [
-            (0, key, [stamp, limit, window, self.block(limit)])
-            for key, stamp, limit, window in wants
-        ]
+        calls += [(0, key, [stamp, limit, window, n]) for key, stamp, limit, window, n in wants]
         replies = self._run(calls)[len(releases) :]
         return [(int(g), int(c), float(o)) for g, c, o in replies]
 
@@ -365,8 +374,12 @@ class Quota:
                 # second, and a pass looks at every user's lease
                 next_sweep = now + self.lease_seconds / 2
                 releases = self._idle(now, everything=False)
+            for lease in leases:
+                # reserving ahead means the user keeps spending: a bigger block next time,
+                # fewer trips to Redis (a lease idle for lease_seconds starts over)
+                lease.size = min(lease.size * 2, self.max_block(lease.limit))
         stamp = f"{time.time():.6f}"
-        wants = [(lease.key, stamp, lease.limit, WINDOW) for lease in leases]
+        wants = [(lease.key, stamp, lease.limit, WINDOW, lease.size) for lease in leases]
         try:
             replies = self._reserve(wants, releases) if wants or releases else []
         except Exception as exc:  # Redis away: requests reserve (and fail) themselves
