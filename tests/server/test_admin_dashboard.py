@@ -252,13 +252,14 @@ def test_a_real_500_is_recorded_with_the_request_id_the_client_saw(
     )
 
 
-def test_a_failure_on_the_indicators_fast_path_is_answered_and_recorded_by_the_stack(
+def test_a_failure_behind_the_indicators_fast_path_is_answered_and_recorded_by_the_stack(
     make_server: Callable[..., Running], caplog: pytest.LogCaptureFixture
 ) -> None:
-    """The fast path answers in front of the middleware stack; when it fails (here the
-    quota's Redis is down) it leaves the request to the stack, which answers it as any
-    route's failure: the 500 body with the X-Request-ID the client sees, the error record
-    and the usage count."""
+    """The fast path answers in front of the middleware stack; what it cannot answer without
+    waiting (here a quota in Redis, which is down) it leaves to the stack, which answers it
+    as any route's failure: the 500 body with the X-Request-ID the client sees, the error
+    record and the usage count. (The fast path itself never waits for Redis: nothing fails
+    there, nothing is logged as its failure.)"""
     srv = make_server(caller_cache_seconds=600)  # the caller stays cached: the fast path runs
     admin = make_admin(srv, "boss@example.com")
     register_and_login(srv, "u@example.com")
@@ -273,8 +274,7 @@ def test_a_failure_on_the_indicators_fast_path_is_answered_and_recorded_by_the_s
     assert r.headers["x-request-id"] == "req-fast-down"
     assert r.json()["error"]["code"] == "internal_error"
     assert r.json()["error"]["request_id"] == "req-fast-down"
-    # the fast path did fail first (logged once, not per request)
-    assert any("fast path failed" in rec.getMessage() for rec in caplog.records)
+    assert not any("fast path failed" in rec.getMessage() for rec in caplog.records)
     got = admin.get("/api/admin/error-logs").json()["errors"]
     assert [(e["request_id"], e["route"], e["status"], e["type"]) for e in got] == [
         (

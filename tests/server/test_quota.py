@@ -16,7 +16,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.server.serverkit import Running, register_and_login
+from tests.server.serverkit import Running, register_and_login, set_tier
 
 EXE = Path(sys.executable).parent / "tradealerts-server"  # the owner's console script
 REDIS_URL = os.environ.get("TRADEALERTS_TEST_REDIS_URL")
@@ -106,6 +106,38 @@ def test_a_user_who_keeps_spending_is_leased_bigger_blocks(make_server: Any) -> 
     assert len(set(stamps)) <= 9, len(set(stamps))
     r.delete(key)
     r.close()
+
+
+@pytest.mark.skipif(not REDIS_URL, reason="TRADEALERTS_TEST_REDIS_URL is not set")
+def test_a_first_request_waiting_for_redis_does_not_hold_the_others(make_server: Any) -> None:
+    """A user's first request reserves a block in Redis: it waits for Redis in a thread, so
+    a slow Redis (every reply 1 s late, through a proxy) delays that request, not the
+    requests of a user whose process holds a block already."""
+    from urllib.parse import urlsplit
+
+    from tests.faultproxy import Fault, FaultProxy
+
+    target = urlsplit(REDIS_URL)
+    with FaultProxy(target.port or 6379, lambda _n: Fault(delay=1.0)) as proxy:
+        srv = make_server(
+            redis_url=f"redis://127.0.0.1:{proxy.port}{target.path or '/0'}",
+            redis_prefix=f"test-{secrets.token_hex(6)}",
+        )
+        a_tokens = register_and_login(srv, "holds-a-block@example.com")
+        set_tier(srv, "holds-a-block@example.com", "PRO")  # a block of 15: none to wait for
+        a = srv.client(a_tokens["access_token"])
+        b = srv.client(register_and_login(srv, "first-request@example.com")["access_token"])
+        assert [a.get(URL).status_code for _ in range(2)] == [200, 200]  # a block held
+        with ThreadPoolExecutor(1) as pool:
+            first = pool.submit(b.get, URL)
+            time.sleep(0.2)  # b's reservation is on its way to Redis
+            waits = []
+            for _ in range(3):
+                t0 = time.perf_counter()
+                assert a.get(URL).status_code == 200
+                waits.append(time.perf_counter() - t0)
+            assert first.result().status_code == 200
+        assert max(waits) < 0.5, waits
 
 
 def test_memory_counts_start_over_after_a_restart(make_server: Any) -> None:

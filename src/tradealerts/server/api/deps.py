@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from tradealerts.server.accounts import users_generation
 from tradealerts.server.db.models import User
 from tradealerts.server.errors import Forbidden, NotLoggedIn, TooManyRequests
+from tradealerts.server.quota import Quota
 from tradealerts.server.security import TokenError, decode_access_token
 from tradealerts.server.sessions import Revocations
 from tradealerts.server.settings import Settings
@@ -256,17 +257,21 @@ CurrentCaller = Annotated[Caller, Depends(get_caller)]
 
 async def count_data_request(request: Request, response: Response, user: CurrentCaller) -> Caller:
     """Count a data request against the caller's hourly quota (60 FREE / 300 PRO)."""
-    response.headers.update(spend_quota(request, user))
+    response.headers.update(await spend_quota(request, user))
     return user
 
 
-def spend_quota(request: Request, user: Caller) -> dict[str, str]:
+async def spend_quota(request: Request, user: Caller) -> dict[str, str]:
     """Count one data request of ``user`` (refused with 429 past the hour's quota); the
     X-RateLimit-* headers, also kept on ``request.state.rate_headers``."""
     settings: Settings = request.app.state.settings
     if not settings.rate_limits_enabled or user.email in settings.unlimited_emails:
         return {}
-    result = request.app.state.quota.hit(user.id, user.tier)
+    quota: Quota = request.app.state.quota
+    if quota.ready(user.id, user.tier):
+        result = quota.hit(user.id, user.tier)
+    else:  # it waits for Redis: not on the event loop
+        result = await run_in_threadpool(quota.hit, user.id, user.tier)
     if not result.allowed:
         raise TooManyRequests(
             f"You have used all {result.limit} requests of your {user.tier} plan this hour; "

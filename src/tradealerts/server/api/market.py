@@ -25,6 +25,7 @@ from tradealerts.core.timeframes import Timeframe, TimeframeError
 from tradealerts.server.api.deps import CallerCache, CurrentCaller, DataQuota, spend_quota
 from tradealerts.server.engine import Engine, NoMarketData
 from tradealerts.server.errors import ApiError, NotFound, request_id_for
+from tradealerts.server.quota import Quota
 from tradealerts.server.security import TokenError
 
 log = logging.getLogger("tradealerts.api")
@@ -101,7 +102,7 @@ async def indicators(
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)
-    headers.update(spend_quota(request, user))
+    headers.update(await spend_quota(request, user))
     return Response(body, media_type="application/json", headers=headers)
 
 
@@ -226,7 +227,10 @@ class IndicatorsFastPath:
             return 304, headers, b"", caller.id  # free: a 304 spends none of the quota
         settings = state["settings"]
         if settings.rate_limits_enabled and caller.email not in settings.unlimited_emails:
-            result = state["quota"].hit(caller.id, caller.tier)
+            quota: Quota = state["quota"]
+            if not quota.ready(caller.id, caller.tier):
+                return None  # it would wait for Redis: the route waits in a thread
+            result = quota.hit(caller.id, caller.tier)
             if not result.allowed:
                 return None
             headers += result.raw_headers()
