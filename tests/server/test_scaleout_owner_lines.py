@@ -2,7 +2,8 @@
 engines run ``--lines-source`` mt5 for EURUSD H1, a stand-in bridge posts to API process 2,
 a subscriber on API process 1 gets the owner's lines, byte for byte what the embedded server
 gives for the same posts; the leader SIGKILLed, the standby loads the stored values from the
-database, keeps the lines and fires an alert on one of them."""
+database, keeps the lines and fires an alert on one of them; a post taken while Redis is
+down reaches the subscribers once it is back."""
 
 from __future__ import annotations
 
@@ -16,7 +17,16 @@ import httpx
 import pytest
 from tests.server.bridgekit import StandInBridge, fractal_buffers, read_bars
 from tests.server.replaykit import wait_replay_done
-from tests.server.scalekit import REDIS_URL, Cluster, Proc, Stream, login, wait_log
+from tests.server.scalekit import (
+    REDIS_URL,
+    Cluster,
+    Proc,
+    Stream,
+    login,
+    pg_database,
+    private_redis,
+    wait_log,
+)
 from tests.server.serverkit import (
     PG_URL,
     Clock,
@@ -54,6 +64,15 @@ def _health(api: Proc) -> dict[str, Any]:
         return dict(httpx.get(f"{api.url}/api/system/health", timeout=5).json())
     except (httpx.TransportError, ValueError):
         return {}
+
+
+def _resyncs(c: Cluster) -> int:
+    """Snapshots the API process has loaded (its heartbeat)."""
+    try:
+        procs = c.status()["processes"].values()
+    except AssertionError:  # Redis is starting
+        return 0
+    return sum(int(p.get("resyncs", 0)) for p in procs if p["role"] == "api" and p["alive"])
 
 
 def _lines(body: bytes) -> tuple[Any, Any, Any]:
@@ -160,3 +179,52 @@ def test_owner_lines_posted_to_one_api_process_served_by_all(
     after = wait_until(lambda: served(api1), 20, "the owner's lines after the fail-over")
     assert after.headers["etag"] != got1.headers["etag"]  # the new leader's version
     stream.close()
+
+
+def test_owner_lines_posted_while_redis_is_down(tmp_path: Path) -> None:
+    """Redis stopped (its data gone when it starts again): the bridge's post is still taken
+    and stored; once Redis is back the API process serves the owner's lines (the leader read
+    them from the database, its new snapshot carries them)."""
+    bars = read_bars(CSV)
+    times, rows = [int(x) for x in bars["time"]], fractal_buffers(bars)
+    with pg_database() as db, private_redis() as (url, redis_server):
+        c = Cluster(tmp_path, db, url)
+        c.extra.update(
+            TRADEALERTS_FEED=f"replay:{CSV}", TRADEALERTS_REPLAY_SPEED="0",
+            TRADEALERTS_HISTORY_BARS=str(HISTORY),
+        )  # fmt: skip
+        try:
+            c.user(EMAIL)
+            engine = c.engine(**ENGINE)
+            wait_log(engine, "engine leading")
+            api = c.api()
+            wait_until(lambda: "lines" in _health(api), 30, "the mirror")
+            token = login(api.url or "", EMAIL)
+            made = c.run("ingest-token", "create")
+            assert made.returncode == 0, made.stderr
+            redis_server("stop")
+            bridge = StandInBridge(api.url or "", made.stdout.strip().splitlines()[0])
+            bridge.start(times, rows)  # 200: stored in the database, Redis or not
+            bridge.close()
+            redis_server("start")
+            owner_h, owner_d = listed(1, len(times))
+
+            def owners() -> bool:
+                r = httpx.get(f"{api.url}{PATH}", headers=_auth(token), timeout=10)
+                if r.status_code != 200:
+                    return False
+                _f, h, d = _lines(r.content)
+                return {ln["id"]: ln["price"] for ln in h} == owner_h and {
+                    ln["id"] for ln in d
+                } == owner_d
+
+            wait_until(owners, 30, "the owner's lines after Redis came back")
+            # again, with nothing new: the mirror reloads a snapshot the leader wrote whole
+            # again into the empty Redis, buffer values included
+            resyncs = _resyncs(c)
+            redis_server("stop")
+            redis_server("start")
+            wait_until(lambda: _resyncs(c) > resyncs, 30, "the mirror to reload")
+            wait_until(owners, 30, "the owner's lines after the second restart")
+        finally:
+            c.stop()
