@@ -73,3 +73,18 @@ def make_server(
 @pytest.fixture
 def server(make_server: Callable[..., Running]) -> Running:
     return make_server()
+
+
+@pytest.fixture
+def cluster(tmp_path: Path) -> Iterator[Any]:
+    """A scale-out deployment's shared environment (``scalekit.Cluster``) on a PostgreSQL
+    database of its own; every process it started is stopped afterwards."""
+    from tests.server.scalekit import REDIS_URL, Cluster, pg_database
+
+    assert REDIS_URL is not None
+    with pg_database() as db:
+        c = Cluster(tmp_path, db, REDIS_URL)
+        try:
+            yield c
+        finally:
+            c.stop()

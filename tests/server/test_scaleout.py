@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import signal
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,17 +32,6 @@ pytestmark = pytest.mark.skipif(
 
 EMAIL = "trader@example.com"
 REPLAY = DATA / "eurusd_h1.csv"
-
-
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    assert REDIS_URL is not None
-    with pg_database() as db:
-        c = Cluster(tmp_path, db, REDIS_URL)
-        try:
-            yield c
-        finally:
-            c.stop()
 
 
 def _auth(token: str) -> dict[str, str]:

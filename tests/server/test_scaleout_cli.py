@@ -41,19 +41,6 @@ def test_refused_with_one_line(tmp_path: Path, args: list[str], says: str) -> No
     assert len(out.stderr.strip().splitlines()) == 1  # one line, no traceback
 
 
-@pytest.mark.parametrize("args", [["engine"], ["serve", "--scale-out"]])
-def test_the_owners_buffer_lines_are_refused_scaled_out(tmp_path: Path, args: list[str]) -> None:
-    out = _run(
-        tmp_path,
-        *args,
-        TRADEALERTS_REDIS_URL="redis://127.0.0.1:1/0",
-        TRADEALERTS_LINES_SOURCE="mt5",
-    )
-    assert out.returncode == 1
-    assert out.stderr.startswith("Error: --lines-source mt5 runs in the embedded server only")
-    assert len(out.stderr.strip().splitlines()) == 1
-
-
 def test_status_with_redis_away(tmp_path: Path) -> None:
     out = _run(tmp_path, "status", TRADEALERTS_REDIS_URL="redis://127.0.0.1:1/0")
     assert out.returncode == 1

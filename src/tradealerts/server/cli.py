@@ -45,14 +45,6 @@ def _settings(**overrides: Any) -> Any:
         raise _fail(f"{field}: {err['msg'].removeprefix('Value error, ')}") from None
 
 
-#: the owner's buffer lines are drawn by the process that holds the market; scaled out, the
-#: engine and every API mirror would each have to redraw them in step (not built yet)
-SCALE_OUT_MT5_LINES = (
-    "--lines-source mt5 runs in the embedded server only for now; scaled out, every series "
-    "is computed (docs/deploy.md)"
-)
-
-
 def _engine_leads(database_url: str) -> bool:
     """Whether a scaled-out engine has taken the lease on this database (its table has a
     row); a database without the table, or one that cannot be read, says no."""
@@ -195,8 +187,9 @@ def serve(
         settings = settings.model_copy(update={"scale_out": True})
     if settings.scale_out and not settings.redis_url:
         raise _fail("--scale-out needs TRADEALERTS_REDIS_URL (the bus from the engine)")
-    if settings.scale_out and settings.lines.uses_mt5:
-        raise _fail(SCALE_OUT_MT5_LINES)
+    if settings.scale_out and lines_source is not None:
+        # one source of truth: the API processes draw with the leading engine's setting
+        typer.echo("Scaled out, the lines source is the engine's: --lines-source is ignored.")
     if settings.workers > 1:
         if not settings.scale_out:
             raise _fail(

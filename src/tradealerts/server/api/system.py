@@ -33,7 +33,8 @@ def health(request: Request) -> JSONResponse:
         checks["engine"] = {"status": "off"}
     else:
         checks.update(engine.health())
-    owner = getattr(request.app.state, "owner_lines", None)
+    # scaled out, the mirror's copy of the leader's (None there: every series computed)
+    owner = getattr(engine, "owner", request.app.state.owner_lines)
     if owner is not None and (owner.source.uses_mt5 or owner.last_sent):
         checks["lines"] = owner.health()  # per series: source, when the bridge last sent
     alerts = request.app.state.alerts

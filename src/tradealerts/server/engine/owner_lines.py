@@ -302,6 +302,7 @@ class OwnerLines:
         bmap: BufferMap,
         source: LinesSource,
         wall: Callable[[], float] = time.time,
+        spec: str = "",
     ) -> None:
         self.map = bmap
         self.source = source
@@ -310,6 +311,10 @@ class OwnerLines:
         self.market: MarketState | None = None
         self._wall = wall
         self._synced: datetime | None = None  # newest received_at ``apply_stored`` has seen
+        #: per series, a count of the changes to its values (the snapshot rewrites a
+        #: series' values only when it moved)
+        self.revision: dict[tuple[str, Timeframe], int] = {}
+        self.spec = spec
 
     def wanted(self, symbol: str, timeframe: str) -> bool:
         """The series whose values are held in memory: those served from the owner's lines
@@ -327,6 +332,8 @@ class OwnerLines:
             self.values[(sym, Timeframe(tf))] = rows
         for (sym, tf), at in last.items():
             self.last_sent[(sym, Timeframe(tf))] = at.timestamp()
+            if self._synced is None or at > self._synced:
+                self._synced = at
 
     def indicators(self, symbol: str, tf: Timeframe, bars: Bars, n: int) -> IndicatorState:
         """``MarketState``'s indicator factory: the owner's for an ``mt5`` series."""
@@ -334,14 +341,18 @@ class OwnerLines:
             return OwnerIndicators.build(self.map, self.values.setdefault((symbol, tf), {}), bars)
         return IndicatorState.from_arrays(bars.high, bars.low, bars.close, n)
 
-    def received(self, symbol: str, tf: Timeframe, changed: dict[int, Row]) -> bool:
-        """Values the bridge sent (and the database kept); redraws the series when they
-        touch a bar already closed. True when it redrew."""
+    def received(
+        self, symbol: str, tf: Timeframe, changed: dict[int, Row], at: float | None = None
+    ) -> bool:
+        """Values the bridge sent (and the database kept) at ``at`` (default: now); redraws
+        the series when they touch a bar already closed. True when it redrew."""
         key = (symbol, tf)
-        self.last_sent[key] = self._wall()
+        self.last_sent[key] = self._wall() if at is None else at
         if not self.wanted(symbol, tf.value):
             return False
-        self.values.setdefault(key, {}).update(changed)
+        if changed:
+            self.values.setdefault(key, {}).update(changed)
+            self.revision[key] = self.revision.get(key, 0) + 1
         return self._redraw(symbol, tf, changed)
 
     def _redraw(self, symbol: str, tf: Timeframe, changed: dict[int, Row]) -> bool:
@@ -358,21 +369,39 @@ class OwnerLines:
 
     def apply_stored(self, rows: list[tuple[str, str, int, Row, datetime]]) -> int:
         """Take rows another process stored (``store.received_since(s, self.synced_since,
-        self.wanted)``): an engine that runs apart from the API processes, which take the
-        bridge's posts, calls this on a timer. Rows it already holds change nothing; returns
-        the series redrawn or extended."""
+        self.wanted)``). Rows it already holds change nothing; returns the series redrawn
+        or extended."""
+        return sum(1 for changed, _at in self.take_stored(rows).values() if changed)
+
+    def take_stored(
+        self, rows: list[tuple[str, str, int, Row, datetime]]
+    ) -> dict[tuple[str, Timeframe], tuple[dict[int, Row], float]]:
+        """``apply_stored``, returning per series what changed and when the bridge last sent
+        (the scaled-out engine publishes both, in order, so every API mirror draws the same:
+        ``scale.engine_role``). A series of another source gets its time only."""
         by_series: dict[tuple[str, Timeframe], dict[int, Row]] = {}
+        sent: dict[tuple[str, Timeframe], float] = {}
         for sym, tf, t, row, at in rows:
             key = (sym, Timeframe(tf))
-            if self.values.get(key, {}).get(t) != row:
-                by_series.setdefault(key, {})[t] = row
             if self._synced is None or at > self._synced:
                 self._synced = at
-            self.last_sent[key] = max(self.last_sent.get(key, 0.0), at.timestamp())
-        for (sym, tf), changed in by_series.items():
-            self.values.setdefault((sym, tf), {}).update(changed)
-            self._redraw(sym, tf, changed)
-        return len(by_series)
+            stamp = at.timestamp()
+            if stamp > self.last_sent.get(key, 0.0):
+                sent[key] = stamp
+            if self.wanted(sym, tf) and self.values.get(key, {}).get(t) != row:
+                by_series.setdefault(key, {})[t] = row
+        out: dict[tuple[str, Timeframe], tuple[dict[int, Row], float]] = {}
+        for key in by_series.keys() | sent.keys():
+            changed = by_series.get(key, {})
+            stamp = max(sent.get(key, 0.0), self.last_sent.get(key, 0.0))
+            self.received(key[0], key[1], changed, stamp)
+            out[key] = (changed, stamp)
+        return out
+
+    def config(self) -> dict[str, Any]:
+        """The source and the map, as the scaled-out engine publishes them to the API
+        processes (their mirrors draw with the leader's, whatever their own settings say)."""
+        return {"source": self.spec, "map": self.map.model_dump(mode="json")}
 
     @property
     def synced_since(self) -> datetime | None:

@@ -2,7 +2,9 @@
 
 The body is checked whole before anything is written (``check``); the values go to the
 database in one transaction (``store``), then to the owner's lines in memory
-(``OwnerLines.received``), which redraws the series when they touch closed bars.
+(``OwnerLines.received``), which redraws the series when they touch closed bars. Scaled out,
+any API process takes the post: it stores it and says so on the bus, and the leading engine
+draws it (``scale.engine_role``); the batch is checked against the leader's buffer map.
 """
 
 from __future__ import annotations
@@ -102,7 +104,8 @@ async def ingest_indicators(request: Request) -> IngestResult:
         )
     raw = await _read(request, MAX_BODY_BYTES)
     data: Any = parse_body(raw)
-    owner = state.owner_lines
+    # scaled out, the mirror holds the leader's map (the one that draws); else our own
+    owner = getattr(state.engine, "owner", None) or state.owner_lines
     symbol, tf, rows = check_batch(data, owner.map, state.settings.symbol_map, now.timestamp())
 
     def write() -> tuple[dict[int, Row], int]:
@@ -112,5 +115,8 @@ async def ingest_indicators(request: Request) -> IngestResult:
             return changed, unchanged
 
     changed, unchanged = await asyncio.to_thread(write)
-    owner.received(symbol, tf, changed)
+    if state.settings.scale_out:
+        state.bus.ingested(symbol, tf.value)  # stored: the leading engine draws it
+    else:
+        owner.received(symbol, tf, changed)
     return IngestResult(symbol=symbol, timeframe=tf.value, stored=len(changed), unchanged=unchanged)

@@ -4,7 +4,8 @@ Streams, under ``REDIS_PREFIX`` (see docs/architecture.md, "Scale-out"):
 
 - ``bus:market``  the leader's price and bar frames, ids ``<epoch>-<seq>``;
 - ``bus:events``  ``alert`` (user, the committed frames) and ``tier`` (user, tier) entries;
-- ``bus:changes`` alert ids changed through the API, for the engine.
+- ``bus:changes`` alert ids changed through the API, mail queued, and series whose MT5
+  indicator values were stored (``i``), for the engine.
 
 Redis only carries: alert frames are in the database's event log before they are published,
 and a stream resumes from that log, so an entry lost to a Redis restart or a trim costs a
@@ -192,6 +193,11 @@ class RedisBus(Bus):
     def change(self, alert_id: int) -> None:
         """An alert changed through this process's API: the engine re-reads it."""
         self.publisher.add(CHANGES, {"a": str(alert_id)})
+
+    def ingested(self, symbol: str, timeframe: str) -> None:
+        """The bridge's values of a series were stored through this process: the leading
+        engine reads them from the database and draws them (the database keeps them)."""
+        self.publisher.add(CHANGES, {"i": f"{symbol}:{timeframe}"})
 
     def mail(self) -> None:
         """Mail was queued through this process: the leading engine's mailer sends it."""

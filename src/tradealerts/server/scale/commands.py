@@ -21,6 +21,12 @@ def engine(
     replay_speed: float = typer.Option(None, help="Replay: bars per second (0 = max)."),
     replay_symbol: str = typer.Option(None, "--symbol", help="Replay: the file's symbol."),
     history_bars: int = typer.Option(None, help="Bars of history to load."),
+    lines_source: str = typer.Option(
+        None, help="computed | mt5 | per series: computed,EURUSD:H1=mt5 [TRADEALERTS_LINES_SOURCE]."
+    ),
+    buffer_map: str = typer.Option(
+        None, help="The owner's buffer map: JSON or a JSON file [TRADEALERTS_BUFFER_MAP]."
+    ),
     log_level: str = typer.Option(None, help="DEBUG, INFO, WARNING, ERROR."),
 ) -> None:
     """Run the market side of a scaled-out deployment: one leader, any number of standbys.
@@ -37,15 +43,13 @@ def engine(
         replay_speed=replay_speed,
         replay_symbol=replay_symbol,
         history_bars=history_bars,
+        lines_source=lines_source,
+        buffer_map=buffer_map,
         log_level=log_level,
         scale_out=True,
     )
     if not settings.redis_url:
         raise _fail("engine needs TRADEALERTS_REDIS_URL (the bus to the API processes)")
-    if settings.lines.uses_mt5:
-        from tradealerts.server.cli import SCALE_OUT_MT5_LINES
-
-        raise _fail(SCALE_OUT_MT5_LINES)
     from tradealerts.server.cli import _preflight
     from tradealerts.server.scale.engine_role import run_engine
 

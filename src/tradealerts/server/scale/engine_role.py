@@ -3,8 +3,12 @@
 Waits as a standby until it holds the lease, then runs the feed, the market, the indicators,
 the matcher and the event log's writes (each commit fenced by the lease's epoch), publishes
 the market and the fires on the bus, writes the market snapshot, and applies alert changes
-the API processes send. Exit status: 0 after a clean stop, 3 when the lease was lost (a
-supervisor restarts it, as a standby).
+the API processes send. With ``--lines-source mt5`` it also draws the owner's lines: the API
+processes store the bridge's posts in the database and say so on ``bus:changes``; the leader
+reads what arrived (and on a timer, and after losing Redis), applies it, and publishes each
+series' changed values as a ``lines`` market entry, so every mirror redraws in step. A new
+leader loads every stored value from the database before its first event. Exit status: 0
+after a clean stop, 3 when the lease was lost (a supervisor restarts it, as a standby).
 """
 
 from __future__ import annotations
@@ -16,20 +20,24 @@ import logging
 import os
 import time
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tradealerts.core.indicators import IndicatorChanges
+from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.alerts.guard import WebhookGuard, system_resolver
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.engine import Engine, MarketState
+from tradealerts.server.engine.owner_lines import OwnerLines, Row
 from tradealerts.server.feeds import BarClose, Tick, create_feed
+from tradealerts.server.ingest.store import received_since
 from tradealerts.server.mail import Mailer
 from tradealerts.server.scale.api import redis_client
 from tradealerts.server.scale.bus import CHANGES, MARKET, Publisher, RedisBus, stream_key
 from tradealerts.server.scale.lease import Lease, LeaseLost
+from tradealerts.server.scale.mirror import values_data
 from tradealerts.server.scale.procs import Heartbeat, identity
 from tradealerts.server.scale.snapshot import SnapshotWriter, StaleLeader
 from tradealerts.server.settings import Settings
@@ -92,6 +100,53 @@ class MarketPublisher:
 
         return listen
 
+    def owner_values(self, symbol: str, tf: Timeframe, rows: dict[int, Row], at: float) -> None:
+        """The bridge's values the leader just applied to one series, as a ``lines`` entry
+        (in the stream's order: a mirror applies them between the same two events)."""
+        self.seq += 1
+        fields = {"k": "lines", "d": values_data(symbol, tf, rows, at), "t": f"{time.time():.3f}"}
+        self.publisher.add(MARKET, fields, f"{self.epoch}-{self.seq}")
+
+
+#: how far back each read of the bridge's stored values starts before the newest it saw:
+#: API processes on other machines stamp ``received_at`` by their own clocks
+_SKEW = timedelta(seconds=5)
+#: a read every this many seconds even when no ``bus:changes`` entry says so (one lost with
+#: a Redis restart)
+_OWNER_POLL = 5.0
+
+
+def _stored_since(sessions: Any, since: datetime | None) -> list[Any]:
+    with sessions() as s:
+        return received_since(s, None if since is None else since - _SKEW, _any_series)
+
+
+def _any_series(_symbol: str, _timeframe: str) -> bool:
+    return True
+
+
+async def _owner_sync(
+    sessions: Any,
+    owner: OwnerLines,
+    pub: MarketPublisher,
+    wake: asyncio.Event,
+    halt: asyncio.Event,
+) -> None:
+    """The bridge's values other processes stored: applied, then published per series."""
+    while not halt.is_set():
+        await _either(wake, halt, _OWNER_POLL)
+        wake.clear()
+        if halt.is_set():
+            return
+        try:
+            rows = await asyncio.to_thread(_stored_since, sessions, owner.synced_since)
+        except Exception as exc:
+            log.warning("owner lines: the stored values not read (%s); retrying", exc)
+            continue
+        # applied and published in one step of the loop: no event, and no snapshot, between
+        for (sym, tf), (changed, at) in owner.take_stored(rows).items():
+            pub.owner_values(sym, tf, changed, at)
+
 
 async def _wait(stop: asyncio.Event, seconds: float) -> bool:
     """Sleep ``seconds`` or until ``stop``; True when stopped. (Not ``wait_for``: before
@@ -136,10 +191,16 @@ async def _snapshots(
 
 
 async def _changes(
-    redis: Any, key: str, runtime: AlertRuntime, mailer: Mailer, halt: asyncio.Event
+    redis: Any,
+    key: str,
+    runtime: AlertRuntime,
+    mailer: Mailer,
+    halt: asyncio.Event,
+    owner_wake: asyncio.Event | None = None,
 ) -> None:
     """Alert changes from the API processes: each read runs the change-feed sync at once;
-    a ``m`` entry (mail queued) wakes the mailer."""
+    a ``m`` entry (mail queued) wakes the mailer, an ``i`` entry (the bridge's values
+    stored) the owner lines' sync."""
     pos: str | None = None
     lost = False
     # (a flag as well as cancellation: a cancel that lands inside a Redis call can be lost)
@@ -154,6 +215,8 @@ async def _changes(
                 pos = entries[-1][0].decode()
             if any(b"m" in fields for _id, fields in entries):
                 mailer.wake()
+            if owner_wake is not None and (lost or any(b"i" in f for _id, f in entries)):
+                owner_wake.set()
             if lost or any(b"a" in fields for _id, fields in entries):
                 lost = False
                 await asyncio.to_thread(runtime.sync)
@@ -237,6 +300,16 @@ async def _lead(
             raise
 
     runtime.fence = fence
+    owner: OwnerLines | None = None
+    if settings.lines.uses_mt5:
+        # every value the bridge ever sent, before the first event: nothing is lost to a
+        # fail-over or a Redis restart (the API processes store each post first)
+        from tradealerts.server.app import _load_owner_lines
+
+        owner = OwnerLines(settings.buffer_map, settings.lines, spec=settings.lines_source)
+        await asyncio.to_thread(_load_owner_lines, owner, sessions)
+        market.market.make_indicators = owner.indicators
+        owner.market = market.market
     count = await asyncio.to_thread(runtime.load)
     runtime.webhooks.guard = WebhookGuard.from_settings(settings, system_resolver)
     market.listeners.append(runtime.listener(market.market))
@@ -248,16 +321,20 @@ async def _lead(
     runtime.start()
     info.update(role="leader", epoch=epoch)
     settle_gc()  # the market and the book are loaded: as ``serve`` does (app.settle_gc)
-    writer = SnapshotWriter(redis, settings.redis_prefix)
+    writer = SnapshotWriter(redis, settings.redis_prefix, owner)
     halt = asyncio.Event()  # set when leading ends: the helper tasks' loops stop
+    owner_wake = asyncio.Event()  # the bridge's values were stored: read them
 
     def status() -> dict[str, Any]:
-        return {
+        out = {
             "role": "leader", "epoch": epoch, "feed": settings.feed, "state": market.state,
             "events": market.events, "seq": pub.seq, "alerts": runtime.health()["status"],
             "fired": runtime.fired, "bus_waiting": publisher.waiting,
             "lag_seconds": round(market.lag, 6),
         }  # fmt: skip
+        if owner is not None:
+            out["lines"] = owner.health()  # per series: when the bridge last sent
+        return out
 
     info.clear()
     info.update(status())
@@ -275,9 +352,14 @@ async def _lead(
             )
         ),
         asyncio.create_task(
-            _changes(redis, stream_key(settings.redis_prefix, CHANGES), runtime, mailer, halt)
+            _changes(
+                redis, stream_key(settings.redis_prefix, CHANGES), runtime, mailer, halt,
+                owner_wake,
+            )
         ),
-    ]
+    ]  # fmt: skip
+    if owner is not None:
+        tasks.append(asyncio.create_task(_owner_sync(sessions, owner, pub, owner_wake, halt)))
     log.info(
         "engine leading: epoch %d, %s feed %s, %d series, %d active alerts, ready %.2f s after "
         "taking the lease",

@@ -5,6 +5,11 @@ leader applied, through the same ``MarketState`` and ``Engine.payload`` code, so
 bodies and ETags are byte-identical to the leader's (and to the embedded mode's). The reader
 (``scale.api``) checks the entries' ids; on a gap or a new leader it calls ``resync`` and the
 mirror reloads the newest snapshot (answering 503 ``engine_unavailable`` meanwhile).
+
+When the leader draws some series from the owner's MT5 buffers, the snapshot carries its
+lines source, buffer map and values, and the bridge's values reach the mirror as ``lines``
+entries (``OwnerValues``) at the point of the stream where the leader applied them: the
+mirror's ``OwnerLines`` redraws exactly as the leader's did.
 """
 
 from __future__ import annotations
@@ -13,21 +18,51 @@ import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
 
 from tradealerts.core.bars import Bar, Bars
+from tradealerts.core.indicators import IndicatorChanges
+from tradealerts.core.ingest import BufferMap, LinesSource
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.engine import Engine, MarketState
+from tradealerts.server.engine.owner_lines import OwnerLines, Row
 from tradealerts.server.feeds import BarClose, Feed, FeedEvent, FeedStatus, FeedUnavailable, Tick
 from tradealerts.server.scale.snapshot import Snapshot
 
-__all__ = ["BusFeed", "Mirror", "event_of"]
+__all__ = ["BusFeed", "Mirror", "OwnerValues", "event_of", "values_data"]
 
 _RESYNC = object()
 
 
-def event_of(kind: str, data: str) -> FeedEvent:
+@dataclass(frozen=True)
+class OwnerValues:
+    """The bridge's values of one series as the leader applied them (a ``lines`` entry):
+    the bars whose values changed, and when the bridge last sent."""
+
+    symbol: str
+    timeframe: Timeframe
+    rows: dict[int, Row]
+    at: float
+
+
+def values_data(symbol: str, timeframe: Timeframe, rows: dict[int, Row], at: float) -> str:
+    """The ``d`` of a ``lines`` entry (``event_of`` reads it back)."""
+    data = {
+        "symbol": symbol,
+        "timeframe": timeframe.value,
+        "rows": [[t, [[b, v] for b, v in row.items()]] for t, row in rows.items()],
+        "at": at,
+    }
+    return json.dumps(data, separators=(",", ":"), allow_nan=False)
+
+
+def event_of(kind: str, data: str) -> FeedEvent | OwnerValues:
     """The feed event of a ``bus:market`` entry (``k``, ``d``)."""
     d = json.loads(data)
+    if kind == "lines":
+        rows = {int(t): {int(b): v for b, v in row} for t, row in d["rows"]}
+        return OwnerValues(d["symbol"], Timeframe(d["timeframe"]), rows, float(d["at"]))
     if kind == "price":
         return Tick(d["symbol"], d["time"], d["bid"], d["ask"])
     bar = Bar(int(d["time"]), d["open"], d["high"], d["low"], d["close"], d["volume"])
@@ -57,7 +92,7 @@ class BusFeed(Feed):
         self.snapshot, self.epoch, self.seq = snap, snap.epoch, snap.seq
         self.queue.put_nowait(_RESYNC)
 
-    def offer(self, epoch: int, seq: int, event: FeedEvent, sent_at: float) -> bool:
+    def offer(self, epoch: int, seq: int, event: FeedEvent | OwnerValues, sent_at: float) -> bool:
         """Queue the entry ``epoch-seq``; False (nothing queued) when it is not the next one."""
         if epoch != self.epoch or seq != self.seq + 1:
             return False
@@ -88,7 +123,7 @@ class BusFeed(Feed):
         # every bar the leader holds, whatever ``count``: indicators run over all of them
         return self._snap().bars[(symbol, timeframe)]
 
-    async def stream(self) -> AsyncIterator[FeedEvent]:
+    async def stream(self) -> AsyncIterator[Any]:  # FeedEvent, and OwnerValues
         while True:
             item = await self.queue.get()
             if item is None:
@@ -97,7 +132,7 @@ class BusFeed(Feed):
                 if self.snapshot is not None and self.snapshot is self.loaded:
                     continue  # the mirror holds this snapshot already
                 raise FeedUnavailable("reloading the engine's market snapshot")
-            if isinstance(item, Tick | BarClose):
+            if isinstance(item, Tick | BarClose | OwnerValues):
                 yield item
 
     def status(self) -> FeedStatus:
@@ -113,6 +148,8 @@ class Mirror(Engine):
         super().__init__(
             feed, history_bars=0, stale_after=stale_after, retry_first=0.1, retry_max=1.0
         )
+        #: the owner's lines as the leader draws them (None: every series computed)
+        self.owner: OwnerLines | None = None
 
     def resync(self) -> None:
         """The next entries are not the ones the mirror needs: reload from a snapshot."""
@@ -128,6 +165,10 @@ class Mirror(Engine):
             self._loaded = False
             self.market = MarketState(self.market.n)
             self._cache.clear()
+            self.owner = _owner_of(snap)
+            if self.owner is not None:
+                self.market.make_indicators = self.owner.indicators
+                self.owner.market = self.market
         was_loaded = self._loaded
         await super()._prepare()
         if not was_loaded:
@@ -137,6 +178,29 @@ class Mirror(Engine):
                 st.version, st.tick_version, st.updated_at = version, tick_version, updated_at
             self.market.last_tick = dict(snap.last_tick)
 
+    def process(self, event: Tick | BarClose | OwnerValues) -> IndicatorChanges | None:
+        """A feed event as ``Engine.process``; the owner's values go to the owner's lines
+        (a redraw bumps the series' tick version, as it did on the leader)."""
+        if isinstance(event, OwnerValues):
+            if self.owner is not None:
+                self.owner.received(event.symbol, event.timeframe, event.rows, event.at)
+            self.events += 1
+            return None
+        return super().process(event)
+
     def bus_lag(self) -> float:
         """Seconds the last frame took from the leader to this process."""
         return self.feed.lag
+
+
+def _owner_of(snap: Snapshot) -> OwnerLines | None:
+    """The leader's owner lines as of the snapshot (a copy: the mirror adds to it)."""
+    if snap.owner is None:
+        return None
+    spec = str(snap.owner["source"])
+    owner = OwnerLines(
+        BufferMap.model_validate(snap.owner["map"]), LinesSource.parse(spec), spec=spec
+    )
+    owner.values = {key: dict(rows) for key, rows in (snap.values or {}).items()}
+    owner.last_sent = dict(snap.last_sent or {})
+    return owner

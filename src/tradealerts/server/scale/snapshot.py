@@ -5,12 +5,19 @@
 last tick of each symbol. ``snap:bars`` (a hash, field ``SYMBOL:TF``): the series' closed
 bars as raw little-endian columns behind a (version, count) header, rewritten only when the
 version moved. Both are written in one ``MULTI``, so a reader never sees them disagree.
+
+When the leader draws some series from the owner's MT5 buffers, the meta also holds its lines
+source and buffer map (``owner``), and per series when the bridge last sent (``ls``) and the
+revision of its buffer values (``ov``); the values themselves are in ``snap:bars`` under
+``owner:SYMBOL:TF`` (zlib'd JSON behind the same header), rewritten when the revision moved.
+A mirror built from the snapshot then draws exactly what the leader drew at ``seq``.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +27,7 @@ import numpy as np
 from tradealerts.core.bars import Bar, Bars
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.engine.market import MarketState
+from tradealerts.server.engine.owner_lines import OwnerLines, Row
 from tradealerts.server.feeds import Tick
 
 __all__ = ["Snapshot", "SnapshotWriter", "StaleLeader", "read_snapshot"]
@@ -80,6 +88,18 @@ def _bar(d: dict[str, Any] | None) -> Bar | None:
     return Bar(int(d["time"]), d["open"], d["high"], d["low"], d["close"], d["volume"])
 
 
+def _encode_values(rows: dict[int, Row], revision: int) -> bytes:
+    data = [[t, [[b, v] for b, v in row.items()]] for t, row in sorted(rows.items())]
+    raw = json.dumps(data, separators=(",", ":"), allow_nan=False).encode()
+    return _HEADER.pack(revision, len(rows)) + zlib.compress(raw, 1)
+
+
+def _decode_values(blob: bytes) -> tuple[int, dict[int, Row]]:
+    revision, _n = _HEADER.unpack_from(blob)
+    data = json.loads(zlib.decompress(blob[_HEADER.size :]))
+    return revision, {int(t): {int(b): v for b, v in row} for t, row in data}
+
+
 @dataclass
 class Snapshot:
     """A leader's market as of its event ``seq``."""
@@ -90,35 +110,53 @@ class Snapshot:
     #: (version, tick_version, updated_at) per series
     versions: dict[tuple[str, Timeframe], tuple[int, int, float]]
     last_tick: dict[str, Tick]
+    #: the leader's lines source and buffer map (``OwnerLines.config``); None: all computed
+    owner: dict[str, Any] | None = None
+    #: the owner's buffer values of the ``mt5`` series, and when the bridge last sent
+    values: dict[tuple[str, Timeframe], dict[int, Row]] | None = None
+    last_sent: dict[tuple[str, Timeframe], float] | None = None
 
 
 class SnapshotWriter:
     """Takes the snapshot on the engine's loop (between two events) and writes it."""
 
-    def __init__(self, redis: Any, prefix: str) -> None:
+    def __init__(self, redis: Any, prefix: str, owner: OwnerLines | None = None) -> None:
         self.redis = redis
         self.prefix = prefix
-        self._written: dict[tuple[str, Timeframe], int] = {}
+        self.owner = owner
+        self._written: dict[str, int] = {}
         self.writes = 0
 
     def capture(
         self, market: MarketState, epoch: int, seq: int
-    ) -> tuple[bytes, dict[str, bytes], dict[tuple[str, Timeframe], int]]:
+    ) -> tuple[bytes, dict[str, bytes], dict[str, int]]:
         """(meta, changed series' blobs, their versions) as of now. Synchronous on purpose:
         nothing can move the market while it runs."""
         series, blobs, versions = [], {}, {}
+        owner = self.owner
         for (sym, tf), st in market.series.items():
             f = st.bars.forming
-            series.append({
+            item: dict[str, Any] = {
                 "s": sym, "tf": tf.value, "v": st.version, "tv": st.tick_version,
                 "u": st.updated_at, "f": None if f is None else f.as_dict(),
-            })  # fmt: skip
-            if self._written.get((sym, tf)) != st.version:
-                blobs[f"{sym}:{tf.value}"] = _encode(st.bars, st.version)
-                versions[(sym, tf)] = st.version
+            }  # fmt: skip
+            series.append(item)
+            field = f"{sym}:{tf.value}"
+            if self._written.get(field) != st.version:
+                blobs[field] = _encode(st.bars, st.version)
+                versions[field] = st.version
+            if owner is not None and owner.wanted(sym, tf.value):
+                rev = owner.revision.get((sym, tf), 0)
+                item["ov"] = rev
+                if self._written.get("owner:" + field) != rev:
+                    blobs["owner:" + field] = _encode_values(owner.values.get((sym, tf), {}), rev)
+                    versions["owner:" + field] = rev
         ticks = {s: [t.time, t.bid, t.ask] for s, t in market.last_tick.items()}
-        meta = json.dumps({"epoch": epoch, "seq": seq, "series": series, "ticks": ticks})
-        return meta.encode(), blobs, versions
+        data: dict[str, Any] = {"epoch": epoch, "seq": seq, "series": series, "ticks": ticks}
+        if owner is not None:
+            data["owner"] = owner.config()
+            data["sent"] = {f"{s}:{tf.value}": at for (s, tf), at in owner.last_sent.items()}
+        return json.dumps(data).encode(), blobs, versions
 
     async def write(self, market: MarketState, epoch: int, seq: Callable[[], int]) -> None:
         """Capture (at ``seq()``, read at the moment of capture) and write; after a Redis
@@ -156,5 +194,21 @@ async def read_snapshot(redis: Any, prefix: str) -> Snapshot | None:
             return None
         out.bars[key] = bars
         out.versions[key] = (int(item["v"]), int(item["tv"]), float(item["u"]))
+        if "ov" in item:
+            blob = blobs.get(f"owner:{item['s']}:{item['tf']}".encode())
+            if blob is None:
+                return None
+            revision, rows = _decode_values(blob)
+            if revision != item["ov"]:
+                return None
+            out.values = out.values or {}
+            out.values[key] = rows
     out.last_tick = {s: Tick(s, t, b, a) for s, (t, b, a) in meta["ticks"].items()}
+    if meta.get("owner") is not None:
+        out.owner = meta["owner"]
+        out.values = out.values or {}
+        out.last_sent = {}
+        for name, at in meta.get("sent", {}).items():
+            sym, _, tf = name.partition(":")
+            out.last_sent[(sym, Timeframe(tf))] = float(at)
     return out

@@ -87,6 +87,20 @@ def render(data: dict[str, Any]) -> None:
             str(p.get("seq", "")), str(lag), str(p.get("open_streams", "")), str(p["age"]),
         )  # fmt: skip
     console.print(table)
+    for p in data["processes"].values():
+        lines = p.get("lines") if p["alive"] and p.get("role") == "leader" else None
+        if not lines:
+            continue
+        # the owner's MT5 lines: per series, when the bridge last sent (as embedded health)
+        owner = Table(title=f"the owner's lines ({lines.get('status', '?')})")
+        for col in ("series", "source", "bridge last sent", "s ago", "bars"):
+            owner.add_column(col)
+        for name, ser in lines.get("series", {}).items():
+            owner.add_row(
+                name, str(ser.get("source")), str(ser.get("last_sent") or "never"),
+                str(ser.get("seconds_since_sent") or ""), str(ser.get("bars") or ""),
+            )  # fmt: skip
+        console.print(owner)
     bus = data["bus"]
     console.print(
         f"open streams: {data['open_streams']} · bus length: "
