@@ -128,6 +128,8 @@ void OnTimer()
          count = MathMax(InpResendBars, missed + InpResendBars);
         }
       count = MathMin(count, 5000);        // the endpoint's limit per request
+      // and its 2 MiB: a bar is at most ~32 bytes + 24 per buffer (EMPTY_VALUE is 22 digits)
+      count = MathMin(count, 2000000 / (32 + 24 * ArraySize(buffers)));
       if(Send(series[i], count))
         { series[i].last_bar = closed; series[i].delay = 1; }
       else
