@@ -146,8 +146,12 @@ void OnTimer()
 //+------------------------------------------------------------------+
 bool Send(Series &x, int count)
   {
-   if(BarsCalculated(x.handle) < count + 1)
+   // never more than the chart and the indicator hold: with a short history (a new symbol,
+   // the terminal's "Max bars in chart") asking for InpHistoryBars failed on every retry
+   int have = MathMin(BarsCalculated(x.handle), Bars(x.symbol, x.period)) - 1;
+   if(have < 1)
       return false;                        // the indicator is still calculating: retry later
+   count = MathMin(count, have);
    datetime times[];
    if(CopyTime(x.symbol, x.period, 1, count, times) != count)
       return false;
