@@ -3,6 +3,7 @@ format; syntax and shape errors are plain messages; the local check names every 
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -60,6 +61,9 @@ def test_bad_files_and_bad_entries_say_what_and_where() -> None:
     with pytest.raises(alertfile.AlertFileError, match="list of alerts"):
         alertfile.loads('{"alert": {"name": "x"}}', "json")
     assert alertfile.loads("", "yaml") == []
+    many = {"alert": [{"name": f"n{i}"} for i in range(501)]}
+    with pytest.raises(alertfile.AlertFileError, match="501 alerts: a file holds at most 500"):
+        alertfile.loads(json.dumps(many), "json")
     assert alertfile.format_of("a.yml") == "yaml" and alertfile.format_of("a.txt") == "toml"
     entries = [
         {"symbol": "EURUSD", "timeframe": "H1", "condition": "crossing", "level": 1.1},

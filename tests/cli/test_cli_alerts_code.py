@@ -184,6 +184,8 @@ def test_export_apply_round_trip_dry_run_prune_and_refusals(user: Cli, tmp_path:
     r = user.run("alerts", "apply", str(many))
     assert r.returncode == 4, r.stderr
     assert "(n3)" in r.stderr and "(n4)" in r.stderr and "(n2)" not in r.stderr
+    # the server refused it: sent, not "nothing was sent" (that is the local check's word)
+    assert "nothing was sent" not in r.stderr and "Nothing was changed" in r.stderr, r.stderr
     assert names(user) == after
     # a pair the tier does not allow: refused whole, naming the entry and field
     entries = [entries[0], {**entries[1], "symbol": "GBPUSD"}]

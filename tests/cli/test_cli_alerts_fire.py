@@ -40,6 +40,9 @@ def test_a_fired_alert_shows_in_history(user: Cli) -> None:
     table = user.ok("alerts", "history", "--symbol", "eurusd")
     assert item["message"][:20] in table and "1 total" in table
     assert user.json("alerts", "show", str(a["id"]))["status"] == "triggered"
+    # the reason is shown only when it adds something ("triggered (triggered)" said it twice)
+    shown = user.ok("alerts", "show", str(a["id"]))
+    assert "triggered" in shown and "triggered (triggered)" not in shown
     assert user.json("alerts", "history", "--symbol", "XAUUSD")["items"] == []
     # times are the market's (the synthetic feed's clock), so filter with dates around it
     fired = datetime.fromisoformat(item["time"].replace("Z", "+00:00"))

@@ -571,6 +571,13 @@ def test_bad_options_name_their_field(values: dict[str, Any], field: str) -> Non
     assert (field,) in errors({k: v for k, v in data.items() if v is not None})
 
 
+def test_a_cooldown_out_of_range_is_told_in_the_units_people_write() -> None:
+    # "--cooldown 31d" answered "between 1 and 2,592,000, got 2678400": seconds nobody typed
+    msg = errors(body(cooldown="31d"))[("cooldown",)]
+    assert "30 days" in msg and "31 days" in msg, msg
+    assert "1 second" in errors(body(cooldown=0))[("cooldown",)]
+
+
 def test_telegram_needs_a_chat_id_in_the_url() -> None:
     hook = {
         "webhook_url": "https://api.telegram.org/botX/sendMessage",

@@ -91,6 +91,15 @@ def test_each_bad_input_is_refused_with_its_reason_and_nothing_is_stored(
     refused(post(srv, token, json.dumps(good()).replace("1.05]", "1e999]")), 422, "not_a_number")
     refused(post(srv, token, b"{not json"), 400, "malformed_json")
     refused(post(srv, token, good(extra=1)), 422, "invalid_payload")
+    # a value of the wrong type is not a price: true is not 1.0, "1.05" not 1.05
+    for wrong in (True, "1.05"):
+        typed = good()
+        typed["bars"][0]["values"][0] = wrong
+        refused(post(srv, token, typed), 422, "invalid_payload")
+    typed = good()
+    typed["bars"][0]["time"] = str(T0)
+    refused(post(srv, token, typed), 422, "invalid_payload")
+    refused(post(srv, token, good(buffers=[True, 1])), 422, "invalid_payload")
     short = good()
     short["bars"][0]["values"] = [1.06]
     refused(post(srv, token, short), 422, "buffer_count_mismatch")
@@ -98,7 +107,9 @@ def test_each_bad_input_is_refused_with_its_reason_and_nothing_is_stored(
     twice["bars"][1]["time"] = T0
     refused(post(srv, token, twice), 422, "duplicate_bar_time")
     huge = b'{"symbol": "EURUSD", "pad": "' + b"x" * (3 * 1024 * 1024) + b'"}'
-    refused(post(srv, token, huge), 413, "body_too_large")
+    # the EA's settings that make a body this big, not a 5000-bar advice (32 buffers pass 2 MiB
+    # well below 5000 bars)
+    assert "InpHistoryBars" in refused(post(srv, token, huge), 413, "body_too_large")
     # a body over the limit sent without a length (chunked) is cut off as it is read
     chunks = (b"x" * 65536 for _ in range(40))
     r = httpx.post(f"{srv.url}/api/ingest/indicators", content=chunks, timeout=30,

@@ -201,6 +201,12 @@ def test_lines_compare_reports_the_known_differences(
     # times as dates, not raw epochs; an unbroken line says so with a dash, not "None"
     assert "None" not in table.stdout and not re.search(r"(?<![-\w])1[6-9]\d{8}\b", table.stdout)
     assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d", table.stdout)
+    # on a feed that holds none of the bridge's bars (serve had --feed, the compare not)
+    # every line would be "missing": it says why instead
+    other = cli(home, db_url, "lines", "compare", "EURUSD", "H1", "--feed", "synthetic")
+    assert other.exit_code == 1, other.output
+    assert "none of the bridge's 1000 EURUSD H1 bars" in other.output, other.output
+    assert "feed synthetic" in other.output and "--feed" in other.output
 
 
 def test_health_waits_for_the_bridge(make_server: Callable[..., Running]) -> None:

@@ -311,6 +311,12 @@ def test_each_webhook_format_reaches_a_receiver_in_its_documented_shape(serve: A
         slack = json.loads(got["slack"][1])
         assert [b["type"] for b in slack["blocks"]] == ["section", "context"]
         assert slack["blocks"][0]["text"]["text"] == f"*EURUSD H1: greater_than*\n{message}"
+        # the context line is read by people: the fire's time to the second, as {{time}} and
+        # docs/api.md show it (the event's own time carries microseconds)
+        fired = c.get("/api/alerts/history", params={"alert_id": ids["slack"]}).json()
+        when = fired["items"][0]["time"][:19] + "Z"
+        context = slack["blocks"][1]["elements"][0]["text"]
+        assert context == f"price {context.split()[1]} · level 0.50000 · {when}", context
         assert set(json.loads(got["telegram"][1])) == {"chat_id", "text"}
     finally:
         for hook in hooks.values():

@@ -224,7 +224,8 @@ def _full(a: Any) -> list[tuple[str, Any]]:
     ]
     rows += [(pair.split("=", 1)[0].replace("_", " ").capitalize(), pair.split("=", 1)[1])
              for pair in _value_pairs(a)]  # fmt: skip
-    status = a.status.value + (f" ({a.status_reason})" if a.status_reason else "")
+    reason = a.status_reason if a.status_reason not in (None, a.status.value) else None
+    status = a.status.value + (f" ({reason})" if reason else "")
     webhook = f"{ch.webhook_url} ({ch.webhook_format.value})" if ch.webhook_url else "no"
     rows += [
         ("Status", status),

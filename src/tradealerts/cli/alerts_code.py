@@ -130,7 +130,7 @@ def apply_file(file: Path, dry_run: bool, prune: bool, fmt: str | None, json_out
         found = exc.extra.get("problems")
         if found:
             listed = [(p["index"], p["name"], p["field"], p["message"]) for p in found]
-            exc.message = f"{exc.message}\n{_problems_text(file, listed)}"
+            exc.message = f"{exc.message}\n{_problems_text(file, listed, sent=True)}"
         raise
     if json_out:
         emit_json(plan)
@@ -152,8 +152,12 @@ def apply_file(file: Path, dry_run: bool, prune: bool, fmt: str | None, json_out
         say(f"Dry run: {summary}; nothing was changed.")
 
 
-def _problems_text(file: Path, problems: list[Any]) -> str:
-    lines = [f"{file}: {len(problems)} problem(s); nothing was sent or changed:"]
+def _problems_text(file: Path, problems: list[Any], sent: bool = False) -> str:
+    # the server's refusal already says "Nothing was changed"; only the local check stops
+    # before anything is sent
+    lines = [
+        f"{file}: {len(problems)} problem(s)" + (":" if sent else "; nothing was sent or changed:")
+    ]
     for index, name, field, message in problems:
         who = f"alert {index + 1}" + (f" ({name})" if name else "")
         lines.append(f"  {who}: {field + ': ' if field else ''}{message}")

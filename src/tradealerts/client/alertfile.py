@@ -155,6 +155,14 @@ def loads(text: str, fmt: str) -> list[Any]:
     entries = doc.get("alert", []) if isinstance(doc, dict) else doc
     if not isinstance(entries, list):
         raise AlertFileError("expected a list of alerts under 'alert' ([[alert]] in TOML)")
+    from tradealerts.core.alerts.plans import MAX_APPLY_ENTRIES
+
+    if len(entries) > MAX_APPLY_ENTRIES:
+        # said here in the file's words; the server's refusal spoke of "alerts: List should…"
+        raise AlertFileError(
+            f"{len(entries)} alerts: a file holds at most {MAX_APPLY_ENTRIES} (it is applied in"
+            " one request)"
+        )
     return entries
 
 

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
@@ -60,8 +60,9 @@ class IngestBar(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    time: int = Field(ge=0, description="bar open time, epoch seconds UTC")
-    values: list[float | None] = Field(
+    # strict: the EA writes JSON numbers; a bool or a numeric string is a wrong type, not a price
+    time: int = Field(ge=0, strict=True, description="bar open time, epoch seconds UTC")
+    values: list[Annotated[float, Field(strict=True)] | None] = Field(
         max_length=MAX_BUFFERS, description="one per buffer; EMPTY_VALUE or null: none"
     )
 
@@ -76,7 +77,7 @@ class IngestBatch(BaseModel):
     indicator: str = Field(
         default="", max_length=128, description="the indicator's name (for logs)"
     )
-    buffers: list[int] = Field(
+    buffers: list[Annotated[int, Field(strict=True)]] = Field(
         min_length=1, max_length=MAX_BUFFERS, description="buffer index of each value column"
     )
     bars: list[IngestBar] = Field(min_length=1, max_length=MAX_BARS)

@@ -128,6 +128,8 @@ void OnTimer()
          count = MathMax(InpResendBars, missed + InpResendBars);
         }
       count = MathMin(count, 5000);        // the endpoint's limit per request
+      // and its 2 MiB: a bar is at most ~32 bytes + 24 per buffer (EMPTY_VALUE is 22 digits)
+      count = MathMin(count, 2000000 / (32 + 24 * ArraySize(buffers)));
       if(Send(series[i], count))
         { series[i].last_bar = closed; series[i].delay = 1; }
       else
@@ -144,8 +146,12 @@ void OnTimer()
 //+------------------------------------------------------------------+
 bool Send(Series &x, int count)
   {
-   if(BarsCalculated(x.handle) < count + 1)
+   // never more than the chart and the indicator hold: with a short history (a new symbol,
+   // the terminal's "Max bars in chart") asking for InpHistoryBars failed on every retry
+   int have = MathMin(BarsCalculated(x.handle), Bars(x.symbol, x.period)) - 1;
+   if(have < 1)
       return false;                        // the indicator is still calculating: retry later
+   count = MathMin(count, have);
    datetime times[];
    if(CopyTime(x.symbol, x.period, 1, count, times) != count)
       return false;

@@ -134,7 +134,22 @@ def lines_compare(
     values = stored.get((sym, tf.value), {})
     if not values:
         raise _fail(f"the bridge has sent nothing for {sym} {tf.value} yet")
-    result = compare_lines(sym, tf, _bars(settings, sym, tf), values, settings.buffer_map, bars)
+    feed_bars = _bars(settings, sym, tf)
+    result = compare_lines(sym, tf, feed_bars, values, settings.buffer_map, bars)
+    if result["owner_bars"] == 0:
+        # every line would read "missing": the usual cause is a compare run without the
+        # feed that `serve --feed` was given (this command reads TRADEALERTS_FEED or --feed)
+        def span(times: Any) -> str:
+            def day(t: Any) -> str:
+                return datetime.fromtimestamp(int(t), UTC).strftime("%Y-%m-%d %H:%M")
+
+            return f"{day(min(times))} … {day(max(times))}" if len(times) else "no bars"
+
+        raise _fail(
+            f"none of the bridge's {len(values)} {sym} {tf.value} bars ({span(list(values))})"
+            f" is a bar of feed {settings.feed} ({span(feed_bars.time.tolist())}): compare"
+            " on the feed the server serves (--feed or TRADEALERTS_FEED)"
+        )
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return

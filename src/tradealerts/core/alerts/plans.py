@@ -11,6 +11,7 @@ from tradealerts.core.alerts.conditions import AlertStatus, Condition
 from tradealerts.core.alerts.schemas import Name, Symbol, TimeframeIn
 
 __all__ = [
+    "MAX_APPLY_ENTRIES",
     "AlertApply",
     "AlertApplyProblem",
     "AlertBulk",
@@ -19,6 +20,10 @@ __all__ = [
     "AlertPlan",
     "AlertPlanItem",
 ]
+
+
+#: entries in one ``POST /api/alerts/apply`` (one file)
+MAX_APPLY_ENTRIES = 500
 
 
 class _In(BaseModel):
@@ -58,7 +63,7 @@ class AlertApply(_In):
     """A whole alerts file. Entries are checked one by one (each refusal names its entry),
     so they are plain objects here; each needs a ``name``."""
 
-    alerts: list[Any] = Field(max_length=500)
+    alerts: list[Any] = Field(max_length=MAX_APPLY_ENTRIES)
     prune: bool = False
     dry_run: bool = False
 

@@ -121,6 +121,25 @@ def _whole_range(low: int, high: int) -> Any:
     return check
 
 
+def _span(seconds: int) -> str:
+    """``2678400`` -> ``31 days``: a duration as people wrote it."""
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60), ("second", 1)):
+        if seconds % size == 0:
+            n = seconds // size
+            return f"{n:,} {unit}{'' if n == 1 else 's'}"
+    return f"{seconds} seconds"  # unreachable: every int is a whole number of seconds
+
+
+def _cooldown_range(v: int) -> int:
+    # told in days/hours, not the seconds it is stored in: "31d" is what was typed
+    if not 1 <= v <= MAX_COOLDOWN:
+        raise _bad(
+            "out_of_range",
+            f"must be between 1 second and {_span(MAX_COOLDOWN)}, got {_span(v) if v > 0 else v}",
+        )
+    return v
+
+
 def _duration(v: Any) -> Any:
     """``30m``, ``2h``, ``1d`` or whole seconds; bounds are checked after."""
     if isinstance(v, str):
@@ -204,7 +223,7 @@ Cooldown = Annotated[
     int,
     BeforeValidator(_duration),
     Field(strict=True),
-    AfterValidator(_whole_range(1, MAX_COOLDOWN)),
+    AfterValidator(_cooldown_range),
 ]
 MaxFires = Annotated[int, Field(strict=True), AfterValidator(_whole_range(1, MAX_FIRES))]
 FormatIn = Annotated[WebhookFormat, BeforeValidator(_lower)]

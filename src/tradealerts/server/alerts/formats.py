@@ -63,7 +63,9 @@ def webhook_body(fmt: WebhookFormat | str, event: dict[str, Any], url: str) -> d
             ],
         }
     if fmt == WebhookFormat.slack:
-        context = f"price {price}" + (f" · level {level}" if level else "") + f" · {time}"
+        # read by people: to the second, as the {{time}} placeholder gives it
+        shown = time[:19] + "Z" if len(time) > 20 and time[19] == "." else time
+        context = f"price {price}" + (f" · level {level}" if level else "") + f" · {shown}"
         return {
             "text": message,
             "blocks": [

@@ -113,7 +113,9 @@ def check_batch(
 def too_large(limit: int) -> ApiError:
     """The refusal of a body over ``limit`` bytes."""
     return ApiError(
-        f"The body is larger than {limit} bytes: send the history in batches of at most 5000 bars.",
+        f"The body is larger than {limit} bytes: send fewer bars per request (the EA's"
+        " InpHistoryBars; with many buffers fewer than the 5000-bar limit) or fewer buffers"
+        " (InpBuffers).",
         code="body_too_large",
         status=413,
     )
