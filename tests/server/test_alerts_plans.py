@@ -86,3 +86,18 @@ def test_clone_and_bulk(srv: Running) -> None:
     r = c.post("/api/alerts/bulk", json={"action": "delete", "symbol": "GBPUSD"})
     assert r.json()["ids"] == [got["id"]]
     assert [x["id"] for x in c.get("/api/alerts").json()["items"]] == [a["id"]]
+
+
+@pytest.mark.parametrize("flag", ["yes", "true", 1, "1"])
+def test_destructive_flags_take_a_json_boolean_only(srv: Running, flag: Any) -> None:
+    """``prune`` and ``all`` delete: a string or a number is refused (422, the field named),
+    never read as true; nothing changes."""
+    c = user(srv, "flags@example.com")
+    assert c.post("/api/alerts/apply", json={"alerts": [entry("kept")]}).json()["applied"]
+    r = c.post("/api/alerts/apply", json={"alerts": [], "prune": flag})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "prune", r.text
+    r = c.post("/api/alerts/apply", json={"alerts": [entry("other")], "dry_run": flag})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "dry_run", r.text
+    r = c.post("/api/alerts/bulk", json={"action": "delete", "all": flag})
+    assert r.status_code == 422 and r.json()["error"]["field"] == "all", r.text
+    assert [a["name"] for a in c.get("/api/alerts").json()["items"]] == ["kept"]

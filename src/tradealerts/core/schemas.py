@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
+from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator
 
 __all__ = [
     "CHART_STYLES",
@@ -85,7 +85,7 @@ class EmailVerify(_In):
 class LoginRequest(_In):
     email: EmailStr
     password: str = Field(min_length=1, max_length=256)
-    remember: bool = False
+    remember: StrictBool = False
     otp: str | None = Field(None, pattern=r"^\d{6}$")
 
 
@@ -184,9 +184,9 @@ class PreferencesUpdate(_In):
     chart_style: str | None = None
     language: str | None = None
     timezone: str | None = None
-    analytics_opt_in: bool | None = None
-    marketing_opt_in: bool | None = None
-    alert_bell: bool | None = None
+    analytics_opt_in: StrictBool | None = None
+    marketing_opt_in: StrictBool | None = None
+    alert_bell: StrictBool | None = None
 
     @field_validator("theme")
     @classmethod

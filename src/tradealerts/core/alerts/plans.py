@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from tradealerts.core.alerts.conditions import AlertStatus, Condition
 from tradealerts.core.alerts.schemas import Name, Symbol, TimeframeIn
@@ -47,7 +47,7 @@ class AlertBulk(_In):
     timeframe: TimeframeIn | None = None
     status: AlertStatus | None = None
     condition: Condition | None = None
-    all: bool = False
+    all: StrictBool = False  # a JSON true only: "yes" or 1 must not delete every alert
 
 
 class AlertBulkResult(BaseModel):
@@ -64,8 +64,8 @@ class AlertApply(_In):
     so they are plain objects here; each needs a ``name``."""
 
     alerts: list[Any] = Field(max_length=MAX_APPLY_ENTRIES)
-    prune: bool = False
-    dry_run: bool = False
+    prune: StrictBool = False  # JSON true/false only, as every input flag
+    dry_run: StrictBool = False
 
 
 class AlertPlanItem(BaseModel):

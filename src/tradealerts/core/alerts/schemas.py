@@ -23,6 +23,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     ValidationInfo,
     model_validator,
@@ -236,7 +237,7 @@ class _In(BaseModel):
 class AlertChannels(_In):
     """Where a fired alert goes besides the stream and the in-app notification."""
 
-    email: bool = False
+    email: StrictBool = False
     webhook_url: Annotated[str, Field(max_length=2048), AfterValidator(_webhook)] | None = None
     #: The body's shape: ours, or what Discord, Slack or Telegram expect (api.md has examples).
     webhook_format: FormatIn = WebhookFormat.json
