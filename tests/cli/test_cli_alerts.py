@@ -52,6 +52,8 @@ def test_expiry_frequency_and_webhook_are_checked_first(person: Cli) -> None:
     assert r.returncode == 2 and "frequency" in r.stderr
     r = person.run(*base, "--webhook", "http://example.com/hook")
     assert r.returncode == 2 and "https" in r.stderr
+    r = person.run(*base, "--webhook-format", "discord")  # a format with no webhook to shape
+    assert r.returncode == 2 and "--webhook https://" in r.stderr
     r = person.run("alerts", "create", "EURUSX", "H1", "crossing_up", "1.09")
     assert r.returncode == 2 and "Unknown symbol" in r.stderr
 

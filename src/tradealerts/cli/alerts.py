@@ -401,6 +401,11 @@ def create(
         data["message"] = message
     data["channels"] = {"email": email, "webhook_url": webhook}
     if webhook_format is not None:
+        if webhook is None:  # stored, it would shape nothing: say so rather than keep it
+            raise UsageProblem(
+                "--webhook-format shapes a webhook's body: give the webhook too, "
+                f"e.g. --webhook https://example.com/hook --webhook-format {webhook_format}"
+            )
         data["channels"]["webhook_format"] = webhook_format
     try:  # the server checks again; this catches typos before anything is sent
         alert = validate_alert(data, now=now, allow_insecure_loopback=True)
