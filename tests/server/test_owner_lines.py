@@ -209,8 +209,25 @@ def test_lines_compare_reports_the_known_differences(
     assert "feed synthetic" in other.output and "--feed" in other.output
 
 
-def test_health_waits_for_the_bridge(make_server: Callable[..., Running]) -> None:
-    srv = make_server(feed=f"replay:{CSV}", replay_speed=0.0001, history_bars=HISTORY, **OWNER)
+def test_health_waits_for_the_bridge(
+    make_server: Callable[..., Running], tmp_path: Path, db_url: str
+) -> None:
+    """503 ``waiting`` until the bridge sends any of the owner's series; then in service,
+    the series it has not sent listed as waiting."""
+    two = {**OWNER, "lines_source": "computed,EURUSD:H1=mt5,EURUSD:H4=mt5"}
+    srv = make_server(feed=f"replay:{CSV}", replay_speed=0.0001, history_bars=HISTORY, **two)
+    home = srv.settings.data_dir
     health = f"{srv.url}/api/system/health"
     wait_until(lambda: httpx.get(health, timeout=30).status_code == 503)
-    assert httpx.get(health, timeout=30).json()["lines"]["status"] == "waiting"
+    lines = httpx.get(health, timeout=30).json()["lines"]
+    assert lines["status"] == "waiting" and lines["waiting"] == ["EURUSD:H1", "EURUSD:H4"]
+    bars = read_bars(CSV)
+    bridge = StandInBridge(srv.url, ingest_token(home, db_url))  # H1 only
+    bridge.start([int(t) for t in bars["time"][:HISTORY]], fractal_buffers(bars)[:HISTORY])
+    bridge.close()
+    wait_until(lambda: httpx.get(health, timeout=30).status_code == 200)
+    lines = httpx.get(health, timeout=30).json()["lines"]
+    assert lines["status"] == "ok" and lines["waiting"] == ["EURUSD:H4"]
+    assert lines["series"]["EURUSD:H4"]["waiting"] is True
+    assert lines["series"]["EURUSD:H1"]["waiting"] is False
+    assert lines["series"]["EURUSD:H1"]["last_sent"] is not None

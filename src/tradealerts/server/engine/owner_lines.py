@@ -410,24 +410,36 @@ class OwnerLines:
         return self._synced
 
     def health(self) -> dict[str, Any]:
-        """Per series: its lines' source and when the bridge last sent; ``waiting`` while an
-        ``mt5`` series the feed serves has had nothing from the bridge."""
+        """Per series: its lines' source and when the bridge last sent (``waiting`` on an
+        ``mt5`` series the feed serves that has had nothing from the bridge yet). The
+        status is ``waiting`` (health 503) only while the bridge has sent none of them: the
+        EA is not reaching the server. Once it sends some, the others are listed as waiting
+        and the server stays in service (an EA set to H1,H4,D1 under ``--lines-source mt5``
+        would otherwise hold it out of every load balancer for good)."""
         now = self._wall()
         keys = set(self.last_sent)
         if self.market is not None:
             keys |= {k for k in self.market.series if self.source.of(k[0], k[1].value) == "mt5"}
         series: dict[str, Any] = {}
-        waiting = False
+        waiting: list[str] = []
+        received = 0
         for sym, tf in sorted(keys, key=lambda k: (k[0], k[1].seconds)):
             at = self.last_sent.get((sym, tf))
             src = self.source.of(sym, tf.value)
-            waiting |= src == "mt5" and at is None
-            series[f"{sym}:{tf.value}"] = {
+            name = f"{sym}:{tf.value}"
+            if src == "mt5":
+                if at is None:
+                    waiting.append(name)
+                else:
+                    received += 1
+            series[name] = {
                 "source": src,
                 "last_sent": None
                 if at is None
                 else datetime.fromtimestamp(at, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
                 "seconds_since_sent": None if at is None else round(now - at, 1),
                 "bars": len(self.values[(sym, tf)]) if (sym, tf) in self.values else None,
+                "waiting": src == "mt5" and at is None,
             }
-        return {"status": "waiting" if waiting else "ok", "series": series}
+        status = "waiting" if waiting and not received else "ok"
+        return {"status": status, "waiting": waiting, "series": series}
