@@ -378,6 +378,13 @@ class Quota:
             if not self._wanted and not self._closed:
                 self._wake.wait(self.lease_seconds / 2)
             if self._closed:
+                # the leases that asked are not reserved for now: not busy, so close()
+                # gives their unspent blocks back (a busy lease is skipped there)
+                for key in self._wanted:
+                    if key in self._leases:
+                        self._leases[key].busy = False
+                self._wanted = set()
+                self._done.notify_all()
                 return next_sweep
             keys, self._wanted = self._wanted, set()
             leases = [self._leases[k] for k in keys if k in self._leases]
