@@ -24,6 +24,7 @@ from tests.server.serverkit import (
     server_settings,
     start_server,
 )
+from tests.server.stripekit import StripeDouble, setup_price, stripe_settings
 
 _ids = itertools.count(1)
 KEYRINGRC = "[backend]\ndefault-keyring=keyrings.alt.file.PlaintextKeyring\n"
@@ -150,6 +151,15 @@ def _serve(root: Path, **overrides: Any) -> Iterator[Running]:
     finally:
         srv.stop()
         controller.stop()
+
+
+def serve_selling_pro(root: Path, double: StripeDouble, **overrides: Any) -> Iterator[Running]:
+    """A server as ``_serve`` starts it that sells PRO through the Stripe double, which sends
+    its webhooks there."""
+    price = setup_price(double)
+    for srv in _serve(root, **overrides, **stripe_settings(double, price)):
+        double.send_webhooks_to(f"{srv.url}/api/webhooks/stripe")
+        yield srv
 
 
 @pytest.fixture(scope="module")

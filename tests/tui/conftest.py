@@ -31,16 +31,18 @@ def module_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("tui")
 
 
+#: The settings of the TUI tests' server: the replay file streaming while the tests run.
+LIVE_REPLAY: dict[str, Any] = {
+    "feed": f"replay:{DATA / 'eurusd_h1.csv'}",
+    "replay_speed": REPLAY_SPEED,
+    "history_bars": 800,
+    "stream_heartbeat_seconds": 1.0,
+}
+
+
 @pytest.fixture(scope="module")
 def server(module_tmp: Path) -> Iterator[Running]:
-    feed = f"replay:{DATA / 'eurusd_h1.csv'}"
-    yield from _serve(
-        module_tmp,
-        feed=feed,
-        replay_speed=REPLAY_SPEED,
-        history_bars=800,
-        stream_heartbeat_seconds=1.0,
-    )
+    yield from _serve(module_tmp, **LIVE_REPLAY)
 
 
 def serve_finished(root: Path) -> Iterator[Running]:

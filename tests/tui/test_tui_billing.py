@@ -9,10 +9,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.cli.conftest import _serve
-from tests.server.serverkit import DATA, Running
-from tests.server.stripekit import StripeDouble, event, setup_price, stripe_double, stripe_settings
-from tests.tui.conftest import REPLAY_SPEED, Person, log_in, started, toasts, until
+from tests.cli.conftest import serve_selling_pro
+from tests.server.serverkit import Running
+from tests.server.stripekit import StripeDouble, event, stripe_double
+from tests.tui.conftest import LIVE_REPLAY, Person, log_in, started, toasts, until
 
 from tradealerts.client import AsyncClient, endpoints
 from tradealerts.tui.screens.account import AccountScreen
@@ -27,12 +27,7 @@ def double() -> Iterator[StripeDouble]:
 @pytest.fixture(scope="module")
 def server(module_tmp: Path, double: StripeDouble) -> Iterator[Running]:
     """This module's server: the replay feed of the other TUI tests, and PRO for sale."""
-    price = setup_price(double)
-    feed = f"replay:{DATA / 'eurusd_h1.csv'}"
-    for srv in _serve(module_tmp, feed=feed, replay_speed=REPLAY_SPEED, history_bars=800,
-                      stream_heartbeat_seconds=1.0, **stripe_settings(double, price)):  # fmt: skip
-        double.send_webhooks_to(f"{srv.url}/api/webhooks/stripe")
-        yield srv
+    yield from serve_selling_pro(module_tmp, double, **LIVE_REPLAY)
 
 
 def _shown_actions(screen: Any) -> set[str]:
