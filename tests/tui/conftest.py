@@ -19,6 +19,7 @@ from tests.server.serverkit import DATA, PW, Running, register_and_login
 from tradealerts.client import AsyncClient
 from tradealerts.tui import make_tui
 from tradealerts.tui.app import TradeAlertsApp
+from tradealerts.tui.screens.account import AccountScreen
 
 _ids = itertools.count(1)
 #: Bars a second the replay streams: a price frame every 1 s, a closed H1 bar every 4 s
@@ -109,6 +110,21 @@ async def started(pilot: Any) -> None:
     app = pilot.app
     await asyncio.wait_for(app.session_started.wait(), 20)
     await until(pilot, lambda: app.store.connection == "live", what="the stream")
+
+
+async def open_account(pilot: Any) -> AccountScreen:
+    """``U``: the account screen, once its profile has loaded."""
+    app = pilot.app
+    await pilot.press("U")
+    screen = await until(pilot, lambda: app.screen if isinstance(app.screen, AccountScreen)
+                         else None, what="the account screen")  # fmt: skip
+    await until(pilot, lambda: "Alert bell" in str(screen.query_one("#profile").render()))
+    return screen
+
+
+def shown_actions(screen: Any) -> set[str]:
+    """The actions the footer offers (what check_action leaves visible)."""
+    return {a.binding.action for a in screen.active_bindings.values() if a.binding.show}
 
 
 def toasts(app: TradeAlertsApp) -> list[str]:
