@@ -46,19 +46,6 @@ def server(module_tmp: Path) -> Iterator[Running]:
     yield from _serve(module_tmp, **LIVE_REPLAY)
 
 
-def serve_finished(root: Path) -> Iterator[Running]:
-    """A server whose replay has played its whole file: no live prices, so every answer stays
-    the same from one request to the next (snapshots, conditional requests)."""
-    feed = f"replay:{DATA / 'eurusd_h1.csv'}"
-    for srv in _serve(root, feed=feed, replay_speed=0.0, history_bars=800):
-        engine = srv.app.state.engine
-        deadline = time.monotonic() + 30
-        while engine.state != "finished" and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert engine.state == "finished"
-        yield srv
-
-
 @dataclass
 class Person:
     server: Running

@@ -7,8 +7,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.cli.conftest import serve_finished
 from tests.server.serverkit import Running, fire_event
-from tests.tui.conftest import Person, log_in, open_account, serve_finished, started, toasts, until
+from tests.tui.conftest import Person, log_in, open_account, started, toasts, until
 from textual.widgets import Input
 
 from tradealerts.client import AsyncClient, endpoints
