@@ -85,7 +85,7 @@ def test_clone_and_bulk(srv: Running) -> None:
 def test_destructive_flags_take_a_json_boolean_only(srv: Running, flag: Any) -> None:
     """``prune`` and ``all`` delete: a string or a number is refused (422, the field named),
     never read as true; nothing changes."""
-    c = user(srv, "flags@example.com")
+    c = user_client(srv, "flags@example.com")
     assert c.post("/api/alerts/apply", json={"alerts": [entry("kept")]}).json()["applied"]
     r = c.post("/api/alerts/apply", json={"alerts": [], "prune": flag})
     assert r.status_code == 422 and r.json()["error"]["field"] == "prune", r.text
