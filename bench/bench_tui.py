@@ -5,16 +5,15 @@ Median of 5 runs; exits non-zero when the target (<= 1.0 s) is missed."""
 from __future__ import annotations
 
 import os
-import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 
-from bench_server import BIN, free_port, wait_up
+from benchkit import free_port, pro_user_server
+from tuikit import EMAIL, PASSWORD, need_tmux
 
-EMAIL, PASSWORD = "bench-tui@example.com", "a long benchmark passphrase"
 RUNS = 5
 TARGET_S = 1.0
 
@@ -44,8 +43,7 @@ def first_frame(env: dict[str, str], socket: str) -> float:
 
 
 def main() -> int:
-    if shutil.which("tmux") is None:
-        print("tradealerts tui start: skipped (tmux is missing: make test-deps)")
+    if not need_tmux("tradealerts tui start"):
         return 0
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
@@ -61,27 +59,11 @@ def main() -> int:
         }
         server_env = {**{k: v for k, v in os.environ.items() if not k.startswith("TRADEALERTS_")},
                       "TRADEALERTS_HOME": tmp}  # fmt: skip
-        subprocess.run(
-            [str(BIN / "tradealerts-server"), "admin", "create-user", EMAIL, "--tier", "PRO",
-             "--password-stdin"],
-            input=PASSWORD + "\n", text=True, env=server_env, check=True, capture_output=True,
-        )  # fmt: skip
-        server = subprocess.Popen(
-            [str(BIN / "tradealerts-server"), "serve", "--port", str(port)],
-            env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            wait_up(f"{base}/api/system/health", server)
-            subprocess.run([sys.executable, "-m", "tradealerts", "login", "--email", EMAIL,
-                            "--password-stdin"], input=PASSWORD + "\n", text=True,
-                           env={**os.environ, **env}, check=True, capture_output=True)  # fmt: skip
+        with pro_user_server(port, server_env, {**os.environ, **env}, EMAIL, PASSWORD):
             # a tmux server of our own per run: a new one on a socket just killed can race
             socket = f"bench-tui-{os.getpid()}"
             first_frame(env, f"{socket}-warm")  # warm the bytecode cache
             runs = [first_frame(env, f"{socket}-{n}") for n in range(RUNS)]
-        finally:
-            server.terminate()
-            server.wait(20)
     median = statistics.median(runs)
     ok = median <= TARGET_S
     print(

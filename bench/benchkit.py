@@ -19,7 +19,16 @@ import httpx
 HERE = Path(__file__).parent
 BIN = Path(sys.executable).parent
 
-__all__ = ["BIN", "HERE", "Targets", "cli_server", "free_port", "pinned", "wait_up"]
+__all__ = [
+    "BIN",
+    "HERE",
+    "Targets",
+    "cli_server",
+    "free_port",
+    "pinned",
+    "pro_user_server",
+    "wait_up",
+]
 
 
 def free_port() -> int:
@@ -42,38 +51,53 @@ def wait_up(url: str, proc: subprocess.Popen[bytes], timeout: float = 120) -> No
 
 
 @contextmanager
+def pro_user_server(
+    port: int,
+    server_env: dict[str, str],
+    login_env: dict[str, str],
+    email: str,
+    password: str,
+    core: int | None = None,
+) -> Iterator[None]:
+    """``tradealerts-server serve`` on ``port`` (``server_env``, pinned to ``core`` when one is
+    given) with ``email`` made a PRO user first, and the ``tradealerts`` command logged in as
+    that user with ``login_env`` (which points it at the server); stopped on exit."""
+    server_cmd = str(BIN / "tradealerts-server")
+    subprocess.run(
+        [server_cmd, "admin", "create-user", email, "--tier", "PRO", "--password-stdin"],
+        input=password + "\n", text=True, env=server_env, check=True, capture_output=True,
+    )  # fmt: skip
+    serve = [server_cmd, "serve", "--port", str(port)]
+    server = subprocess.Popen(
+        serve if core is None else pinned(core, serve),
+        env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        wait_up(f"http://127.0.0.1:{port}/api/system/health", server)
+        subprocess.run(
+            [sys.executable, "-m", "tradealerts", "login", "--email", email, "--password-stdin"],
+            input=password + "\n", text=True, env=login_env, check=True, capture_output=True,
+        )  # fmt: skip
+        yield
+    finally:
+        server.terminate()
+        server.wait(20)
+
+
+@contextmanager
 def cli_server(env: dict[str, str], email: str, password: str) -> Iterator[Path]:
     """A server on a free port with ``email`` as a PRO user, and ``env`` (updated in place)
     pointing the ``tradealerts`` command at it, logged in as that user; yields the temporary
     home. For the client benchmarks, which time the real command against a real server."""
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
-        base = f"http://127.0.0.1:{port}"
         env.update(
             TRADEALERTS_HOME=tmp,
-            TRADEALERTS_SERVER=base,
+            TRADEALERTS_SERVER=f"http://127.0.0.1:{port}",
             PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",
         )
-        subprocess.run(
-            [str(BIN / "tradealerts-server"), "admin", "create-user", email, "--tier", "PRO",
-             "--password-stdin"],
-            input=password + "\n", text=True, env=env, check=True, capture_output=True,
-        )  # fmt: skip
-        server = subprocess.Popen(
-            [str(BIN / "tradealerts-server"), "serve", "--port", str(port)],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            wait_up(f"{base}/api/system/health", server)
-            subprocess.run(
-                [sys.executable, "-m", "tradealerts", "login", "--email", email,
-                 "--password-stdin"],
-                input=password + "\n", text=True, env=env, check=True, capture_output=True,
-            )  # fmt: skip
+        with pro_user_server(port, env, env, email, password):
             yield Path(tmp)
-        finally:
-            server.terminate()
-            server.wait(20)
 
 
 def pinned(core: int, argv: list[str]) -> list[str]:

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchkit import BIN, HERE, free_port, pinned, wait_up
+from benchkit import HERE, free_port, pinned, pro_user_server
 
 EMAIL, PASSWORD = "bench-tui@example.com", "a long benchmark passphrase"
 TICKS_PER_BAR = 4  # the replay feed's (server.feeds.replay.TICKS_PER_BAR)
@@ -75,26 +75,11 @@ def replay_server(tmp: Path, bars: int, speed: float) -> Iterator[dict[str, str]
         "TRADEALERTS_HISTORY_BARS": str(HISTORY_BARS),
         "TRADEALERTS_REPLAY_SPEED": str(speed),
     }
-    subprocess.run(
-        [str(BIN / "tradealerts-server"), "admin", "create-user", EMAIL, "--tier", "PRO",
-         "--password-stdin"],
-        input=PASSWORD + "\n", text=True, env=server_env, check=True, capture_output=True,
-    )  # fmt: skip
     # the server on core 0, the terminal and the app on core 1: a client machine's app does
     # not share its core with the server
-    server = subprocess.Popen(
-        pinned(0, [str(BIN / "tradealerts-server"), "serve", "--port", str(port)]),
-        env=server_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    try:
-        wait_up(f"{base}/api/system/health", server)
-        login = [sys.executable, "-m", "tradealerts", "login", "--email", EMAIL, "--password-stdin"]
-        subprocess.run(login, input=PASSWORD + "\n", text=True, env={**os.environ, **client_env},
-                       check=True, capture_output=True)  # fmt: skip
+    login_env = {**os.environ, **client_env}
+    with pro_user_server(port, server_env, login_env, EMAIL, PASSWORD, core=0):
         yield client_env
-    finally:
-        server.terminate()
-        server.wait(20)
 
 
 def run_probe(env: dict[str, str], out: Path, args: list[str], timeout: float) -> dict[str, Any]:

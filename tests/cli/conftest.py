@@ -8,6 +8,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from typing import Any
 import pytest
 from aiosmtpd.controller import Controller
 from tests.server.serverkit import (
+    DATA,
     PW,
     Clock,
     Inbox,
@@ -24,6 +26,7 @@ from tests.server.serverkit import (
     server_settings,
     start_server,
 )
+from tests.server.stripekit import StripeDouble, setup_price, stripe_settings
 
 _ids = itertools.count(1)
 KEYRINGRC = "[backend]\ndefault-keyring=keyrings.alt.file.PlaintextKeyring\n"
@@ -150,6 +153,28 @@ def _serve(root: Path, **overrides: Any) -> Iterator[Running]:
     finally:
         srv.stop()
         controller.stop()
+
+
+def serve_selling_pro(root: Path, double: StripeDouble, **overrides: Any) -> Iterator[Running]:
+    """A server as ``_serve`` starts it that sells PRO through the Stripe double, which sends
+    its webhooks there."""
+    price = setup_price(double)
+    for srv in _serve(root, **overrides, **stripe_settings(double, price)):
+        double.send_webhooks_to(f"{srv.url}/api/webhooks/stripe")
+        yield srv
+
+
+def serve_finished(root: Path) -> Iterator[Running]:
+    """A server whose replay has played its whole file: no live prices, so every answer stays
+    the same from one request to the next (snapshots, conditional requests)."""
+    feed = f"replay:{DATA / 'eurusd_h1.csv'}"
+    for srv in _serve(root, feed=feed, replay_speed=0.0, history_bars=800):
+        engine = srv.app.state.engine
+        deadline = time.monotonic() + 30
+        while engine.state != "finished" and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert engine.state == "finished"
+        yield srv
 
 
 @pytest.fixture(scope="module")

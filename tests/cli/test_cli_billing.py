@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.cli.conftest import Cli, _serve
+from tests.cli.conftest import Cli, serve_selling_pro
 from tests.server.serverkit import Running, wait_until
-from tests.server.stripekit import StripeDouble, event, setup_price, stripe_double, stripe_settings
+from tests.server.stripekit import StripeDouble, event, stripe_double
 
 
 @pytest.fixture(scope="module")
@@ -26,10 +26,7 @@ def double() -> Iterator[StripeDouble]:
 @pytest.fixture(scope="module")
 def server(module_tmp: Path, double: StripeDouble) -> Iterator[Running]:
     """This module's server sells PRO through the double."""
-    price = setup_price(double)
-    for srv in _serve(module_tmp, **stripe_settings(double, price)):
-        double.send_webhooks_to(f"{srv.url}/api/webhooks/stripe")
-        yield srv
+    yield from serve_selling_pro(module_tmp, double)
 
 
 def _pay(double: StripeDouble, url: str) -> None:

@@ -4,27 +4,19 @@ terminal, a wide one and an ASCII one; expectations come from the server's own p
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.cli.conftest import Cli, _serve, make_home
-from tests.server.serverkit import DATA, Running, register_and_login
+from tests.cli.conftest import Cli, make_home, serve_finished
+from tests.server.serverkit import Running, register_and_login
 
 from tradealerts.core.symbols import format_price
 
 
 @pytest.fixture(scope="module")
 def server(module_tmp: Path) -> Iterator[Running]:
-    feed = f"replay:{DATA / 'eurusd_h1.csv'}"
-    for srv in _serve(module_tmp, feed=feed, replay_speed=0.0, history_bars=800):
-        engine = srv.app.state.engine
-        deadline = time.monotonic() + 30
-        while engine.state != "finished" and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert engine.state == "finished"
-        yield srv
+    yield from serve_finished(module_tmp)
 
 
 @pytest.fixture(scope="module")

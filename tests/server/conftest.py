@@ -19,6 +19,7 @@ from tests.server.serverkit import (
     server_settings,
     start_server,
 )
+from tests.server.stripekit import StripeDouble, setup_price, stripe_double, stripe_settings
 
 
 @pytest.fixture
@@ -88,3 +89,27 @@ def cluster(tmp_path: Path) -> Iterator[Any]:
             yield c
         finally:
             c.stop()
+
+
+@pytest.fixture(scope="module")
+def double() -> Iterator[StripeDouble]:
+    """localstripe with the Checkout/portal stand-in: one for each module that asks."""
+    with stripe_double() as d:
+        yield d
+
+
+@pytest.fixture(scope="module")
+def price_id(double: StripeDouble) -> str:
+    return setup_price(double)
+
+
+@pytest.fixture
+def billing_server(
+    make_server: Callable[..., Running], double: StripeDouble, price_id: str
+) -> Running:
+    """A server that sells PRO through the double, which sends its webhooks there."""
+    # the stream's own check of the tier (each heartbeat) is 15 s away: a tier event
+    # sooner than that came from the change itself
+    srv = make_server(**stripe_settings(double, price_id))
+    double.send_webhooks_to(f"{srv.url}/api/webhooks/stripe")
+    return srv

@@ -171,6 +171,44 @@ def set_tier(srv: Running, email: str, tier: str) -> None:
         s.commit()
 
 
+def user_client(srv: Running, email: str, tier: str = "FREE") -> httpx.Client:
+    """An API client logged in as a new verified user of ``tier``."""
+    token = register_and_login(srv, email)["access_token"]
+    if tier != "FREE":
+        set_tier(srv, email, tier)
+    return srv.client(token)
+
+
+def runtime_with_one_alert(
+    db_url: str, home: Path, email: str, now: datetime, **spec: Any
+) -> tuple[Any, Any, Any, int]:
+    """A migrated database holding one user with one alert (EURUSD H1 above 1.0; ``spec`` adds
+    to it), and an ``AlertRuntime`` on it at ``now``, not loaded yet: (the engine, sessions,
+    the runtime, the alert's id)."""
+    from tradealerts.core.alerts import AlertCreate
+    from tradealerts.server.accounts import create_user
+    from tradealerts.server.alerts import records
+    from tradealerts.server.alerts.guard import WebhookGuard
+    from tradealerts.server.alerts.runtime import AlertRuntime
+    from tradealerts.server.db.migrate import upgrade
+    from tradealerts.server.db.session import make_engine, make_sessionmaker
+    from tradealerts.server.events import Bus
+
+    db = make_engine(db_url)
+    upgrade(db)
+    sessions = make_sessionmaker(db)
+    with sessions() as s:
+        user = create_user(s, email, PW, now)
+        alert = AlertCreate.model_validate(
+            {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "level": 1.0}
+            | spec
+        )
+        alert_id = records.create_alert(s, user, alert, now, WebhookGuard()).id
+        s.commit()
+    runtime = AlertRuntime(Settings(home=home, secret_key="k" * 40), sessions, Bus(), lambda: now)
+    return db, sessions, runtime, alert_id
+
+
 class SSE:
     """Reads Server-Sent Events frames from a streaming httpx response."""
 

@@ -9,19 +9,13 @@ from pathlib import Path
 from sqlalchemy import event, func, select
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
+from tests.server.serverkit import runtime_with_one_alert
 
-from tradealerts.core.alerts import AlertCreate
-from tradealerts.server.accounts import create_user
 from tradealerts.server.alerts import records
 from tradealerts.server.alerts.guard import WebhookGuard
-from tradealerts.server.alerts.runtime import AlertRuntime
-from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.models import AlertRow, Event, User
-from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.engine.market import MarketState
-from tradealerts.server.events import Bus
 from tradealerts.server.feeds import Tick
-from tradealerts.server.settings import Settings
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 T0 = NOW.timestamp()
@@ -30,18 +24,8 @@ T0 = NOW.timestamp()
 def test_a_row_read_before_a_fire_is_stored_does_not_fire_a_once_alert_again(
     tmp_path: Path,
 ) -> None:
-    db = make_engine(f"sqlite:///{tmp_path / 'server.db'}")
-    upgrade(db)
-    sessions = make_sessionmaker(db)
-    with sessions() as s:
-        user = create_user(s, "once@example.com", "correct horse battery", NOW)
-        spec = AlertCreate.model_validate(
-            {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "level": 1.0}
-        )
-        alert_id = records.create_alert(s, user, spec, NOW, WebhookGuard()).id
-        s.commit()
-    runtime = AlertRuntime(
-        Settings(home=tmp_path, secret_key="k" * 40), sessions, Bus(), lambda: NOW
+    db, sessions, runtime, alert_id = runtime_with_one_alert(
+        f"sqlite:///{tmp_path / 'server.db'}", tmp_path, "once@example.com", NOW
     )
     assert runtime.load() == 1
     with sessions() as s:  # what a sync pass reads while the fire is on its way to the log
@@ -73,19 +57,8 @@ def test_a_row_read_before_a_fire_is_stored_does_not_fire_a_once_alert_again(
 def test_a_commit_whose_answer_is_lost_is_retried_and_logged_once(db_url: str) -> None:
     """The connection drops after COMMIT reached the database: the runtime cannot tell it
     committed, keeps the batch and writes it again; the batch's key refuses the copy."""
-    db = make_engine(db_url)
-    upgrade(db)
-    sessions = make_sessionmaker(db)
-    with sessions() as s:
-        user = create_user(s, "lost@example.com", "correct horse battery", NOW)
-        spec = AlertCreate.model_validate(
-            {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "level": 1.0,
-             "frequency": "once_per_minute"}
-        )  # fmt: skip
-        alert_id = records.create_alert(s, user, spec, NOW, False).id
-        s.commit()
-    runtime = AlertRuntime(
-        Settings(home=Path("/nonexistent"), secret_key="k" * 40), sessions, Bus(), lambda: NOW
+    db, sessions, runtime, alert_id = runtime_with_one_alert(
+        db_url, Path("/nonexistent"), "lost@example.com", NOW, frequency="once_per_minute"
     )
     runtime.load()
     lost = [True]

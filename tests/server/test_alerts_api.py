@@ -18,6 +18,7 @@ from tests.server.serverkit import (
     WebhookReceiver,
     register_and_login,
     set_tier,
+    user_client,
     wait_until,
 )
 
@@ -36,13 +37,6 @@ def alert(**kw: Any) -> dict[str, Any]:
     return body
 
 
-def user(srv: Running, email: str, tier: str = "FREE") -> Any:
-    token = register_and_login(srv, email)["access_token"]
-    if tier != "FREE":
-        set_tier(srv, email, tier)
-    return srv.client(token)
-
-
 @pytest.fixture
 def srv(make_server) -> Running:
     # these tests poll the history while waiting for the feed: quotas are tested elsewhere
@@ -50,7 +44,7 @@ def srv(make_server) -> Running:
 
 
 def test_create_list_get_update_pause_resume_delete(srv: Running) -> None:
-    c = user(srv, "a@example.com")
+    c = user_client(srv, "a@example.com")
     r = c.post(
         "/api/alerts",
         json=alert(
@@ -122,7 +116,7 @@ def test_create_list_get_update_pause_resume_delete(srv: Running) -> None:
 def test_bad_alerts_are_422_naming_the_field(
     srv: Running, body: dict[str, Any], field: str
 ) -> None:
-    c = user(srv, "bad@example.com", "PRO")
+    c = user_client(srv, "bad@example.com", "PRO")
     raw = json.dumps(body)  # NaN goes on the wire as the token NaN
     r = c.post("/api/alerts", content=raw, headers={"Content-Type": "application/json"})
     assert r.status_code == 422, r.text
@@ -132,7 +126,7 @@ def test_bad_alerts_are_422_naming_the_field(
 
 
 def test_unknown_symbol_and_malformed_json_are_refused_plainly(srv: Running) -> None:
-    c = user(srv, "u@example.com")
+    c = user_client(srv, "u@example.com")
     r = c.post("/api/alerts", json=alert(symbol="DOGEUSD"))
     assert r.status_code == 422 and "symbol" in r.json()["error"]["message"]
     r = c.post("/api/alerts", content=b"{not json", headers={"Content-Type": "application/json"})
@@ -141,7 +135,7 @@ def test_unknown_symbol_and_malformed_json_are_refused_plainly(srv: Running) -> 
 
 
 def test_tier_rules_pair_webhook_and_limit(srv: Running) -> None:
-    c = user(srv, "free@example.com")
+    c = user_client(srv, "free@example.com")
     r = c.post("/api/alerts", json=alert(symbol="GBPUSD"))
     assert r.status_code == 403 and r.json()["error"]["required_tier"] == "PRO"
     r = c.post("/api/alerts", json=alert(timeframe="M5"))
@@ -163,7 +157,7 @@ def test_tier_rules_pair_webhook_and_limit(srv: Running) -> None:
 
 
 def test_webhooks_to_private_addresses_are_refused(srv: Running) -> None:
-    c = user(srv, "ssrf@example.com", "PRO")
+    c = user_client(srv, "ssrf@example.com", "PRO")
     for url in ("https://127.0.0.1/hook", "https://10.1.2.3/x", "http://localhost:9/x"):
         r = c.post("/api/alerts", json=alert(channels={"webhook_url": url}))
         assert r.status_code == 422, url
@@ -171,7 +165,7 @@ def test_webhooks_to_private_addresses_are_refused(srv: Running) -> None:
 
 
 def test_downgrade_pauses_without_deleting_and_resume_is_refused(srv: Running) -> None:
-    c = user(srv, "pro@example.com", "PRO")
+    c = user_client(srv, "pro@example.com", "PRO")
     ids = []
     for i in range(6):
         ids.append(c.post("/api/alerts", json=alert(level=HIGH + i)).json()["id"])
@@ -196,8 +190,8 @@ def test_downgrade_pauses_without_deleting_and_resume_is_refused(srv: Running) -
 
 
 def test_users_cannot_reach_each_others_alerts(srv: Running) -> None:
-    a = user(srv, "a@example.com", "PRO")
-    b = user(srv, "b@example.com", "PRO")
+    a = user_client(srv, "a@example.com", "PRO")
+    b = user_client(srv, "b@example.com", "PRO")
     mine = a.post("/api/alerts", json=alert(condition="greater_than", level=LOW)).json()["id"]
     wait_until(lambda: a.get("/api/alerts/history").json()["total"] == 1, what="A's alert")
     for method, path, body in [
@@ -224,7 +218,7 @@ def test_an_alert_fires_into_log_stream_history_mail_and_webhook(make_server) ->
         rate_limits_enabled=False,
     )
     try:
-        c = user(srv, "fire@example.com", "PRO")
+        c = user_client(srv, "fire@example.com", "PRO")
         secret = c.get("/api/user/webhook-secret").json()["secret"]
         with c.stream("GET", "/api/stream", timeout=15) as stream:
             sse = SSE(stream)
@@ -289,7 +283,7 @@ def test_webhook_retries_with_backoff_then_gives_up_after_a_day(make_server) -> 
         rate_limits_enabled=False,
     )
     try:
-        c = user(srv, "retry@example.com", "PRO")
+        c = user_client(srv, "retry@example.com", "PRO")
         c.post(
             "/api/alerts",
             json=alert(condition="greater_than", level=LOW, channels={"webhook_url": hook.url}),
@@ -327,7 +321,7 @@ def test_webhook_retries_with_backoff_then_gives_up_after_a_day(make_server) -> 
 
 
 def test_missed_fires_arrive_exactly_once_on_resume(srv: Running) -> None:
-    c = user(srv, "r@example.com")
+    c = user_client(srv, "r@example.com")
     c.post("/api/alerts", json=alert(condition="greater_than", level=LOW))
     first = wait_until(lambda: c.get("/api/alerts/history").json()["items"], what="a fire")
     last_seen = first[0]["id"]
@@ -346,7 +340,7 @@ def test_missed_fires_arrive_exactly_once_on_resume(srv: Running) -> None:
 
 
 def test_expiry_stops_an_alert_and_says_so(srv: Running) -> None:
-    c = user(srv, "exp@example.com")
+    c = user_client(srv, "exp@example.com")
     expires = srv.clock() + timedelta(minutes=5)
     a = c.post("/api/alerts", json=alert(level=HIGH, expires_at=expires.isoformat())).json()
     srv.clock.advance(minutes=6)
@@ -363,7 +357,7 @@ def test_expiry_stops_an_alert_and_says_so(srv: Running) -> None:
 
 
 def test_a_deleted_alerts_id_is_never_reused_and_the_next_alert_fires(srv: Running) -> None:
-    c = user(srv, "reuse@example.com")
+    c = user_client(srv, "reuse@example.com")
     gone = c.post("/api/alerts", json=alert(level=HIGH)).json()["id"]
     assert c.delete(f"/api/alerts/{gone}").status_code == 204
     new = c.post("/api/alerts", json=alert(condition="greater_than", level=LOW)).json()["id"]

@@ -10,20 +10,16 @@ from typing import Any
 
 from sqlalchemy import select
 from tests.server.replaykit import every_bar, prepare, replay_server, wait_replay_done, write_replay
-from tests.server.serverkit import Running
+from tests.server.serverkit import Running, runtime_with_one_alert
 
 from tradealerts.core.alerts import AlertCreate
-from tradealerts.server.accounts import create_user
 from tradealerts.server.alerts import records
 from tradealerts.server.alerts.guard import WebhookGuard
-from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.models import AlertRow, Notification, User
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.engine.market import MarketState
-from tradealerts.server.events import Bus
 from tradealerts.server.feeds import Tick
-from tradealerts.server.settings import Settings
 
 BARS = 12  # streamed bars: every_bar fires once on each
 
@@ -94,18 +90,8 @@ T0 = NOW.timestamp()
 
 
 def test_a_once_alert_resumed_in_a_loop_is_paused_for_flooding_and_told(tmp_path: Path) -> None:
-    db = make_engine(f"sqlite:///{tmp_path / 'server.db'}")
-    upgrade(db)
-    sessions = make_sessionmaker(db)
-    with sessions() as s:
-        user = create_user(s, "flood@example.com", "correct horse battery", NOW)
-        spec = AlertCreate.model_validate(
-            {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "level": 1.0}
-        )
-        alert_id = records.create_alert(s, user, spec, NOW, WebhookGuard()).id
-        s.commit()
-    runtime = AlertRuntime(
-        Settings(home=tmp_path, secret_key="k" * 40), sessions, Bus(), lambda: NOW
+    db, sessions, runtime, alert_id = runtime_with_one_alert(
+        f"sqlite:///{tmp_path / 'server.db'}", tmp_path, "flood@example.com", NOW
     )
     runtime.load()
     listen = runtime.listener(MarketState())

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.server.serverkit import Running, register_and_login, set_tier, wait_until
+from tests.server.serverkit import Running, user_client, wait_until
 
 LOW = 0.5  # below every synthetic EURUSD price: greater_than fires at once
 HIGH = 900_000.0
@@ -18,20 +18,13 @@ def entry(name: str, **kw: Any) -> dict[str, Any]:
             "level": HIGH} | kw  # fmt: skip
 
 
-def user(srv: Running, email: str, tier: str = "FREE") -> Any:
-    token = register_and_login(srv, email)["access_token"]
-    if tier != "FREE":
-        set_tier(srv, email, tier)
-    return srv.client(token)
-
-
 @pytest.fixture
 def srv(make_server) -> Running:
     return make_server(tick_rate=20, rate_limits_enabled=False)
 
 
 def test_apply_refuses_whole_naming_each_entry_and_field(srv: Running) -> None:
-    c = user(srv, "plan@example.com")
+    c = user_client(srv, "plan@example.com")
     bad = [entry("ok"), entry("no-level", level=None), {"symbol": "EURUSD"}, entry("ok"),
            entry("gbp", symbol="GBPUSD"), "text"]  # fmt: skip
     r = c.post("/api/alerts/apply", json={"alerts": bad})
@@ -53,21 +46,21 @@ def test_apply_refuses_whole_naming_each_entry_and_field(srv: Running) -> None:
 
 
 def test_apply_creates_alerts_the_engine_fires_and_names_stay_per_user(srv: Running) -> None:
-    c = user(srv, "fires@example.com")
+    c = user_client(srv, "fires@example.com")
     plan = c.post("/api/alerts/apply", json={"alerts": [
         entry("fires", condition="greater_than", level=LOW, frequency="once_per_minute"),
     ]}).json()  # fmt: skip
     assert plan["applied"] and plan["items"][0]["op"] == "create"
     wait_until(lambda: c.get("/api/alerts/history").json()["total"] >= 1, what="a fire")
-    other = user(srv, "other@example.com")
+    other = user_client(srv, "other@example.com")
     assert other.post("/api/alerts", json=entry("fires")).status_code == 201  # per user
     r = c.post("/api/alerts", json=entry("fires"))
     assert r.status_code == 409 and r.json()["error"]["code"] == "name_taken"
 
 
 def test_clone_and_bulk(srv: Running) -> None:
-    c = user(srv, "bulk@example.com", "PRO")
-    other = user(srv, "stranger@example.com")
+    c = user_client(srv, "bulk@example.com", "PRO")
+    other = user_client(srv, "stranger@example.com")
     theirs = other.post("/api/alerts", json=entry("theirs")).json()["id"]
     a = c.post("/api/alerts", json=entry("mine", cooldown="1h", max_fires=3)).json()
     copy = c.post(f"/api/alerts/{a['id']}/clone", json={"symbol": "gbpusd", "timeframe": "H4"})
@@ -92,7 +85,7 @@ def test_clone_and_bulk(srv: Running) -> None:
 def test_destructive_flags_take_a_json_boolean_only(srv: Running, flag: Any) -> None:
     """``prune`` and ``all`` delete: a string or a number is refused (422, the field named),
     never read as true; nothing changes."""
-    c = user(srv, "flags@example.com")
+    c = user_client(srv, "flags@example.com")
     assert c.post("/api/alerts/apply", json={"alerts": [entry("kept")]}).json()["applied"]
     r = c.post("/api/alerts/apply", json={"alerts": [], "prune": flag})
     assert r.status_code == 422 and r.json()["error"]["field"] == "prune", r.text

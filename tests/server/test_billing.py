@@ -4,38 +4,14 @@ server, signed webhooks, the user's stream."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
-import pytest
 from sqlalchemy import select
 from tests.server.serverkit import SSE, Running, register_and_login, wait_until
-from tests.server.stripekit import StripeDouble, event, setup_price, stripe_double, stripe_settings
+from tests.server.stripekit import StripeDouble, event
 
 from tradealerts.server.db.models import AlertRow, AuditLog, BillingAccount, InvoiceRow
-
-
-@pytest.fixture(scope="module")
-def double() -> Iterator[StripeDouble]:
-    with stripe_double() as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def price_id(double: StripeDouble) -> str:
-    return setup_price(double)
-
-
-@pytest.fixture
-def billing_server(
-    make_server: Callable[..., Running], double: StripeDouble, price_id: str
-) -> Running:
-    # the stream's own check of the tier (each heartbeat) is 15 s away: a tier event
-    # sooner than that came from the change itself
-    srv = make_server(**stripe_settings(double, price_id))
-    double.send_webhooks_to(f"{srv.url}/api/webhooks/stripe")
-    return srv
 
 
 def _auth(token: str) -> dict[str, str]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import random
 import time
-from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -16,32 +15,16 @@ from tests.server.serverkit import Running, register_and_login, wait_until
 from tests.server.stripekit import (
     StripeDouble,
     event,
-    setup_price,
     sign,
-    stripe_double,
-    stripe_settings,
 )
 
 from tradealerts.server import accounts
 from tradealerts.server.db.models import AuditLog, StripeEvent
 
 
-@pytest.fixture(scope="module")
-def double() -> Iterator[StripeDouble]:
-    with stripe_double() as d:
-        yield d
-
-
-@pytest.fixture(scope="module")
-def price_id(double: StripeDouble) -> str:
-    return setup_price(double)
-
-
 @pytest.fixture
-def srv(make_server: Callable[..., Running], double: StripeDouble, price_id: str) -> Running:
-    server = make_server(**stripe_settings(double, price_id))
-    double.send_webhooks_to(f"{server.url}/api/webhooks/stripe")
-    return server
+def srv(billing_server: Running) -> Running:
+    return billing_server
 
 
 def _tier(srv: Running, email: str) -> str:

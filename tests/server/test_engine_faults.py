@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 from tests.server.serverkit import free_port
-from tests.server.test_feed_mt5 import BRIDGE, STANDIN, connect_when_listening
+from tests.server.test_feed_mt5 import STANDIN, standin_bridge
 
 from tradealerts.server.engine import Engine
 from tradealerts.server.feeds import FeedOptions, create_feed
@@ -91,22 +91,9 @@ def test_a_database_that_cannot_be_opened_stops_serve_in_one_line(tmp_path: Path
 
 @pytest.fixture
 def bridge() -> Iterator[tuple[int, Any]]:
-    """The stand-in MetaTrader5 served over a real rpyc classic bridge: (port, its module)."""
-    proc = subprocess.Popen(
-        [sys.executable, "-c", BRIDGE],
-        stdout=subprocess.PIPE,
-        text=True,
-        env={"PYTHONPATH": str(STANDIN), "PATH": "/usr/bin:/bin"},
-    )
-    try:
-        assert proc.stdout is not None
-        port = int(proc.stdout.readline())
-        control = connect_when_listening(port)
-        yield port, control
-        control.close()
-    finally:
-        proc.terminate()
-        proc.wait(5)
+    """The stand-in MetaTrader5 served over a real rpyc classic bridge: (port, its control)."""
+    with standin_bridge() as running:
+        yield running
 
 
 def test_a_history_load_that_fails_is_logged_shown_retried_and_recovered(

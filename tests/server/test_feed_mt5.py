@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,13 @@ def terminal(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any]]:
             sys.path.remove(str(STANDIN))
             sys.modules.pop("MetaTrader5", None)
         return
+    with standin_bridge() as (port, control):
+        yield f"mt5-rpyc://127.0.0.1:{port}", control.modules.MetaTrader5
+
+
+@contextmanager
+def standin_bridge() -> Iterator[tuple[int, Any]]:
+    """The stand-in MetaTrader5 served over a real rpyc classic bridge: (port, its control)."""
     proc = subprocess.Popen(
         [sys.executable, "-c", BRIDGE],
         stdout=subprocess.PIPE,
@@ -72,7 +80,7 @@ def terminal(request: pytest.FixtureRequest) -> Iterator[tuple[str, Any]]:
         assert proc.stdout is not None
         port = int(proc.stdout.readline())
         control = connect_when_listening(port)
-        yield f"mt5-rpyc://127.0.0.1:{port}", control.modules.MetaTrader5
+        yield port, control
         control.close()
     finally:
         proc.terminate()

@@ -19,6 +19,7 @@ from tests.server.serverkit import DATA, PW, Running, register_and_login
 from tradealerts.client import AsyncClient
 from tradealerts.tui import make_tui
 from tradealerts.tui.app import TradeAlertsApp
+from tradealerts.tui.screens.account import AccountScreen
 
 _ids = itertools.count(1)
 #: Bars a second the replay streams: a price frame every 1 s, a closed H1 bar every 4 s
@@ -31,29 +32,18 @@ def module_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("tui")
 
 
+#: The settings of the TUI tests' server: the replay file streaming while the tests run.
+LIVE_REPLAY: dict[str, Any] = {
+    "feed": f"replay:{DATA / 'eurusd_h1.csv'}",
+    "replay_speed": REPLAY_SPEED,
+    "history_bars": 800,
+    "stream_heartbeat_seconds": 1.0,
+}
+
+
 @pytest.fixture(scope="module")
 def server(module_tmp: Path) -> Iterator[Running]:
-    feed = f"replay:{DATA / 'eurusd_h1.csv'}"
-    yield from _serve(
-        module_tmp,
-        feed=feed,
-        replay_speed=REPLAY_SPEED,
-        history_bars=800,
-        stream_heartbeat_seconds=1.0,
-    )
-
-
-def serve_finished(root: Path) -> Iterator[Running]:
-    """A server whose replay has played its whole file: no live prices, so every answer stays
-    the same from one request to the next (snapshots, conditional requests)."""
-    feed = f"replay:{DATA / 'eurusd_h1.csv'}"
-    for srv in _serve(root, feed=feed, replay_speed=0.0, history_bars=800):
-        engine = srv.app.state.engine
-        deadline = time.monotonic() + 30
-        while engine.state != "finished" and time.monotonic() < deadline:
-            time.sleep(0.02)
-        assert engine.state == "finished"
-        yield srv
+    yield from _serve(module_tmp, **LIVE_REPLAY)
 
 
 @dataclass
@@ -107,6 +97,21 @@ async def started(pilot: Any) -> None:
     app = pilot.app
     await asyncio.wait_for(app.session_started.wait(), 20)
     await until(pilot, lambda: app.store.connection == "live", what="the stream")
+
+
+async def open_account(pilot: Any) -> AccountScreen:
+    """``U``: the account screen, once its profile has loaded."""
+    app = pilot.app
+    await pilot.press("U")
+    screen = await until(pilot, lambda: app.screen if isinstance(app.screen, AccountScreen)
+                         else None, what="the account screen")  # fmt: skip
+    await until(pilot, lambda: "Alert bell" in str(screen.query_one("#profile").render()))
+    return screen
+
+
+def shown_actions(screen: Any) -> set[str]:
+    """The actions the footer offers (what check_action leaves visible)."""
+    return {a.binding.action for a in screen.active_bindings.values() if a.binding.show}
 
 
 def toasts(app: TradeAlertsApp) -> list[str]:

@@ -10,12 +10,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from tests.server.serverkit import fire_event, set_tier
-from tests.tui.conftest import Person, log_in, started, toasts, until
+from tests.tui.conftest import Person, log_in, open_account, shown_actions, started, toasts, until
 from textual.widgets import DataTable
 
 from tradealerts.client import AsyncClient, endpoints
 from tradealerts.core.alerts import AlertCreate
-from tradealerts.tui.screens.account import AccountScreen
 from tradealerts.tui.screens.alerts import AlertsScreen
 from tradealerts.tui.store import TIMEFRAMES
 from tradealerts.tui.widgets.chart_view import ChartView
@@ -138,20 +137,6 @@ async def test_lines_off_says_hidden_not_none(make_app, person: Person):
         await until(pilot, lambda: "Lines: hidden" not in chart.render().plain)
 
 
-async def _account(pilot: Any) -> AccountScreen:
-    app = pilot.app
-    await pilot.press("U")
-    screen = await until(pilot, lambda: app.screen if isinstance(app.screen, AccountScreen)
-                         else None, what="the account screen")  # fmt: skip
-    await until(pilot, lambda: "Alert bell" in str(screen.query_one("#profile").render()))
-    return screen
-
-
-def _shown_actions(screen: Any) -> set[str]:
-    """The actions the footer offers (what check_action leaves visible)."""
-    return {a.binding.action for a in screen.active_bindings.values() if a.binding.show}
-
-
 async def test_a_pro_account_sees_its_plan_and_no_upgrade_offer(make_app, person: Person):
     """This server takes no payments: PRO was set by its owner."""
     set_tier(person.server, person.email, "PRO")
@@ -159,14 +144,14 @@ async def test_a_pro_account_sees_its_plan_and_no_upgrade_offer(make_app, person
     app = make_app()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await started(pilot)
-        screen = await _account(pilot)
+        screen = await open_account(pilot)
         profile = str(screen.query_one("#profile").render())
         offer = str(screen.query_one("#upgrade").render())
         assert "Plan: PRO" in profile
         assert "Upgrade" not in offer and "payment page" not in offer, offer
         assert "owner manages your plan" in offer, offer
-        await until(pilot, lambda: "upgrade" not in _shown_actions(screen), what="no offer")
-        assert "manage_billing" not in _shown_actions(screen)  # no portal on this server
+        await until(pilot, lambda: "upgrade" not in shown_actions(screen), what="no offer")
+        assert "manage_billing" not in shown_actions(screen)  # no portal on this server
         await pilot.press("u")
         await until(pilot, lambda: "You are on PRO already." in toasts(app), what="the answer")
         assert not any("ask its owner" in t for t in toasts(app))

@@ -10,8 +10,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.cli.conftest import serve_finished
 from tests.server.serverkit import Running, register_and_login, set_tier
-from tests.tui.conftest import Person, log_in, serve_finished, started, toasts, until
+from tests.tui.conftest import Person, log_in, started, toasts, until
 from textual.widgets import DataTable, Static, TabbedContent
 
 from tradealerts.client import AsyncClient

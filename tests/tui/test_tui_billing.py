@@ -6,16 +6,23 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
-from tests.cli.conftest import _serve
-from tests.server.serverkit import DATA, Running
-from tests.server.stripekit import StripeDouble, event, setup_price, stripe_double, stripe_settings
-from tests.tui.conftest import REPLAY_SPEED, Person, log_in, started, toasts, until
+from tests.cli.conftest import serve_selling_pro
+from tests.server.serverkit import Running
+from tests.server.stripekit import StripeDouble, event, stripe_double
+from tests.tui.conftest import (
+    LIVE_REPLAY,
+    Person,
+    log_in,
+    open_account,
+    shown_actions,
+    started,
+    toasts,
+    until,
+)
 
 from tradealerts.client import AsyncClient, endpoints
-from tradealerts.tui.screens.account import AccountScreen
 
 
 @pytest.fixture(scope="module")
@@ -27,17 +34,7 @@ def double() -> Iterator[StripeDouble]:
 @pytest.fixture(scope="module")
 def server(module_tmp: Path, double: StripeDouble) -> Iterator[Running]:
     """This module's server: the replay feed of the other TUI tests, and PRO for sale."""
-    price = setup_price(double)
-    feed = f"replay:{DATA / 'eurusd_h1.csv'}"
-    for srv in _serve(module_tmp, feed=feed, replay_speed=REPLAY_SPEED, history_bars=800,
-                      stream_heartbeat_seconds=1.0, **stripe_settings(double, price)):  # fmt: skip
-        double.send_webhooks_to(f"{srv.url}/api/webhooks/stripe")
-        yield srv
-
-
-def _shown_actions(screen: Any) -> set[str]:
-    """The actions the footer offers (what check_action leaves visible)."""
-    return {a.binding.action for a in screen.active_bindings.values() if a.binding.show}
+    yield from serve_selling_pro(module_tmp, double, **LIVE_REPLAY)
 
 
 async def test_paying_turns_the_upgrade_offer_into_the_plan_and_manage_billing(
@@ -47,15 +44,11 @@ async def test_paying_turns_the_upgrade_offer_into_the_plan_and_manage_billing(
     app = make_app()
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await started(pilot)
-        await pilot.press("U")
-        screen = await until(pilot, lambda: app.screen if isinstance(app.screen, AccountScreen)
-                             else None, what="the account screen")  # fmt: skip
+        screen = await open_account(pilot)
         profile, offer = screen.query_one("#profile"), screen.query_one("#upgrade")
         await until(pilot, lambda: "Plan: FREE" in str(profile.render()), what="the plan")
         assert "u opens the payment page" in str(offer.render())
-        assert "upgrade" in _shown_actions(screen) and "manage_billing" not in _shown_actions(
-            screen
-        )
+        assert "upgrade" in shown_actions(screen) and "manage_billing" not in shown_actions(screen)
         # paid in a browser: the checkout, the hosted page, Stripe's signed webhook
         async with AsyncClient(person.server.url) as c:
             session = await c.run(endpoints.subscription_upgrade())
@@ -67,8 +60,8 @@ async def test_paying_turns_the_upgrade_offer_into_the_plan_and_manage_billing(
         assert "active" in shown and "renews on 20" in shown and "•••• 4242" in shown, shown
         await until(pilot, lambda: "Manage billing" in str(offer.render()), what="the portal")
         assert "Upgrade" not in str(offer.render())
-        assert "upgrade" not in _shown_actions(screen)
-        assert "manage_billing" in _shown_actions(screen)
+        assert "upgrade" not in shown_actions(screen)
+        assert "manage_billing" in shown_actions(screen)
         await pilot.press("u")
         await until(pilot, lambda: "You are on PRO already." in toasts(app), what="u on PRO")
         await pilot.press("m")

@@ -5,15 +5,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
+from tests.cli.conftest import serve_finished
 from tests.server.serverkit import Running, fire_event
-from tests.tui.conftest import Person, log_in, serve_finished, started, toasts, until
+from tests.tui.conftest import Person, log_in, open_account, started, toasts, until
 from textual.widgets import Input
 
 from tradealerts.client import AsyncClient, endpoints
-from tradealerts.tui.screens.account import AccountScreen, TotpOffScreen, TotpOnScreen
+from tradealerts.tui.screens.account import TotpOffScreen, TotpOnScreen
 
 
 @pytest.fixture(scope="module")
@@ -64,15 +64,6 @@ async def test_a_spent_quota_says_when_it_frees(make_app, person: Person):
         assert f"quota used, frees at {frees}" in str(status.render())
 
 
-async def _account(pilot: Any) -> AccountScreen:
-    app = pilot.app
-    await pilot.press("U")
-    screen = await until(pilot, lambda: app.screen if isinstance(app.screen, AccountScreen)
-                         else None, what="the account screen")  # fmt: skip
-    await until(pilot, lambda: "Alert bell" in str(screen.query_one("#profile").render()))
-    return screen
-
-
 async def test_the_bell_is_a_stored_setting_and_off_means_silent(make_app, person: Person):
     await log_in(person)
     app = make_app(bell=True)
@@ -83,7 +74,7 @@ async def test_the_bell_is_a_stored_setting_and_off_means_silent(make_app, perso
         fire_event(person.server, person.email, message="first")
         await until(pilot, lambda: len(app.store.feed) == 1, what="the first alert")
         assert rings == [1]
-        screen = await _account(pilot)
+        screen = await open_account(pilot)
         assert "Alert bell: on" in str(screen.query_one("#profile").render())
         await pilot.press("b")
         await until(pilot, lambda: "Alert bell: off" in str(screen.query_one("#profile").render()))
@@ -111,7 +102,7 @@ async def test_two_factor_on_and_off_from_the_account_screen(make_app, person: P
     srv = person.server
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await started(pilot)
-        screen = await _account(pilot)
+        screen = await open_account(pilot)
         assert "Two-factor sign-in: off" in str(screen.query_one("#profile").render())
         await pilot.press("2")
         form = await until(pilot, lambda: app.screen if isinstance(app.screen, TotpOnScreen)
@@ -160,7 +151,7 @@ async def test_upgrade_on_a_server_without_billing_says_whom_to_ask(make_app, pe
     app = make_app()
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await started(pilot)
-        screen = await _account(pilot)
+        screen = await open_account(pilot)
         upgrade = screen.query_one("#upgrade")
         assert "u opens the payment page" in str(upgrade.render())
         await pilot.press("u")  # the server answers 503 billing_disabled

@@ -15,8 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.cli.conftest import serve_finished
 from tests.server.serverkit import Running, register_and_login
-from tests.tui.conftest import Person, log_in, serve_finished
+from tests.tui.conftest import Person, log_in
 
 from tradealerts.client import AsyncClient
 from tradealerts.tui import make_tui

@@ -14,8 +14,8 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Button, Footer, Input, Label, Static
 
-from tradealerts.client import endpoints
-from tradealerts.core.schemas import THEMES, PreferencesUpdate
+from tradealerts.client import Call, endpoints
+from tradealerts.core.schemas import THEMES, Message, PreferencesUpdate
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.widgets.status_bar import StatusBar
@@ -277,11 +277,35 @@ def _open_in_browser(url: str) -> None:
         webbrowser.open(url)
 
 
-class TotpOnScreen(ModalScreen[None]):
-    """Turn two-factor sign-in on: the server makes a secret, the person adds it to an
-    authenticator app and proves it with a code (nothing changes until the code is right)."""
+class _Form(ModalScreen[None]):
+    """The account's forms: Escape or Cancel closes one, changing nothing."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _six_digits(code: str) -> bool:
+    return len(code) == 6 and code.isdigit()
+
+
+async def _change_two_factor(form: _Form, call: Call[Message]) -> None:
+    """Send a two-factor change: the server's answer is said and the form closes; a refusal
+    stays on the form, under its fields."""
+    try:
+        message = await ta(form).api(call, quiet=True)
+    except Handled as exc:
+        form.query_one("#error", Label).update(str(exc))
+        return
+    ta(form).say(message.message, title="Two-factor sign-in")
+    form.dismiss(None)
+
+
+class TotpOnScreen(_Form):
+    """Turn two-factor sign-in on: the server makes a secret, the person adds it to an
+    authenticator app and proves it with a code (nothing changes until the code is right)."""
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
@@ -316,26 +340,14 @@ class TotpOnScreen(ModalScreen[None]):
     @on(Button.Pressed, "#enable")
     async def enable(self) -> None:
         code = self.query_one("#code", Input).value.strip()
-        if not (len(code) == 6 and code.isdigit()):
+        if not _six_digits(code):
             self.query_one("#error", Label).update("The code is the 6 digits the app shows.")
             return
-        try:
-            message = await ta(self).api(endpoints.totp_enable(code), quiet=True)
-        except Handled as exc:
-            self.query_one("#error", Label).update(str(exc))
-            return
-        ta(self).say(message.message, title="Two-factor sign-in")
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        await _change_two_factor(self, endpoints.totp_enable(code))
 
 
-class TotpOffScreen(ModalScreen[None]):
+class TotpOffScreen(_Form):
     """Turn two-factor sign-in off: the password and a current code."""
-
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
@@ -352,25 +364,13 @@ class TotpOffScreen(ModalScreen[None]):
     async def disable(self) -> None:
         password = self.query_one("#password", Input).value
         code = self.query_one("#code", Input).value.strip()
-        if not password or not (len(code) == 6 and code.isdigit()):
+        if not password or not _six_digits(code):
             self.query_one("#error", Label).update("Your password and the app's 6-digit code.")
             return
-        try:
-            message = await ta(self).api(endpoints.totp_disable(password, code), quiet=True)
-        except Handled as exc:
-            self.query_one("#error", Label).update(str(exc))
-            return
-        ta(self).say(message.message, title="Two-factor sign-in")
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        await _change_two_factor(self, endpoints.totp_disable(password, code))
 
 
-class PasswordScreen(ModalScreen[None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
-
+class PasswordScreen(_Form):
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
             yield Label("Change password", classes="title")
@@ -393,8 +393,4 @@ class PasswordScreen(ModalScreen[None]):
         except Handled:
             return
         ta(self).say("Password changed.")
-        self.dismiss(None)
-
-    @on(Button.Pressed, "#cancel")
-    def action_cancel(self) -> None:
         self.dismiss(None)
