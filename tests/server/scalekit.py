@@ -20,10 +20,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import create_engine, text
 from tests.server.serverkit import PG_URL, PW, free_port
 
 REDIS_URL = os.environ.get("TRADEALERTS_TEST_REDIS_URL")
+#: the scale-out tests' module mark: they run on the machine's PostgreSQL and Redis
+NEEDS_PG_AND_REDIS = pytest.mark.skipif(
+    not (PG_URL and REDIS_URL),
+    reason="needs TRADEALERTS_TEST_DATABASE_URL and TRADEALERTS_TEST_REDIS_URL",
+)
 BIN = Path(sys.executable).parent
 SECRET = "scale-test-secret-key-0123456789abcdef"
 

@@ -12,8 +12,8 @@ from typing import Any
 import httpx
 import pytest
 from tests.server.scalekit import (
+    NEEDS_PG_AND_REDIS,
     PW,
-    REDIS_URL,
     Cluster,
     Proc,
     Stream,
@@ -23,12 +23,9 @@ from tests.server.scalekit import (
     wait_log,
     wait_up,
 )
-from tests.server.serverkit import DATA, PG_URL, free_port
+from tests.server.serverkit import DATA, free_port
 
-pytestmark = pytest.mark.skipif(
-    not (PG_URL and REDIS_URL),
-    reason="needs TRADEALERTS_TEST_DATABASE_URL and TRADEALERTS_TEST_REDIS_URL",
-)
+pytestmark = NEEDS_PG_AND_REDIS
 
 EMAIL = "trader@example.com"
 REPLAY = DATA / "eurusd_h1.csv"

@@ -14,11 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from tests.server.bridgekit import StandInBridge, fractal_buffers, read_bars
 from tests.server.replaykit import wait_replay_done
 from tests.server.scalekit import (
-    REDIS_URL,
+    NEEDS_PG_AND_REDIS,
     Cluster,
     Proc,
     Stream,
@@ -28,7 +27,6 @@ from tests.server.scalekit import (
     wait_log,
 )
 from tests.server.serverkit import (
-    PG_URL,
     Clock,
     Inbox,
     register_and_login,
@@ -38,10 +36,7 @@ from tests.server.serverkit import (
 )
 from tests.server.test_owner_lines import CSV, OWNER, WINDOW, ingest_token, listed
 
-pytestmark = pytest.mark.skipif(
-    not (PG_URL and REDIS_URL),
-    reason="needs TRADEALERTS_TEST_DATABASE_URL and TRADEALERTS_TEST_REDIS_URL",
-)
+pytestmark = NEEDS_PG_AND_REDIS
 
 EMAIL = "trader@example.com"
 #: the whole file but its last bar as history, for every leader (a later one loads as much

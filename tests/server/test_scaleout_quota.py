@@ -12,15 +12,19 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.server.scalekit import REDIS_URL, Cluster, login, pg_database, wait_log, wait_up
-from tests.server.serverkit import PG_URL
+from tests.server.scalekit import (
+    NEEDS_PG_AND_REDIS,
+    REDIS_URL,
+    Cluster,
+    login,
+    pg_database,
+    wait_log,
+    wait_up,
+)
 
 from tradealerts.server.quota import Quota
 
-pytestmark = pytest.mark.skipif(
-    not (PG_URL and REDIS_URL),
-    reason="needs TRADEALERTS_TEST_DATABASE_URL and TRADEALERTS_TEST_REDIS_URL",
-)
+pytestmark = NEEDS_PG_AND_REDIS
 
 Q = 60  # FREE requests an hour
 LEASE = 3.0  # QUOTA_LEASE_SECONDS here: longer than API 2 takes for Q requests
