@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from datetime import datetime
 from typing import Literal
 from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator
+
+from tradealerts.core.text import MultiLine, SingleLine, unsafe_reason
 
 __all__ = [
     "CHART_STYLES",
@@ -55,26 +56,27 @@ CHART_STYLES = ("candles", "ohlc", "line")
 LANGUAGES = ("en", "es", "de", "fr", "ja", "pt", "it")
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
 class _In(BaseModel):
-    """Input: unknown fields refused; no control characters (PostgreSQL cannot store NUL)."""
+    """Input: unknown fields refused; no control characters in any string (``core.text``:
+    free-text fields say ``SingleLine`` or ``MultiLine``; the rest, such as passwords, get
+    the multi-line rule here, so nothing with a NUL or U+2028 gets in)."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     @field_validator("*", mode="after")
     @classmethod
     def _no_control_characters(cls, v: object) -> object:
-        if isinstance(v, str) and _CONTROL.search(v):
-            raise ValueError("must not contain control characters")
+        if isinstance(v, str):
+            reason = unsafe_reason(v, multiline=True)
+            if reason is not None:
+                raise ValueError(f"must not contain control characters ({reason})")
         return v
 
 
 class RegisterRequest(_In):
     email: EmailStr
     password: str = Field(min_length=1, max_length=256)
-    display_name: str = Field("", max_length=80)
+    display_name: SingleLine = Field("", max_length=80)
 
 
 class EmailVerify(_In):
@@ -163,8 +165,8 @@ class Profile(BaseModel):
 
 
 class ProfileUpdate(_In):
-    display_name: str | None = Field(None, max_length=80)
-    bio: str | None = Field(None, max_length=500)
+    display_name: SingleLine | None = Field(None, max_length=80)
+    bio: MultiLine | None = Field(None, max_length=500)
 
 
 class Preferences(BaseModel):
@@ -279,8 +281,8 @@ class NotificationPage(BaseModel):
 
 
 class SupportCreate(_In):
-    subject: str = Field(min_length=1, max_length=200)
-    body: str = Field(min_length=1, max_length=10_000)
+    subject: SingleLine = Field(min_length=1, max_length=200)
+    body: MultiLine = Field(min_length=1, max_length=10_000)
 
 
 class SupportPublic(BaseModel):

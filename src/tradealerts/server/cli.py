@@ -752,6 +752,53 @@ def admin_errors(
         sys.stdout.flush()
 
 
+_RELEASE = typer.Option(
+    None, "--release", help="Put this mail id back in the queue (repeatable), or 'all'."
+)
+
+
+@admin_app.command("quarantine")
+def admin_quarantine(
+    release: list[str] = _RELEASE,
+    limit: int = typer.Option(100, min=1, max=1000, help="How many to list."),
+    as_json: bool = JsonOpt,
+) -> None:
+    """Mails set aside because no try could send them (with the reason), and --release to
+    queue them again once the cause is fixed. Runs on the server's host (its database)."""
+    from tradealerts.server import mail
+
+    ids: list[int] | None = None
+    if release and "all" not in release:
+        try:
+            ids = [int(r) for r in release]
+        except ValueError:
+            raise _fail("--release takes mail ids or 'all'", 2) from None
+    with _db(_settings()) as (s, now):
+        if release:
+            done = mail.release(s, ids, now)
+            s.commit()
+            if as_json:
+                _print_json({"released": done})
+            else:
+                typer.echo(
+                    f"released {len(done)} mail(s): {', '.join(map(str, done)) or '-'}; the "
+                    "running server's mail worker sends them on its next pass (within 5 s)"
+                )
+            return
+        held = mail.quarantined(s, limit)
+    if as_json:
+        _print_json({"quarantined": held})
+        return
+    _table(
+        "quarantined mails",
+        ["id", "time", "to", "subject", "reason"],
+        [
+            [m["id"], str(m["quarantined_at"])[:19], m["to"], m["subject"][:40], m["reason"]]
+            for m in held
+        ],
+    )
+
+
 @admin_app.command("users")
 def admin_users(
     search: str = typer.Option(None, help="Part of an email or a name."),

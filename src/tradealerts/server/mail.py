@@ -1,8 +1,13 @@
 """Outgoing mail: queued in the database with the request, sent by a background worker.
 
-A send that fails is retried with back-off and logged (never with the body: it may hold a
-code), so a mail failure never loses the request that caused it. With no SMTP URL the
-mail is written to ``<data dir>/outbox/`` as an .eml file instead.
+A send that fails for a passing reason (the network, a 4xx from the SMTP server) is retried
+with back-off and logged (never with the body: it may hold a code), so a mail failure never
+loses the request that caused it. A mail that can never go as it is (a header no mail can
+carry, a 5xx refusal of its recipient or content, any error building it) is *quarantined*:
+set aside with its reason, shown to the owner (``admin errors``, ``admin quarantine``) and,
+for an alert's mail, on its delivery; the worker goes on with the next mail at once.
+``release`` puts quarantined mails back in the queue. With no SMTP URL the mail is written
+to ``<data dir>/outbox/`` as an .eml file instead.
 """
 
 from __future__ import annotations
@@ -15,15 +20,17 @@ import ssl
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from tradealerts.server.db.models import Delivery, MailMessage
+from tradealerts.core.text import make_safe, unsafe_reason
+from tradealerts.server.db.models import Delivery, ErrorRecord, MailMessage
 from tradealerts.server.settings import Settings
 
-__all__ = ["Mailer", "queue_mail", "templates"]
+__all__ = ["Mailer", "quarantined", "queue_mail", "release", "templates"]
 
 log = logging.getLogger("tradealerts.mail")
 _MAX_ATTEMPTS = 30
@@ -92,6 +99,7 @@ class Mailer:
                 select(MailMessage)
                 .where(
                     MailMessage.sent_at.is_(None),
+                    MailMessage.quarantined_at.is_(None),
                     MailMessage.next_attempt_at <= now,
                     MailMessage.attempts < _MAX_ATTEMPTS,
                 )
@@ -101,7 +109,11 @@ class Mailer:
             for m in due:
                 try:
                     self._deliver(m)
-                except (OSError, smtplib.SMTPException) as exc:
+                except Exception as exc:
+                    if not _passing(exc):
+                        _quarantine(s, m, now, exc)
+                        s.commit()
+                        continue
                     m.attempts += 1
                     m.last_error = f"{type(exc).__name__}: {exc}"[:500]
                     delay = min(3600, 15 * 2 ** min(m.attempts, 8))
@@ -123,12 +135,30 @@ class Mailer:
                 s.commit()
         return sent
 
+    def health(self) -> dict[str, Any]:
+        """The queue: mails waiting, and those quarantined (one user's bad mail is not an
+        outage: the status stays ok and names the count)."""
+        with self.sessions() as s:
+            waiting = s.scalar(
+                select(func.count()).where(
+                    MailMessage.sent_at.is_(None), MailMessage.quarantined_at.is_(None)
+                )
+            )
+            held = s.scalar(select(func.count()).where(MailMessage.quarantined_at.is_not(None)))
+        return {"status": "ok", "waiting": waiting or 0, "quarantined": held or 0}
+
     def _message(self, m: MailMessage) -> EmailMessage:
+        for name, value in (("From", self.settings.mail_from), ("To", m.to)):
+            reason = unsafe_reason(value)
+            if reason is not None:  # an address is never repaired: it would go elsewhere
+                raise ValueError(f"the {name} address holds a {reason}")
         msg = EmailMessage()
         msg["From"] = self.settings.mail_from
         msg["To"] = m.to
-        msg["Subject"] = m.subject
-        msg.set_content(m.body)
+        # a subject from text stored before the rule (core.text): a line break in a header
+        # is refused by the mail library, or would start a header of its own
+        msg["Subject"] = make_safe(m.subject)
+        msg.set_content(make_safe(m.body, multiline=True))
         return msg
 
     def _deliver(self, m: MailMessage) -> None:
@@ -144,6 +174,77 @@ class Mailer:
             return
         _smtp_send(self.settings.smtp_url.get_secret_value(), msg)
         log.info("mail %d to %s sent (%s)", m.id, m.to, m.subject)
+
+
+def _passing(exc: Exception) -> bool:
+    """A failure a later try may not meet (back off and retry), or one every try will
+    (quarantine): SMTP 5xx answers to the recipient or the content, and anything raised
+    while building the mail, are the mail's own fault."""
+    if isinstance(exc, smtplib.SMTPRecipientsRefused):
+        return any(code < 500 for code, _ in exc.recipients.values())
+    if isinstance(exc, smtplib.SMTPDataError | smtplib.SMTPNotSupportedError):
+        return getattr(exc, "smtp_code", 0) < 500
+    return isinstance(exc, OSError | smtplib.SMTPException)
+
+
+def _quarantine(s: Session, m: MailMessage, now: datetime, exc: Exception) -> None:
+    """Set ``m`` aside with its reason, where its owner and the server's owner see it."""
+    m.attempts += 1
+    m.quarantined_at = now
+    m.last_error = f"quarantined: {type(exc).__name__}: {exc}"[:500]
+    log.error("mail %d to %s quarantined (%s); the queue goes on", m.id, m.to, m.last_error)
+    _settle(s, m, now, "quarantined")
+    delivery = s.get(Delivery, m.delivery_id) if m.delivery_id is not None else None
+    s.add(
+        ErrorRecord(
+            created_at=now,
+            route="mail",
+            status=0,
+            user_id=delivery.user_id if delivery is not None else None,
+            exc_type="MailQuarantined",
+            message=(
+                f"mail {m.id} to {m.to}: {m.last_error}; release it with "
+                f"`tradealerts-server admin quarantine --release {m.id}`"
+            )[:1000],
+            fingerprint=f"mailq{m.id:011d}"[:16],
+        )
+    )
+
+
+def quarantined(s: Session, limit: int = 100) -> list[dict[str, Any]]:
+    """The quarantined mails, newest first (never their body: it may hold a code)."""
+    rows = s.scalars(
+        select(MailMessage)
+        .where(MailMessage.quarantined_at.is_not(None))
+        .order_by(MailMessage.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "id": m.id,
+            "to": m.to,
+            "subject": make_safe(m.subject),
+            "quarantined_at": m.quarantined_at,
+            "reason": m.last_error,
+            "delivery_id": m.delivery_id,
+        }
+        for m in rows
+    ]
+
+
+def release(s: Session, ids: list[int] | None, now: datetime) -> list[int]:
+    """Put quarantined mails back in the queue (``ids``, or all when None), for a fresh
+    round of tries; their alert deliveries show ``queued`` again. Returns the ids."""
+    q = select(MailMessage).where(MailMessage.quarantined_at.is_not(None))
+    if ids is not None:
+        q = q.where(MailMessage.id.in_(ids))
+    out = []
+    for m in s.scalars(q):
+        m.quarantined_at, m.attempts, m.next_attempt_at = None, 0, now
+        if m.delivery_id is not None and (d := s.get(Delivery, m.delivery_id)) is not None:
+            d.status, d.done_at = "queued", None
+        out.append(m.id)
+    return out
 
 
 def _settle(s: Session, m: MailMessage, now: datetime, status: str | None) -> None:

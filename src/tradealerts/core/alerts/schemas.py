@@ -51,6 +51,7 @@ from tradealerts.core.alerts.limits import (
 )
 from tradealerts.core.alerts.messages import template_problem
 from tradealerts.core.alerts.spec_rules import spec_problems
+from tradealerts.core.text import SingleLine
 from tradealerts.core.tiers import UnknownSymbol, normalize_symbol
 from tradealerts.core.timeframes import Timeframe, TimeframeError, parse_timeframe
 
@@ -215,8 +216,9 @@ SideIn = Annotated[Side, BeforeValidator(_lower)]
 SourceIn = Annotated[PriceSource, BeforeValidator(_lower)]
 FrequencyIn = Annotated[Frequency, BeforeValidator(_lower)]
 Expiry = Annotated[datetime, AfterValidator(_future)]
-Template = Annotated[str, Field(max_length=500), AfterValidator(_template)]
-LineId = Annotated[str, Field(min_length=1, max_length=64)]
+# one line (it becomes a mail's subject); stored rows are read back as they are (core.text)
+Template = Annotated[SingleLine, Field(max_length=500), AfterValidator(_template)]
+LineId = Annotated[SingleLine, Field(min_length=1, max_length=64)]
 Name = Annotated[str, Field(pattern=NAME_PATTERN)]
 Buffer = Annotated[float, AfterValidator(_non_negative)]
 ConfirmBars = Annotated[int, Field(strict=True), AfterValidator(_whole_range(1, MAX_CONFIRM_BARS))]
@@ -238,7 +240,9 @@ class AlertChannels(_In):
     """Where a fired alert goes besides the stream and the in-app notification."""
 
     email: StrictBool = False
-    webhook_url: Annotated[str, Field(max_length=2048), AfterValidator(_webhook)] | None = None
+    webhook_url: Annotated[SingleLine, Field(max_length=2048), AfterValidator(_webhook)] | None = (
+        None
+    )
     #: The body's shape: ours, or what Discord, Slack or Telegram expect (api.md has examples).
     webhook_format: FormatIn = WebhookFormat.json
 

@@ -67,7 +67,10 @@ def spec_of(row: AlertRow) -> AlertCreate:
     its ``name`` is the row's (the column is the one place a name lives)."""
     data = {**row.spec, "name": row.name if _NAMED.match(row.name or "") else None}
     return AlertCreate.model_validate(
-        data, context={"now": _EPOCH, "allow_insecure_loopback": True}
+        # stored: text from before the control-character rule is read as it is (the
+        # runtime makes a fire's text safe; the 0014 migration cleaned what was stored)
+        data,
+        context={"now": _EPOCH, "allow_insecure_loopback": True, "stored": True},
     )
 
 

@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
 
@@ -39,6 +39,7 @@ from tradealerts.core.alerts import (
     AlertStatus,
 )
 from tradealerts.core.indicators import IndicatorChanges
+from tradealerts.core.text import make_safe, unsafe_reason
 from tradealerts.server.alerts import records
 from tradealerts.server.alerts.book import AlertBook
 from tradealerts.server.alerts.channels import WebhookSender
@@ -47,6 +48,7 @@ from tradealerts.server.db.models import (
     AlertChange,
     AlertRow,
     Delivery,
+    ErrorRecord,
     Event,
     FireBatch,
     Notification,
@@ -68,6 +70,7 @@ _EVENTS = cast(Table, Event.__table__)
 _INSERT_EVENT = _EVENTS.insert().returning(_EVENTS.c.id, sort_by_parameter_order=True)
 _INSERT_NOTIFICATION = cast(Table, Notification.__table__).insert()
 _INSERT_BATCH = cast(Table, FireBatch.__table__).insert()
+_INSERT_ERROR = cast(Table, ErrorRecord.__table__).insert()
 _TOUCH_ALERT = (
     _ALERTS.update()
     .where(_ALERTS.c.id == bindparam("b_id"))
@@ -112,6 +115,38 @@ def _reason(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip().splitlines()
     return f"{type(orig).__name__}: {text[0][:200]}" if text else type(orig).__name__
+
+
+def _safe_fires(fires: list[Fired]) -> tuple[list[Fired], list[tuple[Fired, str]]]:
+    """The fires with their text made safe to store and send (``core.text``), and those
+    that needed it with the reason. Text stored before the control-character rule (a NUL
+    PostgreSQL refuses, a line break no mail header takes) must not stop the batch: the
+    fire is kept, its text repaired, and the repair noted."""
+    out: list[Fired] = []
+    unsafe: list[tuple[Fired, str]] = []
+    for f in fires:
+        reason = unsafe_reason(f.message)
+        if reason is not None:
+            f = replace(f, message=make_safe(f.message))
+            unsafe.append((f, reason))
+        out.append(f)
+    return out, unsafe
+
+
+def _unsafe_note(f: Fired, reason: str, now: datetime) -> dict[str, Any]:
+    why = f"alert {f.alert_id}: its message held a {reason}; the fire was logged with it replaced"
+    return {
+        "created_at": now,
+        "request_id": "",
+        "method": "",
+        "route": "alert log",
+        "status": 200,
+        "user_id": f.user_id,
+        "exc_type": "UnsafeText",
+        "message": why[:1000],
+        "fingerprint": f"unsafe{f.alert_id:010d}"[:16],
+        "traceback": "",
+    }
 
 
 @dataclass
@@ -388,7 +423,7 @@ class AlertRuntime:
         queues results behind it)."""
         now = self.clock()
         out = _Written()
-        fires = [f for result in batch.results for f in result.fired]
+        fires, unsafe = _safe_fires([f for result in batch.results for f in result.fired])
         with self.sessions() as s:
             conn = s.connection()
             try:
@@ -428,6 +463,8 @@ class AlertRuntime:
                 out.mails = out.mails or channels.email
                 out.webhooks = out.webhooks or channels.webhook_url is not None
             self._record_changes(s, [c for result in batch.results for c in result.changed], now)
+            if unsafe:  # noted where the owner looks (admin errors), in the fires' transaction
+                conn.execute(_INSERT_ERROR, [_unsafe_note(f, why, now) for f, why in unsafe])
             s.commit()
         out.frames = dict(by_user)
         return out

@@ -40,6 +40,9 @@ def health(request: Request) -> JSONResponse:
     alerts = request.app.state.alerts
     if alerts is not None:
         checks["alerts"] = alerts.health()
+    mailer = getattr(request.app.state, "mailer", None)
+    if mailer is not None and checks["database"]["status"] == "ok":
+        checks["mail"] = mailer.health()  # ok with a count of quarantined mails
     ok = all(c.get("status") == "ok" for c in checks.values())
     body = {"status": "ok" if ok else "degraded", **checks}
     return JSONResponse(body, status_code=200 if ok else 503)
