@@ -170,10 +170,10 @@ class Mailer:
             tmp = path.with_suffix(".tmp")
             tmp.write_bytes(bytes(msg))
             tmp.replace(path)  # whole file or nothing
-            log.info("mail %d to %s written to %s (%s)", m.id, m.to, path, m.subject)
+            log.info("mail %d to %r written to %s (%r)", m.id, m.to, path, m.subject)
             return
         _smtp_send(self.settings.smtp_url.get_secret_value(), msg)
-        log.info("mail %d to %s sent (%s)", m.id, m.to, m.subject)
+        log.info("mail %d to %r sent (%r)", m.id, m.to, m.subject)
 
 
 def _passing(exc: Exception) -> bool:
@@ -192,7 +192,8 @@ def _quarantine(s: Session, m: MailMessage, now: datetime, exc: Exception) -> No
     m.attempts += 1
     m.quarantined_at = now
     m.last_error = f"quarantined: {type(exc).__name__}: {exc}"[:500]
-    log.error("mail %d to %s quarantined (%s); the queue goes on", m.id, m.to, m.last_error)
+    # %r: the address or the reason may hold the very line break that made it poison
+    log.error("mail %d to %r quarantined (%r); the queue goes on", m.id, m.to, m.last_error)
     _settle(s, m, now, "quarantined")
     delivery = s.get(Delivery, m.delivery_id) if m.delivery_id is not None else None
     s.add(
@@ -203,7 +204,7 @@ def _quarantine(s: Session, m: MailMessage, now: datetime, exc: Exception) -> No
             user_id=delivery.user_id if delivery is not None else None,
             exc_type="MailQuarantined",
             message=(
-                f"mail {m.id} to {m.to}: {m.last_error}; release it with "
+                f"mail {m.id} to {m.to!r}: {m.last_error}; release it with "
                 f"`tradealerts-server admin quarantine --release {m.id}`"
             )[:1000],
             fingerprint=f"mailq{m.id:011d}"[:16],
@@ -240,7 +241,9 @@ def release(s: Session, ids: list[int] | None, now: datetime) -> list[int]:
         q = q.where(MailMessage.id.in_(ids))
     out = []
     for m in s.scalars(q):
-        m.quarantined_at, m.attempts, m.next_attempt_at = None, 0, now
+        # due at once: when it was set aside is never later than the worker's clock
+        m.next_attempt_at = min(now, m.quarantined_at or now)
+        m.quarantined_at, m.attempts = None, 0
         if m.delivery_id is not None and (d := s.get(Delivery, m.delivery_id)) is not None:
             d.status, d.done_at = "queued", None
         out.append(m.id)
