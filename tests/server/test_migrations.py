@@ -84,3 +84,56 @@ def _counts(db: object) -> dict[str, int]:
             t: int(c.execute(text(f"SELECT count(*) FROM {t}")).scalar_one())  # noqa: S608
             for t in ("users", *CHILDREN)
         }
+
+
+def test_stored_text_with_control_characters_is_cleaned(db_url: str) -> None:
+    """0014: alerts, support tickets and profiles written before the control-character rule
+    (issue #22) are cleaned: line breaks become spaces (kept in a ticket's body), the rest
+    U+FFFD. PostgreSQL cannot hold a NUL in a text column, so that one is SQLite's case (and
+    every database's inside an alert's JSON spec)."""
+    import json
+
+    db = make_engine(db_url)
+    upgrade(db, "0013_ingest_received_at")
+    nul = "\x00" if db.dialect.name == "sqlite" else "\x01"
+    with db.begin() as c:
+        uid = c.execute(
+            text(
+                "INSERT INTO users (email, password_hash, tier, is_admin, email_verified, "
+                "display_name, bio, theme, chart_style, language, timezone, analytics_opt_in, "
+                "marketing_opt_in, totp_enabled, disabled, alert_bell, created_at, updated_at) "
+                "VALUES ('old@example.com', 'x', 'FREE', false, true, :name, :bio, 'dark', "
+                "'candles', 'en', 'UTC', false, false, false, false, true, :now, :now) "
+                "RETURNING id"
+            ),
+            {"now": NOW, "name": "Eve\u2028Bcc", "bio": f"line one\nline{nul}two"},
+        ).scalar_one()
+        spec = {"level": 1.1, "message": "x\u0000y\r\nz {{price}}", "frequency": "once"}
+        c.execute(
+            text(
+                "INSERT INTO alerts (user_id, name, symbol, timeframe, condition, spec, status, "
+                "fire_count, fires_at_arm, version, created_at, updated_at) VALUES (:u, 'a1', "
+                "'EURUSD', 'H1', 'greater_than', :spec, 'active', 0, 0, 1, :now, :now)"
+            ),
+            {"u": uid, "now": NOW, "spec": json.dumps(spec)},
+        )
+        c.execute(
+            text(
+                "INSERT INTO support_tickets (user_id, subject, body, status, created_at) "
+                "VALUES (:u, :subject, :body, 'open', :now)"
+            ),
+            {"u": uid, "now": NOW, "subject": "help\r\nBcc: x@example.com",
+             "body": f"first\nsecond{nul}\u2029third"},
+        )  # fmt: skip
+    upgrade(db)
+    with db.connect() as c:
+        name, bio = c.execute(text("SELECT display_name, bio FROM users")).one()
+        raw = c.execute(text("SELECT spec FROM alerts")).scalar_one()
+        subject, body = c.execute(text("SELECT subject, body FROM support_tickets")).one()
+        assert c.execute(text("SELECT quarantined_at FROM mail_queue")).all() == []
+    stored = raw if isinstance(raw, dict) else json.loads(raw)
+    assert (name, bio) == ("Eve Bcc", "line one\nline\ufffdtwo")
+    assert stored["message"] == "x\ufffdy  z {{price}}" and stored["level"] == 1.1
+    assert subject == "help  Bcc: x@example.com"
+    assert body == "first\nsecond\ufffd third"
+    db.dispose()

@@ -123,6 +123,8 @@ def test_a_hostile_tenants_text_holds_no_one_else(make_server: Any) -> None:
             records.create_alert(s, user, spec, srv.clock(), WebhookGuard())
         # and a queued mail whose address holds a line break (a header injection)
         mail.queue_mail(s, "victim@example.com\nBcc: all@example.com", "hi", "x", srv.clock())
+        # and one whose subject holds a line break: sent, the header made safe
+        mail.queue_mail(s, "hostile@example.com", "old\r\nBcc: all@example.com", "x", srv.clock())
         s.commit()
     poison = wait_until(lambda: len(h := _history(hostile)) == 3 and h, what="the poison fires")
     for event in poison:
@@ -147,6 +149,9 @@ def test_a_hostile_tenants_text_holds_no_one_else(make_server: Any) -> None:
                      what="the hostile user's 3 mails")  # fmt: skip
     subjects = [str(m["Subject"]) for m in got]
     assert all("\n" not in s and "\r" not in s and "\u2028" not in s for s in subjects)
+    old = wait_until(lambda: [m for m in srv.inbox.messages if str(m["Subject"]).startswith("old")],
+                     what="the old mail with a line break in its subject")  # fmt: skip
+    assert str(old[0]["Subject"]) == "old  Bcc: all@example.com"
     assert all(m["Bcc"] is None for m in srv.inbox.messages)
 
     def delivery(c: Any) -> dict[str, Any] | None:
