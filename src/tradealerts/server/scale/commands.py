@@ -220,7 +220,7 @@ def _embedded_status(url: str, as_json: bool) -> None:
 def _render_health(url: str, data: dict[str, Any]) -> str:
     """Health as a few lines: each part's status and the detail that explains a fault."""
     lines = [f"server {url}: {data['status']} (embedded: one process)"]
-    for part in ("database", "feed", "engine", "alerts", "lines"):
+    for part in ("database", "feed", "engine", "alerts", "mail", "lines"):
         value = data.get(part)
         if not isinstance(value, dict):
             continue
@@ -234,7 +234,8 @@ def _render_health(url: str, data: dict[str, Any]) -> str:
             detail.append(f"{len(symbols) - len(stale)}/{len(symbols)} symbols fresh")
             if stale:
                 detail.append("stale: " + ", ".join(stale))
-        for key in ("error", "reason", "retry_in_seconds", "waiting", "leader", "epoch"):
+        for key in ("error", "reason", "retry_in_seconds", "waiting", "quarantined", "leader",
+                    "epoch"):  # fmt: skip
             if value.get(key) not in (None, ""):
                 detail.append(f"{key} {value[key]}")
         lines.append(
