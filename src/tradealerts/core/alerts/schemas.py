@@ -393,7 +393,8 @@ class AlertList(BaseModel):
 
 class DeliveryPublic(BaseModel):
     """One channel's delivery of a fired alert: queued (email) or pending (webhook, retrying),
-    then sent, failed or skipped at ``done_at``, with the attempts made and the last error."""
+    then sent, failed, skipped or quarantined (no try can send it: set aside, the owner may
+    release it) at ``done_at``, with the attempts made and the last error."""
 
     channel: str
     status: str
