@@ -183,7 +183,7 @@ class MailMessage(Base):
     sent_at: Mapped[datetime | None] = mapped_column(default=None)
     last_error: Mapped[str | None] = mapped_column(String(500), default=None)
     #: Set aside by the worker: no try can send it as it is (``mail.release`` requeues it).
-    quarantined_at: Mapped[datetime | None] = mapped_column(default=None)
+    quarantined_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
     #: The alert delivery this mail carries (its row is marked sent or failed with the mail).
     delivery_id: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     created_at: Mapped[datetime]

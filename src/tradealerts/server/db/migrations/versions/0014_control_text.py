@@ -59,6 +59,7 @@ def upgrade() -> None:
                 nullable=True,
             )
         )
+        batch_op.create_index("ix_mail_queue_quarantined_at", ["quarantined_at"])
 
     conn = op.get_bind()
     alerts = sa.table("alerts", sa.column("id", sa.Integer), sa.column("spec", sa.JSON))
@@ -88,4 +89,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     # the cleaned text is not put back: it could not be stored or sent
     with op.batch_alter_table("mail_queue") as batch_op:
+        batch_op.drop_index("ix_mail_queue_quarantined_at")
         batch_op.drop_column("quarantined_at")
