@@ -195,3 +195,21 @@ def test_a_hostile_tenants_text_holds_no_one_else(make_server: Any) -> None:
     with sessions() as s:
         row = s.get(MailMessage, bounced)
         assert row is not None and row.quarantined_at is not None and row.attempts == 1
+
+
+def test_every_webhook_format_escapes_what_it_sends() -> None:
+    """What a user wrote cannot ping a channel or disguise a link in the service that
+    reads it (the text rule keeps control characters out already)."""
+    from tradealerts.server.alerts.formats import webhook_body
+
+    message = "@everyone <!channel> <https://evil.example|bank> & co"
+    event = {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "price": 1.1,
+             "level": 1.0, "time": "2026-11-24T14:05:00Z", "message": message}  # fmt: skip
+    discord = webhook_body("discord", event, "https://discord.example/hook")
+    assert discord["allowed_mentions"] == {"parse": []}
+    slack = webhook_body("slack", event, "https://hooks.example/x")
+    escaped = "@everyone &lt;!channel&gt; &lt;https://evil.example|bank&gt; &amp; co"
+    assert slack["text"] == escaped
+    assert slack["blocks"][0]["text"]["text"].endswith("\n" + escaped)
+    telegram = webhook_body("telegram", event, "https://api.example/bot1/sendMessage?chat_id=4")
+    assert telegram == {"chat_id": 4, "text": message}  # plain text: no parse_mode

@@ -11,6 +11,12 @@ webhook URL of theirs works as is. Examples of each are in docs/api.md ("Webhook
 
 The Standard Webhooks signature headers are sent with every format (receivers that do not
 check them ignore them).
+
+What the user wrote is escaped for the service that reads it: the text is free of control
+characters already (``core.text``; the alert log makes old text safe), Discord is told to
+ping nobody (``allowed_mentions``: an ``@everyone`` in a message stays text), Slack's
+``&``, ``<`` and ``>`` are escaped as its docs ask (``<!channel>`` would ping, ``<url|x>``
+would disguise a link), and Telegram gets plain text (no ``parse_mode``).
 """
 
 from __future__ import annotations
@@ -30,6 +36,11 @@ def _chat_id(url: str) -> int | str:
     value = (parse_qs(urlsplit(url).query).get("chat_id") or [""])[0]
     digits = value[1:] if value.startswith("-") else value
     return int(value) if digits.isdigit() else value
+
+
+def _slack(text: str) -> str:
+    """Slack's escaping of message text (its docs: "Escaping text")."""
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
 def _price(symbol: str, value: float | None) -> str:
@@ -53,6 +64,7 @@ def webhook_body(fmt: WebhookFormat | str, event: dict[str, Any], url: str) -> d
         return {
             "content": message[:2000],
             "username": _USERNAME,
+            "allowed_mentions": {"parse": []},
             "embeds": [
                 {
                     "title": title[:256],
@@ -66,10 +78,11 @@ def webhook_body(fmt: WebhookFormat | str, event: dict[str, Any], url: str) -> d
         # read by people: to the second, as the {{time}} placeholder gives it
         shown = time[:19] + "Z" if len(time) > 20 and time[19] == "." else time
         context = f"price {price}" + (f" · level {level}" if level else "") + f" · {shown}"
+        text = _slack(message)
         return {
-            "text": message,
+            "text": text,
             "blocks": [
-                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{message}"}},
+                {"type": "section", "text": {"type": "mrkdwn", "text": f"*{title}*\n{text}"}},
                 {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
             ],
         }
