@@ -41,6 +41,7 @@ def test_metrics_parse_and_move_with_requests(make_server: Callable[..., Running
     assert after["tradealerts_open_streams"][()] == 0
     assert after["tradealerts_feed_up"][(("feed", "synthetic"),)] == 1
     assert after["tradealerts_mail_queue"][()] >= 0
+    assert after["tradealerts_mail_quarantined"][()] == 0
     assert "tradealerts_engine_lag_seconds" in after and "tradealerts_fires_total" in after
     assert after["tradealerts_webhook_queue"][()] == 0
 

@@ -84,7 +84,17 @@ class _Collector:
         from tradealerts.server.db.models import Delivery, Event, MailMessage
 
         with self.app.state.sessions() as s:
-            mail = s.scalar(select(func.count()).where(MailMessage.sent_at.is_(None))) or 0
+            mail = (
+                s.scalar(
+                    select(func.count()).where(
+                        MailMessage.sent_at.is_(None), MailMessage.quarantined_at.is_(None)
+                    )
+                )
+                or 0
+            )
+            held = (
+                s.scalar(select(func.count()).where(MailMessage.quarantined_at.is_not(None))) or 0
+            )
             hooks = (
                 s.scalar(
                     select(func.count()).where(
@@ -95,6 +105,9 @@ class _Collector:
             )
             fires = s.scalar(select(func.count()).where(Event.kind == "alert")) or 0
         yield GaugeMetricFamily("tradealerts_mail_queue", "Mails not yet sent", mail)
+        yield GaugeMetricFamily(
+            "tradealerts_mail_quarantined", "Mails set aside: no try can send them", held
+        )
         yield GaugeMetricFamily("tradealerts_webhook_queue", "Webhook deliveries pending", hooks)
         yield CounterMetricFamily(
             "tradealerts_fires", "Alert fires in the event log (within its retention)", fires
