@@ -194,6 +194,8 @@ class WebhookSender:
         self._owners: dict[int, int] = {}  # owner -> calls in flight
         self._dests: dict[tuple[int, str], _Destination] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._settling: list[tuple[_Job, _Outcome, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
@@ -217,9 +219,13 @@ class WebhookSender:
                 await self._task
             self._task = None
         tasks = list(self._tasks)
+        if self._writer is not None:
+            tasks.append(self._writer)
+            self._writer = None
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._settling.clear()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
@@ -391,22 +397,59 @@ class WebhookSender:
             self._wake.set()  # a slot is free
 
     async def _record(self, job: _Job, outcome: _Outcome) -> None:
-        """Commit the outcome, retrying while the database fails: the delivery stays held
-        (in flight) until then, so it is never picked, and sent, a second time meanwhile."""
+        """Hand the outcome to the writer and wait until it is committed: the delivery stays
+        held (in flight) until then, so it is never picked, and sent, a second time."""
         self._note(job, outcome)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._settling.append((job, outcome, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="tradealerts-webhook-log")
+        await done
+
+    async def _write(self) -> None:
+        """Commit the outcomes that are waiting, together (one transaction for many calls:
+        the database's commits, not the receivers, bound the throughput otherwise); retried
+        with back-off while the database fails."""
         delay = 0.1
-        while True:
+        while self._settling:
+            batch, self._settling = self._settling, []
             try:
-                await asyncio.to_thread(self._settle, job, outcome)
-                return
+                await asyncio.to_thread(self._settle_all, [(j, o) for j, o, _ in batch])
             except Exception as exc:
                 log.warning(
-                    "webhook delivery %d: its outcome could not be recorded (%s); retrying",
-                    job.delivery_id,
+                    "%d webhook outcome(s) could not be recorded (%s); retrying",
+                    len(batch),
                     type(exc).__name__,
                 )
+                self._settling[:0] = batch
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.1
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    def _settle_all(self, items: list[tuple[_Job, _Outcome]]) -> None:
+        """Record ``items`` in one transaction; if that fails, one by one, so one that
+        cannot be recorded is quarantined instead of holding the others."""
+        try:
+            with self.sessions() as s:
+                now = self.clock()
+                for job, outcome in items:
+                    self._settle(s, job, outcome, now)
+                s.commit()
+            return
+        except Exception:
+            if len(items) == 1:
+                raise
+        for job, outcome in items:
+            try:
+                with self.sessions() as s:
+                    self._settle(s, job, outcome, self.clock())
+                    s.commit()
+            except Exception as exc:
+                self._quarantine(job.delivery_id, job.user_id, exc)  # raises if the db is down
 
     def _note(self, job: _Job, outcome: _Outcome) -> None:
         """The destination's back-off: paused after a receiver's fault (longer each time in
@@ -477,34 +520,32 @@ class WebhookSender:
             await response.aclose()  # an unread rest closes the connection
         return _answer(response.status_code, response.headers.get("Retry-After"), now)
 
-    def _settle(self, job: _Job, outcome: _Outcome) -> None:
-        now = self.clock()
-        with self.sessions() as s:
-            d = s.get(Delivery, job.delivery_id)
-            if d is None:
-                return
-            d.attempts += 1 if outcome.called else 0
-            d.response_status = outcome.status
-            d.last_error = outcome.error[:500] if outcome.error else None
-            if outcome.delivered:
-                d.status, d.done_at = "sent", now
-            elif outcome.gone:
+    def _settle(self, s: Session, job: _Job, outcome: _Outcome, now: datetime) -> None:
+        d = s.get(Delivery, job.delivery_id)
+        if d is None:
+            return
+        d.attempts += 1 if outcome.called else 0
+        d.response_status = outcome.status
+        d.last_error = outcome.error[:500] if outcome.error else None
+        if outcome.delivered:
+            d.status, d.done_at = "sent", now
+        elif outcome.gone:
+            d.status, d.done_at = "failed", now
+            s.flush()
+            self._disable(s, job, now)
+        elif outcome.final:
+            d.status, d.done_at = ("failed" if outcome.called else "skipped"), now
+            if outcome.poison is not None:
+                _error_record(s, job, outcome.poison, now)
+        else:
+            wait = backoff(max(d.attempts, 1))
+            if outcome.wait is not None:  # never sooner than the receiver asked
+                wait = max(wait, timedelta(seconds=outcome.wait))
+            if now + wait - d.created_at > timedelta(hours=self.settings.webhook_retry_hours):
                 d.status, d.done_at = "failed", now
-                self._disable(s, job, now)
-            elif outcome.final:
-                d.status, d.done_at = ("failed" if outcome.called else "skipped"), now
-                if outcome.poison is not None:
-                    _error_record(s, job, outcome.poison, now)
+                log.warning("webhook delivery %d gave up after %d tries", d.id, d.attempts)
             else:
-                wait = backoff(max(d.attempts, 1))
-                if outcome.wait is not None:  # never sooner than the receiver asked
-                    wait = max(wait, timedelta(seconds=outcome.wait))
-                if now + wait - d.created_at > timedelta(hours=self.settings.webhook_retry_hours):
-                    d.status, d.done_at = "failed", now
-                    log.warning("webhook delivery %d gave up after %d tries", d.id, d.attempts)
-                else:
-                    d.next_attempt_at = now + wait
-            s.commit()
+                d.next_attempt_at = now + wait
 
     def _quarantine(self, delivery_id: int, user_id: int, exc: BaseException) -> None:
         """Park a delivery that cannot be sent (failed, its reason kept), in a session of its
