@@ -354,7 +354,15 @@ class WebhookSender:
         quarantined here, and the others go on."""
         jobs: dict[int, _Job] = {}
         with self.sessions() as s:
-            for d in s.scalars(select(Delivery).where(Delivery.id.in_(ids))).all():
+            rows = s.scalars(select(Delivery).where(Delivery.id.in_(ids))).all()
+            # their users, events and alerts in three queries, not three per delivery (kept
+            # referenced: the session's identity map then answers ``s.get``)
+            users = s.scalars(select(User).where(User.id.in_({d.user_id for d in rows}))).all()
+            events = s.scalars(select(Event).where(Event.id.in_({d.event_id for d in rows}))).all()
+            alert_ids = {e.alert_id for e in events if e.alert_id is not None}
+            alerts = s.scalars(select(AlertRow).where(AlertRow.id.in_(alert_ids))).all()
+            _held = (users, alerts)  # the identity map keeps only what is referenced
+            for d in rows:
                 delivery_id, user_id = d.id, d.user_id
                 try:
                     job = self._job(s, d)
@@ -436,6 +444,8 @@ class WebhookSender:
         try:
             with self.sessions() as s:
                 now = self.clock()
+                ids = [job.delivery_id for job, _ in items]
+                _held = s.scalars(select(Delivery).where(Delivery.id.in_(ids))).all()  # one query
                 for job, outcome in items:
                     self._settle(s, job, outcome, now)
                 s.commit()
