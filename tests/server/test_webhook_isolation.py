@@ -183,7 +183,7 @@ def test_the_deadline_covers_the_whole_call(serve: Any, hostile: Hostile) -> Non
 def test_a_delivery_that_raises_is_quarantined_and_the_rest_go_on(serve: Any) -> None:
     """A stored URL the guard cannot even parse (``http://[::1``: urlsplit raises) was a
     poison item: the pass died on it, every 5 s, and nobody's webhook went out. Now it is
-    failed with its reason, in ``admin errors`` too, and the other user's webhook goes."""
+    quarantined with its reason, in ``admin errors`` too, and the other user's webhook goes."""
     from tradealerts.server.accounts import find_user
 
     good = WebhookReceiver()
@@ -213,7 +213,7 @@ def test_a_delivery_that_raises_is_quarantined_and_the_rest_go_on(serve: Any) ->
                 return d if d is not None and d.status != "pending" else None
 
         d = wait_until(parked, what="the poison item parked")
-        assert d.status == "failed" and d.done_at is not None
+        assert d.status == "quarantined" and d.done_at is not None
         assert d.last_error is not None and d.last_error.startswith("quarantined: ValueError: ")
         with srv.app.state.sessions() as s:
             errors = s.scalars(

@@ -20,8 +20,8 @@ One receiver never holds anyone else's deliveries: each attempt is a task of its
 a deadline for the whole call (not per read: a receiver dripping a byte every few seconds is
 cut off), reading at most a capped part of the answer's body; slots are counted per owner
 and per owner's destination, and a destination that fails is paused while the rest go on. A
-delivery that fails in a way no retry can fix (an unexpected error) is quarantined: marked
-failed with its reason, shown to its owner and in ``admin errors``.
+delivery that fails in a way no retry can fix (an unexpected error) is quarantined: status
+``quarantined`` with its reason, shown to its owner and in ``admin errors``.
 """
 
 from __future__ import annotations
@@ -543,10 +543,11 @@ class WebhookSender:
             d.status, d.done_at = "failed", now
             s.flush()
             self._disable(s, job, now)
+        elif outcome.poison is not None:
+            d.status, d.done_at = "quarantined", now
+            _error_record(s, job, outcome.poison, now)
         elif outcome.final:
             d.status, d.done_at = ("failed" if outcome.called else "skipped"), now
-            if outcome.poison is not None:
-                _error_record(s, job, outcome.poison, now)
         else:
             wait = backoff(max(d.attempts, 1))
             if outcome.wait is not None:  # never sooner than the receiver asked
@@ -565,7 +566,7 @@ class WebhookSender:
         with self.sessions() as s:
             d = s.get(Delivery, delivery_id)
             if d is not None:
-                d.status, d.done_at, d.last_error = "failed", now, _quarantined(exc)
+                d.status, d.done_at, d.last_error = "quarantined", now, _quarantined(exc)
                 _error_record(s, _Job(delivery_id, user_id, "", b"", "", None), exc, now)
                 s.commit()
 
