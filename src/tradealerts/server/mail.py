@@ -65,6 +65,7 @@ class Mailer:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._health: tuple[float, dict[str, Any]] | None = None
+        self._smtp: smtplib.SMTP | None = None  # the pass's session (worker thread only)
 
     def queue(self, session: Session, to: str, subject: str, body: str) -> None:
         """Add a mail to the caller's transaction; it is sent once that commits."""
@@ -84,13 +85,22 @@ class Mailer:
 
     async def _run(self) -> None:
         while True:
+            # cleared before the pass: a mail queued during it is sent by the next one at
+            # once, not after the 5 s poll
+            self._wake.clear()
             try:
-                await asyncio.to_thread(self.send_due)
+                await asyncio.to_thread(self._pass)
             except Exception:
                 log.exception("mail worker pass failed; retrying")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+
+    def _pass(self) -> None:
+        """One pass over the due mails, through one SMTP session (closed after it)."""
+        try:
+            self.send_due()
+        finally:
+            self._close_smtp()
 
     def send_due(self) -> int:
         """Send every mail that is due; return how many went out."""
@@ -122,7 +132,7 @@ class Mailer:
                     m.next_attempt_at = now + timedelta(seconds=delay)
                     final = m.attempts >= _MAX_ATTEMPTS
                     log.warning(
-                        "mail %d to %s failed (%s); %s",
+                        "mail %d to %r failed (%r); %s",
                         m.id,
                         m.to,
                         m.last_error,
@@ -179,8 +189,32 @@ class Mailer:
             tmp.replace(path)  # whole file or nothing
             log.info("mail %d to %r written to %s (%r)", m.id, m.to, path, m.subject)
             return
-        _smtp_send(self.settings.smtp_url.get_secret_value(), msg)
+        self._smtp_send(self.settings.smtp_url.get_secret_value(), msg)
         log.info("mail %d to %r sent (%r)", m.id, m.to, m.subject)
+
+    def _smtp_send(self, url: str, msg: EmailMessage) -> None:
+        """Send on the pass's SMTP session, opened at its first mail: a session a mail
+        (a connection, a greeting, EHLO, login) cost each mail the most of its time."""
+        if self._smtp is None:
+            self._smtp = _smtp_open(url)
+        try:
+            self._smtp.send_message(msg)
+        except smtplib.SMTPServerDisconnected:
+            # the server ended the session before taking this mail (an idle timeout, a
+            # limit of mails per session): once more on a new one
+            self._close_smtp()
+            self._smtp = _smtp_open(url)
+            self._smtp.send_message(msg)
+        except BaseException:
+            self._close_smtp()  # a session whose state is unknown is not reused
+            raise
+
+    def _close_smtp(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            with contextlib.suppress(OSError, smtplib.SMTPException):
+                smtp.quit()
+            smtp.close()
 
 
 def _passing(exc: Exception) -> bool:
@@ -269,7 +303,8 @@ def _settle(s: Session, m: MailMessage, now: datetime, status: str | None) -> No
         d.status, d.done_at = status, now
 
 
-def _smtp_send(url: str, msg: EmailMessage) -> None:
+def _smtp_open(url: str) -> smtplib.SMTP:
+    """A session with the server of ``url``: TLS and login as the URL says."""
     u = urlsplit(url)
     query = parse_qs(u.query)
     host, port = u.hostname or "127.0.0.1", u.port or (465 if u.scheme == "smtps" else 25)
@@ -279,12 +314,15 @@ def _smtp_send(url: str, msg: EmailMessage) -> None:
         smtp = smtplib.SMTP_SSL(host, port, timeout=10, context=context)
     else:
         smtp = smtplib.SMTP(host, port, timeout=10)
-    with smtp:
+    try:
         if query.get("starttls", ["0"])[0] in ("1", "true", "yes"):
             smtp.starttls(context=context)
         if u.username:
             smtp.login(unquote(u.username), unquote(u.password or ""))
-        smtp.send_message(msg)
+    except BaseException:
+        smtp.close()
+        raise
+    return smtp
 
 
 class templates:

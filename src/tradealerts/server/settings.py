@@ -97,8 +97,20 @@ class Settings(BaseSettings):
     alert_backlog_limit: int = 10_000
     #: the longest wait between two attempts to write the alert log (back-off from 0.1 s)
     alert_retry_max_seconds: float = 5.0
+    #: httpx's per-phase timeout (connect, each read, each write) of one webhook call
     webhook_timeout_seconds: float = 5.0
     webhook_retry_hours: float = 24.0
+    #: the whole webhook call (resolve, connect, send, the answer's headers and the capped
+    #: read of its body) within this, however the receiver drips its bytes
+    webhook_deadline_seconds: float = 10.0
+    #: at most this much of a webhook answer's body is read; the connection is then closed
+    webhook_response_cap_bytes: int = 65536
+    #: webhook calls in flight at once, in all
+    webhook_concurrency: int = 64
+    #: ... and per owner, and per owner's destination (scheme, host, port): a slow receiver
+    #: holds only its owner's slots
+    webhook_per_owner: int = 4
+    webhook_per_destination: int = 2
     stream_heartbeat_seconds: float = 15.0
     stream_queue_size: int = 1000
     #: on SIGTERM, open streams get a ``reconnect`` frame at once; this bounds the wait for

@@ -12,9 +12,16 @@ Standard Webhooks spec (https://www.standardwebhooks.com), so a receiver verifie
 
 Each attempt goes through the SSRF guard (``guard.py``): resolved once, every address public
 (or owner-approved), the connection made to that very address; redirects are not followed.
-A ``Retry-After`` answer is honoured (never retried sooner); ``410 Gone`` takes the URL off
-the user's alerts and tells them. Delivery rows are the queue, so a restart resumes whatever
-was pending.
+A ``Retry-After`` answer is honoured (never retried sooner; junk means the default back-off);
+``410 Gone`` takes the URL off the user's alerts and tells them. Delivery rows are the queue,
+so a restart resumes whatever was pending.
+
+One receiver never holds anyone else's deliveries: each attempt is a task of its own, under
+a deadline for the whole call (not per read: a receiver dripping a byte every few seconds is
+cut off), reading at most a capped part of the answer's body; slots are counted per owner
+and per owner's destination, and a destination that fails is paused while the rest go on. A
+delivery that fails in a way no retry can fix (an unexpected error) is quarantined: status
+``quarantined`` with its reason, shown to its owner and in ``admin errors``.
 """
 
 from __future__ import annotations
@@ -26,13 +33,16 @@ import hashlib
 import hmac
 import json
 import logging
+import re
+import traceback
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.utils import parsedate_to_datetime
+from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradealerts import __version__
@@ -41,11 +51,20 @@ from tradealerts.server.accounts import notify
 from tradealerts.server.alerts.formats import webhook_body
 from tradealerts.server.alerts.guard import WebhookGuard, WebhookRefused
 from tradealerts.server.alerts.records import drop_webhook
-from tradealerts.server.db.models import AlertRow, Delivery, Event, User
+from tradealerts.server.db.models import AlertRow, Delivery, ErrorRecord, Event, User
 from tradealerts.server.events import event_json
 from tradealerts.server.settings import Settings
+from tradealerts.server.usage import fingerprint
 
-__all__ = ["SIGNATURE_HEADER", "WebhookSender", "backoff", "message_id", "retry_after", "sign"]
+__all__ = [
+    "SIGNATURE_HEADER",
+    "WebhookSender",
+    "backoff",
+    "destination",
+    "message_id",
+    "retry_after",
+    "sign",
+]
 
 log = logging.getLogger("tradealerts.webhooks")
 
@@ -54,6 +73,10 @@ SIGNATURE_HEADER = "webhook-signature"
 _BATCH = 50
 #: the longest wait a Retry-After answer can ask for (beyond it, the day's retries decide)
 _MAX_RETRY_AFTER = 3600
+#: the longest a failing destination is paused by its own back-off (Retry-After may ask more)
+_MAX_DESTINATION_PAUSE = timedelta(minutes=5)
+#: a destination idle this long after its pause is forgotten (its back-off starts afresh)
+_FORGET = timedelta(hours=1)
 
 
 def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
@@ -73,20 +96,39 @@ def backoff(attempts: int) -> timedelta:
     return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
 
 
+_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() takes "²", which int() refuses
+
+
 def retry_after(value: str | None, now: datetime) -> int | None:
-    """Seconds a ``Retry-After`` header asks to wait (delta-seconds or an HTTP date)."""
+    """Seconds a ``Retry-After`` header asks to wait (delta-seconds or an HTTP date), capped
+    at an hour; None (the default back-off) for anything else: junk bytes, a negative or
+    fractional number, a date without a zone. Never raises: the value is the receiver's."""
     if not value:
         return None
     value = value.strip()
-    if value.isdigit():
-        return min(int(value), _MAX_RETRY_AFTER)
+    if _DIGITS.fullmatch(value):
+        # more digits than an hour has never means less than the cap (and int() refuses
+        # strings past 4,300 digits)
+        return _MAX_RETRY_AFTER if len(value) > 6 else min(int(value), _MAX_RETRY_AFTER)
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
+        if when.tzinfo is None:
+            return None
+        delta = (when - now).total_seconds()
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    if when.tzinfo is None:
-        return None
-    return max(0, min(int((when - now).total_seconds()), _MAX_RETRY_AFTER))
+    return max(0, min(int(delta), _MAX_RETRY_AFTER))
+
+
+def destination(url: str) -> str:
+    """Where a webhook goes, for its slots and back-off: scheme, host and port."""
+    try:
+        parts = urlsplit(url)
+        scheme = parts.scheme.lower()
+        port = parts.port or (443 if scheme == "https" else 80)
+        return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
+    except ValueError:
+        return url[:200]  # the guard refuses it on the attempt
 
 
 class _Job:
@@ -108,10 +150,35 @@ class _Outcome:
     called: bool = True  # False: refused before any request
     wait: int | None = None  # Retry-After, seconds
     gone: bool = False  # 410: the receiver is gone for good
+    poison: BaseException | None = None  # failed in a way no retry fixes: quarantined
+    receiver_fault: bool = False  # the receiver was slow, down or said 5xx/429: back off
+
+
+@dataclass
+class _Destination:
+    """One owner's destination: its calls in flight and its back-off after failures."""
+
+    busy: int = 0
+    failures: int = 0  # in a row
+    paused_until: datetime | None = None
+    #: the URLs seen going there, left out of the due query while it has no free slot
+    urls: set[str] = field(default_factory=set)
+
+    def blocked(self, now: datetime, limit: int) -> bool:
+        return self.busy >= limit or (self.paused_until is not None and self.paused_until > now)
 
 
 class WebhookSender:
-    """Sends due webhook deliveries on the server's event loop."""
+    """Sends due webhook deliveries on the server's event loop, concurrently.
+
+    Each delivery is a task of its own under a whole-call deadline, with at most
+    ``webhook_concurrency`` in flight, ``webhook_per_owner`` per owner and
+    ``webhook_per_destination`` per owner's destination (scheme, host, port); a destination
+    that fails is paused (back-off, or its ``Retry-After``) while the others go on. So a
+    receiver that is slow, drips, floods or never answers holds only its owner's slots.
+
+    A delivery in flight is never picked again: its id is held until its outcome is
+    committed (exactly one attempt at a time, and none after it is ``sent``)."""
 
     def __init__(
         self, settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime]
@@ -123,73 +190,200 @@ class WebhookSender:
         self._task: asyncio.Task[None] | None = None
         self._client: httpx.AsyncClient | None = None
         self.guard = WebhookGuard.from_settings(settings)
+        self._inflight: dict[int, tuple[int, str]] = {}  # delivery id -> (owner, destination)
+        self._owners: dict[int, int] = {}  # owner -> calls in flight
+        self._dests: dict[tuple[int, str], _Destination] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._settling: list[tuple[_Job, _Outcome, asyncio.Future[None]]] = []
+        self._writer: asyncio.Task[None] | None = None
 
     def wake(self) -> None:
         self._wake.set()
 
     def start(self) -> None:
+        limit = max(self.settings.webhook_concurrency, 1)
         self._client = httpx.AsyncClient(
             timeout=self.settings.webhook_timeout_seconds,
             follow_redirects=False,  # a redirect could point inside the network
             headers={"User-Agent": f"tradealerts-webhooks/{__version__}"},
+            limits=httpx.Limits(max_connections=limit, max_keepalive_connections=limit),
         )
         self._task = asyncio.create_task(self._run(), name="tradealerts-webhooks")
 
     async def stop(self) -> None:
+        """Stop dispatching and cancel the calls in flight (they stay pending: a restart
+        sends them again under the same ``webhook-id``)."""
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        tasks = list(self._tasks)
+        if self._writer is not None:
+            tasks.append(self._writer)
+            self._writer = None
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._settling.clear()
         if self._client is not None:
             await self._client.aclose()
             self._client = None
 
+    @property
+    def in_flight(self) -> int:
+        return len(self._inflight)
+
     async def _run(self) -> None:
         while True:
+            self._wake.clear()  # before the pass: a wake during it runs the next one
             try:
-                while await self.send_due():
-                    pass
+                if await self.dispatch() >= _BATCH:
+                    self._wake.set()  # a full batch: more may be due
             except Exception:
                 log.exception("webhook pass failed; retrying")
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=5.0)
 
     async def send_due(self) -> int:
-        """Attempt every due delivery once; returns how many were attempted."""
-        jobs = await asyncio.to_thread(self._due)
-        for job in jobs:
-            outcome = await self._attempt(job)
-            await asyncio.to_thread(self._settle, job, outcome)
-        return len(jobs)
+        """Start every due delivery that has a free slot, and wait for what this pass started
+        (for callers that want a pass done); returns how many were started."""
+        before = set(self._tasks)
+        started = await self.dispatch()
+        await asyncio.gather(*(self._tasks - before), return_exceptions=True)
+        return started
 
-    def _due(self) -> list[_Job]:
+    async def dispatch(self) -> int:
+        """Start the due deliveries that have free slots, each in a task of its own; returns
+        how many rows the due query gave (``_BATCH`` or more: look again)."""
+        if len(self._inflight) >= self.settings.webhook_concurrency:
+            return 0
         now = self.clock()
-        jobs: list[_Job] = []
-        with self.sessions() as s:
-            rows = s.scalars(
-                select(Delivery)
-                .where(
-                    Delivery.channel == "webhook",
-                    Delivery.status == "pending",
-                    Delivery.next_attempt_at <= now,
+        self._prune(now)
+        per_owner, per_dest = self.settings.webhook_per_owner, self.settings.webhook_per_destination
+        busy_owners = [u for u, n in self._owners.items() if n >= per_owner]
+        blocked_urls = [
+            url for d in self._dests.values() if d.blocked(now, per_dest) for url in d.urls
+        ]
+        rows = await asyncio.to_thread(
+            self._candidates, now, list(self._inflight), busy_owners, blocked_urls[:500]
+        )
+        chosen: list[int] = []
+        for delivery_id, user_id, url in rows:
+            if len(self._inflight) >= self.settings.webhook_concurrency:
+                break
+            if delivery_id in self._inflight or self._owners.get(user_id, 0) >= per_owner:
+                continue
+            key = (user_id, destination(url))
+            dest = self._dests.setdefault(key, _Destination())
+            if len(dest.urls) < 50:
+                dest.urls.add(url)
+            if dest.blocked(now, per_dest):
+                continue
+            dest.busy += 1
+            self._owners[user_id] = self._owners.get(user_id, 0) + 1
+            self._inflight[delivery_id] = key
+            chosen.append(delivery_id)
+        if chosen:
+            jobs = await asyncio.to_thread(self._jobs, chosen)
+            for delivery_id in chosen:
+                job = jobs.get(delivery_id)
+                if job is None:  # gone (purged with its event), or quarantined while loaded
+                    self._release(delivery_id)
+                    continue
+                task = asyncio.create_task(
+                    self._deliver(job), name=f"tradealerts-webhook-{delivery_id}"
                 )
-                .order_by(Delivery.id)
+                self._tasks.add(task)
+                task.add_done_callback(self._tasks.discard)
+        return len(rows)
+
+    def _prune(self, now: datetime) -> None:
+        """Forget idle destinations whose back-off is over (memory stays bounded)."""
+        for key in [
+            k
+            for k, d in self._dests.items()
+            if d.busy == 0 and (d.paused_until is None or d.paused_until + _FORGET <= now)
+        ]:  # fmt: skip
+            del self._dests[key]
+        for owner in [u for u, n in self._owners.items() if n <= 0]:
+            del self._owners[owner]
+
+    def _release(self, delivery_id: int) -> None:
+        key = self._inflight.pop(delivery_id, None)
+        if key is None:
+            return
+        self._owners[key[0]] = self._owners.get(key[0], 1) - 1
+        dest = self._dests.get(key)
+        if dest is not None:
+            dest.busy -= 1
+
+    def _candidates(
+        self, now: datetime, inflight: list[int], busy_owners: list[int], blocked_urls: list[str]
+    ) -> list[tuple[int, int, str]]:
+        """Due deliveries, oldest first, at most a few per owner: one owner's backlog never
+        fills the batch that the others' deliveries are picked from."""
+        due = [
+            Delivery.channel == "webhook",
+            Delivery.status == "pending",
+            Delivery.next_attempt_at <= now,
+        ]
+        if inflight:
+            due.append(Delivery.id.not_in(inflight))
+        if busy_owners:
+            due.append(Delivery.user_id.not_in(busy_owners))
+        if blocked_urls:
+            due.append(Delivery.target.not_in(blocked_urls))
+        rank = (
+            func.row_number()
+            .over(partition_by=Delivery.user_id, order_by=Delivery.id)
+            .label("rank")
+        )
+        ranked = select(Delivery.id, Delivery.user_id, Delivery.target, rank).where(*due).subquery()
+        with self.sessions() as s:
+            rows = s.execute(
+                select(ranked.c.id, ranked.c.user_id, ranked.c.target)
+                .where(ranked.c.rank <= 2 * self.settings.webhook_per_owner)
+                .order_by(ranked.c.id)
                 .limit(_BATCH)
             ).all()
+        return [(int(i), int(u), str(t)) for i, u, t in rows]
+
+    def _jobs(self, ids: list[int]) -> dict[int, _Job]:
+        """The signed-to-be requests of ``ids``; a delivery whose body cannot be made is
+        quarantined here, and the others go on."""
+        jobs: dict[int, _Job] = {}
+        with self.sessions() as s:
+            rows = s.scalars(select(Delivery).where(Delivery.id.in_(ids))).all()
+            # their users, events and alerts in three queries, not three per delivery (kept
+            # referenced: the session's identity map then answers ``s.get``)
+            users = s.scalars(select(User).where(User.id.in_({d.user_id for d in rows}))).all()
+            events = s.scalars(select(Event).where(Event.id.in_({d.event_id for d in rows}))).all()
+            alert_ids = {e.alert_id for e in events if e.alert_id is not None}
+            alerts = s.scalars(select(AlertRow).where(AlertRow.id.in_(alert_ids))).all()
+            _held = (users, alerts)  # the identity map keeps only what is referenced
             for d in rows:
-                user = s.get(User, d.user_id)
-                ev = s.get(Event, d.event_id)
-                if user is None or ev is None:
+                delivery_id, user_id = d.id, d.user_id
+                try:
+                    job = self._job(s, d)
+                except Exception as exc:
+                    s.rollback()
+                    self._quarantine(delivery_id, user_id, exc)
                     continue
-                skip = "webhooks need the PRO plan" if user.tier != Tier.PRO.value else None
-                body = json.dumps(
-                    webhook_body(self._format(s, ev), event_json(ev), d.target),
-                    separators=(",", ":"),
-                ).encode()
-                jobs.append(_Job(d.id, d.user_id, d.target, body, user.webhook_secret or "", skip))
+                if job is not None:
+                    jobs[d.id] = job
         return jobs
+
+    def _job(self, s: Session, d: Delivery) -> _Job | None:
+        user = s.get(User, d.user_id)
+        ev = s.get(Event, d.event_id)
+        if user is None or ev is None:
+            return None
+        skip = "webhooks need the PRO plan" if user.tier != Tier.PRO.value else None
+        body = json.dumps(
+            webhook_body(self._format(s, ev), event_json(ev), d.target), separators=(",", ":")
+        ).encode()
+        return _Job(d.id, d.user_id, d.target, body, user.webhook_secret or "", skip)
 
     @staticmethod
     def _format(s: Session, ev: Event) -> str:
@@ -198,16 +392,109 @@ class WebhookSender:
         channels = (row.spec.get("channels") or {}) if row is not None else {}
         return str(channels.get("webhook_format") or "json")
 
+    async def _deliver(self, job: _Job) -> None:
+        """One attempt of one delivery, its outcome committed, its slots given back."""
+        try:
+            try:
+                outcome = await self._attempt(job)
+            except Exception as exc:  # not a receiver's fault we know: park it, go on
+                outcome = _Outcome(False, error=_quarantined(exc), final=True, poison=exc)
+            await self._record(job, outcome)
+        finally:
+            self._release(job.delivery_id)
+            self._wake.set()  # a slot is free
+
+    async def _record(self, job: _Job, outcome: _Outcome) -> None:
+        """Hand the outcome to the writer and wait until it is committed: the delivery stays
+        held (in flight) until then, so it is never picked, and sent, a second time."""
+        self._note(job, outcome)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._settling.append((job, outcome, done))
+        if self._writer is None or self._writer.done():
+            self._writer = asyncio.create_task(self._write(), name="tradealerts-webhook-log")
+        await done
+
+    async def _write(self) -> None:
+        """Commit the outcomes that are waiting, together (one transaction for many calls:
+        the database's commits, not the receivers, bound the throughput otherwise); retried
+        with back-off while the database fails."""
+        delay = 0.1
+        while self._settling:
+            batch, self._settling = self._settling, []
+            try:
+                await asyncio.to_thread(self._settle_all, [(j, o) for j, o, _ in batch])
+            except Exception as exc:
+                log.warning(
+                    "%d webhook outcome(s) could not be recorded (%s); retrying",
+                    len(batch),
+                    type(exc).__name__,
+                )
+                self._settling[:0] = batch
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 5.0)
+                continue
+            delay = 0.1
+            for _, _, done in batch:
+                if not done.done():
+                    done.set_result(None)
+
+    def _settle_all(self, items: list[tuple[_Job, _Outcome]]) -> None:
+        """Record ``items`` in one transaction; if that fails, one by one, so one that
+        cannot be recorded is quarantined instead of holding the others."""
+        try:
+            with self.sessions() as s:
+                now = self.clock()
+                ids = [job.delivery_id for job, _ in items]
+                _held = s.scalars(select(Delivery).where(Delivery.id.in_(ids))).all()  # one query
+                for job, outcome in items:
+                    self._settle(s, job, outcome, now)
+                s.commit()
+            return
+        except Exception:
+            if len(items) == 1:
+                raise
+        for job, outcome in items:
+            try:
+                with self.sessions() as s:
+                    self._settle(s, job, outcome, self.clock())
+                    s.commit()
+            except Exception as exc:
+                self._quarantine(job.delivery_id, job.user_id, exc)  # raises if the db is down
+
+    def _note(self, job: _Job, outcome: _Outcome) -> None:
+        """The destination's back-off: paused after a receiver's fault (longer each time in
+        a row, never shorter than its Retry-After), resumed at its first good answer."""
+        dest = self._dests.get((job.user_id, destination(job.url)))
+        if dest is None:
+            return
+        if outcome.receiver_fault:
+            dest.failures += 1
+            wait = min(backoff(dest.failures), _MAX_DESTINATION_PAUSE)
+            if outcome.wait is not None:
+                wait = max(wait, timedelta(seconds=outcome.wait))
+            dest.paused_until = self.clock() + wait
+        elif outcome.called:
+            dest.failures, dest.paused_until = 0, None
+
     async def _attempt(self, job: _Job) -> _Outcome:
-        """One try: checked, pinned to the checked address, signed."""
+        """One try: checked, pinned to the checked address, signed, and bounded as a whole:
+        the answer's headers within ``webhook_deadline_seconds`` of the start (however the
+        receiver drips them), then at most ``webhook_response_cap_bytes`` of its body until
+        the same deadline."""
         if job.skip is not None:
             return _Outcome(False, error=job.skip, final=True, called=False)
         if self._client is None:
             return _Outcome(False, error="the webhook sender is stopped", called=False)
+        deadline_s = self.settings.webhook_deadline_seconds
+        deadline = asyncio.get_running_loop().time() + deadline_s
+        late = f"no answer within {deadline_s:g} s (the whole call's deadline)"
         try:
-            target = await self.guard.target(job.url)
+            async with asyncio.timeout_at(deadline):
+                target = await self.guard.target(job.url)
         except WebhookRefused as exc:
             return _Outcome(False, error=f"{exc}: not called", final=True, called=False)
+        except TimeoutError:
+            return _Outcome(False, error=f"{late}: the name did not resolve", receiver_fault=True)
         msg_id, now = message_id(job.delivery_id), self.clock()
         timestamp = int(now.timestamp())
         headers = {
@@ -218,55 +505,70 @@ class WebhookSender:
             "webhook-signature": sign(job.secret, msg_id, timestamp, job.body),
         }
         extensions = {"sni_hostname": target.server_name} if target.server_name else None
+        request = self._client.build_request(
+            "POST", target.url, content=job.body, headers=headers, extensions=extensions
+        )
         try:
-            response = await self._client.request(
-                "POST", target.url, content=job.body, headers=headers, extensions=extensions
-            )
+            async with asyncio.timeout_at(deadline):
+                response = await self._client.send(request, stream=True)
+        except TimeoutError:
+            return _Outcome(False, error=late, receiver_fault=True)
         except httpx.HTTPError as exc:
             # the exception's text only: the URL (which may hold a token) is not in it
-            return _Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500])
-        code = response.status_code
-        if 200 <= code < 300:
-            return _Outcome(True, code)
-        if 300 <= code < 400:
-            return _Outcome(
-                False,
-                code,
-                f"HTTP {code}: redirects are not followed; set the final URL on the alert",
-                final=True,
-            )
-        if code == 410:
-            gone = "HTTP 410 Gone: the webhook was taken off your alerts"
-            return _Outcome(False, code, gone, final=True, gone=True)
-        wait = retry_after(response.headers.get("Retry-After"), now)
-        return _Outcome(False, code, f"HTTP {code}", wait=wait)
+            return _Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500], receiver_fault=True)
+        try:
+            # the answer counts from its status; its body is only drained (so the connection
+            # can be reused), up to the cap and the deadline, never kept
+            with contextlib.suppress(TimeoutError, httpx.HTTPError):
+                async with asyncio.timeout_at(deadline):
+                    read = 0
+                    async for chunk in response.aiter_raw():
+                        read += len(chunk)
+                        if read >= self.settings.webhook_response_cap_bytes:
+                            break
+        finally:
+            await response.aclose()  # an unread rest closes the connection
+        return _answer(response.status_code, response.headers.get("Retry-After"), now)
 
-    def _settle(self, job: _Job, outcome: _Outcome) -> None:
-        now = self.clock()
-        with self.sessions() as s:
-            d = s.get(Delivery, job.delivery_id)
-            if d is None:
-                return
-            d.attempts += 1 if outcome.called else 0
-            d.response_status = outcome.status
-            d.last_error = outcome.error
-            if outcome.delivered:
-                d.status, d.done_at = "sent", now
-            elif outcome.gone:
+    def _settle(self, s: Session, job: _Job, outcome: _Outcome, now: datetime) -> None:
+        d = s.get(Delivery, job.delivery_id)
+        if d is None:
+            return
+        d.attempts += 1 if outcome.called else 0
+        d.response_status = outcome.status
+        d.last_error = outcome.error[:500] if outcome.error else None
+        if outcome.delivered:
+            d.status, d.done_at = "sent", now
+        elif outcome.gone:
+            d.status, d.done_at = "failed", now
+            s.flush()
+            self._disable(s, job, now)
+        elif outcome.poison is not None:
+            d.status, d.done_at = "quarantined", now
+            _error_record(s, job, outcome.poison, now)
+        elif outcome.final:
+            d.status, d.done_at = ("failed" if outcome.called else "skipped"), now
+        else:
+            wait = backoff(max(d.attempts, 1))
+            if outcome.wait is not None:  # never sooner than the receiver asked
+                wait = max(wait, timedelta(seconds=outcome.wait))
+            if now + wait - d.created_at > timedelta(hours=self.settings.webhook_retry_hours):
                 d.status, d.done_at = "failed", now
-                self._disable(s, job, now)
-            elif outcome.final:
-                d.status, d.done_at = ("failed" if outcome.called else "skipped"), now
+                log.warning("webhook delivery %d gave up after %d tries", d.id, d.attempts)
             else:
-                wait = backoff(max(d.attempts, 1))
-                if outcome.wait is not None:  # never sooner than the receiver asked
-                    wait = max(wait, timedelta(seconds=outcome.wait))
-                if now + wait - d.created_at > timedelta(hours=self.settings.webhook_retry_hours):
-                    d.status, d.done_at = "failed", now
-                    log.warning("webhook delivery %d gave up after %d tries", d.id, d.attempts)
-                else:
-                    d.next_attempt_at = now + wait
-            s.commit()
+                d.next_attempt_at = now + wait
+
+    def _quarantine(self, delivery_id: int, user_id: int, exc: BaseException) -> None:
+        """Park a delivery that cannot be sent (failed, its reason kept), in a session of its
+        own so the rest of the pass goes on."""
+        now = self.clock()
+        log.error("webhook delivery %d quarantined: %s", delivery_id, type(exc).__name__)
+        with self.sessions() as s:
+            d = s.get(Delivery, delivery_id)
+            if d is not None:
+                d.status, d.done_at, d.last_error = "quarantined", now, _quarantined(exc)
+                _error_record(s, _Job(delivery_id, user_id, "", b"", "", None), exc, now)
+                s.commit()
 
     def _disable(self, s: Session, job: _Job, now: datetime) -> None:
         """The receiver answered 410 Gone: stop sending there, and say so."""
@@ -296,3 +598,46 @@ class WebhookSender:
                 now,
             )
         log.info("webhook of user %d disabled after 410 (alerts %s)", job.user_id, ids)
+
+
+def _answer(code: int, retry: str | None, now: datetime) -> _Outcome:
+    """What a receiver's status (and ``Retry-After``) means for its delivery."""
+    if 200 <= code < 300:
+        return _Outcome(True, code)
+    if 300 <= code < 400:
+        return _Outcome(
+            False,
+            code,
+            f"HTTP {code}: redirects are not followed; set the final URL on the alert",
+            final=True,
+        )
+    if code == 410:
+        gone = "HTTP 410 Gone: the webhook was taken off your alerts"
+        return _Outcome(False, code, gone, final=True, gone=True)
+    fault = code == 429 or code >= 500
+    return _Outcome(False, code, f"HTTP {code}", wait=retry_after(retry, now), receiver_fault=fault)
+
+
+def _quarantined(exc: BaseException) -> str:
+    """The reason a quarantined delivery shows its owner: the error's kind and first line."""
+    first = (str(exc).splitlines() or [""])[0]
+    return f"quarantined: {type(exc).__name__}: {first}"[:500]
+
+
+def _error_record(s: Session, job: _Job, exc: BaseException, now: datetime) -> None:
+    """The owner's ``admin errors`` entry for a quarantined delivery."""
+    tb = traceback.extract_tb(exc.__traceback__)
+    kind = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
+    s.add(
+        ErrorRecord(
+            created_at=now,
+            method="WORKER",
+            route=f"webhook delivery {job.delivery_id}",
+            status=0,
+            user_id=job.user_id,
+            exc_type=kind[:200],
+            message=_quarantined(exc)[:1000],
+            fingerprint=fingerprint(kind, tb),
+            traceback="".join(traceback.format_list(tb))[-8000:],
+        )
+    )

@@ -194,7 +194,10 @@ class WebhookGuard:
     async def target(self, url: str) -> Target:
         """Resolve once, check every address, and say where to connect (``WebhookRefused``)."""
         scheme, host, port = self._split(url)
-        addresses = await asyncio.to_thread(self._resolve, host, port)
+        try:  # an address needs no resolver, nor a worker thread (busy under load)
+            addresses = [str(ipaddress.ip_address(host.strip("[]")))]
+        except ValueError:
+            addresses = await asyncio.to_thread(self._resolve, host, port)
         address = self._check(host, addresses)
         parts = urlsplit(url)
         literal = f"[{address}]" if ":" in address else address
