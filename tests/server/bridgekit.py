@@ -195,6 +195,7 @@ class Inputs:
     symbols: str = "EURUSD"
     timeframes: str = "H1,H4,D1"
     indicator: str = "Examples\\Fractals"
+    indicator_args: str = ""  # the terminal's indicator here takes none
     buffers: str = "0,1"
     history_bars: int = 1000
     resend_bars: int = 10
