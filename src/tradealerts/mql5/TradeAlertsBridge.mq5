@@ -142,8 +142,9 @@ int OnInit()
      }
    if(ArraySize(g_series) == 0)
      { Print("TradeAlertsBridge: no series to serve (see the lines above)"); return INIT_FAILED; }
-   PrintFormat("TradeAlertsBridge: %d series; broker clock UTC%+.2f in winter (%s), daylight saving %s; batches of %d bars",
-               ArraySize(g_series), g_winter_offset / 3600.0, g_offset_auto ? "from the terminal" : "InpBrokerOffset",
+   PrintFormat("TradeAlertsBridge: %d series; broker clock %s in winter (%s), daylight saving %s; batches of %d bars",
+               ArraySize(g_series), g_offset_known ? StringFormat("UTC%+.2f", g_winter_offset / 3600.0) : "not known yet",
+               g_offset_auto ? "from the terminal" : "InpBrokerOffset",
                g_dst == 1 ? "US dates" : (g_dst == 2 ? "EU dates" : "none"), InpBatchBars);
    EventSetTimer(1);   // all work happens in OnTimer: OnInit returns at once
    return INIT_SUCCEEDED;
