@@ -105,16 +105,43 @@ def _bars(settings: Any, symbol: str, tf: Any) -> Any:
         raise _fail(f"feed {settings.feed}: {exc}") from None
 
 
+def _compared(result: dict[str, Any], settings: Any) -> str:
+    """One line saying which bars were compared, and from which settings."""
+    c = result["compared"]
+
+    def day(t: int | None) -> str:
+        return "—" if t is None else datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M")
+
+    return (
+        f"Compared {c['count']} bars of {result['symbol']} {result['timeframe']}: "
+        f"{day(c['first'])} … {day(c['last'])} UTC (the last {c['count']} of {c['feed_bars']} "
+        f"loaded from feed {settings.feed} with history {settings.history_for_feed()} bars); "
+        f"the bridge sent {c['owner_bars']} of them."
+    )
+
+
 @lines_app.command("compare")
 def lines_compare(
     symbol: str = typer.Argument(..., help="e.g. EURUSD"),
     timeframe: str = typer.Argument(..., help="e.g. H1"),
     bars: int = typer.Option(300, min=1, max=5000, help="The window, as /api/indicators?bars=N."),
-    feed: str = typer.Option(None, help="The feed whose bars to use [TRADEALERTS_FEED]."),
+    feed: str = typer.Option(
+        None, help="As serve: synthetic, replay:PATH, mt5, mt5-rpyc://… [TRADEALERTS_FEED]."
+    ),
+    history_bars: int = typer.Option(
+        None, min=1, help="As serve: bars of history to load [TRADEALERTS_HISTORY_BARS]."
+    ),
+    buffer_map: str = typer.Option(
+        None, help="As serve: the buffer map, JSON or a JSON file [TRADEALERTS_BUFFER_MAP]."
+    ),
+    replay_symbol: str = typer.Option(
+        None, help="As serve --symbol: a replay file's symbol [TRADEALERTS_REPLAY_SYMBOL]."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """The owner's lines (from the bridge's buffers and the buffer map) against the computed
-    spec: lines missing, extra or moved."""
+    spec: lines missing, extra or moved. Give it the settings `serve` has (flags or the same
+    TRADEALERTS_* variables): it says which bars it compared."""
     from rich.console import Console
     from rich.table import Table
 
@@ -128,7 +155,9 @@ def lines_compare(
         sym, tf = normalize_symbol(symbol), parse_timeframe(timeframe)
     except (UnknownSymbol, TimeframeError) as exc:
         raise _fail(str(exc), 2) from None
-    settings = _settings(feed=feed)
+    settings = _settings(
+        feed=feed, history_bars=history_bars, buffer_map=buffer_map, replay_symbol=replay_symbol
+    )
     with _db(settings) as (s, _now):
         stored = load_values(s, lambda a, b: (a, b) == (sym, tf.value))
     values = stored.get((sym, tf.value), {})
@@ -153,6 +182,7 @@ def lines_compare(
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
+    typer.echo(_compared(result, settings))
     table = Table(title=f"{sym} {tf.value}: owner's lines vs computed (last {bars} bars)")
     for col in ("status", "line", "kind", "computed", "owner"):
         table.add_column(col, no_wrap=True)

@@ -68,11 +68,21 @@ def compare_lines(
                 }
             )
     times = set(bars.time.tolist())
+    shown = [int(t) for t in bars.time[-window:].tolist()]
     return {
         "symbol": symbol,
         "timeframe": tf.value,
         "bars": window,
         "owner_bars": sum(1 for t in values if t in times),
+        # which bars: the owner compares them with what `serve` was given (its feed and
+        # --history-bars), so a compare on other settings shows at once
+        "compared": {
+            "first": shown[0] if shown else None,
+            "last": shown[-1] if shown else None,
+            "count": len(shown),
+            "feed_bars": len(bars.time),
+            "owner_bars": sum(1 for t in shown if t in values),
+        },
         "lines": counts,
         "summary": {s: sum(d["status"] == s for d in diffs) for s in ("missing", "extra", "moved")},
         "differences": diffs,
