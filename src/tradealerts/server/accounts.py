@@ -56,6 +56,7 @@ __all__ = [
     "set_password",
     "set_tier",
     "use_totp",
+    "was_issued",
 ]
 
 CODE_MINUTES = 30
@@ -157,6 +158,18 @@ def check_code(s: Session, user: User, purpose: str, code: str, now: datetime) -
         return CodeResult(False, "the code is wrong")
     row.used_at = now
     return CodeResult(True, new_email=row.new_email)
+
+
+def was_issued(s: Session, user: User, purpose: str, code: str) -> bool:
+    """Whether ``code`` is the latest code of ``purpose`` mailed to ``user`` (used or not):
+    a verification link followed twice is answered like the first time."""
+    row = s.scalar(
+        select(EmailCode)
+        .where(EmailCode.user_id == user.id, EmailCode.purpose == purpose)
+        .order_by(EmailCode.id.desc())
+        .limit(1)
+    )
+    return row is not None and secrets.compare_digest(row.code_hash, hash_token(code.strip()))
 
 
 def issue_refresh(

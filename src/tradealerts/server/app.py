@@ -35,6 +35,7 @@ from tradealerts.server.feeds import BarClose, FeedOptions, Tick, create_feed
 from tradealerts.server.ingest.store import last_received, load_values
 from tradealerts.server.ingest.tokens import TokenCheck
 from tradealerts.server.mail import Mailer
+from tradealerts.server.proxies import TrustedProxies
 from tradealerts.server.quota import Quota
 from tradealerts.server.sessions import Revocations
 from tradealerts.server.settings import Settings
@@ -137,8 +138,13 @@ class TradeAlertsApp(FastAPI):
     common ``GET /api/indicators/…``) goes through the stack as before."""
 
     indicators: IndicatorsFastPath | None = None
+    #: whose ``X-Forwarded-For`` names the client (``TRUSTED_PROXIES``): applied first, so
+    #: the fast path, the routes and the access log all see the real client
+    proxies: TrustedProxies | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.proxies is not None and scope["type"] in ("http", "websocket"):
+            self.proxies.rewrite(scope)
         fast = self.indicators
         if fast is None or scope["type"] != "http" or not await fast(scope, send):
             await super().__call__(scope, receive, send)
@@ -361,6 +367,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(UsageMiddleware)  # every request the fast path leaves to the stack
     app.add_middleware(RequestIdMiddleware)
+    app.proxies = TrustedProxies(settings.trusted_proxies)
     app.indicators = IndicatorsFastPath(app.state)  # in front of the stack: TradeAlertsApp
 
     from tradealerts.server.api import (
