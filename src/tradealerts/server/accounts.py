@@ -88,10 +88,13 @@ def create_user(
     is_admin: bool = False,
     verified: bool = False,
     display_name: str = "",
+    password_hash: str | None = None,
 ) -> User:
+    """A new user; ``password_hash`` instead of hashing ``password`` (a sign-up stores a
+    placeholder and hashes in the background: ``server.signups``)."""
     user = User(
         email=email.strip().lower(),
-        password_hash=hash_password(password),
+        password_hash=password_hash if password_hash is not None else hash_password(password),
         tier=tier.value,
         is_admin=is_admin,
         email_verified=verified,

@@ -39,6 +39,7 @@ from tradealerts.server.proxies import TrustedProxies
 from tradealerts.server.quota import Quota
 from tradealerts.server.sessions import Revocations
 from tradealerts.server.settings import Settings
+from tradealerts.server.signups import Signups
 from tradealerts.server.throttle import Throttle
 from tradealerts.server.usage import Usage, UsageMiddleware
 
@@ -309,6 +310,8 @@ def create_app(
             if sweep is not None:
                 sweep.cancel()
                 await asyncio.gather(sweep, return_exceptions=True)
+            # sign-ups under way store their accounts and queue their mails first
+            await asyncio.to_thread(app.state.signups.close)
             if app.state.alerts is not None:
                 await app.state.alerts.stop()
             if market is not None:
@@ -339,6 +342,7 @@ def create_app(
     app.state.clock = clock
     app.state.quota = Quota(settings.redis_url, settings.redis_prefix, settings.quota_lease_seconds)
     app.state.throttle = Throttle(settings.redis_url, settings.redis_prefix)
+    app.state.signups = Signups()
     if settings.scale_out:
         from tradealerts.server.scale.api import redis_bus
 

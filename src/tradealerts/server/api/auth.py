@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import pyotp
 from fastapi import APIRouter, Depends, Request, Response, status
+from sqlalchemy.exc import IntegrityError
 
 from tradealerts.core.schemas import (
     EmailVerify,
@@ -29,6 +31,7 @@ from tradealerts.server.db.models import User
 from tradealerts.server.errors import ApiError, Invalid, NotLoggedIn, TooManyRequests
 from tradealerts.server.mail import Mailer, templates
 from tradealerts.server.security import hash_password, issue_access_token, verify_password
+from tradealerts.server.signups import Signups
 from tradealerts.server.throttle import Throttle, password_epoch
 
 
@@ -129,41 +132,58 @@ def _tokens(
 
 
 def _verify_link(request: Request, email: str, code: str) -> str:
-    base = request.app.state.settings.public_url.rstrip("/")
-    return f"{base}/verify?{urlencode({'email': email, 'code': code})}"
+    return _link(request.app.state.settings.public_url, email, code)
+
+
+def _link(public_url: str, email: str, code: str) -> str:
+    return f"{public_url.rstrip('/')}/verify?{urlencode({'email': email, 'code': code})}"
 
 
 @router.post("/register", status_code=status.HTTP_202_ACCEPTED, response_model=Message)
-def register(
-    body: RegisterRequest, request: Request, s: SessionDep, clock: ClockDep, mailer: MailerDep
-) -> Message:
+def register(body: RegisterRequest, request: Request) -> Message:
     """Create a FREE account and mail a verification code. The answer is the same whether or
-    not the email is already registered."""
+    not the email is already registered, and so is its time: the account is made (or the
+    owner of the address told) in the background, after the answer (server.signups)."""
     _abuse(request, "register")
     _password_ok("password", body.password)
-    now = clock()
-    throttle = _throttle(request)
-    existing = accounts.find_user(s, body.email)
-    if existing is not None:
-        # a new account costs one argon2 hash (most of the answer's time): pay it here too,
-        # so the time does not tell that the address is taken
-        hash_password(body.password)
-        if throttle.may_mail("registered", existing.email):
-            mailer.queue(s, existing.email, *templates.already_registered())
-    else:
-        user = accounts.create_user(
-            s, body.email, body.password, now, display_name=body.display_name
-        )
-        code = accounts.create_code(s, user, "verify", now)
-        if throttle.may_mail("verify", user.email):
-            mailer.queue(
-                s,
-                user.email,
-                *templates.verification(code, _verify_link(request, user.email, code)),
-            )
-    s.commit()
-    mailer.wake()  # both paths: the mail (if any) goes out in the background
+    email = body.email.strip().lower()
+    state = request.app.state
+    signups: Signups = state.signups
+    signups.submit(
+        email,
+        partial(_finish_signup, state, email, body.password, body.display_name),
+    )
     return Message(message=f"Check your mail for a 6-digit code. {_SENT}")
+
+
+def _finish_signup(state: Any, email: str, password: str, display_name: str) -> None:
+    """A sign-up's work (a worker thread): a new address gets its account, code and
+    verification mail; a taken one an "already registered" notice. Both pay one argon2
+    hash, so the machine's load does not tell them apart either. Mails within the limit
+    per recipient."""
+    password_hash = hash_password(password)
+    throttle: Throttle = state.throttle
+    mailer: Mailer = state.mailer
+    with state.sessions() as s:
+        now = state.clock()
+        user = accounts.find_user(s, email)
+        if user is not None:
+            if throttle.may_mail("registered", email):
+                mailer.queue(s, email, *templates.already_registered())
+        else:
+            user = accounts.create_user(
+                s, email, "", now, display_name=display_name, password_hash=password_hash
+            )
+            code = accounts.create_code(s, user, "verify", now)
+            if throttle.may_mail("verify", email):
+                link = _link(state.settings.public_url, email, code)
+                mailer.queue(s, email, *templates.verification(code, link))
+        try:
+            s.commit()
+        except IntegrityError:  # the same address signed up twice at once: one account
+            s.rollback()
+            return
+    state.loop.call_soon_threadsafe(mailer.wake)
 
 
 def verify_code(s: SessionDep, email: str, code: str, now: datetime, mailer: Mailer) -> None:
@@ -220,6 +240,7 @@ def login(body: LoginRequest, request: Request, s: SessionDep, clock: ClockDep) 
     """Exchange email and password (and a TOTP code when 2FA is on) for tokens."""
     throttle = _throttle(request)
     ip, email = client_ip(request), body.email.strip().lower()
+    request.app.state.signups.wait(email)  # a sign-up of this address still hashing
     user = accounts.find_user(s, email)
     # counted per account, source and password: see server.throttle
     epoch = password_epoch(user.password_hash if user else None)
@@ -286,19 +307,28 @@ def logout(body: RefreshRequest, s: SessionDep, clock: ClockDep) -> None:
 
 
 @router.post("/forgot-password", status_code=202, response_model=Message)
-def forgot_password(
-    body: ForgotPassword, request: Request, s: SessionDep, clock: ClockDep, mailer: MailerDep
-) -> Message:
-    """Mail a reset code. The answer never says whether the email is registered."""
+def forgot_password(body: ForgotPassword, request: Request) -> Message:
+    """Mail a reset code. The answer never says whether the email is registered, nor does
+    its time: the code is made and mailed in the background, for both."""
     _abuse(request, "forgot")
-    user = accounts.find_user(s, body.email)
-    # past a few codes an hour to one address, the same answer and no mail
-    if user is not None and _throttle(request).may_mail("reset", user.email):
-        code = accounts.create_code(s, user, "reset", clock())
+    state = request.app.state
+    state.signups.submit(body.email.strip().lower(), partial(_send_reset, state, body.email))
+    return Message(message=_SENT)
+
+
+def _send_reset(state: Any, email: str) -> None:
+    """A reset code to ``email``'s account, if there is one and the address has not had
+    its codes for the hour (the limit per recipient)."""
+    throttle: Throttle = state.throttle
+    mailer: Mailer = state.mailer
+    with state.sessions() as s:
+        user = accounts.find_user(s, email)
+        if user is None or not throttle.may_mail("reset", user.email):
+            return
+        code = accounts.create_code(s, user, "reset", state.clock())
         mailer.queue(s, user.email, *templates.reset(code))
         s.commit()
-        mailer.wake()
-    return Message(message=_SENT)
+    state.loop.call_soon_threadsafe(mailer.wake)
 
 
 @router.post("/reset-password", response_model=Message)
