@@ -166,19 +166,19 @@ def _finish_signup(state: Any, email: str, password: str, display_name: str) -> 
     mailer: Mailer = state.mailer
     with state.sessions() as s:
         now = state.clock()
-        user = accounts.find_user(s, email)
-        if user is not None:
-            if throttle.may_mail("registered", email):
-                mailer.queue(s, email, *templates.already_registered())
-        else:
-            user = accounts.create_user(
-                s, email, "", now, display_name=display_name, password_hash=password_hash
-            )
-            code = accounts.create_code(s, user, "verify", now)
-            if throttle.may_mail("verify", email):
-                link = _link(state.settings.public_url, email, code)
-                mailer.queue(s, email, *templates.verification(code, link))
         try:
+            user = accounts.find_user(s, email)
+            if user is not None:
+                if throttle.may_mail("registered", email):
+                    mailer.queue(s, email, *templates.already_registered())
+            else:
+                user = accounts.create_user(
+                    s, email, "", now, display_name=display_name, password_hash=password_hash
+                )
+                code = accounts.create_code(s, user, "verify", now)
+                if throttle.may_mail("verify", email):
+                    link = _link(state.settings.public_url, email, code)
+                    mailer.queue(s, email, *templates.verification(code, link))
             s.commit()
         except IntegrityError:  # the same address signed up twice at once: one account
             s.rollback()
