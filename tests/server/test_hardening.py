@@ -102,8 +102,8 @@ def test_patching_an_active_alert_past_the_tiers_count_is_refused(server: Runnin
 
 @pytest.mark.parametrize(
     "value",
-    ["abc", "9223372036854775808", b"\xb2", "\u0661\u0662".encode(), "-1", "1 2", "+5"],
-    ids=["junk", "over-int64", "raw-superscript", "arabic-digits", "negative", "two", "plus"],
+    ["abc", "9223372036854775808", "2147483648", b"\xb2", "\u0661\u0662".encode(), "-1", "+5"],
+    ids=["junk", "over-int64", "over-int32", "raw-b2", "arabic-digits", "negative", "plus"],
 )
 def test_a_bad_last_event_id_is_a_422_not_a_500(server: Running, value: str | bytes) -> None:
     token = register_and_login(server, "leid@example.com")
@@ -117,7 +117,7 @@ def test_the_largest_event_id_opens_a_stream_that_stays_open(
 ) -> None:
     srv = make_server(stream_heartbeat_seconds=0.2)
     token = register_and_login(srv, "bigid@example.com")["access_token"]
-    headers = {"Authorization": f"Bearer {token}", "Last-Event-ID": str(2**63 - 1)}
+    headers = {"Authorization": f"Bearer {token}", "Last-Event-ID": str(2**31 - 1)}
     with (
         httpx.Client(base_url=srv.url, timeout=10) as c,
         c.stream("GET", "/api/stream", headers=headers) as r,
@@ -132,7 +132,7 @@ def test_the_largest_event_id_opens_a_stream_that_stays_open(
 # -- paging ------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("after_id", ["1e20", "99999999999999999999", "-1", "x"])
+@pytest.mark.parametrize("after_id", ["1e20", "99999999999999999999", "2147483648", "-1", "x"])
 def test_error_log_paging_is_bounded(server: Running, after_id: str) -> None:
     admin = make_admin(server, "boss@example.com")
     r = admin.get("/api/admin/error-logs", params={"after_id": after_id})

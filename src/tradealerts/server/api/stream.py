@@ -53,10 +53,10 @@ def _pairs(tier: Tier, symbols: str | None) -> frozenset[tuple[str, str]]:
     return frozenset(out)
 
 
-#: an event id: ASCII digits (``str.isdigit`` also takes "²"), within a signed 64-bit
-#: column (a larger number overflowed the database's comparison mid-stream)
-_EVENT_ID = re.compile(r"[0-9]{1,19}")
-_MAX_EVENT_ID = 2**63 - 1
+#: an event id: ASCII digits (``str.isdigit`` also takes "²"), within the events table's
+#: INTEGER id (a larger number overflowed PostgreSQL's comparison mid-stream)
+_EVENT_ID = re.compile(r"[0-9]{1,10}")
+_MAX_EVENT_ID = 2_147_483_647
 
 
 def parse_last_event_id(value: str) -> int:
