@@ -3,11 +3,14 @@ the schema, at least 500 generated cases."""
 
 from __future__ import annotations
 
+import random
 import zlib
+from typing import Any
 
 import httpx
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import (
     negative_data_rejection,
@@ -18,6 +21,53 @@ from tests.server.serverkit import register_and_login, set_tier
 from tests.server.stripekit import setup_price, stripe_double, stripe_settings
 
 PER_OPERATION = 20
+
+# Hostile inputs (issue #22), mixed into the generated requests: control characters in
+# every text, numbers past every column's range, and bodies far past any field's size.
+CONTROL = ["\x00", "\x01", "\x08", "\x1b[2J", "\r\n", "\n", "\u2028", "\u0085", "\x7f", "\t"]
+HUGE_NUMBERS = [2**63, -(2**63) - 1, 10**20, 9_223_372_036_854_775_808, 1e308, -1e308, 1e-320]
+HUGE_TEXT = 256 * 1024
+#: how often each kind is drawn: most requests stay as generated
+HOSTILE = [None] * 5 + ["control"] * 2 + ["number"] * 2 + ["body"]
+
+
+def hostile(value: Any, kind: str | None, rnd: random.Random) -> Any:
+    """``value`` (a body, a query, path parameters) with ``kind`` of hostile input in it."""
+    if kind is None:
+        return value
+    if isinstance(value, dict):
+        out = {k: hostile(v, kind, rnd) for k, v in value.items()}
+        if kind == "body" and not any(isinstance(v, str) for v in value.values()):
+            out["padding"] = "x" * HUGE_TEXT
+        return out
+    if isinstance(value, list):
+        return [hostile(v, kind, rnd) for v in value]
+    if isinstance(value, str):
+        if kind == "control":
+            at = rnd.randrange(len(value) + 1)
+            return value[:at] + rnd.choice(CONTROL) + value[at:]
+        if kind == "body":
+            return value + "x" * HUGE_TEXT
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int | float) and kind == "number":
+        return rnd.choice(HUGE_NUMBERS)
+    return value
+
+
+def make_hostile(case: Any, kind: str | None, seed: int) -> None:
+    """Put ``kind`` of hostile input into the generated ``case``'s parameters and body."""
+    rnd = random.Random(seed)
+    if kind != "body":  # a huge query or path is the HTTP server's (or proxy's) to refuse
+        for part in ("query", "path_parameters"):
+            if part == "path_parameters" and kind != "number":
+                continue  # a control character in a path is the client's to refuse
+            current = getattr(case, part, None)
+            if isinstance(current, dict) and current:
+                changed = hostile(current, kind, rnd)
+                setattr(case, part, changed)
+    if isinstance(case.body, dict | list):
+        case.body = hostile(case.body, kind, rnd)
 
 
 def test_generated_requests_never_break_the_api(make_server) -> None:
@@ -34,6 +84,15 @@ def test_generated_requests_never_break_the_api(make_server) -> None:
 def _fuzz(srv) -> None:
     tokens = register_and_login(srv, "fuzz@example.com")
     set_tier(srv, "fuzz@example.com", "PRO")
+    # an administrator: the admin routes' parameters are fuzzed too, not refused with 403
+    # first (their own account is protected: 409 own_account)
+    with srv.app.state.sessions() as s:
+        from tradealerts.server import accounts
+
+        user = accounts.find_user(s, "fuzz@example.com")
+        assert user is not None
+        user.is_admin = True
+        s.commit()
     auth = {"Authorization": f"Bearer {tokens['access_token']}"}
     schema = schemathesis.openapi.from_url(f"{srv.url}/api/openapi.json")
     cases = 0
@@ -50,10 +109,15 @@ def _fuzz(srv) -> None:
             database=None,
             suppress_health_check=list(HealthCheck),
         )
-        @given(case=operation.as_strategy())
-        def run(case) -> None:
+        @given(
+            case=operation.as_strategy(),
+            kind=st.sampled_from(HOSTILE),
+            seed=st.integers(0, 2**32),
+        )
+        def run(case, kind, seed) -> None:
             nonlocal cases
-            response = case.call(base_url=srv.url, headers=auth, timeout=10)
+            make_hostile(case, kind, seed)
+            response = case.call(base_url=srv.url, headers=auth, timeout=30)
             cases += 1
             case.validate_response(
                 response, checks=(not_a_server_error, response_schema_conformance)
@@ -103,6 +167,11 @@ def test_stateful_create_read_update_delete_with_all_checks(make_server) -> None
             always = case.operation.label == "POST /api/watchlist"
             if make is not None and (always or drawn % 2):
                 case.body = make(drawn)
+            elif isinstance(case.body, dict) and drawn % 5 == 0:
+                # now and then a hostile body (the stateless test has every kind); its links'
+                # ids stay as they are, so the scenario goes on
+                case.body = hostile(case.body, "control" if drawn % 2 else "number",
+                                    random.Random(drawn))  # fmt: skip
 
         def get_call_kwargs(self, case):
             return {"base_url": srv.url, "headers": auth, "timeout": 10}

@@ -196,6 +196,7 @@ def test_indicators_equal_embedded_mode(cluster: Cluster, tmp_path: Path) -> Non
 
         r = embedded.client().post("/api/auth/register", json={"email": EMAIL, "password": PW})
         assert r.status_code == 202
+        embedded.app.state.signups.wait(EMAIL)  # the account is made after the answer
         from tests.server.serverkit import set_tier
 
         set_tier(embedded, EMAIL, "PRO")

@@ -56,6 +56,7 @@ __all__ = [
     "set_password",
     "set_tier",
     "use_totp",
+    "was_issued",
 ]
 
 CODE_MINUTES = 30
@@ -87,10 +88,13 @@ def create_user(
     is_admin: bool = False,
     verified: bool = False,
     display_name: str = "",
+    password_hash: str | None = None,
 ) -> User:
+    """A new user; ``password_hash`` instead of hashing ``password`` (a sign-up stores a
+    placeholder and hashes in the background: ``server.signups``)."""
     user = User(
         email=email.strip().lower(),
-        password_hash=hash_password(password),
+        password_hash=password_hash if password_hash is not None else hash_password(password),
         tier=tier.value,
         is_admin=is_admin,
         email_verified=verified,
@@ -157,6 +161,18 @@ def check_code(s: Session, user: User, purpose: str, code: str, now: datetime) -
         return CodeResult(False, "the code is wrong")
     row.used_at = now
     return CodeResult(True, new_email=row.new_email)
+
+
+def was_issued(s: Session, user: User, purpose: str, code: str) -> bool:
+    """Whether ``code`` is the latest code of ``purpose`` mailed to ``user`` (used or not):
+    a verification link followed twice is answered like the first time."""
+    row = s.scalar(
+        select(EmailCode)
+        .where(EmailCode.user_id == user.id, EmailCode.purpose == purpose)
+        .order_by(EmailCode.id.desc())
+        .limit(1)
+    )
+    return row is not None and secrets.compare_digest(row.code_hash, hash_token(code.strip()))
 
 
 def issue_refresh(

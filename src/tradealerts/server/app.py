@@ -35,9 +35,11 @@ from tradealerts.server.feeds import BarClose, FeedOptions, Tick, create_feed
 from tradealerts.server.ingest.store import last_received, load_values
 from tradealerts.server.ingest.tokens import TokenCheck
 from tradealerts.server.mail import Mailer
+from tradealerts.server.proxies import TrustedProxies
 from tradealerts.server.quota import Quota
 from tradealerts.server.sessions import Revocations
 from tradealerts.server.settings import Settings
+from tradealerts.server.signups import Signups
 from tradealerts.server.throttle import Throttle
 from tradealerts.server.usage import Usage, UsageMiddleware
 
@@ -137,8 +139,13 @@ class TradeAlertsApp(FastAPI):
     common ``GET /api/indicators/…``) goes through the stack as before."""
 
     indicators: IndicatorsFastPath | None = None
+    #: whose ``X-Forwarded-For`` names the client (``TRUSTED_PROXIES``): applied first, so
+    #: the fast path, the routes and the access log all see the real client
+    proxies: TrustedProxies | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.proxies is not None and scope["type"] in ("http", "websocket"):
+            self.proxies.rewrite(scope)
         fast = self.indicators
         if fast is None or scope["type"] != "http" or not await fast(scope, send):
             await super().__call__(scope, receive, send)
@@ -303,6 +310,8 @@ def create_app(
             if sweep is not None:
                 sweep.cancel()
                 await asyncio.gather(sweep, return_exceptions=True)
+            # sign-ups under way store their accounts and queue their mails first
+            await asyncio.to_thread(app.state.signups.close)
             if app.state.alerts is not None:
                 await app.state.alerts.stop()
             if market is not None:
@@ -333,6 +342,7 @@ def create_app(
     app.state.clock = clock
     app.state.quota = Quota(settings.redis_url, settings.redis_prefix, settings.quota_lease_seconds)
     app.state.throttle = Throttle(settings.redis_url, settings.redis_prefix)
+    app.state.signups = Signups()
     if settings.scale_out:
         from tradealerts.server.scale.api import redis_bus
 
@@ -361,6 +371,7 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(UsageMiddleware)  # every request the fast path leaves to the stack
     app.add_middleware(RequestIdMiddleware)
+    app.proxies = TrustedProxies(settings.trusted_proxies)
     app.indicators = IndicatorsFastPath(app.state)  # in front of the stack: TradeAlertsApp
 
     from tradealerts.server.api import (

@@ -10,6 +10,7 @@ for whatever still runs after that.
 from __future__ import annotations
 
 import logging
+import re
 import socket
 from typing import Any
 
@@ -17,7 +18,27 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.config import LOG_LEVELS
 
-__all__ = ["GracefulServer", "make_server"]
+__all__ = ["GracefulServer", "RedactQuery", "make_server"]
+
+#: query parameters whose values never reach the access log: the mailed verification link
+#: (``/verify?email=…&code=…``) and anything shaped like a credential
+_SECRET_PARAMS = re.compile(r"(?i)([?&](?:code|token|otp|password|secret|key)=)[^&\s]*")
+
+
+class RedactQuery(logging.Filter):
+    """Blanks the values of secret query parameters in uvicorn's access lines (its
+    arguments are: client, method, path with query, HTTP version, status)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            isinstance(args, tuple)
+            and len(args) >= 3
+            and isinstance(args[2], str)
+            and "=" in args[2]
+        ):
+            record.args = (*args[:2], _SECRET_PARAMS.sub(r"\1***", args[2]), *args[3:])
+        return True
 
 
 class GracefulServer(uvicorn.Server):
@@ -44,4 +65,12 @@ def make_server(app: FastAPI, host: str, port: int, **config: Any) -> GracefulSe
     if isinstance(level, str):
         level = LOG_LEVELS.get(level.lower(), logging.INFO)
     config.setdefault("access_log", level is None or level <= logging.INFO)
-    return GracefulServer(uvicorn.Config(app, host=host, port=port, **config), app)
+    # the app reads X-Forwarded-For itself, from TRUSTED_PROXIES only (server.proxies);
+    # uvicorn's own handling would believe any loopback peer first
+    config.setdefault("proxy_headers", False)
+    server = GracefulServer(uvicorn.Config(app, host=host, port=port, **config), app)
+    # after Config, which (re)configures uvicorn's loggers
+    access = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactQuery) for f in access.filters):
+        access.addFilter(RedactQuery())
+    return server

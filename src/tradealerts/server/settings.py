@@ -6,13 +6,14 @@ import json
 import os
 import secrets
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import platformdirs
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tradealerts.core.ingest import BufferMap, LinesSource
+from tradealerts.server.proxies import parse_networks
 
 __all__ = ["Settings"]
 
@@ -71,6 +72,12 @@ class Settings(BaseSettings):
     #: shorthand: allow-list loopback and private ranges (never link-local or metadata)
     allow_private_webhooks: bool = False
     rate_limits_enabled: bool = True
+    #: reverse proxies whose ``X-Forwarded-For`` names the client (addresses or CIDR ranges,
+    #: JSON or comma-separated); per-address limits and lock-outs count the address it names.
+    #: Others' ``X-Forwarded-For`` is ignored. Default: loopback (a proxy on this machine).
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1", "::1"]
+    )
     #: with REDIS_URL: an API process gives back the quota it reserved ahead for a user and
     #: did not spend after this many seconds without a request of theirs (docs/architecture.md)
     quota_lease_seconds: float = Field(2.0, gt=0)
@@ -148,6 +155,14 @@ class Settings(BaseSettings):
         if v is not None and len(v.get_secret_value()) < 32:
             raise ValueError("TRADEALERTS_SECRET_KEY must be at least 32 characters")
         return v
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxies(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            v = json.loads(v) if v.lstrip().startswith("[") else v.split(",")
+        parse_networks(v)  # a typo must stop the start, not trust nobody (or everybody)
+        return [str(e).strip() for e in v if str(e).strip()]
 
     @field_validator("lines_source")
     @classmethod

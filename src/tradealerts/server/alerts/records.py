@@ -290,7 +290,14 @@ def update_alert(
     if spec.name is not None and spec.name != row.name:
         _check_name(s, user.id, spec.name, exclude=row.id)
         row.name = spec.name
-    if spec.channels.webhook_url != spec_of(row).channels.webhook_url or (
+    # a new expiry in the future revives an expired alert, like a resume would
+    revives = row.status == AlertStatus.expired.value and spec.expires_at is not None
+    if revives or row.status == AlertStatus.active.value:
+        # whatever changed, an alert that is active after this change must be one the
+        # tier allows now (pair, webhook, count): the tier may have dropped since
+        check_spec(user, spec, guard)
+        _check_room(s, user, exclude=None if revives else row.id)
+    elif spec.channels.webhook_url != spec_of(row).channels.webhook_url or (
         spec.symbol,
         spec.timeframe,
     ) != (row.symbol, row.timeframe):
@@ -300,9 +307,7 @@ def update_alert(
     row.spec = stored_spec(spec)
     row.symbol, row.timeframe = spec.symbol, spec.timeframe.value
     row.condition = spec.condition.value
-    if row.status == AlertStatus.expired.value and spec.expires_at is not None:
-        # a new expiry in the future revives an expired alert, like a resume would
-        _check_room(s, user)
+    if revives:
         row.status, row.status_reason = AlertStatus.active.value, None
     _changed(s, row, now)
     return row

@@ -90,7 +90,7 @@ async def admin_error_logs(
     request: Request,
     admin: AdminUser,
     s: SessionDep,
-    after_id: Annotated[int, Query(ge=0)] = 0,
+    after_id: Annotated[int, Query(ge=0, le=2_147_483_647)] = 0,  # an INTEGER id
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
 ) -> dict[str, Any]:
     """Recorded 5xx answers and exceptions (newest first; ``after_id`` to follow)."""

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Annotated
+from functools import partial
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import pyotp
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Request, Response, status
+from sqlalchemy.exc import IntegrityError
 
 from tradealerts.core.schemas import (
     EmailVerify,
@@ -27,11 +30,22 @@ from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep, clien
 from tradealerts.server.db.models import User
 from tradealerts.server.errors import ApiError, Invalid, NotLoggedIn, TooManyRequests
 from tradealerts.server.mail import Mailer, templates
-from tradealerts.server.security import issue_access_token, verify_password
+from tradealerts.server.security import hash_password, issue_access_token, verify_password
+from tradealerts.server.signups import Signups
+from tradealerts.server.throttle import Throttle, password_epoch
 
-router = APIRouter(prefix="/auth", tags=["auth"])
+
+async def _no_store(response: Response) -> None:
+    # token pairs and 2FA secrets must not stay in a browser's or a proxy's cache
+    response.headers["Cache-Control"] = "no-store"
+
+
+router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(_no_store)])
 
 _SENT = "If the address can receive mail, a code is on its way."
+#: the one answer to a wrong code, whatever the reason and whether the account exists:
+#: the verify and reset routes must not tell a stranger which addresses have accounts
+WRONG_CODE = "code: the code is wrong, used or expired; ask for a new one if it keeps failing."
 
 
 def _mailer(request: Request) -> Mailer:
@@ -49,6 +63,32 @@ def _abuse(request: Request, action: str) -> None:
             f"Too many requests from your address; try again in {wait} s.",
             headers={"Retry-After": str(wait)},
         )
+
+
+def _throttle(request: Request) -> Throttle:
+    throttle: Throttle = request.app.state.throttle
+    return throttle
+
+
+def checked(request: Request, user: User, check: Callable[[], bool]) -> bool:
+    """Run one password or 2FA check of a logged-in user under the back-off of
+    ``Throttle.check_failed``: 429 while it holds, and a wrong answer counts."""
+    throttle = _throttle(request)
+    epoch = password_epoch(user.password_hash)
+    wait = throttle.check_blocked(user.id, epoch)
+    if wait is not None:
+        raise TooManyRequests(
+            f"Too many wrong passwords or codes; try again in {wait} s.",
+            headers={"Retry-After": str(wait)},
+        )
+    ok = check()
+    if not ok:
+        throttle.check_failed(user.id, epoch)
+    return ok
+
+
+def _wrong_code() -> Invalid:
+    return Invalid(WRONG_CODE, field="code", code="invalid_code")
 
 
 def _password_ok(field: str, password: str) -> None:
@@ -92,46 +132,74 @@ def _tokens(
 
 
 def _verify_link(request: Request, email: str, code: str) -> str:
-    base = request.app.state.settings.public_url.rstrip("/")
-    return f"{base}/verify?{urlencode({'email': email, 'code': code})}"
+    return _link(request.app.state.settings.public_url, email, code)
+
+
+def _link(public_url: str, email: str, code: str) -> str:
+    return f"{public_url.rstrip('/')}/verify?{urlencode({'email': email, 'code': code})}"
 
 
 @router.post("/register", status_code=status.HTTP_202_ACCEPTED, response_model=Message)
-def register(
-    body: RegisterRequest, request: Request, s: SessionDep, clock: ClockDep, mailer: MailerDep
-) -> Message:
+def register(body: RegisterRequest, request: Request) -> Message:
     """Create a FREE account and mail a verification code. The answer is the same whether or
-    not the email is already registered."""
+    not the email is already registered, and so is its time: the account is made (or the
+    owner of the address told) in the background, after the answer (server.signups)."""
     _abuse(request, "register")
     _password_ok("password", body.password)
-    now = clock()
-    existing = accounts.find_user(s, body.email)
-    if existing is not None:
-        mailer.queue(s, existing.email, *templates.already_registered())
-    else:
-        user = accounts.create_user(
-            s, body.email, body.password, now, display_name=body.display_name
-        )
-        code = accounts.create_code(s, user, "verify", now)
-        mailer.queue(
-            s, user.email, *templates.verification(code, _verify_link(request, user.email, code))
-        )
-    s.commit()
-    mailer.wake()
+    email = body.email.strip().lower()
+    state = request.app.state
+    signups: Signups = state.signups
+    signups.submit(
+        email,
+        partial(_finish_signup, state, email, body.password, body.display_name),
+    )
     return Message(message=f"Check your mail for a 6-digit code. {_SENT}")
+
+
+def _finish_signup(state: Any, email: str, password: str, display_name: str) -> None:
+    """A sign-up's work (a worker thread): a new address gets its account, code and
+    verification mail; a taken one an "already registered" notice. Both pay one argon2
+    hash, so the machine's load does not tell them apart either. Mails within the limit
+    per recipient."""
+    password_hash = hash_password(password)
+    throttle: Throttle = state.throttle
+    mailer: Mailer = state.mailer
+    with state.sessions() as s:
+        now = state.clock()
+        try:
+            user = accounts.find_user(s, email)
+            if user is not None:
+                if throttle.may_mail("registered", email):
+                    mailer.queue(s, email, *templates.already_registered())
+            else:
+                user = accounts.create_user(
+                    s, email, "", now, display_name=display_name, password_hash=password_hash
+                )
+                code = accounts.create_code(s, user, "verify", now)
+                if throttle.may_mail("verify", email):
+                    link = _link(state.settings.public_url, email, code)
+                    mailer.queue(s, email, *templates.verification(code, link))
+            s.commit()
+        except IntegrityError:  # the same address signed up twice at once: one account
+            s.rollback()
+            return
+    state.loop.call_soon_threadsafe(mailer.wake)
 
 
 def verify_code(s: SessionDep, email: str, code: str, now: datetime, mailer: Mailer) -> None:
     """Verify an account's email with its code (shared by the API and the HTML page)."""
     user = accounts.find_user(s, email)
     if user is None:
-        raise Invalid("code: the code is wrong or has expired.", field="code")
+        raise _wrong_code()
     if user.email_verified:
-        return
+        # the link followed twice is fine; any other code gets the stranger's answer
+        if accounts.was_issued(s, user, "verify", code):
+            return
+        raise _wrong_code()
     result = accounts.check_code(s, user, "verify", code, now)
     if not result.ok:
         s.commit()  # count the try
-        raise Invalid(f"code: {result.reason}.", field="code", code="invalid_code")
+        raise _wrong_code()
     user.email_verified = True
     accounts.notify(s, user, "email_verified", "Email verified", "Welcome to tradealerts.", now)
     mailer.queue(s, user.email, *templates.welcome())
@@ -153,7 +221,11 @@ def resend_verification(
     """Mail a new verification code (earlier codes stop working)."""
     _abuse(request, "resend")
     user = accounts.find_user(s, body.email)
-    if user is not None and not user.email_verified:
+    if (
+        user is not None
+        and not user.email_verified
+        and _throttle(request).may_mail("verify", user.email)
+    ):
         code = accounts.create_code(s, user, "verify", clock())
         mailer.queue(
             s, user.email, *templates.verification(code, _verify_link(request, user.email, code))
@@ -166,18 +238,22 @@ def resend_verification(
 @router.post("/login", response_model=TokenPair)
 def login(body: LoginRequest, request: Request, s: SessionDep, clock: ClockDep) -> TokenPair:
     """Exchange email and password (and a TOTP code when 2FA is on) for tokens."""
-    throttle = request.app.state.throttle
-    ip, email = client_ip(request), body.email.lower()
-    wait = throttle.login_blocked(email, ip)
+    throttle = _throttle(request)
+    ip, email = client_ip(request), body.email.strip().lower()
+    request.app.state.signups.wait(email)  # a sign-up of this address still hashing
+    user = accounts.find_user(s, email)
+    # counted per account, source and password: see server.throttle
+    epoch = password_epoch(user.password_hash if user else None)
+    wait = throttle.login_blocked(email, ip, epoch)
     if wait is not None:
         raise TooManyRequests(
-            f"Too many failed logins; try again in {wait} s or reset your password.",
+            f"Too many failed logins from your address; try again in {wait} s "
+            "or reset your password.",
             headers={"Retry-After": str(wait)},
         )
-    user = accounts.find_user(s, email)
     # verify_password hashes against a dummy when the user is unknown: same answer, same time
     if not verify_password(user.password_hash if user else None, body.password) or user is None:
-        throttle.login_failed(email, ip)
+        throttle.login_failed(email, ip, epoch)
         raise NotLoggedIn("Wrong email or password.", code="invalid_credentials")
     if user.totp_enabled:
         if not body.otp:
@@ -188,7 +264,7 @@ def login(body: LoginRequest, request: Request, s: SessionDep, clock: ClockDep) 
             )
         if not accounts.use_totp(s, user, body.otp, clock()):
             s.commit()
-            throttle.login_failed(email, ip)
+            throttle.login_failed(email, ip, epoch)
             raise NotLoggedIn(
                 "The two-factor code is wrong or was already used: wait for the next one.",
                 code="invalid_otp",
@@ -203,7 +279,7 @@ def login(body: LoginRequest, request: Request, s: SessionDep, clock: ClockDep) 
         raise ApiError(
             "This account is disabled; contact the owner.", status=403, code="account_disabled"
         )
-    throttle.login_succeeded(email)
+    throttle.login_succeeded(email, ip, epoch)
     return _tokens(request, s, user, clock(), body.remember)
 
 
@@ -231,18 +307,28 @@ def logout(body: RefreshRequest, s: SessionDep, clock: ClockDep) -> None:
 
 
 @router.post("/forgot-password", status_code=202, response_model=Message)
-def forgot_password(
-    body: ForgotPassword, request: Request, s: SessionDep, clock: ClockDep, mailer: MailerDep
-) -> Message:
-    """Mail a reset code. The answer never says whether the email is registered."""
+def forgot_password(body: ForgotPassword, request: Request) -> Message:
+    """Mail a reset code. The answer never says whether the email is registered, nor does
+    its time: the code is made and mailed in the background, for both."""
     _abuse(request, "forgot")
-    user = accounts.find_user(s, body.email)
-    if user is not None:
-        code = accounts.create_code(s, user, "reset", clock())
+    state = request.app.state
+    state.signups.submit(body.email.strip().lower(), partial(_send_reset, state, body.email))
+    return Message(message=_SENT)
+
+
+def _send_reset(state: Any, email: str) -> None:
+    """A reset code to ``email``'s account, if there is one and the address has not had
+    its codes for the hour (the limit per recipient)."""
+    throttle: Throttle = state.throttle
+    mailer: Mailer = state.mailer
+    with state.sessions() as s:
+        user = accounts.find_user(s, email)
+        if user is None or not throttle.may_mail("reset", user.email):
+            return
+        code = accounts.create_code(s, user, "reset", state.clock())
         mailer.queue(s, user.email, *templates.reset(code))
         s.commit()
-        mailer.wake()
-    return Message(message=_SENT)
+    state.loop.call_soon_threadsafe(mailer.wake)
 
 
 @router.post("/reset-password", response_model=Message)
@@ -252,11 +338,12 @@ def reset_password(body: ResetPassword, s: SessionDep, clock: ClockDep) -> Messa
     now = clock()
     user = accounts.find_user(s, body.email)
     if user is None:
-        raise Invalid("code: the code is wrong or has expired.", field="code", code="invalid_code")
+        raise _wrong_code()
     result = accounts.check_code(s, user, "reset", body.code, now)
     if not result.ok:
         s.commit()
-        raise Invalid(f"code: {result.reason}.", field="code", code="invalid_code")
+        raise _wrong_code()
+    # the new password starts the lock-out counts afresh (their keys hold its epoch)
     accounts.set_password(s, user, body.password, now, "reset")
     s.commit()
     return Message(message="Password changed. Log in with the new one.")
@@ -291,7 +378,7 @@ def totp_enable(
     if not user.totp_secret:
         raise ApiError("Call /api/auth/2fa/setup first.", status=409, code="totp_not_set_up")
     now = clock()
-    if not accounts.use_totp(s, user, body.code, now):
+    if not checked(request, user, lambda: accounts.use_totp(s, user, body.code, now)):
         raise Invalid("code: the two-factor code is wrong.", field="code", code="invalid_otp")
     user.totp_enabled = True
     accounts.revoke_all_sessions(s, user, now, keep=_current_session(request))
@@ -304,10 +391,12 @@ def totp_disable(
     body: TotpDisable, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> Message:
     """Turn 2FA off (password and a current code required); other sessions are logged out."""
-    if not verify_password(user.password_hash, body.password):
+    if not checked(request, user, lambda: verify_password(user.password_hash, body.password)):
         raise Invalid("password: the password is wrong.", field="password")
     now = clock()
-    if not user.totp_enabled or not accounts.use_totp(s, user, body.code, now):
+    if not user.totp_enabled or not checked(
+        request, user, lambda: accounts.use_totp(s, user, body.code, now)
+    ):
         s.commit()  # a spent code stays spent
         raise Invalid("code: the two-factor code is wrong.", field="code", code="invalid_otp")
     user.totp_enabled, user.totp_secret = False, None

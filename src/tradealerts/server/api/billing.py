@@ -20,6 +20,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tradealerts.core.tiers import TIERS, Tier
 from tradealerts.server.api.deps import CurrentUser, SessionDep
+from tradealerts.server.api.pages import html_page
 from tradealerts.server.billing import (
     Billing,
     StripeUnavailable,
@@ -214,7 +215,7 @@ _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 
 @pages.get("/billing/success", response_class=HTMLResponse)
 def success_page() -> HTMLResponse:
-    return HTMLResponse(
+    return html_page(
         _PAGE.format(
             title="Thank you",
             body=escape(
@@ -227,7 +228,7 @@ def success_page() -> HTMLResponse:
 
 @pages.get("/billing/cancel", response_class=HTMLResponse)
 def cancel_page() -> HTMLResponse:
-    return HTMLResponse(
+    return html_page(
         _PAGE.format(
             title="No payment made",
             body=escape("Nothing was charged. Run `tradealerts upgrade` when you are ready."),

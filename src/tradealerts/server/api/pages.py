@@ -15,6 +15,22 @@ from tradealerts.server.errors import ApiError
 
 router = APIRouter(include_in_schema=False)
 
+#: every HTML page: nothing but its own inline style and a form posting back here; never
+#: inside another site's frame (clickjacking the verify form)
+HTML_HEADERS = {
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "no-referrer",  # the verify link's code stays out of Referer
+    "Cache-Control": "no-store",
+}
+
+
+def html_page(content: str, status_code: int = 200) -> HTMLResponse:
+    """An HTML answer with the pages' security headers."""
+    return HTMLResponse(content, status_code=status_code, headers=HTML_HEADERS)
+
+
 _PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tradealerts · verify</title>
@@ -38,7 +54,7 @@ def verify_page(
     email: Annotated[str, Query(max_length=320)] = "",
     code: Annotated[str, Query(max_length=6)] = "",
 ) -> HTMLResponse:
-    return HTMLResponse(_form(email, code))
+    return html_page(_form(email, code))
 
 
 @router.post("/verify", response_class=HTMLResponse)
@@ -52,11 +68,11 @@ def verify_submit(
     try:
         verify_code(s, email, code, clock(), request.app.state.mailer)
     except ApiError as exc:
-        return HTMLResponse(
+        return html_page(
             _form(email, "", f"<p><strong>{escape(exc.message)}</strong></p>"),
             status_code=exc.status,
         )
-    return HTMLResponse(
+    return html_page(
         _PAGE.format(
             body="<p>Your email is verified. You can log in now: <code>tradealerts login</code></p>"
         )

@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
@@ -52,6 +53,22 @@ def _pairs(tier: Tier, symbols: str | None) -> frozenset[tuple[str, str]]:
     return frozenset(out)
 
 
+#: an event id: ASCII digits (``str.isdigit`` also takes "²"), within the events table's
+#: INTEGER id (a larger number overflowed PostgreSQL's comparison mid-stream)
+_EVENT_ID = re.compile(r"[0-9]{1,10}")
+_MAX_EVENT_ID = 2_147_483_647
+
+
+def parse_last_event_id(value: str) -> int:
+    """The id a client resumes after; 422 for anything that is not one."""
+    text = value.strip()
+    if _EVENT_ID.fullmatch(text) is None or int(text) > _MAX_EVENT_ID:
+        raise Invalid(
+            "Last-Event-ID must be the id of an event you received.", field="Last-Event-ID"
+        )
+    return int(text)
+
+
 @router.get(
     "/stream",
     response_class=StreamingResponse,
@@ -76,11 +93,7 @@ async def stream(
     pairs = _pairs(tier, symbols)
     after: int | None = None  # no Last-Event-ID: live from now on
     if last_event_id:
-        if not last_event_id.strip().isdigit():
-            raise Invalid(
-                "Last-Event-ID must be the id of an event you received.", field="Last-Event-ID"
-            )
-        after = int(last_event_id)
+        after = parse_last_event_id(last_event_id)
     state = request.app.state
     if creds is None:  # CurrentUser has already refused this; keeps the type checker honest
         raise Invalid("Send the access token as a bearer token.")

@@ -9,13 +9,48 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
+from tradealerts.server.db.models import User
+
 router = APIRouter(prefix="/system", tags=["system"])
+
+#: what only an administrator sees: failure texts can carry a database's or a feed's
+#: message (host names, SQL, paths); the public body keeps each part's status
+_DETAIL_KEYS = frozenset({"error", "reason"})
+
+
+_LOOPBACK = frozenset({"127.0.0.1", "::1"})
+
+
+def _sees_detail(request: Request) -> bool:
+    """The owner: a client on this machine (``tradealerts-server status``, as ``/metrics``;
+    behind a trusted proxy the client is the forwarded one, not the proxy), or a valid
+    access token of an administrator."""
+    if (request.client.host if request.client else "") in _LOOPBACK:
+        return True
+    auth = request.headers.get("authorization", "")
+    scheme, _, token = auth.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        return False
+    state = request.app.state
+    try:
+        user_id = state.callers.user_id(state.signing_key, token.strip(), state.clock())
+        with state.sessions() as s:
+            user = s.get(User, user_id)
+            return user is not None and user.is_admin and not user.disabled
+    except Exception:  # TokenError, or the database is down: the public answer
+        return False
+
+
+def _public(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _public(v) for k, v in value.items() if k not in _DETAIL_KEYS}
+    return value
 
 
 @router.get("/health", responses={503: {"description": "something is not ok; see the details"}})
 def health(request: Request) -> JSONResponse:
     """200 when the database, the feed, the engine and the alert log are all ok; 503 with
-    the details (and the reason of each failure) if not."""
+    each part's status if not (the failures' texts: to the owner only, see ``_sees_detail``)."""
     checks: dict[str, Any] = {}
     t0 = time.perf_counter()
     try:
@@ -45,4 +80,6 @@ def health(request: Request) -> JSONResponse:
         checks["mail"] = mailer.health()  # ok with a count of quarantined mails
     ok = all(c.get("status") == "ok" for c in checks.values())
     body = {"status": "ok" if ok else "degraded", **checks}
+    if not _sees_detail(request):
+        body = _public(body)
     return JSONResponse(body, status_code=200 if ok else 503)

@@ -24,6 +24,7 @@ from tradealerts.core.tiers import limits_for
 from tradealerts.server import accounts
 from tradealerts.server.alerts import records
 from tradealerts.server.alerts.channels import SIGNATURE_HEADER
+from tradealerts.server.api.auth import checked
 from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep, SettingsDep
 from tradealerts.server.db.models import (
     AlertRow,
@@ -65,8 +66,9 @@ def public(user: User) -> UserPublic:
     )
 
 
-def _check_password(user: User, password: str, field: str = "password") -> None:
-    if not verify_password(user.password_hash, password):
+def _check_password(request: Request, user: User, password: str, field: str = "password") -> None:
+    # under the per-account back-off: a stolen session must not guess the password
+    if not checked(request, user, lambda: verify_password(user.password_hash, password)):
         raise Invalid(f"{field}: the password is wrong.", field=field, code="wrong_password")
 
 
@@ -119,12 +121,13 @@ def change_email(
     body: EmailChange, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> Message:
     """Start an email change: a code goes to the new address; the old one stays until then."""
-    _check_password(user, body.password)
+    _check_password(request, user, body.password)
     new = str(body.new_email).lower()
     if accounts.find_user(s, new) is not None and new != user.email:
         raise Conflict("new_email: that address belongs to another account.", field="new_email")
     code = accounts.create_code(s, user, "email", clock(), new_email=new)
-    request.app.state.mailer.queue(s, new, *templates.email_change(code))
+    if request.app.state.throttle.may_mail("email", new):  # no mail-bombing a stranger
+        request.app.state.mailer.queue(s, new, *templates.email_change(code))
     s.commit()
     request.app.state.mailer.wake()
     return Message(message=f"A code was sent to {new}; confirm with /api/user/email/verify.")
@@ -132,12 +135,18 @@ def change_email(
 
 @router.post("/email/verify", response_model=UserPublic)
 def confirm_email(
-    body: EmailVerify, user: CurrentUser, s: SessionDep, clock: ClockDep
+    body: EmailVerify, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> UserPublic:
     """Finish an email change with the code sent to the new address."""
     now = clock()
-    result = accounts.check_code(s, user, "email", body.code, now)
-    if not result.ok or result.new_email != str(body.email).lower():
+    result = accounts.CodeResult(False)
+
+    def check() -> bool:
+        nonlocal result
+        result = accounts.check_code(s, user, "email", body.code, now)
+        return result.ok
+
+    if not checked(request, user, check) or result.new_email != str(body.email).lower():
         s.commit()
         raise Invalid(
             f"code: {result.reason or 'the code is for another address'}.",
@@ -155,7 +164,7 @@ def change_password(
     body: PasswordChange, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> Message:
     """Change the password (the current one is required); other sessions are logged out."""
-    _check_password(user, body.current_password, "current_password")
+    _check_password(request, user, body.current_password, "current_password")
     problem = accounts.password_problem(body.new_password)
     if problem:
         raise Invalid(f"new_password: the password {problem}.", field="new_password")
@@ -242,9 +251,11 @@ def _json(v: Any) -> Any:
 
 
 @router.delete("", status_code=204)
-def delete_account(body: AccountDelete, user: CurrentUser, s: SessionDep) -> Response:
+def delete_account(
+    body: AccountDelete, request: Request, user: CurrentUser, s: SessionDep
+) -> Response:
     """Delete the account and everything of it, in one transaction (password required)."""
-    _check_password(user, body.password)
+    _check_password(request, user, body.password)
     accounts.delete_user(s, user)
     s.commit()
     return Response(status_code=204)

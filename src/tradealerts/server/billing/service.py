@@ -199,17 +199,31 @@ class Billing:
         with self.sessions() as s:
             if s.get(StripeEvent, event_id) is not None:
                 return Outcome(duplicate=True)
-        obj: Json = (event.get("data") or {}).get("object") or {}
+        data = event.get("data")
+        obj: Json = (data.get("object") if isinstance(data, dict) else None) or {}
+        if not isinstance(obj, dict):
+            obj = {}
         invoice: Json | None = None
-        sub_id: str | None = None
-        if kind == "checkout.session.completed":
-            sub_id = obj.get("subscription")
-        elif kind in _SUBSCRIPTION_EVENTS:
-            sub_id = obj.get("id")
-        elif kind in _INVOICE_EVENTS:
-            invoice = self.gateway.retrieve_invoice(str(obj["id"]))
-            sub_id = invoice_subscription(invoice)
-        sub = self.gateway.retrieve_subscription(str(sub_id)) if sub_id else None
+        sub: Json | None = None
+        unknown = False
+        try:
+            sub_id: str | None = None
+            if kind == "checkout.session.completed":
+                sub_id = obj.get("subscription")
+            elif kind in _SUBSCRIPTION_EVENTS:
+                sub_id = obj.get("id")
+            elif kind in _INVOICE_EVENTS and obj.get("id"):
+                invoice = self.gateway.retrieve_invoice(str(obj["id"]))
+                sub_id = invoice_subscription(invoice)
+            sub = self.gateway.retrieve_subscription(str(sub_id)) if sub_id else None
+        except StripeUnavailable as exc:
+            if exc.status != 404:
+                raise  # Stripe is down or refuses us: a 500, and Stripe delivers it again
+            # an object Stripe does not know (deleted, another account's, made up): no retry
+            # will ever find it, so the event is recorded as seen and answered 2xx
+            log.warning("stripe event %s (%s): Stripe has no such object (%s); recorded, "
+                        "nothing changed", event_id, kind, exc)  # fmt: skip
+            invoice, sub, unknown = None, None, True
         now = self.clock()
         outcome = Outcome(ignored=sub is None and invoice is None)
         with self._lock, self.sessions() as s:
@@ -225,7 +239,7 @@ class Billing:
                 self._record_invoice(s, acct, invoice, now)
             if acct is not None and sub is not None:
                 outcome.tier = self._apply(s, acct, sub, (None, None), now)
-            if acct is not None and kind == "invoice.payment_action_required":
+            if acct is not None and not unknown and kind == "invoice.payment_action_required":
                 self._payment_problem(s, acct, now, action=True)
             s.add(StripeEvent(id=event_id, type=kind[:64], received_at=now))
             try:
