@@ -12,6 +12,7 @@ from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import (
     JSON_OPTION_HELP,
     console,
+    display_zone,
     emit_json,
     fits,
     make_table,
@@ -91,8 +92,8 @@ def indicators(
         f"{len(fr.get('down', []))} down"
     )
 
-    # Times in UTC, said once in the header: a cell's date and time stay on one line, or
-    # (a narrow terminal) on two lines of their own, never "UTC" wrapped away from them.
+    # Times in the user's zone, said once in the header: a cell's date and time stay on one
+    # line, or (a narrow terminal) on two lines of their own, never the zone wrapped away.
     def lines_table(compact: bool) -> Any:
         rows = [
             (
@@ -104,7 +105,7 @@ def indicators(
             )
             for ln in payload.get("horizontal_lines", [])
         ]
-        utc = "\n(UTC)" if compact else " (UTC)"
+        utc = f"\n({display_zone()})" if compact else f" ({display_zone()})"
         columns = ["Id", "Kind", "Price", f"Confirmed{utc}", f"Broken{utc}"]
         return make_table("Horizontal lines", columns, rows)
 
@@ -119,7 +120,7 @@ def indicators(
             )
             for d in payload.get("diagonal_lines", [])
         ]
-        utc = "\n(UTC)" if compact else " (UTC)"
+        utc = f"\n({display_zone()})" if compact else f" ({display_zone()})"
         columns = ["Id", "Kind", "Value now", "Slope/bar", f"Broken{utc}"]
         return make_table("Trendlines", columns, rows)
 
@@ -164,6 +165,7 @@ def charts(
         width=width, height=height - 1, lines=not no_lines, theme=theme, colour=colour,
         lines_hint="--no-lines",
         unicode=utf8,
+        zone=display_zone(),
     )  # fmt: skip
     count = bars or default_bars(width)
     with open_client() as c:
