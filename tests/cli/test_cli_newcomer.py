@@ -106,3 +106,19 @@ def test_upgrade_without_checkout_says_why_and_that_a_retry_will_not_help(user: 
     assert r.returncode == 1, (r.stdout, r.stderr)
     assert "Checkout" in r.stderr and "will not help" in r.stderr, r.stderr
     assert "try again" not in r.stderr.lower(), r.stderr
+
+
+# -- item 3: a made-up line id ----------------------------------------------------------------
+def test_a_made_up_line_id_is_refused_naming_the_nearest_active_lines(user: Cli) -> None:
+    r = user.run("alerts", "create", "EURUSD", "H1", "line_break", "resistance", "hr-999")
+    assert r.returncode == 1, (r.stdout, r.stderr)
+    assert "hr-999 is not an active resistance line of EURUSD H1" in r.stderr, r.stderr
+    named = re.findall(r"\b(hr-\d+) at \d", r.stderr)
+    payload = user.json("indicators", "EURUSD", "H1")
+    resistances = {ln["id"] for ln in payload["horizontal_lines"] if ln["kind"] == "resistance"}
+    assert named and set(named) <= resistances, (named, r.stderr)
+    assert not user.json("alerts", "list")["items"], "nothing was created"
+    # an id the payload lists as active is taken
+    active = next(ln["id"] for ln in payload["horizontal_lines"]
+                  if ln["kind"] == "resistance" and ln["broken_time"] is None)  # fmt: skip
+    user.ok("alerts", "create", "EURUSD", "H1", "line_break", "resistance", active)
