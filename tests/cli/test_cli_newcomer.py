@@ -65,7 +65,7 @@ def test_indicators_table_and_messages_in_the_users_zone(zoned: Cli) -> None:
     from zoneinfo import ZoneInfo
 
     line = zoned.json("indicators", "EURUSD", "H1")["horizontal_lines"][0]
-    out = zoned.ok("indicators", "EURUSD", "H1")
+    out = zoned.ok("indicators", "EURUSD", "H1", "--all")
     assert f"Confirmed ({ZONE})" in out and "(UTC)" not in out, out
     confirmed = datetime.fromtimestamp(line["confirmed_time"], UTC)
     row = next(r for r in out.splitlines() if line["id"] in r)

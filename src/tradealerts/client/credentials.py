@@ -128,8 +128,8 @@ class CredentialStore:
         self._warn = warn
         self._backend: Any = None if backend == "detect" else backend
         self._backend_checked = backend != "detect"
-        #: why the tokens go to the file (shown in its first write's warning)
-        self._why = "no usable OS keyring"
+        #: why the tokens go to the file though a keyring backend is there (for the warning)
+        self._why: str | None = None
 
     # -- where ---------------------------------------------------------------------------
     @property
@@ -151,7 +151,7 @@ class CredentialStore:
             return f"the {TOKEN_ENV} environment variable"
         if self.keyring is not None:
             return f"the OS keyring ({type(self.keyring).__name__}, service {SERVICE!r})"
-        return f"{self.file} (mode 0600: {self._why})"
+        return f"{self.file} (mode 0600: {self._why or 'no usable keyring'})"
 
     def _key(self, email: str) -> str:
         return f"{self.server} {email}"
@@ -207,7 +207,7 @@ class CredentialStore:
             return
         key, secret = self._key(creds.email), creds.to_json()
         stored = False
-        why = self._why if self.keyring is None else "no usable OS keyring"
+        why = (self._why if self.keyring is None else None) or "no usable OS keyring"
         if self.keyring is not None:
             name = f"{type(self.keyring).__module__}.{type(self.keyring).__name__}"
             try:
