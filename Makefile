@@ -17,8 +17,9 @@ $(STAMP): pyproject.toml | $(BIN)/python
 install: $(STAMP)
 
 ## The product's main job on the embedded default (SQLite, in-process bus, synthetic feed).
+## `make demo PORT=8100` (or TRADEALERTS_PORT=8100 make demo) when 8000 is taken.
 demo: $(STAMP)
-	$(BIN)/tradealerts-server demo
+	$(BIN)/tradealerts-server demo $(if $(PORT),--port $(PORT))
 
 ## The whole test suite: lint, types, tests.
 test: $(STAMP) lint typecheck pytest

@@ -29,7 +29,8 @@ from tests.server.serverkit import (
 from tests.server.stripekit import StripeDouble, setup_price, stripe_settings
 
 _ids = itertools.count(1)
-KEYRINGRC = "[backend]\ndefault-keyring=keyrings.alt.file.PlaintextKeyring\n"
+#: keyrings.alt's plain file, which the client refuses to take for a keyring (issue #24)
+PLAINTEXT_KEYRINGRC = "[backend]\ndefault-keyring=keyrings.alt.file.PlaintextKeyring\n"
 
 
 @dataclass
@@ -48,7 +49,10 @@ class Cli:
 
     @property
     def keyring_file(self) -> Path:
-        return self.root / "data" / "python_keyring" / "keyring_pass.cfg"
+        """Where the keyring stand-in keeps this person's secrets."""
+        from tests.cli.keyringkit import StandInKeyring
+
+        return StandInKeyring.path(self.root / "data")
 
     def env(self, **extra: str) -> dict[str, str]:
         env = {
@@ -130,9 +134,12 @@ class Cli:
         self.ok("verify", code)
 
 
-def make_home(root: Path) -> None:
+def make_home(root: Path, keyringrc: str | None = None) -> None:
+    """A person's folders, their keyring the OS keyring's stand-in unless ``keyringrc``."""
+    from tests.cli.keyringkit import keyring_rc
+
     (root / "config" / "python_keyring").mkdir(parents=True)
-    (root / "config" / "python_keyring" / "keyringrc.cfg").write_text(KEYRINGRC)
+    (root / "config" / "python_keyring" / "keyringrc.cfg").write_text(keyringrc or keyring_rc())
 
 
 @pytest.fixture(scope="module")

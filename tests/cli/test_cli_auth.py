@@ -4,10 +4,12 @@ and the credentials left behind (keyring or 0600 file), against a real server.""
 from __future__ import annotations
 
 import json
+import os
 import stat
+from pathlib import Path
 
-from tests.cli.conftest import Cli
-from tests.server.serverkit import register_and_login
+from tests.cli.conftest import PLAINTEXT_KEYRINGRC, Cli, make_home
+from tests.server.serverkit import Running, register_and_login
 
 from tradealerts.core.tiers import limits_for
 
@@ -15,8 +17,8 @@ from tradealerts.core.tiers import limits_for
 def test_register_verify_login_whoami_logout_with_a_real_keyring(person: Cli) -> None:
     person.register_verify()
     out = person.login()
-    assert person.email in out and "FREE" in out and "PlaintextKeyring" in out
-    # the token is in the keyring file (keyrings.alt), not in a credentials file
+    assert person.email in out and "FREE" in out and "StandInKeyring" in out
+    # the token is in the keyring (the OS keyring's stand-in), not in a credentials file
     assert _keyring_entry(person)["email"] == person.email
     assert not (person.home / "credentials.json").exists()
     me = person.json("whoami")
@@ -44,12 +46,12 @@ def test_register_verify_login_whoami_logout_with_a_real_keyring(person: Cli) ->
 
 
 def _keyring_secret(person: Cli) -> str | None:
-    """Read the entry back through keyrings.alt's own backend, on the person's file."""
-    from keyrings.alt.file import PlaintextKeyring
-
-    kr = PlaintextKeyring()
-    kr.file_path = str(person.keyring_file)
-    return kr.get_password("tradealerts", f"{person.server.url} {person.email}")
+    """Read the entry back from the keyring stand-in's file."""
+    try:
+        data = json.loads(person.keyring_file.read_text())
+    except FileNotFoundError:
+        return None
+    return data.get(f"tradealerts\n{person.server.url} {person.email}")
 
 
 def _keyring_entry(person: Cli) -> dict:
@@ -81,11 +83,9 @@ def test_no_keyring_falls_back_to_a_0600_file_and_warns_once(user: Cli) -> None:
 
 
 def _keyring_write(person: Cli, entry: dict) -> None:
-    from keyrings.alt.file import PlaintextKeyring
-
-    kr = PlaintextKeyring()
-    kr.file_path = str(person.keyring_file)
-    kr.set_password("tradealerts", f"{person.server.url} {person.email}", json.dumps(entry))
+    data = json.loads(person.keyring_file.read_text())
+    data[f"tradealerts\n{person.server.url} {person.email}"] = json.dumps(entry)
+    person.keyring_file.write_text(json.dumps(data))
 
 
 def test_an_expired_access_token_is_refreshed_before_the_request(user: Cli) -> None:
@@ -207,3 +207,22 @@ def test_commands_refreshing_at_once_keep_the_session(user: Cli) -> None:
         assert code == 0, errs
         assert json.loads(out)["email"] == user.email
     assert user.json("whoami")["email"] == user.email  # the session is still alive
+
+
+def test_keyrings_alt_plaintext_is_not_taken_for_a_keyring(server: Running, tmp_path: Path) -> None:
+    """Issue #24: with keyrings.alt installed, the login went to its base64 file in the
+    machine's data folder; it stays in the client's home, in the 0600 file, with a warning."""
+    make_home(tmp_path, PLAINTEXT_KEYRINGRC)
+    person = Cli(server, tmp_path, f"plain-{os.getpid()}@example.com")
+    register_and_login(server, person.email, person.password)
+    r = person.run("login", "--email", person.email, "--password-stdin",
+                   input=person.password + "\n")  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert "keyrings.alt.file.PlaintextKeyring is a plain file, not a secure keyring" in r.stderr
+    creds = person.home / "credentials.json"
+    assert stat.S_IMODE(creds.stat().st_mode) == 0o600
+    assert f"{server.url} {person.email}" in json.loads(creds.read_text())
+    assert not list((tmp_path / "data").rglob("keyring_pass.cfg"))  # nothing left outside
+    assert person.json("whoami")["email"] == person.email
+    person.ok("logout")
+    assert not creds.exists()

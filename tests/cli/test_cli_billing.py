@@ -111,3 +111,25 @@ def test_free_user_billing_and_not_logged_in(user: Cli) -> None:
     user.ok("logout")
     r = user.run("billing")
     assert r.returncode == 3
+
+
+def test_billing_after_the_end_shows_no_card_and_no_period_beyond_it(
+    user: Cli, double: StripeDouble
+) -> None:
+    """Issue #24: once ended, ``billing`` still showed the card and the subscription kept a
+    ``current_period_end`` a month after ``ends_on``."""
+    out, _ = _upgrade(user, double)
+    url = re.search(r"https://checkout\.stripe\.com/\S+", out)
+    assert url is not None, out
+    assert "••••" in user.ok("billing")  # the card that pays, while it runs
+    user.ok("billing", "cancel", "--yes")
+    cs = double.checkouts[url.group().rsplit("/", 1)[1]]
+    double.end_period(cs["subscription"])  # localstripe sends customer.subscription.deleted
+    wait_until(lambda: user.json("billing")["subscription"]["status"] == "canceled",
+               what="the subscription ended")  # fmt: skip
+    sub = user.json("billing")["subscription"]
+    assert sub["tier"] == "FREE" and sub["card"] is None, sub
+    assert sub["ends_on"] and sub["renews_on"] is None
+    assert sub["current_period_end"] is None or sub["current_period_end"] <= sub["ends_on"], sub
+    out = user.ok("billing")
+    assert "••••" not in out and "Ends on" in out, out

@@ -186,3 +186,33 @@ def test_a_live_chart_draws_price_frames_as_plotext_draws_the_candle() -> None:
             assert "\n".join(a for a, _ in rows) == whole
             checked += 1
         assert checked == 60 and live.static_draws == 1
+
+
+# -- issue #24: indicators, nearest first -------------------------------------------------
+def _listed(out: str, ids: list[str]) -> list[str]:
+    """The ids of ``ids`` in the order the table lists them."""
+    at = {i: out.find(f" {i} ") for i in ids}
+    return sorted((i for i in ids if at[i] >= 0), key=at.__getitem__)
+
+
+def test_indicators_lists_the_nearest_active_lines_first_with_their_distance(viewer: Cli) -> None:
+    payload = viewer.json("indicators", "EURUSD", "H1")
+    last = payload["forming"]["close"] if payload.get("forming") else payload["bars"]["close"][-1]
+    lines = payload["horizontal_lines"]
+    active = sorted((ln for ln in lines if ln["broken_time"] is None),
+                    key=lambda ln: abs(ln["price"] - last))  # fmt: skip
+    broken = [ln for ln in lines if ln["broken_time"] is not None]
+    assert active and broken, "the replay of EURUSD H1 has both"
+    out = viewer.ok("indicators", "EURUSD", "H1")
+    ids = [ln["id"] for ln in lines]
+    shown = _listed(out, ids)
+    assert shown == [ln["id"] for ln in active[:10]], (shown, out)
+    nearest = active[0]
+    pips = (nearest["price"] - last) / 0.0001
+    row = next(r for r in out.splitlines() if f" {nearest['id']} " in r)
+    assert f"{pips:+,.1f} pips" in row, row
+    assert "--all" in out
+    everything = _listed(viewer.ok("indicators", "EURUSD", "H1", "--all"), ids)
+    assert sorted(everything) == sorted(ids)
+    # active before broken
+    assert set(everything[: len(active)]) == {ln["id"] for ln in active}

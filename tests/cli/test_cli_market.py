@@ -45,7 +45,7 @@ def test_indicators_json_and_table(user: Cli) -> None:
     payload = user.json("indicators", "eurusd", "h1", "--bars", "50")
     assert payload["symbol"] == "EURUSD" and payload["timeframe"] == "H1"
     assert len(payload["bars"]["close"]) == 50
-    table = user.ok("indicators", "EURUSD", "H1", "--bars", "50")
+    table = user.ok("indicators", "EURUSD", "H1", "--bars", "50", "--all")
     assert "EURUSD H1" in table and "50 bars" in table
     for ln in payload["horizontal_lines"]:
         assert ln["id"] in table and format_price("EURUSD", ln["price"]) in table
@@ -53,13 +53,13 @@ def test_indicators_json_and_table(user: Cli) -> None:
 
 def test_indicators_in_80_columns_keep_each_time_on_its_line(user: Cli) -> None:
     payload = user.json("indicators", "EURUSD", "H1", "--bars", "300")
-    out = user.ok("indicators", "EURUSD", "H1", COLUMNS="80", LINES="24")
+    out = user.ok("indicators", "EURUSD", "H1", "--all", COLUMNS="80", LINES="24")
     assert max(len(line) for line in out.splitlines()) <= 80 and "…" not in out
     assert not re.search(r"│\s*UTC\s*│", out), out  # no "UTC" wrapped onto a line of its own
     rows = [line for line in out.splitlines() if line.startswith("│")]
     for ln in payload["horizontal_lines"] + payload["diagonal_lines"]:
         # a line's id whole on one row (people copy it into --line-id)
-        assert any(f" {ln['id']} " in row for row in rows), ln["id"]
+        assert any(f" {ln['id']} " in row for row in rows), (ln["id"], out)
     for ln in payload["horizontal_lines"]:
         at = datetime.fromtimestamp(ln["confirmed_time"], UTC)
         row = next(r for r in rows if f" {ln['id']} " in r)

@@ -192,3 +192,52 @@ def test_revenue_command_locally_and_against_the_server(
     r = cli(tmp_path, db_url, "admin", "revenue", "--server", srv.url, "--email",
             "active@example.com", "--password-stdin", stdin=PW + "\n")  # fmt: skip
     assert r.returncode == 1 and "administrator" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_revenue_chart_labels_the_one_month_paid(
+    make_server: Callable[..., Running], db_url: str, tmp_path: Path
+) -> None:
+    """Issue #24: a server's first paying month drew its bar without the month under it
+    (plotext dropped the newest of the twelve labels that did not fit side by side)."""
+    from tradealerts.server.db.models import BillingAccount, InvoiceRow
+
+    srv = make_server()
+    register_and_login(srv, "first@example.com")
+    uid = user_id(srv, "first@example.com")
+    now = srv.clock.now
+    with srv.app.state.sessions() as s:
+        s.add(
+            BillingAccount(
+                user_id=uid,
+                customer_id="cus_1",
+                subscription_id="sub_1",
+                status="active",
+                price_id="plan_pro",
+                current_period_end=now + timedelta(days=20),
+                cancel_at_period_end=False,
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        s.add(
+            InvoiceRow(
+                id="in_1",
+                user_id=uid,
+                subscription_id="sub_1",
+                status="paid",
+                amount_due=2900,
+                amount_paid=2900,
+                currency="usd",
+                paid_at=month_start(now, 0),
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        s.commit()  # fmt: skip
+    # which labels plotext dropped changed from one process to the next: ask a few
+    for _ in range(4):
+        r = cli(tmp_path, db_url, "admin", "revenue", COLUMNS="100")
+        assert r.returncode == 0, r.stderr
+        lines = r.stdout[r.stdout.index("paid revenue per month, USD") :].splitlines()
+        bottom = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("└"))
+        assert month_key(now, 0) in lines[bottom + 1], "\n".join(lines[: bottom + 2])

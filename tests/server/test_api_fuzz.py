@@ -97,6 +97,7 @@ def _fuzz(srv) -> None:
     schema = schemathesis.openapi.from_url(f"{srv.url}/api/openapi.json")
     cases = 0
     operations = 0
+    refusals = 0
     for result in schema.get_all_operations():
         operation = result.ok()
         if operation.path == "/api/stream":
@@ -122,10 +123,16 @@ def _fuzz(srv) -> None:
             case.validate_response(
                 response, checks=(not_a_server_error, response_schema_conformance)
             )
+            if response.status_code == 422:  # api.md "Errors": every 422 names its fields
+                err = response.json()["error"]
+                assert isinstance(err.get("field"), str) and err.get("fields"), (case.path, err)
+                nonlocal refusals
+                refusals += 1
 
         run()
     assert operations >= 30
     assert cases >= 500, cases
+    assert refusals >= 50, refusals  # the 422 check above ran
 
 
 def test_stateful_create_read_update_delete_with_all_checks(make_server) -> None:

@@ -59,6 +59,9 @@ def refused(r: httpx.Response, status: int, code: str) -> str:
     err = r.json()["error"]
     assert err["code"] == code, err
     assert err["message"]
+    if status == 422:  # api.md "Errors": `field` (the first bad one) and `fields` (all)
+        assert isinstance(err.get("field"), str) and err.get("fields"), err
+        assert all({"field", "message"} <= set(f) for f in err["fields"]), err
     return str(err["message"])
 
 
@@ -99,6 +102,7 @@ def test_each_bad_input_is_refused_with_its_reason_and_nothing_is_stored(
     typed = good()
     typed["bars"][0]["time"] = str(T0)
     refused(post(srv, token, typed), 422, "invalid_payload")
+    assert post(srv, token, typed).json()["error"]["field"] == "bars.0.time"
     refused(post(srv, token, good(buffers=[True, 1])), 422, "invalid_payload")
     short = good()
     short["bars"][0]["values"] = [1.06]

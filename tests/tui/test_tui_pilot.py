@@ -386,6 +386,11 @@ async def test_every_binding_shown_by_help_exists_and_does_what_it_says(running,
             await press(key)
             assert app.current_mode == "dashboard"
             assert any("for the server's administrators" in t for t in toasts(app))
+        elif label == "Open its chart":  # enter on the watchlist (focused at the start)
+            watchlist = dashboard.query_one(Watchlist)
+            watchlist.focus()
+            await press(key)
+            assert (chart.symbol, chart.timeframe) == watchlist.selected_pair(), label
         elif label == "Quit":
             continue  # last, below
         else:

@@ -14,6 +14,7 @@ from tradealerts.cli.negatives import NegativeNumbers
 from tradealerts.cli.output import (
     JSON_OPTION_HELP,
     console,
+    display_zone,
     emit_json,
     fits,
     key_values,
@@ -138,10 +139,17 @@ def _line(a: Any) -> tuple[Any, ...]:
     )
 
 
+def _stacked(value: Any) -> str:
+    """A time stacked for a narrow cell: the date, then the time and its zone (a long zone
+    name on a line of its own, so that nothing is folded mid-word)."""
+    zone = display_zone()
+    return stamp(value, compact=True) + (f" {zone}" if len(zone) <= 5 else f"\n{zone}")
+
+
 def _compact_line(a: Any) -> tuple[Any, ...]:
     """The same facts in five columns, stacked in their cells, for an 80-column terminal:
     every value whole on a line of its own (a long line id folds; nothing is cut)."""
-    expires = "-" if a.expires_at is None else stamp(a.expires_at, compact=True) + " UTC"
+    expires = "-" if a.expires_at is None else _stacked(a.expires_at)
     return (
         a.id,
         f"{a.symbol}\n{a.timeframe}",
@@ -183,7 +191,7 @@ def _compact_health_line(a: Any) -> tuple[Any, ...]:
     alert = f"{a.name}\n{a.symbol} {a.timeframe} · {a.status.value}"
     if h is None:
         return (a.id, alert, "", "", "")
-    last = "-" if h.last_fired_at is None else stamp(h.last_fired_at, compact=True) + " UTC"
+    last = "-" if h.last_fired_at is None else _stacked(h.last_fired_at)
     fires = f"{h.fires_24h}/{h.fires_7d}/{h.fires_30d}"
     return (a.id, alert, fires, last, _flags(h).replace(" ", "\n"))
 

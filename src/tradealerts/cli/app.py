@@ -94,6 +94,13 @@ def _root(
         ),
     ] = None,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show error details.")] = False,
+    utc: Annotated[
+        bool,
+        typer.Option(
+            "--utc",
+            help="Show times in UTC [default: your timezone setting]; --json is always UTC.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Show the version."),
@@ -106,6 +113,7 @@ def _root(
     """
     STATE.server = server
     STATE.verbose = verbose
+    STATE.utc = utc
 
 
 def main() -> None:

@@ -116,6 +116,14 @@ def login(
     otp: Annotated[
         str | None, typer.Option("--otp", help="The 6-digit two-factor code, if 2FA is on.")
     ] = None,
+    no_keyring: Annotated[
+        bool,
+        typer.Option(
+            "--no-keyring",
+            help="Keep this and later logins of this TRADEALERTS_HOME in its 0600 file, never "
+            "in the OS keyring (the demo's folder does).",
+        ),
+    ] = False,
 ) -> None:
     """Log in; the session is kept in the OS keyring (or a 0600 file without one)."""
     from tradealerts.client import endpoints
@@ -125,6 +133,8 @@ def login(
         raise UsageProblem(f"--otp: expected the 6 digits of your authenticator, got {otp!r}.")
     with open_client() as c:
         config = c.session.store.config
+        if no_keyring:
+            config.set_file_only(True)
         address = _email(email, c.session.store.current_email(), config.get(c.base_url, "pending"))
         password = read_password(password_stdin)
         try:

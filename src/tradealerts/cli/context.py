@@ -18,6 +18,10 @@ __all__ = ["STATE", "State", "UsageProblem", "open_client", "skip_httpx_cli"]
 class State:
     server: str | None = None
     verbose: bool = False
+    #: ``--utc``: times in UTC whatever the user's ``timezone`` setting
+    utc: bool = False
+    #: the zone times are shown in, once asked of the server (None: not asked yet)
+    zone: str | None = None
 
 
 #: Set by the root callback before any command runs (one command per process).

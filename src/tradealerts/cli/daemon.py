@@ -164,6 +164,7 @@ def _status_data() -> dict[str, object]:
         "connected": bool(info and info.get("connected")),
         "state": (info or {}).get("state", "stopped") if pid else "stopped",
         "notifier": (info or {}).get("backend"),
+        "notifier_problem": (info or {}).get("notifier_problem"),
         "uptime_seconds": round(time.time() - float(info["started_at"]), 1)
         if info and info.get("started_at")
         else None,
@@ -191,6 +192,11 @@ def _status_data() -> dict[str, object]:
     return data
 
 
+def _notifier(data: dict[str, object]) -> str:
+    name = str(data["notifier"] or "—")
+    return f"{name} ({data['notifier_problem']})" if data.get("notifier_problem") else name
+
+
 @app.command()
 def status(
     json_out: Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)] = False,
@@ -210,7 +216,7 @@ def status(
         ("Running", running),
         ("Server", data["server"]),
         ("Connected", "yes" if data["connected"] else f"no ({state})"),
-        ("Notifier", data["notifier"] or "—"),
+        ("Notifier", _notifier(data)),
         ("Uptime", uptime),
         ("Last event", _last_event(data)),
         ("Alerts today", data["alerts_today"]),

@@ -12,6 +12,7 @@ from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import (
     JSON_OPTION_HELP,
     console,
+    display_zone,
     emit_json,
     fits,
     make_table,
@@ -63,15 +64,37 @@ def symbols(json_out: JsonOpt = False) -> None:
     console().print(table)
 
 
+#: Lines shown per table without --all: the nearest active ones.
+NEAREST_LINES = 10
+
+
+def _by_distance(lines: list[dict[str, Any]], level: str, last: float | None) -> list[Any]:
+    """``(line, distance)`` pairs: active lines before broken ones, each nearest to the
+    price first (a broken line's place is where it was drawn)."""
+    pairs = [(ln, None if last is None else float(ln[level]) - last) for ln in lines]
+    return sorted(
+        pairs,
+        key=lambda p: (p[0].get("broken_time") is not None, abs(p[1]) if p[1] is not None else 0),
+    )
+
+
 def indicators(
     symbol: SymbolArg,
     timeframe: Annotated[str, typer.Argument(help="M5 … D1 (any case).")] = "H1",
     bars: Annotated[int, typer.Option(min=1, max=5000, help="Closed bars to return.")] = 300,
+    show_all: Annotated[
+        bool,
+        typer.Option(
+            "--all",
+            help=f"Every line, broken ones too (default: the {NEAREST_LINES} nearest "
+            "active lines of each table).",
+        ),
+    ] = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Fractals, support/resistance and trendlines of a pair (a table, or the payload)."""
     from tradealerts.client import endpoints
-    from tradealerts.core.symbols import format_price
+    from tradealerts.core.symbols import format_distance, format_price
 
     sym, tf = pair(symbol, timeframe)
     with open_client() as c:
@@ -91,41 +114,70 @@ def indicators(
         f"{len(fr.get('down', []))} down"
     )
 
-    # Times in UTC, said once in the header: a cell's date and time stay on one line, or
-    # (a narrow terminal) on two lines of their own, never "UTC" wrapped away from them.
+    def shown(lines: list[dict[str, Any]], level: str) -> tuple[list[Any], int]:
+        """The lines to list (nearest first) and how many more --all would list."""
+        ordered = _by_distance(lines, level, last)
+        if show_all:
+            return ordered, 0
+        active = [p for p in ordered if p[0].get("broken_time") is None][:NEAREST_LINES]
+        return active, len(ordered) - len(active)
+
+    def at(price: str, delta: float | None, compact: bool) -> tuple[str, ...]:
+        """The price and its distance: two cells, or one of two lines when narrow."""
+        away = "-" if delta is None else format_distance(sym, delta)
+        return (f"{price}\n{away}",) if compact else (price, away)
+
+    def where(head: str, compact: bool) -> tuple[str, ...]:
+        return (f"{head}\nDistance",) if compact else (head, "Distance")
+
+    # Times in the user's zone, said once in the header: a cell's date and time stay on one
+    # line, or (a narrow terminal) on two lines of their own, never the zone wrapped away.
+    horizontal, more_h = shown(payload.get("horizontal_lines", []), "price")
+    diagonal, more_d = shown(payload.get("diagonal_lines", []), "value_now")
+
     def lines_table(compact: bool) -> Any:
         rows = [
             (
                 ln["id"],
                 ln["kind"],
-                format_price(sym, ln["price"]),
+                *at(format_price(sym, ln["price"]), delta, compact),
                 stamp(ln.get("confirmed_time"), compact),
                 stamp(ln["broken_time"], compact) if ln.get("broken_time") else "active",
             )
-            for ln in payload.get("horizontal_lines", [])
+            for ln, delta in horizontal
         ]
-        utc = "\n(UTC)" if compact else " (UTC)"
-        columns = ["Id", "Kind", "Price", f"Confirmed{utc}", f"Broken{utc}"]
-        return make_table("Horizontal lines", columns, rows)
+        utc = f"\n({display_zone()})" if compact else f" ({display_zone()})"
+        columns = ["Id", "Kind", *where("Price", compact), f"Confirmed{utc}", f"Broken{utc}"]
+        return make_table("Horizontal lines, nearest first", columns, rows)
 
     def trends_table(compact: bool) -> Any:
+        # narrow: the slope under the kind, so that the long trendline ids stay whole
         rows = [
             (
                 d["id"],
-                d["kind"],
-                format_price(sym, d["value_now"]),
-                f"{d['slope_per_bar']:+.6g}" if not compact else f"{d['slope_per_bar']:+.4g}",
+                *(
+                    (f"{d['kind']}\n{d['slope_per_bar']:+.4g}",)
+                    if compact
+                    else (d["kind"], f"{d['slope_per_bar']:+.6g}")
+                ),
+                *at(format_price(sym, d["value_now"]), delta, compact),
                 stamp(d["broken_time"], compact) if d.get("broken_time") else "active",
             )
-            for d in payload.get("diagonal_lines", [])
+            for d, delta in diagonal
         ]
-        utc = "\n(UTC)" if compact else " (UTC)"
-        columns = ["Id", "Kind", "Value now", "Slope/bar", f"Broken{utc}"]
-        return make_table("Trendlines", columns, rows)
+        utc = f"\n({display_zone()})" if compact else f" ({display_zone()})"
+        kind = ["Kind\nSlope/bar"] if compact else ["Kind", "Slope/bar"]
+        columns = ["Id", *kind, *where("Value now", compact), f"Broken{utc}"]
+        return make_table("Trendlines, nearest first", columns, rows)
 
     for build in (lines_table, trends_table):
         table = build(False)
         out.print(table if fits(table) else build(True))
+    if more_h or more_d:
+        out.print(
+            f"{more_h + more_d} more lines (farther or broken): "
+            f"tradealerts indicators {sym} {tf} --all"
+        )
 
 
 def _terminal() -> tuple[int, int, bool, bool]:
@@ -164,6 +216,7 @@ def charts(
         width=width, height=height - 1, lines=not no_lines, theme=theme, colour=colour,
         lines_hint="--no-lines",
         unicode=utf8,
+        zone=display_zone(),
     )  # fmt: skip
     count = bars or default_bars(width)
     with open_client() as c:

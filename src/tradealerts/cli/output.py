@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 __all__ = [
     "clock_at",
     "console",
+    "display_zone",
     "emit_json",
     "err",
     "fits",
@@ -103,39 +104,61 @@ def fits(table: Table) -> bool:
     return natural.maximum <= out.width
 
 
-def stamp(value: datetime | str | float | None, compact: bool = False) -> str:
-    """A UTC time for a table cell whose header says UTC: ``2026-11-24 14:00``, or on two
-    lines (``compact``, for narrow terminals: the date and the time are never split
-    elsewhere). ``value``: a datetime, ISO text or epoch seconds."""
+def display_zone() -> str:
+    """The zone people see times in: the user's ``timezone`` setting (asked of the server
+    once per command, an account call that the quota does not count), ``UTC`` with ``--utc``
+    or when the setting cannot be had (not logged in, no answer, a name this machine lacks)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    from tradealerts.cli.context import STATE
+
+    if STATE.utc:
+        return "UTC"
+    zone = preferred_zone() or "UTC"
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        zone = "UTC"
+    STATE.zone = zone
+    return zone
+
+
+def _moment(value: datetime | str | float) -> datetime | None:
     from datetime import UTC
+
+    if isinstance(value, int | float):
+        return datetime.fromtimestamp(value, UTC)
+    if isinstance(value, str):
+        try:
+            value = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    # a naive time on the wire is UTC (DESIGN: every time on the wire is UTC)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def stamp(value: datetime | str | float | None, compact: bool = False) -> str:
+    """A time for a table cell whose header names the zone (``display_zone()``):
+    ``2026-11-24 14:00``, or on two lines (``compact``, for narrow terminals: the date and
+    the time are never split elsewhere). ``value``: a datetime, ISO text or epoch seconds."""
+    from zoneinfo import ZoneInfo
 
     if value is None:
         return "-"
-    if isinstance(value, int | float):
-        moment = datetime.fromtimestamp(value, UTC)
-    elif isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return value
-    else:
-        moment = value
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC)
-    return moment.strftime("%Y-%m-%d\n%H:%M" if compact else "%Y-%m-%d %H:%M")
+    moment = _moment(value)
+    if moment is None:
+        return str(value)
+    local = moment.astimezone(ZoneInfo(display_zone()))
+    return local.strftime("%Y-%m-%d\n%H:%M" if compact else "%Y-%m-%d %H:%M")
 
 
 def when(value: datetime | str | None) -> str:
-    """A time for people: ``2026-11-24 14:00 UTC``."""
+    """A time for people, in their zone: ``2026-11-24 15:00 Europe/Paris``."""
     if value is None:
         return "-"
-    if isinstance(value, str):
-        try:
-            parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return value
-        return parsed.strftime("%Y-%m-%d %H:%M UTC")
-    return value.strftime("%Y-%m-%d %H:%M UTC")
+    if _moment(value) is None:
+        return str(value)
+    return f"{stamp(value)} {display_zone()}"
 
 
 def clock_at(moment: datetime, zone: str | None) -> str:
@@ -157,17 +180,24 @@ def clock_at(moment: datetime, zone: str | None) -> str:
 
 def preferred_zone(client: Any = None) -> str | None:
     """The user's timezone preference from the server (an account call: not counted against
-    the quota), or None (this machine's zone) when it cannot be had: not logged in, no
-    answer. ``client``: an open one to ask with; otherwise one is opened for the question."""
-    from tradealerts.cli.context import open_client
+    the quota; asked once per command), ``UTC`` with ``--utc``, or None (this machine's zone)
+    when it cannot be had: not logged in, no answer. ``client``: an open one to ask with;
+    otherwise one is opened for the question."""
+    from tradealerts.cli.context import STATE, open_client
 
+    if STATE.utc:
+        return "UTC"
+    if STATE.zone is not None:
+        return STATE.zone
     try:
         if client is not None:
-            return str(client.run(_preferences()).timezone)
-        with open_client() as c:
-            return str(c.run(_preferences()).timezone)
+            STATE.zone = str(client.run(_preferences()).timezone)
+        else:
+            with open_client() as c:
+                STATE.zone = str(c.run(_preferences()).timezone)
     except Exception:  # the wall clock is a courtesy: never the reason a command fails
         return None
+    return STATE.zone
 
 
 def _preferences() -> Any:

@@ -9,6 +9,7 @@ command prints it, the TUI turns it into a Rich ``Text``. ``move_forming``, ``ad
 
 from __future__ import annotations
 
+import contextlib
 import math
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -68,6 +69,8 @@ class ChartOptions:
     levels: tuple[tuple[str, float], ...] = ()
     #: with ``lines`` off, how to turn them back on, for the legend: ``l`` in the TUI
     lines_hint: str = ""
+    #: the IANA zone of the time axis (the user's ``timezone`` setting); D1 bars keep their day
+    zone: str = "UTC"
 
 
 def default_bars(width: int) -> int:
@@ -348,10 +351,10 @@ def _draw_static(payload: dict[str, Any], c: dict[str, list[float]], opts: Chart
             ys.append(price)
     # only as many time labels as fit side by side: plotext would drop overlapping ones itself,
     # but which it keeps changes from one process to the next
-    label_width = len(_time_label(c["time"][0], timeframe)) + 3
+    label_width = len(_time_label(c["time"][0], timeframe, opts.zone)) + 3
     slots = max(1, min(5, (opts.width - 8) // label_width))
     ticks = sorted({round(i * (n - 1) / max(1, slots - 1)) for i in range(slots)})
-    plt.xticks(ticks, [_time_label(c["time"][i], timeframe) for i in ticks])
+    plt.xticks(ticks, [_time_label(c["time"][i], timeframe, opts.zone) for i in ticks])
     xlim, ylim = ut.get_lim(xs), ut.get_lim(ys)
     plt.xlim(*xlim)
     plt.ylim(*ylim)
@@ -541,9 +544,18 @@ def _with_more(row: str, left: int, width: int) -> str:
         left += 1
 
 
-def _time_label(t: float, timeframe: str) -> str:
+def _time_label(t: float, timeframe: str, zone: str = "UTC") -> str:
+    """A bar's place on the time axis: its open on the user's clock; a D1 bar by its own day
+    (its open in another zone would name the day before)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
     dt = datetime.fromtimestamp(t, UTC)
-    return dt.strftime("%m-%d" if timeframe == "D1" else "%m-%d %H:%M")
+    if timeframe == "D1":
+        return dt.strftime("%m-%d")
+    # a zone this machine lacks: UTC, as on the wire
+    with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
+        dt = dt.astimezone(ZoneInfo(zone))
+    return dt.strftime("%m-%d %H:%M")
 
 
 def move_forming(payload: dict[str, Any], bid: float, t: int) -> None:

@@ -69,3 +69,17 @@ class ClientConfig:
 
     def set_current_email(self, server: str, email: str | None) -> None:
         self.set(server, "email", email)
+
+    @property
+    def file_only(self) -> bool:
+        """True when this home keeps its logins in its own 0600 file, never in the OS keyring
+        (``login --no-keyring``: a demo's folder, a throw-away home)."""
+        return self._read().get("credentials") == "file"
+
+    def set_file_only(self, on: bool) -> None:
+        data = self._read()
+        if on:
+            data["credentials"] = "file"
+        else:
+            data.pop("credentials", None)
+        self._write(data)

@@ -8,7 +8,10 @@ which server is kept in ``client.json`` (``ClientConfig``).
 With no usable keyring backend (keyring's ``fail.Keyring``, a chainer with no backends, a
 backend that refuses to store, or one that accepts and discards, like ``null.Keyring``: every
 write is read back), tokens go to ``credentials.json`` in the client's home with mode 0600,
-and the first write of that file warns once on stderr.
+and the first write of that file warns once on stderr. keyrings.alt's backends count as no
+keyring: its ``PlaintextKeyring`` writes base64 to a file outside the client's home (a demo's
+login would leave the demo folder) and its encrypted file asks for a password on every start,
+which the daemon cannot type; the 0600 file in the client's home is no worse and stays there.
 """
 
 from __future__ import annotations
@@ -69,6 +72,20 @@ def _time(value: Any) -> datetime | None:
     return datetime.fromisoformat(value) if isinstance(value, str) else None
 
 
+def _not_a_keyring(backend: Any) -> str | None:
+    """Why ``backend`` is not a secure keyring (keyrings.alt's files, plaintext or unlocked by a
+    typed password), or None. A chainer stores with its first backend: that one is judged."""
+    from keyring.backends import chainer
+
+    if isinstance(backend, chainer.ChainerBackend) and backend.backends:
+        backend = backend.backends[0]
+    module = type(backend).__module__
+    if module == "keyrings.alt" or module.startswith("keyrings.alt."):
+        name = f"{module}.{type(backend).__name__}"
+        return f"the keyring backend {name} is a plain file, not a secure keyring"
+    return None
+
+
 def _usable_keyring() -> Any:
     """The configured keyring backend (keyring's own choice: ``PYTHON_KEYRING_BACKEND``, its
     config file, detection), or None when it plainly cannot store anything."""
@@ -111,12 +128,21 @@ class CredentialStore:
         self._warn = warn
         self._backend: Any = None if backend == "detect" else backend
         self._backend_checked = backend != "detect"
+        #: why the tokens go to the file though a keyring backend is there (for the warning)
+        self._why: str | None = None
 
     # -- where ---------------------------------------------------------------------------
     @property
     def keyring(self) -> Any:
         if not self._backend_checked:
+            if self.config.file_only:
+                self._backend_checked = True
+                self._why = "this folder keeps its logins in its own file (login --no-keyring)"
+                return None
             self._backend, self._backend_checked = _usable_keyring(), True
+            why = _not_a_keyring(self._backend) if self._backend is not None else None
+            if why is not None:
+                self._backend, self._why = None, why
         return self._backend
 
     def location(self) -> str:
@@ -125,7 +151,7 @@ class CredentialStore:
             return f"the {TOKEN_ENV} environment variable"
         if self.keyring is not None:
             return f"the OS keyring ({type(self.keyring).__name__}, service {SERVICE!r})"
-        return f"{self.file} (mode 0600: no usable keyring)"
+        return f"{self.file} (mode 0600: {self._why or 'no usable keyring'})"
 
     def _key(self, email: str) -> str:
         return f"{self.server} {email}"
@@ -180,7 +206,8 @@ class CredentialStore:
         if creds.from_env or creds.email is None:
             return
         key, secret = self._key(creds.email), creds.to_json()
-        stored, why = False, "no usable OS keyring"
+        stored = False
+        why = (self._why if self.keyring is None else None) or "no usable OS keyring"
         if self.keyring is not None:
             name = f"{type(self.keyring).__module__}.{type(self.keyring).__name__}"
             try:

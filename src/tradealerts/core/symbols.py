@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["PRICE_DIGITS", "TYPICAL_SPREAD", "format_price"]
+__all__ = ["PRICE_DIGITS", "TYPICAL_SPREAD", "format_distance", "format_price"]
 
 #: Decimals of a quoted price, as the usual MT5 brokers quote them.
 PRICE_DIGITS: dict[str, int] = {
@@ -22,3 +22,18 @@ TYPICAL_SPREAD: dict[str, float] = {
 def format_price(symbol: str, price: float) -> str:
     """``price`` with the symbol's decimals and thousands separators (5 decimals if unknown)."""
     return f"{price:,.{PRICE_DIGITS.get(symbol, 5)}f}"
+
+
+#: Currencies of the forex pairs, whose distances traders count in pips.
+_CURRENCIES = frozenset({"AUD", "CAD", "CHF", "EUR", "GBP", "JPY", "NZD", "USD"})
+
+
+def format_distance(symbol: str, delta: float) -> str:
+    """A price distance as traders count it: pips on a forex pair (the 4th decimal, the 2nd
+    on a JPY pair: ten of the broker's points), points (whole price units) on metals,
+    indices and crypto. Signed: ``+12.3 pips`` is above the price."""
+    forex = len(symbol) == 6 and symbol[:3] in _CURRENCIES and symbol[3:] in _CURRENCIES
+    if forex:
+        pip = 10.0 ** -(PRICE_DIGITS.get(symbol, 5) - 1)
+        return f"{delta / pip:+,.1f} pips"
+    return f"{delta:+,.{min(2, PRICE_DIGITS.get(symbol, 2))}f} pts"

@@ -90,6 +90,8 @@ class Daemon:
         self.info: dict[str, Any] = {
             "server": options.server,
             "backend": backend.name,
+            # why the notifier is not the one expected (the bell after a failure)
+            "notifier_problem": getattr(backend, "why", None),
             "state": "starting",
             "connected": False,
             "connected_since": None,
@@ -350,12 +352,18 @@ class Daemon:
             self._task.cancel()
 
     async def _show(self, notice: Notice) -> None:
-        """The chosen back end; its failure is logged and the bell/log shows the notice."""
+        """The chosen back end; when it fails, the bell/log shows the notice and every later
+        one (a notifier that failed once, say its server went away, would fail each alert
+        again, later): the log and ``daemon status`` say which notifier works now."""
         try:
             await self.backend.send(notice)
         except Exception as exc:
-            log.error("%s failed (%s): falling back to the log", self.backend.name, exc)
-            await BellBackend().send(notice)
+            failed = self.backend.name
+            why = f"{failed} failed: {str(exc) or type(exc).__name__}"
+            log.error("%s; notifications go to the bell and the log from now on", why)
+            self.backend = BellBackend(why)
+            self._publish(backend=self.backend.name, notifier_problem=why)
+            await self.backend.send(notice)
 
     async def _deliver_waiting(self) -> None:
         """Events stored but not delivered by an earlier run (a crash or a stop in between)."""

@@ -2,8 +2,12 @@
 
 Chosen once at start (``choose``), in this order for ``auto``: desktop-notifier (D-Bus on
 Linux, Notification Center on macOS, WinRT toasts on Windows), then ``notify-send``, then the
-terminal bell plus a log line. ``--exec CMD`` is a separate hook run for each alert. A back end
-that fails is logged and never stops the loop (see ``Daemon._show``).
+terminal bell plus a log line. ``notify-send`` talks to the same D-Bus notification server as
+desktop-notifier: when a session bus is there but no notification server answers on it (dunst
+without a display), it is skipped for the bell, which says why (``BellBackend.why``). A back
+end that fails on a send hands over to the bell for good, and says so in the log and in
+``daemon status`` (see ``Daemon._show``). ``--exec CMD`` is a separate hook run for each
+alert; nothing here ever stops the loop.
 """
 
 from __future__ import annotations
@@ -139,9 +143,13 @@ class NotifySendBackend:
 
 
 class BellBackend:
-    """The terminal bell (when there is a terminal) and a log line: always works."""
+    """The terminal bell (when there is a terminal) and a log line: always works. ``why``:
+    what left the daemon with the bell, when it was not asked for."""
 
     name = "bell"
+
+    def __init__(self, why: str | None = None) -> None:
+        self.why = why
 
     async def send(self, notice: Notice) -> None:
         if notice.sound and sys.stderr is not None and sys.stderr.isatty():
@@ -156,22 +164,36 @@ async def choose(preferred: str = "auto") -> Backend:
     A back end asked for by name that is not usable is refused (ValueError), so a service
     file or a test never silently gets the bell.
     """
+    why = None
+    desktop_failed = False
     if preferred in ("auto", "desktop"):
         try:
             desktop = DesktopBackend()
             if await desktop.usable():
                 return desktop
+            desktop_failed = True
         except Exception as exc:  # an import or platform failure: try the next one
             log.info("desktop-notifier unavailable: %s", exc)
         if preferred == "desktop":
             raise ValueError("desktop-notifier cannot reach the desktop's notification service")
     if preferred in ("auto", "notify-send"):
         path = shutil.which("notify-send")
-        if path and (not sys.platform.startswith("linux") or _session_bus_reachable()):
+        linux = sys.platform.startswith("linux")
+        bus = _session_bus_reachable()
+        if path and (not linux or bus) and not (preferred == "auto" and linux and desktop_failed):
             return NotifySendBackend(path)
         if preferred == "notify-send":
             raise ValueError("notify-send is not installed or there is no D-Bus session bus")
-    return BellBackend()
+        if linux and bus and desktop_failed:
+            # notify-send would ask the same absent server: every alert would fail to show
+            why = "no notification server answers on the D-Bus session bus"
+        elif linux and not bus:
+            why = "no D-Bus session bus"
+        else:
+            why = "no desktop notification service"
+    if why is not None:
+        log.warning("notifier: the bell and the log (%s)", why)
+    return BellBackend(why)
 
 
 class ExecHook:

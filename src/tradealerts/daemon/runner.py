@@ -29,10 +29,11 @@ async def _main(options: Options, paths: DaemonPaths) -> None:
             log.info("forgot %d delivered event(s) older than 90 days", pruned)
         daemon = Daemon(options, state, backend, status=StatusFile(paths))
         daemon.install_signal_handlers()
+        why = getattr(backend, "why", None)
         log.info(
             "daemon for %s started (notifier: %s, last event id: %s)",
             options.server,
-            backend.name,
+            f"{backend.name}: {why}" if why else backend.name,
             state.last_event_id(),
         )
         await daemon.run()

@@ -210,7 +210,7 @@ DEMO_USERS = (("free@demo.tradealerts.dev", "FREE"), ("pro@demo.tradealerts.dev"
 
 @app.command()
 def demo(
-    port: int = typer.Option(8000, help="Port to serve on."),
+    port: int = typer.Option(None, help="Port to serve on [TRADEALERTS_PORT, default 8000]."),
     feed: str = typer.Option("synthetic", help="Feed to serve."),
 ) -> None:
     """Start the server on the embedded default with a FREE and a PRO demo account.
@@ -468,7 +468,9 @@ def _bars(title: str, days: list[dict[str, Any]]) -> str:
 
     plt.clear_figure()
     counts = [d["count"] for d in days]
-    plt.bar([d["date"][5:] for d in days], counts)
+    xs = list(range(len(days)))
+    plt.bar(xs, counts, width=0.6)
+    _label_ticks(xs, [d["date"][5:] for d in days], min(100, _width(100)))
     # whole counts: plotext's own ticks would read 0.33, 0.67, ...
     top = max(counts, default=0)
     step = max(1, -(-top // 4))
@@ -549,15 +551,33 @@ def _money(amounts: dict[str, int]) -> str:
     )
 
 
+def _label_ticks(xs: list[int], labels: list[str], width: int) -> None:
+    """Label as many bars as fit side by side, counted back from the newest, which is always
+    labelled (the month or day people look for first)."""
+    import plotext as plt
+
+    if not labels:
+        return
+    room = max(1, (width - 10) // (max(len(s) for s in labels) + 2))
+    step = max(1, -(-len(labels) // room))
+    ticks = xs[::-1][::step][::-1]
+    plt.xticks(ticks, [labels[i] for i in ticks])
+
+
 def _month_bars(title: str, months: list[dict[str, Any]], currency: str) -> str:
     """A plotext bar chart of a currency's paid revenue per month, in major units as text
     labels would show them (the chart is a picture; the table holds the exact figures)."""
     import plotext as plt
 
     plt.clear_figure()
-    plt.bar([m["month"] for m in months], [m["amounts"].get(currency, 0) // 100 for m in months])
+    # bars at 0, 1, … with the months as tick labels chosen here: with text x values plotext
+    # drops overlapping labels itself, and the one it dropped could be the only paid month's
+    width = min(100, _width(100))
+    xs = list(range(len(months)))
+    plt.bar(xs, [m["amounts"].get(currency, 0) // 100 for m in months], width=0.6)
+    _label_ticks(xs, [m["month"] for m in months], width)
     plt.title(title)
-    plt.plotsize(min(100, _width(100)), 15)
+    plt.plotsize(width, 15)
     plt.theme("clear")
     return str(plt.build())
 

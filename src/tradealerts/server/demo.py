@@ -111,7 +111,9 @@ def login_client_when_up(host: str, port: int, email: str, password: str) -> thr
             return
         exe = _client_command()
         env = {**os.environ, "TRADEALERTS_SERVER": url}
-        argv = [*exe.split(), "login", "--email", email, "--password-stdin"]
+        # --no-keyring: the demo's login stays in the demo folder, even on a desktop whose
+        # keyring would take it (README: a demo never touches your real configuration)
+        argv = [*exe.split(), "login", "--email", email, "--password-stdin", "--no-keyring"]
         try:
             done = subprocess.run(  # noqa: S603 - our own console script, fixed arguments
                 argv, input=password + "\n", capture_output=True, text=True, env=env,

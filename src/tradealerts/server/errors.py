@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextvars
 import logging
 import os
+import re
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -128,6 +129,25 @@ def _field(loc: Any) -> str:
     return ".".join(parts) or "body"
 
 
+#: ``bars.0.time: Field required …``: a refusal whose message starts with the field it names
+_FIELD_FIRST = re.compile(r"^([A-Za-z_][\w]*(?:\.[\w]+)*): ")
+
+
+def _with_fields(message: str, extra: dict[str, Any]) -> dict[str, Any]:
+    """Every 422 carries ``field`` (the first bad field) and ``fields`` (all of them), as
+    api.md "Errors" promises: a refusal raised with a ``field`` keeps it; one whose message
+    starts with ``field: `` names that one; otherwise the whole ``body``."""
+    if "field" in extra and "fields" in extra:
+        return extra
+    problems = [p for p in extra.get("problems") or [] if isinstance(p, dict) and p.get("field")]
+    found = _FIELD_FIRST.match(message)
+    first = problems[0]["field"] if problems else (found.group(1) if found else "body")
+    field = str(extra.get("field") or first)
+    listed = [{"field": str(p["field"]), "message": str(p.get("message", ""))} for p in problems]
+    fields = extra.get("fields") or listed or [{"field": field, "message": message}]
+    return {**extra, "field": field, "fields": fields}
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves as the one JSON body; nothing else ever does."""
 
@@ -135,7 +155,8 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
         if exc.status >= 500:  # for the error record (usage.UsageMiddleware)
             request.state.api_error = (f"{type(exc).__name__}:{exc.code}", exc.message)
-        return error_response(exc.status, exc.code, exc.message, exc.headers, **exc.extra)
+        extra = _with_fields(exc.message, exc.extra) if exc.status == 422 else exc.extra
+        return error_response(exc.status, exc.code, exc.message, exc.headers, **extra)
 
     @app.exception_handler(AccessDenied)
     async def _tier(_: Request, exc: AccessDenied) -> JSONResponse:
@@ -148,7 +169,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(TimeframeError)
     async def _timeframe(_: Request, exc: TimeframeError) -> JSONResponse:
-        return error_response(422, "invalid_timeframe", str(exc))
+        extra = _with_fields(str(exc), {"field": "timeframe"})
+        return error_response(422, "invalid_timeframe", str(exc), **extra)
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:

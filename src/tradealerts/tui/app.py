@@ -29,6 +29,7 @@ from zoneinfo import ZoneInfo
 
 from textual.app import App
 from textual.binding import Binding, BindingType
+from textual.screen import ModalScreen
 from textual.signal import Signal
 
 from tradealerts.client import (
@@ -462,6 +463,13 @@ class TradeAlertsApp(App[None]):
                 title="Admin",
                 severity="warning",
             )
+
+    async def action_switch_mode(self, mode: str) -> None:
+        """``D``, ``C``, ``A`` …: the mode's own screen, never a screen opened on top of it
+        earlier (``A`` after an alert's history and a move away showed that history again)."""
+        await self.switch_mode(mode)
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, ModalScreen):
+            self.pop_screen()
 
     def action_help(self) -> None:
         from tradealerts.tui.screens.help import HelpScreen, bindings_of

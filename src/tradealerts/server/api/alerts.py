@@ -4,6 +4,7 @@ alerts with their deliveries."""
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
 from typing import Annotated
 
@@ -33,6 +34,7 @@ from tradealerts.core.alerts.plans import (
     AlertPlan,
 )
 from tradealerts.core.alerts.schemas import NAME_PATTERN
+from tradealerts.core.symbols import format_price
 from tradealerts.core.tiers import TIERS, Tier, normalize_symbol
 from tradealerts.core.timeframes import TimeframeError, parse_timeframe
 from tradealerts.server.alerts import plans, records
@@ -47,6 +49,7 @@ from tradealerts.server.api.deps import (
     SessionDep,
 )
 from tradealerts.server.db.models import AlertRow, Delivery, Event
+from tradealerts.server.engine import NoMarketData
 from tradealerts.server.errors import Invalid
 from tradealerts.server.events import event_json
 
@@ -131,10 +134,54 @@ def create_alert(
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         ) from None
+    _check_chosen_line(request, spec)
     row = records.create_alert(s, user, spec, now, _guard(request))
     s.commit()
     _tell_engine(request, row, row.id)
     return records.public(row)
+
+
+def _check_chosen_line(request: Request, spec: AlertCreate) -> None:
+    """A chosen ``line_id`` must name a line active now in what the pair serves (the
+    computed lines, or the owner's when those are served): a made-up or broken one would only
+    end the alert, ``expired (line_not_active)``, at the next close. The refusal names the
+    nearest active lines of that kind. Unchecked while no market data is served (the engine
+    starting, a pair without bars): the alert's own end rule still holds then."""
+    if spec.line_id is None:
+        return
+    engine = getattr(request.app.state, "engine", None)
+    if engine is None or engine.state not in ("running", "finished"):
+        return
+    sym, tf = spec.symbol, parse_timeframe(spec.timeframe)
+    try:
+        _, body = engine.payload(sym, tf, 1)  # every active line, whatever the window
+    except NoMarketData:
+        return
+    payload = json.loads(body)
+    diagonal = spec.line_id.startswith("d")
+    level = "value_now" if diagonal else "price"
+    active = [
+        ln
+        for ln in payload["diagonal_lines" if diagonal else "horizontal_lines"]
+        if ln.get("broken_time") is None
+    ]
+    if any(ln["id"] == spec.line_id for ln in active):
+        return
+    kind = "resistance" if spec.line_id[1:2] == "r" else "support"
+    what = f"{kind} {'trendline' if diagonal else 'line'}"
+    forming, closes = payload.get("forming"), payload["bars"]["close"]
+    price = forming["close"] if forming else (closes[-1] if closes else None)
+    same = [ln for ln in active if ln["kind"] == kind]
+    if price is not None:
+        same.sort(key=lambda ln: abs(float(ln[level]) - price))
+    names = ", ".join(f"{ln['id']} at {format_price(sym, ln[level])}" for ln in same[:3])
+    hint = f"the nearest active ones are {names}" if names else f"no {what} is active now"
+    raise Invalid(
+        f"{spec.line_id} is not an active {what} of {sym} {tf}: {hint} "
+        f"(`tradealerts indicators {sym} {tf}` lists them).",
+        code="line_not_active",
+        field="line_id",
+    )
 
 
 @router.get("", response_model=AlertList)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from tradealerts.core.tiers import TIERS, Tier
+from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.api.deps import CurrentUser, SessionDep
 from tradealerts.server.api.pages import html_page
 from tradealerts.server.billing import (
@@ -55,7 +56,17 @@ def get_billing(request: Request) -> Billing:
 BillingDep = Annotated[Billing, Depends(get_billing)]
 
 
-def _stripe_failed(exc: StripeUnavailable) -> ApiError:
+def _stripe_failed(exc: StripeUnavailable, what: str = "Checkout Sessions") -> ApiError:
+    if exc.no_such_endpoint:
+        # e.g. STRIPE_API_BASE at localstripe, which serves the tests but has no Checkout:
+        # "try again in a minute" would send the person round in circles
+        return ApiError(
+            f"This server's Stripe API offers no {what} (it answered 404: {exc}), so this "
+            "cannot work here and trying again will not help; the server's owner has to "
+            "point billing at Stripe (test mode for trials: see the owner's guide, 'Stripe').",
+            code="billing_provider_unsupported",
+            status=502,
+        )
     return ApiError(
         f"Stripe did not accept the request ({exc}); try again in a minute.",
         code="billing_provider_error",
@@ -70,7 +81,8 @@ def _plan(tier: Tier) -> dict[str, Any]:
         "price": {"amount": lim.price_usd_per_month * 100, "currency": "usd", "interval": "month"},
         "limits": {
             "symbols": sorted(lim.symbols),
-            "timeframes": [tf.value for tf in lim.timeframes],
+            # the enum's order (M5…D1), not the frozenset's, which changes with each start
+            "timeframes": [tf.value for tf in Timeframe if tf in lim.timeframes],
             "watchlist_items": lim.watchlist_items,
             "active_alerts": lim.active_alerts,
             "requests_per_hour": lim.requests_per_hour,
@@ -134,7 +146,7 @@ def _set_cancel(billing: Billing, s: SessionDep, user: User, cancel: bool) -> di
     try:
         billing.set_cancel(user.id, acct.subscription_id, cancel)
     except StripeUnavailable as exc:
-        raise _stripe_failed(exc) from None
+        raise _stripe_failed(exc, "subscription updates") from None
     s.expire_all()
     fresh = s.get(User, user.id)
     return account_json(_account(s, user), fresh or user, billing.grace_days)
@@ -169,7 +181,7 @@ def portal(billing: BillingDep, user: CurrentUser, s: SessionDep) -> dict[str, A
     try:
         return billing.portal(s, user)
     except StripeUnavailable as exc:
-        raise _stripe_failed(exc) from None
+        raise _stripe_failed(exc, "customer portal") from None
 
 
 @router.post("/webhooks/stripe")

@@ -22,11 +22,19 @@ Json = dict[str, Any]
 
 
 class StripeUnavailable(Exception):
-    """Stripe refused or did not answer; ``status`` is Stripe's HTTP status when it answered."""
+    """Stripe refused or did not answer; ``status`` is Stripe's HTTP status when it answered,
+    ``code`` Stripe's error code (``resource_missing``: no such object) when it gave one."""
 
-    def __init__(self, message: str, status: int | None = None) -> None:
+    def __init__(self, message: str, status: int | None = None, code: str | None = None) -> None:
         super().__init__(message)
         self.status = status
+        self.code = code
+
+    @property
+    def no_such_endpoint(self) -> bool:
+        """A 404 that names no missing object: the API at this base has no such endpoint
+        (localstripe has no Checkout Sessions or portal): asking again cannot help."""
+        return self.status == 404 and self.code != "resource_missing"
 
 
 def _plain(obj: Any) -> Any:
@@ -81,7 +89,10 @@ class Gateway:
         except stripe.StripeError as exc:
             # the message Stripe wrote never carries our key; keep only its first line
             text = str(getattr(exc, "user_message", None) or exc).splitlines()[0][:200]
-            raise StripeUnavailable(text, getattr(exc, "http_status", None)) from None
+            code = getattr(exc, "code", None)
+            raise StripeUnavailable(
+                text, getattr(exc, "http_status", None), code if isinstance(code, str) else None
+            ) from None
         out: Json = _plain(result)
         return out
 

@@ -82,19 +82,27 @@ def account_json(acct: BillingAccount | None, user: User, grace_days: int) -> Js
             "grace_ends_at": None,
             "card": None,
         }
-    ending = acct.cancel_at_period_end or acct.status in ENDED
-    end = acct.ended_at if acct.status in ENDED else acct.current_period_end
+    ended = acct.status in ENDED
+    ending = acct.cancel_at_period_end or ended
+    end = acct.ended_at if ended else acct.current_period_end
+    period_end = acct.current_period_end
+    if ended and end is not None and (period_end is None or period_end > end):
+        # Stripe keeps the period it had opened (a month past the end): nothing runs to it
+        period_end = end
     return {
         "tier": user.tier,
         "status": acct.status,
         "cancel_at_period_end": acct.cancel_at_period_end,
-        "current_period_end": _iso(acct.current_period_end),
+        "current_period_end": _iso(period_end),
         "renews_on": None if ending or acct.status not in PAID else _iso(acct.current_period_end),
         "ends_on": _iso(end) if ending else None,
         "grace_ends_at": _iso(grace_ends(acct.past_due_since, grace_days))
         if acct.status == "past_due"
         else None,
-        "card": {"brand": acct.card_brand, "last4": acct.card_last4} if acct.card_last4 else None,
+        # once ended, no card pays for anything here: the portal still shows it
+        "card": {"brand": acct.card_brand, "last4": acct.card_last4}
+        if acct.card_last4 and not ended
+        else None,
     }
 
 

@@ -165,13 +165,19 @@ def status(
     server: str = typer.Option(
         None, help="Embedded: the server to ask (default: this machine's --host/--port)."
     ),
+    host: str = typer.Option(
+        None, help="Embedded: the address `serve` listens on [TRADEALERTS_HOST]."
+    ),
+    port: int = typer.Option(
+        None, help="Embedded: the port `serve` listens on [TRADEALERTS_PORT]."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Engine (leader, standbys, lag), API processes, open streams and bus length; on the
     embedded default (no TRADEALERTS_REDIS_URL), the local server's health."""
     import asyncio
 
-    settings = _settings(redis_url=redis_url, database_url=database_url)
+    settings = _settings(redis_url=redis_url, database_url=database_url, host=host, port=port)
     if not settings.redis_url:
         _embedded_status(server or _local_url(settings), as_json)
         return

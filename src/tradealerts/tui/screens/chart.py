@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer
 
@@ -47,6 +48,11 @@ class LinesTable(DataTable[Any]):
     rows fit the pane: no cell padding but one leading space a cell, and the id cut (…) to the
     cells left; a trendline's id (two times, 25 cells) made the table wider than its 29-cell
     pane, and a horizontal scrollbar (a stray ``▉``) showed under it."""
+
+    #: DataTable's own ``enter``, described: ``?`` lists it (issue #24)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Alert on the line", show=False)
+    ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", cell_padding=0, **kwargs)

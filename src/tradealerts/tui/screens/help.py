@@ -40,7 +40,8 @@ def _ours(node: Any) -> set[tuple[str, str]]:
 def bindings_of(screen: Screen[Any]) -> list[tuple[str, str, str]]:
     """(keys, description, action) of the screen's and the app's own bindings, plus the
     command palette; keys of one action are shown together ("plus / equals_sign")."""
-    ours = _ours(screen) | _ours(screen.app)
+    # the focused widget's too: ``enter`` on the watchlist or a chart's lines is theirs
+    ours = _ours(screen) | _ours(screen.app) | (_ours(screen.focused) if screen.focused else set())
     palette = screen.app.COMMAND_PALETTE_BINDING
     rows: dict[tuple[str, str], list[str]] = {}
     for key, active in screen.active_bindings.items():

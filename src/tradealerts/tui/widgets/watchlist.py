@@ -3,9 +3,10 @@ down), a one-line sparkline, and a bell when the pair has active alerts."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
 from tradealerts.core.symbols import PRICE_DIGITS, format_price
@@ -41,6 +42,11 @@ def change_text(symbol: str, change: float) -> Text:
 
 class Watchlist(DataTable[Any]):
     """One row per pair; the row key is ``SYMBOL:TF``."""
+
+    #: DataTable's own ``enter``, described: ``?`` lists it (issue #24)
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Open its chart", show=False)
+    ]
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
