@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import secrets
 import socket
 import threading
 import time
@@ -77,10 +78,52 @@ class Inbox:
         return match.group(1)
 
 
+def _ephemeral_low() -> int:
+    """The first port of the kernel's range for outgoing connections (Linux), else 32768."""
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
+#: free_port hands out ports below the kernel's range for outgoing connections: a port checked
+#: free there cannot be taken by some client's connect() before the server binds it (as a
+#: port from bind(0) can). The range is split between pytest-xdist workers, so two workers
+#: never hand out the same port; each starts at a random place in its share, so two runs on
+#: one machine rarely walk the same ports at once (the bind check skips any in use).
+_PORTS = (10000, min(_ephemeral_low(), 32768))
+_port_lock = threading.Lock()
+_port_walk: list[int] = []
+
+
+def _worker_share() -> range:
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw0")  # unset without xdist
+    index = int(worker[2:]) if worker[2:].isdigit() else 0
+    count = max(int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")), index + 1)
+    span = (_PORTS[1] - _PORTS[0]) // count
+    return range(_PORTS[0] + index * span, _PORTS[0] + (index + 1) * span)
+
+
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A loopback port nothing listens on, this worker's own (see ``_PORTS``)."""
+    share = _worker_share()
+    if len(share) < 100:  # an odd kernel range: let the kernel choose
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            return int(s.getsockname()[1])
+    with _port_lock:
+        if not _port_walk:
+            _port_walk.append(secrets.randbelow(len(share)))
+        for _ in range(len(share)):
+            port = share[_port_walk[0] % len(share)]
+            _port_walk[0] += 1
+            with socket.socket() as s:
+                try:
+                    s.bind(("127.0.0.1", port))
+                except OSError:  # in use, or in TIME_WAIT: the next one
+                    continue
+            return port
+    raise RuntimeError(f"no free port in {share}")
 
 
 @dataclass
