@@ -68,11 +68,8 @@ async def test_the_real_command_in_tmux(person: Person, tmux: Tmux, tmp_path: Pa
     exports = " ".join(f"{k}={v!s}" for k, v in env.items())
     command = f"env -i {exports} {sys.executable} -m tradealerts tui --symbol eurusd --no-bell"
     tmux.run("new-session", "-d", "-s", "tui", "-x", "100", "-y", "30", command)
-    start = time.monotonic()
-    screen = tmux.wait_for("● live")
-    took = time.monotonic() - start
+    screen = tmux.wait_for("● live")  # bench_tui.py times the start
     assert "EURUSD H1" in screen and "FREE" in screen and "Lines:" in screen, screen
-    assert took < 15, took
     tmux.run("send-keys", "-t", "tui", "5")  # H2: locked on FREE
     tmux.wait_for("needs the PRO plan")
     tmux.run("send-keys", "-t", "tui", "A")

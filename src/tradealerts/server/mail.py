@@ -81,7 +81,7 @@ class Mailer:
                 log.exception("mail worker pass failed; retrying")
             self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.mail_poll_seconds)
 
     def send_due(self) -> int:
         """Send every mail that is due; return how many went out."""
