@@ -111,14 +111,14 @@ def test_a_user_who_keeps_spending_is_leased_bigger_blocks(make_server: Any) -> 
 @pytest.mark.skipif(not REDIS_URL, reason="TRADEALERTS_TEST_REDIS_URL is not set")
 def test_a_first_request_waiting_for_redis_does_not_hold_the_others(make_server: Any) -> None:
     """A user's first request reserves a block in Redis: it waits for Redis in a thread, so
-    a slow Redis (every reply 2 s late, through a proxy) delays that request, not the
+    a slow Redis (every reply 1 s late, through a proxy) delays that request, not the
     requests of a user whose process holds a block already: theirs are answered first."""
     from urllib.parse import urlsplit
 
     from tests.faultproxy import Fault, FaultProxy
 
     target = urlsplit(REDIS_URL)
-    with FaultProxy(target.port or 6379, lambda _n: Fault(delay=2.0)) as proxy:
+    with FaultProxy(target.port or 6379, lambda _n: Fault(delay=1.0)) as proxy:
         srv = make_server(
             redis_url=f"redis://127.0.0.1:{proxy.port}{target.path or '/0'}",
             redis_prefix=f"test-{secrets.token_hex(6)}",
