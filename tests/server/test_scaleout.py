@@ -23,7 +23,7 @@ from tests.server.scalekit import (
     wait_log,
     wait_up,
 )
-from tests.server.serverkit import DATA, free_port
+from tests.server.serverkit import DATA, deadline_after, free_port
 
 pytestmark = NEEDS_PG_AND_REDIS
 
@@ -57,7 +57,7 @@ def _fires_per_alert(c: Cluster) -> dict[int, int]:
 
 
 def _wait(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = deadline_after(timeout)
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not after {timeout} s")

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.server.serverkit import wait_until
+from tests.server.serverkit import deadline_after, wait_until
 from tests.tui.conftest import Person, log_in
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux (make test-deps)")
@@ -35,7 +35,7 @@ class Tmux:
         return self.run("capture-pane", "-p", "-t", "tui")
 
     def wait_for(self, text: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
+        deadline = deadline_after(timeout)
         while True:
             screen = self.screen()
             if text in screen:
