@@ -31,8 +31,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+## The tests on PYTEST_XDIST_WORKERS processes (pytest-xdist; 0: in this process, as a bare
+## `pytest` runs them). Most tests wait on servers, subprocesses and the network, so 4
+## workers keep 2 cores busy. Each worker has its own ports (tests/server/serverkit.py's
+## free_port), temp dirs and per-test databases; `loadfile` keeps a module's tests, and so
+## its module-scoped server, on one worker.
+PYTEST_XDIST_WORKERS ?= 4
+
 pytest: $(STAMP)
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(PYTEST_XDIST_WORKERS) --dist loadfile
 
 ## Benchmarks: print figures against their targets; a check, failing when any target is
 ## missed (every bench runs, so all figures print, then the failures are named).

@@ -10,7 +10,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -222,9 +221,35 @@ def fire(
     )
 
 
-def settle(seconds: float = 1.0) -> None:
-    """Give a wrongly duplicated delivery the time to show up before counting exactly."""
-    time.sleep(seconds)
+SENTINEL = "sentinel: every delivery before it is in"
+
+
+def ids_of(deliveries: list[dict[str, Any]]) -> list[int]:
+    return [int(x["id"]) for x in deliveries]
+
+
+def wait_sentinel(d: DaemonProc, sentinel: int, timeout: float = 30) -> list[dict[str, Any]]:
+    """Every delivery of ``d`` before the event ``sentinel``, once that one is delivered.
+
+    The server streams events in id order and the daemon delivers them one after the other,
+    so a duplicate of any earlier event (a resume from the wrong id, a re-delivery at start,
+    a hook run twice) is delivered before a later event: counting after the sentinel counts
+    exactly, without waiting a fixed time for a duplicate that may come later still."""
+    wait_until(
+        lambda: sentinel in ids_of(d.deliveries()),
+        timeout,
+        f"the sentinel event {sentinel}: {d.log_text()[-2000:]}",
+    )
+    got = d.deliveries()
+    assert ids_of(got).count(sentinel) == 1 and ids_of(got)[-1] == sentinel, ids_of(got)
+    return got[:-1]
+
+
+def through_sentinel(
+    d: DaemonProc, srv: Running, email: str, symbol: str = "EURUSD", timeout: float = 30
+) -> list[dict[str, Any]]:
+    """Fire a sentinel alert for ``email`` now; the deliveries before it (``wait_sentinel``)."""
+    return wait_sentinel(d, fire(srv, email, symbol=symbol, message=SENTINEL), timeout)
 
 
 @dataclass

@@ -12,13 +12,14 @@ from pathlib import Path
 import pytest
 from tests.daemon.daemonkit import (
     BUS_CONFIG,
+    SENTINEL,
     DaemonProc,
     Desktop,
     fire,
     need_tools,
     new_user,
-    settle,
     start_desktop,
+    through_sentinel,
 )
 from tests.server.serverkit import Running, wait_until
 
@@ -46,9 +47,9 @@ def test_an_alert_becomes_a_desktop_notification(
         condition="trendline_break",
         message="XAUUSD H1 closed through the support trendline at 2400.10 (close 2399.5)",
     )
-    d.wait_deliveries(2)
-    wait_until(lambda: "delivered event 2" in d.log_text(), 10, "the 2nd notification")
-    settle(0.5)
+    assert [x["id"] for x in through_sentinel(d, server, email)] == [first, broke]
+    # the sentinel's notification is shown after the two (a doubled one would show before it)
+    wait_until(lambda: f"delivered event {broke + 1}" in d.log_text(), 10, "its notification")
     shown = desktop.history()
     assert [(n["appname"], n["summary"], n["body"]) for n in shown] == [
         ("tradealerts", "EURUSD H1", "EURUSD H1 crossed up 1.09000 at 1.09120"),
@@ -57,9 +58,10 @@ def test_an_alert_becomes_a_desktop_notification(
             "XAUUSD H1",
             "XAUUSD H1 closed through the support trendline at 2400.10 (close 2399.5)",
         ),
+        ("tradealerts", "EURUSD H1", SENTINEL),
     ]
-    assert [n["timeout"] for n in shown] == [10_000_000, 0]  # normal, then critical (dunstrc)
-    assert [x["id"] for x in d.deliveries()] == [first, broke]
+    # normal, critical (dunstrc), normal
+    assert [n["timeout"] for n in shown] == [10_000_000, 0, 10_000_000]
     status = json.loads(d.cli("daemon", "status", "--json").stdout)
     assert status["notifier"] == "desktop-notifier"
 
@@ -84,13 +86,14 @@ def test_gap_is_one_notification_saying_alerts_may_be_missing(
         s.commit()
     d.start("--notifier", "desktop")
     d.wait_deliveries(1)
-    settle()
-    assert [x["id"] for x in d.deliveries()] == [ids[3]]
+    assert [x["id"] for x in through_sentinel(d, server, email)] == [ids[3]]
+    wait_until(lambda: f"delivered event {ids[3] + 1}" in d.log_text(), 10, "its notification")
     shown = desktop.history()
-    assert [n["summary"] for n in shown] == [
-        "tradealerts: alerts may have been missed",
-        "EURUSD H1",
+    assert [(n["summary"], n["body"]) for n in shown][:2] == [
+        ("tradealerts: alerts may have been missed", shown[0]["body"]),
+        ("EURUSD H1", "EURUSD H1 crossed up 1.09 at 1.0912"),
     ]
+    assert [n["body"] for n in shown[2:]] == [SENTINEL]  # one gap notice, nothing doubled
     assert "older than the server keeps" in shown[0]["body"]
 
 

@@ -8,7 +8,7 @@ import random
 from collections.abc import Callable
 from pathlib import Path
 
-from tests.daemon.daemonkit import DaemonProc, settle, store_login
+from tests.daemon.daemonkit import DaemonProc, store_login, through_sentinel
 from tests.faultproxy import Fault, FaultProxy, check_history
 from tests.server.replaykit import (
     HISTORY,
@@ -64,9 +64,8 @@ def test_daemon_gets_every_replayed_alert_once_through_cuts(
         logged = logged_ids(srv, email)
         assert len(logged) == 5 * 200
         d.wait_deliveries(len(logged), timeout=90)
-        settle()
+        delivered = [int(x["id"]) for x in through_sentinel(d, srv, email, "USDJPY")]
         applied = sum(proxy.faults_applied.values())
-    delivered = [int(x["id"]) for x in d.deliveries()]
     verdict = check_history(logged, delivered)
     assert verdict.ok, str(verdict)
     assert applied >= CUTS - 5  # nearly all planned faults hit a connection mid-way

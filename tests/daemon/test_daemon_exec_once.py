@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.daemon.daemonkit import DaemonProc, settle, store_login
+from tests.daemon.daemonkit import DaemonProc, store_login, wait_sentinel
 from tests.server.serverkit import Running, register_and_login, wait_until
 
 LOW = 0.5  # below every price the synthetic EURUSD reaches: greater_than fires on the next tick
@@ -76,13 +76,19 @@ def test_killed_while_the_hook_runs_never_runs_that_hook_again(
     )
     _create_alert(srv, token, "exec-once second")
     wait_until(lambda: len(hook_ids()) == 2, 30, f"the second hook: {d.log_text()[-2000:]}")
-    settle(2.5)  # longer than the hook's sleep: a repeated hook would have written by now
-    first_, second = _history(srv, token)
-    assert first_ == first and second["id"] > first["id"]
+    # a third alert: the daemon delivers in order, one hook after the other, so a repeated
+    # hook of the first two would have written before the third's
+    _create_alert(srv, token, "exec-once sentinel")
+    first_, second, sentinel = wait_until(
+        lambda: h if len(h := _history(srv, token)) == 3 else None, 30, "the sentinel's fire"
+    )
+    assert first_ == first and first["id"] < second["id"] < sentinel["id"]
+    delivered = wait_sentinel(d, sentinel["id"])
+    wait_until(lambda: str(sentinel["id"]) in hook_ids(), 30, "the sentinel's hook")
 
     # The hook ran exactly once per event, in order, and saw the stream's event id.
-    assert hook_ids() == [str(first["id"]), str(second["id"])]
-    assert [x["id"] for x in d.deliveries()] == [first["id"], second["id"]]
+    assert hook_ids() == [str(first["id"]), str(second["id"]), str(sentinel["id"])]
+    assert [x["id"] for x in delivered] == [first["id"], second["id"]]
     log = d.log_text()
     assert f"event {first['id']}: --exec was already started" in log
     # The notification (the bell's log line) of each event exactly once: the first was never

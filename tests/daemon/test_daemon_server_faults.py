@@ -14,7 +14,7 @@ from typing import Any
 
 import httpx
 import pytest
-from tests.daemon.daemonkit import DaemonProc, settle, store_login
+from tests.daemon.daemonkit import DaemonProc, store_login
 from tests.server.serverkit import free_port, wait_until
 
 EXE = Path(sys.executable).parent / "tradealerts-server"
@@ -123,10 +123,10 @@ def test_server_sigkill_outage_with_a_second_server_then_restart(tmp_path: Path)
         d.wait_deliveries(3, timeout=60)
         _fire_alert(base, token, 0.8)
         d.wait_deliveries(4)
-        settle(1.5)
-        got = d.deliveries()
-        assert [g["id"] for g in got] == [1, 2, 3, 4]  # zero lost, zero duplicated, in order
-        assert [g["level"] for g in got] == [0.5, 0.6, 0.7, 0.8]
+        _fire_alert(base, token, 0.9)  # a sentinel: a doubled delivery would come before it
+        got = d.wait_deliveries(5)
+        assert [g["id"] for g in got] == [1, 2, 3, 4, 5]  # zero lost, zero doubled, in order
+        assert [g["level"] for g in got] == [0.5, 0.6, 0.7, 0.8, 0.9]
         assert "(Last-Event-ID 1)" in d.log_text()
         assert d.status()["reconnects"] >= 1
     finally:

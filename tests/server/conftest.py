@@ -108,8 +108,8 @@ def billing_server(
     make_server: Callable[..., Running], double: StripeDouble, price_id: str
 ) -> Running:
     """A server that sells PRO through the double, which sends its webhooks there."""
-    # the stream's own check of the tier (each heartbeat) is 15 s away: a tier event
-    # sooner than that came from the change itself
-    srv = make_server(**stripe_settings(double, price_id))
+    # the stream's own check of the tier comes with each heartbeat, an hour apart here: a
+    # tier event came from the change itself
+    srv = make_server(**stripe_settings(double, price_id), stream_heartbeat_seconds=3600)
     double.send_webhooks_to(f"{srv.url}/api/webhooks/stripe")
     return srv

@@ -22,7 +22,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
-from tests.server.serverkit import PG_URL, PW, free_port
+from tests.server.serverkit import PG_URL, PW, deadline_after, free_port
 
 REDIS_URL = os.environ.get("TRADEALERTS_TEST_REDIS_URL")
 #: the scale-out tests' module mark: they run on the machine's PostgreSQL and Redis
@@ -243,7 +243,7 @@ def login(url: str, email: str) -> str:
 def wait_up(proc: Proc, path: str = "/api/system/health", timeout: float = 30.0) -> None:
     """Until ``proc`` answers ``path`` with 200 (its mirror holds the leader's market)."""
     assert proc.url is not None
-    deadline = time.monotonic() + timeout
+    deadline = deadline_after(timeout)
     last = ""
     while time.monotonic() < deadline:
         if proc.popen.poll() is not None:
@@ -261,7 +261,7 @@ def wait_up(proc: Proc, path: str = "/api/system/health", timeout: float = 30.0)
 
 def wait_log(proc: Proc, needle: str, timeout: float = 20.0) -> float:
     """Until ``needle`` is in ``proc``'s log; returns when (monotonic)."""
-    deadline = time.monotonic() + timeout
+    deadline = deadline_after(timeout)
     while time.monotonic() < deadline:
         if needle in proc.text():
             return time.monotonic()
@@ -307,7 +307,7 @@ class Stream:
         return [int(f["id"]) for f in self.alerts()]
 
     def wait(self, predicate: Any, timeout: float = 15.0, what: str = "frames") -> None:
-        deadline = time.monotonic() + timeout
+        deadline = deadline_after(timeout)
         while not predicate(self):
             if time.monotonic() > deadline:
                 raise AssertionError(f"no {what} after {timeout} s: {self.frames[-5:]}")

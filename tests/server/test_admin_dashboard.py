@@ -11,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 from sqlalchemy import create_engine, text
-from tests.server.serverkit import PW, Running, free_port, register_and_login, set_tier
+from tests.server.serverkit import PW, Running, free_port, register_and_login, set_tier, wait_until
 
 from tradealerts.server.quota import Quota
 
@@ -66,6 +66,20 @@ def never_fires(**kw: Any) -> dict[str, Any]:
     return {"symbol": "EURUSD", "timeframe": "H1", "condition": "crossing_up", "level": 1000.0}
 
 
+def fires_now() -> dict[str, Any]:
+    """Fires on the next tick: every price of the synthetic EURUSD is above."""
+    return {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "level": 0.5}
+
+
+def fires_logged(srv: Running) -> int:
+    from sqlalchemy import func, select
+
+    from tradealerts.server.db.models import Event
+
+    with srv.app.state.sessions() as s:
+        return int(s.scalar(select(func.count()).where(Event.kind == "alert")) or 0)
+
+
 def test_analytics_and_usage_equal_what_the_test_did(make_server: Callable[..., Running]) -> None:
     srv = make_server(usage_flush_seconds=3600)  # only the admin routes flush
     now = srv.clock.now
@@ -79,18 +93,23 @@ def test_analytics_and_usage_equal_what_the_test_did(make_server: Callable[..., 
     set_tier(srv, "b@example.com", "PRO")  # a conversion
     set_tier(srv, "c@gmail.com", "PRO")  # a conversion ...
     set_tier(srv, "c@gmail.com", "FREE")  # ... and a churn
-    # fires on known days, through the event log's own writer
-    from tradealerts.server.events import append_event
 
-    with srv.app.state.sessions() as s:
-        for days_ago, n in ((2, 3), (0, 1)):
-            for _ in range(n):
-                t = now - timedelta(days=days_ago)
-                append_event(
-                    s, user_id=user_id(srv, "a@example.com"), symbol="EURUSD", timeframe="H1",
-                    condition="crossing_up", price=1.1, time=t, now=t,
-                )  # fmt: skip
-        s.commit()
+    # fires on known days through the real path: an alert created through the API, matched
+    # on the synthetic feed's next tick, logged by the engine at the server's clock
+    def fire_on(when: datetime, count: int) -> None:
+        real = srv.clock.now
+        srv.clock.now = when
+        try:
+            c = login(srv, "old@example.com")
+            before = fires_logged(srv)
+            for _ in range(count):
+                assert c.post("/api/alerts", json=fires_now()).status_code == 201
+            wait_until(lambda: fires_logged(srv) == before + count, 30, "the fires")
+        finally:
+            srv.clock.now = real
+
+    fire_on(now - timedelta(days=2), 3)
+    fire_on(now, 1)
 
     a, b, d = login(srv, "a@example.com"), login(srv, "b@example.com"), login(srv, "d@gmail.com")
     for _ in range(3):
@@ -124,8 +143,9 @@ def test_analytics_and_usage_equal_what_the_test_did(make_server: Callable[..., 
     fires = {x["date"]: x["count"] for x in got["fires_per_day"]}
     assert fires[(today - timedelta(days=2)).isoformat()] == 3 and fires[today.isoformat()] == 1
     assert sum(fires.values()) == 4
-    # a, b and d; the admin's first authenticated call is this one, counted once it ends
-    assert got["active_users"] == {"day": 3, "week": 3, "month": 3}
+    # a, b, d and old (its fires); the admin's first authenticated call is this one,
+    # counted once it ends
+    assert got["active_users"] == {"day": 4, "week": 4, "month": 4}
     assert got["conversions_30d"] == 2 and got["churn_30d"] == 1
     assert got["active_alerts_by_tier"] == {"FREE": 2, "PRO": 1}
 
@@ -137,7 +157,7 @@ def test_analytics_and_usage_equal_what_the_test_did(make_server: Callable[..., 
     assert fam["symbols"]["s429"] == 2 and fam["symbols"]["s2xx"] == 63
     assert usage["rate_limited"] == 2
     assert fam["indicators"]["requests"] == 4 and fam["indicators"]["s2xx"] == 4
-    assert fam["alerts"]["requests"] == 3
+    assert fam["alerts"]["requests"] == 3 + 4  # and old's four (usage minutes go by the wall clock)
     # a's seven refusals, and the analytics call (this one is still running)
     assert fam["admin"]["requests"] == 7 + 1
     assert fam["admin"]["s4xx"] == 7 and fam["admin"]["s2xx"] == 1

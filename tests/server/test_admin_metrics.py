@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
-from tests.server.serverkit import PW, Running, register_and_login
+from tests.server.serverkit import PW, Running, free_port, register_and_login, wait_until
 
 
 def scrape(c: httpx.Client, **headers: str) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
@@ -40,10 +40,28 @@ def test_metrics_parse_and_move_with_requests(make_server: Callable[..., Running
     assert after["tradealerts_request_latency_seconds_count"][(("family", "indicators"),)] == 3
     assert after["tradealerts_open_streams"][()] == 0
     assert after["tradealerts_feed_up"][(("feed", "synthetic"),)] == 1
-    assert after["tradealerts_mail_queue"][()] >= 0
+    assert after["tradealerts_mail_queue"][()] == 0  # the sign-up's mail went out
     assert after["tradealerts_mail_quarantined"][()] == 0
-    assert "tradealerts_engine_lag_seconds" in after and "tradealerts_fires_total" in after
+    # the engine's time on its last event: above 0 once it has processed one (0 without one)
+    assert after["tradealerts_engine_lag_seconds"][()] > 0
     assert after["tradealerts_webhook_queue"][()] == 0
+
+    # an alert that fires on the next tick: one more fire in the log, counted
+    fires = after["tradealerts_fires_total"][()]
+    body = {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "level": 0.5}
+    assert c.post("/api/alerts", json=body).status_code == 201
+    wait_until(lambda: c.get("/api/alerts/history").json()["total"] == 1, 30, "the fire")
+    assert scrape(c)["tradealerts_fires_total"][()] == fires + 1
+
+
+def test_metrics_count_mails_not_yet_sent(make_server: Callable[..., Running]) -> None:
+    srv = make_server(metrics_enabled=True, smtp_url=f"smtp://127.0.0.1:{free_port()}")
+    c = srv.client()  # loopback: no token needed
+    assert scrape(c)["tradealerts_mail_queue"][()] == 0
+    for n in range(2):  # nothing listens on that SMTP port: each sign-up's code waits
+        r = c.post("/api/auth/register", json={"email": f"q{n}@example.com", "password": PW})
+        assert r.status_code == 202
+    assert scrape(c)["tradealerts_mail_queue"][()] == 2
 
 
 def test_metrics_off_by_default_and_token_protected(make_server: Callable[..., Running]) -> None:

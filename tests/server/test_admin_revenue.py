@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.server.serverkit import PW, Running, register_and_login
+from tests.server.serverkit import PW, Running, register_and_login, wait_until
 from tests.server.test_admin_cli_dashboard import cli
 from tests.server.test_admin_dashboard import login, make_admin, user_id
 
@@ -241,3 +241,42 @@ def test_revenue_chart_labels_the_one_month_paid(
         lines = r.stdout[r.stdout.index("paid revenue per month, USD") :].splitlines()
         bottom = next(i for i, ln in enumerate(lines) if ln.lstrip().startswith("└"))
         assert month_key(now, 0) in lines[bottom + 1], "\n".join(lines[: bottom + 2])
+
+
+def test_revenue_is_what_stripe_invoiced(billing_server: Running, double: Any) -> None:
+    """The figures above over records the test wrote; here over what Stripe (localstripe)
+    made and its webhooks told: a checkout paid, then revenue and MRR equal the paid
+    invoices and the price that Stripe holds for that customer."""
+    from tests.server.test_billing import _account, _invoices, upgrade
+
+    srv = billing_server
+    token = register_and_login(srv, "rev@example.com")["access_token"]
+    upgrade(srv, double, "rev@example.com", token)
+    customer = _account(srv, "rev@example.com").customer_id
+    r = double.http.get("/v1/invoices", params={"customer": customer})
+    r.raise_for_status()
+    stripe_invoices = r.json()["data"]
+    paid = [i for i in stripe_invoices if i["status"] == "paid" and i["amount_paid"] > 0]
+    assert paid, stripe_invoices
+    # every invoice Stripe holds, in the local copy (its webhooks come on their own time)
+    wait_until(
+        lambda: {i["id"] for i in _invoices(srv, token)} >= {i["id"] for i in stripe_invoices},
+        what="Stripe's invoices in the local copy",
+    )
+    want: dict[str, int] = {}
+    for inv in paid:
+        want[inv["currency"]] = want.get(inv["currency"], 0) + int(inv["amount_paid"])
+    sub = double.subscription(str(_account(srv, "rev@example.com").subscription_id))
+    item = sub["items"]["data"][0]
+    plan = item.get("price") or item["plan"]  # localstripe answers with the plan
+    monthly = int(plan["unit_amount"] if "unit_amount" in plan else plan["amount"])
+
+    admin = make_admin(srv, "boss-rev@example.com")
+    got = admin.get("/api/admin/revenue").json()
+    per_month: dict[str, int] = {}
+    for month in got["revenue_per_month"]:
+        for currency, amount in month["amounts"].items():
+            per_month[currency] = per_month.get(currency, 0) + amount
+    assert {c: a for c, a in per_month.items() if a} == want
+    assert got["mrr"] == {plan["currency"]: monthly}
+    assert got["live_subscriptions"] == 1

@@ -107,11 +107,15 @@ def test_sigkill_loses_no_committed_event_and_fires_nothing_twice(tmp_path: Path
             replayed = [sse.until("alert") for _ in range(3)]
         assert [int(f["id"]) for f in replayed] == ids
         assert [f["data"] for f in replayed] == [f["data"] for f in seen]
-        time.sleep(1.0)  # ticks keep coming: a triggered `once` alert never fires again
+        # ticks keep coming: a triggered `once` alert never fires again. A sentinel alert
+        # fires on the next tick; the three, were they armed again, on that same tick
+        body = {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "level": 0.4}
+        assert c.post("/api/alerts", json=body).status_code == 201
+        wait_until(lambda: c.get("/api/alerts/history").json()["total"] >= 4, 30, "the sentinel")
         history = c.get("/api/alerts/history").json()
-        assert history["total"] == 3
+        assert history["total"] == 4
         alerts = c.get("/api/alerts").json()["items"]
-        assert [(a["status"], a["fire_count"]) for a in alerts] == [("triggered", 1)] * 3
+        assert [(a["status"], a["fire_count"]) for a in alerts] == [("triggered", 1)] * 4
     finally:
         proc.send_signal(signal.SIGTERM)
         proc.wait(15)

@@ -115,11 +115,9 @@ def test_upgrade_to_pro_through_checkout_and_the_stream(
         sse = SSE(stream)
         sse.frame()
         cs = double.complete_checkout(again["id"])
-        t0 = time.monotonic()
         r = double.deliver(event("checkout.session.completed", cs))
         assert r.status_code == 200, r.text
         assert sse.until("tier")["data"] == {"tier": "PRO"}
-        assert time.monotonic() - t0 < 5
     assert _tier(srv, token) == "PRO"
     with srv.client(token) as c:
         sub = c.get("/api/subscription").json()

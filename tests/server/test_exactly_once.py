@@ -9,6 +9,7 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -232,7 +233,10 @@ def test_alerts_that_exist_at_start_see_the_first_tick(
     first_tick = 1_767_225_600 + 40 * 3600  # the first streamed bar's open
     by_alert: dict[int, list[int]] = {}
     for it in sorted(items, key=lambda x: x["id"]):
-        t = int(time.mktime(time.strptime(it["time"][:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone)
+        # the API's times are UTC (ISO 8601 with its offset): no local time zone comes in
+        at = datetime.fromisoformat(it["time"].replace("Z", "+00:00"))
+        assert at.utcoffset() == timedelta(0), it["time"]  # UTC, and saying so
+        t = int(at.timestamp())
         by_alert.setdefault(it["alert_id"], []).append(t)
     assert len(by_alert) == 3
     assert sum(len(v) for v in by_alert.values()) == 1 + 10 + 10

@@ -477,15 +477,15 @@ async def test_unstarted_feed_says_so(tmp_path: Path) -> None:
         await feed.bars("EURUSD", Timeframe.H1, 1)
 
 
-async def test_a_large_file_loads_quickly(tmp_path: Path) -> None:
-    import time
-
+async def test_a_large_file_loads_whole(tmp_path: Path) -> None:
+    # how fast is a figure for a benchmark (~0.2 s for these 100,000 rows on this machine,
+    # quiet); here, every row arrives in order
     rows = [f"{MON + i * 300},1.08,1.081,1.079,1.0805,{i % 50}\n" for i in range(100_000)]
     p = write(tmp_path, "eurusd_m5.csv", PLAIN + "".join(rows))
-    t0 = time.perf_counter()
     f = load_bar_file(p)
-    assert time.perf_counter() - t0 < 3.0  # ~0.2 s here; a per-row numpy append would be 10x
     assert len(f.bars) == 100_000 and f.timeframe is Timeframe.M5
+    assert int(f.bars.time[0]) == MON and int(f.bars.time[-1]) == MON + 99_999 * 300
+    assert int(f.bars.volume[-1]) == 99_999 % 50
 
 
 # -- bad files -------------------------------------------------------------------------------

@@ -23,7 +23,7 @@ from tests.server.scalekit import (
     wait_log,
     wait_up,
 )
-from tests.server.serverkit import DATA, free_port
+from tests.server.serverkit import DATA, deadline_after, free_port
 
 pytestmark = NEEDS_PG_AND_REDIS
 
@@ -57,7 +57,7 @@ def _fires_per_alert(c: Cluster) -> dict[int, int]:
 
 
 def _wait(predicate: Any, timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
+    deadline = deadline_after(timeout)
     while not predicate():
         if time.monotonic() > deadline:
             raise AssertionError(f"{what}: not after {timeout} s")
@@ -66,7 +66,7 @@ def _wait(predicate: Any, timeout: float, what: str) -> None:
 
 def test_two_api_processes_one_engine(cluster: Cluster) -> None:
     """A stream on API 1 gets the alert created through API 2, matched on the next tick
-    (the engine's table poll is set to 30 s: only the bus brings the change that fast);
+    (the engine's table poll is set to an hour: only the bus brings the change at all);
     indicator bodies and ETags agree across the processes; ``status`` shows the roles."""
     from aiosmtpd.controller import Controller
     from tests.server.serverkit import Inbox, free_port
@@ -75,8 +75,8 @@ def test_two_api_processes_one_engine(cluster: Cluster) -> None:
     smtp = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
     smtp.start()
     cluster.extra.update(
-        TRADEALERTS_TICK_RATE="5", TRADEALERTS_ALERT_SYNC_SECONDS="30",
-        TRADEALERTS_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}",
+        TRADEALERTS_TICK_RATE="5", TRADEALERTS_ALERT_SYNC_SECONDS="3600",
+        TRADEALERTS_SMTP_URL=f"smtp://127.0.0.1:{smtp_port}", TRADEALERTS_MAIL_POLL_SECONDS="3600",
     )  # fmt: skip
     cluster.user(EMAIL)
     engine = cluster.engine()
@@ -90,14 +90,11 @@ def test_two_api_processes_one_engine(cluster: Cluster) -> None:
     stream = Stream(api1.url or "", token)
     stream.wait(lambda s: s.frames, what="retry frame")
     price = _price(api2, token)
-    t0 = time.monotonic()
     alert_id = _alert(api2, token, condition="greater_than", level=round(price * 0.5, 5))
-    stream.wait(lambda s: s.alerts(), timeout=10, what="alert frame on API 1")
-    took = time.monotonic() - t0
+    stream.wait(lambda s: s.alerts(), timeout=60, what="alert frame on API 1")
     frame = stream.alerts()[0]
     assert frame["data"]["alert_id"] == alert_id
     assert [i for i, _a in cluster.db_events(EMAIL)] == stream.ids()
-    assert took < 3.0, f"the change took {took:.2f} s to be matched"
 
     # the same versions give the same bytes, on the fast path of either process
     matched = fast = 0
@@ -129,19 +126,26 @@ def test_two_api_processes_one_engine(cluster: Cluster) -> None:
         f"{api1.url}/api/auth/register", json={"email": "new@example.com", "password": PW}
     )
     assert r.status_code == 202
-    t0 = time.monotonic()
-    inbox.wait_for("new@example.com", timeout=4)  # the mailer's own poll is every 5 s
-    assert time.monotonic() - t0 < 4
-    time.sleep(1.5)
-    assert len([m for m in inbox.messages if m["To"] == "new@example.com"]) == 1
+    inbox.wait_for("new@example.com", timeout=60)  # the mailer's own poll is hourly here
+    # a second sign-up's mail: the mailer sends in queue order, so a second copy of the
+    # first mail would have gone out before this one
+    r = httpx.post(
+        f"{api1.url}/api/auth/register", json={"email": "next@example.com", "password": PW}
+    )
+    assert r.status_code == 202
+    inbox.wait_for("next@example.com", timeout=60)
+    sent = [m["To"] for m in inbox.messages if m["To"] in ("new@example.com", "next@example.com")]
+    assert sent == ["new@example.com", "next@example.com"]
     smtp.stop()
 
 
 def test_tier_change_reaches_every_api_process(cluster: Cluster) -> None:
     """The owner moves a user to FREE through API 2: API 1's stream says ``tier`` and its
-    cached copy of the user is dropped at once (the cache would hold it 60 s here, the
-    heartbeat comes every 15 s: only the bus is this fast)."""
-    cluster.extra.update(TRADEALERTS_CALLER_CACHE_SECONDS="60")
+    cached copy of the user is dropped (the cache would hold it an hour here, the stream's
+    own check comes with its heartbeat, hourly too: only the bus brings either)."""
+    cluster.extra.update(
+        TRADEALERTS_CALLER_CACHE_SECONDS="3600", TRADEALERTS_STREAM_HEARTBEAT_SECONDS="3600"
+    )
     user_id = cluster.user(EMAIL)
     cluster.user("owner@example.com", admin=True)
     engine = cluster.engine()
@@ -159,13 +163,11 @@ def test_tier_change_reaches_every_api_process(cluster: Cluster) -> None:
         f"{api2.url}/api/admin/user/{user_id}", json={"tier": "FREE"}, headers=_auth(owner)
     )
     assert r.status_code == 200, r.text
-    changed = time.monotonic()
     stream.wait(
-        lambda s: any(f.get("event") == "tier" for f in s.frames), timeout=5, what="tier event"
+        lambda s: any(f.get("event") == "tier" for f in s.frames), timeout=60, what="tier event"
     )
     assert [f["data"] for f in stream.frames if f.get("event") == "tier"] == [{"tier": "FREE"}]
-    _wait(lambda: httpx.get(pro_only, headers=_auth(token)).status_code == 403, 5, "403")
-    assert time.monotonic() - changed < 5
+    _wait(lambda: httpx.get(pro_only, headers=_auth(token)).status_code == 403, 60, "403")
     stream.close()
 
 
@@ -288,16 +290,17 @@ def test_leader_killed_standby_leads(cluster: Cluster) -> None:
     low = round(_price(api, token) * 0.5, 5)
     before = [_alert(api, token, condition="greater_than", level=low) for _ in range(3)]
     stream.wait(lambda s: len(s.alerts()) == 3, what="three alerts from the first leader")
-    killed = time.monotonic()
     first.signal(signal.SIGKILL)
     during = [_alert(api, token, condition="greater_than", level=low) for _ in range(3)]
-    led = wait_log(second, "engine leading", timeout=15)
-    assert led - killed < 10.0, f"the standby took {led - killed:.1f} s"
+    wait_log(second, "engine leading", timeout=60)  # bench_scaleout.py times the takeover
     stream.wait(lambda s: len(s.alerts()) == 6, what="three alerts from the new leader")
     after = [_alert(api, token, condition="greater_than", level=low) for _ in range(2)]
     stream.wait(lambda s: len(s.alerts()) == 8, what="two more alerts")
-    time.sleep(1.0)  # a double fire would show by now
-    assert _fires_per_alert(cluster) == dict.fromkeys(before + during + after, 1)
+    # a sentinel: the leader fires in tick order, so a second fire of any alert above (on a
+    # tick it matched again) is logged before the sentinel's first
+    sentinel = _alert(api, token, condition="greater_than", level=low)
+    stream.wait(lambda s: len(s.alerts()) >= 9, what="the sentinel's fire")
+    assert _fires_per_alert(cluster) == dict.fromkeys([*before, *during, *after, sentinel], 1)
     assert stream.ids() == [i for i, _a in cluster.db_events(EMAIL)]
     status = cluster.status()
     assert status["lease"]["epoch"] == 2
@@ -489,7 +492,5 @@ def test_serve_workers_share_a_port(cluster: Cluster) -> None:
     for _ in range(10):  # whichever process answers, the same market
         r = httpx.get(f"{proc.url}/api/indicators/EURUSD/H1?bars=5", headers=_auth(token))
         assert r.status_code == 200
-    t0 = time.monotonic()
     proc.signal(signal.SIGTERM)
-    assert proc.popen.wait(20) == 0
-    assert time.monotonic() - t0 < 15
+    assert proc.popen.wait(60) == 0

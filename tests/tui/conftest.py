@@ -14,7 +14,14 @@ from typing import Any
 
 import pytest
 from tests.cli.conftest import _serve
-from tests.server.serverkit import DATA, PW, Running, register_and_login
+from tests.server.serverkit import (
+    DATA,
+    DEADLINE_SCALE,
+    PW,
+    Running,
+    deadline_after,
+    register_and_login,
+)
 
 from tradealerts.client import AsyncClient
 from tradealerts.tui import make_tui
@@ -82,8 +89,8 @@ def make_app(person: Person) -> Callable[..., TradeAlertsApp]:
 
 async def until(pilot: Any, predicate: Callable[[], Any], timeout: float = 15.0,
                 what: str = "condition") -> Any:  # fmt: skip
-    """Let the app run until ``predicate()`` is truthy (bounded)."""
-    deadline = time.monotonic() + timeout
+    """Let the app run until ``predicate()`` is truthy (bounded, ``DEADLINE_SCALE``)."""
+    deadline = deadline_after(timeout)
     while True:
         value = predicate()
         if value:
@@ -95,7 +102,7 @@ async def until(pilot: Any, predicate: Callable[[], Any], timeout: float = 15.0,
 
 async def started(pilot: Any) -> None:
     app = pilot.app
-    await asyncio.wait_for(app.session_started.wait(), 20)
+    await asyncio.wait_for(app.session_started.wait(), 20 * DEADLINE_SCALE)
     await until(pilot, lambda: app.store.connection == "live", what="the stream")
 
 

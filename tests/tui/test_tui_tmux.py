@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from tests.server.serverkit import deadline_after, wait_until
 from tests.tui.conftest import Person, log_in
 
 pytestmark = pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux (make test-deps)")
@@ -34,7 +35,7 @@ class Tmux:
         return self.run("capture-pane", "-p", "-t", "tui")
 
     def wait_for(self, text: str, timeout: float = 20.0) -> str:
-        deadline = time.monotonic() + timeout
+        deadline = deadline_after(timeout)
         while True:
             screen = self.screen()
             if text in screen:
@@ -68,11 +69,8 @@ async def test_the_real_command_in_tmux(person: Person, tmux: Tmux, tmp_path: Pa
     exports = " ".join(f"{k}={v!s}" for k, v in env.items())
     command = f"env -i {exports} {sys.executable} -m tradealerts tui --symbol eurusd --no-bell"
     tmux.run("new-session", "-d", "-s", "tui", "-x", "100", "-y", "30", command)
-    start = time.monotonic()
-    screen = tmux.wait_for("● live")
-    took = time.monotonic() - start
+    screen = tmux.wait_for("● live")  # bench_tui.py times the start
     assert "EURUSD H1" in screen and "FREE" in screen and "Lines:" in screen, screen
-    assert took < 15, took
     tmux.run("send-keys", "-t", "tui", "5")  # H2: locked on FREE
     tmux.wait_for("needs the PRO plan")
     tmux.run("send-keys", "-t", "tui", "A")
@@ -174,12 +172,16 @@ async def test_colours_degrade(person: Person, tmux: Tmux, tmp_path: Path, term:
     command = f"env -i {exports} {sys.executable} -m tradealerts tui --no-bell"
     tmux.run("new-session", "-d", "-s", "tui", "-x", "80", "-y", "24", command)
     tmux.wait_for("● live")
-    time.sleep(0.5)  # the chart's next repaint
-    screen = tmux.run("capture-pane", "-p", "-e", "-t", "tui")
+
+    def drawn() -> str | None:  # the dashboard with its chart and panels, styled
+        screen = tmux.run("capture-pane", "-p", "-e", "-t", "tui")
+        return screen if "EURUSD H1" in screen and "FREE" in screen and _colours(screen) else None
+
+    screen = wait_until(drawn, 20, "a styled dashboard")
     colours = _colours(screen)
+    assert colours, "no colour at all"  # a screen without any styling would prove nothing
     if no_color:
         assert all(_grey(c) for c in colours), sorted(c for c in colours if not _grey(c))
     else:
-        assert colours, "no colour at all"
         assert all(";" not in c for c in colours), sorted(colours)  # no 256 or RGB colours
-    assert "EURUSD H1" in screen and "FREE" in screen
+        assert not all(_grey(c) for c in colours), sorted(colours)  # some hue: not NO_COLOR

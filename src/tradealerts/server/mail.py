@@ -93,7 +93,7 @@ class Mailer:
             except Exception:
                 log.exception("mail worker pass failed; retrying")
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.mail_poll_seconds)
 
     def _pass(self) -> None:
         """One pass over the due mails, through one SMTP session (closed after it)."""

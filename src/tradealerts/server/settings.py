@@ -104,6 +104,9 @@ class Settings(BaseSettings):
     alert_backlog_limit: int = 10_000
     #: the longest wait between two attempts to write the alert log (back-off from 0.1 s)
     alert_retry_max_seconds: float = 5.0
+    #: how often the mail worker looks for due mails (retries after a failed send); a mail
+    #: queued in this process, or announced over the bus when scaled out, wakes it at once
+    mail_poll_seconds: float = Field(5.0, gt=0)
     #: httpx's per-phase timeout (connect, each read, each write) of one webhook call
     webhook_timeout_seconds: float = 5.0
     webhook_retry_hours: float = 24.0
