@@ -184,9 +184,7 @@ class Bars:
         }
 
 
-def resample(
-    bars: Bars, source: Timeframe, target: Timeframe, clock: BarClock = UTC_CLOCK
-) -> Bars:
+def resample(bars: Bars, source: Timeframe, target: Timeframe, clock: BarClock = UTC_CLOCK) -> Bars:
     """Build ``target`` bars from ``source`` bars.
 
     open = first open, high = max, low = min, close = last close, volume = sum. Buckets are

@@ -86,6 +86,8 @@ def feed_options(settings: Settings) -> FeedOptions:
         mt5_poll_interval=settings.mt5_poll_interval,
         mt5_utc_offset=settings.mt5_utc_offset,
         symbol_map=settings.symbol_map,
+        bar_clock=settings.clock,
+        replay_tz=settings.replay_clock,
     )
 
 

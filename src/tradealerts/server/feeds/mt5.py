@@ -9,6 +9,13 @@ since the last poll), so a daylight-saving switch is picked up on the first quot
 The terminal keeps the stamps its bars had when they were built, so each offset is remembered
 with the newest server time seen before it took over: a stamp up to that time is converted
 with the offset of its day, a later one with the new offset.
+
+The bar clock. MT5 opens every bar on the server's clock, so with ``bar_clock`` ``auto`` (the
+default) the feed's ``bar_clock()`` is the offsets it learned, as a ``BarClock``: the engine's
+forming bar, frequency windows and the ingest grid then follow the terminal's bars through
+switches. A configured clock with daylight saving (``America/New_York@17:00``) also converts
+the history's stamps, each with the offset of its own time, so bars from before the last
+switch land on their UTC times too.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import numpy as np
 
 from tradealerts.core.bars import Bar, Bars
 from tradealerts.core.tiers import ALL_SYMBOLS
-from tradealerts.core.timeframes import Timeframe
+from tradealerts.core.timeframes import BarClock, Timeframe, bar_span
 from tradealerts.server.feeds.base import (
     BarClose,
     Feed,
@@ -76,6 +83,7 @@ class MT5Feed(Feed):
         self._last_quote: dict[str, tuple[int, float, float]] = {}
         self._closed = False
         self._status = FeedStatus(connected=False)
+        self._clock = BarClock.learned("auto", 0)
 
     # -- connection ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -191,9 +199,16 @@ class MT5Feed(Feed):
         self._offset_set_clock = self.options.clock()
         if self._newest_server == -math.inf:  # nothing converted yet: one offset for all
             self._offsets = [(-math.inf, hours)]
+            self._clock = BarClock.learned("auto", round(hours * 3600))
             log.info("MT5 server time is UTC%+g h", hours)
         else:
             self._offsets.append((self._newest_server, hours))
+            # bars of the clock use the new offset from the first UTC second after the
+            # newest stamp read with the old one
+            since = math.floor(self._newest_server - self.utc_offset_hours * 3600) + 1
+            self._clock = BarClock.learned(
+                "auto", self._clock.offset, (*self._clock.changes, (since, round(hours * 3600)))
+            )
             log.warning(
                 "MT5 server time is now UTC%+g h (was UTC%+g h): the broker's clock moved "
                 "(a daylight-saving switch); bars up to %s server time keep the old offset",
@@ -221,9 +236,17 @@ class MT5Feed(Feed):
             return
         self._adopt(hours)
 
+    def bar_clock(self) -> BarClock:
+        """The configured bar clock, or (``auto``) the terminal's: the offsets learned."""
+        return self.options.bar_clock or self._clock
+
     def _to_utc(self, stamps: np.ndarray) -> np.ndarray:
         """Server-time stamps (seconds) to UTC, each with the offset of its time."""
         stamps = np.asarray(stamps).astype(np.int64)
+        clock = self.options.bar_clock
+        if self._auto and clock is not None and not clock.is_fixed:
+            # the owner named the broker's clock: each stamp with the offset of its own time
+            return np.array([clock.to_utc(int(s)) for s in stamps.tolist()], dtype=np.int64)
         shift = np.full(stamps.shape, round(self._offsets[0][1] * 3600), dtype=np.int64)
         for since, hours in self._offsets[1:]:
             shift[stamps > since] = round(hours * 3600)
@@ -372,7 +395,7 @@ class MT5Feed(Feed):
         (all of them, oldest first, should several have closed: an outage, a slow poll)."""
         key = (symbol, tf)
         forming = self._forming.get(key)
-        if forming is not None and utc < forming + tf.seconds:
+        if forming is not None and utc < bar_span(tf, forming, self.bar_clock())[1]:
             return []
         behind = 0 if forming is None else int((utc - forming) // tf.seconds)
         rates = await self._rates(symbol, tf, min(_CATCH_UP_BARS, behind + 2))
