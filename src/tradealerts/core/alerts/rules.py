@@ -6,10 +6,11 @@ fires the same alerts at the same times.
 Windows. ``once_per_bar`` and ``once_per_bar_close`` allow one fire per bar of the alert's
 timeframe: the window of a time ``t`` is the bar of the bar clock that holds ``floor(t)``
 (``bar_span``), so "once per bar" is once per the broker's bar, like the charts.
-``once_per_minute`` allows one fire per **calendar UTC minute** (``floor(t / 60)``), not "60 s since the last fire": it is simply once per M1 bar,
-it shares the bar rule, and every alert of the same kind re-arms at the same instant, which is
-what lets the matcher re-arm them from a heap instead of checking each one on every tick. So
-two fires may be as close as 12:00:59 and 12:01:00, and never twice within 12:00:00–12:00:59.
+``once_per_minute`` allows one fire per **calendar UTC minute** (``floor(t / 60)``), not
+"60 s since the last fire": it is simply once per M1 bar, it shares the bar rule, and every
+alert of the same kind re-arms at the same instant, which is what lets the matcher re-arm them
+from a heap instead of checking each one on every tick. So two fires may be as close as
+12:00:59 and 12:01:00, and never twice within 12:00:00–12:00:59.
 
 ``once`` has no window: an active ``once`` alert may fire, and firing ends it (status
 ``triggered``). Resuming a triggered alert arms it again.
