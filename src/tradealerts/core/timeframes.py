@@ -247,7 +247,7 @@ def grid_text(tf: Timeframe, clock: BarClock) -> str:
     """How a person reads ``tf``'s grid on ``clock`` (for refusals): "H4 bars open every 4 h
     from 00:00 on the UTC+2 clock (22:00 UTC)"."""
     hours = tf.seconds // _HOUR
-    every = f"{hours} h" if hours else f"{tf.seconds // 60} min"
+    every = "1 day" if tf.seconds == _DAY else f"{hours} h" if hours else f"{tf.seconds // 60} min"
     if clock.utc_grid(tf):
         return f"{tf.value} bars open every {every} from 00:00 UTC"
     return f"{tf.value} bars open every {every} from 00:00 on the bar clock {clock.name}"
