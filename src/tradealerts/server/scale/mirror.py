@@ -24,7 +24,7 @@ from typing import Any
 from tradealerts.core.bars import Bar, Bars
 from tradealerts.core.indicators import IndicatorChanges
 from tradealerts.core.ingest import BufferMap, LinesSource
-from tradealerts.core.timeframes import Timeframe
+from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe
 from tradealerts.server.engine import Engine, MarketState
 from tradealerts.server.engine.owner_lines import OwnerLines, Row
 from tradealerts.server.feeds import BarClose, Feed, FeedEvent, FeedStatus, FeedUnavailable, Tick
@@ -84,6 +84,11 @@ class BusFeed(Feed):
         #: "since": a quiet market sends nothing and is not behind)
         self.lag = 0.0
         self.loaded: Snapshot | None = None  # the snapshot the mirror's market came from
+
+    def bar_clock(self) -> BarClock:
+        """The leader's bar clock as of the snapshot loaded."""
+        snap = self.snapshot or self.loaded
+        return UTC_CLOCK if snap is None else snap.clock
 
     def load(self, snap: Snapshot) -> None:
         """A fresh snapshot: drop what was queued, the stream goes on from ``snap.seq``."""
