@@ -542,8 +542,11 @@ def _with_more(row: str, left: int, width: int) -> str:
 
 
 def _time_label(t: float, timeframe: str) -> str:
-    dt = datetime.fromtimestamp(t, UTC)
-    return dt.strftime("%m-%d" if timeframe == "D1" else "%m-%d %H:%M")
+    if timeframe == "D1":
+        # A broker's D1 bar opens the evening before in UTC (Monday's at 22:00 UTC Sunday on
+        # the New-York-close clock): its date is the one of its middle, on any bar clock.
+        return datetime.fromtimestamp(t + 43_200, UTC).strftime("%m-%d")
+    return datetime.fromtimestamp(t, UTC).strftime("%m-%d %H:%M")
 
 
 def move_forming(payload: dict[str, Any], bid: float, t: int) -> None:
