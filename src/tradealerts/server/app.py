@@ -112,12 +112,7 @@ def _publish_market(bus: Bus) -> Listener:
                 {"symbol": event.symbol, "time": event.time, "bid": event.bid, "ask": event.ask},
             )
         else:
-            bus.market(
-                "bar",
-                event.symbol,
-                event.timeframe.value,
-                {"symbol": event.symbol, "timeframe": event.timeframe.value, **event.bar.as_dict()},
-            )
+            bus.market("bar", event.symbol, event.timeframe.value, event.as_dict())
 
     return listener
 

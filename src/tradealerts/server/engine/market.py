@@ -58,13 +58,16 @@ class SeriesState:
         self.tick_version += 1
         self.updated_at = tick.time
 
-    def on_bar(self, bar: Bar) -> IndicatorChanges | None:
-        """Append a closed bar and update the indicators; None when the bar is not new."""
+    def on_bar(self, bar: Bar, forming: Bar | None = None) -> IndicatorChanges | None:
+        """Append a closed bar and update the indicators; None when the bar is not new.
+        ``forming``: the source's bar after it (the terminal's position 0), if it says."""
         last = self.bars.last()
         tf = self.timeframe
         if last is not None and bar.time <= last.time:
             return None
         self.bars.append(bar)
+        if forming is not None and forming.time > bar.time:
+            self.bars.forming = forming
         changes = self.indicators.update(bar.high, bar.low, bar.close)
         self.version += 1
         self.tick_version += 1
@@ -131,4 +134,4 @@ class MarketState:
                     st.on_tick(event)
             return None
         st = self.series.get((event.symbol, event.timeframe))
-        return None if st is None else st.on_bar(event.bar)
+        return None if st is None else st.on_bar(event.bar, event.forming)

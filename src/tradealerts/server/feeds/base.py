@@ -15,6 +15,7 @@ import time as _time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tradealerts.core.bars import Bar, Bars
 from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe
@@ -71,11 +72,25 @@ class Tick:
 
 @dataclass(frozen=True, slots=True)
 class BarClose:
-    """A bar of ``timeframe`` that has just closed."""
+    """A bar of ``timeframe`` that has just closed; ``forming``: the bar that opened after
+    it as the source has it (MT5's position 0), which the market takes as its forming bar,
+    so the forming candle is the terminal's and not one rebuilt from the ticks polled."""
 
     symbol: str
     timeframe: Timeframe
     bar: Bar
+    forming: Bar | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The bar as the bus and the stream carry it (with the source's forming bar)."""
+        data: dict[str, Any] = {
+            "symbol": self.symbol,
+            "timeframe": self.timeframe.value,
+            **self.bar.as_dict(),
+        }
+        if self.forming is not None:
+            data["forming"] = self.forming.as_dict()
+        return data
 
 
 FeedEvent = Tick | BarClose

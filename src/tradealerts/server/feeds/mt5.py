@@ -384,31 +384,40 @@ class MT5Feed(Feed):
             self._newest_server = max(self._newest_server, server)
             utc = server - self.utc_offset_hours * 3600
             for tf in self.timeframes(sym):
-                for closed in await self._closed_bars(sym, tf, utc):
-                    yield BarClose(sym, tf, closed)
+                closed, forming = await self._closed_bars(sym, tf, utc)
+                for i, bar in enumerate(closed):  # the newest carries the terminal's forming
+                    yield BarClose(sym, tf, bar, forming if i == len(closed) - 1 else None)
             self._status.last_tick[sym] = utc
             self._status.connected, self._status.error = True, None
             yield Tick(sym, utc, quote[1], quote[2])
 
-    async def _closed_bars(self, symbol: str, tf: Timeframe, utc: float) -> list[Bar]:
+    async def _closed_bars(
+        self, symbol: str, tf: Timeframe, utc: float
+    ) -> tuple[list[Bar], Bar | None]:
         """The bars MT5 closed since the last look, once a tick is past the forming bar's end
-        (all of them, oldest first, should several have closed: an outage, a slow poll)."""
+        (all of them, oldest first, should several have closed: an outage, a slow poll), and
+        the terminal's new forming bar (its position 0)."""
         key = (symbol, tf)
         forming = self._forming.get(key)
         if forming is not None and utc < bar_span(tf, forming, self.bar_clock())[1]:
-            return []
+            return [], None
         behind = 0 if forming is None else int((utc - forming) // tf.seconds)
         rates = await self._rates(symbol, tf, min(_CATCH_UP_BARS, behind + 2))
         if not len(rates):
-            return []
+            return [], None
         times = self._to_utc(rates["time"])
         newest = int(times[-1])
         if forming is None:
             self._forming[key] = newest
-            return []
+            return [], None
         if newest <= forming:
-            return []  # MT5 has not opened the next bar yet; look again on the next tick
+            return [], None  # MT5 has not opened the next bar yet; look again on the next tick
         self._forming[key] = newest
+        r = rates[-1]
+        now = Bar(
+            newest, float(r["open"]), float(r["high"]), float(r["low"]), float(r["close"]),
+            float(r["tick_volume"]),
+        )  # fmt: skip
         return [
             Bar(
                 int(times[i]),
@@ -420,7 +429,7 @@ class MT5Feed(Feed):
             )
             for i, r in enumerate(rates[:-1])
             if times[i] >= forming
-        ]
+        ], now
 
 
 def _server_text(server: float) -> str:

@@ -66,7 +66,11 @@ def event_of(kind: str, data: str) -> FeedEvent | OwnerValues:
     if kind == "price":
         return Tick(d["symbol"], d["time"], d["bid"], d["ask"])
     bar = Bar(int(d["time"]), d["open"], d["high"], d["low"], d["close"], d["volume"])
-    return BarClose(d["symbol"], Timeframe(d["timeframe"]), bar)
+    f = d.get("forming")
+    forming = None if f is None else Bar(
+        int(f["time"]), f["open"], f["high"], f["low"], f["close"], f["volume"]
+    )  # fmt: skip
+    return BarClose(d["symbol"], Timeframe(d["timeframe"]), bar, forming)
 
 
 class BusFeed(Feed):
