@@ -13,6 +13,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 __all__ = [
+    "BROKER_CLOCKS",
     "UTC_CLOCK",
     "BarClock",
     "BarClockError",
@@ -21,6 +22,7 @@ __all__ = [
     "bar_open",
     "bar_span",
     "grid_text",
+    "known_switch",
     "on_grid",
     "parse_bar_clock",
     "parse_timeframe",
@@ -231,6 +233,37 @@ def _first_at_or_after(clock: BarClock, local: int, near: int) -> int:
         else:
             hi = mid
     return hi
+
+
+#: the daylight-saving clocks MT5 brokers run their servers on: a terminal whose offset moved
+#: while its market was closed is matched against them to tell when the switch happened
+BROKER_CLOCKS: tuple[str, ...] = (
+    "America/New_York@17:00",  # New York close: UTC+2/+3 on US dates (most forex brokers)
+    "Europe/Athens",  # EET: UTC+2/+3 on EU dates
+    "Europe/Berlin",  # CET: UTC+1/+2
+    "Europe/London",  # UTC+0/+1
+    "Australia/Sydney",
+)
+
+
+def known_switch(after: int, before: int, old: int, new: int) -> int | None:
+    """The instant in ``(after, before]`` at which a broker's clock that read ``old`` at
+    ``after`` and ``new`` at ``before`` switched, when the known broker clocks that fit agree
+    on it (the terminal's quotes cannot say: its market was closed); None otherwise."""
+    found = set()
+    for text in BROKER_CLOCKS:
+        clock = parse_bar_clock(text)
+        if clock.offset_at(after) != old or clock.offset_at(before) != new:
+            continue
+        lo, hi = after, before  # offset_at(lo) == old, offset_at(hi) == new
+        while hi - lo > 1:
+            mid = (lo + hi) // 2
+            if clock.offset_at(mid) == old:
+                lo = mid
+            else:
+                hi = mid
+        found.add(hi)
+    return found.pop() if len(found) == 1 else None
 
 
 def bar_open(tf: Timeframe, t: int, clock: BarClock = UTC_CLOCK) -> int:

@@ -31,7 +31,7 @@ import numpy as np
 
 from tradealerts.core.bars import Bar, Bars
 from tradealerts.core.tiers import ALL_SYMBOLS
-from tradealerts.core.timeframes import BarClock, Timeframe, bar_span
+from tradealerts.core.timeframes import BarClock, Timeframe, bar_span, known_switch
 from tradealerts.server.feeds.base import (
     BarClose,
     Feed,
@@ -191,9 +191,13 @@ class MT5Feed(Feed):
         hours = round(diff / 1800.0) / 2.0
         return hours, diff - hours * 3600.0
 
-    def _adopt(self, hours: float) -> None:
+    def _adopt(self, hours: float, first: float | None = None) -> None:
         """Take ``hours`` as the offset from now on; stamps up to the newest server time seen
-        so far keep the offset they were made with."""
+        so far keep the offset they were made with. ``first``: the server time of the quote
+        that showed the new offset; when the market was closed in between (a switch on a
+        weekend) and a known broker clock fits both, its switch instant is the one used, so
+        a bar stamped before the switch but after the last quote (an EET broker's Sunday
+        bar) keeps the old offset."""
         if hours == self.utc_offset_hours and self._newest_server > -math.inf:
             return
         self._offset_set_clock = self.options.clock()
@@ -202,10 +206,17 @@ class MT5Feed(Feed):
             self._clock = BarClock.learned("auto", round(hours * 3600))
             log.info("MT5 server time is UTC%+g h", hours)
         else:
-            self._offsets.append((self._newest_server, hours))
+            old = round(self.utc_offset_hours * 3600)
             # bars of the clock use the new offset from the first UTC second after the
-            # newest stamp read with the old one
-            since = math.floor(self._newest_server - self.utc_offset_hours * 3600) + 1
+            # newest stamp read with the old one, or from the switch a known clock names
+            since = math.floor(self._newest_server) - old + 1
+            until = since_server = self._newest_server
+            if first is not None:
+                switch = known_switch(since - 1, math.floor(first - hours * 3600), old,
+                                      round(hours * 3600))  # fmt: skip
+                if switch is not None:
+                    since, since_server = switch, float(switch + old - 1)
+            self._offsets.append((max(until, since_server), hours))
             self._clock = BarClock.learned(
                 "auto", self._clock.offset, (*self._clock.changes, (since, round(hours * 3600)))
             )
@@ -234,7 +245,7 @@ class MT5Feed(Feed):
             return
         if server - hours * 3600.0 <= self._offset_set_clock:
             return
-        self._adopt(hours)
+        self._adopt(hours, server)
 
     def bar_clock(self) -> BarClock:
         """The configured bar clock, or (``auto``) the terminal's: the offsets learned."""
