@@ -203,10 +203,31 @@ def bar_span(tf: Timeframe, t: int, clock: BarClock = UTC_CLOCK) -> tuple[int, i
     clock with daylight saving the bars that hold a switch are shorter or longer in UTC.
     """
     length = tf.seconds
-    if clock.is_fixed or clock.utc_grid(tf):
-        off = 0 if clock.utc_grid(tf) else clock.offset
-        start = t - (t + off) % length
+    if _on_utc_grid(clock, tf):
+        start = t - t % length
         return start, start + length
+    if clock.is_fixed:
+        start = t - (t + clock.offset) % length
+        return start, start + length
+    if clock.zone is not None and length % _SLOT == 0:
+        return _zone_span(tf, t // _SLOT, clock)
+    return _span(tf, t, clock)
+
+
+@lru_cache(maxsize=1024)
+def _on_utc_grid(clock: BarClock, tf: Timeframe) -> bool:
+    return clock.utc_grid(tf)
+
+
+@lru_cache(maxsize=4096)
+def _zone_span(tf: Timeframe, slot: int, clock: BarClock) -> tuple[int, int]:
+    """A zone clock's bars per quarter hour: its bar edges are whole quarter hours (its
+    offsets and switches are), so one slot lies inside one bar."""
+    return _span(tf, slot * _SLOT, clock)
+
+
+def _span(tf: Timeframe, t: int, clock: BarClock) -> tuple[int, int]:
+    length = tf.seconds
     local = t + clock.offset_at(t)
     lopen = local - local % length
     return _first_at_or_after(clock, lopen, t - length - _SLACK), _first_at_or_after(
