@@ -79,11 +79,21 @@ class Stepper:
         self.mt5 = mt5
         self.idle = threading.Event()
         self.go = threading.Event()
+        self.released = False  # the test is over: polls no longer wait (the server stops)
 
     async def __call__(self, _seconds: float) -> None:
+        if self.released:
+            return
         self.go.clear()
         self.idle.set()
-        await asyncio.to_thread(self.go.wait)
+        # short waits, so a server stopping can cancel the poll between two of them
+        while not await asyncio.to_thread(self.go.wait, 0.5):
+            if self.released:
+                return
+
+    def release(self) -> None:
+        self.released = True
+        self.go.set()
 
     def step(self, seconds: float) -> None:
         assert self.idle.wait(60), "the feed did not come back to poll"
@@ -91,6 +101,15 @@ class Stepper:
         self.mt5._advance(seconds)
         self.go.set()
         assert self.idle.wait(60), "the poll did not finish"
+
+
+@pytest.fixture
+def steppers() -> Iterator[list[Stepper]]:
+    """Steppers released at the end, before the server stops, whatever the test's outcome."""
+    made: list[Stepper] = []
+    yield made
+    for s in made:
+        s.release()
 
 
 @pytest.fixture
@@ -151,7 +170,7 @@ def served(
 
 @pytest.mark.parametrize("case", list(SWITCHES))
 def test_served_bars_forming_candle_windows_and_lines_follow_the_terminal_through_a_switch(
-    case: str, standin: Any, serve: Callable[..., Running]
+    case: str, standin: Any, serve: Callable[..., Running], steppers: list[Stepper]
 ) -> None:
     zone_name, day, start, before, after = SWITCHES[case]
     zone = ZoneInfo(zone_name)
@@ -161,6 +180,7 @@ def test_served_bars_forming_candle_windows_and_lines_follow_the_terminal_throug
         broker_day_start=day * H, weekends=True,
     )  # fmt: skip
     stepper = Stepper(mt5)
+    steppers.append(stepper)
     opts = FeedOptions(
         symbols=("EURUSD",), clock=lambda: mt5._state["now"], sleep=stepper,
         mt5_poll_interval=STEP,
