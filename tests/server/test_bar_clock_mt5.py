@@ -42,15 +42,16 @@ def utc(text: str) -> float:
     return datetime.fromisoformat(text).replace(tzinfo=UTC).timestamp()
 
 
-# (broker zone, the hour of its day start, the run's start in UTC, the offset before, after)
+# (broker zone, the hour of its day start, the run's start in UTC, the offset before, after);
+# the polls land 7 minutes into the hour, so a new bar already holds a few prices
 SWITCHES = {
     # the New-York-close convention, US dates: spring forward on 2025-03-09
-    "ny-close-march": ("America/New_York", 17, utc("2025-03-07T09:00"), 2, 3),
+    "ny-close-march": ("America/New_York", 17, utc("2025-03-07T09:07"), 2, 3),
     # an EET broker (EU dates): back on 2025-10-26, a week before New York's own switch, so
     # the market opens at 23:00 server time that Sunday (a one-hour Sunday D1 bar)
-    "eet-october": ("Europe/Athens", 0, utc("2025-10-24T09:00"), 3, 2),
+    "eet-october": ("Europe/Athens", 0, utc("2025-10-24T09:07"), 3, 2),
     # the New-York-close convention back on 2025-11-02
-    "ny-close-november": ("America/New_York", 17, utc("2025-10-31T09:00"), 3, 2),
+    "ny-close-november": ("America/New_York", 17, utc("2025-10-31T09:07"), 3, 2),
 }
 RUN = 4 * 24 * H  # Friday morning to Tuesday morning
 
@@ -210,6 +211,8 @@ def test_served_bars_forming_candle_windows_and_lines_follow_the_terminal_throug
             assert rows == want[:-1][-len(rows) :], (tf, case)
             assert len(rows) == 20
             newest = rows[-1][0]
+            # at every poll the forming candle opened when the terminal's did
+            assert forming[:1] == want[-1][:1], (tf, case)
             if last_served.get(tf) != newest:  # a bar closed in this poll
                 # the forming candle is the terminal's position-0 bar: time and OHLC
                 assert forming == want[-1], (tf, case)

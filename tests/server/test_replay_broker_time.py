@@ -77,7 +77,8 @@ def test_a_replayed_mt5_export_is_served_on_the_new_york_close_grid(
     days = sorted({s - s % 86_400 for s in stamps})  # the broker's dates
     want = [broker_day_open(d) for d in days]
     srv = make_server(feed=f"replay:{path}", replay_tz="bar_clock", replay_speed=0,
-                      bar_clock="America/New_York@17:00", history_bars=100)  # fmt: skip
+                      bar_clock="America/New_York@17:00", history_bars=100,
+                      rate_limits_enabled=False)  # fmt: skip
     c = srv.client(register_and_login(srv, "trader@example.com")["access_token"])
     deadline = time.monotonic() + 60
     while True:  # the replay streams the rest of the file at full speed
