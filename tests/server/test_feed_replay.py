@@ -567,14 +567,17 @@ BAD: list[tuple[str, str, int, str]] = [
     ("a stray bar among H4 bars", HDR + "".join(
         f"{MON + h * H},1.1,1.2,1.0,1.1\n" for h in (0, 4, 8, 12, 13, 16, 20)), 6,
      "time 2024-01-01T13:00:00 is off the H4 grid: H4 bars open every 4 h from 00:00 UTC "
-     "(times with a broker's offset need it removed)"),
+     "(times in a broker's clock: set TRADEALERTS_REPLAY_TZ and TRADEALERTS_BAR_CLOCK, e.g. "
+     "America/New_York@17:00)"),
     ("off the grid", HDR + "".join(f"{MON + 1800 + i * H},1.1,1.2,1.0,1.1\n" for i in range(3)),
      2, "time 2024-01-01T00:30:00 is off the H1 grid: H1 bars open every 1 h from 00:00 UTC "
-     "(times with a broker's offset need it removed)"),
+     "(times in a broker's clock: set TRADEALERTS_REPLAY_TZ and TRADEALERTS_BAR_CLOCK, e.g. "
+     "America/New_York@17:00)"),
     ("a day in broker time", HDR + "".join(
         f"2024-01-0{d}T00:00:00+02:00,1.1,1.2,1.0,1.1\n" for d in (1, 2, 3)), 2,
      "time 2023-12-31T22:00:00 is off the D1 grid: D1 bars open every 1 day from 00:00 UTC "
-     "(times with a broker's offset need it removed)"),
+     "(times in a broker's clock: set TRADEALERTS_REPLAY_TZ and TRADEALERTS_BAR_CLOCK, e.g. "
+     "America/New_York@17:00)"),
 ]  # fmt: skip
 
 

@@ -546,12 +546,14 @@ def _with_more(row: str, left: int, width: int) -> str:
 
 def _time_label(t: float, timeframe: str, zone: str = "UTC") -> str:
     """A bar's place on the time axis: its open on the user's clock; a D1 bar by its own day
-    (its open in another zone would name the day before)."""
+    (the date of its middle)."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-    dt = datetime.fromtimestamp(t, UTC)
     if timeframe == "D1":
-        return dt.strftime("%m-%d")
+        # A broker's D1 bar opens the evening before in UTC (Monday's at 22:00 UTC Sunday on
+        # the New-York-close clock): its date is the one of its middle, on any bar clock.
+        return datetime.fromtimestamp(t + 43_200, UTC).strftime("%m-%d")
+    dt = datetime.fromtimestamp(t, UTC)
     # a zone this machine lacks: UTC, as on the wire
     with contextlib.suppress(ZoneInfoNotFoundError, ValueError):
         dt = dt.astimezone(ZoneInfo(zone))

@@ -10,9 +10,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
-from tradealerts.core.timeframes import Timeframe
+from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_span
 
-__all__ = ["Bar", "Bars", "BarsError", "aggregate", "resample"]
+__all__ = ["Bar", "Bars", "BarsError", "aggregate", "bucket_spans", "resample"]
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -184,25 +184,26 @@ class Bars:
         }
 
 
-def resample(bars: Bars, source: Timeframe, target: Timeframe) -> Bars:
+def resample(bars: Bars, source: Timeframe, target: Timeframe, clock: BarClock = UTC_CLOCK) -> Bars:
     """Build ``target`` bars from ``source`` bars.
 
     open = first open, high = max, low = min, close = last close, volume = sum. Buckets are
-    aligned in UTC (``Timeframe.bar_open``). The last bucket is *forming*, not closed, unless
+    the bars of ``clock`` (``bar_span``). The last bucket is *forming*, not closed, unless
     its source bars reach the end of the bucket; the source's own forming bar joins it.
     """
     if not target.is_multiple_of(source):
         raise BarsError(f"cannot build {target} bars from {source} bars")
     n = len(bars)
     if n == 0:
-        return Bars(forming=_forming_from(bars.forming, target))
+        return Bars(forming=_forming_from(bars.forming, target, clock))
     t = bars.time
     times, opens, highs, lows, closes, vols = aggregate(
-        t, bars.open, bars.high, bars.low, bars.close, bars.volume, target
+        t, bars.open, bars.high, bars.low, bars.close, bars.volume, target, clock
     )
-    last_end = int(t[-1]) + source.seconds
-    last_complete = last_end >= int(times[-1]) + target.seconds and (
-        bars.forming is None or bars.forming.time >= int(times[-1]) + target.seconds
+    last_end = bar_span(source, int(t[-1]), clock)[1]
+    bucket_end = bar_span(target, int(times[-1]), clock)[1]
+    last_complete = last_end >= bucket_end and (
+        bars.forming is None or bars.forming.time >= bucket_end
     )
     forming: Bar | None = None
     if not last_complete:
@@ -212,7 +213,7 @@ def resample(bars: Bars, source: Timeframe, target: Timeframe) -> Bars:
         )  # fmt: skip
         if (
             bars.forming is not None
-            and bars.forming.time - bars.forming.time % target.seconds == forming.time
+            and bar_span(target, bars.forming.time, clock)[0] == forming.time
         ):
             f = bars.forming
             forming = Bar(
@@ -224,8 +225,22 @@ def resample(bars: Bars, source: Timeframe, target: Timeframe) -> Bars:
             times[:k], opens[:k], highs[:k], lows[:k], closes[:k], vols[:k], forming=forming
         )
     return Bars(
-        times, opens, highs, lows, closes, vols, forming=_forming_from(bars.forming, target)
+        times, opens, highs, lows, closes, vols, forming=_forming_from(bars.forming, target, clock)
     )
+
+
+def bucket_spans(time: IntArray, target: Timeframe, clock: BarClock = UTC_CLOCK) -> IntArray:
+    """The open of the ``target`` bar of ``clock`` holding each (sorted) time."""
+    if clock.is_fixed or clock.utc_grid(target):
+        off = 0 if clock.utc_grid(target) else clock.offset
+        return time - (time + off) % target.seconds
+    out = np.empty_like(time)
+    start, end = 0, -1
+    for i, t in enumerate(time.tolist()):  # one bar_span per bucket, not per bar
+        if not start <= t < end:
+            start, end = bar_span(target, t, clock)
+        out[i] = start
+    return out
 
 
 def aggregate(
@@ -236,12 +251,13 @@ def aggregate(
     close: FloatArray,
     volume: FloatArray,
     target: Timeframe,
+    clock: BarClock = UTC_CLOCK,
 ) -> tuple[IntArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray]:
-    """Group sorted bars of any (even mixed) resolution into UTC-aligned ``target`` buckets.
+    """Group sorted bars of any (even mixed) resolution into ``target`` buckets of ``clock``.
 
     Every source bar must lie inside one bucket; returns the columns of one bar per bucket.
     """
-    bucket = time - (time % target.seconds)
+    bucket = bucket_spans(time, target, clock)
     starts = np.flatnonzero(np.concatenate(([True], bucket[1:] != bucket[:-1])))
     ends = np.concatenate((starts[1:], [time.shape[0]])) - 1
     return (
@@ -254,7 +270,8 @@ def aggregate(
     )
 
 
-def _forming_from(bar: Bar | None, target: Timeframe) -> Bar | None:
+def _forming_from(bar: Bar | None, target: Timeframe, clock: BarClock = UTC_CLOCK) -> Bar | None:
     if bar is None:
         return None
-    return Bar(target.bar_open(bar.time), bar.open, bar.high, bar.low, bar.close, bar.volume)
+    opened = bar_span(target, bar.time, clock)[0]
+    return Bar(opened, bar.open, bar.high, bar.low, bar.close, bar.volume)

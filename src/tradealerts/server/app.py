@@ -31,7 +31,7 @@ from tradealerts.server.engine.owner_lines import OwnerLines
 from tradealerts.server.engine.runner import Listener
 from tradealerts.server.errors import RequestIdMiddleware, install_error_handlers
 from tradealerts.server.events import Bus
-from tradealerts.server.feeds import BarClose, FeedOptions, Tick, create_feed
+from tradealerts.server.feeds import BarClose, Feed, FeedOptions, Tick, create_feed
 from tradealerts.server.ingest.store import last_received, load_values
 from tradealerts.server.ingest.tokens import TokenCheck
 from tradealerts.server.mail import Mailer
@@ -88,6 +88,8 @@ def feed_options(settings: Settings) -> FeedOptions:
         mt5_poll_interval=settings.mt5_poll_interval,
         mt5_utc_offset=settings.mt5_utc_offset,
         symbol_map=settings.symbol_map,
+        bar_clock=settings.clock,
+        replay_tz=settings.replay_clock,
     )
 
 
@@ -112,12 +114,7 @@ def _publish_market(bus: Bus) -> Listener:
                 {"symbol": event.symbol, "time": event.time, "bid": event.bid, "ask": event.ask},
             )
         else:
-            bus.market(
-                "bar",
-                event.symbol,
-                event.timeframe.value,
-                {"symbol": event.symbol, "timeframe": event.timeframe.value, **event.bar.as_dict()},
-            )
+            bus.market("bar", event.symbol, event.timeframe.value, event.as_dict())
 
     return listener
 
@@ -232,9 +229,11 @@ def create_app(
     clock: Callable[[], datetime] = _utc_now,
     start_engine: bool = True,
     resolver: Resolver = system_resolver,
+    feed: Feed | None = None,
 ) -> FastAPI:
     """The API app for ``settings``. ``clock`` is injectable so tests can expire tokens;
-    ``resolver`` (host, port -> addresses) is what the webhook guard resolves names with."""
+    ``resolver`` (host, port -> addresses) is what the webhook guard resolves names with;
+    ``feed``: the market feed (default: the one ``settings.feed`` names, built at start)."""
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -276,9 +275,9 @@ def create_app(
             scale = ApiRole(app, settings, _stale_after(settings))
             market = await scale.start()
         elif start_engine:
-            feed = create_feed(settings.feed, feed_options(settings))
+            source = feed or create_feed(settings.feed, feed_options(settings))
             market = Engine(
-                feed, history_bars=settings.history_for_feed(), stale_after=_stale_after(settings)
+                source, history_bars=settings.history_for_feed(), stale_after=_stale_after(settings)
             )
             market.market.make_indicators = owner.indicators  # the owner's lines, per series
             owner.market = market.market

@@ -141,6 +141,16 @@ def serve(
     replay_speed: float = typer.Option(None, help="Replay: bars per second (0 = max)."),
     replay_symbol: str = typer.Option(None, "--symbol", help="Replay: the file's symbol."),
     history_bars: int = typer.Option(None, help="Bars of history to load."),
+    bar_clock: str = typer.Option(
+        None,
+        help="Where H2…D1 bars open: UTC | UTC+2 | America/New_York@17:00 | auto (MT5) "
+        "[TRADEALERTS_BAR_CLOCK].",
+    ),
+    replay_tz: str = typer.Option(
+        None,
+        help="Replay: the file's naive times: UTC | a bar clock | bar_clock "
+        "[TRADEALERTS_REPLAY_TZ].",
+    ),
     lines_source: str = typer.Option(
         None, help="computed | mt5 | per series: computed,EURUSD:H1=mt5 [TRADEALERTS_LINES_SOURCE]."
     ),
@@ -171,6 +181,8 @@ def serve(
         replay_speed=replay_speed,
         replay_symbol=replay_symbol,
         history_bars=history_bars,
+        bar_clock=bar_clock,
+        replay_tz=replay_tz,
         lines_source=lines_source,
         buffer_map=buffer_map,
         public_url=public_url,

@@ -9,10 +9,11 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import platformdirs
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tradealerts.core.ingest import BufferMap, LinesSource
+from tradealerts.core.timeframes import BarClock, BarClockError, parse_bar_clock
 from tradealerts.server.proxies import parse_networks
 
 __all__ = ["Settings"]
@@ -51,6 +52,13 @@ class Settings(BaseSettings):
     mt5_path: str | None = None
     mt5_poll_interval: float = 0.25
     mt5_utc_offset: str = "auto"
+    #: where H2…D1 bars open: ``UTC``, ``UTC+2``, ``America/New_York@17:00`` (the
+    #: New-York-close convention of most MT5 brokers), or ``auto`` (MT5 only: the terminal's
+    #: own bars); unset: ``auto`` with MT5, else ``UTC``
+    bar_clock: str | None = None
+    #: the replay file's naive times: ``UTC``, any bar-clock value, or ``bar_clock`` (an MT5
+    #: export is in the broker's time)
+    replay_tz: str = "UTC"
     symbol_map: dict[str, str] = Field(default_factory=dict)
     #: where lines come from: ``computed`` (our spec), ``mt5`` (the owner's indicator
     #: buffers, sent by the bridge EA), or per series: ``computed,EURUSD:H1=mt5``
@@ -166,6 +174,53 @@ class Settings(BaseSettings):
             v = json.loads(v) if v.lstrip().startswith("[") else v.split(",")
         parse_networks(v)  # a typo must stop the start, not trust nobody (or everybody)
         return [str(e).strip() for e in v if str(e).strip()]
+
+    @field_validator("bar_clock")
+    @classmethod
+    def _bar_clock(cls, v: str | None) -> str | None:
+        if v is not None:
+            try:
+                parse_bar_clock(v, allow_auto=True)
+            except BarClockError as exc:
+                raise ValueError(f"TRADEALERTS_BAR_CLOCK: {exc}") from None
+        return v
+
+    @field_validator("replay_tz")
+    @classmethod
+    def _replay_tz(cls, v: str) -> str:
+        if v.strip().lower() != "bar_clock":
+            try:
+                parse_bar_clock(v)
+            except BarClockError as exc:
+                raise ValueError(
+                    f"TRADEALERTS_REPLAY_TZ: {exc}, or bar_clock (the same as the bar clock)"
+                ) from None
+        return v
+
+    @model_validator(mode="after")
+    def _auto_needs_mt5(self) -> Settings:
+        if (self.bar_clock or "").strip().lower() == "auto" and not self.feed.startswith("mt5"):
+            raise ValueError(
+                "TRADEALERTS_BAR_CLOCK auto needs the MT5 feed (the terminal's bars decide): "
+                f"with feed {self.feed!r} set UTC, UTC+2 or America/New_York@17:00"
+            )
+        return self
+
+    @property
+    def clock(self) -> BarClock | None:
+        """The bar clock, parsed; None for ``auto`` (the MT5 terminal's own)."""
+        v = self.bar_clock
+        if v is None:
+            return None if self.feed.startswith("mt5") else parse_bar_clock("UTC")
+        return None if v.strip().lower() == "auto" else parse_bar_clock(v)
+
+    @property
+    def replay_clock(self) -> BarClock | None:
+        """The clock of a replay file's naive times (None: UTC, as before)."""
+        if self.replay_tz.strip().lower() == "bar_clock":
+            return self.clock
+        clock = parse_bar_clock(self.replay_tz)
+        return None if clock.is_utc else clock
 
     @field_validator("lines_source")
     @classmethod

@@ -13,7 +13,9 @@ from __future__ import annotations
 import itertools
 import math
 from collections import namedtuple
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import numpy as np
 
@@ -66,6 +68,8 @@ _state: dict[str, Any] = {
     "selected": set(),
     "password": None,
     "refuse_login": False,
+    "zone": None,  # (ZoneInfo, seconds added to its local time): the broker's DST clock
+    "weekends": False,  # no quotes from Friday 17:00 to Sunday 17:00 New York time
 }
 
 
@@ -74,13 +78,51 @@ def _configure(
     server_utc_offset_hours: float = 2.0,
     start: float = 1_764_000_000.0,
     refuse_login: bool = False,
+    broker_zone: str | None = None,
+    broker_day_start: int = 0,
+    weekends: bool = False,
 ) -> None:
-    """Reset the stand-in's market: symbols and their price level, broker offset, UTC clock."""
+    """Reset the stand-in's market: symbols and their price level, broker offset, UTC clock.
+
+    ``broker_zone`` runs the server clock as a real forex broker does, through daylight-saving
+    switches: the zone's local time moved so that ``broker_day_start`` (seconds) is midnight
+    (``"America/New_York"``, 17 h: UTC+2 in winter, UTC+3 in summer, US dates, the
+    New-York-close convention; ``"Europe/Athens"``, 0: the same offsets on EU dates).
+    ``weekends``: the market closes from Friday 17:00 to Sunday 17:00 New York time."""
+    zone = None if broker_zone is None else (ZoneInfo(broker_zone), -int(broker_day_start) % _DAY)
     _state.update(
         symbols=dict(symbols or {"EURUSD": 1.08}), offset=int(server_utc_offset_hours * 3600),
         offset_changes=[], closed={}, now=float(start), initialized=False, connected=True,
-        error=(RES_S_OK, "Success"), selected=set(), refuse_login=refuse_login,
+        error=(RES_S_OK, "Success"), selected=set(), refuse_login=refuse_login, zone=zone,
+        weekends=weekends,
     )  # fmt: skip
+
+
+_NEW_YORK = ZoneInfo("America/New_York")
+_DAY = 86_400
+
+
+def _zone_offsets(zone: ZoneInfo, utc: np.ndarray) -> np.ndarray:
+    """The zone's UTC offset (seconds) at each UTC instant (read once per hour)."""
+    utc = np.asarray(utc, dtype=np.int64)
+    hours, where = np.unique(utc // 3600, return_inverse=True)
+    offs = np.array(
+        [int(datetime.fromtimestamp(int(h) * 3600, zone).utcoffset().total_seconds())
+         for h in hours], dtype=np.int64,
+    )  # fmt: skip
+    return offs[where].reshape(utc.shape)
+
+
+def _weekend(utc: np.ndarray) -> np.ndarray:
+    """True where the forex market is closed: Friday 17:00 to Sunday 17:00 New York."""
+    utc = np.asarray(utc, dtype=np.int64)
+    if not _state["weekends"]:
+        return np.zeros(utc.shape, dtype=bool)
+    local = utc + _zone_offsets(_NEW_YORK, utc)
+    weekday = (local // _DAY + 3) % 7  # Monday 0 (1970-01-01 was a Thursday)
+    sec = local % _DAY
+    five = 17 * 3600
+    return ((weekday == 4) & (sec >= five)) | (weekday == 5) | ((weekday == 6) & (sec < five))
 
 
 def _advance(seconds: float) -> None:
@@ -103,12 +145,25 @@ def _close_market(symbol: str, at: float) -> None:
 
 
 def _quote_time(symbol: str) -> int:
-    """UTC second of the symbol's last quote."""
-    return math.floor(min(_state["now"], _state["closed"].get(symbol, math.inf)))
+    """UTC second of the symbol's last quote (over a weekend: the last one before it)."""
+    at = math.floor(min(_state["now"], _state["closed"].get(symbol, math.inf)))
+    if _state["weekends"] and _weekend(np.array([at]))[0]:
+        lo = at - 3 * _DAY  # a weekend is two days: the close lies within three
+        while at - lo > 1:  # the last second before the market closed
+            mid = (lo + at) // 2
+            if _weekend(np.array([mid]))[0]:
+                at = mid
+            else:
+                lo = mid
+        at = lo
+    return at
 
 
 def _offsets(utc: np.ndarray) -> np.ndarray:
     """The broker's offset (seconds) in force at each UTC instant."""
+    if _state["zone"] is not None:
+        zone, shift = _state["zone"]
+        return _zone_offsets(zone, np.asarray(utc, dtype=np.int64)) + shift
     out = np.full(np.shape(utc), _state["offset"], dtype=np.int64)
     for at, offset in _state["offset_changes"]:
         out[np.asarray(utc) >= at] = offset
@@ -121,6 +176,9 @@ def _server_time(utc: int) -> int:
 
 def _offset_range() -> tuple[int, int, int]:
     """(smallest, largest offset, total jumps) over the whole run, in seconds."""
+    if _state["zone"] is not None:  # a DST clock: one hour either way, and weekends to skip
+        mid = int(_offsets(np.array([int(_state["now"])]))[0])
+        return mid - 3600, mid + 3600, 6 * _DAY
     offs = [_state["offset"], *(o for _, o in _state["offset_changes"])]
     jumps = sum(abs(b - a) for a, b in itertools.pairwise(offs))
     return min(offs), max(offs), jumps
@@ -263,8 +321,10 @@ def copy_rates_from_pos(
     sec = _SECONDS[timeframe]
     _, _, jumps = _offset_range()
     quote = _quote_time(symbol)
-    # enough UTC time for the bars asked for, plus the server hours a switch removed
-    rates = _build(symbol, sec, quote - (start_pos + count + 1) * sec - 2 * jumps, quote)
+    # enough UTC time for the bars asked for, plus the server hours a switch removed (and,
+    # with weekends, the days without bars)
+    span = (start_pos + count + 1) * sec * (2 if _state["weekends"] else 1)
+    rates = _build(symbol, sec, quote - span - 2 * jumps, quote)
     end = len(rates) - start_pos
     return rates[max(0, end - count) : max(0, end)].copy()
 
@@ -321,6 +381,7 @@ def _build(symbol: str, sec: int, utc_from: float, utc_to: float) -> np.ndarray:
     utc = np.arange(first, last + 1, step, dtype=np.int64)
     if last == quote and (len(utc) == 0 or utc[-1] != quote):
         utc = np.append(utc, quote)
+    utc = utc[~_weekend(utc)]  # no prices while the market is closed
     server = utc + _offsets(utc)
     slots = server - server % sec
     order = np.lexsort((utc, slots))  # by bar, then in time order within the bar

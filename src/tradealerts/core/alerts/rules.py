@@ -4,12 +4,13 @@ Times are epoch seconds (UTC), the feed's clock, never the wall clock, so a repl
 fires the same alerts at the same times.
 
 Windows. ``once_per_bar`` and ``once_per_bar_close`` allow one fire per bar of the alert's
-timeframe: the window of a time ``t`` is ``timeframe.bar_open(floor(t))``, so bars are
-aligned in UTC like the charts. ``once_per_minute`` allows one fire per **calendar UTC
-minute** (``floor(t / 60)``), not "60 s since the last fire": it is simply once per M1 bar,
-it shares the bar rule, and every alert of the same kind re-arms at the same instant, which is
-what lets the matcher re-arm them from a heap instead of checking each one on every tick. So
-two fires may be as close as 12:00:59 and 12:01:00, and never twice within 12:00:00–12:00:59.
+timeframe: the window of a time ``t`` is the bar of the bar clock that holds ``floor(t)``
+(``bar_span``), so "once per bar" is once per the broker's bar, like the charts.
+``once_per_minute`` allows one fire per **calendar UTC minute** (``floor(t / 60)``), not
+"60 s since the last fire": it is simply once per M1 bar, it shares the bar rule, and every
+alert of the same kind re-arms at the same instant, which is what lets the matcher re-arm them
+from a heap instead of checking each one on every tick. So two fires may be as close as
+12:00:59 and 12:01:00, and never twice within 12:00:00–12:00:59.
 
 ``once`` has no window: an active ``once`` alert may fire, and firing ends it (status
 ``triggered``). Resuming a triggered alert arms it again.
@@ -23,7 +24,7 @@ from __future__ import annotations
 import math
 
 from tradealerts.core.alerts.conditions import AlertStatus, Frequency
-from tradealerts.core.timeframes import Timeframe
+from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_span
 
 __all__ = [
     "REASON_EXPIRED",
@@ -45,18 +46,32 @@ REASON_LINE_GONE = "line_not_active"
 _MINUTE = 60
 
 
-def window_start(frequency: Frequency, timeframe: Timeframe, t: float) -> float | None:
+def window_start(
+    frequency: Frequency, timeframe: Timeframe, t: float, clock: BarClock = UTC_CLOCK
+) -> float | None:
     """Start of the frequency window that contains ``t``; None for ``once`` (no window)."""
+    span = _window(frequency, timeframe, t, clock)
+    return None if span is None else float(span[0])
+
+
+def _window(
+    frequency: Frequency, timeframe: Timeframe, t: float, clock: BarClock
+) -> tuple[int, int] | None:
     if frequency == Frequency.once:
         return None
     whole = math.floor(t)
     if frequency == Frequency.once_per_minute:
-        return float(whole - whole % _MINUTE)
-    return float(timeframe.bar_open(whole))
+        start = whole - whole % _MINUTE
+        return start, start + _MINUTE
+    return bar_span(timeframe, whole, clock)
 
 
 def may_fire(
-    frequency: Frequency, timeframe: Timeframe, last_fired_at: float | None, now: float
+    frequency: Frequency,
+    timeframe: Timeframe,
+    last_fired_at: float | None,
+    now: float,
+    clock: BarClock = UTC_CLOCK,
 ) -> bool:
     """Whether an active alert that last fired at ``last_fired_at`` may fire at ``now``.
 
@@ -65,21 +80,20 @@ def may_fire(
     """
     if frequency == Frequency.once or last_fired_at is None:
         return True
-    last = window_start(frequency, timeframe, last_fired_at)
-    current = window_start(frequency, timeframe, now)
+    last = window_start(frequency, timeframe, last_fired_at, clock)
+    current = window_start(frequency, timeframe, now, clock)
     if last is None or current is None:  # only ``once`` has no window
         return True
     return current > last
 
 
-def rearm_time(frequency: Frequency, timeframe: Timeframe, last_fired_at: float) -> float | None:
-    """The first time an alert that fired at ``last_fired_at`` may fire again (None: never)."""
-    start = window_start(frequency, timeframe, last_fired_at)
-    if start is None:
-        return None
-    if frequency == Frequency.once_per_minute:
-        return start + _MINUTE
-    return start + timeframe.seconds
+def rearm_time(
+    frequency: Frequency, timeframe: Timeframe, last_fired_at: float, clock: BarClock = UTC_CLOCK
+) -> float | None:
+    """The first time an alert that fired at ``last_fired_at`` may fire again (None: never):
+    the end of its window (a bar of the clock can be shorter or longer around a switch)."""
+    span = _window(frequency, timeframe, last_fired_at, clock)
+    return None if span is None else float(span[1])
 
 
 def is_expired(expires_at: float | None, now: float) -> bool:

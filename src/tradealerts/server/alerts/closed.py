@@ -160,7 +160,9 @@ class BarDriven(MatcherBase):
         memo: Memo = {}  # lines and breaks every alert of this close shares
         for row in sorted(self._closing.get(tf, ())):
             last = rows.last[row]
-            if last == last and not may_fire(FREQUENCIES[rows.freq[row]], tf, last, now):
+            if last == last and not may_fire(
+                FREQUENCIES[rows.freq[row]], tf, last, now, self.clock
+            ):
                 continue
             if limits and row in limits and limits[row].cooling(last, now):
                 continue  # like a spent window: not evaluated at this close

@@ -24,7 +24,7 @@ from tradealerts.core.alerts import (
     status_after_fire,
 )
 from tradealerts.core.symbols import format_price
-from tradealerts.core.timeframes import Timeframe
+from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe
 from tradealerts.server.alerts.lines import LineRef
 from tradealerts.server.alerts.model import (
     CONDITIONS,
@@ -85,6 +85,8 @@ class MatcherBase:
 
     def __init__(self, symbol: str) -> None:
         self.symbol = symbol
+        #: where bars open, for frequency windows (the market's; set on every event)
+        self.clock: BarClock = UTC_CLOCK
         self.rows = Rows()
         self._alerts: dict[int, Alert] = {}  # row -> alert (bulk-loaded rows have none)
         self._by_id: dict[int, int] = {}  # alert id -> row

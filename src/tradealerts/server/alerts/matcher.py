@@ -33,7 +33,7 @@ from tradealerts.core.alerts import (
     rearm_time,
 )
 from tradealerts.core.indicators import IndicatorChanges
-from tradealerts.core.timeframes import Timeframe
+from tradealerts.core.timeframes import Timeframe, bar_span
 from tradealerts.server.alerts.closed import BarDriven
 from tradealerts.server.alerts.firing import Hit, HitList, Limits
 from tradealerts.server.alerts.lines import touch_hit
@@ -88,6 +88,8 @@ class SymbolMatcher(BarDriven):
         """Start matching ``alert`` (replacing the one with its id); it takes part from the
         next event on. A non-active alert is only removed."""
         last, count = alert.last_fired_at, alert.fire_count
+        if market is not None:
+            self.clock = market.clock
         old = self._row_of(alert.id)
         if old is not None:
             # the matcher may know of fires the caller has not stored yet
@@ -132,7 +134,7 @@ class SymbolMatcher(BarDriven):
             self._group_add(row, kind, series)
         self._fresh.append((row,))
         if last is not None and STATE[codes[0]]:
-            again = rearm_time(spec.frequency, tf, last)
+            again = rearm_time(spec.frequency, tf, last, self.clock)
             if again is not None:
                 if limits is not None:
                     again = max(again, last + limits.cooldown)
@@ -212,6 +214,8 @@ class SymbolMatcher(BarDriven):
     def on_tick(self, tick: Tick, market: MarketState | None = None) -> MatchResult:
         """Match one tick; fires are ordered by alert id."""
         now = tick.time
+        if market is not None:
+            self.clock = market.clock
         changed = self._expire(now) if self._expiry and self._expiry[0][0] <= now else []
         bid, ask = tick.bid, tick.ask
         was_bid, was_ask = self._prev
@@ -256,7 +260,9 @@ class SymbolMatcher(BarDriven):
                 continue  # a stale index entry, or a reused row that now waits for closes
             last = rows.last[row]
             tf = TIMEFRAMES[rows.tf[row]]
-            if last == last and not may_fire(FREQUENCIES[rows.freq[row]], tf, last, now):
+            if last == last and not may_fire(
+                FREQUENCIES[rows.freq[row]], tf, last, now, self.clock
+            ):
                 continue
             if limits and row in limits and limits[row].cooling(last, now):
                 if STATE[code]:  # it may still hold when the cooldown ends: look again then
@@ -284,7 +290,7 @@ class SymbolMatcher(BarDriven):
         rows = self.rows
         code, freq = rows.cond[row], FREQUENCIES[rows.freq[row]]
         if STATE[code] and freq != Frequency.once_per_bar_close:
-            again = rearm_time(freq, TIMEFRAMES[rows.tf[row]], now)
+            again = rearm_time(freq, TIMEFRAMES[rows.tf[row]], now, self.clock)
             if again is not None:
                 limits = self._limits.get(row) if self._limits else None
                 if limits is not None:
@@ -296,7 +302,8 @@ class SymbolMatcher(BarDriven):
     ) -> MatchResult:
         """Match a closed bar of one timeframe (``changes`` None: not a new bar, ignored)."""
         tf = bar_close.timeframe
-        now = float(bar_close.bar.time + tf.seconds)
+        self.clock = market.clock
+        now = float(bar_span(tf, bar_close.bar.time, self.clock)[1])
         changed = self._expire(now) if self._expiry and self._expiry[0][0] <= now else []
         series = market.series.get((self.symbol, tf)) if changes is not None else None
         if series is None or changes is None:

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from tradealerts.core.bars import Bar, Bars
 from tradealerts.core.indicators import IndicatorChanges, IndicatorState
-from tradealerts.core.timeframes import Timeframe
+from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_span
 from tradealerts.server.feeds import BarClose, Feed, Tick
 
 __all__ = ["MarketState", "NoMarketData", "SeriesState"]
@@ -22,6 +22,8 @@ class SeriesState:
     """One (symbol, timeframe): closed bars, the forming bar and the indicators over them.
 
     ``version`` changes whenever a bar closes; ``tick_version`` whenever the forming bar moves.
+    ``clock`` says where bars open (the broker's clock with MT5): the forming bar is the
+    clock's bar that holds the tick, so it is the terminal's position-0 bar.
     """
 
     symbol: str
@@ -31,14 +33,20 @@ class SeriesState:
     version: int = 0
     tick_version: int = 0
     updated_at: float = 0.0
+    clock: BarClock = UTC_CLOCK
+    #: (open, end) on the clock of the forming bar: computed once per bar, not per tick
+    _span: tuple[int, int] = (-1, -1)
 
     def on_tick(self, tick: Tick) -> None:
         """Move the forming bar with the bid (MT5 builds its bars from bids too)."""
         tf = self.timeframe
         f = self.bars.forming
         price = tick.bid
-        if f is None or tick.time >= f.time + tf.seconds:
-            opened = tf.bar_open(int(tick.time))
+        if f is not None and f.time != self._span[0]:  # set elsewhere (history, a snapshot)
+            self._span = bar_span(tf, f.time, self.clock)
+        if f is None or tick.time >= self._span[1]:
+            self._span = bar_span(tf, int(tick.time), self.clock)
+            opened = self._span[0]
             last = self.bars.last()
             if last is not None and opened <= last.time:
                 return  # a late tick for a bar already closed
@@ -50,16 +58,20 @@ class SeriesState:
         self.tick_version += 1
         self.updated_at = tick.time
 
-    def on_bar(self, bar: Bar) -> IndicatorChanges | None:
-        """Append a closed bar and update the indicators; None when the bar is not new."""
+    def on_bar(self, bar: Bar, forming: Bar | None = None) -> IndicatorChanges | None:
+        """Append a closed bar and update the indicators; None when the bar is not new.
+        ``forming``: the source's bar after it (the terminal's position 0), if it says."""
         last = self.bars.last()
+        tf = self.timeframe
         if last is not None and bar.time <= last.time:
             return None
         self.bars.append(bar)
+        if forming is not None and forming.time > bar.time:
+            self.bars.forming = forming
         changes = self.indicators.update(bar.high, bar.low, bar.close)
         self.version += 1
         self.tick_version += 1
-        self.updated_at = max(self.updated_at, float(bar.time + self.timeframe.seconds))
+        self.updated_at = max(self.updated_at, float(bar_span(tf, bar.time, self.clock)[1]))
         return changes
 
 
@@ -68,6 +80,8 @@ class MarketState:
     """Everything the engine knows, for the API to read."""
 
     n: int = 2
+    #: where bars open (``bar_span``); with MT5 and ``auto`` the engine keeps it the feed's
+    clock: BarClock = UTC_CLOCK
     series: dict[tuple[str, Timeframe], SeriesState] = field(default_factory=dict)
     last_tick: dict[str, Tick] = field(default_factory=dict)
     #: makes a series' indicators from its history (the owner's lines for an ``mt5`` series:
@@ -83,8 +97,18 @@ class MarketState:
                     ind = self.make_indicators(symbol, tf, bars, self.n)
                 else:
                     ind = IndicatorState.from_arrays(bars.high, bars.low, bars.close, self.n)
-                updated = float(bars.time[-1] + tf.seconds) if len(bars) else 0.0
-                self.series[(symbol, tf)] = SeriesState(symbol, tf, bars, ind, updated_at=updated)
+                end = bar_span(tf, int(bars.time[-1]), self.clock)[1] if len(bars) else 0
+                self.series[(symbol, tf)] = SeriesState(
+                    symbol, tf, bars, ind, updated_at=float(end), clock=self.clock
+                )
+
+    def set_clock(self, clock: BarClock) -> None:
+        """Bars open on ``clock`` from now on (a terminal's clock learned a switch)."""
+        if clock == self.clock:
+            return
+        self.clock = clock
+        for st in self.series.values():
+            st.clock, st._span = clock, (-1, -1)
 
     def get(self, symbol: str, timeframe: Timeframe) -> SeriesState:
         """The state of one pair, or NoMarketData."""
@@ -110,4 +134,4 @@ class MarketState:
                     st.on_tick(event)
             return None
         st = self.series.get((event.symbol, event.timeframe))
-        return None if st is None else st.on_bar(event.bar)
+        return None if st is None else st.on_bar(event.bar, event.forming)

@@ -108,6 +108,7 @@ class Engine:
                 log.info("feed %s connected", self.feed.name)
         if not self._loaded:
             # a failed load may have filled some series: nothing has read them yet
+            self.market.set_clock(self.feed.bar_clock())
             await self.market.load(self.feed, self.history_bars)
             self._started_at = self._monotonic()
             for sym in self.market.symbols():
@@ -200,6 +201,9 @@ class Engine:
     def process(self, event: Tick | BarClose) -> IndicatorChanges | None:
         """Apply one event and tell the listeners; a listener's failure is logged, not raised."""
         t0 = self._monotonic()
+        clock = self.feed.bar_clock()  # a terminal's clock moves at a daylight-saving switch
+        if clock is not self.market.clock:
+            self.market.set_clock(clock)
         changes = self.market.apply(event)
         self._last_seen[event.symbol] = t0
         for listener in self.listeners:

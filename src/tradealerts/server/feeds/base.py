@@ -15,9 +15,10 @@ import time as _time
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tradealerts.core.bars import Bar, Bars
-from tradealerts.core.timeframes import Timeframe
+from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe
 
 __all__ = [
     "BarClose",
@@ -71,11 +72,25 @@ class Tick:
 
 @dataclass(frozen=True, slots=True)
 class BarClose:
-    """A bar of ``timeframe`` that has just closed."""
+    """A bar of ``timeframe`` that has just closed; ``forming``: the bar that opened after
+    it as the source has it (MT5's position 0), which the market takes as its forming bar,
+    so the forming candle is the terminal's and not one rebuilt from the ticks polled."""
 
     symbol: str
     timeframe: Timeframe
     bar: Bar
+    forming: Bar | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The bar as the bus and the stream carry it (with the source's forming bar)."""
+        data: dict[str, Any] = {
+            "symbol": self.symbol,
+            "timeframe": self.timeframe.value,
+            **self.bar.as_dict(),
+        }
+        if self.forming is not None:
+            data["forming"] = self.forming.as_dict()
+        return data
 
 
 FeedEvent = Tick | BarClose
@@ -118,6 +133,10 @@ class FeedOptions:
     mt5_poll_interval: float = 0.25
     #: mt5: hours to subtract from the broker's server time to get UTC, or "auto"
     mt5_utc_offset: float | str = "auto"
+    #: where H2…D1 bars open; None: ``auto``, the source's own clock (MT5: the terminal's)
+    bar_clock: BarClock | None = None
+    #: replay: the clock of the file's naive times (an MT5 export is in broker time)
+    replay_tz: BarClock | None = None
     #: mt5: our symbol -> the broker's name (US30 -> US30.cash)
     symbol_map: dict[str, str] = field(default_factory=dict)
     #: the symbols to serve (None = all the product's symbols the source has)
@@ -158,6 +177,15 @@ class Feed(ABC):
         A closed bar is yielded before the first tick of the next bar. The iterator ends
         only when the source does (a replay file runs out) or ``close`` is called.
         """
+
+    def bar_clock(self) -> BarClock:
+        """The clock this source's bars open on: the configured one, or (MT5, ``auto``) the
+        terminal's. The engine reads it after every event: a terminal's clock can change."""
+        return self.options_clock()
+
+    def options_clock(self) -> BarClock:
+        opts: FeedOptions | None = getattr(self, "options", None)
+        return UTC_CLOCK if opts is None or opts.bar_clock is None else opts.bar_clock
 
     @abstractmethod
     def status(self) -> FeedStatus:

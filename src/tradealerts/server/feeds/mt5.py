@@ -9,6 +9,13 @@ since the last poll), so a daylight-saving switch is picked up on the first quot
 The terminal keeps the stamps its bars had when they were built, so each offset is remembered
 with the newest server time seen before it took over: a stamp up to that time is converted
 with the offset of its day, a later one with the new offset.
+
+The bar clock. MT5 opens every bar on the server's clock, so with ``bar_clock`` ``auto`` (the
+default) the feed's ``bar_clock()`` is the offsets it learned, as a ``BarClock``: the engine's
+forming bar, frequency windows and the ingest grid then follow the terminal's bars through
+switches. A configured clock with daylight saving (``America/New_York@17:00``) also converts
+the history's stamps, each with the offset of its own time, so bars from before the last
+switch land on their UTC times too.
 """
 
 from __future__ import annotations
@@ -24,7 +31,7 @@ import numpy as np
 
 from tradealerts.core.bars import Bar, Bars
 from tradealerts.core.tiers import ALL_SYMBOLS
-from tradealerts.core.timeframes import Timeframe
+from tradealerts.core.timeframes import BarClock, Timeframe, bar_span, known_switch
 from tradealerts.server.feeds.base import (
     BarClose,
     Feed,
@@ -76,6 +83,7 @@ class MT5Feed(Feed):
         self._last_quote: dict[str, tuple[int, float, float]] = {}
         self._closed = False
         self._status = FeedStatus(connected=False)
+        self._clock = BarClock.learned("auto", 0)
 
     # -- connection ------------------------------------------------------------------------
     async def start(self) -> None:
@@ -183,17 +191,35 @@ class MT5Feed(Feed):
         hours = round(diff / 1800.0) / 2.0
         return hours, diff - hours * 3600.0
 
-    def _adopt(self, hours: float) -> None:
+    def _adopt(self, hours: float, first: float | None = None) -> None:
         """Take ``hours`` as the offset from now on; stamps up to the newest server time seen
-        so far keep the offset they were made with."""
+        so far keep the offset they were made with. ``first``: the server time of the quote
+        that showed the new offset; when the market was closed in between (a switch on a
+        weekend) and a known broker clock fits both, its switch instant is the one used, so
+        a bar stamped before the switch but after the last quote (an EET broker's Sunday
+        bar) keeps the old offset."""
         if hours == self.utc_offset_hours and self._newest_server > -math.inf:
             return
         self._offset_set_clock = self.options.clock()
         if self._newest_server == -math.inf:  # nothing converted yet: one offset for all
             self._offsets = [(-math.inf, hours)]
+            self._clock = BarClock.learned("auto", round(hours * 3600))
             log.info("MT5 server time is UTC%+g h", hours)
         else:
-            self._offsets.append((self._newest_server, hours))
+            old = round(self.utc_offset_hours * 3600)
+            # bars of the clock use the new offset from the first UTC second after the
+            # newest stamp read with the old one, or from the switch a known clock names
+            since = math.floor(self._newest_server) - old + 1
+            until = since_server = self._newest_server
+            if first is not None:
+                switch = known_switch(since - 1, math.floor(first - hours * 3600), old,
+                                      round(hours * 3600))  # fmt: skip
+                if switch is not None:
+                    since, since_server = switch, float(switch + old - 1)
+            self._offsets.append((max(until, since_server), hours))
+            self._clock = BarClock.learned(
+                "auto", self._clock.offset, (*self._clock.changes, (since, round(hours * 3600)))
+            )
             log.warning(
                 "MT5 server time is now UTC%+g h (was UTC%+g h): the broker's clock moved "
                 "(a daylight-saving switch); bars up to %s server time keep the old offset",
@@ -219,11 +245,19 @@ class MT5Feed(Feed):
             return
         if server - hours * 3600.0 <= self._offset_set_clock:
             return
-        self._adopt(hours)
+        self._adopt(hours, server)
+
+    def bar_clock(self) -> BarClock:
+        """The configured bar clock, or (``auto``) the terminal's: the offsets learned."""
+        return self.options.bar_clock or self._clock
 
     def _to_utc(self, stamps: np.ndarray) -> np.ndarray:
         """Server-time stamps (seconds) to UTC, each with the offset of its time."""
         stamps = np.asarray(stamps).astype(np.int64)
+        clock = self.options.bar_clock
+        if self._auto and clock is not None and not clock.is_fixed:
+            # the owner named the broker's clock: each stamp with the offset of its own time
+            return np.array([clock.to_utc(int(s)) for s in stamps.tolist()], dtype=np.int64)
         shift = np.full(stamps.shape, round(self._offsets[0][1] * 3600), dtype=np.int64)
         for since, hours in self._offsets[1:]:
             shift[stamps > since] = round(hours * 3600)
@@ -361,31 +395,40 @@ class MT5Feed(Feed):
             self._newest_server = max(self._newest_server, server)
             utc = server - self.utc_offset_hours * 3600
             for tf in self.timeframes(sym):
-                for closed in await self._closed_bars(sym, tf, utc):
-                    yield BarClose(sym, tf, closed)
+                closed, forming = await self._closed_bars(sym, tf, utc)
+                for i, bar in enumerate(closed):  # the newest carries the terminal's forming
+                    yield BarClose(sym, tf, bar, forming if i == len(closed) - 1 else None)
             self._status.last_tick[sym] = utc
             self._status.connected, self._status.error = True, None
             yield Tick(sym, utc, quote[1], quote[2])
 
-    async def _closed_bars(self, symbol: str, tf: Timeframe, utc: float) -> list[Bar]:
+    async def _closed_bars(
+        self, symbol: str, tf: Timeframe, utc: float
+    ) -> tuple[list[Bar], Bar | None]:
         """The bars MT5 closed since the last look, once a tick is past the forming bar's end
-        (all of them, oldest first, should several have closed: an outage, a slow poll)."""
+        (all of them, oldest first, should several have closed: an outage, a slow poll), and
+        the terminal's new forming bar (its position 0)."""
         key = (symbol, tf)
         forming = self._forming.get(key)
-        if forming is not None and utc < forming + tf.seconds:
-            return []
+        if forming is not None and utc < bar_span(tf, forming, self.bar_clock())[1]:
+            return [], None
         behind = 0 if forming is None else int((utc - forming) // tf.seconds)
         rates = await self._rates(symbol, tf, min(_CATCH_UP_BARS, behind + 2))
         if not len(rates):
-            return []
+            return [], None
         times = self._to_utc(rates["time"])
         newest = int(times[-1])
         if forming is None:
             self._forming[key] = newest
-            return []
+            return [], None
         if newest <= forming:
-            return []  # MT5 has not opened the next bar yet; look again on the next tick
+            return [], None  # MT5 has not opened the next bar yet; look again on the next tick
         self._forming[key] = newest
+        r = rates[-1]
+        now = Bar(
+            newest, float(r["open"]), float(r["high"]), float(r["low"]), float(r["close"]),
+            float(r["tick_volume"]),
+        )  # fmt: skip
         return [
             Bar(
                 int(times[i]),
@@ -397,7 +440,7 @@ class MT5Feed(Feed):
             )
             for i, r in enumerate(rates[:-1])
             if times[i] >= forming
-        ]
+        ], now
 
 
 def _server_text(server: float) -> str:

@@ -4,10 +4,18 @@ streamed as ticks.
 Two formats are read, told apart by the header:
 
 * plain CSV, ``time,open,high,low,close[,volume]`` (names in any case); ``time`` is ISO 8601
-  (an offset is honoured, naive times are UTC) or epoch seconds;
+  (an offset is honoured, naive times are in the replay clock, UTC by default) or epoch
+  seconds (UTC);
 * MetaTrader 5's own export, tab-separated ``<DATE> <TIME> <OPEN> <HIGH> <LOW> <CLOSE>
   <TICKVOL> <VOL> <SPREAD>`` with dates like ``2024.01.02`` (D1 exports may leave out
   ``<TIME>``). Volume is ``<TICKVOL>``, or ``<VOL>`` where the tick volume is 0 or missing.
+
+An MT5 export's times are the broker's (server) time: with ``TRADEALERTS_REPLAY_TZ`` set to
+the broker's clock (``America/New_York@17:00``, ``UTC+2``, or ``bar_clock``) they are
+converted to UTC once, on reading, as the terminal stamps them: a time in an hour a
+daylight-saving switch repeats is its first occurrence, one in a skipped hour the switch.
+Higher timeframes are built on the bar clock (``bar_span``), the file's own bars must open on
+its grid.
 
 Each streamed bar becomes four ticks, open → nearer extreme → farther extreme → close, spread
 over the bar's time, so a level inside the bar's range is crossed the way it would be live.
@@ -32,7 +40,15 @@ from numpy.typing import NDArray
 from tradealerts.core.bars import Bar, Bars, resample
 from tradealerts.core.symbols import TYPICAL_SPREAD
 from tradealerts.core.tiers import ALL_SYMBOLS
-from tradealerts.core.timeframes import Timeframe, TimeframeError, parse_timeframe
+from tradealerts.core.timeframes import (
+    UTC_CLOCK,
+    BarClock,
+    Timeframe,
+    TimeframeError,
+    bar_span,
+    grid_text,
+    parse_timeframe,
+)
 from tradealerts.server.feeds.base import (
     BarClose,
     Feed,
@@ -85,15 +101,39 @@ class _Bad(ValueError):
     """One bad value in a row; the reader adds the file name and the line."""
 
 
-def load_bar_file(path: str | os.PathLike[str]) -> ReplayFile:
+def load_bar_file(
+    path: str | os.PathLike[str],
+    tz: BarClock | None = None,
+    clock: BarClock = UTC_CLOCK,
+) -> ReplayFile:
     """Read, check and time-frame a bar file (either format).
 
-    Any problem raises ReplayFileError naming the file, the 1-based line (the header is
-    line 1) and what is wrong; when a file has several, the first line with one is named.
+    ``tz``: the clock of the file's naive times (None: UTC); ``clock``: the bar clock its
+    bars must open on. Any problem raises ReplayFileError naming the file, the 1-based line
+    (the header is line 1) and what is wrong; when a file has several, the first line with
+    one is named.
     """
     p = Path(path)
-    bars, lines = _parse(p.name, _read_text(p))
-    return ReplayFile(p.name, bars, _detect_timeframe(p.name, bars.time, lines))
+    bars, lines = _parse(p.name, _read_text(p), tz)
+    return ReplayFile(p.name, bars, _detect_timeframe(p.name, bars.time, lines, clock))
+
+
+def local_to_utc(local: IntArray, tz: BarClock) -> IntArray:
+    """Naive times of the clock ``tz`` (epoch seconds as if UTC) to UTC, as a terminal stamps
+    them (``BarClock.to_utc``): one shift per hour, read once, except in an hour a switch
+    cuts, where each time is converted on its own."""
+    if tz.is_fixed:
+        return local - tz.offset
+    out = np.empty_like(local)
+    shifts: dict[int, int | None] = {}
+    for i, t in enumerate(local.tolist()):
+        hour = t - t % 3600
+        shift = shifts.get(hour, -1)
+        if shift == -1:
+            a, b = hour - tz.to_utc(hour), hour + 3599 - tz.to_utc(hour + 3599)
+            shift = shifts[hour] = a if a == b else None
+        out[i] = tz.to_utc(t) if shift is None else t - shift
+    return out
 
 
 def _read_text(p: Path) -> str:
@@ -195,8 +235,9 @@ def _layout(name: str, header: list[str]) -> _Layout:
     )
 
 
-def _parse(name: str, text: str) -> tuple[Bars, IntArray]:
-    """The bars of a file and the line each came from, every row checked."""
+def _parse(name: str, text: str, tz: BarClock | None = None) -> tuple[Bars, IntArray]:
+    """The bars of a file and the line each came from, every row checked; naive times are
+    read on ``tz`` (None: UTC)."""
     first = text.split("\n", 1)[0].rstrip("\r")
     if not text.strip():
         raise ReplayFileError(
@@ -212,7 +253,8 @@ def _parse(name: str, text: str) -> tuple[Bars, IntArray]:
         delimiter = ","
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     lay = _layout(name, next(reader))
-    to_time = _row_time(lay)
+    naive: list[bool] = []  # rows whose time had no offset (every row of an MT5 export)
+    to_time = _row_time(lay, naive)
     times: list[int] = []
     values: list[float] = []  # o, h, l, c, v of each row, flat: one list grows fastest
     lines: list[int] = []
@@ -249,6 +291,9 @@ def _parse(name: str, text: str) -> tuple[Bars, IntArray]:
     except csv.Error as exc:
         stop = (reader.line_num, f"this line cannot be read as CSV: {exc}")
     t_arr = np.array(times, dtype=np.int64)
+    if tz is not None and not tz.is_utc and t_arr.shape[0]:
+        mask = np.array(naive[: t_arr.shape[0]], dtype=bool)
+        t_arr[mask] = local_to_utc(t_arr[mask], tz)
     cols = np.array(values, dtype=np.float64).reshape(-1, 5).T
     line_arr = np.array(lines, dtype=np.int64)
     bad = _first_bad(t_arr, cols)
@@ -273,10 +318,17 @@ def _volume(field: str, text: str) -> float:
     return _number(field, text) if text.strip() else 0.0
 
 
-def _row_time(lay: _Layout) -> Callable[[list[str]], int]:
+def _row_time(lay: _Layout, naive: list[bool]) -> Callable[[list[str]], int]:
+    """Each row's time; appends to ``naive`` whether it had no offset (ISO without one)."""
     if not lay.mt5:
         i = lay.time
-        return lambda row: _parse_time(row[i])
+
+        def plain_time(row: list[str]) -> int:
+            t, is_naive = _parse_time(row[i])
+            naive.append(is_naive)
+            return t
+
+        return plain_time
     days: dict[str, int] = {}  # a file has few distinct dates: parse each once
     d_i, t_i = lay.date, lay.time
 
@@ -285,13 +337,16 @@ def _row_time(lay: _Layout) -> Callable[[list[str]], int]:
         day = days.get(text)
         if day is None:
             day = days[text] = _mt5_day(text)
-        return day + (_mt5_clock(row[t_i]) if t_i >= 0 else 0)
+        t = day + (_mt5_clock(row[t_i]) if t_i >= 0 else 0)
+        naive.append(True)
+        return t
 
     return mt5_time
 
 
-def _parse_time(text: str) -> int:
-    """Epoch seconds from epoch seconds or ISO 8601 (naive = UTC)."""
+def _parse_time(text: str) -> tuple[int, bool]:
+    """(epoch seconds, naive) from epoch seconds or ISO 8601 (naive: read as UTC here, the
+    caller converts it from the replay clock)."""
     s = text.strip()
     if s.isdigit():
         t = int(s)
@@ -311,14 +366,15 @@ def _parse_time(text: str) -> int:
                 raise _Bad(
                     f"time {s!r} is neither ISO 8601 (2024-01-02T13:00:00Z) nor epoch seconds"
                 ) from None
-            if dt.tzinfo is None:
+            is_naive = dt.tzinfo is None
+            if is_naive:
                 dt = dt.replace(tzinfo=UTC)
             if dt.microsecond:
                 raise _Bad(f"time {s!r} is not on a whole second")
-            return int(dt.timestamp())
+            return int(dt.timestamp()), is_naive
     if t > _MAX_EPOCH:
         raise _Bad(f"time {s} is too large for epoch seconds (milliseconds?)")
-    return t
+    return t, False
 
 
 def _mt5_day(text: str) -> int:
@@ -388,9 +444,12 @@ def _first_bad(t: IntArray, cols: FloatArray) -> tuple[int, str] | None:
     return None if best is None else (best[0], best[1](best[0]))
 
 
-def _detect_timeframe(name: str, t: IntArray, lines: IntArray) -> Timeframe:
+def _detect_timeframe(
+    name: str, t: IntArray, lines: IntArray, clock: BarClock = UTC_CLOCK
+) -> Timeframe:
     """The file's timeframe: the most common spacing of its bars, which must be one of ours,
-    and every bar must open on that timeframe's UTC grid (resampling and live bars rely on it).
+    and every bar must open on that timeframe's grid of the bar clock (resampling and live
+    bars rely on it).
     """
     if t.shape[0] < 2:
         raise ReplayFileError(
@@ -411,14 +470,19 @@ def _detect_timeframe(name: str, t: IntArray, lines: IntArray) -> Timeframe:
             f"bars are most often {_span(spacing)} apart (as here, after the previous bar), "
             f"which is none of the timeframes {_TF_NAMES}",
         )
-    off = np.flatnonzero(t % tf.seconds)
-    if off.size:
-        k = int(off[0])
+    if clock.utc_grid(tf) or clock.is_fixed:
+        off = 0 if clock.utc_grid(tf) else clock.offset
+        bad = np.flatnonzero((t + off) % tf.seconds)
+        k = int(bad[0]) if bad.size else -1
+    else:
+        k = next((i for i, x in enumerate(t.tolist()) if bar_span(tf, x, clock)[0] != x), -1)
+    if k >= 0:
         raise ReplayFileError(
             name,
             int(lines[k]),
-            f"time {_fmt(int(t[k]))} is off the {tf} grid: {tf} bars open every "
-            f"{_span(tf.seconds)} from 00:00 UTC (times with a broker's offset need it removed)",
+            f"time {_fmt(int(t[k]))} is off the {tf} grid: {grid_text(tf, clock)} (times in a "
+            "broker's clock: set TRADEALERTS_REPLAY_TZ and TRADEALERTS_BAR_CLOCK, e.g. "
+            "America/New_York@17:00)",
         )
     return tf
 
@@ -512,7 +576,8 @@ class ReplayFeed(Feed):
         bar as history (and a file needs two bars at least).
         """
         # ~0.3 s for 100k rows: off the event loop, so a server stays responsive meanwhile
-        file = await asyncio.to_thread(load_bar_file, self.path)
+        opts = self.options
+        file = await asyncio.to_thread(load_bar_file, self.path, opts.replay_tz, self.bar_clock())
         all_ = file.bars
         k = min(self.options.history_bars, len(all_) - 1)
         origin, speed = self.options.replay_origin, self.options.replay_speed
@@ -566,17 +631,18 @@ class ReplayFeed(Feed):
             raise FeedConfigError(
                 f"replay file {self.path.name} holds {tf} bars; {want} cannot be built from it{why}"
             )
-        out = resample(self._base, tf, want)
+        clock = self.bar_clock()
+        out = resample(self._base, tf, want, clock)
         # resample leaves the last bucket forming until sub-bars fill it; but when the file
         # goes on in a later bucket (a weekend or other gap), the stream has already closed
         # it. Say so here too, so a market state loaded from bars() agrees with the stream.
         f = out.forming
         upcoming = self._upcoming()
-        if f is not None and upcoming is not None and want.bar_open(upcoming) > f.time:
+        if f is not None and upcoming is not None and want.bar_open(upcoming, clock) > f.time:
             out.append(f)
             b = self._base.forming
             out.forming = None if b is None else Bar(
-                want.bar_open(b.time), b.open, b.high, b.low, b.close, b.volume
+                want.bar_open(b.time, clock), b.open, b.high, b.low, b.close, b.volume
             )  # fmt: skip
         return out.tail(count)
 
@@ -613,14 +679,16 @@ class ReplayFeed(Feed):
         spread = TYPICAL_SPREAD.get(self.symbol, 0.0)
         higher = [t for t in Timeframe if t != tf and t.is_multiple_of(tf)]
         sym = self.symbol
+        clock = self.bar_clock()
         while self._next < len(file) and not self._closed:
             bar = file[self._next]
+            bar_end = bar_span(tf, bar.time, clock)[1]  # 3 or 5 h for an H4 bar at a switch
             for k, price in enumerate(tick_path(bar)):
                 if pause:
                     await self.options.sleep(pause)
                 if self._closed:
                     return
-                t = bar.time + tf.seconds * k / TICKS_PER_BAR
+                t = bar.time + (bar_end - bar.time) * k / TICKS_PER_BAR
                 f = self._base.forming
                 self._base.forming = Bar(
                     bar.time,
@@ -637,15 +705,15 @@ class ReplayFeed(Feed):
             yield BarClose(sym, tf, bar)
             upcoming = self._upcoming()
             for htf in higher:
-                bucket = htf.bar_open(bar.time)
-                ended = bar.time + tf.seconds >= bucket + htf.seconds
-                if ended or (upcoming is not None and htf.bar_open(upcoming) != bucket):
-                    yield BarClose(sym, htf, _bucket_bar(self._base, htf, bucket))
+                bucket, bucket_end = bar_span(htf, bar.time, clock)
+                ended = bar_end >= bucket_end
+                if ended or (upcoming is not None and htf.bar_open(upcoming, clock) != bucket):
+                    yield BarClose(sym, htf, _bucket_bar(self._base, bucket, bucket_end))
 
 
-def _bucket_bar(bars: Bars, tf: Timeframe, bucket: int) -> Bar:
-    """The ``tf`` bar opening at ``bucket``, built from the closed bars inside it."""
-    lo, hi = (int(i) for i in np.searchsorted(bars.time, [bucket, bucket + tf.seconds]))
+def _bucket_bar(bars: Bars, bucket: int, end: int) -> Bar:
+    """The bar opening at ``bucket`` and ending at ``end``, from the closed bars inside it."""
+    lo, hi = (int(i) for i in np.searchsorted(bars.time, [bucket, end]))
     return Bar(
         bucket,
         float(bars.open[lo]),

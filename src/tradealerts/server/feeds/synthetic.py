@@ -25,7 +25,7 @@ from numpy.typing import NDArray
 from tradealerts.core.bars import Bar, Bars, aggregate
 from tradealerts.core.symbols import PRICE_DIGITS, TYPICAL_SPREAD
 from tradealerts.core.tiers import ALL_SYMBOLS
-from tradealerts.core.timeframes import Timeframe, TimeframeError, parse_timeframe
+from tradealerts.core.timeframes import BarClock, Timeframe, TimeframeError, parse_timeframe
 from tradealerts.server.feeds.base import (
     BarClose,
     Feed,
@@ -176,6 +176,8 @@ class SyntheticFeed(Feed):
         self._symbols = syms
         self._series: dict[str, _Series] = {}
         self._start = 0
+        self._off = 0  # the bar clock's offset (s): fixed for the run
+        self._fixed: tuple[int, BarClock] | None = None
         self._steps = 0
         self._closed = False
         self._status = FeedStatus(connected=False)
@@ -188,8 +190,15 @@ class SyntheticFeed(Feed):
         self._start = int(now)
         self._steps = 0
         self._closed = False
-        base_t, base_len = _base_times(self._start, opts.history_bars)
-        starts = _window_starts(self._start, opts.history_bars)
+        # The bar clock's offset at the start: the market is built on that clock's grid
+        # (UTC-aligned in its local time, then moved back to UTC). A clock with daylight
+        # saving keeps the offset it had at the start: the synthetic market has no switch.
+        off = self._off = self.bar_clock().offset
+        base_t, base_len = _base_times(self._start + off, opts.history_bars)
+        base_t = base_t - off
+        starts = {
+            tf: s - off for tf, s in _window_starts(self._start + off, opts.history_bars).items()
+        }
         for sym in self._symbols:
             self._series[sym] = self._build(sym, base_t, base_len, starts)
         self._status = FeedStatus(connected=True)
@@ -242,8 +251,9 @@ class SyntheticFeed(Feed):
         for tf in Timeframe:
             keep = base_t >= starts[tf]
             t, bo, bh, bl, bc, bv = aggregate(
-                base_t[keep], o[keep], h[keep], lo[keep], c[keep], vol[keep], tf
-            )
+                base_t[keep], o[keep], h[keep], lo[keep], c[keep], vol[keep], tf,
+                self.bar_clock(),
+            )  # fmt: skip
             # the last bucket holds "now": it is the forming bar, every earlier one is closed
             k = t.shape[0] - 1
             s = slice(max(0, k - self.options.history_bars), k)
@@ -260,6 +270,18 @@ class SyntheticFeed(Feed):
         """End the stream (at its next step) and mark the feed disconnected."""
         self._closed = True
         self._status.connected = False
+
+    def bar_clock(self) -> BarClock:
+        """The configured clock, fixed at its offset at the start (a zone's DST is not
+        simulated)."""
+        clock = self.options_clock()
+        if clock.is_fixed:
+            return clock
+        start = self._start or math.floor(self.options.clock())
+        if self._fixed is None or self._fixed[0] != start:
+            off = clock.offset_at(start)
+            self._fixed = (start, BarClock(name=f"{clock.name} (UTC{off / 3600:+g} h)", offset=off))
+        return self._fixed[1]
 
     def symbols(self) -> tuple[str, ...]:
         """The served symbols, in the order of ``options.symbols`` (or all 15, sorted)."""
@@ -347,7 +369,7 @@ class SyntheticFeed(Feed):
         bars = series.bars[tf]
         f = bars.forming
         price = tick.bid
-        if f is not None and tick.time < f.time + tf.seconds:
+        if f is not None and tick.time < f.time + tf.seconds:  # bars are whole on a fixed clock
             bars.forming = Bar(
                 f.time, f.open, max(f.high, price), min(f.low, price), price, f.volume + 1.0
             )
@@ -357,5 +379,6 @@ class SyntheticFeed(Feed):
             if len(bars) >= 2 * self.options.history_bars:
                 # keep memory bounded on a long or fast run; amortised O(1) per bar
                 bars = series.bars[tf] = bars.tail(self.options.history_bars)
-        bars.forming = Bar(tf.bar_open(int(tick.time)), price, price, price, price, 1.0)
+        opened = tf.bar_open(int(tick.time) + self._off) - self._off
+        bars.forming = Bar(opened, price, price, price, price, 1.0)
         return f

@@ -5,13 +5,22 @@ from __future__ import annotations
 
 import json
 import math
+from datetime import UTC, datetime
 from typing import Any
 
 from pydantic import ValidationError
 
 from tradealerts.core.ingest import BufferMap, IngestBatch, is_empty
 from tradealerts.core.tiers import UnknownSymbol, normalize_symbol
-from tradealerts.core.timeframes import Timeframe, TimeframeError, parse_timeframe
+from tradealerts.core.timeframes import (
+    UTC_CLOCK,
+    BarClock,
+    Timeframe,
+    TimeframeError,
+    bar_span,
+    grid_text,
+    parse_timeframe,
+)
 from tradealerts.server.errors import ApiError, BadRequest, Invalid
 from tradealerts.server.ingest.store import Row
 
@@ -48,12 +57,18 @@ def parse_body(raw: bytes) -> Any:
 
 
 def check_batch(
-    data: Any, bmap: BufferMap, symbol_map: dict[str, str], now: float
+    data: Any,
+    bmap: BufferMap,
+    symbol_map: dict[str, str],
+    now: float,
+    clock: BarClock | None = UTC_CLOCK,
 ) -> tuple[str, Timeframe, dict[int, Row]]:
     """(symbol, timeframe, bar time -> buffer values with empties as None), or the refusal.
 
     ``symbol_map`` maps our symbol names to the terminal's (the feed's setting): the bridge
-    may send either. ``now``: epoch seconds; a bar may not open in the future.
+    may send either. ``now``: epoch seconds; a bar may not open in the future. ``clock``:
+    where bars open (the configured bar clock, or the terminal's); None: the terminal's, not
+    known in this process (an API process scaled out), so any whole-hour grid is accepted.
     """
     try:
         batch = IngestBatch.model_validate(data)
@@ -91,12 +106,8 @@ def check_batch(
                 f"The bar at {t} has {len(bar.values)} values for {width} buffers.",
                 code="buffer_count_mismatch",
             )
-        if tf.bar_open(t) != t:
-            raise Invalid(
-                f"{t} is not the open time of a {tf.value} bar (a multiple of "
-                f"{tf.seconds} s): send bar open times in UTC.",
-                code="off_grid_time",
-            )
+        if not _on_grid(tf, t, clock):
+            raise Invalid(_off_grid(tf, t, clock), code="off_grid_time")
         if t > now:
             raise Invalid(
                 f"The bar at {t} opens in the future: is the EA's UTC offset right?",
@@ -108,6 +119,28 @@ def check_batch(
             b: None if is_empty(v) else v for b, v in zip(batch.buffers, bar.values, strict=True)
         }
     return symbol, tf, rows
+
+
+def _on_grid(tf: Timeframe, t: int, clock: BarClock | None) -> bool:
+    if clock is not None:
+        return bar_span(tf, t, clock)[0] == t
+    whole = tf.seconds if tf.seconds <= 3600 else 3600
+    return t % whole == 0  # the terminal's clock is unknown here: any whole-hour grid
+
+
+def _off_grid(tf: Timeframe, t: int, clock: BarClock | None) -> str:
+    at = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if clock is None:
+        return (
+            f"{t} ({at}) is not the open time of a {tf.value} bar: bars open on whole hours "
+            "(on the terminal's clock): send bar open times in UTC."
+        )
+    opened = datetime.fromtimestamp(bar_span(tf, t, clock)[0], UTC).strftime("%H:%M")
+    return (
+        f"{t} ({at}) is not the open time of a {tf.value} bar: {grid_text(tf, clock)} "
+        f"(the bar holding it opened at {opened} UTC): send bar open times in UTC, on the "
+        "server's bar clock (TRADEALERTS_BAR_CLOCK)."
+    )
 
 
 def too_large(limit: int) -> ApiError:

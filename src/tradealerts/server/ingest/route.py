@@ -21,6 +21,7 @@ from tradealerts.core.ingest import (
     IngestResult,
     ingest_json_schema,
 )
+from tradealerts.core.timeframes import BarClock
 from tradealerts.server.db.models import IngestToken
 from tradealerts.server.errors import NotLoggedIn
 from tradealerts.server.ingest.check import check_batch, parse_body, too_large
@@ -106,7 +107,9 @@ async def ingest_indicators(request: Request) -> IngestResult:
     data: Any = parse_body(raw)
     # scaled out, the mirror holds the leader's map (the one that draws); else our own
     owner = getattr(state.engine, "owner", None) or state.owner_lines
-    symbol, tf, rows = check_batch(data, owner.map, state.settings.symbol_map, now.timestamp())
+    symbol, tf, rows = check_batch(
+        data, owner.map, state.settings.symbol_map, now.timestamp(), _bar_clock(state)
+    )
 
     def write() -> tuple[dict[int, Row], int]:
         with state.sessions() as s:
@@ -120,3 +123,18 @@ async def ingest_indicators(request: Request) -> IngestResult:
     else:
         owner.received(symbol, tf, changed)
     return IngestResult(symbol=symbol, timeframe=tf.value, stored=len(changed), unchanged=unchanged)
+
+
+def _bar_clock(state: Any) -> BarClock | None:
+    """The grid ingest checks against: the configured bar clock, or (``auto``) the one the
+    engine in this process follows (the terminal's); None when neither is known here."""
+    configured: BarClock | None = state.settings.clock
+    if configured is not None:
+        return configured
+    market = getattr(state.engine, "market", None)
+    clock = getattr(market, "clock", None)
+    return (
+        clock
+        if isinstance(clock, BarClock) and not getattr(state.settings, "scale_out", False)
+        else None
+    )

@@ -89,8 +89,7 @@ class MarketPublisher:
                 }  # fmt: skip
                 fields = {"k": "price", "d": json.dumps(data, separators=(",", ":"))}
             else:
-                tf = event.timeframe.value
-                data = {"symbol": event.symbol, "timeframe": tf, **event.bar.as_dict()}
+                data = event.as_dict()
                 fields = {"k": "bar", "d": json.dumps(data, separators=(",", ":"))}
                 st = market.series.get((event.symbol, event.timeframe))
                 if st is not None:

@@ -24,7 +24,7 @@ from typing import Any
 from tradealerts.core.bars import Bar, Bars
 from tradealerts.core.indicators import IndicatorChanges
 from tradealerts.core.ingest import BufferMap, LinesSource
-from tradealerts.core.timeframes import Timeframe
+from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe
 from tradealerts.server.engine import Engine, MarketState
 from tradealerts.server.engine.owner_lines import OwnerLines, Row
 from tradealerts.server.feeds import BarClose, Feed, FeedEvent, FeedStatus, FeedUnavailable, Tick
@@ -66,7 +66,11 @@ def event_of(kind: str, data: str) -> FeedEvent | OwnerValues:
     if kind == "price":
         return Tick(d["symbol"], d["time"], d["bid"], d["ask"])
     bar = Bar(int(d["time"]), d["open"], d["high"], d["low"], d["close"], d["volume"])
-    return BarClose(d["symbol"], Timeframe(d["timeframe"]), bar)
+    f = d.get("forming")
+    forming = None if f is None else Bar(
+        int(f["time"]), f["open"], f["high"], f["low"], f["close"], f["volume"]
+    )  # fmt: skip
+    return BarClose(d["symbol"], Timeframe(d["timeframe"]), bar, forming)
 
 
 class BusFeed(Feed):
@@ -84,6 +88,11 @@ class BusFeed(Feed):
         #: "since": a quiet market sends nothing and is not behind)
         self.lag = 0.0
         self.loaded: Snapshot | None = None  # the snapshot the mirror's market came from
+
+    def bar_clock(self) -> BarClock:
+        """The leader's bar clock as of the snapshot loaded."""
+        snap = self.snapshot or self.loaded
+        return UTC_CLOCK if snap is None else snap.clock
 
     def load(self, snap: Snapshot) -> None:
         """A fresh snapshot: drop what was queued, the stream goes on from ``snap.seq``."""

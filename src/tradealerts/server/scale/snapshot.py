@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from tradealerts.core.bars import Bar, Bars
-from tradealerts.core.timeframes import Timeframe
+from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe
 from tradealerts.server.engine.market import MarketState
 from tradealerts.server.engine.owner_lines import OwnerLines, Row
 from tradealerts.server.feeds import Tick
@@ -115,6 +115,9 @@ class Snapshot:
     #: the owner's buffer values of the ``mt5`` series, and when the bridge last sent
     values: dict[tuple[str, Timeframe], dict[int, Row]] | None = None
     last_sent: dict[tuple[str, Timeframe], float] | None = None
+    #: the leader's bar clock (the terminal's, with MT5 ``auto``): mirrors build the forming
+    #: bar on it
+    clock: BarClock = UTC_CLOCK
 
 
 class SnapshotWriter:
@@ -152,7 +155,11 @@ class SnapshotWriter:
                     blobs["owner:" + field] = _encode_values(owner.values.get((sym, tf), {}), rev)
                     versions["owner:" + field] = rev
         ticks = {s: [t.time, t.bid, t.ask] for s, t in market.last_tick.items()}
-        data: dict[str, Any] = {"epoch": epoch, "seq": seq, "series": series, "ticks": ticks}
+        c = market.clock
+        data: dict[str, Any] = {
+            "epoch": epoch, "seq": seq, "series": series, "ticks": ticks,
+            "clock": [c.name, c.offset, c.zone, c.shift, [list(x) for x in c.changes]],
+        }  # fmt: skip
         if owner is not None:
             data["owner"] = owner.config()
             data["sent"] = {f"{s}:{tf.value}": at for (s, tf), at in owner.last_sent.items()}
@@ -204,6 +211,9 @@ async def read_snapshot(redis: Any, prefix: str) -> Snapshot | None:
             out.values = out.values or {}
             out.values[key] = rows
     out.last_tick = {s: Tick(s, t, b, a) for s, (t, b, a) in meta["ticks"].items()}
+    if meta.get("clock") is not None:
+        name, offset, zone, shift, changes = meta["clock"]
+        out.clock = BarClock(name, int(offset), zone, int(shift), tuple(map(tuple, changes)))
     if meta.get("owner") is not None:
         out.owner = meta["owner"]
         out.values = out.values or {}
