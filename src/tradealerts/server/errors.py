@@ -21,6 +21,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -44,6 +45,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("tradealerts.api")
+#: seconds a client is told to wait when no database connection was free in time
+POOL_RETRY_AFTER = 2
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
@@ -117,7 +120,7 @@ _STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
-    413: "too_large",
+    413: "body_too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
 }
@@ -170,6 +173,18 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             message = "This endpoint does not accept that method."
         return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool(request: Request, _: PoolTimeout) -> JSONResponse:
+        # every connection busy for db_pool_timeout_seconds: a burst, not a fault; the
+        # client retries shortly (the CLI and daemon honour Retry-After like a 429's)
+        request.state.api_error = ("PoolTimeout:database_busy", "no database connection free")
+        return error_response(
+            503,
+            "database_busy",
+            "The server is busy; try again in a few seconds.",
+            {"Retry-After": str(POOL_RETRY_AFTER)},
+        )
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
