@@ -6,8 +6,8 @@ server holds 15 x 9 x 5,000 bars; issue #22 measured 225 MB at start growing to 
 
 How it is driven: the server (one uvicorn worker) on core 0, ``wrk`` on core 1
 (``bench/wrk_tokens.lua``: each token serves its 50 requests, 16 users take turns on 16
-connections), in rounds of BENCH_ROUND_SECONDS (10) until the requests are sent, each round
-with users of its own. Users are written to the database and their tokens signed with the
+connections, ``bench/wrk_users.lua``) until every request is answered.
+Users are written to the database and their tokens signed with the
 server's key (20,000 password hashes would time argon2, not the server). Any refusal (429)
 or error fails the bench.
 
@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -36,7 +37,6 @@ from tradealerts.server.security import issue_access_token
 SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 REQUESTS = int(os.environ.get("BENCH_REQUESTS", "40000" if SMOKE else "1000000"))
 USERS = int(os.environ.get("BENCH_USERS", "800" if SMOKE else "20000"))
-ROUND_SECONDS = float(os.environ.get("BENCH_ROUND_SECONDS", "10"))
 CONNECTIONS = 16
 SECRET = "bench-secret-key-0123456789abcdef-0123"  # noqa: S105 - a throwaway server
 
@@ -70,13 +70,19 @@ def make_users(db_url: str, count: int) -> list[str]:
     return [issue_access_token(SECRET, i, "PRO", "user", now, 120, f"mem-{i}")[0] for i in ids]
 
 
-def wrk_round(url: str, tokens: Path, offset: int, count: int, per: int) -> dict[str, float]:
-    out = subprocess.check_output(
-        pinned(1, ["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{max(1, round(ROUND_SECONDS))}s",
-                   "-s", str(HERE / "wrk_tokens.lua"), url, "--",
-                   str(tokens), str(offset), str(count), str(per), str(CONNECTIONS)]),
-        text=True,
+def wrk_run(url: str, tokens: Path, count: int, per: int) -> dict[str, float]:
+    """``count`` users' ``per`` requests each, through wrk on core 1, to the last answer."""
+    marker = tokens.with_suffix(".done")
+    wrk = subprocess.Popen(
+        pinned(1, ["wrk", "-t1", f"-c{CONNECTIONS}", "-d36000s",
+                   "-s", str(HERE / "wrk_users.lua"), url, "--",
+                   str(tokens), "0", str(count), str(per), str(CONNECTIONS), str(marker)]),
+        stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
+    while not marker.exists() and wrk.poll() is None:
+        time.sleep(0.2)
+    wrk.send_signal(signal.SIGINT)  # it reports, then exits
+    out, _ = wrk.communicate(timeout=60)
     return dict(json.loads([line for line in out.splitlines() if line.startswith("{")][-1]))
 
 
@@ -108,35 +114,22 @@ def main() -> None:
         time.sleep(2)
         start_rss = rss_mb(server.pid)
         print(f"server RSS after start (15 x 9 x 5,000 bars): {start_rss:.0f} MB")
-        sent = errors = 0
-        offset = 0
         began = time.monotonic()
-        while sent < REQUESTS and offset < USERS:
-            left_users = USERS - offset
-            r = wrk_round(url, tokens_file, offset, left_users, per)
-            sent += int(r["requests"]) - int(r["overflow"])
-            errors += int(r["errors"]) - int(r["overflow"])
-            # users this round used up: wrk_tokens.lua hands out `per` requests each, in
-            # turns of CONNECTIONS users
-            used = -(-int(r["requests"]) // (per * CONNECTIONS)) * CONNECTIONS
-            offset += min(used, left_users)
-            print(
-                f"  round: {int(r['requests']):,} requests ({r['requests'] / r['seconds']:,.0f}"
-                f"/s), users {offset:,} of {USERS:,}, RSS {rss_mb(server.pid):.0f} MB",
-                flush=True,
-            )
+        r = wrk_run(url, tokens_file, USERS, per)
         took = time.monotonic() - began
+        sent, errors = int(r["requests"]), int(r["errors"])
         end_rss = rss_mb(server.pid)
         print(
-            f"{sent:,} requests from {min(offset, USERS):,} users in {took:.0f} s; {errors} "
+            f"{sent:,} requests from {USERS:,} users in {took:.0f} s ({sent / took:,.0f}/s); "
+            f"{errors} "
             "errors or refusals  " + targets.exactly(errors, 0, "errors")
         )
         print(
             f"server RSS after them: {end_rss:.0f} MB (grew {end_rss - start_rss:+.0f} MB)  "
             + targets.at_most(end_rss, 250, " MB", "RSS")
         )
-        if sent < REQUESTS:
-            print(f"only {sent:,} of {REQUESTS:,} requests sent  " + targets.exactly(1, 0, "sent"))
+        if sent < per * USERS:
+            print(f"only {sent:,} of {per * USERS:,} answered  " + targets.exactly(1, 0, "sent"))
     finally:
         server.terminate()
         server.wait(15)
