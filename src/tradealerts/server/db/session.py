@@ -24,6 +24,9 @@ def make_engine(
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # 5 kept open, as SQLAlchemy's default: each SQLite connection keeps its own page
+        # cache (2 MiB), filled by the caller loads of many users (bench_memory)
+        pool["pool_size"] = min(pool_size, 5)
         engine = create_engine(
             url,
             connect_args={"check_same_thread": False, "timeout": 5},
