@@ -170,3 +170,19 @@ def test_a_tier_change_by_the_owners_command_applies_within_a_second(make_server
     seen = wait_until(lambda: (r := c.get(pro_only)).status_code != 403 and r, 30, "PRO")
     assert seen.status_code == 200
     assert c.get("/api/symbols").headers["x-ratelimit-limit"] == "300"
+
+
+def test_the_memory_window_keeps_at_most_max_keys_users() -> None:
+    """Memory per user is bounded: past ``max_keys`` users the least recently counted one
+    is forgotten, and the others' counts stay exact."""
+    from tradealerts.server.quota import MemoryWindow
+
+    window = MemoryWindow(max_keys=3)
+    for key in ("a", "b", "c"):
+        assert window.hit(key, 2)[:2] == (True, 1)
+    assert window.hit("a", 2)[:2] == (True, 0)  # "a" is now the most recent
+    assert window.hit("d", 2)[:2] == (True, 1)  # "b", the least recent, makes room
+    assert len(window) == 3
+    assert window.hit("a", 2)[0] is False  # kept, exactly: its two requests are counted
+    assert window.hit("c", 2)[:2] == (True, 0)
+    assert window.hit("b", 2)[:2] == (True, 1)  # forgotten: its count started again

@@ -10,6 +10,7 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import anyio
 from fastapi import FastAPI
 from fastapi.routing import APIRoute
 from sqlalchemy import event
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import Receive, Scope, Send
 
 from tradealerts import __version__
+from tradealerts.core.ingest import MAX_BODY_BYTES as INGEST_MAX_BODY_BYTES
 from tradealerts.core.schemas import ErrorBody
 from tradealerts.server.accounts import TIER_CHANGES
 from tradealerts.server.alerts.guard import Resolver, WebhookGuard, system_resolver
@@ -24,6 +26,7 @@ from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.api.deps import CallerCache
 from tradealerts.server.api.market import IndicatorsFastPath
 from tradealerts.server.billing import Billing, Gateway
+from tradealerts.server.bodylimit import BodyLimitMiddleware
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.engine import Engine
@@ -32,6 +35,7 @@ from tradealerts.server.engine.runner import Listener
 from tradealerts.server.errors import RequestIdMiddleware, install_error_handlers
 from tradealerts.server.events import Bus
 from tradealerts.server.feeds import BarClose, Feed, FeedOptions, Tick, create_feed
+from tradealerts.server.ingest.check import too_large
 from tradealerts.server.ingest.store import last_received, load_values
 from tradealerts.server.ingest.tokens import TokenCheck
 from tradealerts.server.mail import Mailer
@@ -238,10 +242,15 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-        engine = make_engine(settings.db_url)
+        # the requests' pool: a checkout waits db_pool_timeout_seconds at most, then 503
+        engine = make_engine(settings.db_url, pool_timeout=settings.db_pool_timeout_seconds)
         upgrade(engine)
         app.state.db_engine = engine
         app.state.sessions = make_sessionmaker(engine)
+        app.state.closing = anyio.CapacityLimiter(8)  # deps.get_session's off-loop closes
+        # the alert log's own connections (its writer thread and the book's housekeeping):
+        # a burst of requests that empties the pool above never delays a fire
+        writer = make_engine(settings.db_url, pool_size=2, max_overflow=0)
         app.state.signing_key = settings.signing_key()
         await app.state.revocations.start(
             app.state.sessions, clock, settings.revocation_sync_seconds
@@ -284,7 +293,12 @@ def create_app(
             # The book is loaded and listening before the feed's first event: a replay fires
             # the same alerts at the same times, and no alert misses the first ticks.
             runtime = AlertRuntime(
-                settings, app.state.sessions, app.state.bus, clock, app.state.mailer
+                settings,
+                app.state.sessions,
+                app.state.bus,
+                clock,
+                app.state.mailer,
+                writer=make_sessionmaker(writer),
             )
             count = await asyncio.to_thread(runtime.load)
             log.info("alerts: %d active", count)
@@ -323,6 +337,7 @@ def create_app(
             if scale is not None:
                 await scale.stop()
             engine.dispose()
+            writer.dispose()
 
     app = TradeAlertsApp(
         title="tradealerts",
@@ -368,6 +383,14 @@ def create_app(
         push_seconds=settings.usage_push_seconds,
     )
     install_error_handlers(app)
+    ingest_limit = max(settings.max_body_bytes, INGEST_MAX_BODY_BYTES)
+    # innermost of ours: its 413s carry the request id and are counted by the usage record
+    app.add_middleware(
+        BodyLimitMiddleware,
+        default=settings.max_body_bytes,
+        # the owner's ingest batches (5,000 bars x 8 buffers) need up to their own limit
+        routes={"/api/ingest/": (ingest_limit, too_large(ingest_limit).message)},
+    )
     app.add_middleware(UsageMiddleware)  # every request the fast path leaves to the stack
     app.add_middleware(RequestIdMiddleware)
     app.proxies = TrustedProxies(settings.trusted_proxies)

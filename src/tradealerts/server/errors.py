@@ -22,6 +22,8 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -45,6 +47,8 @@ __all__ = [
 ]
 
 log = logging.getLogger("tradealerts.api")
+#: seconds a client is told to wait when no database connection was free in time
+POOL_RETRY_AFTER = 2
 request_id: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
 
 
@@ -118,7 +122,7 @@ _STATUS_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     409: "conflict",
-    413: "too_large",
+    413: "body_too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
 }
@@ -192,6 +196,31 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 405:
             message = "This endpoint does not accept that method."
         return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+
+    def _busy(request: Request, why: str) -> JSONResponse:
+        # no connection free in time, or SQLite's write lock held past its busy timeout: a
+        # burst, not a fault; the client retries shortly (the CLI and daemon honour
+        # Retry-After like a 429's)
+        request.state.api_error = (f"{why}:database_busy", "the database was busy")
+        return error_response(
+            503,
+            "database_busy",
+            "The server is busy; try again in a few seconds.",
+            {"Retry-After": str(POOL_RETRY_AFTER)},
+        )
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool(request: Request, _: PoolTimeout) -> JSONResponse:
+        return _busy(request, "PoolTimeout")
+
+    @app.exception_handler(OperationalError)
+    async def _operational(request: Request, exc: OperationalError) -> JSONResponse:
+        # SQLite answers "database is locked" when another connection's write outlasts
+        # the busy timeout, or at once when a read transaction must become a write after
+        # another commit (WAL's stale snapshot): both are the busy case
+        if "database is locked" in str(exc.orig):
+            return _busy(request, "SQLiteLocked")
+        return await _unexpected(request, exc)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

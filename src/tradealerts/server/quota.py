@@ -27,6 +27,8 @@ import logging
 import math
 import threading
 import time
+from array import array
+from bisect import bisect_right
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -81,12 +83,21 @@ class MemoryWindow:
     """The moving window of ``limits``' MemoryStorage, for one process: a request is allowed
     while fewer than ``limit`` allowed requests of the key are under ``WINDOW`` seconds old
     (a refused one is not counted). Old times are dropped as the key is hit, and idle keys
-    once a minute."""
+    once a minute.
+
+    Memory is bounded (docs/architecture.md, "Memory per user"): a key's times are packed
+    doubles (8 bytes a counted request; a deque of float objects took ~32, and 20,000 users'
+    hour of requests grew the server by ~40 MB), and at most ``max_keys`` keys are kept: past
+    it the least recently hit key is forgotten (its user's count starts again; with Redis,
+    nothing is forgotten)."""
 
     SWEEP_SECONDS = 60.0
+    MAX_KEYS = 100_000
 
-    def __init__(self) -> None:
-        self._hits: dict[str, deque[float]] = {}
+    def __init__(self, max_keys: int = MAX_KEYS) -> None:
+        self.max_keys = max_keys
+        # insertion order is recency: a hit moves its key to the end
+        self._hits: dict[str, array[float]] = {}
         self._lock = threading.Lock()  # the event loop and any thread may count
         self._next_sweep = 0.0
 
@@ -95,23 +106,31 @@ class MemoryWindow:
         now = time.time()
         cutoff = now - WINDOW
         with self._lock:
-            times = self._hits.get(key)
+            hits = self._hits
+            times = hits.pop(key, None)
             if times is None:
-                times = self._hits[key] = deque()
-            while times and times[0] <= cutoff:
-                times.popleft()
+                times = array("d")
+                if len(hits) >= self.max_keys:
+                    del hits[next(iter(hits))]  # the least recently hit
+            hits[key] = times
+            gone = bisect_right(times, cutoff)
+            if gone:
+                del times[:gone]
             allowed = len(times) < limit
             if allowed:
                 times.append(now)
             if now >= self._next_sweep:
                 self._next_sweep = now + self.SWEEP_SECONDS
-                for k in [k for k, t in self._hits.items() if not t or t[-1] <= cutoff]:
-                    del self._hits[k]
+                for k in [k for k, t in hits.items() if not t or t[-1] <= cutoff]:
+                    del hits[k]
             return allowed, limit - len(times), (times[0] if times else now) + WINDOW
 
     def clear(self, key: str) -> None:
         with self._lock:
             self._hits.pop(key, None)
+
+    def __len__(self) -> int:
+        return len(self._hits)
 
 
 #: Reserve up to ARGV[4] requests in the moving window of KEYS[1] (``limits``' layout: a list

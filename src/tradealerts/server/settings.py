@@ -101,6 +101,13 @@ class Settings(BaseSettings):
     #: how long a data request may use a cached copy of its user (tier, existence); a tier
     #: change made in this process applies at once, one made by another process within this
     caller_cache_seconds: float = 1.0
+    #: the longest a request waits for a database connection; past it the answer is 503
+    #: ``database_busy`` with Retry-After (well under a client's timeout)
+    db_pool_timeout_seconds: float = Field(3.0, gt=0)
+    #: the largest request body read (bytes; the owner's ingest route allows its own 2 MiB);
+    #: a bigger Content-Length is refused 413 before reading, a bigger stream at this byte.
+    #: The reverse proxy should say the same (docs/deploy.md: client_max_body_size).
+    max_body_bytes: int = Field(1024 * 1024, ge=1024)
     event_retention_days: int = 90
     #: per user: alert emails beyond this in an hour are skipped (logged in the history)
     alert_emails_per_hour: int = 20

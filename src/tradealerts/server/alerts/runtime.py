@@ -5,8 +5,11 @@ Order of a fire: event log row + alert row + notification + deliveries in one tr
 committed; only then are the user's streams woken and the channel workers nudged. A crash
 before the commit loses the fire whole (never half of it); after it, nothing is lost.
 
+Writes never run on the event loop: one thread of their own writes the batches in order,
+through ``writer`` (a small engine of their own in the server, so a burst of API requests
+that empties the request pool never delays a fire; docs/architecture.md "Write path").
 A commit that fails (the database is down, locked or restarting) loses nothing: the batch
-stays pending, in order, and is retried with back-off off the event loop until it commits,
+stays pending, in order, and is retried with back-off until it commits,
 while later fires queue behind it. Each batch carries a key written in its own transaction,
 so a retry of a commit that did succeed (its answer lost with the connection) is refused by
 the key and not logged twice. Past ``alert_backlog_limit`` waiting fires the engine is held
@@ -16,6 +19,7 @@ the key and not logged twice. Past ``alert_backlog_limit`` waiting fires the eng
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import math
@@ -182,9 +186,12 @@ class AlertRuntime:
         bus: Bus,
         clock: Callable[[], datetime],
         mailer: Mailer | None = None,
+        writer: sessionmaker[Session] | None = None,
     ) -> None:
         self.settings = settings
         self.sessions = sessions
+        #: the fire writes' and the book's own sessions (default: ``sessions``)
+        self.writer = writer or sessions
         self.bus = bus
         self.clock = clock
         self.mailer = mailer
@@ -195,8 +202,12 @@ class AlertRuntime:
         self._pending: list[MatchResult] = []
         self._batch: _Batch | None = None  # the batch being written (kept while it fails)
         self._backlog = 0  # fires and changes pending or in _batch
-        self._flush_scheduled = False
-        self._retrying: asyncio.Task[None] | None = None
+        #: the task that writes what is pending, in order, while there is any
+        self._writing: asyncio.Task[None] | None = None
+        # one thread: batches commit in order, and never queue behind other thread work
+        self._thread = concurrent.futures.ThreadPoolExecutor(
+            1, thread_name_prefix="tradealerts-alert-log"
+        )
         self._engine: Engine | None = None
         self._holding = False
         self.write_error: str | None = None
@@ -216,7 +227,7 @@ class AlertRuntime:
     # -- the book in step with the database ------------------------------------------------
     def load(self) -> int:
         """Put every active alert in the book; returns how many."""
-        with self.sessions() as s:
+        with self.writer() as s:
             self._last_change = int(s.scalar(select(func.max(AlertChange.id))) or 0)
             rows = s.scalars(
                 select(AlertRow).where(AlertRow.status == AlertStatus.active.value)
@@ -242,7 +253,7 @@ class AlertRuntime:
 
     def sync(self) -> int:
         """Apply changes other processes made (admin, tier changes, other API workers)."""
-        with self.sessions() as s:
+        with self.writer() as s:
             changes = s.execute(
                 select(AlertChange.id, AlertChange.alert_id)
                 .where(AlertChange.id > self._last_change)
@@ -296,41 +307,30 @@ class AlertRuntime:
     def record(self, result: MatchResult) -> None:
         """Persist what one feed event did, then tell the streams and the channels.
 
-        Results of one pass of the event loop share a transaction (group commit): a burst
-        of fires costs one commit, and nobody is told before it."""
+        Results that come while a batch is being written share the next transaction (group
+        commit): a burst of fires costs one commit, and nobody is told before it."""
         self._pending.append(result)
         self._backlog += _size(result)
         if self._backlog >= self.settings.alert_backlog_limit:
             self._hold()
-        if self._flush_scheduled or self._retrying is not None:
-            return  # a flush is coming, or the retry task writes everything in order
+        if self._writing is not None:
+            return  # the writing task takes everything pending, in order
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.flush()
             return
-        self._flush_scheduled = True
-        loop.call_soon(self.flush)
+        self._writing = loop.create_task(self._write_all(), name="tradealerts-alert-log")
 
     def flush(self) -> None:
-        """Write the pending results in one transaction, then wake streams and channels.
-
-        On failure nothing is dropped: the batch stays first in line and a task retries it
-        with back-off, off the event loop (without a loop, the next ``flush`` retries)."""
-        self._flush_scheduled = False
-        if self._retrying is not None:
-            return  # the retry task owns the writes until the database answers again
+        """Without an event loop (tools, tests): write what is pending now, in this thread.
+        A failed batch stays first in line for the next call."""
         while self._pending or self._batch is not None:
             batch = self._next_batch()
             try:
                 written = self._write(batch)
             except Exception as exc:
                 self._write_failed(exc)
-                try:
-                    loop = asyncio.get_running_loop()
-                except RuntimeError:
-                    return
-                self._retrying = loop.create_task(self._retry(), name="tradealerts-alert-log")
                 return
             self._committed(batch, written)
 
@@ -341,25 +341,29 @@ class AlertRuntime:
             self._batch = _Batch(results, sum(map(_size, results)))
         return self._batch
 
-    async def _retry(self) -> None:
-        """Write the failed batch, then everything queued behind it, until the log is
-        caught up; waits ``_RETRY_FIRST`` s doubling to ``alert_retry_max_seconds``."""
-        delay = _RETRY_FIRST
+    async def _write_all(self) -> None:
+        """Write the pending batches in the log's own thread until none is left; a failed
+        one is retried after ``_RETRY_FIRST`` s, doubling to ``alert_retry_max_seconds``,
+        while later fires queue behind it. The loop only hands batches over and tells the
+        streams: a slow or locked database never stalls a price frame."""
+        loop = asyncio.get_running_loop()
+        delay = 0.0
         try:
+            await asyncio.sleep(0)  # this pass of the loop's other results join the batch
             while self._pending or self._batch is not None:
-                await asyncio.sleep(delay)
+                if delay:
+                    await asyncio.sleep(delay)
                 batch = self._next_batch()
                 try:
-                    # off the loop: a locked SQLite file waits out its busy timeout here
-                    written = await asyncio.to_thread(self._write, batch)
+                    written = await loop.run_in_executor(self._thread, self._write, batch)
                 except Exception as exc:
                     self._write_failed(exc)
-                    delay = min(delay * 2, self.settings.alert_retry_max_seconds)
+                    delay = min(max(delay * 2, _RETRY_FIRST), self.settings.alert_retry_max_seconds)
                     continue
                 self._committed(batch, written)
                 delay = 0.0
         finally:
-            self._retrying = None
+            self._writing = None
 
     def _write_failed(self, exc: Exception) -> None:
         self.write_failures += 1
@@ -419,12 +423,11 @@ class AlertRuntime:
     def _write(self, batch: _Batch) -> _Written:
         """One transaction: the batch's key, its fires, their alerts' state, its changes.
 
-        Runs on the engine loop, or in a worker thread while retrying (the loop then only
-        queues results behind it)."""
+        Runs in the log's thread (the loop only queues results behind it)."""
         now = self.clock()
         out = _Written()
         fires, unsafe = _safe_fires([f for result in batch.results for f in result.fired])
-        with self.sessions() as s:
+        with self.writer() as s:
             conn = s.connection()
             try:
                 # first, so a copy still being committed elsewhere makes this one wait
@@ -688,7 +691,7 @@ class AlertRuntime:
         """Drop events past the retention (default 90 days), and batch keys past a day (a
         lost answer is retried within seconds or minutes, never a day later)."""
         now = self.clock()
-        with self.sessions() as s:
+        with self.writer() as s:
             n = purge(s, now, self.settings.event_retention_days)
             s.execute(delete(FireBatch).where(FireBatch.created_at < now - timedelta(days=1)))
             s.commit()
@@ -701,9 +704,10 @@ class AlertRuntime:
     async def stop(self, drain_seconds: float = 5.0) -> None:
         """Write what is pending (waiting up to ``drain_seconds`` for a failing database),
         then stop the housekeeping and the webhook sender."""
-        self.flush()
-        if self._retrying is not None:
-            task = self._retrying
+        if self._writing is None and (self._pending or self._batch is not None):
+            self._writing = asyncio.create_task(self._write_all(), name="tradealerts-alert-log")
+        if self._writing is not None:
+            task = self._writing
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(asyncio.shield(task), drain_seconds)
             if not task.done():
@@ -723,6 +727,7 @@ class AlertRuntime:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
             self._task = None
+        self._thread.shutdown(wait=False)
         await self.webhooks.stop()
 
     async def _run(self) -> None:

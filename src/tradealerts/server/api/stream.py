@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
-from typing import Annotated
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import func, select
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 from tradealerts.core.tiers import Tier, check_pair
 from tradealerts.server.api.deps import CurrentCaller, _bearer, caller_by_id
@@ -35,6 +36,18 @@ RETRY_MS = 3000
 #: events read from the log at a time; a longer backlog is sent page after page
 PAGE = 500
 _BEAT = ("beat", None)
+_T = TypeVar("_T")
+
+
+async def _from_db(fn: Callable[..., _T], *args: Any) -> _T:
+    """``fn(*args)`` in a thread; while no pooled connection is free (a burst of writes),
+    tried again rather than ending the stream: its client would only reconnect into the
+    same burst."""
+    while True:
+        try:
+            return await asyncio.to_thread(fn, *args)
+        except PoolTimeout:
+            await asyncio.sleep(0.5)
 
 
 def _pairs(tier: Tier, symbols: str | None) -> frozenset[tuple[str, str]]:
@@ -130,16 +143,21 @@ async def stream(
         sub.offer(_BEAT)
         schedule_beat()
 
+    def checked(task: asyncio.Future[Any]) -> None:
+        ok = not task.cancelled() and task.exception() is None
+        sub.offer(("caller", task.result() if ok else None))
+
     async def frames() -> AsyncIterator[str]:
+        checking: asyncio.Future[Any] | None = None
         known_tier = tier.value
         gap, backlog, more = False, list[AlertFrame](), False
         try:
             yield f"retry: {RETRY_MS}\n\n"
             if after is None:  # a fresh client: what fires from now on (history has the rest)
-                last = await asyncio.to_thread(newest)
+                last = await _from_db(newest)
             else:
                 last = after
-                gap, backlog, more = await asyncio.to_thread(read, last)
+                gap, backlog, more = await _from_db(read, last)
             if gap:
                 yield sse_frame(
                     "gap",
@@ -194,21 +212,29 @@ async def stream(
                 if more:
                     # the whole backlog goes out before anything live: a live frame carries
                     # only its own commit's events, and would skip the rest of the log
-                    _gap, backlog, more = await asyncio.to_thread(read, last)
+                    _gap, backlog, more = await _from_db(read, last)
                     continue
                 kind, data = await sub.queue.get()
                 if kind == "alert":
                     if data is None:  # only woken: read what is new from the log
-                        _gap, backlog, more = await asyncio.to_thread(read, last)
+                        _gap, backlog, more = await _from_db(read, last)
                     else:  # the committed events themselves; skip those already sent
                         backlog = [f for f in data if f[0] > last]
                 elif kind == "beat":
                     yield ": heartbeat\n\n"
                     # the shared snapshot: streams of one user (and a thousand streams at
-                    # once) cost one lookup a second, not one each per heartbeat
-                    now_caller = await caller_by_id(state, user_id)
-                    if now_caller is not None and now_caller.tier != known_tier:
-                        known_tier = now_caller.tier
+                    # once) cost one lookup a second, not one each per heartbeat; a load
+                    # is never awaited here (the database may be busy, and price frames
+                    # must not wait for it): its answer comes back as a "caller" item
+                    cached = state.callers.get(user_id)
+                    if cached is not None:
+                        sub.offer(("caller", cached))
+                    elif checking is None or checking.done():
+                        checking = asyncio.ensure_future(caller_by_id(state, user_id))
+                        checking.add_done_callback(checked)
+                elif kind == "caller":
+                    if data is not None and data.tier != known_tier:
+                        known_tier = data.tier
                         yield sse_frame("tier", {"tier": known_tier})
                 elif kind == "tier":
                     known_tier = data["tier"]
@@ -218,6 +244,8 @@ async def stream(
                 else:  # price and bar frames come rendered, once for all their streams
                     yield data
         finally:
+            if checking is not None:
+                checking.cancel()
             if beat is not None:
                 beat.cancel()
             bus.unsubscribe(sub)
