@@ -461,11 +461,6 @@ def utc_of_broker(b: int) -> int:
     return next(u for u in (b - 2 * H, b - 3 * H) if u + ny_close_offset(u) == b)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs the bar clock (branch barclock): the ingest check on the UTC grid refuses "
-    "H4/D1 on the broker's grid (422 off_grid_time); after the merge this passes: drop the mark",
-)
 def test_h4_and_d1_on_the_brokers_grid_through_the_march_switch(
     make_server: Callable[..., Running], eas: list[EA], ms: Ms
 ) -> None:
