@@ -117,7 +117,7 @@ def test_billing_after_the_end_shows_no_card_and_no_period_beyond_it(
 ) -> None:
     """Issue #24: once ended, ``billing`` still showed the card and the subscription kept a
     ``current_period_end`` a month after ``ends_on``."""
-    out, _ = _upgrade(user, double)
+    out = _upgrade(user, double)
     url = re.search(r"https://checkout\.stripe\.com/\S+", out)
     assert url is not None, out
     assert "••••" in user.ok("billing")  # the card that pays, while it runs

@@ -211,9 +211,11 @@ def paused_by_the_log(srv: Running, says: str) -> dict[str, Any]:
     while time.monotonic() < deadline:
         r = httpx.get(f"{srv.url}/api/system/health", timeout=30)
         body = r.json()
-        if body.get("alerts", {}).get("status") == "paused":
+        # the log holds the engine at once; the engine stops before its next feed event
+        if body.get("alerts", {}).get("status") == "paused" and body["engine"]["status"] == (
+            "paused"
+        ):
             assert r.status_code == 503
-            assert body["engine"]["status"] == "paused"
             assert says in body["alerts"]["error"], body["alerts"]
             return dict(body)
         time.sleep(0.1)

@@ -220,7 +220,9 @@ def install_error_handlers(app: FastAPI) -> None:
         # another commit (WAL's stale snapshot): both are the busy case
         if "database is locked" in str(exc.orig):
             return _busy(request, "SQLiteLocked")
-        return await _unexpected(request, exc)
+        # any other: a fault, raised on to the usage middleware, which records it with its
+        # type (admin errors) and answers the 500
+        raise exc
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
