@@ -10,6 +10,11 @@ connection takes the next ``Fault`` of a plan (or a function of the connection's
   read timeout is the only way out);
 - ``delay``: seconds to wait before forwarding each chunk of the answer.
 
+``PgCommitCut`` is the same proxy in front of PostgreSQL, reading the client's side of the wire
+protocol: in a transaction whose statements name a marker (a table), it forwards the ``COMMIT``
+and, when the server's answer comes (the commit is done), drops it and cuts both sides. The
+client is left not knowing whether its transaction committed: the lost COMMIT.
+
 The checker follows Jepsen's total-queue checker: what goes in must come out, once, in order.
 """
 
@@ -25,7 +30,7 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
-__all__ = ["Fault", "FaultProxy", "Verdict", "check_history"]
+__all__ = ["Fault", "FaultProxy", "PgCommitCut", "Verdict", "check_history"]
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,118 @@ class FaultProxy:
                 await writer.drain()
         except (ConnectionError, OSError):
             return ""
+
+
+#: the codes of the untyped requests a PostgreSQL client may send before its startup message
+_PG_SSL_REQUEST, _PG_GSSENC_REQUEST = 80877103, 80877104
+
+
+class PgCommitCut(FaultProxy):
+    """``127.0.0.1:port`` → PostgreSQL at ``127.0.0.1:target``; cuts the answers of the next
+    ``arm(n)`` COMMITs of transactions whose statements contain ``marker``.
+
+    The client must not encrypt (``sslmode=disable``, ``gssencmode=disable``): the proxy reads
+    the protocol's messages, the simple (``Q``) and extended (``P``) query forms."""
+
+    def __init__(self, target_port: int, marker: bytes) -> None:
+        super().__init__(target_port)
+        self.marker = marker
+        self.cuts_left = 0
+        self.cut = 0  # COMMITs that reached the server and whose answer was dropped
+
+    def arm(self, n: int) -> None:
+        self.cuts_left = n
+
+    async def _handle(self, creader: asyncio.StreamReader, cwriter: asyncio.StreamWriter) -> None:
+        self.connections += 1
+        try:
+            sreader, swriter = await asyncio.open_connection("127.0.0.1", self.target_port)
+        except OSError:
+            cwriter.close()
+            return
+        self._writers |= {cwriter, swriter}
+        committing = asyncio.Event()  # a marked COMMIT went to the server
+        up = asyncio.create_task(self._client_side(creader, swriter, committing))
+        down = asyncio.create_task(self._server_side(sreader, cwriter, committing))
+        try:
+            await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
+            if not down.done():
+                # a cut COMMIT: wait for its answer (the commit done) before cutting
+                await asyncio.wait({down}, timeout=30 if committing.is_set() else 0.5)
+        except asyncio.CancelledError:
+            pass
+        finally:
+            for task in (up, down):
+                task.cancel()
+            for w in (cwriter, swriter):
+                self._writers.discard(w)
+                with contextlib.suppress(Exception):
+                    w.close()
+
+    async def _client_side(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, committing: asyncio.Event
+    ) -> None:
+        """Forward the client's messages one by one, noting a marked transaction's COMMIT."""
+        marked = False
+        untyped = True  # the startup message (and an SSL/GSS request before it) has no type
+        try:
+            while True:
+                if untyped:
+                    head = await reader.readexactly(4)
+                    body = await reader.readexactly(struct.unpack("!I", head)[0] - 4)
+                    code = struct.unpack("!I", body[:4])[0] if len(body) >= 4 else 0
+                    untyped = code in (_PG_SSL_REQUEST, _PG_GSSENC_REQUEST)
+                    writer.write(head + body)
+                    await writer.drain()
+                    continue
+                head = await reader.readexactly(5)
+                body = await reader.readexactly(struct.unpack("!I", head[1:])[0] - 4)
+                kind = head[:1]
+                query = b""
+                if kind == b"Q":
+                    query = body.split(b"\0", 1)[0]
+                elif kind == b"P":  # Parse: statement name, then the query
+                    query = body.split(b"\0", 2)[1]
+                if self.marker in query:
+                    marked = True
+                cut = False
+                if query.strip().upper().startswith((b"COMMIT", b"END")):
+                    cut, marked = marked and self.cuts_left > 0, False
+                    if cut:
+                        self.cuts_left -= 1
+                elif query.strip().upper().startswith(b"ROLLBACK"):
+                    marked = False
+                if cut:
+                    # before the COMMIT goes: whatever the server sends next is its answer
+                    committing.set()
+                writer.write(head + body)
+                await writer.drain()
+                if cut:
+                    return  # nothing more goes up this connection
+        except (asyncio.IncompleteReadError, ConnectionError, OSError):
+            return
+
+    async def _server_side(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, committing: asyncio.Event
+    ) -> None:
+        """Forward the server's answers; after a marked COMMIT, drop its answer and cut."""
+        try:
+            while True:
+                chunk = await reader.read(65536)
+                if not chunk:
+                    return
+                if committing.is_set():
+                    # the answer to the COMMIT (everything before it was answered already:
+                    # the client waits for each answer): the commit is done, the client
+                    # never learns it
+                    self.cut += 1
+                    self.faults_applied["commit_cut"] += 1
+                    _reset(writer)
+                    return
+                writer.write(chunk)
+                await writer.drain()
+        except (ConnectionError, OSError):
+            return
 
 
 def _reset(writer: asyncio.StreamWriter) -> None:

@@ -1,0 +1,81 @@
+"""A lost COMMIT on real PostgreSQL, while fires flow: the fault proxy sits on the server's
+database connections, lets a batch of fires' ``COMMIT`` reach PostgreSQL and drops the answer
+(the connection cut, the commit done). The engine retries the batch under its key; the log
+ends with every expected fire once, none lost, none twice."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from sqlalchemy import create_engine, text
+from tests.faultproxy import PgCommitCut
+from tests.server.serverkit import PG_URL, Running, wait_until
+from tests.server.test_alerts_durability import (
+    HISTORY,
+    SPEED,
+    alerts_through_the_api,
+    check_log,
+    replay_file,
+)
+
+pytestmark = pytest.mark.skipif(
+    not PG_URL, reason="PostgreSQL's wire protocol: set TRADEALERTS_TEST_DATABASE_URL"
+)
+
+CUTS = 3  # batches whose COMMIT answer is lost, one after the other
+
+
+@pytest.fixture
+def db_url() -> Iterator[str]:
+    """A PostgreSQL database of this test's own (the server reaches it through the proxy)."""
+    assert PG_URL is not None
+    name = f"tradealerts_test_{secrets.token_hex(6)}"
+    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture
+def proxy(db_url: str) -> Iterator[tuple[PgCommitCut, str]]:
+    """The proxy in front of PostgreSQL's port, and the database URL through it (unencrypted:
+    the proxy reads the protocol)."""
+    parts = urlsplit(db_url)
+    cutter = PgCommitCut(parts.port or 5432, marker=b"fire_batches").start()
+    netloc = parts.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{cutter.port}"
+    url = parts._replace(netloc=netloc, query="sslmode=disable&gssencmode=disable").geturl()
+    try:
+        yield cutter, url
+    finally:
+        cutter.close()
+
+
+def test_a_lost_commit_answer_mid_replay_loses_and_doubles_no_fire(
+    make_server: Callable[..., Running], tmp_path: Path, proxy: tuple[PgCommitCut, str]
+) -> None:
+    cutter, url = proxy
+    csv = tmp_path / "EURUSD_H1.csv"
+    bars = replay_file(csv)
+    srv = make_server(
+        database_url=url,
+        feed=f"replay:{csv}",
+        replay_speed=SPEED,
+        history_bars=HISTORY,
+        alert_backlog_limit=5,
+        alert_retry_max_seconds=0.5,
+    )
+    c, ids = alerts_through_the_api(srv)
+    cutter.arm(CUTS)  # the next batches of fires lose their COMMIT's answer
+    wait_until(lambda: cutter.cut >= CUTS, timeout=60, what="the lost COMMITs")
+    check_log(srv, c, bars, ids)
+    # each cut batch was committed, then retried under its key and found there
+    assert cutter.cut == CUTS
