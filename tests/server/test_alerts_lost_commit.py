@@ -5,6 +5,7 @@ ends with every expected fire once, none lost, none twice."""
 
 from __future__ import annotations
 
+import logging
 import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -30,8 +31,8 @@ CUTS = 3  # batches whose COMMIT answer is lost, one after the other
 
 
 @pytest.fixture
-def db_url() -> Iterator[str]:
-    """A PostgreSQL database of this test's own (the server reaches it through the proxy)."""
+def pg_db() -> Iterator[str]:
+    """A PostgreSQL database of this test's own."""
     assert PG_URL is not None
     name = f"tradealerts_test_{secrets.token_hex(6)}"
     admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
@@ -46,11 +47,11 @@ def db_url() -> Iterator[str]:
 
 
 @pytest.fixture
-def proxy(db_url: str) -> Iterator[tuple[PgCommitCut, str]]:
+def proxy(pg_db: str) -> Iterator[tuple[PgCommitCut, str]]:
     """The proxy in front of PostgreSQL's port, and the database URL through it (unencrypted:
     the proxy reads the protocol)."""
-    parts = urlsplit(db_url)
-    cutter = PgCommitCut(parts.port or 5432, marker=b"fire_batches").start()
+    parts = urlsplit(pg_db)
+    cutter = PgCommitCut(parts.port or 5432, marker=b"INSERT INTO fire_batches").start()
     netloc = parts.netloc.rsplit("@", 1)[0] + f"@127.0.0.1:{cutter.port}"
     url = parts._replace(netloc=netloc, query="sslmode=disable&gssencmode=disable").geturl()
     try:
@@ -59,14 +60,23 @@ def proxy(db_url: str) -> Iterator[tuple[PgCommitCut, str]]:
         cutter.close()
 
 
+@pytest.fixture
+def db_url(proxy: tuple[PgCommitCut, str]) -> str:
+    """``make_server``'s database: the test's own, through the proxy."""
+    return proxy[1]
+
+
 def test_a_lost_commit_answer_mid_replay_loses_and_doubles_no_fire(
-    make_server: Callable[..., Running], tmp_path: Path, proxy: tuple[PgCommitCut, str]
+    make_server: Callable[..., Running],
+    tmp_path: Path,
+    proxy: tuple[PgCommitCut, str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    cutter, url = proxy
+    cutter = proxy[0]
+    caplog.set_level(logging.INFO, logger="tradealerts.alerts")
     csv = tmp_path / "EURUSD_H1.csv"
     bars = replay_file(csv)
     srv = make_server(
-        database_url=url,
         feed=f"replay:{csv}",
         replay_speed=SPEED,
         history_bars=HISTORY,
@@ -79,3 +89,5 @@ def test_a_lost_commit_answer_mid_replay_loses_and_doubles_no_fire(
     check_log(srv, c, bars, ids)
     # each cut batch was committed, then retried under its key and found there
     assert cutter.cut == CUTS
+    found = [r for r in caplog.records if "was already committed" in r.getMessage()]
+    assert len(found) == CUTS, [r.getMessage() for r in caplog.records]

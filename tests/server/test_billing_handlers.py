@@ -38,6 +38,8 @@ def _state(srv: Running, email: str) -> dict[str, Any]:
         user = accounts.find_user(s, email)
         assert user is not None
         acct = s.scalar(select(BillingAccount).where(BillingAccount.user_id == user.id))
+        mails = select(MailMessage.subject).where(MailMessage.to == email)
+        notes = select(Notification.title).where(Notification.user_id == user.id)
         return {
             "tier": user.tier,
             "status": acct.status if acct else None,
@@ -48,10 +50,8 @@ def _state(srv: Running, email: str) -> dict[str, Any]:
                 row.id: (row.status, row.amount_paid)
                 for row in s.scalars(select(InvoiceRow).where(InvoiceRow.user_id == user.id))
             },
-            "mail": [m.subject for m in s.scalars(select(MailMessage).where(
-                MailMessage.to == email).order_by(MailMessage.id))],  # fmt: skip
-            "notes": [n.title for n in s.scalars(select(Notification).where(
-                Notification.user_id == user.id).order_by(Notification.id))],  # fmt: skip
+            "mail": list(s.scalars(mails.order_by(MailMessage.id))),
+            "notes": list(s.scalars(notes.order_by(Notification.id))),
         }
 
 
