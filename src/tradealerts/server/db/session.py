@@ -115,8 +115,8 @@ def _serialise_writes(engine: Engine, lock: threading.Lock) -> None:
         finally:
             _release(dbapi_conn)
 
-    dialect.do_commit = _commit  # type: ignore[method-assign]
-    dialect.do_rollback = _rollback  # type: ignore[method-assign]
+    dialect.do_commit = _commit  # type: ignore[method-assign,assignment]
+    dialect.do_rollback = _rollback  # type: ignore[method-assign,assignment]
 
     @event.listens_for(engine.pool, "checkin")
     def _checkin(_dbapi: Any, record: Any) -> None:
