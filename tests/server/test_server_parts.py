@@ -104,3 +104,38 @@ def test_admin_endpoint_refused_to_others_and_audited(server: Running) -> None:
         assert s.scalar(select(AuditLog.action).where(AuditLog.actor == "boss@example.com")) == (
             "list_users"
         )
+
+
+def test_sqlite_write_lock_is_held_from_the_first_write_to_the_end(tmp_path: Path) -> None:
+    """SQLite write transactions queue on one in-process lock per file, shared by every
+    engine on it: taken at a transaction's first write (not by reads), given back by its
+    commit, its rollback, and its connection's return to the pool."""
+    from sqlalchemy import text as sql
+
+    from tradealerts.server.db import session as db_session
+
+    url = f"sqlite:///{tmp_path / 'w.db'}"
+    api, log = db_session.make_engine(url), db_session.make_engine(url, pool_size=2)
+    lock = db_session._WRITE_LOCKS[str((tmp_path / "w.db").resolve())]
+    with api.begin() as c:
+        c.execute(sql("CREATE TABLE t (x INTEGER)"))
+    assert not lock.locked()
+    for end in ("commit", "rollback", "close"):
+        with log.connect() as c:
+            c.execute(sql("SELECT count(*) FROM t"))
+            assert not lock.locked(), "a read took the write lock"
+            c.execute(sql("INSERT INTO t VALUES (1)"))
+            assert lock.locked(), "a write did not take the lock"
+            if end == "commit":
+                c.commit()
+            elif end == "rollback":
+                c.rollback()
+            if end != "close":  # the connection is still checked out
+                assert not lock.locked(), f"the lock outlived the {end}"
+        assert not lock.locked(), f"the lock outlived the {end}"
+        # the other engine on the same file writes at once
+        with api.begin() as c:
+            c.execute(sql("INSERT INTO t VALUES (2)"))
+        assert not lock.locked()
+    api.dispose()
+    log.dispose()
