@@ -10,10 +10,10 @@ import subprocess
 import sys
 import time
 
-from benchkit import Targets, cli_server
+from benchkit import Targets, cli_server, smoke
 
 EMAIL, PASSWORD = "bench-cli@example.com", "a long benchmark passphrase"
-RUNS = 10
+RUNS = smoke(10, 2)
 
 
 def wall(argv: list[str], env: dict[str, str], stdin: str = "") -> float:

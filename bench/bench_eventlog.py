@@ -11,7 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchkit import Targets
+from benchkit import Targets, smoke
 from tradealerts.core.alerts import AlertCreate, AlertStatus, Condition
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.accounts import create_user
@@ -24,7 +24,7 @@ from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.events import Bus, append_event
 from tradealerts.server.settings import Settings
 
-N = 5_000
+N = smoke(5_000, 500)
 TARGET = 5_000
 
 

@@ -46,7 +46,7 @@ import redis
 from sqlalchemy import create_engine, select, text
 
 from bench_stream import STREAMS_PER_USER, account
-from benchkit import BIN, HERE, Targets, free_port, pinned, wait_up
+from benchkit import BIN, HERE, Targets, free_port, need, pinned, smoke, wait_up
 from tradealerts.core.alerts import AlertCreate
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.models import AlertChange, AlertRow, Event, User
@@ -59,11 +59,11 @@ PG_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("TRADEALERTS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ONLY = set(os.environ.get("BENCH_ONLY", "bus,streams,indicators,failover").split(","))
-USERS = int(os.environ.get("BENCH_USERS", "500"))
-RATE = int(os.environ.get("BENCH_RATE", "100"))
-SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
-WARMUP = float(os.environ.get("BENCH_WARMUP", "10"))
-BUS_EVENTS = int(os.environ.get("BENCH_BUS_EVENTS", "100000"))
+USERS = int(os.environ.get("BENCH_USERS", smoke("500", "10")))
+RATE = int(os.environ.get("BENCH_RATE", smoke("100", "20")))
+SECONDS = float(os.environ.get("BENCH_SECONDS", smoke("15", "3")))
+WARMUP = float(os.environ.get("BENCH_WARMUP", smoke("10", "2")))
+BUS_EVENTS = int(os.environ.get("BENCH_BUS_EVENTS", smoke("100000", "3000")))
 SECRET = "bench-secret-key-0123456789abcdef-0123"  # noqa: S105 - a throwaway deployment
 _NAMES = itertools.count(1)
 SPEC = AlertCreate.model_validate(
@@ -375,7 +375,8 @@ def _wrk(url: str, tokens: Path, offset: int, count: int, seconds: int) -> float
 
 def bench_indicators(targets: Targets, db_url: str, home: Path) -> None:
     # enough users (300 requests an hour each) for 40,000 req/s: a quota spent is a wrk error
-    seconds, rounds, users_per_run = 4, 3, 40_000 * 4 // 300 + 1
+    seconds, rounds = smoke((4, 3), (1, 1))
+    users_per_run = 40_000 * seconds // 300 + 1
     d = Deployment(db_url, home / "ind")
     embedded_home = home / "embedded"
     embedded: subprocess.Popen[bytes] | None = None
@@ -493,6 +494,8 @@ def bench_failover(targets: Targets, db_url: str, home: Path) -> None:
 
 
 def main() -> None:
+    if "indicators" in ONLY:
+        need("bench_scaleout", "wrk")
     targets = Targets()
     home = Path(tempfile.mkdtemp(prefix="tradealerts-bench-scaleout-"))
     if "bus" in ONLY:
