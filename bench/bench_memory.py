@@ -11,7 +11,7 @@ Users are written to the database and their tokens signed with the
 server's key (20,000 password hashes would time argon2, not the server). Any refusal (429)
 or error fails the bench.
 
-BENCH_SMOKE=1: 40,000 requests from 800 users. BENCH_REQUESTS and BENCH_USERS set the sizes.
+BENCH_SMOKE=1: 10,000 requests from 200 users. BENCH_REQUESTS and BENCH_USERS set the sizes.
 Exits 1 when a target is missed."""
 
 from __future__ import annotations
@@ -33,8 +33,8 @@ from tradealerts.server.db.models import User
 from tradealerts.server.db.session import make_engine
 from tradealerts.server.security import issue_access_token
 
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "40000" if SMOKE else "1000000"))
-USERS = int(os.environ.get("BENCH_USERS", "800" if SMOKE else "20000"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "10000" if SMOKE else "1000000"))
+USERS = int(os.environ.get("BENCH_USERS", "200" if SMOKE else "20000"))
 CONNECTIONS = 16
 SECRET = "bench-secret-key-0123456789abcdef-0123"  # noqa: S105 - a throwaway server
 
