@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-server-dev
 
-.PHONY: install demo test lint typecheck pytest bench bench-deps test-deps clean
+.PHONY: install demo test lint typecheck pytest bench bench-smoke bench-deps test-deps clean
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -42,11 +42,24 @@ pytest: $(STAMP)
 	$(BIN)/pytest -n $(PYTEST_XDIST_WORKERS) --dist loadfile
 
 ## Benchmarks: print figures against their targets; a check, failing when any target is
-## missed (every bench runs, so all figures print, then the failures are named).
+## missed (every bench runs, so all figures print, then the failures are named). A bench
+## that cannot run (a tool missing) fails with its reason.
+BENCHES = bench/bench_*.py
+define run_benches
+	@failed=""; for f in $(BENCHES); do echo "== $$f"; start=$$(date +%s); \
+		$(1) $(BIN)/python $$f || failed="$$failed $$f"; \
+		echo "== $$f: $$(( $$(date +%s) - start )) s"; done; \
+	if [ -n "$$failed" ]; then echo "$(2) failed in$$failed"; exit 1; fi
+endef
+
 bench: $(STAMP) bench-deps
-	@failed=""; for f in bench/bench_*.py; do echo "== $$f"; \
-		$(BIN)/python $$f || failed="$$failed $$f"; done; \
-	if [ -n "$$failed" ]; then echo "bench: missed targets in$$failed"; exit 1; fi
+	$(call run_benches,,bench: missed targets or)
+
+## Every benchmark at a tiny size (BENCH_SMOKE=1, bench/benchkit.py), run by CI: proves each
+## still runs and its correctness checks (lost or doubled frames, errors) hold; its timing
+## targets are printed, not checked. Non-zero on a crash, a failed check or a missing tool.
+bench-smoke: $(STAMP) bench-deps
+	$(call run_benches,BENCH_SMOKE=1,bench-smoke:)
 
 ## System packages the benchmarks need (Debian): wrk drives the HTTP benchmarks, taskset
 ## (util-linux) pins servers and load generators to their own cores; and the daemon's desktop.

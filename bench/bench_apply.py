@@ -13,10 +13,10 @@ import sys
 import time
 from pathlib import Path
 
-from benchkit import Targets, cli_server
+from benchkit import Targets, cli_server, smoke
 
 EMAIL, PASSWORD = "bench-apply@example.com", "a long benchmark passphrase"
-RUNS = 5
+RUNS = smoke(5, 1)
 COUNT = 20
 TARGET_S = 1.0
 

@@ -10,10 +10,11 @@ import subprocess
 import sys
 import time
 
-from benchkit import Targets, cli_server
+from benchkit import Targets, cli_server, smoke
 
 EMAIL, PASSWORD = "bench-cli@example.com", "a long benchmark passphrase"
-RUNS = 10
+RUNS = smoke(10, 2)
+ALERTS = smoke(20, 3)
 
 
 def wall(argv: list[str], env: dict[str, str], stdin: str = "") -> float:
@@ -39,12 +40,12 @@ def main() -> None:
         + targets.at_most(help_s / typer_s, 1.5, "x", "--help start-up")
     )
     with cli_server(env, EMAIL, PASSWORD):
-        for i in range(20):
+        for i in range(ALERTS):
             wall([*cli, "alerts", "create", "EURUSD", "H1", "crossing_up",
                   str(900_000 + i)], env)  # fmt: skip
         list_s = median_of([*cli, "alerts", "list", "--json"], env)
         print(
-            f"tradealerts alerts list --json (20 alerts): {list_s * 1e3:.0f} ms median of "
+            f"tradealerts alerts list --json ({ALERTS} alerts): {list_s * 1e3:.0f} ms median of "
             f"{RUNS}  " + targets.at_most(list_s * 1e3, 400, " ms", "alerts list")
         )
     targets.exit()

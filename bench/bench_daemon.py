@@ -29,11 +29,11 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from benchkit import Targets  # noqa: E402 - after the path that finds tests/
+from benchkit import Targets, smoke  # noqa: E402 - after the path that finds tests/
 
 BIN = Path(sys.executable).parent
-ALERTS = int(os.environ.get("BENCH_ALERTS", "60"))
-IDLE = float(os.environ.get("BENCH_IDLE_SECONDS", "60"))
+ALERTS = int(os.environ.get("BENCH_ALERTS", smoke("60", "5")))
+IDLE = float(os.environ.get("BENCH_IDLE_SECONDS", smoke("60", "3")))
 EMAIL, PASSWORD = "bench@example.com", "a long benchmark passphrase"
 TOOLS = ("dbus-daemon", "Xvfb", "dunst", "dunstctl")
 

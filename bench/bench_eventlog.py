@@ -6,12 +6,13 @@ Target: >= 5,000 events/s in bursts. Exits 1 when it is missed."""
 from __future__ import annotations
 
 import asyncio
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-from benchkit import Targets
+from benchkit import Targets, smoke
 from tradealerts.core.alerts import AlertCreate, AlertStatus, Condition
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.accounts import create_user
@@ -24,7 +25,7 @@ from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.events import Bus, append_event
 from tradealerts.server.settings import Settings
 
-N = 5_000
+N = smoke(5_000, 500)
 TARGET = 5_000
 
 
@@ -94,24 +95,34 @@ def main() -> None:
                 )
             )
 
-        async def run(per_pass: int) -> float:
+        async def run(per_pass: int) -> tuple[float, int]:
+            """Events/s until all N are committed (the log writes in a thread of its own, so
+            the loop's last yield is not the last commit), and the commits they took."""
+            fired, commits = runtime.fired + N, runtime.commits
             t0 = time.perf_counter()
             for i in range(N):
                 runtime.record(fire(i))
                 if (i + 1) % per_pass == 0:
                     await asyncio.sleep(0)  # the engine yields: the group commit runs
-            await asyncio.sleep(0)
-            return N / (time.perf_counter() - t0)
+            deadline = time.monotonic() + 120
+            while runtime.fired < fired and time.monotonic() < deadline:
+                await asyncio.sleep(0.001)
+            if runtime.fired != fired:
+                sys.exit(f"{fired - runtime.fired} of {N} fires not in the log after 120 s")
+            return N / (time.perf_counter() - t0), runtime.commits - commits
 
-        single = asyncio.run(run(1))
-        burst = asyncio.run(run(100))
-        assert runtime.fired == 2 * N
+        single, single_commits = asyncio.run(run(1))
+        burst, burst_commits = asyncio.run(run(100))
         db.dispose()
     print(f"event log append, commit each ({N:,} events, SQLite WAL): {bare:,.0f} events/s")
-    print(f"fire path, one fire per loop pass (a commit each): {single:,.0f} events/s")
     print(
-        f"fire path, bursts of 100 fires per pass (group commit): {burst:,.0f} events/s"
-        "  " + targets.at_least(burst, TARGET, " events/s", "event log bursts")
+        f"fire path, one fire per loop pass: {single:,.0f} events/s "
+        f"({single_commits:,} commits: fires that come while one is written share the next)"
+    )
+    print(
+        f"fire path, bursts of 100 fires per pass (group commit): {burst:,.0f} events/s "
+        f"({burst_commits:,} commits)  "
+        + targets.at_least(burst, TARGET, " events/s", "event log bursts")
     )
     targets.exit()
 

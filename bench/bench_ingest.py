@@ -21,10 +21,10 @@ import time
 
 import httpx
 
-from benchkit import BIN, Targets, free_port, pinned, wait_up
+from benchkit import BIN, Targets, free_port, pinned, smoke, wait_up
 from tradealerts.core.ingest import EMPTY_VALUE
 
-POSTS = int(os.environ.get("BENCH_INGEST_POSTS", "200"))
+POSTS = int(os.environ.get("BENCH_INGEST_POSTS", smoke("200", "10")))
 HISTORY = 5000
 SECRET = "bench-secret-key-0123456789abcdef-0123"  # noqa: S105 - a throwaway server
 H1 = 3600

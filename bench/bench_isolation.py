@@ -36,6 +36,7 @@ import numpy as np
 from sqlalchemy import func, select
 
 from benchkit import BIN, HERE, Targets, free_port, wait_up
+from benchkit import SMOKE as SMOKE_ENV
 from tradealerts.core.alerts import AlertCreate
 from tradealerts.server.db.models import AlertChange, AlertRow, Delivery, Event, User
 from tradealerts.server.db.session import make_engine, make_sessionmaker
@@ -43,14 +44,15 @@ from tradealerts.server.db.session import make_engine, make_sessionmaker
 sys.path.insert(0, str(HERE.parent))  # the test kit's hostile receivers
 from tests.server.hostilekit import Hostile, MiB, peak_rss, reset_peak_rss, rss
 
-SMOKE = "--smoke" in sys.argv or os.environ.get("BENCH_SMOKE") == "1"
+SMOKE = "--smoke" in sys.argv or SMOKE_ENV
 USERS = 10 if SMOKE else int(os.environ.get("BENCH_USERS", "100"))
 ALERTS_PER_USER = 3 if SMOKE else 10
 RATE = int(os.environ.get("BENCH_RATE", "20"))  # alerts created (and fired) per second
 #: BENCH_HOSTILE=0: the control run, the first user's webhooks going to the good receiver too
 HOSTILE = os.environ.get("BENCH_HOSTILE", "1") != "0"
 HUGE = (20 if SMOKE else 200) * MiB
-SETTLE = float(os.environ.get("BENCH_SETTLE", "60"))  # seconds to wait for the stragglers
+# seconds to wait for the stragglers
+SETTLE = float(os.environ.get("BENCH_SETTLE", "20" if SMOKE else "60"))
 SECRET = "bench-secret-key-0123456789abcdef-0123"  # noqa: S105 - a throwaway server
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).parent))
 from baseline_matcher import ScanAlert, ScanMatcher, window_seconds
-from benchkit import Targets
+from benchkit import Targets, smoke
 from tradealerts.core.alerts import AlertCreate, Condition, Frequency
 from tradealerts.core.bars import Bar, Bars
 from tradealerts.core.indicators import IndicatorState
@@ -28,8 +28,8 @@ from tradealerts.server.alerts import CONDITIONS, Alert, AlertBook, SymbolMatche
 from tradealerts.server.engine import MarketState, SeriesState
 from tradealerts.server.feeds import BarClose, Tick
 
-TOTAL = 1_000_000
-QUIET_TICKS = 300_000
+TOTAL = smoke(1_000_000, 20_000)
+QUIET_TICKS = smoke(300_000, 5_000)
 SCAN_TICKS = 20
 T0 = 1_700_002_800
 MID = {
@@ -42,8 +42,9 @@ C = Condition
 LEVELS = [C.greater_than, C.less_than, C.crossing, C.crossing_up, C.crossing_down]
 CHANNELS = [C.entering_channel, C.exiting_channel, C.inside_channel, C.outside_channel]
 FREQS = [(Frequency.once_per_bar, 0.6), (Frequency.once, 0.2), (Frequency.once_per_minute, 0.2)]
-MIXED_TICK = 1_000  # per symbol: tick alerts with cooldown and max_fires (ids from TOTAL on)
-MIXED_BAR = 500  # per symbol: closed-bar fractal alerts with the new options
+# per symbol: tick alerts with cooldown and max_fires (ids from TOTAL on)
+MIXED_TICK = smoke(1_000, 50)
+MIXED_BAR = smoke(500, 20)  # per symbol: closed-bar fractal alerts with the new options
 HISTORY_BARS = 2_000
 
 

@@ -11,7 +11,7 @@ Users are written to the database and their tokens signed with the
 server's key (20,000 password hashes would time argon2, not the server). Any refusal (429)
 or error fails the bench.
 
-BENCH_SMOKE=1: 40,000 requests from 800 users. BENCH_REQUESTS and BENCH_USERS set the sizes.
+BENCH_SMOKE=1: 10,000 requests from 200 users. BENCH_REQUESTS and BENCH_USERS set the sizes.
 Exits 1 when a target is missed."""
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from datetime import UTC, datetime
@@ -29,14 +28,13 @@ from pathlib import Path
 
 from sqlalchemy import insert, select
 
-from benchkit import BIN, HERE, Targets, free_port, pinned, wait_up
+from benchkit import BIN, HERE, SMOKE, Targets, free_port, need, pinned, wait_up
 from tradealerts.server.db.models import User
 from tradealerts.server.db.session import make_engine
 from tradealerts.server.security import issue_access_token
 
-SMOKE = os.environ.get("BENCH_SMOKE") == "1"
-REQUESTS = int(os.environ.get("BENCH_REQUESTS", "40000" if SMOKE else "1000000"))
-USERS = int(os.environ.get("BENCH_USERS", "800" if SMOKE else "20000"))
+REQUESTS = int(os.environ.get("BENCH_REQUESTS", "10000" if SMOKE else "1000000"))
+USERS = int(os.environ.get("BENCH_USERS", "200" if SMOKE else "20000"))
 CONNECTIONS = 16
 SECRET = "bench-secret-key-0123456789abcdef-0123"  # noqa: S105 - a throwaway server
 
@@ -87,8 +85,7 @@ def wrk_run(url: str, tokens: Path, count: int, per: int) -> dict[str, float]:
 
 
 def main() -> None:
-    if shutil.which("wrk") is None:
-        sys.exit("bench_memory needs wrk (Debian package wrk): run make bench-deps")
+    need("bench_memory", "wrk")
     targets = Targets()
     home = Path(tempfile.mkdtemp(prefix="tradealerts-bench-memory-"))
     db_url = f"sqlite:///{home / 'server.db'}"

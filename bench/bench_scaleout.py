@@ -2,8 +2,9 @@
 the load generators, all on loopback.
 
 - **bus**: ``bus:market`` entries (price frames as the leader writes them, through the
-  engine's ``Publisher``) read back by another process with ``XREAD``: events/s from the
-  first ``XADD`` to the last entry read. Target >= 20,000/s.
+  engine's ``Publisher``, BENCH_BUS_PER_PASS (15) a pass of its loop, so each ``XADD``
+  packs what the engine's would) read back by another process with ``XREAD``: events/s from
+  the first ``XADD`` to the last entry read. Target >= 20,000/s.
 - **streams**: BENCH_USERS (500) users x 10 streams = 5,000 open streams, half on each API
   process; ~BENCH_RATE (100) alerts/s created as an API process does (the row, the change
   row, an entry on ``bus:changes``) fire on the engine's next tick. Latency is the client's
@@ -46,7 +47,7 @@ import redis
 from sqlalchemy import create_engine, select, text
 
 from bench_stream import STREAMS_PER_USER, account
-from benchkit import BIN, HERE, Targets, free_port, pinned, wait_up
+from benchkit import BIN, HERE, Targets, free_port, need, pinned, smoke, wait_up
 from tradealerts.core.alerts import AlertCreate
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.models import AlertChange, AlertRow, Event, User
@@ -59,11 +60,13 @@ PG_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("TRADEALERTS_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 ONLY = set(os.environ.get("BENCH_ONLY", "bus,streams,indicators,failover").split(","))
-USERS = int(os.environ.get("BENCH_USERS", "500"))
-RATE = int(os.environ.get("BENCH_RATE", "100"))
-SECONDS = float(os.environ.get("BENCH_SECONDS", "15"))
-WARMUP = float(os.environ.get("BENCH_WARMUP", "10"))
-BUS_EVENTS = int(os.environ.get("BENCH_BUS_EVENTS", "100000"))
+USERS = int(os.environ.get("BENCH_USERS", smoke("500", "10")))
+RATE = int(os.environ.get("BENCH_RATE", smoke("100", "20")))
+SECONDS = float(os.environ.get("BENCH_SECONDS", smoke("15", "3")))
+WARMUP = float(os.environ.get("BENCH_WARMUP", smoke("10", "2")))
+BUS_EVENTS = int(os.environ.get("BENCH_BUS_EVENTS", smoke("100000", "3000")))
+# frames the engine hands the publisher per pass of its loop: one feed event, ~15 symbols' prices
+BUS_PER_PASS = int(os.environ.get("BENCH_BUS_PER_PASS", "15"))
 SECRET = "bench-secret-key-0123456789abcdef-0123"  # noqa: S105 - a throwaway deployment
 _NAMES = itertools.count(1)
 SPEC = AlertCreate.model_validate(
@@ -236,8 +239,12 @@ def bench_bus(targets: Targets) -> None:
                  "ask": 1.08512}, separators=(",", ":"),
             )  # fmt: skip
             pub.add(MARKET, {"k": "price", "d": data, "t": f"{t0:.3f}"}, f"1-{i}")
-            if i % 1000 == 0:
-                await asyncio.sleep(0)  # the engine's loop hands over between feed events
+            if i % BUS_PER_PASS == 0:
+                # the engine's loop hands over between feed events, each a pass of ~15
+                # frames; waiting for the publisher to take them keeps its entries (frames
+                # packed per XADD) the engine's size, not the thousands a backlog would pack
+                while pub.waiting:
+                    await asyncio.sleep(0)
         while pub.waiting:
             await asyncio.sleep(0.01)
         await pub.stop()
@@ -250,8 +257,9 @@ def bench_bus(targets: Targets) -> None:
         reader.join(10)
         rate = seen / (t_last - t0)
         print(
-            f"bus: {seen} of {BUS_EVENTS} bus:market entries written by the engine's "
-            f"Publisher and read by another process in {t_last - t0:.2f} s: {rate:,.0f} "
+            f"bus: {seen} of {BUS_EVENTS} price frames ({BUS_PER_PASS} a pass, as the engine "
+            f"sends them) written by the engine's Publisher and read by another process in "
+            f"{t_last - t0:.2f} s: {rate:,.0f} "
             "events/s  " + targets.at_least(rate, 20_000, " events/s", "bus events/s")
         )
     finally:
@@ -375,7 +383,8 @@ def _wrk(url: str, tokens: Path, offset: int, count: int, seconds: int) -> float
 
 def bench_indicators(targets: Targets, db_url: str, home: Path) -> None:
     # enough users (300 requests an hour each) for 40,000 req/s: a quota spent is a wrk error
-    seconds, rounds, users_per_run = 4, 3, 40_000 * 4 // 300 + 1
+    seconds, rounds = smoke((4, 3), (1, 1))
+    users_per_run = 40_000 * seconds // 300 + 1
     d = Deployment(db_url, home / "ind")
     embedded_home = home / "embedded"
     embedded: subprocess.Popen[bytes] | None = None
@@ -493,6 +502,8 @@ def bench_failover(targets: Targets, db_url: str, home: Path) -> None:
 
 
 def main() -> None:
+    if "indicators" in ONLY:
+        need("bench_scaleout", "wrk")
     targets = Targets()
     home = Path(tempfile.mkdtemp(prefix="tradealerts-bench-scaleout-"))
     if "bus" in ONLY:

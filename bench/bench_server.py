@@ -42,13 +42,13 @@ from pathlib import Path
 
 import httpx
 
-from benchkit import BIN, HERE, Targets, free_port, pinned, wait_up
+from benchkit import BIN, HERE, Targets, free_port, need, pinned, smoke, wait_up
 from tradealerts.server.db.models import User
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.security import issue_access_token
 
-SECONDS = float(os.environ.get("BENCH_SECONDS", "10"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+SECONDS = float(os.environ.get("BENCH_SECONDS", smoke("10", "1")))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", smoke("3", "1")))
 MAX_RPS = float(os.environ.get("BENCH_MAX_RPS", "40000"))  # sizes the users of a wrk run
 RATE = 200.0  # the fixed-rate latency figure
 PER_USER = 300  # a PRO user's hourly quota
@@ -132,8 +132,8 @@ def fixed_rate(url: str, tokens: Path, offset: int) -> dict[str, float]:
 
 
 def main() -> None:
-    if shutil.which("wrk") is None and ONLY != "rss":
-        sys.exit("bench_server needs wrk (Debian package wrk): run make bench-deps")
+    if ONLY != "rss":
+        need("bench_server", "wrk")
     targets = Targets()
     home = Path(tempfile.mkdtemp(prefix="tradealerts-bench-"))
     env = {

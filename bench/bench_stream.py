@@ -39,12 +39,11 @@ import httpx
 import numpy as np
 from sqlalchemy import create_engine, select, text
 
-from benchkit import BIN, HERE, Targets, free_port, wait_up
+from benchkit import BIN, HERE, SMOKE, Targets, free_port, wait_up
 from tradealerts.server.db.models import Event, User
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.security import issue_access_token
 
-SMOKE = os.environ.get("BENCH_SMOKE") == "1"
 USERS = int(os.environ.get("BENCH_USERS", "10" if SMOKE else "100"))
 STREAMS_PER_USER = 10
 SECONDS = float(os.environ.get("BENCH_SECONDS", "3" if SMOKE else "15"))

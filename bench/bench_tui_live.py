@@ -20,12 +20,12 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchkit import Targets
+from benchkit import Targets, smoke
 from tuikit import TICKS_PER_BAR, need_tmux, replay_server, run_probe
 
 FRAMES_PER_S = 20
-LIVE_SECONDS = float(os.environ.get("BENCH_TUI_SECONDS", "15"))
-IDLE_SECONDS = 10.0
+LIVE_SECONDS = float(os.environ.get("BENCH_TUI_SECONDS", smoke("15", "3")))
+IDLE_SECONDS = smoke(10.0, 2.0)
 P99_MS, BUSY_CPU, IDLE_CPU = 100.0, 30.0, 1.0
 
 
@@ -36,8 +36,7 @@ def quantile(sorted_values: list[float], q: float) -> float:
 
 
 def main() -> None:
-    if not need_tmux("tradealerts tui live"):
-        return
+    need_tmux("tradealerts tui live")
     speed = FRAMES_PER_S / TICKS_PER_BAR
     # enough bars for the start, the measured window and a margin; then the replay ends
     bars = int((LIVE_SECONDS + 12) * speed)

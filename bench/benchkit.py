@@ -1,5 +1,11 @@
 """What every benchmark shares: ports, start-up waits, CPU pinning, and the targets a run is
-checked against (a bench exits 1 when it misses one, so ``make bench`` is a check)."""
+checked against (a bench exits 1 when it misses one, so ``make bench`` is a check).
+
+BENCH_SMOKE=1 (``make bench-smoke``, run by CI) is the smoke mode, decided here once: each
+bench runs at a tiny size (``smoke``) to prove it still runs, its timing targets are printed
+but not checked (a shared CI machine's figures at a tiny size mean nothing), and its
+correctness checks (lost or doubled frames, errors, counts) still fail it. A bench that
+cannot run (a missing tool) exits non-zero with the reason in either mode (``need``)."""
 
 from __future__ import annotations
 
@@ -13,6 +19,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 
@@ -22,13 +29,33 @@ BIN = Path(sys.executable).parent
 __all__ = [
     "BIN",
     "HERE",
+    "SMOKE",
     "Targets",
     "cli_server",
     "free_port",
+    "need",
     "pinned",
     "pro_user_server",
+    "smoke",
     "wait_up",
 ]
+
+SMOKE = os.environ.get("BENCH_SMOKE") == "1"
+T = TypeVar("T")
+
+
+def smoke(full: T, tiny: T) -> T:
+    """``tiny`` in smoke mode, else ``full``: a bench's size, chosen in one place."""
+    return tiny if SMOKE else full
+
+
+def need(what: str, *commands: str, hint: str = "make bench-deps") -> None:
+    """Exit 2 naming the missing commands when one of ``commands`` is not on the PATH: a bench
+    that cannot run is a failure with its reason, never a silent pass."""
+    missing = [c for c in commands if shutil.which(c) is None]
+    if missing:
+        print(f"{what}: cannot run, {', '.join(missing)} missing ({hint})", file=sys.stderr)
+        sys.exit(2)
 
 
 def free_port() -> int:
@@ -111,28 +138,44 @@ def pinned(core: int, argv: list[str]) -> list[str]:
 class Targets:
     """The figures of one benchmark checked against their targets. Each check returns the
     ``[target ...: OK|MISSED]`` text to print next to its figure; ``exit`` ends the process
-    with status 1 when any target was missed."""
+    with status 1 when any target was missed.
+
+    ``at_most`` and ``at_least`` are timing (or size) targets unless ``timing=False``;
+    ``exactly`` is a correctness check (0 lost, 0 errors). In smoke mode a missed timing
+    target is printed as ``not checked`` and does not fail the run; a correctness one does."""
 
     def __init__(self) -> None:
         self.missed: list[str] = []
+        self.unchecked: list[str] = []
 
-    def _mark(self, ok: bool, text: str, name: str) -> str:
-        if not ok:
-            self.missed.append(name or text)
-        return f"[target {text}: {'OK' if ok else 'MISSED'}]"
+    def _mark(self, ok: bool, text: str, name: str, timing: bool) -> str:
+        if ok:
+            return f"[target {text}: OK]"
+        if timing and SMOKE:
+            self.unchecked.append(name or text)
+            return f"[target {text}: missed, not checked in smoke mode]"
+        self.missed.append(name or text)
+        return f"[target {text}: MISSED]"
 
-    def at_most(self, value: float, target: float, unit: str = "", name: str = "") -> str:
-        return self._mark(value <= target, f"<= {target:g}{unit}", name)
+    def at_most(
+        self, value: float, target: float, unit: str = "", name: str = "", timing: bool = True
+    ) -> str:
+        return self._mark(value <= target, f"<= {target:g}{unit}", name, timing)
 
-    def at_least(self, value: float, target: float, unit: str = "", name: str = "") -> str:
-        return self._mark(value >= target, f">= {target:g}{unit}", name)
+    def at_least(
+        self, value: float, target: float, unit: str = "", name: str = "", timing: bool = True
+    ) -> str:
+        return self._mark(value >= target, f">= {target:g}{unit}", name, timing)
 
     def exactly(self, value: float, target: float, name: str = "") -> str:
-        return self._mark(value == target, f"= {target:g}", name)
+        return self._mark(value == target, f"= {target:g}", name, timing=False)
 
     def exit(self) -> None:
-        """Exit 1 naming what was missed (0 when every target was met)."""
+        """Exit 1 naming what was missed (0 when every checked target was met)."""
+        if self.unchecked:
+            print(f"smoke mode: {len(self.unchecked)} timing target(s) not checked: "
+                  f"{'; '.join(self.unchecked)}")  # fmt: skip
         if self.missed:
             print(f"MISSED {len(self.missed)} target(s): {'; '.join(self.missed)}")
             sys.exit(1)
-        print("all targets met")
+        print("smoke run through, its checks hold" if SMOKE else "all targets met")

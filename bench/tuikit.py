@@ -8,7 +8,6 @@ from __future__ import annotations
 import json
 import os
 import random
-import shutil
 import subprocess
 import sys
 import time
@@ -18,7 +17,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from benchkit import HERE, free_port, pinned, pro_user_server
+from benchkit import HERE, free_port, need, pinned, pro_user_server
 
 EMAIL, PASSWORD = "bench-tui@example.com", "a long benchmark passphrase"
 TICKS_PER_BAR = 4  # the replay feed's (server.feeds.replay.TICKS_PER_BAR)
@@ -107,8 +106,6 @@ def run_probe(env: dict[str, str], out: Path, args: list[str], timeout: float) -
     return result
 
 
-def need_tmux(what: str) -> bool:
-    if shutil.which("tmux") is None:
-        print(f"{what}: skipped (tmux is missing: make test-deps)")
-        return False
-    return True
+def need_tmux(what: str) -> None:
+    """Exit 2 with the reason when tmux is missing: a TUI bench that cannot run fails."""
+    need(what, "tmux", hint="make test-deps")
