@@ -394,6 +394,10 @@ class TradeAlertsApp(App[None]):
                 self._announce(data)
                 self.publish("feed")
                 spawn(self, self._reload_alerts, group="alerts", exclusive=True)
+        elif kind == "alerts_changed":
+            # made anywhere (the CLI, another TUI, an alerts file, a tier change): the
+            # chart's lines, the table and the watchlist's bells follow without a key
+            spawn(self, self._reload_alerts, group="alerts", exclusive=True)
         elif kind == "tier":
             self.say(f"Your plan is now {data.get('tier', '?')}.", title="Plan changed")
             spawn(self, self._tier_changed, group="load", exclusive=True)
