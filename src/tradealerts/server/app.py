@@ -21,8 +21,8 @@ from tradealerts import __version__
 from tradealerts.core.ingest import MAX_BODY_BYTES as INGEST_MAX_BODY_BYTES
 from tradealerts.core.schemas import ErrorBody
 from tradealerts.server.accounts import TIER_CHANGES
-from tradealerts.server.alerts.records import ALERT_CHANGES
 from tradealerts.server.alerts.guard import Resolver, WebhookGuard, system_resolver
+from tradealerts.server.alerts.records import ALERT_CHANGES
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.api.deps import CallerCache
 from tradealerts.server.api.market import IndicatorsFastPath
