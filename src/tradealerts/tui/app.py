@@ -112,6 +112,8 @@ class TradeAlertsApp(App[None]):
         #: chart re-reads the server answered 304 (nothing new, no body)
         self.not_modified = 0
         self.session_started = asyncio.Event()
+        #: the stream connected before (``alerts_changed`` is live only: a reconnect re-reads)
+        self._streamed = False
 
     # -- life ------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -125,6 +127,7 @@ class TradeAlertsApp(App[None]):
 
     def start_session(self) -> None:
         self.store.connection = "connecting"
+        self._streamed = False  # the session's load reads the alerts
         spawn(self, self._load, group="load", exclusive=True)
 
     async def _load(self) -> None:
@@ -359,6 +362,9 @@ class TradeAlertsApp(App[None]):
 
     def _connected(self, _retry_ms: int) -> None:
         self._attempt = 0
+        if self._streamed:  # a reconnect: alerts changed meanwhile sent no alerts_changed
+            spawn(self, self._reload_alerts, group="alerts", exclusive=True)
+        self._streamed = True
         if self.store.connection != "live":
             self.store.connection = "live"
             self.publish("status")
