@@ -171,6 +171,31 @@ def test_tier_change_reaches_every_api_process(cluster: Cluster) -> None:
     stream.close()
 
 
+def test_alert_changes_reach_every_api_process(cluster: Cluster) -> None:
+    """An alert created and deleted through API 2 (the CLI's process) is an
+    ``alerts_changed`` event on the user's stream at API 1 (the TUI's), through Redis."""
+    cluster.user(EMAIL)
+    engine = cluster.engine()
+    wait_log(engine, "engine leading")
+    api1, api2 = cluster.api("api1"), cluster.api("api2")
+    wait_up(api1)
+    wait_up(api2)
+    token = login(api1.url or "", EMAIL)
+    stream = Stream(api1.url or "", token)
+    stream.wait(lambda s: s.frames, what="retry frame")
+    alert_id = _alert(api2, token, condition="crossing_up", level=9.0)
+
+    def changes(s: Stream) -> list[Any]:
+        return [f["data"] for f in s.frames if f.get("event") == "alerts_changed"]
+
+    stream.wait(lambda s: changes(s), timeout=60, what="alerts_changed event")
+    assert changes(stream) == [{"ids": [alert_id]}]
+    r = httpx.delete(f"{api2.url}/api/alerts/{alert_id}", headers=_auth(token), timeout=10)
+    assert r.status_code == 204, r.text
+    stream.wait(lambda s: len(changes(s)) == 2, timeout=60, what="the delete's event")
+    stream.close()
+
+
 def test_indicators_equal_embedded_mode(cluster: Cluster, tmp_path: Path) -> None:
     """A replay run whole (speed 0) in embedded mode and through engine + API process:
     the same bodies and ETags, for several timeframes and windows."""

@@ -173,3 +173,38 @@ def test_a_stream_ends_when_its_session_does(make_server) -> None:
         assert "session ended" in f["data"]["message"]
         with pytest.raises(EOFError):
             sse.frame()
+
+
+def test_alert_changes_reach_the_stream_live(make_server) -> None:
+    """Issue #24 item 5: every change to the user's alerts, wherever it is made (a create,
+    a delete, an alerts file, a tier change's pauses), is an ``alerts_changed`` event on
+    their open streams with the ids, live only (no ``id:``, never in the event log)."""
+    srv = make_server(stream_heartbeat_seconds=0.2)
+    token = register_and_login(srv, "ch@example.com")["access_token"]
+    set_tier(srv, "ch@example.com", "PRO")
+    api = srv.client(token)
+    spec = {"symbol": "EURUSD", "timeframe": "H1", "condition": "crossing_up", "level": 9.0}
+    with open_stream(srv, token) as r:
+        sse = SSE(r)
+        sse.frame()
+        created = api.post("/api/alerts", json=spec)
+        assert created.status_code == 201, created.text
+        alert_id = created.json()["id"]
+        f = sse.until("alerts_changed")
+        assert f["data"] == {"ids": [alert_id]} and "id" not in f
+        assert api.delete(f"/api/alerts/{alert_id}").status_code == 204
+        assert sse.until("alerts_changed")["data"] == {"ids": [alert_id]}
+        file = [{**spec, "name": "one"}, {**spec, "name": "m5", "timeframe": "M5"}]
+        plan = api.post("/api/alerts/apply", json={"alerts": file})
+        assert plan.status_code == 200, plan.text
+        ids = sorted(item["id"] for item in plan.json()["items"])
+        assert sorted(sse.until("alerts_changed")["data"]["ids"]) == ids  # one event a commit
+        set_tier(srv, "ch@example.com", "FREE")  # M5 is PRO's: that alert is paused
+        m5 = next(i["id"] for i in plan.json()["items"] if i["name"] == "m5")
+        assert sse.until("alerts_changed")["data"] == {"ids": [m5]}
+        # a dry run changes nothing: no event (the next one is this pause's)
+        dry = api.post("/api/alerts/apply", json={"alerts": file[:1], "dry_run": True,
+                                                  "prune": True})  # fmt: skip
+        assert dry.status_code == 200, dry.text
+        assert api.post(f"/api/alerts/{ids[0]}/pause").status_code == 200
+        assert sse.until("alerts_changed")["data"] == {"ids": [ids[0]]}

@@ -59,7 +59,6 @@ async def test_a_opens_the_alerts_table_after_a_history_and_a_move_away(
     await running.press("A")
     screen = await until(running, lambda: app.screen if isinstance(app.screen, AlertsScreen)
                          else None)  # fmt: skip
-    await running.press("r")  # made elsewhere: reloaded here
     await until(running, lambda: screen.selected() is not None, what="the alert in the table")
     await running.press("h")
     await until(running, lambda: isinstance(app.screen, HistoryScreen), what="its history")

@@ -22,6 +22,7 @@ from tradealerts.core.ingest import MAX_BODY_BYTES as INGEST_MAX_BODY_BYTES
 from tradealerts.core.schemas import ErrorBody
 from tradealerts.server.accounts import TIER_CHANGES
 from tradealerts.server.alerts.guard import Resolver, WebhookGuard, system_resolver
+from tradealerts.server.alerts.records import ALERT_CHANGES
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.api.deps import CallerCache
 from tradealerts.server.api.market import IndicatorsFastPath
@@ -192,6 +193,28 @@ def _publish_tier_changes(
         session.info.pop(TIER_CHANGES, None)
 
 
+def _publish_alert_changes(
+    sessions: sessionmaker[Session], bus: Bus, loop: asyncio.AbstractEventLoop
+) -> None:
+    """Every alert change committed through ``sessions`` (``records``: the API, an alerts
+    file, a tier change's pauses, a refused webhook) becomes the user's ``alerts_changed``
+    event at once, one per user and commit, so every open TUI redraws what changed."""
+
+    @event.listens_for(sessions, "after_commit")
+    def _committed(session: Session) -> None:
+        by_user: dict[int, list[int]] = {}
+        for user_id, alert_id in session.info.pop(ALERT_CHANGES, ()):
+            ids = by_user.setdefault(user_id, [])
+            if alert_id not in ids:
+                ids.append(alert_id)
+        for user_id, ids in by_user.items():
+            loop.call_soon_threadsafe(bus.alerts_changed, user_id, ids)
+
+    @event.listens_for(sessions, "after_rollback")
+    def _rolled_back(session: Session) -> None:
+        session.info.pop(ALERT_CHANGES, None)
+
+
 def _threadsafe(loop: asyncio.AbstractEventLoop, fn: Callable[[], None]) -> Callable[[], None]:
     """``fn`` (which touches the event loop's objects) callable from worker threads."""
 
@@ -266,6 +289,7 @@ def create_app(
         app.state.loop = asyncio.get_running_loop()
         app.state.alerts = None
         _publish_tier_changes(app.state.sessions, app.state.bus, app.state.loop)
+        _publish_alert_changes(app.state.sessions, app.state.bus, app.state.loop)
         app.state.billing = _billing(
             settings, app.state.sessions, clock, _threadsafe(app.state.loop, app.state.mailer.wake)
         )

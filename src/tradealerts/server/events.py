@@ -212,6 +212,16 @@ class Bus:
         for key in list(self._by_user.get(user_id, ())):
             self._subs[key].offer(("tier", {"tier": tier}))
 
+    def alerts_changed(self, user_id: int, ids: list[int]) -> None:
+        """Some of the user's alerts were created, changed or deleted (committed): their
+        open streams say ``alerts_changed`` so each client re-reads them (live only)."""
+        keys = list(self._by_user.get(user_id, ()))
+        if not keys:
+            return
+        text = sse_frame("alerts_changed", {"ids": ids})
+        for key in keys:
+            self._subs[key].offer(("alerts_changed", text))
+
     def market(self, kind: str, symbol: str, timeframe: str | None, data: dict[str, Any]) -> None:
         """A live ``price`` (every timeframe of the symbol) or ``bar`` event."""
         text: str | None = None  # rendered once, for the first stream that wants it

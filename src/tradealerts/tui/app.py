@@ -112,6 +112,8 @@ class TradeAlertsApp(App[None]):
         #: chart re-reads the server answered 304 (nothing new, no body)
         self.not_modified = 0
         self.session_started = asyncio.Event()
+        #: the stream connected before (``alerts_changed`` is live only: a reconnect re-reads)
+        self._streamed = False
 
     # -- life ------------------------------------------------------------------------------
     def on_mount(self) -> None:
@@ -125,6 +127,7 @@ class TradeAlertsApp(App[None]):
 
     def start_session(self) -> None:
         self.store.connection = "connecting"
+        self._streamed = False  # the session's load reads the alerts
         spawn(self, self._load, group="load", exclusive=True)
 
     async def _load(self) -> None:
@@ -359,6 +362,9 @@ class TradeAlertsApp(App[None]):
 
     def _connected(self, _retry_ms: int) -> None:
         self._attempt = 0
+        if self._streamed:  # a reconnect: alerts changed meanwhile sent no alerts_changed
+            spawn(self, self._reload_alerts, group="alerts", exclusive=True)
+        self._streamed = True
         if self.store.connection != "live":
             self.store.connection = "live"
             self.publish("status")
@@ -394,6 +400,10 @@ class TradeAlertsApp(App[None]):
                 self._announce(data)
                 self.publish("feed")
                 spawn(self, self._reload_alerts, group="alerts", exclusive=True)
+        elif kind == "alerts_changed":
+            # made anywhere (the CLI, another TUI, an alerts file, a tier change): the
+            # chart's lines, the table and the watchlist's bells follow without a key
+            spawn(self, self._reload_alerts, group="alerts", exclusive=True)
         elif kind == "tier":
             self.say(f"Your plan is now {data.get('tier', '?')}.", title="Plan changed")
             spawn(self, self._tier_changed, group="load", exclusive=True)

@@ -2,7 +2,9 @@
 
 Every change made here (by the API, an admin or a tier change) bumps the row's ``version``
 and appends an ``alert_changes`` row in the caller's transaction; the engine reads that
-feed, so a change reaches the matcher whichever process made it.
+feed, so a change reaches the matcher whichever process made it. The ids changed are also
+noted in ``session.info[ALERT_CHANGES]`` as ``(user_id, alert_id)``: the server turns them
+into the stream's ``alerts_changed`` event once the transaction commits.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from tradealerts.server.db.models import AlertChange, AlertRow, User
 from tradealerts.server.errors import ApiError, Conflict, Invalid, NotFound
 
 __all__ = [
+    "ALERT_CHANGES",
     "REASON_TIER_DOWNGRADE",
     "REASON_USER_PAUSED",
     "active_count",
@@ -60,6 +63,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _NAMED = re.compile(NAME_PATTERN)
 #: the name of a row between its insert and its naming (never a valid user name)
 _UNNAMED = "~unnamed"
+#: ``session.info`` key: the ``(user_id, alert_id)`` changed in the open transaction
+ALERT_CHANGES = "alert_changes"
 
 
 def spec_of(row: AlertRow) -> AlertCreate:
@@ -145,7 +150,13 @@ def _changed(s: Session, row: AlertRow, now: datetime) -> None:
     row.version += 1
     row.updated_at = now
     s.flush()
-    s.add(AlertChange(alert_id=row.id, created_at=now))
+    _note(s, row.user_id, row.id, now)
+
+
+def _note(s: Session, user_id: int, alert_id: int, now: datetime) -> None:
+    """The change feed's row (for the engines) and the note for the user's open streams."""
+    s.add(AlertChange(alert_id=alert_id, created_at=now))
+    s.info.setdefault(ALERT_CHANGES, []).append((user_id, alert_id))
 
 
 def active_count(s: Session, user_id: int) -> int:
@@ -352,9 +363,9 @@ def resume_alert(
 
 def delete_alert(s: Session, row: AlertRow, now: datetime) -> None:
     """Remove the alert (its fired events stay in the history)."""
-    alert_id = row.id
+    alert_id, user_id = row.id, row.user_id
     s.delete(row)
-    s.add(AlertChange(alert_id=alert_id, created_at=now))
+    _note(s, user_id, alert_id, now)
 
 
 def apply_tier(s: Session, user: User, now: datetime) -> list[int]:

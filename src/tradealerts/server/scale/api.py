@@ -251,5 +251,7 @@ class ApiRole:
             elif f["k"] == "tier":
                 self.app.state.callers.forget(user_id)
                 self.bus.deliver_tier(user_id, f["t"])
+            elif f["k"] == "alerts":
+                self.bus.deliver_alerts_changed(user_id, [int(i) for i in json.loads(f["a"])])
             pos = _text(entry_id)
         return pos

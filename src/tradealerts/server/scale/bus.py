@@ -3,7 +3,8 @@
 Streams, under ``REDIS_PREFIX`` (see docs/architecture.md, "Scale-out"):
 
 - ``bus:market``  the leader's price and bar frames, ids ``<epoch>-<seq>``;
-- ``bus:events``  ``alert`` (user, the committed frames) and ``tier`` (user, tier) entries;
+- ``bus:events``  ``alert`` (user, the committed frames), ``tier`` (user, tier) and
+  ``alerts`` (user, the alert ids changed) entries;
 - ``bus:changes`` alert ids changed through the API, mail queued, and series whose MT5
   indicator values were stored (``i``), for the engine.
 
@@ -190,6 +191,9 @@ class RedisBus(Bus):
     def tier(self, user_id: int, tier: str) -> None:
         self.publisher.add(EVENTS, {"k": "tier", "u": str(user_id), "t": tier})
 
+    def alerts_changed(self, user_id: int, ids: list[int]) -> None:
+        self.publisher.add(EVENTS, {"k": "alerts", "u": str(user_id), "a": json.dumps(ids)})
+
     def change(self, alert_id: int) -> None:
         """An alert changed through this process's API: the engine re-reads it."""
         self.publisher.add(CHANGES, {"a": str(alert_id)})
@@ -208,6 +212,9 @@ class RedisBus(Bus):
 
     def deliver_tier(self, user_id: int, tier: str) -> None:
         Bus.tier(self, user_id, tier)
+
+    def deliver_alerts_changed(self, user_id: int, ids: list[int]) -> None:
+        Bus.alerts_changed(self, user_id, ids)
 
     def wake_all(self) -> None:
         """Every open stream reads the log after its last id (entries may have been lost)."""

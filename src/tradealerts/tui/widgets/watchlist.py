@@ -52,8 +52,9 @@ class Watchlist(DataTable[Any]):
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
 
     def on_mount(self) -> None:
-        for key, label in (("pair", "Pair"), ("last", "Last"), ("chg", "Chg"),
-                           ("spark", "Trend"), ("bell", "")):  # fmt: skip
+        # the bell next to the pair: last, it was cut off the pane below 160 columns
+        for key, label in (("pair", "Pair"), ("bell", ""), ("last", "Last"), ("chg", "Chg"),
+                           ("spark", "Trend")):  # fmt: skip
             self.add_column(label, key=key)
         ta(self).changed.subscribe(self, self._on_change)
         self.rebuild()
@@ -79,10 +80,10 @@ class Watchlist(DataTable[Any]):
         locked = store.lock(sym, tf) if store.access else None
         return {
             "pair": Text(f"{sym} {tf}", style="dim" if locked else ""),
+            "bell": "🔔" if store.active_alerts(sym) else "",
             "last": format_price(sym, last) if last is not None else ("locked" if locked else "…"),
             "chg": chg,
             "spark": sparkline(store.closes(sym, tf)),
-            "bell": "🔔" if store.active_alerts(sym) else "",
         }
 
     def rebuild(self) -> None:
