@@ -124,7 +124,8 @@ class AlertsScreen(Screen[None]):
         Binding("space", "pause_resume", "Pause/resume"),
         Binding("d", "delete", "Delete"),
         Binding("h", "history", "Its history"),
-        Binding("r", "reload", "Reload"),
+        # in ``?``, not in the footer: at 80 columns it pushed ``? Help`` out (issue #24)
+        Binding("r", "reload", "Reload", show=False),
     ]
 
     def compose(self) -> ComposeResult:
