@@ -172,10 +172,10 @@ class AlertsScreen(Screen[None]):
         if listing is None:
             self.query_one("#alerts-title", Label).update("Alerts: loading …")
             return
-        self.query_one("#alerts-title", Label).update(
-            f"Alerts: {listing.active} active of {listing.limit} on {app.store.tier}"
-            "   n new · e edit · space pause/resume · d delete · h history"
-        )
+        title = f"Alerts: {listing.active} active of {listing.limit} on {app.store.tier}"
+        # the keys again where they fit whole; the footer names them at 80 columns
+        hint = "   n new · e edit · space pause/resume · d delete · h history"
+        self.query_one("#alerts-title", Label).update(title if self.narrow else title + hint)
         now = app.local(app.clock())
         rows = []
         for a in listing.items:
