@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 from tests.cli.conftest import Cli, serve_selling_pro
+from tests.cli.test_cli_80_columns import whole
 from tests.server.serverkit import Running, wait_until
 from tests.server.stripekit import StripeDouble, event, stripe_double
 
@@ -81,6 +82,11 @@ def test_upgrade_headless_says_pro_from_the_stream(user: Cli, double: StripeDoub
     invoices = wait_until(lambda: user.json("billing", "invoices"), what="an invoice")
     assert invoices[0]["amount_paid"] == 2900 and invoices[0]["currency"] == "usd"
     assert "29.00 USD" in user.ok("billing", "invoices")
+    # the same at 80 columns, each word and date whole (issue #24)
+    narrow = {"COLUMNS": "80", "LINES": "24"}
+    whole(user.ok("plan", **narrow), "PRO (your plan)", "29.00 USD / month", "FREE")
+    whole(user.ok("billing", **narrow), "active", "Renews on", "4242")
+    whole(user.ok("billing", "invoices", **narrow), "29.00 USD", "Amount")
 
 
 def test_cancel_asks_then_resume(user: Cli, double: StripeDouble) -> None:

@@ -606,16 +606,24 @@ def history(
     if json_out:
         emit_json(data)
         return
-    rows = []
+    rows, compact = [], []
     for h in data.items:
         sent = ", ".join(f"{d.channel}:{d.status}" for d in h.deliveries) or "-"
         rows.append(
             (h.id, h.alert_id, when(h.time), f"{h.symbol} {h.timeframe}", h.condition, h.price,
              h.message, sent)
         )  # fmt: skip
+        # under ~100 columns: the time stacked, the alert with its pair, the condition with
+        # its price, so that the eight facts fit 80 columns without a word cut (issue #24)
+        alert_no = "-" if h.alert_id is None else f"#{h.alert_id}"
+        compact.append(
+            (h.id, _stacked(h.time), f"{alert_no}\n{h.symbol}\n{h.timeframe}",
+             f"{h.condition}\n{h.price}", h.message, sent.replace(", ", "\n"))
+        )  # fmt: skip
     title = f"Alert history · page {data.page} · {data.total} total"
     columns = ["Id", "Alert", "Time", "Pair", "Condition", "Price", "Message", "Sent"]
-    console().print(make_table(title, columns, rows))
+    narrow = ["Id", "Time", "Alert", "Condition", "Message", "Sent"]
+    console().print(_fitted(title, (columns, rows), (narrow, compact)))
 
 
 FormatOpt = Annotated[str | None, typer.Option("--format", help="toml (default), yaml or json.")]

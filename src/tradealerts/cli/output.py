@@ -69,17 +69,38 @@ def emit_json(data: Any) -> None:
     sys.stdout.write(json.dumps(data, indent=2, sort_keys=True, default=_default) + "\n")
 
 
+#: a word longer than this may fold (a URL, a line id): keeping it whole would squeeze the
+#: other columns of an 80-column terminal below their own words
+WHOLE_WORD = 20
+
+
+def _longest_word(text: str) -> int:
+    from rich.cells import cell_len
+
+    return max((cell_len(w) for w in text.split()), default=0)
+
+
 def make_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> Table:
-    """A table whose cells are never cut: a value wider than its column folds onto the next
-    line (Rich's default, an ellipsis, hid the very values people read: ``crossin…``)."""
+    """A table whose cells are never cut: a value wider than its column wraps onto the next
+    line (Rich's default, an ellipsis, hid the very values people read: ``crossin…``), at a
+    space, never inside a word or a date: each column is at least as wide as its longest word
+    (up to ``WHOLE_WORD`` cells), as the header's, so ``greater_than`` and ``2026-12-06`` stay
+    whole in 80 columns (issue #24: ``greater_th`` / ``an``, ``2026-12-0`` / ``6 20:03``)."""
     from rich.table import Table
 
+    cells = [["-" if v is None else str(v) for v in row] for row in rows]
     table = Table(title=title)
-    for name in columns:
+    for i, name in enumerate(columns):
         justify = "right" if name.lower() in {"id", "price", "level", "value", "fired"} else "left"
-        table.add_column(name, justify=justify, overflow="fold")  # type: ignore[arg-type]
-    for row in rows:
-        table.add_row(*("-" if v is None else str(v) for v in row))
+        words = [_longest_word(name)] + [_longest_word(r[i]) for r in cells if i < len(r)]
+        table.add_column(
+            name,
+            justify=justify,  # type: ignore[arg-type]
+            overflow="fold",
+            min_width=min(max(words), WHOLE_WORD) or None,
+        )
+    for row in cells:
+        table.add_row(*row)
     return table
 
 

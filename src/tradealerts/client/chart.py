@@ -282,6 +282,14 @@ def _title(payload: dict[str, Any], c: dict[str, list[float]]) -> str:
     return f"{symbol} {payload['timeframe']} · {len(c['time'])} bars · range {span} · {last}"
 
 
+def _titles(payload: dict[str, Any], c: dict[str, list[float]]) -> list[str]:
+    """The title, then shorter forms of it for a narrow chart, the pair and timeframe last."""
+    full = _title(payload, c)
+    head = f"{payload['symbol']} {payload['timeframe']}"
+    last = f"last {_price(payload['symbol'], c['close'][-1])}"
+    return [full, f"{head} · {len(c['time'])} bars · {last}", f"{head} · {last}", head]
+
+
 def _draw_static(payload: dict[str, Any], c: dict[str, list[float]], opts: ChartOptions) -> _Static:
     """plotext's drawing of everything but the forming candle, the last price and the title,
     on the axes the whole chart has (the limits plotext would pick with them: set here, so the
@@ -475,9 +483,12 @@ def _compose(st: _Static, payload: dict[str, Any], c: dict[str, list[float]]) ->
         fg_t, sty_t, bg_t = st.ticks
         width = len(mk)
         mk[:] = [" "] * width
-        title = _title(payload, c)
-        start = c0 + (c1 - c0) // 2 - len(title) // 2
-        if start >= 0 and start + len(title) <= width:  # plotext leaves out a title too wide
+        # the longest of the title's forms that fits: plotext leaves out a title too wide,
+        # and the 50-cell chart of an 80-column terminal lost it whole (issue #24)
+        title = next((t for t in _titles(payload, c) if len(t) <= width), "")
+        start = max(0, c0 + (c1 - c0) // 2 - len(title) // 2)
+        start = min(start, width - len(title))
+        if title:
             for i, ch in enumerate(title):
                 mk[start + i], fg[start + i], sty[start + i], bg[start + i] = ch, fg_t, sty_t, bg_t
     height = len(st.marker)

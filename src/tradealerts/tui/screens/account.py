@@ -46,7 +46,8 @@ class AccountScreen(Screen[None]):
         # on PRO the offer above is hidden (check_action) and ``u`` falls through to this one
         Binding("u", "on_pro", "Plan", show=False),
         Binding("m", "manage_billing", "Manage billing"),
-        Binding("g", "reload", "Reload"),
+        # in ``?``, not in the footer: at 80 columns it pushed ``? Help`` out (issue #24)
+        Binding("g", "reload", "Reload", show=False),
     ]
 
     def __init__(self) -> None:

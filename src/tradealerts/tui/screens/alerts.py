@@ -89,6 +89,28 @@ def expiry_of(when: datetime | None, now: datetime) -> str:
     return when.strftime("%Y-%m-%d")
 
 
+#: under this many columns the table is compact (issue #24: at 80, a line alert's values
+#: pushed ``Fired`` and ``Health`` out of sight): no ``Fired`` column (the total is in the
+#: alert's history and ``alerts show``; ``Health`` keeps the last 24 hours' fires), and the
+#: values wrap at their spaces onto a second line rather than widen the table
+NARROW = 100
+#: what the other columns leave the values at 80 columns, at worst (``entering_channel``,
+#: ``triggered``, ``0 dormant``) and at least
+VALUES_MIN = 12
+
+
+def _wrapped(value: str, width: int) -> str:
+    """``value`` on lines of at most ``width`` cells, broken only at its spaces (a line id,
+    a price or a word stays whole)."""
+    lines: list[str] = []
+    for word in value.split(" "):
+        if lines and len(lines[-1]) + 1 + len(word) <= width:
+            lines[-1] += f" {word}"
+        else:
+            lines.append(word)
+    return "\n ".join(lines)
+
+
 def _cell(value: str, style: str = "") -> Text:
     """A cell with one leading space: the table has no cell padding (two cells between
     columns cost nine columns 18 of 80), so one space separates them."""
@@ -102,7 +124,8 @@ class AlertsScreen(Screen[None]):
         Binding("space", "pause_resume", "Pause/resume"),
         Binding("d", "delete", "Delete"),
         Binding("h", "history", "Its history"),
-        Binding("r", "reload", "Reload"),
+        # in ``?``, not in the footer: at 80 columns it pushed ``? Help`` out (issue #24)
+        Binding("r", "reload", "Reload", show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -111,13 +134,27 @@ class AlertsScreen(Screen[None]):
         yield StatusBar()
         yield Footer(compact=True)
 
+    narrow: bool | None = None
+
     def on_mount(self) -> None:
-        table = self.query_one(DataTable)
-        for key, label in COLUMNS:
-            table.add_column(_cell(label), key=key)
         ta(self).changed.subscribe(self, self._on_change)
         self.rebuild()
-        table.focus()
+        self.query_one(DataTable).focus()
+
+    def on_resize(self) -> None:
+        if (self.size.width < NARROW) != self.narrow:
+            self.rebuild()
+
+    def _columns(self, table: DataTable[Any]) -> None:
+        """The columns for this width: all nine, or the compact eight under ``NARROW``."""
+        narrow = self.size.width < NARROW
+        if narrow == self.narrow and table.columns:
+            return
+        self.narrow = narrow
+        table.clear(columns=True)
+        for key, label in COLUMNS:
+            if not (narrow and key == "fired"):
+                table.add_column(_cell(label), key=key)
 
     def _on_change(self, what: str) -> None:
         if what in ("all", "alerts"):
@@ -128,31 +165,46 @@ class AlertsScreen(Screen[None]):
         table = self.query_one(DataTable)
         listing = app.store.alerts
         selected = self.selected()
+        self._columns(table)
         table.clear()
         for column in table.columns.values():  # clear() keeps the widest cell's width
             column.content_width = column.label.cell_len
         if listing is None:
             self.query_one("#alerts-title", Label).update("Alerts: loading …")
             return
-        self.query_one("#alerts-title", Label).update(
-            f"Alerts: {listing.active} active of {listing.limit} on {app.store.tier}"
-            "   n new · e edit · space pause/resume · d delete · h history"
-        )
+        title = f"Alerts: {listing.active} active of {listing.limit} on {app.store.tier}"
+        # the keys again where they fit whole; the footer names them at 80 columns
+        hint = "   n new · e edit · space pause/resume · d delete · h history"
+        self.query_one("#alerts-title", Label).update(title if self.narrow else title + hint)
         now = app.local(app.clock())
+        rows = []
         for a in listing.items:
             expires = expiry_of(app.local(a.expires_at) if a.expires_at else None, now)
+            rows.append({
+                "id": str(a.id), "status": a.status.value, "pair": f"{a.symbol} {a.timeframe}",
+                "condition": a.condition.value, "values": values_of(a),
+                "frequency": FREQUENCY.get(a.frequency.value, a.frequency.value),
+                "expires": expires, "fired": str(a.fire_count), "health": health_of(a),
+            })  # fmt: skip
+        if self.narrow:
+            # the values get what the other columns (each as wide as its widest cell, plus
+            # its leading space) and the vertical scrollbar leave
+            keys = [k for k in table.columns if k.value != "values"]
+            others = sum(
+                1 + max([len(str(table.columns[k].label).strip())] + [
+                    len(line) for r in rows for line in r[str(k.value)].split("\n")])
+                for k in keys
+            )  # fmt: skip
+            room = max(VALUES_MIN, self.size.width - others - 1 - 2)
+            for r in rows:
+                r["values"] = _wrapped(r["values"], room)
+        for r, a in zip(rows, listing.items, strict=True):
             table.add_row(
-                _cell(str(a.id)),
-                _cell(a.status.value, _STATUS_STYLE.get(a.status.value, "")),
-                _cell(f"{a.symbol} {a.timeframe}"),
-                _cell(a.condition.value),
-                _cell(values_of(a)),
-                _cell(FREQUENCY.get(a.frequency.value, a.frequency.value)),
-                _cell(expires),
-                _cell(str(a.fire_count)),
-                _cell(health_of(a)),
+                *(_cell(r[str(k.value)], _STATUS_STYLE.get(r["status"], "") if k.value ==
+                        "status" else "") for k in table.columns),
                 key=str(a.id),
-            )
+                height=r["values"].count("\n") + 1,
+            )  # fmt: skip
         if selected is not None and str(selected.id) in table.rows:
             table.move_cursor(row=table.get_row_index(str(selected.id)))
 

@@ -59,7 +59,7 @@ class LinesTable(DataTable[Any]):
         self.lines: list[dict[str, Any]] = []
 
     def on_mount(self) -> None:
-        for key, label in (("kind", "Line"), ("price", "Price"), ("id", "Id")):
+        for key, label in (("price", "Line"), ("id", "Id")):
             self.add_column(Text(f" {label}"), key=key)
         ta(self).changed.subscribe(self, self._on_change)
         self.rebuild()
@@ -83,19 +83,26 @@ class LinesTable(DataTable[Any]):
             column.content_width = column.label.cell_len
         sym = store.chart.symbol
         prices = [format_price(sym, ln["price"]) for ln in lines]
-        # the id gets what the kind (" Line"), the price and the vertical scrollbar leave
+        # the kind and the price in one column (`` TR 1.08909``: two cells fewer than apart,
+        # so that a support/resistance id is whole at 80 columns, issue #24: ``hr-17903664…``);
+        # the id gets what that column and the vertical scrollbar leave, and an id wider than
+        # that (a trendline's two times) goes onto a second line after its dash, never cut
         inner = self.region.shrink(self.styles.gutter).width
-        price_width = 1 + max([len("Price"), *map(len, prices)])
-        id_width = inner - len(" Line") - price_width - self.styles.scrollbar_size_vertical
-        for ln, price in zip(lines, prices, strict=True):
-            tag = "R" if ln["kind"] == "resistance" else "S"
-            tag = tag if ln["shape"] == "horizontal" else f"T{tag}"
+        tags = [("" if ln["shape"] == "horizontal" else "T")
+                + ("R" if ln["kind"] == "resistance" else "S") for ln in lines]  # fmt: skip
+        price_width = 1 + max(
+            [len("Line"), *(len(f"{t} {p}") for t, p in zip(tags, prices, strict=True))]
+        )
+        id_width = inner - price_width - self.styles.scrollbar_size_vertical
+        for ln, price, tag in zip(lines, prices, tags, strict=True):
             style = "red" if ln["kind"] == "resistance" else "green"
-            line_id = Text(f" {ln['id']}", no_wrap=True)
-            if inner > 0:  # laid out (the resize that follows the first layout rebuilds)
-                line_id.truncate(max(4, id_width), overflow="ellipsis")
-            self.add_row(Text(f" {tag}", style=style), Text(f" {price}"), line_id,
-                         key=ln["id"])  # fmt: skip
+            shown = ln["id"]
+            if inner > 0 and len(shown) + 1 > id_width and "-" in shown:
+                head, tail = shown.rsplit("-", 1)
+                shown = f"{head}-\n {tail}"
+            kind = Text.assemble((f" {tag}", style), f" {price}")
+            self.add_row(kind, Text(f" {shown}", no_wrap=True), key=ln["id"],
+                         height=shown.count("\n") + 1)  # fmt: skip
 
 
 class ChartScreen(ChartKeys):

@@ -65,13 +65,15 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
             yield Label("Keys on this screen (esc closes)", classes="title")
-            table: DataTable[Any] = DataTable(id="help-keys", cursor_type="row")
-            table.add_columns("Key", "Does")
-            for key, description, _action in self.shown:
-                table.add_row(key_label(key), description)
-            yield table
+            # the hint above the keys: below a long list, 24 rows left it out of sight
+            # (issue #24); it wraps at its spaces in the modal's width
             yield Label(
                 "Arrows, page up/down, home/end move in tables; tab moves between panes; "
                 "the mouse works everywhere.",
                 classes="hint",
             )
+            table: DataTable[Any] = DataTable(id="help-keys", cursor_type="row")
+            table.add_columns("Key", "Does")
+            for key, description, _action in self.shown:
+                table.add_row(key_label(key), description)
+            yield table
