@@ -6,14 +6,13 @@ ends with every expected fire once, none lost, none twice."""
 from __future__ import annotations
 
 import logging
-import secrets
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from sqlalchemy import create_engine, text
 from tests.faultproxy import PgCommitCut
+from tests.server.scalekit import pg_database
 from tests.server.serverkit import PG_URL, Running, wait_until
 from tests.server.test_alerts_durability import (
     HISTORY,
@@ -33,17 +32,8 @@ CUTS = 3  # batches whose COMMIT answer is lost, one after the other
 @pytest.fixture
 def pg_db() -> Iterator[str]:
     """A PostgreSQL database of this test's own."""
-    assert PG_URL is not None
-    name = f"tradealerts_test_{secrets.token_hex(6)}"
-    admin = create_engine(PG_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield PG_URL.rsplit("/", 1)[0] + f"/{name}"
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
+    with pg_database() as url:
+        yield url
 
 
 @pytest.fixture
