@@ -8,6 +8,7 @@ from zoneinfo import available_timezones
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator
 
+from tradealerts.core.i18n import LANGUAGES
 from tradealerts.core.text import MultiLine, SingleLine, unsafe_reason
 
 __all__ = [
@@ -53,7 +54,6 @@ THEMES = (
     "catppuccin-mocha", "catppuccin-latte", "solarized-light", "flexoki",
 )  # fmt: skip
 CHART_STYLES = ("candles", "ohlc", "line")
-LANGUAGES = ("en", "es", "de", "fr", "ja", "pt", "it")
 
 
 class _In(BaseModel):
