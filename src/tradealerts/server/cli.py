@@ -110,8 +110,9 @@ def _run(settings: Any) -> None:
     import logging
 
     from tradealerts.server.app import create_app
-    from tradealerts.server.serving import make_server
+    from tradealerts.server.serving import limit_malloc_arenas, make_server
 
+    limit_malloc_arenas()  # before any thread: see its docstring
     _preflight(settings)
     _port_free(settings.host, settings.port)
     logging.basicConfig(
