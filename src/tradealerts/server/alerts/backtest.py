@@ -127,6 +127,7 @@ def backtest_series(
         Bars(t[head], o[head], h[head], lo[head], c[head], v[head]),
         IndicatorState.from_arrays(h[head], lo[head], c[head], n),
         clock=clock,
+        line_refs={},  # its lines never move under it: the matcher's line views are cached
     )
     market = MarketState(n, clock, {(symbol, timeframe): series})
     start = int(t[first])
