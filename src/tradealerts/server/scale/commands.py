@@ -235,7 +235,7 @@ def _render_health(url: str, data: dict[str, Any]) -> str:
             detail.append(f"{value['latency_ms']} ms")
         if part == "feed":
             symbols = value.get("symbols") or {}
-            stale = sorted(k for k, v in symbols.items() if v.get("status") != "ok")
+            stale = sorted(k for k, v in symbols.items() if v.get("status") not in ("ok", "closed"))
             detail.append(str(value.get("name", "")))
             detail.append(f"{len(symbols) - len(stale)}/{len(symbols)} symbols fresh")
             if stale:
