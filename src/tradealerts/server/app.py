@@ -96,6 +96,7 @@ def feed_options(settings: Settings) -> FeedOptions:
         symbol_map=settings.symbol_map,
         bar_clock=settings.clock,
         replay_tz=settings.replay_clock,
+        market_hours=settings.market_hours if settings.feed_market_hours else None,
     )
 
 
