@@ -4,11 +4,15 @@ closes, is ``delayed``; health counts the closed market as closed, not stale."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import time
 from pathlib import Path
 
 from tests.server.feedkit import feed_server, feed_states, tick_until_seen
 from tests.server.serverkit import SSE, deadline_after, register_and_login
+
+BIN = Path(sys.executable).parent
 
 
 def feed_events(sse: SSE, count: int) -> dict[str, dict]:
@@ -64,6 +68,11 @@ def test_feed_events_stalled_back_and_closed(tmp_path: Path) -> None:
             time.sleep(0.1)
         assert symbols["EURUSD"]["status"] == "closed"
         assert symbols["BTCUSD"]["status"] == "stale"
+        said = subprocess.run(
+            [str(BIN / "tradealerts-server"), "status", "--server", srv.url],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert "0/2 symbols fresh · market closed: EURUSD · stale: BTCUSD" in said.stdout, said
 
 
 def test_feed_needs_a_login(tmp_path: Path) -> None:
