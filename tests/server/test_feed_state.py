@@ -7,6 +7,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 from tests.server.feedkit import feed_server, feed_states, tick_until_seen
@@ -73,6 +74,14 @@ def test_feed_events_stalled_back_and_closed(tmp_path: Path) -> None:
             capture_output=True, text=True, timeout=60, check=False,
         )  # fmt: skip
         assert "0/2 symbols fresh · market closed: EURUSD · stale: BTCUSD" in said.stdout, said
+        # Sunday, 10 s after the open: no price yet, which is no delay yet
+        srv.clock.now = datetime(2026, 12, 13, 22, 0, 10, tzinfo=UTC)
+        assert feed_states(srv, token)["EURUSD"]["state"] == "closed"
+        # past feed_delayed_seconds without a price: delayed since the open
+        srv.clock.advance(seconds=30)
+        states = feed_states(srv, token)
+        assert states["EURUSD"]["state"] == "delayed"
+        assert states["EURUSD"]["since"] == "2026-12-13T22:00:00Z"
 
 
 def test_feed_needs_a_login(tmp_path: Path) -> None:

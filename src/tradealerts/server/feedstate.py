@@ -127,6 +127,11 @@ class FeedWatch:
             return SymbolFeed(sym, CLOSED, closed_at, last, sched.next_change(now), str(sched))
         opened = sched.last_change(now)
         since = max(seen, opened) if opened is not None else seen
+        cur = self.states.get(sym)
+        if cur is not None and cur.state == CLOSED and now - since <= self.delayed_after:
+            # the market has just opened: its first prices may take a moment; it opens for
+            # subscribers with them (closed → live), or is delayed once they are late
+            return SymbolFeed(sym, CLOSED, cur.since, last, sched.next_change(now), str(sched))
         return SymbolFeed(sym, DELAYED, since, last, sched.next_change(now), str(sched))
 
     def _set(self, st: SymbolFeed) -> None:
