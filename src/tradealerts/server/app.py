@@ -326,7 +326,7 @@ def create_app(
             )
             count = await asyncio.to_thread(runtime.load)
             log.info("alerts: %d active", count)
-            runtime.webhooks.guard = app.state.webhook_guard
+            runtime.webhooks.guard = runtime.pushes.guard = app.state.webhook_guard
             market.listeners.append(runtime.listener(market.market))
             runtime.backpressure(market)
             market.listeners.append(_publish_market(app.state.bus))
@@ -425,6 +425,7 @@ def create_app(
         alerts,
         auth,
         billing,
+        channels,
         market,
         notifications,
         pages,
@@ -441,6 +442,7 @@ def create_app(
         market,
         watchlist,
         alerts,
+        channels,
         user,
         notifications,
         support,

@@ -180,6 +180,9 @@ class WebhookSender:
     A delivery in flight is never picked again: its id is held until its outcome is
     committed (exactly one attempt at a time, and none after it is ``sent``)."""
 
+    #: the deliveries' ``channel`` this sender sends (push channels reuse the queue: ``push``)
+    channel = "webhook"
+
     def __init__(
         self, settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime]
     ) -> None:
@@ -199,6 +202,10 @@ class WebhookSender:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _destination(self, target: str) -> str:
+        """The key a delivery's slots and back-off are counted under (with its owner)."""
+        return destination(target)
 
     def start(self) -> None:
         limit = max(self.settings.webhook_concurrency, 1)
@@ -274,7 +281,7 @@ class WebhookSender:
                 break
             if delivery_id in self._inflight or self._owners.get(user_id, 0) >= per_owner:
                 continue
-            key = (user_id, destination(url))
+            key = (user_id, self._destination(url))
             dest = self._dests.setdefault(key, _Destination())
             if len(dest.urls) < 50:
                 dest.urls.add(url)
@@ -324,7 +331,7 @@ class WebhookSender:
         """Due deliveries, oldest first, at most a few per owner: one owner's backlog never
         fills the batch that the others' deliveries are picked from."""
         due = [
-            Delivery.channel == "webhook",
+            Delivery.channel == self.channel,
             Delivery.status == "pending",
             Delivery.next_attempt_at <= now,
         ]
@@ -464,7 +471,7 @@ class WebhookSender:
     def _note(self, job: _Job, outcome: _Outcome) -> None:
         """The destination's back-off: paused after a receiver's fault (longer each time in
         a row, never shorter than its Retry-After), resumed at its first good answer."""
-        dest = self._dests.get((job.user_id, destination(job.url)))
+        dest = self._dests.get((job.user_id, self._destination(job.url)))
         if dest is None:
             return
         if outcome.receiver_fault:
