@@ -69,6 +69,20 @@ class _Capture(logging.Handler):
 
 _capture_lock = threading.Lock()
 _capture: _Capture | None = None
+#: the HTTP stack under Apprise logs each request line, path and all (``POST /<token>``)
+_QUIET_IN_SENDS = (
+    "urllib3.connectionpool",
+    "urllib3.connection",
+    "urllib3.response",
+    "urllib3.util.retry",
+    "requests",
+    "requests_oauthlib",
+)
+
+
+def _not_while_capturing(record: logging.LogRecord) -> bool:
+    """Drop the HTTP stack's records in a thread that is sending a push."""
+    return _capture is None or getattr(_capture.local, "into", None) is None
 
 
 @contextmanager
@@ -82,6 +96,8 @@ def apprise_log() -> Iterator[list[str]]:
             logger = logging.getLogger("apprise")
             logger.addHandler(_capture)
             logger.propagate = False
+            for name in _QUIET_IN_SENDS:
+                logging.getLogger(name).addFilter(_not_while_capturing)
     capture = _capture
     into: list[str] = []
     before = getattr(capture.local, "into", None)
