@@ -41,6 +41,14 @@ QuietOpt = Annotated[
         "when quiet hours end; --exec still runs at once.",
     ),
 ]
+NotifyUrlOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--notify",
+        help="Also push each alert to this Apprise URL (repeatable), e.g. "
+        "ntfy://ntfy.sh/TOPIC: for a machine with no desktop.",
+    ),
+]
 SymbolsOpt = Annotated[
     str | None,
     typer.Option("--symbols", help="Only these symbols, e.g. EURUSD,XAUUSD (default: all)."),
@@ -54,12 +62,23 @@ def _server() -> str:
 
 
 def _options(
-    notifier: str, sound: bool, exec_cmd: str | None, quiet: str | None, symbols: str | None
+    notifier: str,
+    sound: bool,
+    exec_cmd: str | None,
+    quiet: str | None,
+    symbols: str | None,
+    notify: list[str] | None = None,
 ) -> Options:
     from tradealerts.daemon.options import Options, QuietHours, parse_symbols
 
     try:
+        urls: tuple[str, ...] = ()
+        if notify:
+            from tradealerts.daemon.push import check_urls
+
+            urls = check_urls(notify)
         return Options(
+            notify_urls=urls,
             server=_server(),
             notifier=notifier,
             sound=sound,
@@ -89,13 +108,14 @@ def run(
     exec_cmd: ExecOpt = None,
     quiet_hours: QuietOpt = None,
     symbols: SymbolsOpt = None,
+    notify: NotifyUrlOpt = None,
     detached: Annotated[bool, typer.Option("--detached", hidden=True)] = False,
 ) -> None:
     """Run the daemon in the foreground (for debugging and service managers); Ctrl-C stops."""
     from tradealerts.daemon.control import AlreadyRunning
     from tradealerts.daemon.runner import run as run_daemon
 
-    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols)
+    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, notify)
     try:
         run_daemon(options, foreground=not detached)
     except AlreadyRunning as exc:
@@ -111,11 +131,12 @@ def start(
     exec_cmd: ExecOpt = None,
     quiet_hours: QuietOpt = None,
     symbols: SymbolsOpt = None,
+    notify: NotifyUrlOpt = None,
 ) -> None:
     """Start the daemon in the background; print its pid and log file."""
     from tradealerts.daemon.control import AlreadyRunning, spawn
 
-    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols)
+    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, notify)
     paths = _paths()
     try:
         pid = spawn(options, paths)
@@ -281,12 +302,13 @@ def install(
     exec_cmd: ExecOpt = None,
     quiet_hours: QuietOpt = None,
     symbols: SymbolsOpt = None,
+    notify: NotifyUrlOpt = None,
     platform: PlatformOpt = None,
 ) -> None:
     """Start the daemon at login: systemd --user unit, launchd agent or Windows Startup."""
     from tradealerts.daemon.service import install as install_service
 
-    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols)
+    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, notify)
     try:
         svc = install_service(options, platform)
     except ValueError as exc:

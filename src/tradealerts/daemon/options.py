@@ -97,6 +97,8 @@ class Options:
     exec_cmd: str | None = None
     quiet_hours: QuietHours | None = None
     symbols: frozenset[str] | None = None
+    #: ``--notify URL`` (repeatable): Apprise URLs each alert is also pushed to
+    notify_urls: tuple[str, ...] = ()
     dead_after: float = field(default_factory=_dead_after_default)
     backoff_base: float = 1.0
     backoff_cap: float = field(default_factory=_backoff_cap_default)
@@ -119,4 +121,6 @@ class Options:
             args += ["--quiet-hours", str(self.quiet_hours)]
         if self.symbols:
             args += ["--symbols", ",".join(sorted(self.symbols))]
+        for url in self.notify_urls:
+            args += ["--notify", url]
         return args
