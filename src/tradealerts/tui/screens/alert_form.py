@@ -156,7 +156,7 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
         if self.channel_names:
             return "channels: " + ", ".join(self.channel_names)
         if self.alert is None:
-            return "phone, team (default: your default channels)"
+            return "phone, team (empty: your default channels)"
         return "phone, team (tradealerts channels list)"
 
     @staticmethod
