@@ -153,7 +153,13 @@ def test_a_fired_alert_reaches_ntfy_gotify_and_json_and_no_secret_shows(
     assert c.delete("/api/channels/phone").status_code == 204
     assert c.get(f"/api/alerts/{alert_id}").json()["channels"]["notify"] == ["desk"]
     assert c.delete("/api/channels/phone").status_code == 404
+    export = c.get("/api/user/export")
+    assert [ch["masked"] for ch in export.json()["push_channels"]] == [
+        f"gotify://127.0.0.1:{port}/Goti…",
+        f"json://127.0.0.1:{port}/json…",
+    ]
     shown = listed.text + r.text + failed.text + c.get("/api/channels").text + stored
+    shown += export.text
     shown += c.get("/api/alerts/history").text + caplog.text
     for secret in SECRETS:
         assert secret not in shown, secret
