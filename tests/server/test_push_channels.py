@@ -254,6 +254,7 @@ def test_a_silent_receiver_stalls_only_its_owners_channel(
         )
         assert "cannot be read" in (poison.last_error or "")
         with srv.app.state.sessions() as s:
-            assert s.scalar(select(ErrorRecord).where(ErrorRecord.user_id == poison.user_id))
+            record = s.scalar(select(ErrorRecord).where(ErrorRecord.user_id == poison.user_id))
+            assert record is not None and record.route == f"push delivery {poison.id}"
     finally:
         never.close()

@@ -552,7 +552,7 @@ class WebhookSender:
             self._disable(s, job, now)
         elif outcome.poison is not None:
             d.status, d.done_at = "quarantined", now
-            _error_record(s, job, outcome.poison, now)
+            _error_record(s, job, outcome.poison, now, self.channel)
         elif outcome.final:
             d.status, d.done_at = ("failed" if outcome.called else "skipped"), now
         else:
@@ -574,7 +574,8 @@ class WebhookSender:
             d = s.get(Delivery, delivery_id)
             if d is not None:
                 d.status, d.done_at, d.last_error = "quarantined", now, _quarantined(exc)
-                _error_record(s, _Job(delivery_id, user_id, "", b"", "", None), exc, now)
+                job = _Job(delivery_id, user_id, "", b"", "", None)
+                _error_record(s, job, exc, now, self.channel)
                 s.commit()
 
     def _disable(self, s: Session, job: _Job, now: datetime) -> None:
@@ -631,7 +632,9 @@ def _quarantined(exc: BaseException) -> str:
     return f"quarantined: {type(exc).__name__}: {first}"[:500]
 
 
-def _error_record(s: Session, job: _Job, exc: BaseException, now: datetime) -> None:
+def _error_record(
+    s: Session, job: _Job, exc: BaseException, now: datetime, channel: str = "webhook"
+) -> None:
     """The owner's ``admin errors`` entry for a quarantined delivery."""
     tb = traceback.extract_tb(exc.__traceback__)
     kind = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
@@ -639,7 +642,7 @@ def _error_record(s: Session, job: _Job, exc: BaseException, now: datetime) -> N
         ErrorRecord(
             created_at=now,
             method="WORKER",
-            route=f"webhook delivery {job.delivery_id}",
+            route=f"{channel} delivery {job.delivery_id}",
             status=0,
             user_id=job.user_id,
             exc_type=kind[:200],
