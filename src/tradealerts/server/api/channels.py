@@ -6,6 +6,7 @@ import concurrent.futures
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
+from sqlalchemy.exc import IntegrityError
 
 from tradealerts.core.push import (
     CHANNEL_NAME_PATTERN,
@@ -18,7 +19,7 @@ from tradealerts.core.push import (
 from tradealerts.server.alerts import records
 from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep
 from tradealerts.server.db.models import PushChannel
-from tradealerts.server.errors import ApiError, Invalid
+from tradealerts.server.errors import ApiError, Conflict, Invalid
 from tradealerts.server.push import store
 from tradealerts.server.push.send import Pusher, PushResult
 from tradealerts.server.push.vault import Vault, VaultError
@@ -70,17 +71,23 @@ def add_channel(
     """Add a channel: any Apprise URL (``ntfy://ntfy.sh/topic``, ``tgram://token/chat`` …);
     stored encrypted. PRO; a URL naming a private or loopback host is refused unless the
     server's owner allows it."""
-    row = store.add_channel(
-        s,
-        user,
-        body.name,
-        body.url,
-        body.default,
-        vault_of(request),
-        request.app.state.webhook_guard,
-        clock(),
-    )
-    s.commit()
+    try:
+        row = store.add_channel(
+            s,
+            user,
+            body.name,
+            body.url,
+            body.default,
+            vault_of(request),
+            request.app.state.webhook_guard,
+            clock(),
+        )
+        s.commit()
+    except IntegrityError:  # the same name added by a request at the same moment
+        s.rollback()
+        raise Conflict(
+            f"name: you already have a channel named {body.name!r}.", field="name"
+        ) from None
     return _public(row)
 
 
