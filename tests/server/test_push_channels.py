@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import select
-from tests.server.hostilekit import NeverAnswers
+from tests.server.hostilekit import NeverAnswers, SlowDrip
 from tests.server.pushkit import PushReceiver
 from tests.server.serverkit import (
     Clock,
@@ -258,3 +258,22 @@ def test_a_silent_receiver_stalls_only_its_owners_channel(
             assert record is not None and record.route == f"push delivery {poison.id}"
     finally:
         never.close()
+
+
+def test_a_dripping_receiver_is_cut_at_the_whole_calls_deadline(serve: Any) -> None:
+    """A byte every half second never trips a per-read timeout; at the deadline the push's
+    connection is shut, so its thread (and its owner's slot) is free again, and the push is
+    retried later."""
+    drip = SlowDrip(interval=0.5)
+    srv = serve(webhook_allowlist=LOOPBACK, push_deadline_seconds=2)
+    try:
+        c = pro(srv, "dripper@example.com")
+        assert add(c, "slow", f"json://127.0.0.1:{drip.port}/json-secret-path").status_code == 201
+        fire(c, notify=["slow"])
+        wait_until(lambda: drip.open == 1, what="the call made")
+        d = wait_until(lambda: next((x for x in pushes(srv) if x.attempts == 1), None))
+        assert d.status == "pending"
+        assert d.last_error == "no answer within 2 s (the whole call's deadline)"
+        wait_until(lambda: drip.open == 0, timeout=5, what="the connection cut")
+    finally:
+        drip.close()

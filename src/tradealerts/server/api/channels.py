@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import concurrent.futures
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Request, Response, status
@@ -21,7 +20,7 @@ from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep
 from tradealerts.server.db.models import PushChannel
 from tradealerts.server.errors import ApiError, Conflict, Invalid
 from tradealerts.server.push import store
-from tradealerts.server.push.send import Pusher, PushResult
+from tradealerts.server.push.send import Pusher
 from tradealerts.server.push.vault import Vault, VaultError
 
 router = APIRouter(prefix="/channels", tags=["channels"])
@@ -125,11 +124,7 @@ def test_channel(
     title, text = test_push_text(row.name, user.language)
     s.close()  # no connection held while the service answers
     pusher = _pusher(request)
-    future = pusher.submit(url, title, text)
-    try:
-        result = future.result(timeout=pusher.deadline)
-    except concurrent.futures.TimeoutError:
-        result = PushResult(False, f"no answer within {pusher.deadline:g} s", timed_out=True)
+    result = pusher.result(pusher.submit(url, title, text))
     if result.refused:
         raise Invalid(f"{name}: {result.error}.", field="url", code="channel_refused")
     if not result.sent:

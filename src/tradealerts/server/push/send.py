@@ -9,10 +9,11 @@ numeric host: no second lookup), so it connects where the guard looked, whatever
 service (ntfy, Gotify, ``json://``, Telegram's fixed API host alike). Other threads resolve
 as before. A refusal is remembered and reported ("…: not called"), never retried.
 
-The caller waits at most ``push_deadline_seconds``; a thread still held by a receiver that
-never answers finishes on Apprise's own socket timeouts (clipped to the deadline), and the
-sender keeps its owner's slot until it does, so a hostile receiver can hold only its own
-owner's slots (``sender.py``).
+The caller waits at most ``push_deadline_seconds``; then the push's connections (every
+socket urllib3 opened in its thread, tracked) are shut, so a receiver that drips a byte at a
+time or never answers frees the thread at the deadline; Apprise's own socket timeouts are
+clipped to it too. The sender keeps its owner's slot until the thread is free, so a hostile
+receiver can hold only its own owner's slots (``sender.py``).
 
 Nothing Apprise logs reaches our log (it quotes URLs): its warnings are captured per thread
 (``core.push.apprise_log``) and, with every piece of the URL that is a secret replaced by its
@@ -23,10 +24,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import re
 import socket
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from tradealerts import __version__
@@ -43,8 +45,34 @@ _PIECES = re.compile(r"[^/:@?&=#]{4,}")
 
 @dataclass
 class _Pin:
+    """One push's thread state: its guard, a refusal, and the sockets it opened (shut at
+    the deadline, so a receiver dripping a byte at a time cannot hold the thread)."""
+
     guard: WebhookGuard
     refused: str | None = None
+    sockets: list[socket.socket] = field(default_factory=list)
+    aborted: bool = False
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def track(self, sock: socket.socket) -> None:
+        with self.lock:
+            self.sockets.append(sock)
+            if not self.aborted:
+                return
+        _shut(sock)
+
+    def abort(self) -> None:
+        with self.lock:
+            self.aborted = True
+            sockets = list(self.sockets)
+        for sock in sockets:
+            _shut(sock)
+
+
+def _shut(sock: socket.socket) -> None:
+    """End a connection from another thread: its blocked read returns at once."""
+    with contextlib.suppress(OSError):
+        sock.shutdown(socket.SHUT_RDWR)
 
 
 def _guarded_getaddrinfo(
@@ -68,9 +96,23 @@ def _guarded_getaddrinfo(
 
 
 def _install() -> None:
+    import urllib3.util.connection as connection
+
     with _install_lock:
         if socket.getaddrinfo is not _guarded_getaddrinfo:
             socket.getaddrinfo = _guarded_getaddrinfo
+        if not getattr(connection.create_connection, "_tradealerts", False):
+            original = connection.create_connection
+
+            def tracked(*args: Any, **kwargs: Any) -> socket.socket:
+                sock = original(*args, **kwargs)
+                pin: _Pin | None = getattr(_local, "pin", None)
+                if pin is not None:  # a push's connection: shut at its deadline
+                    pin.track(sock)
+                return sock
+
+            tracked._tradealerts = True  # type: ignore[attr-defined]
+            connection.create_connection = tracked
 
 
 def scrub(text: str, url: str) -> str:
@@ -108,20 +150,46 @@ class Pusher:
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max(threads, 1), thread_name_prefix="tradealerts-push"
         )
+        self._lock = threading.Lock()
+        self._pins: dict[concurrent.futures.Future[PushResult], _Pin] = {}
 
     def submit(self, url: str, title: str, body: str) -> concurrent.futures.Future[PushResult]:
         """Start one push in the pool (its future ends when the thread is free again)."""
-        return self._pool.submit(self._send, url, title, body)
+        pin = _Pin(self.guard)
+        future = self._pool.submit(self._send, url, title, body, pin)
+        with self._lock:
+            self._pins[future] = pin
+        future.add_done_callback(self._forget)
+        return future
+
+    def _forget(self, future: concurrent.futures.Future[PushResult]) -> None:
+        with self._lock:
+            self._pins.pop(future, None)
+
+    def abort(self, future: concurrent.futures.Future[PushResult]) -> None:
+        """Cut the push's connections (its deadline passed): the thread is freed."""
+        with self._lock:
+            pin = self._pins.get(future)
+        if pin is not None:
+            pin.abort()
 
     async def wait(self, future: concurrent.futures.Future[PushResult]) -> PushResult:
-        """The push's result, or a timed-out one at the deadline (the thread goes on)."""
+        """The push's result, or a timed-out one at the deadline (its connections cut)."""
         try:
-            return await asyncio.wait_for(
-                asyncio.shield(asyncio.wrap_future(future)), self.deadline
-            )
+            waiting = asyncio.shield(asyncio.wrap_future(future))
+            return await asyncio.wait_for(waiting, self.deadline)
         except TimeoutError:
+            self.abort(future)
             late = f"no answer within {self.deadline:g} s (the whole call's deadline)"
             return PushResult(False, late, timed_out=True)
+
+    def result(self, future: concurrent.futures.Future[PushResult]) -> PushResult:
+        """``wait`` for a caller in a thread (a route)."""
+        try:
+            return future.result(timeout=self.deadline)
+        except concurrent.futures.TimeoutError:
+            self.abort(future)
+            return PushResult(False, f"no answer within {self.deadline:g} s", timed_out=True)
 
     async def send(self, url: str, title: str, body: str) -> PushResult:
         """One push, now (``channels test``)."""
@@ -130,10 +198,9 @@ class Pusher:
     def close(self) -> None:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
-    def _send(self, url: str, title: str, body: str) -> PushResult:
+    def _send(self, url: str, title: str, body: str, pin: _Pin) -> PushResult:
         import apprise
 
-        pin = _Pin(self.guard)
         with apprise_log() as said:
             plugin: Any = apprise.Apprise.instantiate(url, asset=_asset(), suppress_exceptions=True)
             if not plugin:
