@@ -248,7 +248,7 @@ class WebhookSender:
                 if await self.dispatch() >= _BATCH:
                     self._wake.set()  # a full batch: more may be due
             except Exception:
-                log.exception("webhook pass failed; retrying")
+                log.exception("%s pass failed; retrying", self.channel)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=5.0)
 
