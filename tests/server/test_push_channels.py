@@ -207,6 +207,12 @@ def test_private_targets_are_refused_and_free_users_are_told_the_plan(
         r = add(c, "x", url)
         assert r.status_code == 422 and r.json()["error"]["field"] == "url", (url, r.text)
         assert not any(secret in r.text for secret in SECRETS), r.text
+    # an alerts file naming a channel the user does not have: the entry's problem
+    entry = {"name": "e1", "symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than",
+             "level": LOW, "channels": {"notify": ["pager"]}}  # fmt: skip
+    r = c.post("/api/alerts/apply", json={"alerts": [entry]})
+    assert r.status_code == 422 and r.json()["error"]["code"] == "apply_invalid", r.text
+    assert r.json()["error"]["problems"][0]["field"] == "channels.notify"
     r = add(c, "bad", "nonsense://my-secret-topic")
     assert r.status_code == 422 and "my-secret-topic" not in r.text
     # checked again at every send: the name now points at loopback: refused, not called
