@@ -100,7 +100,8 @@ def test_create_list_show_update_pause_resume_delete(user: Cli) -> None:
                   "--message", "{{symbol}} up through {{level}}")  # fmt: skip
     assert (a["symbol"], a["timeframe"], a["condition"]) == ("EURUSD", "H1", "crossing_up")
     assert a["level"] == HIGH and a["frequency"] == "once_per_bar" and a["status"] == "active"
-    assert a["channels"] == {"email": True, "webhook_url": None, "webhook_format": "json"}
+    assert a["channels"] == {"email": True, "webhook_url": None, "webhook_format": "json",
+                             "notify": None}  # fmt: skip
     expires = datetime.fromisoformat(a["expires_at"].replace("Z", "+00:00"))
     assert timedelta(days=6, hours=23) < expires - datetime.now(UTC) <= timedelta(days=7)
     page = user.json("alerts", "list")

@@ -64,7 +64,8 @@ def test_create_list_get_update_pause_resume_delete(srv: Running) -> None:
         "active",
         "bid",
     )
-    assert a["channels"] == {"email": True, "webhook_url": None, "webhook_format": "json"}
+    assert a["channels"] == {"email": True, "webhook_url": None, "webhook_format": "json",
+                             "notify": None}  # fmt: skip
     assert a["fire_count"] == 0 and a["name"] == f"eurusd-h1-crossing_up-{a['id']}"
     listing = c.get("/api/alerts").json()
     assert [x["id"] for x in listing["items"]] == [a["id"]]

@@ -245,6 +245,7 @@ def _full(a: Any) -> list[tuple[str, Any]]:
         ("Message", a.message if a.message else "(the default)"),
         ("Email", "yes" if ch.email else "no"),
         ("Webhook", webhook),
+        ("Push", ", ".join(ch.notify) if ch.notify else "no"),
         ("Created", when(a.created_at)),
         ("Fired", f"{a.fire_count} time{'s' if a.fire_count != 1 else ''}"),
         ("Last fired", when(a.last_fired_at) if a.last_fired_at else "never"),
@@ -318,6 +319,21 @@ def show(alert_id: IdArg, json_out: JsonOpt = False) -> None:
     console().print(key_values(_full(a)))
 
 
+NotifyOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--notify",
+        help="Also push to these channels of yours, comma-separated: phone,team "
+        '(see: tradealerts channels list); "" for none.',
+    ),
+]
+
+
+def notify_names(value: str) -> list[str]:
+    """``phone,team`` as the list of names an alert's ``channels.notify`` takes."""
+    return [n.strip().lower() for n in value.split(",") if n.strip()]
+
+
 @app.command("create", cls=NegativeNumbers)
 def create(
     symbol: Annotated[str, typer.Argument(help="EURUSD, xauusd … (any case).")],
@@ -373,6 +389,7 @@ def create(
     webhook_format: Annotated[
         str | None, typer.Option(help="The webhook body: json, discord, slack or telegram.")
     ] = None,
+    notify: NotifyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Create an alert, e.g.: alerts create EURUSD H1 crossing_up 1.09 --expires 7d --email"""
@@ -415,6 +432,8 @@ def create(
                 f"e.g. --webhook https://example.com/hook --webhook-format {webhook_format}"
             )
         data["channels"]["webhook_format"] = webhook_format
+    if notify is not None:
+        data["channels"]["notify"] = notify_names(notify)
     try:  # the server checks again; this catches typos before anything is sent
         alert = validate_alert(data, now=now, allow_insecure_loopback=True)
     except ValidationError as exc:
@@ -444,6 +463,7 @@ def update(
     cooldown: Annotated[str | None, typer.Option(help="30m, 2h, 1d or seconds.")] = None,
     max_fires: Annotated[int | None, typer.Option()] = None,
     name: Annotated[str | None, typer.Option(help="A new name (unique among yours).")] = None,
+    notify: NotifyOpt = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Change an alert: only the options you give change."""
@@ -468,13 +488,16 @@ def update(
         patch["condition"] = parse_condition(condition).value
     if expires is not None:
         patch["expires_at"] = parse_expiry(expires, now)
-    if not patch:
+    if not patch and notify is None:
         raise UsageProblem("Nothing to change: give at least one option (see --help).")
-    try:
-        change = AlertUpdate.model_validate(patch, context={"now": now})
-    except ValidationError as exc:
-        raise _problem(exc) from None
     with open_client() as c:
+        if notify is not None:  # the other channels as they are: the channels go as a whole
+            current = c.run(endpoints.alert(alert_id)).channels
+            patch["channels"] = {**current.model_dump(mode="json"), "notify": notify_names(notify)}
+        try:
+            change = AlertUpdate.model_validate(patch, context={"now": now})
+        except ValidationError as exc:
+            raise _problem(exc) from None
         _show(c.run(endpoints.alert_update(alert_id, change)), json_out, "updated")
 
 

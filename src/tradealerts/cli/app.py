@@ -57,6 +57,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
                "Price alerts: create, list, pause, resume, delete, clone, history, "
                "and alerts as code (export, apply)."),
     "watchlist": ("tradealerts.cli.watchlist:app", "The pairs you follow (5 on FREE, 50 on PRO)."),
+    "channels": ("tradealerts.cli.channels:app",
+                 "Push channels: your phone (ntfy, Telegram, Pushover …) through any Apprise URL "
+                 "(PRO)."),
     "settings": ("tradealerts.cli.account:settings_app", "Your preferences and profile."),
     "account": ("tradealerts.cli.account:account_app", "Password, email, export, deletion, 2FA."),
     "notifications": ("tradealerts.cli.account:notifications_app", "Your in-app notifications."),

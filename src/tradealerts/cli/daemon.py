@@ -41,6 +41,14 @@ QuietOpt = Annotated[
         "when quiet hours end; --exec still runs at once.",
     ),
 ]
+NotifyUrlOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--notify",
+        help="Also push each alert to this Apprise URL (repeatable), e.g. "
+        "ntfy://ntfy.sh/TOPIC: for a machine with no desktop.",
+    ),
+]
 SymbolsOpt = Annotated[
     str | None,
     typer.Option("--symbols", help="Only these symbols, e.g. EURUSD,XAUUSD (default: all)."),
@@ -69,11 +77,18 @@ def _options(
     quiet: str | None,
     symbols: str | None,
     feed_down_after: float = 300.0,
+    notify: list[str] | None = None,
 ) -> Options:
     from tradealerts.daemon.options import Options, QuietHours, parse_symbols
 
     try:
+        urls: tuple[str, ...] = ()
+        if notify:
+            from tradealerts.daemon.push import check_urls
+
+            urls = check_urls(notify)
         return Options(
+            notify_urls=urls,
             server=_server(),
             notifier=notifier,
             sound=sound,
@@ -104,6 +119,7 @@ def run(
     exec_cmd: ExecOpt = None,
     quiet_hours: QuietOpt = None,
     symbols: SymbolsOpt = None,
+    notify: NotifyUrlOpt = None,
     detached: Annotated[bool, typer.Option("--detached", hidden=True)] = False,
     feed_down_after: FeedDownOpt = 300.0,
 ) -> None:
@@ -111,7 +127,7 @@ def run(
     from tradealerts.daemon.control import AlreadyRunning
     from tradealerts.daemon.runner import run as run_daemon
 
-    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, feed_down_after)
+    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, feed_down_after, notify)
     try:
         run_daemon(options, foreground=not detached)
     except AlreadyRunning as exc:
@@ -128,11 +144,12 @@ def start(
     quiet_hours: QuietOpt = None,
     symbols: SymbolsOpt = None,
     feed_down_after: FeedDownOpt = 300.0,
+    notify: NotifyUrlOpt = None,
 ) -> None:
     """Start the daemon in the background; print its pid and log file."""
     from tradealerts.daemon.control import AlreadyRunning, spawn
 
-    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, feed_down_after)
+    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, feed_down_after, notify)
     paths = _paths()
     try:
         pid = spawn(options, paths)
@@ -298,13 +315,14 @@ def install(
     exec_cmd: ExecOpt = None,
     quiet_hours: QuietOpt = None,
     symbols: SymbolsOpt = None,
+    notify: NotifyUrlOpt = None,
     platform: PlatformOpt = None,
     feed_down_after: FeedDownOpt = 300.0,
 ) -> None:
     """Start the daemon at login: systemd --user unit, launchd agent or Windows Startup."""
     from tradealerts.daemon.service import install as install_service
 
-    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, feed_down_after)
+    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, feed_down_after, notify)
     try:
         svc = install_service(options, platform)
     except ValueError as exc:

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
         AlertPublic,
         AlertUpdate,
     )
+    from tradealerts.core.push import ChannelList, ChannelPublic, ChannelTested
     from tradealerts.core.schemas import (
         Message,
         NotificationPage,
@@ -260,6 +261,35 @@ def watchlist_add(symbol: str, timeframe: str) -> Call[WatchlistItemPublic]:
 
 def watchlist_remove(item_id: int) -> Call[None]:
     return Call("DELETE", f"/api/watchlist/{item_id}", _none)
+
+
+# -- push channels ---------------------------------------------------------------------
+def _push(name: str) -> Callable[[httpx.Response], Any]:
+    """Parse the answer as a ``core.push`` schema (imported on first use)."""
+
+    def parse(r: httpx.Response) -> Any:
+        return getattr(importlib.import_module("tradealerts.core.push"), name).model_validate_json(
+            r.content
+        )
+
+    return parse
+
+
+def channels() -> Call[ChannelList]:
+    return Call("GET", "/api/channels", _push("ChannelList"))
+
+
+def channel_add(name: str, url: str, default: bool = False) -> Call[ChannelPublic]:
+    body = {"name": name, "url": url, "default": default}
+    return Call("POST", "/api/channels", _push("ChannelPublic"), json=body)
+
+
+def channel_remove(name: str) -> Call[None]:
+    return Call("DELETE", f"/api/channels/{name}", _none)
+
+
+def channel_test(name: str) -> Call[ChannelTested]:
+    return Call("POST", f"/api/channels/{name}/test", _push("ChannelTested"))
 
 
 # -- alerts ----------------------------------------------------------------------------

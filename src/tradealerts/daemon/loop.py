@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Any
 from tradealerts.daemon.feedwatch import FeedAlarm
 from tradealerts.daemon.notify import Backend, BellBackend, ExecHook, Notice, notice_for
 from tradealerts.daemon.options import Options
+from tradealerts.daemon.push import PushTargets
 from tradealerts.daemon.state import DELIVERED, FILTERED, HELD, PENDING, StateDB
 
 if TYPE_CHECKING:
@@ -79,6 +80,7 @@ class Daemon:
         self.feed_alarm = FeedAlarm(
             options.feed_down_after, self._show, symbols=options.symbols, sound=options.sound
         )
+        self.push = PushTargets(options.notify_urls) if options.notify_urls else None
         self._client_factory = client_factory or self._default_client
         self._status = status
         self.clock = clock
@@ -357,6 +359,8 @@ class Daemon:
                 log.info("event %d held: quiet hours %s", event_id, self.options.quiet_hours)
                 return
             await self._show(notice_for(data, self.options.sound))
+            if self.push is not None:  # bounded, never raises: the mark is not held up long
+                await self.push.send(data)
             took = (time.perf_counter() - received) * 1000  # received → notification returned
             self.state.mark(event_id, DELIVERED)
             log.info(

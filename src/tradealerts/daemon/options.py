@@ -101,6 +101,8 @@ class Options:
     exec_cmd: str | None = None
     quiet_hours: QuietHours | None = None
     symbols: frozenset[str] | None = None
+    #: ``--notify URL`` (repeatable): Apprise URLs each alert is also pushed to
+    notify_urls: tuple[str, ...] = ()
     dead_after: float = field(default_factory=_dead_after_default)
     backoff_base: float = 1.0
     backoff_cap: float = field(default_factory=_backoff_cap_default)
@@ -129,4 +131,6 @@ class Options:
             args += ["--symbols", ",".join(sorted(self.symbols))]
         if self.feed_down_after != FEED_DOWN_AFTER:
             args += ["--feed-down-after", f"{self.feed_down_after:g}"]
+        for url in self.notify_urls:
+            args += ["--notify", url]
         return args

@@ -349,7 +349,7 @@ def create_app(
             )
             count = await asyncio.to_thread(runtime.load)
             log.info("alerts: %d active", count)
-            runtime.webhooks.guard = app.state.webhook_guard
+            runtime.webhooks.guard = runtime.pushes.guard = app.state.webhook_guard
             market.listeners.append(runtime.listener(market.market))
             runtime.backpressure(market)
             market.listeners.append(_publish_market(app.state.bus))
@@ -452,6 +452,7 @@ def create_app(
         auth,
         backtest,
         billing,
+        channels,
         feedstate,
         market,
         notifications,
@@ -471,6 +472,7 @@ def create_app(
         watchlist,
         alerts,
         backtest,
+        channels,
         user,
         notifications,
         support,

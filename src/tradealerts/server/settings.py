@@ -137,6 +137,11 @@ class Settings(BaseSettings):
     #: holds only its owner's slots
     webhook_per_owner: int = 4
     webhook_per_destination: int = 2
+    #: push channels (Apprise, synchronous): threads sending at once, in all; each push's
+    #: whole call is bounded by ``push_deadline_seconds``; slots per owner and per channel,
+    #: retries and their back-off are the webhooks' settings above
+    push_threads: int = 16
+    push_deadline_seconds: float = 10.0
     stream_heartbeat_seconds: float = 15.0
     stream_queue_size: int = 1000
     #: on SIGTERM, open streams get a ``reconnect`` frame at once; this bounds the wait for

@@ -26,6 +26,7 @@ from pydantic import (
     StrictBool,
     ValidationError,
     ValidationInfo,
+    field_validator,
     model_validator,
 )
 from pydantic_core import InitErrorDetails, PydanticCustomError
@@ -51,6 +52,7 @@ from tradealerts.core.alerts.limits import (
 )
 from tradealerts.core.alerts.messages import template_problem
 from tradealerts.core.alerts.spec_rules import spec_problems
+from tradealerts.core.push import CHANNEL_NAME_PATTERN
 from tradealerts.core.text import SingleLine
 from tradealerts.core.tiers import UnknownSymbol, normalize_symbol
 from tradealerts.core.timeframes import Timeframe, TimeframeError, parse_timeframe
@@ -230,6 +232,7 @@ Cooldown = Annotated[
 ]
 MaxFires = Annotated[int, Field(strict=True), AfterValidator(_whole_range(1, MAX_FIRES))]
 FormatIn = Annotated[WebhookFormat, BeforeValidator(_lower)]
+ChannelName = Annotated[str, BeforeValidator(_lower), Field(pattern=CHANNEL_NAME_PATTERN)]
 
 
 class _In(BaseModel):
@@ -245,6 +248,14 @@ class AlertChannels(_In):
     )
     #: The body's shape: ours, or what Discord, Slack or Telegram expect (api.md has examples).
     webhook_format: FormatIn = WebhookFormat.json
+    #: The user's push channels (``/api/channels``) it pushes to, by name; absent on a new
+    #: alert: the channels the user marked default; ``[]``: none.
+    notify: Annotated[list[ChannelName], Field(max_length=10)] | None = None
+
+    @field_validator("notify")
+    @classmethod
+    def _unique_names(cls, v: list[str] | None) -> list[str] | None:
+        return None if v is None else list(dict.fromkeys(v))
 
     @model_validator(mode="after")
     def _telegram_chat(self) -> AlertChannels:

@@ -180,6 +180,9 @@ class WebhookSender:
     A delivery in flight is never picked again: its id is held until its outcome is
     committed (exactly one attempt at a time, and none after it is ``sent``)."""
 
+    #: the deliveries' ``channel`` this sender sends (push channels reuse the queue: ``push``)
+    channel = "webhook"
+
     def __init__(
         self, settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime]
     ) -> None:
@@ -199,6 +202,10 @@ class WebhookSender:
 
     def wake(self) -> None:
         self._wake.set()
+
+    def _destination(self, target: str) -> str:
+        """The key a delivery's slots and back-off are counted under (with its owner)."""
+        return destination(target)
 
     def start(self) -> None:
         limit = max(self.settings.webhook_concurrency, 1)
@@ -241,7 +248,7 @@ class WebhookSender:
                 if await self.dispatch() >= _BATCH:
                     self._wake.set()  # a full batch: more may be due
             except Exception:
-                log.exception("webhook pass failed; retrying")
+                log.exception("%s pass failed; retrying", self.channel)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=5.0)
 
@@ -274,7 +281,7 @@ class WebhookSender:
                 break
             if delivery_id in self._inflight or self._owners.get(user_id, 0) >= per_owner:
                 continue
-            key = (user_id, destination(url))
+            key = (user_id, self._destination(url))
             dest = self._dests.setdefault(key, _Destination())
             if len(dest.urls) < 50:
                 dest.urls.add(url)
@@ -324,7 +331,7 @@ class WebhookSender:
         """Due deliveries, oldest first, at most a few per owner: one owner's backlog never
         fills the batch that the others' deliveries are picked from."""
         due = [
-            Delivery.channel == "webhook",
+            Delivery.channel == self.channel,
             Delivery.status == "pending",
             Delivery.next_attempt_at <= now,
         ]
@@ -464,7 +471,7 @@ class WebhookSender:
     def _note(self, job: _Job, outcome: _Outcome) -> None:
         """The destination's back-off: paused after a receiver's fault (longer each time in
         a row, never shorter than its Retry-After), resumed at its first good answer."""
-        dest = self._dests.get((job.user_id, destination(job.url)))
+        dest = self._dests.get((job.user_id, self._destination(job.url)))
         if dest is None:
             return
         if outcome.receiver_fault:
@@ -545,7 +552,7 @@ class WebhookSender:
             self._disable(s, job, now)
         elif outcome.poison is not None:
             d.status, d.done_at = "quarantined", now
-            _error_record(s, job, outcome.poison, now)
+            _error_record(s, job, outcome.poison, now, self.channel)
         elif outcome.final:
             d.status, d.done_at = ("failed" if outcome.called else "skipped"), now
         else:
@@ -567,7 +574,8 @@ class WebhookSender:
             d = s.get(Delivery, delivery_id)
             if d is not None:
                 d.status, d.done_at, d.last_error = "quarantined", now, _quarantined(exc)
-                _error_record(s, _Job(delivery_id, user_id, "", b"", "", None), exc, now)
+                job = _Job(delivery_id, user_id, "", b"", "", None)
+                _error_record(s, job, exc, now, self.channel)
                 s.commit()
 
     def _disable(self, s: Session, job: _Job, now: datetime) -> None:
@@ -624,7 +632,9 @@ def _quarantined(exc: BaseException) -> str:
     return f"quarantined: {type(exc).__name__}: {first}"[:500]
 
 
-def _error_record(s: Session, job: _Job, exc: BaseException, now: datetime) -> None:
+def _error_record(
+    s: Session, job: _Job, exc: BaseException, now: datetime, channel: str = "webhook"
+) -> None:
     """The owner's ``admin errors`` entry for a quarantined delivery."""
     tb = traceback.extract_tb(exc.__traceback__)
     kind = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
@@ -632,7 +642,7 @@ def _error_record(s: Session, job: _Job, exc: BaseException, now: datetime) -> N
         ErrorRecord(
             created_at=now,
             method="WORKER",
-            route=f"webhook delivery {job.delivery_id}",
+            route=f"{channel} delivery {job.delivery_id}",
             status=0,
             user_id=job.user_id,
             exc_type=kind[:200],

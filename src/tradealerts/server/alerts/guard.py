@@ -182,6 +182,16 @@ class WebhookGuard:
         except OSError:
             raise WebhookRefused(f"{host} does not resolve") from None
 
+    def address_for(self, host: str, port: int) -> str:
+        """The checked address to connect to for ``host``, whatever the protocol (push
+        channels: every name an Apprise plugin resolves comes here); ``WebhookRefused``."""
+        host = host.strip("[]").rstrip(".").lower()
+        if not host:
+            raise WebhookRefused("the URL has no host")
+        if _NUMERIC.match(host) and not _DOTTED_QUAD.match(host):
+            raise WebhookRefused(f"{host} is an address in an ambiguous spelling")
+        return self._check(host, self._resolve(host, port))
+
     def refusal(self, url: str) -> str | None:
         """Why ``url`` may not be called now, or None (a blocking check, for the routes)."""
         try:

@@ -33,6 +33,7 @@ from tradealerts.server.alerts import records
 from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.db.models import AlertRow, User
 from tradealerts.server.errors import ApiError, Conflict, Invalid
+from tradealerts.server.push import store as push_store
 
 __all__ = ["apply_plan", "bulk_change", "clone_alert"]
 
@@ -161,6 +162,13 @@ def apply_plan(
         spec, found = _entry_problems(index, raw, user, guard)
         problems += found
         if spec is None or spec.name is None:
+            continue
+        try:  # the push channels it names are the user's (and the plan has them)
+            push_store.check_notify(s, user, spec.channels.notify)
+        except (ApiError, AccessDenied) as exc:
+            problems.append(AlertApplyProblem(
+                index=index, name=spec.name, field="channels.notify", message=exc.message
+            ))  # fmt: skip
             continue
         if spec.name in seen:
             problems.append(AlertApplyProblem(

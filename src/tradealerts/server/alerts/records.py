@@ -32,6 +32,7 @@ from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.alerts.model import Alert
 from tradealerts.server.db.models import AlertChange, AlertRow, User
 from tradealerts.server.errors import ApiError, Conflict, Invalid, NotFound
+from tradealerts.server.push import store as push_store
 
 __all__ = [
     "ALERT_CHANGES",
@@ -232,11 +233,24 @@ def drop_webhook(s: Session, user_id: int, url: str, now: datetime) -> list[int]
     return ids
 
 
+def _notify_checked(s: Session, user: User, spec: AlertCreate) -> AlertCreate:
+    """``spec`` with the user's default push channels when it names none; each name checked."""
+    if spec.channels.notify is None:
+        names = push_store.default_names(s, user.id)
+        if names and user.tier == Tier.PRO.value:
+            channels = spec.channels.model_copy(update={"notify": names})
+            spec = spec.model_copy(update={"channels": channels})
+    push_store.check_notify(s, user, spec.channels.notify)
+    return spec
+
+
 def create_alert(
     s: Session, user: User, spec: AlertCreate, now: datetime, guard: WebhookGuard
 ) -> AlertRow:
-    """Store a new active alert after the tier, limit and webhook checks (caller commits)."""
+    """Store a new active alert after the tier, limit and webhook checks (caller commits).
+    An alert that names no push channels (``notify`` absent) names the user's defaults."""
     check_spec(user, spec, guard)
+    spec = _notify_checked(s, user, spec)
     _check_room(s, user)
     if spec.name is not None:
         _check_name(s, user.id, spec.name)
@@ -268,6 +282,8 @@ def replace_alert(
 ) -> AlertRow:
     """Make the alert exactly ``spec`` (an alerts file's entry); its status is kept."""
     check_spec(user, spec, guard)
+    if spec.channels.notify != spec_of(row).channels.notify:
+        push_store.check_notify(s, user, spec.channels.notify)
     if spec.channels.webhook_url is not None:
         webhook_secret(s, user)
     if spec.name is not None and spec.name != row.name:
@@ -313,6 +329,8 @@ def update_alert(
         spec.timeframe,
     ) != (row.symbol, row.timeframe):
         check_spec(user, spec, guard)
+    if spec.channels.notify != spec_of(row).channels.notify:
+        push_store.check_notify(s, user, spec.channels.notify)
     if spec.channels.webhook_url is not None:
         webhook_secret(s, user)
     row.spec = stored_spec(spec)

@@ -56,12 +56,14 @@ from tradealerts.server.db.models import (
     Event,
     FireBatch,
     Notification,
+    PushChannel,
     User,
 )
 from tradealerts.server.engine.market import MarketState
 from tradealerts.server.events import AlertFrame, Bus, alert_frame, event_data, purge
 from tradealerts.server.feeds import BarClose, Tick
 from tradealerts.server.mail import Mailer, queue_mail
+from tradealerts.server.push.sender import PushSender, target_of
 from tradealerts.server.settings import Settings
 
 if TYPE_CHECKING:
@@ -170,6 +172,7 @@ class _Written:
     frames: dict[int, list[AlertFrame] | None] = field(default_factory=dict)
     mails: bool = False
     webhooks: bool = False
+    pushes: bool = False
 
 
 class AlertRuntime:
@@ -197,6 +200,7 @@ class AlertRuntime:
         self.mailer = mailer
         self.book = AlertBook()
         self.webhooks = WebhookSender(settings, sessions, clock)
+        self.pushes = PushSender(settings, sessions, clock)
         self.fired = 0
         self.commits = 0
         self._pending: list[MatchResult] = []
@@ -407,6 +411,8 @@ class AlertRuntime:
             self.mailer.wake()
         if written.webhooks:
             self.webhooks.wake()
+        if written.pushes:
+            self.pushes.wake()
         if self._holding and self._backlog < self.settings.alert_backlog_limit:
             self._holding = False
             if self._engine is not None:
@@ -440,7 +446,7 @@ class AlertRuntime:
                 s.rollback()
                 log.info("alert log: batch %s was already committed; not written again", batch.key)
                 out.frames = {f.user_id: None for f in fires}
-                out.mails = out.webhooks = True
+                out.mails = out.webhooks = out.pushes = True
                 out.fired = len(fires)
                 return out
             if self.fence is not None:
@@ -465,6 +471,7 @@ class AlertRuntime:
                 )
                 out.mails = out.mails or channels.email
                 out.webhooks = out.webhooks or channels.webhook_url is not None
+                out.pushes = out.pushes or bool(channels.notify)
             self._record_changes(s, [c for result in batch.results for c in result.changed], now)
             if unsafe:  # noted where the owner looks (admin errors), in the fires' transaction
                 conn.execute(_INSERT_ERROR, [_unsafe_note(f, why, now) for f, why in unsafe])
@@ -569,6 +576,8 @@ class AlertRuntime:
                         created_at=now,
                     )
                 )
+            if channels.notify:
+                _queue_pushes(s, event_id, f.user_id, channels.notify, now)
             out.append((f, event_id, channels))
             if f.status != AlertStatus.active:  # it fires no more until changed again
                 self._channels.pop(f.alert_id, None)
@@ -699,6 +708,7 @@ class AlertRuntime:
 
     def start(self) -> None:
         self.webhooks.start()
+        self.pushes.start()
         self._task = asyncio.create_task(self._run(), name="tradealerts-alerts")
 
     async def stop(self, drain_seconds: float = 5.0) -> None:
@@ -729,6 +739,7 @@ class AlertRuntime:
             self._task = None
         self._thread.shutdown(wait=False)
         await self.webhooks.stop()
+        await self.pushes.stop()
 
     async def _run(self) -> None:
         failing = False
@@ -751,3 +762,24 @@ class AlertRuntime:
             if failing:
                 log.info("alert housekeeping works again")
             failing = False
+
+
+def _queue_pushes(s: Session, event_id: int, user_id: int, names: list[str], now: datetime) -> None:
+    """One pending push delivery per channel the fired alert names (a name removed since is
+    left out: removing a channel takes it off the alerts)."""
+    rows = s.scalars(
+        select(PushChannel).where(PushChannel.user_id == user_id, PushChannel.name.in_(names))
+    ).all()
+    for row in rows:
+        s.add(
+            Delivery(
+                event_id=event_id,
+                user_id=user_id,
+                channel="push",
+                target=target_of(row),
+                status="pending",
+                attempts=0,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )

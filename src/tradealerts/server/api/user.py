@@ -32,6 +32,7 @@ from tradealerts.server.db.models import (
     Delivery,
     Event,
     Notification,
+    PushChannel,
     SupportTicket,
     User,
     WatchlistItem,
@@ -226,6 +227,10 @@ def export(user: CurrentUser, s: SessionDep) -> dict[str, Any]:
         "alert_deliveries": rows(Delivery),
         "notifications": rows(Notification),
         "support_tickets": rows(SupportTicket),
+        # the URLs hold services' tokens: masked here as everywhere (never the sealed form)
+        "push_channels": [
+            {k: v for k, v in row.items() if k != "url_secret"} for row in rows(PushChannel)
+        ],
     }
 
 

@@ -37,6 +37,7 @@ __all__ = [
     "InvoiceRow",
     "MailMessage",
     "Notification",
+    "PushChannel",
     "RefreshToken",
     "StripeEvent",
     "SupportTicket",
@@ -279,6 +280,24 @@ class Delivery(Base):
     response_status: Mapped[int | None] = mapped_column(Integer, default=None)
     created_at: Mapped[datetime]
     done_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class PushChannel(Base):
+    """A user's named push channel: an Apprise URL (it holds the service's token), stored
+    encrypted with the server's key (``url_secret``); ``masked`` is what may be shown."""
+
+    __tablename__ = "push_channels"
+    __table_args__ = (UniqueConstraint("user_id", "name", name="uq_push_channels_user_name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = _owned()
+    name: Mapped[str] = mapped_column(String(32))
+    url_secret: Mapped[str] = mapped_column(Text)
+    service: Mapped[str] = mapped_column(String(64), default="")
+    masked: Mapped[str] = mapped_column(String(300), default="")
+    #: named by the user's new alerts that do not name their own channels
+    is_default: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
 
 
 class FireBatch(Base):

@@ -311,6 +311,7 @@ async def _lead(
         owner.market = market.market
     count = await asyncio.to_thread(runtime.load)
     runtime.webhooks.guard = WebhookGuard.from_settings(settings, system_resolver)
+    runtime.pushes.guard = runtime.webhooks.guard
     market.listeners.append(runtime.listener(market.market))
     runtime.backpressure(market)
     pub = MarketPublisher(publisher, epoch)

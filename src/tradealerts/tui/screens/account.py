@@ -46,6 +46,8 @@ class AccountScreen(Screen[None]):
         # on PRO the offer above is hidden (check_action) and ``u`` falls through to this one
         Binding("u", "on_pro", "Plan", show=False),
         Binding("m", "manage_billing", "Manage billing"),
+        # in ``?``: the footer is full at 80 columns
+        Binding("c", "channels", "Push channels", show=False),
         # in ``?``, not in the footer: at 80 columns it pushed ``? Help`` out (issue #24)
         Binding("g", "reload", "Reload", show=False),
     ]
@@ -181,6 +183,12 @@ class AccountScreen(Screen[None]):
 
     def action_password(self) -> None:
         ta(self).push_screen(PasswordScreen())
+
+    def action_channels(self) -> None:
+        """The push channels (``tui/screens/channels.py``)."""
+        from tradealerts.tui.screens.channels import ChannelsScreen
+
+        ta(self).push_screen(ChannelsScreen())
 
     async def action_upgrade(self) -> None:
         """Stripe Checkout for PRO (the billing flow of ``tradealerts upgrade``); the stream's

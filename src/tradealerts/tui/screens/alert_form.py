@@ -35,7 +35,7 @@ __all__ = ["AlertFormScreen", "parse_expiry"]
 _NUMBERS = {"level", "lower", "upper", "amount", "distance"}
 _DURATION = re.compile(r"^(\d{1,4})\s*([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
-_TEXT_FIELDS = ("symbol", *VALUE_FIELDS, "expires_at", "message", "webhook_url")
+_TEXT_FIELDS = ("symbol", *VALUE_FIELDS, "expires_at", "message", "webhook_url", "notify")
 
 
 def parse_expiry(text: str, now: datetime) -> datetime | str:
@@ -66,8 +66,11 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
         timeframe: str,
         alert: Any = None,
         now: datetime | None = None,
+        channel_names: list[str] | None = None,
     ) -> None:
         super().__init__()
+        #: the user's push channels, when known: the names the "Push to" field may take
+        self.channel_names = channel_names
         self.alert = alert  # AlertPublic when editing
         self.symbol, self.timeframe = symbol, timeframe
         self._now = now
@@ -135,6 +138,10 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             hook = (a.channels.webhook_url or "") if a else ""
             webhook = Input(hook, id="webhook_url", placeholder="https://…", compact=True)
             yield from self._row("webhook_url", "Webhook", webhook)
+            named = a.channels.notify if a is not None else None
+            push = Input(", ".join(named or []), id="notify", compact=True,
+                         placeholder=self._channels_hint())  # fmt: skip
+            yield from self._row("notify", "Push to", push)
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save")
                 yield Button("Cancel", id="cancel")
@@ -144,6 +151,13 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             yield Label(label, classes="label")
             yield field
         yield Label("", classes="error", id=f"error-{name}")
+
+    def _channels_hint(self) -> str:
+        if self.channel_names:
+            return "channels: " + ", ".join(self.channel_names)
+        if self.alert is None:
+            return "phone, team (empty: your default channels)"
+        return "phone, team (tradealerts channels list)"
 
     @staticmethod
     def _hint(name: str) -> str:
@@ -216,6 +230,15 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             "email": self.query_one("#email", Checkbox).value,
             "webhook_url": hook or None,
         }
+        typed = self.query_one("#notify", Input).value
+        names = [n.strip().lower() for n in typed.split(",") if n.strip()]
+        if names or self.alert is not None:  # new and empty: the server names the defaults
+            out["channels"]["notify"] = names
+        unknown = [
+            n for n in names if self.channel_names is not None and n not in self.channel_names
+        ]
+        if unknown:
+            bad["notify"] = f"you have no channel named {unknown[0]!r}"
         return out, bad
 
     def check(self) -> AlertCreate | None:
@@ -228,7 +251,8 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
         except ValidationError as exc:
             for err in exc.errors():
                 loc = [str(p) for p in err.get("loc", ())]
-                name = loc[-1] if loc and loc[0] == "channels" else (loc[0] if loc else "symbol")
+                channel = loc[1] if len(loc) > 1 else loc[-1]
+                name = channel if loc and loc[0] == "channels" else (loc[0] if loc else "symbol")
                 self.errors.setdefault(name, err["msg"].removeprefix("Value error, "))
         return alert if not self.errors else None
 

@@ -1,0 +1,170 @@
+"""A user's push channels: add (checked, encrypted), list (masked), remove, and the checks
+alerts go through when they name channels."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from tradealerts.core.push import describe_url
+from tradealerts.core.tiers import AccessDenied, Tier
+from tradealerts.server.alerts.guard import WebhookGuard, WebhookRefused
+from tradealerts.server.db.models import AlertRow, PushChannel, User
+from tradealerts.server.errors import Conflict, Invalid, NotFound
+from tradealerts.server.push.vault import Vault
+
+__all__ = [
+    "MAX_CHANNELS",
+    "add_channel",
+    "check_notify",
+    "check_tier",
+    "default_names",
+    "find_channel",
+    "list_channels",
+    "remove_channel",
+]
+
+#: push channels a user may keep
+MAX_CHANNELS = 20
+_DEFAULT_PORTS = {True: 443, False: 80}
+
+
+def check_tier(user: User) -> None:
+    """Push channels are a PRO feature, like webhooks (403 naming the plan that opens them)."""
+    if user.tier != Tier.PRO.value:
+        raise AccessDenied(
+            "Push channels (phone, Telegram, ntfy …) are a PRO feature; upgrade to PRO to "
+            "use them.",
+            Tier.PRO,
+        )
+
+
+def list_channels(s: Session, user_id: int) -> list[PushChannel]:
+    """The user's channels, by name."""
+    return list(
+        s.scalars(
+            select(PushChannel).where(PushChannel.user_id == user_id).order_by(PushChannel.name)
+        )
+    )
+
+
+def find_channel(s: Session, user_id: int, name: str) -> PushChannel:
+    """One of the user's channels (404 naming the ones there are)."""
+    row = s.scalar(
+        select(PushChannel).where(PushChannel.user_id == user_id, PushChannel.name == name)
+    )
+    if row is None:
+        names = ", ".join(c.name for c in list_channels(s, user_id)) or "none yet"
+        raise NotFound(f"You have no channel named {name!r} (yours: {names}).")
+    return row
+
+
+def host_refusal(url: str, guard: WebhookGuard) -> str | None:
+    """Why the host an Apprise URL names may not be reached (the SSRF guard), or None. The
+    guard checks again on every send, each name the plugin resolves."""
+    info = describe_url(url)
+    if info.host is None:
+        return None
+    secure = url.split("://", 1)[0].lower().endswith("s")
+    try:
+        guard.address_for(info.host, info.port or _DEFAULT_PORTS[secure])
+    except WebhookRefused as exc:
+        return str(exc)
+    return None
+
+
+def add_channel(
+    s: Session,
+    user: User,
+    name: str,
+    url: str,
+    default: bool,
+    vault: Vault,
+    guard: WebhookGuard,
+    now: datetime,
+) -> PushChannel:
+    """Store a new channel, its URL sealed (caller commits). Errors never quote the URL."""
+    check_tier(user)
+    try:
+        info = describe_url(url)
+    except ValueError as exc:
+        raise Invalid(f"url: {exc}.", field="url", code="bad_channel_url") from None
+    problem = host_refusal(url, guard)
+    if problem is not None:
+        raise Invalid(
+            f"url: {problem}; use a public address (or ask the server's owner to allow it).",
+            field="url",
+            code="channel_refused",
+        )
+    existing = list_channels(s, user.id)
+    if any(c.name == name for c in existing):
+        raise Conflict(
+            f"name: you already have a channel named {name!r}; remove it first or pick "
+            "another name.",
+            field="name",
+        )
+    if len(existing) >= MAX_CHANNELS:
+        raise Conflict(f"You have {MAX_CHANNELS} channels, the most one account keeps.")
+    row = PushChannel(
+        user_id=user.id,
+        name=name,
+        url_secret=vault.seal(url),
+        service=info.service[:64],
+        masked=info.masked[:300],
+        is_default=default,
+        created_at=now,
+    )
+    s.add(row)
+    s.flush()
+    return row
+
+
+def remove_channel(s: Session, user_id: int, name: str, now: datetime) -> list[int]:
+    """Delete a channel and take its name off the user's alerts; returns those alerts' ids
+    (queued pushes to it are skipped when their turn comes)."""
+    from tradealerts.server.alerts.records import _changed, spec_of, stored_spec
+
+    row = find_channel(s, user_id, name)
+    s.delete(row)
+    ids = []
+    for alert in s.scalars(select(AlertRow).where(AlertRow.user_id == user_id)):
+        spec = spec_of(alert)
+        if not spec.channels.notify or name not in spec.channels.notify:
+            continue
+        notify = [n for n in spec.channels.notify if n != name]
+        channels = spec.channels.model_copy(update={"notify": notify})
+        alert.spec = stored_spec(spec.model_copy(update={"channels": channels}))
+        _changed(s, alert, now)
+        ids.append(alert.id)
+    return ids
+
+
+def default_names(s: Session, user_id: int) -> list[str]:
+    """The channels a new alert names when it names none."""
+    return list(
+        s.scalars(
+            select(PushChannel.name)
+            .where(PushChannel.user_id == user_id, PushChannel.is_default.is_(True))
+            .order_by(PushChannel.name)
+        )
+    )
+
+
+def check_notify(s: Session, user: User, names: list[str] | None) -> None:
+    """An alert's ``channels.notify``: each name one of the user's channels (422 with the
+    field), and the plan one that has push channels."""
+    if not names:
+        return
+    check_tier(user)
+    known = {c.name for c in list_channels(s, user.id)}
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        have = ", ".join(sorted(known)) or "none yet"
+        raise Invalid(
+            f"channels.notify: you have no channel named {unknown[0]!r} (yours: {have}); "
+            f"add it with: tradealerts channels add {unknown[0]} URL",
+            field="channels.notify",
+            code="unknown_channel",
+        )

@@ -1,0 +1,128 @@
+"""Push channels from the account screen (``c``): the list (names, services, URLs masked),
+add one (the URL typed hidden: it holds the service's token), test, remove. PRO; on FREE
+the server's refusal (which plan opens them) is shown under the form."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, DataTable, Input, Label
+
+from tradealerts.client import endpoints
+from tradealerts.tui.base import spawn, ta
+from tradealerts.tui.errors import Handled
+
+__all__ = ["ChannelsScreen"]
+
+
+class ChannelsScreen(ModalScreen[None]):
+    """The user's push channels; every change goes to the server at once."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close"),
+        Binding("t", "test", "Test"),
+        Binding("delete", "remove", "Remove"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.names: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="form"):
+            yield Label("Push channels (phone, Telegram, ntfy …)", classes="title")
+            yield DataTable(id="channels", cursor_type="row", zebra_stripes=True)
+            yield Input(placeholder="name, e.g. phone", id="name", max_length=32)
+            yield Input(placeholder="Apprise URL, e.g. ntfys://ntfy.sh/TOPIC", id="url",
+                        password=True)  # fmt: skip
+            yield Checkbox("New alerts push here", id="default", compact=True)
+            yield Label("", classes="error", id="error")
+            with Horizontal(classes="buttons"):
+                yield Button("Add", variant="primary", id="add")
+                yield Button("Test", id="test")
+                yield Button("Remove", variant="warning", id="remove")
+                yield Button("Close", id="close")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#channels", DataTable)
+        table.add_columns("Name", "Service", "URL", "Default")
+        spawn(self, self.reload)
+
+    async def reload(self) -> None:
+        try:
+            items = (await ta(self).api(endpoints.channels(), quiet=True)).items
+        except Handled as exc:
+            self._error(str(exc))
+            return
+        self.show(items)
+
+    def show(self, items: list[Any]) -> None:
+        self.names = [i.name for i in items]
+        table = self.query_one("#channels", DataTable)
+        table.clear()
+        for i in items:
+            table.add_row(i.name, i.service, i.masked, "yes" if i.default else "", key=i.name)
+
+    def selected(self) -> str | None:
+        table = self.query_one("#channels", DataTable)
+        if not self.names or table.cursor_row < 0 or table.cursor_row >= len(self.names):
+            return None
+        return self.names[table.cursor_row]
+
+    def _error(self, text: str) -> None:
+        self.query_one("#error", Label).update(text)
+
+    @on(Input.Submitted, "#url")
+    @on(Button.Pressed, "#add")
+    async def add(self) -> None:
+        name = self.query_one("#name", Input).value.strip().lower()
+        url = self.query_one("#url", Input).value.strip()
+        if not name or not url:
+            self._error("A name and an Apprise URL (ntfys://ntfy.sh/TOPIC, tgram://TOKEN/CHAT …).")
+            return
+        default = self.query_one("#default", Checkbox).value
+        try:
+            ch = await ta(self).api(endpoints.channel_add(name, url, default), quiet=True)
+        except Handled as exc:
+            self._error(str(exc))
+            return
+        self.query_one("#name", Input).value = ""
+        self.query_one("#url", Input).value = ""
+        self._error("")
+        ta(self).say(f"Added channel {ch.name} ({ch.service}: {ch.masked}).")
+        await self.reload()
+
+    @on(Button.Pressed, "#test")
+    async def action_test(self) -> None:
+        name = self.selected()
+        if name is None:
+            return
+        try:
+            result = await ta(self).api(endpoints.channel_test(name), quiet=True)
+        except Handled as exc:
+            self._error(str(exc))
+            return
+        self._error("")
+        ta(self).say(result.message)
+
+    @on(Button.Pressed, "#remove")
+    async def action_remove(self) -> None:
+        name = self.selected()
+        if name is None:
+            return
+        try:
+            await ta(self).api(endpoints.channel_remove(name), quiet=True)
+        except Handled as exc:
+            self._error(str(exc))
+            return
+        ta(self).say(f"Removed channel {name}.")
+        await self.reload()
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        self.dismiss(None)
