@@ -19,7 +19,9 @@ from starlette.concurrency import run_in_threadpool
 
 from tradealerts.server.accounts import users_generation
 from tradealerts.server.db.models import User
+from tradealerts.core.messages import _
 from tradealerts.server.errors import Forbidden, NotLoggedIn, TooManyRequests
+from tradealerts.server.language import remember_language
 from tradealerts.server.quota import Quota
 from tradealerts.server.security import TokenError, decode_access_token
 from tradealerts.server.sessions import Revocations
@@ -116,6 +118,8 @@ def get_current_user(
     that way while 40 threads waited for one (every request stalled 30 s, then 500)."""
     user = session.get(User, _claims(request, creds, clock()))
     session.commit()  # nothing written: ends the read, keeps the loaded user (no expiry)
+    if user is not None:
+        remember_language(request, user.language)  # its refusals below are in it too
     if user is None:
         raise NotLoggedIn("This account no longer exists.")
     if user.disabled:
@@ -143,6 +147,7 @@ class Caller:
     email: str
     tier: str
     is_admin: bool
+    language: str = "en"  # the human message of its refusals (server.language)
 
 
 class CallerCache:
@@ -210,7 +215,9 @@ class CallerCache:
 
 
 #: the caller's columns only, by primary key: no ORM object, no session
-_CALLER = select(User.id, User.email, User.tier, User.is_admin, User.disabled).where(
+_CALLER = select(
+    User.id, User.email, User.tier, User.is_admin, User.disabled, User.language
+).where(
     User.id == bindparam("user_id")
 )
 
@@ -223,7 +230,9 @@ def _load_caller(db: Engine, user_id: int) -> Caller | None:
         row = conn.execute(_CALLER, {"user_id": user_id}).first()
     # a disabled account is refused like a deleted one on the data endpoints
     return (
-        None if row is None or row.disabled else Caller(row.id, row.email, row.tier, row.is_admin)
+        None
+        if row is None or row.disabled
+        else Caller(row.id, row.email, row.tier, row.is_admin, row.language)
     )
 
 
@@ -235,7 +244,8 @@ async def get_caller(
     state = request.app.state
     caller = await caller_by_id(state, _claims(request, creds, state.clock()))
     if caller is None:
-        raise NotLoggedIn("This account no longer exists.")
+        raise NotLoggedIn(_("This account no longer exists."))
+    remember_language(request, caller.language)
     return caller
 
 

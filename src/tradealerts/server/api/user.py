@@ -109,8 +109,11 @@ def update_preferences(
     body: PreferencesUpdate, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> Preferences:
     """Appearance, language, time zone and privacy choices; each value is validated."""
-    for key, value in body.model_dump(exclude_none=True).items():
+    changes = body.model_dump(exclude_none=True)
+    for key, value in changes.items():
         setattr(user, key, value)
+    if "language" in changes:  # cached callers answer their refusals in it (deps.Caller)
+        accounts.users_changed(s)
     user.updated_at = clock()
     s.commit()
     return _prefs(user)

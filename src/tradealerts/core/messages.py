@@ -1,0 +1,99 @@
+"""Server prose that is written in English and said in the reader's language.
+
+``_("No alert {alert_id}.", alert_id=7)`` is a :class:`Text`: a ``str`` holding the English
+sentence (so logs, comparisons and existing callers see exactly what they saw before) that
+also keeps its msgid and parameters, so it can be said again in another language at the
+last moment, when the reader is known (the error handler, a mail's recipient).
+``pybabel extract`` finds every ``_("...")`` of the ``server`` domain (``make catalogs``).
+
+Placeholders are ``str.format`` names (``{alert_id}``), identical in every translation.
+In a translation, parameters are formatted for the reader's locale with Babel: floats and
+decimals as numbers (every digit kept: a price is never rounded), datetimes and dates in
+the locale's medium form; strings and ints as they are (ids, codes, counts). English keeps
+the form the code wrote, so English text is unchanged by this module.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from tradealerts.core.i18n import DEFAULT_LANGUAGE, normalise_language, translations
+
+__all__ = ["Text", "_", "format_number", "localise", "localise_params"]
+
+DOMAIN = "server"
+
+
+class Text(str):
+    """An English sentence that can be said again in another language (see module doc)."""
+
+    msgid: str
+    params: dict[str, Any]
+
+    def __new__(cls, msgid: str, params: dict[str, Any]) -> Text:
+        self = super().__new__(cls, msgid.format(**params) if params else msgid)
+        self.msgid = msgid
+        self.params = params
+        return self
+
+    def into(self, language: str | None) -> str:
+        """This sentence in ``language`` (English when it has no translation)."""
+        lang = normalise_language(language)
+        if lang == DEFAULT_LANGUAGE:
+            return str(self)
+        said = translations(lang, DOMAIN).gettext(self.msgid)
+        if not self.params:
+            return said
+        try:
+            return said.format(**localise_params(self.params, lang))
+        except (KeyError, IndexError, ValueError):
+            # a broken translation (the catalog test guards against it) never costs the
+            # reader the message: the English one is still right
+            return str(self)
+
+
+def _(msgid: str, /, **params: Any) -> Text:
+    """Mark ``msgid`` for the ``server`` catalog; ``params`` fill its ``{name}`` fields."""
+    return Text(msgid, params)
+
+
+def format_number(value: float | Decimal, language: str) -> str:
+    """``value`` with the locale's decimal sign and grouping, every digit kept."""
+    from babel.numbers import format_decimal
+
+    return str(format_decimal(value, locale=language, decimal_quantization=False))
+
+
+def localise_params(params: dict[str, Any], language: str) -> dict[str, Any]:
+    """``params`` as prose in ``language``: numbers and dates per locale, nested Texts
+    translated, everything else as it is."""
+    from babel.dates import format_date, format_datetime
+
+    out: dict[str, Any] = {}
+    for name, value in params.items():
+        if isinstance(value, Text):
+            out[name] = value.into(language)
+        elif isinstance(value, bool) or isinstance(value, int):
+            out[name] = value
+        elif isinstance(value, float | Decimal):
+            out[name] = format_number(value, language)
+        elif isinstance(value, datetime):
+            out[name] = format_datetime(value, format="medium", locale=language)
+        elif isinstance(value, date):
+            out[name] = format_date(value, format="medium", locale=language)
+        else:
+            out[name] = value
+    return out
+
+
+def localise(text: str, language: str | None) -> str:
+    """``text`` in ``language``: a :class:`Text` is translated; a plain string is looked
+    up as it is (a constant sentence raised without ``_``) and otherwise left English."""
+    if isinstance(text, Text):
+        return text.into(language)
+    lang = normalise_language(language)
+    if lang == DEFAULT_LANGUAGE or not text:
+        return text
+    return translations(lang, DOMAIN).gettext(text)
