@@ -15,13 +15,28 @@ the form the code wrote, so English text is unchanged by this module.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from contextvars import ContextVar
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from tradealerts.core.i18n import DEFAULT_LANGUAGE, normalise_language, translations
+from tradealerts.core.i18n import (
+    DEFAULT_LANGUAGE,
+    current_language,
+    normalise_language,
+    translations,
+)
 
-__all__ = ["Text", "_", "format_number", "localise", "localise_params"]
+__all__ = [
+    "Text",
+    "_",
+    "format_number",
+    "localise",
+    "localise_params",
+    "reader_language",
+    "set_reader",
+]
 
 DOMAIN = "server"
 
@@ -38,6 +53,9 @@ class Text(str):
         self.params = params
         return self
 
+    def __reduce__(self) -> tuple[type[Text], tuple[str, dict[str, Any]]]:
+        return (Text, (self.msgid, self.params))  # pickles (multiprocessing) as a Text
+
     def into(self, language: str | None) -> str:
         """This sentence in ``language`` (English when it has no translation)."""
         lang = normalise_language(language)
@@ -52,6 +70,22 @@ class Text(str):
             # a broken translation (the catalog test guards against it) never costs the
             # reader the message: the English one is still right
             return str(self)
+
+
+#: who reads what is being written now: the server sets it per request (its language is
+#: known only once the caller is: see server.language); elsewhere the context's language
+_reader: ContextVar[Callable[[], str] | None] = ContextVar("tradealerts_reader", default=None)
+
+
+def set_reader(language_of_reader: Callable[[], str] | None) -> None:
+    """Say, for this context, how to find the reader's language when it is needed."""
+    _reader.set(language_of_reader)
+
+
+def reader_language() -> str:
+    """The language of whoever reads what is written now (``en`` when unknown)."""
+    find = _reader.get()
+    return find() if find is not None else current_language()
 
 
 def _(msgid: str, /, **params: Any) -> Text:
@@ -75,7 +109,7 @@ def localise_params(params: dict[str, Any], language: str) -> dict[str, Any]:
     for name, value in params.items():
         if isinstance(value, Text):
             out[name] = value.into(language)
-        elif isinstance(value, bool) or isinstance(value, int):
+        elif isinstance(value, int):  # ids, counts (bool is an int)
             out[name] = value
         elif isinstance(value, float | Decimal):
             out[name] = format_number(value, language)

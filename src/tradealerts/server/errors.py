@@ -28,10 +28,10 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradealerts.core.i18n import DEFAULT_LANGUAGE
-from tradealerts.core.messages import Text, _, localise
+from tradealerts.core.messages import Text, _, localise, reader_language, set_reader
 from tradealerts.core.tiers import AccessDenied, UnknownSymbol
 from tradealerts.core.timeframes import TimeframeError
-from tradealerts.server.language import request_language
+from tradealerts.server.language import request_language, scope_language
 
 __all__ = [
     "ApiError",
@@ -111,6 +111,8 @@ class TooManyRequests(ApiError):
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
+    if isinstance(message, Text):  # a sentence not yet said in the reader's language
+        message = message.into(reader_language())
     body = {"error": {"code": code, "message": message, "request_id": request_id.get(), **extra}}
     h = dict(headers or {})
     if status == 401:
@@ -248,9 +250,7 @@ def install_error_handlers(app: FastAPI) -> None:
             "Something went wrong on the server; it has been logged. Quote the request id "
             "if you contact support."
         )
-        return error_response(
-            500, "internal_error", localise(message, request_language(request))
-        )
+        return error_response(500, "internal_error", localise(message, request_language(request)))
 
 
 def _said(request: Request, exc: Exception) -> str:
@@ -291,6 +291,10 @@ class RequestIdMiddleware:
             return
         rid = request_id_for(dict(scope.get("headers", [])).get(b"x-request-id", b""))
         token = request_id.set(rid)
+        # the reader's language, looked up when prose is written (it is the caller's own
+        # once the auth dependency has loaded them: server.language)
+        scope.setdefault("state", {})
+        set_reader(lambda: scope_language(scope))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

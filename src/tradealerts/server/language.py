@@ -3,11 +3,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import HTTPConnection
+from starlette.types import Scope
 
 from tradealerts.core.i18n import DEFAULT_LANGUAGE, LANGUAGES, normalise_language
 
-__all__ = ["accept_language", "remember_language", "request_language"]
+__all__ = ["accept_language", "remember_language", "request_language", "scope_language"]
 
 
 def accept_language(header: str | None) -> str:
@@ -44,3 +47,16 @@ def request_language(conn: HTTPConnection) -> str:
     if chosen:
         return str(chosen)
     return accept_language(conn.headers.get("accept-language"))
+
+
+def scope_language(scope: Scope) -> str:
+    """``request_language`` from the raw ASGI scope (middlewares, the error body builder):
+    the caller's choice kept in the request's state, else its Accept-Language."""
+    state: Any = scope.get("state") or {}
+    chosen = state.get("language") if isinstance(state, dict) else None
+    if chosen:
+        return str(chosen)
+    for name, value in scope.get("headers", ()):
+        if name == b"accept-language":
+            return accept_language(value.decode("latin-1"))
+    return accept_language(None)

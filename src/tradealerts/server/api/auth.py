@@ -12,6 +12,7 @@ import pyotp
 from fastapi import APIRouter, Depends, Request, Response, status
 from sqlalchemy.exc import IntegrityError
 
+from tradealerts.core.messages import _
 from tradealerts.core.schemas import (
     EmailVerify,
     ForgotPassword,
@@ -42,10 +43,10 @@ async def _no_store(response: Response) -> None:
 
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(_no_store)])
 
-_SENT = "If the address can receive mail, a code is on its way."
+_SENT = _("If the address can receive mail, a code is on its way.")
 #: the one answer to a wrong code, whatever the reason and whether the account exists:
 #: the verify and reset routes must not tell a stranger which addresses have accounts
-WRONG_CODE = "code: the code is wrong, used or expired; ask for a new one if it keeps failing."
+WRONG_CODE = _("code: the code is wrong, used or expired; ask for a new one if it keeps failing.")
 
 
 def _mailer(request: Request) -> Mailer:
@@ -60,7 +61,7 @@ def _abuse(request: Request, action: str) -> None:
     wait = request.app.state.throttle.abuse(action, client_ip(request))
     if wait is not None:
         raise TooManyRequests(
-            f"Too many requests from your address; try again in {wait} s.",
+            _("Too many requests from your address; try again in {wait} s.", wait=wait),
             headers={"Retry-After": str(wait)},
         )
 
@@ -78,7 +79,7 @@ def checked(request: Request, user: User, check: Callable[[], bool]) -> bool:
     wait = throttle.check_blocked(user.id, epoch)
     if wait is not None:
         raise TooManyRequests(
-            f"Too many wrong passwords or codes; try again in {wait} s.",
+            _("Too many wrong passwords or codes; try again in {wait} s.", wait=wait),
             headers={"Retry-After": str(wait)},
         )
     ok = check()
@@ -94,7 +95,9 @@ def _wrong_code() -> Invalid:
 def _password_ok(field: str, password: str) -> None:
     problem = accounts.password_problem(password)
     if problem:
-        raise Invalid(f"{field}: the password {problem}.", field=field)
+        raise Invalid(
+            _("{field}: the password {problem}.", field=field, problem=problem), field=field
+        )
 
 
 def _tokens(
@@ -153,7 +156,7 @@ def register(body: RegisterRequest, request: Request) -> Message:
         email,
         partial(_finish_signup, state, email, body.password, body.display_name),
     )
-    return Message(message=f"Check your mail for a 6-digit code. {_SENT}")
+    return Message(message=_("Check your mail for a 6-digit code. {sent}", sent=_SENT))
 
 
 def _finish_signup(state: Any, email: str, password: str, display_name: str) -> None:
@@ -211,7 +214,7 @@ def verify_code(s: SessionDep, email: str, code: str, now: datetime, mailer: Mai
 def verify_email(body: EmailVerify, s: SessionDep, clock: ClockDep, mailer: MailerDep) -> Message:
     """Confirm the email with the 6-digit code (single use, 30 minutes, 5 tries)."""
     verify_code(s, body.email, body.code, clock(), mailer)
-    return Message(message="Email verified. You can log in now.")
+    return Message(message=_("Email verified. You can log in now."))
 
 
 @router.post("/resend-verification", status_code=202, response_model=Message)
@@ -247,37 +250,42 @@ def login(body: LoginRequest, request: Request, s: SessionDep, clock: ClockDep) 
     wait = throttle.login_blocked(email, ip, epoch)
     if wait is not None:
         raise TooManyRequests(
-            f"Too many failed logins from your address; try again in {wait} s "
-            "or reset your password.",
+            _(
+                "Too many failed logins from your address; try again in {wait} s or "
+                "reset your password.",
+                wait=wait,
+            ),
             headers={"Retry-After": str(wait)},
         )
     # verify_password hashes against a dummy when the user is unknown: same answer, same time
     if not verify_password(user.password_hash if user else None, body.password) or user is None:
         throttle.login_failed(email, ip, epoch)
-        raise NotLoggedIn("Wrong email or password.", code="invalid_credentials")
+        raise NotLoggedIn(_("Wrong email or password."), code="invalid_credentials")
     if user.totp_enabled:
         if not body.otp:
             raise NotLoggedIn(
-                "This account uses two-factor authentication: send the 6-digit "
-                "code from your authenticator as otp.",
+                _(
+                    "This account uses two-factor authentication: send the 6-digit code "
+                    "from your authenticator as otp."
+                ),
                 code="otp_required",
             )
         if not accounts.use_totp(s, user, body.otp, clock()):
             s.commit()
             throttle.login_failed(email, ip, epoch)
             raise NotLoggedIn(
-                "The two-factor code is wrong or was already used: wait for the next one.",
+                _("The two-factor code is wrong or was already used: wait for the next one."),
                 code="invalid_otp",
             )
     if not user.email_verified:
         raise ApiError(
-            "Verify your email first: enter the code from the mail, or ask for a new one.",
+            _("Verify your email first: enter the code from the mail, or ask for a new one."),
             status=403,
             code="email_not_verified",
         )
     if user.disabled:
         raise ApiError(
-            "This account is disabled; contact the owner.", status=403, code="account_disabled"
+            _("This account is disabled; contact the owner."), status=403, code="account_disabled"
         )
     throttle.login_succeeded(email, ip, epoch)
     return _tokens(request, s, user, clock(), body.remember)
@@ -295,7 +303,7 @@ def refresh(body: RefreshRequest, request: Request, s: SessionDep, clock: ClockD
     )
     s.commit()
     if rotated is None:
-        raise NotLoggedIn("This session has ended: log in again.", code="session_ended")
+        raise NotLoggedIn(_("This session has ended: log in again."), code="session_ended")
     return _tokens(request, s, rotated.user, now, False, rotated)
 
 
@@ -346,7 +354,7 @@ def reset_password(body: ResetPassword, s: SessionDep, clock: ClockDep) -> Messa
     # the new password starts the lock-out counts afresh (their keys hold its epoch)
     accounts.set_password(s, user, body.password, now, "reset")
     s.commit()
-    return Message(message="Password changed. Log in with the new one.")
+    return Message(message=_("Password changed. Log in with the new one."))
 
 
 @router.post("/2fa/setup", response_model=TotpSetup)
@@ -354,7 +362,7 @@ def totp_setup(user: CurrentUser, s: SessionDep) -> TotpSetup:
     """A new TOTP secret and its otpauth:// URI for an authenticator app."""
     if user.totp_enabled:
         raise ApiError(
-            "Two-factor authentication is already on; disable it first.",
+            _("Two-factor authentication is already on; disable it first."),
             status=409,
             code="totp_enabled",
         )
@@ -376,14 +384,14 @@ def totp_enable(
 ) -> Message:
     """Turn 2FA on with a valid code from the authenticator; other sessions are logged out."""
     if not user.totp_secret:
-        raise ApiError("Call /api/auth/2fa/setup first.", status=409, code="totp_not_set_up")
+        raise ApiError(_("Call /api/auth/2fa/setup first."), status=409, code="totp_not_set_up")
     now = clock()
     if not checked(request, user, lambda: accounts.use_totp(s, user, body.code, now)):
-        raise Invalid("code: the two-factor code is wrong.", field="code", code="invalid_otp")
+        raise Invalid(_("code: the two-factor code is wrong."), field="code", code="invalid_otp")
     user.totp_enabled = True
     accounts.revoke_all_sessions(s, user, now, keep=_current_session(request))
     s.commit()
-    return Message(message="Two-factor authentication is on; other sessions were logged out.")
+    return Message(message=_("Two-factor authentication is on; other sessions were logged out."))
 
 
 @router.post("/2fa/disable", response_model=Message)
@@ -392,14 +400,14 @@ def totp_disable(
 ) -> Message:
     """Turn 2FA off (password and a current code required); other sessions are logged out."""
     if not checked(request, user, lambda: verify_password(user.password_hash, body.password)):
-        raise Invalid("password: the password is wrong.", field="password")
+        raise Invalid(_("password: the password is wrong."), field="password")
     now = clock()
     if not user.totp_enabled or not checked(
         request, user, lambda: accounts.use_totp(s, user, body.code, now)
     ):
         s.commit()  # a spent code stays spent
-        raise Invalid("code: the two-factor code is wrong.", field="code", code="invalid_otp")
+        raise Invalid(_("code: the two-factor code is wrong."), field="code", code="invalid_otp")
     user.totp_enabled, user.totp_secret = False, None
     accounts.revoke_all_sessions(s, user, now, keep=_current_session(request))
     s.commit()
-    return Message(message="Two-factor authentication is off; other sessions were logged out.")
+    return Message(message=_("Two-factor authentication is off; other sessions were logged out."))
