@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextvars import ContextVar
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -29,7 +29,10 @@ from tradealerts.core.i18n import (
 )
 
 __all__ = [
+    "N_",
+    "Sentence",
     "Text",
+    "When",
     "_",
     "format_number",
     "localise",
@@ -88,16 +91,64 @@ def reader_language() -> str:
     return find() if find is not None else current_language()
 
 
+class Sentence(Text):
+    """A Text whose runs of spaces are one (an empty field leaves no double space)."""
+
+    def __new__(cls, msgid: str, params: dict[str, Any]) -> Sentence:
+        self = str.__new__(cls, " ".join(msgid.format(**params).split()))
+        self.msgid = msgid
+        self.params = params
+        return self
+
+    def __reduce__(self) -> tuple[type[Text], tuple[str, dict[str, Any]]]:
+        return (Sentence, (self.msgid, self.params))
+
+    def into(self, language: str | None) -> str:
+        return " ".join(super().into(language).split())
+
+
+def N_(msgid: str) -> str:
+    """Mark ``msgid`` for the catalog where it is written, to be said later (a table)."""
+    return msgid
+
+
 def _(msgid: str, /, **params: Any) -> Text:
     """Mark ``msgid`` for the ``server`` catalog; ``params`` fill its ``{name}`` fields."""
     return Text(msgid, params)
 
 
 def format_number(value: float | Decimal, language: str) -> str:
-    """``value`` with the locale's decimal sign and grouping, every digit kept."""
+    """``value`` with the locale's decimal sign and grouping, every digit kept (a Decimal
+    keeps its trailing zeros: ``Decimal("1.09000")`` is a price with five decimals)."""
     from babel.numbers import format_decimal
 
+    if isinstance(value, Decimal):
+        exponent = value.as_tuple().exponent
+        places = -exponent if isinstance(exponent, int) and exponent < 0 else 0
+        pattern = "#,##0." + "0" * places if places else "#,##0"
+        return str(format_decimal(value, format=pattern, locale=language))
     return str(format_decimal(value, locale=language, decimal_quantization=False))
+
+
+class When:
+    """A moment in prose: ``english`` as the code always wrote it, the locale's medium
+    date and time (UTC) in a translation."""
+
+    __slots__ = ("english", "moment")
+
+    def __init__(self, moment: datetime, english: str) -> None:
+        self.moment, self.english = moment, english
+
+    def __format__(self, spec: str) -> str:
+        return format(self.english, spec)
+
+    def __str__(self) -> str:
+        return self.english
+
+    def into(self, language: str) -> str:
+        from babel.dates import format_datetime
+
+        return f"{format_datetime(self.moment, 'medium', tzinfo=UTC, locale=language)} UTC"
 
 
 def localise_params(params: dict[str, Any], language: str) -> dict[str, Any]:
@@ -107,7 +158,7 @@ def localise_params(params: dict[str, Any], language: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for name, value in params.items():
-        if isinstance(value, Text):
+        if isinstance(value, Text | When):
             out[name] = value.into(language)
         elif isinstance(value, int):  # ids, counts (bool is an int)
             out[name] = value

@@ -30,6 +30,7 @@ from tradealerts.server import accounts
 from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep, client_ip
 from tradealerts.server.db.models import User
 from tradealerts.server.errors import ApiError, Invalid, NotLoggedIn, TooManyRequests
+from tradealerts.server.language import request_language
 from tradealerts.server.mail import Mailer, templates
 from tradealerts.server.security import hash_password, issue_access_token, verify_password
 from tradealerts.server.signups import Signups
@@ -154,12 +155,19 @@ def register(body: RegisterRequest, request: Request) -> Message:
     signups: Signups = state.signups
     signups.submit(
         email,
-        partial(_finish_signup, state, email, body.password, body.display_name),
+        partial(
+            _finish_signup,
+            state,
+            email,
+            body.password,
+            body.display_name,
+            request_language(request),
+        ),
     )
     return Message(message=_("Check your mail for a 6-digit code. {sent}", sent=_SENT))
 
 
-def _finish_signup(state: Any, email: str, password: str, display_name: str) -> None:
+def _finish_signup(state: Any, email: str, password: str, display_name: str, language: str) -> None:
     """A sign-up's work (a worker thread): a new address gets its account, code and
     verification mail; a taken one an "already registered" notice. Both pay one argon2
     hash, so the machine's load does not tell them apart either. Mails within the limit
@@ -173,15 +181,17 @@ def _finish_signup(state: Any, email: str, password: str, display_name: str) -> 
             user = accounts.find_user(s, email)
             if user is not None:
                 if throttle.may_mail("registered", email):
-                    mailer.queue(s, email, *templates.already_registered())
+                    mailer.queue(s, email, *templates.already_registered(), language=user.language)
             else:
                 user = accounts.create_user(
                     s, email, "", now, display_name=display_name, password_hash=password_hash
                 )
+                # a new account speaks the language its sign-up asked in (Accept-Language)
+                user.language = language
                 code = accounts.create_code(s, user, "verify", now)
                 if throttle.may_mail("verify", email):
                     link = _link(state.settings.public_url, email, code)
-                    mailer.queue(s, email, *templates.verification(code, link))
+                    mailer.queue(s, email, *templates.verification(code, link), language=language)
             s.commit()
         except IntegrityError:  # the same address signed up twice at once: one account
             s.rollback()
@@ -204,8 +214,10 @@ def verify_code(s: SessionDep, email: str, code: str, now: datetime, mailer: Mai
         s.commit()  # count the try
         raise _wrong_code()
     user.email_verified = True
-    accounts.notify(s, user, "email_verified", "Email verified", "Welcome to tradealerts.", now)
-    mailer.queue(s, user.email, *templates.welcome())
+    accounts.notify(
+        s, user, "email_verified", _("Email verified"), _("Welcome to tradealerts."), now
+    )
+    mailer.queue(s, user.email, *templates.welcome(), language=user.language)
     s.commit()
     mailer.wake()
 
@@ -231,7 +243,10 @@ def resend_verification(
     ):
         code = accounts.create_code(s, user, "verify", clock())
         mailer.queue(
-            s, user.email, *templates.verification(code, _verify_link(request, user.email, code))
+            s,
+            user.email,
+            *templates.verification(code, _verify_link(request, user.email, code)),
+            language=user.language,
         )
         s.commit()
         mailer.wake()
@@ -334,7 +349,7 @@ def _send_reset(state: Any, email: str) -> None:
         if user is None or not throttle.may_mail("reset", user.email):
             return
         code = accounts.create_code(s, user, "reset", state.clock())
-        mailer.queue(s, user.email, *templates.reset(code))
+        mailer.queue(s, user.email, *templates.reset(code), language=user.language)
         s.commit()
     state.loop.call_soon_threadsafe(mailer.wake)
 

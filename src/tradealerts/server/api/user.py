@@ -133,7 +133,9 @@ def change_email(
         raise Conflict(_("new_email: that address belongs to another account."), field="new_email")
     code = accounts.create_code(s, user, "email", clock(), new_email=new)
     if request.app.state.throttle.may_mail("email", new):  # no mail-bombing a stranger
-        request.app.state.mailer.queue(s, new, *templates.email_change(code))
+        request.app.state.mailer.queue(
+            s, new, *templates.email_change(code), language=user.language
+        )
     s.commit()
     request.app.state.mailer.wake()
     return Message(
