@@ -209,7 +209,11 @@ class PreferencesUpdate(_In):
     def _theme(cls, v: str | None) -> str | None:
         if v is not None and v not in THEMES:
             raise ValueError(
-                _("unknown theme {v!r}: use one of {value}", v=v, value=", ".join(THEMES))
+                _(
+                    "unknown theme {value!r}: use one of {allowed}",
+                    value=v,
+                    allowed=", ".join(THEMES),
+                )
             )
         return v
 
@@ -219,9 +223,9 @@ class PreferencesUpdate(_In):
         if v is not None and v not in CHART_STYLES:
             raise ValueError(
                 _(
-                    "unknown chart style {v!r}: use one of {value}",
-                    v=v,
-                    value=", ".join(CHART_STYLES),
+                    "unknown chart style {value!r}: use one of {allowed}",
+                    value=v,
+                    allowed=", ".join(CHART_STYLES),
                 )
             )
         return v
@@ -231,7 +235,11 @@ class PreferencesUpdate(_In):
     def _language(cls, v: str | None) -> str | None:
         if v is not None and v not in LANGUAGES:
             raise ValueError(
-                _("unsupported language {v!r}: use one of {value}", v=v, value=", ".join(LANGUAGES))
+                _(
+                    "unsupported language {value!r}: use one of {allowed}",
+                    value=v,
+                    allowed=", ".join(LANGUAGES),
+                )
             )
         return v
 
@@ -239,7 +247,9 @@ class PreferencesUpdate(_In):
     @classmethod
     def _timezone(cls, v: str | None) -> str | None:
         if v is not None and v not in available_timezones():
-            raise ValueError(_("unknown time zone {v!r}: use an IANA name like Europe/Madrid", v=v))
+            raise ValueError(
+                _("unknown time zone {value!r}: use an IANA name like Europe/Madrid", value=v)
+            )
         return v
 
 

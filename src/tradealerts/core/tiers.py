@@ -104,9 +104,9 @@ def normalize_symbol(symbol: str) -> str:
     if key not in TIERS[Tier.PRO].symbols and key not in TIERS[Tier.FREE].symbols:
         raise UnknownSymbol(
             _(
-                "Unknown symbol {symbol!r}: use one of {value}.",
+                "Unknown symbol {symbol!r}: use one of {allowed}.",
                 symbol=symbol,
-                value=", ".join(ALL_SYMBOLS),
+                allowed=", ".join(ALL_SYMBOLS),
             )
         )
     return key

@@ -111,9 +111,9 @@ def parse_timeframe(name: str | Timeframe) -> Timeframe:
     except ValueError:
         raise TimeframeError(
             _(
-                "Unknown timeframe {name!r}: use one of {VALID_NAMES}.",
+                "Unknown timeframe {name!r}: use one of {names}.",
                 name=name,
-                VALID_NAMES=VALID_NAMES,
+                names=VALID_NAMES,
             )
         ) from None
 

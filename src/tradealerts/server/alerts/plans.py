@@ -28,7 +28,7 @@ from tradealerts.core.alerts.plans import (
     AlertPlan,
     AlertPlanItem,
 )
-from tradealerts.core.messages import _
+from tradealerts.core.messages import When, _
 from tradealerts.core.tiers import TIERS, AccessDenied, Tier
 from tradealerts.server.alerts import records
 from tradealerts.server.alerts.guard import WebhookGuard
@@ -38,6 +38,11 @@ from tradealerts.server.errors import ApiError, Conflict, Invalid
 __all__ = ["apply_plan", "bulk_change", "clone_alert"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _expiry(at: datetime | None) -> When | str:
+    """An expiry in prose: ``2026-12-01 00:00Z`` in English, the locale's form otherwise."""
+    return When(at, f"{at:%Y-%m-%d %H:%M}Z") if at is not None else ""
 
 
 def clone_alert(
@@ -56,9 +61,9 @@ def clone_alert(
     if spec.expires_at is not None and spec.expires_at <= now:
         raise Conflict(
             _(
-                "Alert {id} expired at {expires_at:%Y-%m-%d %H:%M}Z; a copy would too.",
+                "Alert {id} expired at {expires_at}; a copy would too.",
                 id=row.id,
-                expires_at=spec.expires_at,
+                expires_at=_expiry(spec.expires_at),
             ),
             code="alert_expired",
         )

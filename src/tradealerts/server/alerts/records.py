@@ -27,7 +27,7 @@ from tradealerts.core.alerts import (
     AlertUpdate,
     merge_update,
 )
-from tradealerts.core.messages import _
+from tradealerts.core.messages import When, _
 from tradealerts.core.tiers import TIERS, AccessDenied, Tier, check_pair
 from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.alerts.model import Alert
@@ -66,6 +66,11 @@ _NAMED = re.compile(NAME_PATTERN)
 _UNNAMED = "~unnamed"
 #: ``session.info`` key: the ``(user_id, alert_id)`` changed in the open transaction
 ALERT_CHANGES = "alert_changes"
+
+
+def _expiry(at: datetime | None) -> When | str:
+    """An expiry in prose: ``2026-12-01 00:00Z`` in English, the locale's form otherwise."""
+    return When(at, f"{at:%Y-%m-%d %H:%M}Z") if at is not None else ""
 
 
 def spec_of(row: AlertRow) -> AlertCreate:
@@ -353,10 +358,9 @@ def resume_alert(
     if spec.expires_at is not None and spec.expires_at <= now:
         raise Conflict(
             _(
-                "Alert {id} expired at {expires_at:%Y-%m-%d %H:%M}Z; set a later "
-                "expires_at to revive it.",
+                "Alert {id} expired at {expires_at}; set a later expires_at to revive it.",
                 id=row.id,
-                expires_at=spec.expires_at,
+                expires_at=_expiry(spec.expires_at),
             ),
             code="alert_expired",
         )

@@ -122,6 +122,9 @@ def _reason(exc: BaseException) -> str:
     return f"{type(orig).__name__}: {text[0][:200]}" if text else type(orig).__name__
 
 
+_FLOOD_MINUTES = f"{FLOOD_SECONDS / 60:g}"
+
+
 def _languages(conn: Any, user_ids: set[int]) -> dict[int, str]:
     """Each user's language (one query for a batch)."""
     if not user_ids:
@@ -718,7 +721,7 @@ class AlertRuntime:
                             "what re-arms it.",
                             id=c.alert_id,
                             fires=FLOOD_FIRES,
-                            minutes=f"{FLOOD_SECONDS / 60:g}",
+                            minutes=_FLOOD_MINUTES,
                         ).into(langs.get(c.user_id)),
                         "read_at": None,
                         "created_at": now,

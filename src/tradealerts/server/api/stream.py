@@ -60,8 +60,8 @@ def _pairs(tier: Tier, symbols: str | None) -> frozenset[tuple[str, str]]:
         if not sep or not sym or not tf:
             raise Invalid(
                 _(
-                    "symbols: {strip!r} is not SYMBOL:TIMEFRAME (e.g. EURUSD:H1).",
-                    strip=item.strip(),
+                    "symbols: {pair!r} is not SYMBOL:TIMEFRAME (e.g. EURUSD:H1).",
+                    pair=item.strip(),
                 ),
                 field="symbols",
             )
@@ -121,6 +121,7 @@ async def stream(
     sub = bus.subscribe(user.id, pairs)  # before reading the log: nothing slips in between
     heartbeat = float(state.settings.stream_heartbeat_seconds)
     user_id = user.id
+    lang = user.language  # the stream's own notices are in it
 
     def newest() -> int:
         with state.sessions() as s:
@@ -166,8 +167,10 @@ async def stream(
                 yield sse_frame(
                     "gap",
                     {
-                        "message": "Some alerts may have been missed: they are "
-                        "older than the server keeps.",
+                        "message": _(
+                            "Some alerts may have been missed: they are older than the "
+                            "server keeps."
+                        ).into(lang),
                         "after": last,
                     },
                 )
@@ -181,7 +184,9 @@ async def stream(
                     yield sse_frame(
                         "reconnect",
                         {
-                            "message": "The server is restarting; reconnect with Last-Event-ID.",
+                            "message": _(
+                                "The server is restarting; reconnect with Last-Event-ID."
+                            ).into(lang),
                             "last_event_id": last,
                         },
                     )
@@ -190,7 +195,9 @@ async def stream(
                     yield sse_frame(
                         "overflow",
                         {
-                            "message": "You fell behind; reconnect with Last-Event-ID to catch up.",
+                            "message": _(
+                                "You fell behind; reconnect with Last-Event-ID to catch up."
+                            ).into(lang),
                             "last_event_id": last,
                         },
                     )
@@ -199,7 +206,9 @@ async def stream(
                     yield sse_frame(
                         "reauth",
                         {
-                            "message": "Your access token expired; reconnect with a fresh one.",
+                            "message": _(
+                                "Your access token expired; reconnect with a fresh one."
+                            ).into(lang),
                             "last_event_id": last,
                         },
                     )
@@ -208,7 +217,9 @@ async def stream(
                     yield sse_frame(
                         "reauth",
                         {
-                            "message": "Your session ended; log in again to reconnect.",
+                            "message": _("Your session ended; log in again to reconnect.").into(
+                                lang
+                            ),
                             "last_event_id": last,
                         },
                     )

@@ -83,9 +83,9 @@ def check_batch(
         where = ".".join(str(p) for p in err["loc"]) or "body"
         raise Invalid(
             _(
-                "{where}: {removeprefix} (see docs/api.md, POST /api/ingest/indicators).",
+                "{where}: {problem} (see docs/api.md, POST /api/ingest/indicators).",
                 where=where,
-                removeprefix=err["msg"].removeprefix("Value error, "),
+                problem=err["msg"].removeprefix("Value error, "),
             ),
             code="invalid_payload",
         ) from None
@@ -102,10 +102,10 @@ def check_batch(
     if missing:
         raise Invalid(
             _(
-                "The buffer map uses buffer(s) {value}, which this batch does not "
+                "The buffer map uses buffer(s) {missing}, which this batch does not "
                 "carry (it sends {buffers}): send them from the EA (its Buffers input) "
                 "or fix the buffer map.",
-                value=", ".join(map(str, missing)),
+                missing=", ".join(map(str, missing)),
                 buffers=batch.buffers,
             ),
             code="missing_buffer",
