@@ -133,6 +133,8 @@ def _signup(srv: Running, email: str, lang: str) -> httpx.Client:
     with srv.client() as c:
         r = c.post("/api/auth/register", json={"email": email, "password": PW}, headers=headers)
         assert r.status_code == 202, r.text
+        # a {"message": …} answer speaks the language too
+        assert ("Check your mail" in r.json()["message"]) == (lang == "en")
         code = srv.inbox.code_for(email)
         assert c.post("/api/auth/verify-email", json={"email": email, "code": code}).is_success
         token = c.post("/api/auth/login", json={"email": email, "password": PW}).json()

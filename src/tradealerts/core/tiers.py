@@ -173,13 +173,15 @@ def check_pair(tier: Tier | str, symbol: str, timeframe: Timeframe | str) -> tup
     if sym in lim.symbols and tf in lim.timeframes:
         return sym, tf
     need = required_tier(sym, tf)
-    missing = []
-    if sym not in lim.symbols:
-        missing.append(sym)
-    if tf not in lim.timeframes:
-        missing.append(f"the {tf} timeframe")
-    what = " and ".join(missing)
-    hint = f"it needs {need}" if need else "no plan includes this pair"
+    # whole phrases (core.messages): a translation needs them, not their pieces
+    what: str
+    if sym not in lim.symbols and tf not in lim.timeframes:
+        what = _("{sym} and the {tf} timeframe", sym=sym, tf=tf)
+    elif sym not in lim.symbols:
+        what = sym
+    else:
+        what = _("the {tf} timeframe", tf=tf)
+    hint = _("it needs {need}", need=need) if need else _("no plan includes this pair")
     raise AccessDenied(
         _(
             "{sym} {tf} is not included in the {current} plan ({what}); {hint}.",

@@ -67,11 +67,11 @@ MAX_CODE_TRIES = 5
 def password_problem(password: str) -> str | None:
     """Why a password is refused, or None."""
     if len(password) < 10:
-        return "must be at least 10 characters"
+        return _("must be at least 10 characters")
     if len(password) > 256:
-        return "must be at most 256 characters"
+        return _("must be at most 256 characters")
     if is_common_password(password):
-        return "is too common; choose a less guessable one"
+        return _("is too common; choose a less guessable one")
     return None
 
 
