@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import available_timezones
 
 from pydantic import (
@@ -12,12 +12,11 @@ from pydantic import (
     EmailStr,
     Field,
     StrictBool,
-    field_serializer,
     field_validator,
 )
 
 from tradealerts.core.i18n import LANGUAGES
-from tradealerts.core.messages import _, localise, reader_language
+from tradealerts.core.messages import Text, _, localise, reader_language
 from tradealerts.core.text import MultiLine, SingleLine, unsafe_reason
 
 __all__ = [
@@ -139,10 +138,12 @@ class TotpDisable(_In):
 class Message(BaseModel):
     message: str
 
-    @field_serializer("message")
-    def _said(self, message: str) -> str:
-        # a server sentence (core.messages.Text) in the language of whoever reads it
-        return localise(message, reader_language())
+    @field_validator("message", mode="before")
+    @classmethod
+    def _said(cls, message: Any) -> Any:
+        # a server sentence (core.messages.Text) in the language of whoever reads it; said
+        # now, because validation keeps a plain str (its parameters would be lost)
+        return localise(message, reader_language()) if isinstance(message, Text) else message
 
 
 class ErrorDetail(BaseModel):
