@@ -4,7 +4,7 @@ VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-server-dev
 
-.PHONY: install demo test lint typecheck pytest bench bench-smoke bench-deps test-deps clean
+.PHONY: install demo test lint typecheck pytest bench bench-smoke bench-deps test-deps clean catalogs
 
 $(BIN)/python:
 	$(PY) -m venv $(VENV)
@@ -88,6 +88,30 @@ test-deps:
 		$(SUDO) apt-get update -qq && \
 		DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq --no-install-recommends $(TEST_DEPS_PKGS); \
 	else echo "test-deps: $(TEST_DEPS_CMDS) present"; fi
+
+## Translations: extract every domain's messages into src/tradealerts/locale/<domain>.pot
+## (what each domain reads: locale/babel-<domain>.cfg) and bring every language's .po up to
+## date (a new message arrives empty, to be translated; tests/core/test_catalogs.py fails
+## until it is). The .mo files are built by `make install` / any wheel build (hatch_build.py).
+LOCALE_DIR := src/tradealerts/locale
+DOMAINS := server client
+LANGS := es de fr ja pt it
+
+catalogs: $(STAMP)
+	@for d in $(DOMAINS); do \
+		$(BIN)/pybabel -q extract -F $(LOCALE_DIR)/babel-$$d.cfg -k N_ \
+			--project=tradealerts --copyright-holder=tradealerts --msgid-bugs-address= \
+			--sort-by-file --width=100 -o $(LOCALE_DIR)/$$d.pot src/tradealerts || exit 1; \
+		for l in $(LANGS); do \
+			if [ -f $(LOCALE_DIR)/$$l/LC_MESSAGES/$$d.po ]; then \
+				$(BIN)/pybabel -q update -D $$d -l $$l -i $(LOCALE_DIR)/$$d.pot -d $(LOCALE_DIR) \
+					--no-fuzzy-matching --ignore-obsolete --ignore-pot-creation-date --width=100 || exit 1; \
+			else \
+				$(BIN)/pybabel -q init -D $$d -l $$l -i $(LOCALE_DIR)/$$d.pot -d $(LOCALE_DIR) \
+					--width=100 || exit 1; \
+			fi; \
+		done; \
+	done
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    field_validator,
+)
 
 from tradealerts.core.i18n import LANGUAGES
+from tradealerts.core.messages import Text, _, localise, reader_language
 from tradealerts.core.text import MultiLine, SingleLine, unsafe_reason
 
 __all__ = [
@@ -69,7 +77,7 @@ class _In(BaseModel):
         if isinstance(v, str):
             reason = unsafe_reason(v, multiline=True)
             if reason is not None:
-                raise ValueError(f"must not contain control characters ({reason})")
+                raise ValueError(_("must not contain control characters ({reason})", reason=reason))
         return v
 
 
@@ -129,6 +137,13 @@ class TotpDisable(_In):
 
 class Message(BaseModel):
     message: str
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _said(cls, message: Any) -> Any:
+        # a server sentence (core.messages.Text) in the language of whoever reads it; said
+        # now, because validation keeps a plain str (its parameters would be lost)
+        return localise(message, reader_language()) if isinstance(message, Text) else message
 
 
 class ErrorDetail(BaseModel):
@@ -194,28 +209,48 @@ class PreferencesUpdate(_In):
     @classmethod
     def _theme(cls, v: str | None) -> str | None:
         if v is not None and v not in THEMES:
-            raise ValueError(f"unknown theme {v!r}: use one of {', '.join(THEMES)}")
+            raise ValueError(
+                _(
+                    "unknown theme {value!r}: use one of {allowed}",
+                    value=v,
+                    allowed=", ".join(THEMES),
+                )
+            )
         return v
 
     @field_validator("chart_style")
     @classmethod
     def _style(cls, v: str | None) -> str | None:
         if v is not None and v not in CHART_STYLES:
-            raise ValueError(f"unknown chart style {v!r}: use one of {', '.join(CHART_STYLES)}")
+            raise ValueError(
+                _(
+                    "unknown chart style {value!r}: use one of {allowed}",
+                    value=v,
+                    allowed=", ".join(CHART_STYLES),
+                )
+            )
         return v
 
     @field_validator("language")
     @classmethod
     def _language(cls, v: str | None) -> str | None:
         if v is not None and v not in LANGUAGES:
-            raise ValueError(f"unsupported language {v!r}: use one of {', '.join(LANGUAGES)}")
+            raise ValueError(
+                _(
+                    "unsupported language {value!r}: use one of {allowed}",
+                    value=v,
+                    allowed=", ".join(LANGUAGES),
+                )
+            )
         return v
 
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, v: str | None) -> str | None:
         if v is not None and v not in available_timezones():
-            raise ValueError(f"unknown time zone {v!r}: use an IANA name like Europe/Madrid")
+            raise ValueError(
+                _("unknown time zone {value!r}: use an IANA name like Europe/Madrid", value=v)
+            )
         return v
 
 

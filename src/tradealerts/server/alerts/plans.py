@@ -28,6 +28,7 @@ from tradealerts.core.alerts.plans import (
     AlertPlan,
     AlertPlanItem,
 )
+from tradealerts.core.messages import Text, When, _, localise, reader_language
 from tradealerts.core.tiers import TIERS, AccessDenied, Tier
 from tradealerts.server.alerts import records
 from tradealerts.server.alerts.guard import WebhookGuard
@@ -38,6 +39,21 @@ from tradealerts.server.push import store as push_store
 __all__ = ["apply_plan", "bulk_change", "clone_alert"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _iso(at: datetime) -> str:
+    return f"{at:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _said(text: Text) -> str:
+    """A problem's sentence in the caller's language (a problem is a model: it keeps a
+    plain ``str``, so it is said now, not when the error is answered)."""
+    return localise(text, reader_language())
+
+
+def _expiry(at: datetime | None) -> When | str:
+    """An expiry in prose: ``2026-12-01 00:00Z`` in English, the locale's form otherwise."""
+    return When(at, f"{at:%Y-%m-%d %H:%M}Z") if at is not None else ""
 
 
 def clone_alert(
@@ -52,10 +68,14 @@ def clone_alert(
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise Invalid(f"{field}: {first['msg']}", field=field) from None
+        raise Invalid(_("{field}: {msg}", field=field, msg=first["msg"]), field=field) from None
     if spec.expires_at is not None and spec.expires_at <= now:
         raise Conflict(
-            f"Alert {row.id} expired at {spec.expires_at:%Y-%m-%d %H:%M}Z; a copy would too.",
+            _(
+                "Alert {id} expired at {expires_at}; a copy would too.",
+                id=row.id,
+                expires_at=_expiry(spec.expires_at),
+            ),
             code="alert_expired",
         )
     return records.create_alert(s, user, spec, now, guard)
@@ -172,7 +192,8 @@ def apply_plan(
             continue
         if spec.name in seen:
             problems.append(AlertApplyProblem(
-                index=index, name=spec.name, field="name", message="appears twice in the file"
+                index=index, name=spec.name, field="name",
+                message=_said(_("appears twice in the file")),
             ))  # fmt: skip
             continue
         seen.add(spec.name)
@@ -182,13 +203,13 @@ def apply_plan(
         if expiry_changed and spec.expires_at is not None and spec.expires_at <= now:
             problems.append(AlertApplyProblem(
                 index=index, name=spec.name, field="expires_at",
-                message=f"is in the past ({spec.expires_at:%Y-%m-%dT%H:%M:%SZ})",
+                message=_said(_("is in the past ({at})", at=_iso(spec.expires_at))),
             ))  # fmt: skip
             continue
         specs.append(spec)
     if problems:
         raise Invalid(
-            f"{len(problems)} problem(s) in the alerts file; nothing was changed.",
+            _("{count} problem(s) in the alerts file; nothing was changed.", count=len(problems)),
             code="apply_invalid",
             problems=[p.model_dump() for p in problems],
         )
@@ -255,13 +276,21 @@ def _check_limit(
         if active > limit:
             over.append(AlertApplyProblem(
                 index=index_of.get(item.name, -1), name=item.name, field=None,
-                message=f"would be active alert {active}; your {tier} plan allows {limit}",
+                message=_said(_(
+                    "would be active alert {active}; your {tier} plan allows {limit}",
+                    active=active, tier=tier, limit=limit,
+                )),
             ))  # fmt: skip
     if over:
         bigger = next((t for t in Tier if TIERS[t].active_alerts > limit), None)
         raise ApiError(
-            f"Applying this file would leave {active} active alerts; your {tier} plan allows "
-            f"{limit}. Nothing was changed.",
+            _(
+                "Applying this file would leave {active} active alerts; your {tier} "
+                "plan allows {limit}. Nothing was changed.",
+                active=active,
+                tier=tier,
+                limit=limit,
+            ),
             status=403,
             code="alert_limit",
             required_tier=bigger.value if bigger else None,
