@@ -76,3 +76,25 @@ def test_the_vault_opens_only_with_its_own_key_and_scrub_masks_url_pieces() -> N
         Vault("key two").open(sealed)
     said = "Failed to send to http://ntfy.sh/my-secret-topic: 403 my-secret-topic forbidden"
     assert scrub(said, url) == "Failed to send to http://ntfy.sh/my-s…: 403 my-s… forbidden"
+
+
+def test_push_texts_are_said_in_the_recipients_language() -> None:
+    """A push reads in its recipient's language (issue #27); the codes in its title stay."""
+    from tradealerts.core.push import push_text, test_push_text
+
+    fired = {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than", "price": 1.0923}
+    assert push_text(fired, "en") == (
+        "EURUSD H1: greater_than",
+        "EURUSD H1: greater_than at 1.0923",
+    )
+    assert push_text(fired, "de") == (
+        "EURUSD H1: greater_than",
+        "EURUSD H1: greater_than bei 1,0923",
+    )
+    mine = {**fired, "message": "breakout!"}
+    assert push_text(mine, "es")[1] == "breakout! (precio 1,0923)"
+    assert push_text(mine, "ja")[1] == "breakout!（価格 1.0923）"
+    assert test_push_text("phone", "fr") == (
+        "tradealerts : notification de test",
+        "Ceci est un test de votre canal 'phone' : les alertes qui le nomment arrivent ici.",
+    )

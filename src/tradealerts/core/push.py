@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
+from tradealerts.core.messages import _
+
 __all__ = [
     "CHANNEL_NAME_PATTERN",
     "ChannelCreate",
@@ -151,23 +153,28 @@ def describe_url(url: str) -> ChannelInfo:
 
 def push_text(alert: Mapping[str, Any], language: str = "en") -> tuple[str, str]:
     """The title and body of the push for a fired alert (the stream's ``alert`` data:
-    symbol, timeframe, condition, price, message). ``language`` is the recipient's."""
-    del language  # the translations come with the language half of issue #27
+    symbol, timeframe, condition, price, message), in ``language`` (the recipient's). The
+    title is codes (the symbol, timeframe and condition, as the notification centre shows
+    them); the message is the alert's own, already in its owner's language when default."""
     title = f"{alert.get('symbol', '')} {alert.get('timeframe', '')}: {alert.get('condition', '')}"
+    title = title.strip()
     message = str(alert.get("message") or "").strip()
     price = alert.get("price")
-    body = message or f"{title} at {price}"
-    if price is not None and message and str(price) not in message:
-        body = f"{message} (price {price})"
-    return title.strip(), body
+    if not message:
+        return title, _("{title} at {price}", title=title, price=price).into(language)
+    if price is not None and str(price) not in message:
+        return title, _("{message} (price {price})", message=message, price=price).into(language)
+    return title, message
 
 
 def test_push_text(channel: str, language: str = "en") -> tuple[str, str]:
-    """The title and body of ``channels test``'s push."""
-    del language  # the translations come with the language half of issue #27
+    """The title and body of ``channels test``'s push, in ``language``."""
     return (
-        "tradealerts: test push",
-        f"This is a test of your channel '{channel}': alerts that name it arrive here.",
+        _("tradealerts: test push").into(language),
+        _(
+            "This is a test of your channel '{channel}': alerts that name it arrive here.",
+            channel=channel,
+        ).into(language),
     )
 
 
