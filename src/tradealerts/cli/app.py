@@ -52,7 +52,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
             "and their history (? shows the keys)."),
     "alerts": ("tradealerts.cli.alerts:app",
                "Price alerts: create, list, pause, resume, delete, clone, history, "
-               "and alerts as code (export, apply)."),
+               "test, and alerts as code (export, apply)."),
     "watchlist": ("tradealerts.cli.watchlist:app", "The pairs you follow (5 on FREE, 50 on PRO)."),
     "settings": ("tradealerts.cli.account:settings_app", "Your preferences and profile."),
     "account": ("tradealerts.cli.account:account_app", "Password, email, export, deletion, 2FA."),

@@ -40,13 +40,16 @@ COLOURS = {
     "trend_resistance": "magenta",
     "last": "blue",
     "alert": "yellow",
+    "fire": "orange",
 }
+#: The marker of an alert's fire (a backtest's, or the history's): ``ChartOptions.marks``.
+FIRE_MARK = ("◆", "*")
 _ASCII = str.maketrans(
     {
         "▲": "^", "▼": "v", "█": "#", "▌": "#", "▐": "#", "▀": "#", "▄": "#",
         "│": "|", "┃": "|", "─": "-", "━": "-", "┼": "+", "┌": "+", "┐": "+", "└": "+",
         "┘": "+", "├": "+", "┤": "+", "┬": "+", "┴": "+", "╭": "+", "╮": "+", "╰": "+",
-        "╯": "+", "•": "*", "·": ".", "—": "-", "–": "-", "⠀": " ", "…": "~",
+        "╯": "+", "◆": "*", "•": "*", "·": ".", "—": "-", "–": "-", "⠀": " ", "…": "~",
     }
 )  # fmt: skip
 #: The space inside the labels drawn on the closed part, told apart from blank canvas (where the
@@ -71,6 +74,9 @@ class ChartOptions:
     lines_hint: str = ""
     #: the IANA zone of the time axis (the user's ``timezone`` setting); D1 bars keep their day
     zone: str = "UTC"
+    #: where an alert fired (or would have): (bar open time in epoch seconds, price), each
+    #: drawn as ``FIRE_MARK`` on its bar; a bar outside the bars drawn is left out
+    marks: tuple[tuple[float, float], ...] = ()
 
 
 def default_bars(width: int) -> int:
@@ -350,6 +356,11 @@ def _draw_static(payload: dict[str, Any], c: dict[str, list[float]], opts: Chart
             legend.append(
                 f"{'TR' if d['kind'] == 'resistance' else 'TS'} {_price(symbol, d['value_now'])}"
             )
+    fires = [(index[t], p) for t, p in opts.marks if t in index]
+    if fires:
+        plt.scatter([x for x, _ in fires], [p for _, p in fires],
+                    marker=FIRE_MARK[0 if opts.unicode else 1], color=COLOURS["fire"])  # fmt: skip
+        ys += [p for _, p in fires]
     lo, hi = _band(c["low"], c["high"])
     for label, price in opts.levels:
         if lo <= price <= hi:  # a far level would squeeze the candles, as a far line would
