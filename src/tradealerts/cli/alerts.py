@@ -6,11 +6,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
 
 from tradealerts.cli.context import UsageProblem, open_client
+from tradealerts.cli.lazy import LazyGroup
 from tradealerts.cli.negatives import NegativeNumbers
 from tradealerts.cli.output import (
     JSON_OPTION_HELP,
@@ -25,9 +26,27 @@ from tradealerts.cli.output import (
     when,
 )
 
-app = typer.Typer(help="Price alerts: create, list, pause, resume, delete, clone, history, "
-                  "test, and alerts as code (export, apply).",
-                  no_args_is_help=True)  # fmt: skip
+
+class _Alerts(LazyGroup):
+    #: ``alerts test`` lives in its own module, loaded only when it runs or shows its help
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
+        "test": ("tradealerts.cli.alerts_backtest:test_alert",
+                 "When an alert would have fired: alerts test EURUSD H1 crossing_up 1.09 "
+                 "--bars 2000"),
+    }  # fmt: skip
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """The commands defined here first, then the lazy ones (--help's order)."""
+        names = super().list_commands(ctx)
+        return [n for n in names if n not in self.lazy] + [n for n in names if n in self.lazy]
+
+
+app = typer.Typer(
+    cls=_Alerts,
+    help="Price alerts: create, list, pause, resume, delete, clone, history, test, "
+    "and alerts as code (export, apply).",
+    no_args_is_help=True,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
 IdArg = Annotated[int, typer.Argument(min=1, help="The alert's id (see: tradealerts alerts list).")]
@@ -698,8 +717,3 @@ def apply(
     from tradealerts.cli.alerts_code import apply_file
 
     apply_file(file, dry_run, prune, fmt, json_out)
-
-
-# ``alerts test``: its own module, registered on this group (after ``app`` and the helpers
-# it uses exist)
-from tradealerts.cli import alerts_backtest as _alerts_backtest  # noqa: E402, F401

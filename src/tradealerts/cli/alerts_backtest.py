@@ -3,8 +3,8 @@ given as ``alerts create`` takes it, or a stored one by id), and ``alerts apply 
 alert of a file, nothing applied). The server replays the bars through its own matcher
 (``POST /api/alerts/backtest``); this module asks and prints: a table of the fires, the count,
 the first and last, the verdict in the alert health words, the note on intra-bar conditions,
-``--chart`` the candles with a marker on each fire. Registered on the ``alerts`` group by
-``cli.alerts`` (loaded only when an ``alerts`` command runs)."""
+``--chart`` the candles with a marker on each fire. Named in the ``alerts`` group's lazy
+table (``cli.alerts``): loaded only when ``alerts test`` or ``apply --test`` runs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
-from tradealerts.cli.alerts import JsonOpt, app, build_alert
+from tradealerts.cli.alerts import JsonOpt, build_alert
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.negatives import NegativeNumbers
 from tradealerts.cli.output import console, display_zone, emit_json, fits, make_table, say, stamp
@@ -38,7 +38,6 @@ BarsOpt = Annotated[
 ]
 
 
-@app.command("test", cls=NegativeNumbers)
 def test_alert(
     target: Annotated[
         str,
@@ -144,6 +143,10 @@ def test_alert(
         show_result(result, title, asked=bars)
         if chart:
             draw_fires(c, result)
+
+
+#: built with negative numbers as values, as ``alerts create`` (see ``cli.lazy``)
+test_alert.command_cls = NegativeNumbers  # type: ignore[attr-defined]
 
 
 def _fire_rows(fires: list[dict[str, Any]], compact: bool) -> list[tuple[Any, ...]]:
