@@ -234,7 +234,7 @@ def draw_fires(c: Any, result: dict[str, Any]) -> None:
     after the newest fire (the newest bars when none)."""
     from tradealerts.cli.market import _terminal
     from tradealerts.client import endpoints
-    from tradealerts.client.chart import ChartOptions, default_bars, render, window
+    from tradealerts.client.chart import ChartOptions, default_bars, marked_bars, render, window
 
     sym, tf = str(result["symbol"]), str(result["timeframe"])
     width, height, colour, utf8 = _terminal()
@@ -259,8 +259,8 @@ def draw_fires(c: Any, result: dict[str, Any]) -> None:
                         unicode=utf8, zone=display_zone(), marks=marks,
                         lines_hint="")  # fmt: skip
     print(render(view, opts))
-    shown = set(view["bars"]["time"])
-    inside = sum(1 for t, _ in marks if t in shown)
+    shown = view["bars"]["time"]
+    inside = len(marked_bars(shown, marks))
     mark = "◆" if utf8 else "*"
     say(f"{mark} a fire: {inside} of the {len(marks)} fires fall on the {len(shown)} bars drawn.")
 

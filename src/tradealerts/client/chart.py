@@ -24,6 +24,7 @@ __all__ = [
     "add_bar",
     "bar_chart",
     "default_bars",
+    "marked_bars",
     "move_forming",
     "render",
     "to_ascii",
@@ -74,8 +75,8 @@ class ChartOptions:
     lines_hint: str = ""
     #: the IANA zone of the time axis (the user's ``timezone`` setting); D1 bars keep their day
     zone: str = "UTC"
-    #: where an alert fired (or would have): (bar open time in epoch seconds, price), each
-    #: drawn as ``FIRE_MARK`` on its bar; a bar outside the bars drawn is left out
+    #: where an alert fired (or would have): (epoch seconds, price), each drawn as
+    #: ``FIRE_MARK`` on the bar holding that moment; one outside the bars drawn is left out
     marks: tuple[tuple[float, float], ...] = ()
 
 
@@ -356,7 +357,7 @@ def _draw_static(payload: dict[str, Any], c: dict[str, list[float]], opts: Chart
             legend.append(
                 f"{'TR' if d['kind'] == 'resistance' else 'TS'} {_price(symbol, d['value_now'])}"
             )
-    fires = [(index[t], p) for t, p in opts.marks if t in index]
+    fires = marked_bars(c["time"], opts.marks)
     if fires:
         plt.scatter([x for x, _ in fires], [p for _, p in fires],
                     marker=FIRE_MARK[0 if opts.unicode else 1], color=COLOURS["fire"])  # fmt: skip
@@ -412,6 +413,25 @@ def _draw_static(payload: dict[str, Any], c: dict[str, list[float]], opts: Chart
         for r in reversed(range(len(m.marker)))
     ]
     return static
+
+
+def marked_bars(
+    times: list[float], marks: tuple[tuple[float, float], ...]
+) -> list[tuple[int, float]]:
+    """(bar index, price) of each mark: the bar whose span holds its moment (the newest bar
+    holds a bar's length after its open); a moment outside the bars is left out."""
+    import bisect
+
+    if not times or not marks:
+        return []
+    span = times[-1] - times[-2] if len(times) > 1 else 0
+    out = []
+    for t, price in marks:
+        i = bisect.bisect_right(times, t) - 1
+        if i < 0 or (i == len(times) - 1 and t >= times[-1] + max(span, 1)):
+            continue
+        out.append((i, price))
+    return out
 
 
 def _encode(markers: list[str], fg: list[Any], bg: list[Any], sty: list[Any], colour: bool) -> str:

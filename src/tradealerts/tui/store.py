@@ -59,6 +59,9 @@ class Store:
     chart: ChartView = field(default_factory=ChartView)
     connection: str = "connecting"
     quota: str = ""
+    #: fire markers drawn on a pair's chart: (time, price) of where an alert would have fired
+    #: (``t``) or really fired (its history), and what they are, for the notice
+    fire_marks: dict[tuple[str, str], tuple[tuple[float, float], ...]] = field(default_factory=dict)
 
     # -- tiers -----------------------------------------------------------------------------
     @property

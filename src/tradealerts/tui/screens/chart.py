@@ -106,6 +106,11 @@ class LinesTable(DataTable[Any]):
 
 
 class ChartScreen(ChartKeys):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "test_line", "Test an alert on the line"),
+        Binding("x", "clear_marks", "Clear fire markers", show=False),
+    ]
+
     def compose(self) -> ComposeResult:
         with Vertical():
             yield TimeframeBar()
@@ -140,6 +145,57 @@ class ChartScreen(ChartKeys):
             return
         app.say(f"Alert #{created.id} created: {created.condition} on line {created.line_id}.")
         app.publish("alerts")
+
+    def selected_line(self) -> dict[str, Any] | None:
+        """The line under the lines table's cursor."""
+        table = self.query_one(LinesTable)
+        if not table.lines or not 0 <= table.cursor_row < len(table.lines):
+            return None
+        return table.lines[table.cursor_row]
+
+    def action_test_line(self) -> None:
+        """``t``: where an alert on the selected line would have fired over the bars the
+        chart holds (a break of it on a bar's close), drawn as markers; ``t`` again on the
+        markers' pair takes them off."""
+        app = ta(self)
+        chart = app.store.chart
+        key = (chart.symbol, chart.timeframe)
+        if key in app.store.fire_marks:
+            self.action_clear_marks()
+            return
+        line = self.selected_line()
+        if line is None:
+            app.say("No line to test: pick one in the lines table.", severity="warning")
+            return
+        spawn(self, partial(self._test_line, line), group="backtest", exclusive=True)
+
+    async def _test_line(self, line: dict[str, Any]) -> None:
+        from tradealerts.core.alerts import validate_alert
+        from tradealerts.tui.backtest import result_marks, said
+        from tradealerts.tui.store import CHART_BARS
+
+        app = ta(self)
+        chart = app.store.chart
+        key = (chart.symbol, chart.timeframe)
+        condition = "line_break" if line["shape"] == "horizontal" else "trendline_break"
+        alert = validate_alert(
+            {"symbol": chart.symbol, "timeframe": chart.timeframe, "condition": condition,
+             "line_id": line["id"], "side": line["kind"]},
+            now=datetime.now(UTC),
+        )  # fmt: skip
+        try:
+            result = await app.api(endpoints.alert_backtest(alert, CHART_BARS))
+        except Handled:
+            return
+        app.store.fire_marks[key] = result_marks(result)
+        app.say(f"{condition} on {line['id']}: {said(result)}.", title="Would have fired")
+        app.publish("chart")
+
+    def action_clear_marks(self) -> None:
+        app = ta(self)
+        chart = app.store.chart
+        if app.store.fire_marks.pop((chart.symbol, chart.timeframe), None) is not None:
+            app.publish("chart")
 
 
 def when(t: float | None) -> str:
