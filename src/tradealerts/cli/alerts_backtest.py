@@ -273,6 +273,8 @@ def test_file(file: Path, fmt: str | None, bars: int | None, json_out: bool) -> 
     from tradealerts.client import endpoints
 
     entries = load_checked(file, fmt)
+    if not entries:
+        raise UsageProblem(f"{file}: no alerts to test ([[alert]] entries in TOML).")
     results: list[dict[str, Any]] = []
     server_ms = 0.0
     with open_client() as c:
