@@ -66,8 +66,18 @@ def test_dormant_and_the_bar_close_verdicts(user: Cli) -> None:
     chatty = user.json("alerts", "test", "EURUSD", "H1", "greater_than", "0.5",
                        "--frequency", "once_per_bar", "--bars", "200")  # fmt: skip
     assert chatty["verdict"] == "chatty" and chatty["per_day"] > 10
-    assert "Verdict: chatty" in user.ok("alerts", "test", "EURUSD", "H1", "greater_than",
-                                         "0.5", "--frequency", "once_per_bar", "--bars", "200")
+    assert "Verdict: chatty" in user.ok(
+        "alerts",
+        "test",
+        "EURUSD",
+        "H1",
+        "greater_than",
+        "0.5",
+        "--frequency",
+        "once_per_bar",
+        "--bars",
+        "200",
+    )
 
 
 def test_a_line_alert_by_its_id_with_the_chart(user: Cli) -> None:
@@ -87,7 +97,7 @@ def test_a_line_alert_by_its_id_with_the_chart(user: Cli) -> None:
                   "--bars", "1000", "--chart", COLUMNS="100", LINES="30")  # fmt: skip
     assert line["id"] in out  # the reason names the line
     assert "◆" in out.split("Verdict:")[1], "a marker on the chart"
-    assert f"of the {got['count']} fires fall on the" in out
+    assert f"marks a fire: {got['count']} of {got['count']} on the" in out
 
 
 def test_apply_test_on_a_file_of_20_alerts_applies_nothing(user: Cli, tmp_path: Path) -> None:
@@ -99,7 +109,8 @@ def test_apply_test_on_a_file_of_20_alerts_applies_nothing(user: Cli, tmp_path: 
     entries.append({"name": "never", "symbol": "EURUSD", "timeframe": "H1",
                     "condition": "crossing_up", "level": 9.0})  # fmt: skip
     entries.append({"name": "always", "symbol": "EURUSD", "timeframe": "H1",
-                    "condition": "greater_than", "level": 0.5, "frequency": "once_per_bar"})  # fmt: skip
+                    "condition": "greater_than", "level": 0.5,
+                    "frequency": "once_per_bar"})  # fmt: skip
     file = tmp_path / "alerts.json"
     file.write_text(json.dumps({"alert": entries}))
     before = user.run("whoami", "--json")
@@ -134,8 +145,10 @@ def test_80_columns_read_whole(zoned: Cli, tmp_path: Path) -> None:
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "Verdict:" in out and "crossing" in out
     file = tmp_path / "a.toml"
-    file.write_text('[[alert]]\nname = "eurusd-cross"\nsymbol = "EURUSD"\ntimeframe = "H1"\n'
-                    'condition = "crossing"\nlevel = 1.035\nfrequency = "once_per_bar"\n')  # fmt: skip
+    file.write_text(
+        '[[alert]]\nname = "eurusd-cross"\nsymbol = "EURUSD"\ntimeframe = "H1"\n'
+        'condition = "crossing"\nlevel = 1.035\nfrequency = "once_per_bar"\n'
+    )
     out = zoned.ok("alerts", "apply", str(file), "--test", COLUMNS="80")
     assert max(len(line) for line in out.splitlines()) <= 80
     assert "eurusd-cross" in out

@@ -149,7 +149,16 @@ def test_alert(
 test_alert.command_cls = NegativeNumbers  # type: ignore[attr-defined]
 
 
-def _fire_rows(fires: list[dict[str, Any]], compact: bool) -> list[tuple[Any, ...]]:
+def _price(symbol: str, value: Any) -> Any:
+    """A price in the symbol's digits (``1.03550``, not ``1.0355``)."""
+    from tradealerts.core.symbols import format_price
+
+    if not isinstance(value, int | float):
+        return value
+    return format_price(symbol, float(value)).replace(",", "")
+
+
+def _fire_rows(symbol: str, fires: list[dict[str, Any]], compact: bool) -> list[tuple[Any, ...]]:
     rows = []
     start = max(0, len(fires) - FIRES_SHOWN)
     for i, f in enumerate(fires[start:], start + 1):
@@ -161,7 +170,7 @@ def _fire_rows(fires: list[dict[str, Any]], compact: bool) -> list[tuple[Any, ..
         if confirm:
             reason.append(f"confirmed by the close of the {stamp(confirm)} bar")
         bar = stamp(f.get("bar_time") or f.get("time"), compact=compact)
-        rows.append((i, bar, f.get("price"), "\n".join(r for r in reason if r)))
+        rows.append((i, bar, _price(symbol, f.get("price")), "\n".join(r for r in reason if r)))
     return rows
 
 
@@ -169,11 +178,14 @@ def fires_table(result: dict[str, Any]) -> Any:
     """The fires as a table (the newest ``FIRES_SHOWN``): the bar's time on the person's
     clock, the price, the reason (which line or level, which confirmation bar)."""
     fires = result.get("fires") or []
+    sym = str(result.get("symbol") or "")
     zone = display_zone()
-    wide = make_table(None, ["#", f"Bar ({zone})", "Price", "Reason"], _fire_rows(fires, False))
+    columns = ["#", f"Bar ({zone})", "Price", "Reason"]
+    wide = make_table(None, columns, _fire_rows(sym, fires, False))
     if fits(wide):
         return wide
-    return make_table(None, ["#", f"Bar\n{zone}", "Price", "Reason"], _fire_rows(fires, True))
+    columns[1] = f"Bar\n{zone}"
+    return make_table(None, columns, _fire_rows(sym, fires, True))
 
 
 def _span(result: dict[str, Any]) -> str:
@@ -189,7 +201,7 @@ def summary(result: dict[str, Any], asked: int | None = None) -> list[str]:
         window += f" (asked {asked}: the server holds {held})"
     lines = [window]
     per_day = result.get("per_day")
-    rate = f", {per_day:g} a day" if isinstance(per_day, int | float) else ""
+    rate = f", {per_day:g} a day" if count and isinstance(per_day, int | float) else ""
     lines.append(f"Fires: {count}{rate}")
     if count:
         zone = display_zone()
@@ -262,7 +274,7 @@ def draw_fires(c: Any, result: dict[str, Any]) -> None:
     shown = view["bars"]["time"]
     inside = len(marked_bars(shown, marks))
     mark = "◆" if utf8 else "*"
-    say(f"{mark} a fire: {inside} of the {len(marks)} fires fall on the {len(shown)} bars drawn.")
+    say(f"{mark} marks a fire: {inside} of {len(marks)} on the {len(shown)} bars drawn.")
 
 
 def test_file(file: Path, fmt: str | None, bars: int | None, json_out: bool) -> None:
@@ -317,7 +329,7 @@ def _file_table(file: Path, entries: list[Any], results: list[dict[str, Any]]) -
         narrow.append((i + 1, f"{name}\n{what}", f"{count}\n{r.get('per_day')}/day", spans,
                        r.get("verdict")))  # fmt: skip
     title = f"{file.name} · over the held history · times {zone}"
-    table = make_table(title, ["#", "Name", "Alert", "Fires", "A day", "First", "Last",
+    table = make_table(title, ["#", "Name", "Alert", "Fires", "Per day", "First", "Last",
                                "Verdict"], wide)  # fmt: skip
     if fits(table):
         return table
