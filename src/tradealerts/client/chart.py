@@ -357,11 +357,6 @@ def _draw_static(payload: dict[str, Any], c: dict[str, list[float]], opts: Chart
             legend.append(
                 f"{'TR' if d['kind'] == 'resistance' else 'TS'} {_price(symbol, d['value_now'])}"
             )
-    fires = marked_bars(c["time"], opts.marks)
-    if fires:
-        plt.scatter([x for x, _ in fires], [p for _, p in fires],
-                    marker=FIRE_MARK[0 if opts.unicode else 1], color=COLOURS["fire"])  # fmt: skip
-        ys += [p for _, p in fires]
     lo, hi = _band(c["low"], c["high"])
     for label, price in opts.levels:
         if lo <= price <= hi:  # a far level would squeeze the candles, as a far line would
@@ -369,6 +364,12 @@ def _draw_static(payload: dict[str, Any], c: dict[str, list[float]], opts: Chart
             tag = f"{label}{_GAP}{_price(symbol, price)}"
             plt.text(tag, n // 2, price, color=COLOURS["alert"])
             ys.append(price)
+    # last: over the lines and levels (a touch fires on its line's very price)
+    fires = marked_bars(c["time"], opts.marks)
+    if fires:
+        plt.scatter([x for x, _ in fires], [p for _, p in fires],
+                    marker=FIRE_MARK[0 if opts.unicode else 1], color=COLOURS["fire"])  # fmt: skip
+        ys += [p for _, p in fires]
     # only as many time labels as fit side by side: plotext would drop overlapping ones itself,
     # but which it keeps changes from one process to the next
     label_width = len(_time_label(c["time"][0], timeframe, opts.zone)) + 3
