@@ -74,6 +74,15 @@ async def test_t_on_a_chart_line_marks_where_alerts_on_it_would_have_fired(
     await running.press("t")  # again: the markers go
     await until(running, lambda: "◆" not in drawn(app), what="the markers cleared")
     assert key not in app.store.fire_marks
+    from tradealerts.tui.screens.help import HelpScreen
+
+    await running.press("question_mark")  # the keys are in the help
+    helped = await until(running, lambda: app.screen if isinstance(app.screen, HelpScreen)
+                         else None)  # fmt: skip
+    described = {label: keys for keys, label, _ in helped.shown}
+    assert described["Test an alert on the line"] == "t"
+    assert described["Clear fire markers"] == "x"
+    await running.press("escape")
 
 
 async def test_the_forms_test_shows_the_count_and_verdict_before_saving(running, person) -> None:
