@@ -127,6 +127,7 @@ def backtest_series(
         Bars(t[head], o[head], h[head], lo[head], c[head], v[head]),
         IndicatorState.from_arrays(h[head], lo[head], c[head], n),
         clock=clock,
+        line_refs={},  # its lines never move under it: the matcher's line views are cached
     )
     market = MarketState(n, clock, {(symbol, timeframe): series})
     start = int(t[first])
@@ -144,16 +145,27 @@ def backtest_series(
     confirm = [s.condition in _CONFIRMED for s in specs]
     # bar-close alerts alone need no ticks (live, a tick only expires them, at the same time)
     ticked = any(evaluated_on_ticks(s.condition, s.frequency) for s in specs)
+    prev: float | None = None  # the last bid replayed
     for k in range(first, total):
         bar = bars[k]
         bar_end = bar_span(timeframe, bar.time, clock)[1]
         if ticked:
             length = bar_end - bar.time
-            for j, price in enumerate(tick_path(bar)):
-                tick = Tick(symbol, bar.time + length * j / TICKS_PER_BAR, price, price + spread)
-                result = matcher.on_tick(tick, market)
-                if result:
-                    _collect(result, runs, bar.time, confirm)
+            t_last = bar.time + length * (TICKS_PER_BAR - 1) / TICKS_PER_BAR
+            low = bar.low if prev is None else min(prev, bar.low)
+            high = bar.high if prev is None else max(prev, bar.high)
+            if prev is not None and matcher.idle(
+                (low, low + spread), (high, high + spread), t_last
+            ):
+                # nothing can fire on this bar's path: only the previous quote moves
+                matcher.seed(Tick(symbol, t_last, bar.close, bar.close + spread))
+            else:
+                for j, price in enumerate(tick_path(bar)):
+                    at = bar.time + length * j / TICKS_PER_BAR
+                    result = matcher.on_tick(Tick(symbol, at, price, price + spread), market)
+                    if result:
+                        _collect(result, runs, bar.time, confirm)
+            prev = bar.close
         changes = series.on_bar(bar)
         result = matcher.on_bar(BarClose(symbol, timeframe, bar), changes, market)
         if result:

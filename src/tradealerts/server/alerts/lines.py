@@ -63,13 +63,38 @@ def _did(series: SeriesState, dl: DiagonalLine) -> str:
     return diagonal_line_id(dl.kind, int(times[dl.i1]), int(times[dl.i2]))
 
 
+def _href(series: SeriesState, k: int) -> LineRef:
+    """The horizontal line at position ``k`` (cached when the series keeps ``line_refs``: a
+    horizontal line's id, kind and price never change)."""
+    cache = series.line_refs
+    if cache is not None:
+        ref: LineRef | None = cache.get(k)
+        if ref is not None:
+            return ref
+    ln = series.indicators.horizontal.line(k)
+    ref = LineRef(_hid(series, ln), ln.kind, False, ln.price)
+    if cache is not None:
+        cache[k] = ref
+    return ref
+
+
 def active_lines(series: SeriesState, index: int) -> list[LineRef]:
-    """Active horizontal lines, then active trendlines, with their values at bar ``index``."""
+    """Active horizontal lines, then active trendlines, with their values at bar ``index``.
+    The caller must not change the list (a series with ``line_refs`` shares it between the
+    alerts of one bar)."""
     ind = series.indicators
-    out = [LineRef(_hid(series, ln), ln.kind, False, ln.price) for ln in ind.active_horizontal()]
+    cache = series.line_refs
+    key = ("active", len(ind.close), index)
+    if cache is not None:
+        last = cache.get("active")
+        if last is not None and last[0] == key:
+            return last[1]  # type: ignore[no-any-return]
+    out = [_href(series, k) for k in ind.active_horizontal_positions()]
     out += [
         LineRef(_did(series, d), d.kind, True, d.value_at(index)) for d in ind.active_diagonal()
     ]
+    if cache is not None:
+        cache["active"] = (key, out)
     return out
 
 
@@ -155,9 +180,7 @@ def broken_line(
         return min(hits, key=lambda r: abs(r.value - close)) if hits else None
     # the lines active before this bar: still active, or broken by it. (A line confirmed by
     # this bar is among the first, but can never be nearer than a line this bar broke.)
-    before = [
-        LineRef(_hid(series, ln), ln.kind, False, ln.price) for ln in ind.active_horizontal()
-    ] + refs
+    before = [_href(series, k) for k in ind.active_horizontal_positions()] + refs
     previous = ind.close[t - 1] if t >= 1 else close
     broken_ids = {r.line_id for r in refs}
     for kind in kinds:
@@ -378,10 +401,12 @@ def _bounce_candidates(series: SeriesState, t: int) -> tuple[list[LineRef], Any,
     ind = series.indicators
     refs: list[LineRef] = []
     before: list[float] = []
-    for ln in ind.active_horizontal():
-        if ln.confirmed <= t - 1:
-            refs.append(LineRef(_hid(series, ln), ln.kind, False, ln.price))
-            before.append(ln.price)
+    origin, n = ind.horizontal.origin, ind.n
+    for k in ind.active_horizontal_positions():
+        if origin[k] + n <= t - 1:  # confirmed by t - 1
+            ref = _href(series, k)
+            refs.append(ref)
+            before.append(ref.value)
     for d in ind.active_diagonal():
         if d.i2 + ind.n <= t - 1:
             refs.append(LineRef(_did(series, d), d.kind, True, d.value_at(t)))
