@@ -78,6 +78,10 @@ def test_a_new_alert_and_the_same_alert_stored_by_id(zoned: Cli) -> None:
 
 
 def test_dormant_and_the_bar_close_verdicts(user: Cli) -> None:
+    once = user.json("alerts", "test", "EURUSD", "H1", "greater_than", "0.5")
+    assert once["count"] == 1 and once["ended"]["status"] == "triggered"
+    shown = user.ok("alerts", "test", "EURUSD", "H1", "greater_than", "0.5")
+    assert "Stopped: triggered" in shown  # frequency once: it would have stopped there
     far = user.ok("alerts", "test", "EURUSD", "H1", "crossing_up", "9")
     assert "Fires: 0" in far and "Verdict: dormant" in far and "First:" not in far
     chatty = user.json("alerts", "test", "EURUSD", "H1", "greater_than", "0.5",

@@ -209,6 +209,11 @@ def summary(result: dict[str, Any], asked: int | None = None) -> list[str]:
         lines.append(f"Last:  {stamp(result.get('last'))} {zone}")
     verdict = str(result.get("verdict") or "")
     lines.append(f"Verdict: {_VERDICTS.get(verdict, verdict)}")
+    ended = result.get("ended")
+    if isinstance(ended, dict) and ended.get("status"):
+        why = ended.get("reason")
+        how = str(ended["status"]) + (f" ({why})" if why and why != ended["status"] else "")
+        lines.append(f"Stopped: {how} at {stamp(ended.get('time'))} {display_zone()}")
     if result.get("note"):
         lines.append(f"Note: {result['note']}")
     return lines
