@@ -57,7 +57,7 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save"),
-        Binding("ctrl+t", "test", "Test: when it would have fired"),
+        Binding("ctrl+t", "test", "Test: when it would have fired", show=False),
     ]
 
     def __init__(

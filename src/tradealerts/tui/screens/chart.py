@@ -107,7 +107,7 @@ class LinesTable(DataTable[Any]):
 
 class ChartScreen(ChartKeys):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("t", "test_line", "Test an alert on the line"),
+        Binding("t", "test_line", "Test an alert on the line", show=False),
         Binding("x", "clear_marks", "Clear fire markers", show=False),
     ]
 

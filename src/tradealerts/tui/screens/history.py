@@ -27,7 +27,7 @@ class HistoryScreen(Screen[None]):
         Binding("left_square_bracket", "page(-1)", "Newer"),
         Binding("right_square_bracket", "page(1)", "Older"),
         Binding("escape", "back", "Back", show=False),
-        Binding("c", "on_chart", "Its fires on the chart"),
+        Binding("c", "on_chart", "Its fires on the chart", show=False),
     ]
 
     def __init__(self, alert_id: int | None = None) -> None:
