@@ -158,6 +158,8 @@ def test_errors_are_one_line_and_an_exit_code(user: Cli) -> None:
     assert r.returncode == 2 and "tradealerts alerts test EURUSD H1 crossing LEVEL" in r.stderr
     r = user.run("alerts", "apply", "missing.toml", "--test")
     assert r.returncode == 2 and "missing.toml" in r.stderr
+    r = user.run("alerts", "test", "GBPUSD", "H1", "crossing", "1.25")  # PRO's pair, on FREE
+    assert r.returncode == 4 and "PRO" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_80_columns_read_whole(zoned: Cli, tmp_path: Path) -> None:

@@ -288,6 +288,7 @@ def test_file(file: Path, fmt: str | None, bars: int | None, json_out: bool) -> 
     ``BACKTEST_BATCH`` alerts."""
     from tradealerts.cli.alerts_code import load_checked
     from tradealerts.client import endpoints
+    from tradealerts.client.errors import ApiError
 
     entries = load_checked(file, fmt)
     if not entries:
@@ -297,7 +298,11 @@ def test_file(file: Path, fmt: str | None, bars: int | None, json_out: bool) -> 
     with open_client() as c:
         for start in range(0, len(entries), endpoints.BACKTEST_BATCH):
             chunk = entries[start : start + endpoints.BACKTEST_BATCH]
-            answer = c.run(endpoints.alerts_backtest(chunk, bars))
+            try:
+                answer = c.run(endpoints.alerts_backtest(chunk, bars))
+            except ApiError as exc:
+                _name_entry(exc, file, entries, start)
+                raise
             server_ms += float(answer.get("server_ms") or 0.0)
             for r in answer.get("results", []):
                 r["index"] = start + int(r.get("index", 0))
@@ -314,6 +319,20 @@ def test_file(file: Path, fmt: str | None, bars: int | None, json_out: bool) -> 
         f"{len(results)} alerts tested: {said['dormant']} dormant (no fire), {said['chatty']} "
         "chatty (over 10 a day). Nothing was applied: run without --test to apply."
     )
+
+
+def _name_entry(exc: Any, file: Path, entries: list[Any], start: int) -> None:
+    """A refusal naming ``alerts.3.level`` of a request said as the file's entry
+    (``alert 104 (eurusd-cross)``): the requests hold 100 entries each, the file more."""
+    import re
+
+    m = re.match(r"alerts\.(\d+)\.?(.*)", str(exc.extra.get("field") or ""))
+    if not m:
+        return
+    i = start + int(m.group(1))
+    entry = entries[i] if i < len(entries) and isinstance(entries[i], dict) else {}
+    who = f"alert {i + 1}" + (f" ({entry['name']})" if entry.get("name") else "")
+    exc.message = f"{file}: {who}: {exc.message}"
 
 
 def _file_table(file: Path, entries: list[Any], results: list[dict[str, Any]]) -> Any:
