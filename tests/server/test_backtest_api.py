@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -196,3 +197,18 @@ def test_the_quota_counts_backtests(srv: Running) -> None:
     limit = int(c.post(URL, json=small).headers["X-RateLimit-Limit"])
     codes = [c.post(URL, json=small).status_code for _ in range(limit)]
     assert codes == [200] * (limit - 1) + [429]
+
+
+def test_expiry_counts_from_the_start_of_the_window(srv: Running) -> None:
+    c = client(srv)
+    expires = srv.clock() + timedelta(hours=10)
+    always = {**crossing(), "condition": "greater_than", "level": 0.5}  # every bar, once
+    r = c.post(URL, json={**always, "expires_at": expires.isoformat(), "bars": 100})
+    assert r.status_code == 200, r.text
+    body = r.json()
+    # ten hours of H1 bars from the window's start: ten fires, then expired
+    assert body["count"] == 10
+    assert body["ended"]["status"] == "expired" and body["ended"]["reason"] == "expired"
+    assert body["fires"][0]["bar_time"] == body["from"]
+    no_expiry = c.post(URL, json={**always, "bars": 100}).json()
+    assert no_expiry["count"] == 100 and no_expiry["ended"] is None

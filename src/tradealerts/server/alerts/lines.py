@@ -84,17 +84,21 @@ def active_lines(series: SeriesState, index: int) -> list[LineRef]:
     alerts of one bar)."""
     ind = series.indicators
     cache = series.line_refs
-    key = ("active", len(ind.close), index)
-    if cache is not None:
-        last = cache.get("active")
-        if last is not None and last[0] == key:
-            return last[1]  # type: ignore[no-any-return]
+    shared: dict[int, list[LineRef]] | None = None
+    if cache is not None:  # per closed bar: {index: lines} (the matcher asks for two indices)
+        bar, shared = cache.get("active") or (-1, {})
+        if bar != len(ind.close):
+            shared = {}
+            cache["active"] = (len(ind.close), shared)
+        found = shared.get(index)
+        if found is not None:
+            return found
     out = [_href(series, k) for k in ind.active_horizontal_positions()]
     out += [
         LineRef(_did(series, d), d.kind, True, d.value_at(index)) for d in ind.active_diagonal()
     ]
-    if cache is not None:
-        cache["active"] = (key, out)
+    if shared is not None:
+        shared[index] = out
     return out
 
 
@@ -107,22 +111,20 @@ def find_line(series: SeriesState, line_id: str) -> LineRef | None:
     return None
 
 
-def _wanted(ref: LineRef, side: Side, line_id: str | None) -> bool:
-    if line_id is not None:
-        return ref.line_id == line_id
-    return side == Side.either or ref.kind == side.value
-
-
 def touch_bands(
     lines: list[LineRef], side: Side, line_id: str | None, distance: float
 ) -> tuple[Band, ...] | None:
     """The bands a line_touch alert watches; None when its chosen line is not active."""
-    bands = tuple(
-        (ref.value - distance, ref.value + distance, ref)
-        for ref in lines
-        if _wanted(ref, side, line_id)
-    )
-    return None if line_id is not None and not bands else bands
+    # one filter per case, decided once: this runs for every touch alert at every close
+    if line_id is not None:
+        chosen = tuple(
+            (r.value - distance, r.value + distance, r) for r in lines if r.line_id == line_id
+        )
+        return chosen or None
+    if side == Side.either:
+        return tuple((r.value - distance, r.value + distance, r) for r in lines)
+    kind = side.value
+    return tuple((r.value - distance, r.value + distance, r) for r in lines if r.kind == kind)
 
 
 def touch_hit(price: float, bands: tuple[Band, ...] | None) -> LineRef | None:

@@ -10,6 +10,7 @@ create, one request against the hourly quota. The replay itself is
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -228,7 +229,13 @@ async def backtest_alerts(
             cols = (held.time, held.open, held.high, held.low, held.close, held.volume)
             groups[key] = (Bars(*cols), [])
         groups[key][1].append(i)
-    results = await run_in_threadpool(_run, groups, alerts, window, market.clock, market.n)
+    # one replay at a time per process: a replay holds the GIL in slices, so two users'
+    # long backtests at once would slow the live engine twice as much; the others queue
+    state = request.app.state
+    if getattr(state, "backtests", None) is None:
+        state.backtests = asyncio.Semaphore(1)
+    async with state.backtests:
+        results = await run_in_threadpool(_run, groups, alerts, window, market.clock, market.n)
     total = (time.perf_counter() - started) * 1000
     if "alerts" in body:
         for i, r in enumerate(results):
