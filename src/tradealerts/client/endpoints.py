@@ -303,6 +303,9 @@ def alerts_apply(
 
 #: Alerts one backtest request may hold (the server's bound, BT_CONTRACT / api.md).
 BACKTEST_BATCH = 100
+#: Seconds a backtest's answer may take: the server replays thousands of bars, one replay
+#: at a time (others queue), so it may take far longer than an ordinary call.
+BACKTEST_TIMEOUT = 180.0
 
 
 def alert_backtest(alert: AlertCreate, bars: int | None = None) -> Call[Json]:
@@ -313,7 +316,7 @@ def alert_backtest(alert: AlertCreate, bars: int | None = None) -> Call[Json]:
     body: Json = {"alert": alert.model_dump(mode="json", exclude_none=True)}
     if bars is not None:
         body["bars"] = bars
-    return Call("POST", "/api/alerts/backtest", _json, json=body)
+    return Call("POST", "/api/alerts/backtest", _json, json=body, read_timeout=BACKTEST_TIMEOUT)
 
 
 def alert_backtest_stored(alert_id: int, bars: int | None = None) -> Call[Json]:
@@ -321,7 +324,7 @@ def alert_backtest_stored(alert_id: int, bars: int | None = None) -> Call[Json]:
     body: Json = {"alert_id": alert_id}
     if bars is not None:
         body["bars"] = bars
-    return Call("POST", "/api/alerts/backtest", _json, json=body)
+    return Call("POST", "/api/alerts/backtest", _json, json=body, read_timeout=BACKTEST_TIMEOUT)
 
 
 def alerts_backtest(entries: list[dict[str, Any]], bars: int | None = None) -> Call[Json]:
@@ -330,7 +333,7 @@ def alerts_backtest(entries: list[dict[str, Any]], bars: int | None = None) -> C
     body: Json = {"alerts": entries}
     if bars is not None:
         body["bars"] = bars
-    return Call("POST", "/api/alerts/backtest", _json, json=body)
+    return Call("POST", "/api/alerts/backtest", _json, json=body, read_timeout=BACKTEST_TIMEOUT)
 
 
 def alert_delete(alert_id: int) -> Call[None]:
