@@ -1,15 +1,17 @@
-"""alerts list|show|create|update|delete|pause|resume|history|clone|export|apply."""
+"""alerts list|show|create|update|delete|pause|resume|history|clone|export|apply (and test:
+``cli.alerts_backtest``)."""
 
 from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 import typer
 
 from tradealerts.cli.context import UsageProblem, open_client
+from tradealerts.cli.lazy import LazyGroup
 from tradealerts.cli.negatives import NegativeNumbers
 from tradealerts.cli.output import (
     JSON_OPTION_HELP,
@@ -24,9 +26,27 @@ from tradealerts.cli.output import (
     when,
 )
 
-app = typer.Typer(help="Price alerts: create, list, pause, resume, delete, clone, history, "
-                  "and alerts as code (export, apply).",
-                  no_args_is_help=True)  # fmt: skip
+
+class _Alerts(LazyGroup):
+    #: ``alerts test`` lives in its own module, loaded only when it runs or shows its help
+    lazy: ClassVar[dict[str, tuple[str, str]]] = {
+        "test": ("tradealerts.cli.alerts_backtest:test_alert",
+                 "When an alert would have fired: alerts test EURUSD H1 crossing_up 1.09 "
+                 "--bars 2000"),
+    }  # fmt: skip
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        """The commands defined here first, then the lazy ones (--help's order)."""
+        names = super().list_commands(ctx)
+        return [n for n in names if n not in self.lazy] + [n for n in names if n in self.lazy]
+
+
+app = typer.Typer(
+    cls=_Alerts,
+    help="Price alerts: create, list, pause, resume, delete, clone, history, test, "
+    "and alerts as code (export, apply).",
+    no_args_is_help=True,
+)
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
 IdArg = Annotated[int, typer.Argument(min=1, help="The alert's id (see: tradealerts alerts list).")]
@@ -334,6 +354,67 @@ def notify_names(value: str) -> list[str]:
     return [n.strip().lower() for n in value.split(",") if n.strip()]
 
 
+def build_alert(
+    symbol: str,
+    timeframe: str,
+    condition: str,
+    values: list[str] | None,
+    options: dict[str, Any],
+    *,
+    frequency: str = "once",
+    expires: str | None = None,
+    message: str | None = None,
+    source: str = "bid",
+    email: bool = False,
+    webhook: str | None = None,
+    webhook_format: str | None = None,
+    notify: str | None = None,
+    verb: str = "create",
+) -> Any:
+    """The checked ``AlertCreate`` of ``alerts create``'s arguments (``alerts test`` takes the
+    same ones): a typo is a ``UsageProblem`` naming the field, before anything is sent.
+    ``verb``: the command the "needs LEVEL" hint shows."""
+    from pydantic import ValidationError
+
+    from tradealerts.cli.market import pair
+    from tradealerts.core.alerts.conditions import REQUIRED_VALUES
+    from tradealerts.core.alerts.schemas import validate_alert
+
+    sym, tf = pair(symbol, timeframe)
+    cond = parse_condition(condition)
+    now = datetime.now(UTC)
+    data: dict[str, Any] = {"symbol": sym, "timeframe": tf, "condition": cond.value}
+    data.update(_values(cond, values or []))
+    for key, value in options.items():
+        if value is not None:
+            data[key] = value
+    needs = REQUIRED_VALUES[cond]
+    if any(name not in data for name in needs):
+        shape = " ".join(n.upper() for n in needs)
+        raise UsageProblem(
+            f"{cond.value} needs {shape}: tradealerts alerts {verb} {sym} {tf} {cond.value} {shape}"
+        )
+    data.update(frequency=frequency, price_source=source)
+    if expires:
+        data["expires_at"] = parse_expiry(expires, now)
+    if message is not None:
+        data["message"] = message
+    data["channels"] = {"email": email, "webhook_url": webhook}
+    if webhook_format is not None:
+        if webhook is None:  # stored, it would shape nothing: say so rather than keep it
+            raise UsageProblem(
+                "--webhook-format shapes a webhook's body: give the webhook too, "
+                f"e.g. --webhook https://example.com/hook --webhook-format {webhook_format}"
+            )
+        data["channels"]["webhook_format"] = webhook_format
+    if notify is not None:
+        data["channels"]["notify"] = notify_names(notify)
+    try:  # the server checks again; this catches typos before anything is sent
+        return validate_alert(data, now=now, allow_insecure_loopback=True)
+    except ValidationError as exc:
+        raise _problem(exc, data) from None
+
+
 @app.command("create", cls=NegativeNumbers)
 def create(
     symbol: Annotated[str, typer.Argument(help="EURUSD, xauusd … (any case).")],
@@ -393,51 +474,16 @@ def create(
     json_out: JsonOpt = False,
 ) -> None:
     """Create an alert, e.g.: alerts create EURUSD H1 crossing_up 1.09 --expires 7d --email"""
-    from pydantic import ValidationError
-
-    from tradealerts.cli.market import pair
     from tradealerts.client import endpoints
-    from tradealerts.core.alerts.schemas import validate_alert
 
-    sym, tf = pair(symbol, timeframe)
-    cond = parse_condition(condition)
-    now = datetime.now(UTC)
-    data: dict[str, Any] = {"symbol": sym, "timeframe": tf, "condition": cond.value}
-    data.update(_values(cond, values or []))
-    options = {
-        "side": side, "line_id": line_id, "distance": distance, "buffer": buffer,
-        "confirm_bars": confirm_bars, "cooldown": cooldown, "max_fires": max_fires, "name": name,
-    }  # fmt: skip
-    for key, value in options.items():
-        if value is not None:
-            data[key] = value
-    from tradealerts.core.alerts.conditions import REQUIRED_VALUES
-
-    needs = REQUIRED_VALUES[cond]
-    if any(name not in data for name in needs):
-        shape = " ".join(n.upper() for n in needs)
-        raise UsageProblem(
-            f"{cond.value} needs {shape}: tradealerts alerts create {sym} {tf} {cond.value} {shape}"
-        )
-    data.update(frequency=frequency, price_source=source)
-    if expires:
-        data["expires_at"] = parse_expiry(expires, now)
-    if message is not None:
-        data["message"] = message
-    data["channels"] = {"email": email, "webhook_url": webhook}
-    if webhook_format is not None:
-        if webhook is None:  # stored, it would shape nothing: say so rather than keep it
-            raise UsageProblem(
-                "--webhook-format shapes a webhook's body: give the webhook too, "
-                f"e.g. --webhook https://example.com/hook --webhook-format {webhook_format}"
-            )
-        data["channels"]["webhook_format"] = webhook_format
-    if notify is not None:
-        data["channels"]["notify"] = notify_names(notify)
-    try:  # the server checks again; this catches typos before anything is sent
-        alert = validate_alert(data, now=now, allow_insecure_loopback=True)
-    except ValidationError as exc:
-        raise _problem(exc, data) from None
+    alert = build_alert(
+        symbol, timeframe, condition, values,
+        {"side": side, "line_id": line_id, "distance": distance, "buffer": buffer,
+         "confirm_bars": confirm_bars, "cooldown": cooldown, "max_fires": max_fires,
+         "name": name},
+        frequency=frequency, expires=expires, message=message, source=source, email=email,
+        webhook=webhook, webhook_format=webhook_format, notify=notify,
+    )  # fmt: skip
     with open_client() as c:
         _show(c.run(endpoints.alert_create(alert)), json_out, "created")
 
@@ -670,9 +716,28 @@ def apply(
         bool, typer.Option("--prune", help="Delete your alerts the file does not name.")
     ] = False,
     fmt: FormatOpt = None,
+    test: Annotated[
+        bool,
+        typer.Option("--test", help="When each alert would have fired; apply nothing."),
+    ] = False,
+    bars: Annotated[
+        int | None, typer.Option(min=10, help="With --test: closed bars to replay.")
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """Make your alerts what the file says, all at once or not at all (matched by name)."""
+    if test:
+        if prune:
+            raise UsageProblem(
+                "--test applies nothing, so --prune would delete nothing: leave it out "
+                "(or test first, then apply with --prune)."
+            )
+        from tradealerts.cli.alerts_backtest import test_file
+
+        test_file(file, fmt, bars, json_out)
+        return
+    if bars is not None:
+        raise UsageProblem("--bars is the window of --test: add --test (nothing is applied).")
     from tradealerts.cli.alerts_code import apply_file
 
     apply_file(file, dry_run, prune, fmt, json_out)

@@ -14,7 +14,7 @@ from tradealerts.cli.alerts import _problem, parse_condition
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import emit_json, say
 
-__all__ = ["apply_file", "bulk", "bulk_said", "export_file"]
+__all__ = ["apply_file", "bulk", "bulk_said", "export_file", "load_checked"]
 
 
 def bulk(
@@ -109,20 +109,10 @@ def export_file(fmt: str | None) -> None:
 
 def apply_file(file: Path, dry_run: bool, prune: bool, fmt: str | None, json_out: bool) -> None:
     """Check the file's entries, send them, print the plan."""
-    from tradealerts.client import alertfile, endpoints
+    from tradealerts.client import endpoints
     from tradealerts.client.errors import ApiError
 
-    try:
-        kind = alertfile.format_of(file, fmt)
-        text = file.read_text(encoding="utf-8")
-        entries = alertfile.loads(text, kind)
-    except OSError as exc:
-        raise UsageProblem(f"{file}: {exc.strerror or exc}.") from None
-    except (alertfile.AlertFileError, UnicodeDecodeError) as exc:
-        raise UsageProblem(f"{file}: {exc}.") from None
-    problems = alertfile.check(entries)
-    if problems:
-        raise UsageProblem(_problems_text(file, problems))
+    entries = load_checked(file, fmt)
     try:
         with open_client() as c:
             plan = c.run(endpoints.alerts_apply(entries, prune=prune, dry_run=dry_run))
@@ -150,6 +140,25 @@ def apply_file(file: Path, dry_run: bool, prune: bool, fmt: str | None, json_out
         say(f"Applied: {summary}.")
     else:
         say(f"Dry run: {summary}; nothing was changed.")
+
+
+def load_checked(file: Path, fmt: str | None) -> list[Any]:
+    """The file's entries, read and checked as ``apply`` checks them (``apply --test`` too):
+    a problem is a ``UsageProblem`` naming each entry, before anything is sent."""
+    from tradealerts.client import alertfile
+
+    try:
+        kind = alertfile.format_of(file, fmt)
+        text = file.read_text(encoding="utf-8")
+        entries = alertfile.loads(text, kind)
+    except OSError as exc:
+        raise UsageProblem(f"{file}: {exc.strerror or exc}.") from None
+    except (alertfile.AlertFileError, UnicodeDecodeError) as exc:
+        raise UsageProblem(f"{file}: {exc}.") from None
+    problems = alertfile.check(entries)
+    if problems:
+        raise UsageProblem(_problems_text(file, problems))
+    return entries
 
 
 def _problems_text(file: Path, problems: list[Any], sent: bool = False) -> str:

@@ -55,7 +55,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
             "and their history (? shows the keys)."),
     "alerts": ("tradealerts.cli.alerts:app",
                "Price alerts: create, list, pause, resume, delete, clone, history, "
-               "and alerts as code (export, apply)."),
+               "test, and alerts as code (export, apply)."),
     "watchlist": ("tradealerts.cli.watchlist:app", "The pairs you follow (5 on FREE, 50 on PRO)."),
     "channels": ("tradealerts.cli.channels:app",
                  "Push channels: your phone (ntfy, Telegram, Pushover …) through any Apprise URL "

@@ -82,7 +82,8 @@ class LazyGroup(TyperGroup):
         if isinstance(target, typer.Typer):
             holder.add_typer(target, name=name)
         else:
-            holder.command(name)(target)
+            # a command's own Click class (``NegativeNumbers``), as ``app.command(cls=...)``
+            holder.command(name, cls=getattr(target, "command_cls", None))(target)
         return typer.main.get_group(holder).commands[name]
 
     def list_commands(self, ctx: Any) -> list[str]:

@@ -37,6 +37,8 @@ class RequestSpec:
     params: Mapping[str, Any] | None = None
     json: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: seconds to wait for the answer (None: the client's default)
+    read_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,9 @@ class Call(Generic[T]):
     json: Any = None
     auth: bool = True
     headers: Mapping[str, str] = field(default_factory=dict)
+    #: seconds to wait for the answer, for a call the server may take long over (a
+    #: backtest); None: the client's default
+    read_timeout: float | None = None
 
 
 @dataclass(frozen=True)
@@ -170,7 +175,9 @@ class Session:
     def run(self, call: Call[T]) -> Flow[T]:
         """Send ``call``; on a 401 refresh once and resend; decode the answer or raise."""
         headers = {**call.headers, **((yield from self.authorization()) if call.auth else {})}
-        spec = RequestSpec(call.method, call.path, call.params, call.json, headers)
+        spec = RequestSpec(
+            call.method, call.path, call.params, call.json, headers, call.read_timeout
+        )
         response = yield spec
         creds = self.credentials
         if (
@@ -181,7 +188,9 @@ class Session:
         ):
             yield from self.refresh()
             headers = {**call.headers, **(yield from self.authorization())}
-            response = yield RequestSpec(call.method, call.path, call.params, call.json, headers)
+            response = yield RequestSpec(
+                call.method, call.path, call.params, call.json, headers, call.read_timeout
+            )
         limit = RateLimit.from_headers(response.headers)
         if limit is not None:
             self.rate_limit = limit

@@ -56,6 +56,13 @@ def _stream_params(symbols: Sequence[str]) -> dict[str, str]:
     return {"symbols": ",".join(symbols)} if symbols else {}
 
 
+def _timeout(spec: RequestSpec) -> dict[str, Any]:
+    """``build_request``'s timeout for a call that waits longer than the default."""
+    if spec.read_timeout is None:
+        return {}
+    return {"timeout": httpx.Timeout(TIMEOUT.connect or 5.0, read=spec.read_timeout)}
+
+
 def _verify(base_url: str) -> ssl.SSLContext | bool:
     """httpx's ``verify`` for a server: its default (certifi's bundle) for ``https://``.
 
@@ -138,8 +145,9 @@ class Client(_Base):
 
     def _send(self, spec: RequestSpec) -> httpx.Response:
         request = self._http.build_request(
-            spec.method, spec.url, params=spec.params, json=spec.json, headers=dict(spec.headers)
-        )
+            spec.method, spec.url, params=spec.params, json=spec.json, headers=dict(spec.headers),
+            **_timeout(spec),
+        )  # fmt: skip
         try:
             return self._http.send(request)
         except httpx.TransportError as exc:
@@ -231,8 +239,9 @@ class AsyncClient(_Base):
 
     async def _send(self, spec: RequestSpec) -> httpx.Response:
         request = self._http.build_request(
-            spec.method, spec.url, params=spec.params, json=spec.json, headers=dict(spec.headers)
-        )
+            spec.method, spec.url, params=spec.params, json=spec.json, headers=dict(spec.headers),
+            **_timeout(spec),
+        )  # fmt: skip
         try:
             return await self._http.send(request)
         except httpx.TransportError as exc:

@@ -24,6 +24,7 @@ __all__ = [
     "add_bar",
     "bar_chart",
     "default_bars",
+    "marked_bars",
     "move_forming",
     "render",
     "to_ascii",
@@ -40,13 +41,16 @@ COLOURS = {
     "trend_resistance": "magenta",
     "last": "blue",
     "alert": "yellow",
+    "fire": "orange",
 }
+#: The marker of an alert's fire (a backtest's, or the history's): ``ChartOptions.marks``.
+FIRE_MARK = ("◆", "*")
 _ASCII = str.maketrans(
     {
         "▲": "^", "▼": "v", "█": "#", "▌": "#", "▐": "#", "▀": "#", "▄": "#",
         "│": "|", "┃": "|", "─": "-", "━": "-", "┼": "+", "┌": "+", "┐": "+", "└": "+",
         "┘": "+", "├": "+", "┤": "+", "┬": "+", "┴": "+", "╭": "+", "╮": "+", "╰": "+",
-        "╯": "+", "•": "*", "·": ".", "—": "-", "–": "-", "⠀": " ", "…": "~",
+        "╯": "+", "◆": "*", "•": "*", "·": ".", "—": "-", "–": "-", "⠀": " ", "…": "~",
     }
 )  # fmt: skip
 #: The space inside the labels drawn on the closed part, told apart from blank canvas (where the
@@ -71,6 +75,9 @@ class ChartOptions:
     lines_hint: str = ""
     #: the IANA zone of the time axis (the user's ``timezone`` setting); D1 bars keep their day
     zone: str = "UTC"
+    #: where an alert fired (or would have): (epoch seconds, price), each drawn as
+    #: ``FIRE_MARK`` on the bar holding that moment; one outside the bars drawn is left out
+    marks: tuple[tuple[float, float], ...] = ()
 
 
 def default_bars(width: int) -> int:
@@ -363,6 +370,12 @@ def _draw_static(payload: dict[str, Any], c: dict[str, list[float]], opts: Chart
             tag = f"{label}{_GAP}{_price(symbol, price)}"
             plt.text(tag, n // 2, price, color=COLOURS["alert"])
             ys.append(price)
+    # last: over the lines and levels (a touch fires on its line's very price)
+    fires = marked_bars(c["time"], opts.marks)
+    if fires:
+        plt.scatter([x for x, _ in fires], [p for _, p in fires],
+                    marker=FIRE_MARK[0 if opts.unicode else 1], color=COLOURS["fire"])  # fmt: skip
+        ys += [p for _, p in fires]
     # only as many time labels as fit side by side: plotext would drop overlapping ones itself,
     # but which it keeps changes from one process to the next
     label_width = len(_time_label(c["time"][0], timeframe, opts.zone)) + 3
@@ -407,6 +420,25 @@ def _draw_static(payload: dict[str, Any], c: dict[str, list[float]], opts: Chart
         for r in reversed(range(len(m.marker)))
     ]
     return static
+
+
+def marked_bars(
+    times: list[float], marks: tuple[tuple[float, float], ...]
+) -> list[tuple[int, float]]:
+    """(bar index, price) of each mark: the bar whose span holds its moment (the newest bar
+    holds a bar's length after its open); a moment outside the bars is left out."""
+    import bisect
+
+    if not times or not marks:
+        return []
+    span = times[-1] - times[-2] if len(times) > 1 else 0
+    out = []
+    for t, price in marks:
+        i = bisect.bisect_right(times, t) - 1
+        if i < 0 or (i == len(times) - 1 and t >= times[-1] + max(span, 1)):
+            continue
+        out.append((i, price))
+    return out
 
 
 def _encode(markers: list[str], fg: list[Any], bg: list[Any], sty: list[Any], colour: bool) -> str:

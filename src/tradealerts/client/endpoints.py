@@ -336,6 +336,41 @@ def alerts_apply(
     return Call("POST", "/api/alerts/apply", _model("AlertPlan"), json=body)
 
 
+#: Alerts one backtest request may hold (the server's bound, BT_CONTRACT / api.md).
+BACKTEST_BATCH = 100
+#: Seconds a backtest's answer may take: the server replays thousands of bars, one replay
+#: at a time (others queue), so it may take far longer than an ordinary call.
+BACKTEST_TIMEOUT = 180.0
+
+
+def alert_backtest(alert: AlertCreate, bars: int | None = None) -> Call[Json]:
+    """When ``alert`` would have fired over the last ``bars`` held bars (the server's
+    default window when None): the result as the server gives it (``fires``, ``count``,
+    ``verdict``, ``note`` …). Sent nested, so a movement condition's own ``bars`` is not
+    mistaken for the window."""
+    body: Json = {"alert": alert.model_dump(mode="json", exclude_none=True)}
+    if bars is not None:
+        body["bars"] = bars
+    return Call("POST", "/api/alerts/backtest", _json, json=body, read_timeout=BACKTEST_TIMEOUT)
+
+
+def alert_backtest_stored(alert_id: int, bars: int | None = None) -> Call[Json]:
+    """The backtest of one of the caller's stored alerts, as it is."""
+    body: Json = {"alert_id": alert_id}
+    if bars is not None:
+        body["bars"] = bars
+    return Call("POST", "/api/alerts/backtest", _json, json=body, read_timeout=BACKTEST_TIMEOUT)
+
+
+def alerts_backtest(entries: list[dict[str, Any]], bars: int | None = None) -> Call[Json]:
+    """Up to ``BACKTEST_BATCH`` alerts (create bodies, e.g. an alerts file's entries) in one
+    request: ``{"results": [...], "server_ms": ...}``, in the order given."""
+    body: Json = {"alerts": entries}
+    if bars is not None:
+        body["bars"] = bars
+    return Call("POST", "/api/alerts/backtest", _json, json=body, read_timeout=BACKTEST_TIMEOUT)
+
+
 def alert_delete(alert_id: int) -> Call[None]:
     return Call("DELETE", f"/api/alerts/{alert_id}", _none)
 

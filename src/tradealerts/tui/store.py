@@ -71,6 +71,10 @@ class Store:
         self.market[symbol] = data
         return symbol == self.chart.symbol
 
+    #: fire markers drawn on a pair's chart: (time, price) of where an alert would have fired
+    #: (``t``) or really fired (its history), and what they are, for the notice
+    fire_marks: dict[tuple[str, str], tuple[tuple[float, float], ...]] = field(default_factory=dict)
+
     # -- tiers -----------------------------------------------------------------------------
     @property
     def tier(self) -> str:

@@ -160,11 +160,20 @@ def backtest_series(
                 # nothing can fire on this bar's path: only the previous quote moves
                 matcher.seed(Tick(symbol, t_last, bar.close, bar.close + spread))
             else:
-                for j, price in enumerate(tick_path(bar)):
+                path = tick_path(bar)
+                for j, price in enumerate(path):
                     at = bar.time + length * j / TICKS_PER_BAR
                     result = matcher.on_tick(Tick(symbol, at, price, price + spread), market)
                     if result:
                         _collect(result, runs, bar.time, confirm)
+                    if j < TICKS_PER_BAR - 1:
+                        # the rest of the path: skipped as a whole bar is, when it can fire
+                        # nothing (the first tick after a close re-checks the moved keys)
+                        rest = path[j:]
+                        low, high = min(rest), max(rest)
+                        if matcher.idle((low, low + spread), (high, high + spread), t_last):
+                            matcher.seed(Tick(symbol, t_last, bar.close, bar.close + spread))
+                            break
             prev = bar.close
         changes = series.on_bar(bar)
         result = matcher.on_bar(BarClose(symbol, timeframe, bar), changes, market)

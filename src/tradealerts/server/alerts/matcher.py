@@ -314,12 +314,16 @@ class SymbolMatcher(BarDriven):
 
     def idle(self, low: tuple[float, float], high: tuple[float, float], until: float) -> bool:
         """True when ticks priced (bid, ask) within ``[low, high]`` up to ``until`` can change
-        nothing but the previous quote: no new rows, no movement or line_touch group, no
-        re-arm or expiry due by then, and no level or channel key in the range. A backtest
-        replaces such a bar's ticks with ``seed`` (the same state after, at a fraction of the
-        cost); the live feed never asks."""
-        if self._fresh or self._groups:
+        nothing but the previous quote: no new rows, no movement or line_touch group waiting
+        for its full check (re-keyed by a close), no re-arm or expiry due by then, and no
+        level, channel, movement or band key in the range (``on_tick`` takes candidates only
+        from keys in the swept interval). A backtest replaces such ticks with ``seed`` (the
+        same state after, at a fraction of the cost); the live feed never asks."""
+        if self._fresh:
             return False
+        for (_, source, _), group in self._groups.items():
+            if group.dirty or (group.index.live and group.index.between(low[source], high[source])):
+                return False
         if (self._rearm and self._rearm[0][0] <= until) or (
             self._expiry and self._expiry[0][0] <= until
         ):

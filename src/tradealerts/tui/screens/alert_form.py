@@ -57,6 +57,7 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel"),
         Binding("ctrl+s", "save", "Save"),
+        Binding("ctrl+t", "test", "Test: when it would have fired", show=False),
     ]
 
     def __init__(
@@ -76,6 +77,7 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
         self._now = now
         self.touched: set[str] = set()
         self.errors: dict[str, str] = {}
+        self.tested: dict[str, Any] | None = None
 
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -142,8 +144,10 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             push = Input(", ".join(named or []), id="notify", compact=True,
                          placeholder=self._channels_hint())  # fmt: skip
             yield from self._row("notify", "Push to", push)
+            yield Label("", id="test-result")
             with Horizontal(classes="buttons"):
                 yield Button("Save", variant="primary", id="save")
+                yield Button("Test", id="test")
                 yield Button("Cancel", id="cancel")
 
     def _row(self, name: str, label: str, field: Any) -> ComposeResult:
@@ -289,6 +293,34 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             return
         patch = alert.model_dump(exclude={"symbol"} if alert.symbol == self.alert.symbol else set())
         self.dismiss(AlertUpdate.model_validate(patch))
+
+    @on(Button.Pressed, "#test")
+    def action_test(self) -> None:
+        """**Test**: when the alert as typed would have fired over the held history (the
+        count and the verdict, shown above the buttons), before it is saved; nothing is
+        stored."""
+        alert = self.check()
+        self._show_errors(every=True)
+        if alert is None:
+            return
+        self.query_one("#test-result", Label).update("Testing …")
+        self.run_worker(self._test(alert), group="backtest", exclusive=True, exit_on_error=False)
+
+    async def _test(self, alert: AlertCreate) -> None:
+        from tradealerts.client import endpoints
+        from tradealerts.tui.backtest import said
+        from tradealerts.tui.base import ta
+        from tradealerts.tui.errors import Handled
+
+        label = self.query_one("#test-result", Label)
+        try:
+            result = await ta(self).api(endpoints.alert_backtest(alert))
+        except Handled as exc:
+            label.update(f"Test failed: {exc}")
+            return
+        #: the last answer, for whoever reads it (a test; the label is what people see)
+        self.tested = result
+        label.update(f"Would have fired: {said(result)}.")
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

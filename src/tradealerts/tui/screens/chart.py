@@ -23,7 +23,7 @@ from tradealerts.tui.widgets.chart_view import ChartView
 from tradealerts.tui.widgets.status_bar import StatusBar
 from tradealerts.tui.widgets.timeframe_bar import TimeframeBar
 
-__all__ = ["ChartScreen", "LinesTable", "chart_lines"]
+__all__ = ["ChartScreen", "LinesTable", "chart_lines", "touch_distance"]
 
 
 def chart_lines(payload: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -106,6 +106,11 @@ class LinesTable(DataTable[Any]):
 
 
 class ChartScreen(ChartKeys):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("t", "test_line", "Test an alert on the line", show=False),
+        Binding("x", "clear_marks", "Clear fire markers", show=False),
+    ]
+
     def compose(self) -> ComposeResult:
         with Vertical():
             yield TimeframeBar()
@@ -140,6 +145,74 @@ class ChartScreen(ChartKeys):
             return
         app.say(f"Alert #{created.id} created: {created.condition} on line {created.line_id}.")
         app.publish("alerts")
+
+    def selected_line(self) -> dict[str, Any] | None:
+        """The line under the lines table's cursor."""
+        table = self.query_one(LinesTable)
+        if not table.lines or not 0 <= table.cursor_row < len(table.lines):
+            return None
+        return table.lines[table.cursor_row]
+
+    def action_test_line(self) -> None:
+        """``t``: where alerts on the selected line would have fired over the bars the chart
+        holds (its touches, once per bar, and its break on a bar's close), drawn as markers
+        with a notice of the counts; ``t`` again takes the markers off."""
+        app = ta(self)
+        chart = app.store.chart
+        key = (chart.symbol, chart.timeframe)
+        if key in app.store.fire_marks:
+            self.action_clear_marks()
+            return
+        line = self.selected_line()
+        payload = app.store.chart_payload()
+        if line is None or payload is None:
+            app.say("No line to test: pick one in the lines table.", severity="warning")
+            return
+        spawn(self, partial(self._test_line, line, touch_distance(payload)), group="backtest",
+              exclusive=True)  # fmt: skip
+
+    async def _test_line(self, line: dict[str, Any], distance: float) -> None:
+        from tradealerts.tui.backtest import result_marks, said
+        from tradealerts.tui.store import CHART_BARS
+
+        app = ta(self)
+        chart = app.store.chart
+        key = (chart.symbol, chart.timeframe)
+        brk = "line_break" if line["shape"] == "horizontal" else "trendline_break"
+        base = {"symbol": chart.symbol, "timeframe": chart.timeframe, "line_id": line["id"],
+                "side": line["kind"]}  # fmt: skip
+        touch = {**base, "condition": "line_touch", "distance": distance,
+                 "frequency": "once_per_bar"}  # fmt: skip
+        try:
+            answer = await app.api(
+                endpoints.alerts_backtest([touch, {**base, "condition": brk}], CHART_BARS)
+            )
+        except Handled:
+            return
+        touches, breaks = answer["results"]
+        app.store.fire_marks[key] = result_marks(touches) + result_marks(breaks)
+        price = format_price(chart.symbol, distance)
+        app.say(
+            f"On {line['id']}: touches within {price}, once a bar: {said(touches)}. "
+            f"Breaks ({brk}): {breaks['count']}. ◆ marks each (t again clears).",
+            title="Would have fired",
+        )
+        app.publish("chart")
+
+    def action_clear_marks(self) -> None:
+        app = ta(self)
+        chart = app.store.chart
+        if app.store.fire_marks.pop((chart.symbol, chart.timeframe), None) is not None:
+            app.publish("chart")
+
+
+def touch_distance(payload: dict[str, Any]) -> float:
+    """How close counts as a touch for ``t``: a quarter of the chart's average bar range
+    (the price's own scale, whatever the symbol)."""
+    bars = payload["bars"]
+    ranges = [h - lo for h, lo in zip(bars["high"], bars["low"], strict=False)]
+    average = sum(ranges) / len(ranges) if ranges else 0.0
+    return round(max(average / 4, 1e-5), 6)
 
 
 def when(t: float | None) -> str:

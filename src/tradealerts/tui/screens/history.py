@@ -27,6 +27,7 @@ class HistoryScreen(Screen[None]):
         Binding("left_square_bracket", "page(-1)", "Newer"),
         Binding("right_square_bracket", "page(1)", "Older"),
         Binding("escape", "back", "Back", show=False),
+        Binding("c", "on_chart", "Its fires on the chart", show=False),
     ]
 
     def __init__(self, alert_id: int | None = None) -> None:
@@ -106,6 +107,34 @@ class HistoryScreen(Screen[None]):
         if new != self.page:
             self.page = new
             self.load()
+
+    def action_on_chart(self) -> None:
+        """``c``: the alert's real fires (this history's, newest 200) as markers on its
+        chart, and the chart shown."""
+        if self.alert_id is None:
+            ta(self).say("Open one alert's history (h on Alerts) to draw its fires.",
+                         severity="warning")  # fmt: skip
+            return
+        spawn(self, self._on_chart, group="history-chart", exclusive=True)
+
+    async def _on_chart(self) -> None:
+        from tradealerts.tui.backtest import history_marks
+
+        app = ta(self)
+        try:
+            page = await app.api(endpoints.alert_history(alert_id=self.alert_id, per_page=200))
+        except Handled:
+            return
+        if not page.items:
+            app.say(f"Alert #{self.alert_id} has not fired yet: nothing to draw.")
+            return
+        sym, tf = page.items[0].symbol, page.items[0].timeframe
+        app.store.fire_marks[(sym, tf)] = history_marks(page.items)
+        if not app.open_chart(sym, tf):
+            return
+        await app.action_switch_mode("chart")
+        app.say(f"Alert #{self.alert_id}: {len(page.items)} of its {page.total} fires marked "
+                f"on {sym} {tf} (x clears them).")  # fmt: skip
 
     def action_back(self) -> None:
         if len(ta(self).screen_stack) > 1:

@@ -150,6 +150,7 @@ class ChartView(Widget):
             colour=ta(self).colour,
             levels=store.levels(chart.symbol, chart.timeframe),
             lines_hint="l",
+            marks=store.fire_marks.get((chart.symbol, chart.timeframe), ()),
             # the time axis on the person's clock, as everywhere in the app
             zone=store.preferences.timezone if store.preferences is not None else "UTC",
         )
