@@ -23,6 +23,7 @@ from tradealerts.cli.output import (
     stamp,
     when,
 )
+from tradealerts.client.lang import N_, _, ngettext
 
 app = typer.Typer(help="Price alerts: create, list, pause, resume, delete, clone, history, "
                   "and alerts as code (export, apply).",
@@ -154,15 +155,18 @@ def _compact_line(a: Any) -> tuple[Any, ...]:
         a.id,
         f"{a.symbol}\n{a.timeframe}",
         "\n".join([a.condition.value, *_value_pairs(a)]),
-        f"{a.status.value}\n{a.frequency.value}\nfired {a.fire_count}",
+        f"{a.status.value}\n{a.frequency.value}\n" + _("fired {count}").format(count=a.fire_count),
         expires,
     )
 
 
-_COLUMNS = ["Id", "Pair", "Condition", "Values", "Frequency", "Status", "Expires", "Fired"]
-_COMPACT_COLUMNS = ["Id", "Pair", "Condition", "Status", "Expires"]
-_HEALTH_COLUMNS = ["Id", "Name", "Pair", "Status", "24 h", "7 d", "30 d", "Last fire", "Health"]
-_COMPACT_HEALTH_COLUMNS = ["Id", "Alert", "Fires\n24h/7d/30d", "Last fire", "Health"]
+_COLUMNS = [N_("Id"), N_("Pair"), N_("Condition"), N_("Values"), N_("Frequency"), N_("Status"),
+            N_("Expires"), N_("Fired")]  # fmt: skip
+_COMPACT_COLUMNS = [N_("Id"), N_("Pair"), N_("Condition"), N_("Status"), N_("Expires")]
+_HEALTH_COLUMNS = [N_("Id"), N_("Name"), N_("Pair"), N_("Status"), "24 h", "7 d", "30 d",
+                   N_("Last fire"), N_("Health")]  # fmt: skip
+_COMPACT_HEALTH_COLUMNS = [N_("Id"), N_("Alert"), N_("Fires\n24h/7d/30d"), N_("Last fire"),
+                           N_("Health")]  # fmt: skip
 
 
 def _flags(h: Any) -> str:
@@ -225,44 +229,58 @@ def _full(a: Any) -> list[tuple[str, Any]]:
     """Every field of an alert, as name and value, for ``alerts show``."""
     ch = a.channels
     rows: list[tuple[str, Any]] = [
-        ("Id", a.id),
-        ("Name", a.name),
-        ("Pair", f"{a.symbol} {a.timeframe}"),
-        ("Condition", a.condition.value),
+        (N_("Id"), a.id),
+        (N_("Name"), a.name),
+        (N_("Pair"), f"{a.symbol} {a.timeframe}"),
+        (N_("Condition"), a.condition.value),
     ]
     rows += [(pair.split("=", 1)[0].replace("_", " ").capitalize(), pair.split("=", 1)[1])
              for pair in _value_pairs(a)]  # fmt: skip
     reason = a.status_reason if a.status_reason not in (None, a.status.value) else None
     status = a.status.value + (f" ({reason})" if reason else "")
-    webhook = f"{ch.webhook_url} ({ch.webhook_format.value})" if ch.webhook_url else "no"
+    no, yes, never = _("no"), _("yes"), _("never")
+    webhook = f"{ch.webhook_url} ({ch.webhook_format.value})" if ch.webhook_url else no
     rows += [
-        ("Status", status),
-        ("Frequency", a.frequency.value),
-        ("Cooldown", _duration(a.cooldown)),
-        ("Max fires", a.max_fires if a.max_fires is not None else "no limit"),
-        ("Price source", a.price_source.value),
-        ("Expires", when(a.expires_at) if a.expires_at else "never"),
-        ("Message", a.message if a.message else "(the default)"),
-        ("Email", "yes" if ch.email else "no"),
-        ("Webhook", webhook),
-        ("Created", when(a.created_at)),
-        ("Fired", f"{a.fire_count} time{'s' if a.fire_count != 1 else ''}"),
-        ("Last fired", when(a.last_fired_at) if a.last_fired_at else "never"),
+        (N_("Status"), status),
+        (N_("Frequency"), a.frequency.value),
+        (N_("Cooldown"), _duration(a.cooldown)),
+        (N_("Max fires"), a.max_fires if a.max_fires is not None else _("no limit")),
+        (N_("Price source"), a.price_source.value),
+        (N_("Expires"), when(a.expires_at) if a.expires_at else never),
+        (N_("Message"), a.message if a.message else _("(the default)")),
+        (N_("Email"), yes if ch.email else no),
+        (N_("Webhook"), webhook),
+        (N_("Created"), when(a.created_at)),
+        (
+            N_("Fired"),
+            ngettext("{count} time", "{count} times", a.fire_count).format(count=a.fire_count),
+        ),
+        (N_("Last fired"), when(a.last_fired_at) if a.last_fired_at else never),
     ]
     h = a.health
     if h is not None:
         rows.append(
-            ("Health", f"{_flags(h)} · fires 24 h {h.fires_24h}, 7 d {h.fires_7d}, "
-                       f"30 d {h.fires_30d}")
+            (N_("Health"), f"{_flags(h)} · " + _("fires 24 h {day}, 7 d {week}, 30 d {month}")
+                .format(day=h.fires_24h, week=h.fires_7d, month=h.fires_30d))
         )  # fmt: skip
     return rows
+
+
+#: what a command did to one alert, whole sentences (a verb alone does not translate)
+_SAID = {
+    "created": N_("Alert {id} created: {what}."),
+    "updated": N_("Alert {id} updated: {what}."),
+    "paused": N_("Alert {id} paused: {what}."),
+    "resumed": N_("Alert {id} resumed: {what}."),
+}
 
 
 def _show(a: Any, json_out: bool, verb: str) -> None:
     if json_out:
         emit_json(a)
         return
-    say(f"Alert {a.id} {verb}: {a.symbol} {a.timeframe} {a.condition.value} ({a.status.value}).")
+    what = f"{a.symbol} {a.timeframe} {a.condition.value} ({a.status.value})"
+    say(_(_SAID[verb]).format(id=a.id, what=what))
     console().print(_alerts_table(None, [a]))
 
 
@@ -293,7 +311,7 @@ def list_alerts(
     if json_out:
         emit_json(page)
         return
-    title = f"Alerts · {page.active} of {page.limit} active"
+    title = _("Alerts · {active} of {limit} active").format(active=page.active, limit=page.limit)
     if health:
         table = _fitted(
             title,
@@ -469,7 +487,7 @@ def update(
     if expires is not None:
         patch["expires_at"] = parse_expiry(expires, now)
     if not patch:
-        raise UsageProblem("Nothing to change: give at least one option (see --help).")
+        raise UsageProblem(_("Nothing to change: give at least one option (see --help)."))
     try:
         change = AlertUpdate.model_validate(patch, context={"now": now})
     except ValidationError as exc:
@@ -513,7 +531,7 @@ def delete(
 
     result = bulk("delete", alert_id, symbol, timeframe, status, condition, everything, yes)
     if alert_id is not None:
-        say(f"Alert {alert_id} deleted.")
+        say(_("Alert {id} deleted.").format(id=alert_id))
         return
     bulk_said(result, "deleted", json_out)
 
@@ -620,9 +638,12 @@ def history(
             (h.id, _stacked(h.time), f"{alert_no}\n{h.symbol}\n{h.timeframe}",
              f"{h.condition}\n{h.price}", h.message, sent.replace(", ", "\n"))
         )  # fmt: skip
-    title = f"Alert history · page {data.page} · {data.total} total"
-    columns = ["Id", "Alert", "Time", "Pair", "Condition", "Price", "Message", "Sent"]
-    narrow = ["Id", "Time", "Alert", "Condition", "Message", "Sent"]
+    title = _("Alert history · page {page} · {total} total").format(
+        page=data.page, total=data.total
+    )
+    columns = [N_("Id"), N_("Alert"), N_("Time"), N_("Pair"), N_("Condition"), N_("Price"),
+               N_("Message"), N_("Sent")]  # fmt: skip
+    narrow = [N_("Id"), N_("Time"), N_("Alert"), N_("Condition"), N_("Message"), N_("Sent")]
     console().print(_fitted(title, (columns, rows), (narrow, compact)))
 
 

@@ -13,6 +13,7 @@ import typer
 from tradealerts.cli.alerts import _problem, parse_condition
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import emit_json, say
+from tradealerts.client.lang import N_
 
 __all__ = ["apply_file", "bulk", "bulk_said", "export_file"]
 
@@ -81,17 +82,30 @@ def bulk(
         return c.run(endpoints.alerts_bulk(bulk))
 
 
+_NOTHING = {"deleted": N_("Nothing deleted."), "paused": N_("Nothing paused."),
+            "resumed": N_("Nothing resumed.")}  # fmt: skip
+_MANY = {"deleted": N_("{count} alert(s) deleted: {ids}."),
+         "paused": N_("{count} alert(s) paused: {ids}."),
+         "resumed": N_("{count} alert(s) resumed: {ids}.")}  # fmt: skip
+
+
 def bulk_said(result: Any, verb: str, json_out: bool) -> None:
+    from tradealerts.client.lang import _
+
     if result is None:
-        say(f"Nothing {verb}.")
+        say(_(_NOTHING[verb]))
         return
     if json_out:
         emit_json(result)
         return
-    ids = ", ".join(str(i) for i in result.ids) or "none"
-    say(f"{len(result.ids)} alert(s) {verb}: {ids}.")
+    ids = ", ".join(str(i) for i in result.ids) or _("none")
+    say(_(_MANY[verb]).format(count=len(result.ids), ids=ids))
     if result.skipped:
-        say(f"{len(result.skipped)} left as they were: {', '.join(map(str, result.skipped))}.")
+        say(
+            _("{count} left as they were: {ids}.").format(
+                count=len(result.skipped), ids=", ".join(map(str, result.skipped))
+            )
+        )
 
 
 def export_file(fmt: str | None) -> None:
