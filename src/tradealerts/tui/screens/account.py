@@ -12,12 +12,14 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from tradealerts.client import Call, endpoints
+from tradealerts.client.lang import N_
 from tradealerts.core.schemas import THEMES, Message, PreferencesUpdate
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
+from tradealerts.tui.widgets.footer import Footer
 from tradealerts.tui.widgets.status_bar import StatusBar
 
 __all__ = ["AccountScreen", "PasswordScreen", "TotpOffScreen", "TotpOnScreen"]
@@ -38,16 +40,16 @@ PRO_NO_BILLING = (
 
 class AccountScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("t", "theme", "Next theme"),
-        Binding("b", "bell", "Bell on/off"),
-        Binding("2", "two_factor", "2FA on/off"),
-        Binding("p", "password", "Password"),
-        Binding("u", "upgrade", "Upgrade to PRO"),
+        Binding("t", "theme", N_("Next theme")),
+        Binding("b", "bell", N_("Bell on/off")),
+        Binding("2", "two_factor", N_("2FA on/off")),
+        Binding("p", "password", N_("Password")),
+        Binding("u", "upgrade", N_("Upgrade to PRO")),
         # on PRO the offer above is hidden (check_action) and ``u`` falls through to this one
-        Binding("u", "on_pro", "Plan", show=False),
-        Binding("m", "manage_billing", "Manage billing"),
+        Binding("u", "on_pro", N_("Plan"), show=False),
+        Binding("m", "manage_billing", N_("Manage billing")),
         # in ``?``, not in the footer: at 80 columns it pushed ``? Help`` out (issue #24)
-        Binding("g", "reload", "Reload", show=False),
+        Binding("g", "reload", N_("Reload"), show=False),
     ]
 
     def __init__(self) -> None:
@@ -281,7 +283,7 @@ def _open_in_browser(url: str) -> None:
 class _Form(ModalScreen[None]):
     """The account's forms: Escape or Cancel closes one, changing nothing."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", N_("Cancel"))]
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

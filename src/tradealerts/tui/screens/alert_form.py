@@ -17,6 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
+from tradealerts.client.lang import N_
 from tradealerts.core.alerts import (
     OPTIONAL_VALUES,
     REQUIRED_VALUES,
@@ -55,8 +56,8 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
     """``dismiss`` gives the AlertCreate (new) or AlertUpdate (edit), or None (cancelled)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "save", "Save"),
+        Binding("escape", "cancel", N_("Cancel")),
+        Binding("ctrl+s", "save", N_("Save")),
     ]
 
     def __init__(

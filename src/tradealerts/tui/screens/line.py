@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from tradealerts.client.lang import N_
 from tradealerts.core.alerts import AlertCreate, validate_alert
 from tradealerts.core.symbols import format_price
 
@@ -30,7 +31,7 @@ def _when(t: Any) -> str:
 
 
 class LineScreen(ModalScreen[AlertCreate | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, line: dict[str, Any], symbol: str, timeframe: str) -> None:
         super().__init__()
