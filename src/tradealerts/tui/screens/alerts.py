@@ -30,8 +30,9 @@ _STATUS_STYLE = {"active": "green", "paused": "yellow", "triggered": "magenta", 
 #: the columns, key ones first (an 80-column terminal shows them all for usual alerts; a
 #: longer row scrolls sideways, never hiding the pair and condition)
 COLUMNS = (("id", "#"), ("status", N_("Status")), ("pair", N_("Pair")),
-           ("condition", N_("Condition")), ("values", N_("Values")), ("frequency", N_("Freq")),
-           ("expires", N_("Expires")), ("fired", N_("Fired")), ("health", N_("Health")))  # fmt: skip
+           ("condition", N_("Condition")), ("values", N_("Values")),
+           ("frequency", N_("Freq")), ("expires", N_("Expires")), ("fired", N_("Fired")),
+           ("health", N_("Health")))  # fmt: skip
 #: ``once_per_bar`` as ``1/bar``: "once per bar" in five cells
 FREQUENCY = {"once": "once", "once_per_bar": "1/bar", "once_per_bar_close": "1/close",
              "once_per_minute": "1/min"}  # fmt: skip
@@ -161,7 +162,7 @@ class AlertsScreen(Screen[None]):
         table.clear(columns=True)
         for key, label in COLUMNS:
             if not (narrow and key == "fired"):
-                table.add_column(_cell(_(label)), key=key)
+                table.add_column(_cell(_(label) if label != "#" else label), key=key)
 
     def _on_change(self, what: str) -> None:
         if what in ("all", "alerts"):
