@@ -33,6 +33,7 @@ from tradealerts.core.i18n import (
 __all__ = [
     "N_",
     "_",
+    "follow_language",
     "format_date",
     "format_datetime",
     "format_number",
@@ -112,6 +113,12 @@ def language_for(server: str | None = None) -> str:
         if logged_in and isinstance(cached, str) and cached in LANGUAGES:
             return cached
     return _environment_language()
+
+
+def follow_language(server: str | None) -> str:
+    """Speak the language ``language_for(server)`` says now: a long-running daemon follows a
+    change made meanwhile with the CLI or the TUI (one small file read)."""
+    return use_language(language_for(server))
 
 
 def remember_language(server: str, value: str | None, config: Any = None) -> None:
