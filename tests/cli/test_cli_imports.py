@@ -40,8 +40,7 @@ def test_help_and_parsing_import_nothing_heavy() -> None:
         heavy = sorted(
             m
             for m in loaded
-            if m.split(".")[0] in HEAVY_AT_START
-            or (m.startswith(OURS_LATER) and m not in LANGUAGE)
+            if m.split(".")[0] in HEAVY_AT_START or (m.startswith(OURS_LATER) and m not in LANGUAGE)
         )
         assert heavy == [], (argv, heavy)
         assert "typer" in loaded  # the probe really ran the app
