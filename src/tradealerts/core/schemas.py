@@ -6,9 +6,18 @@ from datetime import datetime
 from typing import Literal
 from zoneinfo import available_timezones
 
-from pydantic import BaseModel, ConfigDict, EmailStr, Field, StrictBool, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    StrictBool,
+    field_serializer,
+    field_validator,
+)
 
 from tradealerts.core.i18n import LANGUAGES
+from tradealerts.core.messages import _, localise, reader_language
 from tradealerts.core.text import MultiLine, SingleLine, unsafe_reason
 
 __all__ = [
@@ -69,7 +78,7 @@ class _In(BaseModel):
         if isinstance(v, str):
             reason = unsafe_reason(v, multiline=True)
             if reason is not None:
-                raise ValueError(f"must not contain control characters ({reason})")
+                raise ValueError(_("must not contain control characters ({reason})", reason=reason))
         return v
 
 
@@ -129,6 +138,11 @@ class TotpDisable(_In):
 
 class Message(BaseModel):
     message: str
+
+    @field_serializer("message")
+    def _said(self, message: str) -> str:
+        # a server sentence (core.messages.Text) in the language of whoever reads it
+        return localise(message, reader_language())
 
 
 class ErrorDetail(BaseModel):
@@ -194,28 +208,48 @@ class PreferencesUpdate(_In):
     @classmethod
     def _theme(cls, v: str | None) -> str | None:
         if v is not None and v not in THEMES:
-            raise ValueError(f"unknown theme {v!r}: use one of {', '.join(THEMES)}")
+            raise ValueError(
+                _(
+                    "unknown theme {value!r}: use one of {allowed}",
+                    value=v,
+                    allowed=", ".join(THEMES),
+                )
+            )
         return v
 
     @field_validator("chart_style")
     @classmethod
     def _style(cls, v: str | None) -> str | None:
         if v is not None and v not in CHART_STYLES:
-            raise ValueError(f"unknown chart style {v!r}: use one of {', '.join(CHART_STYLES)}")
+            raise ValueError(
+                _(
+                    "unknown chart style {value!r}: use one of {allowed}",
+                    value=v,
+                    allowed=", ".join(CHART_STYLES),
+                )
+            )
         return v
 
     @field_validator("language")
     @classmethod
     def _language(cls, v: str | None) -> str | None:
         if v is not None and v not in LANGUAGES:
-            raise ValueError(f"unsupported language {v!r}: use one of {', '.join(LANGUAGES)}")
+            raise ValueError(
+                _(
+                    "unsupported language {value!r}: use one of {allowed}",
+                    value=v,
+                    allowed=", ".join(LANGUAGES),
+                )
+            )
         return v
 
     @field_validator("timezone")
     @classmethod
     def _timezone(cls, v: str | None) -> str | None:
         if v is not None and v not in available_timezones():
-            raise ValueError(f"unknown time zone {v!r}: use an IANA name like Europe/Madrid")
+            raise ValueError(
+                _("unknown time zone {value!r}: use an IANA name like Europe/Madrid", value=v)
+            )
         return v
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
+from tradealerts.core.messages import _
 from tradealerts.core.timeframes import Timeframe, parse_timeframe
 
 __all__ = [
@@ -101,7 +102,13 @@ def normalize_symbol(symbol: str) -> str:
     """Upper-case a symbol and check that some tier serves it."""
     key = symbol.strip().upper()
     if key not in TIERS[Tier.PRO].symbols and key not in TIERS[Tier.FREE].symbols:
-        raise UnknownSymbol(f"Unknown symbol {symbol!r}: use one of {', '.join(ALL_SYMBOLS)}.")
+        raise UnknownSymbol(
+            _(
+                "Unknown symbol {symbol!r}: use one of {allowed}.",
+                symbol=symbol,
+                allowed=", ".join(ALL_SYMBOLS),
+            )
+        )
     return key
 
 
@@ -128,7 +135,13 @@ def check_symbol(tier: Tier | str, symbol: str) -> str:
         return sym
     need = _smallest([t for t in Tier if sym in TIERS[t].symbols])
     raise AccessDenied(
-        f"{sym} is not included in the {current} plan; it needs {need}.", required=need
+        _(
+            "{sym} is not included in the {current} plan; it needs {need}.",
+            sym=sym,
+            current=current,
+            need=need,
+        ),
+        required=need,
     )
 
 
@@ -140,7 +153,12 @@ def check_timeframe(tier: Tier | str, timeframe: Timeframe | str) -> Timeframe:
         return tf
     need = _smallest([t for t in Tier if tf in TIERS[t].timeframes])
     raise AccessDenied(
-        f"The {tf} timeframe is not included in the {current} plan; it needs {need}.",
+        _(
+            "The {tf} timeframe is not included in the {current} plan; it needs {need}.",
+            tf=tf,
+            current=current,
+            need=need,
+        ),
         required=need,
     )
 
@@ -155,13 +173,23 @@ def check_pair(tier: Tier | str, symbol: str, timeframe: Timeframe | str) -> tup
     if sym in lim.symbols and tf in lim.timeframes:
         return sym, tf
     need = required_tier(sym, tf)
-    missing = []
-    if sym not in lim.symbols:
-        missing.append(sym)
-    if tf not in lim.timeframes:
-        missing.append(f"the {tf} timeframe")
-    what = " and ".join(missing)
-    hint = f"it needs {need}" if need else "no plan includes this pair"
+    # whole phrases (core.messages): a translation needs them, not their pieces
+    what: str
+    if sym not in lim.symbols and tf not in lim.timeframes:
+        what = _("{sym} and the {tf} timeframe", sym=sym, tf=tf)
+    elif sym not in lim.symbols:
+        what = sym
+    else:
+        what = _("the {tf} timeframe", tf=tf)
+    hint = _("it needs {need}", need=need) if need else _("no plan includes this pair")
     raise AccessDenied(
-        f"{sym} {tf} is not included in the {current} plan ({what}); {hint}.", required=need
+        _(
+            "{sym} {tf} is not included in the {current} plan ({what}); {hint}.",
+            sym=sym,
+            tf=tf,
+            current=current,
+            what=what,
+            hint=hint,
+        ),
+        required=need,
     )

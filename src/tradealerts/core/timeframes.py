@@ -12,6 +12,8 @@ from enum import StrEnum
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tradealerts.core.messages import _
+
 __all__ = [
     "BROKER_CLOCKS",
     "UTC_CLOCK",
@@ -107,7 +109,13 @@ def parse_timeframe(name: str | Timeframe) -> Timeframe:
     try:
         return Timeframe(key)
     except ValueError:
-        raise TimeframeError(f"Unknown timeframe {name!r}: use one of {VALID_NAMES}.") from None
+        raise TimeframeError(
+            _(
+                "Unknown timeframe {name!r}: use one of {names}.",
+                name=name,
+                names=VALID_NAMES,
+            )
+        ) from None
 
 
 # -- the bar clock ---------------------------------------------------------------------------

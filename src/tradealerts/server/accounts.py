@@ -13,6 +13,7 @@ import pyotp
 from sqlalchemy import delete, event, select, update
 from sqlalchemy.orm import Session
 
+from tradealerts.core.messages import _, localise
 from tradealerts.core.tiers import Tier
 from tradealerts.server.alerts.records import apply_tier
 from tradealerts.server.db.models import (
@@ -66,11 +67,11 @@ MAX_CODE_TRIES = 5
 def password_problem(password: str) -> str | None:
     """Why a password is refused, or None."""
     if len(password) < 10:
-        return "must be at least 10 characters"
+        return _("must be at least 10 characters")
     if len(password) > 256:
-        return "must be at most 256 characters"
+        return _("must be at most 256 characters")
     if is_common_password(password):
-        return "is too common; choose a less guessable one"
+        return _("is too common; choose a less guessable one")
     return None
 
 
@@ -349,18 +350,26 @@ def set_password(
     user.password_hash = hash_password(password)
     user.updated_at = now
     revoke_all_sessions(s, user, now, keep)
-    others = "every other session" if keep else "every session"
-    notify(
-        s,
-        user,
-        "password_changed",
-        "Password changed",
-        f"Your password was {how}; {others} was logged out.",
-        now,
-    )
+    # whole sentences, one per case: a translation needs the sentence, not its pieces
+    if how == "reset":
+        said = (
+            _("Your password was reset; every other session was logged out.")
+            if keep
+            else _("Your password was reset; every session was logged out.")
+        )
+    else:
+        said = (
+            _("Your password was changed; every other session was logged out.")
+            if keep
+            else _("Your password was changed; every session was logged out.")
+        )
+    notify(s, user, "password_changed", _("Password changed"), said, now)
 
 
 def notify(s: Session, user: User, kind: str, title: str, body: str, now: datetime) -> None:
+    """A notice in ``user``'s notification centre, stored in their language (title and
+    body are :class:`~tradealerts.core.messages.Text` sentences, or said as they are)."""
+    title, body = localise(title, user.language), localise(body, user.language)
     s.add(Notification(user_id=user.id, kind=kind, title=title, body=body, created_at=now))
 
 

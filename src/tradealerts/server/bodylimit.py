@@ -15,6 +15,7 @@ from __future__ import annotations
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tradealerts.core.messages import _
 from tradealerts.server.errors import error_response
 
 __all__ = ["BodyLimitMiddleware", "BodyTooLarge", "default_message"]
@@ -30,7 +31,7 @@ class BodyTooLarge(HTTPException):
 
 
 def default_message(limit: int) -> str:
-    return f"The request body is larger than this server accepts ({limit} bytes)."
+    return _("The request body is larger than this server accepts ({limit} bytes).", limit=limit)
 
 
 class BodyLimitMiddleware:

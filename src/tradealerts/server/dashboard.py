@@ -448,7 +448,7 @@ def change_user(
     done = []
     if tier is not None and tier != user.tier:
         old = accounts.set_tier(s, user, Tier(tier), now, actor=actor)  # audited there
-        queue_mail(s, user.email, *templates.tier_change(old, tier), now)
+        queue_mail(s, user.email, *templates.tier_change(old, tier), now, language=user.language)
         done.append(f"tier {old} -> {tier}")
     if role is not None and (role == "admin") != user.is_admin:
         user.is_admin = role == "admin"

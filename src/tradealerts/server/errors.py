@@ -27,8 +27,11 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tradealerts.core.i18n import DEFAULT_LANGUAGE
+from tradealerts.core.messages import Text, _, localise, reader_language, set_reader
 from tradealerts.core.tiers import AccessDenied, UnknownSymbol
 from tradealerts.core.timeframes import TimeframeError
+from tradealerts.server.language import request_language, scope_language
 
 __all__ = [
     "ApiError",
@@ -108,6 +111,8 @@ class TooManyRequests(ApiError):
 def error_response(
     status: int, code: str, message: str, headers: dict[str, str] | None = None, **extra: Any
 ) -> JSONResponse:
+    if isinstance(message, Text):  # a sentence not yet said in the reader's language
+        message = message.into(reader_language())
     body = {"error": {"code": code, "message": message, "request_id": request_id.get(), **extra}}
     h = dict(headers or {})
     if status == 401:
@@ -137,10 +142,11 @@ def _field(loc: Any) -> str:
 _FIELD_FIRST = re.compile(r"^([A-Za-z_][\w]*(?:\.[\w]+)*): ")
 
 
-def _with_fields(message: str, extra: dict[str, Any]) -> dict[str, Any]:
+def _with_fields(message: str, extra: dict[str, Any], said: str | None = None) -> dict[str, Any]:
     """Every 422 carries ``field`` (the first bad field) and ``fields`` (all of them), as
     api.md "Errors" promises: a refusal raised with a ``field`` keeps it; one whose message
-    starts with ``field: `` names that one; otherwise the whole ``body``."""
+    starts with ``field: `` names that one; otherwise the whole ``body``. ``said``: the
+    message in the reader's language (the field is found in the English one)."""
     if "field" in extra and "fields" in extra:
         return extra
     problems = [p for p in extra.get("problems") or [] if isinstance(p, dict) and p.get("field")]
@@ -148,54 +154,65 @@ def _with_fields(message: str, extra: dict[str, Any]) -> dict[str, Any]:
     first = problems[0]["field"] if problems else (found.group(1) if found else "body")
     field = str(extra.get("field") or first)
     listed = [{"field": str(p["field"]), "message": str(p.get("message", ""))} for p in problems]
-    fields = extra.get("fields") or listed or [{"field": field, "message": message}]
+    fields = extra.get("fields") or listed or [{"field": field, "message": said or message}]
     return {**extra, "field": field, "fields": fields}
 
 
 def install_error_handlers(app: FastAPI) -> None:
     """Every error leaves as the one JSON body; nothing else ever does."""
 
+    # The human ``message`` is said in the caller's language (server.language); the code,
+    # the fields and every other key stay as they are.
     @app.exception_handler(ApiError)
     async def _api(request: Request, exc: ApiError) -> JSONResponse:
         if exc.status >= 500:  # for the error record (usage.UsageMiddleware)
             request.state.api_error = (f"{type(exc).__name__}:{exc.code}", exc.message)
-        extra = _with_fields(exc.message, exc.extra) if exc.status == 422 else exc.extra
-        return error_response(exc.status, exc.code, exc.message, exc.headers, **extra)
+        said = localise(exc.message, request_language(request))
+        extra = _with_fields(exc.message, exc.extra, said) if exc.status == 422 else exc.extra
+        return error_response(exc.status, exc.code, said, exc.headers, **extra)
 
     @app.exception_handler(AccessDenied)
-    async def _tier(_: Request, exc: AccessDenied) -> JSONResponse:
+    async def _tier(request: Request, exc: AccessDenied) -> JSONResponse:
         need = exc.required.value if exc.required else None
-        return error_response(403, "tier_forbidden", exc.message, required_tier=need)
+        said = localise(exc.message, request_language(request))
+        return error_response(403, "tier_forbidden", said, required_tier=need)
 
     @app.exception_handler(UnknownSymbol)
-    async def _symbol(_: Request, exc: UnknownSymbol) -> JSONResponse:
-        return error_response(404, "unknown_symbol", str(exc))
+    async def _symbol(request: Request, exc: UnknownSymbol) -> JSONResponse:
+        return error_response(404, "unknown_symbol", _said(request, exc))
 
     @app.exception_handler(TimeframeError)
-    async def _timeframe(_: Request, exc: TimeframeError) -> JSONResponse:
-        extra = _with_fields(str(exc), {"field": "timeframe"})
-        return error_response(422, "invalid_timeframe", str(exc), **extra)
+    async def _timeframe(request: Request, exc: TimeframeError) -> JSONResponse:
+        said = _said(request, exc)
+        extra = _with_fields(str(exc), {"field": "timeframe"}, said)
+        return error_response(422, "invalid_timeframe", said, **extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
+        lang = request_language(request)
         errors = exc.errors()
         first = errors[0] if errors else {"loc": (), "msg": "invalid input", "type": ""}
         if first.get("type") == "json_invalid":
-            return error_response(400, "malformed_json", "The request body is not valid JSON.")
+            said = localise(_("The request body is not valid JSON."), lang)
+            return error_response(400, "malformed_json", said)
         field = _field(first.get("loc", ()))
-        msg = str(first.get("msg", "invalid")).removeprefix("Value error, ")
-        fields = [{"field": _field(e.get("loc", ())), "message": e.get("msg", "")} for e in errors]
+        msg = _validation_message(first, lang)
+        fields = [
+            {"field": _field(e.get("loc", ())), "message": _validation_message(e, lang, raw=True)}
+            for e in errors
+        ]
         return error_response(422, "invalid_input", f"{field}: {msg}", field=field, fields=fields)
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = _STATUS_CODES.get(exc.status_code, "error")
-        message = exc.detail if isinstance(exc.detail, str) else "Request refused."
+        message = exc.detail if isinstance(exc.detail, str) else _("Request refused.")
         if exc.status_code == 404 and message == "Not Found":
-            message = "There is no such endpoint; see /api/openapi.json."
+            message = _("There is no such endpoint; see /api/openapi.json.")
         if exc.status_code == 405:
-            message = "This endpoint does not accept that method."
-        return error_response(exc.status_code, code, message, dict(exc.headers or {}))
+            message = _("This endpoint does not accept that method.")
+        said = localise(message, request_language(request))
+        return error_response(exc.status_code, code, said, dict(exc.headers or {}))
 
     def _busy(request: Request, why: str) -> JSONResponse:
         # no connection free in time, or SQLite's write lock held past its busy timeout: a
@@ -205,7 +222,9 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(
             503,
             "database_busy",
-            "The server is busy; try again in a few seconds.",
+            localise(
+                _("The server is busy; try again in a few seconds."), request_language(request)
+            ),
             {"Retry-After": str(POOL_RETRY_AFTER)},
         )
 
@@ -225,14 +244,30 @@ def install_error_handlers(app: FastAPI) -> None:
         raise exc
 
     @app.exception_handler(Exception)
-    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unexpected error (request %s)", request_id.get())
-        return error_response(
-            500,
-            "internal_error",
+        message = _(
             "Something went wrong on the server; it has been logged. Quote the request id "
-            "if you contact support.",
+            "if you contact support."
         )
+        return error_response(500, "internal_error", localise(message, request_language(request)))
+
+
+def _said(request: Request, exc: Exception) -> str:
+    """An exception's sentence (a :class:`Text` when it was marked) in the caller's language."""
+    first = exc.args[0] if exc.args else ""
+    return localise(first if isinstance(first, Text) else str(exc), request_language(request))
+
+
+def _validation_message(error: Any, language: str, *, raw: bool = False) -> str:
+    """One validation error's sentence: our validators' own (a :class:`Text` raised as the
+    ValueError) in the caller's language; pydantic's built-in ones as pydantic says them."""
+    cause = (error.get("ctx") or {}).get("error")
+    first = cause.args[0] if isinstance(cause, Exception) and cause.args else None
+    if isinstance(first, Text) and language != DEFAULT_LANGUAGE:
+        return first.into(language)
+    msg = str(error.get("msg", "invalid"))
+    return msg if raw else msg.removeprefix("Value error, ")
 
 
 def request_id_for(incoming: bytes) -> str:
@@ -256,6 +291,10 @@ class RequestIdMiddleware:
             return
         rid = request_id_for(dict(scope.get("headers", [])).get(b"x-request-id", b""))
         token = request_id.set(rid)
+        # the reader's language, looked up when prose is written (it is the caller's own
+        # once the auth dependency has loaded them: server.language)
+        scope.setdefault("state", {})
+        set_reader(lambda: scope_language(scope))
 
         async def send_with_id(message: Message) -> None:
             if message["type"] == "http.response.start":

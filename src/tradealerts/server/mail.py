@@ -27,6 +27,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tradealerts.core.messages import Text, _, localise
 from tradealerts.core.text import make_safe, unsafe_reason
 from tradealerts.server.db.models import Delivery, ErrorRecord, MailMessage
 from tradealerts.server.settings import Settings
@@ -44,9 +45,13 @@ def queue_mail(
     body: str,
     now: datetime,
     delivery: Delivery | None = None,
+    language: str | None = None,
 ) -> None:
     """Queue a mail in ``session``'s transaction (a running server's worker sends it).
-    ``delivery``: the alert delivery it carries, marked sent or failed when the mail is."""
+    ``delivery``: the alert delivery it carries, marked sent or failed when the mail is.
+    ``language``: the recipient's; subject and body (:class:`Text`) are said in it, and
+    stored so (the queue holds the mail as it goes out)."""
+    subject, body = localise(subject, language), localise(body, language)
     mail = MailMessage(to=to, subject=subject, body=body, next_attempt_at=now, created_at=now)
     if delivery is not None:
         mail.delivery = delivery
@@ -67,9 +72,12 @@ class Mailer:
         self._health: tuple[float, dict[str, Any]] | None = None
         self._smtp: smtplib.SMTP | None = None  # the pass's session (worker thread only)
 
-    def queue(self, session: Session, to: str, subject: str, body: str) -> None:
-        """Add a mail to the caller's transaction; it is sent once that commits."""
-        queue_mail(session, to, subject, body, self.clock())
+    def queue(
+        self, session: Session, to: str, subject: str, body: str, language: str | None = None
+    ) -> None:
+        """Add a mail to the caller's transaction, in the recipient's ``language``; it is
+        sent once that commits."""
+        queue_mail(session, to, subject, body, self.clock(), language=language)
 
     def wake(self) -> None:
         self._wake.set()
@@ -326,55 +334,74 @@ def _smtp_open(url: str) -> smtplib.SMTP:
 
 
 class templates:
-    """Plain-text mails: each returns (subject, body)."""
+    """Plain-text mails: each returns (subject, body), English :class:`Text` sentences that
+    ``queue_mail`` says in the recipient's language."""
 
     @staticmethod
-    def verification(code: str, link: str) -> tuple[str, str]:
+    def verification(code: str, link: str) -> tuple[Text, Text]:
         return (
-            "Your tradealerts verification code",
-            f"Your verification code is {code}\n\nEnter it with `tradealerts verify {code}`, or "
-            f"open this page:\n{link}\n\nThe code expires in 30 minutes. If you did not sign "
-            "up, ignore this mail.\n",
+            _("Your tradealerts verification code"),
+            _(
+                "Your verification code is {code}\n\nEnter it with `tradealerts verify {code}`, "
+                "or open this page:\n{link}\n\nThe code expires in 30 minutes. If you did not "
+                "sign up, ignore this mail.\n",
+                code=code,
+                link=link,
+            ),
         )
 
     @staticmethod
-    def welcome() -> tuple[str, str]:
+    def welcome() -> tuple[Text, Text]:
         return (
-            "Welcome to tradealerts",
-            "Your email is verified. Log in with `tradealerts login` and try "
-            "`tradealerts charts EURUSD H1`.\n",
+            _("Welcome to tradealerts"),
+            _(
+                "Your email is verified. Log in with `tradealerts login` and try "
+                "`tradealerts charts EURUSD H1`.\n"
+            ),
         )
 
     @staticmethod
-    def reset(code: str) -> tuple[str, str]:
+    def reset(code: str) -> tuple[Text, Text]:
         return (
-            "Reset your tradealerts password",
-            f"Your password reset code is {code}\n\nIt expires in 30 minutes and can be used "
-            "once. If you did not ask for it, ignore this mail: your password is unchanged.\n",
+            _("Reset your tradealerts password"),
+            _(
+                "Your password reset code is {code}\n\nIt expires in 30 minutes and can be "
+                "used once. If you did not ask for it, ignore this mail: your password is "
+                "unchanged.\n",
+                code=code,
+            ),
         )
 
     @staticmethod
-    def email_change(code: str) -> tuple[str, str]:
+    def email_change(code: str) -> tuple[Text, Text]:
         return (
-            "Confirm your new tradealerts email",
-            f"Your confirmation code is {code}\n\nIt expires in 30 minutes.\n",
+            _("Confirm your new tradealerts email"),
+            _("Your confirmation code is {code}\n\nIt expires in 30 minutes.\n", code=code),
         )
 
     @staticmethod
-    def tier_change(old: str, new: str) -> tuple[str, str]:
+    def tier_change(old: str, new: str) -> tuple[Text, Text]:
         return (
-            f"Your tradealerts plan is now {new}",
-            f"Your plan changed from {old} to {new}. It applies to your next request.\n",
+            _("Your tradealerts plan is now {new}", new=new),
+            _(
+                "Your plan changed from {old} to {new}. It applies to your next request.\n",
+                old=old,
+                new=new,
+            ),
         )
 
     @staticmethod
-    def already_registered() -> tuple[str, str]:
+    def already_registered() -> tuple[Text, Text]:
         return (
-            "Someone tried to sign up with your email",
-            "An account with this email already exists. If it was you, log in or reset your "
-            "password with `tradealerts account password`. If not, ignore this mail.\n",
+            _("Someone tried to sign up with your email"),
+            _(
+                "An account with this email already exists. If it was you, log in or reset "
+                "your password with `tradealerts account password`. If not, ignore this mail.\n"
+            ),
         )
 
     @staticmethod
     def support(user_email: str, subject: str, body: str, ticket_id: int) -> tuple[str, str]:
+        # to the owner (an address of the configuration, no account): in English, with the
+        # subscriber's own words as they wrote them
         return (f"[support #{ticket_id}] {subject}", f"From: {user_email}\n\n{body}\n")

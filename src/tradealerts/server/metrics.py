@@ -24,6 +24,7 @@ from prometheus_client.core import (
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy import func, select
 
+from tradealerts.core.messages import _
 from tradealerts.server.errors import Forbidden, NotFound, NotLoggedIn
 from tradealerts.server.usage import LATENCY_BUCKETS, STATUS_CLASSES, Usage
 
@@ -123,13 +124,13 @@ def install(app: FastAPI) -> None:
     def metrics(request: Request) -> Response:
         settings = request.app.state.settings
         if not settings.metrics_enabled:
-            raise NotFound("Metrics are off: set TRADEALERTS_METRICS_ENABLED=1.")
+            raise NotFound(_("Metrics are off: set TRADEALERTS_METRICS_ENABLED=1."))
         token = settings.metrics_token
         if token is not None:
             given = request.headers.get("authorization", "")
             expected = f"Bearer {token.get_secret_value()}"
             if not hmac.compare_digest(given.encode(), expected.encode()):
-                raise NotLoggedIn("Send 'Authorization: Bearer <metrics token>'.")
+                raise NotLoggedIn(_("Send 'Authorization: Bearer <metrics token>'."))
         elif (request.client.host if request.client else "") not in _LOOPBACK:
-            raise Forbidden("Metrics answer loopback clients only unless a token is set.")
+            raise Forbidden(_("Metrics answer loopback clients only unless a token is set."))
         return Response(generate_latest(registry), media_type=CONTENT_TYPE_LATEST)

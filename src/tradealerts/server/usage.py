@@ -38,6 +38,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tradealerts.core.messages import _
 from tradealerts.server.errors import error_response, request_id
 
 __all__ = ["LATENCY_BUCKETS", "Usage", "UsageMiddleware", "fingerprint", "quantile"]
@@ -423,8 +424,10 @@ class UsageMiddleware:
             response = error_response(
                 500,
                 "internal_error",
-                "Something went wrong on the server; it has been logged. Quote the request id "
-                "if you contact support.",
+                _(
+                    "Something went wrong on the server; it has been logged. Quote the "
+                    "request id if you contact support."
+                ),
             )
             await response(scope, receive, send_status)
             usage.record(usage.family(scope["path"]), uid, 500, t0, first_byte)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from tradealerts.core.alerts.conditions import Condition
+from tradealerts.core.messages import N_, Sentence
 from tradealerts.core.symbols import format_price
 
 __all__ = [
@@ -26,28 +30,31 @@ ALIASES = {"ticker": "symbol", "interval": "timeframe", "close": "price", "timen
 _FIELD = re.compile(r"\{\{\s*([A-Za-z_]\w*)\s*\}\}")
 
 C = Condition
-# Each default follows "{{symbol}} {{timeframe}} ". Defaults may also use {{detail}}: the
-# words the matcher adds (a fractal's side, a line's kind, a movement's size), which a user
-# template cannot reach.
-_DEFAULTS: dict[Condition, str] = {
-    C.greater_than: "is above {{level}} at {{price}}",
-    C.less_than: "is below {{level}} at {{price}}",
-    C.crossing: "crossed {{level}} at {{price}}",
-    C.crossing_up: "crossed up {{level}} at {{price}}",
-    C.crossing_down: "crossed down {{level}} at {{price}}",
-    C.entering_channel: "entered the channel through {{level}} at {{price}}",
-    C.exiting_channel: "left the channel through {{level}} at {{price}}",
-    C.inside_channel: "is inside the channel {{detail}} at {{price}}",
-    C.outside_channel: "is outside the channel {{detail}} at {{price}}",
-    C.moving_up: "moved up {{detail}}: {{price}} reached {{level}}",
-    C.moving_down: "moved down {{detail}}: {{price}} reached {{level}}",
-    C.moving_up_pct: "moved up {{detail}}: {{price}} reached {{level}}",
-    C.moving_down_pct: "moved down {{detail}}: {{price}} reached {{level}}",
-    C.new_fractal: "new {{detail}} fractal at {{level}} (close {{price}})",
-    C.line_break: "closed through {{detail}} {{level}} at {{price}}",
-    C.trendline_break: "closed through the {{detail}} at {{level}} (close {{price}})",
-    C.line_touch: "touched {{detail}} {{level}} at {{price}}",
-    C.line_bounce: "bounced off {{detail}} {{level}} (close {{price}})",
+# Each default starts "{symbol} {timeframe} " (str.format fields: the sentence goes to the
+# server catalog whole, core.messages). Defaults may also use {detail}: the words the
+# matcher adds (a fractal's side, a line's kind, a movement's size), which a user template
+# cannot reach.
+_DEFAULTS: dict[Condition, str] = {  # msgids of the server catalog
+    C.greater_than: N_("{symbol} {timeframe} is above {level} at {price}"),
+    C.less_than: N_("{symbol} {timeframe} is below {level} at {price}"),
+    C.crossing: N_("{symbol} {timeframe} crossed {level} at {price}"),
+    C.crossing_up: N_("{symbol} {timeframe} crossed up {level} at {price}"),
+    C.crossing_down: N_("{symbol} {timeframe} crossed down {level} at {price}"),
+    C.entering_channel: N_("{symbol} {timeframe} entered the channel through {level} at {price}"),
+    C.exiting_channel: N_("{symbol} {timeframe} left the channel through {level} at {price}"),
+    C.inside_channel: N_("{symbol} {timeframe} is inside the channel {detail} at {price}"),
+    C.outside_channel: N_("{symbol} {timeframe} is outside the channel {detail} at {price}"),
+    C.moving_up: N_("{symbol} {timeframe} moved up {detail}: {price} reached {level}"),
+    C.moving_down: N_("{symbol} {timeframe} moved down {detail}: {price} reached {level}"),
+    C.moving_up_pct: N_("{symbol} {timeframe} moved up {detail}: {price} reached {level}"),
+    C.moving_down_pct: N_("{symbol} {timeframe} moved down {detail}: {price} reached {level}"),
+    C.new_fractal: N_("{symbol} {timeframe} new {detail} fractal at {level} (close {price})"),
+    C.line_break: N_("{symbol} {timeframe} closed through {detail} {level} at {price}"),
+    C.trendline_break: N_(
+        "{symbol} {timeframe} closed through the {detail} at {level} (close {price})"
+    ),
+    C.line_touch: N_("{symbol} {timeframe} touched {detail} {level} at {price}"),
+    C.line_bounce: N_("{symbol} {timeframe} bounced off {detail} {level} (close {price})"),
 }
 
 
@@ -97,8 +104,16 @@ def message_fields(
     }
 
 
-def default_message(condition: Condition, fields: Mapping[str, str]) -> str:
+def default_message(condition: Condition, fields: Mapping[str, Any]) -> str:
     """The sentence used when the alert has no template, e.g.
-    ``EURUSD H1 crossed up 1.09000 at 1.09012``."""
-    text = render_message("{{symbol}} {{timeframe}} " + _DEFAULTS[condition], fields)
-    return " ".join(text.split())  # an empty {{detail}} leaves no double space
+    ``EURUSD H1 crossed up 1.09000 at 1.09012``: a :class:`Sentence`, said in English here
+    and in its owner's language where it is recorded (prices then in the locale's form,
+    with the symbol's decimals)."""
+    params = {name: fields.get(name, "") for name in (*PLACEHOLDERS, "detail")}
+    for name in ("price", "level"):
+        value = params[name]
+        if isinstance(value, str) and value:
+            with contextlib.suppress(InvalidOperation):
+                params[name] = Decimal(value)  # "1.09000": its decimals kept
+    # an empty {detail} leaves no double space (Sentence)
+    return Sentence(_DEFAULTS[condition], params)

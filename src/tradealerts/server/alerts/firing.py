@@ -23,6 +23,7 @@ from tradealerts.core.alerts import (
     render_message,
     status_after_fire,
 )
+from tradealerts.core.messages import _
 from tradealerts.core.symbols import format_price
 from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe
 from tradealerts.server.alerts.lines import LineRef
@@ -40,6 +41,15 @@ from tradealerts.server.alerts.store import Rows
 __all__ = ["Hit", "HitList", "Limits", "MatcherBase"]
 
 _CHOSEN_LINE_ENDS = frozenset({Condition.line_break, Condition.trendline_break})
+#: the matcher's words in a default message's {detail}, said in its owner's language
+_DETAIL_WORDS: dict[str, str] = {
+    "support": _("support"),
+    "resistance": _("resistance"),
+    "support trendline": _("support trendline"),
+    "resistance trendline": _("resistance trendline"),
+    "up": _("up"),
+    "down": _("down"),
+}
 
 
 class Hit(NamedTuple):
@@ -212,13 +222,15 @@ class MatcherBase:
         return render_message(template, fields) if template else default_message(cond, fields)
 
     def _detail(self, row: int, cond: Condition, hit: Hit) -> str:
+        # a Text where words are the matcher's (translated with the message)
         a, b = self.rows.a[row], self.rows.b[row]
         if cond in CHANNEL_CONDITIONS:
             return f"{format_price(self.symbol, a)}–{format_price(self.symbol, b)}"
         if cond in MOVEMENT_CONDITIONS:
             size = f"{a:g}%" if cond in PCT_CONDITIONS else format_price(self.symbol, a)
             count = int(b)
-            return f"{size} within {count} bar{'s' if count != 1 else ''}"
-        if hit.line is not None:
-            return hit.line.label
-        return hit.detail
+            if count == 1:
+                return _("{size} within {count} bar", size=size, count=count)
+            return _("{size} within {count} bars", size=size, count=count)
+        word = hit.line.label if hit.line is not None else hit.detail
+        return _DETAIL_WORDS.get(word, word)

@@ -28,6 +28,7 @@ from tradealerts.core.alerts.plans import (
     AlertPlan,
     AlertPlanItem,
 )
+from tradealerts.core.messages import When, _
 from tradealerts.core.tiers import TIERS, AccessDenied, Tier
 from tradealerts.server.alerts import records
 from tradealerts.server.alerts.guard import WebhookGuard
@@ -37,6 +38,11 @@ from tradealerts.server.errors import ApiError, Conflict, Invalid
 __all__ = ["apply_plan", "bulk_change", "clone_alert"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _expiry(at: datetime | None) -> When | str:
+    """An expiry in prose: ``2026-12-01 00:00Z`` in English, the locale's form otherwise."""
+    return When(at, f"{at:%Y-%m-%d %H:%M}Z") if at is not None else ""
 
 
 def clone_alert(
@@ -51,10 +57,14 @@ def clone_alert(
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise Invalid(f"{field}: {first['msg']}", field=field) from None
+        raise Invalid(_("{field}: {msg}", field=field, msg=first["msg"]), field=field) from None
     if spec.expires_at is not None and spec.expires_at <= now:
         raise Conflict(
-            f"Alert {row.id} expired at {spec.expires_at:%Y-%m-%d %H:%M}Z; a copy would too.",
+            _(
+                "Alert {id} expired at {expires_at}; a copy would too.",
+                id=row.id,
+                expires_at=_expiry(spec.expires_at),
+            ),
             code="alert_expired",
         )
     return records.create_alert(s, user, spec, now, guard)
@@ -180,7 +190,7 @@ def apply_plan(
         specs.append(spec)
     if problems:
         raise Invalid(
-            f"{len(problems)} problem(s) in the alerts file; nothing was changed.",
+            _("{count} problem(s) in the alerts file; nothing was changed.", count=len(problems)),
             code="apply_invalid",
             problems=[p.model_dump() for p in problems],
         )
@@ -252,8 +262,13 @@ def _check_limit(
     if over:
         bigger = next((t for t in Tier if TIERS[t].active_alerts > limit), None)
         raise ApiError(
-            f"Applying this file would leave {active} active alerts; your {tier} plan allows "
-            f"{limit}. Nothing was changed.",
+            _(
+                "Applying this file would leave {active} active alerts; your {tier} "
+                "plan allows {limit}. Nothing was changed.",
+                active=active,
+                tier=tier,
+                limit=limit,
+            ),
             status=403,
             code="alert_limit",
             required_tier=bigger.value if bigger else None,

@@ -27,6 +27,7 @@ from tradealerts.core.alerts import (
     AlertUpdate,
     merge_update,
 )
+from tradealerts.core.messages import When, _
 from tradealerts.core.tiers import TIERS, AccessDenied, Tier, check_pair
 from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.alerts.model import Alert
@@ -65,6 +66,11 @@ _NAMED = re.compile(NAME_PATTERN)
 _UNNAMED = "~unnamed"
 #: ``session.info`` key: the ``(user_id, alert_id)`` changed in the open transaction
 ALERT_CHANGES = "alert_changes"
+
+
+def _expiry(at: datetime | None) -> When | str:
+    """An expiry in prose: ``2026-12-01 00:00Z`` in English, the locale's form otherwise."""
+    return When(at, f"{at:%Y-%m-%d %H:%M}Z") if at is not None else ""
 
 
 def spec_of(row: AlertRow) -> AlertCreate:
@@ -128,7 +134,7 @@ def name_taken(s: Session, user_id: int, name: str, exclude: int | None = None) 
 def _check_name(s: Session, user_id: int, name: str, exclude: int | None = None) -> None:
     if name_taken(s, user_id, name, exclude):
         raise Conflict(
-            f"You already have an alert named {name!r}; pick another name.",
+            _("You already have an alert named {name!r}; pick another name.", name=name),
             code="name_taken",
             field="name",
         )
@@ -180,7 +186,12 @@ def _check_room(s: Session, user: User, exclude: int | None = None) -> None:
         bigger = next((t for t in Tier if TIERS[t].active_alerts > limit), None)
         hint = f"; {bigger} allows {TIERS[bigger].active_alerts}" if bigger else ""
         raise ApiError(
-            f"Your {tier} plan allows {limit} active alerts{hint}. Pause or delete one first.",
+            _(
+                "Your {tier} plan allows {limit} active alerts{hint}. Pause or delete one first.",
+                tier=tier,
+                limit=limit,
+                hint=hint,
+            ),
             status=403,
             code="alert_limit",
             required_tier=bigger.value if bigger else None,
@@ -200,11 +211,13 @@ def check_spec(user: User, spec: AlertCreate, guard: WebhookGuard) -> None:
     url = spec.channels.webhook_url
     if url is not None:
         if tier != Tier.PRO:
-            raise AccessDenied("Webhooks are a PRO feature; upgrade to PRO to use them.", Tier.PRO)
+            raise AccessDenied(
+                _("Webhooks are a PRO feature; upgrade to PRO to use them."), Tier.PRO
+            )
         problem = webhook_refusal(url, guard)
         if problem is not None:
             raise Invalid(
-                f"channels.webhook_url: {problem}; use a public https address.",
+                _("channels.webhook_url: {problem}; use a public https address.", problem=problem),
                 field="channels.webhook_url",
             )
 
@@ -284,7 +297,7 @@ def get_alert(s: Session, user_id: int, alert_id: int) -> AlertRow:
     """One of the caller's alerts; another user's is as unknown as a missing one."""
     row = s.get(AlertRow, alert_id)
     if row is None or row.user_id != user_id:
-        raise NotFound(f"You have no alert {alert_id}.")
+        raise NotFound(_("You have no alert {alert_id}.", alert_id=alert_id))
     return row
 
 
@@ -327,7 +340,9 @@ def update_alert(
 def pause_alert(s: Session, row: AlertRow, now: datetime) -> AlertRow:
     """Stop matching; a paused alert keeps its place and history."""
     if row.status != AlertStatus.active.value:
-        raise Conflict(f"Alert {row.id} is {row.status}, not active: nothing to pause.")
+        raise Conflict(
+            _("Alert {id} is {status}, not active: nothing to pause.", id=row.id, status=row.status)
+        )
     row.status, row.status_reason = AlertStatus.paused.value, REASON_USER_PAUSED
     _changed(s, row, now)
     return row
@@ -338,12 +353,15 @@ def resume_alert(
 ) -> AlertRow:
     """Match again (also re-arms a triggered alert), if the tier allows it now."""
     if row.status == AlertStatus.active.value:
-        raise Conflict(f"Alert {row.id} is already active.")
+        raise Conflict(_("Alert {id} is already active.", id=row.id))
     spec = spec_of(row)
     if spec.expires_at is not None and spec.expires_at <= now:
         raise Conflict(
-            f"Alert {row.id} expired at {spec.expires_at:%Y-%m-%d %H:%M}Z; "
-            "set a later expires_at to revive it.",
+            _(
+                "Alert {id} expired at {expires_at}; set a later expires_at to revive it.",
+                id=row.id,
+                expires_at=_expiry(spec.expires_at),
+            ),
             code="alert_expired",
         )
     try:
@@ -351,7 +369,12 @@ def resume_alert(
     except AccessDenied as exc:
         if row.status_reason == REASON_TIER_DOWNGRADE:
             raise AccessDenied(
-                f"Alert {row.id} was paused when your plan changed: {exc.message}", exc.required
+                _(
+                    "Alert {id} was paused when your plan changed: {message}",
+                    id=row.id,
+                    message=exc.message,
+                ),
+                exc.required,
             ) from None
         raise
     _check_room(s, user)

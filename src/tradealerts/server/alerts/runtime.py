@@ -43,6 +43,7 @@ from tradealerts.core.alerts import (
     AlertStatus,
 )
 from tradealerts.core.indicators import IndicatorChanges
+from tradealerts.core.messages import Text, When, _, localise
 from tradealerts.core.text import make_safe, unsafe_reason
 from tradealerts.server.alerts import records
 from tradealerts.server.alerts.book import AlertBook
@@ -119,6 +120,32 @@ def _reason(exc: BaseException) -> str:
     orig = getattr(exc, "orig", None) or exc
     text = str(orig).strip().splitlines()
     return f"{type(orig).__name__}: {text[0][:200]}" if text else type(orig).__name__
+
+
+_FLOOD_MINUTES = f"{FLOOD_SECONDS / 60:g}"
+
+
+def _languages(conn: Any, user_ids: set[int]) -> dict[int, str]:
+    """Each user's language (one query for a batch)."""
+    if not user_ids:
+        return {}
+    rows = conn.execute(select(User.id, User.language).where(User.id.in_(user_ids)))
+    return {r.id: r.language for r in rows}
+
+
+def _in_their_languages(conn: Any, fires: list[Fired]) -> list[Fired]:
+    """``fires`` whose default messages (:class:`Text`) are said in their owner's language;
+    a user's own template is their words, as written. No query when nothing needs one."""
+    said = [f for f in fires if isinstance(f.message, Text)]
+    if not said:
+        return fires
+    langs = _languages(conn, {f.user_id for f in said})
+    return [
+        replace(f, message=localise(f.message, langs.get(f.user_id)))
+        if isinstance(f.message, Text)
+        else f
+        for f in fires
+    ]
 
 
 def _safe_fires(fires: list[Fired]) -> tuple[list[Fired], list[tuple[Fired, str]]]:
@@ -445,6 +472,9 @@ class AlertRuntime:
                 return out
             if self.fence is not None:
                 self.fence(conn)
+            # default messages in each owner's language: the log, the stream, the mail and
+            # the webhook then all say the one sentence
+            fires = _in_their_languages(conn, fires)
             by_user: dict[int, list[AlertFrame]] = {}
             for fire, event_id, channels in self._record_fires(s, fires, now):
                 out.fired += 1
@@ -607,13 +637,21 @@ class AlertRuntime:
                 delivery.target = user.email
                 tf = fired.timeframe.value
                 subject = f"[tradealerts] {fired.symbol} {tf}: {fired.message}"[:200]
-                body = (
-                    f"{fired.message}\n\nSymbol: {fired.symbol} {tf}\n"
-                    f"Condition: {fired.condition.value}\nPrice: {fired.price}\n"
-                    f"Level: {fired.level}\n"
-                    f"Time: {_at(fired.time).isoformat().replace('+00:00', 'Z')}\n"
+                at = _at(fired.time)
+                body = _(
+                    "{message}\n\nSymbol: {symbol} {timeframe}\nCondition: {condition}\n"
+                    "Price: {price}\nLevel: {level}\nTime: {time}\n",
+                    message=fired.message,  # already in their language (_in_their_languages)
+                    symbol=fired.symbol,
+                    timeframe=tf,
+                    condition=fired.condition.value,
+                    price=fired.price,
+                    level=fired.level if fired.level is not None else "None",
+                    time=When(at, at.isoformat().replace("+00:00", "Z")),
                 )
-                queue_mail(s, user.email, subject, body, now, delivery=delivery)
+                queue_mail(
+                    s, user.email, subject, body, now, delivery=delivery, language=user.language
+                )
         s.add(delivery)
 
     def _record_changes(self, s: Session, changes: list[StatusChange], now: datetime) -> None:
@@ -640,15 +678,23 @@ class AlertRuntime:
             .order_by(_ALERTS.c.id)
         ).all()
         if rows:
+            langs = _languages(conn, {expired[r.id].user_id for r in rows})
             conn.execute(
                 _INSERT_NOTIFICATION,
                 [
                     {
                         "user_id": expired[r.id].user_id,
                         "kind": "alert_expired",
-                        "title": f"Alert {r.id} expired",
-                        "body": f"Your {r.symbol} {r.timeframe} {r.condition} alert expired "
-                        "and will not fire again.",
+                        "title": _("Alert {id} expired", id=r.id).into(
+                            langs.get(expired[r.id].user_id)
+                        ),
+                        "body": _(
+                            "Your {symbol} {timeframe} {condition} alert expired and will not "
+                            "fire again.",
+                            symbol=r.symbol,
+                            timeframe=r.timeframe,
+                            condition=r.condition,
+                        ).into(langs.get(expired[r.id].user_id)),
                         "read_at": None,
                         "created_at": now,
                     }
@@ -659,16 +705,24 @@ class AlertRuntime:
     def _tell_flooded(self, conn: Any, changes: list[StatusChange], now: datetime) -> None:
         """A notification for each alert the flood guard paused."""
         if changes:
+            langs = _languages(conn, {c.user_id for c in changes})
             conn.execute(
                 _INSERT_NOTIFICATION,
                 [
                     {
                         "user_id": c.user_id,
                         "kind": "alert_flood",
-                        "title": f"Alert {c.alert_id} paused: flood",
-                        "body": f"Alert {c.alert_id} fired more than {FLOOD_FIRES} times in "
-                        f"{FLOOD_SECONDS / 60:g} minutes, so it was paused (reason flood). "
-                        "Resume it when you have checked what re-arms it.",
+                        "title": _("Alert {id} paused: flood", id=c.alert_id).into(
+                            langs.get(c.user_id)
+                        ),
+                        "body": _(
+                            "Alert {id} fired more than {fires} times in {minutes} minutes, so "
+                            "it was paused (reason flood). Resume it when you have checked "
+                            "what re-arms it.",
+                            id=c.alert_id,
+                            fires=FLOOD_FIRES,
+                            minutes=_FLOOD_MINUTES,
+                        ).into(langs.get(c.user_id)),
                         "read_at": None,
                         "created_at": now,
                     }

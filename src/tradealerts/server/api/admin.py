@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, ConfigDict
 from starlette.concurrency import run_in_threadpool
 
+from tradealerts.core.messages import _
 from tradealerts.server import accounts, dashboard
 from tradealerts.server.api.deps import AdminUser, ClockDep, RowId, SessionDep
 from tradealerts.server.db.models import User
@@ -109,7 +110,7 @@ def admin_audit(
 def _user(s: SessionDep, user_id: int) -> User:
     user = s.get(User, user_id)
     if user is None:
-        raise NotFound(f"There is no user {user_id}.", code="user_not_found")
+        raise NotFound(_("There is no user {user_id}.", user_id=user_id), code="user_not_found")
     return user
 
 
@@ -119,7 +120,7 @@ def admin_update_user(
 ) -> dict[str, Any]:
     """Change an account's tier (through the tier-change path), role or disabled flag."""
     if body.tier is None and body.role is None and body.disabled is None:
-        raise BadRequest("Send at least one of tier, role, disabled.", code="nothing_to_change")
+        raise BadRequest(_("Send at least one of tier, role, disabled."), code="nothing_to_change")
     user = _user(s, user_id)
     try:
         changed = dashboard.change_user(

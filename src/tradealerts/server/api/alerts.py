@@ -34,6 +34,7 @@ from tradealerts.core.alerts.plans import (
     AlertPlan,
 )
 from tradealerts.core.alerts.schemas import NAME_PATTERN
+from tradealerts.core.messages import _
 from tradealerts.core.symbols import format_price
 from tradealerts.core.tiers import TIERS, Tier, normalize_symbol
 from tradealerts.core.timeframes import TimeframeError, parse_timeframe
@@ -95,7 +96,7 @@ def alert_filter(
         try:
             where.append(AlertRow.timeframe == parse_timeframe(timeframe).value)
         except TimeframeError as exc:
-            raise Invalid(f"timeframe: {exc}", field="timeframe") from None
+            raise Invalid(_("timeframe: {exc}", exc=exc), field="timeframe") from None
     if condition is not None:
         where.append(AlertRow.condition == condition.value)
     return where
@@ -184,8 +185,15 @@ def _check_chosen_line(request: Request, spec: AlertCreate) -> None:
     names = ", ".join(f"{ln['id']} at {format_price(sym, ln[level])}" for ln in same[:3])
     hint = f"the nearest active ones are {names}" if names else f"no {what} is active now"
     raise Invalid(
-        f"{spec.line_id} is not an active {what} of {sym} {tf}: {hint} "
-        f"(`tradealerts indicators {sym} {tf}` lists them).",
+        _(
+            "{line_id} is not an active {what} of {sym} {tf}: {hint} (`tradealerts "
+            "indicators {sym} {tf}` lists them).",
+            line_id=spec.line_id,
+            what=what,
+            sym=sym,
+            tf=tf,
+            hint=hint,
+        ),
         code="line_not_active",
         field="line_id",
     )
@@ -295,7 +303,7 @@ def bulk_alerts(
     condition; or ``all``) in one transaction: all of them or, on a refusal, none."""
     if not (body.all or body.symbol or body.timeframe or body.status or body.condition):
         raise Invalid(
-            "Give a filter (symbol, timeframe, status, condition) or all: true.",
+            _("Give a filter (symbol, timeframe, status, condition) or all: true."),
             code="filter_required",
             field="all",
         )
@@ -346,7 +354,9 @@ def alert_history(
     """Fired alerts (the event log), newest first; filter by alert, symbol and time."""
     for name, value in (("since", since), ("until", until)):
         if value is not None and value.tzinfo is None:
-            raise Invalid(f"{name}: include a time zone, e.g. 2026-12-01T00:00:00Z.", field=name)
+            raise Invalid(
+                _("{name}: include a time zone, e.g. 2026-12-01T00:00:00Z.", name=name), field=name
+            )
     return history_page(
         s,
         user,

@@ -12,6 +12,7 @@ import pyotp
 from fastapi import APIRouter, Depends, Request, Response, status
 from sqlalchemy.exc import IntegrityError
 
+from tradealerts.core.messages import _
 from tradealerts.core.schemas import (
     EmailVerify,
     ForgotPassword,
@@ -29,6 +30,7 @@ from tradealerts.server import accounts
 from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep, client_ip
 from tradealerts.server.db.models import User
 from tradealerts.server.errors import ApiError, Invalid, NotLoggedIn, TooManyRequests
+from tradealerts.server.language import request_language
 from tradealerts.server.mail import Mailer, templates
 from tradealerts.server.security import hash_password, issue_access_token, verify_password
 from tradealerts.server.signups import Signups
@@ -42,10 +44,10 @@ async def _no_store(response: Response) -> None:
 
 router = APIRouter(prefix="/auth", tags=["auth"], dependencies=[Depends(_no_store)])
 
-_SENT = "If the address can receive mail, a code is on its way."
+_SENT = _("If the address can receive mail, a code is on its way.")
 #: the one answer to a wrong code, whatever the reason and whether the account exists:
 #: the verify and reset routes must not tell a stranger which addresses have accounts
-WRONG_CODE = "code: the code is wrong, used or expired; ask for a new one if it keeps failing."
+WRONG_CODE = _("code: the code is wrong, used or expired; ask for a new one if it keeps failing.")
 
 
 def _mailer(request: Request) -> Mailer:
@@ -60,7 +62,7 @@ def _abuse(request: Request, action: str) -> None:
     wait = request.app.state.throttle.abuse(action, client_ip(request))
     if wait is not None:
         raise TooManyRequests(
-            f"Too many requests from your address; try again in {wait} s.",
+            _("Too many requests from your address; try again in {wait} s.", wait=wait),
             headers={"Retry-After": str(wait)},
         )
 
@@ -78,7 +80,7 @@ def checked(request: Request, user: User, check: Callable[[], bool]) -> bool:
     wait = throttle.check_blocked(user.id, epoch)
     if wait is not None:
         raise TooManyRequests(
-            f"Too many wrong passwords or codes; try again in {wait} s.",
+            _("Too many wrong passwords or codes; try again in {wait} s.", wait=wait),
             headers={"Retry-After": str(wait)},
         )
     ok = check()
@@ -94,7 +96,9 @@ def _wrong_code() -> Invalid:
 def _password_ok(field: str, password: str) -> None:
     problem = accounts.password_problem(password)
     if problem:
-        raise Invalid(f"{field}: the password {problem}.", field=field)
+        raise Invalid(
+            _("{field}: the password {problem}.", field=field, problem=problem), field=field
+        )
 
 
 def _tokens(
@@ -151,12 +155,19 @@ def register(body: RegisterRequest, request: Request) -> Message:
     signups: Signups = state.signups
     signups.submit(
         email,
-        partial(_finish_signup, state, email, body.password, body.display_name),
+        partial(
+            _finish_signup,
+            state,
+            email,
+            body.password,
+            body.display_name,
+            request_language(request),
+        ),
     )
-    return Message(message=f"Check your mail for a 6-digit code. {_SENT}")
+    return Message(message=_("Check your mail for a 6-digit code. {sent}", sent=_SENT))
 
 
-def _finish_signup(state: Any, email: str, password: str, display_name: str) -> None:
+def _finish_signup(state: Any, email: str, password: str, display_name: str, language: str) -> None:
     """A sign-up's work (a worker thread): a new address gets its account, code and
     verification mail; a taken one an "already registered" notice. Both pay one argon2
     hash, so the machine's load does not tell them apart either. Mails within the limit
@@ -170,15 +181,17 @@ def _finish_signup(state: Any, email: str, password: str, display_name: str) -> 
             user = accounts.find_user(s, email)
             if user is not None:
                 if throttle.may_mail("registered", email):
-                    mailer.queue(s, email, *templates.already_registered())
+                    mailer.queue(s, email, *templates.already_registered(), language=user.language)
             else:
                 user = accounts.create_user(
                     s, email, "", now, display_name=display_name, password_hash=password_hash
                 )
+                # a new account speaks the language its sign-up asked in (Accept-Language)
+                user.language = language
                 code = accounts.create_code(s, user, "verify", now)
                 if throttle.may_mail("verify", email):
                     link = _link(state.settings.public_url, email, code)
-                    mailer.queue(s, email, *templates.verification(code, link))
+                    mailer.queue(s, email, *templates.verification(code, link), language=language)
             s.commit()
         except IntegrityError:  # the same address signed up twice at once: one account
             s.rollback()
@@ -201,8 +214,10 @@ def verify_code(s: SessionDep, email: str, code: str, now: datetime, mailer: Mai
         s.commit()  # count the try
         raise _wrong_code()
     user.email_verified = True
-    accounts.notify(s, user, "email_verified", "Email verified", "Welcome to tradealerts.", now)
-    mailer.queue(s, user.email, *templates.welcome())
+    accounts.notify(
+        s, user, "email_verified", _("Email verified"), _("Welcome to tradealerts."), now
+    )
+    mailer.queue(s, user.email, *templates.welcome(), language=user.language)
     s.commit()
     mailer.wake()
 
@@ -211,7 +226,7 @@ def verify_code(s: SessionDep, email: str, code: str, now: datetime, mailer: Mai
 def verify_email(body: EmailVerify, s: SessionDep, clock: ClockDep, mailer: MailerDep) -> Message:
     """Confirm the email with the 6-digit code (single use, 30 minutes, 5 tries)."""
     verify_code(s, body.email, body.code, clock(), mailer)
-    return Message(message="Email verified. You can log in now.")
+    return Message(message=_("Email verified. You can log in now."))
 
 
 @router.post("/resend-verification", status_code=202, response_model=Message)
@@ -228,7 +243,10 @@ def resend_verification(
     ):
         code = accounts.create_code(s, user, "verify", clock())
         mailer.queue(
-            s, user.email, *templates.verification(code, _verify_link(request, user.email, code))
+            s,
+            user.email,
+            *templates.verification(code, _verify_link(request, user.email, code)),
+            language=user.language,
         )
         s.commit()
         mailer.wake()
@@ -247,37 +265,42 @@ def login(body: LoginRequest, request: Request, s: SessionDep, clock: ClockDep) 
     wait = throttle.login_blocked(email, ip, epoch)
     if wait is not None:
         raise TooManyRequests(
-            f"Too many failed logins from your address; try again in {wait} s "
-            "or reset your password.",
+            _(
+                "Too many failed logins from your address; try again in {wait} s or "
+                "reset your password.",
+                wait=wait,
+            ),
             headers={"Retry-After": str(wait)},
         )
     # verify_password hashes against a dummy when the user is unknown: same answer, same time
     if not verify_password(user.password_hash if user else None, body.password) or user is None:
         throttle.login_failed(email, ip, epoch)
-        raise NotLoggedIn("Wrong email or password.", code="invalid_credentials")
+        raise NotLoggedIn(_("Wrong email or password."), code="invalid_credentials")
     if user.totp_enabled:
         if not body.otp:
             raise NotLoggedIn(
-                "This account uses two-factor authentication: send the 6-digit "
-                "code from your authenticator as otp.",
+                _(
+                    "This account uses two-factor authentication: send the 6-digit code "
+                    "from your authenticator as otp."
+                ),
                 code="otp_required",
             )
         if not accounts.use_totp(s, user, body.otp, clock()):
             s.commit()
             throttle.login_failed(email, ip, epoch)
             raise NotLoggedIn(
-                "The two-factor code is wrong or was already used: wait for the next one.",
+                _("The two-factor code is wrong or was already used: wait for the next one."),
                 code="invalid_otp",
             )
     if not user.email_verified:
         raise ApiError(
-            "Verify your email first: enter the code from the mail, or ask for a new one.",
+            _("Verify your email first: enter the code from the mail, or ask for a new one."),
             status=403,
             code="email_not_verified",
         )
     if user.disabled:
         raise ApiError(
-            "This account is disabled; contact the owner.", status=403, code="account_disabled"
+            _("This account is disabled; contact the owner."), status=403, code="account_disabled"
         )
     throttle.login_succeeded(email, ip, epoch)
     return _tokens(request, s, user, clock(), body.remember)
@@ -295,7 +318,7 @@ def refresh(body: RefreshRequest, request: Request, s: SessionDep, clock: ClockD
     )
     s.commit()
     if rotated is None:
-        raise NotLoggedIn("This session has ended: log in again.", code="session_ended")
+        raise NotLoggedIn(_("This session has ended: log in again."), code="session_ended")
     return _tokens(request, s, rotated.user, now, False, rotated)
 
 
@@ -326,7 +349,7 @@ def _send_reset(state: Any, email: str) -> None:
         if user is None or not throttle.may_mail("reset", user.email):
             return
         code = accounts.create_code(s, user, "reset", state.clock())
-        mailer.queue(s, user.email, *templates.reset(code))
+        mailer.queue(s, user.email, *templates.reset(code), language=user.language)
         s.commit()
     state.loop.call_soon_threadsafe(mailer.wake)
 
@@ -346,7 +369,7 @@ def reset_password(body: ResetPassword, s: SessionDep, clock: ClockDep) -> Messa
     # the new password starts the lock-out counts afresh (their keys hold its epoch)
     accounts.set_password(s, user, body.password, now, "reset")
     s.commit()
-    return Message(message="Password changed. Log in with the new one.")
+    return Message(message=_("Password changed. Log in with the new one."))
 
 
 @router.post("/2fa/setup", response_model=TotpSetup)
@@ -354,7 +377,7 @@ def totp_setup(user: CurrentUser, s: SessionDep) -> TotpSetup:
     """A new TOTP secret and its otpauth:// URI for an authenticator app."""
     if user.totp_enabled:
         raise ApiError(
-            "Two-factor authentication is already on; disable it first.",
+            _("Two-factor authentication is already on; disable it first."),
             status=409,
             code="totp_enabled",
         )
@@ -376,14 +399,14 @@ def totp_enable(
 ) -> Message:
     """Turn 2FA on with a valid code from the authenticator; other sessions are logged out."""
     if not user.totp_secret:
-        raise ApiError("Call /api/auth/2fa/setup first.", status=409, code="totp_not_set_up")
+        raise ApiError(_("Call /api/auth/2fa/setup first."), status=409, code="totp_not_set_up")
     now = clock()
     if not checked(request, user, lambda: accounts.use_totp(s, user, body.code, now)):
-        raise Invalid("code: the two-factor code is wrong.", field="code", code="invalid_otp")
+        raise Invalid(_("code: the two-factor code is wrong."), field="code", code="invalid_otp")
     user.totp_enabled = True
     accounts.revoke_all_sessions(s, user, now, keep=_current_session(request))
     s.commit()
-    return Message(message="Two-factor authentication is on; other sessions were logged out.")
+    return Message(message=_("Two-factor authentication is on; other sessions were logged out."))
 
 
 @router.post("/2fa/disable", response_model=Message)
@@ -392,14 +415,14 @@ def totp_disable(
 ) -> Message:
     """Turn 2FA off (password and a current code required); other sessions are logged out."""
     if not checked(request, user, lambda: verify_password(user.password_hash, body.password)):
-        raise Invalid("password: the password is wrong.", field="password")
+        raise Invalid(_("password: the password is wrong."), field="password")
     now = clock()
     if not user.totp_enabled or not checked(
         request, user, lambda: accounts.use_totp(s, user, body.code, now)
     ):
         s.commit()  # a spent code stays spent
-        raise Invalid("code: the two-factor code is wrong.", field="code", code="invalid_otp")
+        raise Invalid(_("code: the two-factor code is wrong."), field="code", code="invalid_otp")
     user.totp_enabled, user.totp_secret = False, None
     accounts.revoke_all_sessions(s, user, now, keep=_current_session(request))
     s.commit()
-    return Message(message="Two-factor authentication is off; other sessions were logged out.")
+    return Message(message=_("Two-factor authentication is off; other sessions were logged out."))

@@ -18,6 +18,7 @@ from fastapi.responses import HTMLResponse
 from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
+from tradealerts.core.messages import _
 from tradealerts.core.tiers import TIERS, Tier
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.api.deps import CurrentUser, SessionDep
@@ -45,8 +46,11 @@ def get_billing(request: Request) -> Billing:
     if billing is None:
         missing = ", ".join(request.app.state.settings.billing_missing) or "the Stripe settings"
         raise ApiError(
-            f"Billing is not set up on this server: its owner has to set {missing} "
-            "(see the owner's guide, 'Stripe').",
+            _(
+                "Billing is not set up on this server: its owner has to set {missing} "
+                "(see the owner's guide, 'Stripe').",
+                missing=missing,
+            ),
             code="billing_disabled",
             status=503,
         )
@@ -61,14 +65,19 @@ def _stripe_failed(exc: StripeUnavailable, what: str = "Checkout Sessions") -> A
         # e.g. STRIPE_API_BASE at localstripe, which serves the tests but has no Checkout:
         # "try again in a minute" would send the person round in circles
         return ApiError(
-            f"This server's Stripe API offers no {what} (it answered 404: {exc}), so this "
-            "cannot work here and trying again will not help; the server's owner has to "
-            "point billing at Stripe (test mode for trials: see the owner's guide, 'Stripe').",
+            _(
+                "This server's Stripe API offers no {what} (it answered 404: {exc}), "
+                "so this cannot work here and trying again will not help; the server's "
+                "owner has to point billing at Stripe (test mode for trials: see the "
+                "owner's guide, 'Stripe').",
+                what=what,
+                exc=exc,
+            ),
             code="billing_provider_unsupported",
             status=502,
         )
     return ApiError(
-        f"Stripe did not accept the request ({exc}); try again in a minute.",
+        _("Stripe did not accept the request ({exc}); try again in a minute.", exc=exc),
         code="billing_provider_error",
         status=502,
     )
@@ -102,7 +111,7 @@ def _account(s: SessionDep, user: User) -> BillingAccount | None:
 
 def _checkout(billing: Billing, s: SessionDep, user: User) -> dict[str, Any]:
     if user.tier == Tier.PRO.value:
-        raise Conflict("You are already on PRO.", code="already_pro")
+        raise Conflict(_("You are already on PRO."), code="already_pro")
     try:
         return billing.checkout(s, user)
     except StripeUnavailable as exc:
@@ -139,10 +148,10 @@ def _set_cancel(billing: Billing, s: SessionDep, user: User, cancel: bool) -> di
             "past_due",
         )
     ):
-        raise Conflict("You have no running subscription.", code="no_subscription")
+        raise Conflict(_("You have no running subscription."), code="no_subscription")
     if acct.cancel_at_period_end == cancel:
         what = "already cancelled" if cancel else "not cancelled"
-        raise Conflict(f"Your subscription is {what}.", code="nothing_to_change")
+        raise Conflict(_("Your subscription is {what}.", what=what), code="nothing_to_change")
     try:
         billing.set_cancel(user.id, acct.subscription_id, cancel)
     except StripeUnavailable as exc:
@@ -201,17 +210,17 @@ async def stripe_webhook(
             raise ValueError("not an event")
     except stripe.SignatureVerificationError:
         raise BadRequest(
-            "The Stripe-Signature header does not match this body, or it is too old.",
+            _("The Stripe-Signature header does not match this body, or it is too old."),
             code="bad_signature",
         ) from None
     except ValueError:  # UnicodeDecodeError and JSONDecodeError too
-        raise BadRequest("The body is not a Stripe event.", code="bad_event") from None
+        raise BadRequest(_("The body is not a Stripe event."), code="bad_event") from None
     try:
         outcome = await run_in_threadpool(billing.handle_event, event)
     except Exception:
         log.exception("stripe event %s (%s) failed; Stripe will retry", event["id"], event["type"])
         raise ApiError(
-            "The event could not be applied now; it will be retried.",
+            _("The event could not be applied now; it will be retried."),
             code="webhook_failed",
             status=500,
         ) from None

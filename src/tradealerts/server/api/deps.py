@@ -17,9 +17,11 @@ from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
+from tradealerts.core.messages import _
 from tradealerts.server.accounts import users_generation
 from tradealerts.server.db.models import User
 from tradealerts.server.errors import Forbidden, NotLoggedIn, TooManyRequests
+from tradealerts.server.language import remember_language
 from tradealerts.server.quota import Quota
 from tradealerts.server.security import TokenError, decode_access_token
 from tradealerts.server.sessions import Revocations
@@ -81,7 +83,7 @@ ClockDep = Annotated[Callable[[], datetime], Depends(get_clock)]
 def _claims(request: Request, creds: HTTPAuthorizationCredentials | None, now: datetime) -> int:
     """The user id of a valid access token, or the 401 that says what is wrong with it."""
     if creds is None or creds.scheme.lower() != "bearer":
-        raise NotLoggedIn("Log in first: send 'Authorization: Bearer <access token>'.")
+        raise NotLoggedIn(_("Log in first: send 'Authorization: Bearer <access token>'."))
     try:
         cache: CallerCache = request.app.state.callers
         user_id, request.state.session_id = cache.session(
@@ -91,16 +93,18 @@ def _claims(request: Request, creds: HTTPAuthorizationCredentials | None, now: d
     except TokenError as exc:
         if str(exc) == "expired":
             raise NotLoggedIn(
-                "Your session has expired: refresh the token or log in again.",
+                _("Your session has expired: refresh the token or log in again."),
                 code="token_expired",
             ) from None
         if str(exc) == "ended":
             raise NotLoggedIn(
-                "This session has ended (logged out, or the password or two-factor "
-                "settings changed): log in again.",
+                _(
+                    "This session has ended (logged out, or the password or two-factor "
+                    "settings changed): log in again."
+                ),
                 code="session_ended",
             ) from None
-        raise NotLoggedIn("The access token is not valid: log in again.") from None
+        raise NotLoggedIn(_("The access token is not valid: log in again.")) from None
 
 
 def get_current_user(
@@ -116,10 +120,12 @@ def get_current_user(
     that way while 40 threads waited for one (every request stalled 30 s, then 500)."""
     user = session.get(User, _claims(request, creds, clock()))
     session.commit()  # nothing written: ends the read, keeps the loaded user (no expiry)
+    if user is not None:
+        remember_language(request, user.language)  # its refusals below are in it too
     if user is None:
-        raise NotLoggedIn("This account no longer exists.")
+        raise NotLoggedIn(_("This account no longer exists."))
     if user.disabled:
-        raise Forbidden("This account is disabled; contact the owner.", code="account_disabled")
+        raise Forbidden(_("This account is disabled; contact the owner."), code="account_disabled")
     return user
 
 
@@ -128,7 +134,7 @@ CurrentUser = Annotated[User, Depends(get_current_user)]
 
 async def get_admin(user: CurrentUser) -> User:
     if not user.is_admin:
-        raise Forbidden("This needs an administrator account.", code="admin_only")
+        raise Forbidden(_("This needs an administrator account."), code="admin_only")
     return user
 
 
@@ -143,6 +149,7 @@ class Caller:
     email: str
     tier: str
     is_admin: bool
+    language: str = "en"  # the human message of its refusals (server.language)
 
 
 class CallerCache:
@@ -210,7 +217,7 @@ class CallerCache:
 
 
 #: the caller's columns only, by primary key: no ORM object, no session
-_CALLER = select(User.id, User.email, User.tier, User.is_admin, User.disabled).where(
+_CALLER = select(User.id, User.email, User.tier, User.is_admin, User.disabled, User.language).where(
     User.id == bindparam("user_id")
 )
 
@@ -223,7 +230,9 @@ def _load_caller(db: Engine, user_id: int) -> Caller | None:
         row = conn.execute(_CALLER, {"user_id": user_id}).first()
     # a disabled account is refused like a deleted one on the data endpoints
     return (
-        None if row is None or row.disabled else Caller(row.id, row.email, row.tier, row.is_admin)
+        None
+        if row is None or row.disabled
+        else Caller(row.id, row.email, row.tier, row.is_admin, row.language)
     )
 
 
@@ -235,7 +244,8 @@ async def get_caller(
     state = request.app.state
     caller = await caller_by_id(state, _claims(request, creds, state.clock()))
     if caller is None:
-        raise NotLoggedIn("This account no longer exists.")
+        raise NotLoggedIn(_("This account no longer exists."))
+    remember_language(request, caller.language)
     return caller
 
 
@@ -292,8 +302,13 @@ async def spend_quota(request: Request, user: Caller) -> dict[str, str]:
         result = await run_in_threadpool(quota.hit, user.id, user.tier)
     if not result.allowed:
         raise TooManyRequests(
-            f"You have used all {result.limit} requests of your {user.tier} plan this hour; "
-            f"try again in {result.headers()['Retry-After']} s, or upgrade for more.",
+            _(
+                "You have used all {limit} requests of your {tier} plan this hour; try "
+                "again in {retry_after} s, or upgrade for more.",
+                limit=result.limit,
+                tier=user.tier,
+                retry_after=result.headers()["Retry-After"],
+            ),
             headers=result.headers(),
         )
     request.state.rate_headers = result.headers()  # for routes that return a raw Response

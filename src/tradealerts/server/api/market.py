@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from starlette.datastructures import State
 from starlette.types import Scope, Send
 
+from tradealerts.core.messages import _
 from tradealerts.core.schemas import PairAccess, SymbolAccess, SymbolsPublic
 from tradealerts.core.tiers import (
     ALL_SYMBOLS,
@@ -41,7 +42,7 @@ def market_engine(request: Request) -> Engine:
     engine: Engine | None = request.app.state.engine
     if engine is None or engine.state not in ("running", "finished"):
         raise ApiError(
-            "Market data is not available right now; try again shortly.",
+            _("Market data is not available right now; try again shortly."),
             status=503,
             code="engine_unavailable",
         )

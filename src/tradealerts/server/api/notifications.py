@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Response
 from sqlalchemy import func, select, update
 
+from tradealerts.core.messages import _
 from tradealerts.core.schemas import NotificationPage, NotificationPublic
 from tradealerts.server.api.deps import ClockDep, CurrentUser, RowId, SessionDep
 from tradealerts.server.db.models import Notification
@@ -62,7 +63,9 @@ def list_notifications(
 def _own(s: SessionDep, user: CurrentUser, notification_id: int) -> Notification:
     n = s.get(Notification, notification_id)
     if n is None or n.user_id != user.id:
-        raise NotFound(f"You have no notification {notification_id}.")
+        raise NotFound(
+            _("You have no notification {notification_id}.", notification_id=notification_id)
+        )
     return n
 
 

@@ -15,6 +15,7 @@ from fastapi.security import HTTPAuthorizationCredentials
 from sqlalchemy import func, select
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from tradealerts.core.messages import _
 from tradealerts.core.tiers import Tier, check_pair
 from tradealerts.server.api.deps import CurrentCaller, _bearer, caller_by_id
 from tradealerts.server.db.models import Event
@@ -58,7 +59,10 @@ def _pairs(tier: Tier, symbols: str | None) -> frozenset[tuple[str, str]]:
         sym, sep, tf = item.strip().partition(":")
         if not sep or not sym or not tf:
             raise Invalid(
-                f"symbols: {item.strip()!r} is not SYMBOL:TIMEFRAME (e.g. EURUSD:H1).",
+                _(
+                    "symbols: {pair!r} is not SYMBOL:TIMEFRAME (e.g. EURUSD:H1).",
+                    pair=item.strip(),
+                ),
                 field="symbols",
             )
         s, t = check_pair(tier, sym, tf)  # a forbidden pair is refused before streaming
@@ -77,7 +81,7 @@ def parse_last_event_id(value: str) -> int:
     text = value.strip()
     if _EVENT_ID.fullmatch(text) is None or int(text) > _MAX_EVENT_ID:
         raise Invalid(
-            "Last-Event-ID must be the id of an event you received.", field="Last-Event-ID"
+            _("Last-Event-ID must be the id of an event you received."), field="Last-Event-ID"
         )
     return int(text)
 
@@ -109,7 +113,7 @@ async def stream(
         after = parse_last_event_id(last_event_id)
     state = request.app.state
     if creds is None:  # CurrentUser has already refused this; keeps the type checker honest
-        raise Invalid("Send the access token as a bearer token.")
+        raise Invalid(_("Send the access token as a bearer token."))
     claims = decode_access_token(state.signing_key, creds.credentials, state.clock())
     expires, session_id = float(claims["exp"]), str(claims.get("sid", ""))
     revocations = state.revocations
@@ -117,6 +121,7 @@ async def stream(
     sub = bus.subscribe(user.id, pairs)  # before reading the log: nothing slips in between
     heartbeat = float(state.settings.stream_heartbeat_seconds)
     user_id = user.id
+    lang = user.language  # the stream's own notices are in it
 
     def newest() -> int:
         with state.sessions() as s:
@@ -162,8 +167,10 @@ async def stream(
                 yield sse_frame(
                     "gap",
                     {
-                        "message": "Some alerts may have been missed: they are "
-                        "older than the server keeps.",
+                        "message": _(
+                            "Some alerts may have been missed: they are older than the "
+                            "server keeps."
+                        ).into(lang),
                         "after": last,
                     },
                 )
@@ -177,7 +184,9 @@ async def stream(
                     yield sse_frame(
                         "reconnect",
                         {
-                            "message": "The server is restarting; reconnect with Last-Event-ID.",
+                            "message": _(
+                                "The server is restarting; reconnect with Last-Event-ID."
+                            ).into(lang),
                             "last_event_id": last,
                         },
                     )
@@ -186,7 +195,9 @@ async def stream(
                     yield sse_frame(
                         "overflow",
                         {
-                            "message": "You fell behind; reconnect with Last-Event-ID to catch up.",
+                            "message": _(
+                                "You fell behind; reconnect with Last-Event-ID to catch up."
+                            ).into(lang),
                             "last_event_id": last,
                         },
                     )
@@ -195,7 +206,9 @@ async def stream(
                     yield sse_frame(
                         "reauth",
                         {
-                            "message": "Your access token expired; reconnect with a fresh one.",
+                            "message": _(
+                                "Your access token expired; reconnect with a fresh one."
+                            ).into(lang),
                             "last_event_id": last,
                         },
                     )
@@ -204,7 +217,9 @@ async def stream(
                     yield sse_frame(
                         "reauth",
                         {
-                            "message": "Your session ended; log in again to reconnect.",
+                            "message": _("Your session ended; log in again to reconnect.").into(
+                                lang
+                            ),
                             "last_event_id": last,
                         },
                     )

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
+from tradealerts.core.messages import _
 from tradealerts.core.schemas import (
     AccountDelete,
     EmailChange,
@@ -69,7 +70,9 @@ def public(user: User) -> UserPublic:
 def _check_password(request: Request, user: User, password: str, field: str = "password") -> None:
     # under the per-account back-off: a stolen session must not guess the password
     if not checked(request, user, lambda: verify_password(user.password_hash, password)):
-        raise Invalid(f"{field}: the password is wrong.", field=field, code="wrong_password")
+        raise Invalid(
+            _("{field}: the password is wrong.", field=field), field=field, code="wrong_password"
+        )
 
 
 @router.get("", response_model=UserPublic)
@@ -109,8 +112,11 @@ def update_preferences(
     body: PreferencesUpdate, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> Preferences:
     """Appearance, language, time zone and privacy choices; each value is validated."""
-    for key, value in body.model_dump(exclude_none=True).items():
+    changes = body.model_dump(exclude_none=True)
+    for key, value in changes.items():
         setattr(user, key, value)
+    if "language" in changes:  # cached callers answer their refusals in it (deps.Caller)
+        accounts.users_changed(s)
     user.updated_at = clock()
     s.commit()
     return _prefs(user)
@@ -124,13 +130,17 @@ def change_email(
     _check_password(request, user, body.password)
     new = str(body.new_email).lower()
     if accounts.find_user(s, new) is not None and new != user.email:
-        raise Conflict("new_email: that address belongs to another account.", field="new_email")
+        raise Conflict(_("new_email: that address belongs to another account."), field="new_email")
     code = accounts.create_code(s, user, "email", clock(), new_email=new)
     if request.app.state.throttle.may_mail("email", new):  # no mail-bombing a stranger
-        request.app.state.mailer.queue(s, new, *templates.email_change(code))
+        request.app.state.mailer.queue(
+            s, new, *templates.email_change(code), language=user.language
+        )
     s.commit()
     request.app.state.mailer.wake()
-    return Message(message=f"A code was sent to {new}; confirm with /api/user/email/verify.")
+    return Message(
+        message=_("A code was sent to {new}; confirm with /api/user/email/verify.", new=new)
+    )
 
 
 @router.post("/email/verify", response_model=UserPublic)
@@ -149,7 +159,7 @@ def confirm_email(
     if not checked(request, user, check) or result.new_email != str(body.email).lower():
         s.commit()
         raise Invalid(
-            f"code: {result.reason or 'the code is for another address'}.",
+            _("code: {value}.", value=result.reason or "the code is for another address"),
             field="code",
             code="invalid_code",
         )
@@ -167,11 +177,13 @@ def change_password(
     _check_password(request, user, body.current_password, "current_password")
     problem = accounts.password_problem(body.new_password)
     if problem:
-        raise Invalid(f"new_password: the password {problem}.", field="new_password")
+        raise Invalid(
+            _("new_password: the password {problem}.", problem=problem), field="new_password"
+        )
     keep = getattr(request.state, "session_id", None)  # this session goes on
     accounts.set_password(s, user, body.new_password, clock(), "changed", keep)
     s.commit()
-    return Message(message="Password changed. Log in again on your other devices.")
+    return Message(message=_("Password changed. Log in again on your other devices."))
 
 
 @router.get("/billing")

@@ -6,6 +6,7 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
+from tradealerts.core.messages import _
 from tradealerts.core.schemas import WatchlistCreate, WatchlistItemPublic
 from tradealerts.core.tiers import TIERS, Tier, check_pair
 from tradealerts.server.api.deps import ClockDep, CurrentUser, DataQuota, RowId, SessionDep
@@ -58,7 +59,12 @@ def add_watchlist(
         bigger = next((t for t in Tier if TIERS[t].watchlist_items > limit), None)
         hint = f"; {bigger} allows {TIERS[bigger].watchlist_items}" if bigger else ""
         raise ApiError(
-            f"Your {tier} plan allows {limit} watchlist items{hint}.",
+            _(
+                "Your {tier} plan allows {limit} watchlist items{hint}.",
+                tier=tier,
+                limit=limit,
+                hint=hint,
+            ),
             status=403,
             code="watchlist_full",
             required_tier=bigger.value if bigger else None,
@@ -69,7 +75,9 @@ def add_watchlist(
         s.commit()
     except IntegrityError:
         s.rollback()
-        raise Conflict(f"{sym} {tf} is already on your watchlist.", code="duplicate") from None
+        raise Conflict(
+            _("{sym} {tf} is already on your watchlist.", sym=sym, tf=tf), code="duplicate"
+        ) from None
     return _public(item)
 
 
@@ -78,7 +86,7 @@ def remove_watchlist(item_id: RowId, user: CurrentUser, s: SessionDep) -> Respon
     """Remove one of the caller's items."""
     item = s.get(WatchlistItem, item_id)
     if item is None or item.user_id != user.id:
-        raise NotFound(f"You have no watchlist item {item_id}.")
+        raise NotFound(_("You have no watchlist item {item_id}.", item_id=item_id))
     s.delete(item)
     s.commit()
     return Response(status_code=204)

@@ -19,6 +19,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from tradealerts.core.messages import When, _, localise
 from tradealerts.core.tiers import Tier
 from tradealerts.server import accounts
 from tradealerts.server.billing.gateway import (
@@ -367,14 +368,19 @@ class Billing:
             self._payment_problem(s, acct, now)
         if acct.cancel_at_period_end and not was_cancel and status in PAID:
             end = acct.current_period_end
-            ends = end.strftime("%Y-%m-%d") if end else "the end of the period"
+            ends = end.date() if end else _("the end of the period")
             queue_mail(
                 s,
                 user.email,
-                "Your tradealerts PRO subscription is cancelled",
-                f"Your subscription is cancelled: you keep PRO until {ends}, then your plan "
-                "becomes FREE. Changed your mind? Run `tradealerts billing resume` before then.\n",
+                _("Your tradealerts PRO subscription is cancelled"),
+                _(
+                    "Your subscription is cancelled: you keep PRO until {ends}, then your plan "
+                    "becomes FREE. Changed your mind? Run `tradealerts billing resume` before "
+                    "then.\n",
+                    ends=ends,
+                ),
                 now,
+                language=user.language,
             )
         tier = tier_for(status, acct.past_due_since, now, self.grace_days)
         if tier.value != user.tier:
@@ -393,19 +399,29 @@ class Billing:
             queue_mail(
                 s,
                 user.email,
-                "You're on tradealerts PRO",
-                f"Thank you: your plan changed from {old} to PRO. Your receipt: {where}\n",
+                _("You're on tradealerts PRO"),
+                _(
+                    "Thank you: your plan changed from {old} to PRO. Your receipt: {where}\n",
+                    old=old,
+                    where=where,
+                ),
                 now,
+                language=user.language,
             )
         else:
             queue_mail(
                 s,
                 user.email,
-                "Your tradealerts PRO subscription has ended",
-                f"Your plan changed from {old} to FREE ({why.replace('_', ' ')}). Alerts the "
-                "FREE plan does not allow are paused, not deleted. Run `tradealerts upgrade` "
-                "to come back to PRO.\n",
+                _("Your tradealerts PRO subscription has ended"),
+                _(
+                    "Your plan changed from {old} to FREE ({why}). Alerts the FREE plan does "
+                    "not allow are paused, not deleted. Run `tradealerts upgrade` to come back "
+                    "to PRO.\n",
+                    old=old,
+                    why=why.replace("_", " "),
+                ),
                 now,
+                language=user.language,
             )
 
     def _payment_problem(
@@ -415,14 +431,28 @@ class Billing:
         if user is None:
             return
         ends = grace_ends(acct.past_due_since or now, self.grace_days)
-        until = ends.strftime("%Y-%m-%d %H:%M UTC") if ends else "soon"
-        what = "needs your confirmation" if action else "failed"
-        body = (
-            f"Your PRO payment {what}. Update your card in Stripe's customer portal: run "
-            f"`tradealerts billing portal` before {until}, or your plan becomes FREE.\n"
-        )
-        queue_mail(s, user.email, f"Your tradealerts payment {what}", body, now)
-        accounts.notify(s, user, "payment_failed", f"Payment {what}", body.strip(), now)
+        until = When(ends, ends.strftime("%Y-%m-%d %H:%M UTC")) if ends else _("soon")
+        if action:
+            subject, title = (
+                _("Your tradealerts payment needs your confirmation"),
+                _("Payment needs your confirmation"),
+            )
+            body = _(
+                "Your PRO payment needs your confirmation. Update your card in Stripe's "
+                "customer portal: run `tradealerts billing portal` before {until}, or your "
+                "plan becomes FREE.",
+                until=until,
+            )
+        else:
+            subject, title = _("Your tradealerts payment failed"), _("Payment failed")
+            body = _(
+                "Your PRO payment failed. Update your card in Stripe's customer portal: run "
+                "`tradealerts billing portal` before {until}, or your plan becomes FREE.",
+                until=until,
+            )
+        said = localise(body, user.language)
+        queue_mail(s, user.email, localise(subject, user.language), said + "\n", now)
+        accounts.notify(s, user, "payment_failed", title, said, now)
 
     def _record_invoice(self, s: Session, acct: BillingAccount, inv: Json, now: datetime) -> None:
         row = s.get(InvoiceRow, str(inv["id"]))

@@ -11,6 +11,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from tradealerts.core.ingest import BufferMap, IngestBatch, is_empty
+from tradealerts.core.messages import _
 from tradealerts.core.tiers import UnknownSymbol, normalize_symbol
 from tradealerts.core.timeframes import (
     UTC_CLOCK,
@@ -48,12 +49,17 @@ def parse_body(raw: bytes) -> Any:
         return json.loads(raw, parse_constant=_constant, parse_float=_float)
     except _NotANumber as exc:
         raise Invalid(
-            f"The body holds {exc}, which is not a number: send EMPTY_VALUE "
-            "(1.7976931348623157e308) or null for a bar without a value.",
+            _(
+                "The body holds {exc}, which is not a number: send EMPTY_VALUE "
+                "(1.7976931348623157e308) or null for a bar without a value.",
+                exc=exc,
+            ),
             code="not_a_number",
         ) from None
     except (ValueError, UnicodeDecodeError) as exc:
-        raise BadRequest(f"The body is not valid JSON: {exc}.", code="malformed_json") from None
+        raise BadRequest(
+            _("The body is not valid JSON: {exc}.", exc=exc), code="malformed_json"
+        ) from None
 
 
 def check_batch(
@@ -76,8 +82,11 @@ def check_batch(
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "body"
         raise Invalid(
-            f"{where}: {err['msg'].removeprefix('Value error, ')} (see docs/api.md, "
-            "POST /api/ingest/indicators).",
+            _(
+                "{where}: {problem} (see docs/api.md, POST /api/ingest/indicators).",
+                where=where,
+                problem=err["msg"].removeprefix("Value error, "),
+            ),
             code="invalid_payload",
         ) from None
     terminal = {v.upper(): k for k, v in symbol_map.items()}
@@ -92,9 +101,13 @@ def check_batch(
     missing = [b for b in bmap.buffers() if b not in batch.buffers]
     if missing:
         raise Invalid(
-            f"The buffer map uses buffer(s) {', '.join(map(str, missing))}, which this batch "
-            f"does not carry (it sends {batch.buffers}): send them from the EA "
-            "(its Buffers input) or fix the buffer map.",
+            _(
+                "The buffer map uses buffer(s) {missing}, which this batch does not "
+                "carry (it sends {buffers}): send them from the EA (its Buffers input) "
+                "or fix the buffer map.",
+                missing=", ".join(map(str, missing)),
+                buffers=batch.buffers,
+            ),
             code="missing_buffer",
         )
     width = len(batch.buffers)
@@ -103,18 +116,23 @@ def check_batch(
         t = bar.time
         if len(bar.values) != width:
             raise Invalid(
-                f"The bar at {t} has {len(bar.values)} values for {width} buffers.",
+                _(
+                    "The bar at {t} has {count} values for {width} buffers.",
+                    t=t,
+                    count=len(bar.values),
+                    width=width,
+                ),
                 code="buffer_count_mismatch",
             )
         if not _on_grid(tf, t, clock):
             raise Invalid(_off_grid(tf, t, clock), code="off_grid_time")
         if t > now:
             raise Invalid(
-                f"The bar at {t} opens in the future: is the EA's UTC offset right?",
+                _("The bar at {t} opens in the future: is the EA's UTC offset right?", t=t),
                 code="future_bar_time",
             )
         if t in rows:
-            raise Invalid(f"The bar at {t} is sent twice.", code="duplicate_bar_time")
+            raise Invalid(_("The bar at {t} is sent twice.", t=t), code="duplicate_bar_time")
         rows[t] = {
             b: None if is_empty(v) else v for b, v in zip(batch.buffers, bar.values, strict=True)
         }
@@ -146,9 +164,12 @@ def _off_grid(tf: Timeframe, t: int, clock: BarClock | None) -> str:
 def too_large(limit: int) -> ApiError:
     """The refusal of a body over ``limit`` bytes."""
     return ApiError(
-        f"The body is larger than {limit} bytes: send fewer bars per request (the EA's"
-        " InpHistoryBars; with many buffers fewer than the 5000-bar limit) or fewer buffers"
-        " (InpBuffers).",
+        _(
+            "The body is larger than {limit} bytes: send fewer bars per request "
+            "(the EA's InpHistoryBars; with many buffers fewer than the 5000-bar "
+            "limit) or fewer buffers (InpBuffers).",
+            limit=limit,
+        ),
         code="body_too_large",
         status=413,
     )

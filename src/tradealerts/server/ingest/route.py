@@ -21,6 +21,7 @@ from tradealerts.core.ingest import (
     IngestResult,
     ingest_json_schema,
 )
+from tradealerts.core.messages import _
 from tradealerts.core.timeframes import BarClock
 from tradealerts.server.db.models import IngestToken
 from tradealerts.server.errors import NotLoggedIn
@@ -49,8 +50,10 @@ def _bearer(request: Request) -> str:
     auth = request.headers.get("authorization", "")
     if auth[:7].lower() != "bearer " or not auth[7:].strip():
         raise NotLoggedIn(
-            "Send the ingest token as 'Authorization: Bearer tai_…' "
-            "(tradealerts-server ingest-token create).",
+            _(
+                "Send the ingest token as 'Authorization: Bearer tai_…' "
+                "(tradealerts-server ingest-token create)."
+            ),
             code="invalid_ingest_token",
         )
     return auth[7:].strip()
@@ -99,8 +102,11 @@ async def ingest_indicators(request: Request) -> IngestResult:
 
     if not await asyncio.to_thread(verify):
         raise NotLoggedIn(
-            "Not a valid ingest token (unknown, revoked, or a subscriber's login token, which "
-            "is not one): create one with 'tradealerts-server ingest-token create'.",
+            _(
+                "Not a valid ingest token (unknown, revoked, or a subscriber's login "
+                "token, which is not one): create one with 'tradealerts-server "
+                "ingest-token create'."
+            ),
             code="invalid_ingest_token",
         )
     raw = await _read(request, MAX_BODY_BYTES)

@@ -1,0 +1,220 @@
+"""The server speaks each subscriber's language (issue 27), through a real uvicorn server,
+aiosmtpd and the synthetic feed: for every language, the mails (verification, welcome, an
+alert's), an API error's ``message`` (signed in: the profile's ``language``; signed out:
+``Accept-Language``), a notification-centre text and a default alert message with its
+prices in the locale's form. Codes, fields and every other JSON value stay as they are.
+
+The expected sentences are written here, not read from the catalogs, so a lost catalog, a
+language not passed on, or English sent instead each fail."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from decimal import Decimal
+from email.header import decode_header, make_header
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from aiosmtpd.controller import Controller
+from tests.server.serverkit import (
+    PW,
+    Clock,
+    Inbox,
+    Running,
+    free_port,
+    server_settings,
+    start_server,
+    wait_until,
+)
+
+from tradealerts.core.messages import format_number
+
+LOW = 0.5  # below every synthetic EURUSD price: a greater_than alert fires at once
+RID = "i18n-fixed-request-id"  # one request id, so error bodies compare whole
+
+#: lang: (verification subject, "You have no alert 424242.", the notification title after
+#: verifying, the default message's start for `EURUSD H1 greater_than 0.5`, the alert mail's
+#: price label, the 401 sentence)
+EXPECTED: dict[str, tuple[str, str, str, str, str, str]] = {
+    "en": (
+        "Your tradealerts verification code",
+        "You have no alert 424242.",
+        "Email verified",
+        "EURUSD H1 is above 0.50000 at ",
+        "Price: ",
+        "Log in first: send 'Authorization: Bearer <access token>'.",
+    ),
+    "es": (
+        "Tu código de verificación de tradealerts",
+        "No tienes ninguna alerta 424242.",
+        "Correo verificado",
+        "EURUSD H1 está por encima de 0,50000 a ",
+        "Precio: ",
+        "Inicia sesión primero: envía 'Authorization: Bearer <access token>'.",
+    ),
+    "de": (
+        "Dein tradealerts-Bestätigungscode",
+        "Du hast keinen Alarm 424242.",
+        "E-Mail bestätigt",
+        "EURUSD H1 liegt über 0,50000 bei ",
+        "Kurs: ",
+        "Melde dich zuerst an: sende 'Authorization: Bearer <access token>'.",
+    ),
+    "fr": (
+        "Votre code de vérification tradealerts",
+        "Vous n’avez pas d’alerte 424242.",
+        "E-mail vérifié",
+        "EURUSD H1 est au-dessus de 0,50000 à ",
+        "Prix : ",
+        "Connectez-vous d’abord : envoyez 'Authorization: Bearer <access token>'.",
+    ),
+    "ja": (
+        "tradealerts の確認コード",
+        "アラート 424242 はありません。",
+        "メールアドレスを確認しました",
+        "EURUSD H1 は 0.50000 を上回っています（価格 ",
+        "価格: ",
+        "先にログインしてください：'Authorization: Bearer <access token>' を送ってください。",
+    ),
+    "pt": (
+        "Seu código de verificação do tradealerts",
+        "Você não tem o alerta 424242.",
+        "E-mail verificado",
+        "EURUSD H1 está acima de 0,50000 a ",
+        "Preço: ",
+        "Entre primeiro: envie 'Authorization: Bearer <access token>'.",
+    ),
+    "it": (
+        "Il tuo codice di verifica tradealerts",
+        "Non hai nessun avviso 424242.",
+        "Email verificata",
+        "EURUSD H1 è sopra 0,50000 a ",
+        "Prezzo: ",
+        "Accedi prima: invia 'Authorization: Bearer <access token>'.",
+    ),
+}
+
+
+@pytest.fixture(scope="module")
+def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
+    """One server for the module (SQLite, the synthetic feed ticking fast, real SMTP)."""
+    inbox = Inbox()
+    smtp_port = free_port()
+    controller = Controller(inbox, hostname="127.0.0.1", port=smtp_port)
+    controller.start()
+    home = tmp_path_factory.mktemp("i18n")
+    settings = server_settings(
+        home, f"sqlite:///{Path(home) / 'server.db'}", smtp_port,
+        tick_rate=20, rate_limits_enabled=False,
+    )  # fmt: skip
+    running = start_server(settings, Clock(), inbox)
+    try:
+        yield running
+    finally:
+        running.stop()
+        controller.stop()
+
+
+def _subject(mail: Message) -> str:
+    """The Subject as a reader sees it (non-ASCII travels RFC 2047 encoded)."""
+    return str(make_header(decode_header(mail["Subject"])))
+
+
+def _body(mail: Message) -> str:
+    return str(mail.get_payload(decode=True).decode()).replace("\r\n", "\n")
+
+
+def _signup(srv: Running, email: str, lang: str) -> httpx.Client:
+    """Sign up asking in ``lang`` (Accept-Language; none for English), verify, log in."""
+    headers = {} if lang == "en" else {"Accept-Language": f"{lang}-XX, en;q=0.5"}
+    with srv.client() as c:
+        r = c.post("/api/auth/register", json={"email": email, "password": PW}, headers=headers)
+        assert r.status_code == 202, r.text
+        # a {"message": …} answer speaks the language too
+        assert ("Check your mail" in r.json()["message"]) == (lang == "en")
+        code = srv.inbox.code_for(email)
+        assert c.post("/api/auth/verify-email", json={"email": email, "code": code}).is_success
+        token = c.post("/api/auth/login", json={"email": email, "password": PW}).json()
+    return srv.client(token["access_token"])
+
+
+def _errors(c: httpx.Client, lang: str) -> list[dict[str, Any]]:
+    """The bodies of three refusals: a 404 and a 422 naming its field, signed in (asking
+    in English: the profile's language wins), and a 401 signed out asking in ``lang``."""
+    signed_in = {"X-Request-ID": RID, "Accept-Language": "en"}
+    signed_out = {"X-Request-ID": RID, "Accept-Language": f"{lang};q=0.9, xx;q=0.8"}
+    out = [
+        c.get("/api/alerts/424242", headers=signed_in),
+        c.patch("/api/user/preferences", json={"timezone": "Mars/Olympus"}, headers=signed_in),
+        httpx.get(f"{c.base_url}/api/alerts", headers=signed_out),  # no token
+    ]
+    assert [r.status_code for r in out] == [404, 422, 401]
+    return [r.json() for r in out]
+
+
+def _without_messages(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_messages(v) for k, v in value.items() if k != "message"}
+    if isinstance(value, list):
+        return [_without_messages(v) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def english(srv: Running) -> list[dict[str, Any]]:
+    """An English subscriber's refusals, to compare the others' JSON with."""
+    return _errors(_signup(srv, "english@example.com", "en"), "en")
+
+
+@pytest.mark.parametrize("lang", list(EXPECTED))
+def test_mails_errors_notifications_and_alerts_in_the_users_language(
+    srv: Running, english: list[dict[str, Any]], lang: str
+) -> None:
+    subject, no_alert, verified, default_start, price_label, log_in_first = EXPECTED[lang]
+    email = f"trader-{lang}@example.com"
+    c = _signup(srv, email, lang)
+
+    # the mails: verification (the sign-up's Accept-Language) and welcome
+    mails = srv.inbox.wait_for(email, 2)
+    assert _subject(mails[0]) == subject
+    assert lang == "en" or "verification code" not in _body(mails[0])
+    # the profile keeps the language the sign-up asked in; setting it is the documented way
+    assert c.get("/api/user/preferences").json()["language"] == lang
+    assert c.patch("/api/user/preferences", json={"language": lang}).is_success
+
+    # API errors: the sentence in the language, everything else as in English
+    errors = _errors(c, lang)
+    assert errors[0]["error"]["message"] == no_alert
+    assert errors[0]["error"]["code"] == "not_found"
+    assert errors[1]["error"]["field"] == "timezone"
+    assert "Mars/Olympus" in errors[1]["error"]["message"]
+    assert (lang == "en") == ("unknown time zone" in errors[1]["error"]["message"])
+    assert errors[2]["error"]["message"] == log_in_first  # signed out: Accept-Language
+    assert _without_messages(errors) == _without_messages(english)
+
+    # the notification centre
+    notes = c.get("/api/notifications").json()["items"]
+    assert [n["title"] for n in notes if n["kind"] == "email_verified"] == [verified]
+
+    # a default alert message, in the log, the notification centre and the alert's mail
+    r = c.post(
+        "/api/alerts",
+        json={"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than",
+              "level": LOW, "channels": {"email": True}},
+    )  # fmt: skip
+    assert r.status_code == 201, r.text
+    event = wait_until(lambda: c.get("/api/alerts/history").json()["items"], what="a fire")[0]
+    assert event["message"].startswith(default_start), event["message"]
+    assert (event["condition"], event["level"], event["symbol"]) == ("greater_than", LOW, "EURUSD")
+    assert isinstance(event["price"], float)  # JSON values are numbers, never localised
+    price = Decimal(event["message"].removeprefix(default_start).rstrip("）").replace(",", "."))
+    assert price == Decimal(str(event["price"])).quantize(Decimal("0.00001"))
+    alerts = [n for n in c.get("/api/notifications").json()["items"] if n["kind"] == "alert"]
+    assert [n["body"] for n in alerts] == [event["message"]]
+    mail = srv.inbox.wait_for(email, 3)[2]
+    assert event["message"] in _subject(mail)
+    said = format_number(event["price"], lang) if lang != "en" else str(event["price"])
+    assert f"{price_label}{said}\n" in _body(mail)
