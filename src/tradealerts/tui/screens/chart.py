@@ -15,7 +15,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable
 
 from tradealerts.client import endpoints
-from tradealerts.client.lang import N_
+from tradealerts.client.lang import N_, _
 from tradealerts.core.symbols import format_price
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
@@ -140,7 +140,11 @@ class ChartScreen(ChartKeys):
             app.store.alerts = await app.api(endpoints.alerts())
         except Handled:
             return
-        app.say(f"Alert #{created.id} created: {created.condition} on line {created.line_id}.")
+        app.say(
+            _("Alert #{id} created: {condition} on line {line}.").format(
+                id=created.id, condition=created.condition, line=created.line_id
+            )
+        )
         app.publish("alerts")
 
 

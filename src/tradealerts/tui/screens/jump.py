@@ -14,7 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
-from tradealerts.client.lang import N_
+from tradealerts.client.lang import N_, _
 from tradealerts.tui.base import ta
 
 __all__ = ["JumpScreen"]
@@ -29,7 +29,7 @@ class JumpScreen(ModalScreen[str | None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="jump"):
-            yield Input(placeholder="symbol (fuzzy): eu, xau, btc …", id="query")
+            yield Input(placeholder=_("symbol (fuzzy): eu, xau, btc …"), id="query")
             yield OptionList(id="matches")
 
     def on_mount(self) -> None:
