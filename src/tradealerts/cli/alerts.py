@@ -52,8 +52,10 @@ def _iso_time(text: str, option: str, durations: str) -> datetime:
         when_ = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise UsageProblem(
-            f"{option}: {text!r} is not a duration ({durations}) or an ISO date "
-            "(2026-12-31 or 2026-12-31T18:00Z)."
+            _(
+                "{option}: {text} is not a duration ({durations}) or an ISO date "
+                "(2026-12-31 or 2026-12-31T18:00Z)."
+            ).format(option=option, text=repr(text), durations=durations)
         ) from None
     return when_ if when_.tzinfo else when_.replace(tzinfo=UTC)
 
@@ -63,7 +65,7 @@ def parse_ago(text: str, now: datetime, option: str) -> datetime:
     m = _DURATION.match(text.strip().lower())
     if m:
         return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-    return _iso_time(text, option, "7d for 7 days ago, 12h, 2w")
+    return _iso_time(text, option, _("7d for 7 days ago, 12h, 2w"))
 
 
 def parse_condition(text: str) -> Any:
@@ -92,9 +94,11 @@ def _values(condition: Any, values: list[str]) -> dict[str, Any]:
 
     names = REQUIRED_VALUES[condition] + OPTIONAL_VALUES[condition]
     if len(values) > len(names):
-        takes = " ".join(n.upper() for n in names) or "no values"
+        takes = " ".join(n.upper() for n in names) or _("no values")
         raise UsageProblem(
-            f"{condition.value} takes {takes}; got {len(values)} values: {' '.join(values)}."
+            _("{condition} takes {takes}; got {count} values: {values}.").format(
+                condition=condition.value, takes=takes, count=len(values), values=" ".join(values)
+            )
         )
     out: dict[str, Any] = {}
     for name, text in zip(names, values, strict=False):
@@ -110,8 +114,11 @@ def _number(name: str, text: str) -> float | int:
     try:
         value: float | int = _NUMBERS[name](text)
     except ValueError:
-        kind = "a whole number" if _NUMBERS[name] is int else "a number"
-        raise UsageProblem(f"{name.upper()}: expected {kind}, got {text!r}.") from None
+        if _NUMBERS[name] is int:
+            said = _("{name}: expected a whole number, got {text}.")
+        else:
+            said = _("{name}: expected a number, got {text}.")
+        raise UsageProblem(said.format(name=name.upper(), text=repr(text))) from None
     return value
 
 
