@@ -218,3 +218,22 @@ def test_mails_errors_notifications_and_alerts_in_the_users_language(
     assert event["message"] in _subject(mail)
     said = format_number(event["price"], lang) if lang != "en" else str(event["price"])
     assert f"{price_label}{said}\n" in _body(mail)
+
+
+@pytest.mark.parametrize(
+    ("header", "lang"),
+    [
+        ("de-CH, de;q=0.9, en;q=0.8", "de"),
+        ("xx-YY, pt-BR;q=0.5, it;q=0.4", "pt"),
+        ("en;q=0.2, ja;q=0.9", "ja"),
+        ("fr;q=0, es;q=0.1", "es"),  # q=0: not acceptable
+        ("de;q=oops, it", "it"),  # a broken weight counts as 0
+        ("zh-CN, ko", "en"),
+        ("", "en"),
+        (None, "en"),
+    ],
+)
+def test_accept_language_picks_the_best_of_our_languages(header: str | None, lang: str) -> None:
+    from tradealerts.server.language import accept_language
+
+    assert accept_language(header) == lang

@@ -28,7 +28,7 @@ from tradealerts.core.alerts.plans import (
     AlertPlan,
     AlertPlanItem,
 )
-from tradealerts.core.messages import When, _
+from tradealerts.core.messages import Text, When, _, localise, reader_language
 from tradealerts.core.tiers import TIERS, AccessDenied, Tier
 from tradealerts.server.alerts import records
 from tradealerts.server.alerts.guard import WebhookGuard
@@ -38,6 +38,16 @@ from tradealerts.server.errors import ApiError, Conflict, Invalid
 __all__ = ["apply_plan", "bulk_change", "clone_alert"]
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def _iso(at: datetime) -> str:
+    return f"{at:%Y-%m-%dT%H:%M:%SZ}"
+
+
+def _said(text: Text) -> str:
+    """A problem's sentence in the caller's language (a problem is a model: it keeps a
+    plain ``str``, so it is said now, not when the error is answered)."""
+    return localise(text, reader_language())
 
 
 def _expiry(at: datetime | None) -> When | str:
@@ -174,7 +184,8 @@ def apply_plan(
             continue
         if spec.name in seen:
             problems.append(AlertApplyProblem(
-                index=index, name=spec.name, field="name", message="appears twice in the file"
+                index=index, name=spec.name, field="name",
+                message=_said(_("appears twice in the file")),
             ))  # fmt: skip
             continue
         seen.add(spec.name)
@@ -184,7 +195,7 @@ def apply_plan(
         if expiry_changed and spec.expires_at is not None and spec.expires_at <= now:
             problems.append(AlertApplyProblem(
                 index=index, name=spec.name, field="expires_at",
-                message=f"is in the past ({spec.expires_at:%Y-%m-%dT%H:%M:%SZ})",
+                message=_said(_("is in the past ({at})", at=_iso(spec.expires_at))),
             ))  # fmt: skip
             continue
         specs.append(spec)
@@ -257,7 +268,10 @@ def _check_limit(
         if active > limit:
             over.append(AlertApplyProblem(
                 index=index_of.get(item.name, -1), name=item.name, field=None,
-                message=f"would be active alert {active}; your {tier} plan allows {limit}",
+                message=_said(_(
+                    "would be active alert {active}; your {tier} plan allows {limit}",
+                    active=active, tier=tier, limit=limit,
+                )),
             ))  # fmt: skip
     if over:
         bigger = next((t for t in Tier if TIERS[t].active_alerts > limit), None)
