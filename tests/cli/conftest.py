@@ -58,9 +58,11 @@ class Cli:
         env = {
             k: v
             for k, v in os.environ.items()
-            if not k.startswith(("TRADEALERTS_", "PYTHON_KEYRING")) and k != "NO_COLOR"
+            if not k.startswith(("TRADEALERTS_", "PYTHON_KEYRING"))
+            and k not in ("NO_COLOR", "LC_ALL", "LC_MESSAGES")
         }
         env.update(
+            LANG="C.UTF-8",  # the command speaks English unless a test gives it a locale
             TRADEALERTS_HOME=str(self.home),
             TRADEALERTS_SERVER=self.server.url,
             XDG_CONFIG_HOME=str(self.root / "config"),

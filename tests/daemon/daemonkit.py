@@ -88,8 +88,10 @@ class DaemonProc:
             k: v
             for k, v in os.environ.items()
             if not k.startswith(("TRADEALERTS_", "PYTHON_KEYRING", "DBUS_", "DISPLAY"))
+            and k not in ("LC_ALL", "LC_MESSAGES")
         }
         env.update(
+            LANG="C.UTF-8",  # English unless a test gives it a locale or the user a language
             TRADEALERTS_HOME=str(self.home),
             TRADEALERTS_SERVER=self.server_url,
             PYTHON_KEYRING_BACKEND="keyring.backends.fail.Keyring",  # the 0600 file

@@ -34,6 +34,15 @@ _ids = itertools.count(1)
 REPLAY_SPEED = 0.25
 
 
+@pytest.fixture(autouse=True)
+def english_locale(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The app speaks the locale's language before a login caches the user's: English here,
+    whatever the machine running the tests says (a test of another language sets its own)."""
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+
+
 @pytest.fixture(scope="module")
 def module_tmp(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("tui")

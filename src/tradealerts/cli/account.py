@@ -12,6 +12,7 @@ import typer
 from tradealerts.cli.auth import PasswordStdin, read_password
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, say, when
+from tradealerts.client.lang import N_, _, use_language
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
 
@@ -42,7 +43,9 @@ def settings_show(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(data)
         return
-    console().print(make_table("Settings", ["Key", "Value"], sorted(data.items())))
+    # the language just read (and cached by the client) is the one this table speaks
+    use_language(str(data.get("language") or "en"))
+    console().print(make_table(_("Settings"), [N_("Key"), N_("Value")], sorted(data.items())))
 
 
 @settings_app.command("set")
@@ -66,11 +69,15 @@ def settings_set(
     model: Any = ProfileUpdate if name in _PROFILE_KEYS else PreferencesUpdate
     if name not in model.model_fields:
         keys = ", ".join([*PreferencesUpdate.model_fields, *_PROFILE_KEYS])
-        raise UsageProblem(f"Unknown setting {key!r}: use one of {keys}.")
+        raise UsageProblem(
+            _("Unknown setting {key}: use one of {keys}.").format(key=repr(key), keys=keys)
+        )
     parsed: Any = value
     if name.endswith("_opt_in") or name == "alert_bell":
         if value.strip().lower() not in _BOOL:
-            raise UsageProblem(f"{name}: use true or false, got {value!r}.")
+            raise UsageProblem(
+                _("{name}: use true or false, got {value}.").format(name=name, value=repr(value))
+            )
         parsed = _BOOL[value.strip().lower()]
     try:
         change = model.model_validate({name: parsed})
@@ -82,6 +89,8 @@ def settings_set(
             c.run(endpoints.update_profile(**change.model_dump(exclude_none=True)))
         else:
             c.run(endpoints.update_preferences(change))
+    if name == "language":  # the answer (and what follows) in the language just chosen
+        use_language(str(change.language))
     say(f"{name} = {getattr(change, name)}")
 
 
@@ -91,8 +100,8 @@ def account_password(password_stdin: PasswordStdin = False) -> None:
     """Change your password (stdin: current, then new, one a line); other sessions end."""
     from tradealerts.client import endpoints
 
-    current = read_password(password_stdin, "Current password")
-    new = read_password(password_stdin, "New password", confirm=True)
+    current = read_password(password_stdin, N_("Current password"))
+    new = read_password(password_stdin, N_("New password"), confirm=True)
     with open_client() as c:
         say(c.run(endpoints.change_password(current, new)).message)
 
@@ -110,7 +119,7 @@ def account_email(
         if code is None:
             password = read_password(password_stdin)
             say(c.run(endpoints.change_email(new_email, password)).message)
-            say(f"Then: tradealerts account email {new_email} --code CODE")
+            say(_("Then: tradealerts account email {email} --code CODE").format(email=new_email))
             return
         me = c.run(endpoints.confirm_email(new_email, code))
         creds = c.credentials
@@ -118,7 +127,7 @@ def account_email(
             c.session.store.clear(creds.email)
             creds.email = me.email
             c.session.store.save(creds)
-    say(f"Your email is now {me.email}.")
+    say(_("Your email is now {email}.").format(email=me.email))
 
 
 @account_app.command("export")
@@ -137,7 +146,7 @@ def account_export(
         emit_json(data)
         return
     output.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
-    say(f"Wrote {output}.")
+    say(_("Wrote {file}.").format(file=output))
 
 
 @account_app.command("delete")
@@ -148,13 +157,13 @@ def account_delete(
     """Delete your account and everything of it (password required; cannot be undone)."""
     from tradealerts.client import endpoints
 
-    if not yes and not typer.confirm("Delete your account and all its data for good?"):
+    if not yes and not typer.confirm(_("Delete your account and all its data for good?")):
         raise typer.Exit(1)
     password = read_password(password_stdin)
     with open_client() as c:
         c.run(endpoints.delete_account(password))
         c.session.forget()
-    say("Your account is deleted; you are logged out.")
+    say(_("Your account is deleted; you are logged out."))
 
 
 @totp_app.command("enable")
@@ -168,10 +177,10 @@ def totp_enable(
 
     with open_client() as c:
         setup = c.run(endpoints.totp_setup())
-        say(f"Secret: {setup.secret}")
+        say(_("Secret: {secret}").format(secret=setup.secret))
         say(f"URI:    {setup.otpauth_uri}")
         sys.stdout.flush()
-        answer = code or str(typer.prompt("Code from your authenticator")).strip()
+        answer = code or str(typer.prompt(_("Code from your authenticator"))).strip()
         say(c.run(endpoints.totp_enable(answer)).message)
 
 
@@ -204,8 +213,11 @@ def notifications_list(
         emit_json(data)
         return
     rows = [(n.id, "" if n.read else "*", when(n.created_at), n.title, n.body) for n in data.items]
-    title = f"Notifications · {data.unread} unread of {data.total}"
-    console().print(make_table(title, ["Id", "New", "Time", "Title", "Text"], rows))
+    title = _("Notifications · {unread} unread of {total}").format(
+        unread=data.unread, total=data.total
+    )
+    columns = [N_("Id"), N_("New"), N_("Time"), N_("Title"), N_("Text")]
+    console().print(make_table(title, columns, rows))
 
 
 @notifications_app.command("read")
@@ -217,14 +229,14 @@ def notifications_read(
     from tradealerts.client import endpoints
 
     if notification_id is None and not all_:
-        raise UsageProblem("Give a notification id, or --all.")
+        raise UsageProblem(_("Give a notification id, or --all."))
     with open_client() as c:
         if all_:
             c.run(endpoints.notifications_read_all())
-            say("All notifications marked read.")
+            say(_("All notifications marked read."))
             return
         n = c.run(endpoints.notification_read(notification_id or 0))
-    say(f"Notification {n.id} marked read.")
+    say(_("Notification {id} marked read.").format(id=n.id))
 
 
 @notifications_app.command("delete")
@@ -236,7 +248,7 @@ def notifications_delete(
 
     with open_client() as c:
         c.run(endpoints.notification_delete(notification_id))
-    say(f"Notification {notification_id} deleted.")
+    say(_("Notification {id} deleted.").format(id=notification_id))
 
 
 # -- support and docs -------------------------------------------------------------------
@@ -249,14 +261,18 @@ def support(
     from tradealerts.client import endpoints
 
     if not message.strip():
-        raise UsageProblem("The message is empty.")
+        raise UsageProblem(_("The message is empty."))
     title = subject or message.strip().splitlines()[0][:60]
     with open_client() as c:
         ticket = c.run(endpoints.support(title, message))
     if json_out:
         emit_json(ticket)
         return
-    say(f"Sent (ticket {ticket.id}, {when(ticket.created_at)}). The owner answers by mail.")
+    say(
+        _("Sent (ticket {id}, {time}). The owner answers by mail.").format(
+            id=ticket.id, time=when(ticket.created_at)
+        )
+    )
 
 
 def docs() -> None:
@@ -267,4 +283,5 @@ def docs() -> None:
         opened = webbrowser.open(DOCS_URL)
     except webbrowser.Error:
         opened = False
-    say(f"Opened {DOCS_URL}" if opened else f"Open {DOCS_URL} in a browser.")
+    say(_("Opened {url}").format(url=DOCS_URL) if opened
+        else _("Open {url} in a browser.").format(url=DOCS_URL))  # fmt: skip

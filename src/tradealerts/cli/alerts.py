@@ -25,6 +25,7 @@ from tradealerts.cli.output import (
     stamp,
     when,
 )
+from tradealerts.client.lang import N_, _, ngettext
 
 
 class _Alerts(LazyGroup):
@@ -71,8 +72,10 @@ def _iso_time(text: str, option: str, durations: str) -> datetime:
         when_ = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
         raise UsageProblem(
-            f"{option}: {text!r} is not a duration ({durations}) or an ISO date "
-            "(2026-12-31 or 2026-12-31T18:00Z)."
+            _(
+                "{option}: {text} is not a duration ({durations}) or an ISO date "
+                "(2026-12-31 or 2026-12-31T18:00Z)."
+            ).format(option=option, text=repr(text), durations=durations)
         ) from None
     return when_ if when_.tzinfo else when_.replace(tzinfo=UTC)
 
@@ -82,7 +85,7 @@ def parse_ago(text: str, now: datetime, option: str) -> datetime:
     m = _DURATION.match(text.strip().lower())
     if m:
         return now - timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-    return _iso_time(text, option, "7d for 7 days ago, 12h, 2w")
+    return _iso_time(text, option, _("7d for 7 days ago, 12h, 2w"))
 
 
 def parse_condition(text: str) -> Any:
@@ -111,9 +114,11 @@ def _values(condition: Any, values: list[str]) -> dict[str, Any]:
 
     names = REQUIRED_VALUES[condition] + OPTIONAL_VALUES[condition]
     if len(values) > len(names):
-        takes = " ".join(n.upper() for n in names) or "no values"
+        takes = " ".join(n.upper() for n in names) or _("no values")
         raise UsageProblem(
-            f"{condition.value} takes {takes}; got {len(values)} values: {' '.join(values)}."
+            _("{condition} takes {takes}; got {count} values: {values}.").format(
+                condition=condition.value, takes=takes, count=len(values), values=" ".join(values)
+            )
         )
     out: dict[str, Any] = {}
     for name, text in zip(names, values, strict=False):
@@ -129,8 +134,11 @@ def _number(name: str, text: str) -> float | int:
     try:
         value: float | int = _NUMBERS[name](text)
     except ValueError:
-        kind = "a whole number" if _NUMBERS[name] is int else "a number"
-        raise UsageProblem(f"{name.upper()}: expected {kind}, got {text!r}.") from None
+        if _NUMBERS[name] is int:
+            said = _("{name}: expected a whole number, got {text}.")
+        else:
+            said = _("{name}: expected a number, got {text}.")
+        raise UsageProblem(said.format(name=name.upper(), text=repr(text))) from None
     return value
 
 
@@ -174,15 +182,18 @@ def _compact_line(a: Any) -> tuple[Any, ...]:
         a.id,
         f"{a.symbol}\n{a.timeframe}",
         "\n".join([a.condition.value, *_value_pairs(a)]),
-        f"{a.status.value}\n{a.frequency.value}\nfired {a.fire_count}",
+        f"{a.status.value}\n{a.frequency.value}\n" + _("fired {count}").format(count=a.fire_count),
         expires,
     )
 
 
-_COLUMNS = ["Id", "Pair", "Condition", "Values", "Frequency", "Status", "Expires", "Fired"]
-_COMPACT_COLUMNS = ["Id", "Pair", "Condition", "Status", "Expires"]
-_HEALTH_COLUMNS = ["Id", "Name", "Pair", "Status", "24 h", "7 d", "30 d", "Last fire", "Health"]
-_COMPACT_HEALTH_COLUMNS = ["Id", "Alert", "Fires\n24h/7d/30d", "Last fire", "Health"]
+_COLUMNS = [N_("Id"), N_("Pair"), N_("Condition"), N_("Values"), N_("Frequency"), N_("Status"),
+            N_("Expires"), N_("Fired")]  # fmt: skip
+_COMPACT_COLUMNS = [N_("Id"), N_("Pair"), N_("Condition"), N_("Status"), N_("Expires")]
+_HEALTH_COLUMNS = [N_("Id"), N_("Name"), N_("Pair"), N_("Status"), "24 h", "7 d", "30 d",
+                   N_("Last fire"), N_("Health")]  # fmt: skip
+_COMPACT_HEALTH_COLUMNS = [N_("Id"), N_("Alert"), N_("Fires\n24h/7d/30d"), N_("Last fire"),
+                           N_("Health")]  # fmt: skip
 
 
 def _flags(h: Any) -> str:
@@ -245,45 +256,59 @@ def _full(a: Any) -> list[tuple[str, Any]]:
     """Every field of an alert, as name and value, for ``alerts show``."""
     ch = a.channels
     rows: list[tuple[str, Any]] = [
-        ("Id", a.id),
-        ("Name", a.name),
-        ("Pair", f"{a.symbol} {a.timeframe}"),
-        ("Condition", a.condition.value),
+        (N_("Id"), a.id),
+        (N_("Name"), a.name),
+        (N_("Pair"), f"{a.symbol} {a.timeframe}"),
+        (N_("Condition"), a.condition.value),
     ]
     rows += [(pair.split("=", 1)[0].replace("_", " ").capitalize(), pair.split("=", 1)[1])
              for pair in _value_pairs(a)]  # fmt: skip
     reason = a.status_reason if a.status_reason not in (None, a.status.value) else None
     status = a.status.value + (f" ({reason})" if reason else "")
-    webhook = f"{ch.webhook_url} ({ch.webhook_format.value})" if ch.webhook_url else "no"
+    no, yes, never = _("no"), _("yes"), _("never")
+    webhook = f"{ch.webhook_url} ({ch.webhook_format.value})" if ch.webhook_url else no
     rows += [
-        ("Status", status),
-        ("Frequency", a.frequency.value),
-        ("Cooldown", _duration(a.cooldown)),
-        ("Max fires", a.max_fires if a.max_fires is not None else "no limit"),
-        ("Price source", a.price_source.value),
-        ("Expires", when(a.expires_at) if a.expires_at else "never"),
-        ("Message", a.message if a.message else "(the default)"),
-        ("Email", "yes" if ch.email else "no"),
-        ("Webhook", webhook),
-        ("Push", ", ".join(ch.notify) if ch.notify else "no"),
-        ("Created", when(a.created_at)),
-        ("Fired", f"{a.fire_count} time{'s' if a.fire_count != 1 else ''}"),
-        ("Last fired", when(a.last_fired_at) if a.last_fired_at else "never"),
+        (N_("Status"), status),
+        (N_("Frequency"), a.frequency.value),
+        (N_("Cooldown"), _duration(a.cooldown)),
+        (N_("Max fires"), a.max_fires if a.max_fires is not None else _("no limit")),
+        (N_("Price source"), a.price_source.value),
+        (N_("Expires"), when(a.expires_at) if a.expires_at else never),
+        (N_("Message"), a.message if a.message else _("(the default)")),
+        (N_("Email"), yes if ch.email else no),
+        (N_("Webhook"), webhook),
+        (N_("Push"), ", ".join(ch.notify) if ch.notify else no),
+        (N_("Created"), when(a.created_at)),
+        (
+            N_("Fired"),
+            ngettext("{count} time", "{count} times", a.fire_count).format(count=a.fire_count),
+        ),
+        (N_("Last fired"), when(a.last_fired_at) if a.last_fired_at else never),
     ]
     h = a.health
     if h is not None:
         rows.append(
-            ("Health", f"{_flags(h)} · fires 24 h {h.fires_24h}, 7 d {h.fires_7d}, "
-                       f"30 d {h.fires_30d}")
+            (N_("Health"), f"{_flags(h)} · " + _("fires 24 h {day}, 7 d {week}, 30 d {month}")
+                .format(day=h.fires_24h, week=h.fires_7d, month=h.fires_30d))
         )  # fmt: skip
     return rows
+
+
+#: what a command did to one alert, whole sentences (a verb alone does not translate)
+_SAID = {
+    "created": N_("Alert {id} created: {what}."),
+    "updated": N_("Alert {id} updated: {what}."),
+    "paused": N_("Alert {id} paused: {what}."),
+    "resumed": N_("Alert {id} resumed: {what}."),
+}
 
 
 def _show(a: Any, json_out: bool, verb: str) -> None:
     if json_out:
         emit_json(a)
         return
-    say(f"Alert {a.id} {verb}: {a.symbol} {a.timeframe} {a.condition.value} ({a.status.value}).")
+    what = f"{a.symbol} {a.timeframe} {a.condition.value} ({a.status.value})"
+    say(_(_SAID[verb]).format(id=a.id, what=what))
     console().print(_alerts_table(None, [a]))
 
 
@@ -314,7 +339,7 @@ def list_alerts(
     if json_out:
         emit_json(page)
         return
-    title = f"Alerts · {page.active} of {page.limit} active"
+    title = _("Alerts · {active} of {limit} active").format(active=page.active, limit=page.limit)
     if health:
         table = _fitted(
             title,
@@ -535,7 +560,7 @@ def update(
     if expires is not None:
         patch["expires_at"] = parse_expiry(expires, now)
     if not patch and notify is None:
-        raise UsageProblem("Nothing to change: give at least one option (see --help).")
+        raise UsageProblem(_("Nothing to change: give at least one option (see --help)."))
     with open_client() as c:
         if notify is not None:  # the other channels as they are: the channels go as a whole
             current = c.run(endpoints.alert(alert_id)).channels
@@ -582,7 +607,7 @@ def delete(
 
     result = bulk("delete", alert_id, symbol, timeframe, status, condition, everything, yes)
     if alert_id is not None:
-        say(f"Alert {alert_id} deleted.")
+        say(_("Alert {id} deleted.").format(id=alert_id))
         return
     bulk_said(result, "deleted", json_out)
 
@@ -689,9 +714,12 @@ def history(
             (h.id, _stacked(h.time), f"{alert_no}\n{h.symbol}\n{h.timeframe}",
              f"{h.condition}\n{h.price}", h.message, sent.replace(", ", "\n"))
         )  # fmt: skip
-    title = f"Alert history · page {data.page} · {data.total} total"
-    columns = ["Id", "Alert", "Time", "Pair", "Condition", "Price", "Message", "Sent"]
-    narrow = ["Id", "Time", "Alert", "Condition", "Message", "Sent"]
+    title = _("Alert history · page {page} · {total} total").format(
+        page=data.page, total=data.total
+    )
+    columns = [N_("Id"), N_("Alert"), N_("Time"), N_("Pair"), N_("Condition"), N_("Price"),
+               N_("Message"), N_("Sent")]  # fmt: skip
+    narrow = [N_("Id"), N_("Time"), N_("Alert"), N_("Condition"), N_("Message"), N_("Sent")]
     console().print(_fitted(title, (columns, rows), (narrow, compact)))
 
 

@@ -13,6 +13,7 @@ import typer
 from tradealerts.cli.alerts import _problem, parse_condition
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import emit_json, say
+from tradealerts.client.lang import N_, _, ngettext
 
 __all__ = ["apply_file", "bulk", "bulk_said", "export_file", "load_checked"]
 
@@ -37,10 +38,12 @@ def bulk(
 
     filtered = any(v is not None for v in (symbol, timeframe, status, condition)) or everything
     if alert_id is not None and filtered:
-        raise UsageProblem(f"Give an alert id or filter options to {action}, not both.")
+        raise UsageProblem(
+            _("Give an alert id or filter options to {action}, not both.").format(action=action)
+        )
     if alert_id is None and not filtered:
         raise UsageProblem(
-            "Which alerts? Give an id, or --symbol/--timeframe/--status/--condition, or --all."
+            _("Which alerts? Give an id, or --symbol/--timeframe/--status/--condition, or --all.")
         )
     if alert_id is not None:
         with open_client() as c:
@@ -62,8 +65,10 @@ def bulk(
         raise _problem(exc) from None
     if action == "delete" and not yes and not sys.stdin.isatty():
         raise UsageProblem(
-            "Deleting alerts by filter asks first, and there is no terminal to ask on: "
-            "add --yes to delete without being asked."
+            _(
+                "Deleting alerts by filter asks first, and there is no terminal to ask on: "
+                "add --yes to delete without being asked."
+            )
         )
     with open_client() as c:
         if action == "delete" and not yes:
@@ -73,25 +78,39 @@ def bulk(
             found = c.run(listing).items
             if not found:
                 return c.run(endpoints.alerts_bulk(bulk))  # deletes none: says "0 deleted"
-            what = "every one of your alerts" if everything else "the alerts matching"
+            what = _("every one of your alerts") if everything else _("the alerts matching")
             n = len(found)
-            prompt = f"Delete {n} alert{'s' if n != 1 else ''} ({what})?"
+            prompt = ngettext("Delete {count} alert ({what})?", "Delete {count} alerts ({what})?",
+                              n).format(count=n, what=what)  # fmt: skip
             if not typer.confirm(prompt, default=False):
                 return None
         return c.run(endpoints.alerts_bulk(bulk))
 
 
+_NOTHING = {"deleted": N_("Nothing deleted."), "paused": N_("Nothing paused."),
+            "resumed": N_("Nothing resumed.")}  # fmt: skip
+_MANY = {"deleted": N_("{count} alert(s) deleted: {ids}."),
+         "paused": N_("{count} alert(s) paused: {ids}."),
+         "resumed": N_("{count} alert(s) resumed: {ids}.")}  # fmt: skip
+
+
 def bulk_said(result: Any, verb: str, json_out: bool) -> None:
+    from tradealerts.client.lang import _
+
     if result is None:
-        say(f"Nothing {verb}.")
+        say(_(_NOTHING[verb]))
         return
     if json_out:
         emit_json(result)
         return
-    ids = ", ".join(str(i) for i in result.ids) or "none"
-    say(f"{len(result.ids)} alert(s) {verb}: {ids}.")
+    ids = ", ".join(str(i) for i in result.ids) or _("none")
+    say(_(_MANY[verb]).format(count=len(result.ids), ids=ids))
     if result.skipped:
-        say(f"{len(result.skipped)} left as they were: {', '.join(map(str, result.skipped))}.")
+        say(
+            _("{count} left as they were: {ids}.").format(
+                count=len(result.skipped), ids=", ".join(map(str, result.skipped))
+            )
+        )
 
 
 def export_file(fmt: str | None) -> None:

@@ -122,9 +122,28 @@ def _root(
     STATE.utc = utc
 
 
+def _server_in(argv: list[str]) -> str | None:
+    """``--server`` of the command line, read before Typer parses it: the language is chosen
+    before a command module is imported (it builds its texts then)."""
+    for i, arg in enumerate(argv):
+        if arg == "--server" and i + 1 < len(argv):
+            return argv[i + 1]
+        if arg.startswith("--server="):
+            return arg.split("=", 1)[1]
+    return None
+
+
+def start_language(argv: list[str]) -> str:
+    """Speak the logged-in user's language (or the locale's before login) from now on."""
+    from tradealerts.client.lang import language_for, use_language
+
+    return use_language(language_for(_server_in(argv)))
+
+
 def main() -> None:
     """Console-script entry point: every failure leaves as one line and an exit code."""
     skip_httpx_cli()  # commands import the client (and httpx) before they open one
+    start_language(sys.argv[1:])
     for stream in (sys.stdout, sys.stderr):  # a non-UTF-8 terminal gets "?", never a crash
         reconfigure = getattr(stream, "reconfigure", None)
         if reconfigure is not None:
@@ -132,7 +151,9 @@ def main() -> None:
     try:
         app()
     except KeyboardInterrupt:
-        sys.stderr.write("Interrupted.\n")
+        from tradealerts.client.lang import _
+
+        sys.stderr.write(_("Interrupted.") + "\n")
         sys.exit(130)
     except Exception as exc:
         from tradealerts.cli.output import report_error

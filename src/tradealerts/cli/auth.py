@@ -16,6 +16,7 @@ from tradealerts.cli.output import (
     preferred_zone,
     say,
 )
+from tradealerts.client.lang import N_, _, language_for, use_language
 
 EmailOpt = Annotated[str | None, typer.Option("--email", "-e", help="Your account's email.")]
 PasswordStdin = Annotated[
@@ -27,7 +28,7 @@ def _terminal() -> bool:
     return sys.stdin.isatty()
 
 
-def read_password(from_stdin: bool, prompt: str = "Password", confirm: bool = False) -> str:
+def read_password(from_stdin: bool, prompt: str = N_("Password"), confirm: bool = False) -> str:
     """The password from stdin's first line, or asked for (hidden; twice with ``confirm``).
 
     Asking needs a terminal: without one, getpass reads stdin in the open after a Python
@@ -36,14 +37,14 @@ def read_password(from_stdin: bool, prompt: str = "Password", confirm: bool = Fa
     if from_stdin:
         line = sys.stdin.readline().rstrip("\r\n")
         if not line:
-            raise UsageProblem("--password-stdin: stdin gave no password.")
+            raise UsageProblem(_("--password-stdin: stdin gave no password."))
         return line
     if not _terminal():
         raise UsageProblem(
-            "There is no terminal to ask the password on: use --password-stdin "
-            "(the password on the first line of stdin)."
-        )
-    return str(typer.prompt(prompt, hide_input=True, confirmation_prompt=confirm))
+            _("There is no terminal to ask the password on: use --password-stdin "
+              "(the password on the first line of stdin).")
+        )  # fmt: skip
+    return str(typer.prompt(_(prompt), hide_input=True, confirmation_prompt=confirm))
 
 
 def _checked_email(value: str) -> str:
@@ -55,7 +56,9 @@ def _checked_email(value: str) -> str:
         TypeAdapter(EmailStr).validate_python(value)
     except ValidationError as exc:
         why = exc.errors()[0]["msg"].removeprefix("value is not a valid email address: ")
-        raise UsageProblem(f"--email: {value!r} is not an email address: {why}") from None
+        raise UsageProblem(
+            _("--email: {value} is not an email address: {why}").format(value=repr(value), why=why)
+        ) from None
     return value
 
 
@@ -64,8 +67,8 @@ def _email(given: str | None, *remembered: str | None) -> str:
         if value:
             return _checked_email(value.strip())
     if not _terminal():
-        raise UsageProblem("There is no terminal to ask your email on: give --email.")
-    return _checked_email(str(typer.prompt("Email")).strip())
+        raise UsageProblem(_("There is no terminal to ask your email on: give --email."))
+    return _checked_email(str(typer.prompt(_("Email"))).strip())
 
 
 def register(
@@ -82,7 +85,7 @@ def register(
         answer = c.run(endpoints.register(address, password, name))
         c.session.store.config.set(c.base_url, "pending", address)
     say(answer.message)
-    say(f"Next: tradealerts verify CODE   (the code sent to {address})")
+    say(_("Next: tradealerts verify CODE   (the code sent to {email})").format(email=address))
 
 
 def verify(
@@ -100,11 +103,13 @@ def verify(
             say(c.run(endpoints.resend_verification(address)).message)
             return
         if not (code.isdigit() and len(code) == 6):
-            raise UsageProblem(f"CODE: expected the 6 digits from the mail, got {code!r}.")
+            raise UsageProblem(
+                _("CODE: expected the 6 digits from the mail, got {code}.").format(code=repr(code))
+            )
         answer = c.run(endpoints.verify_email(address, code))
         config.set(c.base_url, "pending", address)
     say(answer.message)
-    say(f"Next: tradealerts login --email {address}")
+    say(_("Next: tradealerts login --email {email}").format(email=address))
 
 
 def login(
@@ -130,7 +135,11 @@ def login(
     from tradealerts.client.errors import ApiError
 
     if otp is not None and not (otp.strip().isdigit() and len(otp.strip()) == 6):
-        raise UsageProblem(f"--otp: expected the 6 digits of your authenticator, got {otp!r}.")
+        raise UsageProblem(
+            _("--otp: expected the 6 digits of your authenticator, got {otp}.").format(
+                otp=repr(otp)
+            )
+        )
     with open_client() as c:
         config = c.session.store.config
         if no_keyring:
@@ -142,13 +151,19 @@ def login(
         except ApiError as exc:
             if exc.code != "otp_required" or otp or password_stdin or not _terminal():
                 raise
-            code = str(typer.prompt("Two-factor code")).strip()
+            code = str(typer.prompt(_("Two-factor code"))).strip()
             c.login(address, password, remember=remember, otp=code)
         config.set(c.base_url, "pending", None)
         me = c.run(endpoints.me())
         where = c.session.store.location()
-    say(f"Logged in as {me.email} ({me.tier}) on {c.base_url}.")
-    say(f"Session kept in {where}.")
+    # the language the user chose (cached by the login): this command's last lines say it
+    use_language(language_for(c.base_url))
+    say(
+        _("Logged in as {email} ({tier}) on {server}.").format(
+            email=me.email, tier=me.tier, server=c.base_url
+        )
+    )
+    say(_("Session kept in {where}.").format(where=where))
 
 
 def logout() -> None:
@@ -156,20 +171,24 @@ def logout() -> None:
     with open_client() as c:
         creds = c.credentials
         if creds is None:
-            say(f"You were not logged in on {c.base_url}.")
+            say(_("You were not logged in on {server}.").format(server=c.base_url))
             return
         if creds.from_env:
             raise UsageProblem(
-                "The token comes from TRADEALERTS_TOKEN: unset it to log out of this shell."
+                _("The token comes from TRADEALERTS_TOKEN: unset it to log out of this shell.")
             )
         from tradealerts.client.errors import ClientError
 
         try:
             c.logout()
         except ClientError as exc:  # local copies are gone whatever the server said
-            say(f"Logged out here; the server could not revoke the session: {exc.message}")
+            say(
+                _("Logged out here; the server could not revoke the session: {why}").format(
+                    why=exc.message
+                )
+            )
             return
-    say(f"Logged out of {c.base_url}; the session is revoked.")
+    say(_("Logged out of {server}; the session is revoked.").format(server=c.base_url))
 
 
 def whoami(
@@ -219,21 +238,23 @@ def whoami(
         return
     from datetime import UTC, datetime
 
-    left = "unknown"
+    left = _("unknown")
     if rate:
         frees = clock_at(datetime.fromtimestamp(rate.reset, UTC), zone)
-        left = f"{rate.remaining} of {rate.limit} (the next frees at {frees})"
+        left = _("{remaining} of {limit} (the next frees at {time})").format(
+            remaining=rate.remaining, limit=rate.limit, time=frees
+        )
     rows = [
-        ("Email", me.email),
-        ("Tier", me.tier),
-        ("Server", c.base_url),
-        ("Symbols", " ".join(symbols)),
-        ("Timeframes", " ".join(timeframes)),
-        ("Watchlist items", lim.watchlist_items),
-        ("Active alerts", lim.active_alerts),
-        ("Requests / hour", lim.requests_per_hour),
-        ("Requests left", left),
-        ("Two-factor", "on" if me.totp_enabled else "off"),
+        (_("Email"), me.email),
+        (_("Tier"), me.tier),
+        (_("Server"), c.base_url),
+        (_("Symbols"), " ".join(symbols)),
+        (_("Timeframes"), " ".join(timeframes)),
+        (_("Watchlist items"), lim.watchlist_items),
+        (_("Active alerts"), lim.active_alerts),
+        (_("Requests / hour"), lim.requests_per_hour),
+        (_("Requests left"), left),
+        (_("Two-factor"), _("on") if me.totp_enabled else _("off")),
     ]
     from tradealerts.cli.output import console
 

@@ -10,6 +10,7 @@ import typer
 
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, say, when
+from tradealerts.client.lang import N_, _
 
 if TYPE_CHECKING:
     from tradealerts.client import Client
@@ -33,7 +34,7 @@ def money(amount: int, currency: str) -> str:
 
 
 def _day(value: str | None) -> str:
-    return when(value)[:10] if value else "-"
+    return when(value).split(" ")[0] if value else "-"  # the date alone, in the locale's form
 
 
 def _open_link(url: str, no_browser: bool) -> None:
@@ -59,7 +60,7 @@ def _api_code(exc: BaseException) -> str | None:
 #: What a subscriber reads when the server's owner has not set up Stripe. The server's own
 #: message names the owner's settings (TRADEALERTS_STRIPE_…): no use to a subscriber, so it
 #: goes to the -v detail only.
-BILLING_OFF = (
+BILLING_OFF = N_(
     "Upgrades are not open on this server yet: its owner has not set up payments. "
     "You can ask them with `tradealerts support`."
 )
@@ -74,7 +75,7 @@ def _run_billing(c: Client, call: Any) -> Any:
     except ApiError as exc:
         if exc.code != "billing_disabled":
             raise
-        raise ClientError(BILLING_OFF, detail=f"{exc.detail}: {exc.message}") from None
+        raise ClientError(_(BILLING_OFF), detail=f"{exc.detail}: {exc.message}") from None
 
 
 # -- plan ------------------------------------------------------------------------------
@@ -94,30 +95,37 @@ def plan(json_out: JsonOpt = False) -> None:
         emit_json({**mine, "plans": plans})
         return
     if plans is None:
-        rows = [("Plan", mine["tier"]), ("Price", f"${mine['price_usd_per_month']} / month")]
-        rows += [(k.replace("_", " ").capitalize(), v) for k, v in mine["limits"].items()]
+        price = _("{price} / month").format(price=f"${mine['price_usd_per_month']}")
+        rows = [(_("Plan"), mine["tier"]), (_("Price"), price)]
+        rows += [(_(k.replace("_", " ").capitalize()), v) for k, v in mine["limits"].items()]
         table = make_table(None, ["", ""], rows)
         table.show_header = False
         console().print(table)
         if mine["tier"] != "PRO":  # a PRO account has nothing to upgrade to
-            say("Upgrades are not open on this server yet.")
+            say(_("Upgrades are not open on this server yet."))
         return
-    heads = [p["tier"] + (" (your plan)" if p["tier"] == mine["tier"] else "") for p in plans]
+    mark = " " + _("(your plan)")
+    heads = [p["tier"] + (mark if p["tier"] == mine["tier"] else "") for p in plans]
     lim = [p["limits"] for p in plans]
     table_rows: list[tuple[str, ...]] = [
         (
-            "Price",
-            *(money(p["price"]["amount"], p["price"]["currency"]) + " / month" for p in plans),
+            _("Price"),
+            *(
+                _("{price} / month").format(
+                    price=money(p["price"]["amount"], p["price"]["currency"])
+                )
+                for p in plans
+            ),
         ),
-        ("Symbols", *(str(len(x["symbols"])) for x in lim)),
-        ("Timeframes", *(" ".join(x["timeframes"]) for x in lim)),
-        ("Watchlist items", *(str(x["watchlist_items"]) for x in lim)),
-        ("Active alerts", *(str(x["active_alerts"]) for x in lim)),
-        ("API requests / hour", *(str(x["requests_per_hour"]) for x in lim)),
+        (_("Symbols"), *(str(len(x["symbols"])) for x in lim)),
+        (_("Timeframes"), *(" ".join(x["timeframes"]) for x in lim)),
+        (_("Watchlist items"), *(str(x["watchlist_items"]) for x in lim)),
+        (_("Active alerts"), *(str(x["active_alerts"]) for x in lim)),
+        (_("API requests / hour"), *(str(x["requests_per_hour"]) for x in lim)),
     ]
-    console().print(make_table("Plans", ["", *heads], table_rows))
+    console().print(make_table(_("Plans"), ["", *heads], table_rows))
     if mine["tier"] != "PRO":
-        say("Upgrade with: tradealerts upgrade")
+        say(_("Upgrade with: tradealerts upgrade"))
 
 
 # -- upgrade ---------------------------------------------------------------------------
@@ -138,7 +146,8 @@ def _now_tier(c: Client) -> str:
     return c.run(endpoints.me()).tier
 
 
-ALREADY_PRO = "You are on PRO already: nothing to upgrade (`tradealerts plan` shows it)."
+PRO_NOW = N_("You're on PRO. Every symbol and timeframe is open: try `tradealerts symbols`.")
+ALREADY_PRO = N_("You are on PRO already: nothing to upgrade (`tradealerts plan` shows it).")
 
 
 def upgrade(
@@ -158,20 +167,20 @@ def upgrade(
         # Asked first (an account call: not counted), so PRO is said as such whether or not
         # the server sells PRO, and no checkout is opened for nothing.
         if _now_tier(c) == "PRO":
-            say(ALREADY_PRO)
+            say(_(ALREADY_PRO))
             return
         try:
             session = _run_billing(c, endpoints.subscription_upgrade())
         except ApiError as exc:
             if exc.code == "already_pro":  # became PRO since the question above
-                say(ALREADY_PRO)
+                say(_(ALREADY_PRO))
                 return
             raise
         found: queue.Queue[Any] = queue.Queue()
         threading.Thread(target=_watch_tier, args=(found,), daemon=True).start()
-        say("Pay for PRO ($29/month) on Stripe's page:")
+        say(_("Pay for PRO ($29/month) on Stripe's page:"))
         _open_link(session["url"], no_browser)
-        say("Waiting for Stripe to confirm the payment (Ctrl-C to stop waiting)...")
+        say(_("Waiting for Stripe to confirm the payment (Ctrl-C to stop waiting)..."))
         deadline = time.monotonic() + timeout
         next_check = time.monotonic() + 10
         while (left := deadline - time.monotonic()) > 0:
@@ -182,12 +191,14 @@ def upgrade(
                 next_check = time.monotonic() + 10
                 tier = _now_tier(c)
             if tier == "PRO":
-                say("You're on PRO. Every symbol and timeframe is open: try `tradealerts symbols`.")
+                say(_(PRO_NOW))
                 return
     raise ClientError(
-        f"No payment was confirmed within {timeout:.0f} s. If you paid, Stripe's confirmation "
-        "is late: check with `tradealerts billing` in a minute. Otherwise run `tradealerts "
-        "upgrade` again."
+        _(
+            "No payment was confirmed within {seconds} s. If you paid, Stripe's confirmation "
+            "is late: check with `tradealerts billing` in a minute. Otherwise run `tradealerts "
+            "upgrade` again."
+        ).format(seconds=f"{timeout:.0f}")
     )
 
 
@@ -201,7 +212,7 @@ def _invoice_rows(items: list[dict[str, Any]]) -> list[tuple[Any, ...]]:
     ]  # fmt: skip
 
 
-_INVOICE_COLUMNS = ["Number", "Date", "Amount", "Status", "PDF"]
+_INVOICE_COLUMNS = [N_("Number"), N_("Date"), N_("Amount"), N_("Status"), "PDF"]
 
 
 @billing_app.callback()
@@ -218,23 +229,24 @@ def billing(ctx: typer.Context, json_out: JsonOpt = False) -> None:
         emit_json({"subscription": sub, "invoices": items})
         return
     card = sub.get("card")
-    rows = [("Plan", sub["tier"]), ("Status", sub["status"])]
+    rows = [(_("Plan"), sub["tier"]), (_("Status"), sub["status"])]
     if sub.get("renews_on"):
-        rows.append(("Renews on", _day(sub["renews_on"])))
+        rows.append((_("Renews on"), _day(sub["renews_on"])))
     if sub.get("ends_on"):
-        rows.append(("Ends on", _day(sub["ends_on"])))
+        rows.append((_("Ends on"), _day(sub["ends_on"])))
     if sub.get("grace_ends_at"):
-        rows.append(("Payment due by", when(sub["grace_ends_at"])))
-    rows.append(("Card", f"{card['brand'] or 'card'} •••• {card['last4']}" if card else "-"))
+        rows.append((_("Payment due by"), when(sub["grace_ends_at"])))
+    brand = card["brand"] or _("card") if card else ""
+    rows.append((_("Card"), f"{brand} •••• {card['last4']}" if card else "-"))
     table = make_table(None, ["", ""], rows)
     table.show_header = False
     console().print(table)
     if items:
-        console().print(make_table("Invoices", _INVOICE_COLUMNS, _invoice_rows(items[:5])))
+        console().print(make_table(_("Invoices"), _INVOICE_COLUMNS, _invoice_rows(items[:5])))
     if sub["status"] == "past_due":
-        say("Your last payment failed: update your card with `tradealerts billing portal`.")
+        say(_("Your last payment failed: update your card with `tradealerts billing portal`."))
     elif sub["tier"] != "PRO":
-        say("Upgrade with: tradealerts upgrade")
+        say(_("Upgrade with: tradealerts upgrade"))
 
 
 @billing_app.command("invoices")
@@ -247,7 +259,7 @@ def invoices(json_out: JsonOpt = False) -> None:
     if json_out:
         emit_json(items)
         return
-    console().print(make_table("Invoices", _INVOICE_COLUMNS, _invoice_rows(items)))
+    console().print(make_table(_("Invoices"), _INVOICE_COLUMNS, _invoice_rows(items)))
 
 
 @billing_app.command("portal")
@@ -269,14 +281,16 @@ def cancel(yes: Annotated[bool, typer.Option("--yes", help="Do not ask.")] = Fal
         if not yes:
             sub = _run_billing(c, endpoints.subscription())
             if not sys.stdin.isatty():
-                raise UsageProblem("Add --yes to cancel without being asked.")
+                raise UsageProblem(_("Add --yes to cancel without being asked."))
             end = _day(sub.get("current_period_end"))
-            if not typer.confirm(f"Cancel PRO? You keep it until {end}, then FREE."):
-                say("Nothing changed.")
+            if not typer.confirm(
+                _("Cancel PRO? You keep it until {day}, then FREE.").format(day=end)
+            ):
+                say(_("Nothing changed."))
                 return
         sub = _run_billing(c, endpoints.subscription_cancel())
-    say(f"Cancelled: you keep PRO until {_day(sub.get('ends_on'))}. "
-        "Changed your mind? `tradealerts billing resume`.")  # fmt: skip
+    say(_("Cancelled: you keep PRO until {day}. Changed your mind? `tradealerts billing "
+          "resume`.").format(day=_day(sub.get("ends_on"))))  # fmt: skip
 
 
 @billing_app.command("resume")
@@ -286,4 +300,4 @@ def resume() -> None:
 
     with open_client() as c:
         sub = _run_billing(c, endpoints.subscription_resume())
-    say(f"Resumed: PRO renews on {_day(sub.get('renews_on'))}.")
+    say(_("Resumed: PRO renews on {day}.").format(day=_day(sub.get("renews_on"))))

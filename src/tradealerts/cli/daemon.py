@@ -11,6 +11,7 @@ import typer
 
 from tradealerts.cli.context import STATE, UsageProblem
 from tradealerts.cli.output import JSON_OPTION_HELP
+from tradealerts.client.lang import _
 
 if TYPE_CHECKING:
     from tradealerts.daemon import DaemonPaths, Options
@@ -157,8 +158,9 @@ def start(
         raise _fail(str(exc)) from None
     except RuntimeError as exc:
         raise _fail(f"tradealerts daemon: {exc}") from None
-    typer.echo(f"Started the daemon for {options.server} (pid {pid}).")
-    typer.echo(f"Log: {paths.log}")
+    typer.echo(_("Started the daemon for {server} (pid {pid}).").format(server=options.server,
+                                                                       pid=pid))  # fmt: skip
+    typer.echo(_("Log: {file}").format(file=paths.log))
 
 
 @app.command()
@@ -172,9 +174,10 @@ def stop() -> None:
     except TimeoutError as exc:
         raise _fail(str(exc)) from None
     if pid is None:
-        typer.echo(f"No daemon is running for {paths.server}.")
+        typer.echo(_("No daemon is running for {server}.").format(server=paths.server))
         return
-    typer.echo(f"Stopped the daemon for {paths.server} (pid {pid}).")
+    typer.echo(_("Stopped the daemon for {server} (pid {pid}).").format(server=paths.server,
+                                                                       pid=pid))  # fmt: skip
 
 
 def _local_midnight() -> float:
@@ -245,20 +248,20 @@ def status(
     up = data["uptime_seconds"]
     uptime = "—" if up is None else _duration(float(str(up)))
     state = str(data["state"])
-    running = f"yes (pid {data['pid']})" if data["running"] else "no"
+    running = _("yes (pid {pid})").format(pid=data["pid"]) if data["running"] else _("no")
     rows = [
-        ("Running", running),
-        ("Server", data["server"]),
-        ("Connected", "yes" if data["connected"] else f"no ({state})"),
-        ("Notifier", _notifier(data)),
-        ("Uptime", uptime),
-        ("Last event", _last_event(data)),
-        ("Alerts today", data["alerts_today"]),
-        ("Waiting (quiet hours or not yet shown)", data["waiting"]),
-        ("Log", data["log"]),
+        (_("Running"), running),
+        (_("Server"), data["server"]),
+        (_("Connected"), _("yes") if data["connected"] else _("no ({state})").format(state=state)),
+        (_("Notifier"), _notifier(data)),
+        (_("Uptime"), uptime),
+        (_("Last event"), _last_event(data)),
+        (_("Alerts today"), data["alerts_today"]),
+        (_("Waiting (quiet hours or not yet shown)"), data["waiting"]),
+        (_("Log"), data["log"]),
     ]
     if data.get("last_error") and not data["connected"]:
-        rows.append(("Last error", data["last_error"]))
+        rows.append((_("Last error"), data["last_error"]))
     table = make_table(None, ["", ""], rows)
     table.show_header = False
     console().print(table)
@@ -291,7 +294,11 @@ def logs(
 
     paths = _paths()
     if not paths.log.exists() and not follow:
-        typer.echo(f"No log yet at {paths.log}: the daemon has not run for {paths.server}.")
+        typer.echo(
+            _("No log yet at {file}: the daemon has not run for {server}.").format(
+                file=paths.log, server=paths.server
+            )
+        )
         return
     shown, offset = tail(paths.log, lines)
     for line in shown:
@@ -327,8 +334,8 @@ def install(
         svc = install_service(options, platform)
     except ValueError as exc:
         raise _fail(str(exc)) from None
-    typer.echo(f"Wrote {svc.path}")
-    typer.echo("Enable it (starts now and at every login) with:")
+    typer.echo(_("Wrote {file}").format(file=svc.path))
+    typer.echo(_("Enable it (starts now and at every login) with:"))
     typer.echo(f"  {svc.enable}")
 
 
@@ -342,7 +349,7 @@ def uninstall(platform: PlatformOpt = None) -> None:
     except ValueError as exc:
         raise _fail(str(exc)) from None
     if svc is None:
-        typer.echo(f"No login service is installed for {_server()}.")
+        typer.echo(_("No login service is installed for {server}.").format(server=_server()))
         return
-    typer.echo(f"Removed {svc.path}")
-    typer.echo(f"If it is still running, stop it with: {svc.disable}")
+    typer.echo(_("Removed {file}").format(file=svc.path))
+    typer.echo(_("If it is still running, stop it with: {command}").format(command=svc.disable))

@@ -19,6 +19,7 @@ from tradealerts.cli.output import (
     stamp,
     when,
 )
+from tradealerts.client.lang import N_, _
 
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
 SymbolArg = Annotated[str, typer.Argument(help="A symbol, e.g. EURUSD (any case).")]
@@ -48,17 +49,19 @@ def symbols(json_out: JsonOpt = False) -> None:
     for s in answer.symbols:
         allowed = " ".join(p.timeframe for p in s.timeframes if p.allowed)
         locked = [p for p in s.timeframes if not p.allowed]
-        need = "/".join(sorted({p.required_tier or "no plan" for p in locked}))
+        need = "/".join(sorted({p.required_tier or _("no plan") for p in locked}))
         if not s.allowed:
-            lock = f"locked: needs {need}"
+            lock = _("locked: needs {plan}").format(plan=need)
         elif locked:
-            lock = f"{' '.join(p.timeframe for p in locked)} need {need}"
+            lock = _("{timeframes} need {plan}").format(
+                timeframes=" ".join(p.timeframe for p in locked), plan=need
+            )
         else:
             lock = ""
-        rows.append((s.symbol, allowed or "-", lock, "yes" if s.available else "no"))
+        rows.append((s.symbol, allowed or "-", lock, _("yes") if s.available else _("no")))
     table = make_table(
-        f"Symbols on your {answer.tier} plan",
-        ["Symbol", "Timeframes", "Locked", "Data"],
+        _("Symbols on your {tier} plan").format(tier=answer.tier),
+        [N_("Symbol"), N_("Timeframes"), N_("Locked"), N_("Data")],
         rows,
     )
     console().print(table)
@@ -108,10 +111,14 @@ def indicators(
     out = console()
     fr = payload.get("fractals", {})
     out.print(
-        f"[bold]{sym} {tf}[/] · {len(closes)} bars · last "
-        f"{format_price(sym, last) if last is not None else '-'} · updated "
-        f"{when(payload.get('updated_at'))} · fractals {len(fr.get('up', []))} up, "
-        f"{len(fr.get('down', []))} down"
+        f"[bold]{sym} {tf}[/] · "
+        + _("{bars} bars · last {price} · updated {time} · fractals {up} up, {down} down").format(
+            bars=len(closes),
+            price=format_price(sym, last) if last is not None else "-",
+            time=when(payload.get("updated_at")),
+            up=len(fr.get("up", [])),
+            down=len(fr.get("down", [])),
+        )
     )
 
     def shown(lines: list[dict[str, Any]], level: str) -> tuple[list[Any], int]:
@@ -128,7 +135,8 @@ def indicators(
         return (f"{price}\n{away}",) if compact else (price, away)
 
     def where(head: str, compact: bool) -> tuple[str, ...]:
-        return (f"{head}\nDistance",) if compact else (head, "Distance")
+        """``head`` (English, translated by ``make_table``) and the distance's column."""
+        return (f"{_(head)}\n{_('Distance')}",) if compact else (head, N_("Distance"))
 
     # Times in the user's zone, said once in the header: a cell's date and time stay on one
     # line, or (a narrow terminal) on two lines of their own, never the zone wrapped away.
@@ -142,13 +150,14 @@ def indicators(
                 ln["kind"],
                 *at(format_price(sym, ln["price"]), delta, compact),
                 stamp(ln.get("confirmed_time"), compact),
-                stamp(ln["broken_time"], compact) if ln.get("broken_time") else "active",
+                stamp(ln["broken_time"], compact) if ln.get("broken_time") else _("active"),
             )
             for ln, delta in horizontal
         ]
         utc = f"\n({display_zone()})" if compact else f" ({display_zone()})"
-        columns = ["Id", "Kind", *where("Price", compact), f"Confirmed{utc}", f"Broken{utc}"]
-        return make_table("Horizontal lines, nearest first", columns, rows)
+        columns = [N_("Id"), N_("Kind"), *where(N_("Price"), compact), _("Confirmed") + utc,
+                   _("Broken") + utc]  # fmt: skip
+        return make_table(_("Horizontal lines, nearest first"), columns, rows)
 
     def trends_table(compact: bool) -> Any:
         # narrow: the slope under the kind, so that the long trendline ids stay whole
@@ -161,22 +170,23 @@ def indicators(
                     else (d["kind"], f"{d['slope_per_bar']:+.6g}")
                 ),
                 *at(format_price(sym, d["value_now"]), delta, compact),
-                stamp(d["broken_time"], compact) if d.get("broken_time") else "active",
+                stamp(d["broken_time"], compact) if d.get("broken_time") else _("active"),
             )
             for d, delta in diagonal
         ]
         utc = f"\n({display_zone()})" if compact else f" ({display_zone()})"
-        kind = ["Kind\nSlope/bar"] if compact else ["Kind", "Slope/bar"]
-        columns = ["Id", *kind, *where("Value now", compact), f"Broken{utc}"]
-        return make_table("Trendlines, nearest first", columns, rows)
+        kind = [f"{_('Kind')}\n{_('Slope/bar')}"] if compact else [N_("Kind"), N_("Slope/bar")]
+        columns = [N_("Id"), *kind, *where(N_("Value now"), compact), _("Broken") + utc]
+        return make_table(_("Trendlines, nearest first"), columns, rows)
 
     for build in (lines_table, trends_table):
         table = build(False)
         out.print(table if fits(table) else build(True))
     if more_h or more_d:
         out.print(
-            f"{more_h + more_d} more lines (farther or broken): "
-            f"tradealerts indicators {sym} {tf} --all"
+            _("{count} more lines (farther or broken): {command}").format(
+                count=more_h + more_d, command=f"tradealerts indicators {sym} {tf} --all"
+            )
         )
 
 
@@ -227,7 +237,7 @@ def charts(
         try:
             _watch(c, payload, opts, count)
         except KeyboardInterrupt:
-            print("\nStopped.")
+            print("\n" + _("Stopped."))
 
 
 #: Waits between reconnection attempts of ``charts --watch``: doubling from 1 s up to this.

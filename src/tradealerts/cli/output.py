@@ -33,6 +33,8 @@ __all__ = [
 ]
 
 JSON_OPTION_HELP = "Print JSON (stable keys, no colour) instead of a table."
+#: the columns shown right-aligned (numbers), by their English names (``make_table``)
+_NUMERIC = frozenset({"id", "price", "level", "value", "fired"})
 
 
 def console() -> Console:
@@ -85,13 +87,19 @@ def make_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequenc
     line (Rich's default, an ellipsis, hid the very values people read: ``crossin…``), at a
     space, never inside a word or a date: each column is at least as wide as its longest word
     (up to ``WHOLE_WORD`` cells), as the header's, so ``greater_than`` and ``2026-12-06`` stay
-    whole in 80 columns (issue #24: ``greater_th`` / ``an``, ``2026-12-0`` / ``6 20:03``)."""
+    whole in 80 columns (issue #24: ``greater_th`` / ``an``, ``2026-12-0`` / ``6 20:03``).
+
+    ``columns``: the English names (marked ``N_``), shown in the person's language; ``title``
+    comes translated."""
     from rich.table import Table
+
+    from tradealerts.client.lang import _
 
     cells = [["-" if v is None else str(v) for v in row] for row in rows]
     table = Table(title=title)
-    for i, name in enumerate(columns):
-        justify = "right" if name.lower() in {"id", "price", "level", "value", "fired"} else "left"
+    for i, english in enumerate(columns):
+        justify = "right" if english.lower() in _NUMERIC else "left"
+        name = _(english) if english else english
         words = [_longest_word(name)] + [_longest_word(r[i]) for r in cells if i < len(r)]
         table.add_column(
             name,
@@ -105,14 +113,17 @@ def make_table(title: str | None, columns: Sequence[str], rows: Iterable[Sequenc
 
 
 def key_values(rows: Iterable[tuple[str, Any]]) -> Table:
-    """Two columns, no header: a name and its value (folded, never cut)."""
+    """Two columns, no header: a name (English, marked ``N_``: shown translated) and its
+    value (folded, never cut)."""
     from rich.table import Table
+
+    from tradealerts.client.lang import _
 
     table = Table(show_header=False)
     table.add_column(style="bold", no_wrap=True)
     table.add_column(overflow="fold")
     for key, value in rows:
-        table.add_row(key, "-" if value is None else str(value))
+        table.add_row(_(key), "-" if value is None else str(value))
     return table
 
 
@@ -170,7 +181,12 @@ def stamp(value: datetime | str | float | None, compact: bool = False) -> str:
     if moment is None:
         return str(value)
     local = moment.astimezone(ZoneInfo(display_zone()))
-    return local.strftime("%Y-%m-%d\n%H:%M" if compact else "%Y-%m-%d %H:%M")
+    from tradealerts.client.lang import format_date, language
+
+    # English keeps ISO dates (2026-11-24); another language its own short date (24.11.26,
+    # 2026/11/24): one word either way, so a date is never split across lines
+    day = local.strftime("%Y-%m-%d") if language() == "en" else format_date(local)
+    return f"{day}\n{local:%H:%M}" if compact else f"{day} {local:%H:%M}"
 
 
 def when(value: datetime | str | None) -> str:
@@ -188,14 +204,17 @@ def clock_at(moment: datetime, zone: str | None) -> str:
     is not today there."""
     from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+    from tradealerts.client.lang import _, format_date, language
+
     try:
         local = moment.astimezone(ZoneInfo(zone)) if zone else moment.astimezone()
-        label = zone or local.tzname() or "local time"
+        label = zone or local.tzname() or _("local time")
     except (ZoneInfoNotFoundError, ValueError):
         local = moment.astimezone()
-        label = local.tzname() or "local time"
+        label = local.tzname() or _("local time")
     now = datetime.now(local.tzinfo)
-    day = "" if local.date() == now.date() else local.strftime("%Y-%m-%d ")
+    iso = local.strftime("%Y-%m-%d") if language() == "en" else format_date(local)
+    day = "" if local.date() == now.date() else f"{iso} "
     return f"{day}{local:%H:%M} {label}"
 
 
@@ -235,13 +254,16 @@ def _rate_limit_clock(exc: BaseException) -> None:
     retry = getattr(exc, "retry_after", None)
     if getattr(exc, "status", None) != 429 or not isinstance(retry, int):
         return
+    from tradealerts.client.lang import _
+
     at = clock_at(datetime.now(UTC) + timedelta(seconds=retry), preferred_zone())
-    exc.message = f"{exc.message} It frees at {at}."  # type: ignore[attr-defined]
+    exc.message = f"{exc.message} " + _("It frees at {time}.").format(time=at)  # type: ignore[attr-defined]
 
 
 def report_error(exc: BaseException, verbose: bool) -> int:
     """Print one clear line for ``exc`` on stderr (detail with ``-v``); return the exit code."""
     from tradealerts.cli.context import UsageProblem
+    from tradealerts.client.lang import _
 
     code = getattr(exc, "exit_code", None)
     ours = isinstance(exc, UsageProblem) or (isinstance(code, int) and hasattr(exc, "detail"))
@@ -251,9 +273,11 @@ def report_error(exc: BaseException, verbose: bool) -> int:
         detail = str(getattr(exc, "detail", ""))
     else:
         code = 1
-        message = f"unexpected {type(exc).__name__}: {exc} (run with -v for details)"
+        message = _("unexpected {error}: {detail} (run with -v for details)").format(
+            error=type(exc).__name__, detail=exc
+        )
         detail = "".join(traceback.format_exception(exc))
-    sys.stderr.write(f"Error: {message}\n")
+    sys.stderr.write(_("Error: {message}").format(message=message) + "\n")
     if verbose and detail:
         sys.stderr.write(detail.rstrip() + "\n")
     return int(code) if isinstance(code, int) else 1

@@ -8,6 +8,7 @@ import typer
 
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, say, when
+from tradealerts.client.lang import N_, _
 
 app = typer.Typer(help="The pairs you follow (5 on FREE, 50 on PRO).", no_args_is_help=True)
 JsonOpt = Annotated[bool, typer.Option("--json", help=JSON_OPTION_HELP)]
@@ -24,7 +25,8 @@ def list_items(json_out: JsonOpt = False) -> None:
         emit_json(items)
         return
     rows = [(i.id, i.symbol, i.timeframe, when(i.created_at)) for i in items]
-    console().print(make_table("Watchlist", ["Id", "Symbol", "Timeframe", "Added"], rows))
+    columns = [N_("Id"), N_("Symbol"), N_("Timeframe"), N_("Added")]
+    console().print(make_table(_("Watchlist"), columns, rows))
 
 
 @app.command("add")
@@ -39,7 +41,7 @@ def add(
     sym, tf = pair(symbol, timeframe)
     with open_client() as c:
         item = c.run(endpoints.watchlist_add(sym, tf))
-    say(f"Added {item.symbol} {item.timeframe} (id {item.id}).")
+    say(_("Added {pair} (id {id}).").format(pair=f"{item.symbol} {item.timeframe}", id=item.id))
 
 
 @app.command("remove")
@@ -53,10 +55,10 @@ def remove(
 
     with open_client() as c:
         if item.isdigit() and timeframe is None:
-            item_id, label = int(item), f"item {item}"
+            item_id, label = int(item), _("item {id}").format(id=item)
         else:
             if timeframe is None:
-                raise UsageProblem("Give an id, or SYMBOL and TIMEFRAME.")
+                raise UsageProblem(_("Give an id, or SYMBOL and TIMEFRAME."))
             sym, tf = pair(item, timeframe)
             found = [
                 i for i in c.run(endpoints.watchlist()) if (i.symbol, i.timeframe) == (sym, tf)
@@ -65,8 +67,10 @@ def remove(
                 # Not found is the server's 404 for an id (exit 1), not a wrong command line:
                 # both ways of naming an item fail the same way (DESIGN.md's exit codes).
                 raise ClientError(
-                    f"{sym} {tf} is not on your watchlist (see: tradealerts watchlist list)."
+                    _("{pair} is not on your watchlist (see: tradealerts watchlist list).").format(
+                        pair=f"{sym} {tf}"
+                    )
                 )
             item_id, label = found[0].id, f"{sym} {tf}"
         c.run(endpoints.watchlist_remove(item_id))
-    say(f"Removed {label}.")
+    say(_("Removed {what}.").format(what=label))

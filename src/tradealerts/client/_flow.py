@@ -6,6 +6,7 @@ bookkeeping are the same for the CLI, the TUI and the daemon.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -15,6 +16,7 @@ import httpx
 
 from tradealerts.client.credentials import Credentials, CredentialStore
 from tradealerts.client.errors import NotLoggedIn, api_error
+from tradealerts.client.lang import _, language
 
 if TYPE_CHECKING:
     from tradealerts.core.schemas import TokenPair
@@ -26,6 +28,13 @@ T = TypeVar("T")
 #: Refresh this long before the access token expires, so a request never carries a dead one.
 REFRESH_MARGIN = timedelta(seconds=30)
 LOGIN_HINT = "run: tradealerts login"
+PREFERENCES_PATH = "/api/user/preferences"
+
+
+def _not_logged_in(base_url: str) -> NotLoggedIn:
+    return NotLoggedIn(
+        _("You are not logged in on {server}: run: tradealerts login").format(server=base_url)
+    )
 
 
 @dataclass(frozen=True)
@@ -139,7 +148,7 @@ class Session:
         """
         creds = self.credentials
         if creds is None or not creds.refresh_token:
-            raise NotLoggedIn(f"You are not logged in on {self.base_url}: {LOGIN_HINT}")
+            raise _not_logged_in(self.base_url)
         with self.store.refresh_lock():
             stored = self.store.load()
             if (
@@ -155,7 +164,11 @@ class Session:
             )
             if response.status_code in (400, 401, 422):
                 self.forget()
-                raise NotLoggedIn(f"Your session on {self.base_url} has ended: {LOGIN_HINT}")
+                raise NotLoggedIn(
+                    _("Your session on {server} has ended: run: tradealerts login").format(
+                        server=self.base_url
+                    )
+                )
             if response.status_code >= 400:
                 raise api_error(response)
             from tradealerts.core.schemas import TokenPair
@@ -167,14 +180,19 @@ class Session:
         """The Authorization header, refreshing first when the access token is (nearly) dead."""
         creds = self.credentials
         if creds is None:
-            raise NotLoggedIn(f"You are not logged in on {self.base_url}: {LOGIN_HINT}")
+            raise _not_logged_in(self.base_url)
         if self._due(creds):
             creds = yield from self.refresh()
         return {"Authorization": f"Bearer {creds.access_token}"}
 
     def run(self, call: Call[T]) -> Flow[T]:
         """Send ``call``; on a 401 refresh once and resend; decode the answer or raise."""
-        headers = {**call.headers, **((yield from self.authorization()) if call.auth else {})}
+        # the server answers in the person's language (an error's message before login too)
+        headers = {
+            "Accept-Language": language(),
+            **call.headers,
+            **((yield from self.authorization()) if call.auth else {}),
+        }
         spec = RequestSpec(
             call.method, call.path, call.params, call.json, headers, call.read_timeout
         )
@@ -187,7 +205,11 @@ class Session:
             and creds.refresh_token is not None
         ):
             yield from self.refresh()
-            headers = {**call.headers, **(yield from self.authorization())}
+            headers = {
+                "Accept-Language": language(),
+                **call.headers,
+                **(yield from self.authorization()),
+            }
             response = yield RequestSpec(
                 call.method, call.path, call.params, call.json, headers, call.read_timeout
             )
@@ -198,8 +220,22 @@ class Session:
             error = api_error(response)
             if response.status_code == 401 and call.auth:
                 if creds is not None and creds.from_env:
-                    error.message += " (the token came from TRADEALERTS_TOKEN)"
+                    error.message += " " + _("(the token came from TRADEALERTS_TOKEN)")
                 else:
-                    error.message += f" {LOGIN_HINT}"
+                    error.message += " " + _("run: tradealerts login")
             raise error
-        return call.parse(response)
+        result = call.parse(response)
+        if call.path == PREFERENCES_PATH:
+            self._remember_language(result)
+        return result
+
+    def _remember_language(self, preferences: Any) -> None:
+        """Every preferences answer refreshes the cached ``language`` (``client.lang``): the
+        next command, the TUI and the daemon start in the user's language."""
+        from tradealerts.client.lang import remember_language
+
+        # a read-only home: the language is a courtesy, never a failure
+        with contextlib.suppress(OSError):
+            remember_language(
+                self.base_url, getattr(preferences, "language", None), self.store.config
+            )

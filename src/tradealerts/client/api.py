@@ -10,6 +10,7 @@ Both drive the same flows (``_flow.Session.run``): they differ only in how a req
 
 from __future__ import annotations
 
+import contextlib
 import json
 import ssl
 from collections.abc import AsyncIterator, Callable, Iterator, Sequence
@@ -23,8 +24,8 @@ from tradealerts import __version__
 from tradealerts.client._flow import Call, Flow, RateLimit, RequestSpec, Session
 from tradealerts.client.config import server_url
 from tradealerts.client.credentials import Credentials, CredentialStore
-from tradealerts.client.endpoints import login, logout
-from tradealerts.client.errors import NotLoggedIn, api_error, unreachable
+from tradealerts.client.endpoints import login, logout, preferences
+from tradealerts.client.errors import ClientError, NotLoggedIn, api_error, unreachable
 
 __all__ = ["AsyncClient", "Client", "Event"]
 
@@ -110,7 +111,12 @@ class _Base:
         self, email: str, password: str, remember: bool, otp: str | None
     ) -> Flow[Credentials]:
         pair = yield from self.session.run(login(email, password, remember, otp))
-        return self.session.accept(email.strip().lower(), pair)
+        creds = self.session.accept(email.strip().lower(), pair)
+        # caches the user's language (Session.run): the next start speaks it; a courtesy,
+        # never the reason a login fails
+        with contextlib.suppress(ClientError):
+            yield from self.session.run(preferences())
+        return creds
 
     def _logout_flow(self) -> Flow[bool]:
         """Revoke on the server (best effort: local copies go whatever it answers)."""
@@ -329,5 +335,11 @@ def require_login(client: Client | AsyncClient) -> Credentials:
     """The current credentials, or NotLoggedIn with the hint to log in."""
     creds = client.credentials
     if creds is None:
-        raise NotLoggedIn(f"You are not logged in on {client.base_url}: run: tradealerts login")
+        from tradealerts.client.lang import _
+
+        raise NotLoggedIn(
+            _("You are not logged in on {server}: run: tradealerts login").format(
+                server=client.base_url
+            )
+        )
     return creds

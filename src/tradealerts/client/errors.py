@@ -15,6 +15,8 @@ from typing import Any
 
 import httpx
 
+from tradealerts.client.lang import _
+
 __all__ = [
     "EXIT_ERROR",
     "EXIT_NOT_LOGGED_IN",
@@ -108,11 +110,17 @@ def api_error(response: httpx.Response) -> ApiError:
         extra = {k: v for k, v in err.items() if k not in ("code", "message")}
     except (ValueError, KeyError, TypeError):
         status = response.status_code
-        kind = "server error" if status >= 500 else "unexpected answer"
         code, extra = f"http_{status}", {}
-        message = f"The server answered with a {kind} (HTTP {status}); try again later."
+        if status >= 500:
+            message = _(
+                "The server answered with a server error (HTTP {status}); try again later."
+            ).format(status=status)
+        else:
+            message = _(
+                "The server answered with an unexpected answer (HTTP {status}); try again later."
+            ).format(status=status)
     if response.status_code == 429 and retry is not None and "try again" not in message:
-        message = f"{message} Try again in {retry} s."
+        message = f"{message} " + _("Try again in {seconds} s.").format(seconds=retry)
     return ApiError(response.status_code, code, message, retry_after=retry, extra=extra)
 
 
@@ -120,15 +128,17 @@ def unreachable(exc: httpx.TransportError, url: str) -> Unreachable:
     """One sentence for a transport failure: refused, timeout, TLS or name resolution."""
     text = str(exc) or type(exc).__name__
     if isinstance(exc, httpx.TimeoutException):
-        why = "it did not answer in time"
+        why = _("it did not answer in time")
     elif "CERTIFICATE" in text.upper() or "SSL" in text.upper() or "TLS" in text.upper():
-        why = f"the TLS handshake failed ({text})"
+        why = _("the TLS handshake failed ({reason})").format(reason=text)
     elif isinstance(exc, httpx.ConnectError):
-        why = "the connection was refused or the host is unknown"
+        why = _("the connection was refused or the host is unknown")
     else:
-        why = f"the connection failed ({type(exc).__name__})"
+        why = _("the connection failed ({reason})").format(reason=type(exc).__name__)
     return Unreachable(
-        f"Cannot reach the server at {url}: {why}. Is it running? Use --server or "
-        "TRADEALERTS_SERVER to pick another.",
+        _(
+            "Cannot reach the server at {url}: {why}. Is it running? Use --server or "
+            "TRADEALERTS_SERVER to pick another."
+        ).format(url=url, why=why),
         detail=f"{type(exc).__name__}: {text}",
     )

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from tradealerts.client.lang import _, follow_language
 from tradealerts.daemon.feedwatch import FeedAlarm
 from tradealerts.daemon.notify import Backend, BellBackend, ExecHook, Notice, notice_for
 from tradealerts.daemon.options import Options
@@ -270,10 +271,11 @@ class Daemon:
         from tradealerts.client.credentials import CredentialStore
 
         self._publish(state="logged_out")
+        follow_language(self.options.server)
         await self._show(
             Notice(
-                "tradealerts: log in again",
-                f"{why} Alerts wait on the server until you do.",
+                _("tradealerts: log in again"),
+                why + " " + _("Alerts wait on the server until you do."),
                 True,
                 self.options.sound,
             )
@@ -294,6 +296,7 @@ class Daemon:
 
     # -- events ----------------------------------------------------------------------------
     async def _on_event(self, kind: str, data: Any, event_id: str | None) -> None:
+        follow_language(self.options.server)
         if kind == "alert" and isinstance(data, dict) and event_id and event_id.isdigit():
             await self._on_alert(int(event_id), data)
         elif kind == "gap":
@@ -301,8 +304,8 @@ class Daemon:
             log.warning("gap: %s", message)
             await self._show(
                 Notice(
-                    "tradealerts: alerts may have been missed",
-                    str(message or "Some alerts are older than the server keeps."),
+                    _("tradealerts: alerts may have been missed"),
+                    str(message or _("Some alerts are older than the server keeps.")),
                     False,
                     self.options.sound,
                 )
@@ -415,13 +418,16 @@ class Daemon:
         held = self.state.with_status(HELD)
         if not held:
             return
+        follow_language(self.options.server)
         if len(held) == 1:
             notice = notice_for(held[0].data, self.options.sound)
         else:
             lines = [str(r.data.get("message") or r.symbol) for r in held[-5:]]
-            more = f"\n… and {len(held) - 5} more" if len(held) > 5 else ""
+            more = (
+                "\n" + _("… and {count} more").format(count=len(held) - 5) if len(held) > 5 else ""
+            )
             notice = Notice(
-                f"tradealerts: {len(held)} alerts during quiet hours",
+                _("tradealerts: {count} alerts during quiet hours").format(count=len(held)),
                 "\n".join(lines) + more,
                 False,
                 self.options.sound,

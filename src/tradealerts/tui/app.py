@@ -41,6 +41,7 @@ from tradealerts.client import (
     Unreachable,
     endpoints,
 )
+from tradealerts.client.lang import N_, _, language_for, use_language
 from tradealerts.tui.base import spawn
 from tradealerts.tui.errors import Handled, log, log_file
 from tradealerts.tui.store import CHART_BARS, SPARK_BARS, Store
@@ -69,16 +70,16 @@ class TradeAlertsApp(App[None]):
     }
     DEFAULT_MODE = "dashboard"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("question_mark", "help", "Help"),
-        Binding("q", "quit", "Quit"),
-        Binding("slash", "jump", "Symbol"),
-        Binding("D", "switch_mode('dashboard')", "Dashboard", show=False),
-        Binding("C", "switch_mode('chart')", "Chart", show=False),
-        Binding("A", "switch_mode('alerts')", "Alerts", show=False),
-        Binding("H", "switch_mode('history')", "History", show=False),
-        Binding("N", "switch_mode('notifications')", "Notifications", show=False),
-        Binding("U", "switch_mode('account')", "Account", show=False),
-        Binding("O", "admin", "Admin (owner)", show=False),
+        Binding("question_mark", "help", N_("Help")),
+        Binding("q", "quit", N_("Quit")),
+        Binding("slash", "jump", N_("Symbol")),
+        Binding("D", "switch_mode('dashboard')", N_("Dashboard"), show=False),
+        Binding("C", "switch_mode('chart')", N_("Chart"), show=False),
+        Binding("A", "switch_mode('alerts')", N_("Alerts"), show=False),
+        Binding("H", "switch_mode('history')", N_("History"), show=False),
+        Binding("N", "switch_mode('notifications')", N_("Notifications"), show=False),
+        Binding("U", "switch_mode('account')", N_("Account"), show=False),
+        Binding("O", "admin", N_("Admin (owner)"), show=False),
     ]
 
     def __init__(
@@ -93,6 +94,9 @@ class TradeAlertsApp(App[None]):
     ) -> None:
         super().__init__()
         self.client = client
+        # the user's language (cached by the client at login and on every preferences
+        # answer), or the locale's before login; widgets translate as they are built
+        use_language(language_for(client.session.base_url))
         self.store = Store()
         if symbol:
             self.store.chart.symbol = symbol
@@ -118,7 +122,7 @@ class TradeAlertsApp(App[None]):
     # -- life ------------------------------------------------------------------------------
     def on_mount(self) -> None:
         if self.client.credentials is None:
-            self.logged_out("Log in to start.")
+            self.logged_out(_("Log in to start."))
         else:
             self.start_session()
 
@@ -149,7 +153,7 @@ class TradeAlertsApp(App[None]):
                 s.chart.symbol, s.chart.timeframe = s.watchlist[0].symbol, s.watchlist[0].timeframe
             self._apply_theme()
             self.publish("all")
-            _, (s.alerts, page) = await asyncio.gather(
+            _chart, (s.alerts, page) = await asyncio.gather(
                 self._first_chart(), asyncio.gather(
                     self.api(endpoints.alerts()), self.api(endpoints.alert_history(per_page=20))
                 )
@@ -180,7 +184,7 @@ class TradeAlertsApp(App[None]):
         if why is None:
             await self.fetch_chart()
         else:
-            self.say(why, title="Locked", severity="warning")
+            self.say(why, title=_("Locked"), severity="warning")
 
     async def _spark(self, symbol: str, timeframe: str) -> None:
         """A watchlist pair's last bars (its sparkline and change), once."""
@@ -196,6 +200,8 @@ class TradeAlertsApp(App[None]):
         prefs = self.store.preferences
         if prefs is not None and prefs.theme in self.available_themes:
             self.theme = prefs.theme
+        if prefs is not None:  # chosen elsewhere meanwhile: what is shown from now on speaks it
+            use_language(prefs.language)
 
     def say(self, message: str, **options: Any) -> None:
         """A toast; the text is shown as it is (an alert's message is not markup)."""
@@ -232,13 +238,13 @@ class TradeAlertsApp(App[None]):
     def handle_error(self, exc: BaseException, *, quiet: bool = False) -> None:
         """What each failure means on screen; the catch-all logs the traceback."""
         if isinstance(exc, NotLoggedIn) or (isinstance(exc, ApiError) and exc.status == 401):
-            self.logged_out(getattr(exc, "message", "Log in again."))
+            self.logged_out(getattr(exc, "message", _("Log in again.")))
         elif isinstance(exc, ApiError) and exc.status == 429:
-            self.store.quota = f"quota used, frees at {self.quota_frees(exc)}"
-            self.say(self.store.quota, title="Request quota", severity="warning")
+            self.store.quota = _("quota used, frees at {time}").format(time=self.quota_frees(exc))
+            self.say(self.store.quota, title=_("Request quota"), severity="warning")
         elif isinstance(exc, ApiError) and exc.status == 403:
             if not quiet:
-                self.say(exc.message, title="Your plan", severity="warning")
+                self.say(exc.message, title=_("Your plan"), severity="warning")
         elif isinstance(exc, ApiError):
             if not quiet:
                 self.say(exc.message, severity="error")
@@ -249,7 +255,9 @@ class TradeAlertsApp(App[None]):
         else:
             log.error("unexpected error", exc_info=exc)
             self.say(
-                f"Something went wrong ({type(exc).__name__}); details in {log_file()}",
+                _("Something went wrong ({error}); details in {file}").format(
+                    error=type(exc).__name__, file=log_file()
+                ),
                 severity="error",
             )
         self.publish("status")
@@ -307,7 +315,7 @@ class TradeAlertsApp(App[None]):
         s = self.store
         why = s.lock(symbol, timeframe)
         if why is not None:
-            self.say(why, title="Locked", severity="warning")
+            self.say(why, title=_("Locked"), severity="warning")
             return False
         before = s.stream_pairs()
         s.chart.symbol, s.chart.timeframe, s.chart.offset = symbol, timeframe, 0
@@ -408,7 +416,10 @@ class TradeAlertsApp(App[None]):
             # chart's lines, the table and the watchlist's bells follow without a key
             spawn(self, self._reload_alerts, group="alerts", exclusive=True)
         elif kind == "tier":
-            self.say(f"Your plan is now {data.get('tier', '?')}.", title="Plan changed")
+            self.say(
+                _("Your plan is now {tier}.").format(tier=data.get("tier", "?")),
+                title=_("Plan changed"),
+            )
             spawn(self, self._tier_changed, group="load", exclusive=True)
         elif kind == "feed" and isinstance(data, dict):
             s.apply_feed(data)  # the status bar and the chart's title say it
@@ -436,7 +447,9 @@ class TradeAlertsApp(App[None]):
 
     def _announce(self, data: dict[str, Any]) -> None:
         critical = data.get("condition") in LINE_CONDITIONS
-        title = f"{data.get('symbol', '')} {data.get('timeframe', '')} alert"
+        title = _("{pair} alert").format(
+            pair=f"{data.get('symbol', '')} {data.get('timeframe', '')}"
+        )
         self.say(
             str(data.get("message", "")),
             title=title,
@@ -498,8 +511,8 @@ class TradeAlertsApp(App[None]):
             self.switch_mode("admin")
         else:
             self.say(
-                "The Admin screen is for the server's administrators.",
-                title="Admin",
+                _("The Admin screen is for the server's administrators."),
+                title=_("Admin"),
                 severity="warning",
             )
 

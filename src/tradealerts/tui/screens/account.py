@@ -12,44 +12,47 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, Footer, Input, Label, Static
+from textual.widgets import Button, Input, Label, Static
 
 from tradealerts.client import Call, endpoints
+from tradealerts.client.lang import N_, _
 from tradealerts.core.schemas import THEMES, Message, PreferencesUpdate
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
+from tradealerts.tui.widgets.footer import Footer
 from tradealerts.tui.widgets.status_bar import StatusBar
 
 __all__ = ["AccountScreen", "PasswordScreen", "TotpOffScreen", "TotpOnScreen"]
 
-UPGRADE_HINT = (
+UPGRADE_HINT = N_(
     "Upgrade to PRO: 15 symbols, every timeframe, 20 alerts, 300 requests an hour, "
     "$29 a month: u opens the payment page; the plan changes here the moment it is paid."
 )
-NO_BILLING = (
+NO_BILLING = N_(
     "This server takes no online payments: ask its owner (tradealerts support) to move you to PRO."
 )
-ON_PRO = "You are on PRO already."
-MANAGE_HINT = "Manage billing: m opens Stripe's page (card, receipts, cancel or resume)."
-PRO_NO_BILLING = (
+ON_PRO = N_("You are on PRO already.")
+MANAGE_HINT = N_("Manage billing: m opens Stripe's page (card, receipts, cancel or resume).")
+PAY_FOR_PRO = N_("Pay for PRO ($29/month) on Stripe's page:")
+PRO_NO_BILLING = N_(
     "You are on PRO. This server takes no online payments: its owner manages your plan."
 )
 
 
 class AccountScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("t", "theme", "Next theme"),
-        Binding("b", "bell", "Bell on/off"),
-        Binding("2", "two_factor", "2FA on/off"),
-        Binding("p", "password", "Password"),
-        Binding("u", "upgrade", "Upgrade to PRO"),
+        Binding("t", "theme", N_("Next theme")),
+        Binding("b", "bell", N_("Bell on/off")),
+        Binding("2", "two_factor", N_("2FA on/off")),
+        Binding("p", "password", N_("Password")),
+        Binding("u", "upgrade", N_("Upgrade to PRO")),
         # on PRO the offer above is hidden (check_action) and ``u`` falls through to this one
-        Binding("u", "on_pro", "Plan", show=False),
-        Binding("m", "manage_billing", "Manage billing"),
+        Binding("u", "on_pro", N_("Plan"), show=False),
+        Binding("m", "manage_billing", N_("Manage billing")),
         # in ``?``: the footer is full at 80 columns
-        Binding("c", "channels", "Push channels", show=False),
+        Binding("c", "channels", N_("Push channels"), show=False),
         # in ``?``, not in the footer: at 80 columns it pushed ``? Help`` out (issue #24)
-        Binding("g", "reload", "Reload", show=False),
+        Binding("g", "reload", N_("Reload"), show=False),
     ]
 
     def __init__(self) -> None:
@@ -63,9 +66,9 @@ class AccountScreen(Screen[None]):
         with VerticalScroll(id="account"):
             yield Static("loading …", id="profile")
             with Horizontal(classes="row"):
-                yield Label("Timezone", classes="label")
+                yield Label(_("Timezone"), classes="label")
                 yield Input(id="timezone", placeholder="Europe/London")
-                yield Button("Save", id="save-tz")
+                yield Button(_("Save"), id="save-tz")
             yield Static(UPGRADE_HINT, id="upgrade")
         yield StatusBar()
         yield Footer(compact=True)
@@ -123,24 +126,30 @@ class AccountScreen(Screen[None]):
         limits = "\n".join(
             f"  {k.replace('_', ' ')}: {v}" for k, v in plan.get("limits", {}).items()
         )
+        on, off = _("on"), _("off")
+        price = _("{price} / month").format(price=f"${plan.get('price_usd_per_month', 0)}")
+        two_factor = _("Two-factor sign-in: [b]{state}[/b] (2 turns it {other})").format(
+            state=on if me.totp_enabled else off, other=off if me.totp_enabled else on
+        )
+        looks = _("Theme: {theme}   Timezone: {zone}   Language: {language}").format(
+            theme=prefs.theme, zone=prefs.timezone, language=prefs.language
+        )
+        bell = _("Alert bell: [b]{state}[/b] (b)").format(state=on if prefs.alert_bell else off)
+        if not ta(self).ring_bell:
+            bell += _(", off for this session (--no-bell)")
         text = (
             f"[b]{me.display_name or me.email}[/b]  {me.email}\n"
-            f"Plan: [b]{self.tier}[/b] (${plan.get('price_usd_per_month', 0)}"
-            f" / month){_subscription(plan.get('subscription'))}\n{limits}\n"
-            f"Two-factor sign-in: [b]{'on' if me.totp_enabled else 'off'}[/b] (2 turns it "
-            f"{'off' if me.totp_enabled else 'on'})\n"
-            f"Theme: {prefs.theme}   Timezone: {prefs.timezone}   Language: {prefs.language}\n"
-            f"Alert bell: [b]{'on' if prefs.alert_bell else 'off'}[/b] (b)"
-            f"{'' if ta(self).ring_bell else ', off for this session (--no-bell)'}\n"
-            f"Bio: {profile.bio or '—'}"
+            + _("Plan: [b]{tier}[/b] ({price})").format(tier=self.tier, price=price)
+            + f"{_subscription(plan.get('subscription'))}\n{limits}\n"
+            f"{two_factor}\n{looks}\n{bell}\n" + _("Bio: {bio}").format(bio=profile.bio or "—")
         )
         self.query_one("#profile", Static).update(text)
         self.query_one("#timezone", Input).value = prefs.timezone
         upgrade = self.query_one("#upgrade", Static)
         if self.tier == "PRO":
-            upgrade.update(MANAGE_HINT if self.billing_on else PRO_NO_BILLING)
-        elif "Pay for PRO" not in str(upgrade.render()):  # a checkout link stays on screen
-            upgrade.update(UPGRADE_HINT)
+            upgrade.update(_(MANAGE_HINT) if self.billing_on else _(PRO_NO_BILLING))
+        elif _(PAY_FOR_PRO) not in str(upgrade.render()):  # a checkout link stays on screen
+            upgrade.update(_(UPGRADE_HINT))
         self.refresh_bindings()
 
     async def _save(self, update: PreferencesUpdate) -> None:
@@ -201,9 +210,9 @@ class AccountScreen(Screen[None]):
             session = await app.client.run(endpoints.subscription_upgrade())
         except ApiError as exc:
             if exc.code == "already_pro":
-                app.say(ON_PRO, title="Plan")
+                app.say(_(ON_PRO), title=_("Plan"))
             elif exc.code == "billing_disabled":
-                upgrade.update(NO_BILLING)
+                upgrade.update(_(NO_BILLING))
             else:
                 app.handle_error(exc)
             return
@@ -213,15 +222,15 @@ class AccountScreen(Screen[None]):
         url = str(session.get("url", ""))
         upgrade.update(
             Text.assemble(
-                "Pay for PRO ($29/month) on Stripe's page:\n",
+                _(PAY_FOR_PRO) + "\n",
                 (url, "bold underline"),
-                "\nYour plan changes here the moment Stripe confirms the payment.",
+                "\n" + _("Your plan changes here the moment Stripe confirms the payment."),
             )
         )
         _open_in_browser(url)
 
     def action_on_pro(self) -> None:
-        ta(self).say(ON_PRO, title="Plan")
+        ta(self).say(_(ON_PRO), title=_("Plan"))
 
     async def action_manage_billing(self) -> None:
         """Stripe's customer portal (``tradealerts billing portal``): card, receipts, cancel."""
@@ -234,7 +243,7 @@ class AccountScreen(Screen[None]):
         except ApiError as exc:
             if exc.code == "billing_disabled":
                 self.billing_on = False
-                box.update(PRO_NO_BILLING)
+                box.update(_(PRO_NO_BILLING))
                 self.refresh_bindings()
             else:
                 app.handle_error(exc)
@@ -242,7 +251,9 @@ class AccountScreen(Screen[None]):
         except Exception as exc:
             app.handle_error(exc)
             return
-        box.update(Text.assemble("Manage billing on Stripe's page:\n", (url, "bold underline")))
+        box.update(
+            Text.assemble(_("Manage billing on Stripe's page:") + "\n", (url, "bold underline"))
+        )
         _open_in_browser(url)
 
 
@@ -289,7 +300,7 @@ def _open_in_browser(url: str) -> None:
 class _Form(ModalScreen[None]):
     """The account's forms: Escape or Cancel closes one, changing nothing."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", N_("Cancel"))]
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:
@@ -308,7 +319,7 @@ async def _change_two_factor(form: _Form, call: Call[Message]) -> None:
     except Handled as exc:
         form.query_one("#error", Label).update(str(exc))
         return
-    ta(form).say(message.message, title="Two-factor sign-in")
+    ta(form).say(message.message, title=_("Two-factor sign-in"))
     form.dismiss(None)
 
 
@@ -318,13 +329,13 @@ class TotpOnScreen(_Form):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
-            yield Label("Turn on two-factor sign-in", classes="title")
+            yield Label(_("Turn on two-factor sign-in"), classes="title")
             yield Static("asking the server for a secret …", id="secret")
             yield Input(placeholder="6-digit code from the app", id="code", max_length=6)
             yield Label("", classes="error", id="error")
             with Horizontal(classes="buttons"):
-                yield Button("Turn on", variant="primary", id="enable")
-                yield Button("Cancel", id="cancel")
+                yield Button(_("Turn on"), variant="primary", id="enable")
+                yield Button(_("Cancel"), id="cancel")
 
     def on_mount(self) -> None:
         spawn(self, self._setup)
@@ -337,7 +348,7 @@ class TotpOnScreen(_Form):
             return
         self.query_one("#secret", Static).update(
             Text.assemble(
-                "Add this secret to your authenticator app:\n",
+                _("Add this secret to your authenticator app:") + "\n",
                 (setup.secret, "bold"),
                 "\nor its address: ",
                 setup.otpauth_uri,
@@ -350,7 +361,7 @@ class TotpOnScreen(_Form):
     async def enable(self) -> None:
         code = self.query_one("#code", Input).value.strip()
         if not _six_digits(code):
-            self.query_one("#error", Label).update("The code is the 6 digits the app shows.")
+            self.query_one("#error", Label).update(_("The code is the 6 digits the app shows."))
             return
         await _change_two_factor(self, endpoints.totp_enable(code))
 
@@ -360,13 +371,13 @@ class TotpOffScreen(_Form):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
-            yield Label("Turn off two-factor sign-in", classes="title")
+            yield Label(_("Turn off two-factor sign-in"), classes="title")
             yield Input(password=True, placeholder="password", id="password")
             yield Input(placeholder="6-digit code from the app", id="code", max_length=6)
             yield Label("", classes="error", id="error")
             with Horizontal(classes="buttons"):
-                yield Button("Turn off", variant="warning", id="disable")
-                yield Button("Cancel", id="cancel")
+                yield Button(_("Turn off"), variant="warning", id="disable")
+                yield Button(_("Cancel"), id="cancel")
 
     @on(Input.Submitted, "#code")
     @on(Button.Pressed, "#disable")
@@ -374,7 +385,7 @@ class TotpOffScreen(_Form):
         password = self.query_one("#password", Input).value
         code = self.query_one("#code", Input).value.strip()
         if not password or not _six_digits(code):
-            self.query_one("#error", Label).update("Your password and the app's 6-digit code.")
+            self.query_one("#error", Label).update(_("Your password and the app's 6-digit code."))
             return
         await _change_two_factor(self, endpoints.totp_disable(password, code))
 
@@ -382,24 +393,24 @@ class TotpOffScreen(_Form):
 class PasswordScreen(_Form):
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
-            yield Label("Change password", classes="title")
+            yield Label(_("Change password"), classes="title")
             yield Input(password=True, placeholder="current password", id="current")
             yield Input(password=True, placeholder="new password", id="new")
             yield Label("", classes="error", id="error")
             with Horizontal(classes="buttons"):
-                yield Button("Change", variant="primary", id="change")
-                yield Button("Cancel", id="cancel")
+                yield Button(_("Change"), variant="primary", id="change")
+                yield Button(_("Cancel"), id="cancel")
 
     @on(Button.Pressed, "#change")
     async def change(self) -> None:
         current = self.query_one("#current", Input).value
         new = self.query_one("#new", Input).value
         if not current or not new:
-            self.query_one("#error", Label).update("Both passwords are needed.")
+            self.query_one("#error", Label).update(_("Both passwords are needed."))
             return
         try:
             await ta(self).api(endpoints.change_password(current, new))
         except Handled:
             return
-        ta(self).say("Password changed.")
+        ta(self).say(_("Password changed."))
         self.dismiss(None)

@@ -17,13 +17,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static, TabbedContent, TabPane
+from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from tradealerts.client import Call, endpoints
+from tradealerts.client.lang import N_
 from tradealerts.client.money import amounts, money
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.widgets.bar_chart import BarChart
+from tradealerts.tui.widgets.footer import Footer
 from tradealerts.tui.widgets.status_bar import StatusBar
 
 __all__ = ["VIEWS", "AdminScreen"]
@@ -44,7 +46,7 @@ def _table(table: DataTable[Any], columns: list[str], rows: list[list[Any]]) -> 
 class AdminScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         *(Binding(str(i), f"view('{v}')", label) for i, (v, label) in enumerate(VIEWS.items(), 1)),
-        Binding("r", "reload", "Reload"),
+        Binding("r", "reload", N_("Reload")),
     ]
 
     def compose(self) -> ComposeResult:

@@ -17,6 +17,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label, Select
 
+from tradealerts.client.lang import N_, _
 from tradealerts.core.alerts import (
     OPTIONAL_VALUES,
     REQUIRED_VALUES,
@@ -55,9 +56,9 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
     """``dismiss`` gives the AlertCreate (new) or AlertUpdate (edit), or None (cancelled)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "cancel", "Cancel"),
-        Binding("ctrl+s", "save", "Save"),
-        Binding("ctrl+t", "test", "Test: when it would have fired", show=False),
+        Binding("escape", "cancel", N_("Cancel")),
+        Binding("ctrl+s", "save", N_("Save")),
+        Binding("ctrl+t", "test", N_("Test: when it would have fired"), show=False),
     ]
 
     def __init__(
@@ -82,14 +83,14 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
     # -- layout ----------------------------------------------------------------------------
     def compose(self) -> ComposeResult:
         a = self.alert
-        title = f"Edit alert #{a.id}" if a is not None else "New alert"
+        title = _("Edit alert #{id}").format(id=a.id) if a is not None else _("New alert")
         with VerticalScroll(id="form"):
             yield Label(title, classes="title")
-            yield from self._row("symbol", "Symbol", Input(a.symbol if a else self.symbol,
+            yield from self._row("symbol", N_("Symbol"), Input(a.symbol if a else self.symbol,
                                                            id="symbol", compact=True))  # fmt: skip
             yield from self._row(
                 "timeframe",
-                "Timeframe",
+                N_("Timeframe"),
                 Select(
                     [(t, t) for t in TIMEFRAMES],
                     value=a.timeframe if a else self.timeframe,
@@ -101,7 +102,7 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             cond = a.condition.value if a else Condition.crossing_up.value
             yield from self._row(
                 "condition",
-                "Condition",
+                N_("Condition"),
                 Select(
                     [(c.value, c.value) for c in Condition],
                     value=cond,
@@ -118,7 +119,7 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             freq = a.frequency.value if a else Frequency.once.value
             yield from self._row(
                 "frequency",
-                "Frequency",
+                N_("Frequency"),
                 Select(
                     [(f.value, f.value) for f in Frequency],
                     value=freq,
@@ -128,31 +129,32 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
                 ),
             )
             expires = a.expires_at.isoformat().replace("+00:00", "Z") if a and a.expires_at else ""
-            hint = "30m, 12h, 7d, 2w or a date"
+            hint = _("30m, 12h, 7d, 2w or a date")
             expiry = Input(expires, id="expires_at", placeholder=hint, compact=True)
-            yield from self._row("expires_at", "Expires", expiry)
+            yield from self._row("expires_at", N_("Expires"), expiry)
             message = Input((a.message or "") if a else "", id="message",
                             placeholder="{{symbol}} crossed {{level}}", compact=True)  # fmt: skip
-            yield from self._row("message", "Message", message)
+            yield from self._row("message", N_("Message"), message)
             yield Checkbox(
-                "Also mail me", a.channels.email if a else False, id="email", compact=True
+                _("Also mail me"), a.channels.email if a else False, id="email", compact=True
             )
             hook = (a.channels.webhook_url or "") if a else ""
             webhook = Input(hook, id="webhook_url", placeholder="https://…", compact=True)
-            yield from self._row("webhook_url", "Webhook", webhook)
+            yield from self._row("webhook_url", N_("Webhook"), webhook)
             named = a.channels.notify if a is not None else None
             push = Input(", ".join(named or []), id="notify", compact=True,
                          placeholder=self._channels_hint())  # fmt: skip
-            yield from self._row("notify", "Push to", push)
+            yield from self._row("notify", N_("Push to"), push)
             yield Label("", id="test-result")
             with Horizontal(classes="buttons"):
-                yield Button("Save", variant="primary", id="save")
-                yield Button("Test", id="test")
-                yield Button("Cancel", id="cancel")
+                yield Button(_("Save"), variant="primary", id="save")
+                yield Button(_("Test"), id="test")
+                yield Button(_("Cancel"), id="cancel")
 
     def _row(self, name: str, label: str, field: Any) -> ComposeResult:
+        """``label``: English (``N_``), shown translated."""
         with Horizontal(classes="row", id=f"row-{name}"):
-            yield Label(label, classes="label")
+            yield Label(_(label), classes="label")
             yield field
         yield Label("", classes="error", id=f"error-{name}")
 

@@ -14,11 +14,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Label
 
 from tradealerts.client import endpoints
+from tradealerts.client.lang import N_, _
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
+from tradealerts.tui.widgets.footer import Footer
 from tradealerts.tui.widgets.status_bar import StatusBar
 
 __all__ = ["AlertsScreen", "values_of"]
@@ -27,14 +29,20 @@ _STATUS_STYLE = {"active": "green", "paused": "yellow", "triggered": "magenta", 
 
 #: the columns, key ones first (an 80-column terminal shows them all for usual alerts; a
 #: longer row scrolls sideways, never hiding the pair and condition)
-COLUMNS = (("id", "#"), ("status", "Status"), ("pair", "Pair"), ("condition", "Condition"),
-           ("values", "Values"), ("frequency", "Freq"), ("expires", "Expires"),
-           ("fired", "Fired"), ("health", "Health"))  # fmt: skip
+COLUMNS = (("id", "#"), ("status", N_("Status")), ("pair", N_("Pair")),
+           ("condition", N_("Condition")), ("values", N_("Values")),
+           ("frequency", N_("Freq")), ("expires", N_("Expires")), ("fired", N_("Fired")),
+           ("health", N_("Health")))  # fmt: skip
 #: ``once_per_bar`` as ``1/bar``: "once per bar" in five cells
 FREQUENCY = {"once": "once", "once_per_bar": "1/bar", "once_per_bar_close": "1/close",
              "once_per_minute": "1/min"}  # fmt: skip
 #: the side of a fractal alert as the chart draws it (``R``/``S`` lines, ▲▼ fractals)
 SIDE = {"support": "S", "resistance": "R", "up": "▲", "down": "▼", "either": "▲▼"}
+
+
+#: what was done to an alert, whole sentences
+_DONE = {"created": N_("Alert #{id} created."), "updated": N_("Alert #{id} updated."),
+         "paused": N_("Alert #{id} paused."), "resumed": N_("Alert #{id} resumed.")}  # fmt: skip
 
 
 def health_of(alert: Any) -> str:
@@ -119,13 +127,13 @@ def _cell(value: str, style: str = "") -> Text:
 
 class AlertsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("n", "new", "New"),
-        Binding("e", "edit", "Edit"),
-        Binding("space", "pause_resume", "Pause/resume"),
-        Binding("d", "delete", "Delete"),
-        Binding("h", "history", "Its history"),
+        Binding("n", "new", N_("New")),
+        Binding("e", "edit", N_("Edit")),
+        Binding("space", "pause_resume", N_("Pause/resume")),
+        Binding("d", "delete", N_("Delete")),
+        Binding("h", "history", N_("Its history")),
         # in ``?``, not in the footer: at 80 columns it pushed ``? Help`` out (issue #24)
-        Binding("r", "reload", "Reload", show=False),
+        Binding("r", "reload", N_("Reload"), show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -154,7 +162,7 @@ class AlertsScreen(Screen[None]):
         table.clear(columns=True)
         for key, label in COLUMNS:
             if not (narrow and key == "fired"):
-                table.add_column(_cell(label), key=key)
+                table.add_column(_cell(_(label) if label != "#" else label), key=key)
 
     def _on_change(self, what: str) -> None:
         if what in ("all", "alerts"):
@@ -170,11 +178,13 @@ class AlertsScreen(Screen[None]):
         for column in table.columns.values():  # clear() keeps the widest cell's width
             column.content_width = column.label.cell_len
         if listing is None:
-            self.query_one("#alerts-title", Label).update("Alerts: loading …")
+            self.query_one("#alerts-title", Label).update(_("Alerts: loading …"))
             return
-        title = f"Alerts: {listing.active} active of {listing.limit} on {app.store.tier}"
+        title = _("Alerts: {active} active of {limit} on {tier}").format(
+            active=listing.active, limit=listing.limit, tier=app.store.tier
+        )
         # the keys again where they fit whole; the footer names them at 80 columns
-        hint = "   n new · e edit · space pause/resume · d delete · h history"
+        hint = "   " + _("n new · e edit · space pause/resume · d delete · h history")
         self.query_one("#alerts-title", Label).update(title if self.narrow else title + hint)
         now = app.local(app.clock())
         rows = []
@@ -249,13 +259,14 @@ class AlertsScreen(Screen[None]):
             spawn(self, partial(self._send, endpoints.alert_update(alert_id, update), "updated"))
 
     async def _send(self, call: Any, done: str) -> None:
+        """Send ``call``; say ``done`` (a key of ``_DONE``) of the alert it answers."""
         try:
             result = await ta(self).api(call)
             await self._reload()
         except Handled:
             return
         if result is not None:
-            ta(self).say(f"Alert #{result.id} {done}.")
+            ta(self).say(_(_DONE.get(done, done)).format(id=result.id))
 
     async def action_pause_resume(self) -> None:
         alert = self.selected()
@@ -275,7 +286,9 @@ class AlertsScreen(Screen[None]):
             if yes:
                 spawn(self, partial(self._delete, alert.id))
 
-        question = f"Delete alert #{alert.id} ({alert.symbol} {alert.condition.value})?"
+        question = _("Delete alert #{id} ({what})?").format(
+            id=alert.id, what=f"{alert.symbol} {alert.condition.value}"
+        )
         ta(self).push_screen(ConfirmScreen(question), answered)
 
     async def _delete(self, alert_id: int) -> None:
@@ -284,7 +297,7 @@ class AlertsScreen(Screen[None]):
             await self._reload()
         except Handled:
             return
-        ta(self).say(f"Alert #{alert_id} deleted.")
+        ta(self).say(_("Alert #{id} deleted.").format(id=alert_id))
 
     def action_history(self) -> None:
         from tradealerts.tui.screens.history import HistoryScreen

@@ -12,14 +12,16 @@ from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from tradealerts.client import endpoints
+from tradealerts.client.lang import N_, _
 from tradealerts.core.symbols import format_price
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.screens.chart_keys import ChartKeys
 from tradealerts.tui.widgets.chart_view import ChartView
+from tradealerts.tui.widgets.footer import Footer
 from tradealerts.tui.widgets.status_bar import StatusBar
 from tradealerts.tui.widgets.timeframe_bar import TimeframeBar
 
@@ -51,7 +53,7 @@ class LinesTable(DataTable[Any]):
 
     #: DataTable's own ``enter``, described: ``?`` lists it (issue #24)
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "Alert on the line", show=False)
+        Binding("enter", "select_cursor", N_("Alert on the line"), show=False)
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -143,7 +145,11 @@ class ChartScreen(ChartKeys):
             app.store.alerts = await app.api(endpoints.alerts())
         except Handled:
             return
-        app.say(f"Alert #{created.id} created: {created.condition} on line {created.line_id}.")
+        app.say(
+            _("Alert #{id} created: {condition} on line {line}.").format(
+                id=created.id, condition=created.condition, line=created.line_id
+            )
+        )
         app.publish("alerts")
 
     def selected_line(self) -> dict[str, Any] | None:

@@ -9,6 +9,7 @@ from textual.binding import Binding, BindingType
 from textual.screen import Screen
 
 from tradealerts.client.chart import default_bars
+from tradealerts.client.lang import N_
 from tradealerts.tui.base import ta
 from tradealerts.tui.store import TIMEFRAMES
 
@@ -26,12 +27,12 @@ class ChartKeys(Screen[None]):
             Binding(str(i), f"timeframe('{tf}')", f"Timeframe {tf}", show=False)
             for i, tf in enumerate(TIMEFRAMES, 1)
         ),
-        Binding("left", "pan(1)", "Pan back", priority=True, show=False),
-        Binding("right", "pan(-1)", "Pan forward", priority=True, show=False),
-        Binding("plus,equals_sign", "zoom(-1)", "Zoom in", show=False),
-        Binding("minus", "zoom(1)", "Zoom out", show=False),
-        Binding("l", "toggle_lines", "Lines"),
-        Binding("f", "toggle_fractals", "Fractals"),
+        Binding("left", "pan(1)", N_("Pan back"), priority=True, show=False),
+        Binding("right", "pan(-1)", N_("Pan forward"), priority=True, show=False),
+        Binding("plus,equals_sign", "zoom(-1)", N_("Zoom in"), show=False),
+        Binding("minus", "zoom(1)", N_("Zoom out"), show=False),
+        Binding("l", "toggle_lines", N_("Lines")),
+        Binding("f", "toggle_fractals", N_("Fractals")),
     ]
 
     def chart_width(self) -> int:

@@ -8,14 +8,16 @@ from typing import ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer
+from textual.widgets import DataTable
 
 from tradealerts.client import endpoints
+from tradealerts.client.lang import N_
 from tradealerts.tui.base import ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.screens.chart_keys import ChartKeys
 from tradealerts.tui.widgets.chart_view import ChartView
 from tradealerts.tui.widgets.feed import AlertFeed
+from tradealerts.tui.widgets.footer import Footer
 from tradealerts.tui.widgets.status_bar import StatusBar
 from tradealerts.tui.widgets.timeframe_bar import TimeframeBar
 from tradealerts.tui.widgets.watchlist import Watchlist
@@ -25,9 +27,9 @@ __all__ = ["DashboardScreen"]
 
 class DashboardScreen(ChartKeys):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("w", "watch", "Watch pair"),
-        Binding("x", "unwatch", "Unwatch"),
-        Binding("tab", "app.focus_next", "Next pane", show=False),
+        Binding("w", "watch", N_("Watch pair")),
+        Binding("x", "unwatch", N_("Unwatch")),
+        Binding("tab", "app.focus_next", N_("Next pane"), show=False),
     ]
 
     def compose(self) -> ComposeResult:

@@ -11,6 +11,8 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Label
 
+from tradealerts.client.lang import N_, _
+
 __all__ = ["HelpScreen", "bindings_of", "key_label"]
 
 _NAMES = {
@@ -47,15 +49,23 @@ def bindings_of(screen: Screen[Any]) -> list[tuple[str, str, str]]:
     for key, active in screen.active_bindings.items():
         b = active.binding
         if key == palette:
-            rows.setdefault(("Command palette", "app.command_palette"), []).append(key)
+            rows.setdefault((N_("Command palette"), "app.command_palette"), []).append(key)
         elif (key, b.action) in ours and b.description:
             rows.setdefault((b.description, b.action), []).append(key)
     return [(" / ".join(keys), desc, action) for (desc, action), keys in rows.items()]
 
 
+def describe(description: str, action: str) -> str:
+    """A binding's description in the person's language (``Timeframe M5``: one message for
+    the nine)."""
+    if action.startswith("timeframe('"):
+        return _("Timeframe {timeframe}").format(timeframe=action.split("'")[1])
+    return _(description)
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape,question_mark,q", "dismiss", "Close"),
+        Binding("escape,question_mark,q", "dismiss", N_("Close")),
     ]
 
     def __init__(self, bindings: list[tuple[str, str, str]]) -> None:
@@ -64,16 +74,18 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="help"):
-            yield Label("Keys on this screen (esc closes)", classes="title")
+            yield Label(_("Keys on this screen (esc closes)"), classes="title")
             # the hint above the keys: below a long list, 24 rows left it out of sight
             # (issue #24); it wraps at its spaces in the modal's width
             yield Label(
-                "Arrows, page up/down, home/end move in tables; tab moves between panes; "
-                "the mouse works everywhere.",
+                _(
+                    "Arrows, page up/down, home/end move in tables; tab moves between panes; "
+                    "the mouse works everywhere."
+                ),
                 classes="hint",
             )
             table: DataTable[Any] = DataTable(id="help-keys", cursor_type="row")
-            table.add_columns("Key", "Does")
-            for key, description, _action in self.shown:
-                table.add_row(key_label(key), description)
+            table.add_columns(_("Key"), _("Does"))
+            for key, description, action in self.shown:
+                table.add_row(key_label(key), describe(description, action))
             yield table

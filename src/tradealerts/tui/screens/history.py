@@ -10,11 +10,13 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Input, Label
+from textual.widgets import DataTable, Input, Label
 
 from tradealerts.client import endpoints
+from tradealerts.client.lang import N_, _
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
+from tradealerts.tui.widgets.footer import Footer
 from tradealerts.tui.widgets.status_bar import StatusBar
 
 __all__ = ["HistoryScreen"]
@@ -24,10 +26,10 @@ PER_PAGE = 50
 
 class HistoryScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("left_square_bracket", "page(-1)", "Newer"),
-        Binding("right_square_bracket", "page(1)", "Older"),
-        Binding("escape", "back", "Back", show=False),
-        Binding("c", "on_chart", "Its fires on the chart", show=False),
+        Binding("left_square_bracket", "page(-1)", N_("Newer")),
+        Binding("right_square_bracket", "page(1)", N_("Older")),
+        Binding("escape", "back", N_("Back"), show=False),
+        Binding("c", "on_chart", N_("Its fires on the chart"), show=False),
     ]
 
     def __init__(self, alert_id: int | None = None) -> None:
@@ -37,21 +39,25 @@ class HistoryScreen(Screen[None]):
         self.total = 0
 
     def compose(self) -> ComposeResult:
-        what = f"History of alert #{self.alert_id}" if self.alert_id else "History"
-        yield Label(what, id="history-title")
+        yield Label(self._what(), id="history-title")
         with Horizontal(id="filters"):
-            yield Input(placeholder="pair, e.g. EURUSD", id="symbol")
-            yield Input(placeholder="since YYYY-MM-DD", id="since")
+            yield Input(placeholder=_("pair, e.g. EURUSD"), id="symbol")
+            yield Input(placeholder=_("since YYYY-MM-DD"), id="since")
         yield DataTable(id="history", cursor_type="row")
         yield StatusBar()
         yield Footer(compact=True)
 
+    def _what(self) -> str:
+        if self.alert_id:
+            return _("History of alert #{id}").format(id=self.alert_id)
+        return _("History")
+
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for key, label in (("id", "#"), ("time", "Time"), ("pair", "Pair"),
-                           ("condition", "Condition"), ("price", "Price"),
-                           ("message", "Message")):  # fmt: skip
-            table.add_column(label, key=key)
+        for key, label in (("id", "#"), ("time", N_("Time")), ("pair", N_("Pair")),
+                           ("condition", N_("Condition")), ("price", N_("Price")),
+                           ("message", N_("Message"))):  # fmt: skip
+            table.add_column(_(label) if label != "#" else label, key=key)
         table.focus()
         self.load()
 
@@ -90,9 +96,10 @@ class HistoryScreen(Screen[None]):
                 key=str(ev.id),
             )
         pages = max(1, -(-self.total // PER_PAGE))
-        what = f"History of alert #{self.alert_id}" if self.alert_id else "History"
         self.query_one("#history-title", Label).update(
-            f"{what}: {self.total} fired · page {self.page} of {pages}   [ newer · ] older"
+            _("{what}: {total} fired · page {page} of {pages}   [ newer · ] older").format(
+                what=self._what(), total=self.total, page=self.page, pages=pages
+            )
         )
 
     @on(Input.Submitted)

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList
 from textual.widgets.option_list import Option
 
+from tradealerts.client.lang import N_, _
 from tradealerts.tui.base import ta
 
 __all__ = ["JumpScreen"]
@@ -21,14 +22,14 @@ __all__ = ["JumpScreen"]
 
 class JumpScreen(ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "dismiss(None)", "Cancel"),
-        Binding("down", "move(1)", "Next", show=False),
-        Binding("up", "move(-1)", "Previous", show=False),
+        Binding("escape", "dismiss(None)", N_("Cancel")),
+        Binding("down", "move(1)", N_("Next"), show=False),
+        Binding("up", "move(-1)", N_("Previous"), show=False),
     ]
 
     def compose(self) -> ComposeResult:
         with Vertical(id="jump"):
-            yield Input(placeholder="symbol (fuzzy): eu, xau, btc …", id="query")
+            yield Input(placeholder=_("symbol (fuzzy): eu, xau, btc …"), id="query")
             yield OptionList(id="matches")
 
     def on_mount(self) -> None:

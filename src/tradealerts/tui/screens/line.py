@@ -14,6 +14,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 
+from tradealerts.client.lang import N_, _
 from tradealerts.core.alerts import AlertCreate, validate_alert
 from tradealerts.core.symbols import format_price
 
@@ -30,7 +31,7 @@ def _when(t: Any) -> str:
 
 
 class LineScreen(ModalScreen[AlertCreate | None]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", N_("Cancel"))]
 
     def __init__(self, line: dict[str, Any], symbol: str, timeframe: str) -> None:
         super().__init__()
@@ -52,15 +53,15 @@ class LineScreen(ModalScreen[AlertCreate | None]):
             )
             options = [(c, c) for c in line_conditions(ln)]
             with Horizontal(classes="row"):
-                yield Label("Alert on", classes="label")
+                yield Label(_("Alert on"), classes="label")
                 yield Select(options, value=options[0][0], allow_blank=False, id="condition")
             with Horizontal(classes="row", id="row-distance"):
-                yield Label("Distance", classes="label")
-                yield Input(id="distance", placeholder="how close is a touch (price)")
+                yield Label(_("Distance"), classes="label")
+                yield Input(id="distance", placeholder=_("how close is a touch (price)"))
             yield Label("", classes="error", id="error")
             with Horizontal(classes="buttons"):
-                yield Button("Create alert", variant="primary", id="create")
-                yield Button("Cancel", id="cancel")
+                yield Button(_("Create alert"), variant="primary", id="create")
+                yield Button(_("Cancel"), id="cancel")
 
     def on_mount(self) -> None:
         self._toggle()

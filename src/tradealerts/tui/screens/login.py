@@ -12,13 +12,14 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, Input, Label
 
 from tradealerts.client import ApiError, ClientError
+from tradealerts.client.lang import N_, _
 from tradealerts.tui.base import spawn, ta
 
 __all__ = ["LoginScreen"]
 
 
 class LoginScreen(ModalScreen[bool]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "app.quit", "Quit")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("ctrl+q", "app.quit", N_("Quit"))]
 
     def __init__(self, why: str = "") -> None:
         super().__init__()
@@ -26,16 +27,17 @@ class LoginScreen(ModalScreen[bool]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
-            yield Label(f"Log in to {ta(self).client.base_url}", classes="title", markup=False)
+            title = _("Log in to {server}").format(server=ta(self).client.base_url)
+            yield Label(title, classes="title", markup=False)
             yield Label(self.why, id="why", markup=False)
-            yield Input(placeholder="email", id="email")
-            yield Input(placeholder="password", password=True, id="password")
-            yield Input(placeholder="2FA code (if on)", id="otp")
-            yield Checkbox("Stay logged in for 30 days", True, id="remember")
+            yield Input(placeholder=_("email"), id="email")
+            yield Input(placeholder=_("password"), password=True, id="password")
+            yield Input(placeholder=_("2FA code (if on)"), id="otp")
+            yield Checkbox(_("Stay logged in for 30 days"), True, id="remember")
             yield Label("", classes="error", id="error", markup=False)
             with Horizontal(classes="buttons"):
-                yield Button("Log in", variant="primary", id="login")
-                yield Button("Quit", id="quit")
+                yield Button(_("Log in"), variant="primary", id="login")
+                yield Button(_("Quit"), id="quit")
 
     def on_mount(self) -> None:
         self.query_one("#email", Input).focus()
@@ -61,9 +63,9 @@ class LoginScreen(ModalScreen[bool]):
         otp = self.query_one("#otp", Input).value.strip() or None
         error = self.query_one("#error", Label)
         if not email or not password:
-            error.update("Type your email and password.")
+            error.update(_("Type your email and password."))
             return
-        error.update("Logging in …")
+        error.update(_("Logging in …"))
         remember = self.query_one("#remember", Checkbox).value
         try:
             await ta(self).client.login(email, password, remember=remember, otp=otp)
@@ -75,6 +77,6 @@ class LoginScreen(ModalScreen[bool]):
             return
         except Exception as exc:
             ta(self).handle_error(exc)
-            error.update("Login failed; see the log.")
+            error.update(_("Login failed; see the log."))
             return
         self.dismiss(True)

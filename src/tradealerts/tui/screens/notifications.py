@@ -8,11 +8,13 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Label
+from textual.widgets import DataTable, Label
 
 from tradealerts.client import endpoints
+from tradealerts.client.lang import N_, _
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
+from tradealerts.tui.widgets.footer import Footer
 from tradealerts.tui.widgets.status_bar import StatusBar
 
 __all__ = ["NotificationsScreen"]
@@ -20,21 +22,22 @@ __all__ = ["NotificationsScreen"]
 
 class NotificationsScreen(Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "read", "Mark read"),
-        Binding("R", "read_all", "All read"),
-        Binding("g", "reload", "Reload"),
+        Binding("r", "read", N_("Mark read")),
+        Binding("R", "read_all", N_("All read")),
+        Binding("g", "reload", N_("Reload")),
     ]
 
     def compose(self) -> ComposeResult:
-        yield Label("Notifications", id="notes-title")
+        yield Label(_("Notifications"), id="notes-title")
         yield DataTable(id="notes", cursor_type="row")
         yield StatusBar()
         yield Footer(compact=True)
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for key, label in (("new", ""), ("time", "Time"), ("title", "Title"), ("body", "Body")):
-            table.add_column(label, key=key)
+        for key, label in (("new", ""), ("time", N_("Time")), ("title", N_("Title")),
+                           ("body", N_("Body"))):  # fmt: skip
+            table.add_column(_(label) if label else label, key=key)
         self.items: list[Any] = []
         table.focus()
         spawn(self, self.action_reload)
@@ -53,7 +56,7 @@ class NotificationsScreen(Screen[None]):
         table.clear()
         unread = sum(1 for n in self.items if not n.read)
         self.query_one("#notes-title", Label).update(
-            f"Notifications: {unread} unread   r mark read · R all read"
+            _("Notifications: {unread} unread   r mark read · R all read").format(unread=unread)
         )
         for n in self.items:
             table.add_row(

@@ -7,10 +7,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.widgets import DataTable
 
+from tradealerts.client.lang import N_, _
 from tradealerts.tui.base import ta
 
 __all__ = ["AlertFeed"]
@@ -23,8 +25,9 @@ class AlertFeed(DataTable[Any]):
         super().__init__(cursor_type="row", **kwargs)
 
     def on_mount(self) -> None:
-        for key, label in (("new", ""), ("time", "Time"), ("pair", "Pair"), ("msg", "Alert")):
-            self.add_column(label, key=key)
+        for key, label in (("new", ""), ("time", N_("Time")), ("pair", N_("Pair")),
+                           ("msg", N_("Alert"))):  # fmt: skip
+            self.add_column(_(label) if label else label, key=key)
         ta(self).changed.subscribe(self, self._on_change)
         self.rebuild()
 
@@ -44,7 +47,7 @@ class AlertFeed(DataTable[Any]):
             return None
         pad = 2 * self.cell_padding
         time_width = len(datetime(2000, 1, 1).strftime(TIME_FORMAT))
-        pair_width = max([len("Pair"), *map(len, pairs)])
+        pair_width = max([cell_len(_("Pair")), *map(len, pairs)])
         others = (1 + pad) + (time_width + pad) + (pair_width + pad) + pad
         return max(8, inner - others - self.styles.scrollbar_size_vertical)
 

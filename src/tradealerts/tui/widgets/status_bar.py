@@ -6,11 +6,15 @@ from __future__ import annotations
 from rich.text import Text
 from textual.widget import Widget
 
+from tradealerts.client.lang import N_, _, ngettext
 from tradealerts.tui.base import ta
 
 __all__ = ["StatusBar"]
 
 _STATE_STYLE = {"live": "bold green", "logged out": "bold red"}
+#: the connection's states (the store keeps the English word: styles and tests key on it)
+_STATES = {"live": N_("live"), "logged out": N_("logged out"), "connecting": N_("connecting"),
+           "unreachable": N_("unreachable"), "reconnecting": N_("reconnecting")}  # fmt: skip
 
 
 class StatusBar(Widget):
@@ -28,18 +32,20 @@ class StatusBar(Widget):
         out.append(f" {server} ")
         state = store.connection
         style = _STATE_STYLE.get(state, "bold yellow")
-        out.append(f"● {state} ", style=style)
+        out.append(f"● {_(_STATES.get(state, state))} ", style=style)
         out.append(f"│ {store.tier} ", style="bold")
         feed = app.feed_label(store.chart.symbol)
         if feed:  # the open chart's market: closed, or its data delayed (issue #29)
             out.append(f"│ {store.chart.symbol} {feed} ", style="bold yellow")
         rl = app.requests_left
         if rl is not None:
-            out.append(f"│ {rl.remaining}/{rl.limit} req left ")
+            left = _("{remaining}/{limit} req left").format(remaining=rl.remaining, limit=rl.limit)
+            out.append(f"│ {left} ")
         if store.quota:
             out.append(f"│ {store.quota} ", style="bold red")
         unseen = store.unseen()
         if unseen:
-            out.append(f"│ {unseen} new alert{'s' if unseen != 1 else ''} ", style="bold magenta")
+            new = ngettext("{count} new alert", "{count} new alerts", unseen).format(count=unseen)
+            out.append(f"│ {new} ", style="bold magenta")
         out.append(f"│ {app.local(app.clock()).strftime('%H:%M:%S %Z')}")
         return out

@@ -9,6 +9,7 @@ from rich.text import Text
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable
 
+from tradealerts.client.lang import N_, _
 from tradealerts.core.symbols import PRICE_DIGITS, format_price
 from tradealerts.tui.base import ta
 
@@ -45,7 +46,7 @@ class Watchlist(DataTable[Any]):
 
     #: DataTable's own ``enter``, described: ``?`` lists it (issue #24)
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "select_cursor", "Open its chart", show=False)
+        Binding("enter", "select_cursor", N_("Open its chart"), show=False)
     ]
 
     def __init__(self, **kwargs: Any) -> None:
@@ -53,9 +54,9 @@ class Watchlist(DataTable[Any]):
 
     def on_mount(self) -> None:
         # the bell next to the pair: last, it was cut off the pane below 160 columns
-        for key, label in (("pair", "Pair"), ("bell", ""), ("last", "Last"), ("chg", "Chg"),
-                           ("spark", "Trend")):  # fmt: skip
-            self.add_column(label, key=key)
+        for key, label in (("pair", N_("Pair")), ("bell", ""), ("last", N_("Last")),
+                           ("chg", N_("Chg")), ("spark", N_("Trend"))):  # fmt: skip
+            self.add_column(_(label) if label else label, key=key)
         ta(self).changed.subscribe(self, self._on_change)
         self.rebuild()
 
@@ -81,7 +82,9 @@ class Watchlist(DataTable[Any]):
         return {
             "pair": Text(f"{sym} {tf}", style="dim" if locked else ""),
             "bell": "🔔" if store.active_alerts(sym) else "",
-            "last": format_price(sym, last) if last is not None else ("locked" if locked else "…"),
+            "last": format_price(sym, last)
+            if last is not None
+            else (_("locked") if locked else "…"),
             "chg": chg,
             "spark": sparkline(store.closes(sym, tf)),
         }
@@ -111,5 +114,5 @@ class Watchlist(DataTable[Any]):
         key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value
         if not key:
             return None
-        sym, _, tf = key.partition(":")
+        sym, _colon, tf = key.partition(":")
         return sym, tf

@@ -1,0 +1,92 @@
+"""The command in the user's language (issue #27): the real ``tradealerts`` command against a
+real server, its catalogs compiled from the committed ``.po`` files. Each expected text is
+read from the catalog and must differ from the English one, so a command that ignored the
+language (or a catalog left empty) fails."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from babel.dates import format_date
+from tests.cli.conftest import Cli, make_home
+
+from tradealerts.core.i18n import LANGUAGES, translations
+
+OTHERS = [lang for lang in LANGUAGES if lang != "en"]
+
+
+def said(lang: str, msgid: str, **values: object) -> str:
+    """``msgid`` as the ``client`` catalog of ``lang`` says it (never the English)."""
+    text = translations(lang, "client").gettext(msgid)
+    assert text != msgid, (lang, msgid, "not translated")
+    return text.format(**values) if values else text
+
+
+def error_line(lang: str, message: str) -> str:
+    """stderr's line for an error (``Error:`` is ``Error:`` in Spanish too)."""
+    return translations(lang, "client").gettext("Error: {message}").format(message=message) + "\n"
+
+
+def _unlike(lang: str) -> str:
+    """A locale that is not ``lang``: the user's preference must win over it."""
+    return "ja_JP.UTF-8" if lang != "ja" else "de_DE.UTF-8"
+
+
+def test_a_table_and_an_error_in_each_language(user: Cli, tmp_path: Path) -> None:
+    make_home(tmp_path / "nobody")
+    person = Cli(user.server, tmp_path / "nobody", "nobody@example.com")  # never logged in
+    user.ok("watchlist", "add", "EURUSD", "H1")
+    today = datetime.now(UTC).date()  # the item's stamp, shown in UTC (--utc)
+    for lang in OTHERS:
+        # the preference, set through the command, caches the language for later commands
+        user.ok("settings", "set", "language", lang)
+        table = user.ok("--utc", "watchlist", "list", LANG=_unlike(lang))
+        for text in (said(lang, "Watchlist"), said(lang, "Added")):
+            assert text in table, (lang, text, table)
+        assert "Watchlist" not in table and "Added" not in table, (lang, table)
+        # the item's date, the locale's way (07.12.26, 2026/12/07 …), never ISO
+        assert format_date(today, "short", locale=lang) in table, (lang, table)
+        assert today.isoformat() not in table, (lang, table)
+        refused = user.run("watchlist", "remove", "GBPUSD", "H4", LANG=_unlike(lang))
+        assert refused.returncode == 1
+        reason = said(lang, "{pair} is not on your watchlist (see: tradealerts watchlist list).",
+                      pair="GBPUSD H4")  # fmt: skip
+        assert refused.stderr == error_line(lang, reason)
+        # before login the locale speaks: LANG (LC_ALL over it, POSIX's order)
+        out = person.run("watchlist", "list", LANG=f"{lang}_XX.UTF-8")
+        nobody = said(lang, "You are not logged in on {server}: run: tradealerts login",
+                      server=person.server.url)  # fmt: skip
+        assert (out.returncode, out.stderr) == (3, error_line(lang, nobody))
+    out = person.run("watchlist", "list", LANG="de_DE.UTF-8", LC_ALL="fr_FR.UTF-8")
+    assert out.stderr.startswith(said("fr", "Error: {message}", message="")), out.stderr
+    assert out.stderr != error_line("de", "")
+
+
+def test_json_is_byte_identical_in_every_language(user: Cli) -> None:
+    user.ok("watchlist", "add", "EURUSD", "H1")
+    user.ok("alerts", "create", "EURUSD", "H1", "crossing_up", "1.5", "--expires", "7d")
+    outputs: dict[str, tuple[str, ...]] = {}
+    for lang in LANGUAGES:
+        user.ok("settings", "set", "language", lang)
+        outputs[lang] = tuple(
+            user.ok(*args, "--json", LANG=f"{lang}_XX.UTF-8")
+            for args in (("watchlist", "list"), ("alerts", "list"))
+        )
+    # the same person's table does change: the language really was applied
+    assert said(LANGUAGES[-1], "Pair") in user.ok("alerts", "list")
+    assert len(set(outputs.values())) == 1, outputs
+
+
+def test_login_caches_the_users_language(person: Cli) -> None:
+    """The preference set elsewhere (the server, another machine) applies from the login on,
+    whatever the locale says."""
+    from tests.server.serverkit import register_and_login
+
+    tokens = register_and_login(person.server, person.email, person.password)
+    with person.server.client(tokens["access_token"]) as c:
+        c.patch("/api/user/preferences", json={"language": "de"}).raise_for_status()
+    welcome = said("de", "Logged in as {email} ({tier}) on {server}.", email=person.email,
+                   tier="FREE", server=person.server.url)  # fmt: skip
+    assert welcome in person.login(LANG="fr_FR.UTF-8")
+    assert said("de", "Watchlist") in person.ok("watchlist", "list", LANG="fr_FR.UTF-8")
