@@ -124,7 +124,12 @@ def main() -> None:
         if reconfigure is not None:
             reconfigure(errors="replace")
     try:
-        app()
+        try:
+            app()
+        finally:
+            from tradealerts.cli.notices import show_pending
+
+            show_pending()  # the owner's notice, once, after whatever the command printed
     except KeyboardInterrupt:
         sys.stderr.write("Interrupted.\n")
         sys.exit(130)

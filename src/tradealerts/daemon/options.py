@@ -11,6 +11,7 @@ from datetime import datetime, time
 __all__ = [
     "DEAD_AFTER_ENV",
     "LOGIN_POLL_ENV",
+    "MAINTENANCE_CAP_ENV",
     "NOTIFIERS",
     "Options",
     "QuietHours",
@@ -25,6 +26,8 @@ DEAD_AFTER_ENV = "TRADEALERTS_DAEMON_DEAD_AFTER"
 BACKOFF_CAP_ENV = "TRADEALERTS_DAEMON_BACKOFF_CAP"
 #: Seconds between looks for a new login after the server refused ours (default 30).
 LOGIN_POLL_ENV = "TRADEALERTS_DAEMON_LOGIN_POLL"
+#: The longest a server's maintenance ``retry:`` keeps the daemon away (default 3600 s).
+MAINTENANCE_CAP_ENV = "TRADEALERTS_DAEMON_MAINTENANCE_CAP"
 
 _HHMM = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -87,6 +90,10 @@ def _login_poll_default() -> float:
     return _env_seconds(LOGIN_POLL_ENV, 30.0)
 
 
+def _maintenance_cap_default() -> float:
+    return _env_seconds(MAINTENANCE_CAP_ENV, 3600.0)
+
+
 @dataclass(frozen=True)
 class Options:
     """The daemon's settings (the server URL is normalised by the client's ``server_url``)."""
@@ -102,6 +109,8 @@ class Options:
     backoff_cap: float = field(default_factory=_backoff_cap_default)
     #: how often to look for a new login once the server refused ours (no hammering)
     login_poll: float = field(default_factory=_login_poll_default)
+    #: the bound on a maintenance window's wait (issue #29)
+    maintenance_cap: float = field(default_factory=_maintenance_cap_default)
 
     def __post_init__(self) -> None:
         if self.notifier not in NOTIFIERS:
