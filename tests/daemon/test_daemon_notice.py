@@ -54,6 +54,7 @@ def test_one_notification_per_notice_and_the_maintenance_wait(
     wait_until(lambda: d.status().get("state") == "maintenance", 30, "the maintenance wait")
     down = time.monotonic()
     assert f"server maintenance: reconnecting in {CAP:.0f} s" in d.log_text()
+    assert d.status()["reconnect_at"] > time.time()  # what `daemon status` shows
     srv = make_server(**options)  # back at once: the daemon still waits its CAP out
     d.wait_connected(count=2, timeout=60)
     assert time.monotonic() - down >= CAP - 1.5  # status is written just before the wait
