@@ -5,13 +5,15 @@ sends ``retry:`` from the notice. SQLite and PostgreSQL (``db_url``)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
-from tests.server.noticekit import announce, announce_cmd
+from tests.server.noticekit import announce
 from tests.server.serverkit import SSE, Running, register_and_login, wait_until
 
 from tradealerts.server.notices import HEADER, NoticeError, parse_at, parse_duration
@@ -21,8 +23,22 @@ def _poll_fast(make_server: Callable[..., Running]) -> Running:
     return make_server(notice_poll_seconds=0.2, stream_heartbeat_seconds=60)
 
 
+def _owner(db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *args: str) -> Any:
+    """``admin announce ARGS`` in this process (Typer's runner), on ``db_url``."""
+    from typer.testing import CliRunner
+
+    from tradealerts.server.cli import app
+
+    monkeypatch.setenv("TRADEALERTS_HOME", str(tmp_path / "owner"))
+    monkeypatch.setenv("TRADEALERTS_DATABASE_URL", db_url)
+    return CliRunner().invoke(app, ["admin", "announce", *args])
+
+
 def test_announce_reaches_streams_centres_header_and_cancel(
-    make_server: Callable[..., Running], db_url: str, tmp_path: Path
+    make_server: Callable[..., Running],
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     srv = _poll_fast(make_server)
     a = srv.client(register_and_login(srv, "a@example.com")["access_token"])
@@ -53,25 +69,31 @@ def test_announce_reaches_streams_centres_header_and_cancel(
         r = b.get("/api/notices")
         assert r.headers[HEADER] == str(n["id"])
         assert [x["id"] for x in r.json()["notices"]] == [n["id"]]
-        # withdrawn: open streams hear it, the header goes
-        r2 = announce_cmd(db_url, tmp_path / "owner", "--cancel", str(n["id"]))
-        assert r2.returncode == 0, r2.stderr
+        # withdrawn (in-process this time: the subprocess path is proven above)
+        r2 = _owner(db_url, tmp_path, monkeypatch, "--cancel", str(n["id"]))
+        assert r2.exit_code == 0, r2.output
         gone = sse_a.until("notice")["data"]
         assert gone["id"] == n["id"] and gone["cancelled"] is True
     wait_until(lambda: HEADER not in a.get("/api/user").headers, 10, "the header to go")
     assert a.get("/api/notices").json() == {"notices": []}
-    listed = announce(db_url, tmp_path / "owner", "--list")
-    assert [(x["id"], x["cancelled"]) for x in listed] == [(n["id"], True)]
+    listed = _owner(db_url, tmp_path, monkeypatch, "--list", "--json")
+    assert [(x["id"], x["cancelled"]) for x in json.loads(listed.output)] == [(n["id"], True)]
 
 
 def test_shutdown_inside_the_window_sends_its_retry(
-    make_server: Callable[..., Running], db_url: str, tmp_path: Path
+    make_server: Callable[..., Running],
+    db_url: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     srv = _poll_fast(make_server)
     c = srv.client(register_and_login(srv, "s@example.com")["access_token"])
     owner = tmp_path / "owner"
     later_at = (datetime.now(UTC) + timedelta(hours=3)).isoformat()
-    later = announce(db_url, owner, "Later work", "--at", later_at, "--duration", "2h")
+    r = _owner(
+        db_url, tmp_path, monkeypatch, "Later", "--at", later_at, "--duration", "2h", "--json"
+    )
+    later = json.loads(r.output)
     now = announce(db_url, owner, "Moving the server", "--duration", "20m")
     with c.stream("GET", "/api/stream") as s:
         sse = SSE(s)
@@ -106,13 +128,6 @@ def test_shutdown_outside_any_window_keeps_the_usual_delay(
 def test_announce_refuses_bad_input_with_one_line(
     db_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from typer.testing import CliRunner
-
-    from tradealerts.server.cli import app
-
-    monkeypatch.setenv("TRADEALERTS_HOME", str(tmp_path / "owner"))
-    monkeypatch.setenv("TRADEALERTS_DATABASE_URL", db_url)
-    runner = CliRunner()
     for args, says in [
         (("Work", "--at", "25:00", "--duration", "1h"), "--at: '25:00' is not a time"),
         (("Work", "--at", "22:00"), "--at needs --duration"),
@@ -121,7 +136,7 @@ def test_announce_refuses_bad_input_with_one_line(
         ((), "give a MESSAGE, or --list, or --cancel ID"),
         (("--cancel", "999"), "--cancel: no notice 999"),
     ]:
-        r = runner.invoke(app, ["admin", "announce", *args])
+        r = _owner(db_url, tmp_path, monkeypatch, *args)
         assert r.exit_code == 2, (args, r.output)
         assert says in r.output, (args, r.output)
 
