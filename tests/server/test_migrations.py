@@ -3,11 +3,13 @@ later migration with its accounts, alerts, events and watchlists whole."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from tradealerts.server.db.migrate import upgrade
+from tradealerts.server.db.migrate import current, head, shipped_head, upgrade
 from tradealerts.server.db.session import make_engine
 
 NOW = datetime(2026, 11, 1, tzinfo=UTC)
@@ -137,3 +139,25 @@ def test_stored_text_with_control_characters_is_cleaned(db_url: str) -> None:
     assert subject == "help  Bcc: x@example.com"
     assert body == "first\nsecond\ufffd third"
     db.dispose()
+
+
+def test_the_newest_file_is_alembic_s_head_and_a_current_database_skips_alembic(
+    db_url: str,
+) -> None:
+    """The server skips alembic when the database is at ``shipped_head()`` (the newest
+    file's name): that must be the head of alembic's own chain (one line of revisions, each
+    file named after its revision), and a start on a current database must not load it."""
+    assert shipped_head() == head()
+    engine = make_engine(db_url)
+    upgrade(engine)
+    assert current(engine) == shipped_head()
+    engine.dispose()
+    probe = (
+        "import sys\n"
+        "from tradealerts.server.db.migrate import upgrade\n"
+        "from tradealerts.server.db.session import make_engine\n"
+        f"upgrade(make_engine({db_url!r}))\n"
+        "print('alembic' in sys.modules)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0 and out.stdout.strip() == "False", out.stderr

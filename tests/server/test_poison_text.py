@@ -185,7 +185,7 @@ def test_a_hostile_tenants_text_holds_no_one_else(make_server: Any) -> None:
         [str(EXE), "admin", "quarantine", "--release", str(bounced)],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
-    assert out.returncode == 0 and "released 1 mail" in out.stdout, out.stderr
+    assert out.returncode == 0 and f"released 1 item(s): mail-{bounced}" in out.stdout, out.stderr
     srv.app.state.loop.call_soon_threadsafe(srv.app.state.mailer.wake)
 
     def notes() -> int:

@@ -6,6 +6,10 @@ a cap, and a delivery that raises is quarantined with its reason while the rest 
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from datetime import timedelta
@@ -31,6 +35,8 @@ from tests.server.serverkit import (
 
 from tradealerts.server.alerts.channels import retry_after
 from tradealerts.server.db.models import Delivery, ErrorRecord, Event
+
+EXE = Path(sys.executable).parent / "tradealerts-server"
 
 LOW = 0.5  # below every synthetic EURUSD price: a greater_than alert fires at once
 LOOPBACK = ["127.0.0.1/32"]  # the owner's approval of loopback receivers (the SSRF guard)
@@ -221,5 +227,31 @@ def test_a_delivery_that_raises_is_quarantined_and_the_rest_go_on(serve: Any) ->
             ).all()
         assert len(errors) == 1 and errors[0].user_id == user.id
         assert errors[0].exc_type == "ValueError"
+        assert srv.client().get("/api/system/health").json()["deliveries"] == {
+            "status": "ok", "quarantined": 1}  # fmt: skip
+
+        # the owner sees it, mends the cause and releases it: it is tried again and goes
+        env = {**os.environ, "TRADEALERTS_HOME": str(srv.settings.home),
+               "TRADEALERTS_DATABASE_URL": srv.settings.database_url}  # fmt: skip
+
+        def owner(*args: str) -> str:
+            out = subprocess.run([str(EXE), "admin", "quarantine", *args], capture_output=True,
+                                 text=True, env=env, timeout=120)  # fmt: skip
+            assert out.returncode == 0, out.stderr
+            return out.stdout
+
+        listed = json.loads(owner("--json"))["quarantined"]
+        assert [i["id"] for i in listed] == [f"delivery-{bad_id}"], listed
+        assert listed[0]["reason"].startswith("quarantined: ValueError")
+        with srv.app.state.sessions() as s:
+            row = s.get(Delivery, bad_id)
+            assert row is not None
+            row.target = good.url
+            s.commit()
+        assert f"released 1 item(s): delivery-{bad_id}" in owner("--release", f"delivery-{bad_id}")
+        good.wait(2)
+        assert wait_until(lambda: (d := parked()) is not None and d.status == "sent" and d,
+                          what="the released delivery sent").attempts == 1  # fmt: skip
+        assert json.loads(owner("--json"))["quarantined"] == []
     finally:
         good.close()

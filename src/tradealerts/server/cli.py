@@ -112,8 +112,9 @@ def _run(settings: Any) -> None:
     import logging
 
     from tradealerts.server.app import create_app
-    from tradealerts.server.serving import make_server
+    from tradealerts.server.serving import limit_malloc_arenas, make_server
 
+    limit_malloc_arenas()  # before any thread: see its docstring
     _preflight(settings)
     _port_free(settings.host, settings.port)
     logging.basicConfig(
@@ -170,9 +171,16 @@ def serve(
     workers: int = typer.Option(
         None, min=1, help="API processes on this port, with --scale-out [TRADEALERTS_WORKERS]."
     ),
+    feed_market_hours: bool = typer.Option(
+        None,
+        "--feed-market-hours/--no-feed-market-hours",
+        help="Synthetic and replay feeds: no ticks while a symbol's market is closed "
+        "[TRADEALERTS_FEED_MARKET_HOURS; default off].",
+    ),
 ) -> None:
     """Run the API and the engine. Every option is also a TRADEALERTS_* variable."""
     settings = _settings(
+        feed_market_hours=feed_market_hours,
         scale_out=scale_out,
         workers=workers,
         host=host,
@@ -787,7 +795,10 @@ def admin_errors(
 
 
 _RELEASE = typer.Option(
-    None, "--release", help="Put this mail id back in the queue (repeatable), or 'all'."
+    None,
+    "--release",
+    help="Put this item back for a fresh round of tries (repeatable): mail-17, "
+    "delivery-42 (a bare number is a mail), or 'all'.",
 )
 
 
@@ -797,39 +808,36 @@ def admin_quarantine(
     limit: int = typer.Option(100, min=1, max=1000, help="How many to list."),
     as_json: bool = JsonOpt,
 ) -> None:
-    """Mails set aside because no try could send them (with the reason), and --release to
-    queue them again once the cause is fixed. Runs on the server's host (its database)."""
-    from tradealerts.server import mail
+    """Mails and alert deliveries (webhooks…) set aside because no try could send them, with
+    the reason, and --release to try them again once the cause is fixed. Runs on the
+    server's host (its database)."""
+    from tradealerts.server import quarantine
 
-    ids: list[int] | None = None
-    if release and "all" not in release:
-        try:
-            ids = [int(r) for r in release]
-        except ValueError:
-            raise _fail("--release takes mail ids or 'all'", 2) from None
+    try:
+        ids = quarantine.parse_ids(release) if release else None
+    except ValueError as exc:
+        why = f"--release takes mail-ID, delivery-ID, a mail id or 'all', not {exc}"
+        raise _fail(why, 2) from None
     with _db(_settings()) as (s, now):
         if release:
-            done = mail.release(s, ids, now)
+            done = quarantine.release(s, ids, now)
             s.commit()
             if as_json:
                 _print_json({"released": done})
             else:
                 typer.echo(
-                    f"released {len(done)} mail(s): {', '.join(map(str, done)) or '-'}; the "
-                    "running server's mail worker sends them on its next pass (within 5 s)"
+                    f"released {len(done)} item(s): {', '.join(done) or '-'}; the running "
+                    "server's workers try them again on their next pass (within 5 s)"
                 )
             return
-        held = mail.quarantined(s, limit)
+        held = quarantine.listing(s, limit)
     if as_json:
         _print_json({"quarantined": held})
         return
     _table(
-        "quarantined mails",
-        ["id", "time", "to", "subject", "reason"],
-        [
-            [m["id"], str(m["quarantined_at"])[:19], m["to"], m["subject"][:40], m["reason"]]
-            for m in held
-        ],
+        "quarantined mails and deliveries",
+        ["id", "time", "to", "what", "reason"],
+        [[i["id"], str(i["time"])[:19], i["to"], i["what"][:40], i["reason"]] for i in held],
     )
 
 

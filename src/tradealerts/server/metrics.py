@@ -104,11 +104,17 @@ class _Collector:
                 or 0
             )
             fires = s.scalar(select(func.count()).where(Event.kind == "alert")) or 0
+            parked = s.scalar(select(func.count()).where(Delivery.status == "quarantined")) or 0
         yield GaugeMetricFamily("tradealerts_mail_queue", "Mails not yet sent", mail)
         yield GaugeMetricFamily(
             "tradealerts_mail_quarantined", "Mails set aside: no try can send them", held
         )
         yield GaugeMetricFamily("tradealerts_webhook_queue", "Webhook deliveries pending", hooks)
+        yield GaugeMetricFamily(
+            "tradealerts_deliveries_quarantined",
+            "Alert deliveries (webhooks) set aside: no try can send them",
+            parked,
+        )
         yield CounterMetricFamily(
             "tradealerts_fires", "Alert fires in the event log (within its retention)", fires
         )

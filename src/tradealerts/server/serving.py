@@ -18,11 +18,34 @@ import uvicorn
 from fastapi import FastAPI
 from uvicorn.config import LOG_LEVELS
 
-__all__ = ["GracefulServer", "RedactQuery", "make_server"]
+__all__ = ["GracefulServer", "RedactQuery", "limit_malloc_arenas", "make_server"]
 
 #: query parameters whose values never reach the access log: the mailed verification link
 #: (``/verify?email=…&code=…``) and anything shaped like a credential
 _SECRET_PARAMS = re.compile(r"(?i)([?&](?:code|token|otp|password|secret|key)=)[^&\s]*")
+
+
+def limit_malloc_arenas(arenas: int = 2) -> bool:
+    """Cap glibc's malloc arenas for the threads started from now on (True when set).
+
+    glibc gives each thread that contends for malloc an arena of its own, up to 8 per core;
+    the server's request threads (up to 40) each freed memory into their own, which RSS
+    kept: 200,000 requests of 20,000 users grew the server by 61 MB with the default and by
+    35 MB with two arenas (bench_memory). The same as ``MALLOC_ARENA_MAX=2``, which an owner
+    can still set; a no-op off glibc (macOS, musl)."""
+    import ctypes
+    import ctypes.util
+    import os
+
+    if "MALLOC_ARENA_MAX" in os.environ:
+        return False
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        mallopt = libc.mallopt
+    except (OSError, AttributeError):
+        return False
+    m_arena_max = -8  # glibc's malloc.h
+    return bool(mallopt(m_arena_max, arenas))
 
 
 class RedactQuery(logging.Filter):

@@ -215,6 +215,11 @@ class IndicatorState:
         """The lines not yet broken."""
         return [self.horizontal.line(k) for k in self._active_h]
 
+    def active_horizontal_positions(self) -> list[int]:
+        """Positions (in ``horizontal``) of the lines not yet broken, in the order of
+        ``active_horizontal``; the caller must not change the list."""
+        return self._active_h
+
     def active_diagonal(self) -> list[DiagonalLine]:
         """The trendlines not yet broken."""
         return [self.diagonal.line(k) for k in self._active_d]

@@ -63,13 +63,42 @@ def _did(series: SeriesState, dl: DiagonalLine) -> str:
     return diagonal_line_id(dl.kind, int(times[dl.i1]), int(times[dl.i2]))
 
 
+def _href(series: SeriesState, k: int) -> LineRef:
+    """The horizontal line at position ``k`` (cached when the series keeps ``line_refs``: a
+    horizontal line's id, kind and price never change)."""
+    cache = series.line_refs
+    if cache is not None:
+        ref: LineRef | None = cache.get(k)
+        if ref is not None:
+            return ref
+    ln = series.indicators.horizontal.line(k)
+    ref = LineRef(_hid(series, ln), ln.kind, False, ln.price)
+    if cache is not None:
+        cache[k] = ref
+    return ref
+
+
 def active_lines(series: SeriesState, index: int) -> list[LineRef]:
-    """Active horizontal lines, then active trendlines, with their values at bar ``index``."""
+    """Active horizontal lines, then active trendlines, with their values at bar ``index``.
+    The caller must not change the list (a series with ``line_refs`` shares it between the
+    alerts of one bar)."""
     ind = series.indicators
-    out = [LineRef(_hid(series, ln), ln.kind, False, ln.price) for ln in ind.active_horizontal()]
+    cache = series.line_refs
+    shared: dict[int, list[LineRef]] | None = None
+    if cache is not None:  # per closed bar: {index: lines} (the matcher asks for two indices)
+        bar, shared = cache.get("active") or (-1, {})
+        if bar != len(ind.close):
+            shared = {}
+            cache["active"] = (len(ind.close), shared)
+        found = shared.get(index)
+        if found is not None:
+            return found
+    out = [_href(series, k) for k in ind.active_horizontal_positions()]
     out += [
         LineRef(_did(series, d), d.kind, True, d.value_at(index)) for d in ind.active_diagonal()
     ]
+    if shared is not None:
+        shared[index] = out
     return out
 
 
@@ -82,22 +111,20 @@ def find_line(series: SeriesState, line_id: str) -> LineRef | None:
     return None
 
 
-def _wanted(ref: LineRef, side: Side, line_id: str | None) -> bool:
-    if line_id is not None:
-        return ref.line_id == line_id
-    return side == Side.either or ref.kind == side.value
-
-
 def touch_bands(
     lines: list[LineRef], side: Side, line_id: str | None, distance: float
 ) -> tuple[Band, ...] | None:
     """The bands a line_touch alert watches; None when its chosen line is not active."""
-    bands = tuple(
-        (ref.value - distance, ref.value + distance, ref)
-        for ref in lines
-        if _wanted(ref, side, line_id)
-    )
-    return None if line_id is not None and not bands else bands
+    # one filter per case, decided once: this runs for every touch alert at every close
+    if line_id is not None:
+        chosen = tuple(
+            (r.value - distance, r.value + distance, r) for r in lines if r.line_id == line_id
+        )
+        return chosen or None
+    if side == Side.either:
+        return tuple((r.value - distance, r.value + distance, r) for r in lines)
+    kind = side.value
+    return tuple((r.value - distance, r.value + distance, r) for r in lines if r.kind == kind)
 
 
 def touch_hit(price: float, bands: tuple[Band, ...] | None) -> LineRef | None:
@@ -155,9 +182,7 @@ def broken_line(
         return min(hits, key=lambda r: abs(r.value - close)) if hits else None
     # the lines active before this bar: still active, or broken by it. (A line confirmed by
     # this bar is among the first, but can never be nearer than a line this bar broke.)
-    before = [
-        LineRef(_hid(series, ln), ln.kind, False, ln.price) for ln in ind.active_horizontal()
-    ] + refs
+    before = [_href(series, k) for k in ind.active_horizontal_positions()] + refs
     previous = ind.close[t - 1] if t >= 1 else close
     broken_ids = {r.line_id for r in refs}
     for kind in kinds:
@@ -378,10 +403,12 @@ def _bounce_candidates(series: SeriesState, t: int) -> tuple[list[LineRef], Any,
     ind = series.indicators
     refs: list[LineRef] = []
     before: list[float] = []
-    for ln in ind.active_horizontal():
-        if ln.confirmed <= t - 1:
-            refs.append(LineRef(_hid(series, ln), ln.kind, False, ln.price))
-            before.append(ln.price)
+    origin, n = ind.horizontal.origin, ind.n
+    for k in ind.active_horizontal_positions():
+        if origin[k] + n <= t - 1:  # confirmed by t - 1
+            ref = _href(series, k)
+            refs.append(ref)
+            before.append(ref.value)
     for d in ind.active_diagonal():
         if d.i2 + ind.n <= t - 1:
             refs.append(LineRef(_did(series, d), d.kind, True, d.value_at(t)))

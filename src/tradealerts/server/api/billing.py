@@ -12,7 +12,6 @@ import logging
 from html import escape
 from typing import Annotated, Any
 
-import stripe
 from fastapi import APIRouter, Depends, Header, Request
 from fastapi.responses import HTMLResponse
 from sqlalchemy import select
@@ -191,6 +190,8 @@ async def stripe_webhook(
     signature: Annotated[str | None, Header(alias="Stripe-Signature", max_length=2000)] = None,
 ) -> dict[str, Any]:
     """Stripe's events, verified by signature (300 s tolerance); each applied once."""
+    import stripe  # with billing only (see billing.gateway)
+
     payload = await request.body()
     secret = request.app.state.settings.stripe_webhook_secret.get_secret_value()
     try:

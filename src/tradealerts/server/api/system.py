@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
+from sqlalchemy.exc import SQLAlchemyError
 
 from tradealerts.server.db.models import User
 
@@ -78,8 +79,22 @@ def health(request: Request) -> JSONResponse:
     mailer = getattr(request.app.state, "mailer", None)
     if mailer is not None and checks["database"]["status"] == "ok":
         checks["mail"] = mailer.health()  # ok with a count of quarantined mails
+    if alerts is not None and checks["database"]["status"] == "ok":
+        checks["deliveries"] = _deliveries(request)  # ok with a count of quarantined ones
     ok = all(c.get("status") == "ok" for c in checks.values())
     body = {"status": "ok" if ok else "degraded", **checks}
     if not _sees_detail(request):
         body = _public(body)
     return JSONResponse(body, status_code=200 if ok else 503)
+
+
+def _deliveries(request: Request) -> dict[str, Any]:
+    """The other channels' deliveries (webhooks): a quarantined one is its owner's problem,
+    so it is counted, never a reason for 503."""
+    from tradealerts.server.quarantine import count_deliveries
+
+    try:
+        with request.app.state.sessions() as s:
+            return {"status": "ok", "quarantined": count_deliveries(s)}
+    except SQLAlchemyError:  # the database check above said ok a moment ago: say nothing
+        return {"status": "ok", "quarantined": None}

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import stripe
-
 __all__ = ["Gateway", "StripeUnavailable", "invoice_subscription", "period_end"]
 
 #: The product and the price ``billing setup`` creates: fixed ids make it idempotent.
@@ -74,6 +72,10 @@ class Gateway:
     """Stripe's API through the official library; one client per server."""
 
     def __init__(self, secret_key: str, api_base: str | None = None) -> None:
+        # imported here, not with the module: the library is ~11 MB of RSS that a server
+        # without billing never needs (bench_memory)
+        import stripe
+
         bases = {"api": api_base.rstrip("/")} if api_base else None
         http = stripe.RequestsClient(timeout=20) if _has_requests() else None
         kwargs: dict[str, Any] = {"max_network_retries": 2}
@@ -84,6 +86,8 @@ class Gateway:
         self._client = stripe.StripeClient(secret_key, **kwargs)
 
     def _call(self, fn: Any, *args: Any, **params: Any) -> Json:
+        import stripe
+
         try:
             result = fn(*args, params=params) if params else fn(*args)
         except stripe.StripeError as exc:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from tradealerts.core.bars import Bar, Bars
 from tradealerts.core.indicators import IndicatorChanges, IndicatorState
@@ -36,6 +37,9 @@ class SeriesState:
     clock: BarClock = UTC_CLOCK
     #: (open, end) on the clock of the forming bar: computed once per bar, not per tick
     _span: tuple[int, int] = (-1, -1)
+    #: a cache of the alert matcher's line views (``alerts/lines.py``), or None (the live
+    #: series: no cache). A backtest's own series turns it on: its lines never move
+    line_refs: dict[Any, Any] | None = None
 
     def on_tick(self, tick: Tick) -> None:
         """Move the forming bar with the bid (MT5 builds its bars from bids too)."""

@@ -1,0 +1,158 @@
+"""Alert backtests (issue #26): ``POST /api/alerts/backtest`` against a real server holding
+5,000 H1 bars per series (the synthetic feed). Times 20 alerts of one series over 5,000 bars
+and 100 alerts over 5 series (20 each) over 5,000 bars: the server's own time (``server_ms``
+in the answer: parsing, the replays, the answer) and the wall time of the request, each the
+median of several runs. The alerts are a user's mix: crossings, states, channels, movements,
+touches, breaks, bounces and fractals, some with cooldown and max_fires.
+Exits 1 when a target is missed."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from benchkit import BIN, Targets, free_port, smoke, wait_up
+
+EMAIL, PASSWORD = "bench-backtest@example.com", "a long benchmark passphrase"
+SECRET = "bench-backtest-secret-key-0123456789"  # noqa: S105 (a throwaway server)
+BARS = smoke(5000, 300)
+RUNS = smoke(5, 1)
+SYMBOLS = ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD", "AUDUSD")
+TARGET_ONE_MS = 100.0  # 20 alerts, one series, 5,000 bars
+TARGET_FIVE_MS = 500.0  # 100 alerts, 5 series, 5,000 bars
+
+
+def mix(symbol: str, price: float) -> list[dict[str, Any]]:
+    """20 alerts of one series around its last price ``price``."""
+    p = price
+
+    def lv(k: float) -> float:
+        return round(p * (1 + k / 100), 5)
+
+    base = {"symbol": symbol, "timeframe": "H1"}
+    bodies: list[dict[str, Any]] = [
+        {"condition": "crossing", "level": lv(-1), "frequency": "once_per_bar"},
+        {"condition": "crossing_up", "level": lv(1), "frequency": "once_per_bar"},
+        {"condition": "crossing_down", "level": lv(-2), "frequency": "once_per_minute"},
+        {"condition": "crossing", "level": lv(0.5), "frequency": "once_per_bar",
+         "cooldown": "4h"},
+        {"condition": "crossing", "level": lv(-0.5), "frequency": "once_per_bar",
+         "max_fires": 5},
+        {"condition": "crossing_up", "level": lv(2), "frequency": "once_per_bar_close"},
+        {"condition": "greater_than", "level": lv(3), "frequency": "once_per_bar"},
+        {"condition": "less_than", "level": lv(-3), "frequency": "once_per_bar"},
+        {"condition": "entering_channel", "lower": lv(-0.3), "upper": lv(0.3),
+         "frequency": "once_per_bar"},
+        {"condition": "exiting_channel", "lower": lv(-1.5), "upper": lv(1.5),
+         "frequency": "once_per_bar"},
+        {"condition": "moving_up", "amount": round(p * 0.004, 5), "bars": 3,
+         "frequency": "once_per_bar"},
+        {"condition": "moving_down_pct", "amount": 0.5, "bars": 5, "frequency": "once_per_bar"},
+        {"condition": "line_touch", "distance": round(p * 0.0003, 5), "side": "support",
+         "frequency": "once_per_bar"},
+        {"condition": "line_touch", "distance": round(p * 0.0003, 5), "side": "resistance",
+         "frequency": "once_per_bar_close"},
+        {"condition": "line_break", "frequency": "once_per_bar_close"},
+        {"condition": "line_break", "side": "resistance", "buffer": round(p * 0.0005, 5),
+         "confirm_bars": 2, "frequency": "once_per_bar_close"},
+        {"condition": "trendline_break", "frequency": "once_per_bar_close"},
+        {"condition": "line_bounce", "distance": round(p * 0.0005, 5), "side": "support",
+         "frequency": "once_per_bar_close"},
+        {"condition": "new_fractal", "frequency": "once_per_bar_close"},
+        {"condition": "crossing", "level": lv(0), "frequency": "once"},
+    ]  # fmt: skip
+    return [{**base, **b} for b in bodies]
+
+
+def timed(c: httpx.Client, body: dict[str, Any]) -> tuple[float, float, dict[str, Any]]:
+    """(server_ms, wall ms, answer) of one backtest request."""
+    t0 = time.perf_counter()
+    r = c.post("/api/alerts/backtest", json=body)
+    wall = (time.perf_counter() - t0) * 1000
+    if r.status_code != 200:
+        raise RuntimeError(f"backtest refused: {r.status_code} {r.text[:300]}")
+    answer = r.json()
+    return float(answer["server_ms"]), wall, answer
+
+
+def main() -> None:
+    targets = Targets()
+    with tempfile.TemporaryDirectory() as tmp:
+        home = Path(tmp)
+        env = {
+            **{k: v for k, v in os.environ.items() if not k.startswith("TRADEALERTS_")},
+            "TRADEALERTS_HOME": str(home),
+            "TRADEALERTS_SECRET_KEY": SECRET,
+            "TRADEALERTS_HISTORY_BARS": str(BARS),
+            "TRADEALERTS_LOG_LEVEL": "WARNING",
+        }
+        server_cmd = str(BIN / "tradealerts-server")
+        subprocess.run(
+            [server_cmd, "admin", "create-user", EMAIL, "--tier", "PRO", "--password-stdin"],
+            input=PASSWORD + "\n", text=True, env=env, check=True, capture_output=True,
+        )  # fmt: skip
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = subprocess.Popen(
+            [server_cmd, "serve", "--port", str(port)],
+            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            wait_up(f"{base}/api/system/health", server)
+            tokens = httpx.post(
+                f"{base}/api/auth/login", json={"email": EMAIL, "password": PASSWORD}, timeout=30
+            ).json()
+            headers = {"Authorization": f"Bearer {tokens['access_token']}"}
+            with httpx.Client(base_url=base, headers=headers, timeout=120) as c:
+                alerts: dict[str, list[dict[str, Any]]] = {}
+                for sym in SYMBOLS:
+                    r = c.get(f"/api/indicators/{sym}/H1", params={"bars": 1})
+                    r.raise_for_status()
+                    alerts[sym] = mix(sym, float(r.json()["bars"]["close"][-1]))
+                one = {"alerts": alerts["EURUSD"], "bars": BARS}
+                five = {"alerts": [a for sym in SYMBOLS for a in alerts[sym]], "bars": BARS}
+                timed(c, one)  # warm-up: imports, first allocations
+                report(targets, c, one, "20 alerts, 1 series", TARGET_ONE_MS, 20)
+                report(targets, c, five, "100 alerts, 5 series", TARGET_FIVE_MS, 100)
+        finally:
+            server.terminate()
+            server.wait(20)
+    print(
+        "(measured on a shared machine: other processes may be running; the server time is "
+        "the request's time inside the server, from the route's start to its answer)"
+    )
+    targets.exit()
+
+
+def report(
+    targets: Targets, c: httpx.Client, body: dict[str, Any], what: str, target: float, n: int
+) -> None:
+    server, wall = [], []
+    answer: dict[str, Any] = {}
+    for _ in range(RUNS):
+        s, w, answer = timed(c, body)
+        server.append(s)
+        wall.append(w)
+    results = answer["results"]
+    fires = sum(r["count"] for r in results)
+    print(
+        f"{what} over {BARS} bars: server {statistics.median(server):.1f} ms "
+        f"{targets.at_most(statistics.median(server), target, ' ms', what)}, "
+        f"wall {statistics.median(wall):.1f} ms (median of {RUNS}; {fires} fires)"
+    )
+    print(f"  results {len(results)} {targets.exactly(len(results), n, f'{what}: results')}")
+    bars = {r["bars"] for r in results}
+    print(f"  bars replayed {sorted(bars)} {targets.exactly(min(bars), BARS, f'{what}: bars')}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()
