@@ -149,7 +149,12 @@ def main() -> None:
         if reconfigure is not None:
             reconfigure(errors="replace")
     try:
-        app()
+        try:
+            app()
+        finally:
+            from tradealerts.cli.notices import show_pending
+
+            show_pending()  # the owner's notice, once, after whatever the command printed
     except KeyboardInterrupt:
         from tradealerts.client.lang import _
 

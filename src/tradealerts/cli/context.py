@@ -5,8 +5,8 @@ Only the standard library and typer here: ``tradealerts --help`` must stay light
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from tradealerts.client import Client
@@ -22,6 +22,8 @@ class State:
     utc: bool = False
     #: the zone times are shown in, once asked of the server (None: not asked yet)
     zone: str | None = None
+    #: the clients this command opened: their answers say whether a notice is current
+    clients: list[Any] = field(default_factory=list)
 
 
 #: Set by the root callback before any command runs (one command per process).
@@ -59,4 +61,6 @@ def open_client() -> Client:
     skip_httpx_cli()
     from tradealerts.client import Client
 
-    return Client(STATE.server)
+    client = Client(STATE.server)
+    STATE.clients.append(client)
+    return client

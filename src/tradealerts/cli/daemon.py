@@ -206,6 +206,10 @@ def _status_data() -> dict[str, object]:
         if info and info.get("started_at")
         else None,
         "reconnects": (info or {}).get("reconnects"),
+        # the server's announced maintenance: when the daemon tries again (epoch seconds)
+        "reconnect_at": (info or {}).get("reconnect_at")
+        if (info or {}).get("state") == "maintenance"
+        else None,
         "last_error": (info or {}).get("last_error"),
         "log": str(paths.log),
         "last_event_id": None,
@@ -249,6 +253,11 @@ def status(
     uptime = "—" if up is None else _duration(float(str(up)))
     state = str(data["state"])
     running = _("yes (pid {pid})").format(pid=data["pid"]) if data["running"] else _("no")
+    if data.get("reconnect_at"):
+        from datetime import datetime
+
+        back = datetime.fromtimestamp(float(str(data["reconnect_at"]))).astimezone()
+        state = _("server maintenance, reconnecting at {time}").format(time=f"{back:%H:%M}")
     rows = [
         (_("Running"), running),
         (_("Server"), data["server"]),

@@ -103,6 +103,9 @@ class Session:
         self._creds: Credentials | None = None
         self._loaded = False
         self.rate_limit: RateLimit | None = None
+        #: the ``X-TradeAlerts-Notice`` ids seen in answers (the owner's current notices;
+        #: the CLI's cue to show one, see ``client.notices``)
+        self.notice_ids: frozenset[int] = frozenset()
 
     @property
     def credentials(self) -> Credentials | None:
@@ -216,6 +219,9 @@ class Session:
         limit = RateLimit.from_headers(response.headers)
         if limit is not None:
             self.rate_limit = limit
+        notice = response.headers.get("X-TradeAlerts-Notice")
+        if notice:
+            self.notice_ids |= {int(x) for x in notice.split(",") if x.strip().isdigit()}
         if response.status_code >= 400:
             error = api_error(response)
             if response.status_code == 401 and call.auth:

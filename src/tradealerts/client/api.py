@@ -34,23 +34,24 @@ TIMEOUT = httpx.Timeout(15.0, connect=5.0)
 
 
 class Event:
-    """One Server-Sent Event: ``event`` name, ``data`` (decoded JSON) and ``id``."""
+    """One Server-Sent Event: ``event`` name, ``data`` (decoded JSON), ``id`` and the
+    ``retry:`` (ms) it carried, if any (a ``reconnect`` inside a maintenance window)."""
 
-    __slots__ = ("data", "event", "id")
+    __slots__ = ("data", "event", "id", "retry")
 
-    def __init__(self, event: str, data: Any, id: str | None) -> None:
-        self.event, self.data, self.id = event, data, id
+    def __init__(self, event: str, data: Any, id: str | None, retry: int | None = None) -> None:
+        self.event, self.data, self.id, self.retry = event, data, id, retry
 
     def __repr__(self) -> str:
         return f"Event({self.event!r}, {self.data!r}, id={self.id!r})"
 
 
-def _decode(event: str, data: str, event_id: str | None) -> Event:
+def _decode(event: str, data: str, event_id: str | None, retry: int | None = None) -> Event:
     try:
         payload: Any = json.loads(data) if data else None
     except ValueError:
         payload = data
-    return Event(event or "message", payload, event_id or None)
+    return Event(event or "message", payload, event_id or None, retry)
 
 
 def _stream_params(symbols: Sequence[str]) -> dict[str, str]:
@@ -212,7 +213,7 @@ class Client(_Base):
                     for sse in source.iter_sse():
                         if not sse.data:
                             continue  # a retry: frame alone
-                        ev = _decode(sse.event, sse.data, sse.id)
+                        ev = _decode(sse.event, sse.data, sse.id, sse.retry)
                         if ev.id:
                             last_event_id = ev.id
                         if ev.event == "reauth":
@@ -313,11 +314,13 @@ class AsyncClient(_Base):
                         raise api_error(response)
                     refreshed = False
                     async for sse in source.aiter_sse():
-                        if sse.retry is not None and on_retry is not None:
-                            on_retry(sse.retry)
                         if not sse.data:
-                            continue  # a retry: frame alone
-                        ev = _decode(sse.event, sse.data, sse.id)
+                            # a retry: frame alone: the first of every connection
+                            if sse.retry is not None and on_retry is not None:
+                                on_retry(sse.retry)
+                            continue
+                        # a retry: inside a frame (reconnect, maintenance) rides the event
+                        ev = _decode(sse.event, sse.data, sse.id, sse.retry)
                         if ev.id:
                             last_event_id = ev.id
                         if ev.event == "reauth":

@@ -412,6 +412,11 @@ def notifications(
     return Call("GET", "/api/notifications", _model("NotificationPage"), params=params)
 
 
+def notices() -> Call[Json]:
+    """The owner's current maintenance notices: ``{"notices": [...]}``."""
+    return Call("GET", "/api/notices", _json)
+
+
 def notification_read(notification_id: int) -> Call[NotificationPublic]:
     path = f"/api/notifications/{notification_id}/read"
     return Call("POST", path, _model("NotificationPublic"))

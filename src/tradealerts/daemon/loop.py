@@ -29,6 +29,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from tradealerts.client.lang import _, follow_language
+from tradealerts.client.notices import describe, maintenance_wait
 from tradealerts.daemon.feedwatch import FeedAlarm
 from tradealerts.daemon.notify import Backend, BellBackend, ExecHook, Notice, notice_for
 from tradealerts.daemon.options import Options
@@ -169,6 +170,7 @@ class Daemon:
         self._publish(state="connecting", last_event_id=last)
         log.info("connecting to %s (Last-Event-ID %s)", self.options.server, last or "none")
         ended = "the server closed the stream"
+        maintenance: float | None = None  # seconds the server asked us to stay away
         try:
             if last is None:
                 last = await self._starting_point(client)
@@ -181,6 +183,10 @@ class Daemon:
                 await self._on_event(ev.event, ev.data, ev.id)
                 if ev.event == "overflow":
                     ended = "the server says we fell behind"
+                elif ev.event == "reconnect":
+                    maintenance = maintenance_wait(ev.retry, ev.data, self.options.maintenance_cap)
+                    if maintenance is not None:
+                        ended = "the server stopped for maintenance"
         except NotLoggedIn as exc:
             self._went_down(exc.message)
             await self._wait_for_login(exc.message)
@@ -196,6 +202,9 @@ class Daemon:
         finally:
             await client.aclose()
         self._went_down(ended)
+        if maintenance is not None:
+            await self._wait_maintenance(maintenance)
+            return
         await self._pause()
 
     async def _starting_point(self, client: Any) -> int:
@@ -316,6 +325,42 @@ class Daemon:
             log.info("your plan changed: %s", data)
         elif kind == "feed":
             self.feed_alarm.on_feed(data)
+        elif kind == "notice" and isinstance(data, dict):
+            await self._on_notice(data)
+
+    # -- maintenance notices (issue #29) ---------------------------------------------------
+    async def _on_notice(self, data: dict[str, Any]) -> None:
+        """One desktop notification per notice, however often the stream repeats it (every
+        connection starts with the current ones); one more if a notice shown is withdrawn."""
+        nid = data.get("id")
+        if not isinstance(nid, int):
+            return
+        if data.get("cancelled"):
+            if not self.state.seen_before(f"notice:{nid}") or not self.state.first_time(
+                f"notice:{nid}:cancelled"
+            ):
+                return
+        elif not self.state.first_time(f"notice:{nid}"):
+            log.info("notice %d already shown", nid)
+            return
+        title, body = describe(data)
+        log.info("notice %d: %s: %s", nid, title, body)
+        await self._show(Notice(f"tradealerts: {title}", body, False, self.options.sound))
+
+    async def _wait_maintenance(self, delay: float) -> None:
+        """Stay away as long as the server's ``retry:`` said (bounded by
+        ``MAINTENANCE_WAIT_CAP``), and say so in the log and ``daemon status``."""
+        if self._stopping:
+            return
+        back = datetime.now().astimezone().timestamp() + delay
+        log.info(
+            "server maintenance: reconnecting in %.0f s (at %s)",
+            delay,
+            datetime.fromtimestamp(back).astimezone().strftime("%H:%M:%S"),
+        )
+        self._publish(state="maintenance", reconnect_at=back)
+        self._attempt = 0
+        await self._sleep(delay)
 
     async def _on_alert(self, event_id: int, data: dict[str, Any]) -> None:
         received = time.perf_counter()

@@ -12,6 +12,7 @@ __all__ = [
     "DEAD_AFTER_ENV",
     "FEED_DOWN_AFTER",
     "LOGIN_POLL_ENV",
+    "MAINTENANCE_CAP_ENV",
     "NOTIFIERS",
     "Options",
     "QuietHours",
@@ -26,6 +27,8 @@ DEAD_AFTER_ENV = "TRADEALERTS_DAEMON_DEAD_AFTER"
 BACKOFF_CAP_ENV = "TRADEALERTS_DAEMON_BACKOFF_CAP"
 #: Seconds between looks for a new login after the server refused ours (default 30).
 LOGIN_POLL_ENV = "TRADEALERTS_DAEMON_LOGIN_POLL"
+#: The longest a server's maintenance ``retry:`` keeps the daemon away (default 3600 s).
+MAINTENANCE_CAP_ENV = "TRADEALERTS_DAEMON_MAINTENANCE_CAP"
 
 #: the default of ``--feed-down-after`` (seconds): a delay shorter than this raises nothing
 FEED_DOWN_AFTER = 300.0
@@ -91,6 +94,10 @@ def _login_poll_default() -> float:
     return _env_seconds(LOGIN_POLL_ENV, 30.0)
 
 
+def _maintenance_cap_default() -> float:
+    return _env_seconds(MAINTENANCE_CAP_ENV, 3600.0)
+
+
 @dataclass(frozen=True)
 class Options:
     """The daemon's settings (the server URL is normalised by the client's ``server_url``)."""
@@ -108,6 +115,8 @@ class Options:
     backoff_cap: float = field(default_factory=_backoff_cap_default)
     #: how often to look for a new login once the server refused ours (no hammering)
     login_poll: float = field(default_factory=_login_poll_default)
+    #: the bound on a maintenance window's wait (issue #29)
+    maintenance_cap: float = field(default_factory=_maintenance_cap_default)
     #: one notification when a watched symbol's data has been delayed this long (issue #29)
     feed_down_after: float = FEED_DOWN_AFTER
 

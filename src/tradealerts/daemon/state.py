@@ -111,6 +111,18 @@ class StateDB:
             )
         return True
 
+    def first_time(self, key: str) -> bool:
+        """Record ``key`` (``notice:3``) in ``meta``; True only the first time (one desktop
+        notification per maintenance notice, across reconnects and restarts)."""
+        with self.db.conn as conn:
+            cur = conn.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, _now())
+            )
+        return bool(cur.rowcount)
+
+    def seen_before(self, key: str) -> bool:
+        return self.db.execute("SELECT 1 FROM meta WHERE key = ?", (key,)).fetchone() is not None
+
     def start_at(self, event_id: int) -> int:
         """Set where a daemon that never received anything starts (kept if one is stored);
         returns the stored starting point."""

@@ -364,10 +364,12 @@ def create_app(
             )
         app.state.engine = market
         app.state.feedwatch = _watch_feed(app, settings, market, clock)
+        await app.state.notices.start()  # the owner's maintenance notices (issue #29)
         settle_gc()
         try:
             yield
         finally:
+            await app.state.notices.stop()
             if sweep is not None:
                 sweep.cancel()
                 await asyncio.gather(sweep, return_exceptions=True)
@@ -432,6 +434,11 @@ def create_app(
         redis_prefix=settings.redis_prefix,
         push_seconds=settings.usage_push_seconds,
     )
+    from tradealerts.server.notices import NoticeBoard
+
+    app.state.notices = NoticeBoard(
+        lambda: app.state.sessions, lambda: app.state.bus, clock, settings.notice_poll_seconds
+    )
     install_error_handlers(app)
     ingest_limit = max(settings.max_body_bytes, INGEST_MAX_BODY_BYTES)
     # innermost of ours: its 413s carry the request id and are counted by the usage record
@@ -443,6 +450,9 @@ def create_app(
     )
     app.add_middleware(UsageMiddleware)  # every request the fast path leaves to the stack
     app.add_middleware(RequestIdMiddleware)
+    from tradealerts.server.api.notices import NoticeHeaderMiddleware
+
+    app.add_middleware(NoticeHeaderMiddleware)  # X-TradeAlerts-Notice while one is current
     app.proxies = TrustedProxies(settings.trusted_proxies)
     app.indicators = IndicatorsFastPath(app.state)  # in front of the stack: TradeAlertsApp
 
@@ -455,6 +465,7 @@ def create_app(
         channels,
         feedstate,
         market,
+        notices,
         notifications,
         pages,
         stream,
@@ -475,6 +486,7 @@ def create_app(
         channels,
         user,
         notifications,
+        notices,
         support,
         system,
         admin,

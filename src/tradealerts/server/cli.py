@@ -9,6 +9,7 @@ from typing import Any
 
 import typer
 
+from tradealerts.server.cli_notices import admin_announce
 from tradealerts.server.cli_owner import ingest_token_app, lines_app
 
 app = typer.Typer(
@@ -25,6 +26,7 @@ app.add_typer(admin_app, name="admin")
 app.add_typer(billing_app, name="billing")
 app.add_typer(ingest_token_app, name="ingest-token")  # the owner's MT5 indicator (issue #16)
 app.add_typer(lines_app, name="lines")
+admin_app.command("announce")(admin_announce)  # maintenance notices (issue #29)
 
 
 def _fail(message: str, code: int = 1) -> typer.Exit:

@@ -238,6 +238,12 @@ class Bus:
                     text = sse_frame(kind, data)
                 sub.offer((kind, text))
 
+    def everyone(self, kind: str, text: str) -> None:
+        """A rendered live frame for every open stream of this process (a maintenance
+        notice: each process reads notices itself, so this never goes through Redis)."""
+        for sub in list(self._subs.values()):
+            sub.offer((kind, text))
+
     def close(self) -> None:
         """End every open stream (and any opened from now on): the server is stopping."""
         self.closed = True

@@ -143,6 +143,8 @@ class Settings(BaseSettings):
     push_threads: int = 16
     push_deadline_seconds: float = 10.0
     stream_heartbeat_seconds: float = 15.0
+    #: how often each process re-reads the maintenance notices (``admin announce``)
+    notice_poll_seconds: float = Field(default=2.0, gt=0, le=60)
     stream_queue_size: int = 1000
     #: on SIGTERM, open streams get a ``reconnect`` frame at once; this bounds the wait for
     #: requests still running after that

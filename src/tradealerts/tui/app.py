@@ -42,6 +42,7 @@ from tradealerts.client import (
     endpoints,
 )
 from tradealerts.client.lang import N_, _, language_for, use_language
+from tradealerts.client.notices import describe, maintenance_wait
 from tradealerts.tui.base import spawn
 from tradealerts.tui.errors import Handled, log, log_file
 from tradealerts.tui.store import CHART_BARS, SPARK_BARS, Store
@@ -340,6 +341,7 @@ class TradeAlertsApp(App[None]):
             floor = 0.0
             try:
                 last = str(s.last_event_id) if s.last_event_id is not None else None
+                maintenance = None
                 async for ev in self.client.events(
                     s.stream_pairs(),
                     last_event_id=last,
@@ -347,7 +349,12 @@ class TradeAlertsApp(App[None]):
                     on_retry=self._connected,
                 ):
                     self._on_event(ev.event, ev.data, ev.id)
+                    if ev.event == "reconnect":
+                        maintenance = maintenance_wait(ev.retry, ev.data)
                 why = "the server closed the stream"
+                if maintenance is not None:  # the owner's announced window (issue #29)
+                    await self._wait_maintenance(maintenance, ev.data)
+                    continue
             except asyncio.CancelledError:
                 raise
             except NotLoggedIn as exc:
@@ -427,6 +434,44 @@ class TradeAlertsApp(App[None]):
             self.publish("chart")
         elif kind == "gap" and isinstance(data, dict):
             self.say(str(data.get("message", "")), severity="warning", timeout=10)
+        elif kind == "notice" and isinstance(data, dict) and isinstance(data.get("id"), int):
+            self._on_notice(data)
+
+    # -- maintenance notices (issue #29) ---------------------------------------------------
+    def _on_notice(self, data: dict[str, Any]) -> None:
+        """The banner shows the notice (a withdrawn one goes); a toast the first time."""
+        known = data["id"] in self.store.notices
+        if data.get("cancelled"):
+            if self.store.notices.pop(data["id"], None) is not None:
+                title, body = describe(data, self.local(self.clock()).tzinfo)
+                self.say(body, title=title, timeout=10)
+        else:
+            self.store.notices[data["id"]] = data
+            if not known:
+                title, body = describe(data, self.local(self.clock()).tzinfo)
+                self.say(body, title=title, severity="warning", timeout=15)
+        self.publish("notices")
+
+    async def _wait_maintenance(self, delay: float, data: Any) -> None:
+        """Stay away as the server asked (bounded by ``MAINTENANCE_WAIT_CAP``), counting down
+        on the status bar."""
+        self._attempt = 0
+        until = data.get("until") if isinstance(data, dict) else None
+        self.say(
+            f"The server is down for maintenance; reconnecting in {math.ceil(delay / 60)} min.",
+            title="Maintenance",
+            severity="warning",
+            timeout=15,
+        )
+        log.info("maintenance until %s: reconnecting in %.0f s", until, delay)
+        end = asyncio.get_running_loop().time() + delay
+        while (left := end - asyncio.get_running_loop().time()) > 0:
+            shown = f"{math.ceil(left)}s" if left < 120 else f"{math.ceil(left / 60)}m"
+            self.store.connection = f"maintenance: reconnecting in {shown}"
+            self.publish("status")
+            await asyncio.sleep(min(1.0, left))
+        self.store.connection = "connecting"
+        self.publish("status")
 
     def _price_moved(self) -> None:
         """Publish "price" at once, or, within PRICE_EVERY of the last one, when that time is

@@ -58,6 +58,8 @@ class Store:
     last_event_id: int | None = None
     chart: ChartView = field(default_factory=ChartView)
     connection: str = "connecting"
+    #: the owner's maintenance notices by id (the stream's ``notice`` data), issue #29
+    notices: dict[int, dict[str, Any]] = field(default_factory=dict)
     quota: str = ""
     #: each symbol's feed state from the server (``GET /api/feed``, then ``feed`` frames):
     #: ``{symbol, state, since, next_change, …}`` (issue #29)

@@ -30,6 +30,7 @@ from tradealerts.server.events import (
     sse_frame,
 )
 from tradealerts.server.security import decode_access_token
+from tradealerts.server.stream_notices import notice_frames, reconnect_frame
 
 router = APIRouter(tags=["stream"])
 
@@ -92,7 +93,8 @@ def parse_last_event_id(value: str) -> int:
     responses={
         200: {
             "content": {"text/event-stream": {}},
-            "description": "alert (with id:), price, bar, tier, gap, reauth, overflow, reconnect",
+            "description": "alert (with id:), price, bar, tier, notice, gap, reauth, overflow, "
+            "reconnect",
         }
     },
 )
@@ -158,6 +160,8 @@ async def stream(
         gap, backlog, more = False, list[AlertFrame](), False
         try:
             yield f"retry: {RETRY_MS}\n\n"
+            for text in notice_frames(state):  # a notice announced before this connection
+                yield text
             if after is None:  # a fresh client: what fires from now on (history has the rest)
                 last = await _from_db(newest)
             else:
@@ -181,15 +185,7 @@ async def stream(
                     last = event_id
                 backlog = []
                 if sub.closed:
-                    yield sse_frame(
-                        "reconnect",
-                        {
-                            "message": _(
-                                "The server is restarting; reconnect with Last-Event-ID."
-                            ).into(lang),
-                            "last_event_id": last,
-                        },
-                    )
+                    yield reconnect_frame(state, last, lang)
                     return
                 if sub.overflowed:
                     yield sse_frame(

@@ -36,6 +36,7 @@ __all__ = [
     "IngestToken",
     "InvoiceRow",
     "MailMessage",
+    "MaintenanceNotice",
     "Notification",
     "PushChannel",
     "RefreshToken",
@@ -466,3 +467,21 @@ class EngineLease(Base):
     holder: Mapped[str] = mapped_column(String(200), default="")
     expires_at: Mapped[float] = mapped_column(Float, default=0.0)
     feed_origin: Mapped[float | None] = mapped_column(Float, default=None)
+
+
+class MaintenanceNotice(Base):
+    """A notice the owner announced (``admin announce``, issue #29): every user's
+    notification centre gets a copy; ``starts_at`` + ``duration_seconds`` is the maintenance
+    window (both None: a plain notice); ``cancelled_at`` once withdrawn."""
+
+    __tablename__ = "maintenance_notices"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    message: Mapped[str] = mapped_column(Text)
+    starts_at: Mapped[datetime | None] = mapped_column(default=None)
+    duration_seconds: Mapped[int | None] = mapped_column(Integer, default=None)
+    #: when it stops being current: the window's end, or made + a day for a plain notice
+    ends_at: Mapped[datetime] = mapped_column(index=True)
+    created_by: Mapped[str] = mapped_column(String(320), default="cli")
+    created_at: Mapped[datetime]
+    cancelled_at: Mapped[datetime | None] = mapped_column(default=None)

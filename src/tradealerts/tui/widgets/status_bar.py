@@ -22,6 +22,10 @@ class StatusBar(Widget):
 
     def on_mount(self) -> None:
         ta(self).changed.subscribe(self, lambda what: self.refresh() if what != "price" else None)
+        from tradealerts.tui.widgets.notice_banner import NoticeBanner
+
+        if not self.screen.query(NoticeBanner):  # every screen with a status bar shows it
+            self.screen.mount(NoticeBanner())
         self.set_interval(1.0, self.refresh)  # the clock
 
     def render(self) -> Text:
