@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from tradealerts.core.ingest import BufferMap, LinesSource
+from tradealerts.core.market_hours import MarketHoursError, parse_schedule
 from tradealerts.core.timeframes import BarClock, BarClockError, parse_bar_clock
 from tradealerts.server.proxies import parse_networks
 
@@ -196,6 +197,26 @@ class Settings(BaseSettings):
     incident_standbys: int = Field(1, ge=0)
     log_level: str = "INFO"
     demo: bool = False
+    #: per-symbol market hours over the asset-class defaults (issue #29), JSON
+    #: ``{"SYMBOL": "SPEC"}``; a SPEC is ``24/7``, an asset class (``forex``, ``metal``,
+    #: ``index``, ``crypto``) or ``Sun 17:00 - Fri 17:00 America/New_York, break 17:00-18:00``
+    #: (zone UTC when left out); see core/market_hours.py and docs/owner-guide.md
+    market_hours: dict[str, str] = Field(default_factory=dict)
+    #: the synthetic and replay feeds send nothing while a symbol's market is closed (off by
+    #: default, so the demo ticks every day of the week)
+    feed_market_hours: bool = False
+
+    @field_validator("market_hours")
+    @classmethod
+    def _market_hours(cls, v: dict[str, str]) -> dict[str, str]:
+        out = {}
+        for symbol, spec in v.items():
+            try:
+                parse_schedule(spec)
+            except MarketHoursError as exc:
+                raise ValueError(f"TRADEALERTS_MARKET_HOURS[{symbol}]: {exc}") from None
+            out[symbol.upper()] = spec
+        return out
 
     @field_validator("secret_key")
     @classmethod
