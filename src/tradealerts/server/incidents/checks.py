@@ -332,7 +332,7 @@ class Checks:
         return out
 
     def _disk(self) -> list[Finding]:
-        folder = _existing(self.settings.data_dir)
+        folder = existing_folder(self.settings.data_dir)
         free_mb = shutil.disk_usage(folder).free / 2**20
         limit = self.settings.incident_disk_free_mb
         if free_mb >= limit:
@@ -388,7 +388,7 @@ class Checks:
         return out
 
 
-def _existing(path: Path) -> Path:
+def existing_folder(path: Path) -> Path:
     while not path.exists() and path.parent != path:
         path = path.parent
     return path
@@ -405,4 +405,3 @@ def _secs(d: timedelta) -> str:
 
 def _ago(d: timedelta) -> str:
     return _secs(d) + " ago"
-

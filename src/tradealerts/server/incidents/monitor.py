@@ -66,7 +66,7 @@ class IncidentMonitor:
         self.clock = clock
         self.checks = checks
         self.wake_mail = wake_mail
-        self.send = send or (lambda subj, body, now: send_to_owner(settings, sessions, subj, body, now))
+        self.send = send or self._send_to_owner
         self.open: dict[str, _Open] = {}
         self._pending: dict[str, datetime] = {}  # key -> first seen (in its grace)
         self._closed: list[_Open] = []  # closed, not stored yet
@@ -75,6 +75,9 @@ class IncidentMonitor:
         self._task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
         self.checks_run = 0
+
+    def _send_to_owner(self, subject: str, body: str, now: datetime) -> bool:
+        return send_to_owner(self.settings, self.sessions, subject, body, now)
 
     # -- running --------------------------------------------------------------------------
 
@@ -237,10 +240,10 @@ def _reminder(inc: _Open, now: datetime) -> tuple[str, str]:
 
 
 def _recovered(inc: _Open) -> tuple[str, str]:
-    assert inc.closed_at is not None
+    closed = inc.closed_at or inc.opened_at
     return (
         f"[tradealerts] RECOVERED: {inc.title}",
-        f"Recovered at {_at(inc.closed_at)}, {_took(inc.closed_at - inc.opened_at)} after it "
+        f"Recovered at {_at(closed)}, {_took(closed - inc.opened_at)} after it "
         f"opened ({_at(inc.opened_at)}).\nLast detail: {inc.detail}\n",
     )
 
