@@ -68,7 +68,7 @@ class IncidentMonitor:
         self.wake_mail = wake_mail
         self.send = send or self._send_to_owner
         self.open: dict[str, _Open] = {}
-        self._pending: dict[str, datetime] = {}  # key -> first seen (in its grace)
+        self.pending: dict[str, datetime] = {}  # key -> first seen (in its grace)
         self._closed: list[_Open] = []  # closed, not stored yet
         self._unsent: list[tuple[str, str]] = []  # messages that could not go yet
         self._loaded = False
@@ -151,7 +151,7 @@ class IncidentMonitor:
         grace = timedelta(seconds=st.incident_grace_seconds)
         remind = timedelta(minutes=st.incident_remind_minutes)
         active = {f.key: f for f in findings}
-        self._pending = {k: v for k, v in self._pending.items() if k in active}
+        self.pending = {k: v for k, v in self.pending.items() if k in active}
         for f in findings:
             inc = self.open.get(f.key)
             if inc is not None:
@@ -162,10 +162,10 @@ class IncidentMonitor:
                     inc.last_notified_at, inc.dirty = now, True
                     self._tell(*_reminder(inc, now))
                 continue
-            first = self._pending.setdefault(f.key, now)
+            first = self.pending.setdefault(f.key, now)
             if f.grace and now - first < grace:
                 continue
-            self._pending.pop(f.key, None)
+            self.pending.pop(f.key, None)
             inc = _Open(f.key, f.kind, f.title[:300], f.detail[:1000], now, now)
             self.open[f.key] = inc
             log.warning("incident opened: %s (%s)", inc.title, inc.detail)
