@@ -63,6 +63,13 @@ def mail(inbox: Inbox, subject: str, count: int = 1, timeout: float = 20) -> Mes
             inbox.cond.wait(left)
 
 
+def body(msg: Message) -> str:
+    """A mail's text, decoded."""
+    payload = msg.get_payload(decode=True)
+    assert isinstance(payload, bytes)
+    return payload.decode()
+
+
 def checks_pass(srv: Running, n: int = 3, each: Callable[[], None] | None = None) -> None:
     """Wait until the monitor has run ``n`` more checks (``each`` runs between polls)."""
     monitor = srv.app.state.incidents

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from tests.server.bridgekit import StandInBridge, fractal_buffers, read_bars
 from tests.server.incidentkit import (
+    body,
     checks_pass,
     mail,
     rows,
@@ -72,7 +73,7 @@ def test_the_terminal_disconnected_mid_run_opens_reminds_and_recovers(
 
         mt5._disconnect()  # the terminal goes away mid-run
         opened = mail(inbox, f"[tradealerts] INCIDENT: {title}")
-        assert "subscribers get no prices or alerts" in opened.get_payload()
+        assert "subscribers get no prices or alerts" in body(opened)
         checks_pass(srv)
         assert the_three(inbox, title) == (1, 0, 0)  # once, however many checks see it
 
@@ -83,7 +84,7 @@ def test_the_terminal_disconnected_mid_run_opens_reminds_and_recovers(
 
         mt5._reconnect()
         recovered = mail(inbox, f"[tradealerts] RECOVERED: {title}")
-        assert "after it opened" in recovered.get_payload()
+        assert "after it opened" in body(recovered)
         checks_pass(srv, each=market)
         assert the_three(inbox, title) == (1, 1, 1)
         (row,) = rows(srv)
@@ -107,6 +108,7 @@ def test_market_hours_a_sunday_stale_btcusd_opens_one_a_closed_eurusd_none(
 
         until(srv, lambda: {"EURUSD", "BTCUSD"} <= set(seen), market, "both ticking")
         mt5._close_market("EURUSD", mt5._state["now"])  # the forex weekend: no more quotes
+        checks_pass(srv, each=market)  # its last quote is in before the clock moves
         # five minutes on the server's clock: EURUSD silent, BTCUSD ticking on
         srv.clock.advance(minutes=5)
         until(srv, lambda: seen["BTCUSD"] == srv.clock.now, market, "a BTCUSD tick")
@@ -115,20 +117,23 @@ def test_market_hours_a_sunday_stale_btcusd_opens_one_a_closed_eurusd_none(
         until(srv, lambda: seen["BTCUSD"] == srv.clock.now, market, "a BTCUSD tick")
         checks_pass(srv, each=market)
         assert seen["EURUSD"] == eurusd_last  # EURUSD really is silent, for 5.5 min
+        assert srv.clock.now - eurusd_last > timedelta(minutes=5)
         assert rows(srv) == [] and subjects(inbox) == []  # a closed market is no outage
         assert "feed:stale:EURUSD" not in monitor.pending
 
         mt5._close_market("BTCUSD", mt5._state["now"])  # BTCUSD's quotes stop on a Sunday
+        checks_pass(srv, each=market)
         srv.clock.advance(minutes=5)
         until(srv, lambda: "feed:stale:BTCUSD" in monitor.pending, market, "BTCUSD pending")
         srv.clock.advance(seconds=31)
         opened = mail(inbox, "[tradealerts] INCIDENT: BTCUSD is stale")
-        assert "while its market is open" in opened.get_payload()
+        assert "while its market is open" in body(opened)
         srv.clock.advance(minutes=srv.settings.incident_remind_minutes)
         mail(inbox, "[tradealerts] STILL OPEN: BTCUSD is stale")
 
         mt5._state["closed"] = {"EURUSD": mt5._state["closed"]["EURUSD"]}  # BTCUSD is back
-        mail(inbox, "[tradealerts] RECOVERED: BTCUSD is stale", timeout=20)
+        back = "[tradealerts] RECOVERED: BTCUSD is stale"
+        until(srv, lambda: back in subjects(inbox), market, "the recovery mail")
         checks_pass(srv, each=market)
         assert the_three(inbox, "BTCUSD is stale") == (1, 1, 1)
         assert [r.key for r in rows(srv)] == ["feed:stale:BTCUSD"]
@@ -165,7 +170,7 @@ def test_the_bridge_silenced_opens_survives_a_restart_and_recovers(
         assert subjects(inbox) == []
         srv.clock.advance(minutes=2)
         opened = mail(inbox, f"[tradealerts] INCIDENT: {title}")
-        assert "for 3 bars" in opened.get_payload()
+        assert "for 3 bars" in body(opened)
         srv.clock.advance(minutes=srv.settings.incident_remind_minutes)
         mail(inbox, f"[tradealerts] STILL OPEN: {title}")
         (before,) = rows(srv)
@@ -179,7 +184,7 @@ def test_the_bridge_silenced_opens_survives_a_restart_and_recovers(
         bridge = StandInBridge(srv.url, token)
         bridge.closed(times, values, 1000)  # the EA is back
         recovered = mail(inbox, f"[tradealerts] RECOVERED: {title}")
-        assert "Recovered at" in recovered.get_payload()
+        assert "Recovered at" in body(recovered)
         checks_pass(srv)
         assert the_three(inbox, title) == (1, 1, 1)
         (row,) = rows(srv)
@@ -218,7 +223,7 @@ def test_postgresql_held_by_the_fault_proxy_the_alert_log_incident(
                 proxy.close()  # PostgreSQL is gone: every connection cut, none let in
                 # the database is the incident: the mail goes straight to SMTP
                 opened = mail(inbox, f"[tradealerts] INCIDENT: {title}")
-                assert "fires wait" in opened.get_payload()
+                assert "fires wait" in body(opened)
                 srv.clock.advance(minutes=srv.settings.incident_remind_minutes)
                 mail(inbox, f"[tradealerts] STILL OPEN: {title}")
                 proxy = FaultProxy(url.port or 5432, port=proxy.port).start()  # back

@@ -410,7 +410,11 @@ def create_app(
         f"{settings.redis_prefix}:sessions-ended",
     )
     app.state.webhook_guard = WebhookGuard.from_settings(settings, resolver)
-    app.state.owner_lines = OwnerLines(settings.buffer_map, settings.lines)
+    # the bridge's posts on the server's clock, as the rest of what it stamps (the owner's
+    # alerts count its silence on that clock)
+    app.state.owner_lines = OwnerLines(
+        settings.buffer_map, settings.lines, wall=lambda: clock().timestamp()
+    )
     app.state.ingest_tokens = TokenCheck()
     app.state.callers = CallerCache(settings.caller_cache_seconds, app.state.revocations)
     app.state.usage = Usage(

@@ -400,7 +400,7 @@ def _hm(t: datetime) -> str:
 
 def _secs(d: timedelta) -> str:
     s = d.total_seconds()
-    return f"{s / 60:g} min" if s >= 120 else f"{s:g} s"
+    return f"{s / 60:.0f} min" if s >= 120 else f"{s:.0f} s"
 
 
 def _ago(d: timedelta) -> str:
