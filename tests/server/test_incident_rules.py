@@ -114,8 +114,8 @@ def test_the_owner_lists_incidents_over_the_api_and_the_command(
     with srv.app.state.sessions() as s:
         s.query(User).filter_by(email="boss@example.com").one().is_admin = True
         s.commit()
-    got = httpx.get(f"{srv.url}/api/admin/incidents", timeout=30,
-                    headers={"Authorization": f"Bearer {admin['access_token']}"}).json()  # fmt: skip
+    auth = {"Authorization": f"Bearer {admin['access_token']}"}
+    got = httpx.get(f"{srv.url}/api/admin/incidents", timeout=30, headers=auth).json()
     disk = next(i for i in got["incidents"] if i["key"] == "disk:free")
     assert disk["status"] == "closed" and disk["title"] == title
     assert disk["recovery"].startswith("recovered after")
