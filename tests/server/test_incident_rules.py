@@ -74,7 +74,7 @@ def test_every_rule_names_metrics_the_server_exports(srv: Running) -> None:
     # a stream counts a frame's time: one live frame, so the histogram has samples too
     user = register_and_login(srv, "watcher@example.com")
     with httpx.Client(base_url=srv.url, timeout=30) as c, c.stream(
-        "GET", "/api/stream", params={"pairs": "EURUSD:H1"},
+        "GET", "/api/stream", params={"symbols": "EURUSD:H1"},
         headers={"Authorization": f"Bearer {user['access_token']}"},
     ) as r:  # fmt: skip
         assert r.status_code == 200
