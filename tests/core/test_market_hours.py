@@ -11,6 +11,7 @@ from tradealerts.core.market_hours import (
     MarketHoursError,
     asset_class,
     is_open,
+    last_change,
     next_change,
     parse_schedule,
     schedule_for,
@@ -42,6 +43,9 @@ def test_forex_weekend_in_winter() -> None:
     assert is_open("EURUSD", utc(2026, 12, 9, 3, 0))  # midweek, no daily break for forex
     assert next_change("EURUSD", utc(2026, 12, 5, 12, 0)) == utc(2026, 12, 6, 22, 0)
     assert next_change("EURUSD", utc(2026, 12, 7, 1, 0)) == utc(2026, 12, 11, 22, 0)
+    assert last_change("EURUSD", utc(2026, 12, 5, 12, 0)) == utc(2026, 12, 4, 22, 0)
+    assert last_change("EURUSD", utc(2026, 12, 4, 22, 0)) == utc(2026, 12, 4, 22, 0)
+    assert last_change("EURUSD", utc(2026, 12, 9, 3, 0)) == utc(2026, 12, 6, 22, 0)
 
 
 def test_forex_follows_new_york_daylight_saving() -> None:
@@ -65,6 +69,8 @@ def test_metals_and_indices_daily_break() -> None:
     assert is_open("XAUUSD", utc(2026, 7, 7, 22, 0))
     assert next_change("XAUUSD", utc(2026, 7, 7, 12, 0)) == utc(2026, 7, 7, 21, 0)
     assert next_change("XAUUSD", utc(2026, 7, 7, 21, 30)) == utc(2026, 7, 7, 22, 0)
+    assert last_change("XAUUSD", utc(2026, 7, 7, 21, 30)) == utc(2026, 7, 7, 21, 0)
+    assert last_change("XAUUSD", utc(2026, 7, 7, 23, 0)) == utc(2026, 7, 7, 22, 0)
     # winter: 22:00-23:00 UTC; the indices keep the same break
     assert is_open("US30", utc(2026, 12, 8, 21, 30))
     assert not is_open("US30", utc(2026, 12, 8, 22, 30))
@@ -82,6 +88,7 @@ def test_crypto_always_open() -> None:
         assert is_open("BTCUSD", at)
         assert is_open("ETHUSD", at)
     assert next_change("BTCUSD", utc(2026, 12, 5, 12, 0)) is None
+    assert last_change("BTCUSD", utc(2026, 12, 5, 12, 0)) is None
     assert str(schedule_for("BTCUSD")) == "24/7"
 
 

@@ -175,6 +175,10 @@ def server_settings(home: Path, database_url: str, smtp_port: int, **overrides: 
         "history_bars": 300,
         "owner_email": "owner@example.com",
         "secret_key": "test-secret-key-0123456789abcdef",
+        # a test's server is not told "data delayed" / "market closed" unless the test asks
+        # (tests/server/feedkit.py): a replay that played its file, or a Saturday's run,
+        # would otherwise change the TUI's status bar and snapshots after a minute
+        "feed_delayed_seconds": 10.0**9,
     }
     values.update(overrides)
     return Settings(**values)

@@ -39,6 +39,9 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "indicators": ("tradealerts.cli.market:indicators",
                    "Fractals, support/resistance and trendlines of a pair (a table, or the "
                    "payload)."),
+    "status": ("tradealerts.cli.feed:status",
+               "The server's market data for your watched symbols: live, data delayed or "
+               "market closed."),
     "support": ("tradealerts.cli.account:support", "Write to the server's owner."),
     "docs": ("tradealerts.cli.account:docs",
              "Open the user guide in a browser (or print its address)."),

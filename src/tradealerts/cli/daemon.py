@@ -46,6 +46,15 @@ SymbolsOpt = Annotated[
     typer.Option("--symbols", help="Only these symbols, e.g. EURUSD,XAUUSD (default: all)."),
 ]
 
+FeedDownOpt = Annotated[
+    float,
+    typer.Option(
+        "--feed-down-after",
+        help="One notification when the market data of a watched symbol has been delayed "
+        "this many seconds, and one when it is back (a closed market is not delayed).",
+    ),
+]
+
 
 def _server() -> str:
     from tradealerts.client.config import server_url
@@ -54,7 +63,12 @@ def _server() -> str:
 
 
 def _options(
-    notifier: str, sound: bool, exec_cmd: str | None, quiet: str | None, symbols: str | None
+    notifier: str,
+    sound: bool,
+    exec_cmd: str | None,
+    quiet: str | None,
+    symbols: str | None,
+    feed_down_after: float = 300.0,
 ) -> Options:
     from tradealerts.daemon.options import Options, QuietHours, parse_symbols
 
@@ -66,6 +80,7 @@ def _options(
             exec_cmd=exec_cmd or None,
             quiet_hours=QuietHours.parse(quiet) if quiet else None,
             symbols=parse_symbols(symbols),
+            feed_down_after=feed_down_after,
         )
     except ValueError as exc:
         raise UsageProblem(str(exc)) from None
@@ -90,12 +105,13 @@ def run(
     quiet_hours: QuietOpt = None,
     symbols: SymbolsOpt = None,
     detached: Annotated[bool, typer.Option("--detached", hidden=True)] = False,
+    feed_down_after: FeedDownOpt = 300.0,
 ) -> None:
     """Run the daemon in the foreground (for debugging and service managers); Ctrl-C stops."""
     from tradealerts.daemon.control import AlreadyRunning
     from tradealerts.daemon.runner import run as run_daemon
 
-    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols)
+    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, feed_down_after)
     try:
         run_daemon(options, foreground=not detached)
     except AlreadyRunning as exc:
@@ -111,11 +127,12 @@ def start(
     exec_cmd: ExecOpt = None,
     quiet_hours: QuietOpt = None,
     symbols: SymbolsOpt = None,
+    feed_down_after: FeedDownOpt = 300.0,
 ) -> None:
     """Start the daemon in the background; print its pid and log file."""
     from tradealerts.daemon.control import AlreadyRunning, spawn
 
-    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols)
+    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, feed_down_after)
     paths = _paths()
     try:
         pid = spawn(options, paths)
@@ -282,11 +299,12 @@ def install(
     quiet_hours: QuietOpt = None,
     symbols: SymbolsOpt = None,
     platform: PlatformOpt = None,
+    feed_down_after: FeedDownOpt = 300.0,
 ) -> None:
     """Start the daemon at login: systemd --user unit, launchd agent or Windows Startup."""
     from tradealerts.daemon.service import install as install_service
 
-    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols)
+    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, feed_down_after)
     try:
         svc = install_service(options, platform)
     except ValueError as exc:

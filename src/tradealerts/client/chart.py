@@ -283,11 +283,17 @@ def _title(payload: dict[str, Any], c: dict[str, list[float]]) -> str:
 
 
 def _titles(payload: dict[str, Any], c: dict[str, list[float]]) -> list[str]:
-    """The title, then shorter forms of it for a narrow chart, the pair and timeframe last."""
+    """The title, then shorter forms of it for a narrow chart, the pair and timeframe last.
+    A ``feed_state`` in the payload (``market closed``, ``data delayed since 14:05``: put
+    there by the TUI, issue #29) ends every form but the last, before the range goes."""
     full = _title(payload, c)
     head = f"{payload['symbol']} {payload['timeframe']}"
     last = f"last {_price(payload['symbol'], c['close'][-1])}"
-    return [full, f"{head} · {len(c['time'])} bars · {last}", f"{head} · {last}", head]
+    forms = [full, f"{head} · {len(c['time'])} bars · {last}", f"{head} · {last}"]
+    state = payload.get("feed_state")
+    if state:
+        forms = [f"{f} · {state}" for f in forms] + [f"{head} · {state}"]
+    return [*forms, head]
 
 
 def _draw_static(payload: dict[str, Any], c: dict[str, list[float]], opts: ChartOptions) -> _Static:

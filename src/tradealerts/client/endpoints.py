@@ -219,6 +219,11 @@ def indicators(symbol: str, timeframe: str, bars: int = 300) -> Call[Json]:
     return Call("GET", path, _json, params={"bars": bars})
 
 
+def feed() -> Call[Json]:
+    """Each symbol's feed state: ``{"symbols": [{symbol, state, since, …}]}`` (issue #29)."""
+    return Call("GET", "/api/feed", _json)
+
+
 @dataclass(frozen=True)
 class Tagged:
     """A conditional answer: the payload and its ``ETag``, or ``payload is None`` when the

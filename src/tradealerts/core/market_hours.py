@@ -40,6 +40,7 @@ __all__ = [
     "Schedule",
     "asset_class",
     "is_open",
+    "last_change",
     "next_change",
     "parse_schedule",
     "schedule_for",
@@ -47,6 +48,7 @@ __all__ = [
 
 _DAY = 86_400
 _WEEK = 7 * _DAY
+_TICK = timedelta(seconds=1)
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 
 
@@ -96,6 +98,27 @@ class Schedule:
             return None
         at = _aware(at).astimezone(UTC)
         now = self.is_open(at)
+        for edge in self._edges(at):
+            if edge > at and self.is_open(edge) != now:
+                return edge
+        return None  # pragma: no cover - a weekly schedule always turns within a week
+
+    def last_change(self, at: datetime) -> datetime | None:
+        """The latest instant at or before ``at`` at which :meth:`is_open` turned to what it
+        is at ``at`` (UTC): when a closed market closed, when an open one opened; None for a
+        market that never closes."""
+        if self.always:
+            return None
+        at = _aware(at).astimezone(UTC)
+        now = self.is_open(at)
+        for edge in reversed(self._edges(at)):
+            if edge <= at and self.is_open(edge) == now and self.is_open(edge - _TICK) != now:
+                return edge
+        return None  # pragma: no cover - a weekly schedule always turns within a week
+
+    def _edges(self, at: datetime) -> list[datetime]:
+        """Every local edge (open, close, breaks) from a week before ``at``'s week to a week
+        after it, in UTC, sorted."""
         zone = _zone(self.zone)
         local = at.astimezone(zone)
         monday = (local - timedelta(days=local.weekday())).replace(
@@ -111,11 +134,7 @@ class Schedule:
                     edges.add(base + timedelta(days=day, seconds=s))
                     edges.add(base + timedelta(days=day, seconds=e))
         # local edges → UTC; an edge in a skipped hour lands on the switch (fold=0's reading)
-        found = sorted(e.replace(tzinfo=zone).astimezone(UTC) for e in edges)
-        for edge in found:
-            if edge > at and self.is_open(edge) != now:
-                return edge
-        return None  # pragma: no cover - a weekly schedule always turns within a week
+        return sorted(e.replace(tzinfo=zone).astimezone(UTC) for e in edges)
 
     def __str__(self) -> str:
         return self.text or ("24/7" if self.always else _format(self))
@@ -261,3 +280,11 @@ def next_change(
 ) -> datetime | None:
     """When ``symbol``'s market next opens or closes after ``at`` (UTC); None for 24/7."""
     return schedule_for(symbol, overrides).next_change(at)
+
+
+def last_change(
+    symbol: str, at: datetime, overrides: Mapping[str, str | Schedule] | None = None
+) -> datetime | None:
+    """When ``symbol``'s market last opened or closed, at or before ``at`` (UTC); None for
+    24/7."""
+    return schedule_for(symbol, overrides).last_change(at)

@@ -28,6 +28,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from tradealerts.daemon.feedwatch import FeedAlarm
 from tradealerts.daemon.notify import Backend, BellBackend, ExecHook, Notice, notice_for
 from tradealerts.daemon.options import Options
 from tradealerts.daemon.state import DELIVERED, FILTERED, HELD, PENDING, StateDB
@@ -74,6 +75,10 @@ class Daemon:
         self.state = state
         self.backend = backend
         self.exec = ExecHook(options.exec_cmd) if options.exec_cmd else None
+        #: the feed alarm (issue #29): one notice when a watched symbol's data is down long
+        self.feed_alarm = FeedAlarm(
+            options.feed_down_after, self._show, symbols=options.symbols, sound=options.sound
+        )
         self._client_factory = client_factory or self._default_client
         self._status = status
         self.clock = clock
@@ -164,6 +169,7 @@ class Daemon:
         try:
             if last is None:
                 last = await self._starting_point(client)
+            await self._feed_now(client)
             async for ev in client.events(
                 last_event_id=str(last),
                 read_timeout=self.options.dead_after,
@@ -201,6 +207,18 @@ class Daemon:
         newest = page.items[0].id if page.items else 0
         log.info("first start: alerts after event %d will be shown", newest)
         return self.state.start_at(newest)
+
+    async def _feed_now(self, client: Any) -> None:
+        """The watchlist and every symbol's feed state now (``feed`` events are live only);
+        a server without them (or a failure here) leaves the alarm to the events."""
+        from tradealerts.client import ApiError, NotLoggedIn
+
+        try:
+            await self.feed_alarm.refresh(client)
+        except NotLoggedIn:
+            raise
+        except (ApiError, ValueError, KeyError, TypeError) as exc:
+            log.info("feed state not read: %s", exc)
 
     def _on_retry(self, milliseconds: int) -> None:
         """The server's ``retry:`` frame, the first of every connection: we are connected.
@@ -291,6 +309,8 @@ class Daemon:
             log.warning("overflow: reconnecting with Last-Event-ID to catch up")
         elif kind == "tier":
             log.info("your plan changed: %s", data)
+        elif kind == "feed":
+            self.feed_alarm.on_feed(data)
 
     async def _on_alert(self, event_id: int, data: dict[str, Any]) -> None:
         received = time.perf_counter()

@@ -10,6 +10,7 @@ from datetime import datetime, time
 
 __all__ = [
     "DEAD_AFTER_ENV",
+    "FEED_DOWN_AFTER",
     "LOGIN_POLL_ENV",
     "NOTIFIERS",
     "Options",
@@ -25,6 +26,9 @@ DEAD_AFTER_ENV = "TRADEALERTS_DAEMON_DEAD_AFTER"
 BACKOFF_CAP_ENV = "TRADEALERTS_DAEMON_BACKOFF_CAP"
 #: Seconds between looks for a new login after the server refused ours (default 30).
 LOGIN_POLL_ENV = "TRADEALERTS_DAEMON_LOGIN_POLL"
+
+#: the default of ``--feed-down-after`` (seconds): a delay shorter than this raises nothing
+FEED_DOWN_AFTER = 300.0
 
 _HHMM = re.compile(r"^\s*(\d{1,2}):(\d{2})\s*-\s*(\d{1,2}):(\d{2})\s*$")
 
@@ -102,8 +106,12 @@ class Options:
     backoff_cap: float = field(default_factory=_backoff_cap_default)
     #: how often to look for a new login once the server refused ours (no hammering)
     login_poll: float = field(default_factory=_login_poll_default)
+    #: one notification when a watched symbol's data has been delayed this long (issue #29)
+    feed_down_after: float = FEED_DOWN_AFTER
 
     def __post_init__(self) -> None:
+        if not self.feed_down_after >= 0:
+            raise ValueError("--feed-down-after: give seconds, 0 or more (e.g. 300)")
         if self.notifier not in NOTIFIERS:
             raise ValueError(f"notifier {self.notifier!r}: choose one of {', '.join(NOTIFIERS)}")
 
@@ -119,4 +127,6 @@ class Options:
             args += ["--quiet-hours", str(self.quiet_hours)]
         if self.symbols:
             args += ["--symbols", ",".join(sorted(self.symbols))]
+        if self.feed_down_after != FEED_DOWN_AFTER:
+            args += ["--feed-down-after", f"{self.feed_down_after:g}"]
         return args

@@ -36,6 +36,7 @@ from tradealerts.server.engine.runner import Listener
 from tradealerts.server.errors import RequestIdMiddleware, install_error_handlers
 from tradealerts.server.events import Bus
 from tradealerts.server.feeds import BarClose, Feed, FeedOptions, Tick, create_feed
+from tradealerts.server.feedstate import FeedWatch
 from tradealerts.server.incidents.setup import start_monitor
 from tradealerts.server.incidents.signals import Signals
 from tradealerts.server.ingest.check import too_large
@@ -97,6 +98,7 @@ def feed_options(settings: Settings) -> FeedOptions:
         symbol_map=settings.symbol_map,
         bar_clock=settings.clock,
         replay_tz=settings.replay_clock,
+        market_hours=settings.market_hours if settings.feed_market_hours else None,
     )
 
 
@@ -124,6 +126,27 @@ def _publish_market(bus: Bus) -> Listener:
             bus.market("bar", event.symbol, event.timeframe.value, event.as_dict())
 
     return listener
+
+
+def _watch_feed(
+    app: FastAPI, settings: Settings, market: Engine | None, clock: Callable[[], datetime]
+) -> FeedWatch | None:
+    """Each symbol's feed state for subscribers (issue #29), on this process's engine or
+    mirror; health then counts a quiet closed market as ``closed``, not stale."""
+    if market is None:
+        return None
+    watch = FeedWatch(
+        market,
+        app.state.bus,
+        clock,
+        overrides=settings.market_hours,
+        delayed_after=settings.feed_delayed_seconds,
+        every=settings.feed_check_seconds,
+    )
+    market.listeners.append(watch.listener)
+    market.is_closed = watch.is_closed
+    watch.start()
+    return watch
 
 
 def _load_owner_lines(owner: OwnerLines, sessions: sessionmaker[Session]) -> None:
@@ -354,6 +377,7 @@ def create_app(
                 len(market.market.series),
             )
         app.state.engine = market
+        app.state.feedwatch = _watch_feed(app, settings, market, clock)
         settle_gc()
         try:
             yield
@@ -367,6 +391,8 @@ def create_app(
                 await app.state.incidents.stop()
             if app.state.alerts is not None:
                 await app.state.alerts.stop()
+            if app.state.feedwatch is not None:
+                await app.state.feedwatch.stop()
             if market is not None:
                 await market.stop()
             await app.state.mailer.stop()
@@ -446,6 +472,7 @@ def create_app(
         alerts,
         auth,
         billing,
+        feedstate,
         market,
         notifications,
         pages,
@@ -460,6 +487,7 @@ def create_app(
     for module in (
         auth,
         market,
+        feedstate,
         watchlist,
         alerts,
         user,

@@ -168,9 +168,16 @@ def serve(
     workers: int = typer.Option(
         None, min=1, help="API processes on this port, with --scale-out [TRADEALERTS_WORKERS]."
     ),
+    feed_market_hours: bool = typer.Option(
+        None,
+        "--feed-market-hours/--no-feed-market-hours",
+        help="Synthetic and replay feeds: no ticks while a symbol's market is closed "
+        "[TRADEALERTS_FEED_MARKET_HOURS; default off].",
+    ),
 ) -> None:
     """Run the API and the engine. Every option is also a TRADEALERTS_* variable."""
     settings = _settings(
+        feed_market_hours=feed_market_hours,
         scale_out=scale_out,
         workers=workers,
         host=host,

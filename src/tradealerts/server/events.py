@@ -223,6 +223,12 @@ class Bus:
         for key in keys:
             self._subs[key].offer(("alerts_changed", text))
 
+    def feed(self, text: str) -> None:
+        """A symbol's feed state changed (``feed``, rendered once): every open stream gets
+        it, whatever its ``symbols=`` (rare: a few a day per symbol; live only)."""
+        for sub in list(self._subs.values()):
+            sub.offer(("feed", text))
+
     def market(self, kind: str, symbol: str, timeframe: str | None, data: dict[str, Any]) -> None:
         """A live ``price`` (every timeframe of the symbol) or ``bar`` event."""
         text: str | None = None  # rendered once, for the first stream that wants it

@@ -205,6 +205,11 @@ class Settings(BaseSettings):
     #: the synthetic and replay feeds send nothing while a symbol's market is closed (off by
     #: default, so the demo ticks every day of the week)
     feed_market_hours: bool = False
+    #: a symbol whose market is open by its schedule and whose last data is older than this
+    #: is ``delayed`` to subscribers (the ``feed`` stream event, ``GET /api/feed``)
+    feed_delayed_seconds: float = Field(60.0, gt=0)
+    #: how often each process re-evaluates every symbol's feed state
+    feed_check_seconds: float = Field(1.0, gt=0)
 
     @field_validator("market_hours")
     @classmethod

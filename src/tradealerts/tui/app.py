@@ -144,6 +144,7 @@ class TradeAlertsApp(App[None]):
             )
             s.set_symbols(symbols)
             s.watchlist = watchlist
+            spawn(self, self._load_feed_state, group="feedstate", exclusive=True)
             if s.watchlist and not self._chart_given:
                 s.chart.symbol, s.chart.timeframe = s.watchlist[0].symbol, s.watchlist[0].timeframe
             self._apply_theme()
@@ -364,6 +365,8 @@ class TradeAlertsApp(App[None]):
         self._attempt = 0
         if self._streamed:  # a reconnect: alerts changed meanwhile sent no alerts_changed
             spawn(self, self._reload_alerts, group="alerts", exclusive=True)
+            # nor feed frames (live only): the state now
+            spawn(self, self._load_feed_state, group="feedstate", exclusive=True)
         self._streamed = True
         if self.store.connection != "live":
             self.store.connection = "live"
@@ -407,6 +410,10 @@ class TradeAlertsApp(App[None]):
         elif kind == "tier":
             self.say(f"Your plan is now {data.get('tier', '?')}.", title="Plan changed")
             spawn(self, self._tier_changed, group="load", exclusive=True)
+        elif kind == "feed" and isinstance(data, dict):
+            s.apply_feed(data)  # the status bar and the chart's title say it
+            self.publish("status")
+            self.publish("chart")
         elif kind == "gap" and isinstance(data, dict):
             self.say(str(data.get("message", "")), severity="warning", timeout=10)
 
@@ -439,6 +446,28 @@ class TradeAlertsApp(App[None]):
         prefs = self.store.preferences
         if self.ring_bell and (prefs is None or prefs.alert_bell):
             self.bell()
+
+    async def _load_feed_state(self) -> None:
+        """Each symbol's feed state now (a ``feed`` frame only says when it changes); a
+        server without ``/api/feed`` leaves it unknown."""
+        with contextlib.suppress(Handled):
+            got = await self.api(endpoints.feed(), quiet=True)
+            for item in got.get("symbols", []):
+                self.store.apply_feed(item)
+            self.publish("status")
+            self.publish("chart")
+
+    def feed_label(self, symbol: str) -> str:
+        """``market closed (opens …)``, ``data delayed since HH:MM`` on the person's clock,
+        or "" while the symbol is live (or nothing is known)."""
+        from tradealerts.client.feedstate import LIVE, feed_label, zone_of
+
+        item = self.store.market.get(symbol)
+        if not item or item.get("state") == LIVE:
+            return ""
+        prefs = self.store.preferences
+        zone = zone_of(prefs.timezone if prefs is not None else None)
+        return feed_label(item, zone, self.clock())
 
     async def _reload_alerts(self) -> None:
         try:

@@ -59,6 +59,17 @@ class Store:
     chart: ChartView = field(default_factory=ChartView)
     connection: str = "connecting"
     quota: str = ""
+    #: each symbol's feed state from the server (``GET /api/feed``, then ``feed`` frames):
+    #: ``{symbol, state, since, next_change, …}`` (issue #29)
+    market: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def apply_feed(self, data: dict[str, Any]) -> bool:
+        """A ``feed`` frame; True when it changed what the open chart's symbol shows."""
+        symbol = str(data.get("symbol") or "")
+        if not symbol:
+            return False
+        self.market[symbol] = data
+        return symbol == self.chart.symbol
 
     # -- tiers -----------------------------------------------------------------------------
     @property

@@ -28,6 +28,10 @@ log = logging.getLogger("tradealerts.engine")
 Listener = Callable[[Tick | BarClose, IndicatorChanges | None], None]
 
 
+def _never_closed(symbol: str) -> bool:
+    return False
+
+
 @dataclass
 class _Cached:
     key: tuple[int, int]
@@ -79,6 +83,9 @@ class Engine:
         self._holds: dict[str, str] = {}
         self._released = asyncio.Event()
         self._released.set()
+        #: whether a symbol's market is closed now by its schedule (set by the app): a quiet
+        #: closed market is ``closed`` in health, not ``stale`` (issue #29)
+        self.is_closed: Callable[[str], bool] = _never_closed
 
     async def start(self) -> None:
         """Connect the feed and load its history, then consume it on a task.
@@ -237,7 +244,11 @@ class Engine:
         for sym in sorted(self.market.symbols()):
             age = now - self._last_seen.get(sym, now)
             symbols[sym] = {
-                "status": "ok" if age <= self.stale_after else "stale",
+                "status": "ok"
+                if age <= self.stale_after
+                else "closed"
+                if self.is_closed(sym)
+                else "stale",
                 "seconds_since_tick": round(age, 3),
             }
         running = self.state == "running"
@@ -258,7 +269,7 @@ class Engine:
             "feed": {
                 "name": self.feed.name,
                 "status": "ok"
-                if feed_ok and all(s["status"] == "ok" for s in symbols.values())
+                if feed_ok and all(s["status"] in ("ok", "closed") for s in symbols.values())
                 else "stale"
                 if running
                 else self.state,

@@ -31,6 +31,7 @@ __all__ = [
     "FeedUnavailable",
     "ReplayFileError",
     "Tick",
+    "market_open",
 ]
 
 Sleep = Callable[[float], Awaitable[None]]
@@ -143,6 +144,31 @@ class FeedOptions:
     symbols: tuple[str, ...] | None = None
     sleep: Sleep = asyncio.sleep
     clock: Clock = _time.time
+    #: synthetic and replay: send nothing for a symbol while its market is closed by its
+    #: schedule (``core.market_hours``; these are the owner's per-symbol overrides, ``{}``
+    #: for the defaults); None: every day, around the clock (the demo's default)
+    market_hours: dict[str, str] | None = None
+
+
+def market_open(options: FeedOptions) -> Callable[[str, float], bool] | None:
+    """``(symbol, epoch seconds) -> open?`` for a feed that honours market hours, or None
+    when it does not (``options.market_hours`` is None)."""
+    if options.market_hours is None:
+        return None
+    from datetime import UTC, datetime
+
+    from tradealerts.core.market_hours import schedule_for
+
+    hours = options.market_hours
+    schedules: dict[str, Any] = {}
+
+    def is_open(symbol: str, t: float) -> bool:
+        sched = schedules.get(symbol)
+        if sched is None:
+            sched = schedules[symbol] = schedule_for(symbol, hours)
+        return sched.is_open(datetime.fromtimestamp(t, UTC))
+
+    return is_open
 
 
 class Feed(ABC):

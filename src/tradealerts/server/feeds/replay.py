@@ -58,6 +58,7 @@ from tradealerts.server.feeds.base import (
     FeedStatus,
     ReplayFileError,
     Tick,
+    market_open,
 )
 
 __all__ = [
@@ -680,8 +681,12 @@ class ReplayFeed(Feed):
         higher = [t for t in Timeframe if t != tf and t.is_multiple_of(tf)]
         sym = self.symbol
         clock = self.bar_clock()
+        is_open = market_open(self.options)
         while self._next < len(file) and not self._closed:
             bar = file[self._next]
+            if is_open is not None and not is_open(sym, bar.time):
+                self._next += 1  # its market was closed then: skipped (FEED_MARKET_HOURS)
+                continue
             bar_end = bar_span(tf, bar.time, clock)[1]  # 3 or 5 h for an H4 bar at a switch
             for k, price in enumerate(tick_path(bar)):
                 if pause:

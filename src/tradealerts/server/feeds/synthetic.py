@@ -34,6 +34,7 @@ from tradealerts.server.feeds.base import (
     FeedOptions,
     FeedStatus,
     Tick,
+    market_open,
 )
 
 __all__ = ["HALF_LIFE_DAYS", "SYMBOL_PARAMS", "SymbolParams", "SyntheticFeed"]
@@ -333,6 +334,7 @@ class SyntheticFeed(Feed):
             # long the history took to build
             origin = max(origin, clock())
         paced_from = clock() - self._steps * interval
+        is_open = market_open(self.options)
         while not self._closed:
             # sleep to the next step's deadline, not for a fixed interval: the time the
             # consumer takes must not make the feed fall further behind every step
@@ -345,6 +347,8 @@ class SyntheticFeed(Feed):
             for sym in self._symbols:
                 if self._closed:  # close() while the consumer held a tick: end right there
                     return
+                if is_open is not None and not is_open(sym, now):
+                    continue  # its market is closed: no tick, no bar (FEED_MARKET_HOURS)
                 series = self._series[sym]
                 p = series.params
                 series.deviation = step_decay * series.deviation + (

@@ -235,9 +235,14 @@ def _render_health(url: str, data: dict[str, Any]) -> str:
             detail.append(f"{value['latency_ms']} ms")
         if part == "feed":
             symbols = value.get("symbols") or {}
-            stale = sorted(k for k, v in symbols.items() if v.get("status") != "ok")
+            stale = sorted(k for k, v in symbols.items() if v.get("status") not in ("ok", "closed"))
+            # a quiet market closed by its schedule is neither fresh nor stale (issue #29)
+            closed = sorted(k for k, v in symbols.items() if v.get("status") == "closed")
+            fresh = len(symbols) - len(stale) - len(closed)
             detail.append(str(value.get("name", "")))
-            detail.append(f"{len(symbols) - len(stale)}/{len(symbols)} symbols fresh")
+            detail.append(f"{fresh}/{len(symbols)} symbols fresh")
+            if closed:
+                detail.append("market closed: " + ", ".join(closed))
             if stale:
                 detail.append("stale: " + ", ".join(stale))
         for key in ("error", "reason", "retry_in_seconds", "waiting", "quarantined", "leader",

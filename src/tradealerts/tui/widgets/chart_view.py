@@ -141,6 +141,7 @@ class ChartView(Widget):
         store = ta(self).store
         chart = store.chart
         view = window(payload, self.visible_bars(), chart.offset)
+        view["feed_state"] = ta(self).feed_label(chart.symbol)  # the title says it
         opts = ChartOptions(
             width=width,
             height=height,

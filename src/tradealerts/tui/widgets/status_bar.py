@@ -30,6 +30,9 @@ class StatusBar(Widget):
         style = _STATE_STYLE.get(state, "bold yellow")
         out.append(f"● {state} ", style=style)
         out.append(f"│ {store.tier} ", style="bold")
+        feed = app.feed_label(store.chart.symbol)
+        if feed:  # the open chart's market: closed, or its data delayed (issue #29)
+            out.append(f"│ {store.chart.symbol} {feed} ", style="bold yellow")
         rl = app.requests_left
         if rl is not None:
             out.append(f"│ {rl.remaining}/{rl.limit} req left ")
