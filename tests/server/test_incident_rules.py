@@ -148,9 +148,7 @@ def test_5xx_answers_over_the_threshold(srv: Running, smtp_sink: tuple[Inbox, in
     assert the_three(inbox, title) == (1, 0, 1)
 
 
-def test_a_growing_mail_queue_and_a_quarantined_mail(
-    srv: Running, smtp_sink: tuple[Inbox, int]
-) -> None:
+def test_a_growing_mail_queue(srv: Running, smtp_sink: tuple[Inbox, int]) -> None:
     from datetime import timedelta
 
     from tradealerts.server.db.models import MailMessage
