@@ -4,6 +4,7 @@ views filled with the server's own figures, a non-admin kept out, and a snapshot
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -11,7 +12,7 @@ from typing import Any
 
 import pytest
 from tests.cli.conftest import serve_finished
-from tests.server.serverkit import Running, register_and_login, set_tier
+from tests.server.serverkit import DEADLINE_SCALE, Running, register_and_login, set_tier
 from tests.tui.conftest import Person, log_in, started, toasts, until
 from textual.widgets import DataTable, Static, TabbedContent
 
@@ -113,6 +114,37 @@ async def test_the_owner_sees_the_four_views_with_the_servers_figures(owner: Per
         assert "PUT /api/subscription/upgrade" in row
         families = screen.query_one("#usage-table", DataTable)
         assert families.row_count == len(usage["families"]) > 0
+
+
+async def test_the_incidents_view_shows_what_the_server_opened(owner: Person):
+    """The server's own check opens a real incident (no disk has that much free space);
+    ``5`` shows it, open, with its detail."""
+    srv = owner.server
+    monitor = srv.app.state.incidents
+    srv.settings.incident_disk_free_mb = 10**12
+    srv.settings.incident_grace_seconds = 0
+    try:
+        srv.app.state.loop.call_soon_threadsafe(monitor.wake)
+        deadline = time.monotonic() + 20 * DEADLINE_SCALE
+        while "disk:free" not in monitor.open:
+            assert time.monotonic() < deadline, "no incident opened"
+            await asyncio.sleep(0.02)
+        app = make_tui(AsyncClient(srv.url), bell=False)
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
+            await started(pilot)
+            await pilot.press("O")
+            screen = await until(pilot, lambda: app.screen if isinstance(app.screen,
+                                 AdminScreen) else None, what="the admin screen")  # fmt: skip
+            await pilot.press("5")
+            assert screen.query_one(TabbedContent).active == "incidents"
+            await until(pilot, lambda: "incidents" in screen.loaded, what="the incidents")
+            assert "1 open incident(s)" in _text(screen, "#incidents-summary")
+            table = screen.query_one("#incidents-table", DataTable)
+            row = [str(v) for v in table.get_row_at(0)]
+            assert row[:2] == ["open", "disk space is low"], row
+            assert "MiB free under" in row[-1]
+    finally:
+        srv.settings.incident_disk_free_mb = 0
 
 
 async def test_a_user_without_the_admin_role_is_kept_out(

@@ -455,3 +455,8 @@ def admin_api_usage(hours: int = 24) -> Call[Json]:
 def admin_error_logs(after_id: int = 0, limit: int = 50) -> Call[Json]:
     params = {"after_id": after_id, "limit": limit}
     return Call("GET", "/api/admin/error-logs", _json, params=params)
+
+
+def admin_incidents() -> Call[Json]:
+    """The owner's open and recent incidents (issue #29)."""
+    return Call("GET", "/api/admin/incidents", _json)

@@ -37,6 +37,8 @@ from tradealerts.server.errors import RequestIdMiddleware, install_error_handler
 from tradealerts.server.events import Bus
 from tradealerts.server.feeds import BarClose, Feed, FeedOptions, Tick, create_feed
 from tradealerts.server.feedstate import FeedWatch
+from tradealerts.server.incidents.setup import start_monitor
+from tradealerts.server.incidents.signals import Signals
 from tradealerts.server.ingest.check import too_large
 from tradealerts.server.ingest.store import last_received, load_values
 from tradealerts.server.ingest.tokens import TokenCheck
@@ -311,6 +313,7 @@ def create_app(
         app.state.usage.start(app.state.sessions)
         app.state.loop = asyncio.get_running_loop()
         app.state.alerts = None
+        app.state.incidents = None  # the owner's alerts: where the engine runs (issue #29)
         _publish_tier_changes(app.state.sessions, app.state.bus, app.state.loop)
         _publish_alert_changes(app.state.sessions, app.state.bus, app.state.loop)
         app.state.billing = _billing(
@@ -356,6 +359,17 @@ def create_app(
             app.state.alerts = runtime
             await market.start()
             runtime.start()
+            app.state.incidents = start_monitor(
+                settings,
+                app.state.sessions,
+                clock,
+                engine=market,
+                alerts=runtime,
+                owner=owner,
+                usage=app.state.usage,
+                signals=app.state.signals,
+                wake_mail=app.state.mailer.wake,
+            )
             log.info(
                 "engine %s: %s feed, %d series",
                 market.state,
@@ -375,6 +389,8 @@ def create_app(
                 await asyncio.gather(sweep, return_exceptions=True)
             # sign-ups under way store their accounts and queue their mails first
             await asyncio.to_thread(app.state.signups.close)
+            if app.state.incidents is not None:
+                await app.state.incidents.stop()
             if app.state.alerts is not None:
                 await app.state.alerts.stop()
             if app.state.feedwatch is not None:
@@ -409,6 +425,7 @@ def create_app(
     app.state.quota = Quota(settings.redis_url, settings.redis_prefix, settings.quota_lease_seconds)
     app.state.throttle = Throttle(settings.redis_url, settings.redis_prefix)
     app.state.signups = Signups()
+    app.state.signals = Signals()  # Stripe failures, tick-to-stream times (incidents)
     if settings.scale_out:
         from tradealerts.server.scale.api import redis_bus
 
@@ -421,7 +438,11 @@ def create_app(
         f"{settings.redis_prefix}:sessions-ended",
     )
     app.state.webhook_guard = WebhookGuard.from_settings(settings, resolver)
-    app.state.owner_lines = OwnerLines(settings.buffer_map, settings.lines)
+    # the bridge's posts on the server's clock, as the rest of what it stamps (the owner's
+    # alerts count its silence on that clock)
+    app.state.owner_lines = OwnerLines(
+        settings.buffer_map, settings.lines, wall=lambda: clock().timestamp()
+    )
     app.state.ingest_tokens = TokenCheck()
     app.state.callers = CallerCache(settings.caller_cache_seconds, app.state.revocations)
     app.state.usage = Usage(

@@ -1075,7 +1075,10 @@ def billing_setup(
 
 
 # ``engine`` and ``status`` (scale-out) live in their own module; importing it adds them
-from tradealerts.server.scale import commands as _scale_commands  # noqa: E402, F401
+from tradealerts.server.scale import commands as _scale_commands  # noqa: E402, F401, I001
+
+# ``admin incidents`` (the owner's alerts, issue #29) likewise
+from tradealerts.server import cli_incidents as _cli_incidents  # noqa: E402, F401
 
 
 def main() -> None:

@@ -20,6 +20,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from tradealerts.server.db.models import Event
+from tradealerts.server.incidents.signals import stamp
 
 __all__ = [
     "AlertFrame",
@@ -234,8 +235,8 @@ class Bus:
         for key in list(self._by_symbol.get(symbol, ())):
             sub = self._subs[key]
             if timeframe is None or (symbol, timeframe) in sub.pairs:
-                if text is None:
-                    text = sse_frame(kind, data)
+                if text is None:  # stamped: each stream counts the frame's time to it
+                    text = stamp(sse_frame(kind, data))
                 sub.offer((kind, text))
 
     def everyone(self, kind: str, text: str) -> None:

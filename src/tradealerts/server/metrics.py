@@ -125,6 +125,10 @@ def install(app: FastAPI) -> None:
     """Add ``GET /metrics`` to ``app`` (it answers 404 while metrics are off)."""
     registry = CollectorRegistry(auto_describe=False)
     registry.register(_Collector(app))
+    # the families the owner's alert rules read (issue #29)
+    from tradealerts.server.incidents.exported import IncidentMetrics
+
+    registry.register(IncidentMetrics(app))
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:

@@ -170,6 +170,38 @@ class Settings(BaseSettings):
     lease_seconds: float = Field(5.0, gt=0.5)
     #: how often the engine writes its market snapshot for API processes that (re)start
     snapshot_seconds: float = Field(5.0, gt=0)
+    # -- owner alerts (issue #29, server/incidents; docs/owner-guide.md "Monitoring and
+    # incidents"): each threshold below opens one incident, mailed to ``owner_email``
+    #: how often the engine's process checks the conditions (0 turns owner alerts off)
+    incident_check_seconds: float = Field(15.0, ge=0)
+    #: an open incident is mailed again this often until it recovers
+    incident_remind_minutes: float = Field(60.0, gt=0)
+    #: a condition must hold this long before it opens an incident (a blip is not one)
+    incident_grace_seconds: float = Field(60.0, ge=0)
+    #: closed incidents ``admin incidents`` lists besides the open ones
+    incident_recent_days: int = Field(7, ge=0)
+    #: a symbol whose market is open and that had no tick for this long is stale
+    incident_feed_stale_seconds: float = Field(300.0, gt=0)
+    #: a series the owner's bridge serves (lines source mt5) is silent after this many of
+    #: its bars without a post (while its market is open)
+    incident_bridge_silent_bars: int = Field(3, ge=1)
+    #: the share of 5xx answers over ``incident_window_seconds`` (with at least
+    #: ``incident_5xx_min_requests`` requests) that opens an incident
+    incident_5xx_ratio: float = Field(0.05, gt=0, le=1)
+    incident_5xx_min_requests: int = Field(20, ge=1)
+    #: the window the rates (5xx, Stripe webhook failures, tick-to-stream p99) are taken over
+    incident_window_seconds: float = Field(300.0, gt=0)
+    #: tick to stream frame, 99th percentile over the window
+    incident_stream_p99_seconds: float = Field(2.0, gt=0)
+    #: the engine's time on one feed event
+    incident_engine_lag_seconds: float = Field(1.0, gt=0)
+    #: mails not yet sent / webhook deliveries pending
+    incident_mail_queue_depth: int = Field(200, ge=1)
+    incident_webhook_queue_depth: int = Field(1000, ge=1)
+    #: free space under the data folder, in MiB
+    incident_disk_free_mb: float = Field(1024.0, ge=0)
+    #: scaled out: standby engines expected besides the leader (0: none expected)
+    incident_standbys: int = Field(1, ge=0)
     log_level: str = "INFO"
     demo: bool = False
     #: per-symbol market hours over the asset-class defaults (issue #29), JSON

@@ -149,3 +149,24 @@ def admin_delete_user(user_id: RowId, admin: AdminUser, s: SessionDep, clock: Cl
         raise Conflict(str(exc), code="own_account") from None
     s.commit()
     return Response(status_code=204)
+
+
+@router.get("/incidents")
+def admin_incidents(
+    request: Request,
+    admin: AdminUser,
+    s: SessionDep,
+    clock: ClockDep,
+    days: Annotated[int | None, Query(ge=0, le=3650)] = None,
+) -> dict[str, Any]:
+    """The owner's incidents (issue #29): open ones first, then those closed within ``days``
+    (default ``incident_recent_days``), newest first."""
+    from tradealerts.server.incidents.monitor import incident_rows
+
+    recent = request.app.state.settings.incident_recent_days if days is None else days
+    rows = incident_rows(s, clock(), recent)
+    return {
+        "open": sum(1 for r in rows if r["status"] == "open"),
+        "recent_days": recent,
+        "incidents": rows,
+    }

@@ -210,6 +210,7 @@ async def stripe_webhook(
         if not isinstance(event, dict) or "id" not in event or "type" not in event:
             raise ValueError("not an event")
     except stripe.SignatureVerificationError:
+        request.app.state.signals.stripe_failed("signature")  # the owner's alerts
         raise BadRequest(
             _("The Stripe-Signature header does not match this body, or it is too old."),
             code="bad_signature",
@@ -220,6 +221,7 @@ async def stripe_webhook(
         outcome = await run_in_threadpool(billing.handle_event, event)
     except Exception:
         log.exception("stripe event %s (%s) failed; Stripe will retry", event["id"], event["type"])
+        request.app.state.signals.stripe_failed("processing")
         raise ApiError(
             _("The event could not be applied now; it will be retried."),
             code="webhook_failed",

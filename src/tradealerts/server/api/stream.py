@@ -154,6 +154,8 @@ async def stream(
         ok = not task.cancelled() and task.exception() is None
         sub.offer(("caller", task.result() if ok else None))
 
+    wrote = state.signals.stream_wrote
+
     async def frames() -> AsyncIterator[str]:
         checking: asyncio.Future[Any] | None = None
         known_tier = tier.value
@@ -254,6 +256,7 @@ async def stream(
                     continue  # the top of the loop says reconnect
                 else:  # price and bar frames come rendered, once for all their streams
                     yield data
+                    wrote(data)  # its time from the engine (incidents, /metrics)
         finally:
             if checking is not None:
                 checking.cancel()

@@ -32,6 +32,7 @@ __all__ = [
     "ErrorRecord",
     "Event",
     "FireBatch",
+    "Incident",
     "IndicatorValues",
     "IngestToken",
     "InvoiceRow",
@@ -485,3 +486,23 @@ class MaintenanceNotice(Base):
     created_by: Mapped[str] = mapped_column(String(320), default="cli")
     created_at: Mapped[datetime]
     cancelled_at: Mapped[datetime | None] = mapped_column(default=None)
+
+
+class Incident(Base):
+    """An owner alert (``server/incidents``): one row per incident, from the moment its
+    condition held long enough to the "recovered" message. ``key`` names the condition
+    (``feed:stale:BTCUSD``); at most one row per key is open (``closed_at`` None), so a
+    restarted server goes on with it instead of opening it again."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200), index=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    title: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[str] = mapped_column(String(1000), default="")
+    opened_at: Mapped[datetime] = mapped_column(index=True)
+    last_notified_at: Mapped[datetime]
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    closed_at: Mapped[datetime | None] = mapped_column(default=None, index=True)
+    recovery: Mapped[str] = mapped_column(String(1000), default="")

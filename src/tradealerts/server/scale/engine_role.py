@@ -32,13 +32,14 @@ from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.engine import Engine, MarketState
 from tradealerts.server.engine.owner_lines import OwnerLines, Row
 from tradealerts.server.feeds import BarClose, Tick, create_feed
+from tradealerts.server.incidents.setup import start_monitor
 from tradealerts.server.ingest.store import received_since
 from tradealerts.server.mail import Mailer
 from tradealerts.server.scale.api import redis_client
 from tradealerts.server.scale.bus import CHANGES, MARKET, Publisher, RedisBus, stream_key
 from tradealerts.server.scale.lease import Lease, LeaseLost
 from tradealerts.server.scale.mirror import values_data
-from tradealerts.server.scale.procs import Heartbeat, identity
+from tradealerts.server.scale.procs import Heartbeat, identity, read_procs
 from tradealerts.server.scale.snapshot import SnapshotWriter, StaleLeader
 from tradealerts.server.settings import Settings
 
@@ -338,6 +339,11 @@ async def _lead(
 
     info.clear()
     info.update(status())
+    standbys: dict[str, int | None] = {"alive": None}
+    incidents = start_monitor(
+        settings, sessions, _utc_now, engine=market, alerts=runtime, owner=owner,
+        wake_mail=mailer.wake, standbys=lambda: standbys["alive"], epoch=epoch,
+    )  # fmt: skip
     tasks = [
         asyncio.create_task(_renew(lease, lost, halt)),
         asyncio.create_task(
@@ -358,6 +364,7 @@ async def _lead(
             )
         ),
     ]  # fmt: skip
+    tasks.append(asyncio.create_task(_count_standbys(redis, settings, standbys, halt)))
     if owner is not None:
         tasks.append(asyncio.create_task(_owner_sync(sessions, owner, pub, owner_wake, halt)))
     log.info(
@@ -377,6 +384,7 @@ async def _lead(
         if lost.is_set():
             log.error("engine lease lost: epoch %d no longer leads; stopping", epoch)
             lease.epoch = None  # every later write is refused by the fence too
+        await incidents.stop()
         closing = asyncio.ensure_future(
             _close(tasks, runtime, market, publisher, mailer, lease, lost.is_set())
         )
@@ -387,6 +395,23 @@ async def _lead(
             logging.shutdown()
             os._exit(status_code)
     return LEASE_LOST if lost.is_set() else 0
+
+
+async def _count_standbys(
+    redis: Any, settings: Settings, out: dict[str, int | None], halt: asyncio.Event
+) -> None:
+    """The standby engines alive now, for the owner's alerts (``incident_standbys``)."""
+    while not halt.is_set():
+        try:
+            procs = await read_procs(redis, settings.redis_prefix)
+            out["alive"] = sum(
+                1 for p in procs.values() if p.get("role") == "standby" and p.get("alive")
+            )
+        except Exception as exc:  # Redis away: unknown, not "none"
+            log.warning("engine: standbys not counted (%s)", type(exc).__name__)
+            out["alive"] = None
+        if await _wait(halt, max(1.0, settings.incident_check_seconds)):
+            return
 
 
 async def _close(

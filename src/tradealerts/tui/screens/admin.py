@@ -1,7 +1,7 @@
-"""The owner's dashboard (administrators only): the four views of ``tradealerts-server admin``
-(stats, revenue, usage, errors) with their charts, read from ``/api/admin/…``.
+"""The owner's dashboard (administrators only): the views of ``tradealerts-server admin``
+(stats, revenue, usage, errors, incidents) with their charts, read from ``/api/admin/…``.
 
-``1``–``4`` pick a view, ``r`` reloads it. Figures are the server's; this screen only lays
+``1``–``5`` pick a view, ``r`` reloads it. Figures are the server's; this screen only lays
 them out (money stays integer minor units until it is printed).
 """
 
@@ -31,7 +31,13 @@ from tradealerts.tui.widgets.status_bar import StatusBar
 __all__ = ["VIEWS", "AdminScreen"]
 
 #: view id -> its tab's label
-VIEWS = {"stats": "Stats", "revenue": "Revenue", "usage": "Usage", "errors": "Errors"}
+VIEWS = {
+    "stats": "Stats",
+    "revenue": "Revenue",
+    "usage": "Usage",
+    "errors": "Errors",
+    "incidents": "Incidents",
+}
 #: the usage view's window
 USAGE_HOURS = 24
 
@@ -55,7 +61,7 @@ class AdminScreen(Screen[None]):
                 tab = f"{list(VIEWS).index(view) + 1} {label}"
                 with TabPane(tab, id=view), VerticalScroll():
                     yield Static("loading …", id=f"{view}-summary", classes="summary")
-                    if view != "errors":
+                    if view not in ("errors", "incidents"):
                         yield BarChart(label, id=f"{view}-chart")
                     if view == "stats":
                         yield BarChart("alert fires per day (30 days)", id="stats-fires")
@@ -95,6 +101,7 @@ class AdminScreen(Screen[None]):
             "revenue": endpoints.admin_revenue,
             "usage": lambda: endpoints.admin_api_usage(USAGE_HOURS),
             "errors": endpoints.admin_error_logs,
+            "incidents": endpoints.admin_incidents,
         }
         call = calls[view]()
         try:
@@ -237,5 +244,29 @@ class AdminScreen(Screen[None]):
                     e["request_id"],
                 ]
                 for e in errors
+            ],
+        )
+
+    def _show_incidents(self, d: dict[str, Any]) -> None:
+        rows = d["incidents"]
+        self._summary(
+            "incidents",
+            Text(f"{d['open']} open incident(s)", style="bold red")
+            if d["open"]
+            else f"No open incidents; {len(rows)} closed in the last {d['recent_days']} days.",
+        )
+        _table(
+            self.query_one("#incidents-table", DataTable),
+            ["status", "title", "opened", "reminders", "closed", "detail"],
+            [
+                [
+                    r["status"],
+                    r["title"],
+                    self._when(r["opened_at"]),
+                    r["reminders"],
+                    self._when(r["closed_at"]) if r["closed_at"] else "",
+                    (r["recovery"] or r["detail"])[:100],
+                ]
+                for r in rows
             ],
         )
