@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from benchkit import BIN, Targets, free_port, smoke, wait_up
 
@@ -72,15 +73,28 @@ def mix(symbol: str, price: float) -> list[dict[str, Any]]:
     return [{**base, **b} for b in bodies]
 
 
-def timed(c: httpx.Client, body: dict[str, Any]) -> tuple[float, float, dict[str, Any]]:
-    """(server_ms, wall ms, answer) of one backtest request."""
+def _cpu(proc: psutil.Process | None) -> float:
+    if proc is None:
+        return 0.0
+    times = proc.cpu_times()
+    return float(times.user + times.system)
+
+
+def timed(
+    c: httpx.Client, body: dict[str, Any], proc: psutil.Process | None = None
+) -> tuple[float, float, dict[str, Any], float]:
+    """(server_ms, wall ms, answer, the server process's CPU ms) of one backtest request.
+    The CPU time (every thread of the server: the replay and the live engine beside it)
+    is what a quiet machine's server time would be; the others grow with the load."""
     t0 = time.perf_counter()
+    cpu0 = _cpu(proc)
     r = c.post("/api/alerts/backtest", json=body)
+    cpu = (_cpu(proc) - cpu0) * 1000
     wall = (time.perf_counter() - t0) * 1000
     if r.status_code != 200:
         raise RuntimeError(f"backtest refused: {r.status_code} {r.text[:300]}")
     answer = r.json()
-    return float(answer["server_ms"]), wall, answer
+    return float(answer["server_ms"]), wall, answer, cpu
 
 
 def main() -> None:
@@ -120,8 +134,9 @@ def main() -> None:
                 one = {"alerts": alerts["EURUSD"], "bars": BARS}
                 five = {"alerts": [a for sym in SYMBOLS for a in alerts[sym]], "bars": BARS}
                 timed(c, one)  # warm-up: imports, first allocations
-                report(targets, c, one, "20 alerts, 1 series", TARGET_ONE_MS, 20)
-                report(targets, c, five, "100 alerts, 5 series", TARGET_FIVE_MS, 100)
+                proc = psutil.Process(server.pid)
+                report(targets, c, proc, one, "20 alerts, 1 series", TARGET_ONE_MS, 20)
+                report(targets, c, proc, five, "100 alerts, 5 series", TARGET_FIVE_MS, 100)
         finally:
             server.terminate()
             server.wait(20)
@@ -133,20 +148,28 @@ def main() -> None:
 
 
 def report(
-    targets: Targets, c: httpx.Client, body: dict[str, Any], what: str, target: float, n: int
+    targets: Targets,
+    c: httpx.Client,
+    proc: psutil.Process,
+    body: dict[str, Any],
+    what: str,
+    target: float,
+    n: int,
 ) -> None:
-    server, wall = [], []
+    server, wall, cpu = [], [], []
     answer: dict[str, Any] = {}
     for _ in range(RUNS):
-        s, w, answer = timed(c, body)
+        s, w, answer, u = timed(c, body, proc)
         server.append(s)
         wall.append(w)
+        cpu.append(u)
     results = answer["results"]
     fires = sum(r["count"] for r in results)
     print(
         f"{what} over {BARS} bars: server {statistics.median(server):.1f} ms "
         f"{targets.at_most(statistics.median(server), target, ' ms', what)}, "
-        f"wall {statistics.median(wall):.1f} ms (median of {RUNS}; {fires} fires)"
+        f"wall {statistics.median(wall):.1f} ms, server CPU {statistics.median(cpu):.1f} ms "
+        f"(median of {RUNS}; {fires} fires; load average {os.getloadavg()[0]:.1f})"
     )
     print(f"  results {len(results)} {targets.exactly(len(results), n, f'{what}: results')}")
     bars = {r["bars"] for r in results}
