@@ -12,6 +12,8 @@ from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tradealerts.client.lang import _
+
 __all__ = ["CLOSED", "DELAYED", "LIVE", "feed_label", "parse_time", "zone_of"]
 
 LIVE, DELAYED, CLOSED = "live", "delayed", "closed"
@@ -54,10 +56,14 @@ def feed_label(
     state = item.get("state")
     if state == CLOSED:
         opens = parse_time(item.get("next_change"))
-        return "market closed" + (f" (opens {_clock(opens, zone, now)})" if opens else "")
+        if opens is None:
+            return _("market closed")
+        return _("market closed (opens {time})").format(time=_clock(opens, zone, now))
     if state == DELAYED:
         since = parse_time(item.get("since"))
-        return "data delayed" + (f" since {_clock(since, zone, now)}" if since else "")
+        if since is None:
+            return _("data delayed")
+        return _("data delayed since {time}").format(time=_clock(since, zone, now))
     if state == LIVE:
-        return "live"
+        return _("live")
     return str(state or "")

@@ -15,6 +15,8 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from tradealerts.client.lang import _
+
 __all__ = [
     "MAINTENANCE_WAIT_CAP",
     "SeenNotices",
@@ -53,11 +55,11 @@ def describe(data: dict[str, Any], zone: tzinfo | None = None) -> tuple[str, str
     message = str(data.get("message") or "")
     when = window(data, zone)
     if data.get("cancelled"):
-        title = "Maintenance cancelled" if when else "Notice withdrawn"
+        title = _("Maintenance cancelled") if when else _("Notice withdrawn")
         return title, f"{when}: {message}" if when else message
     if when:
-        return f"Maintenance {when}", message
-    return "Notice from the server", message
+        return _("Maintenance {window}").format(window=when), message
+    return _("Notice from the server"), message
 
 
 def maintenance_wait(
