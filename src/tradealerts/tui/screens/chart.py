@@ -109,8 +109,8 @@ class LinesTable(DataTable[Any]):
 
 class ChartScreen(ChartKeys):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("t", "test_line", "Test an alert on the line", show=False),
-        Binding("x", "clear_marks", "Clear fire markers", show=False),
+        Binding("t", "test_line", N_("Test an alert on the line"), show=False),
+        Binding("x", "clear_marks", N_("Clear fire markers"), show=False),
     ]
 
     def compose(self) -> ComposeResult:
