@@ -12,7 +12,8 @@ from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from tradealerts.client.lang import _
+from tradealerts.client.lang import _, format_datetime, language
+from tradealerts.core.i18n import DEFAULT_LANGUAGE
 
 __all__ = ["CLOSED", "DELAYED", "LIVE", "feed_label", "parse_time", "zone_of"]
 
@@ -42,7 +43,11 @@ def zone_of(name: str | None) -> tzinfo | None:
 def _clock(moment: datetime, zone: tzinfo | None, now: datetime | None) -> str:
     local = moment.astimezone(zone) if zone is not None else moment.astimezone()
     today = (now or datetime.now(local.tzinfo)).astimezone(local.tzinfo).date()
-    return f"{local:%H:%M}" if local.date() == today else f"{local:%a %H:%M}"
+    if local.date() == today:
+        return f"{local:%H:%M}"
+    if language() != DEFAULT_LANGUAGE:  # the weekday in the person's language (Babel)
+        return format_datetime(local, "EEE HH:mm")
+    return f"{local:%a %H:%M}"
 
 
 def feed_label(
