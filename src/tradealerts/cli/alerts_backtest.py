@@ -17,6 +17,7 @@ from tradealerts.cli.alerts import JsonOpt, build_alert
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.negatives import NegativeNumbers
 from tradealerts.cli.output import console, display_zone, emit_json, fits, make_table, say, stamp
+from tradealerts.client.lang import N_, _
 
 __all__ = ["FIRES_SHOWN", "test_alert", "test_file"]
 
@@ -24,9 +25,9 @@ __all__ = ["FIRES_SHOWN", "test_alert", "test_file"]
 FIRES_SHOWN = 50
 #: the verdict words, said for people (the words themselves are the alert health's)
 _VERDICTS = {
-    "dormant": "dormant: it would not have fired once in the window",
-    "chatty": "chatty: over 10 fires a day on average",
-    "ok": "ok: neither dormant nor chatty",
+    "dormant": N_("dormant: it would not have fired once in the window"),
+    "chatty": N_("chatty: over 10 fires a day on average"),
+    "ok": N_("ok: neither dormant nor chatty"),
 }
 BarsOpt = Annotated[
     int | None,
@@ -113,20 +114,23 @@ def test_alert(
         changed = frequency != "once" or source != "bid" or email
         if any(v is not None for v in given) or changed:
             raise UsageProblem(
-                f"alerts test {target.strip()} tests alert {target.strip()} as it is: give no "
-                "other values (to try a change, test it as a new alert: alerts test SYMBOL "
-                "TIMEFRAME CONDITION …)."
+                _(
+                    "alerts test {id} tests alert {id} as it is: give no other values (to try "
+                    "a change, test it as a new alert: alerts test SYMBOL TIMEFRAME CONDITION …)."
+                ).format(id=target.strip())
             )
         alert_id = int(target)
         if alert_id < 1:
-            raise UsageProblem("The alert's id is 1 or more (see: tradealerts alerts list).")
+            raise UsageProblem(_("The alert's id is 1 or more (see: tradealerts alerts list)."))
         call = endpoints.alert_backtest_stored(alert_id, bars)
-        title = f"Alert {alert_id}"
+        title = _("Alert {id}").format(id=alert_id)
     else:
         if timeframe is None or condition is None:
             raise UsageProblem(
-                "Which alert? Give an id (alerts test 12) or SYMBOL TIMEFRAME CONDITION and "
-                "its values (alerts test EURUSD H1 crossing_up 1.09)."
+                _(
+                    "Which alert? Give an id (alerts test 12) or SYMBOL TIMEFRAME CONDITION and "
+                    "its values (alerts test EURUSD H1 crossing_up 1.09)."
+                )
             )
         alert = build_alert(
             target, timeframe, condition, values, options, frequency=frequency, expires=expires,
@@ -165,10 +169,10 @@ def _fire_rows(symbol: str, fires: list[dict[str, Any]], compact: bool) -> list[
         reason = [str(f.get("reason") or "")]
         line = f.get("line_id")
         if line and line not in reason[0]:
-            reason.append(f"line {line}")
+            reason.append(_("line {line}").format(line=line))
         confirm = f.get("confirm_bar_time")
         if confirm:
-            reason.append(f"confirmed by the close of the {stamp(confirm)} bar")
+            reason.append(_("confirmed by the close of the {time} bar").format(time=stamp(confirm)))
         bar = stamp(f.get("bar_time") or f.get("time"), compact=compact)
         rows.append((i, bar, _price(symbol, f.get("price")), "\n".join(r for r in reason if r)))
     return rows
@@ -180,11 +184,11 @@ def fires_table(result: dict[str, Any]) -> Any:
     fires = result.get("fires") or []
     sym = str(result.get("symbol") or "")
     zone = display_zone()
-    columns = ["#", f"Bar ({zone})", "Price", "Reason"]
+    columns = ["#", _("Bar ({zone})").format(zone=zone), N_("Price"), N_("Reason")]
     wide = make_table(None, columns, _fire_rows(sym, fires, False))
     if fits(wide):
         return wide
-    columns[1] = f"Bar\n{zone}"
+    columns[1] = _("Bar") + f"\n{zone}"
     return make_table(None, columns, _fire_rows(sym, fires, True))
 
 
@@ -196,26 +200,35 @@ def summary(result: dict[str, Any], asked: int | None = None) -> list[str]:
     """The lines under the table: the window, the count, first and last, the verdict, the note."""
     count = int(result.get("count") or 0)
     held = result.get("bars")
-    window = f"Window: {held} bars, {_span(result)}"
+    window = _("Window: {bars} bars, {span}").format(bars=held, span=_span(result))
     if asked is not None and isinstance(held, int) and held < asked:
-        window += f" (asked {asked}: the server holds {held})"
+        window += " " + _("(asked {asked}: the server holds {held})").format(asked=asked, held=held)
     lines = [window]
     per_day = result.get("per_day")
-    rate = f", {per_day:g} a day" if count and isinstance(per_day, int | float) else ""
-    lines.append(f"Fires: {count}{rate}")
+    rate = (
+        _(", {rate} a day").format(rate=f"{per_day:g}")
+        if count and isinstance(per_day, int | float)
+        else ""
+    )
+    lines.append(_("Fires: {count}{rate}").format(count=count, rate=rate))
     if count:
         zone = display_zone()
-        lines.append(f"First: {stamp(result.get('first'))} {zone}")
-        lines.append(f"Last:  {stamp(result.get('last'))} {zone}")
+        lines.append(_("First: {time} {zone}").format(time=stamp(result.get("first")), zone=zone))
+        lines.append(_("Last:  {time} {zone}").format(time=stamp(result.get("last")), zone=zone))
     verdict = str(result.get("verdict") or "")
-    lines.append(f"Verdict: {_VERDICTS.get(verdict, verdict)}")
+    verdict_said = _(_VERDICTS[verdict]) if verdict in _VERDICTS else verdict
+    lines.append(_("Verdict: {verdict}").format(verdict=verdict_said))
     ended = result.get("ended")
     if isinstance(ended, dict) and ended.get("status"):
         why = ended.get("reason")
         how = str(ended["status"]) + (f" ({why})" if why and why != ended["status"] else "")
-        lines.append(f"Stopped: {how} at {stamp(ended.get('time'))} {display_zone()}")
+        lines.append(
+            _("Stopped: {how} at {time} {zone}").format(
+                how=how, time=stamp(ended.get("time")), zone=display_zone()
+            )
+        )
     if result.get("note"):
-        lines.append(f"Note: {result['note']}")
+        lines.append(_("Note: {note}").format(note=result["note"]))
     return lines
 
 
@@ -229,7 +242,11 @@ def show_result(result: dict[str, Any], title: str | None = None, asked: int | N
     if fires:
         console().print(fires_table(result))
         if len(fires) > FIRES_SHOWN:
-            say(f"(the newest {FIRES_SHOWN} of {len(fires)} fires; --json lists every one)")
+            say(
+                _("(the newest {shown} of {count} fires; --json lists every one)").format(
+                    shown=FIRES_SHOWN, count=len(fires)
+                )
+            )
     for line in summary(result, asked):
         say(escape(line))
 
@@ -279,7 +296,11 @@ def draw_fires(c: Any, result: dict[str, Any]) -> None:
     shown = view["bars"]["time"]
     inside = len(marked_bars(shown, marks))
     mark = "◆" if utf8 else "*"
-    say(f"{mark} marks a fire: {inside} of {len(marks)} on the {len(shown)} bars drawn.")
+    say(
+        _("{mark} marks a fire: {inside} of {count} on the {bars} bars drawn.").format(
+            mark=mark, inside=inside, count=len(marks), bars=len(shown)
+        )
+    )
 
 
 def test_file(file: Path, fmt: str | None, bars: int | None, json_out: bool) -> None:
@@ -292,7 +313,9 @@ def test_file(file: Path, fmt: str | None, bars: int | None, json_out: bool) -> 
 
     entries = load_checked(file, fmt)
     if not entries:
-        raise UsageProblem(f"{file}: no alerts to test ([[alert]] entries in TOML).")
+        raise UsageProblem(
+            _("{file}: no alerts to test ([[alert]] entries in TOML).").format(file=file)
+        )
     results: list[dict[str, Any]] = []
     server_ms = 0.0
     with open_client() as c:
@@ -313,11 +336,13 @@ def test_file(file: Path, fmt: str | None, bars: int | None, json_out: bool) -> 
     console().print(_file_table(file, entries, results))
     notes = {str(r["note"]) for r in results if r.get("note") and r.get("intrabar") == "ohlc_path"}
     for note in sorted(notes):
-        say(f"Note: {note}")
+        say(_("Note: {note}").format(note=note))
     said = {v: sum(1 for r in results if r.get("verdict") == v) for v in ("dormant", "chatty")}
     say(
-        f"{len(results)} alerts tested: {said['dormant']} dormant (no fire), {said['chatty']} "
-        "chatty (over 10 a day). Nothing was applied: run without --test to apply."
+        _(
+            "{count} alerts tested: {dormant} dormant (no fire), {chatty} chatty (over 10 a "
+            "day). Nothing was applied: run without --test to apply."
+        ).format(count=len(results), dormant=said["dormant"], chatty=said["chatty"])
     )
 
 
@@ -331,7 +356,9 @@ def _name_entry(exc: Any, file: Path, entries: list[Any], start: int) -> None:
         return
     i = start + int(m.group(1))
     entry = entries[i] if i < len(entries) and isinstance(entries[i], dict) else {}
-    who = f"alert {i + 1}" + (f" ({entry['name']})" if entry.get("name") else "")
+    who = _("alert {number}").format(number=i + 1) + (
+        f" ({entry['name']})" if entry.get("name") else ""
+    )
     exc.message = f"{file}: {who}: {exc.message}"
 
 
@@ -352,9 +379,10 @@ def _file_table(file: Path, entries: list[Any], results: list[dict[str, Any]]) -
         )  # fmt: skip
         narrow.append((i + 1, f"{name}\n{what}", f"{count}\n{r.get('per_day')}/day", spans,
                        r.get("verdict")))  # fmt: skip
-    title = f"{file.name} · over the held history · times {zone}"
-    table = make_table(title, ["#", "Name", "Alert", "Fires", "Per day", "First", "Last",
-                               "Verdict"], wide)  # fmt: skip
+    title = _("{file} · over the held history · times {zone}").format(file=file.name, zone=zone)
+    table = make_table(title, ["#", N_("Name"), N_("Alert"), N_("Fires"), N_("Per day"),
+                               N_("First"), N_("Last"), N_("Verdict")], wide)  # fmt: skip
     if fits(table):
         return table
-    return make_table(title, ["#", "Alert", "Fires", "First\nLast", "Verdict"], narrow)
+    return make_table(title, ["#", N_("Alert"), N_("Fires"), N_("First\nLast"), N_("Verdict")],
+                      narrow)  # fmt: skip

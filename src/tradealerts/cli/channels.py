@@ -8,6 +8,7 @@ import typer
 
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, say, when
+from tradealerts.client.lang import N_, _
 
 app = typer.Typer(
     help="Push channels: your phone (ntfy, Telegram, Pushover …) through any Apprise URL (PRO).",
@@ -25,8 +26,10 @@ def _name(name: str) -> str:
     name = name.strip().lower()
     if not re.match(CHANNEL_NAME_PATTERN, name):
         raise UsageProblem(
-            f"{name!r} is not a channel name: up to 32 of a-z, 0-9, - and _, starting with a "
-            "letter or digit (e.g. phone)."
+            _(
+                "{name} is not a channel name: up to 32 of a-z, 0-9, - and _, starting with a "
+                "letter or digit (e.g. phone)."
+            ).format(name=repr(name))
         )
     return name
 
@@ -42,11 +45,11 @@ def list_channels(json_out: JsonOpt = False) -> None:
         emit_json(items)
         return
     rows = [
-        (i.name, i.service, i.masked, "yes" if i.default else "", when(i.created_at)) for i in items
+        (i.name, i.service, i.masked, _("yes") if i.default else "", when(i.created_at))
+        for i in items
     ]
-    console().print(
-        make_table("Push channels", ["Name", "Service", "URL", "Default", "Added"], rows)
-    )
+    columns = [N_("Name"), N_("Service"), N_("URL"), N_("Default"), N_("Added")]
+    console().print(make_table(_("Push channels"), columns, rows))
 
 
 @app.command("add")
@@ -70,8 +73,9 @@ def add(
     with open_client() as c:
         ch = c.run(endpoints.channel_add(_name(name), url.strip(), default))
     say(
-        f"Added channel {ch.name} ({ch.service}: {ch.masked}). "
-        f"Try it: tradealerts channels test {ch.name}"
+        _(
+            "Added channel {name} ({service}: {masked}). Try it: tradealerts channels test {name}"
+        ).format(name=ch.name, service=ch.service, masked=ch.masked)
     )
 
 
@@ -83,7 +87,7 @@ def remove(name: NameArg) -> None:
     name = _name(name)
     with open_client() as c:
         c.run(endpoints.channel_remove(name))
-    say(f"Removed channel {name}.")
+    say(_("Removed channel {name}.").format(name=name))
 
 
 @app.command("test")

@@ -29,6 +29,7 @@ def status(
     from tradealerts.cli.output import console, emit_json, make_table, preferred_zone
     from tradealerts.client import endpoints
     from tradealerts.client.feedstate import feed_label, zone_of
+    from tradealerts.client.lang import N_, _
 
     with open_client() as c:
         states = c.run(endpoints.feed())["symbols"]
@@ -40,7 +41,7 @@ def status(
         return
     tz = zone_of(zone)
     rows = [(s["symbol"], feed_label(s, tz), s.get("schedule") or "") for s in items]
-    title = "Market data" + (f" ({zone})" if zone else "")
-    console().print(make_table(title, ["Symbol", "State", "Hours"], rows))
+    title = _("Market data ({zone})").format(zone=zone) if zone else _("Market data")
+    console().print(make_table(title, [N_("Symbol"), N_("State"), N_("Hours")], rows))
     if not rows:
-        console().print("The server has no market data yet.")
+        console().print(_("The server has no market data yet."))

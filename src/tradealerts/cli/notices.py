@@ -35,6 +35,7 @@ def _show(ids: frozenset[int], server: str, utc: bool) -> None:
     from datetime import UTC
 
     from tradealerts.client import Client, endpoints
+    from tradealerts.client.lang import _
     from tradealerts.client.notices import SeenNotices, describe
     from tradealerts.client.paths import home
 
@@ -48,6 +49,7 @@ def _show(ids: frozenset[int], server: str, utc: bool) -> None:
     for data in current:
         if isinstance(data, dict) and data.get("id") in new:
             title, body = describe(data, UTC if utc else None)
-            sys.stderr.write(f"Notice: {title}: {body}\n")
+            line = _("Notice: {title}: {body}").format(title=title, body=body)
+            sys.stderr.write(line + "\n")
             shown.add(int(data["id"]))
     seen.remember(shown, ids)

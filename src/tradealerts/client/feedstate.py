@@ -12,6 +12,9 @@ from datetime import datetime, tzinfo
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from tradealerts.client.lang import _, format_datetime, language
+from tradealerts.core.i18n import DEFAULT_LANGUAGE
+
 __all__ = ["CLOSED", "DELAYED", "LIVE", "feed_label", "parse_time", "zone_of"]
 
 LIVE, DELAYED, CLOSED = "live", "delayed", "closed"
@@ -40,7 +43,11 @@ def zone_of(name: str | None) -> tzinfo | None:
 def _clock(moment: datetime, zone: tzinfo | None, now: datetime | None) -> str:
     local = moment.astimezone(zone) if zone is not None else moment.astimezone()
     today = (now or datetime.now(local.tzinfo)).astimezone(local.tzinfo).date()
-    return f"{local:%H:%M}" if local.date() == today else f"{local:%a %H:%M}"
+    if local.date() == today:
+        return f"{local:%H:%M}"
+    if language() != DEFAULT_LANGUAGE:  # the weekday in the person's language (Babel)
+        return format_datetime(local, "EEE HH:mm")
+    return f"{local:%a %H:%M}"
 
 
 def feed_label(
@@ -54,10 +61,14 @@ def feed_label(
     state = item.get("state")
     if state == CLOSED:
         opens = parse_time(item.get("next_change"))
-        return "market closed" + (f" (opens {_clock(opens, zone, now)})" if opens else "")
+        if opens is None:
+            return _("market closed")
+        return _("market closed (opens {time})").format(time=_clock(opens, zone, now))
     if state == DELAYED:
         since = parse_time(item.get("since"))
-        return "data delayed" + (f" since {_clock(since, zone, now)}" if since else "")
+        if since is None:
+            return _("data delayed")
+        return _("data delayed since {time}").format(time=_clock(since, zone, now))
     if state == LIVE:
-        return "live"
+        return _("live")
     return str(state or "")

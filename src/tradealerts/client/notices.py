@@ -15,6 +15,9 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from tradealerts.client.lang import _, language
+from tradealerts.core.i18n import DEFAULT_LANGUAGE
+
 __all__ = [
     "MAINTENANCE_WAIT_CAP",
     "SeenNotices",
@@ -44,8 +47,19 @@ def window(data: dict[str, Any], zone: tzinfo | None = None) -> str:
     if start is None or end is None:
         return ""
     a, b = start.astimezone(zone), end.astimezone(zone)
+    if language() != DEFAULT_LANGUAGE:  # weekday and month in the person's language (Babel)
+        head = _day_and_time(a)
+        tail = f"{b:%H:%M}" if a.date() == b.date() else _day_and_time(b)
+        return f"{head}–{tail} {a:%Z}".strip()
     tail = f"{b:%H:%M}" if a.date() == b.date() else f"{b:%a %d %b %H:%M}"
     return f"{a:%a %d %b %H:%M}–{tail} {a:%Z}".strip()
+
+
+def _day_and_time(moment: datetime) -> str:
+    """``Mo., 7. Dez. 22:00``, ``12月7日(月) 22:00``: the locale's weekday, day and month."""
+    from babel.dates import format_skeleton
+
+    return f"{format_skeleton('MMMEd', moment, locale=language())} {moment:%H:%M}"
 
 
 def describe(data: dict[str, Any], zone: tzinfo | None = None) -> tuple[str, str]:
@@ -53,11 +67,11 @@ def describe(data: dict[str, Any], zone: tzinfo | None = None) -> tuple[str, str
     message = str(data.get("message") or "")
     when = window(data, zone)
     if data.get("cancelled"):
-        title = "Maintenance cancelled" if when else "Notice withdrawn"
+        title = _("Maintenance cancelled") if when else _("Notice withdrawn")
         return title, f"{when}: {message}" if when else message
     if when:
-        return f"Maintenance {when}", message
-    return "Notice from the server", message
+        return _("Maintenance {window}").format(window=when), message
+    return _("Notice from the server"), message
 
 
 def maintenance_wait(

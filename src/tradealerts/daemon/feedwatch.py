@@ -19,6 +19,7 @@ from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from tradealerts.client.feedstate import CLOSED, DELAYED, LIVE, feed_label
+from tradealerts.client.lang import _
 from tradealerts.daemon.notify import Notice
 
 __all__ = ["FeedAlarm"]
@@ -78,8 +79,10 @@ class FeedAlarm:
             log.info("feed %s is back", symbol)
             self._spawn_show(
                 Notice(
-                    f"tradealerts: {symbol} data is back",
-                    f"Prices of {symbol} arrive again; alerts on it fire as usual.",
+                    _("tradealerts: {symbol} data is back").format(symbol=symbol),
+                    _("Prices of {symbol} arrive again; alerts on it fire as usual.").format(
+                        symbol=symbol
+                    ),
                     False,
                     self.sound,
                 )
@@ -98,9 +101,11 @@ class FeedAlarm:
             log.warning("feed %s down for %g s: %s", symbol, self.down_after, label)
             await self.show(
                 Notice(
-                    f"tradealerts: {symbol} {label}",
-                    f"The server has had no price of {symbol} for a while: alerts on it "
-                    "cannot fire until its data is back.",
+                    _("tradealerts: {symbol} {state}").format(symbol=symbol, state=label),
+                    _(
+                        "The server has had no price of {symbol} for a while: alerts on it "
+                        "cannot fire until its data is back."
+                    ).format(symbol=symbol),
                     False,
                     self.sound,
                 )

@@ -345,7 +345,8 @@ class Daemon:
             return
         title, body = describe(data)
         log.info("notice %d: %s: %s", nid, title, body)
-        await self._show(Notice(f"tradealerts: {title}", body, False, self.options.sound))
+        heading = _("tradealerts: {title}").format(title=title)
+        await self._show(Notice(heading, body, False, self.options.sound))
 
     async def _wait_maintenance(self, delay: float) -> None:
         """Stay away as long as the server's ``retry:`` said (bounded by

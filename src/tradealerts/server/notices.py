@@ -23,9 +23,11 @@ from collections.abc import Callable
 from datetime import UTC, datetime, time, timedelta, tzinfo
 from typing import Any
 
-from sqlalchemy import insert, literal, select
+from sqlalchemy import insert, literal, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from tradealerts.core.i18n import DEFAULT_LANGUAGE, LANGUAGES
+from tradealerts.core.messages import Text, _
 from tradealerts.core.text import make_safe
 from tradealerts.server.db.models import MaintenanceNotice, Notification, User
 from tradealerts.server.events import Bus, sse_frame
@@ -120,12 +122,12 @@ def notice_json(n: MaintenanceNotice) -> dict[str, Any]:
     }
 
 
-def _title(starts_at: datetime | None, ends_at: datetime) -> str:
+def _title(starts_at: datetime | None, ends_at: datetime) -> Text:
     if starts_at is None:
-        return "Notice from the server"
+        return _("Notice from the server")
     a, b = starts_at.astimezone(UTC), ends_at.astimezone(UTC)
     end = b.strftime("%H:%M") if b.date() == a.date() else b.strftime("%Y-%m-%d %H:%M")
-    return f"Maintenance {a:%Y-%m-%d %H:%M}–{end} UTC"
+    return _("Maintenance {start}–{end} UTC", start=f"{a:%Y-%m-%d %H:%M}", end=end)
 
 
 def announce(
@@ -165,20 +167,29 @@ def announce(
     )
     s.add(notice)
     s.flush()
-    # one INSERT … SELECT: a copy for every account, however many there are
+    # one INSERT … SELECT per language: a copy for every account, however many there are,
+    # its title in the account's language (the notification centre stores what it shows)
     kind = "maintenance" if starts_at is not None else "announcement"
-    s.execute(
-        insert(Notification).from_select(
-            ["user_id", "kind", "title", "body", "created_at"],
-            select(
-                User.id,
-                literal(kind),
-                literal(_title(starts_at, ends_at)),
-                literal(text),
-                literal(now, type_=Notification.__table__.c.created_at.type),
-            ),
+    title = _title(starts_at, ends_at)
+    others = [lang for lang in LANGUAGES if lang != DEFAULT_LANGUAGE]
+    for lang in LANGUAGES:
+        speaks = (
+            User.language == lang
+            if lang != DEFAULT_LANGUAGE
+            else or_(User.language.is_(None), User.language.not_in(others))
         )
-    )
+        s.execute(
+            insert(Notification).from_select(
+                ["user_id", "kind", "title", "body", "created_at"],
+                select(
+                    User.id,
+                    literal(kind),
+                    literal(title.into(lang)),
+                    literal(text),
+                    literal(now, type_=Notification.__table__.c.created_at.type),
+                ).where(speaks),
+            )
+        )
     audit(s, actor, "announce", f"notice {notice.id}", now, message=text, until=_iso(ends_at))
     return notice
 

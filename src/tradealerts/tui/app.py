@@ -458,8 +458,10 @@ class TradeAlertsApp(App[None]):
         self._attempt = 0
         until = data.get("until") if isinstance(data, dict) else None
         self.say(
-            f"The server is down for maintenance; reconnecting in {math.ceil(delay / 60)} min.",
-            title="Maintenance",
+            _("The server is down for maintenance; reconnecting in {minutes} min.").format(
+                minutes=math.ceil(delay / 60)
+            ),
+            title=_("Maintenance"),
             severity="warning",
             timeout=15,
         )

@@ -8,10 +8,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from tradealerts.client.lang import N_, _, ngettext
+
 __all__ = ["history_marks", "result_marks", "said"]
 
 #: The verdicts as the alert health says them.
-_VERDICT = {"dormant": "dormant (none)", "chatty": "chatty (over 10 a day)", "ok": "ok"}
+_VERDICT = {
+    "dormant": N_("dormant (none)"),
+    "chatty": N_("chatty (over 10 a day)"),
+    "ok": N_("ok"),
+}
 
 
 def _epoch(value: Any) -> float | None:
@@ -42,12 +48,17 @@ def said(result: dict[str, Any]) -> str:
     """``12 fires over 500 bars (0.3 a day): ok; intra-bar on each bar's OHLC path``."""
     count = int(result.get("count") or 0)
     per_day = result.get("per_day")
-    rate = f", {per_day:g} a day" if isinstance(per_day, int | float) else ""
+    rate = (
+        _(", {rate} a day").format(rate=f"{per_day:g}") if isinstance(per_day, int | float) else ""
+    )
     verdict = str(result.get("verdict") or "")
     how = (
-        "intra-bar: run on each bar's OHLC path"
+        _("intra-bar: run on each bar's OHLC path")
         if result.get("intrabar") == "ohlc_path"
-        else "bar-close: exact"
+        else _("bar-close: exact")
     )
-    fires = f"{count} fire{'s' if count != 1 else ''}"
-    return f"{fires} over {result.get('bars')} bars{rate}: {_VERDICT.get(verdict, verdict)}; {how}"
+    fires = ngettext("{count} fire", "{count} fires", count).format(count=count)
+    verdict_said = _(_VERDICT[verdict]) if verdict in _VERDICT else verdict
+    return _("{fires} over {bars} bars{rate}: {verdict}; {how}").format(
+        fires=fires, bars=result.get("bars"), rate=rate, verdict=verdict_said, how=how
+    )

@@ -25,6 +25,7 @@ from datetime import UTC, datetime
 from tradealerts.core.alerts import AlertCreate, Condition, evaluated_on_ticks
 from tradealerts.core.bars import Bars
 from tradealerts.core.indicators import IndicatorState
+from tradealerts.core.messages import _, localise
 from tradealerts.core.symbols import TYPICAL_SPREAD
 from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_span
 from tradealerts.server.alerts.lines import find_line
@@ -41,6 +42,7 @@ __all__ = [
     "BacktestAlert",
     "BacktestFire",
     "BacktestRun",
+    "Reason",
     "Window",
     "backtest_series",
     "intrabar",
@@ -48,10 +50,28 @@ __all__ = [
 
 OHLC_PATH = "ohlc_path"
 BAR_CLOSE = "bar_close"
-INTRABAR_NOTE = (
+INTRABAR_NOTE = _(
     "Intra-bar conditions ran on each bar's OHLC path (open, the nearer of high/low, the "
     "other, close), as MT5's tester does on 1-minute OHLC bars; bar-close conditions are exact."
 )
+
+
+class Reason(str):
+    """Why a fire fired (``crossed up 1.09000 at 1.09012``): the alert's default sentence
+    without its pair, which the result names once; ``into`` says it in a reader's language."""
+
+    full: str
+    prefix: str
+
+    def __new__(cls, full: str, prefix: str) -> Reason:
+        self = super().__new__(cls, full.removeprefix(prefix))
+        self.full, self.prefix = full, prefix
+        return self
+
+    def into(self, language: str) -> str:
+        """The reason in ``language`` (the pair cut off as in English)."""
+        return localise(self.full, language).removeprefix(self.prefix)
+
 
 #: Conditions whose fire is confirmed by closes beyond a line (``confirm_bar_time``).
 _CONFIRMED = frozenset({Condition.line_break, Condition.trendline_break, Condition.line_bounce})
@@ -209,7 +229,7 @@ def _collect(
 
 def _fire(fired: Fired, bar_time: int, confirmed: bool) -> BacktestFire:
     prefix = f"{fired.symbol} {fired.timeframe.value} "
-    reason = fired.message.removeprefix(prefix)
+    reason = Reason(fired.message, prefix)
     return BacktestFire(
         time=fired.time,
         bar_time=bar_time,

@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tradealerts.core.alerts import CHATTY_PER_DAY, AlertCreate, validate_alert
 from tradealerts.core.bars import Bars
+from tradealerts.core.messages import _, reader_language
 from tradealerts.core.tiers import Tier, check_pair
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.alerts import records
@@ -31,6 +32,7 @@ from tradealerts.server.alerts.backtest import (
     INTRABAR_NOTE,
     BacktestAlert,
     BacktestRun,
+    Reason,
     Window,
     backtest_series,
     intrabar,
@@ -58,8 +60,11 @@ def _window_bars(body: dict[str, Any]) -> int:
     v = body.get("bars", DEFAULT_BARS)
     if isinstance(v, bool) or not isinstance(v, int) or v < MIN_BARS:
         raise Invalid(
-            f"bars: replay at least {MIN_BARS} bars (a whole number; more than the server "
-            "holds is cut to what it holds).",
+            _(
+                "bars: replay at least {count} bars (a whole number; more than the server "
+                "holds is cut to what it holds).",
+                count=MIN_BARS,
+            ),
             field="bars",
         )
     return v
@@ -69,7 +74,9 @@ def _validated(entry: Any, loc: tuple[Any, ...], now: datetime, flat: bool) -> A
     """A create body, checked as create checks it (channels are ignored: nothing is sent)."""
     if not isinstance(entry, dict):
         name = ".".join(str(p) for p in loc) or "body"
-        raise Invalid(f"{name}: an alert body (a JSON object) is expected.", field=name)
+        raise Invalid(
+            _("{name}: an alert body (a JSON object) is expected.", name=name), field=name
+        )
     data = {k: v for k, v in entry.items() if k != "channels"}
     if flat:
         data.pop("bars", None)
@@ -92,23 +99,30 @@ def _parse(body: dict[str, Any], now: datetime) -> tuple[list[BacktestAlert] | N
     given = [k for k in _SHAPES if k in body]
     if len(given) > 1:
         raise Invalid(
-            f"body: send one of {', '.join(_SHAPES)} (or a flat alert body), not {given}.",
+            _(
+                "body: send one of {shapes} (or a flat alert body), not {given}.",
+                shapes=", ".join(_SHAPES),
+                given=str(given),
+            ),
             field=given[1],
         )
     shape = given[0] if given else None
     if shape == "alert_id":
         v = body["alert_id"]
         if isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 2_147_483_647:
-            raise Invalid("alert_id: the id of one of your alerts.", field="alert_id")
+            raise Invalid(_("alert_id: the id of one of your alerts."), field="alert_id")
         return None, v
     if shape == "alerts":
         entries = body["alerts"]
         if not isinstance(entries, list) or not entries:
-            raise Invalid("alerts: a list of 1 to 100 alert bodies.", field="alerts")
+            raise Invalid(_("alerts: a list of 1 to 100 alert bodies."), field="alerts")
         if len(entries) > MAX_ALERTS:
             raise Invalid(
-                f"alerts: at most {MAX_ALERTS} alerts per call (got {len(entries)}); "
-                "split the list.",
+                _(
+                    "alerts: at most {most} alerts per call (got {count}); split the list.",
+                    most=MAX_ALERTS,
+                    count=len(entries),
+                ),
                 field="alerts",
             )
         specs = [_validated(e, ("alerts", i), now, False) for i, e in enumerate(entries)]
@@ -135,7 +149,13 @@ def _stored(sessions: Callable[[], Session], user_id: int, alert_id: int) -> Bac
     return _tested(spec, created)
 
 
-def _result(item: BacktestAlert, window: Window, run: BacktestRun, ms: float) -> dict[str, Any]:
+def _said(reason: str, language: str) -> str:
+    return reason.into(language) if isinstance(reason, Reason) else reason
+
+
+def _result(
+    item: BacktestAlert, window: Window, run: BacktestRun, ms: float, language: str = "en"
+) -> dict[str, Any]:
     spec = item.spec
     fires = run.fires
     days = (window.end - window.start) / 86400 if window.bars else 0.0
@@ -150,14 +170,14 @@ def _result(item: BacktestAlert, window: Window, run: BacktestRun, ms: float) ->
         "from": _iso(window.start) if window.bars else None,
         "to": _iso(window.end) if window.bars else None,
         "intrabar": intrabar(spec),
-        "note": INTRABAR_NOTE,
+        "note": INTRABAR_NOTE.into(language),
         "fires": [
             {
                 "time": _iso(f.time),
                 "bar_time": _iso(f.bar_time),
                 "price": f.price,
                 "level": f.level,
-                "reason": f.reason,
+                "reason": _said(f.reason, language),
                 "line_id": f.line_id,
                 "confirm_bar_time": None
                 if f.confirm_bar_time is None
@@ -183,6 +203,7 @@ def _run(
     window: int,
     clock: Any,
     n: int,
+    language: str = "en",
 ) -> list[dict[str, Any]]:
     """Replay each series once for all of its alerts; results in the alerts' order."""
     out: list[dict[str, Any] | None] = [None] * len(alerts)
@@ -194,7 +215,7 @@ def _run(
         )  # fmt: skip
         ms = (time.perf_counter() - t0) * 1000
         for i, run in zip(indices, runs, strict=True):
-            out[i] = _result(alerts[i], win, run, ms)
+            out[i] = _result(alerts[i], win, run, ms, language)
     return [r for r in out if r is not None]
 
 
@@ -235,7 +256,9 @@ async def backtest_alerts(
     if getattr(state, "backtests", None) is None:
         state.backtests = asyncio.Semaphore(1)
     async with state.backtests:
-        results = await run_in_threadpool(_run, groups, alerts, window, market.clock, market.n)
+        results = await run_in_threadpool(
+            _run, groups, alerts, window, market.clock, market.n, reader_language()
+        )
     total = (time.perf_counter() - started) * 1000
     if "alerts" in body:
         for i, r in enumerate(results):

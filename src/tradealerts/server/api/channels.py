@@ -7,6 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Request, Response, status
 from sqlalchemy.exc import IntegrityError
 
+from tradealerts.core.messages import _, reader_language
 from tradealerts.core.push import (
     CHANNEL_NAME_PATTERN,
     ChannelCreate,
@@ -85,7 +86,8 @@ def add_channel(
     except IntegrityError:  # the same name added by a request at the same moment
         s.rollback()
         raise Conflict(
-            f"name: you already have a channel named {body.name!r}.", field="name"
+            _("name: you already have a channel named {name}.", name=repr(body.name)),
+            field="name",
         ) from None
     return _public(row)
 
@@ -117,7 +119,10 @@ def test_channel(
         url = vault_of(request).open(row.url_secret)
     except VaultError as exc:
         raise ApiError(
-            f"{exc}: the server's secret key changed; remove the channel and add it again.",
+            _(
+                "{reason}: the server's secret key changed; remove the channel and add it again.",
+                reason=str(exc),
+            ),
             status=409,
             code="channel_unreadable",
         ) from None
@@ -126,11 +131,21 @@ def test_channel(
     pusher = _pusher(request)
     result = pusher.result(pusher.submit(url, title, text))
     if result.refused:
-        raise Invalid(f"{name}: {result.error}.", field="url", code="channel_refused")
+        raise Invalid(
+            _("{name}: {reason}.", name=name, reason=result.error),
+            field="url",
+            code="channel_refused",
+        )
     if not result.sent:
         raise ApiError(
-            f"The test push to {name!r} ({row.service}) failed: {result.error}.",
+            _(
+                "The test push to {name} ({service}) failed: {reason}.",
+                name=repr(name),
+                service=row.service,
+                reason=result.error,
+            ),
             status=502,
             code="push_failed",
         )
-    return ChannelTested(name=name, sent=True, message=f"A test push went to {name!r}.")
+    said = _("A test push went to {name}.", name=repr(name)).into(reader_language())
+    return ChannelTested(name=name, sent=True, message=said)

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tradealerts.core.messages import _
 from tradealerts.core.push import describe_url
 from tradealerts.core.tiers import AccessDenied, Tier
 from tradealerts.server.alerts.guard import WebhookGuard, WebhookRefused
@@ -35,8 +36,10 @@ def check_tier(user: User) -> None:
     """Push channels are a PRO feature, like webhooks (403 naming the plan that opens them)."""
     if user.tier != Tier.PRO.value:
         raise AccessDenied(
-            "Push channels (phone, Telegram, ntfy …) are a PRO feature; upgrade to PRO to "
-            "use them.",
+            _(
+                "Push channels (phone, Telegram, ntfy …) are a PRO feature; upgrade to PRO to "
+                "use them."
+            ),
             Tier.PRO,
         )
 
@@ -56,8 +59,10 @@ def find_channel(s: Session, user_id: int, name: str) -> PushChannel:
         select(PushChannel).where(PushChannel.user_id == user_id, PushChannel.name == name)
     )
     if row is None:
-        names = ", ".join(c.name for c in list_channels(s, user_id)) or "none yet"
-        raise NotFound(f"You have no channel named {name!r} (yours: {names}).")
+        names = ", ".join(c.name for c in list_channels(s, user_id)) or _("none yet")
+        raise NotFound(
+            _("You have no channel named {name} (yours: {names}).", name=repr(name), names=names)
+        )
     return row
 
 
@@ -90,23 +95,33 @@ def add_channel(
     try:
         info = describe_url(url)
     except ValueError as exc:
-        raise Invalid(f"url: {exc}.", field="url", code="bad_channel_url") from None
+        raise Invalid(
+            _("url: {reason}.", reason=str(exc)), field="url", code="bad_channel_url"
+        ) from None
     problem = host_refusal(url, guard)
     if problem is not None:
         raise Invalid(
-            f"url: {problem}; use a public address (or ask the server's owner to allow it).",
+            _(
+                "url: {reason}; use a public address (or ask the server's owner to allow it).",
+                reason=problem,
+            ),
             field="url",
             code="channel_refused",
         )
     existing = list_channels(s, user.id)
     if any(c.name == name for c in existing):
         raise Conflict(
-            f"name: you already have a channel named {name!r}; remove it first or pick "
-            "another name.",
+            _(
+                "name: you already have a channel named {name}; remove it first or pick "
+                "another name.",
+                name=repr(name),
+            ),
             field="name",
         )
     if len(existing) >= MAX_CHANNELS:
-        raise Conflict(f"You have {MAX_CHANNELS} channels, the most one account keeps.")
+        raise Conflict(
+            _("You have {count} channels, the most one account keeps.", count=MAX_CHANNELS)
+        )
     row = PushChannel(
         user_id=user.id,
         name=name,
@@ -161,10 +176,15 @@ def check_notify(s: Session, user: User, names: list[str] | None) -> None:
     known = {c.name for c in list_channels(s, user.id)}
     unknown = [n for n in names if n not in known]
     if unknown:
-        have = ", ".join(sorted(known)) or "none yet"
+        have = ", ".join(sorted(known)) or _("none yet")
         raise Invalid(
-            f"channels.notify: you have no channel named {unknown[0]!r} (yours: {have}); "
-            f"add it with: tradealerts channels add {unknown[0]} URL",
+            _(
+                "channels.notify: you have no channel named {quoted} (yours: {names}); "
+                "add it with: tradealerts channels add {name} URL",
+                quoted=repr(unknown[0]),
+                names=have,
+                name=unknown[0],
+            ),
             field="channels.notify",
             code="unknown_channel",
         )

@@ -244,7 +244,7 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             n for n in names if self.channel_names is not None and n not in self.channel_names
         ]
         if unknown:
-            bad["notify"] = f"you have no channel named {unknown[0]!r}"
+            bad["notify"] = _("you have no channel named {name}").format(name=repr(unknown[0]))
         return out, bad
 
     def check(self) -> AlertCreate | None:
@@ -305,7 +305,7 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
         self._show_errors(every=True)
         if alert is None:
             return
-        self.query_one("#test-result", Label).update("Testing …")
+        self.query_one("#test-result", Label).update(_("Testing …"))
         self.run_worker(self._test(alert), group="backtest", exclusive=True, exit_on_error=False)
 
     async def _test(self, alert: AlertCreate) -> None:
@@ -318,11 +318,11 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
         try:
             result = await ta(self).api(endpoints.alert_backtest(alert))
         except Handled as exc:
-            label.update(f"Test failed: {exc}")
+            label.update(_("Test failed: {error}").format(error=exc))
             return
         #: the last answer, for whoever reads it (a test; the label is what people see)
         self.tested = result
-        label.update(f"Would have fired: {said(result)}.")
+        label.update(_("Would have fired: {result}.").format(result=said(result)))
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -14,6 +14,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label
 
 from tradealerts.client import endpoints
+from tradealerts.client.lang import N_, _
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 
@@ -24,9 +25,9 @@ class ChannelsScreen(ModalScreen[None]):
     """The user's push channels; every change goes to the server at once."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("escape", "close", "Close"),
-        Binding("t", "test", "Test"),
-        Binding("delete", "remove", "Remove"),
+        Binding("escape", "close", N_("Close")),
+        Binding("t", "test", N_("Test")),
+        Binding("delete", "remove", N_("Remove")),
     ]
 
     def __init__(self) -> None:
@@ -35,22 +36,22 @@ class ChannelsScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
-            yield Label("Push channels (phone, Telegram, ntfy …)", classes="title")
+            yield Label(_("Push channels (phone, Telegram, ntfy …)"), classes="title")
             yield DataTable(id="channels", cursor_type="row", zebra_stripes=True)
-            yield Input(placeholder="name, e.g. phone", id="name", max_length=32)
-            yield Input(placeholder="Apprise URL, e.g. ntfys://ntfy.sh/TOPIC", id="url",
+            yield Input(placeholder=_("name, e.g. phone"), id="name", max_length=32)
+            yield Input(placeholder=_("Apprise URL, e.g. ntfys://ntfy.sh/TOPIC"), id="url",
                         password=True)  # fmt: skip
-            yield Checkbox("New alerts push here", id="default", compact=True)
+            yield Checkbox(_("New alerts push here"), id="default", compact=True)
             yield Label("", classes="error", id="error")
             with Horizontal(classes="buttons"):
-                yield Button("Add", variant="primary", id="add")
-                yield Button("Test", id="test")
-                yield Button("Remove", variant="warning", id="remove")
-                yield Button("Close", id="close")
+                yield Button(_("Add"), variant="primary", id="add")
+                yield Button(_("Test"), id="test")
+                yield Button(_("Remove"), variant="warning", id="remove")
+                yield Button(_("Close"), id="close")
 
     def on_mount(self) -> None:
         table = self.query_one("#channels", DataTable)
-        table.add_columns("Name", "Service", "URL", "Default")
+        table.add_columns(_("Name"), _("Service"), _("URL"), _("Default"))
         spawn(self, self.reload)
 
     async def reload(self) -> None:
@@ -66,7 +67,7 @@ class ChannelsScreen(ModalScreen[None]):
         table = self.query_one("#channels", DataTable)
         table.clear()
         for i in items:
-            table.add_row(i.name, i.service, i.masked, "yes" if i.default else "", key=i.name)
+            table.add_row(i.name, i.service, i.masked, _("yes") if i.default else "", key=i.name)
 
     def selected(self) -> str | None:
         table = self.query_one("#channels", DataTable)
@@ -83,7 +84,9 @@ class ChannelsScreen(ModalScreen[None]):
         name = self.query_one("#name", Input).value.strip().lower()
         url = self.query_one("#url", Input).value.strip()
         if not name or not url:
-            self._error("A name and an Apprise URL (ntfys://ntfy.sh/TOPIC, tgram://TOKEN/CHAT …).")
+            self._error(
+                _("A name and an Apprise URL (ntfys://ntfy.sh/TOPIC, tgram://TOKEN/CHAT …).")
+            )
             return
         default = self.query_one("#default", Checkbox).value
         try:
@@ -94,7 +97,11 @@ class ChannelsScreen(ModalScreen[None]):
         self.query_one("#name", Input).value = ""
         self.query_one("#url", Input).value = ""
         self._error("")
-        ta(self).say(f"Added channel {ch.name} ({ch.service}: {ch.masked}).")
+        ta(self).say(
+            _("Added channel {name} ({service}: {masked}).").format(
+                name=ch.name, service=ch.service, masked=ch.masked
+            )
+        )
         await self.reload()
 
     @on(Button.Pressed, "#test")
@@ -120,7 +127,7 @@ class ChannelsScreen(ModalScreen[None]):
         except Handled as exc:
             self._error(str(exc))
             return
-        ta(self).say(f"Removed channel {name}.")
+        ta(self).say(_("Removed channel {name}.").format(name=name))
         await self.reload()
 
     @on(Button.Pressed, "#close")

@@ -109,8 +109,8 @@ class LinesTable(DataTable[Any]):
 
 class ChartScreen(ChartKeys):
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("t", "test_line", "Test an alert on the line", show=False),
-        Binding("x", "clear_marks", "Clear fire markers", show=False),
+        Binding("t", "test_line", N_("Test an alert on the line"), show=False),
+        Binding("x", "clear_marks", N_("Clear fire markers"), show=False),
     ]
 
     def compose(self) -> ComposeResult:
@@ -172,7 +172,7 @@ class ChartScreen(ChartKeys):
         line = self.selected_line()
         payload = app.store.chart_payload()
         if line is None or payload is None:
-            app.say("No line to test: pick one in the lines table.", severity="warning")
+            app.say(_("No line to test: pick one in the lines table."), severity="warning")
             return
         spawn(self, partial(self._test_line, line, touch_distance(payload)), group="backtest",
               exclusive=True)  # fmt: skip
@@ -199,9 +199,17 @@ class ChartScreen(ChartKeys):
         app.store.fire_marks[key] = result_marks(touches) + result_marks(breaks)
         price = format_price(chart.symbol, distance)
         app.say(
-            f"On {line['id']}: touches within {price}, once a bar: {said(touches)}. "
-            f"Breaks ({brk}): {breaks['count']}. ◆ marks each (t again clears).",
-            title="Would have fired",
+            _(
+                "On {line}: touches within {price}, once a bar: {touches}. "
+                "Breaks ({condition}): {breaks}. ◆ marks each (t again clears)."
+            ).format(
+                line=line["id"],
+                price=price,
+                touches=said(touches),
+                condition=brk,
+                breaks=breaks["count"],
+            ),
+            title=_("Would have fired"),
         )
         app.publish("chart")
 

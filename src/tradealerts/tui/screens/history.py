@@ -71,7 +71,7 @@ class HistoryScreen(Screen[None]):
             try:
                 since = datetime.fromisoformat(since).date().isoformat()
             except ValueError:
-                ta(self).say("since: use a date like 2026-11-30", severity="warning")
+                ta(self).say(_("since: use a date like 2026-11-30"), severity="warning")
                 return
         try:
             page = await ta(self).api(endpoints.alert_history(
@@ -119,7 +119,7 @@ class HistoryScreen(Screen[None]):
         """``c``: the alert's real fires (this history's, newest 200) as markers on its
         chart, and the chart shown."""
         if self.alert_id is None:
-            ta(self).say("Open one alert's history (h on Alerts) to draw its fires.",
+            ta(self).say(_("Open one alert's history (h on Alerts) to draw its fires."),
                          severity="warning")  # fmt: skip
             return
         spawn(self, self._on_chart, group="history-chart", exclusive=True)
@@ -133,15 +133,16 @@ class HistoryScreen(Screen[None]):
         except Handled:
             return
         if not page.items:
-            app.say(f"Alert #{self.alert_id} has not fired yet: nothing to draw.")
+            app.say(_("Alert #{id} has not fired yet: nothing to draw.").format(id=self.alert_id))
             return
         sym, tf = page.items[0].symbol, page.items[0].timeframe
         app.store.fire_marks[(sym, tf)] = history_marks(page.items)
         if not app.open_chart(sym, tf):
             return
         await app.action_switch_mode("chart")
-        app.say(f"Alert #{self.alert_id}: {len(page.items)} of its {page.total} fires marked "
-                f"on {sym} {tf} (x clears them).")  # fmt: skip
+        app.say(_("Alert #{id}: {shown} of its {total} fires marked on {pair} (x clears them).")
+                .format(id=self.alert_id, shown=len(page.items), total=page.total,
+                        pair=f"{sym} {tf}"))  # fmt: skip
 
     def action_back(self) -> None:
         if len(ta(self).screen_stack) > 1:

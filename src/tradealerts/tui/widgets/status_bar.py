@@ -17,6 +17,18 @@ _STATES = {"live": N_("live"), "logged out": N_("logged out"), "connecting": N_(
            "unreachable": N_("unreachable"), "reconnecting": N_("reconnecting")}  # fmt: skip
 
 
+#: the store's maintenance countdown (``maintenance: reconnecting in 12m``, see app.py)
+_MAINTENANCE = "maintenance: reconnecting in "
+
+
+def _said_state(state: str) -> str:
+    """The connection's state in the user's language (the store keeps the English)."""
+    if state.startswith(_MAINTENANCE):
+        left = state.removeprefix(_MAINTENANCE)
+        return _("maintenance: reconnecting in {time}").format(time=left)
+    return _(_STATES.get(state, state))
+
+
 class StatusBar(Widget):
     DEFAULT_CSS = "StatusBar { height: 1; background: $panel; }"
 
@@ -36,7 +48,7 @@ class StatusBar(Widget):
         out.append(f" {server} ")
         state = store.connection
         style = _STATE_STYLE.get(state, "bold yellow")
-        out.append(f"● {_(_STATES.get(state, state))} ", style=style)
+        out.append(f"● {_said_state(state)} ", style=style)
         out.append(f"│ {store.tier} ", style="bold")
         feed = app.feed_label(store.chart.symbol)
         if feed:  # the open chart's market: closed, or its data delayed (issue #29)
