@@ -258,16 +258,17 @@ def _horizontal_break_at(series: SeriesState, k: int, kinds: tuple[str, ...]) ->
     if not at_k.size:
         return []
     previous = ind.close[k - 1] if k >= 1 else ind.close[k]
+    order = np.concatenate((after, at_k))
+    is_support = np.frombuffer(hc.support, dtype=np.int8)[order]
+    distance = np.abs(np.frombuffer(hc.price, dtype=np.float64)[order] - previous)
     out = []
     for kind in kinds:
-        support = 1 if kind == "support" else 0
-        best: int | None = None
-        for pos in (*after.tolist(), *at_k.tolist()):
-            if hc.support[pos] != support:
-                continue
-            if best is None or abs(hc.price[pos] - previous) < abs(hc.price[best] - previous):
-                best = pos
-        if best is not None and broken[best] == k:
+        mine = np.flatnonzero(is_support == (1 if kind == "support" else 0))
+        if not mine.size:
+            continue
+        # the first of the nearest, in that order (argmin takes the first minimum)
+        best = int(order[mine[np.argmin(distance[mine])]])
+        if broken[best] == k:
             out.append(best)
     return out
 
