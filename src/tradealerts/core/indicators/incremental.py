@@ -223,3 +223,8 @@ class IndicatorState:
     def active_diagonal(self) -> list[DiagonalLine]:
         """The trendlines not yet broken."""
         return [self.diagonal.line(k) for k in self._active_d]
+
+    def active_diagonal_positions(self) -> list[int]:
+        """Positions (in ``diagonal``) of the trendlines not yet broken, in the order of
+        ``active_diagonal``; the caller must not change the list."""
+        return self._active_d

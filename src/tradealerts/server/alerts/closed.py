@@ -137,9 +137,9 @@ class BarDriven(MatcherBase):
                 payload = group.payload[row] = self._payload(row, kind, series, at)
                 if kind == KIND_TOUCH and payload is None:
                     gone.append(row)
-                for k in _keys(payload):
-                    keys.append(k)
-                    key_rows.append(row)
+                found = _keys(payload)
+                keys += found
+                key_rows += [row] * len(found)
             group.index.load(np.array(keys, np.float64), np.array(key_rows, np.int64))
             group.dirty = True
         return [self._end(r, AlertStatus.expired, REASON_LINE_GONE, now) for r in sorted(gone)]

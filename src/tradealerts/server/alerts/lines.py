@@ -78,6 +78,43 @@ def _href(series: SeriesState, k: int) -> LineRef:
     return ref
 
 
+def _hrefs(series: SeriesState) -> list[LineRef]:
+    """The active horizontal lines, in ``active_horizontal_positions`` order; the caller must
+    not change the list. A series with ``line_refs`` keeps it while the positions stay the
+    same (one list compare a close instead of a lookup per line)."""
+    positions = series.indicators.active_horizontal_positions()
+    cache = series.line_refs
+    if cache is None:
+        return [_href(series, k) for k in positions]
+    held = cache.get("h")
+    if held is not None and held[0] == positions:
+        refs: list[LineRef] = held[1]
+        return refs
+    refs = [_href(series, k) for k in positions]
+    cache["h"] = (list(positions), refs)
+    return refs
+
+
+def _drefs(series: SeriesState, index: int) -> list[LineRef]:
+    """The active trendlines with their values at bar ``index`` (ids and kinds cached when
+    the series keeps ``line_refs``; values from the columns, to the bit ``value_at``'s)."""
+    ind = series.indicators
+    cache = series.line_refs
+    if cache is None:
+        return [
+            LineRef(_did(series, d), d.kind, True, d.value_at(index)) for d in ind.active_diagonal()
+        ]
+    dc = ind.diagonal
+    out = []
+    for k in ind.active_diagonal_positions():
+        named = cache.get(("d", k))
+        if named is None:
+            dl = dc.line(k)
+            named = cache[("d", k)] = (_did(series, dl), dl.kind)
+        out.append(LineRef(named[0], named[1], True, dc.value_at(k, index)))
+    return out
+
+
 def active_lines(series: SeriesState, index: int) -> list[LineRef]:
     """Active horizontal lines, then active trendlines, with their values at bar ``index``.
     The caller must not change the list (a series with ``line_refs`` shares it between the
@@ -93,10 +130,7 @@ def active_lines(series: SeriesState, index: int) -> list[LineRef]:
         found = shared.get(index)
         if found is not None:
             return found
-    out = [_href(series, k) for k in ind.active_horizontal_positions()]
-    out += [
-        LineRef(_did(series, d), d.kind, True, d.value_at(index)) for d in ind.active_diagonal()
-    ]
+    out = _hrefs(series) + _drefs(series, index)
     if shared is not None:
         shared[index] = out
     return out
@@ -182,7 +216,7 @@ def broken_line(
         return min(hits, key=lambda r: abs(r.value - close)) if hits else None
     # the lines active before this bar: still active, or broken by it. (A line confirmed by
     # this bar is among the first, but can never be nearer than a line this bar broke.)
-    before = [_href(series, k) for k in ind.active_horizontal_positions()] + refs
+    before = _hrefs(series) + refs
     previous = ind.close[t - 1] if t >= 1 else close
     broken_ids = {r.line_id for r in refs}
     for kind in kinds:
@@ -224,16 +258,17 @@ def _horizontal_break_at(series: SeriesState, k: int, kinds: tuple[str, ...]) ->
     if not at_k.size:
         return []
     previous = ind.close[k - 1] if k >= 1 else ind.close[k]
+    order = np.concatenate((after, at_k))
+    is_support = np.frombuffer(hc.support, dtype=np.int8)[order]
+    distance = np.abs(np.frombuffer(hc.price, dtype=np.float64)[order] - previous)
     out = []
     for kind in kinds:
-        support = 1 if kind == "support" else 0
-        best: int | None = None
-        for pos in (*after.tolist(), *at_k.tolist()):
-            if hc.support[pos] != support:
-                continue
-            if best is None or abs(hc.price[pos] - previous) < abs(hc.price[best] - previous):
-                best = pos
-        if best is not None and broken[best] == k:
+        mine = np.flatnonzero(is_support == (1 if kind == "support" else 0))
+        if not mine.size:
+            continue
+        # the first of the nearest, in that order (argmin takes the first minimum)
+        best = int(order[mine[np.argmin(distance[mine])]])
+        if broken[best] == k:
             out.append(best)
     return out
 
@@ -401,14 +436,15 @@ def _bounce_candidates(series: SeriesState, t: int) -> tuple[list[LineRef], Any,
     refs (value at ``t``), and as arrays their values at ``t - 1`` and ``t`` and support
     flags; horizontal lines first, in payload order."""
     ind = series.indicators
-    refs: list[LineRef] = []
-    before: list[float] = []
-    origin, n = ind.horizontal.origin, ind.n
-    for k in ind.active_horizontal_positions():
-        if origin[k] + n <= t - 1:  # confirmed by t - 1
-            ref = _href(series, k)
-            refs.append(ref)
-            before.append(ref.value)
+    hrefs = _hrefs(series)
+    if hrefs:  # vectorised over the active horizontal lines: confirmed by t - 1
+        positions = np.array(ind.active_horizontal_positions(), np.int64)
+        origin = np.frombuffer(ind.horizontal.origin, dtype=np.int64)[positions]
+        keep = np.flatnonzero(origin + ind.n <= t - 1).tolist()
+        refs = [hrefs[i] for i in keep]
+    else:
+        refs = []
+    before = [r.value for r in refs]
     for d in ind.active_diagonal():
         if d.i2 + ind.n <= t - 1:
             refs.append(LineRef(_did(series, d), d.kind, True, d.value_at(t)))
