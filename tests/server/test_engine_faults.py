@@ -110,6 +110,9 @@ def test_a_history_load_that_fails_is_logged_shown_retried_and_recovered(
         TRADEALERTS_FEED=f"mt5-rpyc://127.0.0.1:{bridge_port}",
         TRADEALERTS_MT5_UTC_OFFSET="2",
         TRADEALERTS_HISTORY_BARS="50",
+        # stale after 3 polls: 6 s, so the feed is still fresh while the owner's `status`
+        # (a process start: seconds on a loaded machine) asks, after the last tick moved
+        TRADEALERTS_MT5_POLL_INTERVAL="2",
     )
     with log.open("wb") as err:
         proc = subprocess.Popen(

@@ -162,7 +162,7 @@ def _check_chosen_line(request: Request, spec: AlertCreate) -> None:
         return
     sym, tf = spec.symbol, parse_timeframe(spec.timeframe)
     try:
-        _, body = engine.payload(sym, tf, 1)  # every active line, whatever the window
+        _etag, body = engine.payload(sym, tf, 1)  # every active line, whatever the window
     except NoMarketData:
         return
     payload = json.loads(body)
