@@ -19,6 +19,8 @@ import typer
 import typer.main
 from typer.core import TyperCommand, TyperGroup
 
+from tradealerts.cli.help_language import translate_command, translate_text
+
 __all__ = ["LazyGroup"]
 
 
@@ -72,6 +74,7 @@ class LazyGroup(TyperGroup):
         self._lazy_commands = _Commands(self.lazy, self._build)
         self._lazy_commands.update(eager)
         self.commands = self._lazy_commands
+        translate_command(self)  # --help in the process's language (and the eager ones)
 
     def _build(self, name: str) -> Any:
         module, attribute = self.lazy[name][0].split(":")
@@ -84,7 +87,9 @@ class LazyGroup(TyperGroup):
         else:
             # a command's own Click class (``NegativeNumbers``), as ``app.command(cls=...)``
             holder.command(name, cls=getattr(target, "command_cls", None))(target)
-        return typer.main.get_group(holder).commands[name]
+        command = typer.main.get_group(holder).commands[name]
+        translate_command(command)
+        return command
 
     def list_commands(self, ctx: Any) -> list[str]:
         return list(self.commands)
@@ -107,4 +112,4 @@ class LazyGroup(TyperGroup):
         """The built command, or a stand-in with the table's help that Click can shorten."""
         if name not in self.lazy or self._lazy_commands.built(name):
             return self.commands[name]
-        return TyperCommand(name, help=self.lazy[name][1])
+        return TyperCommand(name, help=translate_text(self.lazy[name][1]))
