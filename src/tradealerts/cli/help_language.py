@@ -36,7 +36,9 @@ def translate_command(command: Any) -> None:
     for param in command.params:
         if getattr(param, "help", None):
             param.help = translate_text(param.help)
-    if isinstance(command, LazyGroup):
-        return  # its subcommands are built (and translated) when used
-    for sub in getattr(command, "commands", {}).values():
-        translate_command(sub)
+    subcommands = getattr(command, "commands", {})
+    for name in list(subcommands):
+        # a LazyGroup's unbuilt commands are translated when it builds them (never built here)
+        if isinstance(command, LazyGroup) and not command.built(name):
+            continue
+        translate_command(subcommands[name])

@@ -76,6 +76,10 @@ class LazyGroup(TyperGroup):
         self.commands = self._lazy_commands
         translate_command(self)  # --help in the process's language (and the eager ones)
 
+    def built(self, name: str) -> bool:
+        """Whether the command ``name`` is built already (listing it builds nothing)."""
+        return self._lazy_commands.built(name)
+
     def _build(self, name: str) -> Any:
         module, attribute = self.lazy[name][0].split(":")
         target = getattr(importlib.import_module(module), attribute)
