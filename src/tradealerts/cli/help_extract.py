@@ -68,8 +68,8 @@ def extract(
     fileobj: IO[bytes],
     keywords: Mapping[str, Any],
     comment_tags: Collection[str],
-    options: dict[str, Any],
-) -> Iterator[tuple[int, str, str, list[str]]]:
+    options: Any,
+) -> Iterator[tuple[Any, ...]]:
     """Babel's extraction method: Babel's Python messages, then the file's help texts."""
     yield from extract_python(fileobj, keywords, comment_tags, options)
     fileobj.seek(0)
