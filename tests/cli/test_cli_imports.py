@@ -56,7 +56,7 @@ def _run_app(argv: list[str]) -> set[str]:
 
 
 def test_a_command_module_loads_only_for_its_own_command() -> None:
-    helpers = {"app", "context", "lazy", "negatives", "output"}
+    helpers = {"app", "context", "lazy", "negatives", "output", "help_language", "help_extract"}
     commands = {m.name for m in pkgutil.iter_modules(tradealerts.cli.__path__)} - helpers
     assert {"alerts", "auth", "daemon", "market", "billing", "tui"} <= commands
 
