@@ -38,6 +38,7 @@ __all__ = [
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "HttpMiddleware",
     "Invalid",
     "NotFound",
     "NotLoggedIn",
@@ -79,33 +80,36 @@ class ApiError(Exception):
         self.headers = headers or {}
         self.extra = extra
 
-
-class BadRequest(ApiError):
-    status, code = 400, "bad_request"
-
-
-class Invalid(ApiError):
-    status, code = 422, "invalid_input"
-
-
-class NotLoggedIn(ApiError):
-    status, code = 401, "not_logged_in"
+    def __init_subclass__(
+        cls, *, status: int | None = None, code: str | None = None, **kwargs: Any
+    ) -> None:
+        """``class NotFound(ApiError, status=404, code="not_found")``: a kind of refusal."""
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
 
-class Forbidden(ApiError):
-    status, code = 403, "forbidden"
+class BadRequest(ApiError, status=400, code="bad_request"): ...
 
 
-class NotFound(ApiError):
-    status, code = 404, "not_found"
+class Invalid(ApiError, status=422, code="invalid_input"): ...
 
 
-class Conflict(ApiError):
-    status, code = 409, "conflict"
+class NotLoggedIn(ApiError, status=401, code="not_logged_in"): ...
 
 
-class TooManyRequests(ApiError):
-    status, code = 429, "rate_limited"
+class Forbidden(ApiError, status=403, code="forbidden"): ...
+
+
+class NotFound(ApiError, status=404, code="not_found"): ...
+
+
+class Conflict(ApiError, status=409, code="conflict"): ...
+
+
+class TooManyRequests(ApiError, status=429, code="rate_limited"): ...
 
 
 def error_response(
@@ -279,8 +283,8 @@ def request_id_for(incoming: bytes) -> str:
     return text if 0 < len(text) <= 64 and text.isprintable() else os.urandom(16).hex()
 
 
-class RequestIdMiddleware:
-    """Takes X-Request-ID (or makes one), puts it in logs and error bodies, returns it."""
+class HttpMiddleware:
+    """An ASGI middleware of HTTP requests: anything else (lifespan) passes through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -289,6 +293,17 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one HTTP request (``scope["type"] == "http"``)."""
+        raise NotImplementedError
+
+
+class RequestIdMiddleware(HttpMiddleware):
+    """Takes X-Request-ID (or makes one), puts it in logs and error bodies, returns it."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = request_id_for(dict(scope.get("headers", [])).get(b"x-request-id", b""))
         token = request_id.set(rid)
         # the reader's language, looked up when prose is written (it is the caller's own
