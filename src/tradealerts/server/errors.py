@@ -31,7 +31,7 @@ from tradealerts.core.i18n import DEFAULT_LANGUAGE
 from tradealerts.core.messages import Text, _, localise, reader_language, set_reader
 from tradealerts.core.tiers import AccessDenied, UnknownSymbol
 from tradealerts.core.timeframes import TimeframeError
-from tradealerts.server.language import request_language, scope_language
+from tradealerts.server.language import request_language, scope_language, validation_text
 
 __all__ = [
     "ApiError",
@@ -48,6 +48,7 @@ __all__ = [
     "install_error_handlers",
     "request_id",
     "request_id_for",
+    "sentence_of",
 ]
 
 log = logging.getLogger("tradealerts.api")
@@ -257,19 +258,23 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal_error", localise(message, request_language(request)))
 
 
+def sentence_of(exc: BaseException) -> str:
+    """An exception's sentence to pass on in a refusal: its :class:`Text` when it was raised
+    with one (so the reader still hears it in their language), else ``str(exc)``."""
+    first = exc.args[0] if exc.args else ""
+    return first if isinstance(first, Text) else str(exc)
+
+
 def _said(request: Request, exc: Exception) -> str:
     """An exception's sentence (a :class:`Text` when it was marked) in the caller's language."""
-    first = exc.args[0] if exc.args else ""
-    return localise(first if isinstance(first, Text) else str(exc), request_language(request))
+    return localise(sentence_of(exc), request_language(request))
 
 
 def _validation_message(error: Any, language: str, *, raw: bool = False) -> str:
-    """One validation error's sentence: our validators' own (a :class:`Text` raised as the
-    ValueError) in the caller's language; pydantic's built-in ones as pydantic says them."""
-    cause = (error.get("ctx") or {}).get("error")
-    first = cause.args[0] if isinstance(cause, Exception) and cause.args else None
-    if isinstance(first, Text) and language != DEFAULT_LANGUAGE:
-        return first.into(language)
+    """One validation error's sentence in the caller's language (server.language's
+    ``validation_text``); English as pydantic says it (``raw``: with its ``Value error, ``)."""
+    if language != DEFAULT_LANGUAGE:
+        return localise(validation_text(error), language)
     msg = str(error.get("msg", "invalid"))
     return msg if raw else msg.removeprefix("Value error, ")
 
