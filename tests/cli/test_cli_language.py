@@ -177,3 +177,26 @@ def test_japanese_help_fits_the_terminal(tmp_path: Path, width: int) -> None:
                  "your timezone setting]; --json is always UTC."]  # fmt: skip
         for text in texts:
             assert "".join(said("ja", text).split()) in flat, (text, out)
+
+
+def test_a_prompts_own_words_in_each_language() -> None:
+    """Click's confirmation prompt and its mismatch error, as the password prompts of
+    ``register`` and ``account password`` show them (a visible prompt: no terminal needed)."""
+    script = (
+        "import sys, typer\n"
+        "from tradealerts.cli.help_click import install\n"
+        "install(sys.argv[1])\n"
+        "print(typer.prompt('Password', confirmation_prompt=True))\n"
+    )
+    for lang in LANGUAGES:
+        done = subprocess.run(
+            [sys.executable, "-c", script, lang], input="abc\nxyz\nabc\nabc\n",
+            capture_output=True, text=True, timeout=60, check=True,
+        )  # fmt: skip
+        catalog = translations(lang, "client")
+        again = catalog.gettext("Repeat for confirmation")
+        mismatch = catalog.gettext("Error: The two entered values do not match.")
+        assert (lang == "en") == (again == "Repeat for confirmation"), lang
+        assert done.stdout.count(f"{again}: ") == 2, (lang, done.stdout)
+        assert mismatch in done.stdout + done.stderr, (lang, done.stdout, done.stderr)
+        assert done.stdout.endswith("abc\n")

@@ -12,9 +12,9 @@ another language than English (English touches nothing):
   ``click_words``);
 - says the usage line's prefix, the ``--help`` option's help and the completion options'
   help in the language;
-- has an error, after Click wrote it, said again line by line: each English sentence of
-  :data:`SENTENCES` (the copy's own templates) is read back and written from the catalog,
-  a sentence it does not know stays as written;
+- has an error, after Click wrote it, said again line by line, and a prompt's own words as
+  they are written: each English sentence of :data:`SENTENCES` (the copy's own templates)
+  is read back and written from the catalog, a sentence it does not know stays as written;
 - makes help measure, wrap and shorten in columns: Japanese is written in wide characters,
   two columns each (``unicodedata.east_asian_width``), where Click counts one a character;
   a run of them may break between any two (never before a closing mark such as ``。``).
@@ -47,6 +47,10 @@ HELP_MODULES = ("typer.completion",)
 #: where one starts like another)
 SENTENCES = (
     N_("Try '{command} {option}' for help."),
+    N_("Repeat for confirmation"),
+    N_("Error: The two entered values do not match."),
+    N_("Error: The value you entered was invalid."),
+    N_("Error: invalid input"),
     N_("Error: {message}"),
     N_("No such option: {name} (Possible options: {possibilities})"),
     N_("No such option: {name}"),
@@ -284,7 +288,7 @@ def install(language: str | None) -> str:
         module = sys.modules.get(name)
         if module is not None and getattr(module, "_", None) is gettext.gettext:
             _set(module, "_", catalog.gettext)
-    from typer._click import _textwrap, core, exceptions, formatting
+    from typer._click import _textwrap, core, exceptions, formatting, termui
 
     write_usage = formatting.HelpFormatter.write_usage
     _set(formatting.HelpFormatter, "write_usage", lambda self, prog, args="", prefix=None: (
@@ -305,6 +309,13 @@ def install(language: str | None) -> str:
     _set(core.Command, "get_params", params)
     for cls in (exceptions.ClickException, exceptions.UsageError):
         _set(cls, "show", _said_by_show(cls.show))
+    # a prompt's own words ("Repeat for confirmation", "Error: The two entered values do
+    # not match."): its text as it is built, and what it echoes
+    build_prompt, echo = termui._build_prompt, termui.echo  # type: ignore[attr-defined]
+    _set(termui, "_build_prompt", lambda text, *a, **k: build_prompt(say_again(text), *a, **k))
+    _set(termui, "echo", lambda message=None, *a, **k: echo(
+        say_again(message) if isinstance(message, str) else message, *a, **k
+    ))  # fmt: skip
     _set(formatting, "term_len", columns)
     _set(_textwrap, "TextWrapper", _wrapper_class(_textwrap.TextWrapper))
     _set(core, "make_default_short_help", _short_help(core.make_default_short_help))  # type: ignore[attr-defined]
