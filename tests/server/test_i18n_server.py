@@ -288,3 +288,24 @@ def test_a_refusal_passed_on_keeps_its_language() -> None:
     assert said == str(raised.value) == "The server's feed has no H1 data for EURUSD."
     assert localise(said, "de") == "Der Feed des Servers hat keine H1-Daten für EURUSD."
     assert localise(said, "ja") == "サーバーのフィードには EURUSD の H1 データがありません。"
+
+
+def test_the_verification_page_in_the_browsers_language(srv: Running) -> None:
+    """The mailed link's page, its refusal and its success, in the browser's language
+    (Accept-Language: nobody is logged in there); English without one."""
+    email = "page-de@example.com"
+    with srv.client() as c:
+        c.post("/api/auth/register", json={"email": email, "password": PW})
+        code = srv.inbox.code_for(email)
+        german = {"Accept-Language": "de-DE,de;q=0.9"}
+        page = c.get("/verify", params={"email": email, "code": code}, headers=german)
+        assert '<html lang="de">' in page.text and "Bestätige deine E-Mail" in page.text
+        assert "Verify your email" not in page.text
+        bad = c.post("/verify", data={"email": email, "code": "000000"}, headers=german)
+        assert bad.status_code == 422 and "Bestätige deine E-Mail" in bad.text
+        assert "the code is wrong" not in bad.text  # the refusal said in German too
+        english = c.post("/verify", data={"email": email, "code": "000000"})
+        assert "the code is wrong" in english.text and '<html lang="en">' in english.text
+        ok = c.post("/verify", data={"email": email, "code": code}, headers=german)
+        assert "Deine E-Mail ist bestätigt" in ok.text, ok.text
+        assert "<code>tradealerts login</code>" in ok.text
