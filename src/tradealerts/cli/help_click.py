@@ -7,9 +7,9 @@ library's ``gettext`` ("Options", "Arguments", "Commands", "default:", "required
 at import as its module-level ``_``. :func:`install`, run once when the command starts in
 another language than English (English touches nothing):
 
-- points ``typer.core``'s ``_``/``ngettext`` at the ``client`` catalog (its msgids are
-  extracted from the installed Typer by :func:`extract`, ``babel-client.cfg``'s
-  ``click_words``);
+- points ``typer.core``'s ``_`` at the ``client`` catalog (its msgids are extracted from
+  the installed Typer with this module: ``cli.help_extract`` reads :data:`GETTEXT_MODULES`
+  and :data:`HELP_MODULES`);
 - says the usage line's prefix, the ``--help`` option's help and the completion options'
   help in the language;
 - has an error, after Click wrote it, said again line by line, and a prompt's own words as
@@ -24,19 +24,18 @@ from __future__ import annotations
 
 import gettext
 import importlib
-import importlib.util
 import io
 import re
 import sys
 import unicodedata
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Callable
 from functools import lru_cache
 from typing import IO, Any
 
 from tradealerts.client.lang import N_
 from tradealerts.core.i18n import DEFAULT_LANGUAGE, normalise_language, translations
 
-__all__ = ["SENTENCES", "columns", "extract", "install", "say_again"]
+__all__ = ["GETTEXT_MODULES", "HELP_MODULES", "SENTENCES", "columns", "install", "say_again"]
 
 #: Typer's modules that ask gettext (Rich's help panels are not used: rich_markup_mode=None)
 GETTEXT_MODULES = ("typer.core", "typer.rich_utils")
@@ -86,46 +85,6 @@ _OPENING = frozenset("（「『【〔〈《([{")
 _FIELD = re.compile(r"\\\{(\w+)\\\}")
 _ORIGINAL: dict[tuple[Any, str], Any] = {}
 _language = DEFAULT_LANGUAGE
-
-
-# -- which words -----------------------------------------------------------------------
-def _source(module: str) -> bytes | None:
-    try:
-        spec = importlib.util.find_spec(module)
-    except ModuleNotFoundError:
-        return None
-    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
-        return None
-    with open(spec.origin, "rb") as fh:
-        return fh.read()
-
-
-def extract(
-    fileobj: IO[bytes],
-    keywords: Mapping[str, Any],
-    comment_tags: Collection[str],
-    options: Any,
-) -> Iterator[tuple[Any, ...]]:
-    """Babel's extraction method for this file: its own messages (:data:`SENTENCES` …), then
-    the gettext messages of Typer's :data:`GETTEXT_MODULES` and the help texts of
-    :data:`HELP_MODULES`, as installed (each with its module named for the translator)."""
-    from babel.messages.extract import extract_python
-
-    from tradealerts.cli.help_extract import help_texts
-
-    yield from extract_python(fileobj, keywords, comment_tags, options)
-    for module in GETTEXT_MODULES:
-        source = _source(module)
-        if source is not None:
-            for _line, funcname, message, _c in extract_python(
-                io.BytesIO(source), keywords, comment_tags, {"encoding": "utf-8"}
-            ):
-                yield 1, funcname, message, [module]
-    for module in HELP_MODULES:
-        source = _source(module)
-        if source is not None:
-            for _line, text in sorted(help_texts(source.decode("utf-8"))):
-                yield 1, "_", text, [module]
 
 
 # -- saying Click's sentences again ----------------------------------------------------------
