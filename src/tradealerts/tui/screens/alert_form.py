@@ -6,6 +6,7 @@ sent while a field is wrong."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -88,46 +89,17 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             yield Label(title, classes="title")
             yield from self._row("symbol", N_("Symbol"), Input(a.symbol if a else self.symbol,
                                                            id="symbol", compact=True))  # fmt: skip
-            yield from self._row(
-                "timeframe",
-                N_("Timeframe"),
-                Select(
-                    [(t, t) for t in TIMEFRAMES],
-                    value=a.timeframe if a else self.timeframe,
-                    allow_blank=False,
-                    compact=True,
-                    id="timeframe",
-                ),
-            )
+            timeframe = a.timeframe if a else self.timeframe
+            yield from self._choice("timeframe", N_("Timeframe"), TIMEFRAMES, timeframe)
             cond = a.condition.value if a else Condition.crossing_up.value
-            yield from self._row(
-                "condition",
-                N_("Condition"),
-                Select(
-                    [(c.value, c.value) for c in Condition],
-                    value=cond,
-                    allow_blank=False,
-                    compact=True,
-                    id="condition",
-                ),
-            )
+            yield from self._choice("condition", N_("Condition"), Condition, cond)
             for name in VALUE_FIELDS:
                 value = getattr(a, name) if a is not None else None
                 text = "" if value is None else str(getattr(value, "value", value))
                 field = Input(text, id=name, placeholder=self._hint(name), compact=True)
                 yield from self._row(name, name.replace("_", " ").capitalize(), field)
             freq = a.frequency.value if a else Frequency.once.value
-            yield from self._row(
-                "frequency",
-                N_("Frequency"),
-                Select(
-                    [(f.value, f.value) for f in Frequency],
-                    value=freq,
-                    allow_blank=False,
-                    compact=True,
-                    id="frequency",
-                ),
-            )
+            yield from self._choice("frequency", N_("Frequency"), Frequency, freq)
             expires = a.expires_at.isoformat().replace("+00:00", "Z") if a and a.expires_at else ""
             hint = _("30m, 12h, 7d, 2w or a date")
             expiry = Input(expires, id="expires_at", placeholder=hint, compact=True)
@@ -157,6 +129,14 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             yield Label(_(label), classes="label")
             yield field
         yield Label("", classes="error", id=f"error-{name}")
+
+    def _choice(self, name: str, label: str, options: Iterable[Any], value: str) -> ComposeResult:
+        """A row whose field is a compact drop-down of ``options`` (strings or an enum's
+        members: their values), each shown as it is sent."""
+        values = [str(getattr(o, "value", o)) for o in options]
+        field = Select([(v, v) for v in values], value=value, allow_blank=False, compact=True,
+                       id=name)  # fmt: skip
+        yield from self._row(name, label, field)
 
     def _channels_hint(self) -> str:
         if self.channel_names:

@@ -21,8 +21,7 @@ from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.screens.chart_keys import ChartKeys
 from tradealerts.tui.widgets.chart_view import ChartView
-from tradealerts.tui.widgets.footer import Footer
-from tradealerts.tui.widgets.status_bar import StatusBar
+from tradealerts.tui.widgets.footer import bottom_bars
 from tradealerts.tui.widgets.timeframe_bar import TimeframeBar
 
 __all__ = ["ChartScreen", "LinesTable", "chart_lines", "touch_distance"]
@@ -108,6 +107,7 @@ class LinesTable(DataTable[Any]):
 
 
 class ChartScreen(ChartKeys):
+    AUTO_FOCUS = "LinesTable"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "test_line", N_("Test an alert on the line"), show=False),
         Binding("x", "clear_marks", N_("Clear fire markers"), show=False),
@@ -119,11 +119,7 @@ class ChartScreen(ChartKeys):
             with Horizontal():
                 yield ChartView()
                 yield LinesTable(id="lines")
-        yield StatusBar()
-        yield Footer(compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one(LinesTable).focus()
+        yield from bottom_bars()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         table = self.query_one(LinesTable)
