@@ -38,6 +38,7 @@ from tradealerts.client.chart._payload import (
     visible_lines,
     window,
 )
+from tradealerts.client.chart._texts import line_label
 
 __all__ = [
     "COLOURS",
@@ -48,6 +49,7 @@ __all__ = [
     "add_bar",
     "bar_chart",
     "default_bars",
+    "line_label",
     "marked_bars",
     "move_forming",
     "render",

@@ -18,7 +18,14 @@ from tradealerts.client.chart._options import (
 )
 from tradealerts.client.chart._payload import marked_bars, price_band, visible_lines
 from tradealerts.client.chart._plotext import encode, ordered_dedupe
-from tradealerts.client.chart._texts import full_title, legend_rows, time_label
+from tradealerts.client.chart._texts import (
+    full_title,
+    hidden_lines,
+    legend_rows,
+    line_label,
+    no_bars_title,
+    time_label,
+)
 
 __all__ = ["ClosedPart", "draw_closed", "draw_empty"]
 
@@ -89,7 +96,7 @@ def draw_empty(payload: dict[str, Any], opts: ChartOptions) -> str:
     plt.clear_figure()
     plt.plotsize(opts.width, max(8, opts.height - LEGEND_ROWS))
     plt.theme(opts.theme if opts.colour else "clear")
-    plt.title(f"{payload['symbol']} {payload['timeframe']}: no bars yet")
+    plt.title(no_bars_title(payload))
     return str(plt.build())
 
 
@@ -134,9 +141,7 @@ def draw_closed(
     if opts.lines:
         for ln in visible_lines(payload):
             colour = COLOURS[ln["kind"]]
-            label = (
-                f"{'R' if ln['kind'] == 'resistance' else 'S'} {price_text(symbol, ln['price'])}"
-            )
+            label = line_label(ln["kind"], False, price_text(symbol, ln["price"]))
             plt.hline(ln["price"], colour)
             plt.text(label.replace(" ", GAP), 0, ln["price"], color=colour, alignment="left")
             legend.append(label)
@@ -154,8 +159,7 @@ def draw_closed(
                 continue
             plt.plot(*part, color=COLOURS[f"trend_{d['kind']}"])
             ys += part[1]
-            tag = "TR" if d["kind"] == "resistance" else "TS"
-            legend.append(f"{tag} {price_text(symbol, d['value_now'])}")
+            legend.append(line_label(d["kind"], True, price_text(symbol, d["value_now"])))
     lo, hi = price_band(c["low"], c["high"])
     for label, price in opts.levels:
         if lo <= price <= hi:  # a far level would squeeze the candles, as a far line would
@@ -182,10 +186,5 @@ def draw_closed(
     fig = core._figure
     fig._set_sizes()  # plt.build() without its text of the whole figure: encode makes it
     fig._build_matrix()
-    # hidden, not absent: "none active near the price" said there were none
-    shown = (
-        legend_rows(legend, opts.width)
-        if opts.lines
-        else ["Lines: hidden" + (f" ({opts.lines_hint})" if opts.lines_hint else "")]
-    )
+    shown = legend_rows(legend, opts.width) if opts.lines else [hidden_lines(opts.lines_hint)]
     return ClosedPart.of_monitor(fig.monitor, xlim, ylim, shown, opts.colour)

@@ -5,13 +5,15 @@ from __future__ import annotations
 
 from typing import Any
 
+from rich.cells import cell_len
 from rich.text import Text
 
 from tradealerts.client.chart._closed import ClosedPart, draw_closed, draw_empty
-from tradealerts.client.chart._options import COLOURS, ChartOptions, price_text, to_ascii
+from tradealerts.client.chart._options import COLOURS, ChartOptions, to_ascii
 from tradealerts.client.chart._payload import candles
 from tradealerts.client.chart._plotext import Cells, cell_of, encode, rich_row
-from tradealerts.client.chart._texts import title_forms
+from tradealerts.client.chart._texts import as_cells, last_label, title_forms
+from tradealerts.client.lang import language
 
 __all__ = ["LiveChart"]
 
@@ -87,6 +89,7 @@ class LiveChart:
             payload.get("horizontal_lines"),
             payload.get("diagonal_lines"),
             live,
+            language(),  # the legend's words
         )
         # the forming candle may grow within the price axis drawn (the candles' range and a
         # margin): past it, the axis is drawn again to hold it
@@ -148,14 +151,17 @@ def _compose(
         for r in range(y_row(lo), y_row(h) + 1):
             ch = "█" if body_lo <= r <= body_hi else "│"
             paint(r, col_last, ch, colour)
-    label = f"last {price_text(symbol, last)}"
+    label = as_cells(last_label(symbol, last))
     if r0 <= r_last < r1:
         mk, fg, bg, sty = row_of(r_last)
         start = col_last - len(label) + 1  # right-aligned on the last candle, as plotext puts it
         for i, ch in enumerate(label):
             col = start + i
-            if c0 <= col < c1:
-                mk[col], fg[col], bg[col] = ch, COLOURS["last"], st.canvas_colour
+            if not c0 <= col < c1:
+                continue
+            if (ch == "" and col == c0) or (col + 1 == c1 and cell_len(ch) == 2):
+                ch = " "  # half of a wide character is cut off: a space keeps the row's width
+            mk[col], fg[col], bg[col] = ch, COLOURS["last"], st.canvas_colour
     top = r1 + 1  # the title's row, above the frame
     if top < len(st.marker):
         mk, fg, bg, sty = row_of(top)
@@ -164,7 +170,8 @@ def _compose(
         mk[:] = [" "] * width
         # the longest of the title's forms that fits: plotext leaves out a title too wide,
         # and the 50-cell chart of an 80-column terminal lost it whole (issue #24)
-        title = next((t for t in title_forms(payload, c) if len(t) <= width), "")
+        forms = [as_cells(t) for t in title_forms(payload, c)]
+        title = next((t for t in forms if len(t) <= width), [])
         start = max(0, c0 + (c1 - c0) // 2 - len(title) // 2)
         start = min(start, width - len(title))
         if title:

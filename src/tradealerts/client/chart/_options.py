@@ -77,6 +77,16 @@ def price_text(symbol: str, value: float) -> str:
 
 
 def to_ascii(text: str) -> str:
-    """Replace the box-drawing and marker characters with ASCII (non-UTF-8 terminals)."""
+    """Replace the box-drawing and marker characters with ASCII (non-UTF-8 terminals); a
+    letter loses its accent (``é`` → ``e``), any other character is a ``#`` a cell it takes."""
     text = text.translate(_ASCII)
-    return "".join(ch if ord(ch) < 128 else "#" for ch in text)
+    return "".join(ch if ord(ch) < 128 else _ascii_char(ch) for ch in text)
+
+
+def _ascii_char(ch: str) -> str:
+    import unicodedata
+
+    from rich.cells import cell_len
+
+    base = unicodedata.normalize("NFKD", ch).encode("ascii", "ignore").decode()
+    return base if len(base) == 1 else "#" * max(1, cell_len(ch))

@@ -1,5 +1,6 @@
-"""The words a chart draws: its title and shorter forms of it, the legend of the lines'
-prices, and the time axis's labels."""
+"""The words a chart draws, in the user's language (``client.lang``): its title and shorter
+forms of it, the lines' tags, the legend of their prices, and the time axis's labels (numbers:
+prices and times stay as the axes write them)."""
 
 from __future__ import annotations
 
@@ -7,45 +8,97 @@ import contextlib
 from datetime import UTC, datetime
 from typing import Any
 
-from tradealerts.client.chart._options import LEGEND_ROWS, price_text
+from rich.cells import cell_len, set_cell_size
 
-__all__ = ["full_title", "legend_rows", "time_label", "title_forms"]
+from tradealerts.client.chart._options import LEGEND_ROWS, price_text
+from tradealerts.client.lang import _, ngettext
+
+__all__ = [
+    "as_cells",
+    "full_title",
+    "hidden_lines",
+    "last_label",
+    "legend_rows",
+    "line_label",
+    "no_bars_title",
+    "time_label",
+    "title_forms",
+]
 
 
 def full_title(payload: dict[str, Any], c: dict[str, list[float]]) -> str:
     symbol = payload["symbol"]
-    span = f"{price_text(symbol, min(c['low']))}–{price_text(symbol, max(c['high']))}"
-    last = f"last {price_text(symbol, c['close'][-1])}"
-    return f"{symbol} {payload['timeframe']} · {len(c['time'])} bars · range {span} · {last}"
+    span = _("range {low}–{high}").format(
+        low=price_text(symbol, min(c["low"])), high=price_text(symbol, max(c["high"]))
+    )
+    return " · ".join([_head(payload), _bars(c), span, _last(symbol, c)])
+
+
+def _head(payload: dict[str, Any]) -> str:
+    return f"{payload['symbol']} {payload['timeframe']}"
+
+
+def _bars(c: dict[str, list[float]]) -> str:
+    n = len(c["time"])
+    return ngettext("{count} bar", "{count} bars", n).format(count=n)
+
+
+def _last(symbol: str, c: dict[str, list[float]]) -> str:
+    return last_label(symbol, c["close"][-1])
+
+
+def last_label(symbol: str, price: float) -> str:
+    """The last price's label: on the price's line and in the title."""
+    return _("last {price}").format(price=price_text(symbol, price))
+
+
+def no_bars_title(payload: dict[str, Any]) -> str:
+    return _("{pair}: no bars yet").format(pair=_head(payload))
 
 
 def title_forms(payload: dict[str, Any], c: dict[str, list[float]]) -> list[str]:
     """The title, then shorter forms of it for a narrow chart, the pair and timeframe last.
     A ``feed_state`` in the payload (``market closed``, ``data delayed since 14:05``: put
     there by the TUI, issue #29) ends every form but the last, before the range goes."""
-    full = full_title(payload, c)
-    head = f"{payload['symbol']} {payload['timeframe']}"
-    last = f"last {price_text(payload['symbol'], c['close'][-1])}"
-    forms = [full, f"{head} · {len(c['time'])} bars · {last}", f"{head} · {last}"]
+    head, last = _head(payload), _last(payload["symbol"], c)
+    forms = [full_title(payload, c), f"{head} · {_bars(c)} · {last}", f"{head} · {last}"]
     state = payload.get("feed_state")
     if state:
         forms = [f"{f} · {state}" for f in forms] + [f"{head} · {state}"]
     return [*forms, head]
 
 
+def line_label(kind: str, diagonal: bool, price: str) -> str:
+    """A line's tag and price, on the chart and in its legend: ``R 1.09120`` (resistance),
+    ``S`` (support), ``TR``/``TS`` (trendlines)."""
+    if diagonal:
+        tag = _("TR {price}") if kind == "resistance" else _("TS {price}")
+    else:
+        tag = _("R {price}") if kind == "resistance" else _("S {price}")
+    return tag.format(price=price)
+
+
+def hidden_lines(hint: str) -> str:
+    """The legend with the lines toggled off (hidden, not absent: "none active near the
+    price" would say there were none); ``hint``: how to show them again."""
+    text = _("Lines: hidden")
+    return text + f" ({hint})" if hint else text
+
+
 def legend_rows(labels: list[str], width: int) -> list[str]:
-    """``Lines: R 1.09120  S 1.08400 …`` wrapped to ``LEGEND_ROWS`` rows of ``width``."""
+    """``Lines: R 1.09120  S 1.08400 …`` wrapped to ``LEGEND_ROWS`` rows of ``width`` cells."""
     if not labels:
-        return ["Lines: none active near the price"]
-    rows, row = [], "Lines:"
+        return [_("Lines: none active near the price")]
+    lead = _("Lines:")
+    rows, row = [], lead
     for i, label in enumerate(labels):
-        if len(row) + 2 + len(label) <= width:
-            row += ("  " if row != "Lines:" else " ") + label
+        if cell_len(row) + 2 + cell_len(label) <= width:
+            row += ("  " if row != lead else " ") + label
             continue
         rows.append(row)
         if len(rows) == LEGEND_ROWS:
             return [*rows[:-1], _with_more(row, len(labels) - i, width)]
-        row = "      " + label
+        row = " " * cell_len(lead) + label
     rows.append(row)
     return rows
 
@@ -54,11 +107,22 @@ def _with_more(row: str, left: int, width: int) -> str:
     """``row`` and " +N more", dropping whole labels from its end until it fits."""
     labels = row.split("  ")
     while True:
-        text = "  ".join(labels) + f"  +{left} more"
-        if len(text) <= width or len(labels) <= 1:
-            return text[:width]
+        text = "  ".join(labels) + "  " + _("+{count} more").format(count=left)
+        if cell_len(text) <= width or len(labels) <= 1:
+            return text if cell_len(text) <= width else set_cell_size(text, width)
         labels.pop()
         left += 1
+
+
+def as_cells(text: str) -> list[str]:
+    """``text`` one terminal cell an item, for plotext's matrix: a wide character (Japanese)
+    fills two, its own and an empty one after it, so that a row keeps its width."""
+    out: list[str] = []
+    for ch in text:
+        out.append(ch)
+        if cell_len(ch) == 2:
+            out.append("")
+    return out
 
 
 def time_label(t: float, timeframe: str, zone: str = "UTC") -> str:

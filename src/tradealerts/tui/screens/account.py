@@ -34,6 +34,7 @@ NO_BILLING = N_(
 ON_PRO = N_("You are on PRO already.")
 MANAGE_HINT = N_("Manage billing: m opens Stripe's page (card, receipts, cancel or resume).")
 PAY_FOR_PRO = N_("Pay for PRO ($29/month) on Stripe's page:")
+CODE_HINT = N_("6-digit code from the app")
 PRO_NO_BILLING = N_(
     "You are on PRO. This server takes no online payments: its owner manages your plan."
 )
@@ -261,7 +262,12 @@ class AccountScreen(Screen[None]):
 
 
 def _day(iso: object) -> str:
-    return str(iso)[:10] if iso else "?"
+    """A date of the plan's line, the locale's way (``Dec 30, 2026``, ``30.12.2026``)."""
+    from tradealerts.client.feedstate import parse_time
+    from tradealerts.client.lang import format_date
+
+    when = parse_time(iso)
+    return format_date(when, "medium") if when is not None else (str(iso)[:10] if iso else "?")
 
 
 def _subscription(sub: Any) -> str:
@@ -271,15 +277,13 @@ def _subscription(sub: Any) -> str:
     if not isinstance(sub, dict) or sub.get("status") in (None, "none"):
         return ""
     parts = [str(sub["status"]).replace("_", " ")]
-    if sub.get("renews_on"):
-        parts.append(f"renews on {_day(sub['renews_on'])}")
-    if sub.get("ends_on"):
-        parts.append(f"ends on {_day(sub['ends_on'])}")
-    if sub.get("grace_ends_at"):
-        parts.append(f"payment due by {_day(sub['grace_ends_at'])}")
+    for key, said in (("renews_on", N_("renews on {date}")), ("ends_on", N_("ends on {date}")),
+                      ("grace_ends_at", N_("payment due by {date}"))):  # fmt: skip
+        if sub.get(key):
+            parts.append(_(said).format(date=_day(sub[key])))
     card = sub.get("card")
     if isinstance(card, dict) and card.get("last4"):
-        parts.append(f"{card.get('brand') or 'card'} •••• {card['last4']}")
+        parts.append(f"{card.get('brand') or _('card')} •••• {card['last4']}")
     return "\n  " + ", ".join(parts)
 
 
@@ -333,8 +337,8 @@ class TotpOnScreen(_Form):
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
             yield Label(_("Turn on two-factor sign-in"), classes="title")
-            yield Static("asking the server for a secret …", id="secret")
-            yield Input(placeholder="6-digit code from the app", id="code", max_length=6)
+            yield Static(_("asking the server for a secret …"), id="secret")
+            yield Input(placeholder=_(CODE_HINT), id="code", max_length=6)
             yield Label("", classes="error", id="error")
             with Horizontal(classes="buttons"):
                 yield Button(_("Turn on"), variant="primary", id="enable")
@@ -353,7 +357,7 @@ class TotpOnScreen(_Form):
             Text.assemble(
                 _("Add this secret to your authenticator app:") + "\n",
                 (setup.secret, "bold"),
-                "\nor its address: ",
+                "\n" + _("or its address:") + " ",
                 setup.otpauth_uri,
             )
         )
@@ -375,8 +379,8 @@ class TotpOffScreen(_Form):
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
             yield Label(_("Turn off two-factor sign-in"), classes="title")
-            yield Input(password=True, placeholder="password", id="password")
-            yield Input(placeholder="6-digit code from the app", id="code", max_length=6)
+            yield Input(password=True, placeholder=_("password"), id="password")
+            yield Input(placeholder=_(CODE_HINT), id="code", max_length=6)
             yield Label("", classes="error", id="error")
             with Horizontal(classes="buttons"):
                 yield Button(_("Turn off"), variant="warning", id="disable")
@@ -397,8 +401,8 @@ class PasswordScreen(_Form):
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
             yield Label(_("Change password"), classes="title")
-            yield Input(password=True, placeholder="current password", id="current")
-            yield Input(password=True, placeholder="new password", id="new")
+            yield Input(password=True, placeholder=_("current password"), id="current")
+            yield Input(password=True, placeholder=_("new password"), id="new")
             yield Label("", classes="error", id="error")
             with Horizontal(classes="buttons"):
                 yield Button(_("Change"), variant="primary", id="change")
