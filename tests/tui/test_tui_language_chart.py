@@ -11,13 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.server.serverkit import Running, register_and_login
-from tests.tui.conftest import Person, log_in, started, until
+from tests.server.serverkit import Running
+from tests.tui.conftest import german_pilot, until
 
-from tradealerts.client import AsyncClient
-from tradealerts.client.lang import use_language
 from tradealerts.core.i18n import translations
-from tradealerts.tui import make_tui
 
 
 def _de(msgid: str) -> str:
@@ -27,27 +24,10 @@ def _de(msgid: str) -> str:
 
 
 @pytest.fixture
-async def german(
-    server: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Any]:
-    monkeypatch.setenv("TRADEALERTS_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    monkeypatch.setenv("LANG", "C.UTF-8")  # the preference, not the locale, says German
-    monkeypatch.delenv("LC_ALL", raising=False)
-    monkeypatch.delenv("LC_MESSAGES", raising=False)
-    monkeypatch.delenv("TRADEALERTS_TOKEN", raising=False)
-    email = "tui-chart-de@example.com"
-    tokens = register_and_login(server, email)
-    with server.client(tokens["access_token"]) as c:
-        c.patch("/api/user/preferences", json={"language": "de"}).raise_for_status()
-    await log_in(Person(server, email))  # caches the language, as `login` does
-    app = make_tui(AsyncClient(server.url), bell=False)
-    try:
-        async with app.run_test(size=(120, 40), notifications=True) as pilot:
-            await started(pilot)
-            yield pilot
-    finally:
-        use_language("en")  # this process speaks English again for the next test
+async def german(server: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                 ) -> AsyncIterator[Any]:  # fmt: skip
+    async with german_pilot(server, "tui-chart-de@example.com", tmp_path, monkeypatch) as pilot:
+        yield pilot
 
 
 def _palette_entries(app: Any) -> list[str]:
