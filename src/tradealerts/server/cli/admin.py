@@ -24,6 +24,9 @@ __all__ = [
 ]
 
 _USER = typer.Argument(..., help="Id or email.")
+_ROLE = typer.Argument(..., help="user or admin.")
+_ENABLE = typer.Option(False, "--enable", help="Enable it again instead.")
+_YES = typer.Option(False, "--yes", help="Do not ask.")
 
 
 def _tier(value: str) -> Any:
@@ -162,11 +165,7 @@ def admin_set_tier(
 
 @with_login
 def admin_set_role(
-    user: str = _USER,
-    role: str = typer.Argument(..., help="user or admin."),
-    *,
-    login: Access,
-    as_json: bool = JSON_OPTION,
+    user: str = _USER, role: str = _ROLE, *, login: Access, as_json: bool = JSON_OPTION
 ) -> None:
     """Make an account an administrator, or a plain user again."""
     if role not in ("user", "admin"):
@@ -178,11 +177,7 @@ def admin_set_role(
 
 @with_login
 def admin_disable(
-    user: str = _USER,
-    enable: bool = typer.Option(False, "--enable", help="Enable it again instead."),
-    *,
-    login: Access,
-    as_json: bool = JSON_OPTION,
+    user: str = _USER, enable: bool = _ENABLE, *, login: Access, as_json: bool = JSON_OPTION
 ) -> None:
     """Disable an account (its tokens are refused, its sessions end), or --enable it."""
     result = _change(user, login, as_json, disabled=not enable)
@@ -192,11 +187,7 @@ def admin_disable(
 
 @with_login
 def admin_delete_user(
-    user: str = _USER,
-    yes: bool = typer.Option(False, "--yes", help="Do not ask."),
-    *,
-    login: Access,
-    as_json: bool = JSON_OPTION,
+    user: str = _USER, yes: bool = _YES, *, login: Access, as_json: bool = JSON_OPTION
 ) -> None:
     """Delete an account and everything of it."""
     if not yes and not typer.confirm(f"Delete {user} and all its data?"):

@@ -6,6 +6,7 @@ module prints them with Rich and plotext."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -19,6 +20,18 @@ __all__ = ["admin_errors", "admin_revenue", "admin_stats", "admin_usage"]
 
 def _show(shown: figures.Table) -> None:
     table(shown.title, shown.columns, shown.rows)
+
+
+def _out(data: Any, as_json: bool, parts: Callable[[], list[figures.Table | str]]) -> None:
+    """``data`` as JSON, or the tables and charts (text) ``parts`` makes of it, in order."""
+    if as_json:
+        print_json(data)
+        return
+    for part in parts():
+        if isinstance(part, figures.Table):
+            _show(part)
+        else:
+            typer.echo(part)
 
 
 def _chart(series: figures.Series, whole: bool = False) -> str:
@@ -62,13 +75,10 @@ def admin_stats(*, login: Access, as_json: bool = JSON_OPTION) -> None:
     from tradealerts.server import dashboard
 
     data = login.get("/api/admin/analytics", lambda s, now, _st: dashboard.analytics(s, now))
-    if as_json:
-        print_json(data)
-        return
-    _show(figures.users_by_tier(data))
-    _show(figures.activity(data))
-    typer.echo(_chart(figures.signups(data), whole=True))
-    typer.echo(_chart(figures.fires(data), whole=True))
+    _out(data, as_json, lambda: [
+        figures.users_by_tier(data), figures.activity(data),
+        _chart(figures.signups(data), whole=True), _chart(figures.fires(data), whole=True),
+    ])  # fmt: skip
 
 
 @with_login
@@ -80,26 +90,21 @@ def admin_revenue(*, login: Access, as_json: bool = JSON_OPTION) -> None:
         return dashboard.revenue(s, now, settings.billing_grace_days)
 
     data = login.get("/api/admin/revenue", local)
-    if as_json:
-        print_json(data)
-        return
-    _show(figures.revenue_headline(data))
-    _show(figures.subscriptions_by_status(data))
-    _show(figures.paid_per_month(data))
-    for c in figures.currencies(data):
-        typer.echo(_chart(figures.month_series(data, c)))
-    _show(figures.failed_payments(data))
-    _show(figures.past_due(data))
-    _show(figures.renewals(data))
+    _out(data, as_json, lambda: [
+        figures.revenue_headline(data), figures.subscriptions_by_status(data),
+        figures.paid_per_month(data),
+        *(_chart(figures.month_series(data, c)) for c in figures.currencies(data)),
+        figures.failed_payments(data), figures.past_due(data), figures.renewals(data),
+    ])  # fmt: skip
+
+
+_HOURS = typer.Option(24, min=1, max=24 * 90, help="Window in hours.")
+_LIMIT = typer.Option(50, min=1, max=500, help="How many.")
+_FOLLOW = typer.Option(False, "--follow", help="Keep printing new ones (Ctrl-C).")
 
 
 @with_login
-def admin_usage(
-    hours: int = typer.Option(24, min=1, max=24 * 90, help="Window in hours."),
-    *,
-    login: Access,
-    as_json: bool = JSON_OPTION,
-) -> None:
+def admin_usage(hours: int = _HOURS, *, login: Access, as_json: bool = JSON_OPTION) -> None:
     """Requests per hour by tier and route family, 429s, latency p50/p95/p99, top users."""
     from tradealerts.server import dashboard
 
@@ -107,21 +112,14 @@ def admin_usage(
         return dashboard.api_usage(s, hours)
 
     data = login.get("/api/admin/api-usage", local, {"hours": hours})
-    if as_json:
-        print_json(data)
-        return
-    _show(figures.usage_families(data))
-    _show(figures.usage_per_hour(data))
-    _show(figures.top_users(data))
+    _out(data, as_json, lambda: [
+        figures.usage_families(data), figures.usage_per_hour(data), figures.top_users(data)
+    ])  # fmt: skip
 
 
 @with_login
 def admin_errors(
-    limit: int = typer.Option(50, min=1, max=500, help="How many."),
-    follow: bool = typer.Option(False, "--follow", help="Keep printing new ones (Ctrl-C)."),
-    *,
-    login: Access,
-    as_json: bool = JSON_OPTION,
+    limit: int = _LIMIT, follow: bool = _FOLLOW, *, login: Access, as_json: bool = JSON_OPTION
 ) -> None:
     """Recent server errors: time, request id, route, user, type, message, repeats."""
     import time
