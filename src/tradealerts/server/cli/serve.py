@@ -118,6 +118,7 @@ def _run(settings: Any) -> None:
 
 
 def serve(
+    ctx: typer.Context,
     host: str = typer.Option(None, help="Address to listen on [TRADEALERTS_HOST]."),
     port: int = typer.Option(None, help="Port [TRADEALERTS_PORT, default 8000]."),
     feed: str = _FEED,
@@ -157,7 +158,7 @@ def serve(
     ),
 ) -> None:
     """Run the API and the engine. Every option is also a TRADEALERTS_* variable."""
-    settings = load_settings(**locals())  # every option is the setting of its name
+    settings = load_settings(**ctx.params)  # every option is the setting of its name
     if (
         scale_out is None
         and "TRADEALERTS_SCALE_OUT" not in os.environ
@@ -261,6 +262,7 @@ def prices(
 
 # -- scaled out (issue #17) ----------------------------------------------------------------
 def engine(
+    ctx: typer.Context,
     feed: str = _FEED,
     database_url: str = typer.Option(None, help="PostgreSQL, shared with the API processes."),
     redis_url: str = typer.Option(None, help="Redis: the bus to the API processes."),
@@ -280,7 +282,7 @@ def engine(
     import signal
     import sys
 
-    settings = load_settings(**locals(), scale_out=True)  # each option: its setting
+    settings = load_settings(**ctx.params, scale_out=True)  # each option: its setting
     if not settings.redis_url:
         raise fail("engine needs TRADEALERTS_REDIS_URL (the bus to the API processes)")
     from tradealerts.server.scale.engine_role import run_engine
