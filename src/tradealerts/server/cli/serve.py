@@ -4,8 +4,11 @@ rule): ``tradealerts-server --help`` must not load the app."""
 
 from __future__ import annotations
 
+import copy
+import inspect
 import json
 import os
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -14,18 +17,6 @@ from tradealerts.server.cli.common import Db, fail, load_settings
 
 __all__ = ["demo", "engine", "preflight", "prices", "run_workers", "serve"]
 
-# the options ``serve`` and ``engine`` share, each the setting of its name
-_FEED = typer.Option(None, help="synthetic | replay:PATH | mt5 | mt5-rpyc://HOST:PORT")
-_REPLAY_SPEED = typer.Option(None, help="Replay: bars per second (0 = max).")
-_REPLAY_SYMBOL = typer.Option(None, "--symbol", help="Replay: the file's symbol.")
-_HISTORY_BARS = typer.Option(None, help="Bars of history to load.")
-_LINES_SOURCE = typer.Option(
-    None, help="computed | mt5 | per series: computed,EURUSD:H1=mt5 [TRADEALERTS_LINES_SOURCE]."
-)
-_BUFFER_MAP = typer.Option(
-    None, help="The owner's buffer map: JSON or a JSON file [TRADEALERTS_BUFFER_MAP]."
-)
-_LOG_LEVEL = typer.Option(None, help="DEBUG, INFO, WARNING, ERROR.")
 _LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
@@ -121,12 +112,12 @@ def serve(
     ctx: typer.Context,
     host: str = typer.Option(None, help="Address to listen on [TRADEALERTS_HOST]."),
     port: int = typer.Option(None, help="Port [TRADEALERTS_PORT, default 8000]."),
-    feed: str = _FEED,
+    feed: str = typer.Option(None, help="synthetic | replay:PATH | mt5 | mt5-rpyc://HOST:PORT"),
     database_url: str = typer.Option(None, help="Default: SQLite in the data folder."),
     redis_url: str = typer.Option(None, help="Redis for quotas shared by API processes."),
-    replay_speed: float = _REPLAY_SPEED,
-    replay_symbol: str = _REPLAY_SYMBOL,
-    history_bars: int = _HISTORY_BARS,
+    replay_speed: float = typer.Option(None, help="Replay: bars per second (0 = max)."),
+    replay_symbol: str = typer.Option(None, "--symbol", help="Replay: the file's symbol."),
+    history_bars: int = typer.Option(None, help="Bars of history to load."),
     bar_clock: str = typer.Option(
         None,
         help="Where H2…D1 bars open: UTC | UTC+2 | America/New_York@17:00 | auto (MT5) "
@@ -137,10 +128,14 @@ def serve(
         help="Replay: the file's naive times: UTC | a bar clock | bar_clock "
         "[TRADEALERTS_REPLAY_TZ].",
     ),
-    lines_source: str = _LINES_SOURCE,
-    buffer_map: str = _BUFFER_MAP,
+    lines_source: str = typer.Option(
+        None, help="computed | mt5 | per series: computed,EURUSD:H1=mt5 [TRADEALERTS_LINES_SOURCE]."
+    ),
+    buffer_map: str = typer.Option(
+        None, help="The owner's buffer map: JSON or a JSON file [TRADEALERTS_BUFFER_MAP]."
+    ),
     public_url: str = typer.Option(None, help="Base URL used in mailed links."),
-    log_level: str = _LOG_LEVEL,
+    log_level: str = typer.Option(None, help="DEBUG, INFO, WARNING, ERROR."),
     scale_out: bool = typer.Option(
         None,
         "--scale-out/--no-scale-out",
@@ -261,18 +256,35 @@ def prices(
 
 
 # -- scaled out (issue #17) ----------------------------------------------------------------
-def engine(
-    ctx: typer.Context,
-    feed: str = _FEED,
-    database_url: str = typer.Option(None, help="PostgreSQL, shared with the API processes."),
-    redis_url: str = typer.Option(None, help="Redis: the bus to the API processes."),
-    replay_speed: float = _REPLAY_SPEED,
-    replay_symbol: str = _REPLAY_SYMBOL,
-    history_bars: int = _HISTORY_BARS,
-    lines_source: str = _LINES_SOURCE,
-    buffer_map: str = _BUFFER_MAP,
-    log_level: str = _LOG_LEVEL,
-) -> None:
+#: serve's options that are the market side's: ``engine`` takes them, in this order
+_ENGINE_OPTIONS = ("feed", "database_url", "redis_url", "replay_speed", "replay_symbol",
+                   "history_bars", "lines_source", "buffer_map", "log_level")  # fmt: skip
+#: the two whose help says what they are to the engine
+_ENGINE_HELP = {
+    "database_url": "PostgreSQL, shared with the API processes.",
+    "redis_url": "Redis: the bus to the API processes.",
+}
+
+
+def _market_side(command: Callable[..., None]) -> Callable[..., None]:
+    """Give ``command`` (its ``ctx`` aside) serve's options of the market side: the same
+    settings with the same help, declared once (Typer reads the signature)."""
+    options = inspect.signature(serve, eval_str=True).parameters
+    params = [inspect.signature(command, eval_str=True).parameters["ctx"]]
+    for name in _ENGINE_OPTIONS:
+        param = options[name]
+        if name in _ENGINE_HELP:
+            option = copy.copy(param.default)
+            option.help = _ENGINE_HELP[name]
+            param = param.replace(default=option)
+        params.append(param)
+    command.__signature__ = inspect.Signature(params, return_annotation=None)  # type: ignore[attr-defined]
+    command.__annotations__ = {p.name: p.annotation for p in params}
+    return command
+
+
+@_market_side
+def engine(ctx: typer.Context, **_options: Any) -> None:
     """Run the market side of a scaled-out deployment: one leader, any number of standbys.
 
     Exit status 3 means this engine lost its lease to another (restart it: it stands by)."""
