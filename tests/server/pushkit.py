@@ -4,9 +4,9 @@
 (``POST /message`` with the app token in ``X-Gotify-Key`` → ``{"id": …}``) and takes
 ``json://`` POSTs; it records every request (method, path, headers, JSON body).
 
-Hostile ones for pushes (beside ``hostilekit``'s): ``EndlessHeaders`` (header lines without
-end), ``EndlessChunks`` (a chunked body without end), and ``tls(receiver)``, which makes any
-receiver speak TLS with a self-signed certificate (``jsons://…?verify=no``)."""
+Hostile ones for pushes (beside ``hostilekit``'s): ``endless_headers()`` (header lines
+without end), ``endless_chunks()`` (a chunked body without end), and ``tls(receiver)``, which
+makes any receiver speak TLS with a self-signed certificate (``jsons://…?verify=no``)."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ from typing import Any, TypeVar
 from tests.server.hostilekit import Receiver
 from tests.server.serverkit import deadline_after
 
-__all__ = ["Arrived", "EndlessChunks", "EndlessHeaders", "PushReceiver", "tls"]
+__all__ = ["Arrived", "Endless", "PushReceiver", "endless_chunks", "endless_headers", "tls"]
 
 R = TypeVar("R", bound=Receiver)
 
@@ -85,24 +85,28 @@ class PushReceiver:
         self._server.server_close()
 
 
-class EndlessHeaders(Receiver):
-    """200, then 4 KiB header lines until the client hangs up (never a body)."""
+class Endless(Receiver):
+    """``head``, then ``piece`` again and again until the client hangs up."""
+
+    def __init__(self, head: bytes, piece: bytes, **kw: Any) -> None:
+        self.head, self.piece = head, piece
+        super().__init__(**kw)
 
     def answer(self, conn: socket.socket) -> None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n")
-        line = b"X-Padding: " + b"a" * 4096 + b"\r\n"
+        conn.sendall(self.head)
         while not self.closed.is_set():
-            conn.sendall(line)
+            conn.sendall(self.piece)
 
 
-class EndlessChunks(Receiver):
+def endless_headers() -> Endless:
+    """200, then 4 KiB header lines without end (never a body)."""
+    return Endless(b"HTTP/1.1 200 OK\r\n", b"X-Padding: " + b"a" * 4096 + b"\r\n")
+
+
+def endless_chunks() -> Endless:
     """200 with a chunked body of 16 KiB chunks that never ends."""
-
-    def answer(self, conn: socket.socket) -> None:
-        conn.sendall(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n")
-        chunk = b"4000\r\n" + b"{" * 0x4000 + b"\r\n"
-        while not self.closed.is_set():
-            conn.sendall(chunk)
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    return Endless(head, b"4000\r\n" + b"{" * 0x4000 + b"\r\n")
 
 
 def _server_context() -> ssl.SSLContext:

@@ -9,35 +9,24 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import timedelta
-from pathlib import Path
-from typing import Any
 
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import select
 from tests.server.hostilekit import HugeBody, MiB, NeverAnswers, Receiver, SlowDrip, peak_rss
 from tests.server.hostilekit import reset_peak_rss as reset_peak
-from tests.server.pushkit import EndlessChunks, EndlessHeaders, PushReceiver, tls
-from tests.server.serverkit import (
-    Clock,
-    Inbox,
-    Running,
-    WebhookReceiver,
-    register_and_login,
-    server_settings,
-    set_tier,
-    start_server,
-    wait_until,
-)
+from tests.server.pushkit import PushReceiver, endless_chunks, endless_headers, tls
+from tests.server.serverkit import Inbox, Running, WebhookReceiver, wait_until
+from tests.server.test_admin_metrics import scrape
+from tests.server.test_push_channels import LOOPBACK, add, fire, pro, serve
 
 from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.db.models import Delivery
 from tradealerts.server.push.send import Pusher
 
-LOW = 0.5  # below every synthetic EURUSD price: a greater_than alert fires at once
-LOOPBACK = ["127.0.0.1/32"]
+__all__ = ["serve"]  # the fixture, shared with test_push_channels
+
 CUT = "the answer passed 64 KiB: cut off"
 
 
@@ -51,10 +40,10 @@ CUT = "the answer passed 64 KiB: cut off"
             "jsons://127.0.0.1:{port}/s?verify=no",
             id="1 GiB body over TLS",
         ),
-        pytest.param(EndlessHeaders, "ntfy://127.0.0.1:{port}/topic", id="endless headers"),
-        pytest.param(EndlessChunks, "gotify://127.0.0.1:{port}/AppToken1", id="endless chunks"),
+        pytest.param(endless_headers, "ntfy://127.0.0.1:{port}/topic", id="endless headers"),
+        pytest.param(endless_chunks, "gotify://127.0.0.1:{port}/AppToken1", id="endless chunks"),
         pytest.param(
-            lambda: tls(EndlessChunks()),
+            lambda: tls(endless_chunks()),
             "gotifys://127.0.0.1:{port}/AppToken1?verify=no",
             id="endless chunks over TLS",
         ),
@@ -91,53 +80,11 @@ def test_an_answer_within_the_cap_is_read_whole(size: int, sent: bool) -> None:
         receiver.close()
 
 
-@pytest.fixture
-def serve(tmp_path: Path, smtp: tuple[Inbox, int]) -> Iterator[Callable[..., Running]]:
-    inbox, smtp_port = smtp
-    running: list[Running] = []
-
-    def start(**overrides: Any) -> Running:
-        home = tmp_path / f"h{len(running)}"
-        values = {"tick_rate": 20, "rate_limits_enabled": False, "access_token_minutes": 600,
-                  "webhook_allowlist": LOOPBACK, "metrics_enabled": True, **overrides}  # fmt: skip
-        srv = start_server(server_settings(home, f"sqlite:///{home}.db", smtp_port, **values),
-                           Clock(), inbox)  # fmt: skip
-        running.append(srv)
-        return srv
-
-    yield start
-    for srv in running:
-        srv.stop()
-
-
-def pro(srv: Running, email: str) -> Any:
-    c = srv.client(register_and_login(srv, email)["access_token"])
-    set_tier(srv, email, "PRO")
-    return c
-
-
-def fire(c: Any, **channels: Any) -> None:
-    r = c.post("/api/alerts", json={"symbol": "EURUSD", "timeframe": "H1",
-                                    "condition": "greater_than", "level": LOW,
-                                    "channels": channels})  # fmt: skip
-    assert r.status_code == 201, r.text
-
-
 def pushes(srv: Running) -> dict[str, Delivery]:
     """The push deliveries by channel name (each channel is named by one fire here)."""
     with srv.app.state.sessions() as s:
         rows = s.scalars(select(Delivery).where(Delivery.channel == "push")).all()
     return {d.target.split("/", 1)[1]: d for d in rows}
-
-
-def scrape(srv: Running) -> dict[str, dict[tuple[tuple[str, str], ...], float]]:
-    r = srv.client().get("/metrics")
-    assert r.status_code == 200, r.text
-    out: dict[str, dict[tuple[tuple[str, str], ...], float]] = {}
-    for family in text_string_to_metric_families(r.text):
-        for sample in family.samples:
-            out.setdefault(sample.name, {})[tuple(sorted(sample.labels.items()))] = sample.value
-    return out
 
 
 @pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
@@ -154,7 +101,8 @@ def test_hostile_push_receivers_hold_only_their_own_owners_channels(
     huge, huge_tls = HugeBody(1024 * MiB), tls(HugeBody(1024 * MiB))
     drip, never = SlowDrip(interval=0.5), NeverAnswers()
     phone, hook = PushReceiver(), WebhookReceiver()
-    srv = serve(push_deadline_seconds=10, webhook_per_owner=4)
+    srv = serve(webhook_allowlist=LOOPBACK, metrics_enabled=True, push_deadline_seconds=10,
+                webhook_per_owner=4)  # fmt: skip
     try:
         h, g = pro(srv, "hostile@example.com"), pro(srv, "good@example.com")
         for name, url in [
@@ -163,9 +111,8 @@ def test_hostile_push_receivers_hold_only_their_own_owners_channels(
             ("drip", f"ntfy://127.0.0.1:{drip.port}/my-secret-topic"),
             ("never", f"gotify://127.0.0.1:{never.port}/GotifyAppToken42?rto=6"),
         ]:
-            assert h.post("/api/channels", json={"name": name, "url": url}).status_code == 201
-        phone_url = f"ntfy://127.0.0.1:{phone.port}/good-topic"
-        assert g.post("/api/channels", json={"name": "phone", "url": phone_url}).status_code == 201
+            assert add(h, name, url).status_code == 201
+        assert add(g, "phone", f"ntfy://127.0.0.1:{phone.port}/good-topic").status_code == 201
         reset_peak()  # after the sign-ups: argon2 takes 64 MiB a hash
         before = peak_rss()
         fire(h, notify=["huge", "huge-tls", "drip", "never"])
@@ -199,7 +146,7 @@ def test_hostile_push_receivers_hold_only_their_own_owners_channels(
         assert rows["drip"].last_error == "no answer within 10 s (the whole call's deadline)"
         wait_until(lambda: drip.open == 0 and never.open == 0, 5, "their connections shut")
 
-        got = scrape(srv)
+        got = scrape(srv.client())
         attempts = {
             dict(k)["outcome"]: v for k, v in got["tradealerts_push_attempts_total"].items()
         }
