@@ -53,7 +53,12 @@ def _pusher(request: Request) -> Pusher:
     state = request.app.state
     if getattr(state, "pusher", None) is None:
         settings = state.settings
-        state.pusher = Pusher(state.webhook_guard, 4, settings.push_deadline_seconds)
+        state.pusher = Pusher(
+            state.webhook_guard,
+            4,
+            settings.push_deadline_seconds,
+            settings.webhook_response_cap_bytes,
+        )
     pusher: Pusher = state.pusher
     return pusher
 
