@@ -295,3 +295,23 @@ def test_a_dripping_receiver_is_cut_at_the_whole_calls_deadline(serve: Any) -> N
         wait_until(lambda: drip.open == 0, timeout=5, what="the connection cut")
     finally:
         drip.close()
+
+
+def test_a_quarantined_push_opens_the_owners_incident(serve: Any, smtp: tuple[Inbox, int]) -> None:
+    """A push no try can send (its sealed URL unreadable) is quarantined, and the owner hears
+    of it as of a quarantined mail or webhook: one incident that names the push."""
+    from tests.server.incidentkit import FAST, OWNER, body, mail
+
+    inbox, _port = smtp
+    srv = serve(webhook_allowlist=LOOPBACK, owner_email=OWNER, **FAST)
+    h = pro(srv, "poisoner@example.com")
+    assert add(h, "broken", "ntfy://127.0.0.1:9/my-secret-topic").status_code == 201
+    with srv.app.state.sessions() as s:
+        row = s.scalar(select(PushChannel).where(PushChannel.name == "broken"))
+        assert row is not None
+        row.url_secret = "not-a-fernet-token"
+        s.commit()
+    fire(h, notify=["broken"])
+    opened = mail(inbox, "[tradealerts] INCIDENT: items are quarantined")
+    assert "1 push(es) quarantined" in body(opened)
+    assert "my-secret-topic" not in body(opened)
