@@ -15,6 +15,7 @@ __all__ = [
     "LINE_ID_DIAGONAL",
     "LINE_ID_HORIZONTAL",
     "MOVEMENT_CONDITIONS",
+    "NUMBER_VALUES",
     "OPTIONAL_VALUES",
     "PCT_CONDITIONS",
     "REQUIRED_VALUES",
@@ -129,6 +130,12 @@ VALUE_FIELDS = (
     "buffer",
     "confirm_bars",
 )
+
+#: The values that are numbers, and of which kind (the others are words: side, line_id).
+NUMBER_VALUES: dict[str, type[int] | type[float]] = {
+    "level": float, "lower": float, "upper": float, "amount": float, "bars": int,
+    "distance": float, "buffer": float, "confirm_bars": int,
+}  # fmt: skip
 
 REQUIRED_VALUES: dict[Condition, tuple[str, ...]] = {
     **{c: ("level",) for c in LEVEL_CONDITIONS},
