@@ -12,6 +12,7 @@ import typer
 from tradealerts.cli.alerts.common import JsonOpt, app
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import emit_json, say
+from tradealerts.client.lang import _
 
 FormatOpt = Annotated[str | None, typer.Option("--format", help="toml (default), yaml or json.")]
 
@@ -53,15 +54,17 @@ def apply(
     if test:
         if prune:
             raise UsageProblem(
-                "--test applies nothing, so --prune would delete nothing: leave it out "
-                "(or test first, then apply with --prune)."
+                _(
+                    "--test applies nothing, so --prune would delete nothing: leave it out "
+                    "(or test first, then apply with --prune)."
+                )
             )
         from tradealerts.cli.alerts.backtest import test_file
 
         test_file(file, fmt, bars, json_out)
         return
     if bars is not None:
-        raise UsageProblem("--bars is the window of --test: add --test (nothing is applied).")
+        raise UsageProblem(_("--bars is the window of --test: add --test (nothing is applied)."))
     _apply_file(file, dry_run, prune, fmt, json_out)
 
 
@@ -90,14 +93,13 @@ def _apply_file(file: Path, dry_run: bool, prune: bool, fmt: str | None, json_ou
         fields = f" ({', '.join(item.fields)})" if item.fields else ""
         typer.echo(f"{marks[item.op]} {item.name}{fields}")
     counts = {op: sum(1 for i in plan.items if i.op == op) for op in (*marks, "unchanged")}
-    summary = (
-        f"{counts['create']} to create, {counts['update']} to change, "
-        f"{counts['delete']} to delete, {counts['unchanged']} unchanged"
-    )
+    summary = _(
+        "{create} to create, {update} to change, {delete} to delete, {unchanged} unchanged"
+    ).format(**counts)
     if plan.applied:
-        say(f"Applied: {summary}.")
+        say(_("Applied: {summary}.").format(summary=summary))
     else:
-        say(f"Dry run: {summary}; nothing was changed.")
+        say(_("Dry run: {summary}; nothing was changed.").format(summary=summary))
 
 
 def load_checked(file: Path, fmt: str | None) -> list[Any]:
@@ -122,10 +124,13 @@ def load_checked(file: Path, fmt: str | None) -> list[Any]:
 def _problems_text(file: Path, problems: list[Any], sent: bool = False) -> str:
     # the server's refusal already says "Nothing was changed"; only the local check stops
     # before anything is sent
-    lines = [
-        f"{file}: {len(problems)} problem(s)" + (":" if sent else "; nothing was sent or changed:")
-    ]
+    head = (
+        _("{file}: {count} problem(s):")
+        if sent
+        else _("{file}: {count} problem(s); nothing was sent or changed:")
+    )
+    lines = [head.format(file=file, count=len(problems))]
     for index, name, field, message in problems:
-        who = f"alert {index + 1}" + (f" ({name})" if name else "")
+        who = _("alert {number}").format(number=index + 1) + (f" ({name})" if name else "")
         lines.append(f"  {who}: {field + ': ' if field else ''}{message}")
     return "\n".join(lines)
