@@ -8,17 +8,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.cli.conftest import Cli
+from tests.cli.test_cli_language import OTHERS, said
 
-from tradealerts.core.i18n import LANGUAGES, translations
-
-OTHERS = [lang for lang in LANGUAGES if lang != "en"]
-
-
-def said(lang: str, msgid: str, **values: object) -> str:
-    """``msgid`` as the ``client`` catalog of ``lang`` says it (never the English)."""
-    text = translations(lang, "client").gettext(msgid)
-    assert text != msgid, (lang, msgid, "not translated")
-    return text.format(**values) if values else text
+from tradealerts.core.i18n import LANGUAGES
 
 
 def test_a_files_problems_in_each_language(person: Cli, tmp_path: Path) -> None:
