@@ -31,11 +31,10 @@ __all__ = [
 ]
 
 
+# In every enum here ``auto()`` makes a member's value its own name (``StrEnum``'s rule): the
+# wire's word, written once. (A docstring is the API schema's description: kept as it was.)
 class Condition(StrEnum):
-    """What an alert watches for; the value is the wire name.
-
-    In every enum here ``auto()`` makes a member's value its own name (``StrEnum``'s rule):
-    the wire's word, written once."""
+    """What an alert watches for; the value is the wire name."""
 
     greater_than = auto()
     less_than = auto()
