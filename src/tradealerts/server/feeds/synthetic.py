@@ -20,9 +20,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
-from tradealerts.core.bars import Bar, Bars, aggregate
+from tradealerts.core.bars import Bar, Bars, FloatArray, IntArray, aggregate
 from tradealerts.core.symbols import PRICE_DIGITS, TYPICAL_SPREAD
 from tradealerts.core.tiers import ALL_SYMBOLS
 from tradealerts.core.timeframes import BarClock, Timeframe, TimeframeError, parse_timeframe
@@ -46,9 +45,6 @@ _THETA = math.log(2.0) / (HALF_LIFE_DAYS * DAY)  # mean-reversion rate per secon
 #: Mean tick volume of one M5 bar; longer bars get proportionally more (volume adds up).
 _M5_VOLUME = 100.0
 _VOLUME_SHAPE = 2.0  # gamma shape per M5 bar: volumes vary, but not wildly
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
