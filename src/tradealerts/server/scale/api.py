@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradealerts.server.alerts.model import Alert
+from tradealerts.server.engine.wiring import publish_market
 from tradealerts.server.mail import Mailer
 from tradealerts.server.scale.bus import EVENTS, MARKET, Publisher, RedisBus, stream_key
 from tradealerts.server.scale.mirror import BusFeed, Mirror, event_of
@@ -147,11 +148,9 @@ class ApiRole:
         """Start publishing, reading and the mirror; returns the mirror (``state.engine``)."""
         loop = asyncio.get_running_loop()
         self.bus.publisher.start()
-        from tradealerts.server.app import _publish_market
-
         # the mirror's ticks and bars become this process's price and bar frames, rendered
         # by the same listener as in embedded mode (Bus.market: local fan-out)
-        self.mirror.listeners.append(_publish_market(self.bus))
+        self.mirror.listeners.append(publish_market(self.bus))
         self.app.state.alerts = RemoteAlerts(self.bus, loop, self.beat)
         self._task = asyncio.create_task(self._read(), name="tradealerts-bus-reader")
         await self.mirror.start()

@@ -31,6 +31,12 @@ from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.engine import Engine, MarketState
 from tradealerts.server.engine.owner_lines import OwnerLines, Row
+from tradealerts.server.engine.wiring import (
+    feed_options,
+    load_owner_lines,
+    settle_gc,
+    stale_after,
+)
 from tradealerts.server.feeds import BarClose, Tick, create_feed
 from tradealerts.server.incidents.setup import start_monitor
 from tradealerts.server.ingest.store import received_since
@@ -58,8 +64,8 @@ def _utc_now() -> datetime:
 class MarketPublisher:
     """The leader's listener: every feed event as a ``bus:market`` entry ``<epoch>-<seq>``.
 
-    The frame data is the embedded mode's (``app._publish_market``); a bar entry also carries
-    the series' versions after it (``v``, ``tv``)."""
+    The frame data is the embedded mode's (``engine.wiring.publish_market``); a bar entry
+    also carries the series' versions after it (``v``, ``tv``)."""
 
     def __init__(self, publisher: Publisher, epoch: int) -> None:
         self.publisher = publisher
@@ -231,8 +237,6 @@ async def _changes(
 
 async def run_engine(settings: Settings, stop: asyncio.Event) -> int:
     """Stand by, lead while the lease holds, then stop; returns the exit status."""
-    from tradealerts.server.app import _stale_after, feed_options, settle_gc
-
     db = make_engine(settings.db_url)
     upgrade(db)
     sessions = make_sessionmaker(db)
@@ -252,9 +256,7 @@ async def run_engine(settings: Settings, stop: asyncio.Event) -> int:
                 log.warning("engine lease: database not answering (%s)", exc)
             if await _wait(stop, 0.5):
                 return 0
-        return await _lead(
-            settings, stop, sessions, redis, lease, info, feed_options, _stale_after, settle_gc
-        )
+        return await _lead(settings, stop, sessions, redis, lease, info)
     finally:
         await beat.stop()
         await redis.aclose()
@@ -268,9 +270,6 @@ async def _lead(
     redis: Any,
     lease: Lease,
     info: dict[str, Any],
-    feed_options: Callable[[Settings], Any],
-    stale_after: Callable[[Settings], float],
-    settle_gc: Callable[[], None],
 ) -> int:
     took = time.monotonic()
     epoch = lease.epoch or 0
@@ -304,10 +303,8 @@ async def _lead(
     if settings.lines.uses_mt5:
         # every value the bridge ever sent, before the first event: nothing is lost to a
         # fail-over or a Redis restart (the API processes store each post first)
-        from tradealerts.server.app import _load_owner_lines
-
         owner = OwnerLines(settings.buffer_map, settings.lines, spec=settings.lines_source)
-        await asyncio.to_thread(_load_owner_lines, owner, sessions)
+        await asyncio.to_thread(load_owner_lines, owner, sessions)
         market.market.make_indicators = owner.indicators
         owner.market = market.market
     count = await asyncio.to_thread(runtime.load)
