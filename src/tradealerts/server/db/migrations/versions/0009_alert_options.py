@@ -16,8 +16,6 @@ from alembic import op
 
 revision = "0009_alert_options"
 down_revision = "0008_usage"
-branch_labels = None
-depends_on = None
 
 
 # every batch keeps SQLite's AUTOINCREMENT (0004): a recreated table must never reuse ids

@@ -11,8 +11,6 @@ from alembic import op
 
 revision = "0011_engine_lease"
 down_revision = "0010_ingest"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -11,8 +11,6 @@ from alembic import op
 
 revision = "0012_tui"
 down_revision = "0011_engine_lease"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

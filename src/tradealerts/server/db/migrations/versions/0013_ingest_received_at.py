@@ -11,8 +11,6 @@ from alembic import op
 
 revision = "0013_ingest_received_at"
 down_revision = "0012_tui"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

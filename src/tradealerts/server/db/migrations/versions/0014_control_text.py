@@ -17,12 +17,10 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-import tradealerts.server.db.types
+from tradealerts.server.db.ddl import at
 
 revision = "0014_control_text"
 down_revision = "0013_ingest_received_at"
-branch_labels = None
-depends_on = None
 
 _SINGLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MULTI = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
@@ -52,13 +50,7 @@ def _clean(table: sa.TableClause, columns: dict[str, bool]) -> None:
 
 def upgrade() -> None:
     with op.batch_alter_table("mail_queue") as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "quarantined_at",
-                tradealerts.server.db.types.UTCDateTime(timezone=True),
-                nullable=True,
-            )
-        )
+        batch_op.add_column(at("quarantined_at", nullable=True))
         batch_op.create_index("ix_mail_queue_quarantined_at", ["quarantined_at"])
 
     conn = op.get_bind()

@@ -9,28 +9,24 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import tradealerts.server.db.types
+from tradealerts.server.db.ddl import at, id_column, owner_column, owner_key
 
 revision = "0015_push_channels"
 down_revision = "0014_control_text"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "push_channels",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
+        id_column(),
+        owner_column(),
         sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("url_secret", sa.Text(), nullable=False),
         sa.Column("service", sa.String(length=64), nullable=False),
         sa.Column("masked", sa.String(length=300), nullable=False),
         sa.Column("is_default", sa.Boolean(), nullable=False),
-        sa.Column(
-            "created_at", tradealerts.server.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
+        at("created_at"),
+        owner_key(),
         sa.PrimaryKeyConstraint("id"),
         sa.UniqueConstraint("user_id", "name", name="uq_push_channels_user_name"),
     )
