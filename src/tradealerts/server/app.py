@@ -29,15 +29,9 @@ from tradealerts.server.billing import Billing, Gateway
 from tradealerts.server.bodylimit import BodyLimitMiddleware
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
-from tradealerts.server.engine import Engine
+from tradealerts.server.engine import Engine, wiring
 from tradealerts.server.engine.owner_lines import OwnerLines
-from tradealerts.server.engine.wiring import (
-    feed_options,
-    load_owner_lines,
-    publish_market,
-    settle_gc,
-    stale_after,
-)
+from tradealerts.server.engine.wiring import feed_options
 from tradealerts.server.errors import RequestIdMiddleware, install_error_handlers
 from tradealerts.server.events import Bus
 from tradealerts.server.feeds import Feed, create_feed
@@ -255,19 +249,18 @@ def create_app(
             else None
         )
         owner: OwnerLines = app.state.owner_lines
-        await asyncio.to_thread(load_owner_lines, owner, app.state.sessions)
+        await asyncio.to_thread(wiring.load_owner_lines, owner, app.state.sessions)
         market: Engine | None = None
         scale = None
         if settings.scale_out:  # the API only: the engine runs elsewhere (issue #17)
             from tradealerts.server.scale.api import ApiRole
 
-            scale = ApiRole(app, settings, stale_after(settings))
+            scale = ApiRole(app, settings, wiring.stale_after(settings))
             market = await scale.start()
         elif start_engine:
             source = feed or create_feed(settings.feed, feed_options(settings))
-            market = Engine(
-                source, history_bars=settings.history_for_feed(), stale_after=stale_after(settings)
-            )
+            stale = wiring.stale_after(settings)
+            market = Engine(source, history_bars=settings.history_for_feed(), stale_after=stale)
             market.market.make_indicators = owner.indicators  # the owner's lines, per series
             owner.market = market.market
             # The book is loaded and listening before the feed's first event: a replay fires
@@ -285,7 +278,7 @@ def create_app(
             runtime.webhooks.guard = runtime.pushes.guard = app.state.webhook_guard
             market.listeners.append(runtime.listener(market.market))
             runtime.backpressure(market)
-            market.listeners.append(publish_market(app.state.bus))
+            market.listeners.append(wiring.publish_market(app.state.bus))
             app.state.alerts = runtime
             await market.start()
             runtime.start()
@@ -309,7 +302,7 @@ def create_app(
         app.state.engine = market
         app.state.feedwatch = _watch_feed(app, settings, market, clock)
         await app.state.notices.start()  # the owner's maintenance notices (issue #29)
-        settle_gc()
+        wiring.settle_gc()
         try:
             yield
         finally:

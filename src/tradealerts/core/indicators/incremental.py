@@ -172,8 +172,11 @@ class IndicatorState:
                 return j
         return None
 
-    def _add_fractal(self, c: int, price: float, kind: str, ch: IndicatorChanges) -> None:
-        resistance = kind == "resistance"
+    def _mark_fractal(
+        self, c: int, price: float, resistance: bool, ch: IndicatorChanges
+    ) -> tuple[int | None, float]:
+        """Record the fractal at bar ``c``; returns the previous one of its kind (its bar,
+        or None, and its price) for the diagonal through both."""
         marks, prices = (self.up, self.up_price) if resistance else (self.down, self.down_price)
         previous = marks[-1] if marks else None
         p0 = prices[-1] if prices else price
@@ -183,6 +186,11 @@ class IndicatorState:
             ch.up_fractal = c
         else:
             ch.down_fractal = c
+        return previous, p0
+
+    def _add_fractal(self, c: int, price: float, kind: str, ch: IndicatorChanges) -> None:
+        resistance = kind == "resistance"
+        previous, p0 = self._mark_fractal(c, price, resistance, ch)
         hl = HorizontalLine(
             "resistance" if resistance else "support",
             price,

@@ -59,7 +59,7 @@ from tradealerts.server.alerts.webhook_rules import (
 from tradealerts.server.db.models import AlertRow, Delivery, Event, User
 from tradealerts.server.events import event_json
 from tradealerts.server.settings import Settings
-from tradealerts.server.worker import Worker
+from tradealerts.server.worker import Worker, end_task
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -125,11 +125,8 @@ class WebhookSender(Worker):
     async def stop(self) -> None:
         """Stop dispatching and cancel the calls in flight (they stay pending: a restart
         sends them again under the same ``webhook-id``)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await end_task(self._task)
+        self._task = None
         tasks = list(self._tasks)
         if self._writer is not None:
             tasks.append(self._writer)

@@ -16,7 +16,6 @@ never delays a fire; docs/architecture.md "Write path").
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import math
 import threading
@@ -42,6 +41,7 @@ from tradealerts.server.feeds import BarClose, Tick
 from tradealerts.server.mail import Mailer
 from tradealerts.server.push.sender import PushSender
 from tradealerts.server.settings import Settings
+from tradealerts.server.worker import end_task
 
 __all__ = ["AlertRuntime"]
 
@@ -214,11 +214,8 @@ class AlertRuntime(BatchedLog):
         then stop the housekeeping and the webhook sender."""
         await self._drain(drain_seconds)
         # a held engine stays held: it is stopped next, and must not match what cannot be kept
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await end_task(self._task)
+        self._task = None
         self._thread.shutdown(wait=False)
         await self.webhooks.stop()
         await self.pushes.stop()

@@ -220,15 +220,7 @@ class OwnerIndicators(IndicatorState):
             # our spec's lines through the owner's fractals
             self._add_fractal(c, price, "resistance" if resistance else "support", ch)
             return
-        marks, prices = (self.up, self.up_price) if resistance else (self.down, self.down_price)
-        previous = marks[-1] if marks else None
-        p0 = prices[-1] if prices else price
-        marks.append(c)
-        prices.append(price)
-        if resistance:
-            ch.up_fractal = c
-        else:
-            ch.down_fractal = c
+        previous, p0 = self._mark_fractal(c, price, resistance, ch)
         kind: LineKind = "resistance" if resistance else "support"
         if not m.levels:
             hl = HorizontalLine(

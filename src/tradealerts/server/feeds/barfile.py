@@ -147,18 +147,19 @@ class _Layout:
     names: str  # the needed columns, for "expected ... columns"
 
 
+def _require(name: str, idx: dict[str, int], need: list[str], header: str) -> None:
+    """The header names every column of ``need``, or the file is refused at its line 1."""
+    missing = [c for c in need if c not in idx]
+    if missing:
+        raise ReplayFileError(name, 1, f"missing column {', '.join(missing)}: {header}")
+
+
 def _layout(name: str, header: list[str]) -> _Layout:
     cells = [h.strip() for h in header]
     if cells and cells[0].startswith("<"):
         idx = {c.upper(): i for i, c in enumerate(cells)}
         need = ["<DATE>", "<OPEN>", "<HIGH>", "<LOW>", "<CLOSE>"]
-        missing = [c for c in need if c not in idx]
-        if missing:
-            raise ReplayFileError(
-                name,
-                1,
-                f"missing column {', '.join(missing)}: an MT5 export's header is {_MT5_HEADER}",
-            )
+        _require(name, idx, need, f"an MT5 export's header is {_MT5_HEADER}")
         opt = {c: idx.get(c, -1) for c in ("<TIME>", "<TICKVOL>", "<VOL>")}
         used = [idx[c] for c in need] + [i for i in opt.values() if i >= 0]
         return _Layout(
@@ -176,14 +177,9 @@ def _layout(name: str, header: list[str]) -> _Layout:
         )
     idx = {c.lower(): i for i, c in enumerate(cells)}
     need = ["time", "open", "high", "low", "close"]
-    missing = [c for c in need if c not in idx]
-    if missing:
-        raise ReplayFileError(
-            name,
-            1,
-            f"missing column {', '.join(missing)}: the header must be {_PLAIN_HEADER} "
-            f"(or an MT5 export's {_MT5_HEADER})",
-        )
+    _require(
+        name, idx, need, f"the header must be {_PLAIN_HEADER} (or an MT5 export's {_MT5_HEADER})"
+    )
     vol = next((idx[v] for v in _PLAIN_VOLUME if v in idx), -1)
     used = [idx[c] for c in need] + ([vol] if vol >= 0 else [])
     return _Layout(

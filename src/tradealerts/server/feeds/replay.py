@@ -22,18 +22,9 @@ from tradealerts.core.bars import Bar, Bars, resample
 from tradealerts.core.symbols import TYPICAL_SPREAD
 from tradealerts.core.tiers import ALL_SYMBOLS
 from tradealerts.core.timeframes import Timeframe, TimeframeError, bar_span, parse_timeframe
+from tradealerts.server.feeds import base
 from tradealerts.server.feeds.barfile import ReplayFile, load_bar_file
-from tradealerts.server.feeds.base import (
-    BarClose,
-    Feed,
-    FeedConfigError,
-    FeedEvent,
-    FeedOptions,
-    FeedStatus,
-    ReplayFileError,
-    Tick,
-    market_open,
-)
+from tradealerts.server.feeds.base import FeedConfigError, ReplayFileError
 
 __all__ = [
     "TICKS_PER_BAR",
@@ -68,7 +59,7 @@ def tick_path(bar: Bar) -> list[float]:
     return [bar.open, first, second, bar.close]
 
 
-class ReplayFeed(Feed):
+class ReplayFeed(base.Feed):
     """Bars of one symbol from a file, replayed at ``options.replay_speed`` bars per second.
 
     The file's own timeframe and every higher one it divides are served; higher ones are
@@ -77,7 +68,7 @@ class ReplayFeed(Feed):
 
     name = "replay"
 
-    def __init__(self, path: str | os.PathLike[str], options: FeedOptions) -> None:
+    def __init__(self, path: str | os.PathLike[str], options: base.FeedOptions) -> None:
         self.path = Path(path)
         self.options = options
         given = options.replay_symbol
@@ -108,7 +99,7 @@ class ReplayFeed(Feed):
         self._base = Bars()  # the file's bars delivered so far (history + streamed), + forming
         self._next = 0  # index in the file of the next bar to stream
         self._closed = False
-        self._status = FeedStatus(connected=False)
+        self._status = base.FeedStatus(connected=False)
 
     async def start(self) -> None:
         """Read and check the whole file and split it into history and the part to stream.
@@ -136,7 +127,7 @@ class ReplayFeed(Feed):
         )  # fmt: skip
         self._next = k
         self._closed = False
-        self._status = FeedStatus(connected=True)
+        self._status = base.FeedStatus(connected=True)
 
     async def close(self) -> None:
         """End the stream (at its next tick) and mark the feed disconnected."""
@@ -199,12 +190,12 @@ class ReplayFeed(Feed):
         f = self._file
         return int(f.bars.time[self._next]) if f is not None and self._next < len(f.bars) else None
 
-    def status(self) -> FeedStatus:
+    def status(self) -> base.FeedStatus:
         """Connected between start() and close(); the last tick's (simulated) time."""
         s = self._status
-        return FeedStatus(connected=s.connected, last_tick=dict(s.last_tick), error=s.error)
+        return base.FeedStatus(connected=s.connected, last_tick=dict(s.last_tick), error=s.error)
 
-    async def stream(self) -> AsyncIterator[FeedEvent]:
+    async def stream(self) -> AsyncIterator[base.FeedEvent]:
         """Replay the rest of the file; the iterator ends with the file (or at ``close``).
 
         Each bar gives four ticks at 0, ¼, ½ and ¾ of its span, then its BarClose, then a
@@ -222,7 +213,7 @@ class ReplayFeed(Feed):
         higher = [t for t in Timeframe if t != tf and t.is_multiple_of(tf)]
         sym = self.symbol
         clock = self.bar_clock()
-        is_open = market_open(self.options)
+        is_open = base.market_open(self.options)
         while self._next < len(file) and not self._closed:
             bar = file[self._next]
             if is_open is not None and not is_open(sym, bar.time):
@@ -245,16 +236,16 @@ class ReplayFeed(Feed):
                     bar.volume * (k + 1) / TICKS_PER_BAR,  # the file's volume, by ticks seen
                 )
                 self._status.last_tick[sym] = t
-                yield Tick(sym, t, price, price + spread)
+                yield base.Tick(sym, t, price, price + spread)
             self._base.append(bar)  # the file's bar, exactly; clears the forming bar
             self._next += 1
-            yield BarClose(sym, tf, bar)
+            yield base.BarClose(sym, tf, bar)
             upcoming = self._upcoming()
             for htf in higher:
                 bucket, bucket_end = bar_span(htf, bar.time, clock)
                 ended = bar_end >= bucket_end
                 if ended or (upcoming is not None and htf.bar_open(upcoming, clock) != bucket):
-                    yield BarClose(sym, htf, _bucket_bar(self._base, bucket, bucket_end))
+                    yield base.BarClose(sym, htf, _bucket_bar(self._base, bucket, bucket_end))
 
 
 def _bucket_bar(bars: Bars, bucket: int, end: int) -> Bar:

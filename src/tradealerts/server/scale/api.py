@@ -31,6 +31,17 @@ log = logging.getLogger("tradealerts.scale")
 _COUNT = 1000
 
 
+async def redis_lost(
+    lost: bool, exc: Exception, logger: logging.Logger, who: str, meanwhile: str
+) -> bool:
+    """A reader's Redis call failed: said once per outage, not at every retry; waits before
+    the retry. Returns the new ``lost``."""
+    if not lost:
+        logger.warning("%s: lost Redis (%s); %s", who, exc, meanwhile)
+    await asyncio.sleep(0.5)
+    return True
+
+
 def redis_client(settings: Settings) -> Any:
     """An asyncio Redis client (bytes in and out; connections are made on first use)."""
     from redis import asyncio as aioredis
@@ -213,11 +224,8 @@ class ApiRole:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not lost:
-                    log.warning("bus: lost Redis (%s); reconnecting", exc)
-                lost = True
                 self.feed.connected = False
-                await asyncio.sleep(0.5)
+                lost = await redis_lost(lost, exc, log, "bus", "reconnecting")
 
     def _market(self, entries: list[Any], pos: str) -> str:
         """Hand the frames of ``bus:market`` entries to the mirror, checking every seq."""

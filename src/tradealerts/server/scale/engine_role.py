@@ -29,19 +29,13 @@ from tradealerts.server.alerts.guard import WebhookGuard, system_resolver
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
-from tradealerts.server.engine import Engine, MarketState
+from tradealerts.server.engine import Engine, MarketState, wiring
 from tradealerts.server.engine.owner_lines import OwnerLines, Row
-from tradealerts.server.engine.wiring import (
-    feed_options,
-    load_owner_lines,
-    settle_gc,
-    stale_after,
-)
 from tradealerts.server.feeds import BarClose, Tick, create_feed
 from tradealerts.server.incidents.setup import start_monitor
 from tradealerts.server.ingest.store import received_since
 from tradealerts.server.mail import Mailer
-from tradealerts.server.scale.api import redis_client
+from tradealerts.server.scale.api import redis_client, redis_lost
 from tradealerts.server.scale.bus import CHANGES, MARKET, Publisher, RedisBus, stream_key
 from tradealerts.server.scale.lease import Lease, LeaseLost
 from tradealerts.server.scale.mirror import values_data
@@ -229,10 +223,7 @@ async def _changes(
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if not lost:
-                log.warning("alert changes: lost Redis (%s); the table is read meanwhile", exc)
-            lost = True
-            await asyncio.sleep(0.5)
+            lost = await redis_lost(lost, exc, log, "alert changes", "the table is read meanwhile")
 
 
 async def run_engine(settings: Settings, stop: asyncio.Event) -> int:
@@ -276,12 +267,12 @@ async def _lead(
     loop = asyncio.get_running_loop()
     lost = asyncio.Event()
     origin, ours = await asyncio.to_thread(lease.feed_origin, time.time())
-    options = feed_options(settings)
+    options = wiring.feed_options(settings)
     if not ours:
         options.replay_origin = origin  # a replay goes on where the timeline is now
     feed = create_feed(settings.feed, options)
     market = Engine(
-        feed, history_bars=settings.history_for_feed(), stale_after=stale_after(settings)
+        feed, history_bars=settings.history_for_feed(), stale_after=wiring.stale_after(settings)
     )
     publisher = Publisher(redis, settings.redis_prefix, settings.bus_maxlen)
     publisher.start()
@@ -304,7 +295,7 @@ async def _lead(
         # every value the bridge ever sent, before the first event: nothing is lost to a
         # fail-over or a Redis restart (the API processes store each post first)
         owner = OwnerLines(settings.buffer_map, settings.lines, spec=settings.lines_source)
-        await asyncio.to_thread(load_owner_lines, owner, sessions)
+        await asyncio.to_thread(wiring.load_owner_lines, owner, sessions)
         market.market.make_indicators = owner.indicators
         owner.market = market.market
     count = await asyncio.to_thread(runtime.load)
@@ -318,7 +309,7 @@ async def _lead(
     pub.offset_versions(market.market)  # before any event: the task has not run yet
     runtime.start()
     info.update(role="leader", epoch=epoch)
-    settle_gc()  # the market and the book are loaded: as ``serve`` does (app.settle_gc)
+    wiring.settle_gc()  # the market and the book are loaded: as ``serve`` does
     writer = SnapshotWriter(redis, settings.redis_prefix, owner)
     halt = asyncio.Event()  # set when leading ends: the helper tasks' loops stop
     owner_wake = asyncio.Event()  # the bridge's values were stored: read them
