@@ -17,7 +17,9 @@ from alembic import op
 from tradealerts.server.db.types import UTCDateTime
 
 __all__ = [
+    "add_columns",
     "at",
+    "drop_columns",
     "drop_indexes",
     "drop_user_table",
     "id_column",
@@ -80,3 +82,17 @@ def drop_indexes(table: str, *columns: str) -> None:
     with op.batch_alter_table(table, schema=None) as batch_op:
         for column in columns:
             batch_op.drop_index(batch_op.f(f"ix_{table}_{column}"))
+
+
+def add_columns(table: str, *columns: sa.Column[Any], **batch: Any) -> None:
+    """Add ``columns`` to ``table`` (``batch``: ``batch_alter_table``'s options)."""
+    with op.batch_alter_table(table, **batch) as batch_op:
+        for column in columns:
+            batch_op.add_column(column)
+
+
+def drop_columns(table: str, *names: str, **batch: Any) -> None:
+    """Undo ``add_columns`` (the last added first)."""
+    with op.batch_alter_table(table, **batch) as batch_op:
+        for name in names:
+            batch_op.drop_column(name)

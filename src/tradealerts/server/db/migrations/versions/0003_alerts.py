@@ -9,15 +9,23 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from tradealerts.server.db.ddl import at, id_column, indexes, owner_column, owner_key, user_table
+from tradealerts.server.db.ddl import (
+    add_columns,
+    at,
+    drop_columns,
+    id_column,
+    indexes,
+    owner_column,
+    owner_key,
+    user_table,
+)
 
 revision = "0003"
 down_revision = "0002"
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.add_column(sa.Column("webhook_secret", sa.String(length=64), nullable=True))
+    add_columns("users", sa.Column("webhook_secret", sa.String(length=64), nullable=True))
     user_table(
         "alerts",
         sa.Column("symbol", sa.String(length=16), nullable=False),
@@ -66,5 +74,4 @@ def downgrade() -> None:
     op.drop_table("deliveries")
     op.drop_table("alert_changes")
     op.drop_table("alerts")
-    with op.batch_alter_table("users", schema=None) as batch_op:
-        batch_op.drop_column("webhook_secret")
+    drop_columns("users", "webhook_secret")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from tradealerts.server.db.ddl import at, id_column, owner_column
+from tradealerts.server.db.ddl import add_columns, at, drop_columns, id_column, owner_column
 
 revision = "0008_usage"
 down_revision = "0007_billing"
@@ -60,15 +60,13 @@ def upgrade() -> None:
     )
     op.create_index("ix_tier_changes_user_id", "tier_changes", ["user_id"])
     op.create_index("ix_tier_changes_created_at", "tier_changes", ["created_at"])
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.add_column(
-            sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    add_columns(
+        "users", sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.drop_column("disabled")
+    drop_columns("users", "disabled")
     op.drop_table("tier_changes")
     op.drop_table("error_records")
     op.drop_table("usage_minutes")
