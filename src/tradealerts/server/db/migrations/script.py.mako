@@ -1,10 +1,4 @@
-"""${message}
-
-Revision ID: ${up_revision}
-Revises: ${down_revision | comma,n}
-"""
-
-from __future__ import annotations
+"""${message}"""
 
 import sqlalchemy as sa
 from alembic import op

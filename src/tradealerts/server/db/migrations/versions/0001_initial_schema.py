@@ -1,10 +1,4 @@
-"""initial schema
-
-Revision ID: 0001
-Revises:
-"""
-
-from __future__ import annotations
+"""initial schema"""
 
 import sqlalchemy as sa
 from alembic import op

@@ -1,10 +1,4 @@
-"""event log
-
-Revision ID: 0002
-Revises: 0001
-"""
-
-from __future__ import annotations
+"""event log"""
 
 import sqlalchemy as sa
 from alembic import op

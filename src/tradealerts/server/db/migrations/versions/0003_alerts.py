@@ -1,10 +1,4 @@
-"""alerts, their change feed, channel deliveries, webhook secrets
-
-Revision ID: 0003
-Revises: 0002
-"""
-
-from __future__ import annotations
+"""alerts, their change feed, channel deliveries, webhook secrets"""
 
 import sqlalchemy as sa
 from alembic import op

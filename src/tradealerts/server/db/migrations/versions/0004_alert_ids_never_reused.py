@@ -2,12 +2,7 @@
 
 Without it SQLite hands a deleted newest alert's id to the next alert: its history would
 mix with the deleted one's, and the engine, which remembers deleted ids, would ignore it.
-
-Revision ID: 0004
-Revises: 0003
 """
-
-from __future__ import annotations
 
 from alembic import op
 

@@ -1,10 +1,4 @@
-"""fire batch keys: a retried commit of alert fires is written once
-
-Revision ID: 0005_fire_key
-Revises: 0004
-"""
-
-from __future__ import annotations
+"""fire batch keys: a retried commit of alert fires is written once"""
 
 import sqlalchemy as sa
 from alembic import op

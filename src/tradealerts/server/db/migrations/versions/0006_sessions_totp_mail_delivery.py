@@ -1,10 +1,4 @@
-"""sessions you can trust: the last TOTP step used, and the delivery an alert mail carries
-
-Revision ID: 0006
-Revises: 0005_fire_key
-"""
-
-from __future__ import annotations
+"""sessions you can trust: the last TOTP step used, and the delivery an alert mail carries"""
 
 import sqlalchemy as sa
 

@@ -1,10 +1,4 @@
-"""billing: Stripe customers and subscriptions, invoices, handled webhook events
-
-Revision ID: 0007_billing
-Revises: 0006
-"""
-
-from __future__ import annotations
+"""billing: Stripe customers and subscriptions, invoices, handled webhook events"""
 
 import sqlalchemy as sa
 from alembic import op

@@ -1,10 +1,4 @@
-"""usage per minute, error records, tier changes, disabled accounts (issue #14)
-
-Revision ID: 0008_usage
-Revises: 0007_billing
-"""
-
-from __future__ import annotations
+"""usage per minute, error records, tier changes, disabled accounts (issue #14)"""
 
 import sqlalchemy as sa
 from alembic import op

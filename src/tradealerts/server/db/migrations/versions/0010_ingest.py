@@ -1,10 +1,4 @@
-"""the owner's MT5 indicator buffers and ingest tokens (issue #16)
-
-Revision ID: 0010_ingest
-Revises: 0009_alert_options
-"""
-
-from __future__ import annotations
+"""the owner's MT5 indicator buffers and ingest tokens (issue #16)"""
 
 import sqlalchemy as sa
 from alembic import op

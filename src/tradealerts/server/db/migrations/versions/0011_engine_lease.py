@@ -1,10 +1,4 @@
-"""engine lease and fencing epoch for the scaled-out engine (issue #17)
-
-Revision ID: 0011_engine_lease
-Revises: 0010_ingest
-"""
-
-from __future__ import annotations
+"""engine lease and fencing epoch for the scaled-out engine (issue #17)"""
 
 import sqlalchemy as sa
 from alembic import op

@@ -1,10 +1,4 @@
-"""the TUI's alert bell as a stored preference (issue #10)
-
-Revision ID: 0012_tui
-Revises: 0011_engine_lease
-"""
-
-from __future__ import annotations
+"""the TUI's alert bell as a stored preference (issue #10)"""
 
 import sqlalchemy as sa
 

@@ -4,12 +4,7 @@ support tickets and profiles stored before the rule are cleaned
 Control characters (C0 with NUL, DEL, C1, U+2028/U+2029; line breaks too, except in a
 support body or a bio) are replaced: line breaks by a space, the rest by U+FFFD, as
 ``core.text.make_safe`` does (copied here: a migration must not change with the code).
-
-Revision ID: 0014_control_text
-Revises: 0013_ingest_received_at
 """
-
-from __future__ import annotations
 
 import re
 from typing import Any

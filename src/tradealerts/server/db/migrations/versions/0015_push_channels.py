@@ -1,10 +1,4 @@
-"""push channels (issue #27): a user's named Apprise URLs, encrypted at rest
-
-Revision ID: 0015_push_channels
-Revises: 0014_control_text
-"""
-
-from __future__ import annotations
+"""push channels (issue #27): a user's named Apprise URLs, encrypted at rest"""
 
 import sqlalchemy as sa
 from alembic import op

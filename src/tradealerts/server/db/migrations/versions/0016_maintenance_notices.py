@@ -1,10 +1,4 @@
-"""the owner's maintenance notices (issue #29, ``admin announce``)
-
-Revision ID: 0016_maintenance_notices
-Revises: 0015_push_channels
-"""
-
-from __future__ import annotations
+"""the owner's maintenance notices (issue #29, ``admin announce``)"""
 
 import sqlalchemy as sa
 from alembic import op

@@ -1,11 +1,6 @@
 """owner alerts (issue #29): one row per incident, so a restart neither re-opens nor
 forgets one
-
-Revision ID: 0017_incidents
-Revises: 0016_maintenance_notices
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
