@@ -54,12 +54,18 @@ def at(name: str, nullable: bool = False, timezone: bool = True) -> sa.Column[An
     return sa.Column(name, kind, nullable=nullable)
 
 
-def user_table(name: str, *columns: sa.Column[Any], unique: tuple[str, ...] = ()) -> None:
+def user_table(
+    name: str,
+    *columns: sa.Column[Any],
+    unique: tuple[str, ...] = (),
+    unique_name: str | None = None,
+) -> None:
     """Create a table of a user's rows: ``id``, ``user_id``, then ``columns``; the owner's
-    key, the primary key, then a unique constraint on ``unique`` when given (created last,
-    so it comes last in SQLite's DDL); and the index ``ix_<name>_user_id``."""
+    key, the primary key, then a unique constraint on ``unique`` (named ``unique_name``)
+    when given (created last, so it comes last in SQLite's DDL); and the index
+    ``ix_<name>_user_id``."""
     key, primary = owner_key(), sa.PrimaryKeyConstraint("id")
-    constraints = [sa.UniqueConstraint(*unique)] if unique else []
+    constraints = [sa.UniqueConstraint(*unique, name=unique_name)] if unique else []
     op.create_table(name, id_column(), owner_column(), *columns, key, primary, *constraints)
     indexes(name, "user_id")
 
