@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -30,17 +29,16 @@ from tradealerts.server.billing import Billing, Gateway
 from tradealerts.server.bodylimit import BodyLimitMiddleware
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
-from tradealerts.server.engine import Engine
+from tradealerts.server.engine import Engine, wiring
 from tradealerts.server.engine.owner_lines import OwnerLines
-from tradealerts.server.engine.runner import Listener
+from tradealerts.server.engine.wiring import feed_options
 from tradealerts.server.errors import RequestIdMiddleware, install_error_handlers
 from tradealerts.server.events import Bus
-from tradealerts.server.feeds import BarClose, Feed, FeedOptions, Tick, create_feed
+from tradealerts.server.feeds import Feed, create_feed
 from tradealerts.server.feedstate import FeedWatch
 from tradealerts.server.incidents.setup import start_monitor
 from tradealerts.server.incidents.signals import Signals
 from tradealerts.server.ingest.check import too_large
-from tradealerts.server.ingest.store import last_received, load_values
 from tradealerts.server.ingest.tokens import TokenCheck
 from tradealerts.server.mail import Mailer
 from tradealerts.server.proxies import TrustedProxies
@@ -53,79 +51,11 @@ from tradealerts.server.usage import Usage, UsageMiddleware
 
 __all__ = ["TradeAlertsApp", "create_app", "feed_options"]
 
-#: The cycle collector's thresholds for the server process (CPython's default: 700, 10, 10).
-_GC_THRESHOLDS = (50_000, 20, 10)
-
 log = logging.getLogger("tradealerts.server")
 
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-def settle_gc() -> None:
-    """Once a long-running process has loaded what it keeps (modules, the market's history,
-    the alert book): freeze it and make full collections rare. Called by ``serve`` and by the
-    scaled-out ``engine``, whose loop stalls every fire the same way."""
-    # What is loaded by now lives as long as the process: frozen, the cycle collector's full
-    # passes skip it. Unfrozen, a full pass over it stalled every open stream (225 ms gen-2
-    # pauses measured under bench_stream; 100-160 ms in the scaled-out engine under
-    # bench_scaleout, each one holding a tick's fires before their commit).
-    gc.collect()
-    gc.freeze()
-    # Young collections after 50,000 new objects, not 700: objects that live a few
-    # hundred milliseconds (a burst's fires, a request's session) die young instead of
-    # being promoted, so full passes over every open stream's objects (~0.1 s at a
-    # thousand streams) become rare: bench_stream saw one every 35-80 s with the default,
-    # none in two 80 s runs with these.
-    gc.set_threshold(*_GC_THRESHOLDS)
-
-
-def feed_options(settings: Settings) -> FeedOptions:
-    """The feed's knobs from the server's settings."""
-    return FeedOptions(
-        seed=settings.seed,
-        history_bars=settings.history_for_feed(),
-        tick_rate=settings.tick_rate,
-        replay_speed=settings.replay_speed,
-        replay_symbol=settings.replay_symbol,
-        mt5_login=settings.mt5_login,
-        mt5_password=settings.mt5_password.get_secret_value() if settings.mt5_password else None,
-        mt5_server=settings.mt5_server,
-        mt5_path=settings.mt5_path,
-        mt5_poll_interval=settings.mt5_poll_interval,
-        mt5_utc_offset=settings.mt5_utc_offset,
-        symbol_map=settings.symbol_map,
-        bar_clock=settings.clock,
-        replay_tz=settings.replay_clock,
-        market_hours=settings.market_hours if settings.feed_market_hours else None,
-    )
-
-
-def _stale_after(settings: Settings) -> float:
-    """A symbol is stale after 3x the interval at which its feed should speak."""
-    if settings.feed.startswith("mt5"):
-        return 3 * settings.mt5_poll_interval
-    if settings.feed.startswith("replay:"):
-        return 3 * (1.0 / (4 * settings.replay_speed) if settings.replay_speed > 0 else 1.0)
-    return 3 * (1.0 / settings.tick_rate)
-
-
-def _publish_market(bus: Bus) -> Listener:
-    """Engine listener: every tick as a ``price`` event, every closed bar as a ``bar`` event."""
-
-    def listener(event: Tick | BarClose, _changes: object) -> None:
-        if isinstance(event, Tick):
-            bus.market(
-                "price",
-                event.symbol,
-                None,
-                {"symbol": event.symbol, "time": event.time, "bid": event.bid, "ask": event.ask},
-            )
-        else:
-            bus.market("bar", event.symbol, event.timeframe.value, event.as_dict())
-
-    return listener
 
 
 def _watch_feed(
@@ -147,12 +77,6 @@ def _watch_feed(
     market.is_closed = watch.is_closed
     watch.start()
     return watch
-
-
-def _load_owner_lines(owner: OwnerLines, sessions: sessionmaker[Session]) -> None:
-    """The owner's buffer values the database holds, for the series served from them."""
-    with sessions() as s:
-        owner.load(load_values(s, owner.wanted), last_received(s))
 
 
 class TradeAlertsApp(FastAPI):
@@ -325,19 +249,18 @@ def create_app(
             else None
         )
         owner: OwnerLines = app.state.owner_lines
-        await asyncio.to_thread(_load_owner_lines, owner, app.state.sessions)
+        await asyncio.to_thread(wiring.load_owner_lines, owner, app.state.sessions)
         market: Engine | None = None
         scale = None
         if settings.scale_out:  # the API only: the engine runs elsewhere (issue #17)
             from tradealerts.server.scale.api import ApiRole
 
-            scale = ApiRole(app, settings, _stale_after(settings))
+            scale = ApiRole(app, settings, wiring.stale_after(settings))
             market = await scale.start()
         elif start_engine:
             source = feed or create_feed(settings.feed, feed_options(settings))
-            market = Engine(
-                source, history_bars=settings.history_for_feed(), stale_after=_stale_after(settings)
-            )
+            stale = wiring.stale_after(settings)
+            market = Engine(source, history_bars=settings.history_for_feed(), stale_after=stale)
             market.market.make_indicators = owner.indicators  # the owner's lines, per series
             owner.market = market.market
             # The book is loaded and listening before the feed's first event: a replay fires
@@ -355,7 +278,7 @@ def create_app(
             runtime.webhooks.guard = runtime.pushes.guard = app.state.webhook_guard
             market.listeners.append(runtime.listener(market.market))
             runtime.backpressure(market)
-            market.listeners.append(_publish_market(app.state.bus))
+            market.listeners.append(wiring.publish_market(app.state.bus))
             app.state.alerts = runtime
             await market.start()
             runtime.start()
@@ -379,7 +302,7 @@ def create_app(
         app.state.engine = market
         app.state.feedwatch = _watch_feed(app, settings, market, clock)
         await app.state.notices.start()  # the owner's maintenance notices (issue #29)
-        settle_gc()
+        wiring.settle_gc()
         try:
             yield
         finally:

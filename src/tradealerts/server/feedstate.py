@@ -18,7 +18,6 @@ log); a client that connects reads ``GET /api/feed``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from tradealerts.core.market_hours import Schedule, schedule_for
 from tradealerts.server.engine import Engine
 from tradealerts.server.events import Bus, sse_frame
 from tradealerts.server.feeds import BarClose, Tick
+from tradealerts.server.worker import end_task
 
 __all__ = ["FeedWatch", "SymbolFeed", "iso"]
 
@@ -170,8 +170,5 @@ class FeedWatch:
                 log.exception("feed state check failed")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await end_task(self._task)
+        self._task = None

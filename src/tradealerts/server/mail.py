@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -31,8 +32,9 @@ from tradealerts.core.messages import Text, _, localise
 from tradealerts.core.text import make_safe, unsafe_reason
 from tradealerts.server.db.models import Delivery, ErrorRecord, MailMessage
 from tradealerts.server.settings import Settings
+from tradealerts.server.worker import Worker
 
-__all__ = ["Mailer", "quarantined", "queue_mail", "release", "templates"]
+__all__ = ["Mailer", "compose", "quarantined", "queue_mail", "release", "send_now", "templates"]
 
 log = logging.getLogger("tradealerts.mail")
 _MAX_ATTEMPTS = 30
@@ -58,17 +60,13 @@ def queue_mail(
     session.add(mail)
 
 
-class Mailer:
+class Mailer(Worker):
     """Queue now, send soon; SMTP when configured, else the outbox folder."""
 
     def __init__(
         self, settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime]
     ) -> None:
-        self.settings = settings
-        self.sessions = sessions
-        self.clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(settings, sessions, clock)
         self._health: tuple[float, dict[str, Any]] | None = None
         self._smtp: smtplib.SMTP | None = None  # the pass's session (worker thread only)
 
@@ -79,29 +77,16 @@ class Mailer:
         sent once that commits."""
         queue_mail(session, to, subject, body, self.clock(), language=language)
 
-    def wake(self) -> None:
-        self._wake.set()
-
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="tradealerts-mailer")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
     async def _run(self) -> None:
-        while True:
-            # cleared before the pass: a mail queued during it is sent by the next one at
-            # once, not after the 5 s poll
-            self._wake.clear()
-            try:
-                await asyncio.to_thread(self._pass)
-            except Exception:
-                log.exception("mail worker pass failed; retrying")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.settings.mail_poll_seconds)
+        await self._every(
+            lambda: self.settings.mail_poll_seconds,
+            lambda: asyncio.to_thread(self._pass),
+            log,
+            "mail worker pass failed; retrying",
+        )
 
     def _pass(self) -> None:
         """One pass over the due mails, through one SMTP session (closed after it)."""
@@ -172,29 +157,10 @@ class Mailer:
         self._health = (time.monotonic(), out)
         return dict(out)
 
-    def _message(self, m: MailMessage) -> EmailMessage:
-        for name, value in (("From", self.settings.mail_from), ("To", m.to)):
-            reason = unsafe_reason(value)
-            if reason is not None:  # an address is never repaired: it would go elsewhere
-                raise ValueError(f"the {name} address holds a {reason}")
-        msg = EmailMessage()
-        msg["From"] = self.settings.mail_from
-        msg["To"] = m.to
-        # a subject from text stored before the rule (core.text): a line break in a header
-        # is refused by the mail library, or would start a header of its own
-        msg["Subject"] = make_safe(m.subject)
-        msg.set_content(make_safe(m.body, multiline=True))
-        return msg
-
     def _deliver(self, m: MailMessage) -> None:
-        msg = self._message(m)
+        msg = compose(self.settings, m.to, m.subject, m.body)
         if self.settings.smtp_url is None:
-            out = self.settings.outbox_dir
-            out.mkdir(parents=True, exist_ok=True)
-            path = out / f"{m.id:06d}.eml"
-            tmp = path.with_suffix(".tmp")
-            tmp.write_bytes(bytes(msg))
-            tmp.replace(path)  # whole file or nothing
+            path = _to_outbox(self.settings, msg, f"{m.id:06d}")
             log.info("mail %d to %r written to %s (%r)", m.id, m.to, path, m.subject)
             return
         self._smtp_send(self.settings.smtp_url.get_secret_value(), msg)
@@ -223,6 +189,47 @@ class Mailer:
             with contextlib.suppress(OSError, smtplib.SMTPException):
                 smtp.quit()
             smtp.close()
+
+
+def compose(settings: Settings, to: str, subject: str, body: str) -> EmailMessage:
+    """The one way a mail is built: the addresses checked, subject and body made safe."""
+    for name, value in (("From", settings.mail_from), ("To", to)):
+        reason = unsafe_reason(value)
+        if reason is not None:  # an address is never repaired: it would go elsewhere
+            raise ValueError(f"the {name} address holds a {reason}")
+    msg = EmailMessage()
+    msg["From"] = settings.mail_from
+    msg["To"] = to
+    # a subject from text stored before the rule (core.text): a line break in a header
+    # is refused by the mail library, or would start a header of its own
+    msg["Subject"] = make_safe(subject)
+    msg.set_content(make_safe(body, multiline=True))
+    return msg
+
+
+def _to_outbox(settings: Settings, msg: EmailMessage, name: str) -> Path:
+    """Without SMTP: the mail as ``<outbox>/<name>.eml``, whole file or nothing."""
+    out = settings.outbox_dir
+    out.mkdir(parents=True, exist_ok=True)
+    path = out / f"{name}.eml"
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(bytes(msg))
+    tmp.replace(path)
+    return path
+
+
+def send_now(settings: Settings, to: str, subject: str, body: str, name: str) -> None:
+    """Send one mail at once, not through the queue (an incident when the database is
+    down): SMTP when configured, else ``<outbox>/<name>.eml``. Blocking; raises on failure."""
+    msg = compose(settings, to, subject, body)
+    if settings.smtp_url is None:
+        _to_outbox(settings, msg, name)
+        return
+    smtp = _smtp_open(settings.smtp_url.get_secret_value())
+    try:
+        smtp.send_message(msg)
+    finally:
+        smtp.close()
 
 
 def _passing(exc: Exception) -> bool:

@@ -16,7 +16,6 @@ until it ends sends the ``reconnect`` frame with ``retry:`` = the time left in t
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import re
 from collections.abc import Callable
@@ -31,6 +30,7 @@ from tradealerts.core.messages import Text, _
 from tradealerts.core.text import make_safe
 from tradealerts.server.db.models import MaintenanceNotice, Notification, User
 from tradealerts.server.events import Bus, sse_frame
+from tradealerts.server.worker import end_task
 
 __all__ = [
     "EARLY",
@@ -307,8 +307,5 @@ class NoticeBoard:
                 log.warning("notices: cannot read them (%s)", type(exc).__name__)
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await end_task(self._task)
+        self._task = None

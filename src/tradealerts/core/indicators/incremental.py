@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from numpy.typing import ArrayLike
 
-from tradealerts.core.indicators._series import check_window
+from tradealerts.core.indicators._series import FloatArray, IntArray, check_window
 from tradealerts.core.indicators.columns import DiagonalColumns, HorizontalColumns
 from tradealerts.core.indicators.fractals import find_fractals, is_down_fractal, is_up_fractal
 from tradealerts.core.indicators.lines import (
@@ -88,21 +88,28 @@ class IndicatorState:
         """A state for a whole series at once, with the batch functions."""
         h, lo, c, n = _check_hlc(high, low, close, n)
         st = cls(n)
-        st.close.frombytes(c.tobytes())
         st._recent_high.extend(h[-(2 * n + 1) :].tolist())
         st._recent_low.extend(lo[-(2 * n + 1) :].tolist())
-        up, down = find_fractals(h, lo, n)
-        st.up.frombytes(up.astype(np.int64).tobytes())
-        st.down.frombytes(down.astype(np.int64).tobytes())
-        st.up_price.frombytes(h[up].tobytes())
-        st.down_price.frombytes(lo[down].tobytes())
+        st._load(h, lo, c, *find_fractals(h, lo, n))
+        return st
+
+    def _load(
+        self, h: FloatArray, lo: FloatArray, c: FloatArray, up: IntArray, down: IntArray
+    ) -> None:
+        """Fill an empty state from a whole series at once: its closes, its fractals (``up``
+        and ``down`` bars, priced at ``h`` and ``lo`` there) and the lines the batch
+        functions draw through them."""
+        self.close.frombytes(c.tobytes())
+        self.up.frombytes(up.astype(np.int64).tobytes())
+        self.down.frombytes(down.astype(np.int64).tobytes())
+        self.up_price.frombytes(h[up].tobytes())
+        self.down_price.frombytes(lo[down].tobytes())
         hc = horizontal_columns(h, lo, c, up, down)
         dc = diagonal_columns(h, lo, c, up, down)
-        st.horizontal = HorizontalColumns.from_arrays(n, *hc)
-        st.diagonal = DiagonalColumns.from_arrays(*dc)
-        st._active_h = np.flatnonzero(hc[-1] < 0).tolist()
-        st._active_d = np.flatnonzero(dc[-1] < 0).tolist()
-        return st
+        self.horizontal = HorizontalColumns.from_arrays(self.n, *hc)
+        self.diagonal = DiagonalColumns.from_arrays(*dc)
+        self._active_h = np.flatnonzero(hc[-1] < 0).tolist()
+        self._active_d = np.flatnonzero(dc[-1] < 0).tolist()
 
     def __len__(self) -> int:
         return len(self.close)
@@ -172,8 +179,11 @@ class IndicatorState:
                 return j
         return None
 
-    def _add_fractal(self, c: int, price: float, kind: str, ch: IndicatorChanges) -> None:
-        resistance = kind == "resistance"
+    def _mark_fractal(
+        self, c: int, price: float, resistance: bool, ch: IndicatorChanges
+    ) -> tuple[int | None, float]:
+        """Record the fractal at bar ``c``; returns the previous one of its kind (its bar,
+        or None, and its price) for the diagonal through both."""
         marks, prices = (self.up, self.up_price) if resistance else (self.down, self.down_price)
         previous = marks[-1] if marks else None
         p0 = prices[-1] if prices else price
@@ -183,6 +193,11 @@ class IndicatorState:
             ch.up_fractal = c
         else:
             ch.down_fractal = c
+        return previous, p0
+
+    def _add_fractal(self, c: int, price: float, kind: str, ch: IndicatorChanges) -> None:
+        resistance = kind == "resistance"
+        previous, p0 = self._mark_fractal(c, price, resistance, ch)
         hl = HorizontalLine(
             "resistance" if resistance else "support",
             price,

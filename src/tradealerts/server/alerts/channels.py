@@ -27,34 +27,39 @@ delivery that fails in a way no retry can fix (an unexpected error) is quarantin
 from __future__ import annotations
 
 import asyncio
-import base64
 import contextlib
-import hashlib
-import hmac
 import json
 import logging
-import re
-import traceback
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from email.utils import parsedate_to_datetime
-from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradealerts import __version__
 from tradealerts.core.tiers import Tier
-from tradealerts.server.accounts import notify
 from tradealerts.server.alerts.formats import webhook_body
 from tradealerts.server.alerts.guard import WebhookGuard, WebhookRefused
-from tradealerts.server.alerts.records import drop_webhook
-from tradealerts.server.db.models import AlertRow, Delivery, ErrorRecord, Event, User
+from tradealerts.server.alerts.webhook_rules import (
+    SIGNATURE_HEADER,
+    Destination,
+    Job,
+    Outcome,
+    answer,
+    backoff,
+    destination,
+    disable_gone,
+    error_record,
+    message_id,
+    quarantined,
+    retry_after,
+    sign,
+)
+from tradealerts.server.db.models import AlertRow, Delivery, Event, User
 from tradealerts.server.events import event_json
 from tradealerts.server.settings import Settings
-from tradealerts.server.usage import fingerprint
+from tradealerts.server.worker import Worker, end_task
 
 __all__ = [
     "SIGNATURE_HEADER",
@@ -68,107 +73,14 @@ __all__ = [
 
 log = logging.getLogger("tradealerts.webhooks")
 
-#: The header that carries the signature (a receiver's library reads it with the others).
-SIGNATURE_HEADER = "webhook-signature"
 _BATCH = 50
-#: the longest wait a Retry-After answer can ask for (beyond it, the day's retries decide)
-_MAX_RETRY_AFTER = 3600
 #: the longest a failing destination is paused by its own back-off (Retry-After may ask more)
 _MAX_DESTINATION_PAUSE = timedelta(minutes=5)
 #: a destination idle this long after its pause is forgotten (its back-off starts afresh)
 _FORGET = timedelta(hours=1)
 
 
-def sign(secret: str, msg_id: str, timestamp: int, body: bytes) -> str:
-    """The ``webhook-signature`` value: ``v1,`` + base64 HMAC-SHA256 of ``id.timestamp.body``."""
-    key = base64.b64decode(secret.removeprefix("whsec_"))
-    mac = hmac.new(key, f"{msg_id}.{timestamp}.".encode() + body, hashlib.sha256).digest()
-    return "v1," + base64.b64encode(mac).decode()
-
-
-def message_id(delivery_id: int) -> str:
-    """The ``webhook-id`` of a delivery: stable across its retries."""
-    return f"msg_{delivery_id}"
-
-
-def backoff(attempts: int) -> timedelta:
-    """Wait after the ``attempts``-th failure: 30 s, 1 min, 2 min … capped at 1 h."""
-    return timedelta(seconds=min(30 * 2 ** max(attempts - 1, 0), 3600))
-
-
-_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() takes "²", which int() refuses
-
-
-def retry_after(value: str | None, now: datetime) -> int | None:
-    """Seconds a ``Retry-After`` header asks to wait (delta-seconds or an HTTP date), capped
-    at an hour; None (the default back-off) for anything else: junk bytes, a negative or
-    fractional number, a date without a zone. Never raises: the value is the receiver's."""
-    if not value:
-        return None
-    value = value.strip()
-    if _DIGITS.fullmatch(value):
-        # more digits than an hour has never means less than the cap (and int() refuses
-        # strings past 4,300 digits)
-        return _MAX_RETRY_AFTER if len(value) > 6 else min(int(value), _MAX_RETRY_AFTER)
-    try:
-        when = parsedate_to_datetime(value)
-        if when.tzinfo is None:
-            return None
-        delta = (when - now).total_seconds()
-    except (TypeError, ValueError, IndexError, OverflowError):
-        return None
-    return max(0, min(int(delta), _MAX_RETRY_AFTER))
-
-
-def destination(url: str) -> str:
-    """Where a webhook goes, for its slots and back-off: scheme, host and port."""
-    try:
-        parts = urlsplit(url)
-        scheme = parts.scheme.lower()
-        port = parts.port or (443 if scheme == "https" else 80)
-        return f"{scheme}://{(parts.hostname or '').lower()}:{port}"
-    except ValueError:
-        return url[:200]  # the guard refuses it on the attempt
-
-
-class _Job:
-    __slots__ = ("body", "delivery_id", "secret", "skip", "url", "user_id")
-
-    def __init__(
-        self, delivery_id: int, user_id: int, url: str, body: bytes, secret: str, skip: str | None
-    ) -> None:
-        self.delivery_id, self.user_id, self.url = delivery_id, user_id, url
-        self.body, self.secret, self.skip = body, secret, skip
-
-
-@dataclass(frozen=True)
-class _Outcome:
-    delivered: bool
-    status: int | None = None
-    error: str | None = None
-    final: bool = False  # no retry
-    called: bool = True  # False: refused before any request
-    wait: int | None = None  # Retry-After, seconds
-    gone: bool = False  # 410: the receiver is gone for good
-    poison: BaseException | None = None  # failed in a way no retry fixes: quarantined
-    receiver_fault: bool = False  # the receiver was slow, down or said 5xx/429: back off
-
-
-@dataclass
-class _Destination:
-    """One owner's destination: its calls in flight and its back-off after failures."""
-
-    busy: int = 0
-    failures: int = 0  # in a row
-    paused_until: datetime | None = None
-    #: the URLs seen going there, left out of the due query while it has no free slot
-    urls: set[str] = field(default_factory=set)
-
-    def blocked(self, now: datetime, limit: int) -> bool:
-        return self.busy >= limit or (self.paused_until is not None and self.paused_until > now)
-
-
-class WebhookSender:
+class WebhookSender(Worker):
     """Sends due webhook deliveries on the server's event loop, concurrently.
 
     Each delivery is a task of its own under a whole-call deadline, with at most
@@ -186,22 +98,15 @@ class WebhookSender:
     def __init__(
         self, settings: Settings, sessions: sessionmaker[Session], clock: Callable[[], datetime]
     ) -> None:
-        self.settings = settings
-        self.sessions = sessions
-        self.clock = clock
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
+        super().__init__(settings, sessions, clock)
         self._client: httpx.AsyncClient | None = None
         self.guard = WebhookGuard.from_settings(settings)
         self._inflight: dict[int, tuple[int, str]] = {}  # delivery id -> (owner, destination)
         self._owners: dict[int, int] = {}  # owner -> calls in flight
-        self._dests: dict[tuple[int, str], _Destination] = {}
+        self._dests: dict[tuple[int, str], Destination] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._settling: list[tuple[_Job, _Outcome, asyncio.Future[None]]] = []
+        self._settling: list[tuple[Job, Outcome, asyncio.Future[None]]] = []
         self._writer: asyncio.Task[None] | None = None
-
-    def wake(self) -> None:
-        self._wake.set()
 
     def _destination(self, target: str) -> str:
         """The key a delivery's slots and back-off are counted under (with its owner)."""
@@ -220,11 +125,8 @@ class WebhookSender:
     async def stop(self) -> None:
         """Stop dispatching and cancel the calls in flight (they stay pending: a restart
         sends them again under the same ``webhook-id``)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await end_task(self._task)
+        self._task = None
         tasks = list(self._tasks)
         if self._writer is not None:
             tasks.append(self._writer)
@@ -242,15 +144,11 @@ class WebhookSender:
         return len(self._inflight)
 
     async def _run(self) -> None:
-        while True:
-            self._wake.clear()  # before the pass: a wake during it runs the next one
-            try:
-                if await self.dispatch() >= _BATCH:
-                    self._wake.set()  # a full batch: more may be due
-            except Exception:
-                log.exception("%s pass failed; retrying", self.channel)
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=5.0)
+        await self._every(lambda: 5.0, self._pass, log, f"{self.channel} pass failed; retrying")
+
+    async def _pass(self) -> None:
+        if await self.dispatch() >= _BATCH:
+            self._wake.set()  # a full batch: more may be due
 
     async def send_due(self) -> int:
         """Start every due delivery that has a free slot, and wait for what this pass started
@@ -282,7 +180,7 @@ class WebhookSender:
             if delivery_id in self._inflight or self._owners.get(user_id, 0) >= per_owner:
                 continue
             key = (user_id, self._destination(url))
-            dest = self._dests.setdefault(key, _Destination())
+            dest = self._dests.setdefault(key, Destination())
             if len(dest.urls) < 50:
                 dest.urls.add(url)
             if dest.blocked(now, per_dest):
@@ -356,10 +254,10 @@ class WebhookSender:
             ).all()
         return [(int(i), int(u), str(t)) for i, u, t in rows]
 
-    def _jobs(self, ids: list[int]) -> dict[int, _Job]:
+    def _jobs(self, ids: list[int]) -> dict[int, Job]:
         """The signed-to-be requests of ``ids``; a delivery whose body cannot be made is
         quarantined here, and the others go on."""
-        jobs: dict[int, _Job] = {}
+        jobs: dict[int, Job] = {}
         with self.sessions() as s:
             rows = s.scalars(select(Delivery).where(Delivery.id.in_(ids))).all()
             # their users, events and alerts in three queries, not three per delivery (kept
@@ -381,7 +279,7 @@ class WebhookSender:
                     jobs[d.id] = job
         return jobs
 
-    def _job(self, s: Session, d: Delivery) -> _Job | None:
+    def _job(self, s: Session, d: Delivery) -> Job | None:
         user = s.get(User, d.user_id)
         ev = s.get(Event, d.event_id)
         if user is None or ev is None:
@@ -390,7 +288,7 @@ class WebhookSender:
         body = json.dumps(
             webhook_body(self._format(s, ev), event_json(ev), d.target), separators=(",", ":")
         ).encode()
-        return _Job(d.id, d.user_id, d.target, body, user.webhook_secret or "", skip)
+        return Job(d.id, d.user_id, d.target, body, user.webhook_secret or "", skip)
 
     @staticmethod
     def _format(s: Session, ev: Event) -> str:
@@ -399,19 +297,19 @@ class WebhookSender:
         channels = (row.spec.get("channels") or {}) if row is not None else {}
         return str(channels.get("webhook_format") or "json")
 
-    async def _deliver(self, job: _Job) -> None:
+    async def _deliver(self, job: Job) -> None:
         """One attempt of one delivery, its outcome committed, its slots given back."""
         try:
             try:
                 outcome = await self._attempt(job)
             except Exception as exc:  # not a receiver's fault we know: park it, go on
-                outcome = _Outcome(False, error=_quarantined(exc), final=True, poison=exc)
+                outcome = Outcome(False, error=quarantined(exc), final=True, poison=exc)
             await self._record(job, outcome)
         finally:
             self._release(job.delivery_id)
             self._wake.set()  # a slot is free
 
-    async def _record(self, job: _Job, outcome: _Outcome) -> None:
+    async def _record(self, job: Job, outcome: Outcome) -> None:
         """Hand the outcome to the writer and wait until it is committed: the delivery stays
         held (in flight) until then, so it is never picked, and sent, a second time."""
         self._note(job, outcome)
@@ -445,7 +343,7 @@ class WebhookSender:
                 if not done.done():
                     done.set_result(None)
 
-    def _settle_all(self, items: list[tuple[_Job, _Outcome]]) -> None:
+    def _settle_all(self, items: list[tuple[Job, Outcome]]) -> None:
         """Record ``items`` in one transaction; if that fails, one by one, so one that
         cannot be recorded is quarantined instead of holding the others."""
         try:
@@ -468,7 +366,7 @@ class WebhookSender:
             except Exception as exc:
                 self._quarantine(job.delivery_id, job.user_id, exc)  # raises if the db is down
 
-    def _note(self, job: _Job, outcome: _Outcome) -> None:
+    def _note(self, job: Job, outcome: Outcome) -> None:
         """The destination's back-off: paused after a receiver's fault (longer each time in
         a row, never shorter than its Retry-After), resumed at its first good answer."""
         dest = self._dests.get((job.user_id, self._destination(job.url)))
@@ -483,15 +381,15 @@ class WebhookSender:
         elif outcome.called:
             dest.failures, dest.paused_until = 0, None
 
-    async def _attempt(self, job: _Job) -> _Outcome:
+    async def _attempt(self, job: Job) -> Outcome:
         """One try: checked, pinned to the checked address, signed, and bounded as a whole:
         the answer's headers within ``webhook_deadline_seconds`` of the start (however the
         receiver drips them), then at most ``webhook_response_cap_bytes`` of its body until
         the same deadline."""
         if job.skip is not None:
-            return _Outcome(False, error=job.skip, final=True, called=False)
+            return Outcome(False, error=job.skip, final=True, called=False)
         if self._client is None:
-            return _Outcome(False, error="the webhook sender is stopped", called=False)
+            return Outcome(False, error="the webhook sender is stopped", called=False)
         deadline_s = self.settings.webhook_deadline_seconds
         deadline = asyncio.get_running_loop().time() + deadline_s
         late = f"no answer within {deadline_s:g} s (the whole call's deadline)"
@@ -499,9 +397,9 @@ class WebhookSender:
             async with asyncio.timeout_at(deadline):
                 target = await self.guard.target(job.url)
         except WebhookRefused as exc:
-            return _Outcome(False, error=f"{exc}: not called", final=True, called=False)
+            return Outcome(False, error=f"{exc}: not called", final=True, called=False)
         except TimeoutError:
-            return _Outcome(False, error=f"{late}: the name did not resolve", receiver_fault=True)
+            return Outcome(False, error=f"{late}: the name did not resolve", receiver_fault=True)
         msg_id, now = message_id(job.delivery_id), self.clock()
         timestamp = int(now.timestamp())
         headers = {
@@ -519,10 +417,10 @@ class WebhookSender:
             async with asyncio.timeout_at(deadline):
                 response = await self._client.send(request, stream=True)
         except TimeoutError:
-            return _Outcome(False, error=late, receiver_fault=True)
+            return Outcome(False, error=late, receiver_fault=True)
         except httpx.HTTPError as exc:
             # the exception's text only: the URL (which may hold a token) is not in it
-            return _Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500], receiver_fault=True)
+            return Outcome(False, error=f"{type(exc).__name__}: {exc}"[:500], receiver_fault=True)
         try:
             # the answer counts from its status; its body is only drained (so the connection
             # can be reused), up to the cap and the deadline, never kept
@@ -535,9 +433,9 @@ class WebhookSender:
                             break
         finally:
             await response.aclose()  # an unread rest closes the connection
-        return _answer(response.status_code, response.headers.get("Retry-After"), now)
+        return answer(response.status_code, response.headers.get("Retry-After"), now)
 
-    def _settle(self, s: Session, job: _Job, outcome: _Outcome, now: datetime) -> None:
+    def _settle(self, s: Session, job: Job, outcome: Outcome, now: datetime) -> None:
         d = s.get(Delivery, job.delivery_id)
         if d is None:
             return
@@ -549,10 +447,10 @@ class WebhookSender:
         elif outcome.gone:
             d.status, d.done_at = "failed", now
             s.flush()
-            self._disable(s, job, now)
+            disable_gone(s, job, now)
         elif outcome.poison is not None:
             d.status, d.done_at = "quarantined", now
-            _error_record(s, job, outcome.poison, now, self.channel)
+            error_record(s, job, outcome.poison, now, self.channel)
         elif outcome.final:
             d.status, d.done_at = ("failed" if outcome.called else "skipped"), now
         else:
@@ -573,81 +471,13 @@ class WebhookSender:
         with self.sessions() as s:
             d = s.get(Delivery, delivery_id)
             if d is not None:
-                d.status, d.done_at, d.last_error = "quarantined", now, _quarantined(exc)
-                job = _Job(delivery_id, user_id, "", b"", "", None)
-                _error_record(s, job, exc, now, self.channel)
+                d.status, d.done_at, d.last_error = "quarantined", now, quarantined(exc)
+                job = Job(delivery_id, user_id, "", b"", "", None)
+                error_record(s, job, exc, now, self.channel)
                 s.commit()
 
-    def _disable(self, s: Session, job: _Job, now: datetime) -> None:
-        """The receiver answered 410 Gone: stop sending there, and say so."""
-        ids = drop_webhook(s, job.user_id, job.url, now)
-        s.execute(
-            update(Delivery)
-            .where(
-                Delivery.user_id == job.user_id,
-                Delivery.channel == "webhook",
-                Delivery.target == job.url,
-                Delivery.status == "pending",
-                Delivery.id != job.delivery_id,
-            )
-            .values(status="skipped", done_at=now, last_error="the webhook answered 410 Gone")
-        )
-        user = s.get(User, job.user_id)
-        if user is not None:
-            which = ", ".join(str(i) for i in ids) or "none left"
-            notify(
-                s,
-                user,
-                "webhook_disabled",
-                "Webhook disabled",
-                "Your webhook answered 410 Gone, so it was taken off your alerts "
-                f"({which}). They still fire to your other channels; set a new webhook "
-                "URL to send there again.",
-                now,
-            )
-        log.info("webhook of user %d disabled after 410 (alerts %s)", job.user_id, ids)
 
-
-def _answer(code: int, retry: str | None, now: datetime) -> _Outcome:
-    """What a receiver's status (and ``Retry-After``) means for its delivery."""
-    if 200 <= code < 300:
-        return _Outcome(True, code)
-    if 300 <= code < 400:
-        return _Outcome(
-            False,
-            code,
-            f"HTTP {code}: redirects are not followed; set the final URL on the alert",
-            final=True,
-        )
-    if code == 410:
-        gone = "HTTP 410 Gone: the webhook was taken off your alerts"
-        return _Outcome(False, code, gone, final=True, gone=True)
-    fault = code == 429 or code >= 500
-    return _Outcome(False, code, f"HTTP {code}", wait=retry_after(retry, now), receiver_fault=fault)
-
-
-def _quarantined(exc: BaseException) -> str:
-    """The reason a quarantined delivery shows its owner: the error's kind and first line."""
-    first = (str(exc).splitlines() or [""])[0]
-    return f"quarantined: {type(exc).__name__}: {first}"[:500]
-
-
-def _error_record(
-    s: Session, job: _Job, exc: BaseException, now: datetime, channel: str = "webhook"
-) -> None:
-    """The owner's ``admin errors`` entry for a quarantined delivery."""
-    tb = traceback.extract_tb(exc.__traceback__)
-    kind = f"{type(exc).__module__}.{type(exc).__qualname__}".removeprefix("builtins.")
-    s.add(
-        ErrorRecord(
-            created_at=now,
-            method="WORKER",
-            route=f"{channel} delivery {job.delivery_id}",
-            status=0,
-            user_id=job.user_id,
-            exc_type=kind[:200],
-            message=_quarantined(exc)[:1000],
-            fingerprint=fingerprint(kind, tb),
-            traceback="".join(traceback.format_list(tb))[-8000:],
-        )
-    )
+# the names the push sender (push/sender.py) takes from here
+_Job = Job
+_Outcome = Outcome
+_quarantined = quarantined

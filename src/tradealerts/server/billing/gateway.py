@@ -164,37 +164,31 @@ class Gateway:
     # -- the owner's set-up ----------------------------------------------------------
     def ensure_product(self, name: str) -> tuple[Json, bool]:
         """The PRO product, created when missing; True when it was created."""
-        try:
-            return self._call(self._client.v1.products.retrieve, PRODUCT_ID), False
-        except StripeUnavailable as exc:
-            if exc.status != 404:
-                raise
-        product = self._call(
-            self._client.v1.products.create,
-            id=PRODUCT_ID,
-            name=name,
-            metadata={"tradealerts": "pro"},
-        )
-        return product, True
+        products = self._client.v1.products
+        return self._ensure(products, PRODUCT_ID, name=name, metadata={"tradealerts": "pro"})
 
     def ensure_plan(self, amount: int, currency: str, interval: str) -> tuple[Json, bool]:
         """The PRO monthly price, created through the Plans API (whose ids Stripe accepts
         wherever a Price id goes, and which localstripe has); True when created."""
-        try:
-            return self._call(self._client.v1.plans.retrieve, PLAN_ID), False
-        except StripeUnavailable as exc:
-            if exc.status != 404:
-                raise
-        plan = self._call(
-            self._client.v1.plans.create,
-            id=PLAN_ID,
+        return self._ensure(
+            self._client.v1.plans,
+            PLAN_ID,
             product=PRODUCT_ID,
             amount=amount,
             currency=currency,
             interval=interval,
             nickname="PRO monthly",
         )
-        return plan, True
+
+    def _ensure(self, service: Any, object_id: str, **fields: Any) -> tuple[Json, bool]:
+        """The object ``object_id`` of ``service`` (products, plans), created with ``fields``
+        when Stripe does not have it (404); True when it was created."""
+        try:
+            return self._call(service.retrieve, object_id), False
+        except StripeUnavailable as exc:
+            if exc.status != 404:
+                raise
+        return self._call(service.create, id=object_id, **fields), True
 
 
 def _has_requests() -> bool:

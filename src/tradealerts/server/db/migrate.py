@@ -5,6 +5,8 @@ already at the newest revision (every start but the first after an upgrade) neve
 which keeps ~11 MB of RSS and ~0.25 s of start-up off the server and the owner's commands
 (bench_memory). Revisions are named after their files, ``NNNN_what``, one after another,
 so the newest is the highest-numbered file (``test_migrations`` holds alembic to it).
+The migrations build their tables from ``db/ddl.py`` (the columns and indexes they
+share; kept outside ``versions/``, where alembic would read it as a revision).
 """
 
 from __future__ import annotations

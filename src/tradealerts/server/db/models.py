@@ -58,6 +58,17 @@ def _owned() -> Any:
     return mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
 
 
+class _UsersRow:
+    """A row of one user's: its id, its owner (deleted with them), when it was made (id and
+    owner first, the time after the class's own columns: ``sort_order``)."""
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-2)
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), index=True, sort_order=-1
+    )
+    created_at: Mapped[datetime] = mapped_column(sort_order=1)
+
+
 class User(Base):
     __tablename__ = "users"
 
@@ -94,69 +105,54 @@ class User(Base):
     )
 
 
-class EmailCode(Base):
+class EmailCode(_UsersRow, Base):
     """A single-use code mailed for verification, password reset or an email change."""
 
     __tablename__ = "email_codes"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = _owned()
     purpose: Mapped[str] = mapped_column(String(16))
     code_hash: Mapped[str] = mapped_column(String(128))
     new_email: Mapped[str | None] = mapped_column(String(320), default=None)
     tries: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime]
     used_at: Mapped[datetime | None] = mapped_column(default=None)
-    created_at: Mapped[datetime]
 
 
-class RefreshToken(Base):
+class RefreshToken(_UsersRow, Base):
     """An opaque refresh token, stored hashed; rotation links tokens of one login's family."""
 
     __tablename__ = "refresh_tokens"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = _owned()
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     family_id: Mapped[str] = mapped_column(String(64), index=True)
     expires_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None] = mapped_column(default=None)
     rotated_at: Mapped[datetime | None] = mapped_column(default=None)
-    created_at: Mapped[datetime]
 
 
-class WatchlistItem(Base):
+class WatchlistItem(_UsersRow, Base):
     __tablename__ = "watchlist_items"
     __table_args__ = (UniqueConstraint("user_id", "symbol", "timeframe"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = _owned()
     symbol: Mapped[str] = mapped_column(String(16))
     timeframe: Mapped[str] = mapped_column(String(4))
-    created_at: Mapped[datetime]
 
 
-class Notification(Base):
+class Notification(_UsersRow, Base):
     __tablename__ = "notifications"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = _owned()
     kind: Mapped[str] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text, default="")
     read_at: Mapped[datetime | None] = mapped_column(default=None)
-    created_at: Mapped[datetime]
 
 
-class SupportTicket(Base):
+class SupportTicket(_UsersRow, Base):
     __tablename__ = "support_tickets"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = _owned()
     subject: Mapped[str] = mapped_column(String(200))
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16), default="open")
-    created_at: Mapped[datetime]
 
 
 class AuditLog(Base):
@@ -221,7 +217,7 @@ class Event(Base):
     created_at: Mapped[datetime]
 
 
-class AlertRow(Base):
+class AlertRow(_UsersRow, Base):
     """A subscriber's alert. ``spec`` is the validated ``AlertCreate`` (its JSON form); the
     columns beside it are what queries filter on and what the engine changes."""
 
@@ -232,8 +228,6 @@ class AlertRow(Base):
         {"sqlite_autoincrement": True},
     )
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = _owned()
     #: Unique per user: the key ``alerts apply`` matches on (not in ``spec``: one place).
     name: Mapped[str] = mapped_column(String(64))
     symbol: Mapped[str] = mapped_column(String(16), index=True)
@@ -249,7 +243,6 @@ class AlertRow(Base):
     fires_at_arm: Mapped[int] = mapped_column(Integer, default=0)
     #: Bumped on every change, so a stale copy never overwrites a newer one in the engine.
     version: Mapped[int] = mapped_column(Integer, default=1)
-    created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
 
@@ -284,22 +277,19 @@ class Delivery(Base):
     done_at: Mapped[datetime | None] = mapped_column(default=None)
 
 
-class PushChannel(Base):
+class PushChannel(_UsersRow, Base):
     """A user's named push channel: an Apprise URL (it holds the service's token), stored
     encrypted with the server's key (``url_secret``); ``masked`` is what may be shown."""
 
     __tablename__ = "push_channels"
     __table_args__ = (UniqueConstraint("user_id", "name", name="uq_push_channels_user_name"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    user_id: Mapped[int] = _owned()
     name: Mapped[str] = mapped_column(String(32))
     url_secret: Mapped[str] = mapped_column(Text)
     service: Mapped[str] = mapped_column(String(64), default="")
     masked: Mapped[str] = mapped_column(String(300), default="")
     #: named by the user's new alerts that do not name their own channels
     is_default: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime]
 
 
 class FireBatch(Base):

@@ -31,8 +31,7 @@ from tradealerts.core.indicators import (
     IndicatorState,
     LineKind,
 )
-from tradealerts.core.indicators.columns import DiagonalColumns, HorizontalColumns
-from tradealerts.core.indicators.lines import diagonal_columns, horizontal_columns
+from tradealerts.core.indicators.columns import HorizontalColumns
 from tradealerts.core.ingest import EMPTY_VALUE, BufferMap, LinesSource, is_empty
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.engine.market import MarketState
@@ -159,17 +158,7 @@ class OwnerIndicators(IndicatorState):
         lo = np.array(bars.low, dtype=np.float64)
         h[up] = [marks[True][i] for i in up.tolist()]
         lo[down] = [marks[False][i] for i in down.tolist()]
-        self.close.frombytes(c.tobytes())
-        self.up.frombytes(up.tobytes())
-        self.down.frombytes(down.tobytes())
-        self.up_price.frombytes(h[up].tobytes())
-        self.down_price.frombytes(lo[down].tobytes())
-        hc = horizontal_columns(h, lo, c, up, down)
-        dc = diagonal_columns(h, lo, c, up, down)
-        self.horizontal = HorizontalColumns.from_arrays(n, *hc)
-        self.diagonal = DiagonalColumns.from_arrays(*dc)
-        self._active_h = np.flatnonzero(hc[-1] < 0).tolist()
-        self._active_d = np.flatnonzero(dc[-1] < 0).tolist()
+        self._load(h, lo, c, up, down)
 
     def _step(self, high: float, low: float, close: float) -> IndicatorChanges:
         t = len(self.close)
@@ -220,15 +209,7 @@ class OwnerIndicators(IndicatorState):
             # our spec's lines through the owner's fractals
             self._add_fractal(c, price, "resistance" if resistance else "support", ch)
             return
-        marks, prices = (self.up, self.up_price) if resistance else (self.down, self.down_price)
-        previous = marks[-1] if marks else None
-        p0 = prices[-1] if prices else price
-        marks.append(c)
-        prices.append(price)
-        if resistance:
-            ch.up_fractal = c
-        else:
-            ch.down_fractal = c
+        previous, p0 = self._mark_fractal(c, price, resistance, ch)
         kind: LineKind = "resistance" if resistance else "support"
         if not m.levels:
             hl = HorizontalLine(

@@ -2,32 +2,11 @@
 
 from __future__ import annotations
 
-from tradealerts.server.feeds.base import (
-    BarClose,
-    Feed,
-    FeedConfigError,
-    FeedError,
-    FeedEvent,
-    FeedOptions,
-    FeedStatus,
-    FeedUnavailable,
-    ReplayFileError,
-    Tick,
-)
+from tradealerts.server.feeds import base
+from tradealerts.server.feeds.base import *  # noqa: F403 - the package's face is base's
+from tradealerts.server.feeds.base import Feed, FeedConfigError, FeedOptions
 
-__all__ = [
-    "BarClose",
-    "Feed",
-    "FeedConfigError",
-    "FeedError",
-    "FeedEvent",
-    "FeedOptions",
-    "FeedStatus",
-    "FeedUnavailable",
-    "ReplayFileError",
-    "Tick",
-    "create_feed",
-]
+__all__ = [*base.__all__, "create_feed"]
 
 
 def create_feed(spec: str, options: FeedOptions | None = None) -> Feed:

@@ -32,16 +32,8 @@ import numpy as np
 from tradealerts.core.bars import Bar, Bars
 from tradealerts.core.tiers import ALL_SYMBOLS
 from tradealerts.core.timeframes import BarClock, Timeframe, bar_span, known_switch
-from tradealerts.server.feeds.base import (
-    BarClose,
-    Feed,
-    FeedConfigError,
-    FeedEvent,
-    FeedOptions,
-    FeedStatus,
-    FeedUnavailable,
-    Tick,
-)
+from tradealerts.server.feeds import base
+from tradealerts.server.feeds.base import FeedConfigError, FeedUnavailable
 
 __all__ = ["MT5Feed"]
 
@@ -62,12 +54,12 @@ _MAX_OFFSET_HOURS = 14.0
 _CATCH_UP_BARS = 1000
 
 
-class MT5Feed(Feed):
+class MT5Feed(base.Feed):
     """Ticks by polling ``symbol_info_tick``, bars by ``copy_rates_from_pos``."""
 
     name = "mt5"
 
-    def __init__(self, options: FeedOptions, bridge: tuple[str, int] | None) -> None:
+    def __init__(self, options: base.FeedOptions, bridge: tuple[str, int] | None) -> None:
         self.options = options
         self.bridge = bridge
         self.utc_offset_hours = 0.0
@@ -82,7 +74,7 @@ class MT5Feed(Feed):
         self._forming: dict[tuple[str, Timeframe], int] = {}
         self._last_quote: dict[str, tuple[int, float, float]] = {}
         self._closed = False
-        self._status = FeedStatus(connected=False)
+        self._status = base.FeedStatus(connected=False)
         self._clock = BarClock.learned("auto", 0)
 
     # -- connection ------------------------------------------------------------------------
@@ -120,7 +112,7 @@ class MT5Feed(Feed):
             raise FeedConfigError("the MT5 terminal has none of the product's symbols")
         self._served = tuple(served)
         await self._settle_offset()
-        self._status = FeedStatus(connected=True, last_tick=self._status.last_tick)
+        self._status = base.FeedStatus(connected=True, last_tick=self._status.last_tick)
 
     def _load_module(self) -> Any:
         if self.bridge is None:
@@ -304,7 +296,7 @@ class MT5Feed(Feed):
     def timeframes(self, symbol: str) -> tuple[Timeframe, ...]:
         return tuple(sorted(Timeframe, key=lambda t: t.seconds))
 
-    def status(self) -> FeedStatus:
+    def status(self) -> base.FeedStatus:
         return self._status
 
     async def _rates(self, symbol: str, timeframe: Timeframe, count: int) -> np.ndarray:
@@ -335,7 +327,7 @@ class MT5Feed(Feed):
         return closed
 
     # -- live ------------------------------------------------------------------------------
-    async def stream(self) -> AsyncIterator[FeedEvent]:
+    async def stream(self) -> AsyncIterator[base.FeedEvent]:
         """Poll every symbol; a bar closes when MT5 opens the next one. Reconnects on loss."""
         backoff = 1.0
         while not self._closed:
@@ -372,7 +364,7 @@ class MT5Feed(Feed):
                 log.debug("closing the old bridge connection: %s", exc)
         await self._connect()
 
-    async def _poll_once(self) -> AsyncIterator[FeedEvent]:
+    async def _poll_once(self) -> AsyncIterator[base.FeedEvent]:
         quotes: list[tuple[str, tuple[int, float, float]]] = []
         fresh: list[float] = []
         for sym in self._served:
@@ -397,10 +389,10 @@ class MT5Feed(Feed):
             for tf in self.timeframes(sym):
                 closed, forming = await self._closed_bars(sym, tf, utc)
                 for i, bar in enumerate(closed):  # the newest carries the terminal's forming
-                    yield BarClose(sym, tf, bar, forming if i == len(closed) - 1 else None)
+                    yield base.BarClose(sym, tf, bar, forming if i == len(closed) - 1 else None)
             self._status.last_tick[sym] = utc
             self._status.connected, self._status.error = True, None
-            yield Tick(sym, utc, quote[1], quote[2])
+            yield base.Tick(sym, utc, quote[1], quote[2])
 
     async def _closed_bars(
         self, symbol: str, tf: Timeframe, utc: float

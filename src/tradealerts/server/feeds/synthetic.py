@@ -20,22 +20,13 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
 import numpy as np
-from numpy.typing import NDArray
 
-from tradealerts.core.bars import Bar, Bars, aggregate
+from tradealerts.core.bars import Bar, Bars, FloatArray, IntArray, aggregate
 from tradealerts.core.symbols import PRICE_DIGITS, TYPICAL_SPREAD
 from tradealerts.core.tiers import ALL_SYMBOLS
 from tradealerts.core.timeframes import BarClock, Timeframe, TimeframeError, parse_timeframe
-from tradealerts.server.feeds.base import (
-    BarClose,
-    Feed,
-    FeedConfigError,
-    FeedEvent,
-    FeedOptions,
-    FeedStatus,
-    Tick,
-    market_open,
-)
+from tradealerts.server.feeds import base
+from tradealerts.server.feeds.base import FeedConfigError
 
 __all__ = ["HALF_LIFE_DAYS", "SYMBOL_PARAMS", "SymbolParams", "SyntheticFeed"]
 
@@ -46,9 +37,6 @@ _THETA = math.log(2.0) / (HALF_LIFE_DAYS * DAY)  # mean-reversion rate per secon
 #: Mean tick volume of one M5 bar; longer bars get proportionally more (volume adds up).
 _M5_VOLUME = 100.0
 _VOLUME_SHAPE = 2.0  # gamma shape per M5 bar: volumes vary, but not wildly
-
-FloatArray = NDArray[np.float64]
-IntArray = NDArray[np.int64]
 
 
 @dataclass(frozen=True)
@@ -157,13 +145,13 @@ class _Series:
         self.rng = rng
 
 
-class SyntheticFeed(Feed):
+class SyntheticFeed(base.Feed):
     """A reproducible random-walk market: the same seed and start time give the same prices
     and the same ticks."""
 
     name = "synthetic"
 
-    def __init__(self, options: FeedOptions) -> None:
+    def __init__(self, options: base.FeedOptions) -> None:
         self.options = options
         requested = options.symbols if options.symbols is not None else ALL_SYMBOLS
         # keep the caller's order, drop repeats (a repeated symbol would tick twice)
@@ -195,7 +183,7 @@ class SyntheticFeed(Feed):
         self._fixed: tuple[int, BarClock] | None = None
         self._steps = 0
         self._closed = False
-        self._status = FeedStatus(connected=False)
+        self._status = base.FeedStatus(connected=False)
 
     # -- history ---------------------------------------------------------------------------
     async def start(self) -> None:
@@ -220,7 +208,7 @@ class SyntheticFeed(Feed):
             history, deviation = self._build(sym, base_t, base_len, starts)
             since = {tf: Bars(forming=b.forming) for tf, b in history.items()}
             self._series[sym] = _Series(sym, since, deviation, self._rng(sym, 1))
-        self._status = FeedStatus(connected=True)
+        self._status = base.FeedStatus(connected=True)
 
     def _rng(self, symbol: str, stream: int) -> np.random.Generator:
         # keyed by the symbol's place among ALL symbols: its prices do not depend on which
@@ -349,13 +337,13 @@ class SyntheticFeed(Feed):
             forming=since.forming,
         )
 
-    def status(self) -> FeedStatus:
+    def status(self) -> base.FeedStatus:
         """Connected between start() and close(); last tick time per symbol in simulated time."""
         s = self._status
-        return FeedStatus(connected=s.connected, last_tick=dict(s.last_tick), error=s.error)
+        return base.FeedStatus(connected=s.connected, last_tick=dict(s.last_tick), error=s.error)
 
     # -- live ------------------------------------------------------------------------------
-    async def stream(self) -> AsyncIterator[FeedEvent]:
+    async def stream(self) -> AsyncIterator[base.FeedEvent]:
         """One tick per symbol every 1/tick_rate real seconds; simulated time advances
         ``clock_speed`` times faster, from the start time on. Before a tick, a BarClose for
         every timeframe whose bucket the tick leaves, shortest timeframe first."""
@@ -372,7 +360,7 @@ class SyntheticFeed(Feed):
             # long the history took to build
             origin = max(origin, clock())
         paced_from = clock() - self._steps * interval
-        is_open = market_open(self.options)
+        is_open = base.market_open(self.options)
         while not self._closed:
             # sleep to the next step's deadline, not for a fixed interval: the time the
             # consumer takes must not make the feed fall further behind every step
@@ -393,15 +381,15 @@ class SyntheticFeed(Feed):
                     p.daily_vol * step_noise * float(series.rng.standard_normal())
                 )
                 bid = round(p.price * math.exp(series.deviation), p.digits)
-                tick = Tick(sym, now, bid, round(bid + p.spread, p.digits))
+                tick = base.Tick(sym, now, bid, round(bid + p.spread, p.digits))
                 for tf in _FINEST_FIRST:
                     closed = self._roll(series, tf, tick)
                     if closed is not None:
-                        yield BarClose(sym, tf, closed)
+                        yield base.BarClose(sym, tf, closed)
                 self._status.last_tick[sym] = now
                 yield tick
 
-    def _roll(self, series: _Series, tf: Timeframe, tick: Tick) -> Bar | None:
+    def _roll(self, series: _Series, tf: Timeframe, tick: base.Tick) -> Bar | None:
         """Move the forming bar with the tick's bid; return the bar it closed, if any.
 
         Bars are built from bids, as MT5's are. When a tick step is longer than a bar, buckets

@@ -10,7 +10,6 @@ the database answers again, and the messages go out regardless (``notify.send_to
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from tradealerts.server.db.models import Incident
 from tradealerts.server.incidents.checks import Checks, Finding
 from tradealerts.server.incidents.notify import send_to_owner
 from tradealerts.server.settings import Settings
+from tradealerts.server.worker import Worker
 
 __all__ = ["IncidentMonitor", "incident_rows"]
 
@@ -49,7 +49,7 @@ class _Open:
     dirty: bool = True
 
 
-class IncidentMonitor:
+class IncidentMonitor(Worker):
     """The incidents of one server (one deployment: the leader's when scaled out)."""
 
     def __init__(
@@ -61,9 +61,7 @@ class IncidentMonitor:
         wake_mail: Callable[[], None] = lambda: None,
         send: Callable[[str, str, datetime], bool] | None = None,
     ) -> None:
-        self.settings = settings
-        self.sessions = sessions
-        self.clock = clock
+        super().__init__(settings, sessions, clock)
         self.checks = checks
         self.wake_mail = wake_mail
         self.send = send or self._send_to_owner
@@ -72,8 +70,6 @@ class IncidentMonitor:
         self._closed: list[_Open] = []  # closed, not stored yet
         self._unsent: list[tuple[str, str]] = []  # messages that could not go yet
         self._loaded = False
-        self._task: asyncio.Task[None] | None = None
-        self._wake = asyncio.Event()
         self.checks_run = 0
 
     def _send_to_owner(self, subject: str, body: str, now: datetime) -> bool:
@@ -86,27 +82,13 @@ class IncidentMonitor:
         if self.settings.incident_check_seconds > 0:
             self._task = asyncio.create_task(self._run(), name="tradealerts-incidents")
 
-    async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            await asyncio.gather(self._task, return_exceptions=True)
-            self._task = None
-
-    def wake(self) -> None:
-        """Check now (the event loop's thread)."""
-        self._wake.set()
-
     async def _run(self) -> None:
-        while True:
-            self._wake.clear()
-            try:
-                await self.step()
-            except Exception:
-                log.exception("incident check failed; trying again")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(
-                    self._wake.wait(), timeout=self.settings.incident_check_seconds
-                )
+        await self._every(
+            lambda: self.settings.incident_check_seconds,
+            self.step,
+            log,
+            "incident check failed; trying again",
+        )
 
     async def step(self) -> None:
         """One check: findings from memory (here, on the loop), then from the database and

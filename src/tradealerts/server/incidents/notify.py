@@ -14,13 +14,12 @@ import logging
 import secrets
 import threading
 from datetime import datetime
-from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradealerts.core.text import make_safe
-from tradealerts.server.mail import _smtp_open, queue_mail
+from tradealerts.server.mail import queue_mail, send_now
 from tradealerts.server.settings import Settings
 
 __all__ = ["send_to_owner"]
@@ -46,32 +45,11 @@ def send_to_owner(
     except Exception as exc:  # the database is down: straight to SMTP
         log.warning("incident mail not queued (%s); sending it directly", type(exc).__name__)
     try:
-        _send_now(settings, to, subject, body)
+        send_now(settings, to, subject, body, f"incident-{secrets.token_hex(6)}")
         return True
     except Exception as exc:
         log.error("incident mail not sent (%s: %s); trying again", type(exc).__name__, exc)
         return False
-
-
-def _send_now(settings: Settings, to: str, subject: str, body: str) -> None:
-    msg = EmailMessage()
-    msg["From"] = settings.mail_from
-    msg["To"] = to
-    msg["Subject"] = make_safe(subject)
-    msg.set_content(make_safe(body, multiline=True))
-    if settings.smtp_url is None:
-        out = settings.outbox_dir
-        out.mkdir(parents=True, exist_ok=True)
-        path = out / f"incident-{secrets.token_hex(6)}.eml"
-        tmp = path.with_suffix(".tmp")
-        tmp.write_bytes(bytes(msg))
-        tmp.replace(path)
-        return
-    smtp = _smtp_open(settings.smtp_url.get_secret_value())
-    try:
-        smtp.send_message(msg)
-    finally:
-        smtp.close()
 
 
 _pushers: dict[tuple[Any, ...], Any] = {}

@@ -15,6 +15,7 @@ from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
 from tradealerts.server.alerts.model import Alert
+from tradealerts.server.engine.wiring import publish_market
 from tradealerts.server.mail import Mailer
 from tradealerts.server.scale.bus import EVENTS, MARKET, Publisher, RedisBus, stream_key
 from tradealerts.server.scale.mirror import BusFeed, Mirror, event_of
@@ -28,6 +29,17 @@ log = logging.getLogger("tradealerts.scale")
 
 #: entries read at a time; a full read makes the reader check whether it was trimmed past
 _COUNT = 1000
+
+
+async def redis_lost(
+    lost: bool, exc: Exception, logger: logging.Logger, who: str, meanwhile: str
+) -> bool:
+    """A reader's Redis call failed: said once per outage, not at every retry; waits before
+    the retry. Returns the new ``lost``."""
+    if not lost:
+        logger.warning("%s: lost Redis (%s); %s", who, exc, meanwhile)
+    await asyncio.sleep(0.5)
+    return True
 
 
 def redis_client(settings: Settings) -> Any:
@@ -147,11 +159,9 @@ class ApiRole:
         """Start publishing, reading and the mirror; returns the mirror (``state.engine``)."""
         loop = asyncio.get_running_loop()
         self.bus.publisher.start()
-        from tradealerts.server.app import _publish_market
-
         # the mirror's ticks and bars become this process's price and bar frames, rendered
         # by the same listener as in embedded mode (Bus.market: local fan-out)
-        self.mirror.listeners.append(_publish_market(self.bus))
+        self.mirror.listeners.append(publish_market(self.bus))
         self.app.state.alerts = RemoteAlerts(self.bus, loop, self.beat)
         self._task = asyncio.create_task(self._read(), name="tradealerts-bus-reader")
         await self.mirror.start()
@@ -214,11 +224,8 @@ class ApiRole:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                if not lost:
-                    log.warning("bus: lost Redis (%s); reconnecting", exc)
-                lost = True
                 self.feed.connected = False
-                await asyncio.sleep(0.5)
+                lost = await redis_lost(lost, exc, log, "bus", "reconnecting")
 
     def _market(self, entries: list[Any], pos: str) -> str:
         """Hand the frames of ``bus:market`` entries to the mirror, checking every seq."""

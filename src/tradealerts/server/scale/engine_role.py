@@ -29,13 +29,13 @@ from tradealerts.server.alerts.guard import WebhookGuard, system_resolver
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.db.migrate import upgrade
 from tradealerts.server.db.session import make_engine, make_sessionmaker
-from tradealerts.server.engine import Engine, MarketState
+from tradealerts.server.engine import Engine, MarketState, wiring
 from tradealerts.server.engine.owner_lines import OwnerLines, Row
 from tradealerts.server.feeds import BarClose, Tick, create_feed
 from tradealerts.server.incidents.setup import start_monitor
 from tradealerts.server.ingest.store import received_since
 from tradealerts.server.mail import Mailer
-from tradealerts.server.scale.api import redis_client
+from tradealerts.server.scale.api import redis_client, redis_lost
 from tradealerts.server.scale.bus import CHANGES, MARKET, Publisher, RedisBus, stream_key
 from tradealerts.server.scale.lease import Lease, LeaseLost
 from tradealerts.server.scale.mirror import values_data
@@ -58,8 +58,8 @@ def _utc_now() -> datetime:
 class MarketPublisher:
     """The leader's listener: every feed event as a ``bus:market`` entry ``<epoch>-<seq>``.
 
-    The frame data is the embedded mode's (``app._publish_market``); a bar entry also carries
-    the series' versions after it (``v``, ``tv``)."""
+    The frame data is the embedded mode's (``engine.wiring.publish_market``); a bar entry
+    also carries the series' versions after it (``v``, ``tv``)."""
 
     def __init__(self, publisher: Publisher, epoch: int) -> None:
         self.publisher = publisher
@@ -223,16 +223,11 @@ async def _changes(
         except asyncio.CancelledError:
             raise
         except Exception as exc:
-            if not lost:
-                log.warning("alert changes: lost Redis (%s); the table is read meanwhile", exc)
-            lost = True
-            await asyncio.sleep(0.5)
+            lost = await redis_lost(lost, exc, log, "alert changes", "the table is read meanwhile")
 
 
 async def run_engine(settings: Settings, stop: asyncio.Event) -> int:
     """Stand by, lead while the lease holds, then stop; returns the exit status."""
-    from tradealerts.server.app import _stale_after, feed_options, settle_gc
-
     db = make_engine(settings.db_url)
     upgrade(db)
     sessions = make_sessionmaker(db)
@@ -252,9 +247,7 @@ async def run_engine(settings: Settings, stop: asyncio.Event) -> int:
                 log.warning("engine lease: database not answering (%s)", exc)
             if await _wait(stop, 0.5):
                 return 0
-        return await _lead(
-            settings, stop, sessions, redis, lease, info, feed_options, _stale_after, settle_gc
-        )
+        return await _lead(settings, stop, sessions, redis, lease, info)
     finally:
         await beat.stop()
         await redis.aclose()
@@ -268,21 +261,18 @@ async def _lead(
     redis: Any,
     lease: Lease,
     info: dict[str, Any],
-    feed_options: Callable[[Settings], Any],
-    stale_after: Callable[[Settings], float],
-    settle_gc: Callable[[], None],
 ) -> int:
     took = time.monotonic()
     epoch = lease.epoch or 0
     loop = asyncio.get_running_loop()
     lost = asyncio.Event()
     origin, ours = await asyncio.to_thread(lease.feed_origin, time.time())
-    options = feed_options(settings)
+    options = wiring.feed_options(settings)
     if not ours:
         options.replay_origin = origin  # a replay goes on where the timeline is now
     feed = create_feed(settings.feed, options)
     market = Engine(
-        feed, history_bars=settings.history_for_feed(), stale_after=stale_after(settings)
+        feed, history_bars=settings.history_for_feed(), stale_after=wiring.stale_after(settings)
     )
     publisher = Publisher(redis, settings.redis_prefix, settings.bus_maxlen)
     publisher.start()
@@ -304,10 +294,8 @@ async def _lead(
     if settings.lines.uses_mt5:
         # every value the bridge ever sent, before the first event: nothing is lost to a
         # fail-over or a Redis restart (the API processes store each post first)
-        from tradealerts.server.app import _load_owner_lines
-
         owner = OwnerLines(settings.buffer_map, settings.lines, spec=settings.lines_source)
-        await asyncio.to_thread(_load_owner_lines, owner, sessions)
+        await asyncio.to_thread(wiring.load_owner_lines, owner, sessions)
         market.market.make_indicators = owner.indicators
         owner.market = market.market
     count = await asyncio.to_thread(runtime.load)
@@ -321,7 +309,7 @@ async def _lead(
     pub.offset_versions(market.market)  # before any event: the task has not run yet
     runtime.start()
     info.update(role="leader", epoch=epoch)
-    settle_gc()  # the market and the book are loaded: as ``serve`` does (app.settle_gc)
+    wiring.settle_gc()  # the market and the book are loaded: as ``serve`` does
     writer = SnapshotWriter(redis, settings.redis_prefix, owner)
     halt = asyncio.Event()  # set when leading ends: the helper tasks' loops stop
     owner_wake = asyncio.Event()  # the bridge's values were stored: read them

@@ -2,19 +2,12 @@
 
 Without it SQLite hands a deleted newest alert's id to the next alert: its history would
 mix with the deleted one's, and the engine, which remembers deleted ids, would ignore it.
-
-Revision ID: 0004
-Revises: 0003
 """
-
-from __future__ import annotations
 
 from alembic import op
 
 revision = "0004"
 down_revision = "0003"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -1,36 +1,26 @@
-"""usage per minute, error records, tier changes, disabled accounts (issue #14)
-
-Revision ID: 0008_usage
-Revises: 0007_billing
-"""
-
-from __future__ import annotations
+"""usage per minute, error records, tier changes, disabled accounts (issue #14)"""
 
 import sqlalchemy as sa
 from alembic import op
 
-from tradealerts.server.db.types import UTCDateTime
+from tradealerts.server.db.ddl import add_columns, at, drop_columns, id_column, owner_column
 
 revision = "0008_usage"
 down_revision = "0007_billing"
-branch_labels = None
-depends_on = None
+
+_COUNTS = ("requests", "s2xx", "s3xx", "s4xx", "s429", "s5xx")
 
 
 def upgrade() -> None:
     op.create_table(
         "usage_minutes",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("minute", UTCDateTime(timezone=True), nullable=False),
+        id_column(),
+        at("minute"),
         sa.Column("family", sa.String(length=32), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
+        owner_column(),
         sa.Column("tier", sa.String(length=8), nullable=False),
-        sa.Column("requests", sa.Integer(), nullable=False),
-        sa.Column("s2xx", sa.Integer(), nullable=False),
-        sa.Column("s3xx", sa.Integer(), nullable=False),
-        sa.Column("s4xx", sa.Integer(), nullable=False),
-        sa.Column("s429", sa.Integer(), nullable=False),
-        sa.Column("s5xx", sa.Integer(), nullable=False),
+        # the request count, then the count of each status class
+        *(sa.Column(n, sa.Integer(), nullable=False) for n in _COUNTS),
         sa.Column("latency", sa.JSON(), nullable=False),
         sa.PrimaryKeyConstraint("id"),
     )
@@ -38,8 +28,8 @@ def upgrade() -> None:
     op.create_index("ix_usage_minutes_user_id", "usage_minutes", ["user_id"])
     op.create_table(
         "error_records",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        id_column(),
+        at("created_at"),
         sa.Column("request_id", sa.String(length=64), nullable=False),
         sa.Column("method", sa.String(length=8), nullable=False),
         sa.Column("route", sa.String(length=200), nullable=False),
@@ -55,24 +45,22 @@ def upgrade() -> None:
     op.create_index("ix_error_records_fingerprint", "error_records", ["fingerprint"])
     op.create_table(
         "tier_changes",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
+        id_column(),
+        owner_column(),
         sa.Column("old", sa.String(length=8), nullable=False),
         sa.Column("new", sa.String(length=8), nullable=False),
-        sa.Column("created_at", UTCDateTime(timezone=True), nullable=False),
+        at("created_at"),
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_tier_changes_user_id", "tier_changes", ["user_id"])
     op.create_index("ix_tier_changes_created_at", "tier_changes", ["created_at"])
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.add_column(
-            sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false())
-        )
+    add_columns(
+        "users", sa.Column("disabled", sa.Boolean(), nullable=False, server_default=sa.false())
+    )
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("users") as batch_op:
-        batch_op.drop_column("disabled")
+    drop_columns("users", "disabled")
     op.drop_table("tier_changes")
     op.drop_table("error_records")
     op.drop_table("usage_minutes")

@@ -4,20 +4,13 @@ The other options of issue #15 (buffer, confirm_bars, cooldown, max_fires, the w
 format) are values of the alert's spec, stored in its ``spec`` JSON like level or distance.
 Existing alerts are named ``<symbol>-<timeframe>-<condition>-<id>`` in lower case, the name
 the server gives an alert created without one.
-
-Revision ID: 0009_alert_options
-Revises: 0008_usage
 """
-
-from __future__ import annotations
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_alert_options"
 down_revision = "0008_usage"
-branch_labels = None
-depends_on = None
 
 
 # every batch keeps SQLite's AUTOINCREMENT (0004): a recreated table must never reuse ids

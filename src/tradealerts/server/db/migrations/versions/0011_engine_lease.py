@@ -1,18 +1,10 @@
-"""engine lease and fencing epoch for the scaled-out engine (issue #17)
-
-Revision ID: 0011_engine_lease
-Revises: 0010_ingest
-"""
-
-from __future__ import annotations
+"""engine lease and fencing epoch for the scaled-out engine (issue #17)"""
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0011_engine_lease"
 down_revision = "0010_ingest"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

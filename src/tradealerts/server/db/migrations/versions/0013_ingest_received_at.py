@@ -1,18 +1,11 @@
 """an index on when the bridge's values arrived: a scaled-out engine reads what arrived since
 its last read (issue #16 scaled out), every few seconds, without scanning the whole table
-
-Revision ID: 0013_ingest_received_at
-Revises: 0012_tui
 """
-
-from __future__ import annotations
 
 from alembic import op
 
 revision = "0013_ingest_received_at"
 down_revision = "0012_tui"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:

@@ -4,12 +4,7 @@ support tickets and profiles stored before the rule are cleaned
 Control characters (C0 with NUL, DEL, C1, U+2028/U+2029; line breaks too, except in a
 support body or a bio) are replaced: line breaks by a space, the rest by U+FFFD, as
 ``core.text.make_safe`` does (copied here: a migration must not change with the code).
-
-Revision ID: 0014_control_text
-Revises: 0013_ingest_received_at
 """
-
-from __future__ import annotations
 
 import re
 from typing import Any
@@ -17,12 +12,10 @@ from typing import Any
 import sqlalchemy as sa
 from alembic import op
 
-import tradealerts.server.db.types
+from tradealerts.server.db.ddl import add_columns, at, drop_columns, drop_indexes, indexes
 
 revision = "0014_control_text"
 down_revision = "0013_ingest_received_at"
-branch_labels = None
-depends_on = None
 
 _SINGLE = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 _MULTI = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u2028\u2029]")
@@ -36,8 +29,10 @@ def _safe(value: Any, multiline: bool = False) -> Any:
     return pattern.sub(lambda m: " " if m.group() in _BREAKS else "\ufffd", value)
 
 
-def _clean(table: sa.TableClause, columns: dict[str, bool]) -> None:
-    """Rewrite the rows of ``table`` whose ``columns`` (name: multi-line) hold refused text."""
+def _clean(name: str, columns: dict[str, bool]) -> None:
+    """Rewrite the rows of table ``name`` whose ``columns`` (name: multi-line) hold refused
+    text."""
+    table = sa.table(name, sa.column("id", sa.Integer), *(sa.column(c, sa.String) for c in columns))
     conn = op.get_bind()
     cols = [table.c[name] for name in columns]
     for row in conn.execute(sa.select(table.c.id, *cols)).mappings().all():
@@ -51,15 +46,8 @@ def _clean(table: sa.TableClause, columns: dict[str, bool]) -> None:
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("mail_queue") as batch_op:
-        batch_op.add_column(
-            sa.Column(
-                "quarantined_at",
-                tradealerts.server.db.types.UTCDateTime(timezone=True),
-                nullable=True,
-            )
-        )
-        batch_op.create_index("ix_mail_queue_quarantined_at", ["quarantined_at"])
+    add_columns("mail_queue", at("quarantined_at", nullable=True))
+    indexes("mail_queue", "quarantined_at")
 
     conn = op.get_bind()
     alerts = sa.table("alerts", sa.column("id", sa.Integer), sa.column("spec", sa.JSON))
@@ -68,26 +56,12 @@ def upgrade() -> None:
         clean = {k: _safe(v) if k in ("message", "line_id") else v for k, v in spec.items()}
         if clean != spec:
             conn.execute(alerts.update().where(alerts.c.id == row.id).values(spec=clean))
-    _clean(sa.table("alerts", sa.column("id", sa.Integer), sa.column("name", sa.String)),
-           {"name": False})  # fmt: skip
-    tickets = sa.table(
-        "support_tickets",
-        sa.column("id", sa.Integer),
-        sa.column("subject", sa.String),
-        sa.column("body", sa.Text),
-    )
-    _clean(tickets, {"subject": False, "body": True})
-    users = sa.table(
-        "users",
-        sa.column("id", sa.Integer),
-        sa.column("display_name", sa.String),
-        sa.column("bio", sa.String),
-    )
-    _clean(users, {"display_name": False, "bio": True})
+    _clean("alerts", {"name": False})
+    _clean("support_tickets", {"subject": False, "body": True})
+    _clean("users", {"display_name": False, "bio": True})
 
 
 def downgrade() -> None:
     # the cleaned text is not put back: it could not be stored or sent
-    with op.batch_alter_table("mail_queue") as batch_op:
-        batch_op.drop_index("ix_mail_queue_quarantined_at")
-        batch_op.drop_column("quarantined_at")
+    drop_indexes("mail_queue", "quarantined_at")
+    drop_columns("mail_queue", "quarantined_at")

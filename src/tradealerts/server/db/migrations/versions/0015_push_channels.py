@@ -1,42 +1,26 @@
-"""push channels (issue #27): a user's named Apprise URLs, encrypted at rest
-
-Revision ID: 0015_push_channels
-Revises: 0014_control_text
-"""
-
-from __future__ import annotations
+"""push channels (issue #27): a user's named Apprise URLs, encrypted at rest"""
 
 import sqlalchemy as sa
-from alembic import op
 
-import tradealerts.server.db.types
+from tradealerts.server.db.ddl import at, drop_user_table, user_table
 
 revision = "0015_push_channels"
 down_revision = "0014_control_text"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
-    op.create_table(
+    user_table(
         "push_channels",
-        sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=32), nullable=False),
         sa.Column("url_secret", sa.Text(), nullable=False),
         sa.Column("service", sa.String(length=64), nullable=False),
         sa.Column("masked", sa.String(length=300), nullable=False),
         sa.Column("is_default", sa.Boolean(), nullable=False),
-        sa.Column(
-            "created_at", tradealerts.server.db.types.UTCDateTime(timezone=True), nullable=False
-        ),
-        sa.ForeignKeyConstraint(["user_id"], ["users.id"], ondelete="CASCADE"),
-        sa.PrimaryKeyConstraint("id"),
-        sa.UniqueConstraint("user_id", "name", name="uq_push_channels_user_name"),
+        at("created_at"),
+        unique=("user_id", "name"),
+        unique_name="uq_push_channels_user_name",
     )
-    op.create_index("ix_push_channels_user_id", "push_channels", ["user_id"])
 
 
 def downgrade() -> None:
-    op.drop_index("ix_push_channels_user_id", table_name="push_channels")
-    op.drop_table("push_channels")
+    drop_user_table("push_channels")

@@ -1,42 +1,30 @@
-"""the owner's maintenance notices (issue #29, ``admin announce``)
-
-Revision ID: 0016_maintenance_notices
-Revises: 0015_push_channels
-"""
-
-from __future__ import annotations
+"""the owner's maintenance notices (issue #29, ``admin announce``)"""
 
 import sqlalchemy as sa
 from alembic import op
 
-import tradealerts.server.db.types
+from tradealerts.server.db.ddl import at, drop_indexes, id_column, indexes
 
 revision = "0016_maintenance_notices"
 down_revision = "0015_push_channels"
-branch_labels = None
-depends_on = None
 
 
 def upgrade() -> None:
     op.create_table(
         "maintenance_notices",
-        sa.Column("id", sa.Integer(), nullable=False),
+        id_column(),
         sa.Column("message", sa.Text(), nullable=False),
-        sa.Column("starts_at", tradealerts.server.db.types.UTCDateTime(), nullable=True),
+        at("starts_at", nullable=True, timezone=False),
         sa.Column("duration_seconds", sa.Integer(), nullable=True),
-        sa.Column("ends_at", tradealerts.server.db.types.UTCDateTime(), nullable=False),
+        at("ends_at", timezone=False),
         sa.Column("created_by", sa.String(length=320), nullable=False),
-        sa.Column("created_at", tradealerts.server.db.types.UTCDateTime(), nullable=False),
-        sa.Column("cancelled_at", tradealerts.server.db.types.UTCDateTime(), nullable=True),
+        at("created_at", timezone=False),
+        at("cancelled_at", nullable=True, timezone=False),
         sa.PrimaryKeyConstraint("id"),
     )
-    with op.batch_alter_table("maintenance_notices", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_maintenance_notices_ends_at"), ["ends_at"], unique=False
-        )
+    indexes("maintenance_notices", "ends_at")
 
 
 def downgrade() -> None:
-    with op.batch_alter_table("maintenance_notices", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_maintenance_notices_ends_at"))
+    drop_indexes("maintenance_notices", "ends_at")
     op.drop_table("maintenance_notices")
