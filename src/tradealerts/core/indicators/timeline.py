@@ -11,12 +11,14 @@ resistance first), which is the batch functions' order. A test holds ``advance``
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from bisect import bisect_left, bisect_right
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from tradealerts.core.indicators._series import BoolArray, FloatArray, IntArray
+from tradealerts.core.indicators.columns import DiagonalColumns, HorizontalColumns
 from tradealerts.core.indicators.fractals import find_fractals
 from tradealerts.core.indicators.incremental import IndicatorChanges, IndicatorState
 from tradealerts.core.indicators.lines import _check_hlc, diagonal_columns, horizontal_columns
@@ -56,6 +58,36 @@ class LineTimeline:
         self._up_at[self.up] = True
         self._down_at = np.zeros(len(c) + 1, bool)
         self._down_at[self.down] = True
+        # plain lists for the per-bar reads (bisect on a list beats a numpy call per bar)
+        self._h_conf: list[int] = self.h_confirmed.tolist()
+        self._d_conf: list[int] = self.d_confirmed.tolist()
+        self._ohlc: tuple[list[float], list[float], list[float]] = (
+            c.tolist(),
+            h.tolist(),
+            lo.tolist(),
+        )
+        self._up_list: list[int] = self.up.tolist()
+        self._down_list: list[int] = self.down.tolist()
+        #: the columns as lists, in ``columns()`` order (horizontal, diagonal)
+        self._lists: tuple[list[list[Any]], list[list[Any]]] = (
+            [
+                a.tolist()
+                for a in (self.h_support.astype(int), self.h_price, self.h_origin, self.h_broken)
+            ],
+            [
+                a.tolist()
+                for a in (
+                    self.d_support.astype(int),
+                    self.d_i1,
+                    self.d_p1,
+                    self.d_i2,
+                    self.d_p2,
+                    self.d_broken,
+                )
+            ],
+        )
+        self._h_breaks = _by_bar(self.h_broken)
+        self._d_breaks = _by_bar(self.d_broken)
 
     def __len__(self) -> int:
         return int(self.close.shape[0])
@@ -84,13 +116,12 @@ class LineTimeline:
         if c >= n:
             ch.up_fractal = c if self._up_at[c] else None
             ch.down_fractal = c if self._down_at[c] else None
-        ch.new_horizontal = _between(self.h_confirmed, t, t)
-        ch.new_diagonal = _between(self.d_confirmed, t, t)
+        ch.new_horizontal = list(range(bisect_left(self._h_conf, t), bisect_right(self._h_conf, t)))
+        ch.new_diagonal = list(range(bisect_left(self._d_conf, t), bisect_right(self._d_conf, t)))
         # broken while active (confirmed before t), in position order as _break_active
-        ch.broken_horizontal = np.flatnonzero(
-            (self.h_broken == t) & (self.h_confirmed < t)
-        ).tolist()
-        ch.broken_diagonal = np.flatnonzero((self.d_broken == t) & (self.d_confirmed < t)).tolist()
+        h_conf, d_conf = self._h_conf, self._d_conf
+        ch.broken_horizontal = [k for k in _broken_in(self._h_breaks, t, t) if h_conf[k] < t]
+        ch.broken_diagonal = [k for k in _broken_in(self._d_breaks, t, t) if d_conf[k] < t]
         return ch
 
     def advance(self, state: IndicatorState, t: int) -> None:
@@ -100,41 +131,49 @@ class LineTimeline:
         if t < s:
             return
         n, end = self.n, t + 1
-        state.close.frombytes(self.close[s:end].tobytes())
-        state._recent_high.extend(self.high[max(s, end - 2 * n - 1) : end].tolist())
-        state._recent_low.extend(self.low[max(s, end - 2 * n - 1) : end].tolist())
-        for idx, marks, prices, price in (
-            (self.up, state.up, state.up_price, self.high),
-            (self.down, state.down, state.down_price, self.low),
+        close, high, low = self._ohlc
+        state.close.extend(close[s:end])
+        state._recent_high.extend(high[max(s, end - 2 * n - 1) : end])
+        state._recent_low.extend(low[max(s, end - 2 * n - 1) : end])
+        for marks_all, marks, prices, price in (
+            (self._up_list, state.up, state.up_price, high),
+            (self._down_list, state.down, state.down_price, low),
         ):
             # fractals at bars s - n .. t - n are confirmed by bars s .. t
-            a, b = np.searchsorted(idx, [s - n, end - n])
-            marks.frombytes(idx[a:b].astype(np.int64).tobytes())
-            prices.frombytes(price[idx[a:b]].tobytes())
-        hc, dc = state.horizontal, state.diagonal
-        h_old, d_old = len(hc), len(dc)
-        h_new = int(np.searchsorted(self.h_confirmed, end))
-        d_new = int(np.searchsorted(self.d_confirmed, end))
-        h_broken = np.where((self.h_broken >= 0) & (self.h_broken <= t), self.h_broken, -1)
-        d_broken = np.where((self.d_broken >= 0) & (self.d_broken <= t), self.d_broken, -1)
-        for k in np.flatnonzero(h_broken[:h_old] >= s).tolist():
-            hc.set_broken(k, int(h_broken[k]))
-        for k in np.flatnonzero(d_broken[:d_old] >= s).tolist():
-            dc.set_broken(k, int(d_broken[k]))
-        new = slice(h_old, h_new)
-        hc.support.frombytes(self.h_support[new].astype(np.int8).tobytes())
-        hc.price.frombytes(self.h_price[new].tobytes())
-        hc.origin.frombytes(self.h_origin[new].astype(np.int64).tobytes())
-        hc.broken.frombytes(h_broken[new].astype(np.int64).tobytes())
-        new = slice(d_old, d_new)
-        dc.support.frombytes(self.d_support[new].astype(np.int8).tobytes())
-        dc.i1.frombytes(self.d_i1[new].astype(np.int64).tobytes())
-        dc.p1.frombytes(self.d_p1[new].tobytes())
-        dc.i2.frombytes(self.d_i2[new].astype(np.int64).tobytes())
-        dc.p2.frombytes(self.d_p2[new].tobytes())
-        dc.broken.frombytes(d_broken[new].astype(np.int64).tobytes())
-        state._active_h = np.flatnonzero(h_broken[:h_new] < 0).tolist()
-        state._active_d = np.flatnonzero(d_broken[:d_new] < 0).tolist()
+            found = marks_all[bisect_left(marks_all, s - n) : bisect_left(marks_all, end - n)]
+            if found:
+                marks.extend(found)
+                prices.extend([price[k] for k in found])
+        state._active_h = self._advance_lines(state.horizontal, state._active_h, s, t, False)
+        state._active_d = self._advance_lines(state.diagonal, state._active_d, s, t, True)
+
+    def _advance_lines(
+        self,
+        cols: HorizontalColumns | DiagonalColumns,
+        active: list[int],
+        s: int,
+        t: int,
+        diagonal: bool,
+    ) -> list[int]:
+        """Lines broken by bars ``s .. t`` marked, those confirmed by them appended; the
+        active positions after ``t``."""
+        old = len(cols)
+        new = bisect_right(self._d_conf if diagonal else self._h_conf, t)
+        gone = _broken_in(self._d_breaks if diagonal else self._h_breaks, s, t)
+        broken = self.d_broken if diagonal else self.h_broken
+        for k in gone:
+            if k < old:
+                cols.set_broken(k, int(broken[k]))
+        shown = [b if b <= t else -1 for b in self._lists[diagonal][-1][old:new]]
+        for column, values in zip(_arrays(cols), self._lists[diagonal], strict=True):
+            column.extend(shown if column is cols.broken else values[old:new])
+        if gone:
+            dropped = set(gone)
+            active = [k for k in active if k not in dropped]
+        else:
+            active = list(active)
+        active += [old + j for j, b in enumerate(shown) if b < 0]
+        return active
 
     def line_bars(self, first: int, last: int) -> LineBars:
         """Every (line, bar) with the bar in ``first .. last`` and the line existing there
@@ -162,7 +201,22 @@ class LineTimeline:
         return LineBars(bar, value, support, flag, line)
 
 
-def _between(values: IntArray, lo: int, hi: int) -> list[int]:
-    """Positions of a sorted column whose values lie in ``lo .. hi``."""
-    a, b = np.searchsorted(values, [lo, hi + 1])
-    return list(range(int(a), int(b)))
+def _arrays(cols: HorizontalColumns | DiagonalColumns) -> tuple[Any, ...]:
+    """The columns' arrays, in the batch functions' column order."""
+    if isinstance(cols, DiagonalColumns):
+        return (cols.support, cols.i1, cols.p1, cols.i2, cols.p2, cols.broken)
+    return (cols.support, cols.price, cols.origin, cols.broken)
+
+
+def _by_bar(broken: IntArray) -> tuple[list[int], list[int]]:
+    """The broken lines by the bar that broke them (position order within a bar): (bars,
+    positions)."""
+    idx = np.flatnonzero(broken >= 0)
+    order = idx[np.argsort(broken[idx], kind="stable")]
+    return broken[order].tolist(), order.tolist()
+
+
+def _broken_in(breaks: tuple[list[int], list[int]], lo: int, hi: int) -> list[int]:
+    """Positions of the lines broken by bars ``lo .. hi``."""
+    bars, positions = breaks
+    return positions[bisect_left(bars, lo) : bisect_right(bars, hi)]
