@@ -13,6 +13,7 @@ from tests.server.test_backtest_property import DATA, _spec, _specs
 from tradealerts.core.indicators.timeline import LineTimeline
 from tradealerts.core.line_ids import horizontal_line_id
 from tradealerts.core.timeframes import Timeframe
+from tradealerts.server.alerts import backtest_visits
 from tradealerts.server.alerts.backtest import BacktestAlert, BacktestRun, backtest_series
 from tradealerts.server.feeds.replay import load_bar_file
 
@@ -60,9 +61,12 @@ def test_the_short_replay_fires_what_the_replay_of_every_bar_fires() -> None:
 
 @pytest.mark.parametrize("condition", ["line_touch", "line_bounce", "line_break"])
 def test_an_alert_on_a_chosen_line_ends_when_the_line_goes_as_in_the_full_replay(
-    condition: str,
+    condition: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Chosen lines that appear inside the window, are touched, then broken."""
+    """Chosen lines that appear inside the window, are touched, then broken. The (line,
+    bar) rows in small blocks, none kept: as a long window makes them."""
+    monkeypatch.setattr(backtest_visits, "_BLOCK", 64)
+    monkeypatch.setattr(backtest_visits, "_KEPT", 0)
     bars = load_bar_file(DATA).bars
     timeline = LineTimeline(bars.high, bars.low, bars.close, 2)
     first = len(bars) - WINDOW

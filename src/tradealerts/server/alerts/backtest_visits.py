@@ -22,6 +22,7 @@ Widened by ``_EPS`` of the price so that a float's last bit never drops a bar.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Any
@@ -45,6 +46,8 @@ from tradealerts.server.alerts.predicates import PRICE_HITS, move_hit, move_thre
 __all__ = ["Context", "Visits", "plan_visits"]
 
 _EPS = 1e-9  # of the price: far above a float's rounding, far below a tick
+_BLOCK = 4096  # bars of (line, bar) rows made at once: bounds the memory on long windows
+_KEPT = 10_000  # windows up to this many bars keep their rows for the next line alert
 BoolArray = np.ndarray
 IntArray = np.ndarray
 C = Condition
@@ -69,7 +72,7 @@ class Context:
     time: IntArray
     first: int
     spread: float
-    _lines: LineBars | None = None
+    _lines: list[LineBars] | None = None
     _ids: dict[str, tuple[bool, int]] | None = None
     _paths: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
@@ -77,11 +80,20 @@ class Context:
     def total(self) -> int:
         return len(self.timeline)
 
-    def lines(self) -> LineBars:
-        """Every (line, bar) of the window (built on first use: only line alerts need it)."""
-        if self._lines is None:
-            self._lines = self.timeline.line_bars(max(0, self.first - 1), self.total - 1)
-        return self._lines
+    def lines(self) -> Iterator[LineBars]:
+        """Every (line, bar) of the window, a block of bars at a time (built on first use:
+        only line alerts need it; kept for the next alert when the window is short, as a
+        long-lived line is a row per bar)."""
+        if self._lines is not None:
+            yield from self._lines
+            return
+        blocks = []
+        for lo in range(max(0, self.first - 1), self.total, _BLOCK):
+            block = self.timeline.line_bars(lo, min(lo + _BLOCK, self.total) - 1)
+            blocks.append(block)
+            yield block
+        if self.total - self.first <= _KEPT:
+            self._lines = blocks
 
     def line(self, line_id: str) -> tuple[bool, int] | None:
         """(diagonal, position) of the line with this id, or None."""
@@ -269,16 +281,16 @@ def _near_lines(
 ) -> Any:
     """Bars ``j + shift`` where a line existing at bar ``j`` comes within ``distance`` of
     the range ``lo[j] .. hi[j]``."""
-    lines = win.lines()
-    keep = np.ones(lines.bar.shape[0], bool)
-    if chosen is not None:
-        keep = (lines.diagonal == chosen[0]) & (lines.line == chosen[1])
-    elif len(kinds) == 1:
-        keep = lines.support == (kinds[0] == "support")
-    bar, value = lines.bar[keep], lines.value[keep]
-    pad = np.abs(value) * _EPS + distance
-    hit = (value - pad <= hi[bar]) & (value + pad >= lo[bar])
     out = np.zeros(win.total, bool)
-    at = bar[hit] + shift
-    out[at[at < win.total]] = True
+    for lines in win.lines():
+        keep = np.ones(lines.bar.shape[0], bool)
+        if chosen is not None:
+            keep = (lines.diagonal == chosen[0]) & (lines.line == chosen[1])
+        elif len(kinds) == 1:
+            keep = lines.support == (kinds[0] == "support")
+        bar, value = lines.bar[keep], lines.value[keep]
+        pad = np.abs(value) * _EPS + distance
+        hit = (value - pad <= hi[bar]) & (value + pad >= lo[bar])
+        at = bar[hit] + shift
+        out[at[at < win.total]] = True
     return out
