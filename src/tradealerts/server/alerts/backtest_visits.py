@@ -199,7 +199,7 @@ def _mask(win: Context, spec: AlertCreate, ticked: bool, chosen: tuple[bool, int
     if cond == C.line_bounce:
         pad = np.abs(tl.high) * _EPS
         band = (tl.low - pad, tl.high + pad)
-        return _near_lines(win, kinds, chosen, spec.distance or 0.0, *band, 1)
+        return _near_lines(win, kinds, chosen, spec.distance or 0.0, *band, 1, bounce=True)
     if cond == C.new_fractal:
         side = spec.side or Side.either
         at = np.zeros(len(tl), bool)
@@ -278,9 +278,11 @@ def _near_lines(
     lo: np.ndarray,
     hi: np.ndarray,
     shift: int,
+    bounce: bool = False,
 ) -> Any:
     """Bars ``j + shift`` where a line existing at bar ``j`` comes within ``distance`` of
-    the range ``lo[j] .. hi[j]``."""
+    the range ``lo[j] .. hi[j]``; ``bounce``: and the close of ``j + 1`` is more than
+    ``distance`` away from the line there, on its side (above a support)."""
     out = np.zeros(win.total, bool)
     for lines in win.lines():
         keep = np.ones(lines.bar.shape[0], bool)
@@ -291,6 +293,23 @@ def _near_lines(
         bar, value = lines.bar[keep], lines.value[keep]
         pad = np.abs(value) * _EPS + distance
         hit = (value - pad <= hi[bar]) & (value + pad >= lo[bar])
+        if bounce:
+            hit &= _away(win, lines, keep, bar, value, distance)
         at = bar[hit] + shift
         out[at[at < win.total]] = True
     return out
+
+
+def _away(win: Context, lines: LineBars, keep: Any, bar: Any, value: Any, distance: float) -> Any:
+    """Rows whose line the next bar's close leaves by more than ``distance`` (widened), on
+    the line's side: the second half of a bounce."""
+    tl = win.timeline
+    after = np.minimum(bar + 1, win.total - 1)
+    then = value.copy()  # horizontal: the same price; trendlines: their value at j + 1
+    diagonal = lines.diagonal[keep]
+    k = lines.line[keep][diagonal]
+    p1, i1 = tl.d_p1[k], tl.d_i1[k]
+    then[diagonal] = p1 + (tl.d_p2[k] - p1) * (after[diagonal] - i1) / (tl.d_i2[k] - i1)
+    close = tl.close[after]
+    gap = np.where(lines.support[keep], close - then, then - close)
+    return gap >= distance - np.abs(then) * _EPS
