@@ -123,10 +123,11 @@ class Context:
             found = self._paths[source] = (lo - pad, hi + pad)
         return found
 
-    def closes(self) -> tuple[np.ndarray, np.ndarray]:
-        """Per bar: the range of the previous and the current close, widened."""
+    def closes(self, both: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Per bar: the range of the previous and the current close (``both``; level and
+        channel rules compare the two), or the close alone, widened."""
         c = self.timeline.close
-        prev = np.r_[c[:1], c[:-1]]
+        prev = np.r_[c[:1], c[:-1]] if both else c
         lo, hi = np.minimum(prev, c), np.maximum(prev, c)
         pad = np.abs(hi) * _EPS
         return lo - pad, hi + pad
@@ -185,11 +186,12 @@ def _arm_bar(win: Context, chosen: tuple[bool, int] | None) -> int | None:
 def _mask(win: Context, spec: AlertCreate, ticked: bool, chosen: tuple[bool, int] | None) -> Any:
     cond = spec.condition
     tl = win.timeline
+    prices = cond in LEVEL_CONDITIONS or cond in CHANNEL_CONDITIONS
     if ticked:
         lo, hi = win.path(0 if spec.price_source.value == "bid" else 1)
     else:
-        lo, hi = win.closes()
-    if cond in LEVEL_CONDITIONS or cond in CHANNEL_CONDITIONS:
+        lo, hi = win.closes(both=prices)
+    if prices:
         return _region_mask(spec, lo, hi)
     if cond in MOVEMENT_CONDITIONS:
         return _movement_mask(win, spec, lo, hi, ticked)
