@@ -219,9 +219,9 @@ def _mask(win: Context, spec: AlertCreate, ticked: bool, chosen: tuple[bool, int
     elif len(kinds) == 1:
         keep &= support == (kinds[0] == "support")
     at = np.zeros(len(tl), bool)
-    for shift in {0, (spec.confirm_bars or 1) - 1}:
-        bars = broken[keep] + shift
-        at[bars[bars < len(tl)]] = True
+    # a break at bar k fires at k + confirm_bars - 1 (its confirmation bars all beyond)
+    bars = broken[keep] + (spec.confirm_bars or 1) - 1
+    at[bars[bars < len(tl)]] = True
     return at
 
 
