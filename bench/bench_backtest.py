@@ -4,6 +4,8 @@ and 100 alerts over 5 series (20 each) over 5,000 bars: the server's own time (`
 in the answer: parsing, the replays, the answer) and the wall time of the request, each the
 median of several runs. The alerts are a user's mix: crossings, states, channels, movements,
 touches, breaks, bounces and fractals, some with cooldown and max_fires.
+Then the core alone, in this process: the CPU time of ``backtest_series`` over the same mix
+(the least of a few runs; CPU time moves less with the machine's load than wall time).
 Exits 1 when a target is missed."""
 
 from __future__ import annotations
@@ -140,11 +142,57 @@ def main() -> None:
         finally:
             server.terminate()
             server.wait(20)
+    core()
     print(
         "(measured on a shared machine: other processes may be running; the server time is "
         "the request's time inside the server, from the route's start to its answer)"
     )
     targets.exit()
+
+
+def core() -> None:
+    """The replay alone, in process: CPU ms of ``backtest_series`` for the mix of one series
+    and of five (the server's synthetic history, built here the same way)."""
+    import asyncio
+    import gc
+    from datetime import UTC, datetime
+
+    from tradealerts.core.alerts import validate_alert
+    from tradealerts.core.timeframes import Timeframe
+    from tradealerts.server.alerts.backtest import BacktestAlert, backtest_series
+    from tradealerts.server.feeds import FeedOptions, create_feed
+
+    async def history() -> dict[str, Any]:
+        feed = create_feed("synthetic", FeedOptions(history_bars=BARS))
+        await feed.start()
+        return {s: await feed.bars(s, Timeframe.H1, BARS) for s in SYMBOLS}
+
+    bars = asyncio.run(history())
+    now = datetime.now(UTC)
+    tested = {
+        s: [BacktestAlert(validate_alert(b, now=now)) for b in mix(s, float(bars[s].close[-1]))]
+        for s in SYMBOLS
+    }
+
+    def replay(symbols: tuple[str, ...]) -> tuple[float, int]:
+        gc.disable()  # as the route does
+        try:
+            t0 = time.process_time()
+            fires = 0
+            for s in symbols:
+                _, runs = backtest_series(
+                    bars[s], BARS, tested[s], symbol=s, timeframe=Timeframe.H1
+                )
+                fires += sum(len(r.fires) for r in runs)
+            return (time.process_time() - t0) * 1000, fires
+        finally:
+            gc.enable()
+
+    for what, symbols in (("20 alerts, 1 series", SYMBOLS[:1]), ("100 alerts, 5 series", SYMBOLS)):
+        runs = [replay(symbols) for _ in range(max(1, RUNS // 2 + 1))]
+        cpu, fires = min(runs)
+        print(f"core {what} over {BARS} bars: backtest_series CPU {cpu:.1f} ms ({fires} fires)")
+    sys.stdout.flush()
 
 
 def report(

@@ -4,16 +4,25 @@ No second implementation of any condition: a backtest drives the live ``SymbolMa
 over a replay of one series' closed bars, exactly as the replay feed streams them. Each bar
 of the window gives four ticks on its OHLC path (``feeds.replay.tick_path``: open, the
 nearer of high/low, the other, close, at 0, ¼, ½, ¾ of the bar, ask = bid + the typical
-spread), then its ``BarClose``. The indicators are rebuilt bar by bar with the incremental
-``IndicatorState.update`` (``SeriesState.on_bar``) from the state just before the window, so
-line ids are those that existed at each bar: a line appears only when its fractal is
-confirmed, and an alert on a chosen ``line_id`` is armed only from that bar on (live, it
-could not be created before). Frequency, cooldown, ``max_fires``, the flood guard, bounces,
-buffers and confirmation bars are the matcher's own. Expiry counts from the window's start.
+spread), then its ``BarClose``. Frequency, cooldown, ``max_fires``, the flood guard,
+bounces, buffers and confirmation bars are the matcher's own. Expiry counts from the
+window's start.
 
-One replay serves every alert of a series (one matcher holds them all; alerts never
-interact). Intra-bar conditions are as exact as the OHLC path (MT5's "1 minute OHLC"
-model); bar-close conditions are exact.
+What makes it fast (issue #26: 20 alerts over 5,000 bars in ~0.1 s, not ~2 s):
+
+- The indicators are built once for the whole series (``LineTimeline``, the batch
+  functions), and the series the matcher reads is brought to the state it had after each
+  close it is shown (``LineTimeline.advance``: bulk appends, no per-bar ``update``); its
+  ``IndicatorChanges`` are read from the columns. Line ids are those that existed at each
+  bar: a line exists from its confirmation bar, and an alert on a chosen ``line_id`` is
+  armed only from then on (live, it could not be created before).
+- Alerts never interact, so each has its own matcher, shown only the bars on which it can
+  fire or change (``backtest_visits``: numpy masks over the window, a superset); between
+  them the matcher is seeded with the previous close, which is what a full replay leaves
+  there. ``every_bar`` replays every bar (the tests hold the two to the same fires).
+
+Intra-bar conditions are as exact as the OHLC path (MT5's "1 minute OHLC" model);
+bar-close conditions are exact.
 """
 
 from __future__ import annotations
@@ -21,14 +30,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import NamedTuple
+
+import numpy as np
 
 from tradealerts.core.alerts import AlertCreate, Condition, evaluated_on_ticks
 from tradealerts.core.bars import Bars
-from tradealerts.core.indicators import IndicatorState
+from tradealerts.core.indicators import IndicatorChanges
+from tradealerts.core.indicators.timeline import LineTimeline
 from tradealerts.core.messages import _, localise
 from tradealerts.core.symbols import TYPICAL_SPREAD
 from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_span
-from tradealerts.server.alerts.lines import find_line
+from tradealerts.server.alerts.backtest_visits import Context, Visits, plan_visits
 from tradealerts.server.alerts.matcher import SymbolMatcher
 from tradealerts.server.alerts.model import Alert, Fired, MatchResult, StatusChange
 from tradealerts.server.engine.market import MarketState, SeriesState
@@ -93,15 +106,35 @@ class BacktestAlert:
 
 @dataclass(frozen=True, slots=True)
 class BacktestFire:
-    """One fire: ``time`` on the path (epoch s), the bar it fell in, and why."""
+    """One fire as the matcher gave it (``fired``), the bar it fell in, and for breaks and
+    bounces the bar whose close confirmed it."""
 
-    time: float
+    fired: Fired
     bar_time: int
-    price: float
-    level: float | None
-    reason: str
-    line_id: str | None
     confirm_bar_time: int | None
+
+    @property
+    def time(self) -> float:
+        """When it fired on the path (epoch s)."""
+        return self.fired.time
+
+    @property
+    def price(self) -> float:
+        return self.fired.price
+
+    @property
+    def level(self) -> float | None:
+        return self.fired.level
+
+    @property
+    def line_id(self) -> str | None:
+        return self.fired.line_id
+
+    @property
+    def reason(self) -> Reason:
+        """Why it fired: the default sentence without its pair."""
+        fired = self.fired
+        return Reason(fired.message, f"{fired.symbol} {fired.timeframe.value} ")
 
 
 @dataclass(slots=True)
@@ -112,8 +145,7 @@ class BacktestRun:
     ended: StatusChange | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Window:
+class Window(NamedTuple):
     """The replayed bars: how many, the first bar's open and the last bar's end (epoch s)."""
 
     bars: int
@@ -130,81 +162,124 @@ def backtest_series(
     timeframe: Timeframe,
     clock: BarClock = UTC_CLOCK,
     n: int = 2,
+    every_bar: bool = False,
 ) -> tuple[Window, list[BacktestRun]]:
-    """Replay the last ``window`` closed bars of ``bars`` (one series) through one matcher
-    holding ``alerts`` (all of this symbol and timeframe); one ``BacktestRun`` per alert, in
-    order. The bars before the window only build the indicators' starting state."""
+    """Replay the last ``window`` closed bars of ``bars`` (one series) for ``alerts`` (all of
+    this symbol and timeframe); one ``BacktestRun`` per alert, in order. The bars before the
+    window only build the indicators' starting state."""
     total = len(bars)
     window = max(0, min(window, total))
     first = total - window
     if window == 0:
         return Window(0, 0, 0), [BacktestRun() for _ in alerts]
-    t, o, h, lo, c, v = bars.time, bars.open, bars.high, bars.low, bars.close, bars.volume
-    head = slice(0, first)
-    series = SeriesState(
-        symbol,
-        timeframe,
-        Bars(t[head], o[head], h[head], lo[head], c[head], v[head]),
-        IndicatorState.from_arrays(h[head], lo[head], c[head], n),
-        clock=clock,
-        line_refs={},  # its lines never move under it: the matcher's line views are cached
-    )
-    market = MarketState(n, clock, {(symbol, timeframe): series})
-    start = int(t[first])
-    matcher = SymbolMatcher(symbol)
-    runs = [BacktestRun() for _ in alerts]
-    # chosen lines not yet confirmed: armed at the close that makes them (line id -> rows)
-    waiting: dict[str, list[int]] = {}
+    replay = _Replay(bars, first, symbol, timeframe, clock, n)
+    start = int(bars.time[first])
     specs = [_as_tested(item, start) for item in alerts]
-    for i, spec in enumerate(specs):
-        if spec.line_id is not None and find_line(series, spec.line_id) is None:
-            waiting.setdefault(spec.line_id, []).append(i)
-        else:
-            matcher.add(Alert(i + 1, 0, spec), market)
-    spread = TYPICAL_SPREAD.get(symbol, 0.0)
-    confirm = [s.condition in _CONFIRMED for s in specs]
-    # bar-close alerts alone need no ticks (live, a tick only expires them, at the same time)
-    ticked = any(evaluated_on_ticks(s.condition, s.frequency) for s in specs)
-    prev: float | None = None  # the last bid replayed
-    for k in range(first, total):
-        bar = bars[k]
-        bar_end = bar_span(timeframe, bar.time, clock)[1]
-        if ticked:
-            length = bar_end - bar.time
-            t_last = bar.time + length * (TICKS_PER_BAR - 1) / TICKS_PER_BAR
-            low = bar.low if prev is None else min(prev, bar.low)
-            high = bar.high if prev is None else max(prev, bar.high)
-            if prev is not None and matcher.idle(
-                (low, low + spread), (high, high + spread), t_last
-            ):
-                # nothing can fire on this bar's path: only the previous quote moves
-                matcher.seed(Tick(symbol, t_last, bar.close, bar.close + spread))
-            else:
-                path = tick_path(bar)
-                for j, price in enumerate(path):
-                    at = bar.time + length * j / TICKS_PER_BAR
-                    result = matcher.on_tick(Tick(symbol, at, price, price + spread), market)
-                    if result:
-                        _collect(result, runs, bar.time, confirm)
-                    if j < TICKS_PER_BAR - 1:
-                        # the rest of the path: skipped as a whole bar is, when it can fire
-                        # nothing (the first tick after a close re-checks the moved keys)
-                        rest = path[j:]
-                        low, high = min(rest), max(rest)
-                        if matcher.idle((low, low + spread), (high, high + spread), t_last):
-                            matcher.seed(Tick(symbol, t_last, bar.close, bar.close + spread))
-                            break
-            prev = bar.close
-        changes = series.on_bar(bar)
-        result = matcher.on_bar(BarClose(symbol, timeframe, bar), changes, market)
-        if result:
-            _collect(result, runs, bar.time, confirm)
-        if waiting and changes is not None and (changes.new_horizontal or changes.new_diagonal):
-            for line_id in [x for x in waiting if find_line(series, x) is not None]:
-                for i in waiting.pop(line_id):
-                    matcher.add(Alert(i + 1, 0, specs[i]), market)
-    end = bar_span(timeframe, int(t[total - 1]), clock)[1]
+    plans = [plan_visits(replay.context, spec, every_bar) for spec in specs]
+    runs = replay.run(specs, plans)
+    end = bar_span(timeframe, int(bars.time[total - 1]), clock)[1]
+    for i, matcher in enumerate(replay.matchers):
+        if matcher is not None and runs[i].ended is None:
+            for change in matcher.expire_due(end):  # what the last close would expire
+                runs[i].ended = change
     return Window(window, start, end), runs
+
+
+class _Replay:
+    """One series' replay: the market the matchers read, brought forward close by close."""
+
+    def __init__(
+        self, bars: Bars, first: int, symbol: str, timeframe: Timeframe, clock: BarClock, n: int
+    ) -> None:
+        self.bars, self.first, self.symbol, self.timeframe = bars, first, symbol, timeframe
+        self.timeline = LineTimeline(bars.high, bars.low, bars.close, n)
+        self.spread = TYPICAL_SPREAD.get(symbol, 0.0)
+        self.context = Context(self.timeline, bars.time, first, self.spread)
+        # the matcher reads bars only up to the last close it was shown (never the later)
+        self.series = SeriesState(
+            symbol,
+            timeframe,
+            bars,
+            self.timeline.state_before(first),
+            clock=clock,
+            line_refs={},  # its lines never move under it: the matcher's line views are cached
+        )
+        self.market = MarketState(n, clock, {(symbol, timeframe): self.series})
+        self.matchers: list[SymbolMatcher | None] = []
+        self._changes: tuple[int, IndicatorChanges | None] = (-1, None)
+
+    def _matcher(self, i: int, spec: AlertCreate) -> SymbolMatcher:
+        matcher = self.matchers[i] = SymbolMatcher(self.symbol)
+        matcher.add(Alert(i + 1, 0, spec), self.market)
+        return matcher
+
+    def _close(self, k: int) -> IndicatorChanges:
+        """The market after bar ``k`` closed, and what that close changed."""
+        at, changes = self._changes
+        if at != k or changes is None:
+            self.timeline.advance(self.series.indicators, k)
+            changes = self.timeline.changes_at(k)
+            self._changes = (k, changes)
+        return changes
+
+    def run(self, specs: list[AlertCreate], plans: list[Visits]) -> list[BacktestRun]:
+        """Show each alert its bars, in time order (at a bar: paths, then closes, then the
+        alerts armed by that close)."""
+        runs = [BacktestRun() for _ in specs]
+        self.matchers = [None] * len(specs)
+        confirm = [s.condition in _CONFIRMED for s in specs]
+        at, phase, who = [], [], []
+        for i, plan in enumerate(plans):
+            if plan.arm is None:
+                continue
+            if plan.arm < self.first:
+                self._matcher(i, specs[i])
+            else:
+                at.append(np.array([plan.arm]))
+                phase.append(np.array([2]))
+                who.append(np.array([i]))
+            for kind, visits in ((0, plan.ticks), (1, plan.closes)):
+                at.append(visits)
+                phase.append(np.full(visits.shape[0], kind))
+                who.append(np.full(visits.shape[0], i))
+        if not at:
+            return runs
+        bar, ph, alert = (np.concatenate(x).astype(np.int64) for x in (at, phase, who))
+        order = np.lexsort((alert, ph, bar))
+        bars, tf, symbol = self.bars, self.timeframe, self.symbol
+        closes = bars.close
+        spread = self.spread
+        seen = -1  # the bar of ``one``, ``path`` and ``length``
+        one, path, length = bars[self.first], [], 0
+        for k, step, i in zip(
+            bar[order].tolist(), ph[order].tolist(), alert[order].tolist(), strict=True
+        ):
+            if step == 2:
+                self._close(k)
+                self._matcher(i, specs[i])
+                continue
+            matcher = self.matchers[i]
+            if matcher is None or runs[i].ended is not None:
+                continue
+            if seen != k:
+                seen, one = k, bars[k]
+                length = bar_span(tf, one.time, self.series.clock)[1] - one.time
+                path = tick_path(one)
+            if step == 1:
+                changes = self._close(k)
+                result = matcher.on_bar(BarClose(symbol, tf, one), changes, self.market)
+                if result:
+                    _collect(result, runs, one.time, confirm)
+                continue
+            if k > self.first:  # where the previous bar's path ended
+                prev = float(closes[k - 1])
+                matcher.seed(Tick(symbol, one.time, prev, prev + spread))
+            for j, price in enumerate(path):
+                when = one.time + length * j / TICKS_PER_BAR
+                result = matcher.on_tick(Tick(symbol, when, price, price + spread), self.market)
+                if result:
+                    _collect(result, runs, one.time, confirm)
+        return runs
 
 
 def _as_tested(item: BacktestAlert, start: int) -> AlertCreate:
@@ -228,14 +303,4 @@ def _collect(
 
 
 def _fire(fired: Fired, bar_time: int, confirmed: bool) -> BacktestFire:
-    prefix = f"{fired.symbol} {fired.timeframe.value} "
-    reason = Reason(fired.message, prefix)
-    return BacktestFire(
-        time=fired.time,
-        bar_time=bar_time,
-        price=fired.price,
-        level=fired.level,
-        reason=reason,
-        line_id=fired.line_id,
-        confirm_bar_time=bar_time if confirmed else None,
-    )
+    return BacktestFire(fired, bar_time, bar_time if confirmed else None)

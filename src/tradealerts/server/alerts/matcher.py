@@ -312,28 +312,6 @@ class SymbolMatcher(BarDriven):
         hits = self._closed_hits(tf, series, changes, now, changed)
         return self._commit(hits, now, changed) if hits or changed else NOTHING
 
-    def idle(self, low: tuple[float, float], high: tuple[float, float], until: float) -> bool:
-        """True when ticks priced (bid, ask) within ``[low, high]`` up to ``until`` can change
-        nothing but the previous quote: no new rows, no movement or line_touch group waiting
-        for its full check (re-keyed by a close), no re-arm or expiry due by then, and no
-        level, channel, movement or band key in the range (``on_tick`` takes candidates only
-        from keys in the swept interval). A backtest replaces such ticks with ``seed`` (the
-        same state after, at a fraction of the cost); the live feed never asks."""
-        if self._fresh:
-            return False
-        for (_, source, _), group in self._groups.items():
-            if group.dirty or (group.index.live and group.index.between(low[source], high[source])):
-                return False
-        if (self._rearm and self._rearm[0][0] <= until) or (
-            self._expiry and self._expiry[0][0] <= until
-        ):
-            return False
-        for source in (0, 1):
-            index = self._static[source]
-            if index.live and index.between(low[source], high[source]):
-                return False
-        return True
-
     def expire_due(self, now: float) -> list[StatusChange]:
         """Expire what is due at ``now`` without an event (for symbols whose feed is quiet)."""
         return self._expire(now)
