@@ -9,11 +9,12 @@ Which imports count, and why:
   it (the issue's circles — ``server/cli.py`` ↔ ``cli_owner.py`` taking each other's private
   helpers — were function-level on one side); the two modules still cannot be understood or
   moved apart;
-- ``if TYPE_CHECKING:`` imports too, with one exception: a module of ``tradealerts.tui`` naming
-  the app's type (``tradealerts.tui.app``) for its annotations. Textual's screens and widgets
-  reach the running app as ``self.app``; the app imports its screens to push them; a screen
-  that wants ``self.app`` typed names ``TradeAlertsApp`` for the type checker only, which runs
-  nothing at import (the shape of posting's screens);
+- ``if TYPE_CHECKING:`` imports too, with one exception: a module naming, for its annotations,
+  the type of a Textual app of its own package (a module that defines a subclass of ``App``,
+  today ``tui/app.py``'s ``TradeAlertsApp``). Textual's screens and widgets reach the running
+  app as ``self.app``; the app imports its screens to push them; a screen that wants
+  ``self.app`` typed names the app's class for the type checker only, which runs nothing at
+  import (the shape of posting's screens);
 - ``from pkg import name`` is an edge to ``pkg.name`` when that is a module, else to ``pkg``
   (its ``__init__``). The parent packages a dotted import runs on the way are not edges of
   their own: every module would then depend on every ``__init__`` above it, and a package that
@@ -33,9 +34,6 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parent.parent / "src"
 ROOT_PACKAGE = "tradealerts"
 MAX_LINES = 500
-#: a TYPE_CHECKING import of this module from a module under this package is not an edge
-APP_MODULE = "tradealerts.tui.app"
-APP_PACKAGE = "tradealerts.tui."
 
 
 @dataclass(frozen=True)
@@ -114,18 +112,44 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> Iterator[Import]:
                 yield Import(name, target, node.lineno, type_checking, in_function)
 
 
-def counted(edge: Import) -> bool:
+def _names_app(base: ast.expr) -> bool:
+    """Whether a class base is Textual's ``App`` (``App``, ``App[None]``, ``textual.app.App``)."""
+    if isinstance(base, ast.Subscript):
+        base = base.value
+    return (isinstance(base, ast.Name) and base.id == "App") or (
+        isinstance(base, ast.Attribute) and base.attr == "App"
+    )
+
+
+def app_modules(known: dict[str, Path]) -> set[str]:
+    """The modules that define a Textual app (a class whose base is ``App``)."""
+    return {
+        name
+        for name, path in known.items()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ClassDef) and any(_names_app(b) for b in node.bases)
+    }
+
+
+def _package(module: str) -> str:
+    return ".".join(module.split(".")[:2])  # tradealerts.tui, tradealerts.server, …
+
+
+def counted(edge: Import, apps: set[str]) -> bool:
     """Whether ``edge`` takes part in circles (the one exception: see the module's doc)."""
     return not (
-        edge.type_checking and edge.target == APP_MODULE and edge.source.startswith(APP_PACKAGE)
+        edge.type_checking
+        and edge.target in apps
+        and _package(edge.source) == _package(edge.target)
     )
 
 
 def graph() -> dict[str, list[Import]]:
     """module -> the counted imports it makes."""
     known = modules()
+    apps = app_modules(known)
     return {
-        name: [edge for edge in imports(name, path, known) if counted(edge)]
+        name: [edge for edge in imports(name, path, known) if counted(edge, apps)]
         for name, path in known.items()
     }
 
@@ -215,15 +239,21 @@ def test_the_graph_sees_the_shapes_it_judges(tmp_path: Path) -> None:
         "tradealerts.a": tmp_path / "a.py",
         "tradealerts.b": tmp_path / "b.py",
     }
-    known["tradealerts.tui.app"].write_text("from tradealerts.tui.screens import alerts\n")
+    known["tradealerts.tui.app"].write_text(
+        "from textual.app import App\nfrom tradealerts.tui.screens import alerts\n"
+        "class TradeAlertsApp(App[None]):\n    pass\n"
+    )
     known["tradealerts.tui.screens.alerts"].write_text(
         "from typing import TYPE_CHECKING\n"
         "if TYPE_CHECKING:\n    from tradealerts.tui.app import TradeAlertsApp\n"
     )
     known["tradealerts.a"].write_text("from . import b\n")
     known["tradealerts.b"].write_text("def f():\n    from tradealerts.a import g\n")
+    apps = app_modules(known)
+    assert apps == {"tradealerts.tui.app"}
     edges = {
-        name: [e for e in imports(name, path, known) if counted(e)] for name, path in known.items()
+        name: [e for e in imports(name, path, known) if counted(e, apps)]
+        for name, path in known.items()
     }
     assert circles(edges) == [["tradealerts.a", "tradealerts.b"]]
     (second,) = imports("tradealerts.b", known["tradealerts.b"], known)
@@ -231,7 +261,8 @@ def test_the_graph_sees_the_shapes_it_judges(tmp_path: Path) -> None:
     (screen,) = imports(
         "tradealerts.tui.screens.alerts", known["tradealerts.tui.screens.alerts"], known
     )
-    assert screen.type_checking and not counted(screen)
+    assert screen.type_checking and not counted(screen, apps)
+    assert counted(screen, set())  # the same import of a module that is not an app counts
 
 
 if __name__ == "__main__":
