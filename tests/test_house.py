@@ -112,23 +112,31 @@ def imports(name: str, path: Path, known: dict[str, Path]) -> Iterator[Import]:
                 yield Import(name, target, node.lineno, type_checking, in_function)
 
 
-def _names_app(base: ast.expr) -> bool:
-    """Whether a class base is Textual's ``App`` (``App``, ``App[None]``, ``textual.app.App``)."""
+def _base_name(base: ast.expr) -> str:
+    """A class base's own name: ``App`` of ``App``, ``App[None]`` and ``textual.app.App``."""
     if isinstance(base, ast.Subscript):
         base = base.value
-    return (isinstance(base, ast.Name) and base.id == "App") or (
-        isinstance(base, ast.Attribute) and base.attr == "App"
-    )
+    if isinstance(base, ast.Attribute):
+        return base.attr
+    return base.id if isinstance(base, ast.Name) else ""
 
 
 def app_modules(known: dict[str, Path]) -> set[str]:
-    """The modules that define a Textual app (a class whose base is ``App``)."""
-    return {
-        name
+    """The modules that define a Textual app: a class based on ``App``, or on such a class
+    of ours (an app built in layers, each a subclass of the one before)."""
+    classes = [
+        (name, node.name, {_base_name(b) for b in node.bases})
         for name, path in known.items()
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
-        if isinstance(node, ast.ClassDef) and any(_names_app(b) for b in node.bases)
-    }
+        if isinstance(node, ast.ClassDef)
+    ]
+    names, found = {"App"}, set[tuple[str, str]]()
+    while True:
+        more = {(module, cls) for module, cls, bases in classes if bases & names} - found
+        if not more:
+            return {module for module, _ in found}
+        found |= more
+        names |= {cls for _, cls in more}
 
 
 def _package(module: str) -> str:
@@ -235,13 +243,19 @@ def test_the_graph_sees_the_shapes_it_judges(tmp_path: Path) -> None:
     app ↔ screen shape is let through and a circle of two modules is caught."""
     known = {
         "tradealerts.tui.app": tmp_path / "app.py",
+        "tradealerts.tui.calls": tmp_path / "calls.py",  # the app's first layer
         "tradealerts.tui.screens.alerts": tmp_path / "alerts.py",
+        "tradealerts.server.app": tmp_path / "server_app.py",  # the same class name, no app
         "tradealerts.a": tmp_path / "a.py",
         "tradealerts.b": tmp_path / "b.py",
     }
+    known["tradealerts.server.app"].write_text("class TradeAlertsApp(FastAPI):\n    pass\n")
+    known["tradealerts.tui.calls"].write_text(
+        "from textual import app\nclass Calls(app.App[None]):\n    pass\n"
+    )
     known["tradealerts.tui.app"].write_text(
-        "from textual.app import App\nfrom tradealerts.tui.screens import alerts\n"
-        "class TradeAlertsApp(App[None]):\n    pass\n"
+        "from tradealerts.tui.calls import Calls\nfrom tradealerts.tui.screens import alerts\n"
+        "class TradeAlertsApp(Calls):\n    pass\n"
     )
     known["tradealerts.tui.screens.alerts"].write_text(
         "from typing import TYPE_CHECKING\n"
@@ -250,7 +264,7 @@ def test_the_graph_sees_the_shapes_it_judges(tmp_path: Path) -> None:
     known["tradealerts.a"].write_text("from . import b\n")
     known["tradealerts.b"].write_text("def f():\n    from tradealerts.a import g\n")
     apps = app_modules(known)
-    assert apps == {"tradealerts.tui.app"}
+    assert apps == {"tradealerts.tui.app", "tradealerts.tui.calls"}
     edges = {
         name: [e for e in imports(name, path, known) if counted(e, apps)]
         for name, path in known.items()
