@@ -11,7 +11,7 @@ Which imports count, and why:
   moved apart;
 - ``if TYPE_CHECKING:`` imports too, with one exception: a module naming, for its annotations,
   the type of a Textual app of its own package (a module that defines a subclass of ``App``,
-  today ``tui/app.py``'s ``TradeAlertsApp``). Textual's screens and widgets reach the running
+  directly or through layers of ours: today ``tui/app.py``'s ``TradeAlertsApp``). Textual's screens and widgets reach the running
   app as ``self.app``; the app imports its screens to push them; a screen that wants
   ``self.app`` typed names the app's class for the type checker only, which runs nothing at
   import (the shape of posting's screens);
