@@ -8,6 +8,7 @@ import itertools
 import os
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from tests.server.serverkit import (
 )
 
 from tradealerts.client import AsyncClient
+from tradealerts.client.lang import use_language
 from tradealerts.tui import make_tui
 from tradealerts.tui.app import TradeAlertsApp
 from tradealerts.tui.screens.account import AccountScreen
@@ -143,3 +145,33 @@ async def running(make_app: Callable[..., TradeAlertsApp], person: Person
     async with app.run_test(size=(120, 40), notifications=True) as pilot:
         await started(pilot)
         yield pilot
+
+
+def prefer_german(server: Running, email: str, tmp_path: Path,
+                  monkeypatch: pytest.MonkeyPatch) -> None:  # fmt: skip
+    """A verified user whose ``language`` is German on the server, on a machine whose locale
+    says English (the preference, not the locale, must say German), not logged in here yet."""
+    monkeypatch.setenv("TRADEALERTS_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
+    monkeypatch.setenv("LANG", "C.UTF-8")
+    for name in ("LC_ALL", "LC_MESSAGES", "TRADEALERTS_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    tokens = register_and_login(server, email)
+    with server.client(tokens["access_token"]) as c:
+        c.patch("/api/user/preferences", json={"language": "de"}).raise_for_status()
+
+
+@asynccontextmanager
+async def german_pilot(server: Running, email: str, tmp_path: Path,
+                       monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[Any]:  # fmt: skip
+    """The pilot of a German-speaking user's app (``prefer_german``), logged in the way
+    ``login`` does (which caches the language), session loaded and stream live."""
+    prefer_german(server, email, tmp_path, monkeypatch)
+    await log_in(Person(server, email))
+    app = make_tui(AsyncClient(server.url), bell=False)
+    try:
+        async with app.run_test(size=(120, 40), notifications=True) as pilot:
+            await started(pilot)
+            yield pilot
+    finally:
+        use_language("en")  # this process speaks English again for the next test

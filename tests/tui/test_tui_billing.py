@@ -4,6 +4,7 @@ same screen shows PRO with the subscription and Stripe's billing portal, and no 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,7 +58,9 @@ async def test_paying_turns_the_upgrade_offer_into_the_plan_and_manage_billing(
         # the stream's tier event: the same screen, now PRO with the subscription
         await until(pilot, lambda: "Plan: PRO" in str(profile.render()), what="PRO shown")
         shown = str(profile.render())
-        assert "active" in shown and "renews on 20" in shown and "•••• 4242" in shown, shown
+        # the date the locale's way, in prose (issue #27): ``renews on Jan 6, 2027``
+        renews = re.search(r"renews on [A-Z][a-z]{2} \d{1,2}, 20\d\d", shown)
+        assert "active" in shown and renews and "•••• 4242" in shown, shown
         await until(pilot, lambda: "Manage billing" in str(offer.render()), what="the portal")
         assert "Upgrade" not in str(offer.render())
         assert "upgrade" not in shown_actions(screen)

@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 from tests.cli.conftest import serve_finished
-from tests.server.serverkit import Running, register_and_login
-from tests.tui.conftest import Person, log_in
+from tests.server.serverkit import Running
+from tests.tui.conftest import Person, log_in, prefer_german
 from tests.tui.test_tui_snapshots import FROZEN, SERVER_NOW, _then
 
 from tradealerts.client import AsyncClient
@@ -33,15 +33,8 @@ def server(module_tmp: Path) -> Iterator[Running]:
 @pytest.fixture
 def german_app(server: Running, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
                ) -> Iterator[Callable[[], Any]]:  # fmt: skip
-    monkeypatch.setenv("TRADEALERTS_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    monkeypatch.setenv("LANG", "C.UTF-8")  # the preference, not the locale, says German
-    monkeypatch.delenv("LC_ALL", raising=False)
-    monkeypatch.delenv("LC_MESSAGES", raising=False)
     email = "snap-language-de@example.com"
-    tokens = register_and_login(server, email)
-    with server.client(tokens["access_token"]) as c:
-        c.patch("/api/user/preferences", json={"language": "de"}).raise_for_status()
+    prefer_german(server, email, tmp_path, monkeypatch)
 
     def make() -> Any:
         asyncio.run(log_in(Person(server, email)))  # caches the language, as `login` does

@@ -11,13 +11,10 @@ from typing import Any
 import pytest
 from tests.cli.conftest import _serve
 from tests.server.noticekit import announce
-from tests.server.serverkit import Running, register_and_login
-from tests.tui.conftest import LIVE_REPLAY, Person, log_in, started, until
+from tests.server.serverkit import Running
+from tests.tui.conftest import LIVE_REPLAY, german_pilot, until
 
-from tradealerts.client import AsyncClient
-from tradealerts.client.lang import use_language
 from tradealerts.core.i18n import translations
-from tradealerts.tui import make_tui
 from tradealerts.tui.widgets.notice_banner import NoticeBanner
 
 
@@ -28,27 +25,10 @@ def server(module_tmp: Path) -> Iterator[Running]:
 
 
 @pytest.fixture
-async def german(
-    server: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[Any]:
-    monkeypatch.setenv("TRADEALERTS_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("PYTHON_KEYRING_BACKEND", "keyring.backends.fail.Keyring")
-    monkeypatch.setenv("LANG", "C.UTF-8")  # the preference, not the locale, says German
-    monkeypatch.delenv("LC_ALL", raising=False)
-    monkeypatch.delenv("LC_MESSAGES", raising=False)
-    monkeypatch.delenv("TRADEALERTS_TOKEN", raising=False)
-    email = "tui-notice-de@example.com"
-    tokens = register_and_login(server, email)
-    with server.client(tokens["access_token"]) as c:
-        c.patch("/api/user/preferences", json={"language": "de"}).raise_for_status()
-    await log_in(Person(server, email))  # caches the language, as `login` does
-    app = make_tui(AsyncClient(server.url), bell=False)
-    try:
-        async with app.run_test(size=(120, 40), notifications=True) as pilot:
-            await started(pilot)
-            yield pilot
-    finally:
-        use_language("en")  # this process speaks English again for the next test
+async def german(server: Running, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                 ) -> AsyncIterator[Any]:  # fmt: skip
+    async with german_pilot(server, "tui-notice-de@example.com", tmp_path, monkeypatch) as pilot:
+        yield pilot
 
 
 def _banner(app: Any) -> str:

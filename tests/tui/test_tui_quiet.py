@@ -122,6 +122,8 @@ async def test_two_factor_on_and_off_from_the_account_screen(make_app, person: P
         await until(pilot, lambda: "two-factor code is wrong" in str(error.render()))
         assert app.screen is form
         form.query_one("#code", Input).value = right
+        # Textual's Button ignores a click while its 0.2 s press effect shows (-active)
+        await until(pilot, lambda: not form.query_one("#enable").has_class("-active"))
         await pilot.click("#enable")
         await until(pilot, lambda: app.screen is screen, what="the form closed")
         await until(pilot, lambda: "Two-factor sign-in: on" in
@@ -138,7 +140,7 @@ async def test_two_factor_on_and_off_from_the_account_screen(make_app, person: P
         await pilot.click("#disable")
         await until(pilot, lambda: "password is wrong" in str(off.query_one("#error").render()))
         off.query_one("#password", Input).value = person.password
-        await pilot.pause(0.6)  # past a double click
+        await until(pilot, lambda: not off.query_one("#disable").has_class("-active"))
         await pilot.click("#disable")
         await until(pilot, lambda: app.screen is screen, what="the form closed")
         await until(pilot, lambda: "Two-factor sign-in: off" in

@@ -17,6 +17,7 @@ import httpx
 from tradealerts.client._flow import Call
 
 if TYPE_CHECKING:
+    from tradealerts.core.alerts.conditions import AlertStatus, Condition
     from tradealerts.core.alerts.plans import AlertBulk, AlertBulkResult, AlertClone, AlertPlan
     from tradealerts.core.alerts.schemas import (
         AlertCreate,
@@ -294,11 +295,13 @@ def channel_test(name: str) -> Call[ChannelTested]:
 
 # -- alerts ----------------------------------------------------------------------------
 def alerts(
-    status: str | None = None,
+    status: AlertStatus | str | None = None,
     symbol: str | None = None,
     timeframe: str | None = None,
-    condition: str | None = None,
+    condition: Condition | str | None = None,
 ) -> Call[AlertList]:
+    """The user's alerts, filtered by any of a status, a pair and a condition (an enum member
+    or its value)."""
     params = _clean(
         {"status": status, "symbol": symbol, "timeframe": timeframe, "condition": condition}
     )

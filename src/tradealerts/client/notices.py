@@ -15,6 +15,7 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
 
+from tradealerts.client.feedstate import parse_time
 from tradealerts.client.lang import _, language
 from tradealerts.core.i18n import DEFAULT_LANGUAGE
 
@@ -31,19 +32,10 @@ __all__ = [
 MAINTENANCE_WAIT_CAP = 3600.0
 
 
-def _parse(iso: Any) -> datetime | None:
-    if not isinstance(iso, str) or not iso:
-        return None
-    try:
-        return datetime.fromisoformat(iso.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-
-
 def window(data: dict[str, Any], zone: tzinfo | None = None) -> str:
     """``Mon 07 Dec 22:00–22:30`` in ``zone`` (default: this machine's), or ``""`` for a
     notice without a window."""
-    start, end = _parse(data.get("at")), _parse(data.get("until"))
+    start, end = parse_time(data.get("at")), parse_time(data.get("until"))
     if start is None or end is None:
         return ""
     a, b = start.astimezone(zone), end.astimezone(zone)

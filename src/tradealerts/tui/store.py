@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tradealerts.client.chart import add_bar, move_forming
+from tradealerts.client.lang import _
 
 __all__ = ["TIMEFRAMES", "ChartView", "FeedItem", "Store"]
 
@@ -95,9 +96,12 @@ class Store:
         allowed, need = self.access.get(symbol, {}).get(timeframe, (False, None))
         if allowed:
             return None
+        pair = f"{symbol} {timeframe}"
         if need:
-            return f"{symbol} {timeframe} needs the {need} plan (you are on {self.tier})."
-        return f"{symbol} {timeframe} is not served by this server."
+            return _("{pair} needs the {tier} plan (you are on {current}).").format(
+                pair=pair, tier=need, current=self.tier
+            )
+        return _("{pair} is not served by this server.").format(pair=pair)
 
     def stream_pairs(self) -> list[str]:
         """The ``symbols=`` of the stream: the watchlist and the open chart, open pairs only."""

@@ -4,6 +4,7 @@ subscription (status, renewal, card) and Stripe's billing portal where the serve
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -19,8 +20,7 @@ from tradealerts.client.lang import N_, _
 from tradealerts.core.schemas import THEMES, Message, PreferencesUpdate
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
-from tradealerts.tui.widgets.footer import Footer
-from tradealerts.tui.widgets.status_bar import StatusBar
+from tradealerts.tui.widgets.footer import bottom_bars, help_only
 
 __all__ = ["AccountScreen", "PasswordScreen", "TotpOffScreen", "TotpOnScreen"]
 
@@ -34,12 +34,15 @@ NO_BILLING = N_(
 ON_PRO = N_("You are on PRO already.")
 MANAGE_HINT = N_("Manage billing: m opens Stripe's page (card, receipts, cancel or resume).")
 PAY_FOR_PRO = N_("Pay for PRO ($29/month) on Stripe's page:")
+CODE_HINT = N_("6-digit code from the app")
 PRO_NO_BILLING = N_(
     "You are on PRO. This server takes no online payments: its owner manages your plan."
 )
 
 
 class AccountScreen(Screen[None]):
+    """The person's account: plan and billing, theme, bell, two-factor sign-in, password."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "theme", N_("Next theme")),
         Binding("b", "bell", N_("Bell on/off")),
@@ -49,10 +52,8 @@ class AccountScreen(Screen[None]):
         # on PRO the offer above is hidden (check_action) and ``u`` falls through to this one
         Binding("u", "on_pro", N_("Plan"), show=False),
         Binding("m", "manage_billing", N_("Manage billing")),
-        # in ``?``: the footer is full at 80 columns
-        Binding("c", "channels", N_("Push channels"), show=False),
-        # in ``?``, not in the footer: at 80 columns it pushed ``? Help`` out (issue #24)
-        Binding("g", "reload", N_("Reload"), show=False),
+        help_only("c", "channels", N_("Push channels")),
+        help_only("g", "reload", N_("Reload")),
     ]
 
     def __init__(self) -> None:
@@ -70,8 +71,7 @@ class AccountScreen(Screen[None]):
                 yield Input(id="timezone", placeholder="Europe/London")
                 yield Button(_("Save"), id="save-tz")
             yield Static(UPGRADE_HINT, id="upgrade")
-        yield StatusBar()
-        yield Footer(compact=True)
+        yield from bottom_bars()
 
     def on_mount(self) -> None:
         me = ta(self).store.me
@@ -202,24 +202,16 @@ class AccountScreen(Screen[None]):
     async def action_upgrade(self) -> None:
         """Stripe Checkout for PRO (the billing flow of ``tradealerts upgrade``); the stream's
         ``tier`` event shows the new plan once Stripe confirms the payment."""
-        from tradealerts.client import ApiError
-
-        app = ta(self)
         upgrade = self.query_one("#upgrade", Static)
-        try:
-            session = await app.client.run(endpoints.subscription_upgrade())
-        except ApiError as exc:
-            if exc.code == "already_pro":
-                app.say(_(ON_PRO), title=_("Plan"))
-            elif exc.code == "billing_disabled":
-                upgrade.update(_(NO_BILLING))
-            else:
-                app.handle_error(exc)
+        url = await self._stripe_page(
+            endpoints.subscription_upgrade(),
+            {
+                "already_pro": self.action_on_pro,
+                "billing_disabled": lambda: upgrade.update(_(NO_BILLING)),
+            },
+        )
+        if url is None:
             return
-        except Exception as exc:
-            app.handle_error(exc)
-            return
-        url = str(session.get("url", ""))
         upgrade.update(
             Text.assemble(
                 _(PAY_FOR_PRO) + "\n",
@@ -234,31 +226,48 @@ class AccountScreen(Screen[None]):
 
     async def action_manage_billing(self) -> None:
         """Stripe's customer portal (``tradealerts billing portal``): card, receipts, cancel."""
-        from tradealerts.client import ApiError
-
-        app = ta(self)
         box = self.query_one("#upgrade", Static)
-        try:
-            url = str((await app.client.run(endpoints.billing_portal())).get("url", ""))
-        except ApiError as exc:
-            if exc.code == "billing_disabled":
-                self.billing_on = False
-                box.update(_(PRO_NO_BILLING))
-                self.refresh_bindings()
-            else:
-                app.handle_error(exc)
-            return
-        except Exception as exc:
-            app.handle_error(exc)
+
+        def no_billing() -> None:
+            self.billing_on = False
+            box.update(_(PRO_NO_BILLING))
+            self.refresh_bindings()
+
+        url = await self._stripe_page(endpoints.billing_portal(), {"billing_disabled": no_billing})
+        if url is None:
             return
         box.update(
             Text.assemble(_("Manage billing on Stripe's page:") + "\n", (url, "bold underline"))
         )
         _open_in_browser(url)
 
+    async def _stripe_page(
+        self, call: Call[dict[str, Any]], refusals: dict[str, Callable[[], None]]
+    ) -> str | None:
+        """The address of the Stripe page ``call`` asks for; None when it is refused (a
+        refusal whose code ``refusals`` knows is shown by it, any other failure by the app)."""
+        from tradealerts.client import ApiError
+
+        app = ta(self)
+        try:
+            answer = await app.client.run(call)
+        except Exception as exc:
+            shown = refusals.get(exc.code) if isinstance(exc, ApiError) else None
+            if shown is None:
+                app.handle_error(exc)
+            else:
+                shown()
+            return None
+        return str(answer.get("url", ""))
+
 
 def _day(iso: object) -> str:
-    return str(iso)[:10] if iso else "?"
+    """A date of the plan's line, the locale's way (``Dec 30, 2026``, ``30.12.2026``)."""
+    from tradealerts.client.feedstate import parse_time
+    from tradealerts.client.lang import format_date
+
+    when = parse_time(iso)
+    return format_date(when, "medium") if when is not None else (str(iso)[:10] if iso else "?")
 
 
 def _subscription(sub: Any) -> str:
@@ -268,15 +277,13 @@ def _subscription(sub: Any) -> str:
     if not isinstance(sub, dict) or sub.get("status") in (None, "none"):
         return ""
     parts = [str(sub["status"]).replace("_", " ")]
-    if sub.get("renews_on"):
-        parts.append(f"renews on {_day(sub['renews_on'])}")
-    if sub.get("ends_on"):
-        parts.append(f"ends on {_day(sub['ends_on'])}")
-    if sub.get("grace_ends_at"):
-        parts.append(f"payment due by {_day(sub['grace_ends_at'])}")
+    for key, said in (("renews_on", N_("renews on {date}")), ("ends_on", N_("ends on {date}")),
+                      ("grace_ends_at", N_("payment due by {date}"))):  # fmt: skip
+        if sub.get(key):
+            parts.append(_(said).format(date=_day(sub[key])))
     card = sub.get("card")
     if isinstance(card, dict) and card.get("last4"):
-        parts.append(f"{card.get('brand') or 'card'} •••• {card['last4']}")
+        parts.append(f"{card.get('brand') or _('card')} •••• {card['last4']}")
     return "\n  " + ", ".join(parts)
 
 
@@ -330,8 +337,8 @@ class TotpOnScreen(_Form):
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
             yield Label(_("Turn on two-factor sign-in"), classes="title")
-            yield Static("asking the server for a secret …", id="secret")
-            yield Input(placeholder="6-digit code from the app", id="code", max_length=6)
+            yield Static(_("asking the server for a secret …"), id="secret")
+            yield Input(placeholder=_(CODE_HINT), id="code", max_length=6)
             yield Label("", classes="error", id="error")
             with Horizontal(classes="buttons"):
                 yield Button(_("Turn on"), variant="primary", id="enable")
@@ -350,7 +357,7 @@ class TotpOnScreen(_Form):
             Text.assemble(
                 _("Add this secret to your authenticator app:") + "\n",
                 (setup.secret, "bold"),
-                "\nor its address: ",
+                "\n" + _("or its address:") + " ",
                 setup.otpauth_uri,
             )
         )
@@ -372,8 +379,8 @@ class TotpOffScreen(_Form):
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
             yield Label(_("Turn off two-factor sign-in"), classes="title")
-            yield Input(password=True, placeholder="password", id="password")
-            yield Input(placeholder="6-digit code from the app", id="code", max_length=6)
+            yield Input(password=True, placeholder=_("password"), id="password")
+            yield Input(placeholder=_(CODE_HINT), id="code", max_length=6)
             yield Label("", classes="error", id="error")
             with Horizontal(classes="buttons"):
                 yield Button(_("Turn off"), variant="warning", id="disable")
@@ -394,8 +401,8 @@ class PasswordScreen(_Form):
     def compose(self) -> ComposeResult:
         with Vertical(id="form"):
             yield Label(_("Change password"), classes="title")
-            yield Input(password=True, placeholder="current password", id="current")
-            yield Input(password=True, placeholder="new password", id="new")
+            yield Input(password=True, placeholder=_("current password"), id="current")
+            yield Input(password=True, placeholder=_("new password"), id="new")
             yield Label("", classes="error", id="error")
             with Horizontal(classes="buttons"):
                 yield Button(_("Change"), variant="primary", id="change")

@@ -6,6 +6,7 @@ sent while a field is wrong."""
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar
 
@@ -48,8 +49,34 @@ def parse_expiry(text: str, now: datetime) -> datetime | str:
     try:
         when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     except ValueError:
-        return "is not a duration (30m, 12h, 7d, 2w) or a date (2026-12-31T18:00Z)"
+        return _("is not a duration (30m, 12h, 7d, 2w) or a date (2026-12-31T18:00Z)")
     return when if when.tzinfo else when.replace(tzinfo=UTC)
+
+
+#: each value's label and hint (``N_``: translated where shown); the values, side's words
+#: and the condition names stay as the server reads them
+_VALUE_LABELS = {
+    "level": N_("Level"),
+    "lower": N_("Lower"),
+    "upper": N_("Upper"),
+    "amount": N_("Amount"),
+    "bars": N_("Bars"),
+    "side": N_("Side"),
+    "line_id": N_("Line id"),
+    "distance": N_("Distance"),
+    "buffer": N_("Buffer"),
+    "confirm_bars": N_("Confirm bars"),
+}
+_HINTS = {
+    "level": N_("price"),
+    "lower": N_("price"),
+    "upper": N_("price"),
+    "amount": N_("price units (a percentage for *_pct)"),
+    "bars": "1–500",
+    "side": "up/down/either, support/resistance",
+    "line_id": N_("h… or d… (from the chart)"),
+    "distance": N_("price distance"),
+}
 
 
 class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
@@ -88,46 +115,17 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             yield Label(title, classes="title")
             yield from self._row("symbol", N_("Symbol"), Input(a.symbol if a else self.symbol,
                                                            id="symbol", compact=True))  # fmt: skip
-            yield from self._row(
-                "timeframe",
-                N_("Timeframe"),
-                Select(
-                    [(t, t) for t in TIMEFRAMES],
-                    value=a.timeframe if a else self.timeframe,
-                    allow_blank=False,
-                    compact=True,
-                    id="timeframe",
-                ),
-            )
+            timeframe = a.timeframe if a else self.timeframe
+            yield from self._choice("timeframe", N_("Timeframe"), TIMEFRAMES, timeframe)
             cond = a.condition.value if a else Condition.crossing_up.value
-            yield from self._row(
-                "condition",
-                N_("Condition"),
-                Select(
-                    [(c.value, c.value) for c in Condition],
-                    value=cond,
-                    allow_blank=False,
-                    compact=True,
-                    id="condition",
-                ),
-            )
+            yield from self._choice("condition", N_("Condition"), Condition, cond)
             for name in VALUE_FIELDS:
                 value = getattr(a, name) if a is not None else None
                 text = "" if value is None else str(getattr(value, "value", value))
                 field = Input(text, id=name, placeholder=self._hint(name), compact=True)
-                yield from self._row(name, name.replace("_", " ").capitalize(), field)
+                yield from self._row(name, _VALUE_LABELS[name], field)
             freq = a.frequency.value if a else Frequency.once.value
-            yield from self._row(
-                "frequency",
-                N_("Frequency"),
-                Select(
-                    [(f.value, f.value) for f in Frequency],
-                    value=freq,
-                    allow_blank=False,
-                    compact=True,
-                    id="frequency",
-                ),
-            )
+            yield from self._choice("frequency", N_("Frequency"), Frequency, freq)
             expires = a.expires_at.isoformat().replace("+00:00", "Z") if a and a.expires_at else ""
             hint = _("30m, 12h, 7d, 2w or a date")
             expiry = Input(expires, id="expires_at", placeholder=hint, compact=True)
@@ -158,25 +156,25 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             yield field
         yield Label("", classes="error", id=f"error-{name}")
 
+    def _choice(self, name: str, label: str, options: Iterable[Any], value: str) -> ComposeResult:
+        """A row whose field is a compact drop-down of ``options`` (strings or an enum's
+        members: their values), each shown as it is sent."""
+        values = [str(getattr(o, "value", o)) for o in options]
+        field = Select([(v, v) for v in values], value=value, allow_blank=False, compact=True,
+                       id=name)  # fmt: skip
+        yield from self._row(name, label, field)
+
     def _channels_hint(self) -> str:
         if self.channel_names:
-            return "channels: " + ", ".join(self.channel_names)
+            return _("channels: {names}").format(names=", ".join(self.channel_names))
         if self.alert is None:
-            return "phone, team (empty: your default channels)"
-        return "phone, team (tradealerts channels list)"
+            return _("phone, team (empty: your default channels)")
+        return _("phone, team (tradealerts channels list)")
 
     @staticmethod
     def _hint(name: str) -> str:
-        return {
-            "level": "price",
-            "lower": "price",
-            "upper": "price",
-            "amount": "price units (or % for *_pct)",
-            "bars": "1–500",
-            "side": "up/down/either, support/resistance",
-            "line_id": "h… or d… (from the chart)",
-            "distance": "price distance",
-        }.get(name, "")
+        hint = _HINTS.get(name, "")
+        return _(hint) if hint else ""
 
     def on_mount(self) -> None:
         for label in self.query(".error"):
@@ -218,7 +216,8 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
                 try:
                     out[name] = int(text) if name == "bars" else float(text.replace(",", ""))
                 except ValueError:
-                    bad[name] = "must be a whole number" if name == "bars" else "must be a number"
+                    whole = name == "bars"
+                    bad[name] = _("must be a whole number") if whole else _("must be a number")
             else:
                 out[name] = text
         expires = self.query_one("#expires_at", Input).value.strip()

@@ -20,8 +20,7 @@ from tradealerts.client import endpoints
 from tradealerts.client.lang import N_, _
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
-from tradealerts.tui.widgets.footer import Footer
-from tradealerts.tui.widgets.status_bar import StatusBar
+from tradealerts.tui.widgets.footer import bottom_bars, help_only
 
 __all__ = ["AlertsScreen", "values_of"]
 
@@ -126,21 +125,22 @@ def _cell(value: str, style: str = "") -> Text:
 
 
 class AlertsScreen(Screen[None]):
+    """The user's alerts, one row each (the chart's lines resolved to their prices): new,
+    edit, pause or resume, delete, and an alert's own history."""
+
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("n", "new", N_("New")),
         Binding("e", "edit", N_("Edit")),
         Binding("space", "pause_resume", N_("Pause/resume")),
         Binding("d", "delete", N_("Delete")),
         Binding("h", "history", N_("Its history")),
-        # in ``?``, not in the footer: at 80 columns it pushed ``? Help`` out (issue #24)
-        Binding("r", "reload", N_("Reload"), show=False),
+        help_only("r", "reload", N_("Reload")),
     ]
 
     def compose(self) -> ComposeResult:
         yield Label("", id="alerts-title")
         yield DataTable(id="alerts", cursor_type="row", cell_padding=0)
-        yield StatusBar()
-        yield Footer(compact=True)
+        yield from bottom_bars()
 
     narrow: bool | None = None
 

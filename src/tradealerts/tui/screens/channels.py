@@ -4,7 +4,8 @@ the server's refusal (which plan opens them) is shown under the form."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar, TypeVar
 
 from textual import on
 from textual.app import ComposeResult
@@ -13,12 +14,14 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label
 
-from tradealerts.client import endpoints
+from tradealerts.client import Call, endpoints
 from tradealerts.client.lang import N_, _
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 
 __all__ = ["ChannelsScreen"]
+
+T = TypeVar("T")
 
 
 class ChannelsScreen(ModalScreen[None]):
@@ -106,29 +109,29 @@ class ChannelsScreen(ModalScreen[None]):
 
     @on(Button.Pressed, "#test")
     async def action_test(self) -> None:
-        name = self.selected()
-        if name is None:
-            return
-        try:
-            result = await ta(self).api(endpoints.channel_test(name), quiet=True)
-        except Handled as exc:
-            self._error(str(exc))
-            return
-        self._error("")
-        ta(self).say(result.message)
+        done = await self._on_selected(endpoints.channel_test)
+        if done is not None:
+            self._error("")
+            ta(self).say(done[1].message)
 
     @on(Button.Pressed, "#remove")
     async def action_remove(self) -> None:
+        done = await self._on_selected(endpoints.channel_remove)
+        if done is not None:
+            ta(self).say(_("Removed channel {name}.").format(name=done[0]))
+            await self.reload()
+
+    async def _on_selected(self, call: Callable[[str], Call[T]]) -> tuple[str, T] | None:
+        """``call`` on the selected channel: its name and the answer, or None (no channel
+        selected, or refused: the reason is shown under the list)."""
         name = self.selected()
         if name is None:
-            return
+            return None
         try:
-            await ta(self).api(endpoints.channel_remove(name), quiet=True)
+            return name, await ta(self).api(call(name), quiet=True)
         except Handled as exc:
             self._error(str(exc))
-            return
-        ta(self).say(_("Removed channel {name}.").format(name=name))
-        await self.reload()
+            return None
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:

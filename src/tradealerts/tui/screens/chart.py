@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any, ClassVar
 
+from rich.cells import cell_len
 from rich.text import Text
 from textual import events
 from textual.app import ComposeResult
@@ -15,14 +16,14 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable
 
 from tradealerts.client import endpoints
+from tradealerts.client.chart import line_label
 from tradealerts.client.lang import N_, _
 from tradealerts.core.symbols import format_price
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.screens.chart_keys import ChartKeys
 from tradealerts.tui.widgets.chart_view import ChartView
-from tradealerts.tui.widgets.footer import Footer
-from tradealerts.tui.widgets.status_bar import StatusBar
+from tradealerts.tui.widgets.footer import bottom_bars
 from tradealerts.tui.widgets.timeframe_bar import TimeframeBar
 
 __all__ = ["ChartScreen", "LinesTable", "chart_lines", "touch_distance"]
@@ -61,7 +62,7 @@ class LinesTable(DataTable[Any]):
         self.lines: list[dict[str, Any]] = []
 
     def on_mount(self) -> None:
-        for key, label in (("price", "Line"), ("id", "Id")):
+        for key, label in (("price", _("Line")), ("id", _("Id"))):
             self.add_column(Text(f" {label}"), key=key)
         ta(self).changed.subscribe(self, self._on_change)
         self.rebuild()
@@ -90,11 +91,10 @@ class LinesTable(DataTable[Any]):
         # the id gets what that column and the vertical scrollbar leave, and an id wider than
         # that (a trendline's two times) goes onto a second line after its dash, never cut
         inner = self.region.shrink(self.styles.gutter).width
-        tags = [("" if ln["shape"] == "horizontal" else "T")
-                + ("R" if ln["kind"] == "resistance" else "S") for ln in lines]  # fmt: skip
-        price_width = 1 + max(
-            [len("Line"), *(len(f"{t} {p}") for t, p in zip(tags, prices, strict=True))]
-        )
+        # the chart's own tags (``R``, ``TS`` …, in the user's language), without the price
+        tags = [line_label(ln["kind"], ln["shape"] != "horizontal", "").strip() for ln in lines]
+        shown_prices = [cell_len(f"{t} {p}") for t, p in zip(tags, prices, strict=True)]
+        price_width = 1 + max([cell_len(_("Line")), *shown_prices])
         id_width = inner - price_width - self.styles.scrollbar_size_vertical
         for ln, price, tag in zip(lines, prices, tags, strict=True):
             style = "red" if ln["kind"] == "resistance" else "green"
@@ -108,6 +108,7 @@ class LinesTable(DataTable[Any]):
 
 
 class ChartScreen(ChartKeys):
+    AUTO_FOCUS = "LinesTable"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("t", "test_line", N_("Test an alert on the line"), show=False),
         Binding("x", "clear_marks", N_("Clear fire markers"), show=False),
@@ -119,11 +120,7 @@ class ChartScreen(ChartKeys):
             with Horizontal():
                 yield ChartView()
                 yield LinesTable(id="lines")
-        yield StatusBar()
-        yield Footer(compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one(LinesTable).focus()
+        yield from bottom_bars()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         table = self.query_one(LinesTable)

@@ -17,8 +17,7 @@ from tradealerts.tui.errors import Handled
 from tradealerts.tui.screens.chart_keys import ChartKeys
 from tradealerts.tui.widgets.chart_view import ChartView
 from tradealerts.tui.widgets.feed import AlertFeed
-from tradealerts.tui.widgets.footer import Footer
-from tradealerts.tui.widgets.status_bar import StatusBar
+from tradealerts.tui.widgets.footer import bottom_bars
 from tradealerts.tui.widgets.timeframe_bar import TimeframeBar
 from tradealerts.tui.widgets.watchlist import Watchlist
 
@@ -26,6 +25,7 @@ __all__ = ["DashboardScreen"]
 
 
 class DashboardScreen(ChartKeys):
+    AUTO_FOCUS = "Watchlist"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("w", "watch", N_("Watch pair")),
         Binding("x", "unwatch", N_("Unwatch")),
@@ -39,11 +39,7 @@ class DashboardScreen(ChartKeys):
                 yield TimeframeBar()
                 yield ChartView()
         yield AlertFeed(id="feed")
-        yield StatusBar()
-        yield Footer(compact=True)
-
-    def on_mount(self) -> None:
-        self.query_one(Watchlist).focus()
+        yield from bottom_bars()
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         if isinstance(event.data_table, Watchlist):

@@ -16,8 +16,7 @@ from tradealerts.client import endpoints
 from tradealerts.client.lang import N_, _
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
-from tradealerts.tui.widgets.footer import Footer
-from tradealerts.tui.widgets.status_bar import StatusBar
+from tradealerts.tui.widgets.footer import bottom_bars
 
 __all__ = ["HistoryScreen"]
 
@@ -44,8 +43,7 @@ class HistoryScreen(Screen[None]):
             yield Input(placeholder=_("pair, e.g. EURUSD"), id="symbol")
             yield Input(placeholder=_("since YYYY-MM-DD"), id="since")
         yield DataTable(id="history", cursor_type="row")
-        yield StatusBar()
-        yield Footer(compact=True)
+        yield from bottom_bars()
 
     def _what(self) -> str:
         if self.alert_id:

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
+from rich.cells import cell_len, set_cell_size
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -40,15 +41,25 @@ class LineScreen(ModalScreen[AlertCreate | None]):
     def compose(self) -> ComposeResult:
         ln, sym = self.line, self.symbol
         if ln["shape"] == "horizontal":
-            origin = (f"fractal of {_when(ln.get('origin_time'))}, "
-                      f"confirmed {_when(ln.get('confirmed_time'))}")  # fmt: skip
+            origin = _("fractal of {time}, confirmed {confirmed}").format(
+                time=_when(ln.get("origin_time")), confirmed=_when(ln.get("confirmed_time"))
+            )
         else:
-            origin = (f"{format_price(sym, ln['p1'])} at {_when(ln['t1'])} → "
-                      f"{format_price(sym, ln['p2'])} at {_when(ln['t2'])}")  # fmt: skip
+            at = _("{price} at {time}")
+            origin = " → ".join(
+                at.format(price=format_price(sym, ln[p]), time=_when(ln[t]))
+                for p, t in (("p1", "t1"), ("p2", "t2"))
+            )
+        pair = f"{sym} {self.timeframe}"
+        resistance = ln["kind"] == "resistance"
+        title = _("{pair} resistance line") if resistance else _("{pair} support line")
+        rows = ((_("id"), ln["id"]), (_("price"), format_price(sym, ln["price"])),
+                (_("origin"), origin))  # fmt: skip
+        width = max(cell_len(name) for name, _value in rows) + 2
         with Vertical(id="form"):
-            yield Label(f"{sym} {self.timeframe} {ln['kind']} line", classes="title")
+            yield Label(title.format(pair=pair), classes="title")
             yield Static(
-                f"id      {ln['id']}\nprice   {format_price(sym, ln['price'])}\norigin  {origin}",
+                "\n".join(set_cell_size(name, width) + str(value) for name, value in rows),
                 id="line-info",
             )
             options = [(c, c) for c in line_conditions(ln)]
@@ -81,7 +92,7 @@ class LineScreen(ModalScreen[AlertCreate | None]):
             try:
                 data["distance"] = float(text) if text else None
             except ValueError:
-                return "distance: must be a number"
+                return _("distance: must be a number")
         try:
             return validate_alert(data, now=datetime.now(UTC), allow_insecure_loopback=True)
         except ValidationError as exc:

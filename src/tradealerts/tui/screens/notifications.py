@@ -14,8 +14,7 @@ from tradealerts.client import endpoints
 from tradealerts.client.lang import N_, _
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
-from tradealerts.tui.widgets.footer import Footer
-from tradealerts.tui.widgets.status_bar import StatusBar
+from tradealerts.tui.widgets.footer import bottom_bars
 
 __all__ = ["NotificationsScreen"]
 
@@ -30,8 +29,7 @@ class NotificationsScreen(Screen[None]):
     def compose(self) -> ComposeResult:
         yield Label(_("Notifications"), id="notes-title")
         yield DataTable(id="notes", cursor_type="row")
-        yield StatusBar()
-        yield Footer(compact=True)
+        yield from bottom_bars()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

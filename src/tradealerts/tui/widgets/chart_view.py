@@ -17,6 +17,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 
 from tradealerts.client.chart import ChartOptions, LiveChart, default_bars, window
+from tradealerts.client.lang import _
 from tradealerts.tui.base import ta
 
 __all__ = ["ChartView"]
@@ -128,10 +129,11 @@ class ChartView(Widget):
         chart = store.chart
         payload = store.chart_payload()
         if width < 20 or height < 8:
-            return [("", Text("(too small for a chart)"))]
+            return [("", Text(_("(too small for a chart)")))]
         if payload is None:
             why = store.lock(chart.symbol, chart.timeframe)
-            return [("", Text(why or f"{chart.symbol} {chart.timeframe}: loading …"))]
+            loading = _("{pair}: loading …").format(pair=f"{chart.symbol} {chart.timeframe}")
+            return [("", Text(why or loading))]
         return self.chart.lines(*self.inputs(payload, width, height))
 
     def inputs(

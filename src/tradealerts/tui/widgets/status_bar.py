@@ -17,15 +17,19 @@ _STATES = {"live": N_("live"), "logged out": N_("logged out"), "connecting": N_(
            "unreachable": N_("unreachable"), "reconnecting": N_("reconnecting")}  # fmt: skip
 
 
-#: the store's maintenance countdown (``maintenance: reconnecting in 12m``, see app.py)
-_MAINTENANCE = "maintenance: reconnecting in "
+#: the store's countdowns (``reconnecting in 12s``, ``maintenance: reconnecting in 12m``,
+#: see tui/stream.py), the time left after the prefix
+_COUNTDOWNS = {
+    "maintenance: reconnecting in ": N_("maintenance: reconnecting in {time}"),
+    "reconnecting in ": N_("reconnecting in {time}"),
+}
 
 
 def _said_state(state: str) -> str:
     """The connection's state in the user's language (the store keeps the English)."""
-    if state.startswith(_MAINTENANCE):
-        left = state.removeprefix(_MAINTENANCE)
-        return _("maintenance: reconnecting in {time}").format(time=left)
+    for prefix, said in _COUNTDOWNS.items():
+        if state.startswith(prefix):
+            return _(said).format(time=state.removeprefix(prefix))
     return _(_STATES.get(state, state))
 
 

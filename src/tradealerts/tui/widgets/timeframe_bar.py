@@ -8,6 +8,7 @@ from typing import Any
 from rich.text import Text
 from textual.widget import Widget
 
+from tradealerts.client.lang import ngettext
 from tradealerts.tui.base import ta
 from tradealerts.tui.store import TIMEFRAMES
 
@@ -46,7 +47,8 @@ class TimeframeBar(Widget):
 
     def _tail(self, out: Text, chart: Any) -> Text:
         if chart.offset:
-            out.append(f"  ◀ {chart.offset} bars back", style="italic")
+            back = ngettext("{count} bar back", "{count} bars back", chart.offset)
+            out.append("  ◀ " + back.format(count=chart.offset), style="italic")
         return out
 
     def _label(self, chart: Any, i: int, tf: str, allowed: bool) -> tuple[str, str]:
