@@ -237,3 +237,75 @@ def test_accept_language_picks_the_best_of_our_languages(header: str | None, lan
     from tradealerts.server.language import accept_language
 
     assert accept_language(header) == lang
+
+
+#: pydantic's own messages, as each language says them: (a missing field, a string field
+#: sent a number, a query number below its minimum of 1). English is pydantic's, verbatim.
+VALIDATION: dict[str, tuple[str, str, str]] = {
+    "en": ("Field required", "Input should be a valid string",
+           "Input should be greater than or equal to 1"),
+    "es": ("Este campo es obligatorio.", "Debe ser un texto.", "Debe ser al menos 1."),
+    "de": ("Dieses Feld ist erforderlich.", "Muss ein Text sein.", "Muss mindestens 1 sein."),
+    "fr": ("Ce champ est obligatoire.", "Doit être une chaîne de caractères.",
+           "Doit être au moins 1."),
+    "ja": ("この項目は必須です。", "文字列を指定してください。", "1 以上を指定してください。"),
+    "pt": ("Este campo é obrigatório.", "Deve ser um texto.", "Deve ser pelo menos 1."),
+    "it": ("Questo campo è obbligatorio.", "Deve essere un testo.", "Deve essere almeno 1."),
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("lang", list(VALIDATION))
+def test_pydantics_own_messages_in_the_users_language(srv: Running, lang: str) -> None:
+    """The 422 of a body and of a query that pydantic refuses: its message and every
+    field's in the caller's language; the code and the fields named as in English."""
+    missing, not_a_string, at_least_one = VALIDATION[lang]
+    c = _signup(srv, f"pydantic-{lang}@example.com", lang)
+    body = c.post("/api/watchlist", json={"timeframe": 7}, headers={"Accept-Language": "en"})
+    assert body.status_code == 422, body.text
+    error = body.json()["error"]
+    assert error["code"] == "invalid_input"
+    assert error["message"] == f"symbol: {missing}"
+    assert error["fields"] == [
+        {"field": "symbol", "message": missing},
+        {"field": "timeframe", "message": not_a_string},
+    ]
+    query = c.get("/api/indicators/EURUSD/H1", params={"bars": 0})
+    assert query.status_code == 422, query.text
+    assert query.json()["error"]["message"] == f"bars: {at_least_one}"
+
+
+def test_a_refusal_passed_on_keeps_its_language() -> None:
+    """A sentence raised deep in the server and passed on as an API error's message (the
+    engine's no_market_data) is said in the reader's language; its English as before."""
+    from tradealerts.core.messages import localise
+    from tradealerts.core.timeframes import Timeframe
+    from tradealerts.server.engine.market import MarketState, NoMarketData
+    from tradealerts.server.errors import sentence_of
+
+    with pytest.raises(NoMarketData) as raised:
+        MarketState().get("EURUSD", Timeframe.H1)
+    said = sentence_of(raised.value)
+    assert said == str(raised.value) == "The server's feed has no H1 data for EURUSD."
+    assert localise(said, "de") == "Der Feed des Servers hat keine H1-Daten für EURUSD."
+    assert localise(said, "ja") == "サーバーのフィードには EURUSD の H1 データがありません。"
+
+
+def test_the_verification_page_in_the_browsers_language(srv: Running) -> None:
+    """The mailed link's page, its refusal and its success, in the browser's language
+    (Accept-Language: nobody is logged in there); English without one."""
+    email = "page-de@example.com"
+    with srv.client() as c:
+        c.post("/api/auth/register", json={"email": email, "password": PW})
+        code = srv.inbox.code_for(email)
+        german = {"Accept-Language": "de-DE,de;q=0.9"}
+        page = c.get("/verify", params={"email": email, "code": code}, headers=german)
+        assert '<html lang="de">' in page.text and "Bestätige deine E-Mail" in page.text
+        assert "Verify your email" not in page.text
+        bad = c.post("/verify", data={"email": email, "code": "000000"}, headers=german)
+        assert bad.status_code == 422 and "Bestätige deine E-Mail" in bad.text
+        assert "the code is wrong" not in bad.text  # the refusal said in German too
+        english = c.post("/verify", data={"email": email, "code": "000000"})
+        assert "the code is wrong" in english.text and '<html lang="en">' in english.text
+        ok = c.post("/verify", data={"email": email, "code": code}, headers=german)
+        assert "Deine E-Mail ist bestätigt" in ok.text, ok.text
+        assert "<code>tradealerts login</code>" in ok.text

@@ -134,10 +134,12 @@ def _server_in(argv: list[str]) -> str | None:
 
 
 def start_language(argv: list[str]) -> str:
-    """Speak the logged-in user's language (or the locale's before login) from now on."""
+    """Speak the logged-in user's language (or the locale's before login) from now on, Click's
+    and Typer's own words ("Usage:", "Error:", "Missing argument" …) included."""
+    from tradealerts.cli.help_click import install
     from tradealerts.client.lang import language_for, use_language
 
-    return use_language(language_for(_server_in(argv)))
+    return install(use_language(language_for(_server_in(argv))))
 
 
 def main() -> None:

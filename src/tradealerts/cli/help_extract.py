@@ -8,11 +8,18 @@ Typer reads them: ``inspect.cleandoc``), and the short helps of a ``LazyGroup``'
 (``lazy`` / ``COMMANDS``: name -> (target, help)). This yields those too, after what Babel's
 own extractor yields, so the source keeps its literals and ``cli.help_language`` translates the
 built Click commands.
+
+A module that says the words of installed ones (``cli.help_click``: Typer's) names them in
+module-level tuples: ``GETTEXT_MODULES`` (their gettext messages) and ``HELP_MODULES`` (their
+``help=`` literals); those are extracted with it, from the installed sources, each entry's
+comment naming its module for the translator.
 """
 
 from __future__ import annotations
 
 import ast
+import importlib.util
+import io
 from collections.abc import Collection, Iterator, Mapping
 from typing import IO, Any
 
@@ -23,6 +30,8 @@ __all__ = ["extract", "help_texts"]
 #: the assignments holding a LazyGroup's table of (target, short help)
 _TABLES = {"lazy", "COMMANDS"}
 _DECORATORS = {"command", "callback"}
+#: the tuples naming installed modules whose words a module says
+_INSTALLED = {"GETTEXT_MODULES", "HELP_MODULES"}
 
 
 def _literal(node: ast.expr | None) -> str | None:
@@ -76,3 +85,39 @@ def extract(
     source = fileobj.read().decode(options.get("encoding", "utf-8"))
     for line, text in sorted(help_texts(source)):
         yield line, "_", text, []
+    for line, kind, module in _named_modules(source):
+        installed = _installed_source(module)
+        if installed is None:
+            continue
+        if kind == "GETTEXT_MODULES":
+            for _line, funcname, message, _c in extract_python(
+                io.BytesIO(installed), keywords, comment_tags, {"encoding": "utf-8"}
+            ):
+                yield line, funcname, message, [module]
+        else:
+            for _line, text in sorted(help_texts(installed.decode("utf-8"))):
+                yield line, "_", text, [module]
+
+
+def _named_modules(source: str) -> Iterator[tuple[int, str, str]]:
+    """``(line, tuple's name, module)`` of the ``GETTEXT_MODULES``/``HELP_MODULES`` tuples."""
+    for node in ast.parse(source).body:
+        if isinstance(node, ast.Assign) and isinstance(node.value, ast.Tuple):
+            for target in node.targets:
+                if isinstance(target, ast.Name) and target.id in _INSTALLED:
+                    for element in node.value.elts:
+                        module = _literal(element)
+                        if module:
+                            yield node.lineno, target.id, module
+
+
+def _installed_source(module: str) -> bytes | None:
+    """The source of an installed module (None: not installed, or not Python source)."""
+    try:
+        spec = importlib.util.find_spec(module)
+    except ModuleNotFoundError:
+        return None
+    if spec is None or not spec.origin or not spec.origin.endswith(".py"):
+        return None
+    with open(spec.origin, "rb") as fh:
+        return fh.read()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import importlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, MutableMapping
-from gettext import gettext as _
 from typing import Any, ClassVar
 
 import typer
@@ -20,6 +19,7 @@ import typer.main
 from typer.core import TyperCommand, TyperGroup
 
 from tradealerts.cli.help_language import translate_command, translate_text
+from tradealerts.client.lang import _
 
 __all__ = ["LazyGroup"]
 

@@ -30,6 +30,8 @@ from tradealerts.core.i18n import (
 
 __all__ = [
     "N_",
+    "OneOf",
+    "Said",
     "Sentence",
     "Text",
     "When",
@@ -107,6 +109,47 @@ class Sentence(Text):
         return " ".join(super().into(language).split())
 
 
+class Said(Text):
+    """A Text whose English is someone else's sentence, kept word for word (pydantic's own
+    message); other languages say ``msgid``, ours, from the catalog."""
+
+    def __new__(cls, english: str, msgid: str, params: dict[str, Any]) -> Said:
+        self = str.__new__(cls, english)
+        self.msgid = msgid
+        self.params = params
+        return self
+
+    def __reduce__(self) -> tuple[type[Said], tuple[str, str, dict[str, Any]]]:  # type: ignore[override]
+        return (Said, (str(self), self.msgid, self.params))
+
+
+class OneOf:
+    """Alternatives in prose (``'H1', 'H4' or 'D1'``): as written in English, joined with
+    the locale's "or" otherwise (Babel)."""
+
+    __slots__ = ("english", "items")
+
+    def __init__(self, english: str, items: list[str]) -> None:
+        self.english, self.items = english, items
+
+    @classmethod
+    def parse(cls, english: str) -> OneOf:
+        """``'a', 'b' or 'c'`` (pydantic's ``expected``) read back into its items."""
+        head, _or, last = english.rpartition(" or ")
+        return cls(english, [*head.split(", "), last] if head else [last])
+
+    def __format__(self, spec: str) -> str:
+        return format(self.english, spec)
+
+    def __str__(self) -> str:
+        return self.english
+
+    def into(self, language: str) -> str:
+        from babel.lists import format_list
+
+        return str(format_list(self.items, style="or", locale=language))
+
+
 def N_(msgid: str) -> str:
     """Mark ``msgid`` for the catalog where it is written, to be said later (a table)."""
     return msgid
@@ -158,7 +201,7 @@ def localise_params(params: dict[str, Any], language: str) -> dict[str, Any]:
 
     out: dict[str, Any] = {}
     for name, value in params.items():
-        if isinstance(value, Text | When):
+        if isinstance(value, Text | When | OneOf):
             out[name] = value.into(language)
         elif isinstance(value, int):  # ids, counts (bool is an int)
             out[name] = value

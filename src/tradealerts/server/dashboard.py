@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session
 
+from tradealerts.core.messages import _
 from tradealerts.core.tiers import TIERS, Tier
 from tradealerts.server import accounts
 from tradealerts.server.billing.rules import PAID, grace_ends, tier_for
@@ -284,7 +285,7 @@ def _months(now: datetime) -> list[date]:
     """The first days of the last ``MONTHS`` calendar months (UTC), oldest first."""
     y, m = now.astimezone(UTC).year, now.astimezone(UTC).month
     out = []
-    for _ in range(MONTHS):
+    for _month in range(MONTHS):
         out.append(date(y, m, 1))
         y, m = (y - 1, 12) if m == 1 else (y, m - 1)
     return out[::-1]
@@ -444,7 +445,7 @@ def change_user(
     from tradealerts.server.mail import queue_mail, templates
 
     if user.id == actor_id and (role == "user" or disabled):
-        raise AdminRefusal("You cannot remove your own admin role or disable yourself.")
+        raise AdminRefusal(_("You cannot remove your own admin role or disable yourself."))
     done = []
     if tier is not None and tier != user.tier:
         old = accounts.set_tier(s, user, Tier(tier), now, actor=actor)  # audited there
@@ -470,7 +471,7 @@ def change_user(
 def remove_user(s: Session, actor: str, user: User, now: datetime, actor_id: int | None) -> None:
     """Delete the account and everything of it, audited. The caller commits."""
     if user.id == actor_id:
-        raise AdminRefusal("You cannot delete your own account from the admin view.")
+        raise AdminRefusal(_("You cannot delete your own account from the admin view."))
     email = user.email
     accounts.delete_user(s, user)
     accounts.audit(s, actor, "delete_user", email, now)

@@ -31,13 +31,14 @@ from tradealerts.core.i18n import DEFAULT_LANGUAGE
 from tradealerts.core.messages import Text, _, localise, reader_language, set_reader
 from tradealerts.core.tiers import AccessDenied, UnknownSymbol
 from tradealerts.core.timeframes import TimeframeError
-from tradealerts.server.language import request_language, scope_language
+from tradealerts.server.language import request_language, scope_language, validation_text
 
 __all__ = [
     "ApiError",
     "BadRequest",
     "Conflict",
     "Forbidden",
+    "HttpMiddleware",
     "Invalid",
     "NotFound",
     "NotLoggedIn",
@@ -47,6 +48,7 @@ __all__ = [
     "install_error_handlers",
     "request_id",
     "request_id_for",
+    "sentence_of",
 ]
 
 log = logging.getLogger("tradealerts.api")
@@ -79,33 +81,36 @@ class ApiError(Exception):
         self.headers = headers or {}
         self.extra = extra
 
-
-class BadRequest(ApiError):
-    status, code = 400, "bad_request"
-
-
-class Invalid(ApiError):
-    status, code = 422, "invalid_input"
-
-
-class NotLoggedIn(ApiError):
-    status, code = 401, "not_logged_in"
+    def __init_subclass__(
+        cls, *, status: int | None = None, code: str | None = None, **kwargs: Any
+    ) -> None:
+        """``class NotFound(ApiError, status=404, code="not_found")``: a kind of refusal."""
+        super().__init_subclass__(**kwargs)
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
 
-class Forbidden(ApiError):
-    status, code = 403, "forbidden"
+class BadRequest(ApiError, status=400, code="bad_request"): ...
 
 
-class NotFound(ApiError):
-    status, code = 404, "not_found"
+class Invalid(ApiError, status=422, code="invalid_input"): ...
 
 
-class Conflict(ApiError):
-    status, code = 409, "conflict"
+class NotLoggedIn(ApiError, status=401, code="not_logged_in"): ...
 
 
-class TooManyRequests(ApiError):
-    status, code = 429, "rate_limited"
+class Forbidden(ApiError, status=403, code="forbidden"): ...
+
+
+class NotFound(ApiError, status=404, code="not_found"): ...
+
+
+class Conflict(ApiError, status=409, code="conflict"): ...
+
+
+class TooManyRequests(ApiError, status=429, code="rate_limited"): ...
 
 
 def error_response(
@@ -253,19 +258,23 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(500, "internal_error", localise(message, request_language(request)))
 
 
+def sentence_of(exc: BaseException) -> str:
+    """An exception's sentence to pass on in a refusal: its :class:`Text` when it was raised
+    with one (so the reader still hears it in their language), else ``str(exc)``."""
+    first = exc.args[0] if exc.args else ""
+    return first if isinstance(first, Text) else str(exc)
+
+
 def _said(request: Request, exc: Exception) -> str:
     """An exception's sentence (a :class:`Text` when it was marked) in the caller's language."""
-    first = exc.args[0] if exc.args else ""
-    return localise(first if isinstance(first, Text) else str(exc), request_language(request))
+    return localise(sentence_of(exc), request_language(request))
 
 
 def _validation_message(error: Any, language: str, *, raw: bool = False) -> str:
-    """One validation error's sentence: our validators' own (a :class:`Text` raised as the
-    ValueError) in the caller's language; pydantic's built-in ones as pydantic says them."""
-    cause = (error.get("ctx") or {}).get("error")
-    first = cause.args[0] if isinstance(cause, Exception) and cause.args else None
-    if isinstance(first, Text) and language != DEFAULT_LANGUAGE:
-        return first.into(language)
+    """One validation error's sentence in the caller's language (server.language's
+    ``validation_text``); English as pydantic says it (``raw``: with its ``Value error, ``)."""
+    if language != DEFAULT_LANGUAGE:
+        return localise(validation_text(error), language)
     msg = str(error.get("msg", "invalid"))
     return msg if raw else msg.removeprefix("Value error, ")
 
@@ -279,8 +288,8 @@ def request_id_for(incoming: bytes) -> str:
     return text if 0 < len(text) <= 64 and text.isprintable() else os.urandom(16).hex()
 
 
-class RequestIdMiddleware:
-    """Takes X-Request-ID (or makes one), puts it in logs and error bodies, returns it."""
+class HttpMiddleware:
+    """An ASGI middleware of HTTP requests: anything else (lifespan) passes through."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -289,6 +298,17 @@ class RequestIdMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        await self.http(scope, receive, send)
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle one HTTP request (``scope["type"] == "http"``)."""
+        raise NotImplementedError
+
+
+class RequestIdMiddleware(HttpMiddleware):
+    """Takes X-Request-ID (or makes one), puts it in logs and error bodies, returns it."""
+
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         rid = request_id_for(dict(scope.get("headers", [])).get(b"x-request-id", b""))
         token = request_id.set(rid)
         # the reader's language, looked up when prose is written (it is the caller's own

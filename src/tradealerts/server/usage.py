@@ -36,10 +36,10 @@ from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from tradealerts.core.messages import _
-from tradealerts.server.errors import error_response, request_id
+from tradealerts.server.errors import HttpMiddleware, error_response, request_id
 
 __all__ = ["LATENCY_BUCKETS", "Usage", "UsageMiddleware", "fingerprint", "quantile"]
 
@@ -386,18 +386,12 @@ def caller_id(scope: Scope) -> int:
     return 0
 
 
-class UsageMiddleware:
+class UsageMiddleware(HttpMiddleware):
     """Counts every request the indicators fast path did not answer, records 5xx answers
     and unhandled exceptions, and turns the latter into the documented 500 body inside the
     request id middleware (so the client gets the ``X-Request-ID`` the record carries)."""
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         usage: Usage = scope["app"].state.usage
         t0 = time.perf_counter()
         first_byte = 0.0

@@ -16,7 +16,7 @@ from tradealerts.core.messages import _
 from tradealerts.server import accounts, dashboard
 from tradealerts.server.api.deps import AdminUser, ClockDep, RowId, SessionDep
 from tradealerts.server.db.models import User
-from tradealerts.server.errors import BadRequest, Conflict, NotFound
+from tradealerts.server.errors import BadRequest, Conflict, NotFound, sentence_of
 
 router = APIRouter(prefix="/admin", tags=["admin"])
 
@@ -134,7 +134,7 @@ def admin_update_user(
             actor_id=admin.id,
         )
     except dashboard.AdminRefusal as exc:
-        raise Conflict(str(exc), code="own_account") from None
+        raise Conflict(sentence_of(exc), code="own_account") from None
     s.commit()
     return {"user": dashboard.user_row(user), "changed": changed}
 
@@ -146,7 +146,7 @@ def admin_delete_user(user_id: RowId, admin: AdminUser, s: SessionDep, clock: Cl
     try:
         dashboard.remove_user(s, admin.email, user, clock(), admin.id)
     except dashboard.AdminRefusal as exc:
-        raise Conflict(str(exc), code="own_account") from None
+        raise Conflict(sentence_of(exc), code="own_account") from None
     s.commit()
     return Response(status_code=204)
 

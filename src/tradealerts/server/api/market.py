@@ -25,7 +25,7 @@ from tradealerts.core.tiers import (
 from tradealerts.core.timeframes import Timeframe, TimeframeError
 from tradealerts.server.api.deps import CallerCache, CurrentCaller, DataQuota, spend_quota
 from tradealerts.server.engine import Engine, NoMarketData
-from tradealerts.server.errors import ApiError, NotFound, request_id_for
+from tradealerts.server.errors import ApiError, NotFound, request_id_for, sentence_of
 from tradealerts.server.quota import Quota
 from tradealerts.server.security import TokenError
 
@@ -99,7 +99,7 @@ async def indicators(
     try:
         etag, body = engine.payload(sym, tf, bars)
     except NoMarketData as exc:
-        raise NotFound(str(exc), code="no_market_data") from None
+        raise NotFound(sentence_of(exc), code="no_market_data") from None
     headers = {"ETag": etag, "Cache-Control": "private, no-cache"}
     if if_none_match is not None and etag in {t.strip() for t in if_none_match.split(",")}:
         return Response(status_code=304, headers=headers)

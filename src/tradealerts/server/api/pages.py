@@ -9,9 +9,11 @@ from fastapi import APIRouter, Form, Query, Request
 from fastapi.responses import HTMLResponse
 from pydantic import EmailStr
 
+from tradealerts.core.messages import _, localise
 from tradealerts.server.api.auth import verify_code
 from tradealerts.server.api.deps import ClockDep, SessionDep
 from tradealerts.server.errors import ApiError
+from tradealerts.server.language import request_language
 
 router = APIRouter(include_in_schema=False)
 
@@ -31,30 +33,38 @@ def html_page(content: str, status_code: int = 200) -> HTMLResponse:
     return HTMLResponse(content, status_code=status_code, headers=HTML_HEADERS)
 
 
-_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8">
+_PAGE = """<!doctype html><html lang="{lang}"><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <title>tradealerts · verify</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem}}
-input,button{{font-size:1.2rem;padding:.4rem}}</style></head><body><h1>Verify your email</h1>
+input,button{{font-size:1.2rem;padding:.4rem}}</style></head><body><h1>{title}</h1>
 {body}</body></html>"""
 
 
-def _form(email: str, code: str, note: str = "") -> str:
-    return _PAGE.format(
-        body=f"""{note}<form method="post" action="/verify">
+def _page(lang: str, body: str) -> str:
+    """A page in the visitor's language (their browser's Accept-Language)."""
+    return _PAGE.format(lang=lang, title=escape(localise(_("Verify your email"), lang)), body=body)
+
+
+def _form(lang: str, email: str, code: str, note: str = "") -> str:
+    label, button = localise(_("Code"), lang), localise(_("Verify"), lang)
+    return _page(
+        lang,
+        f"""{note}<form method="post" action="/verify">
 <input type="hidden" name="email" value="{escape(email)}">
-<p><label>Code <input name="code" value="{escape(code)}" inputmode="numeric"
+<p><label>{escape(label)} <input name="code" value="{escape(code)}" inputmode="numeric"
 pattern="[0-9]{{6}}" maxlength="6" required></label></p>
-<button type="submit">Verify</button></form>"""
+<button type="submit">{escape(button)}</button></form>""",
     )
 
 
 @router.get("/verify", response_class=HTMLResponse)
 def verify_page(
+    request: Request,
     email: Annotated[str, Query(max_length=320)] = "",
     code: Annotated[str, Query(max_length=6)] = "",
 ) -> HTMLResponse:
-    return html_page(_form(email, code))
+    return html_page(_form(request_language(request), email, code))
 
 
 @router.post("/verify", response_class=HTMLResponse)
@@ -65,15 +75,15 @@ def verify_submit(
     email: Annotated[EmailStr, Form()],
     code: Annotated[str, Form(max_length=6)],
 ) -> HTMLResponse:
+    lang = request_language(request)
     try:
         verify_code(s, email, code, clock(), request.app.state.mailer)
     except ApiError as exc:
+        said = escape(localise(exc.message, lang))
         return html_page(
-            _form(email, "", f"<p><strong>{escape(exc.message)}</strong></p>"),
-            status_code=exc.status,
+            _form(lang, email, "", f"<p><strong>{said}</strong></p>"), status_code=exc.status
         )
+    done = localise(_("Your email is verified. You can log in now: {command}"), lang)
     return html_page(
-        _PAGE.format(
-            body="<p>Your email is verified. You can log in now: <code>tradealerts login</code></p>"
-        )
+        _page(lang, f"<p>{escape(done).format(command='<code>tradealerts login</code>')}</p>")
     )

@@ -8,6 +8,7 @@ from typing import Any
 
 from tradealerts.core.bars import Bar, Bars
 from tradealerts.core.indicators import IndicatorChanges, IndicatorState
+from tradealerts.core.messages import _
 from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_span
 from tradealerts.server.feeds import BarClose, Feed, Tick
 
@@ -119,7 +120,10 @@ class MarketState:
         try:
             return self.series[(symbol, timeframe)]
         except KeyError:
-            raise NoMarketData(f"The server's feed has no {timeframe} data for {symbol}.") from None
+            raise NoMarketData(
+                _("The server's feed has no {timeframe} data for {symbol}.", timeframe=timeframe,
+                  symbol=symbol)
+            ) from None  # fmt: skip
 
     def symbols(self) -> set[str]:
         """The symbols with data."""

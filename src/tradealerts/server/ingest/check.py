@@ -22,8 +22,9 @@ from tradealerts.core.timeframes import (
     grid_text,
     parse_timeframe,
 )
-from tradealerts.server.errors import ApiError, BadRequest, Invalid
+from tradealerts.server.errors import ApiError, BadRequest, Invalid, sentence_of
 from tradealerts.server.ingest.store import Row
+from tradealerts.server.language import validation_text
 
 __all__ = ["check_batch", "parse_body"]
 
@@ -85,7 +86,7 @@ def check_batch(
             _(
                 "{where}: {problem} (see docs/api.md, POST /api/ingest/indicators).",
                 where=where,
-                problem=err["msg"].removeprefix("Value error, "),
+                problem=validation_text(err),
             ),
             code="invalid_payload",
         ) from None
@@ -93,11 +94,11 @@ def check_batch(
     try:
         symbol = normalize_symbol(terminal.get(batch.symbol.strip().upper(), batch.symbol))
     except UnknownSymbol as exc:
-        raise Invalid(str(exc), code="unknown_symbol") from None
+        raise Invalid(sentence_of(exc), code="unknown_symbol") from None
     try:
         tf = parse_timeframe(batch.timeframe)
     except TimeframeError as exc:
-        raise Invalid(str(exc), code="unknown_timeframe") from None
+        raise Invalid(sentence_of(exc), code="unknown_timeframe") from None
     missing = [b for b in bmap.buffers() if b not in batch.buffers]
     if missing:
         raise Invalid(
