@@ -4,7 +4,9 @@
 a second, 20 by default, every one with email and a webhook); one of the users points its
 webhooks at the four receivers of ``tests/server/hostilekit.py``: a bad ``Retry-After``
 (``\\xb2``), a slow drip (a byte every 3 s), a 200 MiB answer and one that never answers.
-The others' webhooks go to a loopback receiver that verifies each with the
+The same user's alerts also push (``json://``, issue #27) to four more such receivers, whose
+answers are capped and cut like the webhooks'. The others' webhooks go to a loopback
+receiver that verifies each with the
 ``standardwebhooks`` library, their mails to aiosmtpd, both in a process of their own
 (``isolation_sinks.py``). Latency is the receive time minus the fire's tick time (the live
 synthetic feed stamps ticks with the wall clock).
@@ -38,8 +40,9 @@ from sqlalchemy import func, select
 from benchkit import BIN, HERE, Targets, free_port, wait_up
 from benchkit import SMOKE as SMOKE_ENV
 from tradealerts.core.alerts import AlertCreate
-from tradealerts.server.db.models import AlertChange, AlertRow, Delivery, Event, User
+from tradealerts.server.db.models import AlertChange, AlertRow, Delivery, Event, PushChannel, User
 from tradealerts.server.db.session import make_engine, make_sessionmaker
+from tradealerts.server.push.vault import Vault
 
 sys.path.insert(0, str(HERE.parent))  # the test kit's hostile receivers
 from tests.server.hostilekit import Hostile, MiB, peak_rss, reset_peak_rss, rss
@@ -77,6 +80,7 @@ def main() -> None:
         time.sleep(0.1)
     where = json.loads(ready.read_text())
     hostile = Hostile(drip_interval=3.0, huge=HUGE)
+    pushed = Hostile(drip_interval=3.0, huge=HUGE)  # the hostile user's push channels
     env = {
         **os.environ,
         "TRADEALERTS_HOME": str(home),
@@ -115,12 +119,27 @@ def main() -> None:
             s.commit()
         ids = [u.id for u in users]
         hostile_id = ids[0]
+        with sessions() as s:  # as ``channels add`` stores them: sealed with the server's key
+            vault = Vault(SECRET)
+            s.add_all(
+                PushChannel(
+                    user_id=hostile_id,
+                    name=f"hostile-{k}",
+                    service="JSON",
+                    masked="-",
+                    url_secret=vault.seal(f"json://127.0.0.1:{r.port}/s"),
+                    created_at=now,
+                )
+                for k, r in enumerate(pushed.all)
+            )
+            s.commit()
 
         def spec(i: int, k: int) -> dict[str, Any]:
             url = hostile.all[k % 4].url if i == 0 and HOSTILE else f"{where['http']}/{i}"
+            notify = [f"hostile-{k % 4}"] if i == 0 and HOSTILE else []
             return AlertCreate.model_validate(
                 {"symbol": "EURUSD", "timeframe": "H1", "condition": "greater_than",
-                 "level": 0.5, "channels": {"email": True, "webhook_url": url}}
+                 "level": 0.5, "channels": {"email": True, "webhook_url": url, "notify": notify}}
             ).model_dump(mode="json", exclude={"name"})  # fmt: skip
 
         # the hostile user's alerts first: its receivers are misbehaving when the rest fire
@@ -184,13 +203,16 @@ def main() -> None:
         received = json.loads(out)
         with sessions() as s:
             events = s.execute(select(Event.id, Event.user_id).where(Event.kind == "alert")).all()
-            hostile_states = Counter(
-                (d.status, d.response_status, (d.last_error or "")[:60])
-                for d in s.scalars(
-                    select(Delivery).where(
-                        Delivery.user_id == hostile_id, Delivery.channel == "webhook"
+            hostile_states, push_states = (
+                Counter(
+                    (d.status, d.response_status, (d.last_error or "")[:60])
+                    for d in s.scalars(
+                        select(Delivery).where(
+                            Delivery.user_id == hostile_id, Delivery.channel == channel
+                        )
                     )
                 )
+                for channel in ("webhook", "push")
             )
         db.dispose()
         others = {e for e, u in events if u != hostile_id}
@@ -209,6 +231,10 @@ def main() -> None:
             f"Retry-After \\xb2"
         )
         print(f"hostile user's deliveries: {dict(hostile_states)}")
+        print(
+            f"hostile user's pushes: {dict(push_states)}; its {HUGE // MiB} MiB push answer: "
+            f"{pushed.huge.sent / MiB:.1f} MiB let through of {pushed.huge.requests} request(s)"
+        )
         print(
             f"hostile receivers: never-answering peak {hostile.never.peak} open, drip peak "
             f"{hostile.drip.peak}, huge body {hostile.huge.sent / MiB:.1f} MiB let through of "
@@ -246,6 +272,7 @@ def main() -> None:
                 except subprocess.TimeoutExpired:
                     proc.kill()
         hostile.close()
+        pushed.close()
     targets.exit()
 
 

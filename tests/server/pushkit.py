@@ -2,20 +2,32 @@
 
 ``PushReceiver`` answers as ntfy (``POST /`` or ``/<topic>`` → ``{"id": …}``) and Gotify
 (``POST /message`` with the app token in ``X-Gotify-Key`` → ``{"id": …}``) and takes
-``json://`` POSTs; it records every request (method, path, headers, JSON body)."""
+``json://`` POSTs; it records every request (method, path, headers, JSON body).
+
+Hostile ones for pushes (beside ``hostilekit``'s): ``endless_headers()`` (header lines
+without end), ``endless_chunks()`` (a chunked body without end), and ``tls(receiver)``, which
+makes any receiver speak TLS with a self-signed certificate (``jsons://…?verify=no``)."""
 
 from __future__ import annotations
 
+import datetime
 import http.server
 import json
+import socket
+import ssl
+import tempfile
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
+from tests.server.hostilekit import Receiver
 from tests.server.serverkit import deadline_after
 
-__all__ = ["Arrived", "PushReceiver"]
+__all__ = ["Arrived", "Endless", "PushReceiver", "endless_chunks", "endless_headers", "tls"]
+
+R = TypeVar("R", bound=Receiver)
 
 
 @dataclass(frozen=True)
@@ -71,3 +83,85 @@ class PushReceiver:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+class Endless(Receiver):
+    """``head``, then ``piece`` again and again until the client hangs up."""
+
+    def __init__(self, head: bytes, piece: bytes, **kw: Any) -> None:
+        self.head, self.piece = head, piece
+        super().__init__(**kw)
+
+    def answer(self, conn: socket.socket) -> None:
+        conn.sendall(self.head)
+        while not self.closed.is_set():
+            conn.sendall(self.piece)
+
+
+def endless_headers() -> Endless:
+    """200, then 4 KiB header lines without end (never a body)."""
+    return Endless(b"HTTP/1.1 200 OK\r\n", b"X-Padding: " + b"a" * 4096 + b"\r\n")
+
+
+def endless_chunks() -> Endless:
+    """200 with a chunked body of 16 KiB chunks that never ends."""
+    head = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+    return Endless(head, b"4000\r\n" + b"{" * 0x4000 + b"\r\n")
+
+
+def _server_context() -> ssl.SSLContext:
+    """A TLS server context with a fresh self-signed certificate for 127.0.0.1."""
+    import ipaddress
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(days=1))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+            critical=False,
+        )
+        .sign(key, hashes.SHA256())
+    )
+    with tempfile.TemporaryDirectory() as folder:
+        pem = Path(folder) / "server.pem"
+        pem.write_bytes(
+            key.private_bytes(
+                serialization.Encoding.PEM,
+                serialization.PrivateFormat.PKCS8,
+                serialization.NoEncryption(),
+            )
+            + cert.public_bytes(serialization.Encoding.PEM)
+        )
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(pem)
+    return context
+
+
+def tls(receiver: R) -> R:
+    """``receiver``, speaking TLS from now on (each connection wrapped before it is read)."""
+    context = _server_context()
+    serve = receiver._serve
+
+    def wrapped(conn: socket.socket) -> None:
+        try:
+            conn = context.wrap_socket(conn, server_side=True)
+        except OSError:
+            conn.close()
+            return
+        serve(conn)
+
+    receiver._serve = wrapped  # type: ignore[method-assign]
+    return receiver

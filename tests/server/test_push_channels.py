@@ -28,6 +28,7 @@ from tests.server.serverkit import (
     wait_until,
 )
 
+from tradealerts.server import quarantine
 from tradealerts.server.db.models import Delivery, ErrorRecord, PushChannel
 
 LOW = 0.5  # below every synthetic EURUSD price: a greater_than alert fires at once
@@ -231,7 +232,8 @@ def test_a_silent_receiver_stalls_only_its_owners_channel(
     read timeout raised to the deadline): two at a time at most, while the other user's push
     arrives; a channel whose URL cannot be read is quarantined, and the rest go on."""
     never = NeverAnswers()
-    srv = serve(webhook_allowlist=LOOPBACK, push_deadline_seconds=8, push_threads=4)
+    srv = serve(webhook_allowlist=LOOPBACK, push_deadline_seconds=8, push_threads=4,
+                metrics_enabled=True)  # fmt: skip
     try:
         h = pro(srv, "hostile@example.com")
         g = pro(srv, "good@example.com")
@@ -262,6 +264,16 @@ def test_a_silent_receiver_stalls_only_its_owners_channel(
         with srv.app.state.sessions() as s:
             record = s.scalar(select(ErrorRecord).where(ErrorRecord.user_id == poison.user_id))
             assert record is not None and record.route == f"push delivery {poison.id}"
+            # the owner's list, health and /metrics count it with the webhooks' (and apart)
+            held = quarantine.listing(s)
+        assert [(i["id"], i["what"]) for i in held] == [
+            (f"delivery-{poison.id}", f"push delivery of event {poison.event_id}")]  # fmt: skip
+        health = srv.client().get("/api/system/health").json()["deliveries"]
+        assert health == {"status": "ok", "quarantined": 1}
+        metrics = srv.client().get("/metrics").text
+        assert "tradealerts_push_quarantined 1.0" in metrics
+        assert 'tradealerts_push_attempts_total{outcome="quarantined"} 1.0' in metrics
+        assert "tradealerts_deliveries_quarantined 1.0" in metrics
     finally:
         never.close()
 
@@ -283,3 +295,23 @@ def test_a_dripping_receiver_is_cut_at_the_whole_calls_deadline(serve: Any) -> N
         wait_until(lambda: drip.open == 0, timeout=5, what="the connection cut")
     finally:
         drip.close()
+
+
+def test_a_quarantined_push_opens_the_owners_incident(serve: Any, smtp: tuple[Inbox, int]) -> None:
+    """A push no try can send (its sealed URL unreadable) is quarantined, and the owner hears
+    of it as of a quarantined mail or webhook: one incident that names the push."""
+    from tests.server.incidentkit import FAST, OWNER, body, mail
+
+    inbox, _port = smtp
+    srv = serve(webhook_allowlist=LOOPBACK, owner_email=OWNER, **FAST)
+    h = pro(srv, "poisoner@example.com")
+    assert add(h, "broken", "ntfy://127.0.0.1:9/my-secret-topic").status_code == 201
+    with srv.app.state.sessions() as s:
+        row = s.scalar(select(PushChannel).where(PushChannel.name == "broken"))
+        assert row is not None
+        row.url_secret = "not-a-fernet-token"
+        s.commit()
+    fire(h, notify=["broken"])
+    opened = mail(inbox, "[tradealerts] INCIDENT: items are quarantined")
+    assert "1 push(es) quarantined" in body(opened)
+    assert "my-secret-topic" not in body(opened)

@@ -3,9 +3,12 @@ uninstall). Only typer and the standard library at the top: the daemon loads in 
 
 from __future__ import annotations
 
+import functools
+import inspect
 import sys
 import time
-from typing import TYPE_CHECKING, Annotated
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -71,14 +74,48 @@ def _server() -> str:
     return server_url(STATE.server)
 
 
+#: the flags ``run``, ``start`` and ``install`` share: what ``Options`` holds
+_SHARED = tuple(
+    inspect.Parameter(name, inspect.Parameter.POSITIONAL_OR_KEYWORD, default=default,
+                      annotation=annotation)
+    for name, annotation, default in [
+        ("notifier", NotifierOpt, "auto"),
+        ("sound", SoundOpt, True),
+        ("exec_cmd", ExecOpt, None),
+        ("quiet_hours", QuietOpt, None),
+        ("symbols", SymbolsOpt, None),
+        ("notify", NotifyUrlOpt, None),
+        ("feed_down_after", FeedDownOpt, 300.0),
+    ]
+)  # fmt: skip
+
+
+def _with_options(command: Callable[..., None]) -> Callable[..., None]:
+    """``command(options, …its own flags)`` as a command that takes the shared flags too
+    (``_SHARED``, listed first in its help) and gets them parsed into ``Options``."""
+    # ``Options`` is imported only when a command runs: any object stands in while reading
+    own = list(inspect.signature(command, locals={"Options": object}, eval_str=True)
+               .parameters.values())[1:]  # fmt: skip
+
+    @functools.wraps(command)
+    def with_options(**flags: Any) -> None:
+        shared = {p.name: flags.pop(p.name) for p in _SHARED}
+        command(_options(**shared), **flags)
+
+    params = [*_SHARED, *own]
+    with_options.__signature__ = inspect.Signature(params)  # type: ignore[attr-defined]
+    with_options.__annotations__ = {p.name: p.annotation for p in params}
+    return with_options
+
+
 def _options(
     notifier: str,
     sound: bool,
     exec_cmd: str | None,
-    quiet: str | None,
+    quiet_hours: str | None,
     symbols: str | None,
-    feed_down_after: float = 300.0,
-    notify: list[str] | None = None,
+    notify: list[str] | None,
+    feed_down_after: float,
 ) -> Options:
     from tradealerts.daemon.options import Options, QuietHours, parse_symbols
 
@@ -94,7 +131,7 @@ def _options(
             notifier=notifier,
             sound=sound,
             exec_cmd=exec_cmd or None,
-            quiet_hours=QuietHours.parse(quiet) if quiet else None,
+            quiet_hours=QuietHours.parse(quiet_hours) if quiet_hours else None,
             symbols=parse_symbols(symbols),
             feed_down_after=feed_down_after,
         )
@@ -114,21 +151,14 @@ def _fail(message: str, code: int = 1) -> typer.Exit:
 
 
 @app.command()
+@_with_options
 def run(
-    notifier: NotifierOpt = "auto",
-    sound: SoundOpt = True,
-    exec_cmd: ExecOpt = None,
-    quiet_hours: QuietOpt = None,
-    symbols: SymbolsOpt = None,
-    notify: NotifyUrlOpt = None,
-    detached: Annotated[bool, typer.Option("--detached", hidden=True)] = False,
-    feed_down_after: FeedDownOpt = 300.0,
+    options: Options, detached: Annotated[bool, typer.Option("--detached", hidden=True)] = False
 ) -> None:
     """Run the daemon in the foreground (for debugging and service managers); Ctrl-C stops."""
     from tradealerts.daemon.control import AlreadyRunning
     from tradealerts.daemon.runner import run as run_daemon
 
-    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, feed_down_after, notify)
     try:
         run_daemon(options, foreground=not detached)
     except AlreadyRunning as exc:
@@ -138,19 +168,11 @@ def run(
 
 
 @app.command()
-def start(
-    notifier: NotifierOpt = "auto",
-    sound: SoundOpt = True,
-    exec_cmd: ExecOpt = None,
-    quiet_hours: QuietOpt = None,
-    symbols: SymbolsOpt = None,
-    feed_down_after: FeedDownOpt = 300.0,
-    notify: NotifyUrlOpt = None,
-) -> None:
+@_with_options
+def start(options: Options) -> None:
     """Start the daemon in the background; print its pid and log file."""
     from tradealerts.daemon.control import AlreadyRunning, spawn
 
-    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, feed_down_after, notify)
     paths = _paths()
     try:
         pid = spawn(options, paths)
@@ -325,20 +347,11 @@ PlatformOpt = Annotated[
 
 
 @app.command()
-def install(
-    notifier: NotifierOpt = "auto",
-    sound: SoundOpt = True,
-    exec_cmd: ExecOpt = None,
-    quiet_hours: QuietOpt = None,
-    symbols: SymbolsOpt = None,
-    notify: NotifyUrlOpt = None,
-    platform: PlatformOpt = None,
-    feed_down_after: FeedDownOpt = 300.0,
-) -> None:
+@_with_options
+def install(options: Options, platform: PlatformOpt = None) -> None:
     """Start the daemon at login: systemd --user unit, launchd agent or Windows Startup."""
     from tradealerts.daemon.service import install as install_service
 
-    options = _options(notifier, sound, exec_cmd, quiet_hours, symbols, feed_down_after, notify)
     try:
         svc = install_service(options, platform)
     except ValueError as exc:

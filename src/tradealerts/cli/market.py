@@ -8,12 +8,11 @@ from typing import Annotated, Any
 
 import typer
 
-from tradealerts.cli.context import UsageProblem, open_client
+from tradealerts.cli.context import UsageProblem, fetch, open_client
 from tradealerts.cli.output import (
     JSON_OPTION_HELP,
     console,
     display_zone,
-    emit_json,
     fits,
     make_table,
     stamp,
@@ -40,10 +39,8 @@ def symbols(json_out: JsonOpt = False) -> None:
     """The symbols and timeframes your tier allows; locked pairs say which tier opens them."""
     from tradealerts.client import endpoints
 
-    with open_client() as c:
-        answer = c.run(endpoints.symbols())
-    if json_out:
-        emit_json(answer)
+    answer = fetch(endpoints.symbols(), json_out)
+    if answer is None:
         return
     rows = []
     for s in answer.symbols:
@@ -100,10 +97,8 @@ def indicators(
     from tradealerts.core.symbols import format_distance, format_price
 
     sym, tf = pair(symbol, timeframe)
-    with open_client() as c:
-        payload = c.run(endpoints.indicators(sym, tf, bars))
-    if json_out:
-        emit_json(payload)
+    payload = fetch(endpoints.indicators(sym, tf, bars), json_out)
+    if payload is None:
         return
     closes = payload["bars"]["close"]
     forming = payload.get("forming")

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from tradealerts.cli.context import UsageProblem, open_client
-from tradealerts.cli.output import JSON_OPTION_HELP, console, emit_json, make_table, say, when
+from tradealerts.cli.context import UsageProblem, fetch, open_client
+from tradealerts.cli.output import JSON_OPTION_HELP, console, make_table, say, when
 from tradealerts.client.lang import N_, _
 
 app = typer.Typer(help="The pairs you follow (5 on FREE, 50 on PRO).", no_args_is_help=True)
@@ -19,10 +19,8 @@ def list_items(json_out: JsonOpt = False) -> None:
     """Your watchlist, oldest first."""
     from tradealerts.client import endpoints
 
-    with open_client() as c:
-        items = c.run(endpoints.watchlist())
-    if json_out:
-        emit_json(items)
+    items = fetch(endpoints.watchlist(), json_out)
+    if items is None:
         return
     rows = [(i.id, i.symbol, i.timeframe, when(i.created_at)) for i in items]
     columns = [N_("Id"), N_("Symbol"), N_("Timeframe"), N_("Added")]

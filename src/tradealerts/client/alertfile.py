@@ -12,7 +12,8 @@ A file is a list of named alert definitions under ``alert`` (TOML's ``[[alert]]`
 
 ``export`` writes every field of each definition (never status or fire counts), so
 ``export`` then ``apply`` changes nothing. ``check`` validates every entry with the same rules
-the server uses (``tradealerts.core.alerts``) before anything is sent.
+the server uses (``tradealerts.core.alerts``) before anything is sent. What it says of a file
+is said in the user's language (the ``client`` catalog).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from tradealerts.client.lang import N_, _
 
 __all__ = [
     "FORMATS",
@@ -47,7 +50,7 @@ EntryProblem = tuple[int, str | None, str | None, str]
 
 
 #: The rule of an alert's name (``NAME_PATTERN``) said for people, not as the regex.
-NAME_RULE = "letters, digits and . _ - : (1-64, starting with a letter or digit)"
+NAME_RULE = N_("letters, digits and . _ - : (1-64, starting with a letter or digit)")
 
 
 def unknown_condition(text: str) -> str:
@@ -59,12 +62,17 @@ def unknown_condition(text: str) -> str:
     key = str(text).strip().lower().replace("-", "_")
     names = [c.value for c in Condition]
     close = difflib.get_close_matches(key, names, n=3, cutoff=0.5)
-    hint = f" Did you mean {' or '.join(close)}?" if close else ""
-    return f"Unknown condition {text!r}.{hint} Conditions: {', '.join(names)}."
+    hint = " " + _("Did you mean {names}?").format(names=_either(close)) if close else ""
+    return _("Unknown condition {text}.{hint} Conditions: {names}.").format(
+        text=repr(text), hint=hint, names=", ".join(names)
+    )
 
 
-def _choices(values: list[str]) -> str:
-    return ", ".join(values[:-1]) + " or " + values[-1] if len(values) > 1 else values[0]
+def _either(values: list[str]) -> str:
+    """``a or b``; ``a, b or c``."""
+    if len(values) < 2:
+        return values[0]
+    return _("{some} or {last}").format(some=", ".join(values[:-1]), last=values[-1])
 
 
 def explain(error: Any, entry: Any) -> str:
@@ -79,7 +87,7 @@ def explain(error: Any, entry: Any) -> str:
     kind = error.get("type")
     given = error.get("input")
     if field == "name" and kind == "string_pattern_mismatch":
-        return f"{given!r} is not a name: use {NAME_RULE}"
+        return _("{name} is not a name: use {rule}").format(name=repr(given), rule=_(NAME_RULE))
     if field == "condition" and kind == "enum":
         return unknown_condition(str(given))
     if field == "side" and kind in ("enum", "side_choice") and isinstance(entry, dict):
@@ -91,7 +99,9 @@ def explain(error: Any, entry: Any) -> str:
         if condition is not None and allowed:
             ordered = [s.value for s in Side if s in allowed]
             got = getattr(given, "value", given)  # side_choice: a Side, enum: the text
-            return f"{condition.value} takes {_choices(ordered)}, got {got!r}"
+            return _("{condition} takes {choices}, got {got}").format(
+                condition=condition.value, choices=_either(ordered), got=repr(got)
+            )
     return str(error.get("msg", "")).removeprefix("Value error, ")
 
 
@@ -104,7 +114,9 @@ def format_of(path: str | Path, given: str | None = None) -> str:
     if given:
         fmt = given.lower()
         if fmt not in FORMATS:
-            raise AlertFileError(f"unknown format {given!r}; use toml, yaml or json")
+            raise AlertFileError(
+                _("unknown format {format}; use toml, yaml or json").format(format=repr(given))
+            )
         return fmt
     return _SUFFIXES.get(Path(path).suffix.lower(), "toml")
 
@@ -149,19 +161,22 @@ def loads(text: str, fmt: str) -> list[Any]:
 
             doc = tomllib.loads(text)
     except Exception as exc:  # each parser has its own error type: all mean "bad syntax"
-        raise AlertFileError(f"not valid {fmt.upper()}: {exc}") from None
+        raise AlertFileError(
+            _("not valid {format}: {error}").format(format=fmt.upper(), error=exc)
+        ) from None
     if doc is None:
         return []
     entries = doc.get("alert", []) if isinstance(doc, dict) else doc
     if not isinstance(entries, list):
-        raise AlertFileError("expected a list of alerts under 'alert' ([[alert]] in TOML)")
+        raise AlertFileError(_("expected a list of alerts under 'alert' ([[alert]] in TOML)"))
     from tradealerts.core.alerts.plans import MAX_APPLY_ENTRIES
 
     if len(entries) > MAX_APPLY_ENTRIES:
         # said here in the file's words; the server's refusal spoke of "alerts: List should…"
         raise AlertFileError(
-            f"{len(entries)} alerts: a file holds at most {MAX_APPLY_ENTRIES} (it is applied in"
-            " one request)"
+            _("{count} alerts: a file holds at most {most} (it is applied in one request)").format(
+                count=len(entries), most=MAX_APPLY_ENTRIES
+            )
         )
     return entries
 
@@ -176,7 +191,7 @@ def check(entries: list[Any]) -> list[EntryProblem]:
     names: set[str] = set()
     for i, raw in enumerate(entries):
         if not isinstance(raw, dict):
-            problems.append((i, None, None, "each entry must be a table of fields"))
+            problems.append((i, None, None, _("each entry must be a table of fields")))
             continue
         name = raw.get("name") if isinstance(raw.get("name"), str) else None
         try:
@@ -187,9 +202,9 @@ def check(entries: list[Any]) -> list[EntryProblem]:
                 problems.append((i, name, field, explain(e, raw)))
             continue
         if name is None:
-            problems.append((i, None, "name", "is required: apply matches alerts by name"))
+            problems.append((i, None, "name", _("is required: apply matches alerts by name")))
         elif name in names:
-            problems.append((i, name, "name", "appears twice in the file"))
+            problems.append((i, name, "name", _("appears twice in the file")))
         else:
             names.add(name)
     return problems

@@ -32,6 +32,7 @@ __all__ = [
     "ChannelList",
     "ChannelPublic",
     "ChannelTested",
+    "UnreadableUrl",
     "apprise_log",
     "describe_url",
     "mask_rest",
@@ -52,6 +53,15 @@ class ChannelInfo:
     masked: str  #: shown to its owner: ``ntfy://ntfy.sh/my-s…``
     host: str | None  #: the host the URL names (None: the service's own, fixed address)
     port: int | None
+
+
+class UnreadableUrl(ValueError):
+    """``describe_url``'s refusal, a sentence without the URL; ``scheme`` is None when the
+    URL has none (each side says it in its own words and language)."""
+
+    def __init__(self, message: str, scheme: str | None) -> None:
+        super().__init__(message)
+        self.scheme = scheme
 
 
 class _Capture(logging.Handler):
@@ -116,20 +126,23 @@ def mask_rest(rest: str) -> str:
 
 
 def describe_url(url: str) -> ChannelInfo:
-    """The service, mask and host of an Apprise URL; ``ValueError`` (a sentence for the
-    user, without the URL) when Apprise does not understand it."""
+    """The service, mask and host of an Apprise URL; ``UnreadableUrl`` (a ``ValueError``: a
+    sentence for the user, without the URL) when Apprise does not understand it."""
     import apprise  # the daemon and server only: kept off the CLI's start-up path
 
     match = _SCHEME.match(url.strip())
     if match is None:
-        raise ValueError("is not an Apprise URL: it needs a scheme, like ntfy://ntfy.sh/topic")
+        raise UnreadableUrl(
+            "is not an Apprise URL: it needs a scheme, like ntfy://ntfy.sh/topic", None
+        )
     scheme = match.group(1).lower()
     with apprise_log():
         plugin: Any = apprise.Apprise.instantiate(url.strip(), suppress_exceptions=True)
     if plugin is None or plugin is False:
-        raise ValueError(
+        raise UnreadableUrl(
             f"is not a URL Apprise can send to ({scheme}://…): see "
-            "https://github.com/caronc/apprise/wiki for each service's form"
+            "https://github.com/caronc/apprise/wiki for each service's form",
+            scheme,
         )
     tokens = getattr(plugin, "template_tokens", {}) or {}
     host = str(getattr(plugin, "host", "") or "") if "host" in tokens else ""

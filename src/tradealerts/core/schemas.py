@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from zoneinfo import available_timezones
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     EmailStr,
@@ -16,13 +17,15 @@ from pydantic import (
 )
 
 from tradealerts.core.i18n import LANGUAGES
-from tradealerts.core.messages import Text, _, localise, reader_language
+from tradealerts.core.messages import N_, Text, _, localise, reader_language
 from tradealerts.core.text import MultiLine, SingleLine, unsafe_reason
 
 __all__ = [
     "CHART_STYLES",
     "LANGUAGES",
+    "SYMBOL_MAX_LENGTH",
     "THEMES",
+    "TIMEFRAME_MAX_LENGTH",
     "AccountDelete",
     "EmailChange",
     "EmailVerify",
@@ -54,6 +57,7 @@ __all__ = [
     "WatchlistCreate",
     "WatchlistItemPublic",
     "WebhookSecret",
+    "from_row",
 ]
 
 #: The TUI's themes (Textual's built-in names).
@@ -62,6 +66,20 @@ THEMES = (
     "catppuccin-mocha", "catppuccin-latte", "solarized-light", "flexoki",
 )  # fmt: skip
 CHART_STYLES = ("candles", "ohlc", "line")
+#: The longest symbol and timeframe names the API reads (``EURUSD``, ``H12``): longer is a
+#: 422 before any lookup (one bound for bodies and query parameters alike).
+SYMBOL_MAX_LENGTH = 16
+TIMEFRAME_MAX_LENGTH = 4
+
+
+_Model = TypeVar("_Model", bound=BaseModel)
+
+
+def from_row(model: type[_Model], row: object, **given: Any) -> _Model:
+    """``model`` filled from ``row``'s attributes of the same names (a database row, say);
+    ``given``: the fields named or worked out otherwise, e.g. ``read=row.read_at is not None``."""
+    same = {name: getattr(row, name) for name in model.model_fields if name not in given}
+    return model.model_validate({**same, **given})
 
 
 class _In(BaseModel):
@@ -196,53 +214,34 @@ class Preferences(BaseModel):
     alert_bell: bool = True
 
 
+def _one_of(allowed: tuple[str, ...], refusal: str) -> AfterValidator:
+    """A setting that takes one of ``allowed``; ``refusal`` (marked ``N_``) says ``{value}``
+    and ``{allowed}``."""
+
+    def check(v: str | None) -> str | None:
+        if v is not None and v not in allowed:
+            raise ValueError(_(refusal, value=v, allowed=", ".join(allowed)))
+        return v
+
+    return AfterValidator(check)
+
+
 class PreferencesUpdate(_In):
-    theme: str | None = None
-    chart_style: str | None = None
-    language: str | None = None
+    theme: Annotated[
+        str | None, _one_of(THEMES, N_("unknown theme {value!r}: use one of {allowed}"))
+    ] = None
+    chart_style: Annotated[
+        str | None,
+        _one_of(CHART_STYLES, N_("unknown chart style {value!r}: use one of {allowed}")),
+    ] = None
+    language: Annotated[
+        str | None,
+        _one_of(LANGUAGES, N_("unsupported language {value!r}: use one of {allowed}")),
+    ] = None
     timezone: str | None = None
     analytics_opt_in: StrictBool | None = None
     marketing_opt_in: StrictBool | None = None
     alert_bell: StrictBool | None = None
-
-    @field_validator("theme")
-    @classmethod
-    def _theme(cls, v: str | None) -> str | None:
-        if v is not None and v not in THEMES:
-            raise ValueError(
-                _(
-                    "unknown theme {value!r}: use one of {allowed}",
-                    value=v,
-                    allowed=", ".join(THEMES),
-                )
-            )
-        return v
-
-    @field_validator("chart_style")
-    @classmethod
-    def _style(cls, v: str | None) -> str | None:
-        if v is not None and v not in CHART_STYLES:
-            raise ValueError(
-                _(
-                    "unknown chart style {value!r}: use one of {allowed}",
-                    value=v,
-                    allowed=", ".join(CHART_STYLES),
-                )
-            )
-        return v
-
-    @field_validator("language")
-    @classmethod
-    def _language(cls, v: str | None) -> str | None:
-        if v is not None and v not in LANGUAGES:
-            raise ValueError(
-                _(
-                    "unsupported language {value!r}: use one of {allowed}",
-                    value=v,
-                    allowed=", ".join(LANGUAGES),
-                )
-            )
-        return v
 
     @field_validator("timezone")
     @classmethod
@@ -287,8 +286,8 @@ class SymbolsPublic(BaseModel):
 
 
 class WatchlistCreate(_In):
-    symbol: str = Field(min_length=1, max_length=16)
-    timeframe: str = Field(min_length=1, max_length=4)
+    symbol: str = Field(min_length=1, max_length=SYMBOL_MAX_LENGTH)
+    timeframe: str = Field(min_length=1, max_length=TIMEFRAME_MAX_LENGTH)
 
 
 class WatchlistItemPublic(BaseModel):

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
-from tradealerts.core.messages import _
+from tradealerts.core.messages import N_, _
 from tradealerts.core.timeframes import Timeframe, parse_timeframe
 
 __all__ = [
@@ -123,44 +124,33 @@ def required_tier(symbol: str, timeframe: Timeframe | str) -> Tier | None:
     return None
 
 
-def _smallest(predicate_tiers: list[Tier]) -> Tier | None:
-    return predicate_tiers[0] if predicate_tiers else None
+def _gate(
+    tier: Tier | str, allows: Callable[[TierLimits], bool], msgid: str, **params: object
+) -> None:
+    """Raise AccessDenied unless ``tier`` ``allows`` it: the reason is ``msgid`` (marked
+    with N_ where it is written) with ``params``, ``{current}`` and ``{need}``, the smallest
+    tier that allows it."""
+    current = Tier(tier)
+    if allows(TIERS[current]):
+        return
+    need = next((t for t in Tier if allows(TIERS[t])), None)
+    raise AccessDenied(_(msgid, current=current, need=need, **params), required=need)
 
 
 def check_symbol(tier: Tier | str, symbol: str) -> str:
     """Return the normalised symbol, or raise AccessDenied naming the tier that allows it."""
     sym = normalize_symbol(symbol)
-    current = Tier(tier)
-    if sym in TIERS[current].symbols:
-        return sym
-    need = _smallest([t for t in Tier if sym in TIERS[t].symbols])
-    raise AccessDenied(
-        _(
-            "{sym} is not included in the {current} plan; it needs {need}.",
-            sym=sym,
-            current=current,
-            need=need,
-        ),
-        required=need,
-    )
+    why = N_("{sym} is not included in the {current} plan; it needs {need}.")
+    _gate(tier, lambda lim: sym in lim.symbols, why, sym=sym)
+    return sym
 
 
 def check_timeframe(tier: Tier | str, timeframe: Timeframe | str) -> Timeframe:
     """Return the parsed timeframe, or raise AccessDenied naming the tier that allows it."""
     tf = parse_timeframe(timeframe)
-    current = Tier(tier)
-    if tf in TIERS[current].timeframes:
-        return tf
-    need = _smallest([t for t in Tier if tf in TIERS[t].timeframes])
-    raise AccessDenied(
-        _(
-            "The {tf} timeframe is not included in the {current} plan; it needs {need}.",
-            tf=tf,
-            current=current,
-            need=need,
-        ),
-        required=need,
-    )
+    why = N_("The {tf} timeframe is not included in the {current} plan; it needs {need}.")
+    _gate(tier, lambda lim: tf in lim.timeframes, why, tf=tf)
+    return tf
 
 
 def check_pair(tier: Tier | str, symbol: str, timeframe: Timeframe | str) -> tuple[str, Timeframe]:

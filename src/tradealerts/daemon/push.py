@@ -13,14 +13,17 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from typing import Any
 
-from tradealerts.core.push import apprise_log, describe_url, push_text
+from tradealerts.client.lang import _
+from tradealerts.core.push import UnreadableUrl, apprise_log, describe_url, push_text
 
 __all__ = ["PUSH_DEADLINE", "PushTargets"]
 
 log = logging.getLogger("tradealerts.daemon")
 
+_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*")
 #: the longest one push may take (Apprise's own socket timeouts are clipped to it)
 PUSH_DEADLINE = 15.0
 
@@ -65,18 +68,32 @@ def _masked(url: str) -> str:
     try:
         return describe_url(url).masked
     except ValueError:
-        return url.split("://", 1)[0] + "://…"
+        scheme, sep, _rest = url.partition("://")
+        # no scheme: the whole value may be the secret (a bare ntfy topic), so none of it
+        return f"{scheme}://…" if sep and _SCHEME.fullmatch(scheme) else "…"
 
 
 def check_urls(urls: list[str]) -> tuple[str, ...]:
-    """The ``--notify`` values, each one Apprise understands (``ValueError`` otherwise,
-    naming only its masked form)."""
+    """The ``--notify`` values, each one Apprise understands (``ValueError`` otherwise, in
+    the user's language, naming only its masked form)."""
     for url in urls:
         try:
             describe_url(url)
-        except ValueError as exc:
-            raise ValueError(f"--notify {_masked(url)}: {exc}") from None
+        except UnreadableUrl as exc:
+            raise ValueError(_unreadable(_masked(url), exc.scheme)) from None
     return tuple(urls)
+
+
+def _unreadable(masked: str, scheme: str | None) -> str:
+    if scheme is None:
+        return _(
+            "--notify {url}: this is not an Apprise URL: it needs a scheme, like "
+            "ntfy://ntfy.sh/TOPIC."
+        ).format(url=masked)
+    return _(
+        "--notify {url}: Apprise cannot send to this URL ({scheme}://…); each service's "
+        "form is at https://github.com/caronc/apprise/wiki."
+    ).format(url=masked, scheme=scheme)
 
 
 def _send(url: str, title: str, body: str, deadline: float) -> tuple[bool, str]:

@@ -29,7 +29,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from tradealerts.core.i18n import DEFAULT_LANGUAGE
 from tradealerts.core.messages import Text, _, localise, reader_language, set_reader
-from tradealerts.core.tiers import AccessDenied, UnknownSymbol
+from tradealerts.core.tiers import TIERS, AccessDenied, Tier, UnknownSymbol
 from tradealerts.core.timeframes import TimeframeError
 from tradealerts.server.language import request_language, scope_language, validation_text
 
@@ -111,6 +111,34 @@ class Conflict(ApiError, status=409, code="conflict"): ...
 
 
 class TooManyRequests(ApiError, status=429, code="rate_limited"): ...
+
+
+def plan_full(
+    tier: Tier,
+    limit: str,
+    message: str,
+    *,
+    code: str,
+    extra: dict[str, Any] | None = None,
+    **params: Any,
+) -> ApiError:
+    """403: ``tier`` allows no more of ``limit`` (a ``TierLimits`` field, e.g.
+    ``"active_alerts"``). ``message`` (marked ``N_``) may say ``{tier}``, ``{limit}`` and
+    ``{hint}`` ("; PRO allows 20": the first tier that allows more, also ``required_tier``)."""
+    allowed = getattr(TIERS[tier], limit)
+    bigger = next((t for t in Tier if getattr(TIERS[t], limit) > allowed), None)
+    hint: Text | str = (
+        _("; {tier} allows {limit}", tier=bigger.value, limit=getattr(TIERS[bigger], limit))
+        if bigger
+        else ""
+    )
+    return ApiError(
+        _(message, tier=tier, limit=allowed, hint=hint, **params),
+        status=403,
+        code=code,
+        required_tier=bigger.value if bigger else None,
+        **(extra or {}),
+    )
 
 
 def error_response(

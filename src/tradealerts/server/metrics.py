@@ -113,7 +113,7 @@ class _Collector:
         yield GaugeMetricFamily("tradealerts_webhook_queue", "Webhook deliveries pending", hooks)
         yield GaugeMetricFamily(
             "tradealerts_deliveries_quarantined",
-            "Alert deliveries (webhooks) set aside: no try can send them",
+            "Alert deliveries (webhooks, pushes) set aside: no try can send them",
             parked,
         )
         yield CounterMetricFamily(
@@ -129,6 +129,9 @@ def install(app: FastAPI) -> None:
     from tradealerts.server.incidents.exported import IncidentMetrics
 
     registry.register(IncidentMetrics(app))
+    from tradealerts.server.push.stats import PushMetrics
+
+    registry.register(PushMetrics(app))
 
     @app.get("/metrics", include_in_schema=False)
     def metrics(request: Request) -> Response:

@@ -21,6 +21,13 @@ __all__ = ["Settings"]
 
 _PLACEHOLDERS = {"changeme", "change-me", "secret", "changethis", "password", "xxx"}
 
+# the bounds most settings below share, each stated once (a value outside one is refused
+# with pydantic's message naming the setting)
+_Positive = Annotated[float, Field(gt=0)]
+_NonNegative = Annotated[float, Field(ge=0)]
+_Count = Annotated[int, Field(ge=1)]
+_CountOrZero = Annotated[int, Field(ge=0)]
+
 
 class Settings(BaseSettings):
     """Every flag of ``tradealerts-server serve`` is also a ``TRADEALERTS_*`` variable."""
@@ -71,9 +78,9 @@ class Settings(BaseSettings):
     stripe_price_id: str | None = None
     stripe_api_base: str | None = Field(None, description="a Stripe double's URL (tests)")
     #: how long a ``past_due`` subscription keeps PRO before the plan becomes FREE
-    billing_grace_days: int = Field(3, ge=0)
+    billing_grace_days: _CountOrZero = 3
     #: how often the server looks for grace periods that have ended
-    billing_sweep_seconds: float = Field(60.0, gt=0)
+    billing_sweep_seconds: _Positive = 60.0
     #: owner-approved webhook destinations that the SSRF guard would refuse: host names and
     #: address ranges (CIDR), e.g. ``["hooks.internal", "10.20.0.0/16"]``; plain http is
     #: then allowed to loopback ones
@@ -89,7 +96,7 @@ class Settings(BaseSettings):
     )
     #: with REDIS_URL: an API process gives back the quota it reserved ahead for a user and
     #: did not spend after this many seconds without a request of theirs (docs/architecture.md)
-    quota_lease_seconds: float = Field(2.0, gt=0)
+    quota_lease_seconds: _Positive = 2.0
     #: owner-only: accounts exempt from the hourly quota (benchmarks, monitoring)
     unlimited_emails: list[str] = Field(default_factory=list)
     access_token_minutes: int = 15
@@ -104,7 +111,7 @@ class Settings(BaseSettings):
     caller_cache_seconds: float = 1.0
     #: the longest a request waits for a database connection; past it the answer is 503
     #: ``database_busy`` with Retry-After (well under a client's timeout)
-    db_pool_timeout_seconds: float = Field(3.0, gt=0)
+    db_pool_timeout_seconds: _Positive = 3.0
     #: the largest request body read (bytes; the owner's ingest route allows its own 2 MiB);
     #: a bigger Content-Length is refused 413 before reading, a bigger stream at this byte.
     #: The reverse proxy should say the same (docs/deploy.md: client_max_body_size).
@@ -122,7 +129,7 @@ class Settings(BaseSettings):
     alert_retry_max_seconds: float = 5.0
     #: how often the mail worker looks for due mails (retries after a failed send); a mail
     #: queued in this process, or announced over the bus when scaled out, wakes it at once
-    mail_poll_seconds: float = Field(5.0, gt=0)
+    mail_poll_seconds: _Positive = 5.0
     #: httpx's per-phase timeout (connect, each read, each write) of one webhook call
     webhook_timeout_seconds: float = 5.0
     webhook_retry_hours: float = 24.0
@@ -163,45 +170,45 @@ class Settings(BaseSettings):
     #: Streams (needs ``redis_url``); ``tradealerts-server engine`` runs the market side
     scale_out: bool = False
     #: API processes ``serve`` starts on its port (scale-out only: one engine per deployment)
-    workers: int = Field(1, ge=1)
+    workers: _Count = 1
     #: each bus stream is capped near this many entries (``XADD MAXLEN ~``)
     bus_maxlen: int = Field(100_000, ge=1000)
     #: the engine lease's life: a standby takes over this long after the leader's last renewal
     lease_seconds: float = Field(5.0, gt=0.5)
     #: how often the engine writes its market snapshot for API processes that (re)start
-    snapshot_seconds: float = Field(5.0, gt=0)
+    snapshot_seconds: _Positive = 5.0
     # -- owner alerts (issue #29, server/incidents; docs/owner-guide.md "Monitoring and
     # incidents"): each threshold below opens one incident, mailed to ``owner_email``
     #: how often the engine's process checks the conditions (0 turns owner alerts off)
-    incident_check_seconds: float = Field(15.0, ge=0)
+    incident_check_seconds: _NonNegative = 15.0
     #: an open incident is mailed again this often until it recovers
-    incident_remind_minutes: float = Field(60.0, gt=0)
+    incident_remind_minutes: _Positive = 60.0
     #: a condition must hold this long before it opens an incident (a blip is not one)
-    incident_grace_seconds: float = Field(60.0, ge=0)
+    incident_grace_seconds: _NonNegative = 60.0
     #: closed incidents ``admin incidents`` lists besides the open ones
-    incident_recent_days: int = Field(7, ge=0)
+    incident_recent_days: _CountOrZero = 7
     #: a symbol whose market is open and that had no tick for this long is stale
-    incident_feed_stale_seconds: float = Field(300.0, gt=0)
+    incident_feed_stale_seconds: _Positive = 300.0
     #: a series the owner's bridge serves (lines source mt5) is silent after this many of
     #: its bars without a post (while its market is open)
-    incident_bridge_silent_bars: int = Field(3, ge=1)
+    incident_bridge_silent_bars: _Count = 3
     #: the share of 5xx answers over ``incident_window_seconds`` (with at least
     #: ``incident_5xx_min_requests`` requests) that opens an incident
     incident_5xx_ratio: float = Field(0.05, gt=0, le=1)
-    incident_5xx_min_requests: int = Field(20, ge=1)
+    incident_5xx_min_requests: _Count = 20
     #: the window the rates (5xx, Stripe webhook failures, tick-to-stream p99) are taken over
-    incident_window_seconds: float = Field(300.0, gt=0)
+    incident_window_seconds: _Positive = 300.0
     #: tick to stream frame, 99th percentile over the window
-    incident_stream_p99_seconds: float = Field(2.0, gt=0)
+    incident_stream_p99_seconds: _Positive = 2.0
     #: the engine's time on one feed event
-    incident_engine_lag_seconds: float = Field(1.0, gt=0)
+    incident_engine_lag_seconds: _Positive = 1.0
     #: mails not yet sent / webhook deliveries pending
-    incident_mail_queue_depth: int = Field(200, ge=1)
-    incident_webhook_queue_depth: int = Field(1000, ge=1)
+    incident_mail_queue_depth: _Count = 200
+    incident_webhook_queue_depth: _Count = 1000
     #: free space under the data folder, in MiB
-    incident_disk_free_mb: float = Field(1024.0, ge=0)
+    incident_disk_free_mb: _NonNegative = 1024.0
     #: scaled out: standby engines expected besides the leader (0: none expected)
-    incident_standbys: int = Field(1, ge=0)
+    incident_standbys: _CountOrZero = 1
     log_level: str = "INFO"
     demo: bool = False
     #: per-symbol market hours over the asset-class defaults (issue #29), JSON
@@ -214,9 +221,9 @@ class Settings(BaseSettings):
     feed_market_hours: bool = False
     #: a symbol whose market is open by its schedule and whose last data is older than this
     #: is ``delayed`` to subscribers (the ``feed`` stream event, ``GET /api/feed``)
-    feed_delayed_seconds: float = Field(60.0, gt=0)
+    feed_delayed_seconds: _Positive = 60.0
     #: how often each process re-evaluates every symbol's feed state
-    feed_check_seconds: float = Field(1.0, gt=0)
+    feed_check_seconds: _Positive = 1.0
 
     @field_validator("market_hours")
     @classmethod

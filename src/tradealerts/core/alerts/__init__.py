@@ -1,134 +1,20 @@
 """Alerts, the pure part: conditions, trigger rules, messages and the API's wire schemas.
 
 The matching engine that applies these rules to the feed lives in ``tradealerts.server.alerts``.
+This package's public face is its modules' own: each names what it exports (``__all__``)
+once, and every such name is importable from here too.
 """
 
-from tradealerts.core.alerts.conditions import (
-    BAR_CLOSE_CONDITIONS,
-    CHANNEL_CONDITIONS,
-    EDGE_CONDITIONS,
-    FRACTAL_CONDITIONS,
-    LEVEL_CONDITIONS,
-    MOVEMENT_CONDITIONS,
-    OPTIONAL_VALUES,
-    PCT_CONDITIONS,
-    REQUIRED_VALUES,
-    SIDES,
-    VALUE_FIELDS,
-    AlertStatus,
-    Condition,
-    Frequency,
-    PriceSource,
-    Side,
-    WebhookFormat,
-    evaluated_on_ticks,
-)
-from tradealerts.core.alerts.limits import (
-    CHATTY_PER_DAY,
-    DORMANT_DAYS,
-    FLOOD_FIRES,
-    FLOOD_SECONDS,
-    MAX_CONFIRM_BARS,
-    MAX_COOLDOWN,
-    MAX_FIRES,
-    REASON_FLOOD,
-    REASON_MAX_FIRES,
-    DurationError,
-    format_duration,
-    health_flags,
-    parse_duration,
-)
-from tradealerts.core.alerts.messages import (
-    ALIASES,
-    PLACEHOLDERS,
-    default_message,
-    message_fields,
-    render_message,
-    template_problem,
-)
-from tradealerts.core.alerts.rules import (
-    REASON_EXPIRED,
-    REASON_LINE_GONE,
-    REASON_TRIGGERED,
-    is_expired,
-    may_fire,
-    rearm_time,
-    status_after_fire,
-    window_start,
-)
-from tradealerts.core.alerts.schemas import (
-    MAX_PRICE,
-    NAME_PATTERN,
-    AlertChannels,
-    AlertCreate,
-    AlertEventPublic,
-    AlertHealth,
-    AlertHistoryPage,
-    AlertList,
-    AlertPublic,
-    AlertUpdate,
-    DeliveryPublic,
-    merge_update,
-    validate_alert,
-)
+from tradealerts.core.alerts import conditions, limits, messages, rules, schemas
+from tradealerts.core.alerts.conditions import *  # noqa: F403
+from tradealerts.core.alerts.limits import *  # noqa: F403
+from tradealerts.core.alerts.messages import *  # noqa: F403
+from tradealerts.core.alerts.rules import *  # noqa: F403
+from tradealerts.core.alerts.schemas import *  # noqa: F403
 
-__all__ = [
-    "ALIASES",
-    "BAR_CLOSE_CONDITIONS",
-    "CHANNEL_CONDITIONS",
-    "CHATTY_PER_DAY",
-    "DORMANT_DAYS",
-    "EDGE_CONDITIONS",
-    "FLOOD_FIRES",
-    "FLOOD_SECONDS",
-    "FRACTAL_CONDITIONS",
-    "LEVEL_CONDITIONS",
-    "MAX_CONFIRM_BARS",
-    "MAX_COOLDOWN",
-    "MAX_FIRES",
-    "MAX_PRICE",
-    "MOVEMENT_CONDITIONS",
-    "NAME_PATTERN",
-    "OPTIONAL_VALUES",
-    "PCT_CONDITIONS",
-    "PLACEHOLDERS",
-    "REASON_EXPIRED",
-    "REASON_FLOOD",
-    "REASON_LINE_GONE",
-    "REASON_MAX_FIRES",
-    "REASON_TRIGGERED",
-    "REQUIRED_VALUES",
-    "SIDES",
-    "VALUE_FIELDS",
-    "AlertChannels",
-    "AlertCreate",
-    "AlertEventPublic",
-    "AlertHealth",
-    "AlertHistoryPage",
-    "AlertList",
-    "AlertPublic",
-    "AlertStatus",
-    "AlertUpdate",
-    "Condition",
-    "DeliveryPublic",
-    "DurationError",
-    "Frequency",
-    "PriceSource",
-    "Side",
-    "WebhookFormat",
-    "default_message",
-    "evaluated_on_ticks",
-    "format_duration",
-    "health_flags",
-    "is_expired",
-    "may_fire",
-    "merge_update",
-    "message_fields",
-    "parse_duration",
-    "rearm_time",
-    "render_message",
-    "status_after_fire",
-    "template_problem",
-    "validate_alert",
-    "window_start",
-]
+__all__: list[str] = []
+__all__ += conditions.__all__
+__all__ += limits.__all__
+__all__ += messages.__all__
+__all__ += rules.__all__
+__all__ += schemas.__all__

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
+from enum import StrEnum, auto
 
 from tradealerts.core.line_ids import LINE_ID_DIAGONAL, LINE_ID_HORIZONTAL  # re-exported
 
@@ -15,6 +15,7 @@ __all__ = [
     "LINE_ID_DIAGONAL",
     "LINE_ID_HORIZONTAL",
     "MOVEMENT_CONDITIONS",
+    "NUMBER_VALUES",
     "OPTIONAL_VALUES",
     "PCT_CONDITIONS",
     "REQUIRED_VALUES",
@@ -30,71 +31,73 @@ __all__ = [
 ]
 
 
+# In every enum here ``auto()`` makes a member's value its own name (``StrEnum``'s rule): the
+# wire's word, written once. (A docstring is the API schema's description: kept as it was.)
 class Condition(StrEnum):
     """What an alert watches for; the value is the wire name."""
 
-    greater_than = "greater_than"
-    less_than = "less_than"
-    crossing = "crossing"
-    crossing_up = "crossing_up"
-    crossing_down = "crossing_down"
-    entering_channel = "entering_channel"
-    exiting_channel = "exiting_channel"
-    inside_channel = "inside_channel"
-    outside_channel = "outside_channel"
-    moving_up = "moving_up"
-    moving_down = "moving_down"
-    moving_up_pct = "moving_up_pct"
-    moving_down_pct = "moving_down_pct"
-    new_fractal = "new_fractal"
-    line_break = "line_break"
-    trendline_break = "trendline_break"
-    line_touch = "line_touch"
-    line_bounce = "line_bounce"
+    greater_than = auto()
+    less_than = auto()
+    crossing = auto()
+    crossing_up = auto()
+    crossing_down = auto()
+    entering_channel = auto()
+    exiting_channel = auto()
+    inside_channel = auto()
+    outside_channel = auto()
+    moving_up = auto()
+    moving_down = auto()
+    moving_up_pct = auto()
+    moving_down_pct = auto()
+    new_fractal = auto()
+    line_break = auto()
+    trendline_break = auto()
+    line_touch = auto()
+    line_bounce = auto()
 
 
 class Frequency(StrEnum):
     """How often an alert may fire (see ``tradealerts.core.alerts.rules``)."""
 
-    once = "once"
-    once_per_bar = "once_per_bar"
-    once_per_bar_close = "once_per_bar_close"
-    once_per_minute = "once_per_minute"
+    once = auto()
+    once_per_bar = auto()
+    once_per_bar_close = auto()
+    once_per_minute = auto()
 
 
 class PriceSource(StrEnum):
     """Which side of the quote a tick-evaluated alert watches. Bars are built from bids."""
 
-    bid = "bid"
-    ask = "ask"
+    bid = auto()
+    ask = auto()
 
 
 class AlertStatus(StrEnum):
     """Only active alerts are matched; the others say why in ``status_reason``."""
 
-    active = "active"
-    paused = "paused"
-    triggered = "triggered"
-    expired = "expired"
+    active = auto()
+    paused = auto()
+    triggered = auto()
+    expired = auto()
 
 
 class WebhookFormat(StrEnum):
     """The body a webhook receives: ours (``json``) or the one a chat service expects."""
 
-    json = "json"
-    discord = "discord"
-    slack = "slack"
-    telegram = "telegram"
+    json = auto()
+    discord = auto()
+    slack = auto()
+    telegram = auto()
 
 
 class Side(StrEnum):
     """Which fractals (up/down) or which lines (support/resistance) a fractal alert follows."""
 
-    up = "up"
-    down = "down"
-    either = "either"
-    support = "support"
-    resistance = "resistance"
+    up = auto()
+    down = auto()
+    either = auto()
+    support = auto()
+    resistance = auto()
 
 
 C = Condition
@@ -129,6 +132,12 @@ VALUE_FIELDS = (
     "buffer",
     "confirm_bars",
 )
+
+#: The values that are numbers, and of which kind (the others are words: side, line_id).
+NUMBER_VALUES: dict[str, type[int] | type[float]] = {
+    "level": float, "lower": float, "upper": float, "amount": float, "bars": int,
+    "distance": float, "buffer": float, "confirm_bars": int,
+}  # fmt: skip
 
 REQUIRED_VALUES: dict[Condition, tuple[str, ...]] = {
     **{c: ("level",) for c in LEVEL_CONDITIONS},

@@ -7,7 +7,7 @@ the matcher applies them on candidate fires only.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 __all__ = [
     "CHATTY_PER_DAY",
@@ -23,6 +23,7 @@ __all__ = [
     "format_duration",
     "health_flags",
     "parse_duration",
+    "parse_when",
 ]
 
 #: The flood guard: an alert that would fire more than ``FLOOD_FIRES`` times within
@@ -60,6 +61,25 @@ def parse_duration(value: str | int) -> int:
     if match is None:
         raise DurationError(f"must be a duration like 30m, 2h or 1d, got {value!r}")
     return int(match.group(1)) * _UNITS[(match.group(2) or "s").lower()]
+
+
+_WHEN = re.compile(r"^(\d+)\s*([mhdw])$")
+_SPANS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_when(text: str, now: datetime, *, ago: bool = False) -> datetime | None:
+    """``30m``, ``12h``, ``7d``, ``2w`` after ``now`` (``ago``: before it), or an ISO
+    date/time (UTC when it names no zone): an alert's expiry as people type it (the CLI, the
+    TUI), or a bound of its history. None when ``text`` is neither, or out of any calendar."""
+    m = _WHEN.match(text.strip().lower())
+    try:
+        if m:
+            span = timedelta(**{_SPANS[m.group(2)]: int(m.group(1))})
+            return now - span if ago else now + span
+        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except (ValueError, OverflowError):
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def format_duration(seconds: int) -> str:

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictBool
 
 from tradealerts.core.alerts.conditions import AlertStatus, Condition
 from tradealerts.core.alerts.schemas import Name, Symbol, TimeframeIn
+from tradealerts.core.schemas import SYMBOL_MAX_LENGTH
 
 __all__ = [
     "MAX_APPLY_ENTRIES",
@@ -33,7 +34,7 @@ class _In(BaseModel):
 class AlertClone(_In):
     """What a copy changes: another symbol, timeframe or name (else the original's)."""
 
-    symbol: Symbol | None = Field(default=None, max_length=16)
+    symbol: Symbol | None = Field(default=None, max_length=SYMBOL_MAX_LENGTH)
     timeframe: TimeframeIn | None = None
     name: Name | None = None
 
@@ -43,7 +44,7 @@ class AlertBulk(_In):
     transaction. At least one filter, or ``all: true``."""
 
     action: Literal["pause", "resume", "delete"]
-    symbol: Symbol | None = Field(default=None, max_length=16)
+    symbol: Symbol | None = Field(default=None, max_length=SYMBOL_MAX_LENGTH)
     timeframe: TimeframeIn | None = None
     status: AlertStatus | None = None
     condition: Condition | None = None

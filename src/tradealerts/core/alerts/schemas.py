@@ -53,6 +53,7 @@ from tradealerts.core.alerts.limits import (
 from tradealerts.core.alerts.messages import template_problem
 from tradealerts.core.alerts.spec_rules import spec_problems
 from tradealerts.core.push import CHANNEL_NAME_PATTERN
+from tradealerts.core.schemas import SYMBOL_MAX_LENGTH
 from tradealerts.core.text import SingleLine
 from tradealerts.core.tiers import UnknownSymbol, normalize_symbol
 from tradealerts.core.timeframes import Timeframe, TimeframeError, parse_timeframe
@@ -73,6 +74,7 @@ __all__ = [
     "Name",
     "Symbol",
     "TimeframeIn",
+    "channel_names",
     "merge_update",
     "validate_alert",
 ]
@@ -235,6 +237,12 @@ FormatIn = Annotated[WebhookFormat, BeforeValidator(_lower)]
 ChannelName = Annotated[str, BeforeValidator(_lower), Field(pattern=CHANNEL_NAME_PATTERN)]
 
 
+def channel_names(text: str) -> list[str]:
+    """``phone, Team`` as typed (the CLI's ``--notify``, the TUI's field): the names
+    ``channels.notify`` takes, in lower case, the empty ones dropped."""
+    return [n.strip().lower() for n in text.split(",") if n.strip()]
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
@@ -279,13 +287,14 @@ class AlertChannels(_In):
         return self
 
 
-class AlertCreate(_In):
-    """A new alert. Which values a condition takes: ``REQUIRED_VALUES``/``OPTIONAL_VALUES``."""
+class _Definition(_In):
+    """An alert's definition, every field optional: ``AlertUpdate`` as it is, and what
+    ``AlertCreate`` narrows (one list of fields, in the wire's order)."""
 
     name: Name | None = None
-    symbol: Symbol = Field(max_length=16)
-    timeframe: TimeframeIn
-    condition: ConditionIn
+    symbol: Symbol | None = Field(default=None, max_length=SYMBOL_MAX_LENGTH)
+    timeframe: TimeframeIn | None = None
+    condition: ConditionIn | None = None
     level: Price | None = None
     lower: Price | None = None
     upper: Price | None = None
@@ -296,12 +305,24 @@ class AlertCreate(_In):
     distance: Price | None = None
     buffer: Buffer | None = None
     confirm_bars: ConfirmBars | None = None
-    price_source: SourceIn = PriceSource.bid
-    frequency: FrequencyIn = Frequency.once
+    price_source: SourceIn | None = None
+    frequency: FrequencyIn | None = None
     cooldown: Cooldown | None = None
     max_fires: MaxFires | None = None
     expires_at: Expiry | None = None
     message: Template | None = None
+    channels: AlertChannels | None = None
+
+
+class AlertCreate(_Definition):
+    """A new alert. Which values a condition takes: ``REQUIRED_VALUES``/``OPTIONAL_VALUES``."""
+
+    # required, or with a default (a subclass's field keeps its place in the field order)
+    symbol: Symbol = Field(max_length=SYMBOL_MAX_LENGTH)
+    timeframe: TimeframeIn
+    condition: ConditionIn
+    price_source: SourceIn = PriceSource.bid
+    frequency: FrequencyIn = Frequency.once
     channels: AlertChannels = Field(default_factory=AlertChannels)
 
     @model_validator(mode="after")
@@ -322,30 +343,8 @@ class AlertCreate(_In):
         return self
 
 
-class AlertUpdate(_In):
+class AlertUpdate(_Definition):
     """A partial change: only the fields sent change; ``null`` clears an optional one."""
-
-    name: Name | None = None
-    symbol: Symbol | None = Field(default=None, max_length=16)
-    timeframe: TimeframeIn | None = None
-    condition: ConditionIn | None = None
-    level: Price | None = None
-    lower: Price | None = None
-    upper: Price | None = None
-    amount: Price | None = None
-    bars: Bars | None = None
-    side: SideIn | None = None
-    line_id: LineId | None = None
-    distance: Price | None = None
-    buffer: Buffer | None = None
-    confirm_bars: ConfirmBars | None = None
-    price_source: SourceIn | None = None
-    frequency: FrequencyIn | None = None
-    cooldown: Cooldown | None = None
-    max_fires: MaxFires | None = None
-    expires_at: Expiry | None = None
-    message: Template | None = None
-    channels: AlertChannels | None = None
 
 
 class AlertHealth(BaseModel):

@@ -28,12 +28,12 @@ from tradealerts.core.alerts.plans import (
     AlertPlan,
     AlertPlanItem,
 )
-from tradealerts.core.messages import Text, When, _, localise, reader_language
+from tradealerts.core.messages import N_, Text, _, localise, reader_language
 from tradealerts.core.tiers import TIERS, AccessDenied, Tier
 from tradealerts.server.alerts import records
 from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.db.models import AlertRow, User
-from tradealerts.server.errors import ApiError, Conflict, Invalid
+from tradealerts.server.errors import ApiError, Invalid, plan_full
 from tradealerts.server.push import store as push_store
 
 __all__ = ["apply_plan", "bulk_change", "clone_alert"]
@@ -51,11 +51,6 @@ def _said(text: Text) -> str:
     return localise(text, reader_language())
 
 
-def _expiry(at: datetime | None) -> When | str:
-    """An expiry in prose: ``2026-12-01 00:00Z`` in English, the locale's form otherwise."""
-    return When(at, f"{at:%Y-%m-%d %H:%M}Z") if at is not None else ""
-
-
 def clone_alert(
     s: Session, user: User, row: AlertRow, clone: AlertClone, now: datetime, guard: WebhookGuard
 ) -> AlertRow:
@@ -69,15 +64,9 @@ def clone_alert(
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
         raise Invalid(_("{field}: {msg}", field=field, msg=first["msg"]), field=field) from None
-    if spec.expires_at is not None and spec.expires_at <= now:
-        raise Conflict(
-            _(
-                "Alert {id} expired at {expires_at}; a copy would too.",
-                id=row.id,
-                expires_at=_expiry(spec.expires_at),
-            ),
-            code="alert_expired",
-        )
+    records.refuse_expired(
+        spec, now, row.id, N_("Alert {id} expired at {expires_at}; a copy would too.")
+    )
     return records.create_alert(s, user, spec, now, guard)
 
 
@@ -282,17 +271,14 @@ def _check_limit(
                 )),
             ))  # fmt: skip
     if over:
-        bigger = next((t for t in Tier if TIERS[t].active_alerts > limit), None)
-        raise ApiError(
-            _(
+        raise plan_full(
+            tier,
+            "active_alerts",
+            N_(
                 "Applying this file would leave {active} active alerts; your {tier} "
-                "plan allows {limit}. Nothing was changed.",
-                active=active,
-                tier=tier,
-                limit=limit,
+                "plan allows {limit}. Nothing was changed."
             ),
-            status=403,
             code="alert_limit",
-            required_tier=bigger.value if bigger else None,
-            problems=[p.model_dump() for p in over],
+            extra={"problems": [p.model_dump() for p in over]},
+            active=active,
         )

@@ -27,12 +27,12 @@ from tradealerts.core.alerts import (
     AlertUpdate,
     merge_update,
 )
-from tradealerts.core.messages import When, _
+from tradealerts.core.messages import N_, When, _
 from tradealerts.core.tiers import TIERS, AccessDenied, Tier, check_pair
 from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.alerts.model import Alert
 from tradealerts.server.db.models import AlertChange, AlertRow, User
-from tradealerts.server.errors import ApiError, Conflict, Invalid, NotFound
+from tradealerts.server.errors import Conflict, Invalid, NotFound, plan_full
 from tradealerts.server.push import store as push_store
 
 __all__ = [
@@ -69,9 +69,22 @@ _UNNAMED = "~unnamed"
 ALERT_CHANGES = "alert_changes"
 
 
+#: the refusal past the tier's active alerts (``plan_full`` fills it in)
+_FULL = N_("Your {tier} plan allows {limit} active alerts{hint}. Pause or delete one first.")
+
+
 def _expiry(at: datetime | None) -> When | str:
     """An expiry in prose: ``2026-12-01 00:00Z`` in English, the locale's form otherwise."""
     return When(at, f"{at:%Y-%m-%d %H:%M}Z") if at is not None else ""
+
+
+def refuse_expired(spec: AlertCreate, now: datetime, alert_id: int, message: str) -> None:
+    """409 ``alert_expired`` when ``spec`` has expired by ``now``; ``message`` (marked
+    ``N_``) says ``{id}`` and ``{expires_at}``."""
+    if spec.expires_at is not None and spec.expires_at <= now:
+        raise Conflict(
+            _(message, id=alert_id, expires_at=_expiry(spec.expires_at)), code="alert_expired"
+        )
 
 
 def spec_of(row: AlertRow) -> AlertCreate:
@@ -179,24 +192,11 @@ def active_count(s: Session, user_id: int) -> int:
 
 def _check_room(s: Session, user: User, exclude: int | None = None) -> None:
     tier = Tier(user.tier)
-    limit = TIERS[tier].active_alerts
     count = active_count(s, user.id)
     if exclude is not None:
         count -= 1
-    if count >= limit:
-        bigger = next((t for t in Tier if TIERS[t].active_alerts > limit), None)
-        hint = f"; {bigger} allows {TIERS[bigger].active_alerts}" if bigger else ""
-        raise ApiError(
-            _(
-                "Your {tier} plan allows {limit} active alerts{hint}. Pause or delete one first.",
-                tier=tier,
-                limit=limit,
-                hint=hint,
-            ),
-            status=403,
-            code="alert_limit",
-            required_tier=bigger.value if bigger else None,
-        )
+    if count >= TIERS[tier].active_alerts:
+        raise plan_full(tier, "active_alerts", _FULL, code="alert_limit")
 
 
 def webhook_refusal(url: str, guard: WebhookGuard) -> str | None:
@@ -373,15 +373,12 @@ def resume_alert(
     if row.status == AlertStatus.active.value:
         raise Conflict(_("Alert {id} is already active.", id=row.id))
     spec = spec_of(row)
-    if spec.expires_at is not None and spec.expires_at <= now:
-        raise Conflict(
-            _(
-                "Alert {id} expired at {expires_at}; set a later expires_at to revive it.",
-                id=row.id,
-                expires_at=_expiry(spec.expires_at),
-            ),
-            code="alert_expired",
-        )
+    refuse_expired(
+        spec,
+        now,
+        row.id,
+        N_("Alert {id} expired at {expires_at}; set a later expires_at to revive it."),
+    )
     try:
         check_spec(user, spec, guard)
     except AccessDenied as exc:

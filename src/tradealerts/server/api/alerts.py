@@ -35,6 +35,7 @@ from tradealerts.core.alerts.plans import (
 )
 from tradealerts.core.alerts.schemas import NAME_PATTERN
 from tradealerts.core.messages import _
+from tradealerts.core.schemas import SYMBOL_MAX_LENGTH, TIMEFRAME_MAX_LENGTH, from_row
 from tradealerts.core.symbols import format_price
 from tradealerts.core.tiers import TIERS, Tier, normalize_symbol
 from tradealerts.core.timeframes import TimeframeError, parse_timeframe
@@ -42,7 +43,6 @@ from tradealerts.server.alerts import plans, records
 from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.alerts.health import health_of
 from tradealerts.server.api.deps import (
-    Caller,
     ClockDep,
     CurrentUser,
     DataQuota,
@@ -72,6 +72,13 @@ def _tell_engine(request: Request, row: AlertRow | None, alert_id: int) -> None:
         runtime.removed(alert_id)
     else:
         runtime.changed(records.matcher_alert(row), row.version)
+
+
+def _saved(request: Request, s: Session, row: AlertRow) -> AlertPublic:
+    """Commit the change to ``row``, hand it to the engine, answer it."""
+    s.commit()
+    _tell_engine(request, row, row.id)
+    return records.public(row)
 
 
 def _symbol_filter(symbol: str | None) -> str | None:
@@ -205,8 +212,8 @@ def list_alerts(
     s: SessionDep,
     clock: ClockDep,
     status_: Annotated[AlertStatus | None, Query(alias="status")] = None,
-    symbol: Annotated[str | None, Query(max_length=16)] = None,
-    timeframe: Annotated[str | None, Query(max_length=4)] = None,
+    symbol: Annotated[str | None, Query(max_length=SYMBOL_MAX_LENGTH)] = None,
+    timeframe: Annotated[str | None, Query(max_length=TIMEFRAME_MAX_LENGTH)] = None,
     condition: Annotated[Condition | None, Query()] = None,
     # the names an alert may have: anything else (a NUL byte included, which PostgreSQL
     # cannot even compare) is a 422, not a query
@@ -230,60 +237,7 @@ def _history_item(ev: Event, deliveries: list[Delivery]) -> AlertEventPublic:
     """The stream's ``alert`` data (one shape, ``event_json``) plus the deliveries."""
     return AlertEventPublic(
         **event_json(ev),
-        deliveries=[
-            DeliveryPublic(
-                channel=d.channel,
-                status=d.status,
-                attempts=d.attempts,
-                last_error=d.last_error,
-                response_status=d.response_status,
-                done_at=d.done_at,
-            )
-            for d in deliveries
-        ],
-    )
-
-
-def history_page(
-    s: Session,
-    user: Caller,
-    *,
-    alert_id: int | None = None,
-    symbol: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    page: int = 1,
-    per_page: int = 50,
-) -> AlertHistoryPage:
-    """The caller's fired alerts, newest first, with each one's channel deliveries."""
-    where = [Event.user_id == user.id]
-    if alert_id is not None:
-        where.append(Event.alert_id == alert_id)
-    if symbol is not None:
-        where.append(Event.symbol == symbol)
-    if since is not None:
-        where.append(Event.time >= since)
-    if until is not None:
-        where.append(Event.time < until)
-    total = s.scalar(select(func.count()).select_from(Event).where(*where)) or 0
-    events = s.scalars(
-        select(Event)
-        .where(*where)
-        .order_by(Event.id.desc())
-        .offset((page - 1) * per_page)
-        .limit(per_page)
-    ).all()
-    by_event: dict[int, list[Delivery]] = {ev.id: [] for ev in events}
-    if by_event:
-        for d in s.scalars(
-            select(Delivery).where(Delivery.event_id.in_(by_event)).order_by(Delivery.id)
-        ):
-            by_event[d.event_id].append(d)
-    return AlertHistoryPage(
-        items=[_history_item(ev, by_event[ev.id]) for ev in events],
-        page=page,
-        per_page=per_page,
-        total=total,
+        deliveries=[from_row(DeliveryPublic, d) for d in deliveries],
     )
 
 
@@ -345,7 +299,7 @@ def alert_history(
     user: DataQuota,
     s: SessionDep,
     alert_id: Annotated[int | None, Query(ge=1, le=2_147_483_647)] = None,
-    symbol: Annotated[str | None, Query(max_length=16)] = None,
+    symbol: Annotated[str | None, Query(max_length=SYMBOL_MAX_LENGTH)] = None,
     since: datetime | None = None,
     until: datetime | None = None,
     page: Annotated[int, Query(ge=1, le=100_000)] = 1,
@@ -357,15 +311,34 @@ def alert_history(
             raise Invalid(
                 _("{name}: include a time zone, e.g. 2026-12-01T00:00:00Z.", name=name), field=name
             )
-    return history_page(
-        s,
-        user,
-        alert_id=alert_id,
-        symbol=_symbol_filter(symbol),
-        since=since,
-        until=until,
+    where = [Event.user_id == user.id]
+    if alert_id is not None:
+        where.append(Event.alert_id == alert_id)
+    if (sym := _symbol_filter(symbol)) is not None:
+        where.append(Event.symbol == sym)
+    if since is not None:
+        where.append(Event.time >= since)
+    if until is not None:
+        where.append(Event.time < until)
+    total = s.scalar(select(func.count()).select_from(Event).where(*where)) or 0
+    events = s.scalars(
+        select(Event)
+        .where(*where)
+        .order_by(Event.id.desc())
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    by_event: dict[int, list[Delivery]] = {ev.id: [] for ev in events}
+    if by_event:
+        for d in s.scalars(
+            select(Delivery).where(Delivery.event_id.in_(by_event)).order_by(Delivery.id)
+        ):
+            by_event[d.event_id].append(d)
+    return AlertHistoryPage(
+        items=[_history_item(ev, by_event[ev.id]) for ev in events],
         page=page,
         per_page=per_page,
+        total=total,
     )
 
 
@@ -401,9 +374,7 @@ def update_alert(
         raise RequestValidationError(
             [{**e, "loc": ("body", *e["loc"])} for e in exc.errors()]
         ) from None
-    s.commit()
-    _tell_engine(request, row, row.id)
-    return records.public(row)
+    return _saved(request, s, row)
 
 
 @router.delete("/{alert_id}", status_code=204)
@@ -435,9 +406,7 @@ def clone_alert(
     """A new active alert like this one, on another symbol, timeframe or name if given."""
     row = records.get_alert(s, user.id, alert_id)
     copy = plans.clone_alert(s, user, row, body, clock(), _guard(request))
-    s.commit()
-    _tell_engine(request, copy, copy.id)
-    return records.public(copy)
+    return _saved(request, s, copy)
 
 
 @router.post("/{alert_id}/pause", response_model=AlertPublic)
@@ -446,9 +415,7 @@ def pause_alert(
 ) -> AlertPublic:
     """Stop matching until resumed."""
     row = records.pause_alert(s, records.get_alert(s, user.id, alert_id), clock())
-    s.commit()
-    _tell_engine(request, row, row.id)
-    return records.public(row)
+    return _saved(request, s, row)
 
 
 @router.post("/{alert_id}/resume", response_model=AlertPublic)
@@ -458,6 +425,4 @@ def resume_alert(
     """Match again: a paused alert, or a triggered one re-armed, if the tier allows it."""
     row = records.get_alert(s, user.id, alert_id)
     records.resume_alert(s, user, row, clock(), _guard(request))
-    s.commit()
-    _tell_engine(request, row, row.id)
-    return records.public(row)
+    return _saved(request, s, row)

@@ -16,6 +16,7 @@ from tradealerts.core.push import (
     ChannelTested,
     test_push_text,
 )
+from tradealerts.core.schemas import from_row
 from tradealerts.server.alerts import records
 from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep
 from tradealerts.server.db.models import PushChannel
@@ -30,13 +31,7 @@ ChannelName = Annotated[str, Path(pattern=CHANNEL_NAME_PATTERN, max_length=32)]
 
 
 def _public(row: PushChannel) -> ChannelPublic:
-    return ChannelPublic(
-        name=row.name,
-        service=row.service,
-        masked=row.masked,
-        default=row.is_default,
-        created_at=row.created_at,
-    )
+    return from_row(ChannelPublic, row, default=row.is_default)
 
 
 def vault_of(request: Request) -> Vault:
@@ -53,7 +48,12 @@ def _pusher(request: Request) -> Pusher:
     state = request.app.state
     if getattr(state, "pusher", None) is None:
         settings = state.settings
-        state.pusher = Pusher(state.webhook_guard, 4, settings.push_deadline_seconds)
+        state.pusher = Pusher(
+            state.webhook_guard,
+            4,
+            settings.push_deadline_seconds,
+            settings.webhook_response_cap_bytes,
+        )
     pusher: Pusher = state.pusher
     return pusher
 

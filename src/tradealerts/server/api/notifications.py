@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Response
 from sqlalchemy import func, select, update
 
 from tradealerts.core.messages import _
-from tradealerts.core.schemas import NotificationPage, NotificationPublic
+from tradealerts.core.schemas import NotificationPage, NotificationPublic, from_row
 from tradealerts.server.api.deps import ClockDep, CurrentUser, RowId, SessionDep
 from tradealerts.server.db.models import Notification
 from tradealerts.server.errors import NotFound
@@ -17,14 +17,7 @@ router = APIRouter(prefix="/notifications", tags=["notifications"])
 
 
 def _public(n: Notification) -> NotificationPublic:
-    return NotificationPublic(
-        id=n.id,
-        kind=n.kind,
-        title=n.title,
-        body=n.body,
-        read=n.read_at is not None,
-        created_at=n.created_at,
-    )
+    return from_row(NotificationPublic, n, read=n.read_at is not None)
 
 
 @router.get("", response_model=NotificationPage)

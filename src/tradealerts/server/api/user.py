@@ -20,6 +20,7 @@ from tradealerts.core.schemas import (
     ProfileUpdate,
     UserPublic,
     WebhookSecret,
+    from_row,
 )
 from tradealerts.core.tiers import limits_for
 from tradealerts.server import accounts
@@ -56,16 +57,7 @@ _PREFS = (
 
 
 def public(user: User) -> UserPublic:
-    return UserPublic(
-        id=user.id,
-        email=user.email,
-        tier=user.tier,
-        is_admin=user.is_admin,
-        email_verified=user.email_verified,
-        display_name=user.display_name,
-        totp_enabled=user.totp_enabled,
-        created_at=user.created_at,
-    )
+    return from_row(UserPublic, user)
 
 
 def _check_password(request: Request, user: User, password: str, field: str = "password") -> None:

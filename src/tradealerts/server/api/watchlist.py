@@ -6,12 +6,15 @@ from fastapi import APIRouter, Response, status
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from tradealerts.core.messages import _
+from tradealerts.core.messages import N_, _
 from tradealerts.core.schemas import WatchlistCreate, WatchlistItemPublic
 from tradealerts.core.tiers import TIERS, Tier, check_pair
 from tradealerts.server.api.deps import ClockDep, CurrentUser, DataQuota, RowId, SessionDep
 from tradealerts.server.db.models import WatchlistItem
-from tradealerts.server.errors import ApiError, Conflict, NotFound
+from tradealerts.server.errors import Conflict, NotFound, plan_full
+
+#: the refusal past the tier's watchlist items (``plan_full`` fills it in)
+_FULL = N_("Your {tier} plan allows {limit} watchlist items{hint}.")
 
 router = APIRouter(prefix="/watchlist", tags=["watchlist"])
 
@@ -53,22 +56,9 @@ def add_watchlist(
     """Add a pair the caller's tier allows; at most 5 (FREE) or 50 (PRO) items."""
     tier = Tier(user.tier)
     sym, tf = check_pair(tier, body.symbol, body.timeframe)
-    limit = TIERS[tier].watchlist_items
     count = s.scalar(select(func.count()).where(WatchlistItem.user_id == user.id)) or 0
-    if count >= limit:
-        bigger = next((t for t in Tier if TIERS[t].watchlist_items > limit), None)
-        hint = f"; {bigger} allows {TIERS[bigger].watchlist_items}" if bigger else ""
-        raise ApiError(
-            _(
-                "Your {tier} plan allows {limit} watchlist items{hint}.",
-                tier=tier,
-                limit=limit,
-                hint=hint,
-            ),
-            status=403,
-            code="watchlist_full",
-            required_tier=bigger.value if bigger else None,
-        )
+    if count >= TIERS[tier].watchlist_items:
+        raise plan_full(tier, "watchlist_items", _FULL, code="watchlist_full")
     item = WatchlistItem(user_id=user.id, symbol=sym, timeframe=tf.value, created_at=clock())
     s.add(item)
     try:

@@ -58,7 +58,8 @@ class Sources:
 
 
 def queue_depths(s: Session, now: datetime, window: timedelta) -> dict[str, int]:
-    """Mails waiting and quarantined, webhooks pending and quarantined within ``window``."""
+    """Mails waiting and quarantined; webhooks pending and quarantined, and pushes quarantined,
+    within ``window``."""
     from tradealerts.server.db.models import Delivery, MailMessage
 
     def count(*where: Any) -> int:
@@ -70,6 +71,11 @@ def queue_depths(s: Session, now: datetime, window: timedelta) -> dict[str, int]
         "webhook": count(Delivery.channel == "webhook", Delivery.status == "pending"),
         "webhook_quarantined": count(
             Delivery.channel == "webhook",
+            Delivery.status == "quarantined",
+            Delivery.done_at >= now - window,
+        ),
+        "push_quarantined": count(
+            Delivery.channel == "push",
             Delivery.status == "quarantined",
             Delivery.done_at >= now - window,
         ),
@@ -373,15 +379,16 @@ class Checks:
                     f"(threshold {st.incident_webhook_queue_depth})",
                 )
             )
-        if q["mail_quarantined"] or q["webhook_quarantined"]:
+        if q["mail_quarantined"] or q["webhook_quarantined"] or q["push_quarantined"]:
             out.append(
                 Finding(
                     "quarantine",
                     "quarantine",
                     "items are quarantined",
                     f"{q['mail_quarantined']} mail(s) quarantined (`tradealerts-server admin "
-                    f"quarantine`), {q['webhook_quarantined']} webhook delivery(ies) "
-                    "quarantined in the last hour (`admin errors`)",
+                    f"quarantine`), {q['webhook_quarantined']} webhook delivery(ies) and "
+                    f"{q['push_quarantined']} push(es) quarantined in the last hour (`admin "
+                    "quarantine`)",
                     grace=False,
                 )
             )

@@ -15,6 +15,13 @@ time or never answers frees the thread at the deadline; Apprise's own socket tim
 clipped to it too. The sender keeps its owner's slot until the thread is free, so a hostile
 receiver can hold only its own owner's slots (``sender.py``).
 
+Apprise (``requests``) reads a service's whole answer into memory, so each answer is capped
+where every HTTP client of the standard library reads it: ``socket.SocketIO.readinto`` (what
+``sock.makefile("rb")`` reads through, plain or TLS alike) counts, in a push's thread, the
+bytes of each answer (status line, headers, body, chunk framing) and never reads past
+``cap_bytes`` (the webhooks' ``webhook_response_cap_bytes``): one byte more and the
+connection is shut and the push has failed (``too_large``, retried like a receiver's fault).
+
 Nothing Apprise logs reaches our log (it quotes URLs): its warnings are captured per thread
 (``core.push.apprise_log``) and, with every piece of the URL that is a secret replaced by its
 mask, become the delivery's ``last_error``.
@@ -35,23 +42,30 @@ from tradealerts import __version__
 from tradealerts.core.push import apprise_log, describe_url, mask_rest
 from tradealerts.server.alerts.guard import WebhookGuard, WebhookRefused
 
-__all__ = ["PushResult", "Pusher", "scrub"]
+__all__ = ["RESPONSE_CAP", "AnswerTooLarge", "PushResult", "Pusher", "scrub"]
+
+#: the most of one answer a push reads (the webhooks' default cap)
+RESPONSE_CAP = 65536
 
 _local = threading.local()
 _install_lock = threading.Lock()
 _original_getaddrinfo = socket.getaddrinfo
+_original_readinto = socket.SocketIO.readinto
 _PIECES = re.compile(r"[^/:@?&=#]{4,}")
 
 
 @dataclass
 class _Pin:
-    """One push's thread state: its guard, a refusal, and the sockets it opened (shut at
-    the deadline, so a receiver dripping a byte at a time cannot hold the thread)."""
+    """One push's thread state: its guard, a refusal, the sockets it opened (shut at the
+    deadline, so a receiver dripping a byte at a time cannot hold the thread), and the cap
+    on each answer it reads (so a receiver's flood never reaches memory)."""
 
     guard: WebhookGuard
+    cap: int = RESPONSE_CAP
     refused: str | None = None
     sockets: list[socket.socket] = field(default_factory=list)
     aborted: bool = False
+    too_large: bool = False
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def track(self, sock: socket.socket) -> None:
@@ -67,6 +81,34 @@ class _Pin:
             sockets = list(self.sockets)
         for sock in sockets:
             _shut(sock)
+
+    def read(self, io: Any, buffer: Any) -> int | None:
+        """``SocketIO.readinto`` for one answer of this push: never past the cap."""
+        seen: int = io.__dict__.get("_tradealerts_seen", 0)
+        view = memoryview(buffer).cast("B")
+        room = self.cap + 1 - seen  # one byte over the cap tells "too large" from "just fits"
+        n = _original_readinto(io, view[:room] if len(view) > room else view)
+        if n:
+            seen += n
+            io._tradealerts_seen = seen
+        if seen > self.cap:
+            self.too_large = True
+            _shut(io._sock)
+            raise AnswerTooLarge(f"the answer passed {self.cap} bytes")
+        return n
+
+
+class AnswerTooLarge(ConnectionError):
+    """A service's answer passed the cap (a ``ConnectionError``: the HTTP stack under
+    Apprise takes it for a broken connection, and Apprise for a failed send)."""
+
+
+def _readinto(io: Any, buffer: Any) -> int | None:
+    """``socket.SocketIO.readinto``; in a push's thread, counted and capped."""
+    pin: _Pin | None = getattr(_local, "pin", None)
+    if pin is None:
+        return _original_readinto(io, buffer)
+    return pin.read(io, buffer)
 
 
 def _shut(sock: socket.socket) -> None:
@@ -101,6 +143,8 @@ def _install() -> None:
     with _install_lock:
         if socket.getaddrinfo is not _guarded_getaddrinfo:
             socket.getaddrinfo = _guarded_getaddrinfo
+        if socket.SocketIO.readinto is not _readinto:
+            socket.SocketIO.readinto = _readinto  # type: ignore[method-assign,assignment]
         if not getattr(connection.create_connection, "_tradealerts", False):
             original = connection.create_connection
 
@@ -138,15 +182,34 @@ class PushResult:
     error: str | None = None
     refused: bool = False
     timed_out: bool = False
+    too_large: bool = False
+
+    @property
+    def outcome(self) -> str:
+        """One word for metrics: sent, refused, timed_out, too_large or failed."""
+        if self.sent:
+            return "sent"
+        if self.refused:
+            return "refused"
+        if self.timed_out:
+            return "timed_out"
+        return "too_large" if self.too_large else "failed"
 
 
 class Pusher:
     """Sends pushes in a bounded thread pool; ``send`` returns within the deadline."""
 
-    def __init__(self, guard: WebhookGuard, threads: int, deadline_seconds: float) -> None:
+    def __init__(
+        self,
+        guard: WebhookGuard,
+        threads: int,
+        deadline_seconds: float,
+        cap_bytes: int = RESPONSE_CAP,
+    ) -> None:
         _install()
         self.guard = guard
         self.deadline = deadline_seconds
+        self.cap = max(cap_bytes, 1)
         self._pool = concurrent.futures.ThreadPoolExecutor(
             max(threads, 1), thread_name_prefix="tradealerts-push"
         )
@@ -155,7 +218,7 @@ class Pusher:
 
     def submit(self, url: str, title: str, body: str) -> concurrent.futures.Future[PushResult]:
         """Start one push in the pool (its future ends when the thread is free again)."""
-        pin = _Pin(self.guard)
+        pin = _Pin(self.guard, self.cap)
         future = self._pool.submit(self._send, url, title, body, pin)
         with self._lock:
             self._pins[future] = pin
@@ -213,14 +276,26 @@ class Pusher:
             _local.pin = pin
             try:
                 ok = bool(plugin.notify(body=body, title=title))
+            except Exception:
+                if not (pin.too_large or pin.aborted):
+                    raise  # a plug-in's own bug: the sender quarantines it
+                ok = False  # we cut it: a plug-in that lets that through still failed
             finally:
                 _local.pin = None
         if pin.refused is not None:
             return PushResult(False, f"{pin.refused}: not called", refused=True)
+        if pin.too_large:
+            return PushResult(
+                False, f"the answer passed {_size(self.cap)}: cut off", too_large=True
+            )
         if ok:
             return PushResult(True)
         reason = said[-1] if said else "the service did not take the push"
         return PushResult(False, scrub(reason, url)[:500])
+
+
+def _size(n: int) -> str:
+    return f"{n // 1024} KiB" if n % 1024 == 0 else f"{n} bytes"
 
 
 _assets: list[Any] = []

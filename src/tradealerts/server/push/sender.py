@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import time
 from collections.abc import Callable
 from datetime import datetime
 
@@ -30,6 +31,7 @@ from tradealerts.server.alerts.channels import WebhookSender, _Job, _Outcome, _q
 from tradealerts.server.db.models import Delivery, Event, PushChannel, User
 from tradealerts.server.events import event_json
 from tradealerts.server.push.send import Pusher, PushResult, scrub
+from tradealerts.server.push.stats import PushStats
 from tradealerts.server.push.vault import Vault
 from tradealerts.server.settings import Settings
 
@@ -53,13 +55,17 @@ class PushSender(WebhookSender):
         super().__init__(settings, sessions, clock)
         self.vault = Vault(settings.signing_key())
         self.pusher: Pusher | None = None
+        self.stats = PushStats()  # for /metrics
 
     def _destination(self, target: str) -> str:
         return target  # one owner's channel
 
     def start(self) -> None:
         self.pusher = Pusher(
-            self.guard, self.settings.push_threads, self.settings.push_deadline_seconds
+            self.guard,
+            self.settings.push_threads,
+            self.settings.push_deadline_seconds,
+            self.settings.webhook_response_cap_bytes,
         )
         self._task = asyncio.create_task(self._run(), name="tradealerts-push")
 
@@ -68,6 +74,10 @@ class PushSender(WebhookSender):
         if self.pusher is not None:
             self.pusher.close()
             self.pusher = None
+
+    def _quarantine(self, delivery_id: int, user_id: int, exc: BaseException) -> None:
+        self.stats.attempt("quarantined")  # a channel that cannot even be loaded
+        super()._quarantine(delivery_id, user_id, exc)
 
     def _job(self, s: Session, d: Delivery) -> _Job | None:
         user = s.get(User, d.user_id)
@@ -92,17 +102,23 @@ class PushSender(WebhookSender):
             try:
                 if job.skip is not None:
                     outcome = _Outcome(False, error=job.skip, final=True, called=False)
+                    self.stats.attempt("skipped")
                 elif self.pusher is None:
                     outcome = _Outcome(False, error="the push sender is stopped", called=False)
                 else:
                     title, body = json.loads(job.body)
+                    started = time.monotonic()
                     future = self.pusher.submit(job.secret, title, body)
-                    outcome = _outcome(await self.pusher.wait(future))
+                    result = await self.pusher.wait(future)
+                    took = None if result.refused else time.monotonic() - started
+                    self.stats.attempt(result.outcome, took)
+                    outcome = _outcome(result)
             except Exception as exc:  # not a receiver's fault we know: park it, go on
                 # the reason without the URL's secrets (an exception may quote the URL)
                 poison = RuntimeError(scrub(_quarantined(exc), job.secret))
                 poison.__traceback__ = exc.__traceback__
                 outcome = _Outcome(False, error=str(poison), final=True, poison=poison)
+                self.stats.attempt("quarantined")
             await self._record(job, outcome)
         finally:
             if future is not None and not future.done():

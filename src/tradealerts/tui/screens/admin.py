@@ -1,16 +1,17 @@
 """The owner's dashboard (administrators only): the views of ``tradealerts-server admin``
 (stats, revenue, usage, errors, incidents) with their charts, read from ``/api/admin/…``.
 
-``1``–``5`` pick a view, ``r`` reloads it. Figures are the server's; this screen only lays
-them out (money stays integer minor units until it is printed).
+``1``–``5`` pick a view, ``r`` reloads it. Figures are the server's and their tables and
+charts are ``core.admin_figures``' (the one presenter, shared with ``admin …``); this screen
+adds the summary lines and lays them out, in the person's language (money stays integer
+minor units until it is printed).
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from datetime import datetime
+from typing import Any, ClassVar, cast
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -20,8 +21,9 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Static, TabbedContent, TabPane
 
 from tradealerts.client import Call, endpoints
-from tradealerts.client.lang import N_
-from tradealerts.client.money import amounts, money
+from tradealerts.client.lang import N_, _
+from tradealerts.core import admin_figures as figures
+from tradealerts.core.money import amounts
 from tradealerts.tui.base import spawn, ta
 from tradealerts.tui.errors import Handled
 from tradealerts.tui.widgets.bar_chart import BarChart
@@ -32,20 +34,20 @@ __all__ = ["VIEWS", "AdminScreen"]
 
 #: view id -> its tab's label
 VIEWS = {
-    "stats": "Stats",
-    "revenue": "Revenue",
-    "usage": "Usage",
-    "errors": "Errors",
-    "incidents": "Incidents",
+    "stats": N_("Stats"),
+    "revenue": N_("Revenue"),
+    "usage": N_("Usage"),
+    "errors": N_("Errors"),
+    "incidents": N_("Incidents"),
 }
 #: the usage view's window
 USAGE_HOURS = 24
 
 
-def _table(table: DataTable[Any], columns: list[str], rows: list[list[Any]]) -> None:
+def _table(table: DataTable[Any], shown: figures.Table) -> None:
     table.clear(columns=True)
-    table.add_columns(*columns)
-    for row in rows:
+    table.add_columns(*shown.columns)
+    for row in shown.rows:
         table.add_row(*("" if v is None else str(v) for v in row))
 
 
@@ -57,14 +59,13 @@ class AdminScreen(Screen[None]):
 
     def compose(self) -> ComposeResult:
         with TabbedContent(id="admin"):
-            for view, label in VIEWS.items():
-                tab = f"{list(VIEWS).index(view) + 1} {label}"
-                with TabPane(tab, id=view), VerticalScroll():
-                    yield Static("loading …", id=f"{view}-summary", classes="summary")
+            for number, (view, label) in enumerate(VIEWS.items(), 1):
+                with TabPane(f"{number} {_(label)}", id=view), VerticalScroll():
+                    yield Static(_("loading …"), id=f"{view}-summary", classes="summary")
                     if view not in ("errors", "incidents"):
-                        yield BarChart(label, id=f"{view}-chart")
+                        yield BarChart(_(label), id=f"{view}-chart")
                     if view == "stats":
-                        yield BarChart("alert fires per day (30 days)", id="stats-fires")
+                        yield BarChart(_("alert fires per day (30 days)"), id="stats-fires")
                     yield DataTable(id=f"{view}-table", cursor_type="row")
         yield StatusBar()
         yield Footer(compact=True)
@@ -115,104 +116,64 @@ class AdminScreen(Screen[None]):
     def _summary(self, view: str, text: Text | str) -> None:
         self.query_one(f"#{view}-summary", Static).update(text)
 
-    # -- the four views ------------------------------------------------------------------
+    def _chart(self, selector: str, series: figures.Series, short: bool = False) -> None:
+        """Draw ``series``; ``short`` drops a label's first two characters (26-12 for 2026-12)."""
+        labels = [label[2:] for label in series.labels] if short else series.labels
+        values = cast("list[float]", series.values)  # whole numbers: shown as counts
+        self.query_one(selector, BarChart).show(labels, values, series.title)
+
+    # -- the five views: the figures are core.admin_figures', as `admin …` prints them ----
     def _show_stats(self, d: dict[str, Any]) -> None:
         a = d["active_users"]
         tiers = "  ".join(f"{t} {n}" for t, n in d["users_by_tier"].items())
         self._summary(
             "stats",
-            f"[b]{d['users_total']}[/b] users ({tiers})   active today {a['day']}, "
-            f"this week {a['week']}, this month {a['month']}\n"
-            f"30 days: FREE→PRO [b]{d['conversions_30d']}[/b]   churn [b]{d['churn_30d']}[/b]",
-        )
-        days = d["signups_per_day"]
-        self.query_one("#stats-chart", BarChart).show(
-            [x["date"][5:] for x in days],
-            [x["count"] for x in days],
-            "sign-ups per day (30 days)",
-        )
-        fires = d["fires_per_day"]
-        self.query_one("#stats-fires", BarChart).show(
-            [x["date"][5:] for x in fires], [x["count"] for x in fires]
-        )
-        _table(
-            self.query_one("#stats-table", DataTable),
-            ["tier", "users", "active alerts"],
-            [[t, n, d["active_alerts_by_tier"].get(t, 0)] for t, n in d["users_by_tier"].items()],
-        )
+            _(
+                "[b]{total}[/b] users ({tiers})   active today {day}, this week {week}, "
+                "this month {month}"
+            ).format(total=d["users_total"], tiers=tiers, day=a["day"], week=a["week"],
+                     month=a["month"])
+            + "\n"
+            + _("30 days: FREE→PRO [b]{conversions}[/b]   churn [b]{churn}[/b]").format(
+                conversions=d["conversions_30d"], churn=d["churn_30d"]
+            ),
+        )  # fmt: skip
+        self._chart("#stats-chart", figures.signups(d, _))
+        self._chart("#stats-fires", figures.fires(d, _))
+        _table(self.query_one("#stats-table", DataTable), figures.users_by_tier(d, _))
 
     def _show_revenue(self, d: dict[str, Any]) -> None:
-        failed = d["failed_payments"]
-        up = d["upcoming_renewals"]
+        failed, up = d["failed_payments"], d["upcoming_renewals"]
         by_status = "  ".join(f"{k} {v}" for k, v in d["subscriptions_by_status"].items())
-        self._summary(
-            "revenue",
-            f"MRR [b]{amounts(d['mrr'])}[/b]   ARR [b]{amounts(d['arr'])}[/b]   "
-            f"live subscriptions [b]{d['live_subscriptions']}[/b]\n"
-            f"by status: {by_status or '—'}\n"
-            f"failed payments: {len(failed['invoices'])} "
-            f"(unpaid {amounts(failed['amount_due'])}), past due: "
-            f"{len(failed['past_due_accounts'])}   renewals in {up['days']} days: "
-            f"{len(up['renewals'])} ({amounts(up['amount'])})",
-        )
-        months = d["revenue_per_month"]
-        currencies = sorted({c for m in months for c in m["amounts"]}) or ["usd"]
-        cur = currencies[0]  # the chart shows one currency; the table holds them all
-        self.query_one("#revenue-chart", BarChart).show(
-            [m["month"][2:] for m in months],
-            [m["amounts"].get(cur, 0) // 100 for m in months],
-            f"paid revenue per month, {cur.upper()} (12 months)",
-        )
-        rows: list[list[Any]] = [[m["month"], amounts(m["amounts"])] for m in months]
-        rows += [
-            [f"failed #{i['id']}", f"{i['email']}: {money(i['amount_due'], i['currency'])}"]
-            for i in failed["invoices"]
-        ]
-        rows += [
-            [f"renews {r['renews_at'][:10]}", f"{r['email']}: {money(r['amount'], r['currency'])}"]
-            for r in up["renewals"]
-        ]
-        _table(self.query_one("#revenue-table", DataTable), ["month / item", "amount"], rows)
+        lines = [
+            _("MRR [b]{mrr}[/b]   ARR [b]{arr}[/b]   live subscriptions [b]{live}[/b]").format(
+                mrr=amounts(d["mrr"]), arr=amounts(d["arr"]), live=d["live_subscriptions"]
+            ),
+            _("by status: {statuses}").format(statuses=by_status or "—"),
+            _("failed payments: {failed} (unpaid {unpaid}), past due: {past_due}   "
+              "renewals in {days} days: {renewals} ({amount})").format(
+                failed=len(failed["invoices"]), unpaid=amounts(failed["amount_due"]),
+                past_due=len(failed["past_due_accounts"]), days=up["days"],
+                renewals=len(up["renewals"]), amount=amounts(up["amount"])),
+        ]  # fmt: skip
+        self._summary("revenue", "\n".join(lines))
+        # the chart shows one currency; the table holds them all
+        currency = (figures.currencies(d) or ["usd"])[0]
+        self._chart("#revenue-chart", figures.month_series(d, currency, _), short=True)
+        _table(self.query_one("#revenue-table", DataTable), figures.revenue_items(d, _))
 
     def _show_usage(self, d: dict[str, Any]) -> None:
         tiers = "  ".join(f"{t} {n}" for t, n in d["by_tier"].items())
+        top = ", ".join(f"{u['email']} {u['requests']}" for u in d["top_users"][:5])
         self._summary(
             "usage",
-            f"last {d['hours']} h: [b]{d['requests']}[/b] requests ({tiers or '—'}), "
-            f"[b]{d['rate_limited']}[/b] refused 429\n"
-            "top users: "
-            + (", ".join(f"{u['email']} {u['requests']}" for u in d["top_users"][:5]) or "—"),
-        )
-        per_hour: dict[str, int] = defaultdict(int)
-        for h in d["per_hour"]:
-            per_hour[h["hour"][:13]] += h["requests"]
-        # every hour of the window, quiet ones at 0, so one busy hour is one bar, not the chart
-        now = ta(self).clock().astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        hours = [now - timedelta(hours=i) for i in range(min(d["hours"], 48) - 1, -1, -1)]
-        self.query_one("#usage-chart", BarChart).show(
-            [f"{h:%H}h" for h in hours],
-            [per_hour.get(h.isoformat()[:13], 0) for h in hours],
-            f"requests per hour (last {len(hours)} h, UTC)",
-        )
-        _table(
-            self.query_one("#usage-table", DataTable),
-            ["family", "requests", "2xx", "3xx", "4xx", "429", "5xx", "p50", "p95", "p99 ms"],
-            [
-                [
-                    f["family"],
-                    f["requests"],
-                    f["s2xx"],
-                    f["s3xx"],
-                    f["s4xx"],
-                    f["s429"],
-                    f["s5xx"],
-                    f["p50_ms"],
-                    f["p95_ms"],
-                    f["p99_ms"],
-                ]
-                for f in d["families"]
-            ],
-        )
+            _("last {hours} h: [b]{requests}[/b] requests ({tiers}), [b]{refused}[/b] refused 429")
+            .format(hours=d["hours"], requests=d["requests"], tiers=tiers or "—",
+                    refused=d["rate_limited"])
+            + "\n" + _("top users: {users}").format(users=top or "—"),
+        )  # fmt: skip
+        self._chart("#usage-chart", figures.requests_per_hour(d, ta(self).clock(), _))
+        _table(self.query_one("#usage-table", DataTable), figures.usage_families(d, _))
 
     def _when(self, iso: str) -> str:
         """An ISO time in the person's timezone."""
@@ -225,48 +186,23 @@ class AdminScreen(Screen[None]):
         errors = d["errors"]
         self._summary(
             "errors",
-            f"[b]{len(errors)}[/b] recent server errors, newest first (r reloads)"
+            _("[b]{count}[/b] recent server errors, newest first (r reloads)").format(
+                count=len(errors)
+            )
             if errors
-            else "No server errors recorded.",
+            else _("No server errors recorded."),
         )
-        _table(
-            self.query_one("#errors-table", DataTable),
-            # what and where first (an 80-column screen shows these); the ids to copy after
-            ["time", "type", "message", "route", "repeats", "user", "request id"],
-            [
-                [
-                    self._when(e["time"]),
-                    e["type"],
-                    e["message"][:80],
-                    f"{e['method']} {e['route']}",
-                    e["repeats"],
-                    e["user_id"],
-                    e["request_id"],
-                ]
-                for e in errors
-            ],
-        )
+        shown = figures.error_table(errors, _, self._when, figures.ERROR_COLUMNS_NARROW)
+        _table(self.query_one("#errors-table", DataTable), shown)
 
     def _show_incidents(self, d: dict[str, Any]) -> None:
-        rows = d["incidents"]
         self._summary(
             "incidents",
-            Text(f"{d['open']} open incident(s)", style="bold red")
+            Text(_("{count} open incident(s)").format(count=d["open"]), style="bold red")
             if d["open"]
-            else f"No open incidents; {len(rows)} closed in the last {d['recent_days']} days.",
+            else _("No open incidents; {count} closed in the last {days} days.").format(
+                count=len(d["incidents"]), days=d["recent_days"]
+            ),
         )
-        _table(
-            self.query_one("#incidents-table", DataTable),
-            ["status", "title", "opened", "reminders", "closed", "detail"],
-            [
-                [
-                    r["status"],
-                    r["title"],
-                    self._when(r["opened_at"]),
-                    r["reminders"],
-                    self._when(r["closed_at"]) if r["closed_at"] else "",
-                    (r["recovery"] or r["detail"])[:100],
-                ]
-                for r in rows
-            ],
-        )
+        shown = figures.incident_table(d, _, self._when, figures.INCIDENT_COLUMNS_NARROW, cut=100)
+        _table(self.query_one("#incidents-table", DataTable), shown)

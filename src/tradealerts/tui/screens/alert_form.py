@@ -5,9 +5,8 @@ sent while a field is wrong."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import ValidationError
@@ -20,6 +19,7 @@ from textual.widgets import Button, Checkbox, Input, Label, Select
 
 from tradealerts.client.lang import N_, _
 from tradealerts.core.alerts import (
+    NUMBER_VALUES,
     OPTIONAL_VALUES,
     REQUIRED_VALUES,
     SIDES,
@@ -28,29 +28,23 @@ from tradealerts.core.alerts import (
     AlertUpdate,
     Condition,
     Frequency,
+    channel_names,
+    parse_when,
     validate_alert,
 )
 from tradealerts.tui.store import TIMEFRAMES
 
 __all__ = ["AlertFormScreen", "parse_expiry"]
 
-_NUMBERS = {"level", "lower", "upper", "amount", "distance"}
-_DURATION = re.compile(r"^(\d{1,4})\s*([mhdw])$")
-_UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}
 _TEXT_FIELDS = ("symbol", *VALUE_FIELDS, "expires_at", "message", "webhook_url", "notify")
 
 
 def parse_expiry(text: str, now: datetime) -> datetime | str:
     """``30m``/``12h``/``7d``/``2w`` from now or an ISO date/time; a bad one is its message."""
-    value = text.strip().lower()
-    m = _DURATION.match(value)
-    if m:
-        return now + timedelta(**{_UNITS[m.group(2)]: int(m.group(1))})
-    try:
-        when = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
+    when = parse_when(text, now)
+    if when is None:
         return _("is not a duration (30m, 12h, 7d, 2w) or a date (2026-12-31T18:00Z)")
-    return when if when.tzinfo else when.replace(tzinfo=UTC)
+    return when
 
 
 #: each value's label and hint (``N_``: translated where shown); the values, side's words
@@ -212,11 +206,12 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             text = self.query_one(f"#{name}", Input).value.strip()
             if not text or name not in takes:
                 continue
-            if name in _NUMBERS or name == "bars":
+            kind = NUMBER_VALUES.get(name)
+            if kind is not None:
                 try:
-                    out[name] = int(text) if name == "bars" else float(text.replace(",", ""))
+                    out[name] = int(text) if kind is int else float(text.replace(",", ""))
                 except ValueError:
-                    whole = name == "bars"
+                    whole = kind is int
                     bad[name] = _("must be a whole number") if whole else _("must be a number")
             else:
                 out[name] = text
@@ -236,7 +231,7 @@ class AlertFormScreen(ModalScreen[AlertCreate | AlertUpdate | None]):
             "webhook_url": hook or None,
         }
         typed = self.query_one("#notify", Input).value
-        names = [n.strip().lower() for n in typed.split(",") if n.strip()]
+        names = channel_names(typed)
         if names or self.alert is not None:  # new and empty: the server names the defaults
             out["channels"]["notify"] = names
         unknown = [

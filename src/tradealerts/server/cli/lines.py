@@ -1,4 +1,5 @@
-"""``tradealerts-server ingest-token`` and ``lines``: the owner's MT5 indicator (issue #16)."""
+"""``ingest-token create|list|revoke`` and ``lines compare``: the owner's own MT5 indicator
+(issue #16): the tokens its bridge EA posts with, and its lines against the computed ones."""
 
 from __future__ import annotations
 
@@ -8,24 +9,19 @@ from typing import Any
 
 import typer
 
-__all__ = ["ingest_token_app", "lines_app"]
+from tradealerts.server.cli.common import JSON_OPTION, Db, fail, load_settings, table, width
 
-ingest_token_app = typer.Typer(
-    help="Tokens for the MT5 bridge EA (owner only).", no_args_is_help=True
-)
-lines_app = typer.Typer(help="The owner's indicator lines.", no_args_is_help=True)
+__all__ = ["ingest_token_create", "ingest_token_list", "ingest_token_revoke", "lines_compare"]
 
 
-@ingest_token_app.command("create")
 def ingest_token_create(
     name: str = typer.Option("mt5-bridge", help="A name to tell tokens apart."),
 ) -> None:
     """Make a token for the bridge EA's InpToken input; it is shown once, only its hash is
     stored."""
-    from tradealerts.server.cli import _db, _settings
     from tradealerts.server.ingest.tokens import create_ingest_token
 
-    with _db(_settings()) as (s, now):
+    with Db(load_settings()) as (s, now):
         token = create_ingest_token(s, name, now)
         s.commit()
     typer.echo(token)
@@ -35,18 +31,16 @@ def ingest_token_create(
     )
 
 
-@ingest_token_app.command("list")
 def ingest_token_list(
-    as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """The bridge tokens: key id, name, when made and last used (secrets are never stored)."""
-    from tradealerts.server.cli import _db, _settings, _table
     from tradealerts.server.ingest.tokens import list_ingest_tokens
 
     def when(t: Any) -> str | None:
         return None if t is None else str(t.isoformat()).replace("+00:00", "Z")
 
-    with _db(_settings()) as (s, _now):
+    with Db(load_settings()) as (s, _now):
         rows = [
             {"key_id": t.key_id, "name": t.name, "created_at": when(t.created_at),
              "last_used_at": when(t.last_used_at)}
@@ -58,7 +52,7 @@ def ingest_token_list(
     if not rows:
         typer.echo("No ingest tokens: make one with 'tradealerts-server ingest-token create'.")
         return
-    _table(
+    table(
         "Ingest tokens",
         ["key id", "name", "created", "last used"],
         [[r["key_id"], r["name"], (r["created_at"] or "")[:19],
@@ -66,24 +60,22 @@ def ingest_token_list(
     )  # fmt: skip
 
 
-@ingest_token_app.command("revoke")
 def ingest_token_revoke(
     key_id: str = typer.Argument(..., help="The key id from 'ingest-token list' (or the token)."),
 ) -> None:
     """Delete a bridge token: the next post with it is refused (401 invalid_ingest_token)."""
-    from tradealerts.server.cli import _db, _fail, _settings
     from tradealerts.server.ingest.tokens import revoke_ingest_token
 
-    with _db(_settings()) as (s, _now):
+    with Db(load_settings()) as (s, _now):
         row = revoke_ingest_token(s, key_id.strip())
         if row is None:
-            raise _fail(f"no ingest token with key id {key_id!r}: see 'ingest-token list'")
+            raise fail(f"no ingest token with key id {key_id!r}: see 'ingest-token list'")
         name = row.name
         s.commit()
     typer.echo(f"Revoked ingest token {name!r}.")
 
 
-def _bars(settings: Any, symbol: str, tf: Any) -> Any:
+def _feed_bars(settings: Any, symbol: str, tf: Any) -> Any:
     import asyncio
 
     from tradealerts.server.app import feed_options
@@ -100,9 +92,7 @@ def _bars(settings: Any, symbol: str, tf: Any) -> Any:
     try:
         return asyncio.run(load())
     except (FeedError, LookupError, ValueError) as exc:
-        from tradealerts.server.cli import _fail
-
-        raise _fail(f"feed {settings.feed}: {exc}") from None
+        raise fail(f"feed {settings.feed}: {exc}") from None
 
 
 def _compared(result: dict[str, Any], settings: Any) -> str:
@@ -120,7 +110,6 @@ def _compared(result: dict[str, Any], settings: Any) -> str:
     )
 
 
-@lines_app.command("compare")
 def lines_compare(
     symbol: str = typer.Argument(..., help="e.g. EURUSD"),
     timeframe: str = typer.Argument(..., help="e.g. H1"),
@@ -147,23 +136,22 @@ def lines_compare(
 
     from tradealerts.core.tiers import UnknownSymbol, normalize_symbol
     from tradealerts.core.timeframes import TimeframeError, parse_timeframe
-    from tradealerts.server.cli import _db, _fail, _settings
     from tradealerts.server.ingest.store import load_values
     from tradealerts.server.lines_compare import compare_lines
 
     try:
         sym, tf = normalize_symbol(symbol), parse_timeframe(timeframe)
     except (UnknownSymbol, TimeframeError) as exc:
-        raise _fail(str(exc), 2) from None
-    settings = _settings(
+        raise fail(str(exc), 2) from None
+    settings = load_settings(
         feed=feed, history_bars=history_bars, buffer_map=buffer_map, replay_symbol=replay_symbol
     )
-    with _db(settings) as (s, _now):
+    with Db(settings) as (s, _now):
         stored = load_values(s, lambda a, b: (a, b) == (sym, tf.value))
     values = stored.get((sym, tf.value), {})
     if not values:
-        raise _fail(f"the bridge has sent nothing for {sym} {tf.value} yet")
-    feed_bars = _bars(settings, sym, tf)
+        raise fail(f"the bridge has sent nothing for {sym} {tf.value} yet")
+    feed_bars = _feed_bars(settings, sym, tf)
     result = compare_lines(sym, tf, feed_bars, values, settings.buffer_map, bars)
     if result["owner_bars"] == 0:
         # every line would read "missing": the usual cause is a compare run without the
@@ -174,7 +162,7 @@ def lines_compare(
 
             return f"{day(min(times))} … {day(max(times))}" if len(times) else "no bars"
 
-        raise _fail(
+        raise fail(
             f"none of the bridge's {len(values)} {sym} {tf.value} bars ({span(list(values))})"
             f" is a bar of feed {settings.feed} ({span(feed_bars.time.tolist())}): compare"
             " on the feed the server serves (--feed or TRADEALERTS_FEED)"
@@ -201,9 +189,7 @@ def lines_compare(
 
     for d in result["differences"]:
         table.add_row(d["status"], d["id"], d["kind"], shape(d["computed"]), shape(d["owner"]))
-    from tradealerts.server.cli import _width
-
-    console = Console(width=_width(160))
+    console = Console(width=width(160))
     console.print(table)
     summary, lines = result["summary"], result["lines"]
     console.print(

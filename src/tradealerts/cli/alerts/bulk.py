@@ -1,21 +1,29 @@
-"""The work of the commands on many alerts: pause/resume/delete by filter, and ``export`` /
-``apply`` (alerts as code; the file's format and checks are ``client.alertfile``). Loaded
-only when one of them runs."""
+"""alerts delete|pause|resume: one alert by id, or every alert matching a filter in one
+request (``POST /api/alerts/bulk``); a delete by filter asks first."""
 
 from __future__ import annotations
 
 import sys
-from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import typer
 
-from tradealerts.cli.alerts import _problem, parse_condition
+from tradealerts.cli.alerts.common import JsonOpt, app, parse_condition, problem, show_done
 from tradealerts.cli.context import UsageProblem, open_client
+from tradealerts.cli.negatives import NegativeNumbers
 from tradealerts.cli.output import emit_json, say
 from tradealerts.client.lang import N_, _, ngettext
 
-__all__ = ["apply_file", "bulk", "bulk_said", "export_file", "load_checked"]
+FilterSymbol = Annotated[str | None, typer.Option("--symbol", help="Every alert on this symbol.")]
+FilterTf = Annotated[str | None, typer.Option("--timeframe", help="… on this timeframe.")]
+FilterStatus = Annotated[
+    str | None, typer.Option("--status", help="… with this status (active, paused …).")
+]
+FilterCond = Annotated[str | None, typer.Option("--condition", help="… with this condition.")]
+AllOpt = Annotated[bool, typer.Option("--all", help="Every one of your alerts.")]
+OptionalId = Annotated[
+    int | None, typer.Argument(min=1, help="The alert's id; or filter with the options.")
+]
 
 
 def bulk(
@@ -62,7 +70,7 @@ def bulk(
     try:
         bulk = AlertBulk.model_validate({k: v for k, v in data.items() if v is not None})
     except ValidationError as exc:
-        raise _problem(exc) from None
+        raise problem(exc) from None
     if action == "delete" and not yes and not sys.stdin.isatty():
         raise UsageProblem(
             _(
@@ -95,8 +103,7 @@ _MANY = {"deleted": N_("{count} alert(s) deleted: {ids}."),
 
 
 def bulk_said(result: Any, verb: str, json_out: bool) -> None:
-    from tradealerts.client.lang import _
-
+    """What a command by filter did: the ids it changed, and those it left as they were."""
     if result is None:
         say(_(_NOTHING[verb]))
         return
@@ -113,80 +120,61 @@ def bulk_said(result: Any, verb: str, json_out: bool) -> None:
         )
 
 
-def export_file(fmt: str | None) -> None:
-    """Print every alert as a file (TOML, or ``fmt``)."""
-    from tradealerts.client import alertfile, endpoints
+@app.command("delete", cls=NegativeNumbers)
+def delete(
+    alert_id: OptionalId = None,
+    symbol: FilterSymbol = None,
+    timeframe: FilterTf = None,
+    status: FilterStatus = None,
+    condition: FilterCond = None,
+    everything: AllOpt = False,
+    yes: Annotated[
+        bool,
+        typer.Option("--yes", "-y", help="Delete by filter without asking (needed in scripts)."),
+    ] = False,
+    json_out: JsonOpt = False,
+) -> None:
+    """Delete an alert, or every alert matching the filter at once (their history stays).
 
-    try:
-        kind = alertfile.format_of("", fmt)
-    except alertfile.AlertFileError as exc:
-        raise UsageProblem(f"--format: {exc}.") from None
-    with open_client() as c:
-        page = c.run(endpoints.alerts())
-    typer.echo(alertfile.dumps([alertfile.entry_of(a) for a in page.items], kind), nl=False)
-
-
-def apply_file(file: Path, dry_run: bool, prune: bool, fmt: str | None, json_out: bool) -> None:
-    """Check the file's entries, send them, print the plan."""
-    from tradealerts.client import endpoints
-    from tradealerts.client.errors import ApiError
-
-    entries = load_checked(file, fmt)
-    try:
-        with open_client() as c:
-            plan = c.run(endpoints.alerts_apply(entries, prune=prune, dry_run=dry_run))
-    except ApiError as exc:
-        found = exc.extra.get("problems")
-        if found:
-            listed = [(p["index"], p["name"], p["field"], p["message"]) for p in found]
-            exc.message = f"{exc.message}\n{_problems_text(file, listed, sent=True)}"
-        raise
-    if json_out:
-        emit_json(plan)
+    By filter or --all it asks first (Delete N alerts? [y/N]); without a terminal to ask on
+    it needs --yes.
+    """
+    result = bulk("delete", alert_id, symbol, timeframe, status, condition, everything, yes)
+    if alert_id is not None:
+        say(_("Alert {id} deleted.").format(id=alert_id))
         return
-    marks = {"create": "+", "update": "~", "delete": "-"}
-    for item in plan.items:
-        if item.op == "unchanged":
-            continue
-        fields = f" ({', '.join(item.fields)})" if item.fields else ""
-        typer.echo(f"{marks[item.op]} {item.name}{fields}")
-    counts = {op: sum(1 for i in plan.items if i.op == op) for op in (*marks, "unchanged")}
-    summary = (
-        f"{counts['create']} to create, {counts['update']} to change, "
-        f"{counts['delete']} to delete, {counts['unchanged']} unchanged"
-    )
-    if plan.applied:
-        say(f"Applied: {summary}.")
-    else:
-        say(f"Dry run: {summary}; nothing was changed.")
+    bulk_said(result, "deleted", json_out)
 
 
-def load_checked(file: Path, fmt: str | None) -> list[Any]:
-    """The file's entries, read and checked as ``apply`` checks them (``apply --test`` too):
-    a problem is a ``UsageProblem`` naming each entry, before anything is sent."""
-    from tradealerts.client import alertfile
-
-    try:
-        kind = alertfile.format_of(file, fmt)
-        text = file.read_text(encoding="utf-8")
-        entries = alertfile.loads(text, kind)
-    except OSError as exc:
-        raise UsageProblem(f"{file}: {exc.strerror or exc}.") from None
-    except (alertfile.AlertFileError, UnicodeDecodeError) as exc:
-        raise UsageProblem(f"{file}: {exc}.") from None
-    problems = alertfile.check(entries)
-    if problems:
-        raise UsageProblem(_problems_text(file, problems))
-    return entries
+_DONE = {"pause": "paused", "resume": "resumed"}
 
 
-def _problems_text(file: Path, problems: list[Any], sent: bool = False) -> str:
-    # the server's refusal already says "Nothing was changed"; only the local check stops
-    # before anything is sent
-    lines = [
-        f"{file}: {len(problems)} problem(s)" + (":" if sent else "; nothing was sent or changed:")
-    ]
-    for index, name, field, message in problems:
-        who = f"alert {index + 1}" + (f" ({name})" if name else "")
-        lines.append(f"  {who}: {field + ': ' if field else ''}{message}")
-    return "\n".join(lines)
+def _pause_or_resume(
+    ctx: typer.Context,
+    alert_id: OptionalId = None,
+    symbol: FilterSymbol = None,
+    timeframe: FilterTf = None,
+    status: FilterStatus = None,
+    condition: FilterCond = None,
+    everything: AllOpt = False,
+    json_out: JsonOpt = False,
+) -> None:
+    # one body for both commands: they differ only in the action, the command's own name
+    action = str(ctx.info_name)
+    result = bulk(action, alert_id, symbol, timeframe, status, condition, everything)
+    if alert_id is not None:
+        show_done(result, json_out, _DONE[action])
+        return
+    bulk_said(result, _DONE[action], json_out)
+
+
+app.command(
+    "pause",
+    cls=NegativeNumbers,
+    help="Stop an alert (or every alert matching the filter) from firing until resumed.",
+)(_pause_or_resume)
+app.command(
+    "resume",
+    cls=NegativeNumbers,
+    help="Make a paused alert (or every one matching the filter) active again.",
+)(_pause_or_resume)

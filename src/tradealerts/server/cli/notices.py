@@ -9,6 +9,8 @@ from typing import Any
 
 import typer
 
+from tradealerts.server.cli.common import JSON_OPTION, Db, fail, load_settings, print_json
+
 __all__ = ["admin_announce"]
 
 
@@ -45,23 +47,22 @@ def admin_announce(
     ),
     list_: bool = typer.Option(False, "--list", help="The recent notices instead."),
     cancel_id: int = typer.Option(None, "--cancel", help="Withdraw notice ID instead."),
-    as_json: bool = typer.Option(False, "--json", help="JSON for scripts."),
+    as_json: bool = JSON_OPTION,
 ) -> None:
     """Tell every subscriber: a notice in their notification centre, on their streams (TUI
     banner, one desktop notification, a line on the CLI's next command); a shutdown inside
     --at/--duration tells clients to come back when the window ends."""
     from tradealerts.server import notices
-    from tradealerts.server.cli import _db, _fail, _print_json, _settings
 
     chosen = sum((bool(message), list_, cancel_id is not None))
     if chosen != 1:
-        raise _fail("give a MESSAGE, or --list, or --cancel ID (one of them)", 2)
-    with _db(_settings()) as (s, now):
+        raise fail("give a MESSAGE, or --list, or --cancel ID (one of them)", 2)
+    with Db(load_settings()) as (s, now):
         try:
             if list_:
                 rows = [notices.notice_json(n) for n in notices.recent(s)]
                 if as_json:
-                    _print_json(rows)
+                    print_json(rows)
                 elif not rows:
                     typer.echo("No notices yet: announce one with 'admin announce \"…\"'.")
                 for row in [] if as_json else rows:
@@ -77,8 +78,8 @@ def admin_announce(
             s.commit()
             row = notices.notice_json(n)
         except notices.NoticeError as exc:
-            raise _fail(f"{exc.field}: {exc}", 2) from None
+            raise fail(f"{exc.field}: {exc}", 2) from None
     if as_json:
-        _print_json(row)
+        print_json(row)
     else:
         typer.echo(_line(row))

@@ -4,7 +4,7 @@ alert of a file, nothing applied). The server replays the bars through its own m
 (``POST /api/alerts/backtest``); this module asks and prints: a table of the fires, the count,
 the first and last, the verdict in the alert health words, the note on intra-bar conditions,
 ``--chart`` the candles with a marker on each fire. Named in the ``alerts`` group's lazy
-table (``cli.alerts``): loaded only when ``alerts test`` or ``apply --test`` runs."""
+table (``cli.alerts.common``): loaded only when ``alerts test`` or ``apply --test`` runs."""
 
 from __future__ import annotations
 
@@ -13,7 +13,19 @@ from typing import Annotated, Any
 
 import typer
 
-from tradealerts.cli.alerts import JsonOpt, build_alert
+from tradealerts.cli.alerts.common import (
+    BufferOpt,
+    ConfirmBarsOpt,
+    CooldownOpt,
+    DistanceOpt,
+    FrequencyOpt,
+    JsonOpt,
+    LineIdOpt,
+    MaxFiresOpt,
+    SideOpt,
+    SourceOpt,
+)
+from tradealerts.cli.alerts.edit import build_alert
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.negatives import NegativeNumbers
 from tradealerts.cli.output import console, display_zone, emit_json, fits, make_table, say, stamp
@@ -62,38 +74,22 @@ def test_alert(
     chart: Annotated[
         bool, typer.Option("--chart", help="Draw the candles with a marker on each fire.")
     ] = False,
-    frequency: Annotated[
-        str, typer.Option(help="once, once_per_bar, once_per_bar_close, once_per_minute.")
-    ] = "once",
+    frequency: FrequencyOpt = "once",
     expires: Annotated[
         str | None,
         typer.Option(help="30m, 12h, 7d, 2w (counted from the start of the test window)."),
     ] = None,
     message: Annotated[str | None, typer.Option(help="Your text (as alerts create).")] = None,
-    source: Annotated[str, typer.Option(help="Price source of ticks: bid or ask.")] = "bid",
+    source: SourceOpt = "bid",
     email: Annotated[bool, typer.Option("--email", help="Ignored: nothing is sent.")] = False,
     webhook: Annotated[str | None, typer.Option(help="Ignored: nothing is sent.")] = None,
-    side: Annotated[
-        str | None, typer.Option(help="up/down (fractals), support/resistance.")
-    ] = None,
-    line_id: Annotated[str | None, typer.Option(help="Follow one line (see: indicators).")] = None,
-    distance: Annotated[
-        float | None, typer.Option(help="line_touch, line_bounce: how close is a touch.")
-    ] = None,
-    buffer: Annotated[
-        float | None,
-        typer.Option(help="line_break, trendline_break: the close must be beyond by more."),
-    ] = None,
-    confirm_bars: Annotated[
-        int | None,
-        typer.Option(help="line_break, trendline_break: fire after N closes beyond."),
-    ] = None,
-    cooldown: Annotated[
-        str | None, typer.Option(help="At least this long between two fires: 30m, 2h, 1d.")
-    ] = None,
-    max_fires: Annotated[
-        int | None, typer.Option(help="Stop (triggered) after this many fires.")
-    ] = None,
+    side: SideOpt = None,
+    line_id: LineIdOpt = None,
+    distance: DistanceOpt = None,
+    buffer: BufferOpt = None,
+    confirm_bars: ConfirmBarsOpt = None,
+    cooldown: CooldownOpt = None,
+    max_fires: MaxFiresOpt = None,
     name: Annotated[str | None, typer.Option(help="Ignored: nothing is stored.")] = None,
     webhook_format: Annotated[str | None, typer.Option(help="Ignored: nothing is sent.")] = None,
     json_out: JsonOpt = False,
@@ -307,7 +303,7 @@ def test_file(file: Path, fmt: str | None, bars: int | None, json_out: bool) -> 
     """``alerts apply FILE --test``: every alert of the file over the history, nothing
     applied; the file is checked as ``apply`` checks it, then sent in requests of at most
     ``BACKTEST_BATCH`` alerts."""
-    from tradealerts.cli.alerts_code import load_checked
+    from tradealerts.cli.alerts.code import load_checked
     from tradealerts.client import endpoints
     from tradealerts.client.errors import ApiError
 
