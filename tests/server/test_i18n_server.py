@@ -290,6 +290,32 @@ def test_a_refusal_passed_on_keeps_its_language() -> None:
     assert localise(said, "ja") == "サーバーのフィードには EURUSD の H1 データがありません。"
 
 
+def test_a_push_channels_refusals_keep_their_language() -> None:
+    """Apprise's "cannot read this URL" and the vault's "cannot open it" reach a subscriber
+    through ``channels add`` / ``channels test`` as passed-on sentences: said in their
+    language too, never quoting the URL."""
+    from tradealerts.core.messages import localise
+    from tradealerts.core.push import describe_url
+    from tradealerts.server.errors import sentence_of
+    from tradealerts.server.push.vault import Vault, VaultError
+
+    with pytest.raises(ValueError) as unreadable:
+        describe_url("my-secret-topic")
+    said = sentence_of(unreadable.value)
+    assert str(said) == "is not an Apprise URL: it needs a scheme, like ntfy://ntfy.sh/topic"
+    assert localise(said, "de").startswith("ist keine Apprise-URL")
+    with pytest.raises(ValueError) as unknown:
+        describe_url("nosuchservice://host/my-secret-topic")
+    in_french = localise(sentence_of(unknown.value), "fr")
+    assert in_french.startswith("n'est pas une URL vers laquelle Apprise")
+    assert "my-secret-topic" not in in_french
+    with pytest.raises(VaultError) as sealed:
+        Vault("key two").open(Vault("key one").seal("ntfy://ntfy.sh/my-secret-topic"))
+    assert localise(sentence_of(sealed.value), "es") == (
+        "la URL del canal no se puede leer con la clave de este servidor"
+    )
+
+
 def test_the_verification_page_in_the_browsers_language(srv: Running) -> None:
     """The mailed link's page, its refusal and its success, in the browser's language
     (Accept-Language: nobody is logged in there); English without one."""

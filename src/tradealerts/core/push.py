@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from tradealerts.core.messages import _
+from tradealerts.core.messages import Text, _
 
 __all__ = [
     "CHANNEL_NAME_PATTERN",
@@ -59,7 +59,7 @@ class UnreadableUrl(ValueError):
     """``describe_url``'s refusal, a sentence without the URL; ``scheme`` is None when the
     URL has none (each side says it in its own words and language)."""
 
-    def __init__(self, message: str, scheme: str | None) -> None:
+    def __init__(self, message: str | Text, scheme: str | None) -> None:
         super().__init__(message)
         self.scheme = scheme
 
@@ -133,15 +133,18 @@ def describe_url(url: str) -> ChannelInfo:
     match = _SCHEME.match(url.strip())
     if match is None:
         raise UnreadableUrl(
-            "is not an Apprise URL: it needs a scheme, like ntfy://ntfy.sh/topic", None
+            _("is not an Apprise URL: it needs a scheme, like ntfy://ntfy.sh/topic"), None
         )
     scheme = match.group(1).lower()
     with apprise_log():
         plugin: Any = apprise.Apprise.instantiate(url.strip(), suppress_exceptions=True)
     if plugin is None or plugin is False:
         raise UnreadableUrl(
-            f"is not a URL Apprise can send to ({scheme}://…): see "
-            "https://github.com/caronc/apprise/wiki for each service's form",
+            _(
+                "is not a URL Apprise can send to ({scheme}://…): see "
+                "https://github.com/caronc/apprise/wiki for each service's form",
+                scheme=scheme,
+            ),
             scheme,
         )
     tokens = getattr(plugin, "template_tokens", {}) or {}

@@ -34,6 +34,7 @@ from tradealerts.server.alerts import records
 from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.db.models import AlertRow, User
 from tradealerts.server.errors import ApiError, Invalid, plan_full
+from tradealerts.server.language import validation_text
 from tradealerts.server.push import store as push_store
 
 __all__ = ["apply_plan", "bulk_change", "clone_alert"]
@@ -63,7 +64,8 @@ def clone_alert(
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(p) for p in first["loc"])
-        raise Invalid(_("{field}: {msg}", field=field, msg=first["msg"]), field=field) from None
+        said = validation_text(first)
+        raise Invalid(_("{field}: {msg}", field=field, msg=said), field=field) from None
     records.refuse_expired(
         spec, now, row.id, N_("Alert {id} expired at {expires_at}; a copy would too.")
     )

@@ -51,7 +51,7 @@ from tradealerts.server.api.deps import (
 )
 from tradealerts.server.db.models import AlertRow, Delivery, Event
 from tradealerts.server.engine import NoMarketData
-from tradealerts.server.errors import Invalid
+from tradealerts.server.errors import Invalid, sentence_of
 from tradealerts.server.events import event_json
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
@@ -103,7 +103,7 @@ def alert_filter(
         try:
             where.append(AlertRow.timeframe == parse_timeframe(timeframe).value)
         except TimeframeError as exc:
-            raise Invalid(_("timeframe: {exc}", exc=exc), field="timeframe") from None
+            raise Invalid(_("timeframe: {exc}", exc=sentence_of(exc)), field="timeframe") from None
     if condition is not None:
         where.append(AlertRow.condition == condition.value)
     return where

@@ -20,7 +20,7 @@ from tradealerts.core.schemas import from_row
 from tradealerts.server.alerts import records
 from tradealerts.server.api.deps import ClockDep, CurrentUser, SessionDep
 from tradealerts.server.db.models import PushChannel
-from tradealerts.server.errors import ApiError, Conflict, Invalid
+from tradealerts.server.errors import ApiError, Conflict, Invalid, sentence_of
 from tradealerts.server.push import store
 from tradealerts.server.push.send import Pusher
 from tradealerts.server.push.vault import Vault, VaultError
@@ -121,7 +121,7 @@ def test_channel(
         raise ApiError(
             _(
                 "{reason}: the server's secret key changed; remove the channel and add it again.",
-                reason=str(exc),
+                reason=sentence_of(exc),
             ),
             status=409,
             code="channel_unreadable",

@@ -13,7 +13,7 @@ from tradealerts.core.push import describe_url
 from tradealerts.core.tiers import AccessDenied, Tier
 from tradealerts.server.alerts.guard import WebhookGuard, WebhookRefused
 from tradealerts.server.db.models import AlertRow, PushChannel, User
-from tradealerts.server.errors import Conflict, Invalid, NotFound
+from tradealerts.server.errors import Conflict, Invalid, NotFound, sentence_of
 from tradealerts.server.push.vault import Vault
 
 __all__ = [
@@ -96,7 +96,7 @@ def add_channel(
         info = describe_url(url)
     except ValueError as exc:
         raise Invalid(
-            _("url: {reason}.", reason=str(exc)), field="url", code="bad_channel_url"
+            _("url: {reason}.", reason=sentence_of(exc)), field="url", code="bad_channel_url"
         ) from None
     problem = host_refusal(url, guard)
     if problem is not None:

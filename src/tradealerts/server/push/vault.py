@@ -15,6 +15,8 @@ from cryptography.fernet import Fernet, InvalidToken
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from tradealerts.core.messages import _
+
 __all__ = ["Vault", "VaultError"]
 
 _INFO = b"tradealerts push channel urls v1"
@@ -43,4 +45,4 @@ class Vault:
         try:
             return self._fernet.decrypt(sealed.encode("ascii")).decode()
         except (InvalidToken, ValueError):
-            raise VaultError("the channel's URL cannot be read with this server's key") from None
+            raise VaultError(_("the channel's URL cannot be read with this server's key")) from None
