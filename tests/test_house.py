@@ -11,10 +11,10 @@ Which imports count, and why:
   moved apart;
 - ``if TYPE_CHECKING:`` imports too, with one exception: a module naming, for its annotations,
   the type of a Textual app of its own package (a module that defines a subclass of ``App``,
-  directly or through layers of ours: today ``tui/app.py``'s ``TradeAlertsApp``). Textual's screens and widgets reach the running
-  app as ``self.app``; the app imports its screens to push them; a screen that wants
-  ``self.app`` typed names the app's class for the type checker only, which runs nothing at
-  import (the shape of posting's screens);
+  directly or through layers of ours: today ``tui/calls.py``, ``stream.py`` and ``app.py``).
+  Textual's screens and widgets reach the running app as ``self.app``; the app imports its
+  screens to push them; a screen that wants ``self.app`` typed names the app's class for the
+  type checker only, which runs nothing at import (the shape of posting's screens);
 - ``from pkg import name`` is an edge to ``pkg.name`` when that is a module, else to ``pkg``
   (its ``__init__``). The parent packages a dotted import runs on the way are not edges of
   their own: every module would then depend on every ``__init__`` above it, and a package that
