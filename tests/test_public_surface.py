@@ -38,10 +38,7 @@ import pytest
 SNAPSHOT = Path(__file__).parent / "data" / "public_surface"
 UPDATE = "TRADEALERTS_UPDATE_SURFACE"
 COLUMNS = "100"
-PROGRAMS = {
-    "tradealerts": "tradealerts.cli.app:app",
-    "tradealerts-server": "tradealerts.server.cli:app",
-}
+PROGRAMS = ("tradealerts", "tradealerts-server")
 #: the snapshot's stand-in for the throwaway home folder (a default path shown in a help)
 HOME = "<HOME>"
 
@@ -71,17 +68,32 @@ def _environment(home: Path) -> dict[str, str]:
 # --- the dump: runs in a fresh process (``python tests/test_public_surface.py``) --------------
 
 
-def _helps(program: str, target: str) -> Iterator[tuple[str, str]]:
+def _typer_app(program: str) -> Any:
+    """The Typer app of ``program``'s console script: found in the module of its entry point
+    (``main``), so a module that moves with its entry point needs no change here."""
+    import importlib
+    from importlib.metadata import entry_points
+
+    import typer
+
+    (entry,) = entry_points(group="console_scripts", name=program)
+    module = importlib.import_module(entry.module)
+    apps = [v for v in vars(module).values() if isinstance(v, typer.Typer)]
+    named = [a for a in apps if a.info.name == program] or apps
+    if len(named) != 1:
+        raise SystemExit(f"{program}: no single Typer app beside its main() in {entry.module}")
+    return named[0]
+
+
+def _helps(program: str) -> Iterator[tuple[str, str]]:
     """(``program.sub.command``, its ``--help``) for every command of ``program``."""
     import contextlib
-    import importlib
     import io
 
     import typer
     import typer.main
 
-    module, attribute = target.split(":")
-    root = typer.main.get_command(getattr(importlib.import_module(module), attribute))
+    root = typer.main.get_command(_typer_app(program))
 
     def help_of(path: list[str]) -> str:
         # what the console script's ``app()`` does, stdout captured (Typer's CliRunner would
@@ -117,11 +129,7 @@ def _dump() -> dict[str, str]:
     from tradealerts.cli.app import start_language
 
     start_language([])  # as the program's main() does: LANG=C speaks English
-    files = {
-        f"{name}.txt": text
-        for program, target in PROGRAMS.items()
-        for name, text in _helps(program, target)
-    }
+    files = {f"{name}.txt": text for program in PROGRAMS for name, text in _helps(program)}
     files["openapi.json"] = _openapi(home / "server")
     return {name: text.replace(str(home), HOME) for name, text in files.items()}
 

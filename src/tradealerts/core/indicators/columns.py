@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from array import array
 from collections.abc import Iterator, Sequence
-from typing import TypeVar, overload
+from typing import Any, TypeVar, overload
 
 import numpy as np
 
@@ -30,8 +30,8 @@ def _code(kind: LineKind) -> int:
     return 1 if kind == "support" else 0
 
 
-def _bytes(values: np.ndarray, dtype: type[np.generic]) -> bytes:
-    return np.ascontiguousarray(values, dtype=dtype).tobytes()
+# numpy's type of each ``array`` typecode the columns use
+_DTYPES: dict[str, type[np.generic]] = {"b": np.int8, "q": np.int64, "d": np.float64}
 
 
 _L = TypeVar("_L", HorizontalLine, DiagonalLine)
@@ -62,6 +62,12 @@ class _Columns(Sequence[_L]):
         for k, b in enumerate(self.broken):
             if b == _NOT_BROKEN or b >= start:
                 yield k
+
+    def _fill(self, **columns: np.ndarray) -> None:
+        """Load whole columns from the batch search's arrays, each in its column's own type."""
+        for name, values in columns.items():
+            column: array[Any] = getattr(self, name)
+            column.frombytes(np.ascontiguousarray(values, _DTYPES[column.typecode]).tobytes())
 
     def line(self, k: int) -> _L:
         """Line ``k`` as a line object."""
@@ -106,10 +112,7 @@ class HorizontalColumns(_Columns[HorizontalLine]):
     ) -> HorizontalColumns:
         """Columns from the batch search (``broken`` -1 where not broken)."""
         out = cls(n)
-        out.support.frombytes(_bytes(support, np.int8))
-        out.price.frombytes(_bytes(price, np.float64))
-        out.origin.frombytes(_bytes(origin, np.int64))
-        out.broken.frombytes(_bytes(broken, np.int64))
+        out._fill(support=support, price=price, origin=origin, broken=broken)
         return out
 
     def append(self, line: HorizontalLine) -> None:
@@ -156,12 +159,7 @@ class DiagonalColumns(_Columns[DiagonalLine]):
     ) -> DiagonalColumns:
         """Columns from the batch search (``broken`` -1 where not broken)."""
         out = cls()
-        out.support.frombytes(_bytes(support, np.int8))
-        out.i1.frombytes(_bytes(i1, np.int64))
-        out.p1.frombytes(_bytes(p1, np.float64))
-        out.i2.frombytes(_bytes(i2, np.int64))
-        out.p2.frombytes(_bytes(p2, np.float64))
-        out.broken.frombytes(_bytes(broken, np.int64))
+        out._fill(support=support, i1=i1, p1=p1, i2=i2, p2=p2, broken=broken)
         return out
 
     def append(self, line: DiagonalLine) -> None:
