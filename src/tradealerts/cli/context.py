@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from tradealerts.client import Client
 
-__all__ = ["STATE", "State", "UsageProblem", "fetch", "open_client", "skip_httpx_cli"]
+__all__ = ["STATE", "State", "UsageProblem", "open_client", "skip_httpx_cli"]
 
 
 @dataclass
@@ -64,16 +64,3 @@ def open_client() -> Client:
     client = Client(STATE.server)
     STATE.clients.append(client)
     return client
-
-
-def fetch(call: Any, json_out: bool) -> Any:
-    """The answer to one request; with ``--json`` it is printed as the command's whole output
-    and None comes back (the command has nothing left to show)."""
-    with open_client() as c:
-        answer = c.run(call)
-    if json_out:
-        from tradealerts.cli.output import emit_json
-
-        emit_json(answer)
-        return None
-    return answer

@@ -26,8 +26,6 @@ def translate_text(text: str | None) -> str | None:
 def translate_command(command: Any) -> None:
     """Translate ``command``'s help, short help and its parameters' help, and those of the
     subcommands it already holds (a ``LazyGroup`` translates the ones it builds later)."""
-    from tradealerts.cli.lazy import LazyGroup
-
     if getattr(command, _DONE, False):
         return
     setattr(command, _DONE, True)
@@ -39,6 +37,8 @@ def translate_command(command: Any) -> None:
     subcommands = getattr(command, "commands", {})
     for name in list(subcommands):
         # a LazyGroup's unbuilt commands are translated when it builds them (never built here)
-        if isinstance(command, LazyGroup) and not command.built(name):
+        # (asked by its ``built`` method, not its type: cli.lazy imports this module)
+        built = getattr(command, "built", None)
+        if built is not None and not built(name):
             continue
         translate_command(subcommands[name])

@@ -8,11 +8,12 @@ from typing import Annotated, Any
 
 import typer
 
-from tradealerts.cli.context import UsageProblem, fetch, open_client
+from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import (
     JSON_OPTION_HELP,
     console,
     display_zone,
+    fetch,
     fits,
     make_table,
     stamp,

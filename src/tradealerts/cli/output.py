@@ -22,6 +22,7 @@ __all__ = [
     "display_zone",
     "emit_json",
     "err",
+    "fetch",
     "fits",
     "key_values",
     "make_table",
@@ -281,3 +282,16 @@ def report_error(exc: BaseException, verbose: bool) -> int:
     if verbose and detail:
         sys.stderr.write(detail.rstrip() + "\n")
     return int(code) if isinstance(code, int) else 1
+
+
+def fetch(call: Any, json_out: bool) -> Any:
+    """The answer to one request; with ``--json`` it is printed as the command's whole output
+    and None comes back (the command has nothing left to show)."""
+    from tradealerts.cli.context import open_client
+
+    with open_client() as c:
+        answer = c.run(call)
+    if json_out:
+        emit_json(answer)
+        return None
+    return answer

@@ -6,8 +6,8 @@ from typing import Annotated
 
 import typer
 
-from tradealerts.cli.context import UsageProblem, fetch, open_client
-from tradealerts.cli.output import JSON_OPTION_HELP, console, make_table, say, when
+from tradealerts.cli.context import UsageProblem, open_client
+from tradealerts.cli.output import JSON_OPTION_HELP, console, fetch, make_table, say, when
 from tradealerts.client.lang import N_, _
 
 app = typer.Typer(help="The pairs you follow (5 on FREE, 50 on PRO).", no_args_is_help=True)

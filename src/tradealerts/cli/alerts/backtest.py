@@ -303,7 +303,7 @@ def test_file(file: Path, fmt: str | None, bars: int | None, json_out: bool) -> 
     """``alerts apply FILE --test``: every alert of the file over the history, nothing
     applied; the file is checked as ``apply`` checks it, then sent in requests of at most
     ``BACKTEST_BATCH`` alerts."""
-    from tradealerts.cli.alerts.code import load_checked
+    from tradealerts.cli.alerts.files import load_checked
     from tradealerts.client import endpoints
     from tradealerts.client.errors import ApiError
 

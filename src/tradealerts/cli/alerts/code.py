@@ -5,11 +5,12 @@ makes your alerts what a file says, all at once or not at all (``--test``: repla
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from tradealerts.cli.alerts.common import JsonOpt, app
+from tradealerts.cli.alerts.files import load_checked, problems_text
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.output import emit_json, say
 from tradealerts.client.lang import _
@@ -81,7 +82,7 @@ def _apply_file(file: Path, dry_run: bool, prune: bool, fmt: str | None, json_ou
         found = exc.extra.get("problems")
         if found:
             listed = [(p["index"], p["name"], p["field"], p["message"]) for p in found]
-            exc.message = f"{exc.message}\n{_problems_text(file, listed, sent=True)}"
+            exc.message = f"{exc.message}\n{problems_text(file, listed, sent=True)}"
         raise
     if json_out:
         emit_json(plan)
@@ -100,37 +101,3 @@ def _apply_file(file: Path, dry_run: bool, prune: bool, fmt: str | None, json_ou
         say(_("Applied: {summary}.").format(summary=summary))
     else:
         say(_("Dry run: {summary}; nothing was changed.").format(summary=summary))
-
-
-def load_checked(file: Path, fmt: str | None) -> list[Any]:
-    """The file's entries, read and checked as ``apply`` checks them (``apply --test`` too):
-    a problem is a ``UsageProblem`` naming each entry, before anything is sent."""
-    from tradealerts.client import alertfile
-
-    try:
-        kind = alertfile.format_of(file, fmt)
-        text = file.read_text(encoding="utf-8")
-        entries = alertfile.loads(text, kind)
-    except OSError as exc:
-        raise UsageProblem(f"{file}: {exc.strerror or exc}.") from None
-    except (alertfile.AlertFileError, UnicodeDecodeError) as exc:
-        raise UsageProblem(f"{file}: {exc}.") from None
-    problems = alertfile.check(entries)
-    if problems:
-        raise UsageProblem(_problems_text(file, problems))
-    return entries
-
-
-def _problems_text(file: Path, problems: list[Any], sent: bool = False) -> str:
-    # the server's refusal already says "Nothing was changed"; only the local check stops
-    # before anything is sent
-    head = (
-        _("{file}: {count} problem(s):")
-        if sent
-        else _("{file}: {count} problem(s); nothing was sent or changed:")
-    )
-    lines = [head.format(file=file, count=len(problems))]
-    for index, name, field, message in problems:
-        who = _("alert {number}").format(number=index + 1) + (f" ({name})" if name else "")
-        lines.append(f"  {who}: {field + ': ' if field else ''}{message}")
-    return "\n".join(lines)

@@ -8,8 +8,7 @@ from typing import Annotated
 import typer
 
 from tradealerts.cli.alerts.common import JsonOpt, app, fitted, parse_ago, stacked
-from tradealerts.cli.context import fetch
-from tradealerts.cli.output import console, when
+from tradealerts.cli.output import console, fetch, when
 from tradealerts.client.lang import N_, _
 
 

@@ -15,9 +15,9 @@ from tradealerts.cli.alerts.common import (
     stacked,
     value_pairs,
 )
-from tradealerts.cli.context import UsageProblem, fetch
+from tradealerts.cli.context import UsageProblem
 from tradealerts.cli.negatives import NegativeNumbers
-from tradealerts.cli.output import console, key_values, when
+from tradealerts.cli.output import console, fetch, key_values, when
 from tradealerts.client.lang import N_, _, ngettext
 
 _HEALTH_COLUMNS = [N_("Id"), N_("Name"), N_("Pair"), N_("Status"), "24 h", "7 d", "30 d",

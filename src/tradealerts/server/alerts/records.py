@@ -434,3 +434,18 @@ def apply_tier(s: Session, user: User, now: datetime) -> list[int]:
         _changed(s, row, now)
         paused.append(row.id)
     return paused
+
+
+def drop_channel(s: Session, user_id: int, name: str, now: datetime) -> list[int]:
+    """Take a removed push channel's name off the user's alerts; returns those alerts' ids."""
+    ids = []
+    for alert in s.scalars(select(AlertRow).where(AlertRow.user_id == user_id)):
+        spec = spec_of(alert)
+        if not spec.channels.notify or name not in spec.channels.notify:
+            continue
+        notify = [n for n in spec.channels.notify if n != name]
+        channels = spec.channels.model_copy(update={"notify": notify})
+        alert.spec = stored_spec(spec.model_copy(update={"channels": channels}))
+        _changed(s, alert, now)
+        ids.append(alert.id)
+    return ids

@@ -43,7 +43,7 @@ from tradealerts.server.alerts.backtest import (
 from tradealerts.server.api.deps import DataQuota
 from tradealerts.server.api.market import market_engine
 from tradealerts.server.engine import NoMarketData
-from tradealerts.server.errors import Invalid, NotFound
+from tradealerts.server.errors import Invalid, NotFound, sentence_of
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -232,7 +232,8 @@ def _run(
     return [r for r in out if r is not None]
 
 
-@router.post("/backtest", response_model=None)
+# the schema says what the JSON is (a Response returned as it is is not re-validated)
+@router.post("/backtest", response_model=dict[str, Any])
 async def backtest_alerts(
     request: Request,
     user: DataQuota,
@@ -259,7 +260,7 @@ async def backtest_alerts(
             try:
                 held = market.get(*key).bars
             except NoMarketData as exc:
-                raise NotFound(str(exc), code="no_market_data") from None
+                raise NotFound(sentence_of(exc), code="no_market_data") from None
             cols = (held.time, held.open, held.high, held.low, held.close, held.volume)
             groups[key] = (Bars(*cols), [])
         groups[key][1].append(i)

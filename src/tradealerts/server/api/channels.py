@@ -97,7 +97,8 @@ def remove_channel(
     name: ChannelName, request: Request, user: CurrentUser, s: SessionDep, clock: ClockDep
 ) -> Response:
     """Remove a channel; alerts that named it go on firing to their other channels."""
-    ids = store.remove_channel(s, user.id, name, clock())
+    store.remove_channel(s, user.id, name)
+    ids = records.drop_channel(s, user.id, name, clock())
     s.commit()
     runtime = getattr(request.app.state, "alerts", None)
     if runtime is not None:

@@ -12,7 +12,7 @@ from tradealerts.core.messages import _
 from tradealerts.core.push import describe_url
 from tradealerts.core.tiers import AccessDenied, Tier
 from tradealerts.server.alerts.guard import WebhookGuard, WebhookRefused
-from tradealerts.server.db.models import AlertRow, PushChannel, User
+from tradealerts.server.db.models import PushChannel, User
 from tradealerts.server.errors import Conflict, Invalid, NotFound, sentence_of
 from tradealerts.server.push.vault import Vault
 
@@ -136,24 +136,10 @@ def add_channel(
     return row
 
 
-def remove_channel(s: Session, user_id: int, name: str, now: datetime) -> list[int]:
-    """Delete a channel and take its name off the user's alerts; returns those alerts' ids
-    (queued pushes to it are skipped when their turn comes)."""
-    from tradealerts.server.alerts.records import _changed, spec_of, stored_spec
-
-    row = find_channel(s, user_id, name)
-    s.delete(row)
-    ids = []
-    for alert in s.scalars(select(AlertRow).where(AlertRow.user_id == user_id)):
-        spec = spec_of(alert)
-        if not spec.channels.notify or name not in spec.channels.notify:
-            continue
-        notify = [n for n in spec.channels.notify if n != name]
-        channels = spec.channels.model_copy(update={"notify": notify})
-        alert.spec = stored_spec(spec.model_copy(update={"channels": channels}))
-        _changed(s, alert, now)
-        ids.append(alert.id)
-    return ids
+def remove_channel(s: Session, user_id: int, name: str) -> None:
+    """Delete a channel (the caller takes its name off the user's alerts:
+    ``records.drop_channel``; queued pushes to it are skipped when their turn comes)."""
+    s.delete(find_channel(s, user_id, name))
 
 
 def default_names(s: Session, user_id: int) -> list[str]:
