@@ -200,3 +200,15 @@ def test_a_prompts_own_words_in_each_language() -> None:
         assert done.stdout.count(f"{again}: ") == 2, (lang, done.stdout)
         assert mismatch in done.stdout + done.stderr, (lang, done.stdout, done.stderr)
         assert done.stdout.endswith("abc\n")
+
+
+def test_a_mistyped_email_is_refused_in_the_locales_language(tmp_path: Path) -> None:
+    """``register --email`` checks the address before asking the server: the refusal in the
+    locale's language (the validator's own reason, English only, shown in English alone)."""
+    code, _out, err = _command(tmp_path, "C.UTF-8", "register", "--email", "not-an-address")
+    assert code == 2, err
+    assert "--email: 'not-an-address' is not an email address: " in err, err
+    for lang in OTHERS:
+        code, _out, err = _command(tmp_path, f"{lang}_XX.UTF-8", "register", "--email", "x@")
+        assert code == 2, (lang, err)
+        assert said(lang, "--email: {value} is not an email address.", value="'x@'") in err, err

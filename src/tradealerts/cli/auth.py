@@ -16,7 +16,7 @@ from tradealerts.cli.output import (
     preferred_zone,
     say,
 )
-from tradealerts.client.lang import N_, _, language_for, use_language
+from tradealerts.client.lang import N_, _, language, language_for, use_language
 
 EmailOpt = Annotated[str | None, typer.Option("--email", "-e", help="Your account's email.")]
 PasswordStdin = Annotated[
@@ -56,6 +56,10 @@ def _checked_email(value: str) -> str:
         TypeAdapter(EmailStr).validate_python(value)
     except ValidationError as exc:
         why = exc.errors()[0]["msg"].removeprefix("value is not a valid email address: ")
+        if language() != "en":  # the validator's reason exists in English only
+            raise UsageProblem(
+                _("--email: {value} is not an email address.").format(value=repr(value))
+            ) from None
         raise UsageProblem(
             _("--email: {value} is not an email address: {why}").format(value=repr(value), why=why)
         ) from None
