@@ -14,16 +14,11 @@ from typing import Annotated, Any
 import typer
 
 from tradealerts.cli.alerts.common import (
-    BufferOpt,
-    ConfirmBarsOpt,
-    CooldownOpt,
-    DistanceOpt,
     FrequencyOpt,
     JsonOpt,
-    LineIdOpt,
-    MaxFiresOpt,
-    SideOpt,
     SourceOpt,
+    shape_options,
+    with_options,
 )
 from tradealerts.cli.alerts.edit import build_alert
 from tradealerts.cli.context import UsageProblem, open_client
@@ -51,6 +46,7 @@ BarsOpt = Annotated[
 ]
 
 
+@with_options("shape", shape_options)
 def test_alert(
     target: Annotated[
         str,
@@ -83,13 +79,8 @@ def test_alert(
     source: SourceOpt = "bid",
     email: Annotated[bool, typer.Option("--email", help="Ignored: nothing is sent.")] = False,
     webhook: Annotated[str | None, typer.Option(help="Ignored: nothing is sent.")] = None,
-    side: SideOpt = None,
-    line_id: LineIdOpt = None,
-    distance: DistanceOpt = None,
-    buffer: BufferOpt = None,
-    confirm_bars: ConfirmBarsOpt = None,
-    cooldown: CooldownOpt = None,
-    max_fires: MaxFiresOpt = None,
+    *,
+    shape: dict[str, Any],
     name: Annotated[str | None, typer.Option(help="Ignored: nothing is stored.")] = None,
     webhook_format: Annotated[str | None, typer.Option(help="Ignored: nothing is sent.")] = None,
     json_out: JsonOpt = False,
@@ -101,9 +92,7 @@ def test_alert(
     """
     from tradealerts.client import endpoints
 
-    options = {"side": side, "line_id": line_id, "distance": distance, "buffer": buffer,
-               "confirm_bars": confirm_bars, "cooldown": cooldown, "max_fires": max_fires,
-               "name": name}  # fmt: skip
+    options = {**shape, "name": name}
     if target.strip().isdigit():
         given = [timeframe, condition, *(values or []), expires, message, webhook,
                  webhook_format, *options.values()]  # fmt: skip

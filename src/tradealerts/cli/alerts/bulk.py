@@ -8,7 +8,14 @@ from typing import Annotated, Any
 
 import typer
 
-from tradealerts.cli.alerts.common import JsonOpt, app, parse_condition, problem, show_done
+from tradealerts.cli.alerts.common import (
+    JsonOpt,
+    app,
+    parse_condition,
+    problem,
+    show_done,
+    with_options,
+)
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.negatives import NegativeNumbers
 from tradealerts.cli.output import emit_json, say
@@ -120,14 +127,21 @@ def bulk_said(result: Any, verb: str, json_out: bool) -> None:
         )
 
 
-@app.command("delete", cls=NegativeNumbers)
-def delete(
+def _filter(
     alert_id: OptionalId = None,
     symbol: FilterSymbol = None,
     timeframe: FilterTf = None,
     status: FilterStatus = None,
     condition: FilterCond = None,
     everything: AllOpt = False,
+) -> None:
+    """The one alert, or the filter, that delete, pause and resume act on."""
+
+
+@app.command("delete", cls=NegativeNumbers)
+@with_options("where", _filter)
+def delete(
+    where: dict[str, Any],
     yes: Annotated[
         bool,
         typer.Option("--yes", "-y", help="Delete by filter without asking (needed in scripts)."),
@@ -139,9 +153,9 @@ def delete(
     By filter or --all it asks first (Delete N alerts? [y/N]); without a terminal to ask on
     it needs --yes.
     """
-    result = bulk("delete", alert_id, symbol, timeframe, status, condition, everything, yes)
-    if alert_id is not None:
-        say(_("Alert {id} deleted.").format(id=alert_id))
+    result = bulk("delete", **where, yes=yes)
+    if where["alert_id"] is not None:
+        say(_("Alert {id} deleted.").format(id=where["alert_id"]))
         return
     bulk_said(result, "deleted", json_out)
 
@@ -149,20 +163,16 @@ def delete(
 _DONE = {"pause": "paused", "resume": "resumed"}
 
 
+@with_options("where", _filter)
 def _pause_or_resume(
     ctx: typer.Context,
-    alert_id: OptionalId = None,
-    symbol: FilterSymbol = None,
-    timeframe: FilterTf = None,
-    status: FilterStatus = None,
-    condition: FilterCond = None,
-    everything: AllOpt = False,
+    where: dict[str, Any],
     json_out: JsonOpt = False,
 ) -> None:
     # one body for both commands: they differ only in the action, the command's own name
     action = str(ctx.info_name)
-    result = bulk(action, alert_id, symbol, timeframe, status, condition, everything)
-    if alert_id is not None:
+    result = bulk(action, **where)
+    if where["alert_id"] is not None:
         show_done(result, json_out, _DONE[action])
         return
     bulk_said(result, _DONE[action], json_out)

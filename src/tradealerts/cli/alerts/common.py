@@ -4,8 +4,11 @@ sentence and a table. The command modules import from here, never from one anoth
 
 from __future__ import annotations
 
+import functools
+import inspect
+from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, TypeVar
 
 import typer
 
@@ -23,6 +26,36 @@ from tradealerts.cli.output import (
     when,
 )
 from tradealerts.client.lang import N_, _
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def with_options(placeholder: str, template: Callable[..., Any]) -> Callable[[_F], _F]:
+    """Give a command the options of ``template`` in place of its parameter ``placeholder``,
+    which receives their values as one dict: a group several commands take is declared once,
+    and each command's --help lists the options where the placeholder stands."""
+    group = list(inspect.signature(template, eval_str=True).parameters.values())
+    names = [p.name for p in group]
+
+    def decorate(func: _F) -> _F:
+        sig = inspect.signature(func, eval_str=True)
+        params = [
+            q.replace(kind=p.kind) if p.name == placeholder else q
+            for p in sig.parameters.values()
+            for q in (group if p.name == placeholder else [p])
+        ]
+
+        @functools.wraps(func)
+        def run(**kwargs: Any) -> Any:
+            kwargs[placeholder] = {n: kwargs.pop(n) for n in names}
+            return func(**kwargs)
+
+        # typer reads the parameters from the signature, so it sees the group's options
+        run.__signature__ = sig.replace(parameters=params)  # type: ignore[attr-defined]
+        return run  # type: ignore[return-value]
+
+    return decorate
+
 
 #: --help's order of the commands, whichever module defines each
 ORDER = ("list", "show", "create", "update", "delete", "pause", "resume", "clone", "history",
@@ -76,6 +109,18 @@ CooldownOpt = Annotated[
     str | None, typer.Option(help="At least this long between two fires: 30m, 2h, 1d.")
 ]
 MaxFiresOpt = Annotated[int | None, typer.Option(help="Stop (triggered) after this many fires.")]
+
+
+def shape_options(
+    side: SideOpt = None,
+    line_id: LineIdOpt = None,
+    distance: DistanceOpt = None,
+    buffer: BufferOpt = None,
+    confirm_bars: ConfirmBarsOpt = None,
+    cooldown: CooldownOpt = None,
+    max_fires: MaxFiresOpt = None,
+) -> None:
+    """How a condition fires, beyond its values: ``create`` and ``test`` take these alike."""
 
 
 def parse_expiry(text: str, now: datetime, option: str = "--expires") -> datetime:

@@ -10,22 +10,17 @@ from typing import Annotated, Any
 import typer
 
 from tradealerts.cli.alerts.common import (
-    BufferOpt,
-    ConfirmBarsOpt,
-    CooldownOpt,
-    DistanceOpt,
     FrequencyOpt,
     IdArg,
     JsonOpt,
-    LineIdOpt,
-    MaxFiresOpt,
-    SideOpt,
     SourceOpt,
     app,
     parse_condition,
     parse_expiry,
     problem,
+    shape_options,
     show_done,
+    with_options,
 )
 from tradealerts.cli.context import UsageProblem, open_client
 from tradealerts.cli.negatives import NegativeNumbers
@@ -132,6 +127,7 @@ def build_alert(
 
 
 @app.command("create", cls=NegativeNumbers)
+@with_options("shape", shape_options)
 def create(
     symbol: Annotated[str, typer.Argument(help="EURUSD, xauusd … (any case).")],
     timeframe: Annotated[str, typer.Argument(help="M5 … D1 (any case).")],
@@ -157,13 +153,8 @@ def create(
     webhook: Annotated[
         str | None, typer.Option(help="Also POST to this https URL when it fires.")
     ] = None,
-    side: SideOpt = None,
-    line_id: LineIdOpt = None,
-    distance: DistanceOpt = None,
-    buffer: BufferOpt = None,
-    confirm_bars: ConfirmBarsOpt = None,
-    cooldown: CooldownOpt = None,
-    max_fires: MaxFiresOpt = None,
+    *,
+    shape: dict[str, Any],
     name: Annotated[
         str | None, typer.Option(help="A name unique among your alerts (default: made up).")
     ] = None,
@@ -178,9 +169,7 @@ def create(
 
     alert = build_alert(
         symbol, timeframe, condition, values,
-        {"side": side, "line_id": line_id, "distance": distance, "buffer": buffer,
-         "confirm_bars": confirm_bars, "cooldown": cooldown, "max_fires": max_fires,
-         "name": name},
+        {**shape, "name": name},
         frequency=frequency, expires=expires, message=message, source=source, email=email,
         webhook=webhook, webhook_format=webhook_format, notify=notify,
     )  # fmt: skip
