@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import typer
@@ -126,8 +127,15 @@ def admin_users(
     )
 
 
-def _change(ident: str, login: Access, as_json: bool, **fields: Any) -> dict[str, Any]:
-    """Change the account ``ident``; print its JSON (``as_json``) and return the result."""
+def _change(
+    ident: str,
+    login: Access,
+    as_json: bool,
+    said: Callable[[list[str]], list[str]] = list,
+    **fields: Any,
+) -> None:
+    """Change the account ``ident``; print its JSON (``as_json``) or what changed, as ``said``
+    words it."""
     if login.remote is not None:
         user_id = login.remote.user_id(ident)
         result = dict(login.remote.call("PUT", f"/api/admin/user/{user_id}", json=fields))
@@ -141,11 +149,14 @@ def _change(ident: str, login: Access, as_json: bool, **fields: Any) -> dict[str
             result = {"user": dashboard.user_row(user), "changed": changed}
     if as_json:
         print_json(result)
-    return result
+    else:
+        changed = said(result["changed"])
+        typer.echo(f"{result['user']['email']}: {', '.join(changed) or 'no change'}")
 
 
-def _report(result: dict[str, Any], changed: list[str]) -> None:
-    typer.echo(f"{result['user']['email']}: {', '.join(changed) or 'no change'}")
+def _tier_said(changed: list[str]) -> list[str]:
+    # a person reads the new tier alone; the JSON keeps every change as the server said it
+    return [c.removeprefix("tier ") for c in changed if c.startswith("tier ")][:1]
 
 
 @with_login
@@ -157,10 +168,7 @@ def admin_set_tier(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Change a user's tier (takes effect on their next request; they are notified)."""
-    result = _change(user, login, as_json, tier=_tier(tier).value)
-    if not as_json:
-        changed = [c.removeprefix("tier ") for c in result["changed"] if c.startswith("tier ")]
-        _report(result, changed[:1])
+    _change(user, login, as_json, _tier_said, tier=_tier(tier).value)
 
 
 @with_login
@@ -170,9 +178,7 @@ def admin_set_role(
     """Make an account an administrator, or a plain user again."""
     if role not in ("user", "admin"):
         raise fail(f"unknown role {role!r}: use user or admin", 2)
-    result = _change(user, login, as_json, role=role)
-    if not as_json:
-        _report(result, result["changed"])
+    _change(user, login, as_json, role=role)
 
 
 @with_login
@@ -180,9 +186,7 @@ def admin_disable(
     user: str = _USER, enable: bool = _ENABLE, *, login: Access, as_json: bool = JSON_OPTION
 ) -> None:
     """Disable an account (its tokens are refused, its sessions end), or --enable it."""
-    result = _change(user, login, as_json, disabled=not enable)
-    if not as_json:
-        _report(result, result["changed"])
+    _change(user, login, as_json, disabled=not enable)
 
 
 @with_login
