@@ -309,13 +309,13 @@ def fire_event(
 ) -> int:
     """Log an alert event and wake the user's streams, as the alert engine does."""
     from tradealerts.server import accounts
+    from tradealerts.server.db.models import Event
     from tradealerts.server.events import append_event
 
     with srv.app.state.sessions() as s:
         user = accounts.find_user(s, email)
         assert user is not None
-        ev = append_event(
-            s,
+        ev = Event(
             user_id=user.id,
             symbol=symbol,
             timeframe="H1",
@@ -323,9 +323,10 @@ def fire_event(
             level=level,
             price=price,
             time=srv.clock(),
-            now=srv.clock(),
+            created_at=srv.clock(),
             message=message or f"{symbol} crossed up {level}",
         )
+        append_event(s, ev)
         s.commit()
         event_id, user_id = ev.id, user.id
     srv.app.state.loop.call_soon_threadsafe(srv.app.state.bus.alert, user_id)

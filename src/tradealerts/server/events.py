@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import json
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -37,33 +38,8 @@ __all__ = [
 ]
 
 
-def append_event(
-    s: Session,
-    *,
-    user_id: int,
-    symbol: str,
-    timeframe: str,
-    condition: str,
-    price: float,
-    time: datetime,
-    now: datetime,
-    level: float | None = None,
-    alert_id: int | None = None,
-    message: str = "",
-) -> Event:
+def append_event(s: Session, ev: Event) -> Event:
     """Add an alert event to the caller's transaction; its id is known after flush."""
-    ev = Event(
-        user_id=user_id,
-        alert_id=alert_id,
-        symbol=symbol,
-        timeframe=timeframe,
-        condition=condition,
-        level=level,
-        price=price,
-        time=time,
-        message=message,
-        created_at=now,
-    )
     s.add(ev)
     s.flush()
     return ev
@@ -121,19 +97,13 @@ def event_data(
     }
 
 
+#: a logged event holds each of ``event_data``'s fields under the same name
+_LOGGED = tuple(inspect.signature(event_data).parameters)
+
+
 def event_json(ev: Event) -> dict[str, Any]:
     """``event_data`` of a logged event."""
-    return event_data(
-        id=ev.id,
-        alert_id=ev.alert_id,
-        symbol=ev.symbol,
-        timeframe=ev.timeframe,
-        condition=ev.condition,
-        level=ev.level,
-        price=ev.price,
-        time=ev.time,
-        message=ev.message,
-    )
+    return event_data(**{name: getattr(ev, name) for name in _LOGGED})
 
 
 def sse_frame(event: str | None, data: Any, event_id: int | None = None) -> str:
