@@ -23,6 +23,16 @@ def server_slug(server: str) -> str:
     return slug or "default"
 
 
+class _File:
+    """One file of the daemon's folder, read as an attribute: ``paths.lock`` is its path."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, paths: DaemonPaths, owner: type[DaemonPaths] | None = None) -> Path:
+        return paths.root / self.name
+
+
 @dataclass(frozen=True)
 class DaemonPaths:
     """Where the daemon of ``server`` keeps its files (``<home>/daemon/<slug>/``)."""
@@ -38,21 +48,10 @@ class DaemonPaths:
     def slug(self) -> str:
         return self.root.name
 
-    @property
-    def state_db(self) -> Path:
-        return self.root / "state.db"
-
-    @property
-    def lock(self) -> Path:
-        return self.root / "daemon.lock"
-
-    @property
-    def status(self) -> Path:
-        return self.root / "status.json"
-
-    @property
-    def log(self) -> Path:
-        return self.root / "daemon.log"
+    state_db = _File("state.db")
+    lock = _File("daemon.lock")
+    status = _File("status.json")
+    log = _File("daemon.log")
 
     def ensure(self) -> DaemonPaths:
         self.root.mkdir(parents=True, exist_ok=True)
