@@ -21,6 +21,7 @@ from tradealerts.server.alerts.guard import WebhookGuard
 from tradealerts.server.alerts.model import Fired, MatchResult
 from tradealerts.server.alerts.runtime import AlertRuntime
 from tradealerts.server.db.migrate import upgrade
+from tradealerts.server.db.models import Event
 from tradealerts.server.db.session import make_engine, make_sessionmaker
 from tradealerts.server.events import Bus, append_event
 from tradealerts.server.settings import Settings
@@ -54,8 +55,7 @@ def main() -> None:
         t0 = time.perf_counter()
         for i in range(N):
             with sessions() as s:
-                append_event(
-                    s,
+                ev = Event(
                     user_id=user_id,
                     alert_id=alert_id,
                     symbol="EURUSD",
@@ -64,9 +64,10 @@ def main() -> None:
                     level=1.09,
                     price=1.09 + i * 1e-6,
                     time=now,
-                    now=now,
                     message="EURUSD H1 crossed up 1.09000",
+                    created_at=now,
                 )
+                append_event(s, ev)
                 s.commit()
         bare = N / (time.perf_counter() - t0)
 
