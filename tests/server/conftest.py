@@ -8,14 +8,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from sqlalchemy import create_engine, text
 from tests.server.serverkit import (
     PG_URL,
     Clock,
     Inbox,
     Running,
-    free_port,
+    running_smtp,
     server_settings,
     start_server,
 )
@@ -24,14 +23,8 @@ from tests.server.stripekit import StripeDouble, setup_price, stripe_double, str
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with running_smtp() as sink:
+        yield sink
 
 
 @pytest.fixture(params=["sqlite", "postgresql"] if PG_URL else ["sqlite"])

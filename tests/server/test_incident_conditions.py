@@ -9,23 +9,16 @@ from typing import Any
 
 import httpx
 import pytest
-from aiosmtpd.controller import Controller
 from tests.server.incidentkit import body, checks_pass, mail, serve, the_three, until
-from tests.server.serverkit import SSE, Inbox, Running, free_port, register_and_login
+from tests.server.serverkit import SSE, Inbox, Running, register_and_login, running_smtp
 from tests.server.stripekit import WEBHOOK_SECRET, sign
 from tests.server.test_incidents import WEDNESDAY
 
 
 @pytest.fixture(scope="module")
 def inbox_port() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with running_smtp() as sink:
+        yield sink
 
 
 @pytest.fixture(scope="module")

@@ -13,9 +13,8 @@ from typing import Any
 import httpx
 import pytest
 import yaml
-from aiosmtpd.controller import Controller
 from tests.server.incidentkit import checks_pass, mail, rows, serve, the_three
-from tests.server.serverkit import Inbox, Running, free_port, register_and_login
+from tests.server.serverkit import Inbox, Running, register_and_login, running_smtp
 from tests.server.test_incidents import OWNER_LINES, WEDNESDAY
 from typer.testing import CliRunner
 
@@ -39,14 +38,8 @@ KINDS = {
 
 @pytest.fixture(scope="module")
 def smtp_sink() -> Iterator[tuple[Inbox, int]]:
-    inbox = Inbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with running_smtp() as sink:
+        yield sink
 
 
 @pytest.fixture(scope="module")

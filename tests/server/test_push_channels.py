@@ -84,6 +84,16 @@ def fire(c: Any, **channels: Any) -> int:
     return int(r.json()["id"])
 
 
+def unseal(srv: Running, name: str) -> None:
+    """Make a stored channel's sealed URL junk (as when the server's key changed): a push
+    no try can send."""
+    with srv.app.state.sessions() as s:
+        row = s.scalar(select(PushChannel).where(PushChannel.name == name))
+        assert row is not None
+        row.url_secret = "not-a-fernet-token"
+        s.commit()
+
+
 def pushes(srv: Running, user_email: str | None = None) -> list[Delivery]:
     with srv.app.state.sessions() as s:
         return list(s.scalars(select(Delivery).where(Delivery.channel == "push")))
@@ -246,11 +256,7 @@ def test_a_silent_receiver_stalls_only_its_owners_channel(
         assert (
             add(h, "broken", f"ntfy://127.0.0.1:{receiver.port}/my-secret-topic").status_code == 201
         )
-        with srv.app.state.sessions() as s:
-            row = s.scalar(select(PushChannel).where(PushChannel.name == "broken"))
-            assert row is not None
-            row.url_secret = "not-a-fernet-token"
-            s.commit()
+        unseal(srv, "broken")
         fire(h, notify=["broken"])
         assert add(g, "phone", f"ntfy://127.0.0.1:{receiver.port}/good-topic").status_code == 201
         fire(g, notify=["phone"])
@@ -306,11 +312,7 @@ def test_a_quarantined_push_opens_the_owners_incident(serve: Any, smtp: tuple[In
     srv = serve(webhook_allowlist=LOOPBACK, owner_email=OWNER, **FAST)
     h = pro(srv, "poisoner@example.com")
     assert add(h, "broken", "ntfy://127.0.0.1:9/my-secret-topic").status_code == 201
-    with srv.app.state.sessions() as s:
-        row = s.scalar(select(PushChannel).where(PushChannel.name == "broken"))
-        assert row is not None
-        row.url_secret = "not-a-fernet-token"
-        s.commit()
+    unseal(srv, "broken")
     fire(h, notify=["broken"])
     opened = mail(inbox, "[tradealerts] INCIDENT: items are quarantined")
     assert "1 push(es) quarantined" in body(opened)
