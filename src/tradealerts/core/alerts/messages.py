@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import re
+import time as _time
 from collections.abc import Mapping
-from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -99,9 +98,24 @@ def message_fields(
         "condition": condition,
         "price": format_price(symbol, price),
         "level": "" if level is None else format_price(symbol, level),
-        "time": datetime.fromtimestamp(time, UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        # time.gmtime, not datetime: the same text, a third of the cost (once per fire)
+        "time": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(time)),
         "detail": detail,
     }
+
+
+_PARAMS = (*PLACEHOLDERS, "detail")
+
+
+def _number(value: Any) -> Any:
+    """A formatted price as a Decimal (``"1.09000"``: its decimals kept, said per locale
+    later); anything else (empty, ``"1,234.50"``) as it is."""
+    if isinstance(value, str) and value:
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            return value
+    return value
 
 
 def default_message(condition: Condition, fields: Mapping[str, Any]) -> str:
@@ -109,11 +123,8 @@ def default_message(condition: Condition, fields: Mapping[str, Any]) -> str:
     ``EURUSD H1 crossed up 1.09000 at 1.09012``: a :class:`Sentence`, said in English here
     and in its owner's language where it is recorded (prices then in the locale's form,
     with the symbol's decimals)."""
-    params = {name: fields.get(name, "") for name in (*PLACEHOLDERS, "detail")}
-    for name in ("price", "level"):
-        value = params[name]
-        if isinstance(value, str) and value:
-            with contextlib.suppress(InvalidOperation):
-                params[name] = Decimal(value)  # "1.09000": its decimals kept
+    params = {name: fields.get(name, "") for name in _PARAMS}
+    params["price"] = _number(params["price"])
+    params["level"] = _number(params["level"])
     # an empty {detail} leaves no double space (Sentence)
     return Sentence(_DEFAULTS[condition], params)

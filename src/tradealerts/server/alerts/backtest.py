@@ -36,6 +36,7 @@ import numpy as np
 
 from tradealerts.core.alerts import AlertCreate, Condition, evaluated_on_ticks
 from tradealerts.core.bars import Bars
+from tradealerts.core.frozen import quick_init
 from tradealerts.core.indicators import IndicatorChanges
 from tradealerts.core.indicators.timeline import LineTimeline
 from tradealerts.core.messages import _, localise
@@ -104,6 +105,7 @@ class BacktestAlert:
     lifetime: float | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BacktestFire:
     """One fire as the matcher gave it (``fired``), the bar it fell in, and for breaks and

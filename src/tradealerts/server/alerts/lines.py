@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from tradealerts.core.alerts import Side
+from tradealerts.core.frozen import quick_init
 from tradealerts.core.indicators import DiagonalLine, HorizontalLine, IndicatorChanges
 from tradealerts.core.line_ids import diagonal_line_id, horizontal_line_id
 from tradealerts.server.engine.market import SeriesState
@@ -31,6 +32,7 @@ __all__ = [
 ]
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class LineRef:
     """A line at one bar: its id, kind, shape and value there."""
@@ -107,12 +109,22 @@ def _drefs(series: SeriesState, index: int) -> list[LineRef]:
     dc = ind.diagonal
     out = []
     for k in ind.active_diagonal_positions():
-        named = cache.get(("d", k))
-        if named is None:
-            dl = dc.line(k)
-            named = cache[("d", k)] = (_did(series, dl), dl.kind)
-        out.append(LineRef(named[0], named[1], True, dc.value_at(k, index)))
+        line_id, kind = _dname(series, k)
+        out.append(LineRef(line_id, kind, True, dc.value_at(k, index)))
     return out
+
+
+def _dname(series: SeriesState, k: int) -> tuple[str, str]:
+    """(id, kind) of the trendline at position ``k`` (cached when the series keeps
+    ``line_refs``: neither ever changes)."""
+    cache = series.line_refs
+    named: tuple[str, str] | None = None if cache is None else cache.get(("d", k))
+    if named is None:
+        dl = series.indicators.diagonal.line(k)
+        named = (_did(series, dl), dl.kind)
+        if cache is not None:
+            cache[("d", k)] = named
+    return named
 
 
 def active_lines(series: SeriesState, index: int) -> list[LineRef]:
@@ -445,10 +457,12 @@ def _bounce_candidates(series: SeriesState, t: int) -> tuple[list[LineRef], Any,
     else:
         refs = []
     before = [r.value for r in refs]
-    for d in ind.active_diagonal():
-        if d.i2 + ind.n <= t - 1:
-            refs.append(LineRef(_did(series, d), d.kind, True, d.value_at(t)))
-            before.append(d.value_at(t - 1))
+    dc, last = ind.diagonal, t - 1 - ind.n
+    for k in ind.active_diagonal_positions():
+        if dc.i2[k] <= last:
+            line_id, kind = _dname(series, k)
+            refs.append(LineRef(line_id, kind, True, dc.value_at(k, t)))
+            before.append(dc.value_at(k, t - 1))
     now = np.array([r.value for r in refs], np.float64)
     support = np.array([r.kind == "support" for r in refs], bool)
     return refs, np.array(before, np.float64), now, support

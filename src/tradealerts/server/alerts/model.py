@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from tradealerts.core.alerts import AlertCreate, AlertStatus, Condition, Frequency, PriceSource
+from tradealerts.core.frozen import quick_init
 from tradealerts.core.timeframes import Timeframe
 
 __all__ = [
@@ -55,6 +56,7 @@ class Alert:
         return (s.distance or 0.0), 0.0
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Fired:
     """One fire: what the event log stores and the stream sends.
@@ -78,6 +80,7 @@ class Fired:
     line_id: str | None = None
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class StatusChange:
     """An alert that left ``active``: triggered (a ``once`` alert fired), or expired."""
@@ -89,6 +92,7 @@ class StatusChange:
     time: float
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class MatchResult:
     """What one feed event did: fires ordered by alert id, and status changes to persist."""

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tradealerts.core.bars import Bar, Bars
+from tradealerts.core.frozen import quick_init
 from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe
 
 __all__ = [
@@ -61,6 +62,7 @@ class FeedUnavailable(FeedError):
     """The data source is gone for now (terminal closed, bridge down); retry later."""
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class Tick:
     """A quote. ``time`` is epoch seconds (UTC), fractional."""
@@ -71,6 +73,7 @@ class Tick:
     ask: float
 
 
+@quick_init
 @dataclass(frozen=True, slots=True)
 class BarClose:
     """A bar of ``timeframe`` that has just closed; ``forming``: the bar that opened after
