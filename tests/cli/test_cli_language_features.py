@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
 import pytest
+from babel.numbers import format_decimal
 from tests.cli.conftest import DATA, Cli, _serve, make_home
 from tests.cli.test_cli_language import said
 from tests.server.noticekit import announce
@@ -124,6 +126,14 @@ def test_a_backtest_in_spanish(server: Running, module_tmp: Path) -> None:
                        "nearer of high/low, the other, close), as MT5's tester does on "
                        "1-minute OHLC bars; bar-close conditions are exact.")  # fmt: skip
     assert got["note"] == note
+    # each fire's reason: the server's sentence in Spanish, prices in Spanish digits
+    assert got["fires"], got
+    for fire in got["fires"]:
+        level, price = (format_decimal(Decimal(f"{v:.5f}"), "#,##0.00000", locale="es") for v in
+                        (fire["level"], fire["price"]))  # fmt: skip
+        whole = server_said("es", "{symbol} {timeframe} crossed {level} at {price}",
+                            symbol="EURUSD", timeframe="H1", level=level, price=price)  # fmt: skip
+        assert fire["reason"] == whole.removeprefix("EURUSD H1 "), fire
     assert said("es", "Note: {note}", note="") + note[:30] in " ".join(shown.split())
     refused = user.run("alerts", "test", "0")
     assert refused.returncode != 0

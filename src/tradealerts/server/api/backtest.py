@@ -27,6 +27,7 @@ from starlette.concurrency import run_in_threadpool
 
 from tradealerts.core.alerts import CHATTY_PER_DAY, AlertCreate, validate_alert
 from tradealerts.core.bars import Bars
+from tradealerts.core.i18n import DEFAULT_LANGUAGE, normalise_language
 from tradealerts.core.messages import _, reader_language
 from tradealerts.core.tiers import Tier, check_pair
 from tradealerts.core.timeframes import Timeframe
@@ -153,8 +154,13 @@ def _stored(sessions: Callable[[], Session], user_id: int, alert_id: int) -> Bac
     return _tested(spec, created)
 
 
-def _said(reason: str, language: str) -> str:
-    return reason.into(language) if isinstance(reason, Reason) else reason
+def _reasons(spec: AlertCreate, language: str) -> Callable[[str], str]:
+    """A fire's message said as its reason: in ``language``, without the pair (thousands of
+    fires: English, the common case, is only a cut)."""
+    prefix = f"{spec.symbol} {spec.timeframe.value} "
+    if normalise_language(language) == DEFAULT_LANGUAGE:
+        return lambda message: message.removeprefix(prefix)
+    return lambda message: Reason(message, prefix).into(language)
 
 
 def _result(
@@ -166,6 +172,7 @@ def _result(
     per_day = len(fires) / days if days > 0 else 0.0
     verdict = "dormant" if not fires else ("chatty" if per_day > CHATTY_PER_DAY else "ok")
     end = run.ended
+    said = _reasons(spec, language)
     return {
         "symbol": spec.symbol,
         "timeframe": spec.timeframe.value,
@@ -177,12 +184,12 @@ def _result(
         "note": INTRABAR_NOTE.into(language),
         "fires": [
             {
-                "time": _iso(f.time),
+                "time": _iso(f.fired.time),
                 "bar_time": _iso(f.bar_time),
-                "price": f.price,
-                "level": f.level,
-                "reason": _said(f.reason, language),
-                "line_id": f.line_id,
+                "price": f.fired.price,
+                "level": f.fired.level,
+                "reason": said(f.fired.message),
+                "line_id": f.fired.line_id,
                 "confirm_bar_time": None
                 if f.confirm_bar_time is None
                 else _iso(f.confirm_bar_time),
