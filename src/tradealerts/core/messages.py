@@ -97,7 +97,11 @@ class Sentence(Text):
     """A Text whose runs of spaces are one (an empty field leaves no double space)."""
 
     def __new__(cls, msgid: str, params: dict[str, Any]) -> Sentence:
-        self = str.__new__(cls, " ".join(msgid.format(**params).split()))
+        text = msgid.format(**params)
+        # most sentences have no run to fold: checked in C before splitting in Python
+        if "  " in text or text[:1] == " " or text[-1:] == " " or not text.isprintable():
+            text = " ".join(text.split())
+        self = str.__new__(cls, text)
         self.msgid = msgid
         self.params = params
         return self
