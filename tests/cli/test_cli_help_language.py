@@ -17,7 +17,7 @@ HELPS: dict[tuple[str, ...], list[tuple[str, str]]] = {
     (): [
         ("Fraktale Unterstützung/Widerstand", "Fractal support/resistance, trendlines"),
         ("Fehlerdetails zeigen.", "Show error details."),  # an option's help
-        ("Die Paare, denen Sie folgen", "The pairs you follow"),  # a lazy command's line
+        ("Die Paare, denen du folgst", "The pairs you follow"),  # a lazy command's line
     ],
     ("alerts",): [
         ("Preisalarme: anlegen, auflisten", "Price alerts: create, list"),

@@ -130,3 +130,55 @@ def test_every_catalog_is_complete_with_the_same_placeholders(domain: str, lang:
     template = _read(LOCALE_DIR / f"{domain}.pot")
     catalog = _read(LOCALE_DIR / lang / "LC_MESSAGES" / f"{domain}.po")
     assert problems(template, catalog) == []
+
+
+#: the formal address ("Sie" and its possessives/dative), capitalized: a lowercase "sie"
+#: or "ihr…" is "they/it/her/their" and stays
+_FORMAL = re.compile(r"\b(?:Sie|Ihr|Ihre|Ihren|Ihrem|Ihrer|Ihres|Ihnen)\b")
+_OPENING = "\"'„“«»‚‘ \t"
+
+
+def formal_words(text: str) -> list[str]:
+    """The formal pronouns of a German ``text``: each capitalized ``Sie``/``Ihr…``/``Ihnen``
+    that does not open a sentence (the start of the text or of a line, or after ``.``,
+    ``!`` or ``?``), where only the formal "you" is capitalized. At a sentence start the
+    capital says nothing ("Sie sind älter" may be "they"): that case is left alone."""
+    found = []
+    for match in _FORMAL.finditer(text):
+        before = text[: match.start()]
+        gap = before[len(before.rstrip(_OPENING + "\n")) :]
+        head = before.rstrip(_OPENING + "\n")
+        if not head or "\n" in gap or head.endswith((".", "!", "?")):
+            continue
+        found.append(match.group(0))
+    return found
+
+
+def test_the_formal_check_tells_you_from_they() -> None:
+    """The check itself: formal pronouns mid-sentence are found; "sie" = they (lowercase)
+    and a capital at a sentence start are not."""
+    assert formal_words("Geben Sie den Code ein.") == ["Sie"]
+    assert formal_words("Fehler: Sie haben keinen Alarm.") == ["Sie"]
+    assert formal_words("Jeder Ihrer Alarme, nicht nur Ihre.") == ["Ihrer", "Ihre"]
+    assert formal_words("Ein Code wird Ihnen gesendet (Ihr Tarif).") == ["Ihnen", "Ihr"]
+    assert formal_words("Einige Alarme fehlen: sie sind älter, als der Server sie hält.") == []
+    assert formal_words("Alarme und ihr Verlauf; ihre Kanäle; mit ihnen.") == []
+    assert formal_words("Sie sind älter. Ihr Verlauf bleibt!\nIhre Kanäle?\n„Sie fehlen.“") == []
+    assert formal_words("Sieben Ihrerseits") == []  # whole words only
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+def test_the_german_catalog_says_du_not_sie(domain: str) -> None:
+    """German addresses the reader one way, informally ("du", "dein", "dir", lower-case
+    mid-sentence) as the server always did: no msgstr of ``de/<domain>.po`` holds a formal
+    "Sie"/"Ihr…"/"Ihnen", so a reader never sees both in one session."""
+    catalog = _read(LOCALE_DIR / "de" / "LC_MESSAGES" / f"{domain}.po")
+    formal = []
+    for entry in catalog:
+        if not entry.id:
+            continue
+        strings = [entry.string] if isinstance(entry.string, str) else list(entry.string)
+        for said in strings:
+            if words := formal_words(said or ""):
+                formal.append((words, said))
+    assert formal == []
