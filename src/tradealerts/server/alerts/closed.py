@@ -140,7 +140,10 @@ class BarDriven(MatcherBase):
                 found = _keys(payload)
                 keys += found
                 key_rows += [row] * len(found)
-            group.index.load(np.array(keys, np.float64), np.array(key_rows, np.int64))
+            if len(group.payload) == 1:  # one alert (a backtest's matcher): no numpy round trip
+                group.index.load_row(keys, key_rows[0] if key_rows else 0)
+            else:
+                group.index.load(np.array(keys, np.float64), np.array(key_rows, np.int64))
             group.dirty = True
         return [self._end(r, AlertStatus.expired, REASON_LINE_GONE, now) for r in sorted(gone)]
 
