@@ -160,6 +160,8 @@ class LineTimeline:
         old = len(cols)
         new = bisect_right(self._d_conf if diagonal else self._h_conf, t)
         gone = _broken_in(self._d_breaks if diagonal else self._h_breaks, s, t)
+        if not gone and new == old:  # most bars: no line confirmed or broken
+            return active
         broken = self.d_broken if diagonal else self.h_broken
         for k in gone:
             if k < old:
