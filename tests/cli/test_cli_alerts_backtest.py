@@ -142,7 +142,7 @@ def test_apply_test_on_a_file_of_20_alerts_applies_nothing(user: Cli, tmp_path: 
     assert by["never"]["verdict"] == "dormant" and by["always"]["verdict"] == "chatty"
     assert all(r["bars"] == 300 for r in got["results"])
     shown = user.ok("alerts", "apply", str(file), "--test", "--bars", "300")
-    assert "20 alerts tested: 1 dormant" in shown and "Nothing was applied" in shown
+    assert "Alerts tested: 20; dormant (no fire): 1;" in shown and "Nothing was applied" in shown
     assert "cross-17" in shown and "Note: Intra-bar" in shown
     assert user.json("alerts", "list")["items"] == before  # nothing applied
 

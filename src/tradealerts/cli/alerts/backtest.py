@@ -325,8 +325,8 @@ def test_file(file: Path, fmt: str | None, bars: int | None, json_out: bool) -> 
     said = {v: sum(1 for r in results if r.get("verdict") == v) for v in ("dormant", "chatty")}
     say(
         _(
-            "{count} alerts tested: {dormant} dormant (no fire), {chatty} chatty (over 10 a "
-            "day). Nothing was applied: run without --test to apply."
+            "Alerts tested: {count}; dormant (no fire): {dormant}; chatty (over 10 a day): "
+            "{chatty}. Nothing was applied: run without --test to apply."
         ).format(count=len(results), dormant=said["dormant"], chatty=said["chatty"])
     )
 
