@@ -87,11 +87,11 @@ def message_fields(
     condition: str,
     price: float,
     level: float | None,
-    time: float,
+    time: float | None,
     detail: str = "",
 ) -> dict[str, str]:
     """The placeholder values of one fired alert: prices with the symbol's decimals, time in
-    ISO 8601 UTC."""
+    ISO 8601 UTC (None: left empty, for a default message, which does not say it)."""
     return {
         "symbol": symbol,
         "timeframe": timeframe,
@@ -99,7 +99,7 @@ def message_fields(
         "price": format_price(symbol, price),
         "level": "" if level is None else format_price(symbol, level),
         # time.gmtime, not datetime: the same text, a third of the cost (once per fire)
-        "time": _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(time)),
+        "time": "" if time is None else _time.strftime("%Y-%m-%dT%H:%M:%SZ", _time.gmtime(time)),
         "detail": detail,
     }
 

@@ -209,16 +209,16 @@ class MatcherBase:
     def _message(
         self, row: int, alert: Alert | None, cond: Condition, tf: Timeframe, hit: Hit, now: float
     ) -> str:
+        template = alert.spec.message if alert is not None else None
         fields = message_fields(
             symbol=self.symbol,
             timeframe=tf.value,
             condition=cond.value,
             price=hit.price,
             level=hit.level,
-            time=now,
+            time=now if template else None,  # a default sentence has no time: not formatted
             detail=self._detail(row, cond, hit),
         )
-        template = alert.spec.message if alert is not None else None
         return render_message(template, fields) if template else default_message(cond, fields)
 
     def _detail(self, row: int, cond: Condition, hit: Hit) -> str:
