@@ -10,6 +10,10 @@ connection takes the next ``Fault`` of a plan (or a function of the connection's
   read timeout is the only way out);
 - ``delay``: seconds to wait before forwarding each chunk of the answer.
 
+``FaultProxy.slow_answers`` adds a delay to every answer chunk from then on, on the
+connections already open too (a client's pooled connections): a server that turns slow
+mid-test, after a quick set-up.
+
 ``PgCommitCut`` is the same proxy in front of PostgreSQL, reading the client's side of the wire
 protocol: in a transaction whose statements name a marker (a table), it forwards the ``COMMIT``
 and, when the server's answer comes (the commit is done), drops it and cuts both sides. The
@@ -57,6 +61,8 @@ class FaultProxy:
         self.port = port
         self.connections = 0
         self.faults_applied: Counter[str] = Counter()
+        #: seconds before forwarding each chunk of every answer, on every connection
+        self.slow_answers = 0.0
         self._plan = self._as_plan(plan)
         self._base = 0  # the plan's connection 0
         self._loop = asyncio.new_event_loop()
@@ -122,7 +128,7 @@ class FaultProxy:
             return
         self._writers |= {cwriter, swriter}
         up = asyncio.create_task(self._pipe(creader, swriter, Fault()))
-        down = asyncio.create_task(self._pipe(sreader, cwriter, fault))
+        down = asyncio.create_task(self._pipe(sreader, cwriter, fault, answers=True))
         try:
             await asyncio.wait({up, down}, return_when=asyncio.FIRST_COMPLETED)
             if down.done():
@@ -146,9 +152,13 @@ class FaultProxy:
                 with contextlib.suppress(Exception):
                     w.close()
 
-    @staticmethod
     async def _pipe(
-        reader: asyncio.StreamReader, writer: asyncio.StreamWriter, fault: Fault
+        self,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        fault: Fault,
+        *,
+        answers: bool = False,
     ) -> str:
         """Copy until EOF or the fault's byte offset; returns the fault that ended it, if any."""
         limit = next(
@@ -160,8 +170,9 @@ class FaultProxy:
                 chunk = await reader.read(65536)
                 if not chunk:
                     return ""
-                if fault.delay:
-                    await asyncio.sleep(fault.delay)
+                delay = fault.delay + (self.slow_answers if answers else 0.0)
+                if delay:
+                    await asyncio.sleep(delay)
                 if limit is not None and sent + len(chunk) >= limit:
                     writer.write(chunk[: limit - sent])
                     with contextlib.suppress(ConnectionError):

@@ -112,13 +112,15 @@ def test_a_user_who_keeps_spending_is_leased_bigger_blocks(make_server: Any) -> 
 def test_a_first_request_waiting_for_redis_does_not_hold_the_others(make_server: Any) -> None:
     """A user's first request reserves a block in Redis: it waits for Redis in a thread, so
     a slow Redis (every reply 1 s late, through a proxy) delays that request, not the
-    requests of a user whose process holds a block already: theirs are answered first."""
+    requests of a user whose process holds a block already: theirs are answered first.
+    Redis turns slow once both users are set up (the start, the sign-ups and a's block
+    would otherwise wait out a second per Redis reply)."""
     from urllib.parse import urlsplit
 
-    from tests.faultproxy import Fault, FaultProxy
+    from tests.faultproxy import FaultProxy
 
     target = urlsplit(REDIS_URL)
-    with FaultProxy(target.port or 6379, lambda _n: Fault(delay=1.0)) as proxy:
+    with FaultProxy(target.port or 6379) as proxy:
         srv = make_server(
             redis_url=f"redis://127.0.0.1:{proxy.port}{target.path or '/0'}",
             redis_prefix=f"test-{secrets.token_hex(6)}",
@@ -128,6 +130,7 @@ def test_a_first_request_waiting_for_redis_does_not_hold_the_others(make_server:
         a = srv.client(a_tokens["access_token"])
         b = srv.client(register_and_login(srv, "first-request@example.com")["access_token"])
         assert [a.get(URL).status_code for _ in range(2)] == [200, 200]  # a block held
+        proxy.slow_answers = 1.0  # every Redis reply 1 s late, on the pooled connections too
         with ThreadPoolExecutor(1) as pool:
             first = pool.submit(b.get, URL)
             time.sleep(0.2)  # b's reservation is on its way to Redis

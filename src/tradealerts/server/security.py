@@ -39,8 +39,17 @@ _ALGORITHM = "HS256"
 #: happens to share the key is refused).
 AUDIENCE = "tradealerts-api"
 # A real hash to verify against when the email is unknown, so both paths cost the same.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
+# Made on the first check, not at import: an argon2 hash costs ~0.17 s of CPU, paid by
+# every process that imports this (each owner's command, each server start) for nothing.
+_dummy_hash: str | None = None
 _common: frozenset[str] | None = None
+
+
+def _dummy() -> str:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("not-a-real-password-0")
+    return _dummy_hash
 
 
 def hash_password(password: str) -> str:
@@ -48,9 +57,12 @@ def hash_password(password: str) -> str:
 
 
 def verify_password(password_hash: str | None, password: str) -> bool:
-    """Constant-cost check; an unknown user (None) still pays for one argon2 verification."""
+    """Constant-cost check; an unknown user (None) still pays for one argon2 verification.
+    The dummy hash is made before either path, so the process's first check costs the same
+    for a known and an unknown user."""
+    dummy = _dummy()
     try:
-        return _hasher.verify(password_hash or _DUMMY_HASH, password) and password_hash is not None
+        return _hasher.verify(password_hash or dummy, password) and password_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

@@ -222,13 +222,13 @@ def admin_audit(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The audit log of admin actions, newest first."""
-    from tradealerts.server import dashboard
 
-    data = login.get(
-        "/api/admin/audit",
-        lambda s, _now, _settings: dashboard.audit_page(s, page=page, per_page=per_page),
-        {"page": page, "per_page": per_page},
-    )
+    def local(s: Any, _now: Any, _settings: Any) -> dict[str, Any]:
+        from tradealerts.server import dashboard  # the database's side only (start-up cost)
+
+        return dashboard.audit_page(s, page=page, per_page=per_page)
+
+    data = login.get("/api/admin/audit", local, {"page": page, "per_page": per_page})
     if as_json:
         print_json(data)  # the API's page: entries, total, page, per_page
         return

@@ -72,9 +72,13 @@ def _label_ticks(xs: list[int], labels: list[str], size: int) -> None:
 @with_login
 def admin_stats(*, login: Access, as_json: bool = JSON_OPTION) -> None:
     """Users by tier, sign-ups per day, active users, conversions, churn, alerts, fires."""
-    from tradealerts.server import dashboard
 
-    data = login.get("/api/admin/analytics", lambda s, now, _st: dashboard.analytics(s, now))
+    def local(s: Any, now: Any, _settings: Any) -> dict[str, Any]:
+        from tradealerts.server import dashboard  # the database's side only (start-up cost)
+
+        return dashboard.analytics(s, now)
+
+    data = login.get("/api/admin/analytics", local)
     _out(data, as_json, lambda: [
         figures.users_by_tier(data), figures.activity(data),
         _chart(figures.signups(data), whole=True), _chart(figures.fires(data), whole=True),
@@ -84,9 +88,10 @@ def admin_stats(*, login: Access, as_json: bool = JSON_OPTION) -> None:
 @with_login
 def admin_revenue(*, login: Access, as_json: bool = JSON_OPTION) -> None:
     """MRR, ARR, subscriptions by status, revenue per month, failed payments, renewals."""
-    from tradealerts.server import dashboard
 
     def local(s: Any, now: Any, settings: Any) -> dict[str, Any]:
+        from tradealerts.server import dashboard  # the database's side only (start-up cost)
+
         return dashboard.revenue(s, now, settings.billing_grace_days)
 
     data = login.get("/api/admin/revenue", local)
@@ -106,9 +111,10 @@ _FOLLOW = typer.Option(False, "--follow", help="Keep printing new ones (Ctrl-C).
 @with_login
 def admin_usage(hours: int = _HOURS, *, login: Access, as_json: bool = JSON_OPTION) -> None:
     """Requests per hour by tier and route family, 429s, latency p50/p95/p99, top users."""
-    from tradealerts.server import dashboard
 
     def local(s: Any, _now: Any, _settings: Any) -> dict[str, Any]:
+        from tradealerts.server import dashboard  # the database's side only (start-up cost)
+
         return dashboard.api_usage(s, hours)
 
     data = login.get("/api/admin/api-usage", local, {"hours": hours})
@@ -124,10 +130,10 @@ def admin_errors(
     """Recent server errors: time, request id, route, user, type, message, repeats."""
     import time
 
-    from tradealerts.server import dashboard
-
     def fetch(after_id: int) -> list[dict[str, Any]]:
         def local(s: Any, _now: Any, _settings: Any) -> dict[str, Any]:
+            from tradealerts.server import dashboard  # the database's side only
+
             return dashboard.error_logs(s, after_id=after_id, limit=limit)
 
         params = {"after_id": after_id, "limit": limit}
