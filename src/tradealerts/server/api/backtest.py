@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -55,8 +54,6 @@ MAX_ALERTS = 100
 DEFAULT_BARS = 1000
 MIN_BARS = 10
 _SHAPES = ("alert", "alerts", "alert_id")
-#: the GIL's switch interval while a replay runs (see ``_run``)
-_SWITCH_SECONDS = 0.0002
 
 
 @lru_cache(maxsize=1 << 16)  # a window's bar times recur: across fires, alerts and calls
@@ -226,13 +223,6 @@ def _run(
     # the replay). Paused for its span only (one replay at a time: the route's semaphore).
     paused = gc.isenabled()
     gc.disable()
-    # A replay never waits, so it would hold the GIL for the interpreter's whole switch
-    # interval (5 ms) each time another thread gives it back: every step of every other
-    # request (and of the live engine) waited up to 5 ms; another user's GET /api/user had
-    # a p99 of 515 ms during a 100-alert call. For the replay's span the interval is 0.2 ms:
-    # p99 18.5 ms (bench_backtest), the replay's own time unchanged.
-    switch = sys.getswitchinterval()
-    sys.setswitchinterval(_SWITCH_SECONDS)
     try:
         for (symbol, tf), (bars, indices) in groups.items():
             t0 = time.perf_counter()
@@ -244,7 +234,6 @@ def _run(
             for i, run in zip(indices, runs, strict=True):
                 out[i] = _result(alerts[i], win, run, ms, language)
     finally:
-        sys.setswitchinterval(switch)
         if paused:
             gc.enable()
     return [r for r in out if r is not None]
@@ -299,10 +288,7 @@ async def backtest_alerts(
     if "alerts" in body:
         for i, r in enumerate(results):
             r["index"] = i
-        payload: dict[str, Any] = {"results": results, "server_ms": round(total, 2)}
-    else:
-        payload = results[0]
-        payload["server_ms"] = round(total, 2)
-    # rendered off the event loop too: 100 chatty alerts are ~10 MB of JSON (~0.1 s that
-    # every other request would wait for)
-    return await run_in_threadpool(JSONResponse, payload, headers=headers)
+        return JSONResponse({"results": results, "server_ms": round(total, 2)}, headers=headers)
+    one = results[0]
+    one["server_ms"] = round(total, 2)
+    return JSONResponse(one, headers=headers)
