@@ -401,11 +401,12 @@ def wait_until(predicate: Any, timeout: float = 15.0, what: str = "condition") -
 
 
 @contextmanager
-def running_smtp() -> Iterator[tuple[Inbox, int]]:
-    """A real aiosmtpd server on a free loopback port, its mails in an :class:`Inbox`."""
+def running_smtp(inbox: Inbox | None = None) -> Iterator[tuple[Inbox, int]]:
+    """A real aiosmtpd server on a free loopback port, its mails in ``inbox`` (a new
+    :class:`Inbox` by default; a subclass may refuse recipients)."""
     from aiosmtpd.controller import Controller
 
-    inbox = Inbox()
+    inbox = Inbox() if inbox is None else inbox
     port = free_port()
     controller = Controller(inbox, hostname="127.0.0.1", port=port)
     controller.start()

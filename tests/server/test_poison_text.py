@@ -19,13 +19,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from tests.server.serverkit import (
     PW,
     SSE,
     Inbox,
-    free_port,
     register_and_login,
+    running_smtp,
     user_client,
     wait_until,
 )
@@ -57,14 +56,8 @@ class RefusingInbox(Inbox):
 
 @pytest.fixture
 def smtp() -> Iterator[tuple[Inbox, int]]:
-    inbox = RefusingInbox()
-    port = free_port()
-    controller = Controller(inbox, hostname="127.0.0.1", port=port)
-    controller.start()
-    try:
-        yield inbox, port
-    finally:
-        controller.stop()
+    with running_smtp(RefusingInbox()) as sink:
+        yield sink
 
 
 def _alert(message: str | None = None, **extra: Any) -> dict[str, Any]:
