@@ -234,6 +234,11 @@ async def test_every_screen_keeps_its_words_whole_at_80_by_24(make_app, person: 
                             if app.screen.query(LinesTable) else None)  # fmt: skip
         await until(pilot, lambda: lines.row_count > 0, what="the chart's lines")
         await pilot.pause(0.3)
+        picked = lines.lines[lines.cursor_row]  # the line nearest the price: in sight, whole
+        if picked["shape"] == "horizontal":
+            whole_on_a_line(screen_text(app), picked["id"])
+        lines.move_cursor(row=0)  # then the top of the table
+        await pilot.pause(0.3)
         shown = screen_text(app)
         # every id whole in the table, a trendline's on two lines (broken after a dash)
         for ln in lines.lines:

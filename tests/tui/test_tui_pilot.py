@@ -296,6 +296,27 @@ async def test_an_alert_on_a_chart_line_from_enter(running, person: Person):
     assert [(a.line_id, a.condition.value) for a in items] == [(line["id"], kind)]
 
 
+async def test_the_chart_lines_start_at_the_line_nearest_the_price(running, person):
+    """``t`` and ``enter`` act on the line under the cursor: it starts on the line nearest
+    the last close (not the highest, far above the price), and stays on the line picked."""
+    from tradealerts.tui.screens.chart import ChartScreen, LinesTable
+
+    app = running.app
+    await running.press("C")
+    await until(running, lambda: isinstance(app.screen, ChartScreen))
+    table = app.screen.query_one(LinesTable)
+    await until(running, lambda: table.row_count > 1, what="the chart's lines")
+    last = app.store.chart_payload()["bars"]["close"][-1]
+    gaps = [abs(ln["price"] - last) for ln in table.lines]
+    nearest = gaps.index(min(gaps))
+    assert nearest != 0, "the data put the nearest line on top: this test would prove nothing"
+    assert table.cursor_row == nearest
+    other = (nearest + 1) % table.row_count
+    table.move_cursor(row=other)
+    table.rebuild(force=True)  # a resize, a new bar: the pick is kept
+    assert table.cursor_row == other
+
+
 async def test_every_binding_shown_by_help_exists_and_does_what_it_says(running, person):
     from textual.command import CommandPalette
 

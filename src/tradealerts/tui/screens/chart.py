@@ -26,7 +26,7 @@ from tradealerts.tui.widgets.chart_view import ChartView
 from tradealerts.tui.widgets.footer import bottom_bars
 from tradealerts.tui.widgets.timeframe_bar import TimeframeBar
 
-__all__ = ["ChartScreen", "LinesTable", "chart_lines", "touch_distance"]
+__all__ = ["ChartScreen", "LinesTable", "chart_lines", "start_row", "touch_distance"]
 
 
 def chart_lines(payload: dict[str, Any] | None) -> list[dict[str, Any]]:
@@ -80,6 +80,9 @@ class LinesTable(DataTable[Any]):
         lines = sorted(chart_lines(payload), key=lambda ln: -ln["price"])
         if not force and [ln["id"] for ln in lines] == [ln["id"] for ln in self.lines]:
             return
+        picked = (
+            self.lines[self.cursor_row]["id"] if 0 <= self.cursor_row < len(self.lines) else None
+        )
         self.lines = lines
         self.clear()
         for column in self.columns.values():  # clear() keeps the widest cell's width
@@ -105,6 +108,8 @@ class LinesTable(DataTable[Any]):
             kind = Text.assemble((f" {tag}", style), f" {price}")
             self.add_row(kind, Text(f" {shown}", no_wrap=True), key=ln["id"],
                          height=shown.count("\n") + 1)  # fmt: skip
+        if lines:
+            self.move_cursor(row=start_row(lines, picked, payload), animate=False)
 
 
 class ChartScreen(ChartKeys):
@@ -215,6 +220,22 @@ class ChartScreen(ChartKeys):
         chart = app.store.chart
         if app.store.fire_marks.pop((chart.symbol, chart.timeframe), None) is not None:
             app.publish("chart")
+
+
+def start_row(
+    lines: list[dict[str, Any]], picked: str | None, payload: dict[str, Any] | None
+) -> int:
+    """The row the lines table's cursor rests on: the line picked before, while it lasts;
+    else the line nearest the last price (the far lines on top are rarely the ones a trader
+    tests with ``t`` or alerts on with ``enter``)."""
+    ids = [ln["id"] for ln in lines]
+    if picked in ids:
+        return ids.index(picked)
+    closes = ((payload or {}).get("bars") or {}).get("close") or []
+    if not closes:
+        return 0
+    last = float(closes[-1])
+    return min(range(len(lines)), key=lambda i: abs(float(lines[i]["price"]) - last))
 
 
 def touch_distance(payload: dict[str, Any]) -> float:
