@@ -3,11 +3,7 @@ of the real EURUSD H1 bars in tests/data: the four body shapes, the refusals, th
 
 from __future__ import annotations
 
-import gc
 import secrets
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -110,65 +106,6 @@ def test_flat_body_answers_the_contract_shape(srv: Running) -> None:
     # more bars than held: cut to what is held, and said
     r = c.post(URL, json={**crossing(), "bars": 100_000})
     assert r.status_code == 200 and r.json()["bars"] == HELD
-
-
-def test_a_replay_gives_the_gil_back_sooner_only_while_it_runs(srv: Running) -> None:
-    """The replay's short switch interval (others' requests wait less on it) is the
-    process's: it must be put back, after an answer and after a refusal alike."""
-    before = sys.getswitchinterval()
-    c = client(srv, "PRO")
-    seen: list[float] = []
-    stop = threading.Event()
-
-    def watch() -> None:  # what the interpreter runs with while the call is in the server
-        while not stop.is_set():
-            seen.append(sys.getswitchinterval())
-            time.sleep(0.001)
-
-    watcher = threading.Thread(target=watch)
-    watcher.start()
-    try:
-        body = {"alerts": [crossing(frequency="once_per_bar")] * 40, "bars": HELD}
-        assert c.post(URL, json=body).status_code == 200
-    finally:
-        stop.set()
-        watcher.join()
-    assert min(seen) < before  # shortened during the replay
-    assert sys.getswitchinterval() == before
-    assert c.post(URL, json={**crossing(), "bars": 5}).status_code == 422
-    assert sys.getswitchinterval() == before
-
-
-def test_overlapping_replays_put_the_process_back_as_the_first_found_it() -> None:
-    """Two replays whose spans overlap (two apps in one process, or two threads): the
-    second must not take the first's settings for the process's own and leave them."""
-    from tradealerts.server.api.backtest import SWITCH_SECONDS, replay_span
-
-    before, gc_on = sys.getswitchinterval(), gc.isenabled()
-    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
-    seen: dict[str, float] = {}
-
-    def first() -> None:
-        with replay_span():
-            first_in.set()
-            second_in.wait(10)
-        first_out.set()
-
-    def second() -> None:
-        first_in.wait(10)
-        with replay_span():
-            second_in.set()
-            first_out.wait(10)
-            seen["after the first left"] = sys.getswitchinterval()
-
-    threads = [threading.Thread(target=f) for f in (first, second)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(20)
-    assert seen["after the first left"] == pytest.approx(SWITCH_SECONDS)  # still replaying
-    assert sys.getswitchinterval() == before
-    assert gc.isenabled() == gc_on
 
 
 def test_movement_bars_are_condition_bars_in_the_flat_form(srv: Running) -> None:

@@ -12,11 +12,8 @@ from __future__ import annotations
 
 import asyncio
 import gc
-import sys
-import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any
@@ -57,50 +54,6 @@ MAX_ALERTS = 100
 DEFAULT_BARS = 1000
 MIN_BARS = 10
 _SHAPES = ("alert", "alerts", "alert_id")
-#: the GIL's switch interval while a replay runs (see ``replay_span``)
-SWITCH_SECONDS = 0.0002
-
-
-class _Span:
-    """What the process was like before the first replay that is still running began."""
-
-    lock = threading.Lock()
-    running = 0
-    gc_was_on = True
-    switch = 0.005
-
-
-@contextmanager
-def replay_span() -> Iterator[None]:
-    """The process as a replay wants it, for as long as any replay runs.
-
-    A replay makes ~10^5 short-lived objects (events, fires, sentences) and no cycles: the
-    cyclic collector would walk the whole server heap a few times for nothing (~20% of the
-    replay), so it is paused. A replay never waits, so it would also hold the GIL for the
-    interpreter's whole switch interval (5 ms) each time another thread gave it back: every
-    step of every other request (and of the live engine) waited; another user's
-    ``GET /api/user`` had a p99 of 515 ms during a 100-alert call. For the span the interval
-    is 0.2 ms: p99 ~20 ms (bench_backtest), the replay's own time unchanged.
-
-    Counted process-wide: the first replay in saves the process's settings, the last one
-    out puts them back (two apps in one process, as in the tests, never leave each other's
-    settings behind).
-    """
-    with _Span.lock:
-        if _Span.running == 0:
-            _Span.gc_was_on, _Span.switch = gc.isenabled(), sys.getswitchinterval()
-            gc.disable()
-            sys.setswitchinterval(SWITCH_SECONDS)
-        _Span.running += 1
-    try:
-        yield
-    finally:
-        with _Span.lock:
-            _Span.running -= 1
-            if _Span.running == 0:
-                sys.setswitchinterval(_Span.switch)
-                if _Span.gc_was_on:
-                    gc.enable()
 
 
 @lru_cache(maxsize=1 << 16)  # a window's bar times recur: across fires, alerts and calls
@@ -265,7 +218,12 @@ def _run(
 ) -> list[dict[str, Any]]:
     """Replay each series once for all of its alerts; results in the alerts' order."""
     out: list[dict[str, Any] | None] = [None] * len(alerts)
-    with replay_span():
+    # A replay makes ~10^5 short-lived objects (events, fires, sentences) and no cycles: the
+    # cyclic collector would walk the whole server heap a few times for nothing (~20% of
+    # the replay). Paused for its span only (one replay at a time: the route's semaphore).
+    paused = gc.isenabled()
+    gc.disable()
+    try:
         for (symbol, tf), (bars, indices) in groups.items():
             t0 = time.perf_counter()
             win, runs = backtest_series(
@@ -275,6 +233,9 @@ def _run(
             ms = (time.perf_counter() - t0) * 1000
             for i, run in zip(indices, runs, strict=True):
                 out[i] = _result(alerts[i], win, run, ms, language)
+    finally:
+        if paused:
+            gc.enable()
     return [r for r in out if r is not None]
 
 
@@ -327,10 +288,7 @@ async def backtest_alerts(
     if "alerts" in body:
         for i, r in enumerate(results):
             r["index"] = i
-        payload: dict[str, Any] = {"results": results, "server_ms": round(total, 2)}
-    else:
-        payload = results[0]
-        payload["server_ms"] = round(total, 2)
-    # rendered off the event loop too: 100 chatty alerts are ~10 MB of JSON (~0.1 s that
-    # every other request would wait for)
-    return await run_in_threadpool(JSONResponse, payload, headers=headers)
+        return JSONResponse({"results": results, "server_ms": round(total, 2)}, headers=headers)
+    one = results[0]
+    one["server_ms"] = round(total, 2)
+    return JSONResponse(one, headers=headers)
