@@ -27,6 +27,7 @@ bar-close conditions are exact.
 
 from __future__ import annotations
 
+from bisect import bisect_left
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -42,12 +43,13 @@ from tradealerts.core.indicators.timeline import LineTimeline
 from tradealerts.core.messages import _, localise
 from tradealerts.core.symbols import TYPICAL_SPREAD
 from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_span
+from tradealerts.server.alerts.backtest_hits import CLOSE_STEP, Paths, at_once, hits_of
 from tradealerts.server.alerts.backtest_visits import Context, Visits, plan_visits
 from tradealerts.server.alerts.matcher import SymbolMatcher
 from tradealerts.server.alerts.model import Alert, Fired, MatchResult, StatusChange
 from tradealerts.server.engine.market import MarketState, SeriesState
 from tradealerts.server.feeds import BarClose, Tick
-from tradealerts.server.feeds.replay import TICKS_PER_BAR, tick_path
+from tradealerts.server.feeds.replay import TICKS_PER_BAR, path_of, tick_path
 
 __all__ = [
     "BAR_CLOSE",
@@ -87,6 +89,9 @@ class Reason(str):
         return localise(self.full, language).removeprefix(self.prefix)
 
 
+_SLACK = 1e-3  # seconds: far above a float's rounding of an epoch time, below any tick gap
+#: the plan of an alert the replay does not show bars to (its hits are taken at once)
+_NOWHERE = Visits(None, np.zeros(0, np.int64), np.zeros(0, np.int64))
 #: Conditions whose fire is confirmed by closes beyond a line (``confirm_bar_time``).
 _CONFIRMED = frozenset({Condition.line_break, Condition.trendline_break, Condition.line_bounce})
 
@@ -177,8 +182,13 @@ def backtest_series(
     replay = _Replay(bars, first, symbol, timeframe, clock, n)
     start = int(bars.time[first])
     specs = [_as_tested(item, start) for item in alerts]
-    plans = [plan_visits(replay.context, spec, every_bar) for spec in specs]
+    whole = [not every_bar and at_once(spec) for spec in specs]
+    plans = [
+        _NOWHERE if whole[i] else plan_visits(replay.context, spec, every_bar)
+        for i, spec in enumerate(specs)
+    ]
     runs = replay.run(specs, plans)
+    replay.take_hits(specs, whole, runs)
     end = bar_span(timeframe, int(bars.time[total - 1]), clock)[1]
     for i, matcher in enumerate(replay.matchers):
         if matcher is not None and runs[i].ended is None:
@@ -223,6 +233,54 @@ class _Replay:
             changes = self.timeline.changes_at(k)
             self._changes = (k, changes)
         return changes
+
+    def take_hits(
+        self, specs: list[AlertCreate], whole: list[bool], runs: list[BacktestRun]
+    ) -> None:
+        """The alerts whose condition is asked of the whole window at once
+        (``backtest_hits``): each hit taken by the alert's own matcher, in time order; after
+        a fire, the hits its rules refuse for sure (before ``next_chance``) are skipped."""
+        paths: Paths | None = None
+        ends = np.zeros(0, np.int64)
+        times, first = self.bars.time, self.first
+        unconfirmed = [False] * len(specs)
+        for i, spec in enumerate(specs):
+            if not whole[i]:
+                continue
+            if paths is None:
+                b = self.bars
+                ticks = path_of(b.open[first:], b.high[first:], b.low[first:], b.close[first:])
+                paths = Paths(np.stack(ticks, axis=1), b.close, first, self.spread)
+                tf, clock = self.timeframe, self.series.clock
+                ends = np.array([bar_span(tf, int(t), clock)[1] for t in times[first:]], np.int64)
+            matcher = self._matcher(i, spec)
+            hits = hits_of(paths, self.timeline, spec)
+            opened = times[hits.bar].astype(np.int64)
+            end = ends[hits.bar - first]
+            # as the replay times them: a tick at its share of the bar, a close at its end
+            when = np.where(
+                hits.step == CLOSE_STEP,
+                end.astype(np.float64),
+                opened + (end - opened) * hits.step / TICKS_PER_BAR,
+            ).tolist()
+            levels, prices, bar_times = hits.level.tolist(), hits.price.tolist(), opened.tolist()
+            details = (
+                [""] * len(when)
+                if hits.up is None
+                else ["up" if u else "down" for u in hits.up.tolist()]
+            )
+            run, alert_id, j, count = runs[i], i + 1, 0, len(when)
+            while j < count:
+                result = matcher.take_hit(alert_id, levels[j], prices[j], when[j], details[j])
+                j += 1
+                if not result:
+                    continue
+                _collect(result, runs, bar_times[j - 1], unconfirmed)
+                if run.ended is not None:
+                    break
+                if result.fired:
+                    # a float's last bit never skips a hit the rules would take
+                    j = bisect_left(when, matcher.next_chance(alert_id) - _SLACK, j)
 
     def run(self, specs: list[AlertCreate], plans: list[Visits]) -> list[BacktestRun]:
         """Show each alert its bars, in time order (at a bar: paths, then closes, then the

@@ -17,7 +17,6 @@ from tradealerts.core.alerts import (
     AlertStatus,
     Condition,
     Side,
-    may_fire,
 )
 from tradealerts.core.indicators import IndicatorChanges
 from tradealerts.core.timeframes import Timeframe
@@ -34,7 +33,7 @@ from tradealerts.server.alerts.lines import (
     touch_bands,
     touch_hit,
 )
-from tradealerts.server.alerts.model import CONDITIONS, FREQUENCIES, TIMEFRAMES, StatusChange
+from tradealerts.server.alerts.model import CONDITIONS, TIMEFRAMES, StatusChange
 from tradealerts.server.alerts.predicates import (
     KIND,
     KIND_CHANNEL,
@@ -156,19 +155,12 @@ class BarDriven(MatcherBase):
         now: float,
         changed: list[StatusChange],
     ) -> HitList:
-        rows = self.rows
         hits: HitList = []
         gone: list[int] = []
-        limits = self._limits
         memo: Memo = {}  # lines and breaks every alert of this close shares
         for row in sorted(self._closing.get(tf, ())):
-            last = rows.last[row]
-            if last == last and not may_fire(
-                FREQUENCIES[rows.freq[row]], tf, last, now, self.clock
-            ):
-                continue
-            if limits and row in limits and limits[row].cooling(last, now):
-                continue  # like a spent window: not evaluated at this close
+            if not self._ready(row, tf, now):
+                continue  # a spent window or a running cooldown: not evaluated at this close
             hit = self._closed_hit(row, series, changes, memo)
             if hit is GONE_HIT:
                 gone.append(row)

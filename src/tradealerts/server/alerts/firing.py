@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections import deque
 from heapq import heappop
 from typing import NamedTuple
@@ -19,7 +20,9 @@ from tradealerts.core.alerts import (
     AlertStatus,
     Condition,
     default_message,
+    may_fire,
     message_fields,
+    rearm_time,
     render_message,
     status_after_fire,
 )
@@ -30,6 +33,7 @@ from tradealerts.server.alerts.lines import LineRef
 from tradealerts.server.alerts.model import (
     CONDITIONS,
     FREQUENCIES,
+    NOTHING,
     TIMEFRAMES,
     Alert,
     Fired,
@@ -154,6 +158,46 @@ class MatcherBase:
             for k in quiet:
                 del self._recent[k]
         return False
+
+    def _ready(self, row: int, tf: Timeframe, now: float) -> bool:
+        """The alert of ``row`` may fire at ``now``: its frequency window allows it and no
+        cooldown runs (the rules every event asks before a condition is checked)."""
+        last = self.rows.last[row]
+        if last == last and not may_fire(
+            FREQUENCIES[self.rows.freq[row]], tf, last, now, self.clock
+        ):
+            return False
+        limits = self._limits
+        return not (limits and row in limits and limits[row].cooling(last, now))
+
+    def take_hit(
+        self, alert_id: int, level: float, price: float, now: float, detail: str = ""
+    ) -> MatchResult:
+        """An event at ``now`` at which the alert's condition holds (reporting ``level`` at
+        ``price``), taken as the event would take it: expiry first, then the rules, then
+        the fire. For a backtest that found an alert's hits at once (``backtest_hits``):
+        the same rules and fire as live."""
+        changed = self._expire(now) if self._expiry and self._expiry[0][0] <= now else []
+        row = self._by_id.get(alert_id)
+        if row is None or not self._ready(row, TIMEFRAMES[self.rows.tf[row]], now):
+            return MatchResult(changed=tuple(changed)) if changed else NOTHING
+        return self._commit([Hit(alert_id, row, level, price, None, detail)], now, changed)
+
+    def next_chance(self, alert_id: int) -> float:
+        """The earliest time the alert may fire again, by the rules ``_ready`` applies (its
+        frequency window after the last fire, its cooldown): -inf when it never fired, inf
+        when it is gone. A backtest skips the hits before it; ``_ready`` still decides."""
+        row = self._by_id.get(alert_id)
+        if row is None:
+            return math.inf
+        rows = self.rows
+        last = rows.last[row]
+        if last != last:
+            return -math.inf
+        again = rearm_time(FREQUENCIES[rows.freq[row]], TIMEFRAMES[rows.tf[row]], last, self.clock)
+        at = -math.inf if again is None else again
+        limits = self._limits.get(row) if self._limits else None
+        return at if limits is None else max(at, last + limits.cooldown)
 
     def _commit(self, hits: HitList, now: float, changed: list[StatusChange]) -> MatchResult:
         """Fire the hits in alert-id order; ``once`` alerts end as triggered, alerts that

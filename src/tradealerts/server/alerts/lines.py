@@ -26,6 +26,7 @@ __all__ = [
     "broken_line",
     "confirmed_break",
     "find_line",
+    "fractal_pick",
     "new_fractal",
     "touch_bands",
     "touch_hit",
@@ -238,16 +239,26 @@ def broken_line(
     return None
 
 
+def fractal_pick(up: Any, down: Any, side: Side) -> tuple[Any, Any]:
+    """(whether a new_fractal alert of ``side`` fires, whether on the up fractal) for a
+    close that confirmed an up (``up``) and/or a down fractal: up first when both. For one
+    close (bools) or a window's closes (bool arrays) alike (``core.vector``)."""
+    on_up = up & (side in (Side.up, Side.either))
+    return on_up | (down & (side in (Side.down, Side.either))), on_up
+
+
 def new_fractal(
     series: SeriesState, changes: IndicatorChanges, side: Side
 ) -> tuple[float, str] | None:
     """(price, "up"/"down") of a fractal the bar just confirmed; up first when both."""
-    ind = series.indicators
-    if changes.up_fractal is not None and side in (Side.up, Side.either):
-        return ind.fractal_price(changes.up_fractal, up=True), "up"
-    if changes.down_fractal is not None and side in (Side.down, Side.either):
-        return ind.fractal_price(changes.down_fractal, up=False), "down"
-    return None
+    fires, on_up = fractal_pick(
+        changes.up_fractal is not None, changes.down_fractal is not None, side
+    )
+    if not fires:
+        return None
+    if on_up:
+        return series.indicators.fractal_price(changes.up_fractal, up=True), "up"  # type: ignore[arg-type]
+    return series.indicators.fractal_price(changes.down_fractal, up=False), "down"  # type: ignore[arg-type]
 
 
 def _beyond(close: float, value: float, kind: str, buffer: float) -> bool:

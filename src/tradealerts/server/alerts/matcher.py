@@ -29,7 +29,6 @@ from tradealerts.core.alerts import (
     AlertStatus,
     Frequency,
     evaluated_on_ticks,
-    may_fire,
     rearm_time,
 )
 from tradealerts.core.indicators import IndicatorChanges
@@ -258,14 +257,11 @@ class SymbolMatcher(BarDriven):
             kind = KIND[code]
             if not rows.alive[row] or rows.freq[row] == _CLOSE or kind == KIND_BAR:
                 continue  # a stale index entry, or a reused row that now waits for closes
-            last = rows.last[row]
             tf = TIMEFRAMES[rows.tf[row]]
-            if last == last and not may_fire(
-                FREQUENCIES[rows.freq[row]], tf, last, now, self.clock
-            ):
-                continue
-            if limits and row in limits and limits[row].cooling(last, now):
-                if STATE[code]:  # it may still hold when the cooldown ends: look again then
+            if not self._ready(row, tf, now):
+                last = rows.last[row]
+                if STATE[code] and limits and row in limits and limits[row].cooling(last, now):
+                    # it may still hold when the cooldown ends: look again then
                     heappush(self._rearm, (last + limits[row].cooldown, rows.serial[row], row))
                 continue
             source = rows.source[row]

@@ -15,6 +15,7 @@ import asyncio
 import os
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -22,6 +23,7 @@ from tradealerts.core.bars import Bar, Bars, resample
 from tradealerts.core.symbols import TYPICAL_SPREAD
 from tradealerts.core.tiers import ALL_SYMBOLS
 from tradealerts.core.timeframes import Timeframe, TimeframeError, bar_span, parse_timeframe
+from tradealerts.core.vector import choose
 from tradealerts.server.feeds import base
 from tradealerts.server.feeds.barfile import ReplayFile, load_bar_file
 from tradealerts.server.feeds.base import FeedConfigError, ReplayFileError
@@ -31,6 +33,7 @@ __all__ = [
     "ReplayFeed",
     "ReplayFile",
     "load_bar_file",
+    "path_of",
     "symbol_from_filename",
     "tick_path",
 ]
@@ -51,12 +54,17 @@ def symbol_from_filename(path: str | os.PathLike[str]) -> str | None:
     return min(found)[2] if found else None
 
 
-def tick_path(bar: Bar) -> list[float]:
+def path_of(open_: Any, high: Any, low: Any, close: Any) -> tuple[Any, Any, Any, Any]:
     """The prices a bar is replayed through: open, the extreme nearer the open (the high on a
-    tie), the other extreme, close."""
-    high_first = bar.high - bar.open <= bar.open - bar.low
-    first, second = (bar.high, bar.low) if high_first else (bar.low, bar.high)
-    return [bar.open, first, second, bar.close]
+    tie), the other extreme, close. For one bar's prices or for columns of bars alike (a
+    backtest takes a window's paths at once: ``core.vector``)."""
+    high_first = high - open_ <= open_ - low
+    return open_, choose(high_first, high, low), choose(high_first, low, high), close
+
+
+def tick_path(bar: Bar) -> list[float]:
+    """``path_of`` one bar."""
+    return list(path_of(bar.open, bar.high, bar.low, bar.close))
 
 
 class ReplayFeed(base.Feed):
