@@ -40,11 +40,13 @@ from tradealerts.core.bars import Bars
 from tradealerts.core.frozen import quick_init
 from tradealerts.core.indicators import IndicatorChanges
 from tradealerts.core.indicators.timeline import LineTimeline
+from tradealerts.core.line_ids import diagonal_line_id, horizontal_line_id
 from tradealerts.core.messages import _, localise
 from tradealerts.core.symbols import TYPICAL_SPREAD
 from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_span
 from tradealerts.server.alerts.backtest_hits import CLOSE_STEP, Paths, at_once, hits_of
 from tradealerts.server.alerts.backtest_visits import Context, Visits, plan_visits
+from tradealerts.server.alerts.lines import LineRef
 from tradealerts.server.alerts.matcher import SymbolMatcher
 from tradealerts.server.alerts.model import Alert, Fired, MatchResult, StatusChange
 from tradealerts.server.engine.market import MarketState, SeriesState
@@ -219,6 +221,7 @@ class _Replay:
         self.market = MarketState(n, clock, {(symbol, timeframe): self.series})
         self.matchers: list[SymbolMatcher | None] = []
         self._changes: tuple[int, IndicatorChanges | None] = (-1, None)
+        self._names: dict[tuple[bool, int], tuple[str, str]] = {}
 
     def _matcher(self, i: int, spec: AlertCreate) -> SymbolMatcher:
         matcher = self.matchers[i] = SymbolMatcher(self.symbol)
@@ -269,9 +272,15 @@ class _Replay:
                 if hits.up is None
                 else ["up" if u else "down" for u in hits.up.tolist()]
             )
+            lines: list[tuple[bool, int]] = (
+                []
+                if hits.line is None or hits.diagonal is None
+                else list(zip(hits.diagonal.tolist(), hits.line.tolist(), strict=True))
+            )
             run, alert_id, j, count = runs[i], i + 1, 0, len(when)
             while j < count:
-                result = matcher.take_hit(alert_id, levels[j], prices[j], when[j], details[j])
+                line = self._line_ref(*lines[j], levels[j]) if lines else None
+                result = matcher.take_hit(alert_id, levels[j], prices[j], when[j], details[j], line)
                 j += 1
                 if not result:
                     continue
@@ -281,6 +290,20 @@ class _Replay:
                 if result.fired:
                     # a float's last bit never skips a hit the rules would take
                     j = bisect_left(when, matcher.next_chance(alert_id) - _SLACK, j)
+
+    def _line_ref(self, diagonal: bool, k: int, value: float) -> LineRef:
+        """The line at position ``k`` as the matcher names it, with its value at a bar."""
+        named = self._names.get((diagonal, k))
+        if named is None:
+            tl, t = self.timeline, self.bars.time
+            if diagonal:
+                kind = "support" if tl.d_support[k] else "resistance"
+                line_id = diagonal_line_id(kind, int(t[tl.d_i1[k]]), int(t[tl.d_i2[k]]))
+            else:
+                kind = "support" if tl.h_support[k] else "resistance"
+                line_id = horizontal_line_id(kind, int(t[tl.h_origin[k]]))
+            named = self._names[(diagonal, k)] = (line_id, kind)
+        return LineRef(named[0], named[1], diagonal, value)
 
     def run(self, specs: list[AlertCreate], plans: list[Visits]) -> list[BacktestRun]:
         """Show each alert its bars, in time order (at a bar: paths, then closes, then the

@@ -21,7 +21,7 @@ import numpy as np
 
 from tradealerts.core.alerts import AlertCreate, Condition, Side, evaluated_on_ticks
 from tradealerts.core.indicators.timeline import LineTimeline
-from tradealerts.server.alerts.lines import fractal_pick
+from tradealerts.server.alerts.lines import band_edges, fractal_pick
 from tradealerts.server.alerts.model import CONDITIONS, Alert
 from tradealerts.server.alerts.predicates import (
     KIND,
@@ -31,10 +31,20 @@ from tradealerts.server.alerts.predicates import (
     move_threshold,
 )
 
-__all__ = ["CLOSE_STEP", "Hits", "Paths", "at_once", "fractal_hits", "hits_of", "price_hits"]
+__all__ = [
+    "CLOSE_STEP",
+    "Hits",
+    "Paths",
+    "at_once",
+    "fractal_hits",
+    "hits_of",
+    "price_hits",
+    "touch_hits",
+]
 
 #: events of a bar: its path's four ticks (0..3), then its close (4)
 CLOSE_STEP = 4
+_BLOCK = 2048  # bars of (line, bar) rows made at once: bounds the memory on long windows
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,13 +68,18 @@ class Hits:
     level: np.ndarray
     price: np.ndarray
     up: np.ndarray | None = None  # new_fractal: on the up fractal (else the down one)
+    diagonal: np.ndarray | None = None  # line_touch: the line touched (a trendline?) …
+    line: np.ndarray | None = None  # … and its position in its columns
 
 
 def at_once(spec: AlertCreate) -> bool:
     """Whether this module answers for the alert: levels, channels, movement (the kinds up
-    to ``KIND_MOVE``) and new fractals."""
-    return KIND[CONDITIONS.index(spec.condition)] <= KIND_MOVE or (
-        spec.condition == Condition.new_fractal
+    to ``KIND_MOVE``), new fractals and touches of any line of a side (a chosen line's
+    touch alert, which can end as gone, is left to the replay)."""
+    return (
+        KIND[CONDITIONS.index(spec.condition)] <= KIND_MOVE
+        or spec.condition == Condition.new_fractal
+        or (spec.condition == Condition.line_touch and spec.line_id is None)
     )
 
 
@@ -72,7 +87,54 @@ def hits_of(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits:
     """The events of the window at which ``spec``'s condition holds (``at_once`` alerts)."""
     if spec.condition == Condition.new_fractal:
         return fractal_hits(paths, timeline, spec.side or Side.either)
+    if spec.condition == Condition.line_touch:
+        return touch_hits(paths, timeline, spec)
     return price_hits(paths, spec)
+
+
+def touch_hits(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits:
+    """The ticks (or closes) at which a price lies in the band of a line of the alert's
+    side, with the line ``touch_hit`` reports: the nearest, the first on a tie (horizontal
+    lines, then trendlines, each by position: the order of ``active_lines``). A tick of bar
+    ``k`` sees the lines active after close ``k - 1`` at their value at ``k`` (the bands the
+    matcher keyed at that close); a close ``t`` those active after it, at ``t``."""
+    distance = Alert(0, 0, spec).values()[0]
+    side = spec.side or Side.either
+    first, close, tl = paths.first, paths.close, timeline
+    ticked = evaluated_on_ticks(spec.condition, spec.frequency)
+    shift = paths.spread if ticked and spec.price_source.value == "ask" else 0.0
+    steps = CLOSE_STEP + 1
+    parts: list[tuple[np.ndarray, ...]] = []
+    for lo in range(first, len(close), _BLOCK):
+        rows = tl.line_bars(lo, min(lo + _BLOCK, len(close)) - 1)
+        d, pos = rows.diagonal, rows.line
+        if ticked:  # confirmed by the previous close
+            keep = _per_line(d, pos, tl.d_confirmed, tl.h_confirmed) < rows.bar
+        else:  # still active after this close
+            keep = _per_line(d, pos, tl.d_broken, tl.h_broken) != rows.bar
+        if side != Side.either:
+            keep &= rows.support == (side == Side.support)
+        bar, value, d, pos = rows.bar[keep], rows.value[keep], d[keep], pos[keep]
+        low, high = band_edges(value, distance)
+        if ticked:
+            price = paths.ticks[bar - first] + shift if shift else paths.ticks[bar - first]
+            r, step = np.nonzero((low[:, None] <= price) & (price <= high[:, None]))
+            at = price[r, step]
+        else:
+            at = close[bar]
+            r = np.flatnonzero((low <= at) & (at <= high))
+            step, at = np.full(r.shape, CLOSE_STEP), at[r]
+        event = bar[r] * steps + step
+        # per event: the nearest line, the first in the lines' order on a tie
+        order = np.lexsort((pos[r], d[r], np.abs(at - value[r]), event))
+        event = event[order]
+        one = order[np.r_[True, event[1:] != event[:-1]]] if event.size else order
+        parts.append((bar[r][one], step[one], value[r][one], at[one], d[r][one], pos[r][one]))
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return Hits(empty, empty, np.zeros(0), np.zeros(0), empty.astype(bool), empty)
+    bar, step, value, at, d, pos = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return Hits(bar, step, value, at, None, d, pos)
 
 
 def fractal_hits(paths: Paths, timeline: LineTimeline, side: Side) -> Hits:
@@ -138,6 +200,16 @@ def price_hits(paths: Paths, spec: AlertCreate) -> Hits:
         at = np.flatnonzero(rule.holds(p0, p1, a, b))
     lv = np.asarray(rule.level(p0[at], p1[at], a, b), np.float64)
     return Hits(bars[at], np.full(at.shape, CLOSE_STEP), np.broadcast_to(lv, at.shape), p1[at])
+
+
+def _per_line(
+    diagonal: np.ndarray, pos: np.ndarray, of_diagonal: np.ndarray, of_horizontal: np.ndarray
+) -> np.ndarray:
+    """A column of the lines of (line, bar) rows: the trendlines' or the horizontal ones'."""
+    out = np.empty(pos.shape, of_horizontal.dtype)
+    out[diagonal] = of_diagonal[pos[diagonal]]
+    out[~diagonal] = of_horizontal[pos[~diagonal]]
+    return out
 
 
 def _back(close: np.ndarray, bars: np.ndarray, n: int) -> np.ndarray:

@@ -171,7 +171,13 @@ class MatcherBase:
         return not (limits and row in limits and limits[row].cooling(last, now))
 
     def take_hit(
-        self, alert_id: int, level: float, price: float, now: float, detail: str = ""
+        self,
+        alert_id: int,
+        level: float,
+        price: float,
+        now: float,
+        detail: str = "",
+        line: LineRef | None = None,
     ) -> MatchResult:
         """An event at ``now`` at which the alert's condition holds (reporting ``level`` at
         ``price``), taken as the event would take it: expiry first, then the rules, then
@@ -181,7 +187,7 @@ class MatcherBase:
         row = self._by_id.get(alert_id)
         if row is None or not self._ready(row, TIMEFRAMES[self.rows.tf[row]], now):
             return MatchResult(changed=tuple(changed)) if changed else NOTHING
-        return self._commit([Hit(alert_id, row, level, price, None, detail)], now, changed)
+        return self._commit([Hit(alert_id, row, level, price, line, detail)], now, changed)
 
     def next_chance(self, alert_id: int) -> float:
         """The earliest time the alert may fire again, by the rules ``_ready`` applies (its

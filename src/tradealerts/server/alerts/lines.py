@@ -22,6 +22,7 @@ __all__ = [
     "Band",
     "LineRef",
     "active_lines",
+    "band_edges",
     "bounce_line",
     "broken_line",
     "confirmed_break",
@@ -158,20 +159,24 @@ def find_line(series: SeriesState, line_id: str) -> LineRef | None:
     return None
 
 
+def band_edges(value: Any, distance: float) -> tuple[Any, Any]:
+    """The prices a line_touch band holds, edges included: ``value ± distance`` (one line's
+    value or a column of them; a backtest asks a window's rows at once)."""
+    return value - distance, value + distance
+
+
 def touch_bands(
     lines: list[LineRef], side: Side, line_id: str | None, distance: float
 ) -> tuple[Band, ...] | None:
     """The bands a line_touch alert watches; None when its chosen line is not active."""
     # one filter per case, decided once: this runs for every touch alert at every close
     if line_id is not None:
-        chosen = tuple(
-            (r.value - distance, r.value + distance, r) for r in lines if r.line_id == line_id
-        )
+        chosen = tuple((*band_edges(r.value, distance), r) for r in lines if r.line_id == line_id)
         return chosen or None
     if side == Side.either:
-        return tuple((r.value - distance, r.value + distance, r) for r in lines)
+        return tuple((*band_edges(r.value, distance), r) for r in lines)
     kind = side.value
-    return tuple((r.value - distance, r.value + distance, r) for r in lines if r.kind == kind)
+    return tuple((*band_edges(r.value, distance), r) for r in lines if r.kind == kind)
 
 
 def touch_hit(price: float, bands: tuple[Band, ...] | None) -> LineRef | None:
