@@ -246,7 +246,7 @@ class _Replay:
         paths: Paths | None = None
         ends = np.zeros(0, np.int64)
         times, first = self.bars.time, self.first
-        unconfirmed = [False] * len(specs)
+        confirm = [s.condition in _CONFIRMED for s in specs]
         for i, spec in enumerate(specs):
             if not whole[i]:
                 continue
@@ -284,7 +284,7 @@ class _Replay:
                 j += 1
                 if not result:
                     continue
-                _collect(result, runs, bar_times[j - 1], unconfirmed)
+                _collect(result, runs, bar_times[j - 1], confirm)
                 if run.ended is not None:
                     break
                 if result.fired:

@@ -21,7 +21,7 @@ import numpy as np
 
 from tradealerts.core.alerts import AlertCreate, Condition, Side, evaluated_on_ticks
 from tradealerts.core.indicators.timeline import LineTimeline
-from tradealerts.server.alerts.lines import band_edges, fractal_pick
+from tradealerts.server.alerts.lines import band_edges, bounce_holds, fractal_pick
 from tradealerts.server.alerts.model import CONDITIONS, Alert
 from tradealerts.server.alerts.predicates import (
     KIND,
@@ -36,6 +36,7 @@ __all__ = [
     "Hits",
     "Paths",
     "at_once",
+    "bounce_hits",
     "fractal_hits",
     "hits_of",
     "price_hits",
@@ -45,6 +46,7 @@ __all__ = [
 #: events of a bar: its path's four ticks (0..3), then its close (4)
 CLOSE_STEP = 4
 _BLOCK = 2048  # bars of (line, bar) rows made at once: bounds the memory on long windows
+_LINES = frozenset({Condition.line_touch, Condition.line_bounce})
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,12 +76,12 @@ class Hits:
 
 def at_once(spec: AlertCreate) -> bool:
     """Whether this module answers for the alert: levels, channels, movement (the kinds up
-    to ``KIND_MOVE``), new fractals and touches of any line of a side (a chosen line's
-    touch alert, which can end as gone, is left to the replay)."""
+    to ``KIND_MOVE``), new fractals, touches and bounces of any line of a side (an alert
+    on a chosen line, which can end as gone, is left to the replay)."""
     return (
         KIND[CONDITIONS.index(spec.condition)] <= KIND_MOVE
         or spec.condition == Condition.new_fractal
-        or (spec.condition == Condition.line_touch and spec.line_id is None)
+        or (spec.condition in _LINES and spec.line_id is None)
     )
 
 
@@ -89,7 +91,52 @@ def hits_of(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits:
         return fractal_hits(paths, timeline, spec.side or Side.either)
     if spec.condition == Condition.line_touch:
         return touch_hits(paths, timeline, spec)
+    if spec.condition == Condition.line_bounce:
+        return bounce_hits(paths, timeline, spec)
     return price_hits(paths, spec)
+
+
+def bounce_hits(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits:
+    """The closes ``t`` at which a line of the alert's side was bounced off
+    (``lines.bounce_holds``), with the line ``bounce_line`` reports: the nearest to the
+    close, the first on a tie (horizontal lines, then trendlines, by position). The lines
+    are those active after close ``t`` and confirmed by ``t - 1``, at their values at
+    ``t - 1`` and ``t``."""
+    distance = Alert(0, 0, spec).values()[0]
+    side = spec.side or Side.either
+    first, close, tl = max(paths.first, 1), paths.close, timeline
+    parts: list[tuple[np.ndarray, ...]] = []
+    for lo in range(first, len(close), _BLOCK):
+        rows = tl.line_bars(lo, min(lo + _BLOCK, len(close)) - 1)
+        d, pos, bar = rows.diagonal, rows.line, rows.bar
+        keep = (_per_line(d, pos, tl.d_confirmed, tl.h_confirmed) < bar) & (
+            _per_line(d, pos, tl.d_broken, tl.h_broken) != bar
+        )
+        if side != Side.either:
+            keep &= rows.support == (side == Side.support)
+        bar, now, d, pos, support = (
+            bar[keep],
+            rows.value[keep],
+            d[keep],
+            pos[keep],
+            rows.support[keep],
+        )
+        before = now.copy()  # a horizontal line's price; a trendline's value at t - 1
+        k = pos[d]
+        p1, i1 = tl.d_p1[k], tl.d_i1[k]
+        before[d] = p1 + (tl.d_p2[k] - p1) * (bar[d] - 1 - i1) / (tl.d_i2[k] - i1)
+        at = close[bar]
+        hit = bounce_holds(before, now, support, tl.low[bar - 1], tl.high[bar - 1], at, distance)
+        r = np.flatnonzero(hit)
+        order = np.lexsort((pos[r], d[r], np.abs(at[r] - now[r]), bar[r]))
+        event = bar[r][order]
+        one = r[order[np.r_[True, event[1:] != event[:-1]]]] if event.size else r
+        parts.append((bar[one], now[one], at[one], d[one], pos[one]))
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return Hits(empty, empty, np.zeros(0), np.zeros(0), None, empty.astype(bool), empty)
+    bar, now, at, d, pos = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return Hits(bar, np.full(bar.shape, CLOSE_STEP), now, at, None, d, pos)
 
 
 def touch_hits(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits:

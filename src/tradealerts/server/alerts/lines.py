@@ -15,6 +15,7 @@ from tradealerts.core.alerts import Side
 from tradealerts.core.frozen import quick_init
 from tradealerts.core.indicators import DiagonalLine, HorizontalLine, IndicatorChanges
 from tradealerts.core.line_ids import diagonal_line_id, horizontal_line_id
+from tradealerts.core.vector import choose
 from tradealerts.server.engine.market import SeriesState
 
 __all__ = [
@@ -23,6 +24,7 @@ __all__ = [
     "LineRef",
     "active_lines",
     "band_edges",
+    "bounce_holds",
     "bounce_line",
     "broken_line",
     "confirmed_break",
@@ -447,8 +449,7 @@ def bounce_line(
     if not refs:
         return None
     # vectorised over the lines: every alert of this close shares the arrays
-    hit = (before >= low - distance) & (before <= high + distance)
-    hit &= np.where(support, close - now > distance, now - close > distance)
+    hit = bounce_holds(before, now, support, low, high, close, distance)
     if line_id is not None:
         hit &= np.array([r.line_id == line_id for r in refs])
     elif side != Side.either:
@@ -457,6 +458,17 @@ def bounce_line(
     if not at.size:
         return None
     return refs[int(at[np.argmin(np.abs(close - now[at]))])]  # the first of the nearest
+
+
+def bounce_holds(
+    before: Any, now: Any, support: Any, low: Any, high: Any, close: Any, distance: float
+) -> Any:
+    """A bounce off a line: the previous bar (``low``..``high``, widened by ``distance``)
+    reached the line's value there (``before``), and this close left the line's value now
+    (``now``) by more than ``distance`` on its side (above a support). For the lines of one
+    close or a window's (line, bar) rows alike (``core.vector``)."""
+    touched = (before >= low - distance) & (before <= high + distance)
+    return touched & choose(support, close - now > distance, now - close > distance)
 
 
 def _bounce_candidates(series: SeriesState, t: int) -> tuple[list[LineRef], Any, Any, Any]:
