@@ -39,14 +39,19 @@ __all__ = [
     "bounce_hits",
     "fractal_hits",
     "hits_of",
+    "line_break_hits",
     "price_hits",
     "touch_hits",
+    "trendline_break_hits",
 ]
 
 #: events of a bar: its path's four ticks (0..3), then its close (4)
 CLOSE_STEP = 4
 _BLOCK = 2048  # bars of (line, bar) rows made at once: bounds the memory on long windows
-_LINES = frozenset({Condition.line_touch, Condition.line_bounce})
+_LINES = frozenset(
+    {Condition.line_touch, Condition.line_bounce, Condition.line_break, Condition.trendline_break}
+)
+_BREAKS = frozenset({Condition.line_break, Condition.trendline_break})
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,6 +83,8 @@ def at_once(spec: AlertCreate) -> bool:
     """Whether this module answers for the alert: levels, channels, movement (the kinds up
     to ``KIND_MOVE``), new fractals, touches and bounces of any line of a side (an alert
     on a chosen line, which can end as gone, is left to the replay)."""
+    if spec.condition in _BREAKS and (spec.buffer or (spec.confirm_bars or 1) > 1):
+        return False  # a break confirmed over several closes: left to the replay
     return (
         KIND[CONDITIONS.index(spec.condition)] <= KIND_MOVE
         or spec.condition == Condition.new_fractal
@@ -93,7 +100,72 @@ def hits_of(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits:
         return touch_hits(paths, timeline, spec)
     if spec.condition == Condition.line_bounce:
         return bounce_hits(paths, timeline, spec)
+    if spec.condition == Condition.trendline_break:
+        return trendline_break_hits(paths, timeline, spec.side or Side.either)
+    if spec.condition == Condition.line_break:
+        return line_break_hits(paths, timeline, spec.side or Side.either)
     return price_hits(paths, spec)
+
+
+def trendline_break_hits(paths: Paths, timeline: LineTimeline, side: Side) -> Hits:
+    """The closes that broke an active trendline of ``side``, with the one ``broken_line``
+    reports: of several, the nearest to the close (its value there), the first by
+    position on a tie."""
+    tl, close = timeline, paths.close
+    broken = tl.broken_active(True)
+    keep = (broken >= paths.first) & (broken < len(close))
+    if side != Side.either:
+        keep &= tl.d_support == (side == Side.support)
+    pos = np.flatnonzero(keep)
+    bar = broken[pos]
+    p1, i1 = tl.d_p1[pos], tl.d_i1[pos]
+    value = p1 + (tl.d_p2[pos] - p1) * (bar - i1) / (tl.d_i2[pos] - i1)
+    order = np.lexsort((pos, np.abs(value - close[bar]), bar))
+    one = order[np.r_[True, bar[order][1:] != bar[order][:-1]]] if order.size else order
+    bar = bar[one]
+    diagonal = np.ones(one.shape, bool)
+    return Hits(
+        bar, np.full(bar.shape, CLOSE_STEP), value[one], close[bar], None, diagonal, pos[one]
+    )
+
+
+def line_break_hits(paths: Paths, timeline: LineTimeline, side: Side) -> Hits:
+    """The closes ``t`` that broke the horizontal line a line_break alert of ``side``
+    watched (``broken_line``): per side, the line nearest the previous close among those
+    active before ``t`` (still active after it, then those ``t`` broke: the first on a
+    tie); resistance first when both sides' watched lines broke."""
+    tl, close, first = timeline, paths.close, paths.first
+    breaks = tl.broken_active(False)
+    at = np.unique(breaks[(breaks >= first) & (breaks < len(close))])
+    if not at.size:
+        empty = np.zeros(0, np.int64)
+        return Hits(empty, empty, np.zeros(0), np.zeros(0), None, empty.astype(bool), empty)
+    want = (False, True) if side == Side.either else (side == Side.support,)
+    parts: list[tuple[np.ndarray, ...]] = []
+    for lo in range(int(at[0]), int(at[-1]) + 1, _BLOCK):
+        rows = tl.line_bars(lo, min(lo + _BLOCK - 1, int(at[-1])))
+        pos, t = rows.line[~rows.diagonal], rows.bar[~rows.diagonal]
+        keep = np.isin(t, at) & np.isin(rows.support[~rows.diagonal], want)
+        pos, t = pos[keep], t[keep]
+        broke = tl.h_broken[pos] == t
+        keep = ~broke | (tl.h_confirmed[pos] < t)  # broken at t: only if active before
+        pos, t, broke = pos[keep], t[keep], broke[keep]
+        support = tl.h_support[pos].astype(bool)
+        gap = np.abs(tl.h_price[pos] - close[np.maximum(t - 1, 0)])
+        # per (bar, side): the watched line, the nearest to the previous close (the lines
+        # still active first, then those the bar broke, each by position, on a tie)
+        order = np.lexsort((pos, broke, gap, support, t))
+        t_o, s_o = t[order], support[order]
+        head = order[np.r_[True, (t_o[1:] != t_o[:-1]) | (s_o[1:] != s_o[:-1])]]
+        head = head[broke[head]]  # the watched line broke: a fire (resistance first)
+        t_h = t[head]
+        head = head[np.r_[True, t_h[1:] != t_h[:-1]]] if head.size else head
+        parts.append((t[head], pos[head]))
+    bar, pos = (np.concatenate(x) for x in zip(*parts, strict=True))
+    return Hits(
+        bar, np.full(bar.shape, CLOSE_STEP), tl.h_price[pos], close[bar], None,
+        np.zeros(bar.shape, bool), pos,
+    )  # fmt: skip
 
 
 def bounce_hits(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits:
