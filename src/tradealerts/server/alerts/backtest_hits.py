@@ -21,7 +21,7 @@ import numpy as np
 
 from tradealerts.core.alerts import AlertCreate, Condition, Side, evaluated_on_ticks
 from tradealerts.core.indicators.timeline import LineTimeline
-from tradealerts.server.alerts.lines import band_edges, bounce_holds, fractal_pick
+from tradealerts.server.alerts.lines import band_edges, beyond, bounce_holds, fractal_pick
 from tradealerts.server.alerts.model import CONDITIONS, Alert
 from tradealerts.server.alerts.predicates import (
     KIND,
@@ -51,7 +51,6 @@ _BLOCK = 2048  # bars of (line, bar) rows made at once: bounds the memory on lon
 _LINES = frozenset(
     {Condition.line_touch, Condition.line_bounce, Condition.line_break, Condition.trendline_break}
 )
-_BREAKS = frozenset({Condition.line_break, Condition.trendline_break})
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,8 +82,6 @@ def at_once(spec: AlertCreate) -> bool:
     """Whether this module answers for the alert: levels, channels, movement (the kinds up
     to ``KIND_MOVE``), new fractals, touches and bounces of any line of a side (an alert
     on a chosen line, which can end as gone, is left to the replay)."""
-    if spec.condition in _BREAKS and (spec.buffer or (spec.confirm_bars or 1) > 1):
-        return False  # a break confirmed over several closes: left to the replay
     return (
         KIND[CONDITIONS.index(spec.condition)] <= KIND_MOVE
         or spec.condition == Condition.new_fractal
@@ -101,51 +98,97 @@ def hits_of(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits:
     if spec.condition == Condition.line_bounce:
         return bounce_hits(paths, timeline, spec)
     if spec.condition == Condition.trendline_break:
-        return trendline_break_hits(paths, timeline, spec.side or Side.either)
+        return trendline_break_hits(paths, timeline, spec)
     if spec.condition == Condition.line_break:
-        return line_break_hits(paths, timeline, spec.side or Side.either)
+        return line_break_hits(paths, timeline, spec)
     return price_hits(paths, spec)
 
 
-def trendline_break_hits(paths: Paths, timeline: LineTimeline, side: Side) -> Hits:
-    """The closes that broke an active trendline of ``side``, with the one ``broken_line``
-    reports: of several, the nearest to the close (its value there), the first by
-    position on a tie."""
-    tl, close = timeline, paths.close
-    broken = tl.broken_active(True)
-    keep = (broken >= paths.first) & (broken < len(close))
+def line_break_hits(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits:
+    """The closes ``t`` at which a line_break alert fires: the horizontal line it watched
+    (``broken_line``: per side, the line nearest the previous close among those active
+    before the breaking bar ``k``, still active first, then those ``k`` broke, the first on
+    a tie) broke at ``k = t - confirm_bars + 1`` and the closes ``k .. t`` are all beyond it
+    by more than ``buffer`` (``confirmed_break``); resistance first when both sides' did."""
+    tl, close, first = timeline, paths.close, paths.first
+    side, buffer, bars = spec.side or Side.either, spec.buffer or 0.0, spec.confirm_bars or 1
+    k, support, pos = _watched_breaks(tl, close, max(first - bars + 1, 0), len(close) - bars)
+    price = tl.h_price[pos]
+    keep = _all_beyond(
+        close, k, bars, np.broadcast_to(price[:, None], (k.size, bars)), support, buffer
+    )
+    if side != Side.either:
+        keep &= support == (side == Side.support)
+    k, support, pos, t = k[keep], support[keep], pos[keep], k[keep] + bars - 1
+    keep = t >= first
+    k, support, pos, t = k[keep], support[keep], pos[keep], t[keep]
+    order = np.lexsort((support, t))  # resistance first
+    one = order[np.r_[True, t[order][1:] != t[order][:-1]]] if order.size else order
+    t, pos = t[one], pos[one]
+    return Hits(
+        t, np.full(t.shape, CLOSE_STEP), tl.h_price[pos], close[t], None,
+        np.zeros(t.shape, bool), pos,
+    )  # fmt: skip
+
+
+def trendline_break_hits(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits:
+    """The closes ``t`` at which a trendline_break alert fires: an active trendline of its
+    side broke at ``k = t - confirm_bars + 1`` and the closes ``k .. t`` are all beyond it
+    (at each bar's value) by more than ``buffer``; of several, the nearest to the close
+    (its value there), the first by position on a tie."""
+    tl, close, first = timeline, paths.close, paths.first
+    side, buffer, bars = spec.side or Side.either, spec.buffer or 0.0, spec.confirm_bars or 1
+    k = tl.broken_active(True)
+    t = k + bars - 1
+    keep = (k >= 0) & (t >= first) & (t < len(close))
     if side != Side.either:
         keep &= tl.d_support == (side == Side.support)
     pos = np.flatnonzero(keep)
-    bar = broken[pos]
+    k, t = k[pos], t[pos]
+    support = tl.d_support[pos].astype(bool)
     p1, i1 = tl.d_p1[pos], tl.d_i1[pos]
-    value = p1 + (tl.d_p2[pos] - p1) * (bar - i1) / (tl.d_i2[pos] - i1)
-    order = np.lexsort((pos, np.abs(value - close[bar]), bar))
-    one = order[np.r_[True, bar[order][1:] != bar[order][:-1]]] if order.size else order
-    bar = bar[one]
-    diagonal = np.ones(one.shape, bool)
-    return Hits(
-        bar, np.full(bar.shape, CLOSE_STEP), value[one], close[bar], None, diagonal, pos[one]
+    j = k[:, None] + np.arange(bars)[None, :]  # the confirmation bars
+    value = (
+        p1[:, None]
+        + (tl.d_p2[pos] - p1)[:, None] * (j - i1[:, None]) / (tl.d_i2[pos] - i1)[:, None]
     )
+    keep = _all_beyond(close, k, bars, value, support, buffer)
+    pos, t, at_t = pos[keep], t[keep], value[keep, -1]
+    order = np.lexsort((pos, np.abs(at_t - close[t]), t))
+    one = order[np.r_[True, t[order][1:] != t[order][:-1]]] if order.size else order
+    t = t[one]
+    return Hits(
+        t, np.full(t.shape, CLOSE_STEP), at_t[one], close[t], None,
+        np.ones(t.shape, bool), pos[one],
+    )  # fmt: skip
 
 
-def line_break_hits(paths: Paths, timeline: LineTimeline, side: Side) -> Hits:
-    """The closes ``t`` that broke the horizontal line a line_break alert of ``side``
-    watched (``broken_line``): per side, the line nearest the previous close among those
-    active before ``t`` (still active after it, then those ``t`` broke: the first on a
-    tie); resistance first when both sides' watched lines broke."""
-    tl, close, first = timeline, paths.close, paths.first
+def _all_beyond(
+    close: np.ndarray,
+    k: np.ndarray,
+    bars: int,
+    value: np.ndarray,
+    support: np.ndarray,
+    buffer: float,
+) -> np.ndarray:
+    """Per break (bar ``k``, the line's ``value`` at ``k .. k + bars - 1``): every close of
+    those bars beyond the line by more than ``buffer`` (``lines.beyond``)."""
+    j = np.minimum(k[:, None] + np.arange(bars)[None, :], len(close) - 1)
+    return np.asarray(beyond(close[j], value, support[:, None], buffer)).all(axis=1)
+
+
+def _watched_breaks(
+    tl: LineTimeline, close: np.ndarray, lo: int, hi: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(bar ``k``, side, position) of each horizontal line that was the watched line of its
+    side (``lines._horizontal_break_at``) and bar ``k`` broke it, for ``lo <= k <= hi``."""
     breaks = tl.broken_active(False)
-    at = np.unique(breaks[(breaks >= first) & (breaks < len(close))])
-    if not at.size:
-        empty = np.zeros(0, np.int64)
-        return Hits(empty, empty, np.zeros(0), np.zeros(0), None, empty.astype(bool), empty)
-    want = (False, True) if side == Side.either else (side == Side.support,)
-    parts: list[tuple[np.ndarray, ...]] = []
-    for lo in range(int(at[0]), int(at[-1]) + 1, _BLOCK):
-        rows = tl.line_bars(lo, min(lo + _BLOCK - 1, int(at[-1])))
+    at = np.unique(breaks[(breaks >= lo) & (breaks <= hi)])
+    found: list[tuple[np.ndarray, ...]] = []
+    for start in range(int(at[0]) if at.size else 0, int(at[-1]) + 1 if at.size else 0, _BLOCK):
+        rows = tl.line_bars(start, min(start + _BLOCK - 1, int(at[-1])))
         pos, t = rows.line[~rows.diagonal], rows.bar[~rows.diagonal]
-        keep = np.isin(t, at) & np.isin(rows.support[~rows.diagonal], want)
+        keep = np.isin(t, at)
         pos, t = pos[keep], t[keep]
         broke = tl.h_broken[pos] == t
         keep = ~broke | (tl.h_confirmed[pos] < t)  # broken at t: only if active before
@@ -157,15 +200,13 @@ def line_break_hits(paths: Paths, timeline: LineTimeline, side: Side) -> Hits:
         order = np.lexsort((pos, broke, gap, support, t))
         t_o, s_o = t[order], support[order]
         head = order[np.r_[True, (t_o[1:] != t_o[:-1]) | (s_o[1:] != s_o[:-1])]]
-        head = head[broke[head]]  # the watched line broke: a fire (resistance first)
-        t_h = t[head]
-        head = head[np.r_[True, t_h[1:] != t_h[:-1]]] if head.size else head
-        parts.append((t[head], pos[head]))
-    bar, pos = (np.concatenate(x) for x in zip(*parts, strict=True))
-    return Hits(
-        bar, np.full(bar.shape, CLOSE_STEP), tl.h_price[pos], close[bar], None,
-        np.zeros(bar.shape, bool), pos,
-    )  # fmt: skip
+        head = head[broke[head]]
+        found.append((t[head], support[head], pos[head]))
+    if not found:
+        empty = np.zeros(0, np.int64)
+        return empty, empty.astype(bool), empty
+    k, support, pos = (np.concatenate(x) for x in zip(*found, strict=True))
+    return k, support, pos
 
 
 def bounce_hits(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits:

@@ -24,6 +24,7 @@ __all__ = [
     "LineRef",
     "active_lines",
     "band_edges",
+    "beyond",
     "bounce_holds",
     "bounce_line",
     "broken_line",
@@ -268,10 +269,14 @@ def new_fractal(
     return series.indicators.fractal_price(changes.down_fractal, up=False), "down"  # type: ignore[arg-type]
 
 
-def _beyond(close: float, value: float, kind: str, buffer: float) -> bool:
+def beyond(close: Any, value: Any, support: Any, buffer: float) -> Any:
     """The close is beyond the line by more than ``buffer`` (above a resistance, below a
-    support)."""
-    return close - value > buffer if kind == "resistance" else value - close > buffer
+    support): for one close and line, or arrays of them (``core.vector``)."""
+    return choose(support, value - close > buffer, close - value > buffer)
+
+
+def _beyond(close: float, value: float, kind: str, buffer: float) -> bool:
+    return bool(beyond(close, value, kind == "support", buffer))
 
 
 def _horizontal_break_at(series: SeriesState, k: int, kinds: tuple[str, ...]) -> list[int]:
