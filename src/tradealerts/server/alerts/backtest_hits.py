@@ -174,7 +174,8 @@ def _all_beyond(
     """Per break (bar ``k``, the line's ``value`` at ``k .. k + bars - 1``): every close of
     those bars beyond the line by more than ``buffer`` (``lines.beyond``)."""
     j = np.minimum(k[:, None] + np.arange(bars)[None, :], len(close) - 1)
-    return np.asarray(beyond(close[j], value, support[:, None], buffer)).all(axis=1)
+    held: np.ndarray = np.asarray(beyond(close[j], value, support[:, None], buffer))
+    return np.asarray(held.all(axis=1))
 
 
 def _watched_breaks(
