@@ -472,6 +472,27 @@ def test_every_condition_has_a_default_message(cond: Condition) -> None:
     assert text.startswith("EURUSD H1 ") and "{{" not in text and "  " not in text
 
 
+@pytest.mark.parametrize("cond", list(Condition))
+def test_a_default_sentence_is_the_default_message_of_its_fields(cond: Condition) -> None:
+    """The fire's fast path says, and translates, exactly what the fields' path does: the
+    same text, msgid and params (prices with thousands separators and no level too)."""
+    from tradealerts.core.alerts.messages import default_sentence
+
+    for symbol, price, level, detail in (
+        ("EURUSD", 1.09012, 1.09, ""),
+        ("XAUUSD", 2345.678, None, "support"),
+        ("USDJPY", 151.2345, 150.0, "up"),
+    ):
+        said = default_sentence(cond, symbol, "H4", price, level, detail)
+        full = default_message(cond, {**message_fields(
+            symbol=symbol, timeframe="H4", condition=cond.value, price=price, level=level,
+            time=None, detail=detail,
+        )})  # fmt: skip
+        assert said == full
+        assert (said.msgid, said.params) == (full.msgid, full.params)  # type: ignore[attr-defined]
+        assert said.into("de") == full.into("de")  # type: ignore[attr-defined]
+
+
 def test_render_message_fills_placeholders() -> None:
     text = render_message(
         "{{symbol}}/{{timeframe}} {{condition}} {{level}} -> {{price}} @ {{ time }}", fields()

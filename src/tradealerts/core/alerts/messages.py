@@ -16,6 +16,7 @@ __all__ = [
     "ALIASES",
     "PLACEHOLDERS",
     "default_message",
+    "default_sentence",
     "message_fields",
     "render_message",
     "template_problem",
@@ -127,4 +128,27 @@ def default_message(condition: Condition, fields: Mapping[str, Any]) -> str:
     params["price"] = _number(params["price"])
     params["level"] = _number(params["level"])
     # an empty {detail} leaves no double space (Sentence)
+    return Sentence(_DEFAULTS[condition], params)
+
+
+def default_sentence(
+    condition: Condition,
+    symbol: str,
+    timeframe: str,
+    price: float,
+    level: float | None,
+    detail: str = "",
+) -> str:
+    """``default_message(condition, message_fields(...))`` for a fire without a template,
+    built without the intermediate fields: the same Sentence, once per fire (a backtest
+    makes tens of thousands)."""
+    params = {
+        "symbol": symbol,
+        "timeframe": timeframe,
+        "price": _number(format_price(symbol, price)),
+        "level": "" if level is None else _number(format_price(symbol, level)),
+        "condition": condition.value,
+        "time": "",
+        "detail": detail,
+    }
     return Sentence(_DEFAULTS[condition], params)

@@ -19,7 +19,7 @@ from tradealerts.core.alerts import (
     REASON_TRIGGERED,
     AlertStatus,
     Condition,
-    default_message,
+    default_sentence,
     may_fire,
     message_fields,
     rearm_time,
@@ -260,16 +260,19 @@ class MatcherBase:
         self, row: int, alert: Alert | None, cond: Condition, tf: Timeframe, hit: Hit, now: float
     ) -> str:
         template = alert.spec.message if alert is not None else None
+        detail = self._detail(row, cond, hit)
+        if not template:  # the common case: no fields dict, no time text (never said)
+            return default_sentence(cond, self.symbol, tf.value, hit.price, hit.level, detail)
         fields = message_fields(
             symbol=self.symbol,
             timeframe=tf.value,
             condition=cond.value,
             price=hit.price,
             level=hit.level,
-            time=now if template else None,  # a default sentence has no time: not formatted
-            detail=self._detail(row, cond, hit),
+            time=now,
+            detail=detail,
         )
-        return render_message(template, fields) if template else default_message(cond, fields)
+        return render_message(template, fields)
 
     def _detail(self, row: int, cond: Condition, hit: Hit) -> str:
         # a Text where words are the matcher's (translated with the message)
