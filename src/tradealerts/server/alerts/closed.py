@@ -159,7 +159,7 @@ class BarDriven(MatcherBase):
         gone: list[int] = []
         memo: Memo = {}  # lines and breaks every alert of this close shares
         for row in sorted(self._closing.get(tf, ())):
-            if not self._ready(row, tf, now):
+            if self._refusal(row, tf, now):
                 continue  # a spent window or a running cooldown: not evaluated at this close
             hit = self._closed_hit(row, series, changes, memo)
             if hit is GONE_HIT:

@@ -90,6 +90,8 @@ class Limits(NamedTuple):
         return last == last and now - last < self.cooldown
 
 
+#: ``MatcherBase._refusal``'s answers: the frequency window is spent, a cooldown runs
+SPENT, COOLING = 1, 2
 #: Sweep the flood guard's memory of quiet alerts after this many fires.
 _FLOOD_SWEEP = 4096
 
@@ -159,16 +161,17 @@ class MatcherBase:
                 del self._recent[k]
         return False
 
-    def _ready(self, row: int, tf: Timeframe, now: float) -> bool:
-        """The alert of ``row`` may fire at ``now``: its frequency window allows it and no
-        cooldown runs (the rules every event asks before a condition is checked)."""
+    def _refusal(self, row: int, tf: Timeframe, now: float) -> int:
+        """Why the alert of ``row`` may not fire at ``now`` (the rules every event asks before
+        a condition is checked): ``SPENT`` its frequency window, ``COOLING`` its cooldown;
+        0 when it may."""
         last = self.rows.last[row]
         if last == last and not may_fire(
             FREQUENCIES[self.rows.freq[row]], tf, last, now, self.clock
         ):
-            return False
+            return SPENT
         limits = self._limits
-        return not (limits and row in limits and limits[row].cooling(last, now))
+        return COOLING if limits and row in limits and limits[row].cooling(last, now) else 0
 
     def take_hit(
         self,
@@ -185,14 +188,14 @@ class MatcherBase:
         the same rules and fire as live."""
         changed = self._expire(now) if self._expiry and self._expiry[0][0] <= now else []
         row = self._by_id.get(alert_id)
-        if row is None or not self._ready(row, TIMEFRAMES[self.rows.tf[row]], now):
+        if row is None or self._refusal(row, TIMEFRAMES[self.rows.tf[row]], now):
             return MatchResult(changed=tuple(changed)) if changed else NOTHING
         return self._commit([Hit(alert_id, row, level, price, line, detail)], now, changed)
 
     def next_chance(self, alert_id: int) -> float:
-        """The earliest time the alert may fire again, by the rules ``_ready`` applies (its
+        """The earliest time the alert may fire again, by the rules ``_refusal`` applies (its
         frequency window after the last fire, its cooldown): -inf when it never fired, inf
-        when it is gone. A backtest skips the hits before it; ``_ready`` still decides."""
+        when it is gone. A backtest skips the hits before it; ``_refusal`` still decides."""
         row = self._by_id.get(alert_id)
         if row is None:
             return math.inf

@@ -34,7 +34,7 @@ from tradealerts.core.alerts import (
 from tradealerts.core.indicators import IndicatorChanges
 from tradealerts.core.timeframes import Timeframe, bar_span
 from tradealerts.server.alerts.closed import BarDriven
-from tradealerts.server.alerts.firing import Hit, HitList, Limits
+from tradealerts.server.alerts.firing import COOLING, Hit, HitList, Limits
 from tradealerts.server.alerts.lines import touch_hit
 from tradealerts.server.alerts.model import (
     CONDITIONS,
@@ -258,11 +258,12 @@ class SymbolMatcher(BarDriven):
             if not rows.alive[row] or rows.freq[row] == _CLOSE or kind == KIND_BAR:
                 continue  # a stale index entry, or a reused row that now waits for closes
             tf = TIMEFRAMES[rows.tf[row]]
-            if not self._ready(row, tf, now):
-                last = rows.last[row]
-                if STATE[code] and limits and row in limits and limits[row].cooling(last, now):
+            refused = self._refusal(row, tf, now)
+            if refused:
+                if refused == COOLING and STATE[code]:
                     # it may still hold when the cooldown ends: look again then
-                    heappush(self._rearm, (last + limits[row].cooldown, rows.serial[row], row))
+                    again = rows.last[row] + limits[row].cooldown
+                    heappush(self._rearm, (again, rows.serial[row], row))
                 continue
             source = rows.source[row]
             p0, p1 = was[source], price[source]
