@@ -203,3 +203,29 @@ def test_once_per_bar_windows_are_the_brokers_bars() -> None:
     # around the spring switch the D1 window is 23 h long
     sunday = utc("2025-03-09T12:00")
     assert rearm_time(Frequency.once_per_bar, Timeframe.D1, sunday, NY) == utc("2025-03-09T21:00")
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    last=TIMES,
+    gap=st.integers(min_value=-3 * 86400, max_value=40 * 86400),
+    frac=st.sampled_from([0.0, 0.25, 0.999]),
+    clock=st.sampled_from(CLOCKS),
+    tf=st.sampled_from(list(Timeframe)),
+    freq=st.sampled_from([f for f in Frequency if f != Frequency.once]),
+)
+def test_an_alert_may_fire_again_exactly_in_a_later_window(
+    last: int, gap: int, frac: float, clock: BarClock, tf: Timeframe, freq: Frequency
+) -> None:
+    """``may_fire`` finds one window (the last fire's) and compares with its end; that is
+    the rule "a later window than the last fire's" on every clock (around daylight-saving
+    switches too), and the same instant ``rearm_time`` gives. A clock that steps back never
+    re-arms."""
+    now = last + gap + frac
+    later = window_start(freq, tf, now, clock) > window_start(freq, tf, last, clock)  # type: ignore[operator]
+    assert may_fire(freq, tf, last, now, clock) == later
+    end = rearm_time(freq, tf, last, clock)
+    assert end is not None and later == (now >= end)
+    for at in (end - 0.001, end, end + 0.25):  # the edge itself, where the two could differ
+        expect = window_start(freq, tf, at, clock) > window_start(freq, tf, last, clock)  # type: ignore[operator]
+        assert may_fire(freq, tf, last, at, clock) == expect == (at >= end)

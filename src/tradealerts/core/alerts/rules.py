@@ -80,11 +80,14 @@ def may_fire(
     """
     if frequency == Frequency.once or last_fired_at is None:
         return True
-    last = window_start(frequency, timeframe, last_fired_at, clock)
-    current = window_start(frequency, timeframe, now, clock)
-    if last is None or current is None:  # only ``once`` has no window
+    span = _window(frequency, timeframe, last_fired_at, clock)
+    if span is None:  # only ``once`` has no window
         return True
-    return current > last
+    # Windows tile time (each ends where the next opens, on every clock), so ``now`` lies
+    # in a later window exactly when it is at or past the end of the last fire's (one
+    # window to find, not two; the same instant ``rearm_time`` gives). A clock that steps
+    # back stays before it.
+    return now >= span[1]
 
 
 def rearm_time(
