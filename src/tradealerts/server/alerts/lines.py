@@ -275,10 +275,6 @@ def beyond(close: Any, value: Any, support: Any, buffer: float) -> Any:
     return choose(support, value - close > buffer, close - value > buffer)
 
 
-def _beyond(close: float, value: float, kind: str, buffer: float) -> bool:
-    return bool(beyond(close, value, kind == "support", buffer))
-
-
 def _horizontal_break_at(series: SeriesState, k: int, kinds: tuple[str, ...]) -> list[int]:
     """The horizontal lines (positions) whose break at bar ``k`` a line_break alert of
     ``kinds`` saw: per kind, the watched line (nearest ``close[k-1]`` among the lines active
@@ -338,7 +334,7 @@ def confirmed_break(
     def holds(line: object, kind: str) -> bool:
         for j in range(k, t + 1):
             value = line.value_at(j) if isinstance(line, DiagonalLine) else line.price  # type: ignore[attr-defined]
-            if not _beyond(closes[j], value, kind, buffer):
+            if not beyond(closes[j], value, kind == "support", buffer):
                 return False
         return True
 
