@@ -177,6 +177,13 @@ class LineTimeline:
         active += [old + j for j, b in enumerate(shown) if b < 0]
         return active
 
+    def d_value(self, line: IntArray, bar: IntArray) -> FloatArray:
+        """Trendlines' values at bars (positions and bars broadcast together), to the bit
+        what ``DiagonalLine.value_at`` gives."""
+        p1, i1 = self.d_p1[line], self.d_i1[line]
+        value: FloatArray = p1 + (self.d_p2[line] - p1) * (bar - i1) / (self.d_i2[line] - i1)
+        return value
+
     def line_bars(self, first: int, last: int) -> LineBars:
         """Every (line, bar) with the bar in ``first .. last`` and the line existing there
         (from its confirmation bar to its breaking bar, both included)."""
@@ -192,8 +199,7 @@ class LineTimeline:
             starts = np.cumsum(count) - count
             bar = lo[line] + (np.arange(line.shape[0]) - starts[line])
             if diagonal:
-                p1, i1 = self.d_p1[line], self.d_i1[line]
-                value = p1 + (self.d_p2[line] - p1) * (bar - i1) / (self.d_i2[line] - i1)
+                value = self.d_value(line, bar)
                 support = self.d_support[line]
             else:
                 value, support = self.h_price[line], self.h_support[line]

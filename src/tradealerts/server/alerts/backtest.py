@@ -40,7 +40,6 @@ from tradealerts.core.bars import Bars
 from tradealerts.core.frozen import quick_init
 from tradealerts.core.indicators import IndicatorChanges
 from tradealerts.core.indicators.timeline import LineTimeline
-from tradealerts.core.line_ids import diagonal_line_id, horizontal_line_id
 from tradealerts.core.messages import _, localise
 from tradealerts.core.symbols import TYPICAL_SPREAD
 from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_span
@@ -221,7 +220,6 @@ class _Replay:
         self.market = MarketState(n, clock, {(symbol, timeframe): self.series})
         self.matchers: list[SymbolMatcher | None] = []
         self._changes: tuple[int, IndicatorChanges | None] = (-1, None)
-        self._names: dict[tuple[bool, int], tuple[str, str]] = {}
 
     def _matcher(self, i: int, spec: AlertCreate) -> SymbolMatcher:
         matcher = self.matchers[i] = SymbolMatcher(self.symbol)
@@ -279,7 +277,11 @@ class _Replay:
             )
             run, alert_id, j, count = runs[i], i + 1, 0, len(when)
             while j < count:
-                line = self._line_ref(*lines[j], levels[j]) if lines else None
+                line = None
+                if lines:  # the line the hit names, with its value there
+                    diagonal, k = lines[j]
+                    line_id, kind = self.context.name(diagonal, k)
+                    line = LineRef(line_id, kind, diagonal, levels[j])
                 result = matcher.take_hit(alert_id, levels[j], prices[j], when[j], details[j], line)
                 j += 1
                 if not result:
@@ -290,20 +292,6 @@ class _Replay:
                 if result.fired:
                     # a float's last bit never skips a hit the rules would take
                     j = bisect_left(when, matcher.next_chance(alert_id) - _SLACK, j)
-
-    def _line_ref(self, diagonal: bool, k: int, value: float) -> LineRef:
-        """The line at position ``k`` as the matcher names it, with its value at a bar."""
-        named = self._names.get((diagonal, k))
-        if named is None:
-            tl, t = self.timeline, self.bars.time
-            if diagonal:
-                kind = "support" if tl.d_support[k] else "resistance"
-                line_id = diagonal_line_id(kind, int(t[tl.d_i1[k]]), int(t[tl.d_i2[k]]))
-            else:
-                kind = "support" if tl.h_support[k] else "resistance"
-                line_id = horizontal_line_id(kind, int(t[tl.h_origin[k]]))
-            named = self._names[(diagonal, k)] = (line_id, kind)
-        return LineRef(named[0], named[1], diagonal, value)
 
     def run(self, specs: list[AlertCreate], plans: list[Visits]) -> list[BacktestRun]:
         """Show each alert its bars, in time order (at a bar: paths, then closes, then the

@@ -146,12 +146,7 @@ def trendline_break_hits(paths: Paths, timeline: LineTimeline, spec: AlertCreate
     pos = np.flatnonzero(keep)
     k, t = k[pos], t[pos]
     support = tl.d_support[pos].astype(bool)
-    p1, i1 = tl.d_p1[pos], tl.d_i1[pos]
-    j = k[:, None] + np.arange(bars)[None, :]  # the confirmation bars
-    value = (
-        p1[:, None]
-        + (tl.d_p2[pos] - p1)[:, None] * (j - i1[:, None]) / (tl.d_i2[pos] - i1)[:, None]
-    )
+    value = tl.d_value(pos[:, None], k[:, None] + np.arange(bars)[None, :])  # k .. t
     keep = _all_beyond(close, k, bars, value, support, buffer)
     pos, t, at_t = pos[keep], t[keep], value[keep, -1]
     order = np.lexsort((pos, np.abs(at_t - close[t]), t))
@@ -236,9 +231,7 @@ def bounce_hits(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits
             rows.support[keep],
         )
         before = now.copy()  # a horizontal line's price; a trendline's value at t - 1
-        k = pos[d]
-        p1, i1 = tl.d_p1[k], tl.d_i1[k]
-        before[d] = p1 + (tl.d_p2[k] - p1) * (bar[d] - 1 - i1) / (tl.d_i2[k] - i1)
+        before[d] = tl.d_value(pos[d], bar[d] - 1)
         at = close[bar]
         hit = bounce_holds(before, now, support, tl.low[bar - 1], tl.high[bar - 1], at, distance)
         r = np.flatnonzero(hit)
@@ -247,8 +240,7 @@ def bounce_hits(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits
         one = r[order[np.r_[True, event[1:] != event[:-1]]]] if event.size else r
         parts.append((bar[one], now[one], at[one], d[one], pos[one]))
     if not parts:
-        empty = np.zeros(0, np.int64)
-        return Hits(empty, empty, np.zeros(0), np.zeros(0), None, empty.astype(bool), empty)
+        return _no_line_hits()
     bar, now, at, d, pos = (np.concatenate(x) for x in zip(*parts, strict=True))
     return Hits(bar, np.full(bar.shape, CLOSE_STEP), now, at, None, d, pos)
 
@@ -292,8 +284,7 @@ def touch_hits(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> Hits:
         one = order[np.r_[True, event[1:] != event[:-1]]] if event.size else order
         parts.append((bar[r][one], step[one], value[r][one], at[one], d[r][one], pos[r][one]))
     if not parts:
-        empty = np.zeros(0, np.int64)
-        return Hits(empty, empty, np.zeros(0), np.zeros(0), empty.astype(bool), empty)
+        return _no_line_hits()
     bar, step, value, at, d, pos = (np.concatenate(x) for x in zip(*parts, strict=True))
     return Hits(bar, step, value, at, None, d, pos)
 
@@ -361,6 +352,12 @@ def price_hits(paths: Paths, spec: AlertCreate) -> Hits:
         at = np.flatnonzero(rule.holds(p0, p1, a, b))
     lv = np.asarray(rule.level(p0[at], p1[at], a, b), np.float64)
     return Hits(bars[at], np.full(at.shape, CLOSE_STEP), np.broadcast_to(lv, at.shape), p1[at])
+
+
+def _no_line_hits() -> Hits:
+    """No event: a line condition that never holds in the window."""
+    empty = np.zeros(0, np.int64)
+    return Hits(empty, empty, np.zeros(0), np.zeros(0), None, empty.astype(bool), empty)
 
 
 def _per_line(

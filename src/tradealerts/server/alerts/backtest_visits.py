@@ -74,6 +74,7 @@ class Context:
     spread: float
     _lines: list[LineBars] | None = None
     _ids: dict[str, tuple[bool, int]] | None = None
+    _names: dict[tuple[bool, int], tuple[str, str]] = field(default_factory=dict)
     _paths: dict[int, tuple[np.ndarray, np.ndarray]] = field(default_factory=dict)
 
     @property
@@ -98,16 +99,28 @@ class Context:
     def line(self, line_id: str) -> tuple[bool, int] | None:
         """(diagonal, position) of the line with this id, or None."""
         if self._ids is None:
-            tl, t = self.timeline, self.time
-            ids = {
-                horizontal_line_id("support" if s else "resistance", int(t[o])): (False, k)
-                for k, (s, o) in enumerate(zip(tl.h_support, tl.h_origin, strict=True))
+            tl = self.timeline
+            self._ids = {
+                self.name(diagonal, k)[0]: (diagonal, k)
+                for diagonal, count in ((False, len(tl.h_origin)), (True, len(tl.d_i1)))
+                for k in range(count)
             }
-            for k in range(len(tl.d_i1)):
-                kind = "support" if tl.d_support[k] else "resistance"
-                ids[diagonal_line_id(kind, int(t[tl.d_i1[k]]), int(t[tl.d_i2[k]]))] = (True, k)
-            self._ids = ids
         return self._ids.get(line_id)
+
+    def name(self, diagonal: bool, k: int) -> tuple[str, str]:
+        """(id, kind) of the line at position ``k`` (a trendline's when ``diagonal``), as
+        the matcher names it."""
+        named = self._names.get((diagonal, k))
+        if named is None:
+            tl, t = self.timeline, self.time
+            if diagonal:
+                kind = "support" if tl.d_support[k] else "resistance"
+                line_id = diagonal_line_id(kind, int(t[tl.d_i1[k]]), int(t[tl.d_i2[k]]))
+            else:
+                kind = "support" if tl.h_support[k] else "resistance"
+                line_id = horizontal_line_id(kind, int(t[tl.h_origin[k]]))
+            named = self._names[(diagonal, k)] = (line_id, kind)
+        return named
 
     def path(self, source: int) -> tuple[np.ndarray, np.ndarray]:
         """Per bar: the lowest and highest price of its OHLC path with the previous close
@@ -309,9 +322,7 @@ def _away(win: Context, lines: LineBars, keep: Any, bar: Any, value: Any, distan
     after = np.minimum(bar + 1, win.total - 1)
     then = value.copy()  # horizontal: the same price; trendlines: their value at j + 1
     diagonal = lines.diagonal[keep]
-    k = lines.line[keep][diagonal]
-    p1, i1 = tl.d_p1[k], tl.d_i1[k]
-    then[diagonal] = p1 + (tl.d_p2[k] - p1) * (after[diagonal] - i1) / (tl.d_i2[k] - i1)
+    then[diagonal] = tl.d_value(lines.line[keep][diagonal], after[diagonal])
     close = tl.close[after]
     gap = np.where(lines.support[keep], close - then, then - close)
     return gap >= distance - np.abs(then) * _EPS

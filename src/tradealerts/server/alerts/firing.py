@@ -199,14 +199,20 @@ class MatcherBase:
         row = self._by_id.get(alert_id)
         if row is None:
             return math.inf
+        last = self.rows.last[row]
+        again = None if last != last else self._again(row, last)
+        return -math.inf if again is None else again
+
+    def _again(self, row: int, last: float) -> float | None:
+        """When the alert of ``row``, last fired at ``last``, may fire again: the end of
+        that fire's frequency window or of its cooldown, whichever is later (None for
+        ``once``: no window)."""
         rows = self.rows
-        last = rows.last[row]
-        if last != last:
-            return -math.inf
         again = rearm_time(FREQUENCIES[rows.freq[row]], TIMEFRAMES[rows.tf[row]], last, self.clock)
-        at = -math.inf if again is None else again
         limits = self._limits.get(row) if self._limits else None
-        return at if limits is None else max(at, last + limits.cooldown)
+        if again is None or limits is None:
+            return again
+        return max(again, last + limits.cooldown)
 
     def _commit(self, hits: HitList, now: float, changed: list[StatusChange]) -> MatchResult:
         """Fire the hits in alert-id order; ``once`` alerts end as triggered, alerts that

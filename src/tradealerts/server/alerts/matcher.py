@@ -29,7 +29,6 @@ from tradealerts.core.alerts import (
     AlertStatus,
     Frequency,
     evaluated_on_ticks,
-    rearm_time,
 )
 from tradealerts.core.indicators import IndicatorChanges
 from tradealerts.core.timeframes import Timeframe, bar_span
@@ -133,10 +132,8 @@ class SymbolMatcher(BarDriven):
             self._group_add(row, kind, series)
         self._fresh.append((row,))
         if last is not None and STATE[codes[0]]:
-            again = rearm_time(spec.frequency, tf, last, self.clock)
+            again = self._again(row, last)
             if again is not None:
-                if limits is not None:
-                    again = max(again, last + limits.cooldown)
                 heappush(self._rearm, (again, serial, row))
 
     def remove(self, alert_id: int) -> None:
@@ -287,11 +284,8 @@ class SymbolMatcher(BarDriven):
         rows = self.rows
         code, freq = rows.cond[row], FREQUENCIES[rows.freq[row]]
         if STATE[code] and freq != Frequency.once_per_bar_close:
-            again = rearm_time(freq, TIMEFRAMES[rows.tf[row]], now, self.clock)
+            again = self._again(row, now)
             if again is not None:
-                limits = self._limits.get(row) if self._limits else None
-                if limits is not None:
-                    again = max(again, now + limits.cooldown)
                 heappush(self._rearm, (again, rows.serial[row], row))
 
     def on_bar(
