@@ -33,6 +33,7 @@ from tradealerts.core.alerts import (
     validate_alert,
     window_start,
 )
+from tradealerts.core.messages import _
 from tradealerts.core.timeframes import Timeframe
 
 NOW = datetime(2026, 11, 24, 14, 0, tzinfo=UTC)
@@ -475,15 +476,19 @@ def test_every_condition_has_a_default_message(cond: Condition) -> None:
 @pytest.mark.parametrize("cond", list(Condition))
 def test_a_default_sentence_is_the_default_message_of_its_fields(cond: Condition) -> None:
     """The fire's fast path says, and translates, exactly what the fields' path does: the
-    same text, msgid and params (prices with thousands separators and no level too)."""
-    from tradealerts.core.alerts.messages import default_sentence
+    same text, msgid and params (prices with thousands separators and no level too); the
+    backtest's English alone (``default_english``) is the same text."""
+    from tradealerts.core.alerts.messages import default_english, default_sentence
 
     for symbol, price, level, detail in (
         ("EURUSD", 1.09012, 1.09, ""),
         ("XAUUSD", 2345.678, None, "support"),
         ("USDJPY", 151.2345, 150.0, "up"),
+        ("EURUSD", 0.000004, -0.0, _("{size} within {count} bars", size="0.5%", count=3)),
+        ("BTCUSD", 65432.1, 1234567.891, "resistance trendline"),
     ):
         said = default_sentence(cond, symbol, "H4", price, level, detail)
+        assert default_english(cond, symbol, "H4", price, level, detail) == str(said)
         full = default_message(cond, {**message_fields(
             symbol=symbol, timeframe="H4", condition=cond.value, price=price, level=level,
             time=None, detail=detail,

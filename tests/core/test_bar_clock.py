@@ -13,13 +13,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tradealerts.core.alerts.conditions import Frequency
-from tradealerts.core.alerts.rules import may_fire, rearm_time, window_start
+from tradealerts.core.alerts.rules import may_fire, rearm_time, rearm_times, window_start
 from tradealerts.core.bars import Bars, resample
 from tradealerts.core.timeframes import (
     UTC_CLOCK,
     BarClock,
     BarClockError,
     Timeframe,
+    bar_ends,
     bar_span,
     parse_bar_clock,
 )
@@ -229,3 +230,35 @@ def test_an_alert_may_fire_again_exactly_in_a_later_window(
     for at in (end - 0.001, end, end + 0.25):  # the edge itself, where the two could differ
         expect = window_start(freq, tf, at, clock) > window_start(freq, tf, last, clock)  # type: ignore[operator]
         assert may_fire(freq, tf, last, at, clock) == expect == (at >= end)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    start=TIMES,
+    gaps=st.lists(  # any second, or whole quarter hours (bar edges)
+        st.integers(0, 5 * 86400) | st.integers(0, 480).map(lambda q: q * 900),
+        min_size=1,
+        max_size=40,
+    ),
+    frac=st.sampled_from([0.0, 0.25, 0.5, 0.999]),
+    clock=st.sampled_from(CLOCKS),
+    tf=st.sampled_from(list(Timeframe)),
+    freq=st.sampled_from(list(Frequency)),
+)
+def test_the_window_ends_of_many_fires_are_each_ones_rearm_time(
+    start: int,
+    gaps: list[int],
+    frac: float,
+    clock: BarClock,
+    tf: Timeframe,
+    freq: Frequency,
+) -> None:
+    """A backtest asks ``rearm_times`` (and so ``bar_ends``) for thousands of fires at once:
+    each answer is the one ``rearm_time`` (``bar_span``) gives that fire alone, on every
+    clock (switches included) and for instants inside a bar and on its edge."""
+    t = (start + np.cumsum(gaps)).astype(np.int64)
+    fired = t + frac
+    ends = rearm_times(freq, tf, fired, clock)
+    expect = [rearm_time(freq, tf, float(f), clock) for f in fired.tolist()]
+    assert ends.tolist() == [np.inf if e is None else e for e in expect]
+    assert bar_ends(tf, t, clock).tolist() == [bar_span(tf, int(x), clock)[1] for x in t]

@@ -10,20 +10,28 @@ from typing import Any
 import pytest
 from tests.server.test_backtest_property import DATA, _spec, _specs
 
+from tradealerts.core.alerts import AlertCreate
 from tradealerts.core.indicators.timeline import LineTimeline
 from tradealerts.core.line_ids import horizontal_line_id
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.alerts import backtest_visits
-from tradealerts.server.alerts.backtest import BacktestAlert, BacktestRun, backtest_series
+from tradealerts.server.alerts.backtest import (
+    BacktestAlert,
+    BacktestRun,
+    backtest_series,
+    reasons,
+)
 from tradealerts.server.feeds.replay import load_bar_file
 
 WINDOW = 900  # the data's last 900 bars: every line kind appears, breaks and is touched
 
 
-def _seen(run: BacktestRun) -> tuple[list[Any], Any]:
+def _seen(run: BacktestRun, spec: AlertCreate) -> tuple[list[Any], Any]:
+    """A run's fires and end, each fire with its reason in English and in German."""
+    said = zip(reasons(spec, run.fires, "en"), reasons(spec, run.fires, "de"), strict=True)
     fires = [
-        (f.time, f.bar_time, f.price, f.level, f.line_id, f.confirm_bar_time, str(f.reason))
-        for f in run.fires
+        (f.time, f.bar_time, f.price, f.level, f.line_id, f.confirm_bar_time, *why)
+        for f, why in zip(run.fires, said, strict=True)
     ]
     return fires, run.ended
 
@@ -52,7 +60,7 @@ def test_the_short_replay_fires_what_the_replay_of_every_bar_fires() -> None:
     ]  # fmt: skip
     short, every = _both(tested)
     for item, a, b in zip(tested, short, every, strict=True):
-        assert _seen(a) == _seen(b), item.spec.model_dump(exclude_none=True)
+        assert _seen(a, item.spec) == _seen(b, item.spec), item.spec.model_dump(exclude_none=True)
     # not vacuous: most alerts fired, and some ended inside the window
     assert sum(1 for r in every if r.fires) >= 0.8 * len(tested)
     assert sum(len(r.fires) for r in every) > 1000
@@ -83,6 +91,6 @@ def test_an_alert_on_a_chosen_line_ends_when_the_line_goes_as_in_the_full_replay
     ]
     short, every = _both(tested)
     for item, a, b in zip(tested, short, every, strict=True):
-        assert _seen(a) == _seen(b), item.spec.line_id
+        assert _seen(a, item.spec) == _seen(b, item.spec), item.spec.line_id
     assert sum(1 for r in every if r.fires) >= 5
     assert sum(1 for r in every if r.ended) >= 5

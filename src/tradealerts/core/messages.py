@@ -36,6 +36,7 @@ __all__ = [
     "Text",
     "When",
     "_",
+    "fold_spaces",
     "format_number",
     "localise",
     "localise_params",
@@ -93,15 +94,20 @@ def reader_language() -> str:
     return find() if find is not None else current_language()
 
 
+def fold_spaces(text: str) -> str:
+    """``text`` with each run of spaces one and none at its ends (a sentence whose field
+    was empty)."""
+    # most sentences have no run to fold: checked in C before splitting in Python
+    if "  " in text or text[:1] == " " or text[-1:] == " " or not text.isprintable():
+        return " ".join(text.split())
+    return text
+
+
 class Sentence(Text):
     """A Text whose runs of spaces are one (an empty field leaves no double space)."""
 
     def __new__(cls, msgid: str, params: dict[str, Any]) -> Sentence:
-        text = msgid.format(**params)
-        # most sentences have no run to fold: checked in C before splitting in Python
-        if "  " in text or text[:1] == " " or text[-1:] == " " or not text.isprintable():
-            text = " ".join(text.split())
-        self = str.__new__(cls, text)
+        self = str.__new__(cls, fold_spaces(msgid.format(**params)))
         self.msgid = msgid
         self.params = params
         return self

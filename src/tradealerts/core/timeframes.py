@@ -10,7 +10,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import numpy as np
+from numpy.typing import NDArray
 
 from tradealerts.core.messages import _
 
@@ -21,6 +25,7 @@ __all__ = [
     "BarClockError",
     "Timeframe",
     "TimeframeError",
+    "bar_ends",
     "bar_open",
     "bar_span",
     "grid_text",
@@ -216,11 +221,33 @@ def bar_span(tf: Timeframe, t: int, clock: BarClock = UTC_CLOCK) -> tuple[int, i
         start = t - t % length
         return start, start + length
     if clock.is_fixed:
-        start = t - (t + clock.offset) % length
+        start = _fixed_open(t, length, clock.offset)
         return start, start + length
     if clock.zone is not None and length % _SLOT == 0:
         return _zone_span(tf, t // _SLOT, clock)
     return _span(tf, t, clock)
+
+
+def bar_ends(tf: Timeframe, t: NDArray[np.int64], clock: BarClock = UTC_CLOCK) -> NDArray[np.int64]:
+    """``bar_span(tf, t, clock)[1]`` of every instant of ``t`` at once (a backtest's
+    thousands of fires): arithmetic on a fixed clock, ``bar_span`` once per distinct bar on
+    a clock with switches."""
+    length = tf.seconds
+    if clock.is_utc or _on_utc_grid(clock, tf) or clock.is_fixed:
+        offset = clock.offset if clock.is_fixed and not _on_utc_grid(clock, tf) else 0
+        opens: NDArray[np.int64] = _fixed_open(t, length, offset)
+        return opens + length
+    # one bar_span per quarter hour where edges are whole quarter hours (bar_span's own
+    # shortcut), else per distinct instant
+    step = _SLOT if clock.zone is not None and length % _SLOT == 0 else 1
+    unique, where = np.unique(t // step, return_inverse=True)
+    ends = np.array([bar_span(tf, int(s) * step, clock)[1] for s in unique], np.int64)
+    return ends[where.reshape(t.shape)]
+
+
+def _fixed_open(t: Any, length: int, offset: int) -> Any:
+    """The open of the bar holding ``t`` (an int or an int array) on a fixed clock."""
+    return t - (t + offset) % length
 
 
 @lru_cache(maxsize=1024)

@@ -9,12 +9,13 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from tradealerts.core.alerts.conditions import Condition
-from tradealerts.core.messages import N_, Sentence
+from tradealerts.core.messages import N_, Sentence, fold_spaces
 from tradealerts.core.symbols import format_price
 
 __all__ = [
     "ALIASES",
     "PLACEHOLDERS",
+    "default_english",
     "default_message",
     "default_sentence",
     "message_fields",
@@ -152,3 +153,25 @@ def default_sentence(
         "detail": detail,
     }
     return Sentence(_DEFAULTS[condition], params)
+
+
+def default_english(
+    condition: Condition,
+    symbol: str,
+    timeframe: str,
+    price: float,
+    level: float | None,
+    detail: str = "",
+) -> str:
+    """``str(default_sentence(...))``: the English text alone, without what a translation
+    needs (a backtest's reasons, tens of thousands; other languages say the Sentence)."""
+    text = _DEFAULTS[condition].format(
+        symbol=symbol,
+        timeframe=timeframe,
+        price=format_price(symbol, price),
+        level="" if level is None else format_price(symbol, level),
+        condition=condition.value,
+        time="",
+        detail=detail,
+    )
+    return fold_spaces(text)

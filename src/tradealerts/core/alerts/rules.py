@@ -22,9 +22,13 @@ expires_at`` it stops without firing (status ``expired``, reason ``expired``).
 from __future__ import annotations
 
 import math
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
 
 from tradealerts.core.alerts.conditions import AlertStatus, Frequency
-from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_span
+from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_ends, bar_span
 
 __all__ = [
     "REASON_EXPIRED",
@@ -33,6 +37,7 @@ __all__ = [
     "is_expired",
     "may_fire",
     "rearm_time",
+    "rearm_times",
     "status_after_fire",
     "window_start",
 ]
@@ -61,9 +66,14 @@ def _window(
         return None
     whole = math.floor(t)
     if frequency == Frequency.once_per_minute:
-        start = whole - whole % _MINUTE
+        start = _minute_open(whole)
         return start, start + _MINUTE
     return bar_span(timeframe, whole, clock)
+
+
+def _minute_open(whole: Any) -> Any:
+    """The calendar UTC minute's start of a whole epoch second (an int or an int array)."""
+    return whole - whole % _MINUTE
 
 
 def may_fire(
@@ -97,6 +107,23 @@ def rearm_time(
     the end of its window (a bar of the clock can be shorter or longer around a switch)."""
     span = _window(frequency, timeframe, last_fired_at, clock)
     return None if span is None else float(span[1])
+
+
+def rearm_times(
+    frequency: Frequency,
+    timeframe: Timeframe,
+    fired_at: NDArray[np.float64],
+    clock: BarClock = UTC_CLOCK,
+) -> NDArray[np.float64]:
+    """``rearm_time`` of every time of ``fired_at`` at once (inf for ``once``, which never
+    fires again): a backtest's thousands of fires."""
+    if frequency == Frequency.once:
+        return np.full(fired_at.shape, np.inf)
+    whole = np.floor(fired_at).astype(np.int64)
+    if frequency == Frequency.once_per_minute:
+        opens: NDArray[np.int64] = _minute_open(whole)
+        return (opens + _MINUTE).astype(np.float64)
+    return bar_ends(timeframe, whole, clock).astype(np.float64)
 
 
 def is_expired(expires_at: float | None, now: float) -> bool:

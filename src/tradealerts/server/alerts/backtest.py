@@ -27,8 +27,7 @@ bar-close conditions are exact.
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import NamedTuple
@@ -36,14 +35,17 @@ from typing import NamedTuple
 import numpy as np
 
 from tradealerts.core.alerts import AlertCreate, Condition, evaluated_on_ticks
+from tradealerts.core.alerts.messages import default_english, default_sentence
+from tradealerts.core.alerts.rules import rearm_times
 from tradealerts.core.bars import Bars
 from tradealerts.core.frozen import quick_init
+from tradealerts.core.i18n import DEFAULT_LANGUAGE, normalise_language
 from tradealerts.core.indicators import IndicatorChanges
 from tradealerts.core.indicators.timeline import LineTimeline
 from tradealerts.core.messages import _, localise
 from tradealerts.core.symbols import TYPICAL_SPREAD
-from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_span
-from tradealerts.server.alerts.backtest_hits import CLOSE_STEP, Paths, at_once, hits_of
+from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_ends, bar_span
+from tradealerts.server.alerts.backtest_hits import CLOSE_STEP, Hits, Paths, at_once, hits_of
 from tradealerts.server.alerts.backtest_visits import Context, Visits, plan_visits
 from tradealerts.server.alerts.lines import LineRef
 from tradealerts.server.alerts.matcher import SymbolMatcher
@@ -59,10 +61,10 @@ __all__ = [
     "BacktestAlert",
     "BacktestFire",
     "BacktestRun",
-    "Reason",
     "Window",
     "backtest_series",
     "intrabar",
+    "reasons",
 ]
 
 OHLC_PATH = "ohlc_path"
@@ -73,24 +75,6 @@ INTRABAR_NOTE = _(
 )
 
 
-class Reason(str):
-    """Why a fire fired (``crossed up 1.09000 at 1.09012``): the alert's default sentence
-    without its pair, which the result names once; ``into`` says it in a reader's language."""
-
-    full: str
-    prefix: str
-
-    def __new__(cls, full: str, prefix: str) -> Reason:
-        self = super().__new__(cls, full.removeprefix(prefix))
-        self.full, self.prefix = full, prefix
-        return self
-
-    def into(self, language: str) -> str:
-        """The reason in ``language`` (the pair cut off as in English)."""
-        return localise(self.full, language).removeprefix(self.prefix)
-
-
-_SLACK = 1e-3  # seconds: far above a float's rounding of an epoch time, below any tick gap
 #: the plan of an alert the replay does not show bars to (its hits are taken at once)
 _NOWHERE = Visits(None, np.zeros(0, np.int64), np.zeros(0, np.int64))
 #: Conditions whose fire is confirmed by closes beyond a line (``confirm_bar_time``).
@@ -114,35 +98,33 @@ class BacktestAlert:
 @quick_init
 @dataclass(frozen=True, slots=True)
 class BacktestFire:
-    """One fire as the matcher gave it (``fired``), the bar it fell in, and for breaks and
+    """One fire as the matcher made it (when on the path, at what price, the level and line
+    it reported, the ``{detail}`` of its sentence), the bar it fell in, and for breaks and
     bounces the bar whose close confirmed it."""
 
-    fired: Fired
+    time: float
+    price: float
+    level: float | None
+    line_id: str | None
+    detail: str
     bar_time: int
     confirm_bar_time: int | None
 
-    @property
-    def time(self) -> float:
-        """When it fired on the path (epoch s)."""
-        return self.fired.time
 
-    @property
-    def price(self) -> float:
-        return self.fired.price
-
-    @property
-    def level(self) -> float | None:
-        return self.fired.level
-
-    @property
-    def line_id(self) -> str | None:
-        return self.fired.line_id
-
-    @property
-    def reason(self) -> Reason:
-        """Why it fired: the default sentence without its pair."""
-        fired = self.fired
-        return Reason(fired.message, f"{fired.symbol} {fired.timeframe.value} ")
+def reasons(spec: AlertCreate, fires: Sequence[BacktestFire], language: str) -> list[str]:
+    """Why each fire fired, in ``language``: the alert's default sentence (a backtest's
+    alerts have no template) without its pair, which the result names once (``crossed up
+    1.09000 at 1.09012``). English, the common case, is made without a Sentence each."""
+    cond, symbol, tf = spec.condition, spec.symbol, spec.timeframe.value
+    prefix = f"{symbol} {tf} "
+    if normalise_language(language) == DEFAULT_LANGUAGE:
+        said = [default_english(cond, symbol, tf, f.price, f.level, f.detail) for f in fires]
+    else:
+        said = [
+            localise(default_sentence(cond, symbol, tf, f.price, f.level, f.detail), language)
+            for f in fires
+        ]
+    return [text.removeprefix(prefix) for text in said]
 
 
 @dataclass(slots=True)
@@ -239,12 +221,12 @@ class _Replay:
         self, specs: list[AlertCreate], whole: list[bool], runs: list[BacktestRun]
     ) -> None:
         """The alerts whose condition is asked of the whole window at once
-        (``backtest_hits``): each hit taken by the alert's own matcher, in time order; after
-        a fire, the hits its rules refuse for sure (before ``next_chance``) are skipped."""
+        (``backtest_hits``): their hits taken by each alert's own matcher, in time order
+        (``MatcherBase.take_hits``: expiry, frequency, cooldown, ``max_fires``, the flood
+        guard, the fire)."""
         paths: Paths | None = None
         ends = np.zeros(0, np.int64)
-        times, first = self.bars.time, self.first
-        confirm = [s.condition in _CONFIRMED for s in specs]
+        times, first, clock = self.bars.time, self.first, self.series.clock
         for i, spec in enumerate(specs):
             if not whole[i]:
                 continue
@@ -252,46 +234,34 @@ class _Replay:
                 b = self.bars
                 ticks = path_of(b.open[first:], b.high[first:], b.low[first:], b.close[first:])
                 paths = Paths(np.stack(ticks, axis=1), b.close, first, self.spread)
-                tf, clock = self.timeframe, self.series.clock
-                ends = np.array([bar_span(tf, int(t), clock)[1] for t in times[first:]], np.int64)
+                ends = bar_ends(self.timeframe, times[first:].astype(np.int64), clock)
             matcher = self._matcher(i, spec)
             hits = hits_of(paths, self.timeline, spec)
             opened = times[hits.bar].astype(np.int64)
             end = ends[hits.bar - first]
             # as the replay times them: a tick at its share of the bar, a close at its end
-            when = np.where(
+            at = np.where(
                 hits.step == CLOSE_STEP,
                 end.astype(np.float64),
                 opened + (end - opened) * hits.step / TICKS_PER_BAR,
-            ).tolist()
-            levels, prices, bar_times = hits.level.tolist(), hits.price.tolist(), opened.tolist()
-            details = (
-                [""] * len(when)
-                if hits.up is None
-                else ["up" if u else "down" for u in hits.up.tolist()]
             )
-            lines: list[tuple[bool, int]] = (
-                []
-                if hits.line is None or hits.diagonal is None
-                else list(zip(hits.diagonal.tolist(), hits.line.tolist(), strict=True))
-            )
-            run, alert_id, j, count = runs[i], i + 1, 0, len(when)
-            while j < count:
-                line = None
-                if lines:  # the line the hit names, with its value there
-                    diagonal, k = lines[j]
-                    line_id, kind = self.context.name(diagonal, k)
-                    line = LineRef(line_id, kind, diagonal, levels[j])
-                result = matcher.take_hit(alert_id, levels[j], prices[j], when[j], details[j], line)
-                j += 1
-                if not result:
-                    continue
-                _collect(result, runs, bar_times[j - 1], confirm)
-                if run.ended is not None:
-                    break
-                if result.fired:
-                    # a float's last bit never skips a hit the rules would take
-                    j = bisect_left(when, matcher.next_chance(alert_id) - _SLACK, j)
+            again = rearm_times(spec.frequency, spec.timeframe, at, clock).tolist()
+            found = _Found(hits, self.context.name)
+            when = at.tolist()
+            fired, ended = matcher.take_hits(i + 1, when, again, found.hit)
+            run = runs[i]
+            run.ended = ended
+            confirmed = spec.condition in _CONFIRMED
+            bar_times = opened.tolist()
+            for j, detail in fired:
+                level, price, line, _ = found.hit(j)
+                bar = bar_times[j]
+                run.fires.append(
+                    BacktestFire(
+                        when[j], price, level, None if line is None else line.line_id,
+                        detail, bar, bar if confirmed else None,
+                    )
+                )  # fmt: skip
 
     def run(self, specs: list[AlertCreate], plans: list[Visits]) -> list[BacktestRun]:
         """Show each alert its bars, in time order (at a bar: paths, then closes, then the
@@ -353,6 +323,31 @@ class _Replay:
         return runs
 
 
+class _Found:
+    """One alert's hits as lists, read by index (the matcher asks only for those it fires
+    at, and the fires read them again)."""
+
+    __slots__ = ("details", "diagonal", "level", "line", "name", "price")
+
+    def __init__(self, hits: Hits, name: Callable[[bool, int], tuple[str, str]]) -> None:
+        self.level, self.price, self.name = hits.level.tolist(), hits.price.tolist(), name
+        self.details: list[str] | None = None
+        self.diagonal: list[bool] | None = None
+        self.line: list[int] | None = None
+        if hits.up is not None:
+            self.details = ["up" if u else "down" for u in hits.up.tolist()]
+        if hits.line is not None and hits.diagonal is not None:
+            self.diagonal, self.line = hits.diagonal.tolist(), hits.line.tolist()
+
+    def hit(self, j: int) -> tuple[float, float, LineRef | None, str]:
+        """Hit ``j``'s level, price, line (with its value there) and detail."""
+        if self.diagonal is not None and self.line is not None:
+            diagonal = self.diagonal[j]
+            line_id, kind = self.name(diagonal, self.line[j])
+            return self.level[j], self.price[j], LineRef(line_id, kind, diagonal, self.level[j]), ""
+        return self.level[j], self.price[j], None, "" if self.details is None else self.details[j]
+
+
 def _as_tested(item: BacktestAlert, start: int) -> AlertCreate:
     """The spec as the matcher should see it: the expiry moved to the window's start plus
     its lifetime, and no message template (the reason is the default sentence)."""
@@ -374,4 +369,10 @@ def _collect(
 
 
 def _fire(fired: Fired, bar_time: int, confirmed: bool) -> BacktestFire:
-    return BacktestFire(fired, bar_time, bar_time if confirmed else None)
+    # a backtest's alert has no template: its message is the default Sentence, whose
+    # params hold the detail the matcher said
+    detail = getattr(fired.message, "params", {}).get("detail", "")
+    return BacktestFire(
+        fired.time, fired.price, fired.level, fired.line_id, detail, bar_time,
+        bar_time if confirmed else None,
+    )  # fmt: skip

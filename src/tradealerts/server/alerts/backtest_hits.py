@@ -6,7 +6,7 @@ bars back; for new_fractal, the fractals each close confirms), so a window's eve
 (each bar's OHLC path, ``feeds.replay.path_of``) is asked at once, through the very rules
 the live matcher asks about one tick (``predicates.RULES``, ``move_holds``,
 ``lines.fractal_pick``: floats and arrays alike). What comes out are the events at which
-the condition holds, in time order; the alert's own matcher then takes each (``take_hit``:
+the condition holds, in time order; the alert's own matcher then takes each (``take_hits``:
 expiry, frequency, cooldown, ``max_fires``, the flood guard, the fire) exactly as an event
 would. An event at which the condition does not hold fires nothing and changes nothing for
 these alerts (expiry is dated by the alert's own expiry time, not by the event that

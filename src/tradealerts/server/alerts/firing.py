@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from bisect import bisect_left
 from collections import deque
+from collections.abc import Callable, Sequence
 from heapq import heappop
 from typing import NamedTuple
 
@@ -33,7 +35,6 @@ from tradealerts.server.alerts.lines import LineRef
 from tradealerts.server.alerts.model import (
     CONDITIONS,
     FREQUENCIES,
-    NOTHING,
     TIMEFRAMES,
     Alert,
     Fired,
@@ -92,6 +93,7 @@ class Limits(NamedTuple):
 
 #: ``MatcherBase._refusal``'s answers: the frequency window is spent, a cooldown runs
 SPENT, COOLING = 1, 2
+_SLACK = 1e-3  # seconds: far above a float's rounding of an epoch time, below any tick gap
 #: Sweep the flood guard's memory of quiet alerts after this many fires.
 _FLOOD_SWEEP = 4096
 
@@ -173,25 +175,6 @@ class MatcherBase:
         limits = self._limits
         return COOLING if limits and row in limits and limits[row].cooling(last, now) else 0
 
-    def take_hit(
-        self,
-        alert_id: int,
-        level: float,
-        price: float,
-        now: float,
-        detail: str = "",
-        line: LineRef | None = None,
-    ) -> MatchResult:
-        """An event at ``now`` at which the alert's condition holds (reporting ``level`` at
-        ``price``), taken as the event would take it: expiry first, then the rules, then
-        the fire. For a backtest that found an alert's hits at once (``backtest_hits``):
-        the same rules and fire as live."""
-        changed = self._expire(now) if self._expiry and self._expiry[0][0] <= now else []
-        row = self._by_id.get(alert_id)
-        if row is None or self._refusal(row, TIMEFRAMES[self.rows.tf[row]], now):
-            return MatchResult(changed=tuple(changed)) if changed else NOTHING
-        return self._commit([Hit(alert_id, row, level, price, line, detail)], now, changed)
-
     def next_chance(self, alert_id: int) -> float:
         """The earliest time the alert may fire again, by the rules ``_refusal`` applies (its
         frequency window after the last fire, its cooldown): -inf when it never fired, inf
@@ -203,16 +186,97 @@ class MatcherBase:
         again = None if last != last else self._again(row, last)
         return -math.inf if again is None else again
 
-    def _again(self, row: int, last: float) -> float | None:
+    def _again(self, row: int, last: float, end: float | None = None) -> float | None:
         """When the alert of ``row``, last fired at ``last``, may fire again: the end of
-        that fire's frequency window or of its cooldown, whichever is later (None for
-        ``once``: no window)."""
+        that fire's frequency window (``end`` when known: ``rearm_times``) or of its
+        cooldown, whichever is later (None for ``once``: no window)."""
         rows = self.rows
-        again = rearm_time(FREQUENCIES[rows.freq[row]], TIMEFRAMES[rows.tf[row]], last, self.clock)
+        again = (
+            rearm_time(FREQUENCIES[rows.freq[row]], TIMEFRAMES[rows.tf[row]], last, self.clock)
+            if end is None
+            else end
+        )
         limits = self._limits.get(row) if self._limits else None
         if again is None or limits is None:
             return again
         return max(again, last + limits.cooldown)
+
+    def take_hits(
+        self,
+        alert_id: int,
+        when: Sequence[float],
+        again: Sequence[float],
+        hit: Callable[[int], tuple[float, float, LineRef | None, str]],
+    ) -> tuple[list[tuple[int, str]], StatusChange | None]:
+        """The hits of one alert at ``when`` (ascending, each as ``hit(j)`` gives its level,
+        price, line and detail; ``again[j]``: ``rearm_time`` of ``when[j]``, from
+        ``rearm_times``), each taken as an event takes it (expiry, ``_refusal``, the fire,
+        ``_count``): the hits it fired at (index, the ``{detail}`` of its default sentence:
+        a backtest's alert has no template) and the change that ended it
+        (None: still active). For a backtest
+        that found an alert's hits at once (``backtest_hits``): after a fire, the hits before
+        its next chance (the window's end, the cooldown's) are refused for sure and skipped;
+        within a float's rounding of it, ``_refusal`` decides."""
+        row = self._by_id.get(alert_id)
+        fired: list[tuple[int, str]] = []
+        if row is None:
+            return fired, None
+        rows, heap = self.rows, self._expiry
+        tf = TIMEFRAMES[rows.tf[row]]
+        j, count, chance = 0, len(when), self.next_chance(alert_id)
+        while j < count:
+            now = when[j]
+            if heap and heap[0][0] <= now:
+                for change in self._expire(now):
+                    if change.alert_id == alert_id:
+                        return fired, change
+            if now < chance and self._refusal(row, tf, now):
+                j += 1
+                continue
+            changed: list[StatusChange] = []
+            level, price, line, detail = hit(j)
+            one = Hit(alert_id, row, level, price, line, detail)
+            status = self._count(one, now, changed)
+            if status is None:  # the flood guard paused it
+                return fired, changed[0]
+            fired.append((j, self._detail(row, CONDITIONS[rows.cond[row]], one)))
+            if status[0] == AlertStatus.triggered:
+                return fired, self._end(row, status[0], status[1], now)
+            next_at = self._again(row, now, again[j])
+            chance = math.inf if next_at is None else next_at
+            # a float's last bit never skips a hit the rules would take
+            j = bisect_left(when, chance - _SLACK, j + 1)
+        return fired, None
+
+    def _count(
+        self, hit: Hit, now: float, changed: list[StatusChange]
+    ) -> tuple[AlertStatus, str] | None:
+        """Count a fire of ``hit``'s alert at ``now``: its status and reason after it, or None
+        when the flood guard paused it instead (its change added to ``changed``)."""
+        rows, row = self.rows, hit.row
+        if self._flooding(hit.alert_id, rows.last[row], now):
+            changed.append(self._end(row, AlertStatus.paused, REASON_FLOOD, now))
+            return None
+        rows.last[row] = now
+        rows.count[row] += 1
+        status = status_after_fire(FREQUENCIES[rows.freq[row]])
+        reason = REASON_TRIGGERED
+        alert = self._alerts.get(row)
+        if (
+            CONDITIONS[rows.cond[row]] in _CHOSEN_LINE_ENDS
+            and alert is not None
+            and alert.spec.line_id
+        ):
+            status = AlertStatus.triggered  # a chosen line breaks only once
+        limits = self._limits.get(row) if self._limits else None
+        if (
+            limits is not None
+            and limits.max_fires
+            and rows.count[row] - limits.fires_at_arm >= limits.max_fires
+            and status != AlertStatus.triggered
+        ):
+            status, reason = AlertStatus.triggered, REASON_MAX_FIRES
+        return status, reason
 
     def _commit(self, hits: HitList, now: float, changed: list[StatusChange]) -> MatchResult:
         """Fire the hits in alert-id order; ``once`` alerts end as triggered, alerts that
@@ -222,37 +286,22 @@ class MatcherBase:
         fired: list[Fired] = []
         for hit in hits:
             row = hit.row
-            if self._flooding(hit.alert_id, rows.last[row], now):
-                changed.append(self._end(row, AlertStatus.paused, REASON_FLOOD, now))
+            counted = self._count(hit, now, changed)
+            if counted is None:
                 continue
-            rows.last[row] = now
-            rows.count[row] += 1
-            alert = self._alerts.get(row)
-            cond = CONDITIONS[rows.cond[row]]
+            status, reason = counted
             tf = TIMEFRAMES[rows.tf[row]]
-            status = status_after_fire(FREQUENCIES[rows.freq[row]])
-            reason = REASON_TRIGGERED
-            if cond in _CHOSEN_LINE_ENDS and alert is not None and alert.spec.line_id:
-                status = AlertStatus.triggered  # a chosen line breaks only once
-            limits = self._limits.get(row) if self._limits else None
-            if (
-                limits is not None
-                and limits.max_fires
-                and rows.count[row] - limits.fires_at_arm >= limits.max_fires
-                and status != AlertStatus.triggered
-            ):
-                status, reason = AlertStatus.triggered, REASON_MAX_FIRES
             fired.append(
                 Fired(
                     alert_id=hit.alert_id,
                     user_id=rows.user_id[row],
                     symbol=self.symbol,
                     timeframe=tf,
-                    condition=cond,
+                    condition=CONDITIONS[rows.cond[row]],
                     level=hit.level,
                     price=hit.price,
                     time=now,
-                    message=self._message(row, alert, cond, tf, hit, now),
+                    message=self._message(row, self._alerts.get(row), hit, tf, now),
                     status=status,
                     fire_count=rows.count[row],
                     line_id=None if hit.line is None else hit.line.line_id,
@@ -265,9 +314,8 @@ class MatcherBase:
         changed.sort(key=lambda c: c.alert_id)
         return MatchResult(tuple(fired), tuple(changed))
 
-    def _message(
-        self, row: int, alert: Alert | None, cond: Condition, tf: Timeframe, hit: Hit, now: float
-    ) -> str:
+    def _message(self, row: int, alert: Alert | None, hit: Hit, tf: Timeframe, now: float) -> str:
+        cond = CONDITIONS[self.rows.cond[row]]
         template = alert.spec.message if alert is not None else None
         detail = self._detail(row, cond, hit)
         if not template:  # the common case: no fields dict, no time text (never said)

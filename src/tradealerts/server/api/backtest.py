@@ -27,7 +27,6 @@ from starlette.concurrency import run_in_threadpool
 
 from tradealerts.core.alerts import CHATTY_PER_DAY, AlertCreate, validate_alert
 from tradealerts.core.bars import Bars
-from tradealerts.core.i18n import DEFAULT_LANGUAGE, normalise_language
 from tradealerts.core.messages import _, reader_language
 from tradealerts.core.tiers import Tier, check_pair
 from tradealerts.core.timeframes import Timeframe
@@ -36,10 +35,10 @@ from tradealerts.server.alerts.backtest import (
     INTRABAR_NOTE,
     BacktestAlert,
     BacktestRun,
-    Reason,
     Window,
     backtest_series,
     intrabar,
+    reasons,
 )
 from tradealerts.server.api.deps import DataQuota
 from tradealerts.server.api.market import market_engine
@@ -154,15 +153,6 @@ def _stored(sessions: Callable[[], Session], user_id: int, alert_id: int) -> Bac
     return _tested(spec, created)
 
 
-def _reasons(spec: AlertCreate, language: str) -> Callable[[str], str]:
-    """A fire's message said as its reason: in ``language``, without the pair (thousands of
-    fires: English, the common case, is only a cut)."""
-    prefix = f"{spec.symbol} {spec.timeframe.value} "
-    if normalise_language(language) == DEFAULT_LANGUAGE:
-        return lambda message: message.removeprefix(prefix)
-    return lambda message: Reason(message, prefix).into(language)
-
-
 def _result(
     item: BacktestAlert, window: Window, run: BacktestRun, ms: float, language: str = "en"
 ) -> dict[str, Any]:
@@ -172,7 +162,7 @@ def _result(
     per_day = len(fires) / days if days > 0 else 0.0
     verdict = "dormant" if not fires else ("chatty" if per_day > CHATTY_PER_DAY else "ok")
     end = run.ended
-    said = _reasons(spec, language)
+    said = reasons(spec, fires, language)
     return {
         "symbol": spec.symbol,
         "timeframe": spec.timeframe.value,
@@ -184,17 +174,17 @@ def _result(
         "note": INTRABAR_NOTE.into(language),
         "fires": [
             {
-                "time": _iso(f.fired.time),
+                "time": _iso(f.time),
                 "bar_time": _iso(f.bar_time),
-                "price": f.fired.price,
-                "level": f.fired.level,
-                "reason": said(f.fired.message),
-                "line_id": f.fired.line_id,
+                "price": f.price,
+                "level": f.level,
+                "reason": reason,
+                "line_id": f.line_id,
                 "confirm_bar_time": None
                 if f.confirm_bar_time is None
                 else _iso(f.confirm_bar_time),
             }
-            for f in fires
+            for f, reason in zip(fires, said, strict=True)
         ],
         "count": len(fires),
         "first": _iso(fires[0].time) if fires else None,
