@@ -480,15 +480,21 @@ def test_a_default_sentence_is_the_default_message_of_its_fields(cond: Condition
     backtest's English alone (``default_english``) is the same text."""
     from tradealerts.core.alerts.messages import default_english, default_sentence
 
-    for symbol, price, level, detail in (
+    fires = (
         ("EURUSD", 1.09012, 1.09, ""),
         ("XAUUSD", 2345.678, None, "support"),
         ("USDJPY", 151.2345, 150.0, "up"),
         ("EURUSD", 0.000004, -0.0, _("{size} within {count} bars", size="0.5%", count=3)),
         ("BTCUSD", 65432.1, 1234567.891, "resistance trendline"),
-    ):
+        ("XAUUSD", 2345.6, 2340.0, "odd {detail} {{braces}}"),
+    )
+    for symbol in {f[0] for f in fires}:  # one alert's fires at once: its details mixed
+        mine = [f for f in fires if f[0] == symbol] * 2
+        prices, levels, details = ([f[i] for f in mine] for i in (1, 2, 3))
+        expect = [str(default_sentence(cond, symbol, "H4", *f[1:])) for f in mine]
+        assert default_english(cond, symbol, "H4", prices, levels, details) == expect
+    for symbol, price, level, detail in fires:
         said = default_sentence(cond, symbol, "H4", price, level, detail)
-        assert default_english(cond, symbol, "H4", price, level, detail) == str(said)
         full = default_message(cond, {**message_fields(
             symbol=symbol, timeframe="H4", condition=cond.value, price=price, level=level,
             time=None, detail=detail,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time as _time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -159,19 +159,31 @@ def default_english(
     condition: Condition,
     symbol: str,
     timeframe: str,
-    price: float,
-    level: float | None,
-    detail: str = "",
-) -> str:
-    """``str(default_sentence(...))``: the English text alone, without what a translation
-    needs (a backtest's reasons, tens of thousands; other languages say the Sentence)."""
-    text = _DEFAULTS[condition].format(
-        symbol=symbol,
-        timeframe=timeframe,
-        price=format_price(symbol, price),
-        level="" if level is None else format_price(symbol, level),
-        condition=condition.value,
-        time="",
-        detail=detail,
-    )
-    return fold_spaces(text)
+    prices: Sequence[float],
+    levels: Sequence[float | None],
+    details: Sequence[str],
+) -> list[str]:
+    """``str(default_sentence(...))`` of each fire of one alert (its prices, levels and
+    details): the English text alone, without what a translation needs (a backtest's
+    reasons, tens of thousands; other languages say the Sentence). The sentence's fixed
+    fields are put in once per detail, the prices per fire."""
+    base, forms, out = _DEFAULTS[condition], dict[str, str](), []
+    for price, level, detail in zip(prices, levels, details, strict=True):
+        form = forms.get(detail)
+        if form is None:
+            escaped = str(detail).replace("{", "{{").replace("}", "}}")
+            form = forms[detail] = base.format(
+                symbol=symbol,
+                timeframe=timeframe,
+                condition=condition.value,
+                time="",
+                detail=escaped,
+                price="{price}",
+                level="{level}",
+            )
+        text = form.format(
+            price=format_price(symbol, price),
+            level="" if level is None else format_price(symbol, level),
+        )
+        out.append(fold_spaces(text))
+    return out

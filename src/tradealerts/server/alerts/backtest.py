@@ -118,7 +118,12 @@ def reasons(spec: AlertCreate, fires: Sequence[BacktestFire], language: str) -> 
     cond, symbol, tf = spec.condition, spec.symbol, spec.timeframe.value
     prefix = f"{symbol} {tf} "
     if normalise_language(language) == DEFAULT_LANGUAGE:
-        said = [default_english(cond, symbol, tf, f.price, f.level, f.detail) for f in fires]
+        prices, levels, details = (
+            [f.price for f in fires],
+            [f.level for f in fires],
+            [f.detail for f in fires],
+        )
+        said = default_english(cond, symbol, tf, prices, levels, details)
     else:
         said = [
             localise(default_sentence(cond, symbol, tf, f.price, f.level, f.detail), language)
@@ -247,18 +252,17 @@ class _Replay:
             )
             again = rearm_times(spec.frequency, spec.timeframe, at, clock).tolist()
             found = _Found(hits, self.context.name)
-            when = at.tolist()
-            fired, ended = matcher.take_hits(i + 1, when, again, found.hit)
+            hit_times = at.tolist()
+            fired, ended = matcher.take_hits(i + 1, hit_times, again, found.hit)
             run = runs[i]
             run.ended = ended
             confirmed = spec.condition in _CONFIRMED
             bar_times = opened.tolist()
-            for j, detail in fired:
-                level, price, line, _ = found.hit(j)
-                bar = bar_times[j]
+            for j, hit, detail in fired:
+                bar, line = bar_times[j], hit.line
                 run.fires.append(
                     BacktestFire(
-                        when[j], price, level, None if line is None else line.line_id,
+                        hit_times[j], hit.price, hit.level, None if line is None else line.line_id,
                         detail, bar, bar if confirmed else None,
                     )
                 )  # fmt: skip

@@ -207,18 +207,18 @@ class MatcherBase:
         when: Sequence[float],
         again: Sequence[float],
         hit: Callable[[int], tuple[float, float, LineRef | None, str]],
-    ) -> tuple[list[tuple[int, str]], StatusChange | None]:
+    ) -> tuple[list[tuple[int, Hit, str]], StatusChange | None]:
         """The hits of one alert at ``when`` (ascending, each as ``hit(j)`` gives its level,
         price, line and detail; ``again[j]``: ``rearm_time`` of ``when[j]``, from
         ``rearm_times``), each taken as an event takes it (expiry, ``_refusal``, the fire,
-        ``_count``): the hits it fired at (index, the ``{detail}`` of its default sentence:
-        a backtest's alert has no template) and the change that ended it
+        ``_count``): the hits it fired at (index, hit, the ``{detail}`` of its default
+        sentence: a backtest's alert has no template) and the change that ended it
         (None: still active). For a backtest
         that found an alert's hits at once (``backtest_hits``): after a fire, the hits before
         its next chance (the window's end, the cooldown's) are refused for sure and skipped;
         within a float's rounding of it, ``_refusal`` decides."""
         row = self._by_id.get(alert_id)
-        fired: list[tuple[int, str]] = []
+        fired: list[tuple[int, Hit, str]] = []
         if row is None:
             return fired, None
         rows, heap = self.rows, self._expiry
@@ -239,7 +239,7 @@ class MatcherBase:
             status = self._count(one, now, changed)
             if status is None:  # the flood guard paused it
                 return fired, changed[0]
-            fired.append((j, self._detail(row, CONDITIONS[rows.cond[row]], one)))
+            fired.append((j, one, self._detail(row, CONDITIONS[rows.cond[row]], one)))
             if status[0] == AlertStatus.triggered:
                 return fired, self._end(row, status[0], status[1], now)
             next_at = self._again(row, now, again[j])

@@ -20,8 +20,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import Response
 from pydantic import ValidationError
+from pydantic_core import to_json
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
@@ -235,7 +236,7 @@ async def backtest_alerts(
     request: Request,
     user: DataQuota,
     body: Annotated[dict[str, Any], Body(description="see docs/api.md: Alert backtests")],
-) -> JSONResponse:
+) -> Response:
     """When the alert(s) would have fired over the last ``bars`` closed bars the server holds:
     the live matcher over each bar's OHLC path; nothing is stored."""
     started = time.perf_counter()
@@ -270,15 +271,18 @@ async def backtest_alerts(
         results = await run_in_threadpool(
             _run, groups, alerts, window, market.clock, market.n, reader_language()
         )
-    total = (time.perf_counter() - started) * 1000
-    # the answer is plain JSON already: sent as it is (FastAPI's encoder would walk its
-    # thousands of fires again, slower than the replay that made them); a raw Response
-    # carries the quota's headers itself
-    headers = getattr(request.state, "rate_headers", None)
     if "alerts" in body:
         for i, r in enumerate(results):
             r["index"] = i
-        return JSONResponse({"results": results, "server_ms": round(total, 2)}, headers=headers)
-    one = results[0]
-    one["server_ms"] = round(total, 2)
-    return JSONResponse(one, headers=headers)
+        answer: dict[str, Any] = {"results": results}
+    else:
+        answer = results[0]
+    # the answer is plain JSON already: written by pydantic-core's serializer (FastAPI's
+    # encoder would walk its thousands of fires again, and json.dumps takes ~9x as long
+    # for a 10 MB answer); a raw Response carries the quota's headers itself
+    answer["server_ms"] = round((time.perf_counter() - started) * 1000, 2)
+    return Response(
+        to_json(answer, inf_nan_mode="null"),
+        media_type="application/json",
+        headers=getattr(request.state, "rate_headers", None),
+    )
