@@ -77,6 +77,18 @@ def test_a_new_alert_and_the_same_alert_stored_by_id(zoned: Cli) -> None:
     assert r.returncode == 2 and "as it is" in r.stderr and "Traceback" not in r.stderr
 
 
+def _summary_in_utc(result: dict[str, Any]) -> str:
+    """The summary lines ``alerts test --utc`` prints under the table of ``result``."""
+    from tradealerts.cli.alerts.backtest import summary
+    from tradealerts.cli.context import STATE
+
+    was, STATE.utc = STATE.utc, True
+    try:
+        return "\n".join(summary(result))
+    finally:
+        STATE.utc = was
+
+
 def test_dormant_and_the_bar_close_verdicts(user: Cli) -> None:
     once = user.json("alerts", "test", "EURUSD", "H1", "greater_than", "0.5")
     assert once["count"] == 1 and once["ended"]["status"] == "triggered"
@@ -87,6 +99,12 @@ def test_dormant_and_the_bar_close_verdicts(user: Cli) -> None:
     chatty = user.json("alerts", "test", "EURUSD", "H1", "greater_than", "0.5",
                        "--frequency", "once_per_bar", "--bars", "200")  # fmt: skip
     assert chatty["verdict"] == "chatty" and chatty["per_day"] > 10
+    assert chatty["capped"] is False and "Capped" not in _summary_in_utc(chatty)
+    # an answer the server capped (an alert's replay stops at its 5,000th fire: more than
+    # this file's bars can make) says where it stopped, on the user's clock
+    said = _summary_in_utc({**chatty, "capped": True})
+    last = chatty["last"].replace("T", " ")[:16]
+    assert f"Capped: the replay stopped at fire {chatty['count']}, {last} UTC;" in said
     assert "Verdict: chatty" in user.ok(
         "alerts",
         "test",

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,8 @@ from tests.server.serverkit import (
     set_tier,
     start_server,
 )
+
+from tradealerts.server.alerts.backtest import MAX_FIRES
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "eurusd_h1.csv"
 HELD = 1200  # every bar of the file is held once the replay has streamed its last bars
@@ -212,3 +214,28 @@ def test_expiry_counts_from_the_start_of_the_window(srv: Running) -> None:
     assert body["fires"][0]["bar_time"] == body["from"]
     no_expiry = c.post(URL, json={**always, "bars": 100}).json()
     assert no_expiry["count"] == 100 and no_expiry["ended"] is None
+
+
+def test_an_alert_that_fires_on_every_tick_is_capped(make_server: Any) -> None:
+    """A hostile alert (a touch a whole price unit wide, once a minute: every tick of every
+    bar, 4 x 1,400 of them) stops at MAX_FIRES fires: ``capped``, the fires up to there, its
+    rate until then; the other alert of the call is answered in full."""
+    srv = make_server(history_bars=1400)
+    c = client(srv)
+    touch = {"symbol": "EURUSD", "timeframe": "H1", "condition": "line_touch",
+             "distance": 1.0, "frequency": "once_per_minute"}  # fmt: skip
+    body = {"alerts": [touch, {**touch, "frequency": "once_per_bar"}], "bars": 1400}
+    r = c.post(URL, json=body)
+    assert r.status_code == 200, r.text
+    hostile, other = r.json()["results"]
+    assert hostile["capped"] is True and hostile["ended"] is None
+    assert hostile["count"] == len(hostile["fires"]) == MAX_FIRES
+    assert hostile["last"] == hostile["fires"][-1]["time"] < hostile["to"]
+    days = (_epoch(hostile["last"]) - _epoch(hostile["from"])) / 86400
+    assert hostile["per_day"] == round(MAX_FIRES / days, 3)
+    # once a bar: a fire on every bar with a line (all but the first few), under the cap
+    assert other["capped"] is False and other["count"] == len(other["fires"]) > 1300
+
+
+def _epoch(iso: str) -> float:
+    return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()

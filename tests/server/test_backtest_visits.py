@@ -94,3 +94,33 @@ def test_an_alert_on_a_chosen_line_ends_when_the_line_goes_as_in_the_full_replay
         assert _seen(a, item.spec) == _seen(b, item.spec), item.spec.line_id
     assert sum(1 for r in every if r.fires) >= 5
     assert sum(1 for r in every if r.ended) >= 5
+
+
+def test_a_replay_stops_at_the_cap_with_the_fires_before_it() -> None:
+    """An alert's replay stops at ``max_fires`` fires (``MAX_FIRES`` in the server): its
+    first fires exactly as without the cap, ``capped`` set and no end (the rest was not
+    replayed); an alert under the cap, or one that ends at it, is not capped. Both paths:
+    hits at once and the replay of every bar."""
+    bars = load_bar_file(DATA).bars
+    middle = round(float(sorted(bars.close[-WINDOW:])[WINDOW // 2]), 5)  # crossed often
+    tested = [
+        BacktestAlert(_spec({"condition": "line_touch", "distance": 1.0,
+                             "frequency": "once_per_minute"})),
+        BacktestAlert(_spec({"condition": "new_fractal", "frequency": "once_per_bar_close"})),
+        BacktestAlert(_spec({"condition": "crossing", "level": middle, "max_fires": 7,
+                             "frequency": "once_per_bar"})),
+        BacktestAlert(_spec({"condition": "less_than", "level": 0.5})),
+    ]  # fmt: skip
+    for every_bar in (False, True):
+        kw: dict[str, Any] = {"symbol": "EURUSD", "timeframe": Timeframe.H1}
+        _, whole = backtest_series(bars, WINDOW, tested, every_bar=every_bar, **kw)
+        _, capped = backtest_series(bars, WINDOW, tested, every_bar=every_bar, max_fires=7, **kw)
+        touch, fractal, crossing, never = capped
+        assert len(whole[0].fires) == 4 * WINDOW  # every tick of the window touches
+        assert (touch.capped, touch.ended, len(touch.fires)) == (True, None, 7)
+        assert (fractal.capped, len(fractal.fires)) == (True, 7)
+        for a, b, item in ((touch, whole[0], tested[0]), (fractal, whole[1], tested[1])):
+            assert _seen(a, item.spec)[0] == _seen(b, item.spec)[0][:7]
+        assert not crossing.capped and crossing.ended is not None and len(crossing.fires) == 7
+        assert crossing.ended.reason == "max_fires"
+        assert not never.capped and not never.fires

@@ -58,6 +58,8 @@ def said(result: dict[str, Any]) -> str:
         else _("bar-close: exact")
     )
     fires = ngettext("{count} fire", "{count} fires", count).format(count=count)
+    if result.get("capped"):
+        fires = _("{count} fires (the replay stopped there)").format(count=count)
     verdict_said = _(_VERDICT[verdict]) if verdict in _VERDICT else verdict
     return _("{fires} over {bars} bars{rate}: {verdict}; {how}").format(
         fires=fires, bars=result.get("bars"), rate=rate, verdict=verdict_said, how=how

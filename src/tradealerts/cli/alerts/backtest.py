@@ -203,6 +203,13 @@ def summary(result: dict[str, Any], asked: int | None = None) -> list[str]:
     verdict = str(result.get("verdict") or "")
     verdict_said = _(_VERDICTS[verdict]) if verdict in _VERDICTS else verdict
     lines.append(_("Verdict: {verdict}").format(verdict=verdict_said))
+    if result.get("capped"):
+        lines.append(
+            _(
+                "Capped: the replay stopped at fire {count}, {time} {zone}; "
+                "the rest of the window was not replayed"
+            ).format(count=count, time=stamp(result.get("last")), zone=display_zone())
+        )
     ended = result.get("ended")
     if isinstance(ended, dict) and ended.get("status"):
         why = ended.get("reason")

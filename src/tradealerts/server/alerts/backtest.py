@@ -57,6 +57,7 @@ from tradealerts.server.feeds.replay import TICKS_PER_BAR, path_of, tick_path
 __all__ = [
     "BAR_CLOSE",
     "INTRABAR_NOTE",
+    "MAX_FIRES",
     "OHLC_PATH",
     "BacktestAlert",
     "BacktestFire",
@@ -75,6 +76,11 @@ INTRABAR_NOTE = _(
 )
 
 
+#: An alert's replay stops at its 5,000th fire (``BacktestRun.capped``): a window's
+#: worth for an alert that fires on every bar, and a bound on what one hostile alert (a
+#: touch a million pips wide, once a minute) costs: without it ~200,000 fires, seconds
+#: and hundreds of MB for one alert of a 100-alert call.
+MAX_FIRES = 5000
 #: the plan of an alert the replay does not show bars to (its hits are taken at once)
 _NOWHERE = Visits(None, np.zeros(0, np.int64), np.zeros(0, np.int64))
 #: Conditions whose fire is confirmed by closes beyond a line (``confirm_bar_time``).
@@ -134,10 +140,19 @@ def reasons(spec: AlertCreate, fires: Sequence[BacktestFire], language: str) -> 
 
 @dataclass(slots=True)
 class BacktestRun:
-    """What one alert did over the window: its fires and how it ended (None: still active)."""
+    """What one alert did over the window: its fires and how it ended (None: still active);
+    ``capped`` when its replay stopped at its ``MAX_FIRES``-th fire."""
 
     fires: list[BacktestFire] = field(default_factory=list)
     ended: StatusChange | None = None
+    capped: bool = False
+
+    def cap(self, limit: int) -> bool:
+        """Stop at ``limit`` fires: True (and the fires after it dropped) once past it."""
+        if len(self.fires) > limit:
+            del self.fires[limit:]
+            self.capped, self.ended = True, None
+        return self.capped
 
 
 class Window(NamedTuple):
@@ -158,6 +173,7 @@ def backtest_series(
     clock: BarClock = UTC_CLOCK,
     n: int = 2,
     every_bar: bool = False,
+    max_fires: int = MAX_FIRES,
 ) -> tuple[Window, list[BacktestRun]]:
     """Replay the last ``window`` closed bars of ``bars`` (one series) for ``alerts`` (all of
     this symbol and timeframe); one ``BacktestRun`` per alert, in order. The bars before the
@@ -175,11 +191,11 @@ def backtest_series(
         _NOWHERE if whole[i] else plan_visits(replay.context, spec, every_bar)
         for i, spec in enumerate(specs)
     ]
-    runs = replay.run(specs, plans)
-    replay.take_hits(specs, whole, runs)
+    runs = replay.run(specs, plans, max_fires)
+    replay.take_hits(specs, whole, runs, max_fires)
     end = bar_span(timeframe, int(bars.time[total - 1]), clock)[1]
     for i, matcher in enumerate(replay.matchers):
-        if matcher is not None and runs[i].ended is None:
+        if matcher is not None and runs[i].ended is None and not runs[i].capped:
             for change in matcher.expire_due(end):  # what the last close would expire
                 runs[i].ended = change
     return Window(window, start, end), runs
@@ -223,7 +239,7 @@ class _Replay:
         return changes
 
     def take_hits(
-        self, specs: list[AlertCreate], whole: list[bool], runs: list[BacktestRun]
+        self, specs: list[AlertCreate], whole: list[bool], runs: list[BacktestRun], limit: int
     ) -> None:
         """The alerts whose condition is asked of the whole window at once
         (``backtest_hits``): their hits taken by each alert's own matcher, in time order
@@ -253,7 +269,7 @@ class _Replay:
             again = rearm_times(spec.frequency, spec.timeframe, at, clock).tolist()
             found = _Found(hits, self.context.name)
             hit_times = at.tolist()
-            fired, ended = matcher.take_hits(i + 1, hit_times, again, found.hit)
+            fired, ended = matcher.take_hits(i + 1, hit_times, again, found.hit, limit + 1)
             run = runs[i]
             run.ended = ended
             confirmed = spec.condition in _CONFIRMED
@@ -266,10 +282,11 @@ class _Replay:
                         detail, bar, bar if confirmed else None,
                     )
                 )  # fmt: skip
+            run.cap(limit)
 
-    def run(self, specs: list[AlertCreate], plans: list[Visits]) -> list[BacktestRun]:
+    def run(self, specs: list[AlertCreate], plans: list[Visits], limit: int) -> list[BacktestRun]:
         """Show each alert its bars, in time order (at a bar: paths, then closes, then the
-        alerts armed by that close)."""
+        alerts armed by that close), until it ends or passes ``limit`` fires."""
         runs = [BacktestRun() for _ in specs]
         self.matchers = [None] * len(specs)
         confirm = [s.condition in _CONFIRMED for s in specs]
@@ -304,7 +321,7 @@ class _Replay:
                 self._matcher(i, specs[i])
                 continue
             matcher = self.matchers[i]
-            if matcher is None or runs[i].ended is not None:
+            if matcher is None or runs[i].ended is not None or runs[i].capped:
                 continue
             if seen != k:
                 seen, one = k, bars[k]
@@ -315,6 +332,7 @@ class _Replay:
                 result = matcher.on_bar(BarClose(symbol, tf, one), changes, self.market)
                 if result:
                     _collect(result, runs, one.time, confirm)
+                    runs[i].cap(limit)
                 continue
             if k > self.first:  # where the previous bar's path ended
                 prev = float(closes[k - 1])
@@ -324,6 +342,8 @@ class _Replay:
                 result = matcher.on_tick(Tick(symbol, when, price, price + spread), self.market)
                 if result:
                     _collect(result, runs, one.time, confirm)
+                    if runs[i].cap(limit):
+                        break
         return runs
 
 

@@ -207,6 +207,7 @@ class MatcherBase:
         when: Sequence[float],
         again: Sequence[float],
         hit: Callable[[int], tuple[float, float, LineRef | None, str]],
+        limit: int | None = None,
     ) -> tuple[list[tuple[int, Hit, str]], StatusChange | None]:
         """The hits of one alert at ``when`` (ascending, each as ``hit(j)`` gives its level,
         price, line and detail; ``again[j]``: ``rearm_time`` of ``when[j]``, from
@@ -216,7 +217,7 @@ class MatcherBase:
         (None: still active). For a backtest
         that found an alert's hits at once (``backtest_hits``): after a fire, the hits before
         its next chance (the window's end, the cooldown's) are refused for sure and skipped;
-        within a float's rounding of it, ``_refusal`` decides."""
+        within a float's rounding of it, ``_refusal`` decides. Stops after ``limit`` fires."""
         row = self._by_id.get(alert_id)
         fired: list[tuple[int, Hit, str]] = []
         if row is None:
@@ -242,6 +243,8 @@ class MatcherBase:
             fired.append((j, one, self._detail(row, CONDITIONS[rows.cond[row]], one)))
             if status[0] == AlertStatus.triggered:
                 return fired, self._end(row, status[0], status[1], now)
+            if limit is not None and len(fired) >= limit:
+                break
             next_at = self._again(row, now, again[j])
             chance = math.inf if next_at is None else next_at
             # a float's last bit never skips a hit the rules would take

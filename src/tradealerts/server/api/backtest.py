@@ -159,7 +159,9 @@ def _result(
 ) -> dict[str, Any]:
     spec = item.spec
     fires = run.fires
-    days = (window.end - window.start) / 86400 if window.bars else 0.0
+    # a capped replay's rate is the one until it stopped (the rest was not replayed)
+    until = fires[-1].time if run.capped else window.end
+    days = (until - window.start) / 86400 if window.bars else 0.0
     per_day = len(fires) / days if days > 0 else 0.0
     verdict = "dormant" if not fires else ("chatty" if per_day > CHATTY_PER_DAY else "ok")
     end = run.ended
@@ -192,6 +194,7 @@ def _result(
         "last": _iso(fires[-1].time) if fires else None,
         "per_day": round(per_day, 3),
         "verdict": verdict,
+        "capped": run.capped,
         "ended": None
         if end is None
         else {"status": end.status.value, "reason": end.reason, "time": _iso(end.time)},
