@@ -10,13 +10,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import numpy as np
-from numpy.typing import NDArray
-
 from tradealerts.core.messages import _
+
+if TYPE_CHECKING:  # numpy only where arrays are asked for: the daemon runs without it
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = [
     "BROKER_CLOCKS",
@@ -237,6 +238,8 @@ def bar_ends(tf: Timeframe, t: NDArray[np.int64], clock: BarClock = UTC_CLOCK) -
         offset = clock.offset if clock.is_fixed and not _on_utc_grid(clock, tf) else 0
         opens: NDArray[np.int64] = _fixed_open(t, length, offset)
         return opens + length
+    import numpy as np
+
     # one bar_span per quarter hour where edges are whole quarter hours (bar_span's own
     # shortcut), else per distinct instant
     step = _SLOT if clock.zone is not None and length % _SLOT == 0 else 1

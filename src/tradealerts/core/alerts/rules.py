@@ -22,13 +22,14 @@ expires_at`` it stops without firing (status ``expired``, reason ``expired``).
 from __future__ import annotations
 
 import math
-from typing import Any
-
-import numpy as np
-from numpy.typing import NDArray
+from typing import TYPE_CHECKING, Any
 
 from tradealerts.core.alerts.conditions import AlertStatus, Frequency
 from tradealerts.core.timeframes import UTC_CLOCK, BarClock, Timeframe, bar_ends, bar_span
+
+if TYPE_CHECKING:  # numpy only where arrays are asked for: the daemon runs without it
+    import numpy as np
+    from numpy.typing import NDArray
 
 __all__ = [
     "REASON_EXPIRED",
@@ -117,6 +118,8 @@ def rearm_times(
 ) -> NDArray[np.float64]:
     """``rearm_time`` of every time of ``fired_at`` at once (inf for ``once``, which never
     fires again): a backtest's thousands of fires."""
+    import numpy as np
+
     if frequency == Frequency.once:
         return np.full(fired_at.shape, np.inf)
     whole = np.floor(fired_at).astype(np.int64)
