@@ -28,7 +28,7 @@ WINDOW = 900  # the data's last 900 bars: every line kind appears, breaks and is
 
 def _seen(run: BacktestRun, spec: AlertCreate) -> tuple[list[Any], Any]:
     """A run's fires and end, each fire with its reason in English and in German."""
-    said = zip(reasons(spec, run.fires, "en"), reasons(spec, run.fires, "de"), strict=True)
+    said = zip(reasons(spec, run, "en"), reasons(spec, run, "de"), strict=True)
     fires = [
         (f.time, f.bar_time, f.price, f.level, f.line_id, f.confirm_bar_time, *why)
         for f, why in zip(run.fires, said, strict=True)

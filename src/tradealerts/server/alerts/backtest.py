@@ -49,7 +49,7 @@ from tradealerts.server.alerts.backtest_hits import CLOSE_STEP, Hits, Paths, at_
 from tradealerts.server.alerts.backtest_visits import Context, Visits, plan_visits
 from tradealerts.server.alerts.lines import LineRef
 from tradealerts.server.alerts.matcher import SymbolMatcher
-from tradealerts.server.alerts.model import Alert, Fired, MatchResult, StatusChange
+from tradealerts.server.alerts.model import Alert, MatchResult, StatusChange
 from tradealerts.server.engine.market import MarketState, SeriesState
 from tradealerts.server.feeds import BarClose, Tick
 from tradealerts.server.feeds.replay import TICKS_PER_BAR, path_of, tick_path
@@ -117,40 +117,79 @@ class BacktestFire:
     confirm_bar_time: int | None
 
 
-def reasons(spec: AlertCreate, fires: Sequence[BacktestFire], language: str) -> list[str]:
-    """Why each fire fired, in ``language``: the alert's default sentence (a backtest's
-    alerts have no template) without its pair, which the result names once (``crossed up
-    1.09000 at 1.09012``). English, the common case, is made without a Sentence each."""
+def reasons(spec: AlertCreate, run: BacktestRun, language: str) -> list[str]:
+    """Why each fire of ``run`` fired, in ``language``: the alert's default sentence (a
+    backtest's alerts have no template) without its pair, which the result names once
+    (``crossed up 1.09000 at 1.09012``). English, the common case, is made without a
+    Sentence each."""
     cond, symbol, tf = spec.condition, spec.symbol, spec.timeframe.value
     prefix = f"{symbol} {tf} "
+    fires = zip(run.prices, run.levels, run.details, strict=True)
     if normalise_language(language) == DEFAULT_LANGUAGE:
-        prices, levels, details = (
-            [f.price for f in fires],
-            [f.level for f in fires],
-            [f.detail for f in fires],
-        )
-        said = default_english(cond, symbol, tf, prices, levels, details)
+        said = default_english(cond, symbol, tf, run.prices, run.levels, run.details)
     else:
         said = [
-            localise(default_sentence(cond, symbol, tf, f.price, f.level, f.detail), language)
-            for f in fires
+            localise(default_sentence(cond, symbol, tf, price, level, detail), language)
+            for price, level, detail in fires
         ]
     return [text.removeprefix(prefix) for text in said]
 
 
 @dataclass(slots=True)
 class BacktestRun:
-    """What one alert did over the window: its fires and how it ended (None: still active);
-    ``capped`` when its replay stopped at its ``MAX_FIRES``-th fire."""
+    """What one alert did over the window: its fires, in columns (an answer reads them in
+    one pass; ``fires`` gives them as objects), and how it ended (None: still active);
+    ``capped`` when its replay stopped at its ``MAX_FIRES``-th fire. ``confirmed``: a
+    break or bounce, whose fire's bar is the one whose close confirmed it."""
 
-    fires: list[BacktestFire] = field(default_factory=list)
+    confirmed: bool = False
+    times: list[float] = field(default_factory=list)
+    prices: list[float] = field(default_factory=list)
+    levels: list[float | None] = field(default_factory=list)
+    line_ids: list[str | None] = field(default_factory=list)
+    details: list[str] = field(default_factory=list)
+    bar_times: list[int] = field(default_factory=list)
     ended: StatusChange | None = None
     capped: bool = False
 
+    def add(
+        self,
+        time: float,
+        price: float,
+        level: float | None,
+        line_id: str | None,
+        detail: str,
+        bar_time: int,
+    ) -> None:
+        """One fire (at ``time`` on the path, in the bar opened at ``bar_time``)."""
+        self.times.append(time)
+        self.prices.append(price)
+        self.levels.append(level)
+        self.line_ids.append(line_id)
+        self.details.append(detail)
+        self.bar_times.append(bar_time)
+
+    @property
+    def count(self) -> int:
+        return len(self.times)
+
+    @property
+    def fires(self) -> list[BacktestFire]:
+        """The fires as objects."""
+        return [
+            BacktestFire(t, p, lv, li, d, b, b if self.confirmed else None)
+            for t, p, lv, li, d, b in zip(
+                self.times, self.prices, self.levels, self.line_ids, self.details,
+                self.bar_times, strict=True,
+            )
+        ]  # fmt: skip
+
     def cap(self, limit: int) -> bool:
         """Stop at ``limit`` fires: True (and the fires after it dropped) once past it."""
-        if len(self.fires) > limit:
-            del self.fires[limit:]
+        if len(self.times) > limit:
+            for column in (self.times, self.prices, self.levels, self.line_ids, self.details,
+                           self.bar_times):  # fmt: skip
+                del column[limit:]
             self.capped, self.ended = True, None
         return self.capped
 
@@ -182,7 +221,7 @@ def backtest_series(
     window = max(0, min(window, total))
     first = total - window
     if window == 0:
-        return Window(0, 0, 0), [BacktestRun() for _ in alerts]
+        return Window(0, 0, 0), [BacktestRun(a.spec.condition in _CONFIRMED) for a in alerts]
     replay = _Replay(bars, first, symbol, timeframe, clock, n)
     start = int(bars.time[first])
     specs = [_as_tested(item, start) for item in alerts]
@@ -272,24 +311,20 @@ class _Replay:
             fired, ended = matcher.take_hits(i + 1, hit_times, again, found.hit, limit + 1)
             run = runs[i]
             run.ended = ended
-            confirmed = spec.condition in _CONFIRMED
             bar_times = opened.tolist()
             for j, hit, detail in fired:
-                bar, line = bar_times[j], hit.line
-                run.fires.append(
-                    BacktestFire(
-                        hit_times[j], hit.price, hit.level, None if line is None else line.line_id,
-                        detail, bar, bar if confirmed else None,
-                    )
+                line = hit.line
+                run.add(
+                    hit_times[j], hit.price, hit.level, None if line is None else line.line_id,
+                    detail, bar_times[j],
                 )  # fmt: skip
             run.cap(limit)
 
     def run(self, specs: list[AlertCreate], plans: list[Visits], limit: int) -> list[BacktestRun]:
         """Show each alert its bars, in time order (at a bar: paths, then closes, then the
         alerts armed by that close), until it ends or passes ``limit`` fires."""
-        runs = [BacktestRun() for _ in specs]
+        runs = [BacktestRun(s.condition in _CONFIRMED) for s in specs]
         self.matchers = [None] * len(specs)
-        confirm = [s.condition in _CONFIRMED for s in specs]
         at, phase, who = [], [], []
         for i, plan in enumerate(plans):
             if plan.arm is None:
@@ -331,7 +366,7 @@ class _Replay:
                 changes = self._close(k)
                 result = matcher.on_bar(BarClose(symbol, tf, one), changes, self.market)
                 if result:
-                    _collect(result, runs, one.time, confirm)
+                    _collect(result, runs, one.time)
                     runs[i].cap(limit)
                 continue
             if k > self.first:  # where the previous bar's path ended
@@ -341,7 +376,7 @@ class _Replay:
                 when = one.time + length * j / TICKS_PER_BAR
                 result = matcher.on_tick(Tick(symbol, when, price, price + spread), self.market)
                 if result:
-                    _collect(result, runs, one.time, confirm)
+                    _collect(result, runs, one.time)
                     if runs[i].cap(limit):
                         break
         return runs
@@ -382,21 +417,13 @@ def _as_tested(item: BacktestAlert, start: int) -> AlertCreate:
     return spec.model_copy(update={"expires_at": expires, "message": None})
 
 
-def _collect(
-    result: MatchResult, runs: list[BacktestRun], bar_time: int, confirm: list[bool]
-) -> None:
+def _collect(result: MatchResult, runs: list[BacktestRun], bar_time: int) -> None:
     for fired in result.fired:
-        i = fired.alert_id - 1
-        runs[i].fires.append(_fire(fired, bar_time, confirm[i]))
+        # a backtest's alert has no template: its message is the default Sentence, whose
+        # params hold the detail the matcher said
+        detail = getattr(fired.message, "params", {}).get("detail", "")
+        runs[fired.alert_id - 1].add(
+            fired.time, fired.price, fired.level, fired.line_id, detail, bar_time
+        )
     for change in result.changed:
         runs[change.alert_id - 1].ended = change
-
-
-def _fire(fired: Fired, bar_time: int, confirmed: bool) -> BacktestFire:
-    # a backtest's alert has no template: its message is the default Sentence, whose
-    # params hold the detail the matcher said
-    detail = getattr(fired.message, "params", {}).get("detail", "")
-    return BacktestFire(
-        fired.time, fired.price, fired.level, fired.line_id, detail, bar_time,
-        bar_time if confirmed else None,
-    )  # fmt: skip

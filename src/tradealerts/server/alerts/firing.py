@@ -45,7 +45,12 @@ from tradealerts.server.alerts.store import Rows
 
 __all__ = ["Hit", "HitList", "Limits", "MatcherBase"]
 
-_CHOSEN_LINE_ENDS = frozenset({Condition.line_break, Condition.trendline_break})
+#: conditions (by code) whose alert on a chosen line ends at its first fire
+_CHOSEN_LINE_CODES = frozenset(
+    CONDITIONS.index(c) for c in (Condition.line_break, Condition.trendline_break)
+)
+#: the status after a fire, by frequency code
+_STATUS_AFTER = tuple(status_after_fire(f) for f in FREQUENCIES)
 #: the matcher's words in a default message's {detail}, said in its owner's language
 _DETAIL_WORDS: dict[str, str] = {
     "support": _("support"),
@@ -223,8 +228,10 @@ class MatcherBase:
         if row is None:
             return fired, None
         rows, heap = self.rows, self._expiry
-        tf = TIMEFRAMES[rows.tf[row]]
+        tf, cond = TIMEFRAMES[rows.tf[row]], CONDITIONS[rows.cond[row]]
         j, count, chance = 0, len(when), self.next_chance(alert_id)
+        changed: list[StatusChange] = []
+        said: dict[str, str] = {}  # the detail of each word (its line's kind, a side)
         while j < count:
             now = when[j]
             if heap and heap[0][0] <= now:
@@ -234,13 +241,16 @@ class MatcherBase:
             if now < chance and self._refusal(row, tf, now):
                 j += 1
                 continue
-            changed: list[StatusChange] = []
             level, price, line, detail = hit(j)
             one = Hit(alert_id, row, level, price, line, detail)
             status = self._count(one, now, changed)
             if status is None:  # the flood guard paused it
                 return fired, changed[0]
-            fired.append((j, one, self._detail(row, CONDITIONS[rows.cond[row]], one)))
+            word = detail if line is None else line.label
+            words = said.get(word)
+            if words is None:
+                words = said[word] = self._detail(row, cond, one)
+            fired.append((j, one, words))
             if status[0] == AlertStatus.triggered:
                 return fired, self._end(row, status[0], status[1], now)
             if limit is not None and len(fired) >= limit:
@@ -262,15 +272,12 @@ class MatcherBase:
             return None
         rows.last[row] = now
         rows.count[row] += 1
-        status = status_after_fire(FREQUENCIES[rows.freq[row]])
+        status = _STATUS_AFTER[rows.freq[row]]
         reason = REASON_TRIGGERED
-        alert = self._alerts.get(row)
-        if (
-            CONDITIONS[rows.cond[row]] in _CHOSEN_LINE_ENDS
-            and alert is not None
-            and alert.spec.line_id
-        ):
-            status = AlertStatus.triggered  # a chosen line breaks only once
+        if rows.cond[row] in _CHOSEN_LINE_CODES:
+            alert = self._alerts.get(row)
+            if alert is not None and alert.spec.line_id:
+                status = AlertStatus.triggered  # a chosen line breaks only once
         limits = self._limits.get(row) if self._limits else None
         if (
             limits is not None

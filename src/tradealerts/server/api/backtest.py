@@ -158,14 +158,17 @@ def _result(
     item: BacktestAlert, window: Window, run: BacktestRun, ms: float, language: str = "en"
 ) -> dict[str, Any]:
     spec = item.spec
-    fires = run.fires
+    times, count = run.times, run.count
     # a capped replay's rate is the one until it stopped (the rest was not replayed)
-    until = fires[-1].time if run.capped else window.end
+    until = times[-1] if run.capped else window.end
     days = (until - window.start) / 86400 if window.bars else 0.0
-    per_day = len(fires) / days if days > 0 else 0.0
-    verdict = "dormant" if not fires else ("chatty" if per_day > CHATTY_PER_DAY else "ok")
+    per_day = count / days if days > 0 else 0.0
+    verdict = "dormant" if not count else ("chatty" if per_day > CHATTY_PER_DAY else "ok")
     end = run.ended
-    said = reasons(spec, fires, language)
+    bars = [_iso(t) for t in run.bar_times]
+    confirms = bars if run.confirmed else [None] * count
+    fires = zip(times, bars, run.prices, run.levels, reasons(spec, run, language), run.line_ids,
+                confirms, strict=True)  # fmt: skip
     return {
         "symbol": spec.symbol,
         "timeframe": spec.timeframe.value,
@@ -177,21 +180,19 @@ def _result(
         "note": INTRABAR_NOTE.into(language),
         "fires": [
             {
-                "time": _iso(f.time),
-                "bar_time": _iso(f.bar_time),
-                "price": f.price,
-                "level": f.level,
+                "time": _iso(t),
+                "bar_time": bar,
+                "price": price,
+                "level": level,
                 "reason": reason,
-                "line_id": f.line_id,
-                "confirm_bar_time": None
-                if f.confirm_bar_time is None
-                else _iso(f.confirm_bar_time),
+                "line_id": line_id,
+                "confirm_bar_time": confirm,
             }
-            for f, reason in zip(fires, said, strict=True)
+            for t, bar, price, level, reason, line_id, confirm in fires
         ],
-        "count": len(fires),
-        "first": _iso(fires[0].time) if fires else None,
-        "last": _iso(fires[-1].time) if fires else None,
+        "count": count,
+        "first": _iso(times[0]) if count else None,
+        "last": _iso(times[-1]) if count else None,
         "per_day": round(per_day, 3),
         "verdict": verdict,
         "capped": run.capped,
