@@ -124,3 +124,31 @@ def test_a_replay_stops_at_the_cap_with_the_fires_before_it() -> None:
         assert not crossing.capped and crossing.ended is not None and len(crossing.fires) == 7
         assert crossing.ended.reason == "max_fires"
         assert not never.capped and not never.fires
+
+
+def test_breaks_confirmed_across_the_windows_start_as_in_the_replay_of_every_bar() -> None:
+    """line_break alerts of several ``confirm_bars`` in one call (their watched lines found
+    once for the series) whose window starts just after a break: a break before the window
+    confirmed inside it fires as the replay of every bar fires it."""
+    bars = load_bar_file(DATA).bars
+    timeline = LineTimeline(bars.high, bars.low, bars.close)
+    breaks = sorted({int(k) for k in timeline.broken_active(False) if 400 < k < len(bars) - 60})
+    tested = [
+        BacktestAlert(_spec({"condition": "line_break", "confirm_bars": n,
+                             "frequency": "once_per_bar_close"}))
+        for n in (1, 2, 3, 5)
+    ]  # fmt: skip
+    fired = 0
+    for k in breaks[:: max(1, len(breaks) // 6)]:
+        window = len(bars) - (k + 1)  # the first replayed bar is the one after the break
+        runs = []
+        for every_bar in (False, True):
+            _, got = backtest_series(
+                bars, window, tested, symbol="EURUSD", timeframe=Timeframe.H1,
+                every_bar=every_bar,
+            )  # fmt: skip
+            runs.append(got)
+        for item, a, b in zip(tested, *runs, strict=True):
+            assert _seen(a, item.spec) == _seen(b, item.spec), (k, item.spec.confirm_bars)
+        fired += sum(1 for r in runs[1] if r.fires and r.times[0] < bars.time[k + 1] + 3 * 3600)
+    assert fired >= 1  # a fire confirmed in the window's first bars: the edge was crossed

@@ -38,6 +38,10 @@ class LineBars(NamedTuple):
     line: IntArray
 
 
+#: ``line_bars`` answers kept (a block of 2,048 bars is a few MB)
+_KEPT_BLOCKS = 4
+
+
 class LineTimeline:
     """The batch indicators of a whole series, read as of any bar."""
 
@@ -54,6 +58,7 @@ class LineTimeline:
         #: the bar that confirms each line (it exists in the state from that bar on)
         self.h_confirmed = self.h_origin + n
         self.d_confirmed = self.d_i2 + n
+        self._line_bars: dict[tuple[int, int], LineBars] = {}  # line_bars' last answers
         self._up_at = np.zeros(len(c) + 1, bool)
         self._up_at[self.up] = True
         self._down_at = np.zeros(len(c) + 1, bool)
@@ -186,7 +191,20 @@ class LineTimeline:
 
     def line_bars(self, first: int, last: int) -> LineBars:
         """Every (line, bar) with the bar in ``first .. last`` and the line existing there
-        (from its confirmation bar to its breaking bar, both included)."""
+        (from its confirmation bar to its breaking bar, both included). Read-only arrays,
+        kept for the next alert of the series that asks for the same bars (a backtest's
+        touches and bounces read the same blocks)."""
+        key = (first, last)
+        found = self._line_bars.get(key)
+        if found is None:
+            found = self._line_bars[key] = self._make_line_bars(first, last)
+            for array in found:
+                array.flags.writeable = False
+            while len(self._line_bars) > _KEPT_BLOCKS:
+                del self._line_bars[next(iter(self._line_bars))]
+        return found
+
+    def _make_line_bars(self, first: int, last: int) -> LineBars:
         size = len(self)
         parts = []
         for diagonal in (False, True):

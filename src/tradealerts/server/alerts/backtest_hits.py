@@ -15,11 +15,18 @@ notices it), so leaving those out changes no fire.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
-from tradealerts.core.alerts import AlertCreate, Condition, Side, evaluated_on_ticks
+from tradealerts.core.alerts import (
+    MAX_CONFIRM_BARS,
+    AlertCreate,
+    Condition,
+    Side,
+    evaluated_on_ticks,
+)
 from tradealerts.core.indicators.timeline import LineTimeline
 from tradealerts.server.alerts.lines import band_edges, beyond, bounce_holds, fractal_pick
 from tradealerts.server.alerts.model import CONDITIONS, Alert
@@ -62,6 +69,8 @@ class Paths:
     close: np.ndarray
     first: int
     spread: float
+    #: what the alerts of the series share (each line_break alert's watched lines)
+    shared: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,7 +121,13 @@ def line_break_hits(paths: Paths, timeline: LineTimeline, spec: AlertCreate) -> 
     by more than ``buffer`` (``confirmed_break``); resistance first when both sides' did."""
     tl, close, first = timeline, paths.close, paths.first
     side, buffer, bars = spec.side or Side.either, spec.buffer or 0.0, spec.confirm_bars or 1
-    k, support, pos = _watched_breaks(tl, close, max(first - bars + 1, 0), len(close) - bars)
+    found = paths.shared.get("watched")
+    if found is None:  # for every confirm_bars at once: the same lines, fewer or more bars
+        lowest = max(first - MAX_CONFIRM_BARS + 1, 0)
+        found = paths.shared["watched"] = _watched_breaks(tl, close, lowest, len(close) - 1)
+    k, support, pos = found
+    keep = (k >= first - bars + 1) & (k <= len(close) - bars)
+    k, support, pos = k[keep], support[keep], pos[keep]
     price = tl.h_price[pos]
     keep = _all_beyond(
         close, k, bars, np.broadcast_to(price[:, None], (k.size, bars)), support, buffer
