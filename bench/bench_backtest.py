@@ -4,12 +4,15 @@ and 100 alerts over 5 series (20 each) over 5,000 bars: the server's own time (`
 in the answer: parsing, the replays, the answer) and the wall time of the request, each the
 median of several runs. The alerts are a user's mix: crossings, states, channels, movements,
 touches, breaks, bounces and fractals, some with cooldown and max_fires.
+While the 100-alert calls run, another user's plain requests (``GET /api/user`` every 20 ms,
+from their own process): their p99 against a target, beside the same on an idle server.
 Then the core alone, in this process: the CPU time of ``backtest_series`` over the same mix
 (the least of a few runs; CPU time moves less with the machine's load than wall time).
 Exits 1 when a target is missed."""
 
 from __future__ import annotations
 
+import json
 import os
 import statistics
 import subprocess
@@ -31,6 +34,27 @@ RUNS = smoke(5, 1)
 SYMBOLS = ("EURUSD", "GBPUSD", "USDJPY", "XAUUSD", "AUDUSD")
 TARGET_ONE_MS = 100.0  # 20 alerts, one series, 5,000 bars
 TARGET_FIVE_MS = 500.0  # 100 alerts, 5 series, 5,000 bars
+#: another user's plain request while the 100-alert call replays: one user's backtest never
+#: stalls the others (the replay runs in a process of its own: alerts/backtest_answer.py)
+TARGET_NEIGHBOUR_P99_MS = 50.0
+OTHER_EMAIL = "bench-backtest-other@example.com"
+#: the other user, in a process of their own (this one is busy reading the big answer):
+#: GET /api/user every 20 ms until a line arrives on stdin, then the times as JSON
+PROBE = r"""
+import json, select, sys, time
+import httpx
+base, token = sys.argv[1], sys.argv[2]
+took = []
+with httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30) as c:
+    print("ready", flush=True)
+    while True:  # at least one request, however short the call
+        t = time.perf_counter()
+        c.get("/api/user").raise_for_status()
+        took.append((time.perf_counter() - t) * 1000)
+        if select.select([sys.stdin], [], [], 0.02)[0]:
+            break
+print(json.dumps(took), flush=True)
+"""
 
 
 def mix(symbol: str, price: float) -> list[dict[str, Any]]:
@@ -111,10 +135,11 @@ def main() -> None:
             "TRADEALERTS_LOG_LEVEL": "WARNING",
         }
         server_cmd = str(BIN / "tradealerts-server")
-        subprocess.run(
-            [server_cmd, "admin", "create-user", EMAIL, "--tier", "PRO", "--password-stdin"],
-            input=PASSWORD + "\n", text=True, env=env, check=True, capture_output=True,
-        )  # fmt: skip
+        for email, tier in ((EMAIL, "PRO"), (OTHER_EMAIL, "FREE")):
+            subprocess.run(
+                [server_cmd, "admin", "create-user", email, "--tier", tier, "--password-stdin"],
+                input=PASSWORD + "\n", text=True, env=env, check=True, capture_output=True,
+            )  # fmt: skip
         port = free_port()
         base = f"http://127.0.0.1:{port}"
         server = subprocess.Popen(
@@ -139,6 +164,11 @@ def main() -> None:
                 proc = psutil.Process(server.pid)
                 report(targets, c, proc, one, "20 alerts, 1 series", TARGET_ONE_MS, 20)
                 report(targets, c, proc, five, "100 alerts, 5 series", TARGET_FIVE_MS, 100)
+                other = httpx.post(
+                    f"{base}/api/auth/login", json={"email": OTHER_EMAIL, "password": PASSWORD},
+                    timeout=30,
+                ).json()["access_token"]  # fmt: skip
+                neighbour(targets, c, five, base, other)
         finally:
             server.terminate()
             server.wait(20)
@@ -192,6 +222,46 @@ def core() -> None:
         runs = [replay(symbols) for _ in range(max(1, RUNS // 2 + 1))]
         cpu, fires = min(runs)
         print(f"core {what} over {BARS} bars: backtest_series CPU {cpu:.1f} ms ({fires} fires)")
+    sys.stdout.flush()
+
+
+def neighbour(
+    targets: Targets, c: httpx.Client, body: dict[str, Any], base: str, token: str
+) -> None:
+    """Another user's requests while ``body`` replays (``RUNS`` calls), from their own
+    process; their p99 against the target, and the same requests' with no backtest."""
+    took: dict[bool, list[float]] = {}
+    for busy in (False, True):
+        probe = subprocess.Popen(
+            [sys.executable, "-c", PROBE, base, token],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+        )  # fmt: skip
+        assert probe.stdin is not None and probe.stdout is not None
+        try:
+            if probe.stdout.readline().strip() != "ready":
+                raise RuntimeError("the other user's probe did not start")
+            if busy:
+                for _ in range(RUNS):
+                    timed(c, body)
+            else:
+                time.sleep(2)  # what the same requests take on an idle server
+            probe.stdin.write("stop\n")
+            probe.stdin.flush()
+            took[busy] = json.loads(probe.stdout.readline())
+        finally:
+            probe.wait(30)
+    quiet, busy_ms = (sorted(took[b]) for b in (False, True))
+
+    def p99(v: list[float]) -> float:
+        return v[max(0, int(len(v) * 0.99) - 1)]
+
+    what = "another user's GET /api/user during the 100-alert calls"
+    print(
+        f"{what}: p50 {statistics.median(busy_ms):.1f} ms, p99 {p99(busy_ms):.1f} ms "
+        f"{targets.at_most(p99(busy_ms), TARGET_NEIGHBOUR_P99_MS, ' ms', what)}, "
+        f"max {busy_ms[-1]:.1f} ms ({len(busy_ms)} requests; idle server: p50 "
+        f"{statistics.median(quiet):.1f} ms, p99 {p99(quiet):.1f} ms)"
+    )
     sys.stdout.flush()
 
 

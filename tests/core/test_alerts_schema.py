@@ -487,6 +487,8 @@ def test_a_default_sentence_is_the_default_message_of_its_fields(cond: Condition
         ("EURUSD", 0.000004, -0.0, _("{size} within {count} bars", size="0.5%", count=3)),
         ("BTCUSD", 65432.1, 1234567.891, "resistance trendline"),
         ("XAUUSD", 2345.6, 2340.0, "odd {detail} {{braces}}"),
+        ("EURUSD", 0.0, 1.09, ""),  # 0.0 and -0.0: one dict key, two texts
+        ("EURUSD", -0.0, 1.09, ""),
     )
     for symbol in {f[0] for f in fires}:  # one alert's fires at once: its details mixed
         mine = [f for f in fires if f[0] == symbol] * 2

@@ -3,9 +3,10 @@ of the real EURUSD H1 bars in tests/data: the four body shapes, the refusals, th
 
 from __future__ import annotations
 
+import json
 import secrets
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -239,3 +240,64 @@ def test_an_alert_that_fires_on_every_tick_is_capped(make_server: Any) -> None:
 
 def _epoch(iso: str) -> float:
     return datetime.fromisoformat(iso.replace("Z", "+00:00")).timestamp()
+
+
+def test_a_replay_runs_in_a_process_of_its_own_that_comes_back_after_a_kill(
+    srv: Running,
+) -> None:
+    """The replays run outside the server's process (one user's backtest never holds the
+    server's GIL): killing that process fails the call under way or next with a 503 said
+    in words, the server goes on, and the next call starts a fresh one."""
+    import os
+    import signal
+
+    c = client(srv)
+    assert c.post(URL, json={**crossing(), "bars": 200}).status_code == 200
+    workers = list(srv.app.state.replays._pool._processes)  # the replays' process
+    assert workers and os.getpid() not in workers
+    for pid in workers:
+        os.kill(pid, signal.SIGKILL)
+    r = c.post(URL, json={**crossing(), "bars": 200})
+    assert r.status_code == 503, r.text
+    assert r.json()["error"]["code"] == "backtest_failed" and "try again" in r.text
+    assert c.get("/api/user").status_code == 200
+    again = c.post(URL, json={**crossing(), "bars": 200})
+    assert again.status_code == 200 and again.json()["count"] > 0
+    assert set(srv.app.state.replays._pool._processes).isdisjoint(workers)
+
+
+async def test_the_replay_workers_stop_when_idle_and_start_again() -> None:
+    """The workers (~100 MB each) live while backtests come, stop ``idle`` seconds after
+    the last, and the next call starts them again with the same answer."""
+    import asyncio
+    import time
+
+    from tradealerts.core.alerts import validate_alert
+    from tradealerts.core.timeframes import UTC_CLOCK, Timeframe
+    from tradealerts.server.alerts.backtest import BacktestAlert
+    from tradealerts.server.alerts.backtest_answer import Replays
+    from tradealerts.server.feeds.replay import load_bar_file
+
+    bars = load_bar_file(DATA).bars
+    alerts = [BacktestAlert(validate_alert(crossing(level), now=datetime.now(UTC)))
+              for level in (1.05, 1.06, 1.07)]  # fmt: skip
+    groups = {("EURUSD", Timeframe.H1): (bars, [0, 1, 2])}
+    replays = Replays(idle=0.5)
+    try:
+        first = await replays.answer(groups, alerts, 300, UTC_CLOCK, 2, "en", batch=True)
+        pool = replays._pool
+        assert pool is not None and len(pool._processes) == 2  # the two halves at once
+        deadline = time.monotonic() + 30
+        while replays._pool is not None and time.monotonic() < deadline:
+            await asyncio.sleep(0.05)
+        assert replays._pool is None  # stopped, idle
+        again = await replays.answer(groups, alerts, 300, UTC_CLOCK, 2, "en", batch=True)
+        results = json.loads(again)["results"]
+
+        def timeless(answer: bytes) -> list[dict[str, Any]]:
+            return [{**r, "server_ms": 0} for r in json.loads(answer)["results"]]
+
+        assert timeless(again) == timeless(first) and [r["index"] for r in results] == [0, 1, 2]
+        assert sum(r["count"] for r in results) > 0
+    finally:
+        replays.close()

@@ -307,6 +307,8 @@ def create_app(
             yield
         finally:
             await app.state.notices.stop()
+            if getattr(app.state, "replays", None) is not None:  # the backtests' process
+                app.state.replays.close()
             if sweep is not None:
                 sweep.cancel()
                 await asyncio.gather(sweep, return_exceptions=True)

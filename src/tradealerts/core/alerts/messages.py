@@ -168,6 +168,16 @@ def default_english(
     reasons, tens of thousands; other languages say the Sentence). The sentence's fixed
     fields are put in once per detail, the prices per fire."""
     base, forms, out = _DEFAULTS[condition], dict[str, str](), []
+    numbers: dict[float, str] = {}  # a level (and often a price) recurs from fire to fire
+
+    def number(value: float) -> str:
+        text = numbers.get(value)
+        if text is None:
+            text = format_price(symbol, value)
+            if value:  # 0.0 and -0.0 are one key but two texts
+                numbers[value] = text
+        return text
+
     for price, level, detail in zip(prices, levels, details, strict=True):
         form = forms.get(detail)
         if form is None:
@@ -181,9 +191,6 @@ def default_english(
                 price="{price}",
                 level="{level}",
             )
-        text = form.format(
-            price=format_price(symbol, price),
-            level="" if level is None else format_price(symbol, level),
-        )
+        text = form.format(price=number(price), level="" if level is None else number(level))
         out.append(fold_spaces(text))
     return out

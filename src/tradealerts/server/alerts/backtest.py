@@ -124,72 +124,51 @@ def reasons(spec: AlertCreate, run: BacktestRun, language: str) -> list[str]:
     Sentence each."""
     cond, symbol, tf = spec.condition, spec.symbol, spec.timeframe.value
     prefix = f"{symbol} {tf} "
-    fires = zip(run.prices, run.levels, run.details, strict=True)
+    rows = run.rows
     if normalise_language(language) == DEFAULT_LANGUAGE:
-        said = default_english(cond, symbol, tf, run.prices, run.levels, run.details)
+        prices, levels, details = [r[1] for r in rows], [r[2] for r in rows], [r[4] for r in rows]
+        said = default_english(cond, symbol, tf, prices, levels, details)
     else:
         said = [
-            localise(default_sentence(cond, symbol, tf, price, level, detail), language)
-            for price, level, detail in fires
+            localise(default_sentence(cond, symbol, tf, r[1], r[2], r[4]), language) for r in rows
         ]
     return [text.removeprefix(prefix) for text in said]
 
 
+#: a fire as a run keeps it: time on the path, price, level, line id, the detail of its
+#: sentence, the open of its bar
+FireRow = tuple[float, float, float | None, str | None, str, int]
+
+
 @dataclass(slots=True)
 class BacktestRun:
-    """What one alert did over the window: its fires, in columns (an answer reads them in
-    one pass; ``fires`` gives them as objects), and how it ended (None: still active);
-    ``capped`` when its replay stopped at its ``MAX_FIRES``-th fire. ``confirmed``: a
-    break or bounce, whose fire's bar is the one whose close confirmed it."""
+    """What one alert did over the window: its fires (``rows``, one tuple each: an answer
+    reads them in one pass; ``fires`` gives them as objects), and how it ended (None: still
+    active); ``capped`` when its replay stopped at its ``MAX_FIRES``-th fire.
+    ``confirmed``: a break or bounce, whose fire's bar is the one whose close confirmed it."""
 
     confirmed: bool = False
-    times: list[float] = field(default_factory=list)
-    prices: list[float] = field(default_factory=list)
-    levels: list[float | None] = field(default_factory=list)
-    line_ids: list[str | None] = field(default_factory=list)
-    details: list[str] = field(default_factory=list)
-    bar_times: list[int] = field(default_factory=list)
+    rows: list[FireRow] = field(default_factory=list)
     ended: StatusChange | None = None
     capped: bool = False
 
-    def add(
-        self,
-        time: float,
-        price: float,
-        level: float | None,
-        line_id: str | None,
-        detail: str,
-        bar_time: int,
-    ) -> None:
-        """One fire (at ``time`` on the path, in the bar opened at ``bar_time``)."""
-        self.times.append(time)
-        self.prices.append(price)
-        self.levels.append(level)
-        self.line_ids.append(line_id)
-        self.details.append(detail)
-        self.bar_times.append(bar_time)
-
     @property
     def count(self) -> int:
-        return len(self.times)
+        return len(self.rows)
 
     @property
     def fires(self) -> list[BacktestFire]:
         """The fires as objects."""
+        confirmed = self.confirmed
         return [
-            BacktestFire(t, p, lv, li, d, b, b if self.confirmed else None)
-            for t, p, lv, li, d, b in zip(
-                self.times, self.prices, self.levels, self.line_ids, self.details,
-                self.bar_times, strict=True,
-            )
-        ]  # fmt: skip
+            BacktestFire(t, p, lv, li, d, b, b if confirmed else None)
+            for t, p, lv, li, d, b in self.rows
+        ]
 
     def cap(self, limit: int) -> bool:
         """Stop at ``limit`` fires: True (and the fires after it dropped) once past it."""
-        if len(self.times) > limit:
-            for column in (self.times, self.prices, self.levels, self.line_ids, self.details,
-                           self.bar_times):  # fmt: skip
-                del column[limit:]
+        if len(self.rows) > limit:
+            del self.rows[limit:]
             self.capped, self.ended = True, None
         return self.capped
 
@@ -311,13 +290,11 @@ class _Replay:
             fired, ended = matcher.take_hits(i + 1, hit_times, again, found.hit, limit + 1)
             run = runs[i]
             run.ended = ended
-            bar_times = opened.tolist()
+            bar_times, rows = opened.tolist(), run.rows
             for j, hit, detail in fired:
                 line = hit.line
-                run.add(
-                    hit_times[j], hit.price, hit.level, None if line is None else line.line_id,
-                    detail, bar_times[j],
-                )  # fmt: skip
+                line_id = None if line is None else line.line_id
+                rows.append((hit_times[j], hit.price, hit.level, line_id, detail, bar_times[j]))
             run.cap(limit)
 
     def run(self, specs: list[AlertCreate], plans: list[Visits], limit: int) -> list[BacktestRun]:
@@ -422,8 +399,8 @@ def _collect(result: MatchResult, runs: list[BacktestRun], bar_time: int) -> Non
         # a backtest's alert has no template: its message is the default Sentence, whose
         # params hold the detail the matcher said
         detail = getattr(fired.message, "params", {}).get("detail", "")
-        runs[fired.alert_id - 1].add(
-            fired.time, fired.price, fired.level, fired.line_id, detail, bar_time
+        runs[fired.alert_id - 1].rows.append(
+            (fired.time, fired.price, fired.level, fired.line_id, detail, bar_time)
         )
     for change in result.changed:
         runs[change.alert_id - 1].ended = change

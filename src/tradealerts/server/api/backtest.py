@@ -11,40 +11,31 @@ create, one request against the hourly quota. The replay itself is
 from __future__ import annotations
 
 import asyncio
-import gc
 import time
 from collections.abc import Callable
+from concurrent.futures.process import BrokenProcessPool
 from datetime import UTC, datetime
-from functools import lru_cache
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import Response
 from pydantic import ValidationError
-from pydantic_core import to_json
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 
-from tradealerts.core.alerts import CHATTY_PER_DAY, AlertCreate, validate_alert
+from tradealerts.core.alerts import AlertCreate, validate_alert
 from tradealerts.core.bars import Bars
 from tradealerts.core.messages import _, reader_language
 from tradealerts.core.tiers import Tier, check_pair
 from tradealerts.core.timeframes import Timeframe
 from tradealerts.server.alerts import records
-from tradealerts.server.alerts.backtest import (
-    INTRABAR_NOTE,
-    BacktestAlert,
-    BacktestRun,
-    Window,
-    backtest_series,
-    intrabar,
-    reasons,
-)
+from tradealerts.server.alerts.backtest import BacktestAlert
+from tradealerts.server.alerts.backtest_answer import Replays
 from tradealerts.server.api.deps import DataQuota
 from tradealerts.server.api.market import market_engine
 from tradealerts.server.engine import NoMarketData
-from tradealerts.server.errors import Invalid, NotFound, sentence_of
+from tradealerts.server.errors import ApiError, Invalid, NotFound, sentence_of
 
 router = APIRouter(prefix="/alerts", tags=["alerts"])
 
@@ -54,11 +45,6 @@ MAX_ALERTS = 100
 DEFAULT_BARS = 1000
 MIN_BARS = 10
 _SHAPES = ("alert", "alerts", "alert_id")
-
-
-@lru_cache(maxsize=1 << 16)  # a window's bar times recur: across fires, alerts and calls
-def _iso(t: float) -> str:
-    return datetime.fromtimestamp(t, UTC).isoformat().replace("+00:00", "Z")
 
 
 def _window_bars(body: dict[str, Any]) -> int:
@@ -154,86 +140,6 @@ def _stored(sessions: Callable[[], Session], user_id: int, alert_id: int) -> Bac
     return _tested(spec, created)
 
 
-def _result(
-    item: BacktestAlert, window: Window, run: BacktestRun, ms: float, language: str = "en"
-) -> dict[str, Any]:
-    spec = item.spec
-    times, count = run.times, run.count
-    # a capped replay's rate is the one until it stopped (the rest was not replayed)
-    until = times[-1] if run.capped else window.end
-    days = (until - window.start) / 86400 if window.bars else 0.0
-    per_day = count / days if days > 0 else 0.0
-    verdict = "dormant" if not count else ("chatty" if per_day > CHATTY_PER_DAY else "ok")
-    end = run.ended
-    bars = [_iso(t) for t in run.bar_times]
-    confirms = bars if run.confirmed else [None] * count
-    fires = zip(times, bars, run.prices, run.levels, reasons(spec, run, language), run.line_ids,
-                confirms, strict=True)  # fmt: skip
-    return {
-        "symbol": spec.symbol,
-        "timeframe": spec.timeframe.value,
-        "condition": spec.condition.value,
-        "bars": window.bars,
-        "from": _iso(window.start) if window.bars else None,
-        "to": _iso(window.end) if window.bars else None,
-        "intrabar": intrabar(spec),
-        "note": INTRABAR_NOTE.into(language),
-        "fires": [
-            {
-                "time": _iso(t),
-                "bar_time": bar,
-                "price": price,
-                "level": level,
-                "reason": reason,
-                "line_id": line_id,
-                "confirm_bar_time": confirm,
-            }
-            for t, bar, price, level, reason, line_id, confirm in fires
-        ],
-        "count": count,
-        "first": _iso(times[0]) if count else None,
-        "last": _iso(times[-1]) if count else None,
-        "per_day": round(per_day, 3),
-        "verdict": verdict,
-        "capped": run.capped,
-        "ended": None
-        if end is None
-        else {"status": end.status.value, "reason": end.reason, "time": _iso(end.time)},
-        "server_ms": round(ms, 2),
-    }
-
-
-def _run(
-    groups: dict[tuple[str, Timeframe], tuple[Bars, list[int]]],
-    alerts: list[BacktestAlert],
-    window: int,
-    clock: Any,
-    n: int,
-    language: str = "en",
-) -> list[dict[str, Any]]:
-    """Replay each series once for all of its alerts; results in the alerts' order."""
-    out: list[dict[str, Any] | None] = [None] * len(alerts)
-    # A replay makes ~10^5 short-lived objects (events, fires, sentences) and no cycles: the
-    # cyclic collector would walk the whole server heap a few times for nothing (~20% of
-    # the replay). Paused for its span only (one replay at a time: the route's semaphore).
-    paused = gc.isenabled()
-    gc.disable()
-    try:
-        for (symbol, tf), (bars, indices) in groups.items():
-            t0 = time.perf_counter()
-            win, runs = backtest_series(
-                bars, window, [alerts[i] for i in indices], symbol=symbol, timeframe=tf,
-                clock=clock, n=n,
-            )  # fmt: skip
-            ms = (time.perf_counter() - t0) * 1000
-            for i, run in zip(indices, runs, strict=True):
-                out[i] = _result(alerts[i], win, run, ms, language)
-    finally:
-        if paused:
-            gc.enable()
-    return [r for r in out if r is not None]
-
-
 # the schema says what the JSON is (a Response returned as it is is not re-validated)
 @router.post("/backtest", response_model=dict[str, Any])
 async def backtest_alerts(
@@ -266,27 +172,28 @@ async def backtest_alerts(
             cols = (held.time, held.open, held.high, held.low, held.close, held.volume)
             groups[key] = (Bars(*cols), [])
         groups[key][1].append(i)
-    # one replay at a time per process: a replay holds the GIL in slices, so two users'
-    # long backtests at once would slow the live engine twice as much; the others queue
+    # one replay at a time per server, in its own process (backtest_answer: a replay in
+    # this one would stall every other request); the others queue
     state = request.app.state
     if getattr(state, "backtests", None) is None:
         state.backtests = asyncio.Semaphore(1)
+        state.replays = Replays()
     async with state.backtests:
-        results = await run_in_threadpool(
-            _run, groups, alerts, window, market.clock, market.n, reader_language()
-        )
-    if "alerts" in body:
-        for i, r in enumerate(results):
-            r["index"] = i
-        answer: dict[str, Any] = {"results": results}
-    else:
-        answer = results[0]
-    # the answer is plain JSON already: written by pydantic-core's serializer (FastAPI's
-    # encoder would walk its thousands of fires again, and json.dumps takes ~9x as long
-    # for a 10 MB answer); a raw Response carries the quota's headers itself
-    answer["server_ms"] = round((time.perf_counter() - started) * 1000, 2)
+        try:
+            payload = await state.replays.answer(
+                groups, alerts, window, market.clock, market.n, reader_language(),
+                batch="alerts" in body,
+            )  # fmt: skip
+        except BrokenProcessPool:
+            raise ApiError(
+                _("The backtest stopped before its answer; try again, or fewer bars or alerts."),
+                status=503,
+                code="backtest_failed",
+            ) from None
+    ms = round((time.perf_counter() - started) * 1000, 2)
+    # the worker's JSON object, with the whole call's time as its last field
     return Response(
-        to_json(answer, inf_nan_mode="null"),
+        payload[:-1] + f',"server_ms":{ms}}}'.encode(),
         media_type="application/json",
         headers=getattr(request.state, "rate_headers", None),
     )
