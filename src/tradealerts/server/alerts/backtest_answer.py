@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import multiprocessing
+import os
 import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
@@ -180,6 +181,15 @@ def _part(groups: Groups, lo: int, hi: int) -> Groups:
 WORKERS = 2
 
 
+def _detach() -> None:
+    """A worker's stdin and stdout are /dev/null: it says nothing there, and a parent that
+    speaks a protocol on its own (a test runner's worker, a supervisor) keeps it whole."""
+    devnull = os.open(os.devnull, os.O_RDWR)
+    os.dup2(devnull, 0)
+    os.dup2(devnull, 1)
+    os.close(devnull)
+
+
 #: the workers stop after this long without a backtest (~100 MB each while they live)
 IDLE_SECONDS = 300.0
 
@@ -209,7 +219,7 @@ class Replays:
         two halves at once, joined in order."""
         if self._pool is None:
             self._pool = ProcessPoolExecutor(
-                WORKERS, mp_context=multiprocessing.get_context("spawn")
+                WORKERS, mp_context=multiprocessing.get_context("spawn"), initializer=_detach
             )
         loop, pool = asyncio.get_running_loop(), self._pool
         if self._stop_at is not None:
